@@ -1,0 +1,2 @@
+//! The `nvprobe` binary.
+fn main() {}

@@ -1,0 +1,435 @@
+//! The report: what the probe found, as serde types. This is the wire format of `--json`.
+//!
+//! # Wire format (`schema_version` 1)
+//! The fixed fields are those of the contract (`shared/design.md`); fields marked *extension*
+//! are additions that consumers may ignore.
+//!
+//! - `schema_version`: `1`. Bumped on any breaking change.
+//! - `tool`: `{name, version}` of nvprobe.
+//! - `platform`: `kind` (`bare-metal`, `container`, `wsl2`, `gvisor`, `tegra`),
+//!   `kernel_release` (from `/proc/sys/kernel/osrelease`, `null` when unreadable);
+//!   *extension*: `os` (`/etc/os-release` `ID`, `VERSION_ID`, `PRETTY_NAME`), `in_container`,
+//!   `hints` (the evidence for the kind, in words).
+//! - `driver`: `null` when no driver was seen, else `version` (kernel-mode driver, zero padding
+//!   kept), `branch` (the major number), `flavor` (`open`, `proprietary`, `wsl`, `unknown`),
+//!   `cuda_version` (the highest CUDA version the branch supports natively, `null` if unknown),
+//!   `source` (`ioctl`, `procfs`, `sysfs`, `dxg`, `nvml`, `override`); *extension*:
+//!   `version_line` (the first line of `/proc/driver/nvidia/version` as written), `params`
+//!   (selected `/proc/driver/nvidia/params` values).
+//! - `gpus`: every NVIDIA display/3D PCI function in bus order: `index`, `pci` (lowercase
+//!   `0x`-prefixed IDs as sysfs writes them), `name`, `chip`, `architecture`,
+//!   `compute_capability` (`"9.0"`, never guessed), `compute_capability_source`,
+//!   `kernel_driver` (the bound driver), `uuid`, `memory_bytes`; *extension*: `minor_number`
+//!   (`/dev/nvidiaN`), `pci.class`, `pci.revision`, `vbios_version`, `firmware_version`,
+//!   `seen_by` (which sources saw this GPU).
+//! - `libraries`: userspace libraries (filled by the doctor).
+//! - `cross_check`: `null` unless `--cross-check` was given.
+//! - *extension* `kernel_modules`: `loaded` (from `/proc/modules` and `/sys/module`) and
+//!   `installed` (module files under `/lib/modules/<release>`).
+//! - *extension* `device_nodes`: each `/dev/nvidia*` node: `path`, `kind` (`char`, `file`
+//!   for a fixture stand-in, `other`), `major`, `minor`, `mode`, `access` (`ok`, `denied`,
+//!   `unknown`).
+//! - `sources`: each source read, with `status` (`ok`, `absent`, `denied`, `failed`,
+//!   `timeout`, `skipped`) and a `detail`.
+//! - `findings`: `code`, `severity` (`error`, `warning`, `info`), `message`, `remedy`.
+
+use serde::{Deserialize, Serialize};
+
+/// The schema version of this report format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Which tool wrote this.
+    pub tool: Tool,
+    /// What kind of machine this is.
+    pub platform: Platform,
+    /// The kernel-mode driver, `None` when none was seen.
+    pub driver: Option<Driver>,
+    /// NVIDIA GPUs in PCI bus order.
+    pub gpus: Vec<Gpu>,
+    /// Userspace driver and CUDA libraries.
+    pub libraries: Vec<Library>,
+    /// The NVML cross-check, when asked for.
+    pub cross_check: Option<CrossCheck>,
+    /// Loaded and installed kernel modules (extension).
+    pub kernel_modules: KernelModules,
+    /// NVIDIA device nodes under `/dev` (extension).
+    pub device_nodes: Vec<DeviceNode>,
+    /// Every source the probe consulted.
+    pub sources: Vec<Source>,
+    /// What is wrong or notable, most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// `tool`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// `nvprobe`.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Self { name: "nvprobe".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
+/// `platform.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlatformKind {
+    /// A machine or VM running its own kernel with the GPU on its PCI bus.
+    BareMetal,
+    /// A container on a Linux host.
+    Container,
+    /// Windows Subsystem for Linux 2: the GPU is behind `/dev/dxg`.
+    Wsl2,
+    /// gVisor: a user-space kernel; NVIDIA ioctls pass through nvproxy.
+    Gvisor,
+    /// NVIDIA Tegra/Jetson: an integrated GPU.
+    Tegra,
+}
+
+impl PlatformKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BareMetal => "bare-metal",
+            Self::Container => "container",
+            Self::Wsl2 => "wsl2",
+            Self::Gvisor => "gvisor",
+            Self::Tegra => "tegra",
+        }
+    }
+}
+
+/// `platform`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    /// The kind of machine.
+    pub kind: PlatformKind,
+    /// The running kernel's release.
+    pub kernel_release: Option<String>,
+    /// The distribution, from `/etc/os-release`.
+    pub os: Option<OsRelease>,
+    /// True when the probe runs inside a container (also for `gvisor` and `wsl2` containers).
+    pub in_container: bool,
+    /// The evidence for `kind` and `in_container`.
+    pub hints: Vec<String>,
+}
+
+/// Selected `/etc/os-release` fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsRelease {
+    /// `ID`.
+    pub id: Option<String>,
+    /// `VERSION_ID`.
+    pub version_id: Option<String>,
+    /// `PRETTY_NAME`.
+    pub pretty_name: Option<String>,
+}
+
+/// `driver.flavor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavor {
+    /// The open kernel modules (MIT/GPL).
+    Open,
+    /// The proprietary kernel module.
+    Proprietary,
+    /// The WSL2 driver (the Windows host driver seen through `/dev/dxg`).
+    Wsl,
+    /// Not known.
+    Unknown,
+}
+
+/// `driver.source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverSource {
+    /// The `NV_ESC_CHECK_VERSION_STR` ioctl.
+    Ioctl,
+    /// `/proc/driver/nvidia/version`.
+    Procfs,
+    /// `/sys/module/nvidia/version`.
+    Sysfs,
+    /// `/dev/dxg` on WSL2.
+    Dxg,
+    /// The NVML shim.
+    Nvml,
+    /// An `NVPROBE_DRIVER_VERSION` override.
+    Override,
+}
+
+/// `driver`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Driver {
+    /// The kernel-mode driver version, as the driver writes it (`580.95.05`).
+    pub version: String,
+    /// The branch: the version's major number.
+    pub branch: u32,
+    /// Open or proprietary module.
+    pub flavor: Flavor,
+    /// The highest CUDA version the driver supports natively (`13.0`).
+    pub cuda_version: Option<String>,
+    /// Where `version` came from.
+    pub source: DriverSource,
+    /// The first line of `/proc/driver/nvidia/version`, as written (extension).
+    pub version_line: Option<String>,
+    /// Selected `/proc/driver/nvidia/params` values (extension).
+    pub params: Option<DriverParams>,
+}
+
+/// Selected values of `/proc/driver/nvidia/params`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriverParams {
+    /// `ModifyDeviceFiles`: 1 when the driver creates `/dev/nvidia*` itself.
+    pub modify_device_files: Option<u32>,
+    /// `DeviceFileUID`.
+    pub device_file_uid: Option<u32>,
+    /// `DeviceFileGID`.
+    pub device_file_gid: Option<u32>,
+    /// `DeviceFileMode`, as octal text (`0666`).
+    pub device_file_mode: Option<String>,
+}
+
+/// `gpus[].pci`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pci {
+    /// `0000:3b:00.0`, lowercase.
+    pub bus_id: String,
+    /// `0x10de`.
+    pub vendor_id: Option<String>,
+    /// `0x2330`.
+    pub device_id: Option<String>,
+    /// `0x10de`.
+    pub subsystem_vendor_id: Option<String>,
+    /// `0x16c1`.
+    pub subsystem_device_id: Option<String>,
+    /// `0x030200` (extension).
+    pub class: Option<String>,
+    /// `0xa1` (extension).
+    pub revision: Option<String>,
+}
+
+/// `gpus[].compute_capability_source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CcSource {
+    /// `NV2080_CTRL_CMD_MC_GET_ARCH_INFO` or the SM version from the kernel.
+    ArchInfo,
+    /// The generated PCI ID table.
+    PciTable,
+    /// The NVML shim.
+    Nvml,
+    /// `NVPROBE_COMPUTE_CAPABILITY`.
+    Override,
+}
+
+/// One GPU.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gpu {
+    /// Position in PCI bus order, from 0.
+    pub index: u32,
+    /// PCI identity.
+    pub pci: Pci,
+    /// Marketing name.
+    pub name: Option<String>,
+    /// Chip codename (`GH100`).
+    pub chip: Option<String>,
+    /// Architecture (`Hopper`).
+    pub architecture: Option<String>,
+    /// `major.minor`, `None` when unknown.
+    pub compute_capability: Option<String>,
+    /// Where `compute_capability` came from.
+    pub compute_capability_source: Option<CcSource>,
+    /// The kernel driver bound to the PCI function.
+    pub kernel_driver: Option<String>,
+    /// `GPU-…` UUID.
+    pub uuid: Option<String>,
+    /// Framebuffer memory in bytes.
+    pub memory_bytes: Option<u64>,
+    /// The `/dev/nvidiaN` minor number (extension).
+    pub minor_number: Option<u32>,
+    /// Video BIOS version as procfs writes it (extension).
+    pub vbios_version: Option<String>,
+    /// GSP firmware version (extension).
+    pub firmware_version: Option<String>,
+    /// The names of the sources that saw this GPU (extension).
+    pub seen_by: Vec<String>,
+}
+
+/// One userspace library.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Library {
+    /// Absolute path as the loader would find it.
+    pub path: String,
+    /// `cuda-driver`, `nvml`, `cuda-compat`, `cuda-runtime`.
+    pub kind: String,
+    /// Version from the file name or the ELF.
+    pub version: Option<String>,
+}
+
+/// `cross_check`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossCheck {
+    /// `agree`, `disagree`, `unavailable`, `failed`, `timeout`.
+    pub status: String,
+    /// Field-by-field differences.
+    pub differences: Vec<Difference>,
+}
+
+/// One cross-check difference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Difference {
+    /// A report field path (`driver.version`).
+    pub field: String,
+    /// The probe's value.
+    pub probe: Option<String>,
+    /// NVML's value.
+    pub nvml: Option<String>,
+}
+
+/// `kernel_modules` (extension).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelModules {
+    /// NVIDIA-related modules currently loaded (nvidia, `nvidia_uvm`, nouveau, ...).
+    pub loaded: Vec<LoadedModule>,
+    /// NVIDIA-related module files installed for any kernel release.
+    pub installed: Vec<InstalledModule>,
+}
+
+/// A loaded kernel module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedModule {
+    /// Module name as the kernel writes it (`nvidia_uvm`).
+    pub name: String,
+    /// `/sys/module/<name>/version`, when the module has one.
+    pub version: Option<String>,
+    /// Taint flags (`POE`), from `/proc/modules` or `/sys/module/<name>/taint`.
+    pub taint: Option<String>,
+}
+
+/// An installed module file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledModule {
+    /// The kernel release directory under `/lib/modules`.
+    pub kernel_release: String,
+    /// Module name (`nvidia`).
+    pub name: String,
+    /// Path of the module file.
+    pub path: String,
+    /// True when `kernel_release` is the running kernel.
+    pub running_kernel: bool,
+}
+
+/// A device node (extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNode {
+    /// `/dev/nvidiactl`.
+    pub path: String,
+    /// `char`, `file` (a stand-in under `--root`), `other`.
+    pub kind: String,
+    /// Device major number.
+    pub major: Option<u32>,
+    /// Device minor number.
+    pub minor: Option<u32>,
+    /// Permission bits in octal (`0666`).
+    pub mode: Option<String>,
+    /// Owner uid.
+    pub uid: Option<u32>,
+    /// Owner gid.
+    pub gid: Option<u32>,
+    /// `ok`, `denied` or `unknown`: can this process open it read-write.
+    pub access: String,
+}
+
+/// `sources[].status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceStatus {
+    /// Read and understood.
+    Ok,
+    /// Not there (not an error).
+    Absent,
+    /// There, but permission was denied.
+    Denied,
+    /// There, but it could not be read or understood.
+    Failed,
+    /// Did not finish before the deadline.
+    Timeout,
+    /// Not tried (not asked for, or not applicable).
+    Skipped,
+}
+
+/// One source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Stable source name (`sysfs-module`).
+    pub name: String,
+    /// What happened.
+    pub status: SourceStatus,
+    /// In words.
+    pub detail: String,
+}
+
+/// `findings[].severity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Something will fail.
+    Error,
+    /// Something may fail or works only partly.
+    Warning,
+    /// Worth knowing.
+    Info,
+}
+
+impl Severity {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable kebab-case code.
+    pub code: String,
+    /// How bad.
+    pub severity: Severity,
+    /// What is wrong, in words.
+    pub message: String,
+    /// What to do about it.
+    pub remedy: String,
+}
+
+impl Report {
+    /// True when a finding has severity `error`.
+    pub fn has_error(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The source with this name, if it was recorded.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serialising these plain types cannot fail: no maps with non-string keys, no
+        // non-finite floats.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
