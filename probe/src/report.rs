@@ -415,6 +415,30 @@ pub struct Finding {
     pub remedy: String,
 }
 
+impl Finding {
+    /// A finding with its stable code, severity, message and remedy.
+    pub fn new(
+        code: &str,
+        severity: Severity,
+        message: impl Into<String>,
+        remedy: impl Into<String>,
+    ) -> Self {
+        Self {
+            code: code.to_owned(),
+            severity,
+            message: message.into(),
+            remedy: remedy.into(),
+        }
+    }
+}
+
+impl Source {
+    /// A source record.
+    pub fn new(name: &str, status: SourceStatus, detail: impl Into<String>) -> Self {
+        Self { name: name.to_owned(), status, detail: detail.into() }
+    }
+}
+
 impl Report {
     /// True when a finding has severity `error`.
     pub fn has_error(&self) -> bool {
