@@ -1,0 +1,251 @@
+//! Detection from files: procfs, sysfs, `/dev`, `/lib/modules`, `/etc`.
+//!
+//! Sources, in the order they are read (each recorded in `sources` with its status):
+//! 1. `kernel-release`: `/proc/sys/kernel/osrelease` (never uname(2), so fixtures work).
+//! 2. `sysfs-module`: `/sys/module/nvidia/version`.
+//! 3. `procfs-version`: `/proc/driver/nvidia/version` (version, flavour, raw line).
+//! 4. `procfs-params`: `/proc/driver/nvidia/params`.
+//! 5. `procfs-gpus`: `/proc/driver/nvidia/gpus/*/information`.
+//! 6. `procfs-modules`: `/proc/modules`, completed by `/sys/module/<name>`.
+//! 7. `sysfs-pci`: `/sys/bus/pci/devices/*`.
+//! 8. `device-nodes`: `/dev/nvidia*`.
+//! 9. `installed-modules`: `/lib/modules/*/…/nvidia*.ko*`, `nouveau.ko*`.
+//! 10. `os-release` and `platform`.
+//!
+//! A missing file is `absent`, never an error; `EACCES` is `denied`; anything else `failed`.
+
+pub mod devnodes;
+pub mod driver;
+pub mod modules;
+pub mod pci;
+pub mod platform;
+pub mod procgpus;
+
+use std::io;
+
+use crate::report::{
+    DeviceNode, DriverParams, InstalledModule, LoadedModule, Source, SourceStatus,
+};
+use crate::root::{Root, describe_error};
+use driver::ProcVersion;
+use modules::ProcModule;
+use pci::PciScan;
+use procgpus::GpuInformation;
+
+/// Everything read from files, before it is turned into a report.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// `/proc/sys/kernel/osrelease`.
+    pub kernel_release: Option<String>,
+    /// `/sys/module/nvidia/version`.
+    pub sys_version: Option<String>,
+    /// `/proc/driver/nvidia/version`.
+    pub proc_version: Option<ProcVersion>,
+    /// `/proc/driver/nvidia/params`.
+    pub params: Option<DriverParams>,
+    /// `/proc/driver/nvidia/gpus/<dir>/information`, by directory name.
+    pub proc_gpus: Vec<(String, GpuInformation)>,
+    /// `/proc/modules`.
+    pub proc_modules: Option<Vec<ProcModule>>,
+    /// Loaded watched modules.
+    pub loaded: Vec<LoadedModule>,
+    /// Installed watched modules; `None` when `/lib/modules` could not be read.
+    pub installed: Option<Vec<InstalledModule>>,
+    /// The kernel release directories under `/lib/modules`.
+    pub lib_modules_releases: Vec<String>,
+    /// NVIDIA PCI functions; `None` when sysfs could not be read.
+    pub pci: Option<PciScan>,
+    /// NVIDIA device nodes; `None` when `/dev` could not be read.
+    pub nodes: Option<Vec<DeviceNode>>,
+    /// The sources, in reading order.
+    pub sources: Vec<Source>,
+}
+
+impl Facts {
+    /// True when the nvidia kernel module is loaded, by any evidence.
+    pub fn nvidia_loaded(&self) -> bool {
+        self.sys_version.is_some()
+            || self.proc_version.is_some()
+            || self.loaded.iter().any(|m| m.name == "nvidia")
+    }
+
+    /// The loaded module with this name.
+    pub fn loaded_module(&self, name: &str) -> Option<&LoadedModule> {
+        self.loaded.iter().find(|m| m.name == name)
+    }
+
+    fn record(&mut self, name: &str, status: SourceStatus, detail: impl Into<String>) {
+        self.sources.push(Source::new(name, status, detail));
+    }
+
+    fn record_err(&mut self, name: &str, path: &str, err: &io::Error) {
+        let status = match err.kind() {
+            io::ErrorKind::NotFound => SourceStatus::Absent,
+            io::ErrorKind::PermissionDenied => SourceStatus::Denied,
+            _ => SourceStatus::Failed,
+        };
+        self.record(name, status, format!("{path}: {}", describe_error(err)));
+    }
+}
+
+/// Reads every file source under `root`.
+pub fn collect(root: &Root) -> Facts {
+    let mut f = Facts::default();
+
+    const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+    match root.read_text(OSRELEASE) {
+        Ok(t) if !t.text.trim().is_empty() => {
+            let r = t.text.trim().to_owned();
+            f.record("kernel-release", SourceStatus::Ok, r.clone());
+            f.kernel_release = Some(r);
+        }
+        Ok(_) => f.record(
+            "kernel-release",
+            SourceStatus::Failed,
+            format!("{OSRELEASE}: empty"),
+        ),
+        Err(e) => f.record_err("kernel-release", OSRELEASE, &e),
+    }
+
+    const SYSVER: &str = "/sys/module/nvidia/version";
+    match root.read_text(SYSVER) {
+        Ok(t) => match driver::parse_sys_version(&t.text) {
+            Some(v) => {
+                f.record("sysfs-module", SourceStatus::Ok, format!("{SYSVER}: {v}"));
+                f.sys_version = Some(v);
+            }
+            None => f.record(
+                "sysfs-module",
+                SourceStatus::Failed,
+                format!("{SYSVER}: not a driver version: {:?}", clip(&t.text)),
+            ),
+        },
+        Err(e) => f.record_err("sysfs-module", SYSVER, &e),
+    }
+
+    const PROCVER: &str = "/proc/driver/nvidia/version";
+    match root.read_text(PROCVER) {
+        Ok(t) => match driver::parse_proc_version(&t.text) {
+            Some(v) => {
+                f.record(
+                    "procfs-version",
+                    SourceStatus::Ok,
+                    format!("{PROCVER}: {}", v.line),
+                );
+                f.proc_version = Some(v);
+            }
+            None => f.record(
+                "procfs-version",
+                SourceStatus::Failed,
+                format!("{PROCVER}: no NVRM version line: {:?}", clip(&t.text)),
+            ),
+        },
+        Err(e) => f.record_err("procfs-version", PROCVER, &e),
+    }
+
+    const PARAMS: &str = "/proc/driver/nvidia/params";
+    match root.read_text(PARAMS) {
+        Ok(t) => {
+            let p = driver::parse_params(&t.text);
+            f.record("procfs-params", SourceStatus::Ok, format!("{PARAMS}: read"));
+            f.params = Some(p);
+        }
+        Err(e) => f.record_err("procfs-params", PARAMS, &e),
+    }
+
+    const GPUS: &str = "/proc/driver/nvidia/gpus";
+    match root.read_dir_names(GPUS) {
+        Ok(dirs) => {
+            let mut bad = Vec::new();
+            for dir in dirs {
+                let path = format!("{GPUS}/{dir}/information");
+                match root.read_text(&path) {
+                    Ok(t) => f.proc_gpus.push((
+                        dir.to_ascii_lowercase(),
+                        procgpus::parse_information(&t.text),
+                    )),
+                    Err(e) => bad.push(format!("{path}: {}", describe_error(&e))),
+                }
+            }
+            let (status, detail) = if bad.is_empty() {
+                (
+                    SourceStatus::Ok,
+                    format!("{GPUS}: {} GPU(s)", f.proc_gpus.len()),
+                )
+            } else {
+                (SourceStatus::Failed, bad.join("; "))
+            };
+            f.record("procfs-gpus", status, detail);
+        }
+        Err(e) => f.record_err("procfs-gpus", GPUS, &e),
+    }
+
+    const MODULES: &str = "/proc/modules";
+    match root.read_text_limited(MODULES, 1 << 20) {
+        Ok(t) => {
+            let m = modules::parse_proc_modules(&t.text);
+            f.record(
+                "procfs-modules",
+                SourceStatus::Ok,
+                format!("{MODULES}: {} module(s)", m.len()),
+            );
+            f.proc_modules = Some(m);
+        }
+        Err(e) => f.record_err("procfs-modules", MODULES, &e),
+    }
+    f.loaded = modules::loaded(root, f.proc_modules.as_deref());
+
+    const PCI: &str = "/sys/bus/pci/devices";
+    match pci::scan(root) {
+        Ok(scan) => {
+            let gpus = scan.functions.iter().filter(|p| p.is_gpu()).count();
+            let mut detail = format!(
+                "{PCI}: {} function(s), {} NVIDIA, {gpus} NVIDIA GPU(s)",
+                scan.total,
+                scan.functions.len()
+            );
+            if !scan.unreadable.is_empty() {
+                detail.push_str(&format!("; unreadable: {}", scan.unreadable.join(", ")));
+            }
+            f.record("sysfs-pci", SourceStatus::Ok, detail);
+            f.pci = Some(scan);
+        }
+        Err(e) => f.record_err("sysfs-pci", PCI, &e),
+    }
+
+    match devnodes::scan(root) {
+        Ok(nodes) => {
+            let detail = if nodes.is_empty() {
+                "/dev: no NVIDIA device nodes".to_owned()
+            } else {
+                nodes
+                    .iter()
+                    .map(|n| n.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            f.record("device-nodes", SourceStatus::Ok, detail);
+            f.nodes = Some(nodes);
+        }
+        Err(e) => f.record_err("device-nodes", "/dev", &e),
+    }
+
+    f.lib_modules_releases = root.read_dir_names("/lib/modules").unwrap_or_default();
+    match modules::installed(root, f.kernel_release.as_deref()) {
+        Ok(list) => {
+            f.record(
+                "installed-modules",
+                SourceStatus::Ok,
+                format!("/lib/modules: {} NVIDIA/nouveau module file(s)", list.len()),
+            );
+            f.installed = Some(list);
+        }
+        Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
+    }
+    f
+}
+
+/// At most 60 characters of untrusted text, for details.
+pub fn clip(s: &str) -> String {
+    s.chars().take(60).collect()
+}

@@ -1,0 +1,187 @@
+//! Kernel modules: loaded (`/proc/modules`, `/sys/module/*`) and installed
+//! (`/lib/modules/<release>/…`, compressed or not, DKMS or packaged).
+
+use crate::report::{InstalledModule, LoadedModule};
+use crate::root::Root;
+
+/// The modules the probe cares about.
+pub const WATCHED: &[&str] = &[
+    "nvidia",
+    "nvidia_uvm",
+    "nvidia_modeset",
+    "nvidia_drm",
+    "nvidia_peermem",
+    "nouveau",
+];
+
+/// One line of `/proc/modules`: `name size refcount deps state address [(taint)]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcModule {
+    /// Module name.
+    pub name: String,
+    /// State (`Live`, `Loading`, `Unloading`).
+    pub state: Option<String>,
+    /// Taint flags without parentheses.
+    pub taint: Option<String>,
+}
+
+/// Parses `/proc/modules`.
+pub fn parse_proc_modules(text: &str) -> Vec<ProcModule> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?.to_owned();
+            let rest: Vec<&str> = words.collect();
+            let state = rest.get(3).map(|s| (*s).to_owned());
+            let taint = rest
+                .last()
+                .filter(|w| w.starts_with('(') && w.ends_with(')') && w.len() > 2)
+                .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_owned());
+            Some(ProcModule { name, state, taint })
+        })
+        .collect()
+}
+
+/// The module names installed as files: `nvidia.ko`, `nvidia.ko.xz`, `nvidia.ko.zst`,
+/// `nvidia.ko.gz` → `nvidia`.
+pub fn module_name_of_file(file: &str) -> Option<&str> {
+    let stem = file
+        .strip_suffix(".ko")
+        .or_else(|| file.strip_suffix(".ko.xz"))
+        .or_else(|| file.strip_suffix(".ko.zst"))
+        .or_else(|| file.strip_suffix(".ko.gz"))?;
+    // Module file names may use '-' where the kernel uses '_'.
+    WATCHED
+        .iter()
+        .copied()
+        .find(|w| w.replace('_', "-") == stem.replace('_', "-"))
+}
+
+/// Loaded watched modules, from `/proc/modules` and `/sys/module`.
+pub fn loaded(root: &Root, proc_modules: Option<&[ProcModule]>) -> Vec<LoadedModule> {
+    let mut out = Vec::new();
+    for &name in WATCHED {
+        let from_proc = proc_modules.and_then(|m| m.iter().find(|p| p.name == name));
+        let sys_dir = format!("/sys/module/{name}");
+        // A module with parameters or a version has /sys/module/<name> even when it is
+        // built in; `initstate` exists only for loadable modules that are loaded.
+        let in_sys = root.exists(&format!("{sys_dir}/initstate"))
+            || root.exists(&format!("{sys_dir}/version"));
+        if from_proc.is_none() && !in_sys {
+            continue;
+        }
+        let version = root
+            .read_text(&format!("{sys_dir}/version"))
+            .ok()
+            .map(|t| t.text.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let taint = from_proc.and_then(|p| p.taint.clone()).or_else(|| {
+            root.read_text(&format!("{sys_dir}/taint"))
+                .ok()
+                .map(|t| t.text.trim().to_owned())
+                .filter(|t| !t.is_empty())
+        });
+        out.push(LoadedModule {
+            name: name.to_owned(),
+            version,
+            taint,
+        });
+    }
+    out
+}
+
+/// Directories under `/lib/modules/<release>` where NVIDIA modules are installed, searched a
+/// few levels deep: DKMS (`updates/dkms`), distribution packages (`kernel/drivers/video`,
+/// `kernel/nvidia-580`, `extra`, `misc`, `video`), and nouveau's home.
+const SEARCH_DIRS: &[&str] = &[
+    "updates",
+    "extra",
+    "misc",
+    "video",
+    "kernel/drivers/video",
+    "kernel/drivers/gpu/drm/nouveau",
+    "kernel",
+    "weak-updates",
+];
+
+/// Installed watched modules for every kernel release under `/lib/modules`.
+pub fn installed(root: &Root, running: Option<&str>) -> std::io::Result<Vec<InstalledModule>> {
+    let mut out = Vec::new();
+    for release in root.read_dir_names("/lib/modules")? {
+        let base = format!("/lib/modules/{release}");
+        let mut found: Vec<(String, String)> = Vec::new();
+        // modules.dep is what modprobe uses: every module path, relative to the release dir.
+        if let Ok(dep) = root.read_text_limited(&format!("{base}/modules.dep"), 8 << 20) {
+            for line in dep.text.lines() {
+                let Some((path, _)) = line.split_once(':') else {
+                    continue;
+                };
+                let file = path.rsplit('/').next().unwrap_or(path);
+                if let Some(name) = module_name_of_file(file) {
+                    found.push((name.to_owned(), format!("{base}/{path}")));
+                }
+            }
+        }
+        for dir in SEARCH_DIRS {
+            walk(root, &format!("{base}/{dir}"), 3, &mut found);
+        }
+        found.sort();
+        found.dedup();
+        for (name, path) in found {
+            if !root.exists(&path) {
+                continue; // listed in a stale modules.dep but gone
+            }
+            out.push(InstalledModule {
+                kernel_release: release.clone(),
+                name,
+                path,
+                running_kernel: running == Some(release.as_str()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(root: &Root, dir: &str, depth: u32, found: &mut Vec<(String, String)>) {
+    let Ok(names) = root.read_dir_names(dir) else {
+        return;
+    };
+    for name in names {
+        let path = format!("{dir}/{name}");
+        if let Some(module) = module_name_of_file(&name) {
+            found.push((module.to_owned(), path));
+        } else if depth > 0 {
+            // Never follow a directory symlink: no loops, no escapes.
+            if root.symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                walk(root, &path, depth - 1, found);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_proc_modules_lines() {
+        let text = "nvidia_uvm 1437696 0 - Live 0x0000000000000000 (POE)\nnvidia_drm 131072 0 - Live 0x0000000000000000 (POE)\nnvidia 56500224 4 nvidia_uvm,nvidia_modeset, Live 0x0000000000000000 (POE)\nnvme 61440 2 - Live 0xffffffffc0a3c000\n";
+        let m = parse_proc_modules(text);
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[2].name, "nvidia");
+        assert_eq!(m[2].state.as_deref(), Some("Live"));
+        assert_eq!(m[2].taint.as_deref(), Some("POE"));
+        assert_eq!(m[3].taint, None);
+        assert!(parse_proc_modules("\n\n").is_empty());
+    }
+
+    #[test]
+    fn modules_file_names() {
+        assert_eq!(module_name_of_file("nvidia.ko"), Some("nvidia"));
+        assert_eq!(module_name_of_file("nvidia.ko.zst"), Some("nvidia"));
+        assert_eq!(module_name_of_file("nvidia-uvm.ko.xz"), Some("nvidia_uvm"));
+        assert_eq!(module_name_of_file("nouveau.ko"), Some("nouveau"));
+        assert_eq!(module_name_of_file("nvidia.ko.bak"), None);
+        assert_eq!(module_name_of_file("nvme.ko"), None);
+    }
+}

@@ -1,0 +1,247 @@
+//! Finding codes and the rules that raise them from what was read.
+//!
+//! Every code is stable kebab-case and keeps its meaning forever (see `shared/design.md`).
+
+use crate::detect::Facts;
+use crate::report::{Finding, PlatformKind, Report, Severity};
+
+/// No NVIDIA GPU seen by any source.
+pub const NO_NVIDIA_GPU: &str = "no-nvidia-gpu";
+/// An NVIDIA GPU is on the PCI bus but the nvidia module is not loaded.
+pub const DRIVER_NOT_LOADED: &str = "driver-not-loaded";
+/// A GPU is bound to nouveau.
+pub const NOUVEAU_BOUND: &str = "nouveau-bound";
+/// No nvidia module for the running kernel while one exists for another kernel.
+pub const MODULE_NOT_BUILT_FOR_KERNEL: &str = "module-not-built-for-kernel";
+/// The module is loaded but `/dev/nvidiactl` or `/dev/nvidiaN` is absent.
+pub const DEVICE_NODES_MISSING: &str = "device-nodes-missing";
+/// A device node exists but cannot be opened.
+pub const DEVICE_PERMISSION_DENIED: &str = "device-permission-denied";
+/// The nvidia module is loaded, yet a GPU on the bus has no driver bound (extension).
+pub const GPU_NOT_BOUND: &str = "gpu-not-bound";
+/// Two sources of the driver version disagree (extension).
+pub const DRIVER_VERSION_SOURCES_DISAGREE: &str = "driver-version-sources-disagree";
+
+/// Orders findings: errors first, then warnings, then info; stable within a severity.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by_key(|f| f.severity);
+}
+
+/// The findings of the file sources.
+pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let loaded = facts.nvidia_loaded();
+    let wsl = report.platform.kind == PlatformKind::Wsl2;
+    let gpus = &report.gpus;
+
+    // nouveau holds GPUs: the nvidia driver cannot bind them.
+    let nouveau: Vec<&str> = gpus
+        .iter()
+        .filter(|g| g.kernel_driver.as_deref() == Some("nouveau"))
+        .map(|g| g.pci.bus_id.as_str())
+        .collect();
+    if !nouveau.is_empty() {
+        out.push(Finding::new(
+            NOUVEAU_BOUND,
+            Severity::Error,
+            format!(
+                "The open-source nouveau driver is bound to {}: CUDA cannot use a GPU that nouveau drives, and the nvidia module cannot bind it.",
+                list(&nouveau)
+            ),
+            "Blacklist nouveau and rebuild the initramfs, then reboot: write 'blacklist nouveau' and 'options nouveau modeset=0' to /etc/modprobe.d/blacklist-nouveau.conf, run 'sudo update-initramfs -u' (Debian/Ubuntu) or 'sudo dracut --force' (Fedora/RHEL), and reboot. Installing the NVIDIA driver package usually does this for you.",
+        ));
+    }
+
+    // GPUs on the bus that nothing useful drives, with the nvidia module absent.
+    let waiting: Vec<&str> = gpus
+        .iter()
+        .filter(|g| g.seen_by.iter().any(|s| s == "sysfs-pci"))
+        .filter(|g| {
+            !matches!(
+                g.kernel_driver.as_deref(),
+                Some("nouveau" | "vfio-pci" | "nvidia")
+            )
+        })
+        .map(|g| g.pci.bus_id.as_str())
+        .collect();
+    let running = facts.kernel_release.as_deref();
+    let installed = facts.installed.as_deref().unwrap_or_default();
+    let for_running = installed
+        .iter()
+        .any(|m| m.name == "nvidia" && m.running_kernel);
+    // The running kernel's /lib/modules directory must exist: a container's image may carry
+    // modules for some other kernel and none for the host's, which is no fault.
+    let running_dir_exists =
+        running.is_some_and(|r| facts.lib_modules_releases.iter().any(|d| d == r));
+    let mut others: Vec<&str> = installed
+        .iter()
+        .filter(|m| m.name == "nvidia" && !m.running_kernel)
+        .map(|m| m.kernel_release.as_str())
+        .collect();
+    others.dedup();
+
+    if !loaded && !wsl && !waiting.is_empty() {
+        let not_built = !for_running && !others.is_empty() && running_dir_exists;
+        if not_built {
+            let release = running.unwrap_or("?");
+            out.push(Finding::new(
+                MODULE_NOT_BUILT_FOR_KERNEL,
+                Severity::Error,
+                format!(
+                    "The running kernel {release} has no nvidia module under /lib/modules/{release}, but kernel(s) {} have one: the kernel was updated and the driver was not rebuilt for it.",
+                    others.join(", ")
+                ),
+                format!(
+                    "Build the module for this kernel: install its headers ('sudo apt install linux-headers-{release}' or 'sudo dnf install kernel-devel-{release}') and run 'sudo dkms autoinstall -k {release}', then 'sudo modprobe nvidia'. Or boot kernel {} which has the module.",
+                    others.first().copied().unwrap_or("?")
+                ),
+            ));
+        }
+        out.push(Finding::new(
+            DRIVER_NOT_LOADED,
+            Severity::Error,
+            format!(
+                "NVIDIA GPU(s) {} are on the PCI bus, but the nvidia kernel module is not loaded (no /sys/module/nvidia, no /proc/driver/nvidia/version).",
+                list(&waiting)
+            ),
+            if not_built {
+                "Rebuild the module for the running kernel (see module-not-built-for-kernel), then 'sudo modprobe nvidia' and check 'sudo dmesg | grep -i nvrm'.".to_owned()
+            } else if for_running {
+                "Load it with 'sudo modprobe nvidia' and read 'sudo dmesg | grep -i -e nvrm -e nvidia' if it fails (Secure Boot may refuse an unsigned module: enrol the DKMS key with 'sudo mokutil --import' or sign the module).".to_owned()
+            } else {
+                "Install the NVIDIA driver for this kernel (e.g. 'sudo apt install nvidia-driver-580-open' or 'sudo ubuntu-drivers install' on Ubuntu, the cuda-drivers or nvidia-open package from NVIDIA's repository elsewhere), then reboot or 'sudo modprobe nvidia'.".to_owned()
+            },
+        ));
+    }
+
+    if loaded {
+        let unbound: Vec<&str> = gpus
+            .iter()
+            .filter(|g| g.seen_by.iter().any(|s| s == "sysfs-pci") && g.kernel_driver.is_none())
+            .map(|g| g.pci.bus_id.as_str())
+            .collect();
+        if !unbound.is_empty() {
+            out.push(Finding::new(
+                GPU_NOT_BOUND,
+                Severity::Warning,
+                format!(
+                    "The nvidia module is loaded, but no driver is bound to {}: the driver refused or failed to initialise it.",
+                    list(&unbound)
+                ),
+                "Read 'sudo dmesg | grep -i nvrm' for the reason: an unsupported GPU for this driver branch (e.g. Maxwell/Pascal/Volta on 590 or newer), a failed RmInitAdapter, or a GPU excluded with NVreg_ExcludedGpus.",
+            ));
+        }
+        if let (Some(sys), Some(proc)) = (&facts.sys_version, &facts.proc_version) {
+            if *sys != proc.version {
+                out.push(Finding::new(
+                    DRIVER_VERSION_SOURCES_DISAGREE,
+                    Severity::Warning,
+                    format!(
+                        "/sys/module/nvidia/version says {sys} but /proc/driver/nvidia/version says {}.",
+                        proc.version
+                    ),
+                    "In a container the procfs copy comes from the host at start-up: restart the container after a driver update. On a host, reload the nvidia modules or reboot.",
+                ));
+            }
+        }
+    }
+
+    // Device nodes: only meaningful when the module is loaded and /dev was readable.
+    if loaded && !wsl {
+        if let Some(nodes) = &facts.nodes {
+            let has = |p: &str| nodes.iter().any(|n| n.path == p);
+            let mut missing: Vec<String> = Vec::new();
+            if !has("/dev/nvidiactl") {
+                missing.push("/dev/nvidiactl".to_owned());
+            }
+            for (_, info) in &facts.proc_gpus {
+                if let Some(m) = info.minor {
+                    let p = format!("/dev/nvidia{m}");
+                    if !has(&p) {
+                        missing.push(p);
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                let in_container = report.platform.in_container;
+                out.push(Finding::new(
+                    DEVICE_NODES_MISSING,
+                    Severity::Error,
+                    format!(
+                        "The nvidia module is loaded but {} {} missing.",
+                        missing.join(", "),
+                        if missing.len() == 1 { "is" } else { "are" }
+                    ),
+                    if in_container {
+                        "Start the container with the GPU exposed: 'docker run --gpus all' (or '--device nvidia.com/gpu=all' with CDI), 'podman run --device nvidia.com/gpu=all', or request 'nvidia.com/gpu' in the Kubernetes pod spec; check NVIDIA_VISIBLE_DEVICES.".to_owned()
+                    } else {
+                        "Create the nodes with 'sudo nvidia-modprobe -c 0 -u' (or run 'sudo nvidia-smi' once); if that fails check that nvidia-modprobe is installed and that udev rules do not remove them.".to_owned()
+                    },
+                ));
+            }
+            let denied: Vec<String> = nodes
+                .iter()
+                .filter(|n| n.access == "denied")
+                .map(|n| {
+                    let owner = match (&n.mode, n.gid) {
+                        (Some(mode), Some(gid)) => format!(" (mode {mode}, group {gid})"),
+                        _ => String::new(),
+                    };
+                    format!("{}{owner}", n.path)
+                })
+                .collect();
+            if !denied.is_empty() {
+                out.push(Finding::new(
+                    DEVICE_PERMISSION_DENIED,
+                    Severity::Error,
+                    format!(
+                        "This user cannot open {} read-write, so CUDA and NVML will fail to initialise.",
+                        denied.join(", ")
+                    ),
+                    "Add the user to the group that owns the nodes ('ls -l /dev/nvidia*', then 'sudo usermod -aG <group> $USER' and log in again), or set the driver's NVreg_DeviceFileMode/NVreg_DeviceFileGID module options. In a container, run it with the GPU exposed so the runtime grants the device cgroup.",
+                ));
+            }
+        }
+    }
+
+    let any_gpu = !gpus.is_empty();
+    let any_node = facts.nodes.as_ref().is_some_and(|n| !n.is_empty());
+    if !any_gpu && !loaded && !any_node && !wsl {
+        out.push(Finding::new(
+            NO_NVIDIA_GPU,
+            Severity::Info,
+            format!(
+                "No NVIDIA GPU was found: {}.",
+                no_gpu_reasons(facts).join("; ")
+            ),
+            if report.platform.in_container {
+                "In a container, start it with the GPU exposed ('docker run --gpus all', CDI '--device nvidia.com/gpu=all', or 'nvidia.com/gpu' resources on Kubernetes)."
+            } else {
+                "If this machine should have an NVIDIA GPU: in a VM check that the GPU is passed through; on bare metal check 'lspci -nn | grep -i nvidia', the slot and its power cables."
+            },
+        ));
+    } else if !any_gpu && loaded {
+        out.push(Finding::new(
+            NO_NVIDIA_GPU,
+            Severity::Info,
+            "The nvidia module is loaded but no NVIDIA GPU is visible: none on the PCI bus and none in /proc/driver/nvidia/gpus.",
+            "In a container, expose the GPU ('docker run --gpus all'); on a host, check 'sudo dmesg | grep -i nvrm' for a GPU that fell off the bus.",
+        ));
+    }
+    out
+}
+
+fn no_gpu_reasons(facts: &Facts) -> Vec<String> {
+    let mut r = Vec::new();
+    match &facts.pci {
+        Some(_) => r.push("no NVIDIA display/3D function on the PCI bus".to_owned()),
+        None => r.push("the PCI bus could not be read (/sys/bus/pci/devices)".to_owned()),
+    }
+    r.push("the nvidia kernel module is not loaded".to_owned());
+    r.push("no /dev/nvidia* device nodes".to_owned());
+    r
+}
+
+fn list(items: &[&str]) -> String {
+    items.join(", ")
+}
