@@ -76,7 +76,10 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Self { name: "nvprobe".to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() }
+        Self {
+            name: "nvprobe".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
     }
 }
 
@@ -435,7 +438,11 @@ impl Finding {
 impl Source {
     /// A source record.
     pub fn new(name: &str, status: SourceStatus, detail: impl Into<String>) -> Self {
-        Self { name: name.to_owned(), status, detail: detail.into() }
+        Self {
+            name: name.to_owned(),
+            status,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -41,12 +41,18 @@ pub struct Text {
 impl Root {
     /// The machine the probe runs on.
     pub fn host() -> Self {
-        Self { base: PathBuf::from("/"), host: true }
+        Self {
+            base: PathBuf::from("/"),
+            host: true,
+        }
     }
 
     /// A fixture or capture directory standing for a machine's `/`.
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        Self { base: dir.into(), host: false }
+        Self {
+            base: dir.into(),
+            host: false,
+        }
     }
 
     /// True for the real machine, false for a fixture root.
@@ -148,7 +154,10 @@ impl Root {
         let real = self.resolve(path)?;
         let meta = fs::metadata(&real)?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
         }
         let file = File::open(&real)?;
         let mut buf = Vec::new();
@@ -157,7 +166,10 @@ impl Root {
         if truncated {
             buf.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
-        Ok(Text { text: String::from_utf8_lossy(&buf).into_owned(), truncated })
+        Ok(Text {
+            text: String::from_utf8_lossy(&buf).into_owned(),
+            truncated,
+        })
     }
 
     /// Reads a regular text file up to [`TEXT_LIMIT`] bytes.
@@ -214,7 +226,11 @@ mod tests {
     fn root_absolute_symlink_stays_inside() {
         let dir = tmp("abs");
         fs::create_dir_all(dir.join("sys/devices/pci0000:00/0000:3b:00.0")).unwrap();
-        fs::write(dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor"), "0x10de\n").unwrap();
+        fs::write(
+            dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor"),
+            "0x10de\n",
+        )
+        .unwrap();
         fs::create_dir_all(dir.join("sys/bus/pci/devices")).unwrap();
         symlink(
             "/sys/devices/pci0000:00/0000:3b:00.0",
@@ -222,7 +238,9 @@ mod tests {
         )
         .unwrap();
         let root = Root::at(&dir);
-        let t = root.read_text("/sys/bus/pci/devices/0000:3b:00.0/vendor").unwrap();
+        let t = root
+            .read_text("/sys/bus/pci/devices/0000:3b:00.0/vendor")
+            .unwrap();
         assert_eq!(t.text, "0x10de\n");
         assert!(!t.truncated);
     }
@@ -236,7 +254,10 @@ mod tests {
         symlink("../../../../etc-file", dir.join("a/link")).unwrap();
         let root = Root::at(&dir);
         assert_eq!(root.read_text("/a/link").unwrap().text, "inside\n");
-        assert_eq!(root.resolve("/../../etc-file").unwrap(), dir.join("etc-file"));
+        assert_eq!(
+            root.resolve("/../../etc-file").unwrap(),
+            dir.join("etc-file")
+        );
     }
 
     #[test]
