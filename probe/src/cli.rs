@@ -13,7 +13,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "nvprobe", version, about, long_about)]
 pub struct Cli {
-    /// Print the report as one JSON object on stdout (schema_version 1).
+    /// Print the report as one JSON object on stdout (`schema_version` 1).
     #[arg(long, global = true)]
     pub json: bool,
 

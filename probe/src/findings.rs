@@ -131,9 +131,10 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
                 "Read 'sudo dmesg | grep -i nvrm' for the reason: an unsupported GPU for this driver branch (e.g. Maxwell/Pascal/Volta on 590 or newer), a failed RmInitAdapter, or a GPU excluded with NVreg_ExcludedGpus.",
             ));
         }
-        if let (Some(sys), Some(proc)) = (&facts.sys_version, &facts.proc_version) {
-            if *sys != proc.version {
-                out.push(Finding::new(
+        if let (Some(sys), Some(proc)) = (&facts.sys_version, &facts.proc_version)
+            && *sys != proc.version
+        {
+            out.push(Finding::new(
                     DRIVER_VERSION_SOURCES_DISAGREE,
                     Severity::Warning,
                     format!(
@@ -142,29 +143,30 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
                     ),
                     "In a container the procfs copy comes from the host at start-up: restart the container after a driver update. On a host, reload the nvidia modules or reboot.",
                 ));
-            }
         }
     }
 
     // Device nodes: only meaningful when the module is loaded and /dev was readable.
-    if loaded && !wsl {
-        if let Some(nodes) = &facts.nodes {
-            let has = |p: &str| nodes.iter().any(|n| n.path == p);
-            let mut missing: Vec<String> = Vec::new();
-            if !has("/dev/nvidiactl") {
-                missing.push("/dev/nvidiactl".to_owned());
-            }
-            for (_, info) in &facts.proc_gpus {
-                if let Some(m) = info.minor {
-                    let p = format!("/dev/nvidia{m}");
-                    if !has(&p) {
-                        missing.push(p);
-                    }
+    if loaded
+        && !wsl
+        && let Some(nodes) = &facts.nodes
+    {
+        let has = |p: &str| nodes.iter().any(|n| n.path == p);
+        let mut missing: Vec<String> = Vec::new();
+        if !has("/dev/nvidiactl") {
+            missing.push("/dev/nvidiactl".to_owned());
+        }
+        for (_, info) in &facts.proc_gpus {
+            if let Some(m) = info.minor {
+                let p = format!("/dev/nvidia{m}");
+                if !has(&p) {
+                    missing.push(p);
                 }
             }
-            if !missing.is_empty() {
-                let in_container = report.platform.in_container;
-                out.push(Finding::new(
+        }
+        if !missing.is_empty() {
+            let in_container = report.platform.in_container;
+            out.push(Finding::new(
                     DEVICE_NODES_MISSING,
                     Severity::Error,
                     format!(
@@ -178,20 +180,20 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
                         "Create the nodes with 'sudo nvidia-modprobe -c 0 -u' (or run 'sudo nvidia-smi' once); if that fails check that nvidia-modprobe is installed and that udev rules do not remove them.".to_owned()
                     },
                 ));
-            }
-            let denied: Vec<String> = nodes
-                .iter()
-                .filter(|n| n.access == "denied")
-                .map(|n| {
-                    let owner = match (&n.mode, n.gid) {
-                        (Some(mode), Some(gid)) => format!(" (mode {mode}, group {gid})"),
-                        _ => String::new(),
-                    };
-                    format!("{}{owner}", n.path)
-                })
-                .collect();
-            if !denied.is_empty() {
-                out.push(Finding::new(
+        }
+        let denied: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.access == "denied")
+            .map(|n| {
+                let owner = match (&n.mode, n.gid) {
+                    (Some(mode), Some(gid)) => format!(" (mode {mode}, group {gid})"),
+                    _ => String::new(),
+                };
+                format!("{}{owner}", n.path)
+            })
+            .collect();
+        if !denied.is_empty() {
+            out.push(Finding::new(
                     DEVICE_PERMISSION_DENIED,
                     Severity::Error,
                     format!(
@@ -200,7 +202,6 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
                     ),
                     "Add the user to the group that owns the nodes ('ls -l /dev/nvidia*', then 'sudo usermod -aG <group> $USER' and log in again), or set the driver's NVreg_DeviceFileMode/NVreg_DeviceFileGID module options. In a container, run it with the GPU exposed so the runtime grants the device cgroup.",
                 ));
-            }
         }
     }
 

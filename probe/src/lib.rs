@@ -44,7 +44,7 @@ impl Options {
             root,
             deep: false,
             cross_check: false,
-            timeout: Duration::from_millis(2000),
+            timeout: Duration::from_secs(2),
         }
     }
 }

@@ -134,7 +134,7 @@ fn line(out: &mut String, label: &str, text: &str) {
 }
 
 fn wrapped(out: &mut String, text: &str) {
-    let indent = " ".repeat(LABEL + 1);
+    let indent = " ".repeat(LABEL);
     let mut cur = String::new();
     for word in text.split_whitespace() {
         if !cur.is_empty() && indent.len() + cur.len() + 1 + word.len() > WIDTH {

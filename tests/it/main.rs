@@ -1,2 +1,7 @@
 //! One integration binary for the workspace-level tests; each module is one area.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 mod fixtures; // every fixture machine through the library API

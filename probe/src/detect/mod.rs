@@ -32,6 +32,14 @@ use modules::ProcModule;
 use pci::PciScan;
 use procgpus::GpuInformation;
 
+const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+const SYSVER: &str = "/sys/module/nvidia/version";
+const PROCVER: &str = "/proc/driver/nvidia/version";
+const PARAMS: &str = "/proc/driver/nvidia/params";
+const GPUS: &str = "/proc/driver/nvidia/gpus";
+const MODULES: &str = "/proc/modules";
+const PCI: &str = "/sys/bus/pci/devices";
+
 /// Everything read from files, before it is turned into a report.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
@@ -92,7 +100,6 @@ impl Facts {
 pub fn collect(root: &Root) -> Facts {
     let mut f = Facts::default();
 
-    const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
     match root.read_text(OSRELEASE) {
         Ok(t) if !t.text.trim().is_empty() => {
             let r = t.text.trim().to_owned();
@@ -107,7 +114,6 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("kernel-release", OSRELEASE, &e),
     }
 
-    const SYSVER: &str = "/sys/module/nvidia/version";
     match root.read_text(SYSVER) {
         Ok(t) => match driver::parse_sys_version(&t.text) {
             Some(v) => {
@@ -123,7 +129,6 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("sysfs-module", SYSVER, &e),
     }
 
-    const PROCVER: &str = "/proc/driver/nvidia/version";
     match root.read_text(PROCVER) {
         Ok(t) => match driver::parse_proc_version(&t.text) {
             Some(v) => {
@@ -143,7 +148,6 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-version", PROCVER, &e),
     }
 
-    const PARAMS: &str = "/proc/driver/nvidia/params";
     match root.read_text(PARAMS) {
         Ok(t) => {
             let p = driver::parse_params(&t.text);
@@ -153,7 +157,6 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-params", PARAMS, &e),
     }
 
-    const GPUS: &str = "/proc/driver/nvidia/gpus";
     match root.read_dir_names(GPUS) {
         Ok(dirs) => {
             let mut bad = Vec::new();
@@ -180,7 +183,6 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-gpus", GPUS, &e),
     }
 
-    const MODULES: &str = "/proc/modules";
     match root.read_text_limited(MODULES, 1 << 20) {
         Ok(t) => {
             let m = modules::parse_proc_modules(&t.text);
@@ -195,7 +197,6 @@ pub fn collect(root: &Root) -> Facts {
     }
     f.loaded = modules::loaded(root, f.proc_modules.as_deref());
 
-    const PCI: &str = "/sys/bus/pci/devices";
     match pci::scan(root) {
         Ok(scan) => {
             let gpus = scan.functions.iter().filter(|p| p.is_gpu()).count();
@@ -205,7 +206,8 @@ pub fn collect(root: &Root) -> Facts {
                 scan.functions.len()
             );
             if !scan.unreadable.is_empty() {
-                detail.push_str(&format!("; unreadable: {}", scan.unreadable.join(", ")));
+                detail.push_str("; unreadable: ");
+                detail.push_str(&scan.unreadable.join(", "));
             }
             f.record("sysfs-pci", SourceStatus::Ok, detail);
             f.pci = Some(scan);

@@ -79,14 +79,12 @@ fn read_hex(root: &Root, dir: &str, attr: &str) -> Option<u32> {
 
 fn bound_driver(root: &Root, dir: &str) -> Option<String> {
     let link = format!("{dir}/driver");
-    if let Ok(meta) = root.symlink_metadata(&link) {
-        if meta.file_type().is_symlink() {
-            if let Ok(target) = root.read_link(&link) {
-                if let Some(name) = target.file_name() {
-                    return Some(name.to_string_lossy().into_owned());
-                }
-            }
-        }
+    if let Ok(meta) = root.symlink_metadata(&link)
+        && meta.file_type().is_symlink()
+        && let Ok(target) = root.read_link(&link)
+        && let Some(name) = target.file_name()
+    {
+        return Some(name.to_string_lossy().into_owned());
     }
     let uevent = root.read_text(&format!("{dir}/uevent")).ok()?;
     uevent

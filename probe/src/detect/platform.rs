@@ -53,15 +53,14 @@ pub fn detect(
         }
     }
     for cgroup in ["/proc/1/cgroup", "/proc/self/cgroup"] {
-        if let Ok(t) = root.read_text(cgroup) {
-            if let Some(word) = ["docker", "kubepods", "containerd", "libpod", "crio", "lxc"]
+        if let Ok(t) = root.read_text(cgroup)
+            && let Some(word) = ["docker", "kubepods", "containerd", "libpod", "crio", "lxc"]
                 .into_iter()
                 .find(|w| t.text.contains(w))
-            {
-                hints.push(format!("{cgroup} mentions {word}"));
-                in_container = true;
-                break;
-            }
+        {
+            hints.push(format!("{cgroup} mentions {word}"));
+            in_container = true;
+            break;
         }
     }
     if let Ok(t) = root.read_text_limited("/proc/self/mountinfo", 1 << 20) {

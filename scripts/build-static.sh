@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the fully static nvprobe binary (x86_64-unknown-linux-musl, release) and fails unless
+# it really is static: no program interpreter, no dynamic section, and `file` agrees.
+# Usage: scripts/build-static.sh   (prints the binary's path on success)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=x86_64-unknown-linux-musl
+cargo build --release --locked --target "$target" -p nvprobe --bin nvprobe >&2
+bin="target/$target/release/nvprobe"
+desc=$(file -b "$bin" 2>/dev/null || true)
+if readelf -lW "$bin" | grep -q 'INTERP'; then
+  echo "error: $bin has a program interpreter (dynamically linked): $desc" >&2
+  exit 1
+fi
+if readelf -dW "$bin" 2>/dev/null | grep -q 'NEEDED'; then
+  echo "error: $bin needs shared libraries" >&2
+  exit 1
+fi
+case "$desc" in
+  *"static-pie linked"*|*"statically linked"*) ;;
+  "") echo "note: 'file' is not installed; readelf says static" >&2 ;;
+  *) echo "error: file(1) does not call $bin static: $desc" >&2; exit 1 ;;
+esac
+size=$(stat -c %s "$bin")
+echo "static: $bin ($size bytes) — $desc" >&2
+echo "$bin"
