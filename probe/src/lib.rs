@@ -24,6 +24,50 @@ use std::time::Duration;
 use report::Report;
 use root::Root;
 
+/// The environment variables the probe consults, captured once so library code never reads
+/// the process environment directly (tests pass their own).
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: std::collections::BTreeMap<String, String>,
+}
+
+impl Env {
+    /// The process environment (only valid UTF-8 variables).
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    /// An environment from pairs, for tests and embedding.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// One variable.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
+    /// Every variable whose name starts with `prefix`, sorted by name.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.vars
+            .range(prefix.to_owned()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
 /// What to probe and how.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -35,6 +79,8 @@ pub struct Options {
     pub cross_check: bool,
     /// Hard deadline for the whole run.
     pub timeout: Duration,
+    /// The environment variables that influence the result.
+    pub env: Env,
 }
 
 impl Options {
@@ -45,6 +91,7 @@ impl Options {
             deep: false,
             cross_check: false,
             timeout: Duration::from_secs(2),
+            env: Env::default(),
         }
     }
 }
@@ -52,8 +99,13 @@ impl Options {
 /// Probes the machine and returns the report. Never panics on odd input; sources that fail are
 /// recorded in `sources`.
 pub fn probe(opts: &Options) -> Report {
+    // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
     let facts = detect::collect(&opts.root);
-    assemble::report(&opts.root, facts)
+    // 2. The report from the files, with the foundation findings.
+    let mut report = assemble::report(&opts.root, facts);
+    // 3. Later stages amend the report here, each adding its sources and findings.
+    findings::sort(&mut report.findings);
+    report
 }
 
 /// The deadline passed before a report was ready.

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     opts.deep = cli.deep;
     opts.cross_check = cli.cross_check;
     opts.timeout = Duration::from_millis(cli.timeout);
+    opts.env = nvprobe::Env::from_process();
 
     let report = match nvprobe::probe_with_deadline(&opts) {
         Ok(r) => r,
