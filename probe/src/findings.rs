@@ -22,6 +22,9 @@ pub const GPU_NOT_BOUND: &str = "gpu-not-bound";
 /// Two sources of the driver version disagree (extension).
 pub const DRIVER_VERSION_SOURCES_DISAGREE: &str = "driver-version-sources-disagree";
 
+/// The run stopped at its deadline; the report is partial (extension).
+pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
+
 /// Orders findings: errors first, then warnings, then info; stable within a severity.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by_key(|f| f.severity);

@@ -16,9 +16,10 @@ pub mod detect;
 pub mod findings;
 pub mod report;
 pub mod root;
+pub mod tables;
 pub mod text;
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use report::Report;
@@ -81,6 +82,10 @@ pub struct Options {
     pub timeout: Duration,
     /// The environment variables that influence the result.
     pub env: Env,
+    /// Test hook: sleep this long just before reading the named source, to exercise the
+    /// deadline. Never set by the command line.
+    #[doc(hidden)]
+    pub stall: Option<(String, Duration)>,
 }
 
 impl Options {
@@ -92,6 +97,7 @@ impl Options {
             cross_check: false,
             timeout: Duration::from_secs(2),
             env: Env::default(),
+            stall: None,
         }
     }
 }
@@ -99,13 +105,91 @@ impl Options {
 /// Probes the machine and returns the report. Never panics on odd input; sources that fail are
 /// recorded in `sources`.
 pub fn probe(opts: &Options) -> Report {
+    probe_observed(opts, &Mutex::new(Partial::default()))
+}
+
+/// What a run has gathered so far, for a report when the deadline passes.
+#[derive(Debug, Default)]
+struct Partial {
+    /// The source or stage running now.
+    running: String,
+    /// The file facts so far, until the report exists.
+    facts: Option<detect::Facts>,
+    /// The report once the file stage is done; amended by later stages.
+    report: Option<Report>,
+}
+
+fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
+    // A poisoned lock only means a stage panicked mid-update; what it holds is still the last
+    // complete snapshot.
+    partial
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
-    let facts = detect::collect(&opts.root);
+    let facts = detect::collect_observed(&opts.root, &mut |name, facts| {
+        let mut p = lock(partial);
+        name.clone_into(&mut p.running);
+        p.facts = Some(facts.clone());
+        drop(p);
+        if let Some((stall_at, pause)) = &opts.stall
+            && stall_at == name
+        {
+            std::thread::sleep(*pause);
+        }
+    });
     // 2. The report from the files, with the foundation findings.
     let mut report = assemble::report(&opts.root, facts);
+    {
+        let mut p = lock(partial);
+        "report".clone_into(&mut p.running);
+        p.report = Some(report.clone());
+    }
     // 3. Later stages amend the report here, each adding its sources and findings.
     findings::sort(&mut report.findings);
     report
+}
+
+/// The report of a run stopped by the deadline: what was gathered, the unfinished source marked
+/// `timeout`, and a warning in place of the findings that could not be evaluated.
+fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
+    let p = lock(partial);
+    let running = p.running.clone();
+    let mut report = match (&p.report, &p.facts) {
+        (Some(r), _) => r.clone(),
+        (None, Some(f)) => {
+            let report = assemble::report(&opts.root, f.clone());
+            // Findings from half the file sources would mislead (a hung sysfs read is not a
+            // missing driver): drop them.
+            Report {
+                findings: Vec::new(),
+                ..report
+            }
+        }
+        (None, None) => return None,
+    };
+    drop(p);
+    report.sources.push(report::Source::new(
+        &running,
+        report::SourceStatus::Timeout,
+        format!(
+            "did not finish within the {} ms deadline",
+            opts.timeout.as_millis()
+        ),
+    ));
+    report.findings.push(report::Finding::new(
+        findings::DEADLINE_EXCEEDED,
+        report::Severity::Warning,
+        format!(
+            "The run stopped at its {} ms deadline while reading {running}; this report holds what was gathered before that, and the sources after it were not read.",
+            opts.timeout.as_millis()
+        ),
+        "A read that blocks usually means a GPU or driver in a bad state: check 'sudo dmesg | grep -i -e nvrm -e xid'. Run again with a longer --timeout to wait for it.",
+    ));
+    findings::sort(&mut report.findings);
+    Some(report)
 }
 
 /// The deadline passed before a report was ready.
@@ -125,20 +209,26 @@ impl std::fmt::Display for DeadlineExceeded {
 impl std::error::Error for DeadlineExceeded {}
 
 /// [`probe`] on a worker thread, bounded by `opts.timeout`. A source stuck in the kernel
-/// cannot hold the caller past the deadline; the worker is abandoned (the process is expected
-/// to exit soon after).
+/// cannot hold the caller past the deadline: when it passes, the report gathered so far is
+/// returned with the unfinished source marked `timeout` and a `deadline-exceeded` warning; the
+/// worker is abandoned (the process is expected to exit soon after). `Err` only when the
+/// deadline passed before anything was gathered.
 pub fn probe_with_deadline(opts: &Options) -> Result<Report, DeadlineExceeded> {
     let (tx, rx) = mpsc::channel();
+    let partial = Arc::new(Mutex::new(Partial::default()));
     let worker_opts = opts.clone();
+    let worker_partial = Arc::clone(&partial);
     let spawned = std::thread::Builder::new()
         .name("nvprobe-worker".to_owned())
         .spawn(move || {
-            let _ = tx.send(probe(&worker_opts));
+            let _ = tx.send(probe_observed(&worker_opts, &worker_partial));
         });
     if spawned.is_err() {
         // No thread (e.g. a seccomp or rlimit refusal): probe inline rather than fail.
         return Ok(probe(opts));
     }
-    rx.recv_timeout(opts.timeout)
-        .map_err(|_| DeadlineExceeded(opts.timeout))
+    match rx.recv_timeout(opts.timeout) {
+        Ok(report) => Ok(report),
+        Err(_) => partial_report(opts, &partial).ok_or(DeadlineExceeded(opts.timeout)),
+    }
 }

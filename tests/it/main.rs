@@ -5,3 +5,4 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 mod fixtures; // every fixture machine through the library API
+mod tables; // generated tables: lookups and spot checks

@@ -98,7 +98,14 @@ impl Facts {
 
 /// Reads every file source under `root`.
 pub fn collect(root: &Root) -> Facts {
+    collect_observed(root, &mut |_, _| {})
+}
+
+/// [`collect`], telling `observe` the name of each source before it is read, with the facts
+/// gathered so far (the deadline uses this to report a partial run).
+pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> Facts {
     let mut f = Facts::default();
+    observe("kernel-release", &f);
 
     match root.read_text(OSRELEASE) {
         Ok(t) if !t.text.trim().is_empty() => {
@@ -114,6 +121,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("kernel-release", OSRELEASE, &e),
     }
 
+    observe("sysfs-module", &f);
     match root.read_text(SYSVER) {
         Ok(t) => match driver::parse_sys_version(&t.text) {
             Some(v) => {
@@ -129,6 +137,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("sysfs-module", SYSVER, &e),
     }
 
+    observe("procfs-version", &f);
     match root.read_text(PROCVER) {
         Ok(t) => match driver::parse_proc_version(&t.text) {
             Some(v) => {
@@ -148,6 +157,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-version", PROCVER, &e),
     }
 
+    observe("procfs-params", &f);
     match root.read_text(PARAMS) {
         Ok(t) => {
             let p = driver::parse_params(&t.text);
@@ -157,6 +167,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-params", PARAMS, &e),
     }
 
+    observe("procfs-gpus", &f);
     match root.read_dir_names(GPUS) {
         Ok(dirs) => {
             let mut bad = Vec::new();
@@ -183,6 +194,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("procfs-gpus", GPUS, &e),
     }
 
+    observe("procfs-modules", &f);
     match root.read_text_limited(MODULES, 1 << 20) {
         Ok(t) => {
             let m = modules::parse_proc_modules(&t.text);
@@ -197,6 +209,7 @@ pub fn collect(root: &Root) -> Facts {
     }
     f.loaded = modules::loaded(root, f.proc_modules.as_deref());
 
+    observe("sysfs-pci", &f);
     match pci::scan(root) {
         Ok(scan) => {
             let gpus = scan.functions.iter().filter(|p| p.is_gpu()).count();
@@ -215,6 +228,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("sysfs-pci", PCI, &e),
     }
 
+    observe("device-nodes", &f);
     match devnodes::scan(root) {
         Ok(nodes) => {
             let detail = if nodes.is_empty() {
@@ -232,6 +246,7 @@ pub fn collect(root: &Root) -> Facts {
         Err(e) => f.record_err("device-nodes", "/dev", &e),
     }
 
+    observe("installed-modules", &f);
     f.lib_modules_releases = root.read_dir_names("/lib/modules").unwrap_or_default();
     match modules::installed(root, f.kernel_release.as_deref()) {
         Ok(list) => {
