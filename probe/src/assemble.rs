@@ -3,44 +3,80 @@
 
 use crate::detect::{Facts, pci::PciFunction, platform};
 use crate::report::{
-    Driver, DriverSource, Flavor, Gpu, KernelModules, Pci, Report, SCHEMA_VERSION, Tool,
+    CcSource, Driver, DriverSource, Flavor, Gpu, KernelModules, Pci, Report, SCHEMA_VERSION, Tool,
 };
 use crate::root::Root;
+use crate::tables;
 
-/// The highest CUDA version a driver branch supports natively. A stop-gap until the generated
-/// tables land: the branches of the CUDA release notes' Table 3 (R565 reports 12.7).
-fn native_cuda_fallback(branch: u32) -> Option<&'static str> {
-    const TABLE: &[(u32, &str)] = &[
-        (450, "11.0"),
-        (455, "11.1"),
-        (460, "11.2"),
-        (465, "11.3"),
-        (470, "11.4"),
-        (495, "11.5"),
-        (510, "11.6"),
-        (515, "11.7"),
-        (520, "11.8"),
-        (525, "12.0"),
-        (530, "12.1"),
-        (535, "12.2"),
-        (545, "12.3"),
-        (550, "12.4"),
-        (555, "12.5"),
-        (560, "12.6"),
-        (565, "12.7"),
-        (570, "12.8"),
-        (575, "12.9"),
-        (580, "13.0"),
-        (590, "13.1"),
-        (595, "13.2"),
-        (610, "13.3"),
-        (615, "13.4"),
-    ];
-    TABLE
-        .iter()
-        .rev()
-        .find(|(b, _)| *b <= branch)
-        .map(|(_, v)| *v)
+/// The highest CUDA version a driver supports natively, from the generated branch table.
+pub fn native_cuda(version: &str) -> Option<String> {
+    tables::native_cuda_for_driver(version).map(|c| c.version.to_owned())
+}
+
+/// Fills what the generated PCI table knows about a GPU: chip, architecture, compute
+/// capability (source `pci-table`), and the name when no source named it. Values already set
+/// by a better source (the kernel's arch info, an override) are kept.
+pub fn enrich_gpu(g: &mut Gpu) {
+    let id = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|h| h.strip_prefix("0x"))
+            .and_then(|h| u16::from_str_radix(h, 16).ok())
+    };
+    let Some(device) = id(&g.pci.device_id) else {
+        return;
+    };
+    if g.pci.vendor_id.as_deref() != Some("0x10de") {
+        return;
+    }
+    let Some(entry) = tables::pci_lookup(
+        device,
+        id(&g.pci.subsystem_vendor_id),
+        id(&g.pci.subsystem_device_id),
+    ) else {
+        return;
+    };
+    if g.name.is_none() {
+        g.name = entry.name.map(str::to_owned);
+    }
+    if g.chip.is_none() {
+        g.chip = entry.chip.map(str::to_owned);
+    }
+    if g.architecture.is_none() {
+        g.architecture = entry.architecture.map(str::to_owned);
+    }
+    if g.compute_capability.is_none()
+        && let Some((major, minor)) = entry.compute_capability
+    {
+        g.compute_capability = Some(format!("{major}.{minor}"));
+        g.compute_capability_source = Some(CcSource::PciTable);
+    }
+}
+
+/// Why a GPU's compute capability is unknown, when it is.
+pub fn cc_unknown_reason(g: &Gpu) -> Option<String> {
+    if g.compute_capability.is_some() {
+        return None;
+    }
+    let device = g
+        .pci
+        .device_id
+        .as_deref()
+        .and_then(|h| h.strip_prefix("0x"))
+        .and_then(|h| u16::from_str_radix(h, 16).ok());
+    Some(
+        match device.and_then(|d| tables::pci_lookup(d, None, None)) {
+            Some(entry) => entry
+                .cc_unknown_reason
+                .unwrap_or(tables::UNKNOWN_CHIP_REASON)
+                .to_owned(),
+            None if device.is_some() => format!(
+                "device ID {} is not in the PCI ID table (pci.ids {})",
+                g.pci.device_id.as_deref().unwrap_or("?"),
+                tables::PCI_IDS_VERSION
+            ),
+            None => "the PCI device ID is not known (no sysfs entry for this GPU)".to_owned(),
+        },
+    )
 }
 
 /// The driver section from the file sources.
@@ -61,10 +97,10 @@ pub fn driver(facts: &Facts) -> Option<Driver> {
         _ => Flavor::Unknown,
     };
     Some(Driver {
+        cuda_version: native_cuda(&version),
         version,
         branch,
         flavor,
-        cuda_version: native_cuda_fallback(branch).map(str::to_owned),
         source,
         version_line: facts.proc_version.as_ref().map(|p| p.line.clone()),
         params: facts.params.clone(),
@@ -158,6 +194,7 @@ pub fn gpus(facts: &Facts) -> Vec<Gpu> {
     gpus.sort_by(|a, b| a.pci.bus_id.cmp(&b.pci.bus_id));
     for (i, g) in gpus.iter_mut().enumerate() {
         g.index = u32::try_from(i).unwrap_or(u32::MAX);
+        enrich_gpu(g);
     }
     gpus
 }
@@ -196,11 +233,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn assemble_native_cuda_branches() {
-        assert_eq!(native_cuda_fallback(580), Some("13.0"));
-        assert_eq!(native_cuda_fallback(565), Some("12.7"));
-        assert_eq!(native_cuda_fallback(540), Some("12.2"));
-        assert_eq!(native_cuda_fallback(700), Some("13.4"));
-        assert_eq!(native_cuda_fallback(440), None);
+    fn assemble_native_cuda_from_tables() {
+        assert_eq!(native_cuda("580.65.06").as_deref(), Some("13.0"));
+        assert_eq!(native_cuda("565.57.01").as_deref(), Some("12.7"));
+        assert_eq!(native_cuda("440.33.01"), None);
+    }
+
+    #[test]
+    fn assemble_enrich_keeps_better_sources() {
+        let mut g = empty_gpu("0000:01:00.0");
+        g.pci.vendor_id = Some("0x10de".into());
+        g.pci.device_id = Some("0x2330".into());
+        g.compute_capability = Some("9.0".into());
+        g.compute_capability_source = Some(CcSource::ArchInfo);
+        enrich_gpu(&mut g);
+        assert_eq!(g.chip.as_deref(), Some("GH100"));
+        assert_eq!(g.compute_capability_source, Some(CcSource::ArchInfo));
+        assert_eq!(cc_unknown_reason(&g), None);
+        let mut other = empty_gpu("0000:02:00.0");
+        other.pci.vendor_id = Some("0x1002".into());
+        other.pci.device_id = Some("0x2330".into());
+        enrich_gpu(&mut other);
+        assert_eq!(other.chip, None, "only NVIDIA IDs are looked up");
     }
 }

@@ -22,6 +22,11 @@ pub const GPU_NOT_BOUND: &str = "gpu-not-bound";
 /// Two sources of the driver version disagree (extension).
 pub const DRIVER_VERSION_SOURCES_DISAGREE: &str = "driver-version-sources-disagree";
 
+/// A GPU's compute capability is not known to the tables (extension).
+pub const COMPUTE_CAPABILITY_UNKNOWN: &str = "compute-capability-unknown";
+/// The driver's branch is newer than the tables know (extension).
+pub const DRIVER_BRANCH_UNKNOWN: &str = "driver-branch-unknown";
+
 /// The run stopped at its deadline; the report is partial (extension).
 pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
 
@@ -206,6 +211,35 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
                     "Add the user to the group that owns the nodes ('ls -l /dev/nvidia*', then 'sudo usermod -aG <group> $USER' and log in again), or set the driver's NVreg_DeviceFileMode/NVreg_DeviceFileGID module options. In a container, run it with the GPU exposed so the runtime grants the device cgroup.",
                 ));
         }
+    }
+
+    for g in gpus {
+        if let Some(reason) = crate::assemble::cc_unknown_reason(g) {
+            out.push(Finding::new(
+                COMPUTE_CAPABILITY_UNKNOWN,
+                Severity::Info,
+                format!(
+                    "GPU {} ({}) has no known compute capability: {reason}.",
+                    g.index,
+                    g.name.as_deref().or(g.chip.as_deref()).unwrap_or(&g.pci.bus_id)
+                ),
+                "Run with --deep to ask the driver for the GPU's architecture, or set NVPROBE_COMPUTE_CAPABILITY if you know it. Newer nvprobe releases carry newer tables.",
+            ));
+        }
+    }
+    if let Some(d) = &report.driver
+        && let Some(native) = crate::tables::native_cuda_for_driver(&d.version)
+        && native.at_least
+    {
+        out.push(Finding::new(
+            DRIVER_BRANCH_UNKNOWN,
+            Severity::Info,
+            format!(
+                "Driver branch {} is newer than nvprobe's tables (newest known: {}); it supports at least CUDA {}.",
+                d.branch, native.table_branch, native.version
+            ),
+            "Nothing to fix on this machine; a newer nvprobe knows the exact CUDA version of this branch.",
+        ));
     }
 
     let any_gpu = !gpus.is_empty();

@@ -400,3 +400,70 @@ fn cli_hostile_root_gives_a_report() {
     assert_eq!(source_status(&r, "procfs-version"), "failed");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cli_every_fixture_gpu_has_chip_architecture_name_and_cc_from_pci_id() {
+    let expect = [
+        ("bare-metal-h100x8-open-580", "GH100", "Hopper", "9.0"),
+        ("container-a100-proprietary-535", "GA100", "Ampere", "8.0"),
+        ("kernel-update-no-dkms", "AD102", "Ada", "8.9"),
+        ("legacy-k80-proprietary-470", "GK210", "Kepler", "3.7"),
+        (
+            "nodes-missing-rtx5090-open-570",
+            "GB202",
+            "Blackwell",
+            "12.0",
+        ),
+        ("nouveau", "GP104", "Pascal", "6.1"),
+        ("pascal-unbound-open-590", "GP102", "Pascal", "6.1"),
+        ("permission-denied-l40s-open-550", "AD102", "Ada", "8.9"),
+    ];
+    for (name, chip, arch, cc) in expect {
+        let (_, r) = json_report(name);
+        for g in r["gpus"].as_array().unwrap() {
+            assert_eq!(g["chip"], chip, "{name}");
+            assert_eq!(g["architecture"], arch, "{name}");
+            assert_eq!(g["compute_capability"], cc, "{name}");
+            assert_eq!(g["compute_capability_source"], "pci-table", "{name}");
+            assert!(g["name"].as_str().is_some_and(|n| !n.is_empty()), "{name}");
+        }
+    }
+    // A GPU no source named gets its name from the table (the container's hidden A100).
+    let (_, r) = json_report("container-a100-proprietary-535");
+    assert_eq!(r["gpus"][0]["name"], "NVIDIA A100-SXM4-40GB");
+}
+
+/// A chip whose compute capability is not verified (GB112) is reported as unknown, with the
+/// reason, never guessed.
+#[test]
+fn cli_unverified_chip_has_null_compute_capability_and_a_reason() {
+    use std::fs;
+    let dir = std::env::temp_dir().join(format!("nvprobe-gb112-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let dev = dir.join("sys/bus/pci/devices/0000:01:00.0");
+    fs::create_dir_all(&dev).unwrap();
+    for (attr, value) in [
+        ("vendor", "0x10de"),
+        ("device", "0x3200"),
+        ("class", "0x030200"),
+    ] {
+        fs::write(dev.join(attr), format!("{value}\n")).unwrap();
+    }
+    fs::create_dir_all(dir.join("proc/sys/kernel")).unwrap();
+    fs::write(dir.join("proc/sys/kernel/osrelease"), "6.8.0-49-generic\n").unwrap();
+    let out = nvprobe(&["--json", "--root", dir.to_str().unwrap()]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = &r["gpus"][0];
+    assert_eq!(g["chip"], "GB112");
+    assert_eq!(g["compute_capability"], Value::Null);
+    assert_eq!(g["compute_capability_source"], Value::Null);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "compute-capability-unknown")
+        .expect("a finding says why");
+    assert_eq!(f["severity"], "info");
+    assert!(f["message"].as_str().unwrap().contains("GPU 0"), "{f}");
+    let _ = fs::remove_dir_all(&dir);
+}
