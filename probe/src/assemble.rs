@@ -199,19 +199,20 @@ pub fn gpus(facts: &Facts) -> Vec<Gpu> {
     gpus
 }
 
-/// The report from the file sources, with findings.
-pub fn report(root: &Root, facts: Facts) -> Report {
+/// The report from the file sources, without findings: later stages (ioctl) amend it before
+/// the findings are evaluated.
+pub fn base(root: &Root, facts: &Facts) -> Report {
     let platform = platform::detect(
         root,
         facts.kernel_release.as_deref(),
         facts.params.as_ref().and_then(|p| p.modify_device_files),
     );
-    let mut report = Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
         platform,
-        driver: driver(&facts),
-        gpus: gpus(&facts),
+        driver: driver(facts),
+        gpus: gpus(facts),
         libraries: Vec::new(),
         cross_check: None,
         kernel_modules: KernelModules {
@@ -219,11 +220,33 @@ pub fn report(root: &Root, facts: Facts) -> Report {
             installed: facts.installed.clone().unwrap_or_default(),
         },
         device_nodes: facts.nodes.clone().unwrap_or_default(),
-        sources: Vec::new(),
+        sources: facts.sources.clone(),
         findings: Vec::new(),
-    };
-    report.findings = crate::findings::evaluate(&facts, &report);
-    report.sources = facts.sources;
+    }
+}
+
+/// Derives what later stages may have left unset: the branch and native CUDA version of a
+/// driver found only by ioctl, and table facts for GPUs only the driver listed.
+pub fn complete(report: &mut Report) {
+    if let Some(d) = &mut report.driver {
+        if d.branch == 0
+            && let Some(b) = crate::detect::driver::branch_of(&d.version)
+        {
+            d.branch = b;
+        }
+        if d.cuda_version.is_none() {
+            d.cuda_version = native_cuda(&d.version);
+        }
+    }
+    for g in &mut report.gpus {
+        enrich_gpu(g);
+    }
+}
+
+/// The report from the file sources, with their findings.
+pub fn report(root: &Root, facts: &Facts) -> Report {
+    let mut report = base(root, facts);
+    report.findings = crate::findings::evaluate(facts, &report);
     crate::findings::sort(&mut report.findings);
     report
 }

@@ -30,6 +30,13 @@ pub const DRIVER_BRANCH_UNKNOWN: &str = "driver-branch-unknown";
 /// The run stopped at its deadline; the report is partial (extension).
 pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
 
+/// Keeps the first finding of each code: two sources may notice the same fault (a denied node
+/// seen by `faccessat` and by the ioctl open).
+pub fn dedup(findings: &mut Vec<Finding>) {
+    let mut seen = std::collections::BTreeSet::new();
+    findings.retain(|f| seen.insert(f.code.clone()));
+}
+
 /// Orders findings: errors first, then warnings, then info; stable within a severity.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by_key(|f| f.severity);
@@ -38,7 +45,8 @@ pub fn sort(findings: &mut [Finding]) {
 /// The findings of the file sources.
 pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
     let mut out = Vec::new();
-    let loaded = facts.nvidia_loaded();
+    // The driver counts as loaded when files show it or the kernel answered an ioctl.
+    let loaded = facts.nvidia_loaded() || report.driver.is_some();
     let wsl = report.platform.kind == PlatformKind::Wsl2;
     let gpus = &report.gpus;
 

@@ -14,8 +14,10 @@ pub mod assemble;
 pub mod cli;
 pub mod detect;
 pub mod findings;
+pub mod ioctl;
 pub mod report;
 pub mod root;
+pub mod sys;
 pub mod tables;
 pub mod text;
 
@@ -140,16 +142,37 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
             std::thread::sleep(*pause);
         }
     });
-    // 2. The report from the files, with the foundation findings.
-    let mut report = assemble::report(&opts.root, facts);
-    {
-        let mut p = lock(partial);
-        "report".clone_into(&mut p.running);
-        p.report = Some(report.clone());
-    }
-    // 3. Later stages amend the report here, each adding its sources and findings.
+    // 2. The report from the files. A snapshot with the file findings stands in for the run
+    //    if a later stage hangs.
+    let mut report = assemble::base(&opts.root, &facts);
+    publish(partial, "ioctl", assemble::report(&opts.root, &facts));
+    // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
+    //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
+    let outcome = ioctl::probe_ioctl(
+        &sys::HostDriver::new(opts.root.clone()),
+        &ioctl::IoctlOptions {
+            deep: opts.deep,
+            gvisor: report.platform.kind == report::PlatformKind::Gvisor,
+            version_hint: report.driver.as_ref().map(|d| d.version.clone()),
+            allow_strict_check: true,
+        },
+    );
+    ioctl::merge_into(&mut report, &outcome);
+    assemble::complete(&mut report);
+    // 4. Findings from everything gathered.
+    let file_findings = findings::evaluate(&facts, &report);
+    report.findings.extend(file_findings);
+    // 5. The compatibility doctor: overrides, the library inventory, forward compatibility,
+    //    architecture support, fabric manager.
+    findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
     report
+}
+
+fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
+    let mut p = lock(partial);
+    next.clone_into(&mut p.running);
+    p.report = Some(snapshot);
 }
 
 /// The report of a run stopped by the deadline: what was gathered, the unfinished source marked
@@ -160,7 +183,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     let mut report = match (&p.report, &p.facts) {
         (Some(r), _) => r.clone(),
         (None, Some(f)) => {
-            let report = assemble::report(&opts.root, f.clone());
+            let report = assemble::report(&opts.root, f);
             // Findings from half the file sources would mislead (a hung sysfs read is not a
             // missing driver): drop them.
             Report {
