@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod cli;
+pub mod cudabin;
 pub mod detect;
 pub mod findings;
 pub mod ioctl;

@@ -1,0 +1,423 @@
+//! Reading one ELF file without trusting it: the header and section headers through `goblin`,
+//! every other read bounded by the file size and by [`MAX_READ`].
+//!
+//! Only these parts of a file are read: the ELF header, the section header table, the section
+//! name table, `.dynamic` with its string table, the fatbin sections (entry headers plus the
+//! first bytes of uncompressed images) and, for files with CUDA code and no `libcudart`
+//! dependency, `.rodata` in chunks (the static runtime's marker).
+
+use std::fs::File;
+
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::Elf;
+use goblin::elf::section_header::{SHT_DYNAMIC, SHT_NOBITS, SectionHeader};
+
+use super::fatbin::{count_wrappers, parse_section};
+use super::source::{FileRegion, MAX_READ, Source};
+use super::types::{CudaRuntime, ScanResult};
+
+/// Files larger than this are not read (2 GiB).
+pub const MAX_FILE_SIZE: u64 = 2 << 30;
+/// At most this many section headers are read.
+const MAX_SECTIONS: u64 = 1 << 20;
+/// At most this many section problems are listed per file.
+const MAX_SECTION_PROBLEMS: usize = 8;
+/// A string only the CUDA runtime carries: `cudaGetErrorString(cudaErrorInsufficientDriver)`.
+/// Present in `libcudart.so` and in every file with the runtime linked in statically; a file that
+/// loads the shared `libcudart` does not carry cudart's error table.
+pub(crate) const STATIC_RUNTIME_MARKER: &[u8] =
+    b"CUDA driver version is insufficient for CUDA runtime version";
+/// `.rodata` larger than this is searched only up to here.
+const MAX_RODATA: u64 = 256 << 20;
+
+/// One section: its name and where its bytes are.
+struct Section {
+    name: String,
+    header: SectionHeader,
+}
+
+/// Fills `result` from the ELF file `file` of `file_len` bytes. `file_name` is the last path
+/// component (for the version suffix).
+pub(crate) fn scan_elf(file: &File, file_len: u64, file_name: &str, result: &mut ScanResult) {
+    let whole = FileRegion::new(file, 0, file_len);
+    let header_bytes = match whole.read_up_to(0, 64) {
+        Ok(b) => b,
+        Err(e) => return result.problems.push(e),
+    };
+    let header = match Elf::parse_header(&header_bytes) {
+        Ok(h) => h,
+        Err(e) => return result.problems.push(format!("unreadable ELF header: {e}")),
+    };
+    let ctx = match (header.container(), header.endianness()) {
+        (Ok(container), Ok(endian)) => Ctx::new(container, endian),
+        _ => {
+            return result
+                .problems
+                .push("ELF header has an unknown class or byte order".into());
+        }
+    };
+    let Some(sections) = read_sections(&whole, &header, ctx, &mut result.problems) else {
+        return;
+    };
+    check_section_layout(&sections, file_len, &mut result.problems);
+
+    read_dynamic(&whole, &sections, ctx, result);
+    result.version = own_version(file_name, result.soname.as_deref());
+
+    for section in &sections {
+        let name = section.name.as_str();
+        let is_fatbin = name == ".nv_fatbin" || name == "__nv_relfatbin";
+        let is_wrappers = name == ".nvFatBinSegment";
+        if !is_fatbin && !is_wrappers {
+            continue;
+        }
+        let Some(region) = section_region(file, section, file_len, &mut result.problems) else {
+            continue;
+        };
+        if is_fatbin {
+            let fatbin = parse_section(
+                &region,
+                name,
+                section.header.sh_offset,
+                &mut result.problems,
+            );
+            result.fatbins.push(fatbin);
+        } else {
+            result.fatbin_registrations += count_wrappers(&region, &mut result.problems);
+        }
+    }
+
+    result.cuda_runtime = runtime(file, file_len, &sections, result);
+}
+
+/// The section headers and their names, or `None` (with a problem) when the table is unusable.
+fn read_sections(
+    whole: &FileRegion<'_>,
+    header: &goblin::elf::Header,
+    ctx: Ctx,
+    problems: &mut Vec<String>,
+) -> Option<Vec<Section>> {
+    let entry_size = SectionHeader::size(ctx) as u64;
+    let offset = header.e_shoff;
+    if offset == 0 {
+        // No section headers (stripped to program headers only): nothing to read.
+        return Some(Vec::new());
+    }
+    if u64::from(header.e_shentsize) != entry_size {
+        problems.push(format!(
+            "section header size is {} (expected {entry_size}); sections not read",
+            header.e_shentsize
+        ));
+        return None;
+    }
+    let mut count = u64::from(header.e_shnum);
+    if count == 0 {
+        // More than 0xff00 sections: the count is in the first header's sh_size.
+        let first = whole.read_at(offset, entry_size).ok().and_then(|b| {
+            SectionHeader::parse_from(&b, 0, 1, ctx)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+        });
+        count = first.map_or(0, |s| s.sh_size);
+    }
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    if count > MAX_SECTIONS {
+        problems.push(format!(
+            "{count} section headers claimed; sections not read"
+        ));
+        return None;
+    }
+    let table_len = count * entry_size;
+    let table = match whole.read_at(offset, table_len) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(format!("section header table ({count} entries): {e}"));
+            return None;
+        }
+    };
+    let headers = match SectionHeader::parse_from(
+        &table,
+        0,
+        usize::try_from(count).unwrap_or(usize::MAX),
+        ctx,
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            problems.push(format!("section headers unreadable: {e}"));
+            return None;
+        }
+    };
+
+    // SHN_XINDEX: the index is in the first header's sh_link.
+    let strtab_index = match header.e_shstrndx {
+        0xffff => headers.first().map_or(0, |h| u64::from(h.sh_link)),
+        index => u64::from(index),
+    };
+    let names = usize::try_from(strtab_index)
+        .ok()
+        .and_then(|i| headers.get(i))
+        .filter(|h| h.sh_type != SHT_NOBITS)
+        .and_then(
+            |h| match whole.read_at(h.sh_offset, h.sh_size.min(MAX_READ)) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    problems.push(format!("section name table: {e}"));
+                    None
+                }
+            },
+        )
+        .unwrap_or_default();
+    Some(
+        headers
+            .into_iter()
+            .map(|header| Section {
+                name: c_string_at(&names, header.sh_name),
+                header,
+            })
+            .collect(),
+    )
+}
+
+/// The NUL-terminated string at `offset` (empty when out of range).
+fn c_string_at(table: &[u8], offset: usize) -> String {
+    let Some(tail) = table.get(offset..) else {
+        return String::new();
+    };
+    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+    String::from_utf8_lossy(tail.get(..end).unwrap_or_default()).into_owned()
+}
+
+/// Sections past the end of the file, and sections overlapping each other.
+fn check_section_layout(sections: &[Section], file_len: u64, problems: &mut Vec<String>) {
+    let mut listed = 0;
+    let mut ranges = Vec::new();
+    for (index, section) in sections.iter().enumerate() {
+        let h = &section.header;
+        if h.sh_type == SHT_NOBITS || h.sh_size == 0 {
+            continue;
+        }
+        match h.sh_offset.checked_add(h.sh_size) {
+            Some(end) if end <= file_len => ranges.push((h.sh_offset, end, index)),
+            _ => {
+                if listed < MAX_SECTION_PROBLEMS {
+                    problems.push(format!(
+                        "section {index} '{}' (offset {:#x}, size {:#x}) extends past the end of \
+                         the file ({file_len:#x} bytes)",
+                        section.name, h.sh_offset, h.sh_size
+                    ));
+                }
+                listed += 1;
+            }
+        }
+    }
+    ranges.sort_unstable();
+    let mut furthest: Option<(u64, usize)> = None;
+    for &(start, end, index) in &ranges {
+        if let Some((prev_end, prev_index)) = furthest
+            && start < prev_end
+        {
+            if listed < MAX_SECTION_PROBLEMS {
+                problems.push(format!(
+                    "sections {prev_index} and {index} overlap in the file"
+                ));
+            }
+            listed += 1;
+        }
+        if furthest.is_none_or(|(prev_end, _)| end > prev_end) {
+            furthest = Some((end, index));
+        }
+    }
+    if listed > MAX_SECTION_PROBLEMS {
+        problems.push(format!(
+            "{} more section problems",
+            listed - MAX_SECTION_PROBLEMS
+        ));
+    }
+}
+
+/// The section's bytes as a bounded region, or `None` (with a problem) when it lies outside the
+/// file.
+fn section_region<'a>(
+    file: &'a File,
+    section: &Section,
+    file_len: u64,
+    problems: &mut Vec<String>,
+) -> Option<FileRegion<'a>> {
+    let h = &section.header;
+    if h.sh_type == SHT_NOBITS {
+        return None;
+    }
+    match h.sh_offset.checked_add(h.sh_size) {
+        Some(end) if end <= file_len => Some(FileRegion::new(file, h.sh_offset, h.sh_size)),
+        _ => {
+            problems.push(format!(
+                "{}: section lies outside the file; not read",
+                section.name
+            ));
+            None
+        }
+    }
+}
+
+/// `DT_NEEDED` and `DT_SONAME` from the dynamic section.
+fn read_dynamic(whole: &FileRegion<'_>, sections: &[Section], ctx: Ctx, result: &mut ScanResult) {
+    let Some(dynamic) = sections.iter().find(|s| s.header.sh_type == SHT_DYNAMIC) else {
+        return;
+    };
+    let h = &dynamic.header;
+    let read = |offset: u64, size: u64| whole.read_at(offset, size.min(MAX_READ));
+    let entries = match read(h.sh_offset, h.sh_size) {
+        Ok(b) => b,
+        Err(e) => return result.problems.push(format!(".dynamic: {e}")),
+    };
+    let strings = usize::try_from(h.sh_link)
+        .ok()
+        .and_then(|i| sections.get(i))
+        .map(|s| read(s.header.sh_offset, s.header.sh_size));
+    let strings = match strings {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return result.problems.push(format!(".dynstr: {e}")),
+        None => return result.problems.push(".dynamic has no string table".into()),
+    };
+    let (width, little) = (
+        if ctx.container == Container::Big {
+            8
+        } else {
+            4
+        },
+        ctx.le == Endian::Little,
+    );
+    let word = |bytes: &[u8]| -> u64 {
+        let mut value = 0u64;
+        for (i, &b) in bytes.iter().enumerate() {
+            let shift = if little { i } else { bytes.len() - 1 - i };
+            value |= u64::from(b) << (8 * shift);
+        }
+        value
+    };
+    for pair in entries.chunks_exact(2 * width) {
+        let (tag, value) = pair.split_at(width);
+        let (tag, value) = (word(tag), word(value));
+        let name = || c_string_at(&strings, usize::try_from(value).unwrap_or(usize::MAX));
+        match tag {
+            0 => break,
+            1 => result.needed.push(name()),
+            14 => result.soname = Some(name()),
+            _ => {}
+        }
+    }
+}
+
+/// The version suffix after `.so.`: the file name's when it extends the SONAME's
+/// (`libcudart.so.12.9.79` over `libcudart.so.12`), else the SONAME's.
+pub(crate) fn own_version(file_name: &str, soname: Option<&str>) -> Option<String> {
+    let suffix = |name: &str| {
+        name.split_once(".so.")
+            .map(|(_, v)| v.to_owned())
+            .filter(|v| {
+                !v.is_empty() && v.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            })
+    };
+    let from_file = suffix(file_name);
+    let from_soname = soname.and_then(suffix);
+    match (from_file, from_soname) {
+        (Some(f), Some(s)) if f.starts_with(&s) => Some(f),
+        (_, Some(s)) => Some(s),
+        (f, None) => f,
+    }
+}
+
+/// Which CUDA runtime the file uses: `libcudart` itself, a `DT_NEEDED libcudart`, or (for files
+/// with CUDA code) the static runtime found by its marker in `.rodata`.
+fn runtime(
+    file: &File,
+    file_len: u64,
+    sections: &[Section],
+    result: &mut ScanResult,
+) -> Option<CudaRuntime> {
+    let is_cudart = |name: &str| name.starts_with("libcudart.so");
+    if let Some(soname) = result.soname.as_deref().filter(|s| is_cudart(s)) {
+        return Some(CudaRuntime::IsRuntime {
+            soname: soname.to_owned(),
+            version: result.version.clone(),
+        });
+    }
+    if let Some(needed) = result.needed.iter().find(|n| is_cudart(n)) {
+        return Some(CudaRuntime::Shared {
+            soname: needed.clone(),
+            version: own_version(needed, None),
+        });
+    }
+    if !result.has_cuda_code() {
+        return None;
+    }
+    let rodata = sections.iter().find(|s| s.name == ".rodata")?;
+    let region = section_region(file, rodata, file_len, &mut result.problems)?;
+    match contains(&region, STATIC_RUNTIME_MARKER, MAX_RODATA) {
+        Ok(true) => Some(CudaRuntime::Static {
+            evidence: "cudart's error strings in .rodata, no libcudart dependency".into(),
+        }),
+        Ok(false) => None,
+        Err(e) => {
+            result.problems.push(format!(".rodata: {e}"));
+            None
+        }
+    }
+}
+
+/// Whether `needle` occurs in the first `limit` bytes of `src`, read in chunks.
+fn contains(src: &dyn Source, needle: &[u8], limit: u64) -> Result<bool, String> {
+    const CHUNK: u64 = 4 << 20;
+    let overlap = needle.len() as u64;
+    let end = src.len().min(limit);
+    let mut pos = 0u64;
+    while pos < end {
+        let chunk = src.read_up_to(pos, CHUNK.min(end - pos + overlap))?;
+        if chunk.windows(needle.len()).any(|w| w == needle) {
+            return Ok(true);
+        }
+        if chunk.len() as u64 <= overlap {
+            break;
+        }
+        pos += chunk.len() as u64 - overlap;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::Bytes;
+    use super::*;
+
+    #[test]
+    fn elf_own_version() {
+        assert_eq!(
+            own_version("libcudart.so.12.9.79", Some("libcudart.so.12")).unwrap(),
+            "12.9.79"
+        );
+        assert_eq!(
+            own_version("libnvjpeg.so.13", Some("libnvjpeg.so.13")).unwrap(),
+            "13"
+        );
+        assert_eq!(own_version("weird.so", Some("libfoo.so.2")).unwrap(), "2");
+        assert_eq!(own_version("libx.so.1.2", None).unwrap(), "1.2");
+        assert_eq!(own_version("libx.so.1.2", Some("libx.so.3")).unwrap(), "3");
+        assert_eq!(
+            own_version("_C.cpython-312-x86_64-linux-gnu.so", None),
+            None
+        );
+        assert_eq!(own_version("libx.so.abc", None), None);
+    }
+
+    #[test]
+    fn elf_contains_across_chunks() {
+        let mut data = vec![b'x'; 9 << 20];
+        let at = (4 << 20) - 10;
+        data[at..at + STATIC_RUNTIME_MARKER.len()].copy_from_slice(STATIC_RUNTIME_MARKER);
+        assert!(contains(&Bytes(&data), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
+        assert!(!contains(&Bytes(&data), STATIC_RUNTIME_MARKER, 1 << 20).unwrap());
+        assert!(!contains(&Bytes(b"short"), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
+    }
+}

@@ -1,0 +1,703 @@
+//! The fatbin container format (`.nv_fatbin`, `__nv_relfatbin`) and the wrapper records of
+//! `.nvFatBinSegment`.
+//!
+//! NVIDIA does not document this format; the layout below was read from public parsers
+//! (ZLUDA's `dark_api`, `n-eiling/cuda-fatbin-decompression`, `jiegec/fatbinary`) and checked
+//! against the output of NVIDIA's own `fatbinary` 13.5 and real libraries (`libnvjpeg` 12.4 and
+//! 13.2 from `PyPI`). All integers are little-endian.
+//!
+//! # Container header (16 bytes)
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `0xBA55ED50` |
+//! | 4 | 2 | version, `1` |
+//! | 6 | 2 | header size, `16` (entries start here) |
+//! | 8 | 8 | size of all entries after the header |
+//!
+//! A section may hold several containers back to back (libnvjpeg 13: 11 in one section).
+//!
+//! # Entry header (64 bytes, longer when bit 24 of the flags is set)
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | kind: 1 PTX, 2 ELF (cubin); others exist (LTO-IR) |
+//! | 2 | 2 | `0x0101` |
+//! | 4 | 4 | header size: 64, 80 (PTX), 96/112/120 (`sm_100`+ cubins); payload follows |
+//! | 8 | 8 | payload size in the file (padded to 8) |
+//! | 16 | 4 | compressed size (0 when not compressed) |
+//! | 20 | 4 | offset of the options area in this header (0 or `0x40`) |
+//! | 24 | 2 | minor of the image version (PTX: ISA minor; cubin: ELF format, `1.8`) |
+//! | 26 | 2 | major of the image version |
+//! | 28 | 4 | SM number (`90`, `100`, `121`) |
+//! | 32 | 4 | object name offset, 36 length |
+//! | 40 | 8 | flags |
+//! | 48 | 8 | zero |
+//! | 56 | 8 | uncompressed size (when compressed) |
+//!
+//! Flags: `0x1` 64-bit, `0x2` debug, `0x10` Linux host, `0x2000` LZ4-compressed, `0x8000`
+//! Zstandard-compressed, `0x10_0000` architecture-specific target (`sm_90a`),
+//! `0x20_0000` family-specific target (`sm_100f`), `0x100_0000` options area present. The `a`/`f`
+//! bits were established by building fatbins with `fatbinary 13.5` from cubins and PTX for
+//! `sm_90`, `sm_90a`, `sm_100`, `sm_100a`, `sm_100f`, `sm_120f`: they are the only header
+//! difference between those entries.
+//!
+//! # `.nvFatBinSegment`
+//! An array of 24-byte `__fatBinC_Wrapper_t` records: magic `0x466243B1`, version (1, or 2 for
+//! relocatable device code), and two pointers (relocated at load time, so not followed here).
+
+use super::image::{cubin_header, cubin_variant, ptx_header};
+use super::source::{Source, le_u16, le_u32, le_u64};
+use super::types::{Compression, Entry, EntryKind, Fatbin, SmArch, Variant};
+
+/// Container magic.
+pub(crate) const FATBIN_MAGIC: u32 = 0xBA55_ED50;
+/// `__fatBinC_Wrapper_t` magic.
+pub(crate) const WRAPPER_MAGIC: u32 = 0x4662_43B1;
+/// The container header.
+const CONTAINER_HEADER_SIZE: u64 = 16;
+/// The fixed part of an entry header.
+const ENTRY_HEADER_SIZE: u64 = 64;
+/// No toolkit writes entry headers this long; a larger value is a lie.
+const MAX_ENTRY_HEADER_SIZE: u64 = 4096;
+/// Zero padding tolerated between containers before giving up.
+const MAX_PADDING: u64 = 4096;
+/// Entries kept per section (libcublasLt 13 has about 5,400); more are counted, not kept.
+pub(crate) const MAX_ENTRIES: usize = 200_000;
+/// Bytes of an uncompressed PTX payload read to find `.version` and `.target`.
+const PTX_PREFIX: u64 = 8192;
+
+const FLAG_DEBUG: u64 = 0x2;
+const FLAG_LZ4: u64 = 0x2000;
+const FLAG_ZSTD: u64 = 0x8000;
+const FLAG_ARCH_SPECIFIC: u64 = 0x10_0000;
+const FLAG_FAMILY_SPECIFIC: u64 = 0x20_0000;
+
+/// Parses every container of a fatbin section. `file_offset` is where `src` starts in the file
+/// (for the offsets reported). Problems are appended to `problems`, prefixed with the section.
+pub(crate) fn parse_section(
+    src: &dyn Source,
+    section: &str,
+    file_offset: u64,
+    problems: &mut Vec<String>,
+) -> Fatbin {
+    let mut fatbin = Fatbin {
+        section: section.to_owned(),
+        offset: file_offset,
+        size: src.len(),
+        containers: 0,
+        entries: Vec::new(),
+    };
+    let mut dropped = 0usize;
+    let mut pos = 0u64;
+    let len = src.len();
+    while pos < len {
+        let header = match src.read_up_to(pos, CONTAINER_HEADER_SIZE) {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(format!("{section}: {e}"));
+                break;
+            }
+        };
+        let magic = le_u32(&header, 0);
+        if magic != Some(FATBIN_MAGIC) {
+            if header.iter().all(|&b| b == 0) {
+                match skip_zeros(src, pos) {
+                    Ok(next) if next > pos && next - pos <= MAX_PADDING => {
+                        pos = next;
+                        continue;
+                    }
+                    Ok(next) if next >= len => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        problems.push(format!("{section}: {e}"));
+                        break;
+                    }
+                }
+            }
+            problems.push(format!(
+                "{section}: no fatbin container at section offset {pos:#x} (found {}); the \
+                 rest of the section was not read",
+                magic.map_or_else(|| "a truncated header".to_owned(), |m| format!("{m:#010x}"))
+            ));
+            break;
+        }
+        let version = le_u16(&header, 4).unwrap_or(0);
+        let header_size = u64::from(le_u16(&header, 6).unwrap_or(0));
+        let Some(body_size) = le_u64(&header, 8) else {
+            problems.push(format!(
+                "{section}: container header at {pos:#x} is truncated"
+            ));
+            break;
+        };
+        if version != 1 {
+            problems.push(format!(
+                "{section}: container at {pos:#x} has version {version} (known: 1); read anyway"
+            ));
+        }
+        if header_size < CONTAINER_HEADER_SIZE {
+            problems.push(format!(
+                "{section}: container at {pos:#x} has a header size of {header_size} (< 16)"
+            ));
+            break;
+        }
+        let body_start = pos + header_size;
+        let claimed_end = body_start.checked_add(body_size);
+        let body_end = match claimed_end {
+            Some(end) if end <= len => end,
+            _ => {
+                problems.push(format!(
+                    "{section}: container at {pos:#x} claims {body_size} bytes but only {} \
+                     remain in the section (truncated or lying size)",
+                    len.saturating_sub(body_start)
+                ));
+                len
+            }
+        };
+        fatbin.containers += 1;
+        parse_entries(
+            src,
+            section,
+            file_offset,
+            body_start,
+            body_end,
+            &mut fatbin.entries,
+            &mut dropped,
+            problems,
+        );
+        if body_end <= pos {
+            break;
+        }
+        pos = body_end;
+    }
+    if dropped > 0 {
+        problems.push(format!(
+            "{section}: {dropped} entries beyond the first {MAX_ENTRIES} were not listed"
+        ));
+    }
+    fatbin
+}
+
+/// The offset of the first non-zero 8-byte word at or after `pos` (within [`MAX_PADDING`] + 8),
+/// or the section end.
+fn skip_zeros(src: &dyn Source, pos: u64) -> Result<u64, String> {
+    let chunk = src.read_up_to(pos, MAX_PADDING + 8)?;
+    let mut offset = 0u64;
+    for word in chunk.chunks(8) {
+        if word.iter().any(|&b| b != 0) {
+            return Ok(pos + offset);
+        }
+        offset += word.len() as u64;
+    }
+    Ok(pos + offset)
+}
+
+/// Parses the entries in `[start, end)` of the section.
+#[expect(clippy::too_many_arguments, reason = "one internal call site")]
+fn parse_entries(
+    src: &dyn Source,
+    section: &str,
+    file_offset: u64,
+    start: u64,
+    end: u64,
+    entries: &mut Vec<Entry>,
+    dropped: &mut usize,
+    problems: &mut Vec<String>,
+) {
+    let mut pos = start;
+    while pos < end {
+        if end - pos < ENTRY_HEADER_SIZE {
+            problems.push(format!(
+                "{section}: {} bytes at {pos:#x} are too short for an entry header",
+                end - pos
+            ));
+            return;
+        }
+        let header = match src.read_at(pos, ENTRY_HEADER_SIZE) {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(format!("{section}: {e}"));
+                return;
+            }
+        };
+        let field = |at: usize| le_u32(&header, at).unwrap_or(0);
+        let kind = le_u16(&header, 0).unwrap_or(0);
+        let header_size = u64::from(field(4));
+        let payload_size = le_u64(&header, 8).unwrap_or(0);
+        let compressed_size = u64::from(field(16));
+        let version_minor = le_u16(&header, 24).unwrap_or(0);
+        let version_major = le_u16(&header, 26).unwrap_or(0);
+        let arch_number = field(28);
+        let flags = le_u64(&header, 40).unwrap_or(0);
+        let uncompressed_size = le_u64(&header, 56).unwrap_or(0);
+
+        if !(ENTRY_HEADER_SIZE..=MAX_ENTRY_HEADER_SIZE).contains(&header_size) {
+            problems.push(format!(
+                "{section}: entry at {pos:#x} has a header size of {header_size}; the rest of \
+                 this container was not read"
+            ));
+            return;
+        }
+        let payload_start = pos + header_size;
+        let payload_end = payload_start
+            .checked_add(payload_size)
+            .filter(|&e| e <= end);
+        if payload_end.is_none() {
+            problems.push(format!(
+                "{section}: entry at {pos:#x} claims a {payload_size}-byte payload past the end \
+                 of its container (truncated or lying size)"
+            ));
+        }
+
+        let compression = match (flags & FLAG_LZ4 != 0, flags & FLAG_ZSTD != 0) {
+            (false, false) => None,
+            (true, false) => Some(Compression::Lz4),
+            (false, true) => Some(Compression::Zstd),
+            (true, true) => Some(Compression::Unknown),
+        };
+        let mut variant = match (
+            flags & FLAG_ARCH_SPECIFIC != 0,
+            flags & FLAG_FAMILY_SPECIFIC != 0,
+        ) {
+            (false, false) => Variant::None,
+            (true, false) => Variant::A,
+            (false, true) => Variant::F,
+            (true, true) => {
+                problems.push(format!(
+                    "{section}: entry at {pos:#x} is marked both arch- and family-specific; \
+                     taken as arch-specific"
+                ));
+                Variant::A
+            }
+        };
+        let entry_kind = match kind {
+            1 => EntryKind::Ptx,
+            2 => EntryKind::Sass,
+            other => EntryKind::Unknown(other),
+        };
+        let mut arch_number = arch_number;
+        let mut ptx_isa = (entry_kind == EntryKind::Ptx)
+            .then_some((u32::from(version_major), u32::from(version_minor)));
+
+        // Uncompressed payloads: the image's own header says more (and checks the entry's).
+        if compression.is_none() && payload_end.is_some() {
+            match entry_kind {
+                EntryKind::Sass => {
+                    if let Ok(head) = src.read_up_to(payload_start, 64.min(payload_size)) {
+                        if let Some(cubin) = cubin_header(&head) {
+                            if cubin.sm != arch_number {
+                                problems.push(format!(
+                                    "{section}: entry at {pos:#x} says sm_{arch_number} but its \
+                                     cubin says sm_{}; the cubin is believed",
+                                    cubin.sm
+                                ));
+                                arch_number = cubin.sm;
+                            }
+                            if variant == Variant::None {
+                                variant = cubin_variant(cubin);
+                            }
+                        } else {
+                            problems.push(format!(
+                                "{section}: SASS entry at {pos:#x} does not hold a CUDA ELF image"
+                            ));
+                        }
+                    }
+                }
+                EntryKind::Ptx => {
+                    if let Ok(text) = src.read_up_to(payload_start, PTX_PREFIX.min(payload_size)) {
+                        let ptx = ptx_header(&text);
+                        if let Some(version) = ptx.version {
+                            if Some(version) != ptx_isa {
+                                problems.push(format!(
+                                    "{section}: PTX entry at {pos:#x}: header says ISA {}, the \
+                                     text says {}.{}; the text is believed",
+                                    ptx_isa.map_or_else(String::new, |(a, b)| format!("{a}.{b}")),
+                                    version.0,
+                                    version.1
+                                ));
+                            }
+                            ptx_isa = Some(version);
+                        }
+                        if let Some(target) = ptx.target {
+                            if target.number() != arch_number {
+                                problems.push(format!(
+                                    "{section}: PTX entry at {pos:#x} says sm_{arch_number} but \
+                                     its text targets {target}; the text is believed"
+                                ));
+                                arch_number = target.number();
+                            }
+                            if target.variant != Variant::None {
+                                variant = target.variant;
+                            }
+                        }
+                    }
+                }
+                EntryKind::Unknown(_) => {}
+            }
+        }
+
+        let arch = SmArch::from_number(arch_number, variant).unwrap_or_else(|| {
+            problems.push(format!(
+                "{section}: entry at {pos:#x} names SM {arch_number}, which is no real target"
+            ));
+            SmArch {
+                major: 0,
+                minor: 0,
+                variant,
+            }
+        });
+        let target = match entry_kind {
+            EntryKind::Sass => arch.to_string(),
+            EntryKind::Ptx => arch.compute_name(),
+            EntryKind::Unknown(_) => format!("unknown_{}{}", arch.number(), variant.suffix()),
+        };
+        let entry = Entry {
+            kind: entry_kind,
+            arch,
+            target,
+            ptx_isa,
+            compressed: compression.is_some(),
+            compression,
+            size: if compression.is_some() {
+                uncompressed_size
+            } else {
+                payload_size
+            },
+            stored_size: if compressed_size > 0 {
+                compressed_size
+            } else {
+                payload_size
+            },
+            debug: flags & FLAG_DEBUG != 0,
+            offset: file_offset.saturating_add(pos),
+        };
+        if entries.len() < MAX_ENTRIES {
+            entries.push(entry);
+        } else {
+            *dropped += 1;
+        }
+        match payload_end {
+            Some(next) => pos = next,
+            None => return,
+        }
+    }
+}
+
+/// Counts the `__fatBinC_Wrapper_t` records of a `.nvFatBinSegment` section.
+pub(crate) fn count_wrappers(src: &dyn Source, problems: &mut Vec<String>) -> u64 {
+    const RECORD: u64 = 24;
+    let mut count = 0;
+    let mut pos = 0;
+    while pos + RECORD <= src.len() {
+        // Read in chunks of whole records to keep the number of reads small.
+        let chunk_len = ((src.len() - pos) / RECORD).min(4096) * RECORD;
+        let chunk = match src.read_at(pos, chunk_len) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!(".nvFatBinSegment: {e}"));
+                return count;
+            }
+        };
+        for record in chunk.chunks_exact(24) {
+            match le_u32(record, 0) {
+                Some(WRAPPER_MAGIC) => count += 1,
+                _ if record.iter().all(|&b| b == 0) => {}
+                _ => {
+                    problems.push(format!(
+                        ".nvFatBinSegment: record at {pos:#x} has no wrapper magic"
+                    ));
+                    return count;
+                }
+            }
+            pos += RECORD;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::source::Bytes;
+    use super::*;
+
+    /// An entry as a test writes it.
+    #[derive(Clone)]
+    pub(crate) struct TestEntry {
+        pub(crate) kind: u16,
+        pub(crate) arch: u32,
+        pub(crate) version: (u16, u16),
+        pub(crate) flags: u64,
+        pub(crate) payload: Vec<u8>,
+        pub(crate) header_size: u32,
+        pub(crate) uncompressed_size: u64,
+        /// Overrides the payload size field (a lie) when set.
+        pub(crate) claimed_payload: Option<u64>,
+    }
+
+    impl TestEntry {
+        pub(crate) fn new(kind: u16, arch: u32, flags: u64, payload: &[u8]) -> Self {
+            Self {
+                kind,
+                arch,
+                version: if kind == 1 { (8, 4) } else { (1, 8) },
+                flags: flags | 0x11,
+                payload: payload.to_vec(),
+                header_size: 64,
+                uncompressed_size: 0,
+                claimed_payload: None,
+            }
+        }
+
+        pub(crate) fn bytes(&self) -> Vec<u8> {
+            let mut payload = self.payload.clone();
+            payload.resize(payload.len().div_ceil(8) * 8, 0);
+            let mut h = vec![0u8; self.header_size as usize];
+            h[0..2].copy_from_slice(&self.kind.to_le_bytes());
+            h[2..4].copy_from_slice(&0x0101u16.to_le_bytes());
+            h[4..8].copy_from_slice(&self.header_size.to_le_bytes());
+            let size = self.claimed_payload.unwrap_or(payload.len() as u64);
+            h[8..16].copy_from_slice(&size.to_le_bytes());
+            if self.flags & (FLAG_LZ4 | FLAG_ZSTD) != 0 {
+                let c = u32::try_from(self.payload.len()).unwrap();
+                h[16..20].copy_from_slice(&c.to_le_bytes());
+            }
+            h[24..26].copy_from_slice(&self.version.1.to_le_bytes());
+            h[26..28].copy_from_slice(&self.version.0.to_le_bytes());
+            h[28..32].copy_from_slice(&self.arch.to_le_bytes());
+            h[40..48].copy_from_slice(&self.flags.to_le_bytes());
+            h[56..64].copy_from_slice(&self.uncompressed_size.to_le_bytes());
+            h.extend_from_slice(&payload);
+            h
+        }
+    }
+
+    /// A container holding `entries`.
+    pub(crate) fn container(entries: &[TestEntry]) -> Vec<u8> {
+        let body: Vec<u8> = entries.iter().flat_map(TestEntry::bytes).collect();
+        let mut c = Vec::new();
+        c.extend_from_slice(&FATBIN_MAGIC.to_le_bytes());
+        c.extend_from_slice(&1u16.to_le_bytes());
+        c.extend_from_slice(&16u16.to_le_bytes());
+        c.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        c.extend_from_slice(&body);
+        c
+    }
+
+    pub(crate) fn ptx(version: &str, target: &str) -> Vec<u8> {
+        format!(
+            "//\n// Generated by test\n//\n\n.version {version}\n.target {target}\n\
+             .address_size 64\n\n.visible .entry k()\n{{\n\tret;\n}}\n\0"
+        )
+        .into_bytes()
+    }
+
+    fn parse(bytes: &[u8]) -> (Fatbin, Vec<String>) {
+        let mut problems = Vec::new();
+        let fatbin = parse_section(&Bytes(bytes), ".nv_fatbin", 0x1000, &mut problems);
+        (fatbin, problems)
+    }
+
+    fn targets(f: &Fatbin) -> Vec<String> {
+        f.entries.iter().map(|e| e.target.clone()).collect()
+    }
+
+    #[test]
+    fn fatbin_plain_entries() {
+        use super::super::image::tests::cubin;
+        let section = container(&[
+            TestEntry::new(2, 75, 0, &cubin(8, 0x0600_4b04)),
+            TestEntry::new(2, 100, 0x100_0000, &cubin(8, 0x0600_6402)),
+            TestEntry::new(1, 90, 0, &ptx("8.4", "sm_90")),
+        ]);
+        let (f, problems) = parse(&section);
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(f.containers, 1);
+        assert_eq!(targets(&f), ["sm_75", "sm_100", "compute_90"]);
+        assert_eq!(f.entries[2].ptx_isa, Some((8, 4)));
+        assert!(!f.entries[0].compressed);
+        assert_eq!(f.entries[0].offset, 0x1000 + 16);
+    }
+
+    /// The header flags as `fatbinary 13.5` writes them: `0x100011` for `sm_90a` cubins,
+    /// `0x1200011` for `sm_100f`/`sm_120f` cubins, `0x208011` for compressed `compute_100f`.
+    #[test]
+    fn fatbin_variants_from_header_flags() {
+        let section = container(&[
+            TestEntry::new(2, 90, 0x10_0000, &[0; 8]),
+            TestEntry::new(2, 100, 0x110_0000, &[0; 8]),
+            TestEntry::new(2, 120, 0x120_0000, &[0; 8]),
+            {
+                let mut e = TestEntry::new(1, 100, 0x20_8000, &[0x28, 0xb5, 0x2f, 0xfd, 1, 2]);
+                e.version = (9, 0);
+                e.uncompressed_size = 76;
+                e
+            },
+            {
+                let mut e = TestEntry::new(2, 103, 0x110_2000, &[0xf0, 1, 2]);
+                e.uncompressed_size = 4842;
+                e
+            },
+        ]);
+        let (f, problems) = parse(&section);
+        assert_eq!(
+            targets(&f),
+            ["sm_90a", "sm_100a", "sm_120f", "compute_100f", "sm_103a"]
+        );
+        // The first three hold no ELF image (zeros): said so, not fatal.
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        let ptx = &f.entries[3];
+        assert_eq!(
+            (ptx.compressed, ptx.compression),
+            (true, Some(Compression::Zstd))
+        );
+        assert_eq!(
+            (ptx.ptx_isa, ptx.size, ptx.stored_size),
+            (Some((9, 0)), 76, 6)
+        );
+        assert_eq!(f.entries[4].compression, Some(Compression::Lz4));
+        assert_eq!(f.entries[4].size, 4842);
+    }
+
+    #[test]
+    fn fatbin_variant_from_payload_text_and_old_cubin_abi() {
+        use super::super::image::tests::cubin;
+        let section = container(&[
+            TestEntry::new(1, 90, 0, &ptx("8.4", "sm_90a")),
+            TestEntry::new(2, 90, 0, &cubin(7, 0x005a_0d5a)),
+        ]);
+        let (f, problems) = parse(&section);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(targets(&f), ["compute_90a", "sm_90a"]);
+        assert_eq!(f.entries[0].ptx_isa, Some((8, 4)));
+    }
+
+    #[test]
+    fn fatbin_header_and_payload_disagree() {
+        use super::super::image::tests::cubin;
+        let section = container(&[
+            TestEntry::new(2, 80, 0, &cubin(7, 0x0056_0556)),
+            TestEntry::new(1, 70, 0, &ptx("7.8", "sm_75")),
+        ]);
+        let (f, problems) = parse(&section);
+        assert_eq!(targets(&f), ["sm_86", "compute_75"]);
+        assert_eq!(f.entries[1].ptx_isa, Some((7, 8)));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn fatbin_empty_section_and_empty_container() {
+        let (f, problems) = parse(&[]);
+        assert!(f.entries.is_empty() && problems.is_empty());
+        let (f, problems) = parse(&container(&[]));
+        assert_eq!((f.containers, f.entries.len()), (1, 0));
+        assert!(problems.is_empty());
+        // Zero padding between and after containers is fine.
+        let mut two = container(&[TestEntry::new(2, 80, 0, &[])]);
+        two.extend_from_slice(&[0; 24]);
+        two.extend(container(&[TestEntry::new(2, 86, 0, &[])]));
+        two.extend_from_slice(&[0; 40]);
+        let (f, problems) = parse(&two);
+        assert_eq!(f.containers, 2);
+        assert_eq!(targets(&f), ["sm_80", "sm_86"]);
+        assert!(problems.iter().all(|p| p.contains("ELF")), "{problems:?}");
+    }
+
+    #[test]
+    fn fatbin_truncated_everywhere() {
+        let full = container(&[
+            TestEntry::new(2, 80, 0, &[7; 100]),
+            TestEntry::new(1, 80, 0, &ptx("7.0", "sm_80")),
+        ]);
+        for cut in 0..full.len() {
+            let (f, problems) = parse(&full[..cut]);
+            assert!(f.entries.len() <= 2);
+            if cut > 0 {
+                assert!(!problems.is_empty(), "cut at {cut} raised nothing");
+            }
+        }
+    }
+
+    #[test]
+    fn fatbin_lying_sizes() {
+        let mut lie = TestEntry::new(2, 80, 0, &[1; 16]);
+        lie.claimed_payload = Some(u64::MAX - 8);
+        let (f, problems) = parse(&container(&[lie.clone(), TestEntry::new(2, 86, 0, &[])]));
+        assert_eq!(targets(&f), ["sm_80"]);
+        assert!(problems.iter().any(|p| p.contains("lying")), "{problems:?}");
+
+        let mut huge_header = TestEntry::new(2, 80, 0, &[]);
+        huge_header.header_size = 64;
+        let mut bytes = container(&[huge_header]);
+        bytes[16 + 4..16 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let (f, problems) = parse(&bytes);
+        assert!(f.entries.is_empty());
+        assert!(
+            problems.iter().any(|p| p.contains("header size")),
+            "{problems:?}"
+        );
+
+        let mut body_lie = container(&[TestEntry::new(2, 80, 0, &[])]);
+        body_lie[8..16].copy_from_slice(&(1u64 << 62).to_le_bytes());
+        let (f, problems) = parse(&body_lie);
+        assert_eq!(f.entries.len(), 1);
+        assert!(
+            problems.iter().any(|p| p.contains("claims")),
+            "{problems:?}"
+        );
+
+        let mut small_header = container(&[]);
+        small_header[6..8].copy_from_slice(&4u16.to_le_bytes());
+        let (_, problems) = parse(&small_header);
+        assert!(problems.iter().any(|p| p.contains("header size")));
+    }
+
+    #[test]
+    fn fatbin_unknown_kinds_and_archs() {
+        let mut unknown_version = container(&[
+            TestEntry::new(4, 90, 0, &[1, 2, 3]),
+            TestEntry::new(16, 100, 0, &[]),
+            TestEntry::new(2, 0, 0, &[]),
+            TestEntry::new(2, 99_999, 0, &[]),
+        ]);
+        unknown_version[4..6].copy_from_slice(&7u16.to_le_bytes());
+        let (f, problems) = parse(&unknown_version);
+        let kinds: Vec<_> = f.entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds[..2], [EntryKind::Unknown(4), EntryKind::Unknown(16)]);
+        assert_eq!(targets(&f)[..2], ["unknown_90", "unknown_100"]);
+        assert!(problems.iter().any(|p| p.contains("version 7")));
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.contains("no real target"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn fatbin_garbage_after_container() {
+        let mut bytes = container(&[TestEntry::new(2, 80, 0, &[])]);
+        bytes.extend_from_slice(b"not a fatbin at all!");
+        let (f, problems) = parse(&bytes);
+        assert_eq!(f.entries.len(), 1);
+        assert!(
+            problems.iter().any(|p| p.contains("no fatbin container")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn fatbin_wrapper_records() {
+        let mut seg = Vec::new();
+        for version in [1u32, 2] {
+            seg.extend_from_slice(&WRAPPER_MAGIC.to_le_bytes());
+            seg.extend_from_slice(&version.to_le_bytes());
+            seg.extend_from_slice(&[0xaa; 16]);
+        }
+        seg.extend_from_slice(&[0; 24]);
+        let mut problems = Vec::new();
+        assert_eq!(count_wrappers(&Bytes(&seg), &mut problems), 2);
+        assert!(problems.is_empty());
+        seg.extend_from_slice(&[1; 24]);
+        assert_eq!(count_wrappers(&Bytes(&seg), &mut problems), 2);
+        assert_eq!(problems.len(), 1);
+    }
+}

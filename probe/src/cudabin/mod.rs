@@ -1,0 +1,135 @@
+//! The CUDA content of ELF files (`nvprobe scan`) and whether it runs on a GPU
+//! (`nvprobe check --binary`).
+//!
+//! # What a scan reports
+//! For each ELF file: its fatbin sections (`.nv_fatbin`, and `__nv_relfatbin` in relocatable
+//! objects) with every embedded image: SASS (cubin) architecture `sm_XY[a|f]`, PTX virtual
+//! architecture and ISA version, whether the image is compressed (LZ4 or Zstandard; the entry
+//! headers say everything needed, nothing is decompressed); the fatbin registrations in
+//! `.nvFatBinSegment`; `DT_NEEDED`/`DT_SONAME`; the CUDA runtime it uses; its own version. The
+//! formats are described in the private modules `fatbin.rs` (container and entry headers, flag
+//! bits) and `image.rs` (cubin `e_flags`, PTX header lines).
+//!
+//! # CUDA runtime signal
+//! - `libcudart.so.N` in `DT_NEEDED`: the shared runtime ([`CudaRuntime::Shared`]).
+//! - `SONAME libcudart.so.N`: the file is the runtime ([`CudaRuntime::IsRuntime`]).
+//! - Otherwise, for a file with CUDA code: cudart's own error string for
+//!   `cudaErrorInsufficientDriver` ("CUDA driver version is insufficient for CUDA runtime
+//!   version") in `.rodata` means the runtime is linked in ([`CudaRuntime::Static`]). A file that
+//!   uses the shared runtime calls `cudaGetErrorString` in `libcudart` and does not carry the
+//!   table; checked on libnvjpeg 12.4 and 13.2 (static) and libcudart 12.9.
+//!   The static runtime's version is not recorded in the file in a readable form, so none is
+//!   given.
+//!
+//! # Hostile files
+//! Nothing read from a file sizes an allocation beyond what the file holds: the section header
+//! table, string tables and `.dynamic` are read only after their range is checked against the
+//! file size, and no single read exceeds 16 MiB; fatbins are walked entry header by entry header
+//! (64 bytes each) with the payloads skipped by offset, never loaded. Files over 2 GiB are not
+//! read. Every inconsistency becomes a line in [`ScanResult::problems`], never a panic.
+//!
+//! # Verdicts
+//! [`runs_on`] applies the driver's selection rules (`compat.rs` states the rules and their
+//! sources) to a binary's entries; [`check_binary`] does it for a [`ScanResult`] and
+//! [`verdict_finding`] turns a failed verdict into a report finding.
+
+mod compat;
+mod elf;
+mod fatbin;
+mod image;
+mod source;
+mod types;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use compat::{Verdict, arch_matches, driver_max_ptx_isa, runs_on};
+pub use elf::MAX_FILE_SIZE;
+pub use types::{
+    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
+};
+pub use walk::{ScanLimits, scan_file, scan_paths};
+
+use crate::report::{Finding, Severity};
+
+/// Finding code: a checked binary has no SASS for the GPU and no PTX it could JIT.
+pub const ARCH_MISSING_FROM_BINARY: &str = "arch-missing-from-binary";
+/// Finding code: the only code for the GPU is PTX newer than the driver compiles.
+pub const PTX_TOO_NEW_FOR_DRIVER: &str = "ptx-too-new-for-driver";
+
+/// The verdict for one scanned file on one GPU; `None` when the file has no GPU code at all
+/// (nothing to check).
+pub fn check_binary(
+    result: &ScanResult,
+    gpu_cc: (u8, u8),
+    driver_max_ptx_isa: Option<(u32, u32)>,
+) -> Option<Verdict> {
+    result.entries().next()?;
+    Some(runs_on(result.entries(), gpu_cc, driver_max_ptx_isa))
+}
+
+/// A finding for a verdict that fails (`None` when the binary runs): `arch-missing-from-binary`
+/// or `ptx-too-new-for-driver`, naming the file, the GPU (`gpu`: how to call it, such as
+/// `"GPU 0 (H100 SXM5 80GB)"`), its compute capability and the archs present.
+pub fn verdict_finding(
+    path: &str,
+    gpu: &str,
+    gpu_cc: (u8, u8),
+    verdict: &Verdict,
+) -> Option<Finding> {
+    let cc = format!("{}.{}", gpu_cc.0, gpu_cc.1);
+    let sm = format!("sm_{}{}", gpu_cc.0, gpu_cc.1);
+    match verdict {
+        Verdict::Sass { .. } | Verdict::PtxJit { .. } => None,
+        Verdict::Missing { sass, ptx } => {
+            let list = |archs: &[SmArch], ptx: bool| {
+                if archs.is_empty() {
+                    return "none".to_owned();
+                }
+                archs
+                    .iter()
+                    .map(|a| if ptx { a.compute_name() } else { a.to_string() })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Some(Finding::new(
+                ARCH_MISSING_FROM_BINARY,
+                Severity::Error,
+                format!(
+                    "{path} has no code for {gpu} (compute capability {cc}): SASS for {}; PTX \
+                     for {}. Launching its kernels fails with \"no kernel image is available for \
+                     execution on the device\" (\"invalid device function\" on older CUDA).",
+                    list(sass, false),
+                    list(ptx, true)
+                ),
+                format!(
+                    "Install a build of this package that targets {sm} (for PyTorch-style wheels: \
+                     one whose CUDA arch list includes {cc}), or rebuild with \
+                     -gencode arch=compute_{0}{1},code={sm} (add code=compute_{0}{1} for PTX).",
+                    gpu_cc.0, gpu_cc.1
+                ),
+            ))
+        }
+        Verdict::PtxTooNew {
+            arch,
+            isa,
+            driver_max,
+        } => Some(Finding::new(
+            PTX_TOO_NEW_FOR_DRIVER,
+            Severity::Error,
+            format!(
+                "{path} has no SASS for {gpu} (compute capability {cc}); its PTX for {} is ISA \
+                 {}.{}, but this driver compiles PTX only up to ISA {}.{}. Loading fails with \
+                 \"the provided PTX was compiled with an unsupported toolchain\".",
+                arch.compute_name(),
+                isa.0,
+                isa.1,
+                driver_max.0,
+                driver_max.1
+            ),
+            "Upgrade the NVIDIA driver to one whose CUDA version supports this PTX ISA, or \
+             install a build with SASS for this GPU.",
+        )),
+    }
+}

@@ -1,0 +1,552 @@
+//! Whole-file tests: synthetic ELF files written here (plain, hostile), directory walks, and
+//! the real CUDA libraries fetched by `scripts/fetch-cuda-samples.sh` when they are cached.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::elf::STATIC_RUNTIME_MARKER;
+use super::fatbin::WRAPPER_MAGIC;
+use super::fatbin::tests::{TestEntry, container, ptx};
+use super::image::tests::cubin;
+use super::*;
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nvprobe-cudabin-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A section for [`elf`]: name, `sh_type`, contents, `sh_link`.
+struct Sec<'a>(&'a str, u32, Vec<u8>, u32);
+
+const SHT_PROGBITS: u32 = 1;
+const SHT_STRTAB: u32 = 3;
+const SHT_DYNAMIC: u32 = 6;
+
+/// A little-endian ELF64 shared object with `sections` (after the null section and
+/// `.shstrtab`, which are added as sections 0 and 1). Returns the bytes and the file offset of
+/// the section header table.
+fn elf(sections: &[Sec<'_>]) -> (Vec<u8>, usize) {
+    let mut names = vec![0u8];
+    let mut name_offsets = Vec::new();
+    for name in std::iter::once(".shstrtab").chain(sections.iter().map(|s| s.0)) {
+        name_offsets.push(u32::try_from(names.len()).unwrap());
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+    }
+    let mut out = vec![0u8; 64];
+    let mut headers = vec![[0u8; 64]];
+    let all = std::iter::once((SHT_STRTAB, names.clone(), 0u32))
+        .chain(sections.iter().map(|s| (s.1, s.2.clone(), s.3)));
+    for (i, (sh_type, data, link)) in all.enumerate() {
+        while !out.len().is_multiple_of(8) {
+            out.push(0);
+        }
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&name_offsets[i].to_le_bytes());
+        h[4..8].copy_from_slice(&sh_type.to_le_bytes());
+        h[24..32].copy_from_slice(&(out.len() as u64).to_le_bytes());
+        h[32..40].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        h[40..44].copy_from_slice(&link.to_le_bytes());
+        headers.push(h);
+        out.extend_from_slice(&data);
+    }
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let shoff = out.len();
+    for h in &headers {
+        out.extend_from_slice(h);
+    }
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2; // ELFCLASS64
+    out[5] = 1; // little-endian
+    out[6] = 1;
+    out[16..18].copy_from_slice(&3u16.to_le_bytes()); // ET_DYN
+    out[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86-64
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    out[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    out[60..62].copy_from_slice(&u16::try_from(headers.len()).unwrap().to_le_bytes());
+    out[62..64].copy_from_slice(&1u16.to_le_bytes()); // e_shstrndx
+    (out, shoff)
+}
+
+/// `.dynstr` and `.dynamic` (at section indices `dynstr_index` and the next) naming `needed`
+/// and `soname`.
+fn dynamic(needed: &[&str], soname: Option<&str>, dynstr_index: u32) -> [Sec<'static>; 2] {
+    let mut strings = vec![0u8];
+    let mut dyn_entries = Vec::new();
+    let mut add = |tag: u64, s: &str| {
+        dyn_entries.extend_from_slice(&tag.to_le_bytes());
+        dyn_entries.extend_from_slice(&(strings.len() as u64).to_le_bytes());
+        strings.extend_from_slice(s.as_bytes());
+        strings.push(0);
+    };
+    for n in needed {
+        add(1, n);
+    }
+    if let Some(s) = soname {
+        add(14, s);
+    }
+    dyn_entries.extend_from_slice(&[0; 16]);
+    [
+        Sec(".dynstr", SHT_STRTAB, strings, 0),
+        Sec(".dynamic", SHT_DYNAMIC, dyn_entries, dynstr_index),
+    ]
+}
+
+fn wrapper_records(n: usize) -> Vec<u8> {
+    let mut seg = Vec::new();
+    for _ in 0..n {
+        seg.extend_from_slice(&WRAPPER_MAGIC.to_le_bytes());
+        seg.extend_from_slice(&1u32.to_le_bytes());
+        seg.extend_from_slice(&[0; 16]);
+    }
+    seg
+}
+
+/// A CUDA library like nvcc links it: fatbin, wrappers, static runtime marker in `.rodata`.
+fn cuda_library(needed: &[&str], soname: Option<&str>, rodata: &[u8]) -> Vec<u8> {
+    let fatbin = container(&[
+        TestEntry::new(2, 80, 0, &cubin(7, 0x0050_0550)),
+        TestEntry::new(2, 90, 0x10_0000, &cubin(7, 0x005a_0d5a)),
+        {
+            let mut e = TestEntry::new(1, 90, 0x8000, &[0x28, 0xb5, 0x2f, 0xfd]);
+            e.uncompressed_size = 900;
+            e
+        },
+    ]);
+    let [dynstr, dynamic] = dynamic(needed, soname, 2);
+    let (bytes, _) = elf(&[
+        dynstr,
+        dynamic,
+        Sec(".rodata", SHT_PROGBITS, rodata.to_vec(), 0),
+        Sec(".nv_fatbin", SHT_PROGBITS, fatbin, 0),
+        Sec(".nvFatBinSegment", SHT_PROGBITS, wrapper_records(1), 0),
+    ]);
+    bytes
+}
+
+fn rodata_with_marker() -> Vec<u8> {
+    let mut r = b"some strings\0".to_vec();
+    r.extend_from_slice(STATIC_RUNTIME_MARKER);
+    r.push(0);
+    r
+}
+
+#[test]
+fn scan_synthetic_library_static_runtime() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "libk.so.3.1",
+        &cuda_library(&["libc.so.6"], Some("libk.so.3"), &rodata_with_marker()),
+    );
+    let result = scan_file(&path);
+    assert_eq!(result.kind, FileKind::Elf);
+    assert_eq!(result.problems, Vec::<String>::new());
+    assert_eq!(result.soname.as_deref(), Some("libk.so.3"));
+    assert_eq!(result.version.as_deref(), Some("3.1"));
+    assert_eq!(result.needed, ["libc.so.6"]);
+    assert_eq!(result.fatbin_registrations, 1);
+    assert!(matches!(
+        result.cuda_runtime,
+        Some(CudaRuntime::Static { .. })
+    ));
+    let targets: Vec<_> = result.entries().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets, ["sm_80", "sm_90a", "compute_90"]);
+    assert_eq!(result.fatbins[0].section, ".nv_fatbin");
+
+    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(json["kind"], "elf");
+    assert_eq!(json["cuda_runtime"]["kind"], "static");
+    assert_eq!(json["fatbins"][0]["entries"][2]["compression"], "zstd");
+
+    // The verdicts for this file on a few GPUs.
+    let on = |cc| check_binary(&result, cc, Some((8, 4))).unwrap();
+    assert_eq!(
+        on((8, 6)),
+        Verdict::Sass {
+            arch: SmArch::parse("sm_80").unwrap()
+        }
+    );
+    assert_eq!(
+        on((9, 0)),
+        Verdict::Sass {
+            arch: SmArch::parse("sm_90a").unwrap()
+        }
+    );
+    assert!(matches!(on((12, 0)), Verdict::PtxJit { .. }));
+    let missing = on((7, 5));
+    let finding = verdict_finding(&result.path, "GPU 0 (Tesla T4)", (7, 5), &missing).unwrap();
+    assert_eq!(finding.code, ARCH_MISSING_FROM_BINARY);
+    assert!(
+        finding.message.contains("sm_80, sm_90a"),
+        "{}",
+        finding.message
+    );
+    assert!(finding.message.contains("compute_90"));
+    assert!(finding.remedy.contains("sm_75"));
+    let too_new = check_binary(&result, (12, 0), Some((8, 0))).unwrap();
+    let finding = verdict_finding(&result.path, "GPU 0", (12, 0), &too_new).unwrap();
+    assert_eq!(finding.code, PTX_TOO_NEW_FOR_DRIVER);
+    assert_eq!(verdict_finding("x", "GPU 0", (9, 0), &on((9, 0))), None);
+}
+
+#[test]
+fn scan_synthetic_runtime_kinds() {
+    let dir = TempDir::new();
+    let shared = dir.write(
+        "ext.so",
+        &cuda_library(
+            &["libcudart.so.12", "libc.so.6"],
+            None,
+            &rodata_with_marker(),
+        ),
+    );
+    let result = scan_file(&shared);
+    assert_eq!(
+        result.cuda_runtime,
+        Some(CudaRuntime::Shared {
+            soname: "libcudart.so.12".into(),
+            version: Some("12".into())
+        })
+    );
+    let cudart = dir.write(
+        "libcudart.so.12.9.79",
+        &elf(&dynamic(&["libc.so.6"], Some("libcudart.so.12"), 2)).0,
+    );
+    let result = scan_file(&cudart);
+    assert_eq!(
+        result.cuda_runtime,
+        Some(CudaRuntime::IsRuntime {
+            soname: "libcudart.so.12".into(),
+            version: Some("12.9.79".into())
+        })
+    );
+    assert!(!result.has_cuda_code());
+    // CUDA code, no libcudart, no marker: runtime unknown.
+    let unknown = dir.write("plain.so", &cuda_library(&[], None, b"nothing here"));
+    assert_eq!(scan_file(&unknown).cuda_runtime, None);
+    // No CUDA code: no runtime is claimed even with the marker.
+    let host = dir.write(
+        "host.so",
+        &elf(&[Sec(".rodata", SHT_PROGBITS, rodata_with_marker(), 0)]).0,
+    );
+    let result = scan_file(&host);
+    assert_eq!((result.cuda_runtime, result.fatbins.len()), (None, 0));
+}
+
+#[test]
+fn scan_relocatable_fatbin_section() {
+    let dir = TempDir::new();
+    let fatbin = container(&[TestEntry::new(1, 75, 0, &ptx("7.5", "sm_75"))]);
+    let (bytes, _) = elf(&[Sec("__nv_relfatbin", SHT_PROGBITS, fatbin, 0)]);
+    let result = scan_file(&dir.write("k.o", &bytes));
+    assert_eq!(result.fatbins[0].section, "__nv_relfatbin");
+    assert_eq!(
+        result.ptx_archs(),
+        [(SmArch::parse("sm_75").unwrap(), Some((7, 5)))]
+    );
+}
+
+#[test]
+fn scan_not_elf_and_errors() {
+    let dir = TempDir::new();
+    let text = scan_file(&dir.write("a.py", b"print('hi')\n"));
+    assert_eq!((text.kind, text.size), (FileKind::NotElf, Some(12)));
+    let empty = scan_file(&dir.write("empty", b""));
+    assert_eq!(empty.kind, FileKind::NotElf);
+    let missing = scan_file(&dir.0.join("nope.so"));
+    assert_eq!(missing.kind, FileKind::Error);
+    assert_eq!(missing.problems.len(), 1);
+    let json = serde_json::to_value(&missing).unwrap();
+    assert_eq!(json["kind"], "error");
+}
+
+/// Every hostile variant: a result with a problem, never a panic, never a huge allocation
+/// (a 2^63-byte section would abort the test process if anything tried to allocate it).
+#[test]
+fn scan_hostile_elf_files() {
+    let dir = TempDir::new();
+    let good = cuda_library(&["libc.so.6"], None, &rodata_with_marker());
+    let shoff_of = |bytes: &[u8]| {
+        usize::try_from(u64::from_le_bytes(bytes[40..48].try_into().unwrap())).unwrap()
+    };
+    let good_shoff = shoff_of(&good);
+    // Section indices in `cuda_library`: 1 .shstrtab, 2 .dynstr, 3 .dynamic, 4 .rodata,
+    // 5 .nv_fatbin, 6 .nvFatBinSegment.
+    let section_field = |bytes: &mut Vec<u8>, index: usize, field: usize, value: u64| {
+        let at = good_shoff + index * 64 + field;
+        bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    };
+
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+    for cut in [5, 20, 40, 63] {
+        cases.push(("truncated header", good[..cut].to_vec()));
+    }
+    cases.push(("truncated section table", good[..good.len() - 10].to_vec()));
+    let mut huge = good.clone();
+    section_field(&mut huge, 5, 32, 1 << 63);
+    cases.push(("fatbin size 2^63", huge));
+    let mut huge_dyn = good.clone();
+    section_field(&mut huge_dyn, 3, 32, u64::MAX);
+    cases.push(("dynamic size 2^64-1", huge_dyn));
+    let mut past_eof = good.clone();
+    past_eof[40..48].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    cases.push(("section table past EOF", past_eof));
+    let mut many = good.clone();
+    many[60..62].copy_from_slice(&0xfffeu16.to_le_bytes());
+    cases.push(("65534 sections claimed", many));
+    let mut overlap = good.clone();
+    let fatbin_offset = u64::from_le_bytes(
+        overlap[good_shoff + 5 * 64 + 24..good_shoff + 5 * 64 + 32]
+            .try_into()
+            .unwrap(),
+    );
+    section_field(&mut overlap, 4, 24, fatbin_offset);
+    cases.push(("overlapping sections", overlap));
+    let mut bad_entsize = good.clone();
+    bad_entsize[58..60].copy_from_slice(&7u16.to_le_bytes());
+    cases.push(("odd section header size", bad_entsize));
+    let mut bad_class = good.clone();
+    bad_class[4] = 9;
+    cases.push(("unknown ELF class", bad_class));
+    let mut strtab_lie = good.clone();
+    section_field(&mut strtab_lie, 1, 32, 1 << 40);
+    cases.push(("huge name table", strtab_lie));
+    let mut dyn_link = good.clone();
+    let at = good_shoff + 3 * 64 + 40;
+    dyn_link[at..at + 4].copy_from_slice(&999u32.to_le_bytes());
+    cases.push(("dynamic links to no section", dyn_link));
+    let mut fatbin_garbage = good.clone();
+    let at = usize::try_from(fatbin_offset).unwrap();
+    fatbin_garbage[at + 8..at + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+    cases.push(("fatbin container size 2^64-1", fatbin_garbage));
+
+    for (what, bytes) in cases {
+        let path = dir.write("hostile.so", &bytes);
+        let result = scan_file(&path);
+        assert!(
+            !result.problems.is_empty(),
+            "{what}: no problem reported: {result:?}"
+        );
+        assert_ne!(result.kind, FileKind::Error, "{what}");
+    }
+}
+
+#[test]
+fn scan_directory_walk_bounded() {
+    let dir = TempDir::new();
+    let lib = cuda_library(&["libcudart.so.12"], None, b"");
+    dir.write("site-packages/pkg/_C.so", &lib);
+    dir.write("site-packages/pkg/__init__.py", b"");
+    dir.write("site-packages/pkg/deep/a/b/c/d/lib.so", &lib);
+    dir.write("site-packages/other/libx.so.1", &elf(&[]).0);
+    std::os::unix::fs::symlink("libx.so.1", dir.0.join("site-packages/other/libx.so")).unwrap();
+    // A directory symlink cycle is never followed.
+    std::os::unix::fs::symlink("..", dir.0.join("site-packages/other/loop")).unwrap();
+
+    let root = dir.0.join("site-packages");
+    let results = scan_paths(&[&root], &ScanLimits::default());
+    let names: Vec<_> = results
+        .iter()
+        .map(|r| {
+            Path::new(&r.path)
+                .strip_prefix(&root)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["other/libx.so.1", "pkg/_C.so", "pkg/deep/a/b/c/d/lib.so"]
+    );
+
+    let shallow = ScanLimits {
+        max_depth: 2,
+        ..ScanLimits::default()
+    };
+    let results = scan_paths(&[&root], &shallow);
+    assert!(
+        results
+            .iter()
+            .any(|r| r.kind == FileKind::Error && r.problems[0].contains("deeper"))
+    );
+    assert!(!results.iter().any(|r| r.path.ends_with("lib.so")));
+
+    let few = ScanLimits {
+        max_files: 2,
+        ..ScanLimits::default()
+    };
+    let results = scan_paths(&[&root], &few);
+    assert!(
+        results
+            .iter()
+            .any(|r| r.problems.iter().any(|p| p.contains("stopped after 2")))
+    );
+
+    let small = ScanLimits {
+        max_file_size: 100,
+        ..ScanLimits::default()
+    };
+    let results = scan_paths(&[root.join("pkg/_C.so")], &small);
+    assert!(results[0].problems[0].contains("limit"));
+
+    // A path given directly is reported whatever it is, symlinks followed.
+    let results = scan_paths(
+        &[
+            root.join("pkg/__init__.py"),
+            root.join("other/libx.so"),
+            root.join("missing"),
+        ],
+        &ScanLimits::default(),
+    );
+    let kinds: Vec<_> = results.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [FileKind::NotElf, FileKind::Elf, FileKind::Error]);
+}
+
+/// The cache of `scripts/fetch-cuda-samples.sh`: `$NVPROBE_SAMPLES_DIR`, else
+/// `$XDG_CACHE_HOME/nvprobe-samples`, else `~/.cache/nvprobe-samples`.
+fn samples_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("NVPROBE_SAMPLES_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("nvprobe-samples"))
+}
+
+/// A cached sample, or `None` after printing why the test is skipped.
+fn sample(name: &str) -> Option<PathBuf> {
+    let path = samples_dir()?.join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        println!(
+            "skipped: {} not cached; run scripts/fetch-cuda-samples.sh",
+            path.display()
+        );
+        None
+    }
+}
+
+fn arch_names(archs: &[SmArch]) -> Vec<String> {
+    archs.iter().map(ToString::to_string).collect()
+}
+
+/// `libnvjpeg` 12.4.0.76 (`PyPI` `nvidia-nvjpeg-cu12`): CUDA 12.x, ABI-7 cubins for `sm_50` to
+/// `sm_90`, ABI-8 for `sm_100` to `sm_121`, LZ4-compressed, PTX ISA 8.8
+/// for `compute_121`, static runtime.
+#[test]
+fn sample_nvjpeg_12() {
+    let Some(path) = sample("libnvjpeg.so.12") else {
+        return;
+    };
+    let result = scan_file(&path);
+    assert_eq!(result.problems, Vec::<String>::new());
+    assert_eq!(result.version.as_deref(), Some("12"));
+    assert_eq!(
+        arch_names(&result.sass_archs()),
+        [
+            "sm_50", "sm_52", "sm_60", "sm_61", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89",
+            "sm_90", "sm_100", "sm_101", "sm_103", "sm_120", "sm_121"
+        ]
+    );
+    // Built by CUDA 12.9 (PTX ISA 8.8): a driver of CUDA 12.8 (ISA 8.7) cannot JIT it for a
+    // GPU newer than every SASS here.
+    assert_eq!(
+        result.ptx_archs(),
+        [(SmArch::parse("sm_121").unwrap(), Some((8, 8)))]
+    );
+    assert_eq!(
+        check_binary(&result, (13, 0), driver_max_ptx_isa(12, 8)),
+        Some(Verdict::PtxTooNew {
+            arch: SmArch::parse("sm_121").unwrap(),
+            isa: (8, 8),
+            driver_max: (8, 7)
+        })
+    );
+    assert!(matches!(
+        result.cuda_runtime,
+        Some(CudaRuntime::Static { .. })
+    ));
+    assert!(
+        result
+            .entries()
+            .any(|e| e.compression == Some(Compression::Lz4))
+    );
+    assert!(check_binary(&result, (8, 9), None).unwrap().runs());
+    assert!(!check_binary(&result, (3, 5), None).unwrap().runs());
+}
+
+/// `libnvjpeg` 13.2.3.58 (`PyPI` `nvidia-nvjpeg`): CUDA 13, `sm_75` to `sm_121`, Zstandard, PTX ISA
+/// 9.4 for `compute_121`, static runtime.
+#[test]
+fn sample_nvjpeg_13() {
+    let Some(path) = sample("libnvjpeg.so.13") else {
+        return;
+    };
+    let result = scan_file(&path);
+    assert_eq!(result.problems, Vec::<String>::new());
+    assert_eq!(
+        arch_names(&result.sass_archs()),
+        [
+            "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_103", "sm_107", "sm_110",
+            "sm_120", "sm_121"
+        ]
+    );
+    assert_eq!(
+        result.ptx_archs(),
+        [(SmArch::parse("sm_121").unwrap(), Some((9, 4)))]
+    );
+    assert!(matches!(
+        result.cuda_runtime,
+        Some(CudaRuntime::Static { .. })
+    ));
+    assert_eq!(result.fatbins[0].containers, 11);
+    let verdict = check_binary(&result, (7, 0), Some((9, 4))).unwrap();
+    assert!(matches!(verdict, Verdict::Missing { .. }));
+}
+
+/// `libcudart` 12.9.79 (`PyPI` `nvidia-cuda-runtime-cu12`): the runtime itself.
+#[test]
+fn sample_cudart_12() {
+    let Some(path) = sample("libcudart.so.12") else {
+        return;
+    };
+    let result = scan_file(&path);
+    assert_eq!(result.problems, Vec::<String>::new());
+    assert_eq!(
+        result.cuda_runtime,
+        Some(CudaRuntime::IsRuntime {
+            soname: "libcudart.so.12".into(),
+            version: Some("12".into())
+        })
+    );
+}
