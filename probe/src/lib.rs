@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod cli;
+pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;
 pub mod findings;
@@ -131,6 +132,7 @@ fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
 }
 
 fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
+    let started = std::time::Instant::now();
     // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
     let facts = detect::collect_observed(&opts.root, &mut |name, facts| {
         let mut p = lock(partial);
@@ -163,8 +165,19 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     // 4. Findings from everything gathered.
     let file_findings = findings::evaluate(&facts, &report);
     report.findings.extend(file_findings);
-    // 5. The compatibility doctor: overrides, the library inventory, forward compatibility,
-    //    architecture support, fabric manager.
+    // 6. Only with --cross-check: NVML through the glibc shim, bounded by what is left of the
+    //    deadline (with a reserve, so a hanging NVML still ends in a written report).
+    if opts.cross_check {
+        publish(partial, crosscheck::SOURCE, report.clone());
+        let outcome = crosscheck::run_cross_check(
+            &report,
+            None,
+            crosscheck::shim_deadline(started, opts.timeout),
+        );
+        report.cross_check = Some(outcome.cross_check);
+        report.sources.push(outcome.source);
+        report.findings.extend(outcome.findings);
+    }
     findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
     report
