@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-musl
 cargo build --release --locked --target "$target" -p nvprobe --bin nvprobe >&2
-bin="target/$target/release/nvprobe"
+bin="${CARGO_TARGET_DIR:-target}/$target/release/nvprobe"
 desc=$(file -b "$bin" 2>/dev/null || true)
 if readelf -lW "$bin" | grep -q 'INTERP'; then
   echo "error: $bin has a program interpreter (dynamically linked): $desc" >&2
