@@ -201,7 +201,7 @@ fn setup() -> &'static Setup {
         for (name, body) in FAKES {
             write_script(&setup.fake(name), body);
         }
-                cli::prepare(&setup);
+        cli::prepare(&setup);
         setup
     })
 }
