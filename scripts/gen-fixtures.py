@@ -15,6 +15,76 @@ import sys
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 
 
+# --- tiny binary files for the library inventory (issue 6) -------------------------------------
+def elf_so(soname, note_json=None):
+    """A minimal little-endian ELF64 x86-64 shared object: .dynstr, .dynamic with DT_SONAME,
+    optionally a .note.cuda.fwd_compatibility note (owner "NVIDIA Corporation", JSON
+    descriptor) as NVIDIA's cuda-compat libcuda carries, and .shstrtab. No code, no program
+    headers: enough for nvprobe's reader (probe/src/doctor/elfinfo.rs). Deterministic."""
+    import struct
+    dynstr = b"\0" + soname.encode() + b"\0"
+    shstr = b"\0"
+    names = {}
+    for n in (".dynstr", ".dynamic", ".note.cuda.fwd_compatibility", ".shstrtab"):
+        names[n] = len(shstr)
+        shstr += n.encode() + b"\0"
+    body = bytearray(64)
+
+    def pad(n):
+        while len(body) % n:
+            body.append(0)
+    dynstr_off = len(body)
+    body += dynstr
+    pad(8)
+    dynamic_off = len(body)
+    for tag, val in ((14, 1), (5, dynstr_off), (10, len(dynstr)), (0, 0)):
+        body += struct.pack("<QQ", tag, val)
+    dynamic_len = len(body) - dynamic_off
+    note_off = len(body)
+    if note_json is not None:
+        owner = b"NVIDIA Corporation\0"
+        desc = note_json.encode() + b"\0"
+        body += struct.pack("<III", len(owner), len(desc), 1) + owner
+        pad(4)
+        body += desc
+        pad(4)
+    note_len = len(body) - note_off
+    shstr_off = len(body)
+    body += shstr
+    pad(8)
+    shoff = len(body)
+    sections = [(0, 0, 0, 0, 0, 0, 0), (names[".dynstr"], 3, dynstr_off, len(dynstr), 0, 1, 0),
+                (names[".dynamic"], 6, dynamic_off, dynamic_len, 1, 8, 16)]
+    if note_json is not None:
+        sections.append((names[".note.cuda.fwd_compatibility"], 7, note_off, note_len, 0, 4, 0))
+    sections.append((names[".shstrtab"], 3, shstr_off, len(shstr), 0, 1, 0))
+    for name, typ, off, size, link, align, ent in sections:
+        body += struct.pack("<IIQQQQIIQQ", name, typ, 0, off, off, size, link, 0, align, ent)
+    body[:64] = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack(
+        "<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, shoff, 0, 64, 56, 0, 64, len(sections), len(sections) - 1)
+    return bytes(body)
+
+
+def ld_so_cache(entries):
+    """/etc/ld.so.cache in glibc's new format (glibc-ld.so.cache1.1, little endian) for
+    (soname, path) pairs, all x86-64 libc6 (flags 0x0303), in the given order."""
+    import struct
+    strings_at = 48 + 24 * len(entries)
+    strings = b""
+    rows = b""
+    for soname, path in entries:
+        k = strings_at + len(strings)
+        strings += soname.encode() + b"\0"
+        v = strings_at + len(strings)
+        strings += path.encode() + b"\0"
+        rows += struct.pack("<iIIIQ", 0x0303, k, v, 0, 0)
+    head = b"glibc-ld.so.cache1.1" + struct.pack("<II", len(entries), len(strings)) + bytes([2, 0, 0, 0]) + bytes(16)
+    return head + rows + strings
+
+
+COMPAT_12_9 = '{"format":1,"CUDA version":"12.9","driver":[535,550,560,565,570,575],"device":[1,2,7,8,9,10,11,12,13,14]}'
+
+
 class Machine:
     def __init__(self, name):
         self.root = os.path.join(OUT, name)
@@ -35,6 +105,28 @@ class Machine:
 
     def mkdir(self, path):
         os.makedirs(os.path.join(self.root, path.lstrip("/")), exist_ok=True)
+
+    def write_bytes(self, path, data):
+        full = os.path.join(self.root, path.lstrip("/"))
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data)
+
+    def driver_libs(self, version, libdir="/usr/lib/x86_64-linux-gnu"):
+        """libcuda and libnvidia-ml of a driver release, with their SONAME links; returns the
+        (soname, path) pairs for ld.so.cache."""
+        out = []
+        for base in ("libcuda.so", "libnvidia-ml.so"):
+            self.write_bytes(f"{libdir}/{base}.{version}", elf_so(base + ".1"))
+            self.link(f"{libdir}/{base}.1", f"{base}.{version}")
+            out.append((base + ".1", f"{libdir}/{base}.1"))
+        return out
+
+    def fabric_manager(self, version, branch, running=True):
+        if running:
+            self.write("/proc/4242/comm", "nv-fabricmanager\n")
+            self.write("/proc/4242/cmdline", "/usr/bin/nv-fabricmanager\0-c\0/usr/share/nvidia/nvswitch/fabricmanager.cfg\0")
+        self.write("/var/lib/dpkg/status", f"Package: libc6\nStatus: install ok installed\nPriority: optional\nVersion: 2.39-0ubuntu8.3\n\nPackage: nvidia-fabricmanager-{branch}\nStatus: install ok installed\nPriority: optional\nSection: multiverse/utils\nArchitecture: amd64\nVersion: {version}-1\n")
 
     # --- whole-machine pieces -------------------------------------------------------------
     def kernel(self, release, version_line):
@@ -201,6 +293,8 @@ def h100x8_open_580():
         m.pci(bus, 0x10DE, 0x22A3, 0x10DE, 0x1796, 0x068000, 0xA1, driver="nvidia-nvswitch", parent=f"pci0000:00/0000:00:1d.{i}")
     m.nvidia_nodes(range(8))
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    # NVSwitch systems run the fabric manager of the driver's version (issue 6).
+    m.fabric_manager("580.65.06", 580)
 
 
 def no_gpu():
@@ -319,11 +413,305 @@ def pascal_on_590():
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
 
 
+def mismatch_550():
+    """Driver packages upgraded to 550.107.02, the 550.90.07 module still loaded: NVML says
+    'Driver/library version mismatch' (oddmario/NVIDIA-Ubuntu-Driver-Guide#4)."""
+    m = Machine("mismatch-l40s-550")
+    bare_ubuntu(m)
+    m.pci("0000:4b:00.0", 0x10DE, 0x26B9, 0x10DE, 0x1851, 0x030200, 0xA1, driver="nvidia", parent="pci0000:4a/0000:4a:01.0")
+    m.nvidia_driver("550.90.07", "NVIDIA UNIX x86_64 Kernel Module  550.90.07  Fri May 31 09:35:42 UTC 2024",
+                    "gcc version 13.2.0 (Ubuntu 13.2.0-23ubuntu4)", "POE")
+    m.gpu_information("0000:4b:00.0", "NVIDIA L40S", "GPU-7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", 0, vbios="95.02.42.00.02")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("550.107.02")))
+
+
+def container_h100_compat():
+    """A CUDA 12.9 image with cuda-compat-12-9 enabled (the CDI hook's ld.so.conf.d entry puts
+    the compat directory first) on an R535 host with an H100: forward compatibility works."""
+    m = Machine("container-h100-535-compat-12.9")
+    m.kernel("5.15.0-125-generic", UBUNTU_2204_KERNEL.format(r="5.15.0-125-generic"))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.write("/.dockerenv", "")
+    m.cgroup("0::/\n")
+    m.host_bridges()
+    m.pci("0000:1b:00.0", 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent="pci0000:1a/0000:1a:01.0")
+    m.nvidia_driver("535.216.03", "NVIDIA UNIX x86_64 Kernel Module  535.216.03  Thu Apr  3 01:14:19 UTC 2025",
+                    "gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)", "POE", modify_device_files=0)
+    m.gpu_information("0000:1b:00.0", "NVIDIA H100 80GB HBM3", "GPU-0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", 0, vbios="96.00.99.00.01", firmware="535.216.03")
+    m.node("/dev/nvidiactl", 195, 255)
+    m.node("/dev/nvidia-uvm", 508, 0)
+    m.node("/dev/nvidia0", 195, 0)
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    host = m.driver_libs("535.216.03")
+    # The rest of what the container toolkit injects for utility,compute.
+    lib = "/usr/lib/x86_64-linux-gnu"
+    m.write_bytes(f"{lib}/libnvidia-ptxjitcompiler.so.535.216.03", elf_so("libnvidia-ptxjitcompiler.so.1"))
+    m.link(f"{lib}/libnvidia-ptxjitcompiler.so.1", "libnvidia-ptxjitcompiler.so.535.216.03")
+    host.append(("libnvidia-ptxjitcompiler.so.1", f"{lib}/libnvidia-ptxjitcompiler.so.1"))
+    m.write("/usr/bin/nvidia-smi", "")
+    compat = "/usr/local/cuda-12.9/compat"
+    m.write_bytes(f"{compat}/libcuda.so.575.57.08", elf_so("libcuda.so.1", COMPAT_12_9))
+    m.link(f"{compat}/libcuda.so.1", "libcuda.so.575.57.08")
+    m.link("/usr/local/cuda", "cuda-12.9")
+    m.write("/etc/ld.so.conf.d/00-compat-2f9c0d.conf", compat + "\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache([("libcuda.so.1", f"{compat}/libcuda.so.1")] + host))
+
+
+def compat_on_geforce():
+    """cuda-compat 12.9 put on the library path of a GeForce machine: every CUDA program fails
+    with error 804 (forward compatibility was attempted on non supported HW)."""
+    m = Machine("compat-geforce-rtx4090-550")
+    bare_ubuntu(m)
+    m.pci("0000:01:00.0", 0x10DE, 0x2684, 0x1043, 0x889D, 0x030000, 0xA1, driver="nvidia")
+    m.pci("0000:01:00.1", 0x10DE, 0x22BA, 0x1043, 0x889D, 0x040300, 0xA1, driver="snd_hda_intel")
+    m.nvidia_driver("550.127.05", "NVIDIA UNIX Open Kernel Module for x86_64  550.127.05  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Oct  8 02:56:05 UTC 2024",
+                    "gcc version 13.2.0 (Ubuntu 13.2.0-23ubuntu4)", "OE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce RTX 4090", "GPU-3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b", 0, firmware="550.127.05")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    host = m.driver_libs("550.127.05")
+    compat = "/usr/local/cuda-12.9/compat"
+    m.write_bytes(f"{compat}/libcuda.so.575.57.08", elf_so("libcuda.so.1", COMPAT_12_9))
+    m.link(f"{compat}/libcuda.so.1", "libcuda.so.575.57.08")
+    m.write("/etc/ld.so.conf.d/cuda-compat.conf", compat + "\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache([("libcuda.so.1", f"{compat}/libcuda.so.1")] + host))
+
+
+def hgx_no_fabric_manager():
+    """An HGX H100 board with NVSwitches whose fabric manager is not running."""
+    m = Machine("hgx-h100-no-fabricmanager-570")
+    bare_ubuntu(m)
+    for minor, bus in enumerate(["0000:18:00.0", "0000:2a:00.0"]):
+        m.pci(bus, 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent=f"pci0000:{bus[5:7]}/0000:{bus[5:7]}:01.0")
+        m.gpu_information(bus, "NVIDIA H100 80GB HBM3", f"GPU-{minor:02x}a1b2c3-d4e5-4f60-8172-93a4b5c6d7e{minor}", minor, vbios="96.00.99.00.01", firmware="570.195.03")
+    for i, bus in enumerate(["0000:05:00.0", "0000:06:00.0"]):
+        m.pci(bus, 0x10DE, 0x22A3, 0x10DE, 0x1796, 0x068000, 0xA1, driver="nvidia-nvswitch", parent=f"pci0000:00/0000:00:1d.{i}")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04.2)", "OE")
+    m.nvidia_nodes([0, 1])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
+
+
+def wheels_565():
+    """R565 (which reports CUDA 12.7, a version no toolkit has) with a CUDA 12.6 toolkit, its
+    stubs (and the Docker-build trick of a libcuda.so.1 link in the stubs directory) and a
+    Python venv holding the CUDA 12.6 runtime wheel."""
+    m = Machine("rtx4090-565-toolkit-wheels")
+    bare_ubuntu(m)
+    m.pci("0000:01:00.0", 0x10DE, 0x2684, 0x1043, 0x889D, 0x030000, 0xA1, driver="nvidia")
+    m.nvidia_driver("565.57.01", "NVIDIA UNIX Open Kernel Module for x86_64  565.57.01  Release Build  (dvs-builder@U16-I3-C04-4-1)  Thu Oct 10 12:06:39 UTC 2024",
+                    "gcc version 13.2.0 (Ubuntu 13.2.0-23ubuntu4)", "OE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce RTX 4090", "GPU-6b5a4f3e-2d1c-4b0a-9f8e-7d6c5b4a3f2e", 0, firmware="565.57.01")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    host = m.driver_libs("565.57.01")
+    tk = "/usr/local/cuda-12.6/targets/x86_64-linux/lib"
+    m.write_bytes(f"{tk}/libcudart.so.12.6.77", elf_so("libcudart.so.12"))
+    m.link(f"{tk}/libcudart.so.12", "libcudart.so.12.6.77")
+    m.write_bytes(f"{tk}/stubs/libcuda.so", elf_so("libcuda.so.1"))
+    m.link(f"{tk}/stubs/libcuda.so.1", "libcuda.so")
+    m.link("/usr/local/cuda-12.6/lib64", "targets/x86_64-linux/lib")
+    m.link("/usr/local/cuda", "cuda-12.6")
+    site = "/opt/venv/lib/python3.12/site-packages"
+    m.write_bytes(f"{site}/nvidia/cuda_runtime/lib/libcudart.so.12", elf_so("libcudart.so.12"))
+    m.write(f"{site}/nvidia_cuda_runtime_cu12-12.6.77.dist-info/METADATA", "Metadata-Version: 2.1\nName: nvidia-cuda-runtime-cu12\nVersion: 12.6.77\n")
+    m.write("/etc/ld.so.conf.d/000_cuda.conf", "/usr/local/cuda/targets/x86_64-linux/lib\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(host + [("libcudart.so.12", f"{tk}/libcudart.so.12")]))
+
+
+# --- issue 8: WSL2, gVisor, Tegra/Jetson, containers --------------------------------------------
+WSL_KERNEL = "5.15.167.4-microsoft-standard-WSL2"
+WSL_VERSION = "Linux version 5.15.167.4-microsoft-standard-WSL2 (root@f9c826d3017f) (gcc (GCC) 11.2.0, GNU ld (GNU Binutils) 2.37) #1 SMP Tue Nov 5 00:21:55 UTC 2024"
+WSL_STORE = "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_3c1b5a2e8f0d4e71"
+
+
+def wsl2(name, ldconfig):
+    """WSL2 on a Windows host with an RTX 4070 (driver 32.0.15.6094 = 560.94). The GPU itself is
+    behind /dev/dxg (a stand-in here: the adapters come from the emulator in tests); the fixture
+    holds the file side: the WSL kernel, the interop handler, the Hyper-V vPCI render device,
+    /usr/lib/wsl/lib and the driver store. `ldconfig=False` is the classic breakage: /etc/wsl.conf
+    turns off WSL's ld.wsl.conf + ldconfig, so the loader never searches /usr/lib/wsl/lib."""
+    m = Machine(name)
+    m.kernel(WSL_KERNEL, WSL_VERSION)
+    m.os_release("Ubuntu 24.04.1 LTS", "ubuntu", "24.04", "noble")
+    m.cgroup("0::/\n")
+    m.write("/proc/sys/fs/binfmt_misc/WSLInterop", "enabled\ninterpreter /init\nflags: PF\noffset 0\nmagic 4d5a\n")
+    m.node("/dev/dxg", 10, 124)
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    # GPU-PV shows a Microsoft "Basic Render" 3D controller on a synthetic PCI domain.
+    m.pci("5582:00:00.0", 0x1414, 0x008E, 0x0000, 0x0000, 0x030200, 0x00, parent="pci5582:00")
+    lib = "/usr/lib/wsl/lib"
+    m.write_bytes(f"{lib}/libcuda.so.1.1", elf_so("libcuda.so.1"))
+    m.write_bytes(f"{lib}/libcuda.so.1", elf_so("libcuda.so.1"))
+    m.write_bytes(f"{lib}/libcuda.so", elf_so("libcuda.so.1"))
+    m.write_bytes(f"{lib}/libnvidia-ml.so.1", elf_so("libnvidia-ml.so.1"))
+    m.write_bytes(f"{lib}/libnvidia-ptxjitcompiler.so.1", elf_so("libnvidia-ptxjitcompiler.so.1"))
+    for f in ("libdxcore.so", "libd3d12.so", "libd3d12core.so", "nvidia-smi"):
+        m.write(f"{lib}/{f}", "")
+    for f in ("libcuda.so.1.1", "libcuda_loader.so", "libnvidia-ml.so.1", "libnvidia-ml_loader.so",
+              "libnvidia-ptxjitcompiler.so.1", "libnvdxgdmal.so.1"):
+        m.write_bytes(f"{WSL_STORE}/{f}", elf_so(f.replace(".so.1.1", ".so.1")))
+    for f in ("nvcubins.bin", "nvidia-smi"):
+        m.write(f"{WSL_STORE}/{f}", "")
+    if ldconfig:
+        m.write("/etc/ld.so.conf.d/ld.wsl.conf", "# This file was automatically generated by WSL. To stop automatic generation of this file, add the following entry to /etc/wsl.conf:\n# [automount]\n# ldconfig = false\n/usr/lib/wsl/lib\n")
+        m.write_bytes("/etc/ld.so.cache", ld_so_cache([("libcuda.so.1", f"{lib}/libcuda.so.1"), ("libnvidia-ml.so.1", f"{lib}/libnvidia-ml.so.1")]))
+        m.write("/etc/wsl.conf", "[boot]\nsystemd=true\n")
+    else:
+        m.write_bytes("/etc/ld.so.cache", ld_so_cache([]))
+        m.write("/etc/wsl.conf", "[boot]\nsystemd=true\n\n[automount]\nldconfig = false\n")
+
+
+def wsl2_rtx4070():
+    wsl2("wsl2-rtx4070", ldconfig=True)
+
+
+def wsl2_ldconfig_off():
+    wsl2("wsl2-ldconfig-off", ldconfig=False)
+
+
+GVISOR_VERSION = "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016"
+
+
+def gvisor(name, nvproxy):
+    """A gVisor (runsc) sandbox on an H100 host with driver 580.65.06. gVisor presents a fixed
+    kernel identity, has no PCI sysfs and, with --nvproxy, a /proc/driver/nvidia holding only
+    `params`. The driver version and GPU list come from ioctls nvproxy forwards (the emulator in
+    tests). Without nvproxy there are no NVIDIA nodes at all."""
+    m = Machine(name)
+    m.kernel("4.4.0", GVISOR_VERSION)
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.cgroup("0::/\n")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    m.mkdir("/sys/devices/system/cpu")
+    if nvproxy:
+        m.write("/proc/driver/nvidia/params", "ResmanDebugLevel: 4294967295\nRmLogonRC: 1\nModifyDeviceFiles: 0\nDeviceFileUID: 0\nDeviceFileGID: 0\nDeviceFileMode: 438\n")
+        m.node("/dev/nvidiactl", 195, 255)
+        m.node("/dev/nvidia-uvm", 508, 0)
+        m.node("/dev/nvidia0", 195, 0)
+        m.driver_libs("580.65.06")
+        m.write("/usr/bin/nvidia-smi", "")
+
+
+def gvisor_h100():
+    gvisor("gvisor-h100", nvproxy=True)
+
+
+def gvisor_no_nvproxy():
+    gvisor("gvisor-no-nvproxy", nvproxy=False)
+
+
+def jetson(name, in_container):
+    """A Jetson AGX Orin 64GB on Jetson Linux 36.4 (JetPack 6.1): nvgpu drives the integrated
+    GPU (no PCI, no nvidia.ko). In a container started without the NVIDIA runtime, the GPU's
+    device nodes are missing."""
+    m = Machine(name)
+    m.kernel("5.15.148-tegra", "Linux version 5.15.148-tegra (buildbrain@mobile-u64-6336-d8000) (aarch64-buildroot-linux-gnu-gcc.br_real (Buildroot 2022.08) 11.3.0, GNU ld (GNU Binutils) 2.38) #1 SMP PREEMPT Thu Sep 12 21:32:47 PDT 2024")
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.write("/etc/nv_tegra_release", "# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024\n# KERNEL_VARIANT: oot\nTARGET_USERSPACE_LIB_DIR=nvidia\nTARGET_USERSPACE_LIB_DIR_PATH=usr/lib/aarch64-linux-gnu/nvidia\n")
+    m.write("/proc/device-tree/compatible", "nvidia,p3737-0000+p3701-0005\0nvidia,p3701-0005\0nvidia,tegra234\0")
+    m.write("/proc/device-tree/model", "NVIDIA Jetson AGX Orin Developer Kit\0")
+    m.write("/sys/devices/soc0/family", "Tegra\n")
+    m.write("/sys/devices/soc0/machine", "NVIDIA Jetson AGX Orin Developer Kit\n")
+    m.write("/sys/devices/soc0/soc_id", "35\n")
+    m.write("/sys/devices/soc0/revision", "A01\n")
+    m.write("/sys/module/nvgpu/initstate", "live\n")
+    m.write("/proc/modules", "nvgpu 2744320 23 - Live 0x0000000000000000 (O)\nnvmap 139264 102 nvgpu, Live 0x0000000000000000 (O)\n")
+    m.mkdir("/sys/bus/pci/devices")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    if in_container:
+        m.write("/.dockerenv", "")
+        m.cgroup("0::/\n")
+    else:
+        m.cgroup("0::/user.slice/user-1000.slice/session-2.scope\n")
+        m.node("/dev/nvhost-ctrl-gpu", 507, 0, gid=44)
+        m.node("/dev/nvmap", 10, 125, gid=44)
+        m.node("/dev/nvgpu/igpu0/ctrl", 507, 0, gid=44)
+
+
+def jetson_orin_l4t_36():
+    jetson("jetson-orin-l4t-36", in_container=False)
+
+
+def jetson_orin_container_no_runtime():
+    jetson("jetson-orin-container-no-runtime", in_container=True)
+
+
+def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml"), smi=True):
+    """A Docker container on a host with `gpus` H100s (sysfs shows them all) and driver
+    570.133.20; the toolkit injected the GPUs at indices `visible` (procfs copy + nodes)."""
+    m = Machine(name)
+    m.kernel("6.8.0-49-generic", UBUNTU_2404_KERNEL.format(r="6.8.0-49-generic"))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.write("/.dockerenv", "")
+    m.cgroup("0::/\n")
+    m.host_bridges()
+    buses = [f"0000:{b:02x}:00.0" for b in (0x1b, 0x43, 0x52, 0x61)][:gpus]
+    for i, bus in enumerate(buses):
+        m.pci(bus, 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent=f"pci0000:{bus[5:7]}/0000:{bus[5:7]}:01.0")
+    m.nvidia_driver("570.133.20", "NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Mar 25 18:52:58 UTC 2025",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "OE", modify_device_files=0)
+    if visible:
+        m.node("/dev/nvidiactl", 195, 255)
+        if uvm:
+            m.node("/dev/nvidia-uvm", 508, 0)
+            m.node("/dev/nvidia-uvm-tools", 508, 1)
+    for i in visible:
+        m.gpu_information(buses[i], "NVIDIA H100 80GB HBM3", f"GPU-5d2e8c4a-1f3b-4a6d-9e7c-0b1a2c3d4e{i:02x}", i, vbios="96.00.99.00.01", firmware="570.133.20")
+        m.node(f"/dev/nvidia{i}", 195, i)
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    libdir = "/usr/lib/x86_64-linux-gnu"
+    entries = []
+    for base in libs:
+        m.write_bytes(f"{libdir}/{base}.so.570.133.20", elf_so(base + ".so.1"))
+        m.link(f"{libdir}/{base}.so.1", f"{base}.so.570.133.20")
+        entries.append((base + ".so.1", f"{libdir}/{base}.so.1"))
+    if "libcuda" in libs:
+        m.write_bytes(f"{libdir}/libnvidia-ptxjitcompiler.so.570.133.20", elf_so("libnvidia-ptxjitcompiler.so.1"))
+        m.link(f"{libdir}/libnvidia-ptxjitcompiler.so.1", "libnvidia-ptxjitcompiler.so.570.133.20")
+    if smi:
+        m.write("/usr/bin/nvidia-smi", "")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(entries))
+
+
+def container_visible_subset():
+    container_base("container-visible-subset", gpus=4, visible=[2, 3])
+
+
+def container_missing_nodes():
+    # Only /dev/nvidia0 was passed ('--device /dev/nvidia0' style, or a host without
+    # nvidia-uvm loaded) and only the utility libraries were injected.
+    container_base("container-missing-nodes", gpus=1, visible=[0], uvm=False, libs=("libnvidia-ml",))
+
+
+def container_no_gpu_requested():
+    # 'docker run -e NVIDIA_VISIBLE_DEVICES=all' without '--gpus' or the NVIDIA runtime: the host's
+    # driver is visible through sysfs, nothing was injected.
+    m = Machine("container-no-gpu-injected")
+    m.kernel("6.8.0-49-generic", UBUNTU_2404_KERNEL.format(r="6.8.0-49-generic"))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.write("/.dockerenv", "")
+    m.cgroup("0::/\n")
+    m.host_bridges()
+    m.pci("0000:1b:00.0", 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent="pci0000:1a/0000:1a:01.0")
+    m.write("/sys/module/nvidia/version", "570.133.20\n")
+    m.write("/sys/module/nvidia/initstate", "live\n")
+    m.write("/sys/module/nvidia/taint", "OE\n")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+
+
 def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
     for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, nouveau, container_535,
-                 permission_denied_550, nodes_missing_570, legacy_470, pascal_on_590):
+                 permission_denied_550, nodes_missing_570, legacy_470, pascal_on_590,
+                 mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
+                 wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
+                 jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
+                 container_missing_nodes, container_no_gpu_requested):
         make()
 
 

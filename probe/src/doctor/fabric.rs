@@ -1,0 +1,174 @@
+//! NVSwitch systems (HGX/DGX) need the fabric manager: without it, or with one of another
+//! version than the driver, CUDA fails to initialise on every GPU (`cudaErrorSystemNotReady`,
+//! "system not yet initialized"). The fabric manager refuses to start when its version differs
+//! from the driver's.
+//!
+//! Evidence read: NVIDIA PCI functions of class 0x0680 (NVSwitch) in sysfs; a process named
+//! `nv-fabricmanager` in `/proc/*/comm`, or its socket `/run/nvidia-fabricmanager/socket`
+//! (the path libnvidia-container mounts into containers); the installed package's version from
+//! `/var/lib/dpkg/status` (`nvidia-fabricmanager-<branch>` or `nvidia-fabricmanager`). Inside a
+//! container the host's processes are not visible, so nothing is concluded there.
+
+use crate::detect::pci::{self, NVIDIA_VENDOR};
+use crate::report::{Finding, Report, Severity, Source, SourceStatus};
+use crate::root::Root;
+
+use super::FABRIC_MANAGER_MISSING;
+
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+const SOCKETS: &[&str] = &[
+    "/run/nvidia-fabricmanager/socket",
+    "/var/run/nvidia-fabricmanager/socket",
+];
+
+/// The installed fabric manager packages' upstream versions from a dpkg status file.
+pub fn dpkg_fabric_manager(status: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for stanza in status.split("\n\n") {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
+                .map(str::trim)
+        };
+        let Some(pkg) = field("Package") else {
+            continue;
+        };
+        if !(pkg == "nvidia-fabricmanager" || pkg.starts_with("nvidia-fabricmanager-")) {
+            continue;
+        }
+        if !field("Status").is_some_and(|s| s.ends_with(" installed")) {
+            continue;
+        }
+        if let Some(v) = field("Version") {
+            // 580.65.06-1, 1:580.65.06-0ubuntu1: the upstream part.
+            let v = v.split_once(':').map_or(v, |(_, r)| r);
+            let v = v.split_once('-').map_or(v, |(u, _)| u);
+            out.push((pkg.to_owned(), v.to_owned()));
+        }
+    }
+    out
+}
+
+fn running(root: &Root) -> Option<String> {
+    if let Some(s) = SOCKETS.iter().find(|s| root.exists(s)) {
+        return Some(format!("{s} exists"));
+    }
+    let pids = root.read_dir_names("/proc").ok()?;
+    pids.iter()
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .find(|p| {
+            root.read_text_limited(&format!("/proc/{p}/comm"), 64)
+                .is_ok_and(|t| t.text.trim() == "nv-fabricmanager")
+        })
+        .map(|p| format!("process {p} is nv-fabricmanager"))
+}
+
+/// Adds `fabric-manager-missing` when `NVSwitch` functions are present and the fabric manager is not
+/// running or has another version than the driver.
+pub fn check(root: &Root, report: &mut Report) {
+    let Ok(scan) = pci::scan(root) else { return };
+    let switches: Vec<String> = scan
+        .functions
+        .iter()
+        .filter(|f| f.vendor == NVIDIA_VENDOR && f.class.map(|c| c >> 8) == Some(0x0680))
+        .map(|f| f.bus_id.clone())
+        .collect();
+    if switches.is_empty() {
+        return;
+    }
+    let Some(driver) = report.driver.clone() else {
+        return;
+    };
+    if report.platform.in_container {
+        report.sources.push(Source::new(
+            "fabric-manager",
+            SourceStatus::Skipped,
+            format!(
+                "{} NVSwitch(es); in a container the host's fabric manager is not visible",
+                switches.len()
+            ),
+        ));
+        return;
+    }
+    let run = running(root);
+    let packages = super::libs::read_bytes(root, DPKG_STATUS, 64 << 20)
+        .map(|b| dpkg_fabric_manager(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default();
+    report.sources.push(Source::new(
+        "fabric-manager",
+        if run.is_some() {
+            SourceStatus::Ok
+        } else {
+            SourceStatus::Absent
+        },
+        format!(
+            "{} NVSwitch(es); {}; packages: {}",
+            switches.len(),
+            run.clone()
+                .unwrap_or_else(|| "no nv-fabricmanager process or socket".to_owned()),
+            if packages.is_empty() {
+                "none seen in the dpkg database".to_owned()
+            } else {
+                packages
+                    .iter()
+                    .map(|(p, v)| format!("{p} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    ));
+    let branch = driver.branch;
+    let pkg = format!("nvidia-fabricmanager-{branch}");
+    let wrong: Vec<&(String, String)> = packages
+        .iter()
+        .filter(|(_, v)| *v != driver.version)
+        .collect();
+    if let Some((p, v)) = wrong.first() {
+        report.findings.push(Finding::new(
+            FABRIC_MANAGER_MISSING,
+            Severity::Error,
+            format!(
+                "This system has {} NVSwitch(es), and the installed fabric manager ({p} {v}) does not match the driver {}: the fabric manager refuses to start on a version mismatch, and CUDA then fails on every GPU with 'system not yet initialized'.",
+                switches.len(),
+                driver.version
+            ),
+            format!(
+                "Install the fabric manager of exactly the driver's version ('sudo apt install {pkg}={}-*' or 'sudo dnf install nvidia-fabric-manager-{}'), then 'sudo systemctl restart nvidia-fabricmanager'; if the driver was upgraded without a reboot, reboot first.",
+                driver.version, driver.version
+            ),
+        ));
+    } else if run.is_none() {
+        report.findings.push(Finding::new(
+            FABRIC_MANAGER_MISSING,
+            Severity::Error,
+            format!(
+                "This system has {} NVSwitch(es) ({}), but the fabric manager is not running: the NVLink fabric is not set up, and CUDA fails on every GPU with 'system not yet initialized' (cudaErrorSystemNotReady).",
+                switches.len(),
+                switches.join(", ")
+            ),
+            if packages.is_empty() {
+                format!("Install the fabric manager matching driver {} ('sudo apt install {pkg}' on Ubuntu/Debian, 'sudo dnf install nvidia-fabric-manager' from NVIDIA's repository on RHEL), then 'sudo systemctl enable --now nvidia-fabricmanager'.", driver.version)
+            } else {
+                "Start it: 'sudo systemctl enable --now nvidia-fabricmanager', and read 'sudo journalctl -u nvidia-fabricmanager' if it stops again.".to_owned()
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fabric_dpkg_versions() {
+        let status = "Package: libc6\nStatus: install ok installed\nVersion: 2.39-0ubuntu8\n\nPackage: nvidia-fabricmanager-580\nStatus: install ok installed\nArchitecture: amd64\nVersion: 580.65.06-1\n\nPackage: nvidia-fabricmanager-570\nStatus: deinstall ok config-files\nVersion: 570.86.15-1\n";
+        assert_eq!(
+            dpkg_fabric_manager(status),
+            [(
+                "nvidia-fabricmanager-580".to_owned(),
+                "580.65.06".to_owned()
+            )]
+        );
+    }
+}

@@ -1,0 +1,761 @@
+//! The library inventory: the `libcuda`, `libnvidia-ml` and `libcudart` files a program on this
+//! machine would load, found the way glibc's `ld.so` finds them, plus the copies in the other
+//! places CUDA libraries live. Files are read with [`super::elfinfo`] (a few bounded reads),
+//! never loaded.
+//!
+//! # The loader's order (glibc `elf/dl-load.c` `_dl_map_object`, for a program without
+//! `DT_RPATH`/`DT_RUNPATH`)
+//! 1. `LD_LIBRARY_PATH` (`:`- or `;`-separated; empty entries skipped);
+//! 2. `/etc/ld.so.cache` (parsed by [`super::ldcache`]), the first entry for the SONAME with this
+//!    architecture's flags; a listed file that cannot be opened falls through;
+//! 3. the default directories: the multiarch `/lib/<triplet>`, `/usr/lib/<triplet>` and
+//!    `/lib64`, `/usr/lib64`, `/lib`, `/usr/lib` (a superset of what any one distribution's
+//!    `ld.so` uses).
+//!
+//! A file of the wrong ELF class or machine is skipped and the search goes on, as `ld.so` does.
+//! The SONAMEs resolved are `libcuda.so.1`, `libnvidia-ml.so.1`, `libcudart.so.13`,
+//! `libcudart.so.12` and `libcudart.so.11.0`; the one found is `selected`.
+//!
+//! # Other places (listed, selected only when the loader also finds them)
+//! `/usr/local/nvidia/lib64` and `/lib` (nvidia-docker v1 and GKE images), `/usr/lib/wsl/lib`
+//! and the WSL driver store `/usr/lib/wsl/drivers/*`, `/usr/local/cuda*/compat`
+//! (`cuda-compat-X-Y`), `$CUDA_HOME`/`$CUDA_PATH` and `/usr/local/cuda*` (`lib64`, `compat`,
+//! `targets/<arch>-linux/lib` and their `stubs`), `$CONDA_PREFIX/lib`, and CUDA runtime wheels in
+//! Python environments (`nvidia/cuda_runtime/lib` for CUDA 12 and earlier, `nvidia/cu13/lib` for
+//! CUDA 13; the version from the `nvidia_cuda_runtime*-<version>.dist-info` directory beside).
+//!
+//! # Versions and stubs
+//! The driver libraries' version is the file name's suffix (`libcuda.so.580.65.06`); a
+//! forward-compatibility `libcuda` also carries its CUDA version and accepted driver branches in
+//! `.note.cuda.fwd_compatibility`. A file is a *stub* when it lies in a `stubs` directory, or
+//! when it is a `libcuda`/`libnvidia-ml` without a driver version in its real name, smaller than
+//! 4 MiB and outside `/usr/lib/wsl` (real driver libraries are versioned files of 2–100 MB; the
+//! classic Docker-build trick copies the toolkit's `stubs/libcuda.so` to `libcuda.so.1`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::Env;
+use crate::report::{FwdCompat, Library, Source, SourceStatus};
+use crate::root::{Root, describe_error};
+
+use super::elfinfo;
+use super::ldcache::{self, Cache};
+
+/// `libcuda.so.1`'s kind.
+pub const KIND_DRIVER: &str = "cuda-driver";
+/// A forward-compatibility `libcuda`.
+pub const KIND_COMPAT: &str = "cuda-compat";
+/// `libnvidia-ml`.
+pub const KIND_NVML: &str = "nvml";
+/// `libcudart`.
+pub const KIND_RUNTIME: &str = "cuda-runtime";
+
+/// SONAMEs resolved through the loader's order, with their kind.
+pub const LOADER_SONAMES: &[&str] = &[
+    "libcuda.so.1",
+    "libnvidia-ml.so.1",
+    "libcudart.so.13",
+    "libcudart.so.12",
+    "libcudart.so.11.0",
+];
+
+const PREFIXES: &[&str] = &["libcuda.so", "libnvidia-ml.so", "libcudart.so"];
+
+/// The most libraries listed.
+const MAX_LIBRARIES: usize = 64;
+/// A stub is smaller than this.
+const STUB_MAX_SIZE: u64 = 4 << 20;
+
+const LD_SO_CACHE: &str = "/etc/ld.so.cache";
+
+fn triplet() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "aarch64-linux-gnu"
+    } else {
+        "x86_64-linux-gnu"
+    }
+}
+
+fn cuda_target() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "sbsa-linux"
+    } else {
+        "x86_64-linux"
+    }
+}
+
+/// `e_machine` of this build: `EM_X86_64`, `EM_AARCH64`.
+fn native_machine() -> u16 {
+    if cfg!(target_arch = "aarch64") {
+        183
+    } else {
+        62
+    }
+}
+
+/// The default directories of `ld.so`.
+pub fn default_dirs() -> Vec<String> {
+    let t = triplet();
+    vec![
+        format!("/lib/{t}"),
+        format!("/usr/lib/{t}"),
+        "/lib64".to_owned(),
+        "/usr/lib64".to_owned(),
+        "/lib".to_owned(),
+        "/usr/lib".to_owned(),
+    ]
+}
+
+/// What the inventory found.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    /// Selected libraries first (in [`LOADER_SONAMES`] order), then the others.
+    pub libraries: Vec<Library>,
+    /// `ld-so-cache` and `library-inventory`.
+    pub sources: Vec<Source>,
+}
+
+/// A file as found: the machine path, the real (symlink-free) machine path and where the bytes
+/// are on this host.
+struct Located {
+    found_as: String,
+    path: String,
+    host: PathBuf,
+    size: u64,
+}
+
+fn locate(root: &Root, path: &str) -> Option<Located> {
+    let host = if root.is_host() {
+        std::fs::canonicalize(path).ok()?
+    } else {
+        root.resolve(path).ok()?
+    };
+    let meta = std::fs::metadata(&host).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let real = if root.is_host() {
+        host.to_string_lossy().into_owned()
+    } else {
+        let rel = host.strip_prefix(root.base()).ok()?;
+        format!("/{}", rel.to_string_lossy())
+    };
+    Some(Located {
+        found_as: path.to_owned(),
+        path: real,
+        host,
+        size: meta.len(),
+    })
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The numeric suffix after `prefix.` in a file name (`libcuda.so.580.65.06` → `580.65.06`).
+fn suffix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let s = name.strip_prefix(prefix)?.strip_prefix('.')?;
+    (!s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(s)
+}
+
+/// A driver version from a driver library's real name: a suffix with at least two parts and a
+/// branch of 100 or more (`libcuda.so.1.1` on WSL has none).
+pub fn driver_version_from_name(name: &str) -> Option<String> {
+    let s = PREFIXES[..2].iter().find_map(|p| suffix(name, p))?;
+    let mut parts = s.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    (major >= 100 && parts.next().is_some()).then(|| s.to_owned())
+}
+
+/// A runtime version from `libcudart.so.12.4.127`: three parts or more.
+pub fn runtime_version_from_name(name: &str) -> Option<String> {
+    let s = suffix(name, "libcudart.so")?;
+    (s.split('.').count() >= 3).then(|| s.to_owned())
+}
+
+fn major_minor(v: &str) -> Option<String> {
+    let mut p = v.split('.');
+    Some(format!("{}.{}", p.next()?, p.next()?))
+}
+
+fn kind_of(name: &str) -> Option<&'static str> {
+    if name.starts_with("libcudart.so") {
+        Some(KIND_RUNTIME)
+    } else if name.starts_with("libnvidia-ml.so") {
+        Some(KIND_NVML)
+    } else if name.starts_with("libcuda.so") {
+        Some(KIND_DRIVER)
+    } else {
+        None
+    }
+}
+
+struct Collector<'a> {
+    root: &'a Root,
+    libs: Vec<Library>,
+    /// Real path → index in `libs`.
+    seen: BTreeMap<String, usize>,
+    skipped: Vec<String>,
+    /// Python site dir → runtime wheel versions by major.
+    wheel_versions: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Collector<'_> {
+    /// Reads one file; `None` when it is not there. Returns the index in `libs`.
+    fn add(&mut self, path: &str, found_by: &str, wheel_site: Option<&str>) -> Option<usize> {
+        let loc = locate(self.root, path)?;
+        if let Some(&i) = self.seen.get(&loc.path) {
+            return Some(i);
+        }
+        if self.libs.len() >= MAX_LIBRARIES {
+            return None;
+        }
+        let real_name = file_name(&loc.path).to_owned();
+        let kind = kind_of(file_name(&loc.found_as)).or_else(|| kind_of(&real_name))?;
+        let elf = elfinfo::read(&loc.host);
+        let mut lib = Library {
+            path: loc.path.clone(),
+            kind: kind.to_owned(),
+            found_as: (loc.found_as != loc.path).then(|| loc.found_as.clone()),
+            found_by: Some(found_by.to_owned()),
+            ..Library::default()
+        };
+        match &elf {
+            Ok(info) => {
+                lib.soname.clone_from(&info.soname);
+                if info.machine != native_machine() || !info.is_64 {
+                    lib.problem = Some(format!(
+                        "ELF for another machine (e_machine {}, {}-bit)",
+                        info.machine,
+                        if info.is_64 { 64 } else { 32 }
+                    ));
+                } else if !info.problems.is_empty() {
+                    lib.problem = Some(info.problems.join("; "));
+                }
+                if let Some(n) = &info.fwd_compat {
+                    lib.fwd_compat = Some(FwdCompat {
+                        cuda_version: n.cuda_version.clone(),
+                        driver_branches: n.drivers.clone(),
+                        devices: n.devices.clone(),
+                    });
+                    lib.cuda_version.clone_from(&n.cuda_version);
+                }
+            }
+            Err(e) => lib.problem = Some(format!("not a readable ELF library: {e}")),
+        }
+        if kind == KIND_RUNTIME {
+            lib.version = runtime_version_from_name(&real_name).or_else(|| {
+                // A wheel's libcudart.so.12 has no full version: the dist-info has it.
+                let major = suffix(&real_name, "libcudart.so")?.split('.').next()?;
+                self.wheel_versions.get(wheel_site?)?.get(major).cloned()
+            });
+            lib.cuda_version = lib.version.as_deref().and_then(major_minor);
+        } else {
+            lib.version = driver_version_from_name(&real_name);
+            let in_compat_dir = loc.path.contains("/compat/") || found_by == "cuda-compat-dir";
+            if kind == KIND_DRIVER && (lib.fwd_compat.is_some() || in_compat_dir) {
+                KIND_COMPAT.clone_into(&mut lib.kind);
+            }
+            let in_wsl = loc.path.starts_with("/usr/lib/wsl/");
+            lib.stub = lib.version.is_none() && !in_wsl && loc.size < STUB_MAX_SIZE;
+        }
+        if loc.path.split('/').any(|c| c == "stubs") {
+            lib.stub = true;
+        }
+        let i = self.libs.len();
+        self.seen.insert(loc.path, i);
+        self.libs.push(lib);
+        Some(i)
+    }
+
+    /// Every library file in `dir`.
+    fn scan_dir(&mut self, dir: &str, found_by: &str, wheel_site: Option<&str>) {
+        let Ok(names) = self.root.read_dir_names(dir) else {
+            return;
+        };
+        for name in names {
+            if PREFIXES.iter().any(|p| name.starts_with(p)) {
+                self.add(&join(dir, &name), found_by, wheel_site);
+            }
+        }
+    }
+
+    /// `ld.so`'s search for one SONAME: the index of the library it would load.
+    fn resolve(
+        &mut self,
+        soname: &str,
+        ld_path: &[String],
+        cache: Option<&Cache>,
+    ) -> Option<usize> {
+        let mut candidates: Vec<(String, &str)> = ld_path
+            .iter()
+            .map(|d| (join(d, soname), "ld-library-path"))
+            .collect();
+        if let Some(p) = cache.and_then(|c| c.lookup(soname, ldcache::native_flags())) {
+            candidates.push((p.to_owned(), "ld-so-cache"));
+        }
+        candidates.extend(
+            default_dirs()
+                .iter()
+                .map(|d| (join(d, soname), "default-dir")),
+        );
+        for (path, how) in candidates {
+            let Some(i) = self.add(&path, how, None) else {
+                continue;
+            };
+            let usable = self.libs.get(i).is_some_and(|l| {
+                !l.problem.as_deref().is_some_and(|p| {
+                    p.starts_with("not a readable") || p.starts_with("ELF for another")
+                })
+            });
+            if usable {
+                if let Some(l) = self.libs.get_mut(i) {
+                    l.selected = true;
+                    // The loader opened it under this name.
+                    if l.path != path {
+                        l.found_as = Some(path.clone());
+                    }
+                    l.found_by = Some(how.to_owned());
+                }
+                return Some(i);
+            }
+            self.skipped.push(format!("{path} (unusable)"));
+        }
+        None
+    }
+}
+
+/// The directories named by `CUDA_HOME`, `CUDA_PATH` and `/usr/local/cuda*`.
+fn cuda_dirs(root: &Root, env: &Env) -> Vec<(String, &'static str)> {
+    let mut homes: Vec<(String, &'static str)> = ["CUDA_HOME", "CUDA_PATH"]
+        .iter()
+        .filter_map(|v| env.get(v))
+        .filter(|h| h.starts_with('/'))
+        .map(|h| (h.trim_end_matches('/').to_owned(), "cuda-home"))
+        .collect();
+    if let Ok(names) = root.read_dir_names("/usr/local") {
+        homes.extend(
+            names
+                .into_iter()
+                .filter(|n| n.starts_with("cuda"))
+                .take(32)
+                .map(|n| (format!("/usr/local/{n}"), "cuda-toolkit")),
+        );
+    }
+    let t = cuda_target();
+    let mut out = Vec::new();
+    for (home, how) in homes {
+        out.push((
+            format!("{home}/compat"),
+            if how == "cuda-home" {
+                how
+            } else {
+                "cuda-compat-dir"
+            },
+        ));
+        for sub in [
+            "lib64",
+            "lib",
+            "lib64/stubs",
+            &format!("targets/{t}/lib"),
+            &format!("targets/{t}/lib/stubs"),
+        ] {
+            out.push((format!("{home}/{sub}"), how));
+        }
+    }
+    out
+}
+
+/// Python `site-packages`/`dist-packages` directories.
+fn python_sites(root: &Root, env: &Env) -> Vec<String> {
+    let mut prefixes: Vec<String> = ["VIRTUAL_ENV", "CONDA_PREFIX"]
+        .iter()
+        .filter_map(|v| env.get(v))
+        .filter(|p| p.starts_with('/'))
+        .map(|p| p.trim_end_matches('/').to_owned())
+        .collect();
+    prefixes.extend(["/usr/local", "/usr", "/opt/conda"].map(str::to_owned));
+    if let Some(home) = env.get("HOME").filter(|h| h.starts_with('/')) {
+        prefixes.push(format!("{}/.local", home.trim_end_matches('/')));
+    }
+    let mut sites = vec!["/usr/lib/python3/dist-packages".to_owned()];
+    for p in prefixes {
+        let lib = format!("{p}/lib");
+        let Ok(names) = root.read_dir_names(&lib) else {
+            continue;
+        };
+        for n in names
+            .into_iter()
+            .filter(|n| n.starts_with("python3"))
+            .take(8)
+        {
+            for sub in ["site-packages", "dist-packages"] {
+                sites.push(format!("{lib}/{n}/{sub}"));
+            }
+        }
+    }
+    sites.dedup();
+    sites.truncate(32);
+    sites
+}
+
+/// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`).
+fn wheel_versions(root: &Root, site: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(names) = root.read_dir_names(site) else {
+        return out;
+    };
+    for n in names {
+        let Some(stem) = n
+            .strip_prefix("nvidia_cuda_runtime")
+            .and_then(|s| s.strip_suffix(".dist-info"))
+        else {
+            continue;
+        };
+        let Some((_, version)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        if let Some(major) = version.split('.').next().filter(|m| !m.is_empty()) {
+            out.insert(major.to_owned(), version.to_owned());
+        }
+    }
+    out
+}
+
+/// Builds the inventory.
+pub fn collect(root: &Root, env: &Env) -> Inventory {
+    let mut sources = Vec::new();
+    let cache = match read_bytes(root, LD_SO_CACHE, ldcache::MAX_CACHE) {
+        Ok(bytes) => match ldcache::parse(&bytes) {
+            Ok(c) => {
+                sources.push(Source::new(
+                    "ld-so-cache",
+                    SourceStatus::Ok,
+                    format!(
+                        "{LD_SO_CACHE}: {} entries ({} format)",
+                        c.entries.len(),
+                        c.format
+                    ),
+                ));
+                Some(c)
+            }
+            Err(e) => {
+                sources.push(Source::new(
+                    "ld-so-cache",
+                    SourceStatus::Failed,
+                    format!("{LD_SO_CACHE}: {e}"),
+                ));
+                None
+            }
+        },
+        Err(e) => {
+            let status = match e.kind() {
+                std::io::ErrorKind::NotFound => SourceStatus::Absent,
+                std::io::ErrorKind::PermissionDenied => SourceStatus::Denied,
+                _ => SourceStatus::Failed,
+            };
+            sources.push(Source::new(
+                "ld-so-cache",
+                status,
+                format!("{LD_SO_CACHE}: {}", describe_error(&e)),
+            ));
+            None
+        }
+    };
+    let ld_path: Vec<String> = env
+        .get("LD_LIBRARY_PATH")
+        .unwrap_or("")
+        .split([':', ';'])
+        .filter(|d| d.starts_with('/'))
+        .take(64)
+        .map(str::to_owned)
+        .collect();
+
+    let mut c = Collector {
+        root,
+        libs: Vec::new(),
+        seen: BTreeMap::new(),
+        skipped: Vec::new(),
+        wheel_versions: BTreeMap::new(),
+    };
+    let mut resolved = Vec::new();
+    for soname in LOADER_SONAMES {
+        match c.resolve(soname, &ld_path, cache.as_ref()) {
+            Some(i) => resolved.push(format!(
+                "{soname} → {}",
+                c.libs.get(i).map_or("?", |l| l.path.as_str())
+            )),
+            None => resolved.push(format!("{soname}: not found")),
+        }
+    }
+    for dir in ["/usr/local/nvidia/lib64", "/usr/local/nvidia/lib"] {
+        c.scan_dir(dir, "nvidia-docker", None);
+    }
+    c.scan_dir("/usr/lib/wsl/lib", "wsl", None);
+    if let Ok(stores) = root.read_dir_names("/usr/lib/wsl/drivers") {
+        for s in stores.into_iter().take(64) {
+            c.scan_dir(
+                &format!("/usr/lib/wsl/drivers/{s}"),
+                "wsl-driver-store",
+                None,
+            );
+        }
+    }
+    for (dir, how) in cuda_dirs(root, env) {
+        c.scan_dir(&dir, how, None);
+    }
+    if let Some(p) = env.get("CONDA_PREFIX").filter(|p| p.starts_with('/')) {
+        c.scan_dir(&format!("{}/lib", p.trim_end_matches('/')), "conda", None);
+    }
+    for site in python_sites(root, env) {
+        let versions = wheel_versions(root, &site);
+        if !versions.is_empty() {
+            c.wheel_versions.insert(site.clone(), versions);
+        }
+        for sub in [
+            "nvidia/cuda_runtime/lib",
+            "nvidia/cu13/lib",
+            "nvidia/cu12/lib",
+        ] {
+            c.scan_dir(&format!("{site}/{sub}"), "python-wheel", Some(&site));
+        }
+    }
+
+    // Selected first, in SONAME order; the rest as found.
+    let mut libs = c.libs;
+    let rank = |l: &Library| -> usize {
+        if l.selected {
+            LOADER_SONAMES
+                .iter()
+                .position(|s| {
+                    l.soname.as_deref() == Some(s)
+                        || l.found_as.as_deref().is_some_and(|f| file_name(f) == *s)
+                })
+                .unwrap_or(LOADER_SONAMES.len())
+        } else {
+            LOADER_SONAMES.len() + 1
+        }
+    };
+    libs.sort_by_key(rank);
+    let mut detail = format!(
+        "{} librar{} found; {}",
+        libs.len(),
+        if libs.len() == 1 { "y" } else { "ies" },
+        resolved.join(", ")
+    );
+    if !c.skipped.is_empty() {
+        detail.push_str("; skipped: ");
+        detail.push_str(&c.skipped.join(", "));
+    }
+    sources.push(Source::new("library-inventory", SourceStatus::Ok, detail));
+    Inventory {
+        libraries: libs,
+        sources,
+    }
+}
+
+/// Reads a regular file's bytes, at most `limit`.
+pub fn read_bytes(root: &Root, path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let real = root.resolve(path)?;
+    // Never blocks on a FIFO where the file belongs (issue 10).
+    let file = crate::root::open_regular(&real)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} bytes, over the {limit}-byte limit", meta.len()),
+        ));
+    }
+    let mut buf = Vec::new();
+    file.take(limit).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The library `ld.so` would load for a SONAME.
+pub fn selected<'a>(libs: &'a [Library], soname: &str) -> Option<&'a Library> {
+    libs.iter().filter(|l| l.selected).find(|l| {
+        l.soname.as_deref() == Some(soname)
+            || l.found_as
+                .as_deref()
+                .is_some_and(|f| file_name(f) == soname)
+            || file_name(&l.path) == soname
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn machine(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nvprobe-libs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn put(root: &std::path::Path, path: &str, bytes: &[u8]) {
+        let full = root.join(path.trim_start_matches('/'));
+        fs::create_dir_all(full.parent().unwrap()).unwrap();
+        fs::write(full, bytes).unwrap();
+    }
+
+    fn link(root: &std::path::Path, path: &str, target: &str) {
+        let full = root.join(path.trim_start_matches('/'));
+        fs::create_dir_all(full.parent().unwrap()).unwrap();
+        symlink(target, full).unwrap();
+    }
+
+    #[test]
+    fn libs_names() {
+        assert_eq!(
+            driver_version_from_name("libcuda.so.580.65.06").as_deref(),
+            Some("580.65.06")
+        );
+        assert_eq!(
+            driver_version_from_name("libnvidia-ml.so.570.26").as_deref(),
+            Some("570.26")
+        );
+        assert_eq!(driver_version_from_name("libcuda.so.1.1"), None);
+        assert_eq!(driver_version_from_name("libcuda.so.1"), None);
+        assert_eq!(driver_version_from_name("libcuda.so"), None);
+        assert_eq!(
+            runtime_version_from_name("libcudart.so.12.4.127").as_deref(),
+            Some("12.4.127")
+        );
+        assert_eq!(runtime_version_from_name("libcudart.so.12"), None);
+    }
+
+    /// `LD_LIBRARY_PATH` beats the cache, the cache beats the default directories, a file for
+    /// another machine is skipped, and symlinks resolve inside the root.
+    #[test]
+    fn libs_loader_order() {
+        let d = machine("order");
+        let lib = elfinfo::build::shared_object("libcuda.so.1", None);
+        put(&d, "/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15", &lib);
+        link(
+            &d,
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+            "libcuda.so.550.54.15",
+        );
+        put(&d, "/opt/old/libcuda.so.535.104.05", &lib);
+        link(
+            &d,
+            "/opt/old/libcuda.so.1",
+            "/opt/old/libcuda.so.535.104.05",
+        );
+        put(&d, "/opt/bad/libcuda.so.1", b"not elf");
+        let root = Root::at(&d);
+
+        let inv = collect(&root, &Env::default());
+        let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
+        assert_eq!(l.path, "/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15");
+        assert_eq!(l.found_by.as_deref(), Some("default-dir"));
+        assert_eq!(l.version.as_deref(), Some("550.54.15"));
+        assert!(!l.stub);
+
+        let cache =
+            ldcache::build::new_format(&[(0x0303, "libcuda.so.1", "/opt/old/libcuda.so.1")]);
+        put(&d, "/etc/ld.so.cache", &cache);
+        let inv = collect(&root, &Env::default());
+        let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
+        assert_eq!(l.version.as_deref(), Some("535.104.05"));
+        assert_eq!(l.found_by.as_deref(), Some("ld-so-cache"));
+
+        let env = Env::from_pairs([("LD_LIBRARY_PATH", "/opt/bad::/usr/lib/x86_64-linux-gnu")]);
+        let inv = collect(&root, &env);
+        let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
+        assert_eq!(l.version.as_deref(), Some("550.54.15"));
+        assert_eq!(l.found_by.as_deref(), Some("ld-library-path"));
+        assert_eq!(inv.libraries.iter().filter(|l| l.selected).count(), 1);
+        let detail = &inv
+            .sources
+            .iter()
+            .find(|s| s.name == "library-inventory")
+            .unwrap()
+            .detail;
+        assert!(detail.contains("/opt/bad/libcuda.so.1"), "{detail}");
+    }
+
+    #[test]
+    fn libs_stub_compat_and_wheel() {
+        let d = machine("kinds");
+        let plain = elfinfo::build::shared_object("libcuda.so.1", None);
+        let note = r#"{"format":1,"CUDA version":"12.9","driver":[535,550,560,565,570,575],"device":[1,2,7,8,9,10,11,12,13,14]}"#;
+        put(
+            &d,
+            "/usr/local/cuda-12.9/compat/libcuda.so.575.57.08",
+            &elfinfo::build::shared_object("libcuda.so.1", Some(note)),
+        );
+        link(
+            &d,
+            "/usr/local/cuda-12.9/compat/libcuda.so.1",
+            "libcuda.so.575.57.08",
+        );
+        put(
+            &d,
+            "/usr/local/cuda-12.9/targets/x86_64-linux/lib/stubs/libcuda.so",
+            &plain,
+        );
+        let site = "/opt/venv/lib/python3.12/site-packages";
+        put(
+            &d,
+            &format!("{site}/nvidia/cuda_runtime/lib/libcudart.so.12"),
+            &elfinfo::build::shared_object("libcudart.so.12", None),
+        );
+        fs::create_dir_all(d.join(format!(
+            "{}/nvidia_cuda_runtime_cu12-12.9.79.dist-info",
+            &site[1..]
+        )))
+        .unwrap();
+        let root = Root::at(&d);
+        let inv = collect(&root, &Env::from_pairs([("VIRTUAL_ENV", "/opt/venv")]));
+        let compat = inv
+            .libraries
+            .iter()
+            .find(|l| l.kind == KIND_COMPAT)
+            .unwrap();
+        assert_eq!(compat.version.as_deref(), Some("575.57.08"));
+        assert_eq!(compat.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(
+            compat
+                .fwd_compat
+                .as_ref()
+                .unwrap()
+                .driver_branches
+                .as_deref(),
+            Some(&[535, 550, 560, 565, 570, 575][..])
+        );
+        assert!(!compat.selected);
+        let stub = inv
+            .libraries
+            .iter()
+            .find(|l| l.path.ends_with("stubs/libcuda.so"))
+            .unwrap();
+        assert!(stub.stub);
+        let rt = inv
+            .libraries
+            .iter()
+            .find(|l| l.kind == KIND_RUNTIME)
+            .unwrap();
+        assert_eq!(rt.version.as_deref(), Some("12.9.79"));
+        assert_eq!(rt.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(rt.found_by.as_deref(), Some("python-wheel"));
+    }
+}

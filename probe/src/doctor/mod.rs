@@ -1,0 +1,817 @@
+//! The compatibility doctor: which CUDA libraries a program would load, whether they fit the
+//! kernel driver and the GPUs, and whether a CUDA build or a container requirement runs here.
+//!
+//! - [`libs`]: the library inventory (`libcuda`, `libnvidia-ml`, `libcudart`), found the way
+//!   `ld.so` finds them ([`ldcache`] parses `/etc/ld.so.cache`; [`elfinfo`] reads SONAMEs and
+//!   the forward-compatibility note with goblin, never loading anything).
+//! - [`overrides`]: `NVPROBE_DRIVER_VERSION`, `NVPROBE_CUDA_VERSION`,
+//!   `NVPROBE_COMPUTE_CAPABILITY`.
+//! - [`cuda`]: the `check --cuda X.Y` verdict and its rules.
+//! - [`require`]: the `NVIDIA_REQUIRE_*` language with libnvidia-container's semantics.
+//! - [`fabric`]: the fabric manager on NVSwitch systems.
+//!
+//! [`apply`] runs at stage 3 of [`crate::probe`] and adds the libraries and the findings every
+//! report carries; [`check`] answers `nvprobe check` on a finished report.
+
+mod binary;
+pub mod cuda;
+pub mod elfinfo;
+pub mod fabric;
+pub mod ldcache;
+pub mod libs;
+pub mod overrides;
+pub mod require;
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use crate::report::{
+    CheckItem, CheckResult, DriverSource, Finding, Gpu, Library, PlatformKind, Report, Severity,
+};
+use crate::tables::{self, compare_versions};
+use crate::{Env, Options};
+
+/// A userspace driver library that would be loaded has another version than the kernel module.
+pub const DRIVER_LIBRARY_MISMATCH: &str = "driver-library-mismatch";
+/// The requested CUDA version needs a newer driver, and no compatibility path applies.
+pub const CUDA_RUNTIME_TOO_NEW: &str = "cuda-runtime-too-new";
+/// It runs through minor-version compatibility only.
+pub const CUDA_MINOR_VERSION_COMPAT: &str = "cuda-minor-version-compat";
+/// cuda-compat libraries are in use and accepted for this driver branch and GPU.
+pub const FORWARD_COMPAT_ACTIVE: &str = "forward-compat-active";
+/// cuda-compat libraries in use, but not valid for this GPU or driver branch.
+pub const FORWARD_COMPAT_UNSUPPORTED: &str = "forward-compat-unsupported";
+/// The driver branch no longer supports the GPU's architecture.
+pub const ARCH_UNSUPPORTED_BY_DRIVER: &str = "arch-unsupported-by-driver";
+/// The requested CUDA version cannot build code for the GPU's compute capability (extension).
+pub const CUDA_CANNOT_TARGET_ARCH: &str = "cuda-cannot-target-arch";
+/// `NVSwitch` functions present but no fabric manager running, or one of another version.
+pub const FABRIC_MANAGER_MISSING: &str = "fabric-manager-missing";
+/// An `NVPROBE_*` override replaced detection.
+pub const OVERRIDE_USED: &str = "override-used";
+/// An `NVPROBE_*` override was malformed and ignored (extension).
+pub const OVERRIDE_INVALID: &str = "override-invalid";
+/// The `libcuda.so.1` or `libnvidia-ml.so.1` the loader would pick is a toolkit stub
+/// (extension).
+pub const STUB_LIBRARY_SELECTED: &str = "stub-library-selected";
+
+/// A GPU as the doctor sees it: the report's fields, completed from the PCI table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuView {
+    /// PCI bus id (or several, joined, for a grouped finding).
+    pub bus_id: String,
+    /// Marketing name.
+    pub name: Option<String>,
+    /// Compute capability.
+    pub cc: Option<String>,
+    /// Architecture (`Pascal`).
+    pub architecture: Option<String>,
+    /// NVML brand name, inferred from the name (`tesla`, `nvidia`, `geforce`, ...).
+    pub brand: Option<&'static str>,
+}
+
+impl GpuView {
+    fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| "the NVIDIA GPU".to_owned())
+    }
+}
+
+fn hex(v: Option<&String>) -> Option<u16> {
+    u16::from_str_radix(v?.trim_start_matches("0x"), 16).ok()
+}
+
+/// The report's GPU, completed from the PCI table where the report has no value.
+pub fn gpu_view(g: &Gpu) -> GpuView {
+    let entry = hex(g.pci.device_id.as_ref()).and_then(|d| {
+        tables::pci_lookup(
+            d,
+            hex(g.pci.subsystem_vendor_id.as_ref()),
+            hex(g.pci.subsystem_device_id.as_ref()),
+        )
+    });
+    let name = g
+        .name
+        .clone()
+        .or_else(|| entry.and_then(|e| e.name).map(str::to_owned));
+    let cc = g.compute_capability.clone().or_else(|| {
+        entry
+            .and_then(|e| e.compute_capability)
+            .map(|(a, b)| format!("{a}.{b}"))
+    });
+    let overridden = g.compute_capability_source == Some(crate::report::CcSource::Override);
+    let architecture = if overridden {
+        cc.as_deref()
+            .and_then(cuda::architecture_for_cc)
+            .map(str::to_owned)
+    } else {
+        g.architecture
+            .clone()
+            .or_else(|| entry.and_then(|e| e.architecture).map(str::to_owned))
+            .or_else(|| {
+                cc.as_deref()
+                    .and_then(cuda::architecture_for_cc)
+                    .map(str::to_owned)
+            })
+    };
+    GpuView {
+        bus_id: g.pci.bus_id.clone(),
+        brand: name.as_deref().and_then(brand_of),
+        name,
+        cc,
+        architecture,
+    }
+}
+
+/// The NVML brand of a GPU from its marketing name, as `nvmlDeviceGetBrand` names them in
+/// `NVIDIA_REQUIRE_*` (`tesla`, `nvidia`, `quadro`, `quadrortx`, `nvidiartx`, `geforce`,
+/// `geforcertx`, `titan`, `titanrtx`, `nvs`, `grid`). Data-center GPUs without "Tesla" in the
+/// name report `nvidia` on current drivers. `None` when the name says nothing; a requirement
+/// then treats the brand as missing data (true).
+pub fn brand_of(name: &str) -> Option<&'static str> {
+    let n = name.to_ascii_lowercase();
+    let has = |s: &str| n.contains(s);
+    Some(if has("geforce rtx") {
+        "geforcertx"
+    } else if has("geforce") {
+        "geforce"
+    } else if has("titan rtx") {
+        "titanrtx"
+    } else if has("titan") {
+        "titan"
+    } else if has("quadro rtx") {
+        "quadrortx"
+    } else if has("quadro") {
+        "quadro"
+    } else if has("nvs ") {
+        "nvs"
+    } else if has("grid") {
+        "grid"
+    } else if has("tesla") {
+        "tesla"
+    } else if has("rtx") {
+        // RTX A6000, RTX 6000 Ada, RTX PRO 6000 Blackwell: the professional "NVIDIA RTX" brand.
+        "nvidiartx"
+    } else if [
+        "a100", "a800", "a30", "a40", "a10", "a16", "a2 ", "h100", "h200", "h800", "h20", "gh200",
+        "l4", "l40", "l20", "b100", "b200", "b300", "gb200", "gb300", "t4", "v100", "p100", "p40",
+    ]
+    .iter()
+    .any(|m| has(m))
+    {
+        "nvidia"
+    } else {
+        return None;
+    })
+}
+
+/// NVML's `nvmlBrandType_t` value of a brand name (`pynvml` in nvidia-ml-py 13.615).
+pub fn brand_value(brand: &str) -> Option<u32> {
+    Some(match brand {
+        "quadro" => 1,
+        "tesla" => 2,
+        "nvs" => 3,
+        "grid" => 4,
+        "geforce" => 5,
+        "titan" => 6,
+        "vapps" => 7,
+        "vpc" => 8,
+        "vcs" => 9,
+        "vws" => 10,
+        "cloudgaming" => 11,
+        "quadrortx" => 12,
+        "nvidiartx" => 13,
+        "nvidia" => 14,
+        "geforcertx" => 15,
+        "titanrtx" => 16,
+        _ => return None,
+    })
+}
+
+/// What the verdicts need from a report.
+#[derive(Clone, Debug)]
+pub struct Machine<'a> {
+    /// The driver version (detected or overridden).
+    pub driver_version: Option<String>,
+    /// The detected kernel module version, when it can be compared with library file names
+    /// (not on WSL, not overridden).
+    pub kernel_version: Option<&'a str>,
+    /// The driver branch.
+    pub branch: Option<u32>,
+    /// The CUDA version the driver supports (or `NVPROBE_CUDA_VERSION`).
+    pub native_cuda: Option<String>,
+    /// The visible GPUs.
+    pub gpus: Vec<GpuView>,
+    /// The inventory.
+    pub libs: &'a [Library],
+    /// A visible GPU is a data-center or professional one.
+    pub data_center: bool,
+}
+
+impl<'a> Machine<'a> {
+    /// From a report and the overrides.
+    pub fn new(report: &'a Report, ov: &overrides::Overrides) -> Self {
+        let d = report.driver.as_ref();
+        let comparable = d.is_some_and(|d| {
+            matches!(
+                d.source,
+                DriverSource::Sysfs | DriverSource::Procfs | DriverSource::Ioctl
+            )
+        }) && report.platform.kind != PlatformKind::Wsl2;
+        let by_procfs: Vec<&Gpu> = report
+            .gpus
+            .iter()
+            .filter(|g| g.seen_by.iter().any(|s| s == "procfs-gpus"))
+            .collect();
+        let bound: Vec<&Gpu> = report
+            .gpus
+            .iter()
+            .filter(|g| g.kernel_driver.as_deref() == Some("nvidia"))
+            .collect();
+        let visible = if !by_procfs.is_empty() {
+            by_procfs
+        } else if !bound.is_empty() {
+            bound
+        } else {
+            report.gpus.iter().collect()
+        };
+        let gpus: Vec<GpuView> = visible.into_iter().map(gpu_view).collect();
+        let data_center = gpus.iter().any(|g| {
+            matches!(
+                g.brand,
+                Some("tesla" | "nvidia" | "nvidiartx" | "quadro" | "quadrortx")
+            )
+        });
+        Self {
+            driver_version: d.map(|d| d.version.clone()),
+            kernel_version: d.filter(|_| comparable).map(|d| d.version.as_str()),
+            branch: d.map(|d| d.branch),
+            native_cuda: ov
+                .cuda
+                .clone()
+                .or_else(|| d.and_then(|d| d.cuda_version.clone())),
+            gpus,
+            libs: &report.libraries,
+            data_center,
+        }
+    }
+}
+
+/// Why an (active) cuda-compat library does not work here; `None` when it does.
+pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
+    let note = l.fwd_compat.as_ref();
+    if let (Some(b), Some(list)) = (m.branch, note.and_then(|n| n.driver_branches.as_ref()))
+        && !list.contains(&b)
+    {
+        let list: Vec<String> = list.iter().map(u32::to_string).collect();
+        return Some(format!(
+            "driver branch R{b} is not one it accepts (R{}), so cuInit fails with CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)",
+            list.join(", R")
+        ));
+    }
+    if let (Some(lv), Some(dv)) = (&l.version, &m.driver_version)
+        && compare_versions(lv, dv) == Ordering::Less
+    {
+        return Some(format!(
+            "it is {lv}, older than the driver {dv}: forward compatibility only runs a newer user-mode driver on an older kernel module (error 803)"
+        ));
+    }
+    if let Some(devices) = note.and_then(|n| n.devices.as_ref()) {
+        for g in &m.gpus {
+            if let Some(b) = g.brand
+                && let Some(v) = brand_value(b)
+                && !devices.contains(&v)
+            {
+                return Some(format!(
+                    "{} ({}) is a {b} GPU, and forward compatibility runs only on data-center and select professional GPUs, so cuInit fails with CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE (804)",
+                    g.label(),
+                    g.bus_id
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Stage 3 of [`crate::probe`]: overrides, the library inventory, and the findings about
+/// them, the GPUs' architectures and the fabric manager.
+pub fn apply(opts: &Options, report: &mut Report) {
+    let (ov, bad) = overrides::read(&opts.env);
+    report.findings.extend(bad);
+    overrides::apply(&ov, report);
+
+    let inv = libs::collect(&opts.root, &opts.env);
+    report.libraries = inv.libraries;
+    report.sources.extend(inv.sources);
+
+    let mut found = Vec::new();
+    {
+        let m = Machine::new(report, &ov);
+        library_findings(report, &m, &mut found);
+        arch_findings(report, &m, &mut found);
+    }
+    for f in found {
+        push_unique(&mut report.findings, f);
+    }
+    fabric::check(&opts.root, report);
+}
+
+fn push_unique(findings: &mut Vec<Finding>, f: Finding) {
+    if !findings
+        .iter()
+        .any(|x| x.code == f.code && x.message == f.message)
+    {
+        findings.push(f);
+    }
+}
+
+fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
+    let cuda = libs::selected(m.libs, "libcuda.so.1");
+    let nvml = libs::selected(m.libs, "libnvidia-ml.so.1");
+
+    // Driver/library version mismatch (the NVML "Driver/library version mismatch" case).
+    if let Some(kv) = m.kernel_version
+        && !report
+            .findings
+            .iter()
+            .any(|f| f.code == DRIVER_LIBRARY_MISMATCH)
+    {
+        let off: Vec<&Library> = [cuda, nvml]
+            .into_iter()
+            .flatten()
+            .filter(|l| l.kind != libs::KIND_COMPAT && !l.stub)
+            .filter(|l| l.version.as_deref().is_some_and(|v| v != kv))
+            .collect();
+        if let Some(first) = off.first() {
+            let lv = first.version.as_deref().unwrap_or("?");
+            let list: Vec<String> = off
+                .iter()
+                .map(|l| format!("{} ({})", l.path, l.version.as_deref().unwrap_or("?")))
+                .collect();
+            let newer = compare_versions(lv, kv) == Ordering::Greater;
+            let remedy = if report.platform.in_container {
+                format!(
+                    "In a container the driver libraries are mounted from the host when it starts: restart the container after the host's driver update. If the image itself ships driver libraries ({}), rebuild it without them.",
+                    list.join(", ")
+                )
+            } else if newer {
+                format!(
+                    "The driver packages were upgraded to {lv} but the old {kv} kernel module is still loaded: reboot. Or, with no process using the GPU, reload the modules: 'sudo systemctl stop nvidia-persistenced; sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia'."
+                )
+            } else {
+                format!(
+                    "An older library shadows the driver's: find its package with 'dpkg -S {}' (or 'rpm -qf'), and remove or upgrade it so that the libraries match the {kv} module; then run 'sudo ldconfig'. If the module is the stale part, reinstall the driver for the running kernel and reboot.",
+                    first.path
+                )
+            };
+            out.push(Finding::new(
+                DRIVER_LIBRARY_MISMATCH,
+                Severity::Error,
+                format!(
+                    "The driver {} that programs load ({}) {} not from the release of the loaded kernel module {kv}: nvidia-smi and NVML fail with 'Failed to initialize NVML: Driver/library version mismatch', and CUDA programs cannot initialise.",
+                    if off.len() == 1 { "library" } else { "libraries" },
+                    list.join(" and "),
+                    if off.len() == 1 { "is" } else { "are" }
+                ),
+                remedy,
+            ));
+        }
+    }
+
+    // Stubs.
+    for l in [cuda, nvml].into_iter().flatten().filter(|l| l.stub) {
+        out.push(Finding::new(
+            STUB_LIBRARY_SELECTED,
+            Severity::Error,
+            format!(
+                "The {} that programs load is {}, a CUDA toolkit stub meant for linking only: CUDA and NVML calls through it fail (\"CUDA driver is a stub library\", CUDA_ERROR_STUB_LIBRARY).",
+                l.found_as.as_deref().map_or(l.path.as_str(), |f| f.rsplit('/').next().unwrap_or(f)),
+                l.path
+            ),
+            format!(
+                "Take the stubs directory out of LD_LIBRARY_PATH and /etc/ld.so.conf.d, or delete the copied stub ({}), then run 'sudo ldconfig'; the real library comes with the driver (libnvidia-compute-<branch> / nvidia-driver packages, or the container runtime).",
+                l.found_as.as_deref().unwrap_or(&l.path)
+            ),
+        ));
+    }
+
+    // Forward compatibility in use.
+    if let Some(l) = cuda.filter(|l| l.kind == libs::KIND_COMPAT && !l.stub) {
+        let cv = l.cuda_version.as_deref().unwrap_or("?");
+        match compat_problem(l, m) {
+            None => out.push(Finding::new(
+                FORWARD_COMPAT_ACTIVE,
+                Severity::Info,
+                format!(
+                    "Programs load the forward-compatibility libcuda {} ({}, CUDA {cv}) on driver {}: CUDA {cv} programs run on this older kernel module.",
+                    l.path,
+                    l.version.as_deref().unwrap_or("?"),
+                    m.driver_version.as_deref().unwrap_or("?")
+                ),
+                "Nothing to do. Upgrading the driver to a branch that supports CUDA natively removes the need for it.",
+            )),
+            Some(why) => out.push(Finding::new(
+                FORWARD_COMPAT_UNSUPPORTED,
+                Severity::Error,
+                format!(
+                    "Programs load the forward-compatibility libcuda {} (CUDA {cv}), but {why}: every CUDA program fails, also those the driver itself would run.",
+                    l.path
+                ),
+                format!(
+                    "Stop loading it: remove {} from LD_LIBRARY_PATH or from /etc/ld.so.conf.d (then 'sudo ldconfig'); in a container, run the image with the host's libraries only (NVIDIA_DISABLE_REQUIRE is not enough; the cuda-compat package must not be on the library path). Forward compatibility needs a data-center GPU and a driver branch in the library's list.",
+                    l.path.rsplit_once('/').map_or("", |(d, _)| d)
+                ),
+            )),
+        }
+    }
+}
+
+fn arch_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
+    let (Some(branch), Some(dv)) = (m.branch, m.driver_version.as_deref()) else {
+        return;
+    };
+    // One finding per (name, architecture), listing the bus ids.
+    let mut groups: Vec<GpuView> = Vec::new();
+    for g in report.gpus.iter().map(gpu_view) {
+        match groups
+            .iter_mut()
+            .find(|x| x.name == g.name && x.architecture == g.architecture)
+        {
+            Some(x) => {
+                x.bus_id.push_str(", ");
+                x.bus_id.push_str(&g.bus_id);
+            }
+            None => groups.push(g),
+        }
+    }
+    for g in &groups {
+        if let Some(f) = cuda::arch_unsupported(g, branch, dv) {
+            out.push(f);
+        }
+    }
+}
+
+/// What `nvprobe check` was asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckRequest {
+    /// `--cuda`.
+    pub cuda: Option<(u32, u32)>,
+    /// `--require`.
+    pub require: Option<require::Requirement>,
+    /// `--binary`: CUDA binaries (files or directories) to check against every visible GPU.
+    pub binaries: Vec<std::path::PathBuf>,
+}
+
+impl CheckRequest {
+    /// Validates the arguments.
+    ///
+    /// # Errors
+    /// A usage message: a `--cuda` that is not a version, or a malformed `--require` with the
+    /// position of the fault.
+    pub fn new(cuda: Option<&str>, requirement: Option<&str>) -> Result<Self, String> {
+        let cuda = match cuda {
+            Some(c) => Some(
+                overrides::parse_cuda(c.trim())
+                    .and_then(|v| cuda::parse_version(&v))
+                    .ok_or_else(|| format!("--cuda: '{c}' is not a CUDA version such as 12.4"))?,
+            ),
+            None => None,
+        };
+        let require = match requirement {
+            Some(r) => Some(require::parse(r).map_err(|e| format!("--require: {e}"))?),
+            None => None,
+        };
+        Ok(Self {
+            cuda,
+            require,
+            binaries: Vec::new(),
+        })
+    }
+
+    /// Adds `--binary` paths; each must exist.
+    ///
+    /// # Errors
+    /// A usage message naming a path that does not exist.
+    pub fn with_binaries(mut self, paths: &[std::path::PathBuf]) -> Result<Self, String> {
+        for p in paths {
+            if std::fs::symlink_metadata(p).is_err() {
+                return Err(format!(
+                    "--binary: {}: no such file or directory",
+                    p.display()
+                ));
+            }
+        }
+        self.binaries = paths.to_vec();
+        Ok(self)
+    }
+}
+
+const SATISFIED: &str = "satisfied";
+const NOT_SATISFIED: &str = "not-satisfied";
+const MALFORMED: &str = "malformed";
+
+fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> CheckItem {
+    let facts = require::Facts {
+        cuda: m.native_cuda.clone(),
+        driver: m.driver_version.clone(),
+    };
+    let mut verdict = SATISFIED;
+    let mut reason = None;
+    let devices: Vec<(String, require::Device)> = m
+        .gpus
+        .iter()
+        .map(|g| {
+            (
+                g.bus_id.clone(),
+                require::Device {
+                    arch: g.cc.clone(),
+                    brand: g.brand.map(str::to_owned),
+                },
+            )
+        })
+        .collect();
+    let runs: Vec<(Option<&str>, Option<&require::Device>)> = if devices.is_empty() {
+        vec![(None, None)]
+    } else {
+        devices
+            .iter()
+            .map(|(b, d)| (Some(b.as_str()), Some(d)))
+            .collect()
+    };
+    for (bus, dev) in runs {
+        let on = bus.map(|b| format!(" on GPU {b}")).unwrap_or_default();
+        match require::evaluate(r, &facts, dev) {
+            require::Outcome::Satisfied => {}
+            require::Outcome::Unsatisfied(c) => {
+                verdict = NOT_SATISFIED;
+                let hint = if r.text.trim_start().starts_with("cuda>=") {
+                    ", please update your driver to a newer version, or use an earlier cuda container"
+                } else {
+                    ""
+                };
+                reason = Some(format!("{source}: unsatisfied condition: {c}{on}{hint}"));
+                break;
+            }
+            require::Outcome::Invalid(why) => {
+                verdict = NOT_SATISFIED;
+                reason = Some(format!("{source}: invalid expression{on}: {why}"));
+                break;
+            }
+        }
+    }
+    let reason = reason.unwrap_or_else(|| {
+        let mut s = format!("{source}: '{}' holds", r.text);
+        if m.gpus.is_empty() {
+            s.push_str(" (no GPU visible: arch and brand count as satisfied)");
+        } else {
+            let _ = write!(s, " for {} visible GPU(s)", m.gpus.len());
+        }
+        if m.driver_version.is_none() {
+            s.push_str("; no driver is known, and missing data counts as satisfied, as in libnvidia-container");
+        }
+        s
+    });
+    CheckItem {
+        kind: "require".to_owned(),
+        expression: r.text.clone(),
+        source: source.to_owned(),
+        verdict: verdict.to_owned(),
+        via: None,
+        reason,
+    }
+}
+
+/// The requirements in the environment, as the NVIDIA container toolkit collects them.
+fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
+    if let Some(v) = env.get("NVIDIA_DISABLE_REQUIRE")
+        && require::disabled(Some(v))
+    {
+        items.push(CheckItem {
+            kind: "require".to_owned(),
+            expression: String::new(),
+            source: "NVIDIA_DISABLE_REQUIRE".to_owned(),
+            verdict: SATISFIED.to_owned(),
+            via: None,
+            reason: format!("NVIDIA_DISABLE_REQUIRE={v} turns the NVIDIA_REQUIRE_* checks off"),
+        });
+        return;
+    }
+    let mut reqs: Vec<(String, String)> = env
+        .with_prefix("NVIDIA_REQUIRE_")
+        .filter(|(k, v)| !k.starts_with("NVIDIA_REQUIRE_JETPACK") && !v.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    // Legacy images: CUDA_VERSION without NVIDIA_REQUIRE_CUDA means cuda>=major.minor.
+    if env.get("NVIDIA_REQUIRE_CUDA").is_none_or(str::is_empty)
+        && let Some(cv) = env.get("CUDA_VERSION").filter(|v| !v.is_empty())
+    {
+        let mm: Vec<&str> = cv.split('.').take(2).collect();
+        reqs.push(("CUDA_VERSION".to_owned(), format!("cuda>={}", mm.join("."))));
+    }
+    if reqs.is_empty() {
+        items.push(CheckItem {
+            kind: "require".to_owned(),
+            expression: String::new(),
+            source: "environment".to_owned(),
+            verdict: SATISFIED.to_owned(),
+            via: None,
+            reason: "nothing to check: no --cuda, no --require, and no NVIDIA_REQUIRE_* variable in the environment".to_owned(),
+        });
+        return;
+    }
+    for (k, v) in reqs {
+        match require::parse(&v) {
+            Ok(r) => items.push(eval_requirement(&r, &k, m)),
+            Err(e) => items.push(CheckItem {
+                kind: "require".to_owned(),
+                expression: v.clone(),
+                source: k.clone(),
+                verdict: MALFORMED.to_owned(),
+                via: None,
+                reason: format!(
+                    "{k}: {} (the container runtime refuses to start such a container)",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            }),
+        }
+    }
+}
+
+/// Answers `nvprobe check` on a report, adding the findings the verdicts raise.
+pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult {
+    let (ov, _) = overrides::read(env);
+    let mut items = Vec::new();
+    let mut found = Vec::new();
+    {
+        let m = Machine::new(report, &ov);
+        if let Some(c) = req.cuda {
+            let v = cuda::verdict(c, &m);
+            items.push(CheckItem {
+                kind: "cuda".to_owned(),
+                expression: format!("{}.{}", c.0, c.1),
+                source: "--cuda".to_owned(),
+                verdict: if v.satisfied {
+                    SATISFIED
+                } else {
+                    NOT_SATISFIED
+                }
+                .to_owned(),
+                via: Some(v.via.to_owned()),
+                reason: v.reason,
+            });
+            found.extend(v.findings);
+        }
+        if let Some(r) = &req.require {
+            items.push(eval_requirement(r, "--require", &m));
+        }
+        if !req.binaries.is_empty() {
+            let (bin_items, bin_findings) = binary::check(&req.binaries, &m);
+            items.extend(bin_items);
+            found.extend(bin_findings);
+        }
+        if req.cuda.is_none() && req.require.is_none() && req.binaries.is_empty() {
+            env_requirements(env, &m, &mut items);
+        }
+    }
+    for f in found {
+        push_unique(&mut report.findings, f);
+    }
+    crate::findings::sort(&mut report.findings);
+    let worst = items
+        .iter()
+        .find(|i| i.verdict == MALFORMED)
+        .or_else(|| items.iter().find(|i| i.verdict == NOT_SATISFIED));
+    let (verdict, reason) = match worst {
+        Some(i) => (i.verdict.clone(), i.reason.clone()),
+        None => (
+            SATISFIED.to_owned(),
+            items
+                .iter()
+                .map(|i| i.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    CheckResult {
+        verdict,
+        reason,
+        checks: items,
+    }
+}
+
+/// The exit code of a check: 0 satisfied, 1 not, 2 malformed.
+pub fn exit_code(result: &CheckResult) -> u8 {
+    match result.verdict.as_str() {
+        SATISFIED => 0,
+        MALFORMED => 2,
+        _ => 1,
+    }
+}
+
+/// The report as JSON with the `check` object added.
+pub fn check_json(report: &Report, result: &CheckResult) -> String {
+    let mut v = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    if let (Some(obj), Ok(c)) = (v.as_object_mut(), serde_json::to_value(result)) {
+        obj.insert("check".to_owned(), c);
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// The check for people: the verdict and its reason on the first line, then the findings the
+/// check concerns, most important first, each with its fix.
+pub fn render_check(report: &Report, result: &CheckResult) -> String {
+    let word = match result.verdict.as_str() {
+        SATISFIED => "satisfied",
+        MALFORMED => "malformed",
+        _ => "not satisfied",
+    };
+    let mut out = format!("{word}: {}\n", result.reason);
+    if result.checks.len() > 1 {
+        for i in &result.checks {
+            let _ = writeln!(out, "  {}: {}", i.verdict, i.reason);
+        }
+    }
+    let relevant: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.severity != Severity::Info
+                || f.code == FORWARD_COMPAT_ACTIVE
+                || f.code == OVERRIDE_USED
+        })
+        .collect();
+    for f in relevant {
+        let sev = match f.severity {
+            Severity::Error => "ERROR",
+            Severity::Warning => "WARNING",
+            Severity::Info => "info",
+        };
+        let _ = writeln!(out, "  {sev} {}: {}", f.code, f.message);
+        let _ = writeln!(out, "    Fix: {}", f.remedy);
+    }
+    out
+}
+
+/// Lines `(label, text)` for the libraries in the text report.
+pub fn library_lines(report: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, l) in report.libraries.iter().enumerate() {
+        let mut what = vec![l.kind.clone()];
+        if let Some(v) = &l.version {
+            what.push(v.clone());
+        }
+        if let Some(c) = l
+            .cuda_version
+            .as_deref()
+            .filter(|_| l.kind != libs::KIND_RUNTIME)
+        {
+            what.push(format!("CUDA {c}"));
+        }
+        if l.stub {
+            what.push("stub".to_owned());
+        }
+        what.push(if l.selected {
+            format!("loaded via {}", l.found_by.as_deref().unwrap_or("?"))
+        } else {
+            format!(
+                "not on the loader's path ({})",
+                l.found_by.as_deref().unwrap_or("?")
+            )
+        });
+        if let Some(p) = &l.problem {
+            what.push(p.clone());
+        }
+        let label = if i == 0 { "Libraries" } else { "" };
+        out.push((
+            label.to_owned(),
+            format!("{} ({})", l.path, what.join(", ")),
+        ));
+    }
+    if out.is_empty() {
+        out.push((
+            "Libraries".to_owned(),
+            "no libcuda, libnvidia-ml or libcudart found".to_owned(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doctor_brands() {
+        assert_eq!(brand_of("NVIDIA H100 80GB HBM3"), Some("nvidia"));
+        assert_eq!(brand_of("Tesla K80"), Some("tesla"));
+        assert_eq!(brand_of("NVIDIA GeForce RTX 4090"), Some("geforcertx"));
+        assert_eq!(brand_of("NVIDIA GeForce GTX 1080 Ti"), Some("geforce"));
+        assert_eq!(brand_of("NVIDIA RTX A6000"), Some("nvidiartx"));
+        assert_eq!(brand_of("Quadro RTX 8000"), Some("quadrortx"));
+        assert_eq!(brand_of("NVIDIA L40S"), Some("nvidia"));
+        assert_eq!(brand_of("NVIDIA A100-SXM4-40GB"), Some("nvidia"));
+        assert_eq!(brand_of("Graphics Device"), None);
+        assert_eq!(brand_value("geforcertx"), Some(15));
+    }
+}

@@ -1,0 +1,244 @@
+//! `NVPROBE_DRIVER_VERSION`, `NVPROBE_CUDA_VERSION`, `NVPROBE_COMPUTE_CAPABILITY`: values for
+//! build hosts without a GPU (the `CONDA_OVERRIDE_CUDA` idea). A set override replaces
+//! detection and is reported as `override-used`; a malformed one is ignored and reported as
+//! `override-invalid`. An empty variable counts as unset.
+
+use crate::Env;
+use crate::report::{CcSource, Driver, DriverSource, Finding, Flavor, Gpu, Pci, Report, Severity};
+use crate::tables;
+
+use super::{OVERRIDE_INVALID, OVERRIDE_USED};
+
+/// The driver version variable.
+pub const DRIVER_VAR: &str = "NVPROBE_DRIVER_VERSION";
+/// The CUDA version variable.
+pub const CUDA_VAR: &str = "NVPROBE_CUDA_VERSION";
+/// The compute capability variable.
+pub const CC_VAR: &str = "NVPROBE_COMPUTE_CAPABILITY";
+
+/// The valid overrides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// A driver version such as `550.54.15`.
+    pub driver: Option<String>,
+    /// A CUDA version, normalised to `major.minor`.
+    pub cuda: Option<String>,
+    /// A compute capability `major.minor`.
+    pub compute_capability: Option<String>,
+}
+
+fn digits(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `550.54.15`, `570.26`: two or three numeric parts, a branch of at least 100.
+pub fn parse_driver(v: &str) -> Option<String> {
+    let parts: Vec<&str> = v.split('.').collect();
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| digits(p, 4)) {
+        return None;
+    }
+    let branch: u32 = parts.first()?.parse().ok()?;
+    (branch >= 100).then(|| v.to_owned())
+}
+
+/// `12.4`, `12` (→ `12.0`), `12.4.1` (→ `12.4`).
+pub fn parse_cuda(v: &str) -> Option<String> {
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.is_empty() || parts.len() > 3 || !parts.iter().all(|p| digits(p, 3)) {
+        return None;
+    }
+    let major: u32 = parts.first()?.parse().ok()?;
+    let minor: u32 = parts.get(1).map_or(Some(0), |m| m.parse().ok())?;
+    (major > 0).then(|| format!("{major}.{minor}"))
+}
+
+/// `8.6`, `12.0`.
+pub fn parse_cc(v: &str) -> Option<String> {
+    let (a, b) = v.split_once('.')?;
+    if !digits(a, 2) || !digits(b, 2) {
+        return None;
+    }
+    let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+    (a > 0).then(|| format!("{a}.{b}"))
+}
+
+/// Reads the variables; malformed values become `override-invalid` findings.
+pub fn read(env: &Env) -> (Overrides, Vec<Finding>) {
+    let mut o = Overrides::default();
+    let mut bad = Vec::new();
+    let mut take = |var: &str, parse: fn(&str) -> Option<String>, expect: &str| -> Option<String> {
+        let raw = env.get(var)?.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        let v = parse(raw);
+        if v.is_none() {
+            let shown: String = raw.chars().take(40).collect();
+            bad.push((
+                format!("{var}={shown:?} is not {expect}"),
+                format!("set {var} to {expect}, or unset it"),
+            ));
+        }
+        v
+    };
+    o.driver = take(
+        DRIVER_VAR,
+        parse_driver,
+        "a driver version such as 550.54.15",
+    );
+    o.cuda = take(CUDA_VAR, parse_cuda, "a CUDA version such as 12.4");
+    o.compute_capability = take(CC_VAR, parse_cc, "a compute capability such as 8.6");
+    // One finding per code: the report keeps the first of each.
+    let findings = if bad.is_empty() {
+        Vec::new()
+    } else {
+        let (what, fix): (Vec<String>, Vec<String>) = bad.into_iter().unzip();
+        let mut fix = fix.join("; ");
+        if let Some(c) = fix.get_mut(..1) {
+            c.make_ascii_uppercase();
+        }
+        vec![Finding::new(
+            OVERRIDE_INVALID,
+            Severity::Warning,
+            format!("{}; ignored, detection was used instead.", what.join("; ")),
+            format!("{fix}."),
+        )]
+    };
+    (o, findings)
+}
+
+/// Puts the overrides into the report and says so.
+pub fn apply(o: &Overrides, report: &mut Report) {
+    let mut said = Vec::new();
+    if let Some(v) = &o.driver {
+        let branch = v
+            .split('.')
+            .next()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_default();
+        let native = tables::native_cuda_for_driver(v).map(|n| n.version.to_owned());
+        let detected = report.driver.as_ref().map(|d| d.version.clone());
+        let d = report.driver.get_or_insert_with(|| Driver {
+            version: String::new(),
+            branch: 0,
+            flavor: Flavor::Unknown,
+            cuda_version: None,
+            source: DriverSource::Override,
+            version_line: None,
+            params: None,
+        });
+        d.version.clone_from(v);
+        d.branch = branch;
+        d.source = DriverSource::Override;
+        d.cuda_version = native;
+        said.push(match detected {
+            Some(det) if det != *v => {
+                format!("{DRIVER_VAR}={v} replaced the detected driver {det}")
+            }
+            Some(_) => format!("{DRIVER_VAR}={v} (the same as detected)"),
+            None => format!("{DRIVER_VAR}={v} stands for a driver (none was detected)"),
+        });
+    }
+    if let Some(c) = &o.cuda {
+        match report.driver.as_mut() {
+            Some(d) => {
+                let before = d.cuda_version.replace(c.clone());
+                said.push(match before {
+                    Some(b) if b != *c => format!("{CUDA_VAR}={c} replaced the driver's CUDA version {b}"),
+                    _ => format!("{CUDA_VAR}={c} gives the driver's CUDA version"),
+                });
+            }
+            None => said.push(format!(
+                "{CUDA_VAR}={c} is used by 'nvprobe check' (the report has no driver object: no driver version is known; set {DRIVER_VAR} too)"
+            )),
+        }
+    }
+    if let Some(cc) = &o.compute_capability {
+        if report.gpus.is_empty() {
+            report.gpus.push(override_gpu());
+            said.push(format!(
+                "{CC_VAR}={cc} stands for one GPU (none was detected; it is listed with bus id \"override\")"
+            ));
+        } else {
+            said.push(format!(
+                "{CC_VAR}={cc} replaced the compute capability of every GPU"
+            ));
+        }
+        for g in &mut report.gpus {
+            g.compute_capability = Some(cc.clone());
+            g.compute_capability_source = Some(CcSource::Override);
+        }
+    }
+    if !said.is_empty() {
+        report.findings.push(Finding::new(
+            OVERRIDE_USED,
+            Severity::Info,
+            format!("Environment override in use: {}.", said.join("; ")),
+            "Unset the NVPROBE_* variables to report what is detected on this machine.",
+        ));
+    }
+}
+
+fn override_gpu() -> Gpu {
+    Gpu {
+        index: 0,
+        pci: Pci {
+            bus_id: "override".to_owned(),
+            vendor_id: None,
+            device_id: None,
+            subsystem_vendor_id: None,
+            subsystem_device_id: None,
+            class: None,
+            revision: None,
+        },
+        name: None,
+        chip: None,
+        architecture: None,
+        compute_capability: None,
+        compute_capability_source: None,
+        kernel_driver: None,
+        uuid: None,
+        memory_bytes: None,
+        minor_number: None,
+        vbios_version: None,
+        firmware_version: None,
+        seen_by: vec!["override".to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_parse() {
+        assert_eq!(parse_driver("550.54.15").as_deref(), Some("550.54.15"));
+        assert_eq!(parse_driver("570.26").as_deref(), Some("570.26"));
+        assert_eq!(parse_driver("550"), None);
+        assert_eq!(parse_driver("5.5.5"), None);
+        assert_eq!(parse_driver("550.54.15-1"), None);
+        assert_eq!(parse_cuda("12.4").as_deref(), Some("12.4"));
+        assert_eq!(parse_cuda("12").as_deref(), Some("12.0"));
+        assert_eq!(parse_cuda("12.4.1").as_deref(), Some("12.4"));
+        assert_eq!(parse_cuda("twelve"), None);
+        assert_eq!(parse_cuda("0.0"), None);
+        assert_eq!(parse_cc("8.6").as_deref(), Some("8.6"));
+        assert_eq!(parse_cc("86"), None);
+        assert_eq!(parse_cc("sm_86"), None);
+    }
+
+    #[test]
+    fn overrides_malformed_is_a_finding() {
+        let env = Env::from_pairs([(DRIVER_VAR, "latest"), (CUDA_VAR, ""), (CC_VAR, "9.0")]);
+        let (o, bad) = read(&env);
+        assert_eq!(o.driver, None);
+        assert_eq!(o.cuda, None);
+        assert_eq!(o.compute_capability.as_deref(), Some("9.0"));
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].code, OVERRIDE_INVALID);
+        let env = Env::from_pairs([(DRIVER_VAR, "latest"), (CC_VAR, "sm_90")]);
+        let (_, bad) = read(&env);
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].message.contains(DRIVER_VAR) && bad[0].message.contains(CC_VAR));
+    }
+}
