@@ -1,0 +1,387 @@
+//! WSL2: no `nvidia.ko`; the GPU is the Windows host's, behind `/dev/dxg`.
+//!
+//! - The driver is the Windows display driver: its UMD file version (`32.0.15.6094`) maps to
+//!   the NVIDIA version (`560.94`), which belongs to a Linux branch family (R560). The report's
+//!   `driver` is `{version: "560.94", branch: 560, flavor: "wsl", source: "dxg"}`, with the
+//!   native CUDA version of that family.
+//! - The GPUs are the NVIDIA adapters `/dev/dxg` lists (compute-only ones included), with
+//!   chip and compute capability from the PCI ID tables.
+//! - The userspace is `/usr/lib/wsl/lib` (`libcuda.so.1`, `libnvidia-ml.so.1`, `nvidia-smi`) and
+//!   the driver store `/usr/lib/wsl/drivers/*/`. WSL writes `/etc/ld.so.conf.d/ld.wsl.conf` and
+//!   runs `ldconfig` at start-up (unless `/etc/wsl.conf` says `ldconfig = false`), and puts
+//!   `/usr/lib/wsl/lib` on `PATH` only for processes it starts itself, so under SSH or systemd
+//!   `nvidia-smi` is "not found".
+
+use crate::Options;
+use crate::assemble;
+use crate::report::{
+    Driver, DriverSource, Finding, Flavor, Gpu, Pci, Report, Severity, Source, SourceStatus,
+    platform_details::{WslAdapter, WslInfo},
+};
+use crate::root::Root;
+
+use super::dxg::{self, DxgAdapter, DxgDevice};
+
+/// The WSL library directory.
+pub const WSL_LIB: &str = "/usr/lib/wsl/lib";
+/// The driver-store mount.
+pub const WSL_DRIVERS: &str = "/usr/lib/wsl/drivers";
+/// The files looked for in [`WSL_LIB`].
+const LIB_FILES: &[&str] = &[
+    "libcuda.so.1",
+    "libcuda.so",
+    "libnvidia-ml.so.1",
+    "libnvidia-ptxjitcompiler.so.1",
+    "libdxcore.so",
+    "nvidia-smi",
+];
+
+fn hex16(v: u32) -> String {
+    format!("0x{:04x}", v & 0xFFFF)
+}
+
+fn is_nvidia(a: &DxgAdapter) -> bool {
+    a.ids.is_some_and(|i| i.0 == 0x10de) && !a.is_software()
+}
+
+/// The report's GPU for an NVIDIA adapter. The bus id is the host's PCI location (domain 0),
+/// or `dxg:<luid>` when the host did not say.
+pub fn gpu_of(a: &DxgAdapter) -> Gpu {
+    let bus_id = match a.address {
+        Some((bus, dev, func)) => format!(
+            "0000:{:02x}:{:02x}.{:x}",
+            bus & 0xFF,
+            dev & 0x1F,
+            func & 0x7
+        ),
+        None => format!("dxg:{:08x}{:08x}", a.luid.1, a.luid.0),
+    };
+    let ids = a.ids.unwrap_or_default();
+    let mut g = Gpu {
+        index: 0,
+        pci: Pci {
+            bus_id,
+            vendor_id: Some(hex16(ids.0)),
+            device_id: Some(hex16(ids.1)),
+            subsystem_vendor_id: Some(hex16(ids.2)),
+            subsystem_device_id: Some(hex16(ids.3)),
+            class: None,
+            revision: None,
+        },
+        name: a.name.clone(),
+        chip: None,
+        architecture: None,
+        compute_capability: None,
+        compute_capability_source: None,
+        kernel_driver: None,
+        uuid: None,
+        memory_bytes: None,
+        minor_number: None,
+        vbios_version: None,
+        firmware_version: None,
+        seen_by: vec!["dxg".to_owned()],
+    };
+    assemble::enrich_gpu(&mut g);
+    g
+}
+
+/// Where the loader would find [`WSL_LIB`]: `Some(via)` or `None`, plus a note when the
+/// configuration lists it but the cache does not.
+pub fn loader_path(root: &Root, env: &crate::Env) -> (Option<String>, Option<String>) {
+    if env
+        .get("LD_LIBRARY_PATH")
+        .unwrap_or("")
+        .split([':', ';'])
+        .any(|d| d.trim_end_matches('/') == WSL_LIB)
+    {
+        return (Some("LD_LIBRARY_PATH".to_owned()), None);
+    }
+    let conf = conf_listing(root);
+    match super::ld_cache_contains(root, &format!("{WSL_LIB}/")) {
+        Some(true) => (Some("ld.so.cache".to_owned()), None),
+        Some(false) => (
+            None,
+            conf.map(|c| format!("{c} lists {WSL_LIB}, but /etc/ld.so.cache does not hold it")),
+        ),
+        None => (conf, None),
+    }
+}
+
+/// The `/etc/ld.so.conf` or `/etc/ld.so.conf.d/*.conf` file that lists [`WSL_LIB`].
+fn conf_listing(root: &Root) -> Option<String> {
+    let mut files = vec!["/etc/ld.so.conf".to_owned()];
+    let mut names = root.read_dir_names("/etc/ld.so.conf.d").unwrap_or_default();
+    names.sort();
+    files.extend(
+        names
+            .into_iter()
+            .filter(|n| {
+                std::path::Path::new(n)
+                    .extension()
+                    .is_some_and(|e| e == "conf")
+            })
+            .map(|n| format!("/etc/ld.so.conf.d/{n}")),
+    );
+    files.into_iter().find(|f| {
+        root.read_text(f).is_ok_and(|t| {
+            t.text
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .any(|l| l.trim_end_matches('/') == WSL_LIB)
+        })
+    })
+}
+
+/// `ldconfig = false` under `[automount]` in `/etc/wsl.conf`.
+pub fn wsl_conf_disables_ldconfig(text: &str) -> bool {
+    let mut section = String::new();
+    for line in text.lines() {
+        let l = line.split(['#', ';']).next().unwrap_or("").trim();
+        if let Some(s) = l.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            s.trim().to_ascii_lowercase().clone_into(&mut section);
+        } else if section == "automount"
+            && let Some((k, v)) = l.split_once('=')
+            && k.trim().eq_ignore_ascii_case("ldconfig")
+        {
+            return v.trim().eq_ignore_ascii_case("false");
+        }
+    }
+    false
+}
+
+/// Versioned Linux driver libraries (`libcuda.so.550.54.15`) in the distribution's directories:
+/// a Linux driver installed inside WSL.
+fn linux_driver_libraries(root: &Root) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib/aarch64-linux-gnu",
+    ] {
+        for n in root.read_dir_names(dir).unwrap_or_default() {
+            let versioned = ["libcuda.so.", "libnvidia-ml.so."].iter().any(|p| {
+                n.strip_prefix(p).is_some_and(|v| {
+                    v.contains('.') && v.split('.').all(|x| x.parse::<u32>().is_ok())
+                })
+            });
+            if versioned {
+                out.push(format!("{dir}/{n}"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Fills `platform.wsl`, the driver and the GPUs from `/dev/dxg`, and the WSL findings.
+pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) {
+    let root = &opts.root;
+    let outcome = dxg::query(device);
+    report
+        .sources
+        .push(Source::new("dxg", outcome.status, outcome.detail.clone()));
+    let mut info = WslInfo {
+        dxg: serde_name(outcome.status),
+        interop: root.exists("/proc/sys/fs/binfmt_misc/WSLInterop")
+            || root.exists("/proc/sys/fs/binfmt_misc/WSLInterop-late"),
+        ..WslInfo::default()
+    };
+    for a in &outcome.adapters {
+        info.adapters.push(WslAdapter {
+            luid: format!("0x{:08x}_{:08x}", a.luid.1, a.luid.0),
+            vendor_id: a.ids.map(|i| hex16(i.0)),
+            device_id: a.ids.map(|i| hex16(i.1)),
+            subsystem_vendor_id: a.ids.map(|i| hex16(i.2)),
+            subsystem_device_id: a.ids.map(|i| hex16(i.3)),
+            flags: a.flags(),
+            host_pci: a.address.map(|(b, d, f)| format!("{b:02x}:{d:02x}.{f:x}")),
+            name: a.name.clone(),
+            umd_version: a.umd_version.map(dxg::windows_version),
+            problems: a.problems.clone(),
+        });
+    }
+    let nvidia: Vec<&DxgAdapter> = outcome.adapters.iter().filter(|a| is_nvidia(a)).collect();
+    if let Some(win) = nvidia.iter().find_map(|a| a.umd_version) {
+        let win = dxg::windows_version(win);
+        info.nvidia_version = dxg::nvidia_version_of_windows(&win);
+        info.linux_branch_family = info
+            .nvidia_version
+            .as_deref()
+            .and_then(dxg::linux_branch_family);
+        info.windows_driver_version = Some(win);
+    }
+    if let (Some(v), Some(family)) = (&info.nvidia_version, info.linux_branch_family) {
+        let replace = report
+            .driver
+            .as_ref()
+            .is_none_or(|d| d.source != DriverSource::Override);
+        if replace {
+            report.driver = Some(Driver {
+                version: v.clone(),
+                branch: family,
+                flavor: Flavor::Wsl,
+                cuda_version: assemble::native_cuda(&family.to_string()),
+                source: DriverSource::Dxg,
+                version_line: info.windows_driver_version.as_ref().map(|w| {
+                    format!("Windows driver {w} (NVIDIA {v}, Linux branch family R{family})")
+                }),
+                params: None,
+            });
+        }
+    }
+    if !nvidia.is_empty()
+        && report
+            .gpus
+            .iter()
+            .all(|g| g.seen_by.iter().all(|s| s == "dxg"))
+    {
+        let mut gpus: Vec<Gpu> = nvidia.iter().map(|a| gpu_of(a)).collect();
+        gpus.sort_by(|a, b| a.pci.bus_id.cmp(&b.pci.bus_id));
+        for (i, g) in gpus.iter_mut().enumerate() {
+            g.index = u32::try_from(i).unwrap_or(u32::MAX);
+        }
+        report.gpus = gpus;
+    }
+
+    // The userspace.
+    let lib_dir = root.exists(WSL_LIB);
+    info.lib_files = LIB_FILES
+        .iter()
+        .map(|f| format!("{WSL_LIB}/{f}"))
+        .filter(|p| root.exists(p))
+        .collect();
+    let mut stores = root.read_dir_names(WSL_DRIVERS).unwrap_or_default();
+    stores.sort();
+    info.driver_store = stores
+        .into_iter()
+        .map(|s| format!("{WSL_DRIVERS}/{s}"))
+        .filter(|d| root.exists(&format!("{d}/libcuda.so.1.1")))
+        .collect();
+    let has_libcuda = info.lib_files.iter().any(|f| f.ends_with("/libcuda.so.1"));
+    let (via, stale) = if lib_dir {
+        loader_path(root, &opts.env)
+    } else {
+        (None, None)
+    };
+    if lib_dir {
+        info.lib_dir_on_loader_path = Some(via.is_some());
+        info.loader_path_via = via.clone();
+        info.lib_dir_on_path = Some(
+            opts.env
+                .get("PATH")
+                .unwrap_or("")
+                .split(':')
+                .any(|d| d.trim_end_matches('/') == WSL_LIB),
+        );
+    }
+
+    // Findings.
+    let mut findings = Vec::new();
+    if nvidia.is_empty() {
+        let why = match outcome.status {
+            SourceStatus::Ok => format!(
+                "/dev/dxg lists {} adapter(s), none of them an NVIDIA GPU",
+                outcome.adapters.len()
+            ),
+            SourceStatus::Skipped => {
+                "/dev/dxg is a fixture stand-in, so its adapters could not be listed".to_owned()
+            }
+            _ => outcome.detail.clone(),
+        };
+        if outcome.status != SourceStatus::Skipped {
+            findings.push(Finding::new(
+                super::WSL_GPU_NOT_EXPOSED,
+                Severity::Error,
+                format!("This is WSL2, but no NVIDIA GPU reaches it: {why}."),
+                "Install the NVIDIA Windows driver (the normal Game Ready/Studio or data-centre driver; do not install a Linux driver inside WSL), update WSL with 'wsl --update' in Windows, and restart it with 'wsl --shutdown'. In a container on WSL, pass /dev/dxg and /usr/lib/wsl ('docker run --gpus all' does this with the NVIDIA container toolkit).",
+            ));
+        }
+    }
+    if lib_dir && has_libcuda && via.is_none() {
+        let ldconfig_off = root
+            .read_text("/etc/wsl.conf")
+            .is_ok_and(|t| wsl_conf_disables_ldconfig(&t.text));
+        let mut why = stale.unwrap_or_else(|| {
+            format!(
+                "no /etc/ld.so.conf.d file lists {WSL_LIB} and LD_LIBRARY_PATH does not hold it"
+            )
+        });
+        if ldconfig_off {
+            why.push_str("; /etc/wsl.conf sets [automount] ldconfig = false");
+        }
+        findings.push(Finding::new(
+            super::WSL_LIBRARIES_NOT_ON_LOADER_PATH,
+            Severity::Error,
+            format!(
+                "The Windows driver's libcuda.so.1 is in {WSL_LIB}, but the dynamic loader will not find it ({why}): CUDA programs fail with 'libcuda.so.1: cannot open shared object file' or report no device."
+            ),
+            format!(
+                "Run 'echo {WSL_LIB} | sudo tee /etc/ld.so.conf.d/ld.wsl.conf && sudo ldconfig' (and remove 'ldconfig = false' from /etc/wsl.conf), or export LD_LIBRARY_PATH={WSL_LIB} for the service or SSH session."
+            ),
+        ));
+    }
+    if lib_dir
+        && info.lib_dir_on_path == Some(false)
+        && info.lib_files.iter().any(|f| f.ends_with("/nvidia-smi"))
+    {
+        findings.push(Finding::new(
+            super::WSL_TOOLS_NOT_ON_PATH,
+            Severity::Info,
+            format!(
+                "nvidia-smi is {WSL_LIB}/nvidia-smi, and {WSL_LIB} is not on PATH here: WSL adds it only for shells it starts itself, so under SSH, cron or systemd 'nvidia-smi' is not found."
+            ),
+            format!(
+                "Call {WSL_LIB}/nvidia-smi by its path, or add 'export PATH=\"$PATH:{WSL_LIB}\"' to /etc/profile.d/wsl-nvidia.sh (Environment=PATH=... for a systemd unit)."
+            ),
+        ));
+    }
+    if lib_dir && !has_libcuda && info.driver_store.is_empty() && !nvidia.is_empty() {
+        findings.push(Finding::new(
+            super::WSL_USERSPACE_MISSING,
+            Severity::Error,
+            format!(
+                "The NVIDIA GPU is visible through /dev/dxg, but {WSL_LIB}/libcuda.so.1 and the driver store under {WSL_DRIVERS} are missing, so CUDA cannot load."
+            ),
+            "Reinstall or update the NVIDIA Windows driver, then 'wsl --shutdown' and start WSL again; in a container, mount /usr/lib/wsl (the NVIDIA container toolkit does this for '--gpus').",
+        ));
+    }
+    let shadow = linux_driver_libraries(root);
+    if !shadow.is_empty() {
+        findings.push(Finding::new(
+            super::WSL_LINUX_DRIVER_INSTALLED,
+            Severity::Warning,
+            format!(
+                "A Linux NVIDIA driver's libraries are installed inside WSL ({}): they do not work with /dev/dxg and can shadow the WSL libcuda.so.1.",
+                shadow.join(", ")
+            ),
+            "Remove the Linux driver packages inside WSL (e.g. 'sudo apt purge \"*nvidia-driver*\" \"libnvidia-compute*\"'; keep only the CUDA toolkit, e.g. cuda-toolkit-12-x, never 'cuda' or 'cuda-drivers'), then 'sudo ldconfig'.",
+        ));
+    }
+    report.findings.extend(findings);
+    report.platform.details.wsl = Some(info);
+}
+
+fn serde_name(s: SourceStatus) -> String {
+    match s {
+        SourceStatus::Ok => "ok",
+        SourceStatus::Absent => "absent",
+        SourceStatus::Denied => "denied",
+        SourceStatus::Failed => "failed",
+        SourceStatus::Timeout => "timeout",
+        SourceStatus::Skipped => "skipped",
+    }
+    .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wsl_conf_ldconfig_switch() {
+        let text = "[boot]\nsystemd=true\n\n[automount]\nenabled = true\nldconfig = false # no\n";
+        assert!(wsl_conf_disables_ldconfig(text));
+        assert!(!wsl_conf_disables_ldconfig("[boot]\nldconfig=false\n"));
+        assert!(!wsl_conf_disables_ldconfig("[automount]\nldconfig=true\n"));
+    }
+}
