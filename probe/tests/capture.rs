@@ -1,0 +1,534 @@
+//! `nvprobe capture` and the replay of a capture: capture then `--root` gives the same report
+//! for every fixture machine, symlinks stay links, device nodes become stand-ins, redaction is
+//! consistent, nothing is written outside `--out`, and the ioctl path replays (recorded against
+//! the emulated driver, several versions, gVisor included).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use nvprobe::capture;
+use nvprobe::ioctl::emu::{EmuDriver, EmuGpu, Fault};
+use nvprobe::root::Root;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "nvprobe-capture-test-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn nvprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nvprobe"))
+        .args(args)
+        .env_remove("NVPROBE_DRIVER_VERSION")
+        .env_remove("NVPROBE_CUDA_VERSION")
+        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
+        .output()
+        .expect("run nvprobe")
+}
+
+fn json(out: &Output) -> Value {
+    let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The report without the sources that name the run rather than the machine: `sandbox` (its
+/// detail names the root directory) and `capture` (present only on a replay).
+fn machine_part(mut report: Value) -> Value {
+    let sources = report["sources"].as_array_mut().unwrap();
+    sources.retain(|s| s["name"] != "sandbox" && s["name"] != "capture");
+    report
+}
+
+fn source<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no source {name}: {report:#}"))
+}
+
+fn capture_of(root: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "capture",
+        "--root",
+        root.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = nvprobe(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "capture failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+#[test]
+fn capture_replays_every_fixture_to_the_same_report() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        for flags in [&[][..], &["--deep"][..]] {
+            let root = fixture(name);
+            let out = tmp(&format!("all-{name}-{}", flags.len()));
+            let mut plain_args = vec!["--json", "--root", root.to_str().unwrap()];
+            plain_args.extend_from_slice(flags);
+            let plain = nvprobe(&plain_args);
+            let captured = capture_of(&root, &out, flags);
+            let replay = nvprobe(&["--json", "--root", out.to_str().unwrap()]);
+            assert_eq!(
+                plain.status.code(),
+                replay.status.code(),
+                "{name} {flags:?}: exit codes"
+            );
+            let replay = json(&replay);
+            assert_eq!(source(&replay, "capture")["status"], "ok", "{name}");
+            pretty_assertions::assert_eq!(
+                machine_part(json(&plain)),
+                machine_part(replay.clone()),
+                "{name} {flags:?}: replay differs"
+            );
+            // The capture's own report is the captured run's.
+            pretty_assertions::assert_eq!(
+                machine_part(json(&captured)),
+                machine_part(replay),
+                "{name} {flags:?}: capture report differs"
+            );
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+}
+
+#[test]
+fn capture_keeps_symlinks_and_writes_stand_ins() {
+    let root = fixture("bare-metal-h100x8-open-580");
+    let out = tmp("links");
+    capture_of(&root, &out, &[]);
+    // sysfs symlinks are links with the same target text.
+    let link = "sys/bus/pci/devices/0000:18:00.0";
+    let meta = std::fs::symlink_metadata(out.join(link)).unwrap();
+    assert!(meta.file_type().is_symlink());
+    assert_eq!(
+        std::fs::read_link(out.join(link)).unwrap(),
+        std::fs::read_link(root.join(link)).unwrap()
+    );
+    // Device-node stand-ins keep their record.
+    assert_eq!(
+        std::fs::read(out.join("dev/nvidiactl")).unwrap(),
+        std::fs::read(root.join("dev/nvidiactl")).unwrap()
+    );
+    // Files keep their bytes exactly.
+    let info = "proc/driver/nvidia/gpus/0000:18:00.0/information";
+    assert_eq!(
+        std::fs::read(out.join(info)).unwrap(),
+        std::fs::read(root.join(info)).unwrap()
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["format"], "nvprobe-capture/1");
+    assert_eq!(meta["redacted"], false);
+    assert!(meta["copied"]["links"].as_u64().unwrap() > 8, "{meta:#}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn capture_records_real_device_nodes_as_stand_ins() {
+    // /dev/null is a character device on every Linux machine: a capture of the host must
+    // turn any device node it touched into a record the fixture reader understands.
+    let dir = tmp("devnull");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    let record = capture::copy::stand_in_record(&meta, Path::new("/dev/null"));
+    assert!(
+        record.starts_with("type=char\nmajor=1\nminor=3\nmode="),
+        "{record}"
+    );
+    assert!(record.contains("\nopen=ok\n"), "{record}");
+    let mut node = nvprobe::report::DeviceNode {
+        path: "/dev/null".into(),
+        kind: "file".into(),
+        major: None,
+        minor: None,
+        mode: None,
+        uid: None,
+        gid: None,
+        access: "unknown".into(),
+    };
+    nvprobe::detect::devnodes::apply_stand_in(&mut node, &record);
+    assert_eq!(
+        (node.kind.as_str(), node.major, node.minor),
+        ("char", Some(1), Some(3))
+    );
+    assert_eq!(node.access, "ok");
+}
+
+#[test]
+fn capture_of_the_host_replays() {
+    // Whatever this machine is (no GPU on CI), its capture replays to the same report.
+    let out = tmp("host");
+    let captured = nvprobe(&["capture", "--out", out.to_str().unwrap(), "--json"]);
+    assert_eq!(captured.status.code(), Some(0));
+    let plain = nvprobe(&["--json"]);
+    let replay = nvprobe(&["--json", "--root", out.to_str().unwrap()]);
+    pretty_assertions::assert_eq!(
+        machine_part(json(&plain)),
+        machine_part(json(&replay)),
+        "host replay differs"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn capture_refuses_a_non_empty_out_and_writes_nothing_outside() {
+    // A fixture whose os-release is an absolute link to a host path: inside the machine it
+    // points inside the root, and the capture must copy it there, never to the host path.
+    let host_dir = tmp("outside-target");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let machine = tmp("outside-machine");
+    let inside = machine.join(host_dir.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&inside).unwrap();
+    std::fs::write(inside.join("os-release"), "ID=inside\n").unwrap();
+    std::fs::create_dir_all(machine.join("etc")).unwrap();
+    std::os::unix::fs::symlink(host_dir.join("os-release"), machine.join("etc/os-release"))
+        .unwrap();
+    std::fs::create_dir_all(machine.join("proc/sys/kernel")).unwrap();
+    std::fs::write(machine.join("proc/sys/kernel/osrelease"), "6.8.0\n").unwrap();
+
+    let out = tmp("outside-out");
+    capture_of(&machine, &out, &[]);
+    assert_eq!(
+        std::fs::read_dir(&host_dir).unwrap().count(),
+        0,
+        "capture wrote outside --out"
+    );
+    let copied = out
+        .join(host_dir.strip_prefix("/").unwrap())
+        .join("os-release");
+    assert_eq!(std::fs::read_to_string(copied).unwrap(), "ID=inside\n");
+    assert!(
+        std::fs::symlink_metadata(out.join("etc/os-release"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    // A second capture into the same (now non-empty) directory is refused with exit code 2.
+    let again = nvprobe(&[
+        "capture",
+        "--root",
+        machine.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    // A file is refused too.
+    let file = tmp("outside-file");
+    std::fs::write(&file, "x").unwrap();
+    let on_file = nvprobe(&["capture", "--out", file.to_str().unwrap()]);
+    assert_eq!(on_file.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    for d in [&host_dir, &machine, &out] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+    std::fs::remove_file(&file).unwrap();
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            all_files(&e.path(), out);
+        } else if ft.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+fn h100s(n: u8) -> Vec<EmuGpu> {
+    // The buses of the bare-metal-h100x8 fixture.
+    let buses = [0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb];
+    buses
+        .iter()
+        .take(usize::from(n))
+        .enumerate()
+        .map(|(i, b)| EmuGpu::h100(*b, u32::try_from(i).unwrap()))
+        .collect()
+}
+
+/// Captures `root` with the emulator behind the ioctl path (library), then replays the bundle
+/// with the binary; returns (captured report, replayed report).
+fn emu_round_trip(
+    name: &str,
+    root: &Path,
+    emu: EmuDriver,
+    deep: bool,
+    redact: bool,
+) -> (Value, Value, PathBuf) {
+    let out = tmp(&format!("emu-{name}"));
+    let mut opts = nvprobe::Options::new(Root::at(root));
+    opts.deep = deep;
+    opts.timeout = std::time::Duration::from_secs(20);
+    let c = capture::run_with(&opts, &out, redact, Some(Arc::new(emu))).unwrap();
+    let captured: Value = serde_json::from_str(&c.report.to_json()).unwrap();
+    let replay = nvprobe(&["--json", "--root", out.to_str().unwrap()]);
+    (captured, json(&replay), out)
+}
+
+#[test]
+fn capture_ioctl_replay_with_the_emulator() {
+    let root = fixture("bare-metal-h100x8-open-580");
+    for (version, deep) in [
+        ("580.65.06", false),
+        ("580.65.06", true),
+        ("535.54.03", true),
+        ("525.60.13", true),
+        ("470.256.02", false),
+    ] {
+        let emu = EmuDriver::new(version, h100s(8), Vec::new());
+        let name = format!("{version}-{deep}");
+        let (captured, replay, out) = emu_round_trip(&name, &root, emu, deep, false);
+        assert_eq!(source(&captured, "ioctl")["status"], "ok", "{captured:#}");
+        if deep {
+            assert_eq!(
+                source(&captured, "ioctl-deep")["status"],
+                "ok",
+                "{captured:#}"
+            );
+            assert!(captured["gpus"][0]["uuid"].is_string(), "{captured:#}");
+        }
+        let capture_src = source(&replay, "capture");
+        assert_eq!(capture_src["status"], "ok", "{capture_src}");
+        pretty_assertions::assert_eq!(
+            machine_part(captured),
+            machine_part(replay),
+            "{version} deep={deep}"
+        );
+        let log: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(".nvprobe/ioctl.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(log["format"], "nvprobe-ioctl/1");
+        assert!(log["events"].as_array().unwrap().len() > 2);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+/// A minimal gVisor machine: the sentry's fixed kernel identity and NVIDIA nodes.
+fn gvisor_machine(dir: &Path) {
+    let w = |p: &str, t: &str| {
+        let full = dir.join(p);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, t).unwrap();
+    };
+    w("proc/sys/kernel/osrelease", "4.4.0\n");
+    w(
+        "proc/version",
+        "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016\n",
+    );
+    w("proc/self/cgroup", "0::/\n");
+    w(
+        "dev/nvidiactl",
+        "type=char\nmajor=195\nminor=255\nmode=0666\nuid=0\ngid=0\nopen=ok\n",
+    );
+    w(
+        "dev/nvidia0",
+        "type=char\nmajor=195\nminor=0\nmode=0666\nuid=0\ngid=0\nopen=ok\n",
+    );
+}
+
+#[test]
+fn capture_ioctl_replay_under_gvisor() {
+    let machine = tmp("gvisor-machine");
+    gvisor_machine(&machine);
+    let emu = EmuDriver::new(
+        "550.54.15",
+        vec![EmuGpu::h100(0x3b, 0)],
+        vec![
+            Fault::Gvisor,
+            Fault::GvisorDenyControl(
+                nvprobe_abi::ctrl::ctrl2080gpu::NV2080_CTRL_CMD_GPU_GET_GID_INFO,
+            ),
+        ],
+    );
+    let (captured, replay, out) = emu_round_trip("gvisor", &machine, emu, true, false);
+    assert_eq!(captured["platform"]["kind"], "gvisor");
+    let codes: Vec<&str> = captured["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"gvisor-nvproxy-limit"), "{captured:#}");
+    assert_eq!(source(&captured, "ioctl")["status"], "ok", "{captured:#}");
+    pretty_assertions::assert_eq!(machine_part(captured), machine_part(replay));
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&machine).unwrap();
+}
+
+#[test]
+fn capture_redacts_uuids_and_serials_consistently() {
+    let root = fixture("bare-metal-h100x8-open-580");
+    let emu = EmuDriver::new("580.65.06", h100s(8), Vec::new());
+    let (captured, replay, out) = emu_round_trip("redact", &root, emu, true, true);
+    // Every UUID the run saw is gone from every file of the bundle.
+    let mut originals: Vec<String> = Vec::new();
+    for g in captured["gpus"].as_array().unwrap() {
+        originals.push(g["uuid"].as_str().unwrap().to_owned());
+    }
+    let text =
+        std::fs::read_to_string(root.join("proc/driver/nvidia/gpus/0000:18:00.0/information"))
+            .unwrap();
+    let file_uuid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("GPU UUID: \t "))
+        .unwrap()
+        .to_owned();
+    originals.push(file_uuid);
+    let mut files = Vec::new();
+    all_files(&out, &mut files);
+    let hex = |u: &str| u.trim_start_matches("GPU-").replace('-', "");
+    for f in &files {
+        let body = String::from_utf8_lossy(&std::fs::read(f).unwrap()).to_lowercase();
+        for u in &originals {
+            assert!(!body.contains(&u.to_lowercase()), "{u} in {}", f.display());
+            assert!(!body.contains(&hex(u)), "{u} (hex) in {}", f.display());
+        }
+    }
+    // The replay shows placeholders, the same one for the same GPU in the ioctl path (uuid)
+    // and no original.
+    let uuids: Vec<&str> = replay["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(uuids.len(), 8);
+    assert!(
+        uuids
+            .iter()
+            .all(|u| u.starts_with("GPU-00000000-0000-0000-0000-")),
+        "{uuids:?}"
+    );
+    let mut distinct = uuids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 8, "{uuids:?}");
+    // The same file redacted twice in one capture gets the same placeholders: the procfs
+    // information files each name one placeholder, all distinct.
+    let mut seen = Vec::new();
+    for bus in ["0000:18:00.0", "0000:2a:00.0"] {
+        let t =
+            std::fs::read_to_string(out.join(format!("proc/driver/nvidia/gpus/{bus}/information")))
+                .unwrap();
+        let u = t
+            .lines()
+            .find_map(|l| l.strip_prefix("GPU UUID: \t "))
+            .unwrap()
+            .to_owned();
+        assert!(u.starts_with("GPU-00000000-0000-0000-0000-"), "{u}");
+        seen.push(u);
+    }
+    assert_ne!(seen[0], seen[1]);
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["redacted"], true);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn capture_replays_the_captured_environment() {
+    // NVPROBE_DRIVER_VERSION changes the report; the replay must use the captured value even
+    // when this process has none, and a secret is never written.
+    let root = fixture("no-gpu");
+    let out = tmp("env");
+    let o = Command::new(env!("CARGO_BIN_EXE_nvprobe"))
+        .args([
+            "capture",
+            "--root",
+            root.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .env("NVPROBE_DRIVER_VERSION", "550.54.15")
+        .env("MY_SECRET_TOKEN", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let captured = json(&o);
+    let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+    pretty_assertions::assert_eq!(machine_part(captured), machine_part(replay.clone()));
+    assert!(
+        source(&replay, "capture")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("environment from the capture")
+    );
+    let meta = std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap();
+    assert!(meta.contains("NVPROBE_DRIVER_VERSION"));
+    assert!(!meta.contains("hunter2") && !meta.contains("MY_SECRET_TOKEN"));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn capture_replay_counts_requests_not_in_the_capture() {
+    // A capture made without --deep, replayed with --deep: the deep requests are not in it,
+    // and the capture source says so instead of inventing answers.
+    let root = fixture("bare-metal-h100x8-open-580");
+    let emu = EmuDriver::new("580.65.06", h100s(8), Vec::new());
+    let (_, _, out) = emu_round_trip("misses", &root, emu, false, false);
+    let replay = json(&nvprobe(&[
+        "--json",
+        "--deep",
+        "--root",
+        out.to_str().unwrap(),
+    ]));
+    let src = source(&replay, "capture");
+    assert_eq!(src["status"], "failed", "{src}");
+    assert!(
+        src["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not in the capture"),
+        "{src}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
