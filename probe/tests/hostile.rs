@@ -1,0 +1,438 @@
+//! Issue 10: never hang, never crash, never write. Runs the real binary over machines built
+//! of hostile input at test time (garbage bytes in every file the probe reads, truncated
+//! files, symlink loops, FIFOs, a 1 GiB sparse file, directories where files belong, absurd
+//! device stand-ins, an oversized directory), with the sandbox on and off, and checks that each
+//! run writes one valid JSON report, exits 0 or 1, never panics and finishes within its
+//! deadline. Also: the process exits at the deadline while a source is stuck, and the sandbox
+//! changes no report.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nvprobe-hostile-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_nvprobe"))
+        .args(args)
+        .env_remove("NVPROBE_DRIVER_VERSION")
+        .env_remove("NVPROBE_CUDA_VERSION")
+        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
+        .env_remove("NVPROBE_TEST_STALL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run nvprobe");
+    (out, start.elapsed())
+}
+
+/// A small deterministic byte generator (xorshift), so a failure can be replayed.
+struct Bytes(u64);
+
+impl Bytes {
+    fn next(&mut self) -> u8 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0.to_le_bytes()[3]
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// Copies a fixture tree, symlinks as symlinks.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Every regular file under `dir`.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files(&entry.path(), out);
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let _ = fs::remove_file(path);
+    let _ = fs::remove_dir_all(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+fn put(root: &Path, rel: &str, data: &[u8]) {
+    let p = root.join(rel);
+    let _ = fs::remove_dir_all(&p);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+fn sparse(root: &Path, rel: &str, head: &[u8], len: u64) {
+    let p = root.join(rel);
+    let _ = fs::remove_file(&p);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, head).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+/// The traps every hostile machine gets on top of its mangled files.
+fn add_traps(root: &Path) {
+    // Symlink loops: two links pointing at each other, one pointing at itself, and a directory
+    // link that contains itself (a walk that follows it never ends).
+    let pci = root.join("sys/bus/pci/devices");
+    fs::create_dir_all(&pci).unwrap();
+    symlink(
+        "/sys/bus/pci/devices/0000:f1:00.0",
+        pci.join("0000:f0:00.0"),
+    )
+    .unwrap();
+    symlink(
+        "/sys/bus/pci/devices/0000:f0:00.0",
+        pci.join("0000:f1:00.0"),
+    )
+    .unwrap();
+    symlink("../../../lib/modules", root.join("lib/modules/self")).unwrap_or(());
+    let _ = fs::create_dir_all(root.join("usr/lib/x86_64-linux-gnu"));
+    let _ = symlink(
+        "/usr/lib/x86_64-linux-gnu",
+        root.join("usr/lib/x86_64-linux-gnu/loop"),
+    );
+    // FIFOs where a device node, a procfs file and the loader cache belong: an open without
+    // O_NONBLOCK would block forever.
+    mkfifo(&root.join("dev/nvidiactl"));
+    mkfifo(&root.join("proc/driver/nvidia/params"));
+    mkfifo(&root.join("etc/ld.so.cache"));
+    mkfifo(&root.join("etc/os-release"));
+    // 1 GiB sparse files: /proc/modules (text) and a library the inventory inspects (ELF).
+    sparse(root, "proc/modules", b"nvidia 1 2 - Live 0x0\n", 1 << 30);
+    let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+    elf.resize(64, 0xff);
+    sparse(root, "usr/lib/x86_64-linux-gnu/libcuda.so.1", &elf, 1 << 30);
+    // Directories where files belong.
+    for rel in ["proc/sys/kernel/osrelease", "sys/module/nvidia/version"] {
+        let p = root.join(rel);
+        let _ = fs::remove_file(&p);
+        fs::create_dir_all(p.join("nested")).unwrap();
+    }
+    // Device stand-ins with absurd records.
+    put(
+        root,
+        "dev/nvidia0",
+        b"type=char\nmajor=99999999999999999999\nminor=-1\nmode=7777777777777777\nuid=\xff\xfe\nopen=EWHAT\n",
+    );
+    put(root, "dev/nvidia1", &vec![b'='; 70_000]);
+    // A directory with more entries than the probe lists.
+    let many = root.join("proc/driver/nvidia/gpus");
+    fs::create_dir_all(&many).unwrap();
+    for i in 0..5000 {
+        let d = many.join(format!("0000:{:02x}:{:02x}.0", i / 256, i % 256));
+        fs::create_dir_all(&d).unwrap();
+        if i % 1000 == 0 {
+            fs::write(
+                d.join("information"),
+                b"Model: \t\t \xff\xfe\nBus Location: \t",
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// A machine copied from a real fixture with every file mangled: by turns replaced with
+/// garbage, truncated at a random point, or cut to its first line.
+fn mangled_machine(name: &str, fixture: &str, seed: u64) -> PathBuf {
+    let root = scratch(name);
+    copy_tree(&fixtures().join(fixture), &root);
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    all.sort();
+    let mut rng = Bytes(seed);
+    for (i, f) in all.iter().enumerate() {
+        let data = fs::read(f).unwrap();
+        let new = match i % 3 {
+            0 => {
+                let n = usize::from(rng.next()) * 4;
+                rng.take(n)
+            }
+            1 => {
+                let cut = if data.is_empty() {
+                    0
+                } else {
+                    usize::from(rng.next()) * data.len() / 256
+                };
+                data[..cut].to_vec()
+            }
+            _ => data
+                .split(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default()
+                .to_vec(),
+        };
+        fs::write(f, new).unwrap();
+    }
+    add_traps(&root);
+    root
+}
+
+/// Checks one run: a JSON report on stdout that deserialises into the library's type, exit
+/// 0 or 1, no panic, within the deadline (plus slack for process start and the debug build).
+fn assert_survives(what: &str, out: &Output, took: Duration, timeout: Duration) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{what}: {:?} {stderr}",
+        out.status
+    );
+    assert!(
+        took < timeout + Duration::from_secs(3),
+        "{what}: took {took:?} with a {timeout:?} deadline"
+    );
+    let stdout = std::str::from_utf8(&out.stdout).expect("UTF-8 stdout");
+    let typed: nvprobe::report::Report =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{what}: not a report ({e})"));
+    assert_eq!(typed.schema_version, 1);
+    serde_json::from_str(stdout).unwrap()
+}
+
+/// No source ran into the deadline: every FIFO, loop and huge file was refused or bounded
+/// rather than waited on. Details stay short (a directory of thousands of bad entries must not
+/// make a huge report).
+fn assert_nothing_blocked(what: &str, report: &Value) {
+    for s in report["sources"].as_array().unwrap() {
+        assert_ne!(s["status"], "timeout", "{what}: {s}");
+        let detail = s["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.len() < 8192,
+            "{what}: {} bytes of detail in {}",
+            detail.len(),
+            s["name"]
+        );
+    }
+}
+
+fn status_of(report: &Value, source: &str) -> Option<String> {
+    report["sources"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == source)
+        .and_then(|s| s["status"].as_str())
+        .map(str::to_owned)
+}
+
+#[test]
+fn hostile_mangled_machines_give_a_report_within_the_deadline() {
+    let cases = [
+        ("h100", "bare-metal-h100x8-open-580", 0x9E37_79B9_7F4A_7C15),
+        (
+            "compat",
+            "container-h100-535-compat-12.9",
+            0xD1B5_4A32_D192_ED03,
+        ),
+        (
+            "wheels",
+            "rtx4090-565-toolkit-wheels",
+            0x2545_F491_4F6C_DD1D,
+        ),
+    ];
+    let timeout = Duration::from_secs(5);
+    for (name, fixture, seed) in cases {
+        if !fixtures().join(fixture).is_dir() {
+            continue;
+        }
+        let root = mangled_machine(name, fixture, seed);
+        let r = root.to_str().unwrap();
+        for extra in [
+            &["--json"][..],
+            &["--json", "--no-sandbox"],
+            &["--json", "--deep"],
+            &["--json", "check", "--cuda", "12.4"],
+            &[
+                "--json",
+                "check",
+                "--require",
+                "cuda>=12.4 brand=tesla,driver>=535",
+            ],
+        ] {
+            let mut args = vec!["--root", r, "--timeout", "5000"];
+            args.extend_from_slice(extra);
+            let what = format!("{name} {extra:?}");
+            let (out, took) = nvprobe(&args, &[]);
+            let report = assert_survives(&what, &out, took, timeout);
+            assert_nothing_blocked(&what, &report);
+            // The FIFO at /dev/nvidiactl was never opened as a device.
+            assert_ne!(status_of(&report, "ioctl").as_deref(), Some("ok"), "{what}");
+        }
+        let _ = fs::remove_dir_all(&root);
+    }
+}
+
+/// The traps alone, on an otherwise empty machine, and with garbage in each file the probe
+/// names (the checklist of issue 10: garbage, truncated, symlink loop, FIFO, 1 GiB file).
+#[test]
+fn hostile_traps_alone_give_a_report() {
+    let root = scratch("traps");
+    let mut rng = Bytes(0x5DEE_CE66_D1CE_4E5B);
+    for rel in [
+        "proc/driver/nvidia/version",
+        "proc/driver/nvidia/gpus/0000:3b:00.0/information",
+        "sys/bus/pci/devices/0000:3b:00.0/vendor",
+        "sys/bus/pci/devices/0000:3b:00.0/device",
+        "sys/bus/pci/devices/0000:3b:00.0/class",
+        "sys/bus/pci/devices/0000:3b:00.0/uevent",
+        "sys/module/nvidia/taint",
+        "etc/nvidia-container-runtime/config.toml",
+        "var/lib/dpkg/status",
+    ] {
+        let n = usize::from(rng.next()) * 16;
+        put(&root, rel, &rng.take(n));
+    }
+    put(
+        &root,
+        "sys/bus/pci/devices/0000:3b:00.0/vendor",
+        b"0x10de\n",
+    );
+    put(
+        &root,
+        "sys/bus/pci/devices/0000:3b:00.0/class",
+        b"0x030200\n",
+    );
+    fs::create_dir_all(root.join("lib/modules")).unwrap();
+    add_traps(&root);
+    let (out, took) = nvprobe(
+        &[
+            "--json",
+            "--root",
+            root.to_str().unwrap(),
+            "--timeout",
+            "3000",
+        ],
+        &[],
+    );
+    let report = assert_survives("traps", &out, took, Duration::from_secs(3));
+    assert_nothing_blocked("traps", &report);
+    assert_eq!(status_of(&report, "ioctl").as_deref(), Some("skipped"));
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// The process exits at the deadline even though the worker is stuck (debug builds stall a
+/// source through `NVPROBE_TEST_STALL`): the partial report goes out with the stuck source
+/// marked `timeout`, and stdout reaches end-of-file at once.
+#[test]
+fn hostile_stuck_source_exits_at_the_deadline() {
+    let fixture = fixtures().join("kernel-update-no-dkms");
+    let root = fixture.to_str().unwrap();
+    for extra in [&[][..], &["check", "--cuda", "12.4"]] {
+        let mut args = vec!["--json", "--root", root, "--timeout", "300"];
+        args.extend_from_slice(extra);
+        let (out, took) = nvprobe(&args, &[("NVPROBE_TEST_STALL", "sysfs-pci:30000")]);
+        assert!(
+            took < Duration::from_secs(5),
+            "exited after {took:?}, not at the 300 ms deadline"
+        );
+        let report = assert_survives("stall", &out, took, Duration::from_millis(300));
+        assert_eq!(status_of(&report, "sysfs-pci").as_deref(), Some("timeout"));
+        let codes: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        assert!(codes.contains(&"deadline-exceeded"), "{codes:?}");
+    }
+}
+
+/// With the sandbox on, every fixture gives the same report as with `--no-sandbox` (but for
+/// the `sandbox` source), and on a kernel with Landlock and seccomp the sandbox says `ok`.
+#[test]
+fn hostile_sandbox_changes_no_report() {
+    let mut names: Vec<PathBuf> = fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    names.sort();
+    let mut sandboxed = 0;
+    for dir in names {
+        let root = dir.to_str().unwrap();
+        for extra in [&[][..], &["--deep"], &["check", "--cuda", "12.4"]] {
+            let mut on = vec!["--json", "--root", root];
+            on.extend_from_slice(extra);
+            let mut off = on.clone();
+            off.push("--no-sandbox");
+            let (a, _) = nvprobe(&on, &[]);
+            let (b, _) = nvprobe(&off, &[]);
+            assert_eq!(a.status.code(), b.status.code(), "{root} {extra:?}");
+            let mut a: Value = serde_json::from_slice(&a.stdout).unwrap();
+            let mut b: Value = serde_json::from_slice(&b.stdout).unwrap();
+            let sa = a["sources"].as_array_mut().unwrap().remove(0);
+            let sb = b["sources"].as_array_mut().unwrap().remove(0);
+            assert_eq!(sa["name"], "sandbox");
+            assert_eq!(sb["status"], "skipped");
+            assert_ne!(sa["status"], "failed", "{sa}");
+            if sa["status"] == "ok" {
+                sandboxed += 1;
+            }
+            assert_eq!(a, b, "{root} {extra:?}: the sandbox changed the report");
+        }
+    }
+    if landlock_and_seccomp_available() {
+        assert!(
+            sandboxed > 0,
+            "the kernel has Landlock and seccomp but no run was sandboxed"
+        );
+    } else {
+        eprintln!("skipped the sandbox-applied check: no Landlock or seccomp on this kernel");
+    }
+}
+
+/// True when this kernel offers both layers (`/proc/self/status` has a `Seccomp:` line and a
+/// Landlock LSM is listed, where the list is readable).
+fn landlock_and_seccomp_available() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let lsm = fs::read_to_string("/sys/kernel/security/lsm").ok();
+    status.contains("Seccomp:") && lsm.is_none_or(|l| l.contains("landlock"))
+}
