@@ -31,6 +31,7 @@ mod layout;
 
 pub mod classes;
 pub mod ctrl;
+pub mod dxg;
 pub mod escape;
 pub mod frontend;
 pub mod nvos;

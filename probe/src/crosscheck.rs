@@ -930,6 +930,7 @@ mod tests {
                 os: None,
                 in_container: false,
                 hints: Vec::new(),
+                details: crate::report::PlatformDetails::default(),
             },
             driver: Some(Driver {
                 version: "580.95.05".into(),

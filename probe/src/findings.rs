@@ -236,7 +236,7 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
         }
     }
     if let Some(d) = &report.driver
-        && let Some(native) = crate::tables::native_cuda_for_driver(&d.version)
+        && let Some(native) = crate::tables::native_cuda_for_driver(&d.branch.to_string())
         && native.at_least
     {
         out.push(Finding::new(

@@ -9,7 +9,8 @@
 //! - `platform`: `kind` (`bare-metal`, `container`, `wsl2`, `gvisor`, `tegra`),
 //!   `kernel_release` (from `/proc/sys/kernel/osrelease`, `null` when unreadable);
 //!   *extension*: `os` (`/etc/os-release` `ID`, `VERSION_ID`, `PRETTY_NAME`), `in_container`,
-//!   `hints` (the evidence for the kind, in words).
+//!   `hints` (the evidence for the kind, in words), and per platform `wsl`, `gvisor`, `tegra`,
+//!   `container` (present only when they apply; see [`PlatformDetails`]).
 //! - `driver`: `null` when no driver was seen, else `version` (kernel-mode driver, zero padding
 //!   kept), `branch` (the major number), `flavor` (`open`, `proprietary`, `wsl`, `unknown`),
 //!   `cuda_version` (the highest CUDA version the branch supports natively, `null` if unknown),
@@ -22,7 +23,11 @@
 //!   `kernel_driver` (the bound driver), `uuid`, `memory_bytes`; *extension*: `minor_number`
 //!   (`/dev/nvidiaN`), `pci.class`, `pci.revision`, `vbios_version`, `firmware_version`,
 //!   `seen_by` (which sources saw this GPU).
-//! - `libraries`: userspace libraries (filled by the doctor).
+//! - `libraries`: userspace libraries (filled by the doctor, `doctor::libs`): `path` (the file,
+//!   symlinks resolved), `kind`, `version`; *extension*: `found_as`, `found_by`, `selected`
+//!   (the loader would load it), `soname`, `stub`, `cuda_version`, `fwd_compat`
+//!   (`cuda_version`, `driver_branches`, `devices` from `.note.cuda.fwd_compatibility`),
+//!   `problem`.
 //! - `cross_check`: `null` unless `--cross-check` was given.
 //! - *extension* `kernel_modules`: `loaded` (from `/proc/modules` and `/sys/module`) and
 //!   `installed` (module files under `/lib/modules/<release>`).
@@ -34,6 +39,9 @@
 //! - `findings`: `code`, `severity` (`error`, `warning`, `info`), `message`, `remedy`.
 
 use serde::{Deserialize, Serialize};
+
+pub mod platform_details;
+pub use platform_details::PlatformDetails;
 
 /// The schema version of this report format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -125,6 +133,11 @@ pub struct Platform {
     pub in_container: bool,
     /// The evidence for `kind` and `in_container`.
     pub hints: Vec<String>,
+    /// What the platform stage found on WSL2, gVisor, Tegra or in a container (extension:
+    /// `platform.wsl`, `platform.gvisor`, `platform.tegra`, `platform.container`, each absent
+    /// when it does not apply). Filled by `crate::platform`.
+    #[serde(flatten)]
+    pub details: PlatformDetails,
 }
 
 /// Selected `/etc/os-release` fields.
@@ -233,6 +246,8 @@ pub enum CcSource {
     Nvml,
     /// `NVPROBE_COMPUTE_CAPABILITY`.
     Override,
+    /// The table of Tegra chips, for an integrated GPU found in the device tree (extension).
+    SocTable,
 }
 
 /// One GPU.
@@ -269,14 +284,82 @@ pub struct Gpu {
 }
 
 /// One userspace library.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Library {
-    /// Absolute path as the loader would find it.
+    /// Absolute path of the file, symlinks resolved (`/usr/lib/x86_64-linux-gnu/libcuda.so.580.65.06`).
     pub path: String,
     /// `cuda-driver`, `nvml`, `cuda-compat`, `cuda-runtime`.
     pub kind: String,
     /// Version from the file name or the ELF.
     pub version: Option<String>,
+    /// The path that was found before symlinks were resolved (`.../libcuda.so.1`) (extension).
+    #[serde(default)]
+    pub found_as: Option<String>,
+    /// How it was found: `ld-library-path`, `ld-so-cache`, `default-dir`, `nvidia-docker`,
+    /// `wsl`, `wsl-driver-store`, `cuda-compat-dir`, `cuda-home`, `cuda-toolkit`,
+    /// `python-wheel`, `conda` (extension).
+    #[serde(default)]
+    pub found_by: Option<String>,
+    /// True when the dynamic loader would load this file for its SONAME (extension).
+    #[serde(default)]
+    pub selected: bool,
+    /// `DT_SONAME` (extension).
+    #[serde(default)]
+    pub soname: Option<String>,
+    /// A toolkit stub library, for linking only: it cannot run anything (extension).
+    #[serde(default)]
+    pub stub: bool,
+    /// The CUDA version it provides: the forward-compatibility note's, or the runtime's
+    /// `major.minor` (extension).
+    #[serde(default)]
+    pub cuda_version: Option<String>,
+    /// The `.note.cuda.fwd_compatibility` of a cuda-compat `libcuda` (extension).
+    #[serde(default)]
+    pub fwd_compat: Option<FwdCompat>,
+    /// Why the file could not be read as a library, when it could not (extension).
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// `libraries[].fwd_compat`: what a forward-compatibility `libcuda` accepts (extension).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FwdCompat {
+    /// The CUDA version the library provides (`"12.9"`).
+    pub cuda_version: Option<String>,
+    /// The host driver branches it runs on; `null` when the note has no list.
+    pub driver_branches: Option<Vec<u32>>,
+    /// The NVML brand values of the GPUs it runs on (1 Quadro, 2 Tesla, 7–11 virtual GPU
+    /// editions, 12 Quadro RTX, 13 NVIDIA RTX, 14 NVIDIA); `null` when the note has no list.
+    pub devices: Option<Vec<u32>>,
+}
+
+/// The `check` object that `nvprobe check --json` adds beside the report's fields
+/// (extension): the verdict of `--cuda`, `--require` or the `NVIDIA_REQUIRE_*` variables.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// `satisfied`, `not-satisfied` or `malformed`.
+    pub verdict: String,
+    /// One line: why.
+    pub reason: String,
+    /// Each question asked, in order.
+    pub checks: Vec<CheckItem>,
+}
+
+/// One question of `nvprobe check` (extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckItem {
+    /// `cuda` (`--cuda`) or `require` (`--require` or an environment variable).
+    pub kind: String,
+    /// What was asked: `12.4`, or the requirement text.
+    pub expression: String,
+    /// `--cuda`, `--require`, or the environment variable's name.
+    pub source: String,
+    /// `satisfied`, `not-satisfied` or `malformed`.
+    pub verdict: String,
+    /// For `cuda`: `native`, `forward-compat`, `minor-version-compat`, `none`.
+    pub via: Option<String>,
+    /// One line: why.
+    pub reason: String,
 }
 
 /// `cross_check`.

@@ -8,10 +8,15 @@
 //! All reads are bounded: a file is read up to a byte limit and must be a regular file, so a
 //! FIFO or a device where a text file is expected cannot block or stream forever.
 
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// At most this many resolved directories are remembered per root.
+const DIR_CACHE_LIMIT: usize = 4096;
 
 /// At most this many symlinks are followed while resolving one path (Linux uses 40 too).
 const MAX_LINK_HOPS: usize = 40;
@@ -27,6 +32,53 @@ pub const DIR_LIMIT: usize = 4096;
 pub struct Root {
     base: PathBuf,
     host: bool,
+    /// Resolved parent directories of a fixture root, by their absolute path in the root.
+    dirs: Arc<Mutex<HashMap<String, PathBuf>>>,
+    /// `nvprobe capture`: every path resolved or listed through this root is noted here.
+    recorder: Option<Recorder>,
+}
+
+/// How a recorded path was used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Resolved with the last symlink followed (`stat`, open, read).
+    pub follow: bool,
+    /// Resolved without following a symlink in the last component (`lstat`, `readlink`).
+    pub nofollow: bool,
+    /// Listed as a directory.
+    pub listed: bool,
+}
+
+/// The set of absolute machine paths a run touched, shared by every clone of a [`Root`] made
+/// with [`Root::with_recorder`] (`nvprobe capture` copies them into a bundle).
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    paths: Arc<Mutex<BTreeMap<String, Access>>>,
+}
+
+impl Recorder {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn note(&self, path: &str, f: impl FnOnce(&mut Access)) {
+        let mut map = self
+            .paths
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(map.entry(path.to_owned()).or_default());
+    }
+
+    /// The paths touched so far, sorted, with how each was used.
+    pub fn snapshot(&self) -> Vec<(String, Access)> {
+        self.paths
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(p, a)| (p.clone(), *a))
+            .collect()
+    }
 }
 
 /// A text file's content, with a flag for content cut at the byte limit.
@@ -44,6 +96,8 @@ impl Root {
         Self {
             base: PathBuf::from("/"),
             host: true,
+            dirs: Arc::default(),
+            recorder: None,
         }
     }
 
@@ -52,7 +106,22 @@ impl Root {
         Self {
             base: dir.into(),
             host: false,
+            dirs: Arc::default(),
+            recorder: None,
         }
+    }
+
+    /// The same root, noting every path resolved or listed through it (and its clones) in
+    /// `recorder`.
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The recorder, when this root has one.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// True for the real machine, false for a fixture root.
@@ -77,24 +146,77 @@ impl Root {
     }
 
     fn resolve_inner(&self, path: &str, follow_last: bool) -> io::Result<PathBuf> {
+        if let Some(rec) = &self.recorder {
+            rec.note(path, |a| {
+                if follow_last {
+                    a.follow = true;
+                } else {
+                    a.nofollow = true;
+                }
+            });
+        }
         if self.host {
             return Ok(PathBuf::from(path));
         }
-        // Components still to walk, in reverse order so `pop` yields the next one.
-        let mut pending: Vec<OsString> = Vec::new();
+        // Resolve the parent directory once per run (a sysfs device directory is read attribute
+        // after attribute), then walk the last component from it.
+        if let Some((parent, last)) = path.rsplit_once('/')
+            && !last.is_empty()
+            && last != "."
+            && last != ".."
+        {
+            let cached = self
+                .dirs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(parent)
+                .cloned();
+            let parent_real = if let Some(p) = cached {
+                p
+            } else {
+                let mut pending = Vec::new();
+                push_components(&mut pending, Path::new(parent));
+                let real = self.walk(self.base.clone(), pending, true, path)?;
+                let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+                if dirs.len() < DIR_CACHE_LIMIT {
+                    dirs.insert(parent.to_owned(), real.clone());
+                }
+                real
+            };
+            return self.walk(parent_real, vec![OsString::from(last)], follow_last, path);
+        }
+        let mut pending = Vec::new();
         push_components(&mut pending, Path::new(path));
-        let mut done: Vec<OsString> = Vec::new();
+        self.walk(self.base.clone(), pending, follow_last, path)
+    }
+
+    /// Walks `pending` (components in reverse order) from `start`, a resolved directory inside
+    /// the root, following symlinks inside the root (the last one too when `follow_last`).
+    fn walk(
+        &self,
+        start: PathBuf,
+        mut pending: Vec<OsString>,
+        follow_last: bool,
+        path: &str,
+    ) -> io::Result<PathBuf> {
+        let mut depth = start
+            .strip_prefix(&self.base)
+            .map_or(0, |p| p.components().count());
+        let mut here = start;
         let mut hops = 0;
         while let Some(name) = pending.pop() {
             if name == ".." {
-                done.pop();
+                if depth > 0 {
+                    here.pop();
+                    depth -= 1;
+                }
                 continue;
             }
-            done.push(name);
+            here.push(&name);
+            depth += 1;
             if pending.is_empty() && !follow_last {
                 break;
             }
-            let here = self.join(&done);
             let Ok(meta) = fs::symlink_metadata(&here) else {
                 // Missing: the caller's open reports it; nothing more to resolve.
                 continue;
@@ -109,21 +231,15 @@ impl Root {
                 )));
             }
             let target = fs::read_link(&here)?;
-            done.pop();
+            here.pop();
+            depth -= 1;
             if target.is_absolute() {
-                done.clear();
+                here.clone_from(&self.base);
+                depth = 0;
             }
             push_components(&mut pending, &target);
         }
-        Ok(self.join(&done))
-    }
-
-    fn join(&self, parts: &[OsString]) -> PathBuf {
-        let mut p = self.base.clone();
-        for part in parts {
-            p.push(part);
-        }
-        p
+        Ok(here)
     }
 
     /// `stat` through symlinks.
@@ -159,9 +275,10 @@ impl Root {
                 "not a regular file",
             ));
         }
-        let file = File::open(&real)?;
+        // Not `File::open`: the node may have been swapped for a FIFO since the `stat`.
+        let file = open_regular(&real)?;
         let mut buf = Vec::new();
-        file.take(limit + 1).read_to_end(&mut buf)?;
+        file.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
         let truncated = buf.len() as u64 > limit;
         if truncated {
             buf.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -179,6 +296,9 @@ impl Root {
 
     /// The names in a directory, sorted, at most [`DIR_LIMIT`] of them.
     pub fn read_dir_names(&self, path: &str) -> io::Result<Vec<String>> {
+        if let Some(rec) = &self.recorder {
+            rec.note(path, |a| a.listed = true);
+        }
         let mut names = Vec::new();
         for entry in fs::read_dir(self.resolve(path)?)?.take(DIR_LIMIT) {
             let entry = entry?;
@@ -199,6 +319,29 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
         }
     }
     pending.extend(parts.into_iter().rev());
+}
+
+/// Opens a file for reading only if it is a regular file, without ever blocking in `open(2)`:
+/// `O_NONBLOCK` (a FIFO where a file belongs opens at once instead of waiting for a writer;
+/// on a regular file the flag changes nothing), then `fstat` on the open file, so a node
+/// swapped in after a `stat` is caught too. Every read of a file that could be a FIFO or a
+/// device (`--root` trees, `/etc/ld.so.cache`, libraries, binaries) goes through here.
+///
+/// # Errors
+/// The open error, or `InvalidInput` when the path is not a regular file.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// A short, stable description of an I/O error for `sources[].detail`.
@@ -278,6 +421,50 @@ mod tests {
         let t = root.read_text_limited("/big", 100).unwrap();
         assert_eq!(t.text.len(), 100);
         assert!(t.truncated);
+    }
+
+    #[test]
+    fn root_recorder_notes_every_path_touched() {
+        let dir = tmp("rec");
+        fs::create_dir_all(dir.join("d")).unwrap();
+        fs::write(dir.join("d/f"), "x").unwrap();
+        symlink("/d/f", dir.join("l")).unwrap();
+        let rec = Recorder::new();
+        let root = Root::at(&dir).with_recorder(rec.clone());
+        let clone = root.clone();
+        root.read_text("/l").unwrap();
+        clone.read_dir_names("/d").unwrap();
+        let _ = root.read_link("/l");
+        let _ = root.exists("/missing");
+        let seen = rec.snapshot();
+        let get = |p: &str| seen.iter().find(|(q, _)| q == p).map(|(_, a)| *a);
+        assert!(get("/l").is_some_and(|a| a.follow && a.nofollow && !a.listed));
+        assert!(get("/d").is_some_and(|a| a.listed));
+        assert!(get("/missing").is_some_and(|a| a.follow));
+        assert!(Root::at(&dir).recorder().is_none());
+    }
+
+    // See: issue 10
+    #[test]
+    fn r10_fifo_is_refused_without_blocking() {
+        let dir = tmp("fifo");
+        let fifo = dir.join("fifo");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: no mkfifo");
+            return;
+        }
+        // A plain open(2) of a FIFO waits for a writer; this returns at once.
+        let err = open_regular(&fifo).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let root = Root::at(&dir);
+        assert_eq!(
+            root.read_text("/fifo").unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

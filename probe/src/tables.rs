@@ -167,13 +167,14 @@ pub fn pci_lookup(
     let d = DEVICES
         .binary_search_by_key(&device_id, |d| d.id)
         .ok()
-        .map(|i| &DEVICES[i])?;
-    let chip = d.chip.map(|i| &CHIPS[usize::from(i)]);
+        .and_then(|i| DEVICES.get(i))?;
+    let chip = d.chip.and_then(|i| CHIPS.get(usize::from(i)));
     let sub_name = match (d.gpu, subsys_vendor, subsys_device) {
         (true, Some(v), Some(s)) => SUBSYSTEMS
             .binary_search_by_key(&(device_id, v, s), |&(d, v, s, _)| (d, v, s))
             .ok()
-            .map(|i| SUBSYSTEMS[i].3.get()),
+            .and_then(|i| SUBSYSTEMS.get(i))
+            .map(|s| s.3.get()),
         _ => None,
     };
     let (name, name_source) = match sub_name {
@@ -207,7 +208,8 @@ pub fn chip_lookup(chip: &str) -> Option<ChipEntry> {
     CHIPS
         .binary_search_by(|c| c.name.get().cmp(chip))
         .ok()
-        .map(|i| ChipEntry::from_row(&CHIPS[i]))
+        .and_then(|i| CHIPS.get(i))
+        .map(ChipEntry::from_row)
 }
 
 /// Looks up the chip for the `architecture` and `implementation` values that
@@ -216,7 +218,9 @@ pub fn arch_lookup(architecture: u32, implementation: u32) -> Option<ChipEntry> 
     ARCH_INFO
         .binary_search_by_key(&(architecture, implementation), |&(a, i, _)| (a, i))
         .ok()
-        .map(|i| ChipEntry::from_row(&CHIPS[usize::from(ARCH_INFO[i].2)]))
+        .and_then(|i| ARCH_INFO.get(i))
+        .and_then(|a| CHIPS.get(usize::from(a.2)))
+        .map(ChipEntry::from_row)
 }
 
 /// The architecture name for an `MC_GET_ARCH_INFO` architecture value alone (`0x1b0` →
@@ -252,17 +256,18 @@ pub fn native_cuda_for_driver(version: &str) -> Option<CudaNative> {
     }
     let branch: u32 = major.parse().ok()?;
     match BRANCHES.binary_search_by_key(&branch, |&(b, _)| b) {
-        Ok(i) => Some(CudaNative {
-            version: BRANCHES[i].1,
+        Ok(i) => BRANCHES.get(i).map(|&(_, version)| CudaNative {
+            version,
             table_branch: branch,
             at_least: false,
         }),
-        Err(0) => None,
-        Err(i) => Some(CudaNative {
-            version: BRANCHES[i - 1].1,
-            table_branch: BRANCHES[i - 1].0,
-            at_least: true,
-        }),
+        Err(i) => BRANCHES
+            .get(i.checked_sub(1)?)
+            .map(|&(table_branch, version)| CudaNative {
+                version,
+                table_branch,
+                at_least: true,
+            }),
     }
 }
 
@@ -282,10 +287,8 @@ pub fn cuda_min_driver(major: u32, minor: u32) -> Option<ToolkitDriver> {
     TOOLKITS
         .binary_search_by_key(&(major, minor), |&(a, b, _, _)| (a, b))
         .ok()
-        .map(|i| ToolkitDriver {
-            driver: TOOLKITS[i].2,
-            confidence: TOOLKITS[i].3,
-        })
+        .and_then(|i| TOOLKITS.get(i))
+        .map(|&(_, _, driver, confidence)| ToolkitDriver { driver, confidence })
 }
 
 /// The minimum Linux driver for CUDA minor-version compatibility within a CUDA major version:
@@ -294,7 +297,8 @@ pub fn mvc_floor(cuda_major: u32) -> Option<&'static str> {
     MVC_FLOORS
         .binary_search_by_key(&cuda_major, |&(m, _)| m)
         .ok()
-        .map(|i| MVC_FLOORS[i].1)
+        .and_then(|i| MVC_FLOORS.get(i))
+        .map(|m| m.1)
 }
 
 /// The last driver branch that supports an architecture (`"Pascal"` → 580, `"Kepler"` → 470).
@@ -314,7 +318,7 @@ fn architecture_row(architecture: &str) -> Option<(&'static str, Option<u32>)> {
     ARCHITECTURES
         .binary_search_by(|&(a, _)| a.cmp(architecture))
         .ok()
-        .map(|i| ARCHITECTURES[i])
+        .and_then(|i| ARCHITECTURES.get(i).copied())
 }
 
 /// The CUDA toolkits that can compile for a compute capability.
@@ -332,10 +336,8 @@ pub fn toolkits_for_cc(major: u8, minor: u8) -> Option<ToolkitRange> {
     CC_TOOLKITS
         .binary_search_by_key(&(major, minor), |&(cc, _, _)| cc)
         .ok()
-        .map(|i| ToolkitRange {
-            first: CC_TOOLKITS[i].1,
-            last: CC_TOOLKITS[i].2,
-        })
+        .and_then(|i| CC_TOOLKITS.get(i))
+        .map(|&(_, first, last)| ToolkitRange { first, last })
 }
 
 /// Compares two dotted version strings numerically, component by component:

@@ -98,6 +98,9 @@ pub fn render(r: &Report) -> String {
         }
         line(&mut out, "", &second.join(" · "));
     }
+    for (label, text) in crate::doctor::library_lines(r) {
+        line(&mut out, &label, &text);
+    }
 
     out.push('\n');
     if r.findings.is_empty() {

@@ -247,9 +247,10 @@ fn cli_legacy_470_proprietary() {
 #[test]
 fn cli_pascal_left_unbound_by_590() {
     let (code, r) = json_report("pascal-unbound-open-590");
-    assert_eq!(code, 0, "a warning alone does not fail the run");
-    assert_eq!(codes(&r), ["gpu-not-bound"]);
-    assert_eq!(r["findings"][0]["severity"], "warning");
+    // The doctor (issue 6) names the cause: R590 no longer drives Pascal.
+    assert_eq!(code, 1);
+    assert_eq!(codes(&r), ["arch-unsupported-by-driver", "gpu-not-bound"]);
+    assert_eq!(r["findings"][1]["severity"], "warning");
     assert_eq!(r["driver"]["cuda_version"], "13.1");
 }
 

@@ -791,7 +791,12 @@ mod cli {
         env.insert("NVML_STANDIN_MODE".into(), "hang".into());
         let pidfile = s.dir.join("cli-hang.pid");
         env.insert("NVML_STANDIN_PIDFILE".into(), pidfile.display().to_string());
-        let (code, report, took) = run_cli(&["--cross-check", "--timeout", "1500"], &env);
+        // `--no-sandbox`: the stand-in writes its pid file, and the sandbox (which the shim
+        // inherits) allows no writes.
+        let (code, report, took) = run_cli(
+            &["--cross-check", "--timeout", "1500", "--no-sandbox"],
+            &env,
+        );
         assert_ne!(code, 3, "the deadline must leave time to write the report");
         assert_eq!(report["cross_check"]["status"], "timeout");
         assert!(

@@ -37,6 +37,7 @@ mod compat;
 mod elf;
 mod fatbin;
 mod image;
+mod render;
 mod source;
 mod types;
 mod walk;
@@ -46,6 +47,7 @@ mod tests;
 
 pub use compat::{Verdict, arch_matches, driver_max_ptx_isa, runs_on};
 pub use elf::MAX_FILE_SIZE;
+pub use render::{render_scan, scan_json};
 pub use types::{
     Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
 };

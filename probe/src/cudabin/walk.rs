@@ -1,6 +1,6 @@
 //! Scanning paths: files directly, directories by a bounded walk that never follows symlinks.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
 use std::path::Path;
 
@@ -63,7 +63,8 @@ fn error(path: &Path, problem: String) -> ScanResult {
 }
 
 fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
-    let mut file = match File::open(path) {
+    // Never blocks on a FIFO swapped in after the caller's `stat` (issue 10).
+    let mut file = match crate::root::open_regular(path) {
         Ok(f) => f,
         Err(e) => return error(path, e.to_string()),
     };

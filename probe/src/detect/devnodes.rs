@@ -9,6 +9,13 @@
 //! `type=char`, `major=195`, `minor=255`, `mode=0666`, `uid=0`, `gid=0`, and
 //! `open=ok|EACCES|EPERM|ENXIO|…` (what opening it gave). An empty stand-in means "this node
 //! exists", with its access unknown.
+//!
+//! `nvprobe capture` writes these records for every node the run touched
+//! ([`crate::capture::copy::stand_in_record`]): `open=` is what `faccessat(R_OK|W_OK,
+//! AT_EACCESS)` answered (`ok`, or the errno's name), never a real open. Additive since then:
+//! `type=block`, `type=fifo`, `type=socket` (and `type=other`) for nodes that are not
+//! character devices; those have no `major`/`minor` (block devices do) and no `open`. Readers
+//! ignore keys and values they do not know.
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 

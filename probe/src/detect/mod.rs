@@ -187,7 +187,7 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
                     format!("{GPUS}: {} GPU(s)", f.proc_gpus.len()),
                 )
             } else {
-                (SourceStatus::Failed, bad.join("; "))
+                (SourceStatus::Failed, join_capped(&bad, 8))
             };
             f.record("procfs-gpus", status, detail);
         }
@@ -262,7 +262,43 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
     f
 }
 
+/// The first `max` items joined with `; `, then how many more there were: a directory of
+/// thousands of bad entries must not make a megabyte `detail`.
+pub fn join_capped(items: &[String], max: usize) -> String {
+    let mut s = items
+        .iter()
+        .take(max)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if items.len() > max {
+        use std::fmt::Write as _;
+        let _ = write!(s, "; and {} more", items.len() - max);
+    }
+    s
+}
+
 /// At most 60 characters of untrusted text, for details.
 pub fn clip(s: &str) -> String {
     s.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::join_capped;
+
+    // See: issue 10
+    #[test]
+    fn r10_details_of_many_bad_entries_are_capped() {
+        let many: Vec<String> = (0..5000)
+            .map(|i| format!("/proc/x/{i}: not found"))
+            .collect();
+        let d = join_capped(&many, 8);
+        assert!(d.ends_with("; and 4992 more"), "{d}");
+        assert!(d.len() < 300);
+        assert_eq!(
+            join_capped(&many[..2], 8),
+            "/proc/x/0: not found; /proc/x/1: not found"
+        );
+    }
 }

@@ -63,9 +63,9 @@ pub fn parse_hex(text: &str) -> Option<u32> {
 pub fn is_bus_id(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 12
-        && b[4] == b':'
-        && b[7] == b':'
-        && b[10] == b'.'
+        && b.get(4) == Some(&b':')
+        && b.get(7) == Some(&b':')
+        && b.get(10) == Some(&b'.')
         && b.iter()
             .enumerate()
             .all(|(i, c)| matches!(i, 4 | 7 | 10) || c.is_ascii_hexdigit())

@@ -30,17 +30,42 @@ pub fn detect(
     if wsl {
         hints.push(format!("kernel release {release} is a WSL2 kernel"));
     }
-    if root.exists("/dev/dxg") {
+    let dxg = root.exists("/dev/dxg");
+    if dxg {
         hints.push("/dev/dxg exists".to_owned());
     }
-    let gvisor = proc_version.contains(GVISOR_VERSION);
-    if gvisor {
+    let interop = root.exists("/proc/sys/fs/binfmt_misc/WSLInterop")
+        || root.exists("/proc/sys/fs/binfmt_misc/WSLInterop-late");
+    if interop {
+        hints.push("the WSLInterop binfmt handler is registered".to_owned());
+    }
+    // A custom WSL kernel may not say "microsoft": /dev/dxg with WSL's interop or its library
+    // mount is WSL too.
+    let wsl = wsl || (dxg && (interop || root.exists("/usr/lib/wsl/lib")));
+    let gvisor_version = proc_version.contains(GVISOR_VERSION);
+    if gvisor_version {
         hints.push("/proc/version is gVisor's fixed kernel identity".to_owned());
+    }
+    let gvisor_release = release.ends_with("-gvisor");
+    if gvisor_release {
+        hints.push(format!("kernel release {release} is gVisor's"));
+    }
+    let gvisor = gvisor_version || gvisor_release;
+    if gvisor
+        && root.exists("/proc/driver/nvidia/params")
+        && !root.exists("/proc/driver/nvidia/version")
+    {
+        hints.push(
+            "/proc/driver/nvidia holds params but no version (gVisor nvproxy's procfs)".to_owned(),
+        );
     }
     let tegra = root.exists("/etc/nv_tegra_release")
         || root
             .read_text("/proc/device-tree/compatible")
-            .is_ok_and(|t| t.text.contains("nvidia,tegra"));
+            .is_ok_and(|t| t.text.contains("nvidia,tegra"))
+        || root
+            .read_text("/sys/devices/soc0/family")
+            .is_ok_and(|t| t.text.trim() == "Tegra");
     if tegra {
         hints.push("Tegra release file or device tree".to_owned());
     }
@@ -104,6 +129,7 @@ pub fn detect(
         os: os_release(root),
         in_container,
         hints,
+        details: crate::report::PlatformDetails::default(),
     }
 }
 

@@ -32,6 +32,13 @@
 //! [`crate::sys::HostDriver`], the test one is [`emu::EmuDriver`].
 
 #[cfg(any(test, feature = "emulator"))]
+#[cfg_attr(
+    not(test),
+    expect(
+        clippy::indexing_slicing,
+        reason = "test support (feature `emulator`): a bad index is a test bug"
+    )
+)]
 pub mod emu;
 mod rm;
 pub mod variant;
@@ -1129,7 +1136,7 @@ pub fn c_string(bytes: &[u8]) -> Result<String, String> {
             bytes.len()
         ));
     };
-    let s = &bytes[..end];
+    let s = bytes.get(..end).unwrap_or_default();
     if let Some(bad) = s.iter().find(|b| !(0x20..0x7F).contains(*b)) {
         return Err(format!("string with a non-printable byte {bad:#04x}"));
     }
@@ -1300,8 +1307,8 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
         .gpus
         .iter()
         .position(|g| same_bus(&g.pci.bus_id, &card.bus_id));
-    let gpu = if let Some(pos) = pos {
-        &mut report.gpus[pos]
+    let pos = if let Some(pos) = pos {
+        pos
     } else {
         report.gpus.push(report::Gpu {
             index: 0,
@@ -1327,8 +1334,10 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
             firmware_version: None,
             seen_by: Vec::new(),
         });
-        let last = report.gpus.len() - 1;
-        &mut report.gpus[last]
+        report.gpus.len() - 1
+    };
+    let Some(gpu) = report.gpus.get_mut(pos) else {
+        return;
     };
     let bus = card.bus_id.clone();
     fill_or_note(
@@ -1470,6 +1479,7 @@ mod tests {
                 os: None,
                 in_container: false,
                 hints: vec![],
+                details: report::PlatformDetails::default(),
             },
             driver: None,
             gpus: vec![

@@ -33,7 +33,7 @@ impl DriverVersion {
             if !part.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            parts[count] = part.parse().ok()?;
+            *parts.get_mut(count)? = part.parse().ok()?;
             count += 1;
         }
         if count < 2 || parts[0] == 0 {

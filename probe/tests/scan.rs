@@ -1,0 +1,322 @@
+//! `nvprobe scan` and `nvprobe check --binary` on synthetic CUDA ELF files built here (a
+//! `.nv_fatbin` section holding cubin and PTX entries, as nvcc lays it out), run through the
+//! real binary against the fixture machines.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn nvprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nvprobe"))
+        .args(args)
+        .env_remove("NVPROBE_DRIVER_VERSION")
+        .env_remove("NVPROBE_CUDA_VERSION")
+        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
+        .output()
+        .expect("run nvprobe")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nvprobe-scan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// One fatbin entry: kind 2 = cubin (SASS), 1 = PTX.
+fn entry(kind: u16, arch: u32, version: (u16, u16), payload: &[u8]) -> Vec<u8> {
+    let mut payload = payload.to_vec();
+    payload.resize(payload.len().div_ceil(8) * 8, 0);
+    let mut h = vec![0u8; 64];
+    h[0..2].copy_from_slice(&kind.to_le_bytes());
+    h[2..4].copy_from_slice(&0x0101u16.to_le_bytes());
+    h[4..8].copy_from_slice(&64u32.to_le_bytes());
+    h[8..16].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    h[24..26].copy_from_slice(&version.1.to_le_bytes());
+    h[26..28].copy_from_slice(&version.0.to_le_bytes());
+    h[28..32].copy_from_slice(&arch.to_le_bytes());
+    h[40..48].copy_from_slice(&0x11u64.to_le_bytes()); // 64-bit, host Linux
+    h.extend_from_slice(&payload);
+    h
+}
+
+/// A cubin's ELF header: `EM_CUDA`, ABI version 7, `e_flags` with the SM in the low byte.
+fn cubin(sm: u32) -> Vec<u8> {
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[6] = 1;
+    h[8] = 7;
+    h[18..20].copy_from_slice(&190u16.to_le_bytes());
+    h[48..52].copy_from_slice(&(0x0050_0500 | sm).to_le_bytes());
+    h
+}
+
+fn ptx(isa: &str, target: &str) -> Vec<u8> {
+    format!(".version {isa}\n.target {target}\n.address_size 64\n\n.visible .entry k()\n{{\n\tret;\n}}\n\0")
+        .into_bytes()
+}
+
+/// A fatbin container (magic 0xBA55ED50) holding `entries`.
+fn container(entries: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = entries.concat();
+    let mut c = Vec::new();
+    c.extend_from_slice(&0xBA55_ED50u32.to_le_bytes());
+    c.extend_from_slice(&1u16.to_le_bytes());
+    c.extend_from_slice(&16u16.to_le_bytes());
+    c.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    c.extend_from_slice(&body);
+    c
+}
+
+/// A little-endian ELF64 shared object with `.nv_fatbin` = `fatbin` and `.shstrtab`.
+fn cuda_elf(fatbin: &[u8]) -> Vec<u8> {
+    let shstr = b"\0.shstrtab\0.nv_fatbin\0".to_vec();
+    let mut out = vec![0u8; 64];
+    let shstr_off = out.len();
+    out.extend_from_slice(&shstr);
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let fat_off = out.len();
+    out.extend_from_slice(fatbin);
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let shoff = out.len();
+    let mut sh = |name: u32, ty: u32, off: usize, size: usize| {
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&name.to_le_bytes());
+        h[4..8].copy_from_slice(&ty.to_le_bytes());
+        h[24..32].copy_from_slice(&(off as u64).to_le_bytes());
+        h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
+        out.extend_from_slice(&h);
+    };
+    sh(0, 0, 0, 0);
+    sh(1, 3, shstr_off, shstr.len());
+    sh(11, 1, fat_off, fatbin.len());
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2;
+    out[5] = 1;
+    out[6] = 1;
+    out[16..18].copy_from_slice(&3u16.to_le_bytes());
+    out[18..20].copy_from_slice(&62u16.to_le_bytes());
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes());
+    out[58..60].copy_from_slice(&64u16.to_le_bytes());
+    out[60..62].copy_from_slice(&3u16.to_le_bytes());
+    out[62..64].copy_from_slice(&1u16.to_le_bytes());
+    out
+}
+
+/// Writes a CUDA library with SASS for each of `sass` and PTX `(isa, target)` entries.
+fn library(dir: &Path, name: &str, sass: &[u32], ptxs: &[(&str, u32)]) -> PathBuf {
+    let mut entries: Vec<Vec<u8>> = sass
+        .iter()
+        .map(|&sm| entry(2, sm, (1, 8), &cubin(sm)))
+        .collect();
+    for (isa, sm) in ptxs {
+        let (a, b) = isa.split_once('.').unwrap();
+        entries.push(entry(
+            1,
+            *sm,
+            (a.parse().unwrap(), b.parse().unwrap()),
+            &ptx(isa, &format!("sm_{sm}")),
+        ));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, cuda_elf(&container(&entries))).unwrap();
+    path
+}
+
+fn check_binary(machine: &str, lib: &Path) -> (i32, Value) {
+    let out = nvprobe(&[
+        "--json",
+        "--root",
+        fixture(machine).to_str().unwrap(),
+        "check",
+        "--binary",
+        lib.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), v)
+}
+
+fn codes(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn scan_lists_sass_and_ptx_of_a_library() {
+    let dir = tmpdir("list");
+    let lib = library(&dir, "libkernels.so", &[80, 86], &[("8.0", 80)]);
+    let out = nvprobe(&["--json", "scan", lib.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let file = &v["scan"][0];
+    assert_eq!(file["kind"], "elf");
+    let targets: Vec<&str> = file["fatbins"][0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["sm_80", "sm_86", "compute_80"]);
+    let text = String::from_utf8(nvprobe(&["scan", lib.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("SASS     sm_80 sm_86"), "{text}");
+    assert!(text.contains("PTX      compute_80 (ISA 8.0)"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scan_directory_and_unreadable_paths() {
+    let dir = tmpdir("dir");
+    library(&dir, "liba.so", &[90], &[]);
+    std::fs::write(dir.join("README"), "not an ELF").unwrap();
+    std::fs::write(dir.join("libtrunc.so"), b"\x7fELF\x02\x01\x01").unwrap();
+    let out = nvprobe(&["--json", "scan", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["scan"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("liba.so"))
+    );
+    let trunc = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("libtrunc.so"));
+    assert!(
+        trunc.is_some_and(|f| !f["problems"].as_array().unwrap().is_empty()),
+        "a truncated ELF is listed with its problem: {files:?}"
+    );
+    let missing = nvprobe(&["scan", "/nonexistent/libnope.so"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        nvprobe(&["scan"]).status.code(),
+        Some(2),
+        "a path is required"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_binary_sass_for_the_gpu_runs() {
+    let dir = tmpdir("sass");
+    let lib = library(&dir, "libsm80.so", &[80], &[]);
+    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "satisfied");
+    assert!(
+        v["check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SASS sm_80"),
+        "{}",
+        v["check"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_binary_ptx_jit_covers_a_newer_gpu() {
+    let dir = tmpdir("jit");
+    // sm_80 SASS does not run on 9.0 (other major), but compute_80 PTX JIT-compiles there.
+    let lib = library(&dir, "libjit.so", &[80], &[("7.0", 80)]);
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        v["check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("PTX compute_80 (JIT)"),
+        "{}",
+        v["check"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_binary_missing_arch_fails_with_the_finding() {
+    let dir = tmpdir("missing");
+    let lib = library(&dir, "libsm80only.so", &[80, 86], &[]);
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "not-satisfied");
+    assert!(
+        codes(&v).contains(&"arch-missing-from-binary".to_owned()),
+        "{:?}",
+        codes(&v)
+    );
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "arch-missing-from-binary")
+        .unwrap();
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("sm_80") && msg.contains("9.0"), "{msg}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_binary_ptx_newer_than_the_driver() {
+    let dir = tmpdir("ptxnew");
+    // Driver 535 supports CUDA 12.2 (PTX ISA 8.2); ISA 8.8 PTX cannot be JIT-compiled.
+    let lib = library(&dir, "libptx88.so", &[], &[("8.8", 80)]);
+    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        codes(&v).contains(&"ptx-too-new-for-driver".to_owned()),
+        "{:?}",
+        codes(&v)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_binary_without_gpu_and_bad_paths() {
+    let dir = tmpdir("nogpu");
+    let lib = library(&dir, "libsm90.so", &[90], &[]);
+    let (code, v) = check_binary("no-gpu", &lib);
+    assert_eq!(code, 1);
+    assert!(
+        v["check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no NVIDIA GPU is visible")
+    );
+    let plain = dir.join("libplain.so");
+    std::fs::write(&plain, cuda_elf(&[])).unwrap();
+    let (code, v) = check_binary("no-gpu", &plain);
+    assert_eq!(code, 0, "a library without GPU code needs no GPU: {v:#}");
+    let out = nvprobe(&["check", "--binary", "/nonexistent/lib.so"]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
