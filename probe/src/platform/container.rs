@@ -114,13 +114,14 @@ pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
         }
     }
 
+    let finder = super::Finder::new(root, env);
     let expected: Vec<ExpectedFile> = CAPABILITY_FILES
         .iter()
         .filter(|(cap, _)| caps.iter().any(|c| c == cap))
         .map(|(cap, name)| ExpectedFile {
             name: (*name).to_owned(),
             capability: (*cap).to_owned(),
-            found: super::find_file(root, env, name),
+            found: finder.find(name),
         })
         .collect();
 

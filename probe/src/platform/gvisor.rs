@@ -97,11 +97,12 @@ pub fn refine(opts: &Options, report: &mut Report) {
     if !super::any_gpu_node(report) {
         info.missing_nodes.push("/dev/nvidiaN".to_owned());
     }
+    let finder = super::Finder::new(root, &opts.env);
     for (cap, lib) in [
         ("compute", "libcuda.so.1"),
         ("utility", "libnvidia-ml.so.1"),
     ] {
-        if super::find_file(root, &opts.env, lib).is_none() {
+        if finder.find(lib).is_none() {
             info.missing_capabilities.push(cap.to_owned());
         }
     }

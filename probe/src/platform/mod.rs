@@ -102,36 +102,59 @@ const BIN_DIRS: &[&str] = &[
     "/usr/local/nvidia/bin",
 ];
 
-/// The first path where `name` exists: in `LD_LIBRARY_PATH`, then [`LIB_DIRS`] (for a name
-/// starting with `lib`), else in `PATH` and [`BIN_DIRS`].
-pub fn find_file(root: &Root, env: &crate::Env, name: &str) -> Option<String> {
-    let (var, fixed) = if name.starts_with("lib") {
-        ("LD_LIBRARY_PATH", LIB_DIRS)
-    } else {
-        ("PATH", BIN_DIRS)
-    };
-    let in_dirs = |dirs: &mut dyn Iterator<Item = &str>| {
-        dirs.map(|d| format!("{}/{name}", d.trim_end_matches('/')))
-            .find(|p| root.exists(p))
-    };
-    let from_env = env
-        .get(var)
-        .unwrap_or("")
-        .split([':', ';'])
-        .filter(|d| d.starts_with('/'));
-    in_dirs(&mut from_env.into_iter())
-        // The dynamic loader's own cache comes after LD_LIBRARY_PATH, as ld.so searches.
-        .or_else(|| {
-            (var == "LD_LIBRARY_PATH")
-                .then(|| crate::doctor::ldcache::load(root))
-                .flatten()
-                .and_then(|c| {
-                    c.lookup(name, crate::doctor::ldcache::native_flags())
-                        .filter(|p| root.exists(p))
-                        .map(str::to_owned)
-                })
-        })
-        .or_else(|| in_dirs(&mut fixed.iter().copied()))
+/// Finds the files a program would find: libraries as the dynamic loader looks them up
+/// (`LD_LIBRARY_PATH`, then `/etc/ld.so.cache`, then the usual directories) and tools on `PATH`
+/// (then the usual bin directories). The loader cache is parsed once per finder.
+pub struct Finder<'a> {
+    root: &'a Root,
+    env: &'a crate::Env,
+    cache: std::cell::OnceCell<Option<crate::doctor::ldcache::Cache>>,
+}
+
+impl<'a> Finder<'a> {
+    /// A finder over `root` with the environment's search paths.
+    pub fn new(root: &'a Root, env: &'a crate::Env) -> Self {
+        Self {
+            root,
+            env,
+            cache: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The path under which `name` would be found, if any.
+    pub fn find(&self, name: &str) -> Option<String> {
+        let (var, fixed) = if name.starts_with("lib") {
+            ("LD_LIBRARY_PATH", LIB_DIRS)
+        } else {
+            ("PATH", BIN_DIRS)
+        };
+        let in_dirs = |dirs: &mut dyn Iterator<Item = &str>| {
+            dirs.map(|d| format!("{}/{name}", d.trim_end_matches('/')))
+                .find(|p| self.root.exists(p))
+        };
+        let from_env = self
+            .env
+            .get(var)
+            .unwrap_or("")
+            .split([':', ';'])
+            .filter(|d| d.starts_with('/'));
+        in_dirs(&mut from_env.into_iter())
+            // The dynamic loader's own cache comes after LD_LIBRARY_PATH, as ld.so searches.
+            .or_else(|| {
+                if var != "LD_LIBRARY_PATH" {
+                    return None;
+                }
+                let cache = self
+                    .cache
+                    .get_or_init(|| crate::doctor::ldcache::load(self.root));
+                cache
+                    .as_ref()?
+                    .lookup(name, crate::doctor::ldcache::native_flags())
+                    .filter(|p| self.root.exists(p))
+                    .map(str::to_owned)
+            })
+            .or_else(|| in_dirs(&mut fixed.iter().copied()))
+    }
 }
 
 /// True when a `/dev/nvidiaN` node exists.
