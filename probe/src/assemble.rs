@@ -113,55 +113,18 @@ fn hex16(v: Option<u16>) -> Option<String> {
 
 fn gpu_from_pci(p: &PciFunction) -> Gpu {
     Gpu {
-        index: 0,
         pci: Pci {
-            bus_id: p.bus_id.clone(),
             vendor_id: hex16(Some(p.vendor)),
             device_id: hex16(p.device),
             subsystem_vendor_id: hex16(p.subsystem_vendor),
             subsystem_device_id: hex16(p.subsystem_device),
             class: p.class.map(|c| format!("0x{c:06x}")),
             revision: p.revision.map(|r| format!("0x{r:02x}")),
+            ..Pci::new(p.bus_id.clone())
         },
-        name: None,
-        chip: None,
-        architecture: None,
-        compute_capability: None,
-        compute_capability_source: None,
         kernel_driver: p.driver.clone(),
-        uuid: None,
-        memory_bytes: None,
-        minor_number: None,
-        vbios_version: None,
-        firmware_version: None,
         seen_by: vec!["sysfs-pci".to_owned()],
-    }
-}
-
-fn empty_gpu(bus_id: &str) -> Gpu {
-    Gpu {
-        index: 0,
-        pci: Pci {
-            bus_id: bus_id.to_owned(),
-            vendor_id: None,
-            device_id: None,
-            subsystem_vendor_id: None,
-            subsystem_device_id: None,
-            class: None,
-            revision: None,
-        },
-        name: None,
-        chip: None,
-        architecture: None,
-        compute_capability: None,
-        compute_capability_source: None,
-        kernel_driver: None,
-        uuid: None,
-        memory_bytes: None,
-        minor_number: None,
-        vbios_version: None,
-        firmware_version: None,
-        seen_by: Vec::new(),
+        ..Gpu::new(p.bus_id.clone())
     }
 }
 
@@ -180,7 +143,7 @@ pub fn gpus(facts: &Facts) -> Vec<Gpu> {
         let pos = if let Some(i) = gpus.iter().position(|g| g.pci.bus_id == bus) {
             i
         } else {
-            gpus.push(empty_gpu(&bus));
+            gpus.push(Gpu::new(&bus));
             gpus.len() - 1
         };
         let Some(g) = gpus.get_mut(pos) else { continue };
@@ -264,7 +227,7 @@ mod tests {
 
     #[test]
     fn assemble_enrich_keeps_better_sources() {
-        let mut g = empty_gpu("0000:01:00.0");
+        let mut g = Gpu::new("0000:01:00.0");
         g.pci.vendor_id = Some("0x10de".into());
         g.pci.device_id = Some("0x2330".into());
         g.compute_capability = Some("9.0".into());
@@ -273,7 +236,7 @@ mod tests {
         assert_eq!(g.chip.as_deref(), Some("GH100"));
         assert_eq!(g.compute_capability_source, Some(CcSource::ArchInfo));
         assert_eq!(cc_unknown_reason(&g), None);
-        let mut other = empty_gpu("0000:02:00.0");
+        let mut other = Gpu::new("0000:02:00.0");
         other.pci.vendor_id = Some("0x1002".into());
         other.pci.device_id = Some("0x2330".into());
         enrich_gpu(&mut other);

@@ -895,28 +895,20 @@ mod tests {
 
     fn gpu(bus: &str, device: &str, uuid: &str) -> Gpu {
         Gpu {
-            index: 0,
             pci: Pci {
-                bus_id: bus.to_owned(),
                 vendor_id: Some("0x10de".into()),
                 device_id: Some(device.to_owned()),
                 subsystem_vendor_id: Some("0x10de".into()),
                 subsystem_device_id: Some("0x16c1".into()),
                 class: Some("0x030200".into()),
-                revision: None,
+                ..Pci::new(bus)
             },
             name: Some("H100 80GB HBM3".into()),
-            chip: None,
-            architecture: None,
             compute_capability: Some("9.0".into()),
             compute_capability_source: Some(CcSource::PciTable),
             kernel_driver: Some("nvidia".into()),
             uuid: Some(uuid.to_owned()),
-            memory_bytes: None,
-            minor_number: None,
-            vbios_version: None,
-            firmware_version: None,
-            seen_by: Vec::new(),
+            ..Gpu::new(bus)
         }
     }
 

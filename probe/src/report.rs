@@ -283,6 +283,44 @@ pub struct Gpu {
     pub seen_by: Vec<String>,
 }
 
+impl Pci {
+    /// A PCI location with nothing else known yet.
+    pub fn new(bus_id: impl Into<String>) -> Self {
+        Self {
+            bus_id: bus_id.into(),
+            vendor_id: None,
+            device_id: None,
+            subsystem_vendor_id: None,
+            subsystem_device_id: None,
+            class: None,
+            revision: None,
+        }
+    }
+}
+
+impl Gpu {
+    /// A GPU known only by its bus id (or another stable name such as `override`); every
+    /// other field unknown, `index` 0 until the list is ordered.
+    pub fn new(bus_id: impl Into<String>) -> Self {
+        Self {
+            index: 0,
+            pci: Pci::new(bus_id),
+            name: None,
+            chip: None,
+            architecture: None,
+            compute_capability: None,
+            compute_capability_source: None,
+            kernel_driver: None,
+            uuid: None,
+            memory_bytes: None,
+            minor_number: None,
+            vbios_version: None,
+            firmware_version: None,
+            seen_by: Vec::new(),
+        }
+    }
+}
+
 /// One userspace library.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Library {

@@ -4,7 +4,7 @@
 //! `override-invalid`. An empty variable counts as unset.
 
 use crate::Env;
-use crate::report::{CcSource, Driver, DriverSource, Finding, Flavor, Gpu, Pci, Report, Severity};
+use crate::report::{CcSource, Driver, DriverSource, Finding, Flavor, Gpu, Report, Severity};
 use crate::tables;
 
 use super::{OVERRIDE_INVALID, OVERRIDE_USED};
@@ -181,28 +181,8 @@ pub fn apply(o: &Overrides, report: &mut Report) {
 
 fn override_gpu() -> Gpu {
     Gpu {
-        index: 0,
-        pci: Pci {
-            bus_id: "override".to_owned(),
-            vendor_id: None,
-            device_id: None,
-            subsystem_vendor_id: None,
-            subsystem_device_id: None,
-            class: None,
-            revision: None,
-        },
-        name: None,
-        chip: None,
-        architecture: None,
-        compute_capability: None,
-        compute_capability_source: None,
-        kernel_driver: None,
-        uuid: None,
-        memory_bytes: None,
-        minor_number: None,
-        vbios_version: None,
-        firmware_version: None,
         seen_by: vec!["override".to_owned()],
+        ..Gpu::new("override")
     }
 }
 

@@ -1311,28 +1311,8 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
         pos
     } else {
         report.gpus.push(report::Gpu {
-            index: 0,
-            pci: report::Pci {
-                bus_id: card.bus_id.clone(),
-                vendor_id: None,
-                device_id: None,
-                subsystem_vendor_id: None,
-                subsystem_device_id: None,
-                class: None,
-                revision: None,
-            },
-            name: None,
-            chip: None,
-            architecture: None,
-            compute_capability: None,
-            compute_capability_source: None,
             kernel_driver: Some("nvidia".to_owned()),
-            uuid: None,
-            memory_bytes: None,
-            minor_number: None,
-            vbios_version: None,
-            firmware_version: None,
-            seen_by: Vec::new(),
+            ..report::Gpu::new(card.bus_id.clone())
         });
         report.gpus.len() - 1
     };
@@ -1443,28 +1423,16 @@ mod tests {
 
     fn gpu(bus: &str, driver: Option<&str>) -> Gpu {
         Gpu {
-            index: 0,
             pci: Pci {
-                bus_id: bus.to_owned(),
                 vendor_id: Some("0x10de".to_owned()),
                 device_id: Some("0x2331".to_owned()),
-                subsystem_vendor_id: None,
-                subsystem_device_id: None,
-                class: None,
-                revision: None,
+                ..Pci::new(bus)
             },
-            name: None,
-            chip: None,
-            architecture: None,
             compute_capability: Some("8.0".to_owned()),
             compute_capability_source: Some(report::CcSource::PciTable),
             kernel_driver: driver.map(str::to_owned),
-            uuid: None,
-            memory_bytes: None,
-            minor_number: None,
-            vbios_version: None,
-            firmware_version: None,
             seen_by: vec!["sysfs".to_owned()],
+            ..Gpu::new(bus)
         }
     }
 

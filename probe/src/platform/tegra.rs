@@ -11,7 +11,7 @@
 //! `/dev/nvgpu/igpu0/*`) or by the unified `nvidia` driver (Thor, R38: `/dev/nvidia0`).
 
 use crate::detect::Facts;
-use crate::report::{CcSource, Finding, Gpu, Pci, Report, Severity, platform_details::TegraInfo};
+use crate::report::{CcSource, Finding, Gpu, Report, Severity, platform_details::TegraInfo};
 use crate::root::Root;
 
 /// One Tegra `SoC`: compatible string, family, chip, architecture, compute capability.
@@ -197,28 +197,14 @@ pub fn refine(root: &Root, facts: &Facts, report: &mut Report) {
             None => format!("{} integrated GPU", soc.family),
         };
         report.gpus.push(Gpu {
-            index: 0,
-            pci: Pci {
-                bus_id: "platform:gpu".to_owned(),
-                vendor_id: None,
-                device_id: None,
-                subsystem_vendor_id: None,
-                subsystem_device_id: None,
-                class: None,
-                revision: None,
-            },
             name: Some(name),
             chip: soc.chip.map(str::to_owned),
             architecture: Some(soc.architecture.to_owned()),
             compute_capability: Some(soc.cc.to_owned()),
             compute_capability_source: Some(CcSource::SocTable),
             kernel_driver: info.gpu_driver.clone(),
-            uuid: None,
-            memory_bytes: None,
-            minor_number: None,
-            vbios_version: None,
-            firmware_version: None,
             seen_by: vec!["device-tree".to_owned()],
+            ..Gpu::new("platform:gpu")
         });
     }
 

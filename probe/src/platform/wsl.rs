@@ -58,28 +58,16 @@ pub fn gpu_of(a: &DxgAdapter) -> Gpu {
     };
     let ids = a.ids.unwrap_or_default();
     let mut g = Gpu {
-        index: 0,
         pci: Pci {
-            bus_id,
             vendor_id: Some(hex16(ids.0)),
             device_id: Some(hex16(ids.1)),
             subsystem_vendor_id: Some(hex16(ids.2)),
             subsystem_device_id: Some(hex16(ids.3)),
-            class: None,
-            revision: None,
+            ..Pci::new(bus_id.clone())
         },
         name: a.name.clone(),
-        chip: None,
-        architecture: None,
-        compute_capability: None,
-        compute_capability_source: None,
-        kernel_driver: None,
-        uuid: None,
-        memory_bytes: None,
-        minor_number: None,
-        vbios_version: None,
-        firmware_version: None,
         seen_by: vec!["dxg".to_owned()],
+        ..Gpu::new(bus_id)
     };
     assemble::enrich_gpu(&mut g);
     g
