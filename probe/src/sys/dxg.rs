@@ -29,7 +29,6 @@ use nvprobe_abi::dxg::{
 };
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
-use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
 
 use crate::ioctl::OpenError;
 use crate::platform::dxg::{DXG_PATH, DxgDevice, DxgFile};
@@ -131,36 +130,6 @@ fn prepare(request: u32, arg: &mut [u8], data: Option<&mut [u8]>) -> Result<(), 
     }
 }
 
-/// One ioctl with a runtime request number and an in/out byte buffer.
-struct RawIoctl<'a> {
-    request: u32,
-    arg: &'a mut [u8],
-}
-
-// SAFETY: `IS_MUTATING` is true (the kernel writes the buffer back), `as_ptr` points at the
-// exclusively borrowed buffer, and the output is `()`, so `output_from_ptr` reads nothing. Which
-// requests may be sent is checked by `prepare` before every call (module `# Safety`).
-unsafe impl Ioctl for RawIoctl<'_> {
-    type Output = ();
-
-    const IS_MUTATING: bool = true;
-
-    fn opcode(&self) -> Opcode {
-        Opcode::from(self.request)
-    }
-
-    fn as_ptr(&mut self) -> *mut core::ffi::c_void {
-        self.arg.as_mut_ptr().cast()
-    }
-
-    unsafe fn output_from_ptr(
-        _out: IoctlOutput,
-        _extract_output: *mut core::ffi::c_void,
-    ) -> rustix::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl DxgFile for HostDxgFile {
     fn ioctl(
         &mut self,
@@ -171,7 +140,7 @@ impl DxgFile for HostDxgFile {
         // `data` is borrowed from the caller for the whole of this call; the pointer `prepare`
         // derives from it stays valid until we return.
         prepare(request, arg, data)?;
-        let raw = RawIoctl { request, arg };
+        let raw = super::RawIoctl { request, arg };
         // SAFETY: `prepare` accepted the request: it is `_IOWR(0x47, nr, arg.len())` for one of
         // the three dxgkrnl ioctls above, so the kernel copies at most `arg.len()` bytes in and
         // out of `arg`; the one embedded pointer was written by `prepare` from `data`, which

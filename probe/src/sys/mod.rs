@@ -218,7 +218,8 @@ fn write_at(arg: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// One ioctl with a runtime request number and an in/out byte buffer.
+/// One ioctl with a runtime request number and an in/out byte buffer (shared with
+/// [`dxg`], whose requests its own `prepare` vets).
 struct RawIoctl<'a> {
     request: u32,
     arg: &'a mut [u8],
@@ -226,7 +227,8 @@ struct RawIoctl<'a> {
 
 // SAFETY: `IS_MUTATING` is true (the driver writes the buffer back), `as_ptr` points at the
 // exclusively borrowed buffer, and the output is `()`, so `output_from_ptr` reads nothing. Which
-// requests may be sent is checked by `prepare` before every call (module `# Safety`).
+// requests may be sent is checked by `prepare` (here, or `dxg::prepare` for /dev/dxg) before
+// every call (module `# Safety`).
 unsafe impl Ioctl for RawIoctl<'_> {
     type Output = ();
 
