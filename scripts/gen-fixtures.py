@@ -703,6 +703,25 @@ def container_no_gpu_requested():
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
 
 
+# --- issue 9: one label set per node -----------------------------------------------------------
+def mixed_4090_a4000_570():
+    """A workstation with two different GPUs: an RTX A4000 (GA104, 8.6) and an RTX 4090 (AD102,
+    8.9). Node labels describe the lowest compute capability; conda's __cuda_arch is the
+    minimum, the wheel variant's sm_arch the maximum."""
+    m = Machine("mixed-a4000-rtx4090-570")
+    bare_ubuntu(m)
+    m.pci("0000:01:00.0", 0x10DE, 0x2684, 0x1043, 0x889D, 0x030000, 0xA1, driver="nvidia", parent="pci0000:00/0000:00:01.0")
+    m.pci("0000:01:00.1", 0x10DE, 0x22BA, 0x1043, 0x889D, 0x040300, 0xA1, driver="snd_hda_intel", parent="pci0000:00/0000:00:01.0")
+    m.pci("0000:41:00.0", 0x10DE, 0x24B0, 0x10DE, 0x14AD, 0x030000, 0xA1, driver="nvidia", parent="pci0000:40/0000:40:01.1")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04.2)", "OE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce RTX 4090", "GPU-2c4e6a8b-1d3f-4a5b-9c7d-e1f203a4b5c6", 0, vbios="95.02.18.80.5f", firmware="570.195.03")
+    m.gpu_information("0000:41:00.0", "NVIDIA RTX A4000", "GPU-7d8e9fa0-b1c2-4d3e-8f4a-5b6c7d8e9f01", 1, vbios="94.04.5b.00.04", firmware="570.195.03")
+    m.nvidia_nodes([0, 1])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.driver_libs("570.195.03")
+
+
 def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
@@ -711,7 +730,7 @@ def main():
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
-                 container_missing_nodes, container_no_gpu_requested):
+                 container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570):
         make()
 
 

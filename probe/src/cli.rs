@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// finding; 1 report written with at least one error finding; 2 usage error; 3 the probe
 /// itself failed (internal error, or the deadline passed before any report).
 #[derive(Debug, Parser)]
-#[command(name = "nvprobe", version, about, long_about)]
+#[command(name = "nvprobe", version, about, long_about, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     /// Print the report as one JSON object on stdout (`schema_version` 1).
     #[arg(long, global = true)]
@@ -46,6 +46,20 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+const TOP_EXAMPLES: &str = "\
+Examples:
+  nvprobe                                  what is here, what is wrong, how to fix it
+  nvprobe --json                           the same as one JSON object (nvprobe schema)
+  nvprobe check --cuda 12.8                will a CUDA 12.8 build run here? (exit 0/1)
+  nvprobe check --binary .venv/lib         do these CUDA binaries cover this GPU?
+  nvprobe labels                           Kubernetes node labels (NFD feature file)
+  nvprobe export --format conda            __cuda and __cuda_arch for conda and pixi
+  nvprobe capture --out bundle             a bug-report bundle that --root replays
+  NVPROBE_DRIVER_VERSION=550.54.15 nvprobe --json   pretend, on a build host without a GPU
+
+Environment overrides: NVPROBE_DRIVER_VERSION, NVPROBE_CUDA_VERSION, NVPROBE_COMPUTE_CAPABILITY.
+NVPROBE_SHIM: the nvprobe-shim binary for --cross-check (default: next to nvprobe).";
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -54,6 +68,7 @@ pub enum Command {
     /// 1 not satisfied, 2 malformed requirement or usage error, 3 the probe itself failed.
     /// Without --cuda and --require, the `NVIDIA_REQUIRE_*` variables of the environment are
     /// checked (`NVIDIA_DISABLE_REQUIRE` honoured), as the NVIDIA container runtime does.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
 
     /// Write a bug-report bundle: every file the probe read (formats intact, symlinks kept as
@@ -69,6 +84,91 @@ pub enum Command {
     /// (bounded, symlinks not followed). Exit codes: 0 every path read, 1 a path could not be
     /// read, 2 usage error.
     Scan(ScanArgs),
+
+    /// Kubernetes node labels as a Node Feature Discovery feature file (NFD's `features.d`
+    /// local source: one `name=value` line each), with NVIDIA GPU Feature Discovery's label
+    /// names: `nvidia.com/cuda.driver.major|minor|rev`, `nvidia.com/cuda.runtime.major|minor`
+    /// (the driver's CUDA version), `nvidia.com/gpu.count`, `gpu.product`, `gpu.family`,
+    /// `gpu.compute.major|minor`, `gpu.memory` (MiB, with --deep). A node with different GPUs
+    /// gets the labels of the GPU with the lowest compute capability and
+    /// `nvprobe.gpu.mixed=true`. Writes to stdout only; install it with
+    /// `nvprobe labels > /etc/kubernetes/node-feature-discovery/features.d/nvprobe`.
+    /// Exit codes: 0 labels written (whatever the findings: see `nvprobe.healthy`), 2 usage
+    /// error, 3 the probe itself failed.
+    #[command(after_help = LABELS_EXAMPLES)]
+    Labels,
+
+    /// Machine-readable facts for package managers and scripts, without prose to parse.
+    /// `shell`: `NVPROBE_*=value` lines for `eval`; `conda`: the virtual packages `__cuda`
+    /// and `__cuda_arch` (the minimum compute capability, CEP 46) as `name=version=build`,
+    /// with the minimum and maximum in `# cuda_arch_min:` / `# cuda_arch_max:` header lines;
+    /// `wheel-variant`: the `nvidia` wheel-variant properties in priority order, as
+    /// nvidia-variant-provider computes them; `overrides`: the variables uv, conda, pixi and
+    /// the variant provider honour (`UV_CUDA_DRIVER_VERSION`, `CONDA_OVERRIDE_CUDA`, ...), to
+    /// pin them on a machine where their own detection fails. With --json, one JSON object.
+    /// Exit codes: 0 written, 2 usage error, 3 the probe itself failed.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+
+    /// Print the JSON Schema (draft 2020-12) of the `--json` report, including the `check`
+    /// object of `nvprobe check --json`. No probe runs. Exit code 0.
+    Schema,
+}
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  nvprobe check --cuda 12.8
+  nvprobe check --require 'cuda>=12.4 brand=tesla,driver>=535,driver<536'
+  nvprobe check --binary /opt/venv/lib/python3.12/site-packages/torch/lib
+  NVIDIA_REQUIRE_CUDA='cuda>=12.6' nvprobe check
+  nvprobe check --cuda 13.0 --json | jq .check.verdict";
+
+const LABELS_EXAMPLES: &str = "\
+Examples:
+  nvprobe labels
+  nvprobe labels > /etc/kubernetes/node-feature-discovery/features.d/nvprobe
+  nvprobe labels --root tests/fixtures/mixed-a4000-rtx4090-570";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  eval \"$(nvprobe export --format shell)\" && echo \"$NVPROBE_DRIVER_CUDA\"
+  nvprobe export --format conda
+  nvprobe export --format wheel-variant
+  eval \"$(nvprobe export --format overrides)\"   # then: pixi install, conda create, uv pip install
+  nvprobe export --format conda --json";
+
+/// `nvprobe export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to write.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+}
+
+/// `nvprobe export --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// `NVPROBE_*=value` lines, safe for `eval` in sh, bash and zsh.
+    Shell,
+    /// The conda virtual packages `__cuda` and `__cuda_arch` (`name=version=build`).
+    Conda,
+    /// The `nvidia :: feature :: value` wheel-variant properties, most preferred first.
+    WheelVariant,
+    /// `UV_CUDA_DRIVER_VERSION`, `CONDA_OVERRIDE_CUDA`, `CONDA_OVERRIDE_CUDA_ARCH`,
+    /// `NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION`, `NV_VARIANT_PROVIDER_FORCE_SM_ARCH`.
+    Overrides,
+}
+
+impl ExportFormat {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shell => "shell",
+            Self::Conda => "conda",
+            Self::WheelVariant => "wheel-variant",
+            Self::Overrides => "overrides",
+        }
+    }
 }
 
 /// `nvprobe scan`.

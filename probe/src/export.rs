@@ -1,24 +1,49 @@
-//! Outputs for other tools, derived from a [`Report`] without prose to parse.
+//! Outputs for other tools, derived from a [`Report`] without prose to parse
+//! (`nvprobe labels`, `nvprobe export --format ...`). Every function here is pure: the same
+//! report gives the same bytes.
 //!
 //! - [`nfd_labels`]: a Node Feature Discovery feature file (the `features.d` local source
-//!   format: one `name=value` line each, `#` comments), with NVIDIA GPU Feature Discovery's
-//!   label names (`nvidia.com/cuda.driver.major`, ...), so selectors written for GFD work.
-//! - [`shell`]: `KEY=VALUE` lines for `eval` in shell scripts and CI.
+//!   format: one `name=value` line each, no comments, as GPU Feature Discovery writes it),
+//!   with GPU Feature Discovery's label names (`nvidia.com/cuda.driver.major`, ...), so
+//!   selectors written for GFD work unchanged.
+//! - [`shell`]: `NVPROBE_*=value` lines for `eval` in shell scripts and CI. The names differ
+//!   from the `NVPROBE_DRIVER_VERSION`-style override variables on purpose: exporting them
+//!   must not turn detection off in a later run.
 //! - [`conda`]: the conda virtual packages `__cuda` and `__cuda_arch` (CEP 46: the *minimum*
-//!   compute capability), plus the maximum, and the `CONDA_OVERRIDE_*` lines that make conda,
-//!   mamba and pixi use them.
+//!   compute capability) as `name=version=build`, after `# cuda_arch_min:` and
+//!   `# cuda_arch_max:` header lines (conda's own `# platform:` header style).
 //! - [`wheel_variant`]: the `nvidia` namespace properties of wheel variants
-//!   (`cuda_version_lower_bound`, `sm_arch` as `90_real`), as nvidia-variant-provider
-//!   computes them (it uses the *highest* SM on the machine).
+//!   (`cuda_version_lower_bound`, `cuda_version_upper_bound`, `sm_arch` as `90_real`), most
+//!   preferred first, exactly as nvidia-variant-provider computes them (it uses the *highest*
+//!   SM on the machine and switches itself off outside CUDA 11.0–15.20).
+//! - [`overrides`]: the variables each tool already honours in place of its own detection
+//!   (`UV_CUDA_DRIVER_VERSION`, `CONDA_OVERRIDE_CUDA`, `CONDA_OVERRIDE_CUDA_ARCH`,
+//!   `NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION`, `NV_VARIANT_PROVIDER_FORCE_SM_ARCH`),
+//!   as plain `KEY=VALUE` lines (`export $(nvprobe export --format overrides)`, or a
+//!   `docker --env-file`).
+//!
+//! Each has a `*_json` twin (`--json`) holding the same values as one JSON object.
+//!
+//! # Which CUDA version
+//! Node labels describe the node: `nvidia.com/cuda.runtime.*` is the kernel driver's CUDA
+//! version (`driver.cuda_version`), as GFD's label is. The package-manager outputs describe
+//! what a CUDA program started *here* gets from `cuDriverGetVersion`
+//! ([`package_cuda_version`]): the cuda-compat library's version when forward compatibility
+//! is active, nothing when the user-mode driver cannot initialise (a stub, a library of
+//! another release, a rejected cuda-compat library: conda then has no `__cuda` either), else
+//! the driver's.
 //!
 //! # Mixed GPUs
 //! A node gets one label set. When its GPUs differ, the per-GPU labels (`gpu.product`,
 //! `gpu.family`, `gpu.compute.*`, `gpu.memory`) describe the GPU with the **lowest** compute
 //! capability (ties: the lowest index), because a workload scheduled by those labels must run
 //! on whichever GPU it gets; `nvprobe.gpu.mixed=true` says the node is mixed. `gpu.count`
-//! counts every GPU.
+//! counts every GPU. conda's `__cuda_arch` is the minimum too (CEP 46); the wheel variant's
+//! `sm_arch` is the maximum (nvidia-variant-provider's rule); `shell` gives both.
 
 use std::fmt::Write as _;
+
+use serde_json::{Map, Value, json};
 
 use crate::report::{Gpu, Report};
 
@@ -43,15 +68,42 @@ pub fn cc_range(r: &Report) -> Option<((u32, u32), (u32, u32))> {
     Some((*all.iter().min()?, *all.iter().max()?))
 }
 
+/// True when the GPUs are not all the same model.
 fn mixed(r: &Report) -> bool {
     let first = r.gpus.first();
-    r.gpus
-        .iter()
-        .any(|g| first.is_some_and(|f| f.pci.device_id != g.pci.device_id || f.name != g.name))
+    r.gpus.iter().any(|g| {
+        first.is_some_and(|f| {
+            f.pci.device_id != g.pci.device_id || f.name != g.name || cc(f) != cc(g)
+        })
+    })
+}
+
+/// The CUDA version a CUDA program started in this environment gets from
+/// `cuDriverGetVersion` (see the module docs): the selected cuda-compat `libcuda`'s when
+/// forward compatibility is active, `None` when the user-mode driver cannot initialise or no
+/// driver is known, else the kernel driver's.
+pub fn package_cuda_version(r: &Report) -> Option<String> {
+    let has = |code: &str| r.findings.iter().any(|f| f.code == code);
+    if has(crate::doctor::FORWARD_COMPAT_UNSUPPORTED)
+        || has(crate::doctor::DRIVER_LIBRARY_MISMATCH)
+        || has(crate::doctor::STUB_LIBRARY_SELECTED)
+    {
+        return None;
+    }
+    if has(crate::doctor::FORWARD_COMPAT_ACTIVE)
+        && let Some(v) = r
+            .libraries
+            .iter()
+            .find(|l| l.selected && l.kind == crate::doctor::libs::KIND_COMPAT)
+            .and_then(|l| l.cuda_version.clone())
+    {
+        return Some(v);
+    }
+    r.driver.as_ref()?.cuda_version.clone()
 }
 
 /// A Kubernetes label value: at most 63 characters of `[A-Za-z0-9._-]`, beginning and ending
-/// with an alphanumeric; spaces become `-` (as GPU Feature Discovery writes `gpu.product`).
+/// with an alphanumeric; other characters become `-`.
 pub fn label_value(s: &str) -> String {
     let mapped: String = s
         .chars()
@@ -69,52 +121,154 @@ pub fn label_value(s: &str) -> String {
         .to_owned()
 }
 
-/// The NFD feature file.
-pub fn nfd_labels(r: &Report) -> String {
-    let mut out = String::from(
-        "# Node Feature Discovery feature file written by nvprobe (features.d local source).\n",
-    );
-    let mut label = |k: &str, v: &str| {
-        let v = label_value(v);
-        let _ = writeln!(out, "{k}={v}");
-    };
-    if let Some(d) = &r.driver {
-        let mut parts = d.version.split('.');
-        label("nvidia.com/cuda.driver.major", parts.next().unwrap_or(""));
-        label("nvidia.com/cuda.driver.minor", parts.next().unwrap_or(""));
-        label("nvidia.com/cuda.driver.rev", parts.next().unwrap_or(""));
-        if let Some((major, minor)) = d.cuda_version.as_deref().and_then(|c| c.split_once('.')) {
-            label("nvidia.com/cuda.runtime.major", major);
-            label("nvidia.com/cuda.runtime.minor", minor);
+/// `nvidia.com/gpu.product` as GPU Feature Discovery writes it: characters outside
+/// `[A-Za-z0-9._ -]` dropped, runs of spaces joined by `-` (`NVIDIA GeForce RTX 4090` →
+/// `NVIDIA-GeForce-RTX-4090`), then made a valid label value.
+pub fn product_label(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+        .collect();
+    label_value(&kept.split_whitespace().collect::<Vec<_>>().join("-"))
+}
+
+/// `nvidia.com/gpu.family` from a compute capability, as GPU Feature Discovery maps it
+/// (`8.9` → `ada-lovelace`); `11.x` (Thor) is Blackwell too. `None` where GFD writes
+/// `undefined`.
+pub fn gpu_family(major: u32, minor: u32) -> Option<&'static str> {
+    Some(match (major, minor) {
+        (1, _) => "tesla",
+        (2, _) => "fermi",
+        (3, _) => "kepler",
+        (5, _) => "maxwell",
+        (6, _) => "pascal",
+        (7, m) if m < 5 => "volta",
+        (7, _) => "turing",
+        (8, m) if m < 9 => "ampere",
+        (8, _) => "ada-lovelace",
+        (9, _) => "hopper",
+        (10..=12, _) => "blackwell",
+        _ => return None,
+    })
+}
+
+/// The node labels in output order, names with their values (already valid label values).
+/// Without a GPU there are no `nvidia.com/` labels (a selector on `nvidia.com/gpu.count`
+/// must not match a CPU node); `nvprobe.*` labels (NFD prefixes them with
+/// `feature.node.kubernetes.io/`) are always there.
+pub fn labels(r: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut label = |k: &str, v: &str| out.push((k.to_owned(), label_value(v)));
+    if !r.gpus.is_empty() {
+        if let Some(d) = &r.driver {
+            let mut parts = d.version.split('.');
+            label("nvidia.com/cuda.driver.major", parts.next().unwrap_or(""));
+            label("nvidia.com/cuda.driver.minor", parts.next().unwrap_or(""));
+            label("nvidia.com/cuda.driver.rev", parts.next().unwrap_or(""));
+            if let Some((major, minor)) = d.cuda_version.as_deref().and_then(|c| c.split_once('.'))
+            {
+                label("nvidia.com/cuda.runtime.major", major);
+                label("nvidia.com/cuda.runtime.minor", minor);
+            }
         }
-    }
-    label("nvidia.com/gpu.count", &r.gpus.len().to_string());
-    if let Some(g) = representative(r) {
-        if let Some(name) = &g.name {
-            label("nvidia.com/gpu.product", name);
+        label("nvidia.com/gpu.count", &r.gpus.len().to_string());
+        if let Some(g) = representative(r) {
+            if let Some(name) = &g.name {
+                label("nvidia.com/gpu.product", &product_label(name));
+            }
+            let family = cc(g)
+                .and_then(|(a, b)| gpu_family(a, b))
+                .map(str::to_owned)
+                .or_else(|| g.architecture.as_deref().map(str::to_ascii_lowercase));
+            if let Some(family) = family {
+                label("nvidia.com/gpu.family", &family);
+            }
+            if let Some((major, minor)) = cc(g) {
+                label("nvidia.com/gpu.compute.major", &major.to_string());
+                label("nvidia.com/gpu.compute.minor", &minor.to_string());
+            }
+            if let Some(bytes) = g.memory_bytes {
+                label("nvidia.com/gpu.memory", &(bytes >> 20).to_string());
+            }
         }
-        if let Some(arch) = &g.architecture {
-            label("nvidia.com/gpu.family", &arch.to_ascii_lowercase());
-        }
-        if let Some((major, minor)) = cc(g) {
-            label("nvidia.com/gpu.compute.major", &major.to_string());
-            label("nvidia.com/gpu.compute.minor", &minor.to_string());
-        }
-        if let Some(bytes) = g.memory_bytes {
-            label("nvidia.com/gpu.memory", &(bytes >> 20).to_string());
-        }
-    }
-    if r.gpus.len() > 1 {
         label("nvprobe.gpu.mixed", if mixed(r) { "true" } else { "false" });
     }
     label("nvprobe.platform", r.platform.kind.as_str());
+    label(
+        "nvprobe.healthy",
+        if r.has_error() { "false" } else { "true" },
+    );
     out
 }
 
-/// `KEY=VALUE` lines for shells (values are single-quoted when they need it).
+/// The NFD feature file: [`labels`] as `name=value` lines.
+pub fn nfd_labels(r: &Report) -> String {
+    lines(&labels(r))
+}
+
+/// [`labels`] as one JSON object.
+pub fn labels_json(r: &Report) -> Value {
+    object(labels(r))
+}
+
+/// The `shell` variables in output order.
+pub fn shell_vars(r: &Report) -> Vec<(String, String)> {
+    let d = r.driver.as_ref();
+    let range = cc_range(r);
+    let mut sms: Vec<String> = r
+        .gpus
+        .iter()
+        .filter_map(cc)
+        .map(|(a, b)| format!("{a}{b}"))
+        .collect();
+    sms.sort_by_key(|s| (s.len(), s.clone()));
+    sms.dedup();
+    let errors: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::report::Severity::Error)
+        .map(|f| f.code.as_str())
+        .collect();
+    vec![
+        ("NVPROBE_PLATFORM", r.platform.kind.as_str().to_owned()),
+        (
+            "NVPROBE_DRIVER",
+            d.map_or(String::new(), |d| d.version.clone()),
+        ),
+        (
+            "NVPROBE_DRIVER_BRANCH",
+            d.map_or(String::new(), |d| d.branch.to_string()),
+        ),
+        (
+            "NVPROBE_DRIVER_CUDA",
+            d.and_then(|d| d.cuda_version.clone()).unwrap_or_default(),
+        ),
+        ("NVPROBE_CUDA", package_cuda_version(r).unwrap_or_default()),
+        ("NVPROBE_GPU_COUNT", r.gpus.len().to_string()),
+        (
+            "NVPROBE_CC_MIN",
+            range.map_or(String::new(), |((a, b), _)| format!("{a}.{b}")),
+        ),
+        (
+            "NVPROBE_CC_MAX",
+            range.map_or(String::new(), |(_, (a, b))| format!("{a}.{b}")),
+        ),
+        ("NVPROBE_SM_ARCHS", sms.join(" ")),
+        (
+            "NVPROBE_HEALTHY",
+            if r.has_error() { "false" } else { "true" }.to_owned(),
+        ),
+        ("NVPROBE_ERRORS", errors.join(" ")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// `KEY=VALUE` lines for shells (values single-quoted when they need it).
 pub fn shell(r: &Report) -> String {
     let mut out = String::new();
-    let mut var = |k: &str, v: &str| {
+    for (k, v) in shell_vars(r) {
         let safe = v
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b));
@@ -123,83 +277,219 @@ pub fn shell(r: &Report) -> String {
         } else {
             let _ = writeln!(out, "{k}='{}'", v.replace('\'', r"'\''"));
         }
-    };
-    var("NVPROBE_PLATFORM", r.platform.kind.as_str());
-    let d = r.driver.as_ref();
-    var(
-        "NVPROBE_DRIVER_VERSION",
-        d.map_or("", |d| d.version.as_str()),
-    );
-    var(
-        "NVPROBE_DRIVER_BRANCH",
-        &d.map_or(String::new(), |d| d.branch.to_string()),
-    );
-    var(
-        "NVPROBE_CUDA_VERSION",
-        d.and_then(|d| d.cuda_version.as_deref()).unwrap_or(""),
-    );
-    var("NVPROBE_GPU_COUNT", &r.gpus.len().to_string());
-    let range = cc_range(r);
-    var(
-        "NVPROBE_CC_MIN",
-        &range.map_or(String::new(), |((a, b), _)| format!("{a}.{b}")),
-    );
-    var(
-        "NVPROBE_CC_MAX",
-        &range.map_or(String::new(), |(_, (a, b))| format!("{a}.{b}")),
-    );
-    let mut sms: Vec<String> = r
-        .gpus
-        .iter()
-        .filter_map(cc)
-        .map(|(a, b)| format!("{a}{b}"))
-        .collect();
-    sms.sort();
-    sms.dedup();
-    var("NVPROBE_SM_ARCHS", &sms.join(" "));
-    let errors = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == crate::report::Severity::Error)
-        .map(|f| f.code.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    var("NVPROBE_ERRORS", &errors);
+    }
     out
 }
 
-/// conda virtual packages, one `name=version=build` per line (nothing when no driver), then
-/// the override variables that make conda, mamba and pixi use these values on a build host.
+/// [`shell_vars`] as one JSON object.
+pub fn shell_json(r: &Report) -> Value {
+    object(shell_vars(r))
+}
+
+/// The conda virtual packages `(name, version, build)`: `__cuda` when a CUDA version is
+/// known ([`package_cuda_version`]), and with it `__cuda_arch`, the lowest compute
+/// capability (CEP 46; present only with `__cuda`, as the NVIDIA plugin does).
+pub fn conda_packages(r: &Report) -> Vec<(&'static str, String, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(cuda) = package_cuda_version(r) {
+        out.push(("__cuda", cuda, "0"));
+        if let Some(((a, b), _)) = cc_range(r) {
+            out.push(("__cuda_arch", format!("{a}.{b}"), "0"));
+        }
+    }
+    out
+}
+
+/// conda virtual packages, one `name=version=build` per line (nothing when there is no
+/// usable driver), after `# cuda_arch_min: X.Y` and `# cuda_arch_max: X.Y` when
+/// `__cuda_arch` is there.
 pub fn conda(r: &Report) -> String {
     let mut out = String::new();
-    let cuda = r.driver.as_ref().and_then(|d| d.cuda_version.clone());
-    if let Some(cuda) = &cuda {
-        let _ = writeln!(out, "__cuda={cuda}=0");
-        if let Some(((a, b), (c, d))) = cc_range(r) {
-            let _ = writeln!(out, "__cuda_arch={a}.{b}=0");
-            let _ = writeln!(out, "# highest compute capability on this machine: {c}.{d}");
-        }
-        let _ = writeln!(out, "CONDA_OVERRIDE_CUDA={cuda}");
-        if let Some(((a, b), _)) = cc_range(r) {
-            let _ = writeln!(out, "CONDA_OVERRIDE_CUDA_ARCH={a}.{b}");
-        }
-    } else {
-        out.push_str("# no NVIDIA driver: conda has no __cuda virtual package here\n");
-        out.push_str("CONDA_OVERRIDE_CUDA=\n");
+    let packages = conda_packages(r);
+    if let Some(((a, b), (c, d))) = cc_range(r).filter(|_| packages.len() > 1) {
+        let _ = writeln!(out, "# cuda_arch_min: {a}.{b}");
+        let _ = writeln!(out, "# cuda_arch_max: {c}.{d}");
+    }
+    for (name, version, build) in packages {
+        let _ = writeln!(out, "{name}={version}={build}");
     }
     out
 }
 
-/// Wheel-variant properties of the `nvidia` namespace (`namespace :: feature :: value`).
-pub fn wheel_variant(r: &Report) -> String {
-    let mut out = String::new();
-    if let Some(cuda) = r.driver.as_ref().and_then(|d| d.cuda_version.as_deref()) {
-        let _ = writeln!(out, "nvidia :: cuda_version_lower_bound :: {cuda}");
+/// `{"virtual_packages": [{name, version, build}], "cuda_arch": {min, max} | null}`.
+pub fn conda_json(r: &Report) -> Value {
+    let packages = conda_packages(r);
+    let arch = cc_range(r)
+        .filter(|_| packages.len() > 1)
+        .map(|((a, b), (c, d))| json!({"min": format!("{a}.{b}"), "max": format!("{c}.{d}")}));
+    json!({
+        "virtual_packages": packages
+            .iter()
+            .map(|(n, v, b)| json!({"name": n, "version": v, "build": b}))
+            .collect::<Vec<_>>(),
+        "cuda_arch": arch,
+    })
+}
+
+/// One feature of the `nvidia` wheel-variant namespace: its name, the acceptable values in
+/// priority order, and whether several may hold at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariantFeature {
+    /// `cuda_version_lower_bound`, `cuda_version_upper_bound`, `sm_arch`.
+    pub name: &'static str,
+    /// Most preferred first.
+    pub values: Vec<String>,
+    /// True for `sm_arch`.
+    pub multi_value: bool,
+}
+
+/// The `nvidia` wheel-variant features, as nvidia-variant-provider's `get_supported_configs`
+/// computes them from the CUDA version (UMD, [`package_cuda_version`]) and the *highest*
+/// compute capability. Empty outside CUDA 11.0–15.20 (the provider switches itself off);
+/// no `sm_arch` below 5.0.
+pub fn wheel_variant_features(r: &Report) -> Vec<VariantFeature> {
+    const MAJORS: std::ops::RangeInclusive<u32> = 11..=15;
+    const MAX_MINOR: u32 = 20;
+    let Some((umd_major, umd_minor)) = package_cuda_version(r).and_then(|v| {
+        let (a, b) = v.split_once('.').unwrap_or((v.as_str(), "0"));
+        Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
+    }) else {
+        return Vec::new();
+    };
+    if !MAJORS.contains(&umd_major) || umd_minor > MAX_MINOR {
+        return Vec::new();
     }
-    if let Some((_, (a, b))) = cc_range(r) {
-        let _ = writeln!(out, "nvidia :: sm_arch :: {a}{b}_real");
+    let mut lower = Vec::new();
+    for major in (*MAJORS.start()..=umd_major).rev() {
+        let top = if major == umd_major {
+            umd_minor
+        } else {
+            MAX_MINOR
+        };
+        lower.extend((0..=top).rev().map(|m| format!("{major}.{m}")));
+        lower.push(major.to_string());
+    }
+    let mut upper = Vec::new();
+    for major in (umd_major..=*MAJORS.end()).rev() {
+        if major == umd_major {
+            upper.extend(
+                (umd_minor + 1..=MAX_MINOR)
+                    .rev()
+                    .map(|m| format!("{major}.{m}")),
+            );
+        } else {
+            upper.extend((0..=MAX_MINOR).rev().map(|m| format!("{major}.{m}")));
+            upper.push(major.to_string());
+        }
+    }
+    let mut out = vec![VariantFeature {
+        name: "cuda_version_lower_bound",
+        values: lower,
+        multi_value: false,
+    }];
+    if !upper.is_empty() {
+        out.push(VariantFeature {
+            name: "cuda_version_upper_bound",
+            values: upper,
+            multi_value: false,
+        });
+    }
+    if let Some((_, (major, minor))) = cc_range(r).filter(|(_, max)| *max >= (5, 0)) {
+        let mut values: Vec<String> = (0..=minor)
+            .rev()
+            .map(|m| format!("{major}{m}_real"))
+            .collect();
+        values.push(format!("{major}0_virtual"));
+        out.push(VariantFeature {
+            name: "sm_arch",
+            values,
+            multi_value: true,
+        });
     }
     out
+}
+
+/// Wheel-variant properties, `nvidia :: feature :: value` per line, most preferred first.
+pub fn wheel_variant(r: &Report) -> String {
+    let mut out = String::new();
+    for f in wheel_variant_features(r) {
+        for v in &f.values {
+            let _ = writeln!(out, "nvidia :: {} :: {v}", f.name);
+        }
+    }
+    out
+}
+
+/// `{"namespace": "nvidia", "features": [{name, values, multi_value}]}`.
+pub fn wheel_variant_json(r: &Report) -> Value {
+    json!({
+        "namespace": "nvidia",
+        "features": wheel_variant_features(r)
+            .iter()
+            .map(|f| json!({"name": f.name, "values": f.values, "multi_value": f.multi_value}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The override variables uv, conda, pixi/rattler and nvidia-variant-provider honour, with
+/// this machine's values. Without a usable CUDA driver, `CONDA_OVERRIDE_CUDA` and
+/// `CONDA_OVERRIDE_CUDA_ARCH` are empty (conda and pixi then have no `__cuda`), and the
+/// others are left out (an empty value would be an error or be ignored).
+pub fn override_vars(r: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let range = cc_range(r);
+    let cuda = package_cuda_version(r);
+    if let Some(d) = r.driver.as_ref().filter(|_| cuda.is_some()) {
+        out.push(("UV_CUDA_DRIVER_VERSION", d.version.clone()));
+    }
+    out.push(("CONDA_OVERRIDE_CUDA", cuda.clone().unwrap_or_default()));
+    match (&cuda, range) {
+        (Some(_), Some(((a, b), _))) => out.push(("CONDA_OVERRIDE_CUDA_ARCH", format!("{a}.{b}"))),
+        (None, _) => out.push(("CONDA_OVERRIDE_CUDA_ARCH", String::new())),
+        (Some(_), None) => {}
+    }
+    if let Some(cuda) = &cuda {
+        out.push((
+            "NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION",
+            cuda.clone(),
+        ));
+        if let Some((_, (a, b))) = range {
+            out.push(("NV_VARIANT_PROVIDER_FORCE_SM_ARCH", format!("{a}.{b}")));
+        }
+    }
+    out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// [`override_vars`] as `KEY=VALUE` lines (values are versions: never quoted, never spaces).
+pub fn overrides(r: &Report) -> String {
+    lines(&override_vars(r))
+}
+
+/// [`override_vars`] as one JSON object.
+pub fn overrides_json(r: &Report) -> Value {
+    object(override_vars(r))
+}
+
+/// Pretty JSON and a newline.
+pub fn json_text(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
+}
+
+fn lines(pairs: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    out
+}
+
+fn object(pairs: Vec<(String, String)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 #[cfg(test)]
@@ -216,5 +506,36 @@ mod tests {
         assert_eq!(label_value(&"a".repeat(100)).len(), 63);
         assert_eq!(label_value("05"), "05");
         assert_eq!(label_value(""), "");
+    }
+
+    #[test]
+    fn export_product_label_as_gfd_writes_it() {
+        assert_eq!(
+            product_label("NVIDIA GeForce RTX 4090"),
+            "NVIDIA-GeForce-RTX-4090"
+        );
+        assert_eq!(
+            product_label("NVIDIA A100-SXM4-40GB"),
+            "NVIDIA-A100-SXM4-40GB"
+        );
+        // GFD drops characters it cannot use rather than turning them into dashes.
+        assert_eq!(
+            product_label("Quadro RTX 8000 (Rev. A)"),
+            "Quadro-RTX-8000-Rev.-A"
+        );
+        assert_eq!(product_label("  Tesla   K80 "), "Tesla-K80");
+    }
+
+    #[test]
+    fn export_gpu_family_follows_gfd() {
+        assert_eq!(gpu_family(3, 7), Some("kepler"));
+        assert_eq!(gpu_family(7, 0), Some("volta"));
+        assert_eq!(gpu_family(7, 2), Some("volta"));
+        assert_eq!(gpu_family(7, 5), Some("turing"));
+        assert_eq!(gpu_family(8, 7), Some("ampere"));
+        assert_eq!(gpu_family(8, 9), Some("ada-lovelace"));
+        assert_eq!(gpu_family(9, 0), Some("hopper"));
+        assert_eq!(gpu_family(12, 0), Some("blackwell"));
+        assert_eq!(gpu_family(4, 0), None);
     }
 }

@@ -1,18 +1,93 @@
 //! nvprobe: what NVIDIA GPU stack is on this machine, and will this CUDA build run on it?
 //!
-//! The library behind the `nvprobe` binary. It reads procfs, sysfs and `/dev` under a
-//! [`root::Root`] (the host, or a fixture directory) and returns a [`report::Report`].
+//! The library behind the `nvprobe` binary. Depend on it to get the same report in-process,
+//! without spawning a subprocess: it reads procfs, sysfs and `/dev` under a [`root::Root`]
+//! (the host, or a fixture or capture directory) and returns a [`report::Report`], the exact
+//! value `nvprobe --json` prints. No NVML, no libcuda, no GPU woken up (unless
+//! [`Options::deep`]).
 //!
-//! ```no_run
-//! let opts = nvprobe::Options::new(nvprobe::root::Root::host());
-//! let report = nvprobe::probe(&opts);
-//! println!("{}", report.to_json());
+//! ```toml
+//! [dependencies]
+//! # The `probe/` crate of this workspace, by path or as a git dependency on the repository:
+//! nvprobe = { path = "../nvprobe/probe" }
 //! ```
+//!
+//! # A report
+//! ```
+//! use nvprobe::{Options, root::Root};
+//! # let machine = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/bare-metal-h100x8-open-580");
+//! // `Root::host()` reads this machine; here, a fixture machine with eight H100s.
+//! let report = nvprobe::probe(&Options::new(Root::at(machine)));
+//!
+//! let driver = report.driver.as_ref().expect("an NVIDIA driver");
+//! assert_eq!(driver.version, "580.65.06");
+//! assert_eq!(driver.cuda_version.as_deref(), Some("13.0")); // the highest CUDA it runs natively
+//! assert_eq!(report.gpus.len(), 8);
+//! assert_eq!(report.gpus[0].compute_capability.as_deref(), Some("9.0"));
+//! assert!(!report.has_error()); // findings of severity `error` say what is broken, and the fix
+//! ```
+//!
+//! On the host, bound the run with the deadline and pass the process environment (the
+//! `NVPROBE_*` overrides, `NVIDIA_VISIBLE_DEVICES`, `LD_LIBRARY_PATH`, ...):
+//! ```no_run
+//! let mut opts = nvprobe::Options::new(nvprobe::root::Root::host());
+//! opts.env = nvprobe::Env::from_process();
+//! opts.timeout = std::time::Duration::from_millis(500);
+//! match nvprobe::probe_with_deadline(&opts) {
+//!     Ok(report) => println!("{}", report.to_json()),
+//!     Err(e) => eprintln!("nvprobe: {e}"),
+//! }
+//! ```
+//!
+//! # Will a CUDA build run here?
+//! ```
+//! # let machine = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/bare-metal-h100x8-open-580");
+//! use nvprobe::doctor::{CheckRequest, check};
+//! let opts = nvprobe::Options::new(nvprobe::root::Root::at(machine));
+//! let mut report = nvprobe::probe(&opts);
+//!
+//! let req = CheckRequest::new(Some("12.8"), None)?; // or a `NVIDIA_REQUIRE_CUDA` expression
+//! let result = check(&mut report, &req, &opts.env);
+//! assert_eq!(result.verdict, "satisfied");
+//! assert_eq!(result.checks[0].via.as_deref(), Some("native"));
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! # Outputs for other tools
+//! [`export`] turns a report into what Kubernetes and package managers read (the functions
+//! behind `nvprobe labels` and `nvprobe export`):
+//! ```
+//! # let machine = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/mixed-a4000-rtx4090-570");
+//! let report = nvprobe::probe(&nvprobe::Options::new(nvprobe::root::Root::at(machine)));
+//! // An RTX 4090 (8.9) and an RTX A4000 (8.6): the node is labelled by the lowest.
+//! assert!(nvprobe::export::nfd_labels(&report).contains("nvidia.com/gpu.compute.minor=6\n"));
+//! assert_eq!(nvprobe::export::package_cuda_version(&report).as_deref(), Some("12.8"));
+//! assert_eq!(
+//!     nvprobe::export::conda_packages(&report),
+//!     [("__cuda", "12.8".to_owned(), "0"), ("__cuda_arch", "8.6".to_owned(), "0")]
+//! );
+//! ```
+//!
+//! # The JSON
+//! [`report::Report`] is the wire format (serde; field by field in its module docs), and
+//! [`report::JSON_SCHEMA`] its JSON Schema (draft 2020-12, `nvprobe schema`), which the tests
+//! keep in step with these types.
+//!
+//! # API surface
+//! Meant for other tools, and kept stable within a `schema_version`: [`probe`],
+//! [`probe_with_deadline`], [`Options`], [`Env`], [`root::Root`], everything in [`report`],
+//! [`doctor::CheckRequest`], [`doctor::check`], [`doctor::render_check`],
+//! [`doctor::check_json`], [`doctor::exit_code`], and [`export`]. [`app::run`] is the whole
+//! command line (it applies the self-sandbox to the calling process: for the binary, not for
+//! a host program). The other modules are public for the binary, the tests and the fuzz
+//! targets, and change without notice. The `emulator` feature adds an emulated NVIDIA driver
+//! (`ioctl::emu`) for tests.
 #![warn(missing_docs)]
 // No panics on hostile input (issue 10): library code reads with `get`, never `[i]`; tests may
 // index. Modules still being written carry an `expect` below until they are converted.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod app;
 pub mod assemble;
 #[cfg_attr(
     not(test),

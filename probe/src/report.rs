@@ -46,6 +46,10 @@ pub use platform_details::PlatformDetails;
 /// The schema version of this report format.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The JSON Schema (draft 2020-12) of the report, as `nvprobe schema` prints it; kept in
+/// `probe/schema/report.schema.json` and tested against every fixture's report.
+pub const JSON_SCHEMA: &str = include_str!("../schema/report.schema.json");
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {

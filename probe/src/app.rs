@@ -1,0 +1,244 @@
+//! The command dispatch of the `nvprobe` binary, as a function: parsed arguments and the
+//! environment in, the bytes for stdout and stderr and the exit code out. `main.rs` only
+//! parses, calls [`run`], prints and exits, so the whole command line is testable in-process.
+//!
+//! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
+//! `error` finding (for `check`: not satisfied; for `scan`: a path could not be read); 2 usage
+//! error; 3 the probe itself failed (deadline before any report). `labels`, `export`, `schema`
+//! and `capture` exit 0 once their output is written, whatever the report found.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, ExportFormat};
+use crate::report::{Report, Source, SourceStatus};
+use crate::root::Root;
+use crate::{Env, Options};
+
+/// What a run produced: write `stdout`, then hand stdout back
+/// ([`crate::sys::release_stdout`]); write `stderr`; exit with `code`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The report, verdict, labels or export.
+    pub stdout: String,
+    /// Messages for people (usage errors, the capture summary); empty on a plain run.
+    pub stderr: String,
+    /// The process exit code.
+    pub code: u8,
+}
+
+impl Outcome {
+    fn out(stdout: String, code: u8) -> Self {
+        Self {
+            stdout,
+            stderr: String::new(),
+            code,
+        }
+    }
+
+    fn err(stderr: String, code: u8) -> Self {
+        Self {
+            stdout: String::new(),
+            stderr,
+            code,
+        }
+    }
+}
+
+/// Runs one `nvprobe` command line. It applies the self-sandbox (`no_new_privs`, Landlock,
+/// seccomp) to the **calling process** unless `--no-sandbox`: call it once, from the binary,
+/// while the process has one thread. A host program wants [`crate::probe`] instead.
+pub fn run(cli: &Cli, env: Env) -> Outcome {
+    match &cli.command {
+        // No probe, no sandbox: the schema is embedded in the binary.
+        Some(Command::Schema) => {
+            return Outcome::out(format!("{}\n", crate::report::JSON_SCHEMA.trim_end()), 0);
+        }
+        // `nvprobe scan PATH...` reads only the given files: no machine probe.
+        Some(Command::Scan(args)) => return scan(cli, &args.paths),
+        _ => {}
+    }
+    let root = cli.root.clone().map_or_else(Root::host, Root::at);
+    let mut opts = Options::new(root);
+    opts.deep = cli.deep;
+    opts.cross_check = cli.cross_check;
+    opts.timeout = Duration::from_millis(cli.timeout);
+    opts.env = env;
+    // `--root` on a capture bundle: its ioctl replies, environment and flags are replayed.
+    if let Some(dir) = &cli.root {
+        crate::capture::prepare_replay(&mut opts, dir);
+    }
+    // `nvprobe capture --out DIR`: DIR is checked before anything is probed.
+    let capture = match &cli.command {
+        Some(Command::Capture(args)) => Some(args),
+        _ => None,
+    };
+    // `nvprobe check`: arguments are validated before anything is probed.
+    let check = match &cli.command {
+        Some(Command::Check(args)) => {
+            match crate::doctor::CheckRequest::new(args.cuda.as_deref(), args.require.as_deref())
+                .and_then(|req| req.with_binaries(&args.binary))
+            {
+                Ok(req) => Some(req),
+                Err(msg) => return Outcome::err(format!("nvprobe check: {msg}\n"), 2),
+            }
+        }
+        _ => None,
+    };
+
+    // Debug builds only: stall a named source (`NVPROBE_TEST_STALL=sysfs-pci:30000`), so the
+    // binary tests can show the process exits at the deadline with the worker still stuck.
+    #[cfg(debug_assertions)]
+    if let Some((name, ms)) = opts
+        .env
+        .get("NVPROBE_TEST_STALL")
+        .and_then(|v| {
+            v.split_once(':')
+                .map(|(n, m)| (n.to_owned(), m.parse().ok()))
+        })
+        .and_then(|(n, m)| Some((n, m?)))
+    {
+        opts.stall = Some((name, Duration::from_millis(ms)));
+    }
+    // The sandbox goes on while the process has one thread (the deadline worker inherits it).
+    let sandbox = if cli.no_sandbox {
+        crate::sys::sandbox::turned_off()
+    } else if capture.is_some() {
+        Source::new(
+            crate::sys::sandbox::SOURCE,
+            SourceStatus::Skipped,
+            "not applied: capture creates directories, files and symlinks under --out",
+        )
+    } else {
+        let shim = if opts.cross_check {
+            crate::crosscheck::locate_shim().ok()
+        } else {
+            None
+        };
+        let mut policy =
+            crate::sys::sandbox::Policy::for_run(&opts.root, &opts.env, shim.as_deref());
+        if let Some(req) = &check {
+            policy.read.extend(
+                req.binaries
+                    .iter()
+                    .filter_map(|p| std::fs::canonicalize(p).ok()),
+            );
+        }
+        crate::sys::sandbox::apply(&policy)
+    };
+
+    let mut stderr = String::new();
+    let probed = match capture {
+        Some(args) => match crate::capture::run(&opts, &args.out, args.redact) {
+            Ok(c) => {
+                let m = &c.meta;
+                stderr = format!(
+                    "nvprobe: captured {} files ({} bytes), {} symlinks, {} device stand-ins and {} ioctl events into {}{}\n",
+                    m.copied.files,
+                    m.copied.bytes,
+                    m.copied.links,
+                    m.copied.stand_ins,
+                    m.ioctl_events,
+                    args.out.display(),
+                    if m.redacted { " (redacted)" } else { "" }
+                );
+                Ok(c.report)
+            }
+            Err(crate::capture::CaptureError::Usage(msg)) => {
+                return Outcome::err(format!("nvprobe capture: {msg}\n"), 2);
+            }
+            Err(e) => Err(format!("capture: {e}")),
+        },
+        None => crate::probe_with_deadline(&opts).map_err(|e| e.to_string()),
+    };
+    let mut report = match probed {
+        Ok(r) => r,
+        Err(e) => return Outcome::err(format!("nvprobe: {e}\n"), 3),
+    };
+    report.sources.insert(0, sandbox);
+    let (stdout, code) = match (&cli.command, &check) {
+        (_, Some(req)) => {
+            let result = crate::doctor::check(&mut report, req, &opts.env);
+            let text = if cli.json {
+                crate::doctor::check_json(&report, &result) + "\n"
+            } else {
+                crate::doctor::render_check(&report, &result)
+            };
+            (text, crate::doctor::exit_code(&result))
+        }
+        // Labels and exports are written whatever the report found: a hook or an `eval` that
+        // fails on a broken node would drop the very labels that say it is broken.
+        (Some(Command::Labels), None) => (labels(&report, cli.json), 0),
+        (Some(Command::Export(args)), None) => (export(&report, args.format, cli.json), 0),
+        // A capture succeeded once its bundle is written, whatever the report found.
+        (Some(Command::Capture(_)), None) => (render(&report, cli.json), 0),
+        _ => (render(&report, cli.json), u8::from(report.has_error())),
+    };
+    Outcome {
+        stdout,
+        stderr,
+        code,
+    }
+}
+
+/// The report, as JSON or as text for people.
+fn render(report: &Report, json: bool) -> String {
+    if json {
+        report.to_json() + "\n"
+    } else {
+        crate::text::render(report)
+    }
+}
+
+fn labels(report: &Report, json: bool) -> String {
+    if json {
+        crate::export::json_text(&crate::export::labels_json(report))
+    } else {
+        crate::export::nfd_labels(report)
+    }
+}
+
+fn export(report: &Report, format: ExportFormat, json: bool) -> String {
+    use crate::export as x;
+    if json {
+        let value = match format {
+            ExportFormat::Shell => x::shell_json(report),
+            ExportFormat::Conda => x::conda_json(report),
+            ExportFormat::WheelVariant => x::wheel_variant_json(report),
+            ExportFormat::Overrides => x::overrides_json(report),
+        };
+        x::json_text(&value)
+    } else {
+        match format {
+            ExportFormat::Shell => x::shell(report),
+            ExportFormat::Conda => x::conda(report),
+            ExportFormat::WheelVariant => x::wheel_variant(report),
+            ExportFormat::Overrides => x::overrides(report),
+        }
+    }
+}
+
+/// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one
+/// could not be.
+fn scan(cli: &Cli, paths: &[PathBuf]) -> Outcome {
+    if !cli.no_sandbox {
+        let policy = crate::sys::sandbox::Policy {
+            read: paths
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
+            ..crate::sys::sandbox::Policy::default()
+        };
+        let _ = crate::sys::sandbox::apply(&policy);
+    }
+    let results = crate::cudabin::scan_paths(paths, &crate::cudabin::ScanLimits::default());
+    let text = if cli.json {
+        crate::cudabin::scan_json(&results) + "\n"
+    } else {
+        crate::cudabin::render_scan(&results)
+    };
+    let failed = results
+        .iter()
+        .any(|r| r.kind == crate::cudabin::FileKind::Error);
+    Outcome::out(text, u8::from(failed))
+}
