@@ -116,8 +116,8 @@ class StringPool:
         if s in self.seen:
             return self.seen[s]
         b = s.encode("utf-8")
-        if len(b) > 0xFFFF:
-            raise GenError(f"string longer than 65535 bytes: {s[:40]!r}")
+        if not 0 < len(b) <= 0xFFF:
+            raise GenError(f"table strings must be 1 to 4095 bytes: {s[:40]!r}")
         at = self.blob.find(b)
         if at < 0:
             at = len(self.blob)
@@ -128,7 +128,9 @@ class StringPool:
 
     def ref(self, s: str) -> str:
         off, n = self.add(s)
-        return f"S({off}, {n})"
+        if off >= 1 << 20:
+            raise GenError("the string blob outgrew 1 MiB: widen S in probe/src/tables.rs")
+        return f"s({off}, {n})"
 
 
 def parse_version_pair(s: str, what: str) -> tuple[int, int]:
@@ -430,9 +432,6 @@ def build(check_only_inputs: bool = False) -> tuple[str, dict]:
         return "None" if v is None else f"Some({f(v)})"
 
     pool = StringPool()
-    # pci.ids lines first, so that bracketed names and chip codenames are found inside them.
-    for row in dev_rows:
-        pool.add(row[5])
     body: list[str] = []
     o_main, o = o, body
     w = o.append
@@ -455,7 +454,7 @@ def build(check_only_inputs: bool = False) -> tuple[str, dict]:
     for dev, chip, is_gpu, name, src, pci_name in dev_rows:
         ci = opt(chip, lambda c: str(chip_index[c]))
         w(f"    Device {{ id: 0x{dev:04x}, chip: {ci}, gpu: {'true' if is_gpu else 'false'}, "
-          f"name: {opt(name, pool.ref)}, src: NameSource::{src}, pci_ids: {pool.ref(pci_name)} }}, "
+          f"src: NameSource::{src}, name: {pool.ref(name) if name is not None else 's(0, 0)'} }}, "
           f"// {pci_name}")
     w("];")
     w("")
@@ -493,7 +492,7 @@ def build(check_only_inputs: bool = False) -> tuple[str, dict]:
           f"{opt(last, lambda t: f'({t[0]}, {t[1]})')}),")
     w("];")
     # The string blob goes before the tables that point into it.
-    o_main.append(f"/// Every table string, {len(pool.blob)} bytes; `S(offset, length)` points into it.")
+    o_main.append(f"/// Every table string, {len(pool.blob)} bytes; `s(offset, length)` points into it.")
     o_main.append("static STRINGS: &str = concat!(")
     for piece in pool.pieces:
         o_main.append(f"    {rs_str(piece)},")

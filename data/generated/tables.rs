@@ -9,17 +9,164 @@ pub const PCI_IDS_VERSION: &str = "2026.10.24";
 /// open-gpu-kernel-modules tag whose README table gives the marketing names.
 pub const OPEN_MODULES_VERSION: &str = "595.45.04";
 
-/// Every table string, 52419 bytes; `S(offset, length)` points into it.
+/// Every table string, 34990 bytes; `s(offset, length)` points into it.
 static STRINGS: &str = concat!(
-    "NV1 [STG2000X-B Series]",
-    "NV1 [NV1 Series]",
-    "NV3 [Riva 128]",
-    "NV3 [Riva 128ZX]",
-    "NV4 [Riva TNT]",
-    "NV5 [Riva TNT2 / TNT2 Pro]",
-    "NV5 [Riva TNT2 Ultra]",
-    "NV6 [Vanta LT / Vanta / Vanta-16]",
-    "NV6 [Riva TNT2 Model 64 / Model 64 Pro]",
+    "AD102",
+    "Ada",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4090, L40, L40S, RTX 6000 Ada = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "AD103",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4080 = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "AD104",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4070, L4 = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "AD106",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4060 Ti = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "AD107",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4060, RTX 2000 Ada = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "AD10B",
+    "AD10B is listed in ctrl2080mc.h but no product or compute capability is published for it",
+    "G80",
+    "Tesla",
+    "Tesla (CC 1.x): the per-chip value is not in the sources nvprobe cites, and no CUDA 7+ toolkit or R350+ driver supports it",
+    "G84",
+    "G86",
+    "G92",
+    "G94",
+    "G96",
+    "G96C",
+    "G98",
+    "GA100",
+    "Ampere",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: A100, A30 = 8.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA102",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3090, A40, A10 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA102F",
+    "GA102F is listed in nv_arch.h but no product or compute capability is published for it",
+    "GA103",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3080 Ti Laptop = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA104",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3070, RTX A4000 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA106",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3060, A2000 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA107",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3050, A2 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GA10B",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: Jetson AGX Orin, Orin NX, Orin Nano = 8.7; ids: ctrl2080mc.h GA10B 0x0B, nvgpu 0x17B",
+    "GB100",
+    "Blackwell",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: B200, GB200 = 10.0; pci.ids 2901 GB100 [B200]; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB102",
+    "GB102 (B100, DRIVE P2021) is not on the CUDA GPUs page; 10.0 like GB100 is likely but unverified",
+    "GB10B",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: Jetson T5000/T4000 (Thor) = 11.0 (called 10.1 by CUDA 12.8-12.9); pci.ids 2b00 GB10B [Jetson AGX Thor]; ids: open RM UVM GB100|GB10B",
+    "GB110",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: B300, GB300 = 10.3; pci.ids 3182 GB110 [B300 SXM6 AC], 31c2 GB110 [GB300]; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB112",
+    "GB112 is listed in ctrl2080mc.h and pci.ids but no product or compute capability is published for it",
+    "GB120",
+    "GB120 appears only in pci.ids (3340); no product, architecture id or compute capability is published for it",
+    "GB202",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5090, RTX PRO 6000 Blackwell = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB203",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5080, RTX 5070 Ti = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB205",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5070 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB206",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5060 Ti/5060 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB207",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5050 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GB20B",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: GB10 (DGX Spark) = 12.1; pci.ids 2e12 GB20B [GB10] (RTX Spark N1X shares the chip); ids: ctrl2080mc.h GB20B 0x0B",
+    "GB20C",
+    "GB20C is listed in nv_arch.h and nvgpu but no product or compute capability is published for it",
+    "GF100",
+    "Fermi",
+    "Fermi (CC 2.x): the per-chip value is not in the sources nvprobe cites, and no CUDA 11+ toolkit or R400+ driver supports it",
+    "GF104",
+    "GF106",
+    "GF108",
+    "GF110",
+    "GF114",
+    "GF116",
+    "GF117",
+    "GF119",
+    "GH100",
+    "Hopper",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: H100, H200, GH200 = 9.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GK104",
+    "Kepler",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): Kepler GK10x = 3.0",
+    "GK106",
+    "GK107",
+    "GK110",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK110/GK110B/GK180/GK208 = 3.5",
+    "GK208B",
+    "GK20A",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK20A (Tegra K1) = 3.2",
+    "GK210",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK210 (Tesla K80) = 3.7",
+    "GM107",
+    "Maxwell",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 750 Ti, Quadro K2200 = 5.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GM108",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GeForce 940M = 5.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GM200",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX TITAN X, Tesla M40 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GM204",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 980/970, Tesla M60 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GM206",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 960/950 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GM20B",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson Nano = 5.3; ids: nvgpu GM20B GPU id 0x12B",
+    "GP100",
+    "Pascal",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Tesla P100, Quadro GP100 = 6.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP102",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: TITAN Xp, GTX 1080 Ti, Tesla P40 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP104",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1080/1070, Tesla P4 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP106",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1060 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP107",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1050, Quadro P1000 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP108",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Quadro P500/P520 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GP10B",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson TX2 = 6.2; ids: nvgpu GP10B GPU id 0x13B",
+    "GR100",
+    "Rubin",
+    "CUDA 13.4 adds compute capability 10.7 for Rubin, but that GR100 (a pci.ids codename) is a 10.7 part is inferred from names only",
+    "GR102",
+    "CUDA 13.4 adds compute capability 10.7 for Rubin, but that GR102 (a pci.ids codename) is a 10.7 part is inferred from names only",
+    "GT200",
+    "GT200b",
+    "GT215",
+    "GT216",
+    "GT218",
+    "GV100",
+    "Volta",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: V100, TITAN V, Quadro GV100 = 7.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "GV11B",
+    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson AGX Xavier = 7.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04) (VOLTA2), nvgpu GV11B 0x15B",
+    "TU102",
+    "Turing",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (TITAN RTX, Quadro RTX 6000/8000) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "TU104",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (T4, RTX 2080) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "TU106",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (RTX 2070/2060) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "TU116",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (GTX 1660; impl 0x08 in hardware) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "TU117",
+    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (GTX 1650, T1000) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
+    "STG2000X-B Series",
+    "NV1 Series",
+    "Riva 128",
+    "Riva 128ZX",
+    "Riva TNT",
+    "Riva TNT2 / TNT2 Pro",
+    "Riva TNT2 Ultra",
+    "Vanta LT / Vanta / Vanta-16",
+    "Riva TNT2 Model 64 / Model 64 Pro",
     "MCP04 SMBus",
     "MCP04 IDE",
     "MCP04 Serial ATA Controller",
@@ -27,14 +174,13 @@ static STRINGS: &str = concat!(
     "MCP04 AC'97 Audio Controller",
     "MCP04 USB Controller",
     "MCP04 PCI Bridge",
-    "NV40 [GeForce 6800 Ultra]",
-    "NV40 [GeForce 6800]",
-    "NV40 [GeForce 6800 LE]",
-    "NV40 [GeForce 6800 XE]",
-    "NV40 [GeForce 6800 XT]",
-    "NV40 [GeForce 6800 GT]",
-    "NV40 [GeForce 6800 GS]",
-    "NV40GL [Quadro FX 4000]",
+    "GeForce 6800 Ultra",
+    "GeForce 6800 LE",
+    "GeForce 6800 XE",
+    "GeForce 6800 XT",
+    "GeForce 6800 GT",
+    "GeForce 6800 GS",
+    "Quadro FX 4000",
     "CK804 ISA Bridge",
     "CK804 SMBus",
     "CK804 IDE",
@@ -64,25 +210,20 @@ static STRINGS: &str = concat!(
     "MCP2S AC'97 Audio Controller",
     "MCP2A PCI Bridge",
     "nForce2 Serial ATA Controller",
-    "G70 [GeForce 7800 GTX]",
-    "G70 [GeForce 7800 GT]",
-    "G70 [GeForce 7800 GS]",
+    "GeForce 7800 GTX",
+    "GeForce 7800 GS",
     "High Definition Audio",
-    "G70 [GeForce 7800 SLI]",
-    "G70 [GeForce GTS 250]",
-    "G70M [GeForce Go 7800]",
-    "G70M [GeForce Go 7800 GTX]",
-    "G70GL [Quadro FX 4500]",
-    "NV0A [Aladdin TNT2 IGP]",
-    "NV41 [GeForce 6800 GS]",
-    "NV41 [GeForce 6800]",
-    "NV41 [GeForce 6800 LE]",
-    "NV41 [GeForce 6800 XT]",
-    "NV41M [GeForce Go 6800]",
-    "NV41M [GeForce Go 6800 Ultra]",
-    "NV41GLM [Quadro FX Go1400]",
-    "NV42GL [Quadro FX 3450/4000 SDI]",
-    "NV41GL [Quadro FX 1400]",
+    "GeForce 7800 SLI",
+    "GeForce GTS 250",
+    "GeForce Go 7800",
+    "GeForce Go 7800 GTX",
+    "Quadro FX 4500",
+    "Aladdin TNT2 IGP",
+    "GeForce Go 6800",
+    "GeForce Go 6800 Ultra",
+    "Quadro FX Go1400",
+    "Quadro FX 3450/4000 SDI",
+    "Quadro FX 1400",
     "nForce3 LPC Bridge",
     "nForce3 Host Bridge",
     "nForce3 AGP Bridge",
@@ -105,81 +246,75 @@ static STRINGS: &str = concat!(
     "nForce3 250Gb AC'97 Audio Controller",
     "nForce3 250Gb PCI-to-PCI Bridge",
     "nForce3 Serial ATA Controller 2",
-    "NV43 [GeForce 6600 GT]",
-    "NV43 [GeForce 6600]",
-    "NV43 [GeForce 6200]",
-    "NV43 [GeForce 6600 LE]",
-    "G70/G71 [GeForce 7800 GS AGP]",
-    "NV43 [GeForce 6800 GS/XT]",
-    "NV45GL [Quadro FX 3400/4400]",
-    "NV40 [GeForce 6800 GT/GTO/Ultra]",
-    "NV39 [GeForce PCX 5750]",
-    "NV35 [GeForce PCX 5900]",
-    "NV37GL [Quadro FX 330/GeForce PCX 5300]",
-    "NV37GL [Quadro PCI-E Series]",
-    "NV38GL [Quadro FX 1300]",
-    "NV19 [GeForce PCX 4300]",
-    "NV10 [GeForce 256 SDR]",
-    "NV10 [GeForce 256 DDR]",
-    "NV10GL [Quadro]",
-    "NV11 [GeForce2 MX/MX 400]",
-    "NV11 [GeForce2 MX200]",
-    "NV11M [GeForce2 Go]",
-    "NV11GL [Quadro2 MXR/EX/Go]",
-    "NV43 [GeForce 6600 VE]",
-    "NV43M [GeForce Go 6600]",
-    "NV43 [GeForce 6610 XL]",
-    "NV43M [GeForce Go6200 TE / 6600 TE]",
-    "NV43 [GeForce 6700 XL]",
-    "NV43M [GeForce Go 6600 GT]",
-    "NV43 [Quadro NVS 440]",
-    "NV43GL [Quadro FX 550]",
-    "NV43GL [Quadro FX 540]",
-    "NV15 [GeForce2 GTS/Pro]",
-    "NV15 [GeForce2 Ti]",
-    "NV15 [GeForce2 Ultra]",
-    "NV15GL [Quadro2 Pro]",
-    "NV44 [GeForce 6500]",
-    "NV44 [GeForce 6200 TurboCache]",
-    "NV44 [GeForce 6200 SE TurboCache]",
-    "NV44 [GeForce 6200 LE]",
-    "NV44M [GeForce Go 6200]",
-    "NV44 [Quadro NVS 285]",
-    "NV44M [GeForce Go 6400]",
-    "NV44 [GeForce 6250]",
-    "NV44 [GeForce 7100 GS]",
-    "NV17 [GeForce4 MX 460]",
-    "NV17 [GeForce4 MX 440]",
-    "NV17 [GeForce4 MX 420]",
-    "NV17 [GeForce4 MX 440-SE]",
-    "NV17M [GeForce4 440 Go]",
-    "NV17M [GeForce4 420 Go]",
-    "NV17M [GeForce4 420 Go 32M]",
-    "NV17M [GeForce4 460 Go]",
-    "NV17GL [Quadro4 550 XGL]",
-    "NV17M [GeForce4 440 Go 64M]",
-    "NV17GL [Quadro NVS]",
-    "NV17GL [Quadro4 500 GoGL]",
-    "NV18 [GeForce4 MX 440 AGP 8x]",
-    "NV18 [GeForce4 MX 440SE AGP 8x]",
-    "NV18 [GeForce4 MX 420 AGP 8x]",
-    "NV18 [GeForce4 MX]",
-    "NV18 [GeForce4 MX 4000]",
-    "NV18M [GeForce4 448 Go]",
-    "NV18M [GeForce4 488 Go]",
-    "NV18GL [Quadro4 580 XGL]",
-    "NV18 [GeForce4 MX with AGP8X (Mac)]",
-    "NV18GL [Quadro NVS 280 SD]",
-    "NV18GL [Quadro4 380 XGL]",
-    "NV18GL [Quadro NVS 50 PCI]",
-    "G80 [GeForce 8800 GTS / 8800 GTX]",
-    "G80 [GeForce 8800 GTX]",
-    "G80 [GeForce 8800 GTS]",
-    "G80 [GeForce 8800 Ultra]",
-    "G80GL [Tesla C870]",
-    "G80GL [Quadro FX 5600]",
-    "G80GL [Quadro FX 4600]",
-    "nForce 220/420 NV1A [GeForce2 MX]",
+    "GeForce 6600 GT",
+    "GeForce 6200",
+    "GeForce 6600 LE",
+    "GeForce 7800 GS AGP",
+    "GeForce 6800 GS/XT",
+    "Quadro FX 3400/4400",
+    "GeForce 6800 GT/GTO/Ultra",
+    "GeForce PCX 5750",
+    "GeForce PCX 5900",
+    "Quadro FX 330/GeForce PCX 5300",
+    "Quadro PCI-E Series",
+    "Quadro FX 1300",
+    "GeForce PCX 4300",
+    "GeForce 256 SDR",
+    "GeForce 256 DDR",
+    "GeForce2 MX/MX 400",
+    "GeForce2 MX200",
+    "GeForce2 Go",
+    "Quadro2 MXR/EX/Go",
+    "GeForce 6600 VE",
+    "GeForce Go 6600",
+    "GeForce 6610 XL",
+    "GeForce Go6200 TE / 6600 TE",
+    "GeForce 6700 XL",
+    "GeForce Go 6600 GT",
+    "Quadro NVS 440",
+    "Quadro FX 550",
+    "Quadro FX 540",
+    "GeForce2 GTS/Pro",
+    "GeForce2 Ti",
+    "GeForce2 Ultra",
+    "Quadro2 Pro",
+    "GeForce 6500",
+    "GeForce 6200 TurboCache",
+    "GeForce 6200 SE TurboCache",
+    "GeForce 6200 LE",
+    "GeForce Go 6200",
+    "Quadro NVS 285",
+    "GeForce Go 6400",
+    "GeForce 6250",
+    "GeForce 7100 GS",
+    "GeForce4 MX 460",
+    "GeForce4 MX 440",
+    "GeForce4 MX 420",
+    "GeForce4 MX 440-SE",
+    "GeForce4 440 Go",
+    "GeForce4 420 Go",
+    "GeForce4 420 Go 32M",
+    "GeForce4 460 Go",
+    "Quadro4 550 XGL",
+    "GeForce4 440 Go 64M",
+    "Quadro4 500 GoGL",
+    "GeForce4 MX 440 AGP 8x",
+    "GeForce4 MX 440SE AGP 8x",
+    "GeForce4 MX 420 AGP 8x",
+    "GeForce4 MX 4000",
+    "GeForce4 448 Go",
+    "GeForce4 488 Go",
+    "Quadro4 580 XGL",
+    "GeForce4 MX with AGP8X (Mac)",
+    "Quadro NVS 280 SD",
+    "Quadro4 380 XGL",
+    "Quadro NVS 50 PCI",
+    "GeForce 8800 GTS / 8800 GTX",
+    "GeForce 8800 GTX",
+    "GeForce 8800 Ultra",
+    "Tesla C870",
+    "Quadro FX 5600",
+    "Quadro FX 4600",
     "nForce CPU bridge",
     "nForce 420 Memory Controller (DDR)",
     "nForce 220/420 Memory Controller",
@@ -192,21 +327,18 @@ static STRINGS: &str = concat!(
     "nForce AC'97 Modem Controller",
     "nForce USB Controller",
     "nForce Ethernet Controller",
-    "G72 [GeForce 7350 LE]",
-    "G72 [GeForce 7300 LE]",
-    "G72 [GeForce 7550 LE]",
-    "G72 [GeForce 7200 GS / 7300 SE]",
-    "G72M [GeForce Go 7200]",
-    "G72M [Quadro NVS 110M/GeForce Go 7300]",
-    "G72M [GeForce Go 7400]",
-    "G72M [GeForce Go 7450]",
-    "G72M [Quadro NVS 110M]",
-    "G72M [Quadro NVS 120M]",
-    "G72GLM [Quadro FX 350M]",
-    "G72 [GeForce 7500 LE]",
-    "G72GL [Quadro FX 350]",
-    "G72 [GeForce 7300 GS]",
-    "nForce2 IGP2",
+    "GeForce 7350 LE",
+    "GeForce 7300 LE",
+    "GeForce 7550 LE",
+    "GeForce 7200 GS / 7300 SE",
+    "GeForce Go 7200",
+    "Quadro NVS 110M/GeForce Go 7300",
+    "GeForce Go 7400",
+    "GeForce Go 7450",
+    "Quadro NVS 120M",
+    "Quadro FX 350M",
+    "GeForce 7500 LE",
+    "GeForce 7300 GS",
     "nForce2 AGP",
     "nForce2 Memory Controller 0",
     "nForce2 Memory Controller 1",
@@ -214,31 +346,24 @@ static STRINGS: &str = concat!(
     "nForce2 Memory Controller 3",
     "nForce2 Memory Controller 4",
     "nForce2 Memory Controller 5",
-    "NV1F C17 [GeForce4 MX IGP]",
-    "NV20 [GeForce3]",
-    "NV20 [GeForce3 Ti 200]",
-    "NV20 [GeForce3 Ti 500]",
-    "NV20GL [Quadro DCC]",
-    "NV48 [GeForce 6800]",
-    "NV48 [GeForce 6800 LE]",
-    "NV48 [GeForce 6800 GT]",
-    "NV48 [GeForce 6800 XT]",
-    "NV44A [GeForce 6200]",
-    "NV44 [GeForce 6200 A-LE]",
-    "C51PV [GeForce 6150]",
-    "C51 [GeForce 6150 LE]",
-    "C51G [GeForce 6100]",
+    "GeForce3",
+    "GeForce3 Ti 200",
+    "GeForce3 Ti 500",
+    "Quadro DCC",
+    "GeForce 6200 A-LE",
+    "GeForce 6150",
+    "GeForce 6150 LE",
+    "GeForce 6100",
     "C51 PCI Express Bridge",
-    "C51 [GeForce Go 6150]",
-    "C51 [Quadro NVS 210S/GeForce 6150LE]",
-    "C51 [GeForce Go 6100]",
-    "NV25 [GeForce4 Ti 4600]",
-    "NV25 [GeForce4 Ti 4400]",
-    "NV25 [GeForce4 Ti]",
-    "NV25 [GeForce4 Ti 4200]",
-    "NV25GL [Quadro4 900 XGL]",
-    "NV25GL [Quadro4 750 XGL]",
-    "NV25GL [Quadro4 700 XGL]",
+    "GeForce Go 6150",
+    "Quadro NVS 210S/GeForce 6150LE",
+    "GeForce Go 6100",
+    "GeForce4 Ti 4600",
+    "GeForce4 Ti 4400",
+    "GeForce4 Ti 4200",
+    "Quadro4 900 XGL",
+    "Quadro4 750 XGL",
+    "Quadro4 700 XGL",
     "MCP51 LPC Bridge",
     "MCP51 SMBus",
     "MCP51 IDE",
@@ -254,82 +379,73 @@ static STRINGS: &str = concat!(
     "MCP51 Memory Controller 0",
     "C51 Memory Controller 2",
     "C51 Memory Controller 3",
-    "NV28 [GeForce4 Ti 4800]",
-    "NV28 [GeForce4 Ti 4200 AGP 8x]",
-    "NV28 [GeForce4 Ti 4800 SE]",
-    "NV28M [GeForce4 Ti 4200 Go AGP 8x]",
-    "NV28GL [Quadro4 980 XGL]",
-    "NV28GL [Quadro4 780 XGL]",
-    "NV28GLM [Quadro4 Go700]",
-    "G71 [GeForce 7900 GTX]",
-    "G71 [GeForce 7900 GT/GTO]",
-    "G71 [GeForce 7900 GS]",
-    "G71 [GeForce 7900 GX2]",
-    "G71 [GeForce 7950 GX2]",
-    "G71 [GeForce 7950 GT]",
-    "G71M [GeForce Go 7950 GTX]",
-    "G71M [GeForce Go 7900 GS]",
-    "G71M [GeForce Go 7900 GTX]",
-    "G71GLM [Quadro FX 2500M]",
-    "G71GLM [Quadro FX 1500M]",
-    "G71GL [Quadro FX 5500]",
-    "G71GL [Quadro FX 3500]",
-    "G71GL [Quadro FX 1500]",
-    "G71GL [Quadro FX 4500 X2]",
-    "NV2A [XGPU]",
+    "GeForce4 Ti 4800",
+    "GeForce4 Ti 4200 AGP 8x",
+    "GeForce4 Ti 4800 SE",
+    "GeForce4 Ti 4200 Go AGP 8x",
+    "Quadro4 980 XGL",
+    "Quadro4 780 XGL",
+    "Quadro4 Go700",
+    "GeForce 7900 GTX",
+    "GeForce 7900 GT/GTO",
+    "GeForce 7900 GS",
+    "GeForce 7900 GX2",
+    "GeForce 7950 GX2",
+    "GeForce 7950 GT",
+    "GeForce Go 7950 GTX",
+    "GeForce Go 7900 GS",
+    "GeForce Go 7900 GTX",
+    "Quadro FX 2500M",
+    "Quadro FX 1500M",
+    "Quadro FX 5500",
+    "Quadro FX 3500",
+    "Quadro FX 4500 X2",
+    "XGPU",
     "MCPX CPU Bridge",
     "MCPX Memory Controller",
-    "G73 [GeForce 7600 GT AGP]",
-    "G73 [GeForce 7600 GS AGP]",
-    "G73 [GeForce 7300 GT AGP]",
-    "G71 [GeForce 7900 GS AGP]",
-    "G71 [GeForce 7950 GT AGP]",
-    "G71 [GeForce 7600 GS AGP]",
+    "GeForce 7600 GT AGP",
+    "GeForce 7600 GS AGP",
+    "GeForce 7300 GT AGP",
+    "GeForce 7900 GS AGP",
+    "GeForce 7950 GT AGP",
     "C51 Host Bridge",
     "C51 Memory Controller 5",
     "C51 Memory Controller 4",
     "C51 Memory Controller 0",
     "C51 Memory Controller 1",
-    "NV30 [GeForce FX]",
-    "NV30 [GeForce FX 5800 Ultra]",
-    "NV30 [GeForce FX 5800]",
-    "NV30GL [Quadro FX 2000]",
-    "NV30GL [Quadro FX 1000]",
-    "NV31 [GeForce FX 5600 Ultra]",
-    "NV31 [GeForce FX 5600]",
-    "NV31 [GeForce FX 5600XT]",
-    "NV31M",
-    "NV31GL",
-    "NV31M [GeForce FX Go5600]",
-    "NV31M [GeForce FX Go5650]",
-    "NV31GLM [Quadro FX Go700]",
-    "NV34 [GeForce FX 5200]",
-    "NV34 [GeForce FX 5200 Ultra]",
-    "NV34 [GeForce FX 5200LE]",
-    "NV34M [GeForce FX Go5200 64M]",
-    "NV34M [GeForce FX Go5250]",
-    "NV34 [GeForce FX 5500]",
-    "NV34 [GeForce FX 5100]",
-    "NV34M [GeForce FX Go5200 32M/64M]",
-    "NV34M [GeForce FX Go5200]",
-    "NV34GL [Quadro NVS 280 PCI]",
-    "NV34GL [Quadro FX 500/600 PCI]",
-    "NV34M [GeForce FX Go5300 / Go5350]",
-    "NV34M [GeForce FX Go5100]",
-    "NV35 [GeForce FX 5900 Ultra]",
-    "NV35 [GeForce FX 5900]",
-    "NV35 [GeForce FX 5900XT]",
-    "NV38 [GeForce FX 5950 Ultra]",
-    "NV35 [GeForce FX 5900ZT]",
-    "NV35GL [Quadro FX 3000]",
-    "NV35GL [Quadro FX 700]",
-    "NV36 [GeForce FX 5700 Ultra]",
-    "NV36 [GeForce FX 5700]",
-    "NV36 [GeForce FX 5700LE]",
-    "NV36 [GeForce FX 5700VE]",
-    "NV36M [GeForce FX Go5700]",
-    "NV36 [Quadro FX Go1000]",
-    "NV36GL [Quadro FX 1100]",
+    "GeForce FX",
+    "GeForce FX 5800 Ultra",
+    "Quadro FX 2000",
+    "Quadro FX 1000",
+    "GeForce FX 5600 Ultra",
+    "GeForce FX 5600XT",
+    "GeForce FX Go5600",
+    "GeForce FX Go5650",
+    "Quadro FX Go700",
+    "GeForce FX 5200",
+    "GeForce FX 5200 Ultra",
+    "GeForce FX 5200LE",
+    "GeForce FX Go5200 64M",
+    "GeForce FX Go5250",
+    "GeForce FX 5500",
+    "GeForce FX 5100",
+    "GeForce FX Go5200 32M/64M",
+    "Quadro NVS 280 PCI",
+    "Quadro FX 500/600 PCI",
+    "GeForce FX Go5300 / Go5350",
+    "GeForce FX Go5100",
+    "GeForce FX 5900 Ultra",
+    "GeForce FX 5900XT",
+    "GeForce FX 5950 Ultra",
+    "GeForce FX 5900ZT",
+    "Quadro FX 3000",
+    "Quadro FX 700",
+    "GeForce FX 5700 Ultra",
+    "GeForce FX 5700LE",
+    "GeForce FX 5700VE",
+    "GeForce FX Go5700",
+    "Quadro FX Go1000",
+    "Quadro FX 1100",
     "MCP55 LPC Bridge",
     "MCP55 SMBus Controller",
     "MCP55 Memory Controller",
@@ -341,26 +457,22 @@ static STRINGS: &str = concat!(
     "MCP55 Ethernet",
     "MCP55 PCI Express bridge",
     "MCP55 SATA Controller",
-    "G73 [GeForce 7650 GS]",
-    "G73 [GeForce 7600 GT]",
-    "G73 [GeForce 7600 GS]",
-    "G73 [GeForce 7300 GT]",
-    "G73 [GeForce 7600 LE]",
-    "G73M [GeForce Go 7700]",
-    "G73M [GeForce Go 7600]",
-    "G73M [GeForce Go 7600 GT]",
-    "G73M [Quadro NVS 300M]",
-    "G73M [GeForce Go 7900 SE]",
-    "G73GLM [Quadro FX 550M]",
-    "G73GL [Quadro FX 560]",
+    "GeForce 7650 GS",
+    "GeForce 7600 LE",
+    "GeForce Go 7700",
+    "GeForce Go 7600",
+    "GeForce Go 7600 GT",
+    "Quadro NVS 300M",
+    "GeForce Go 7900 SE",
+    "Quadro FX 550M",
     "C55 Host Bridge",
     "C55 Memory Controller",
     "C55 PCI Express bridge",
-    "C61 [GeForce 6150SE nForce 430]",
-    "C61 [GeForce 6100 nForce 405]",
-    "C61 [GeForce 6100 nForce 400]",
-    "C61 [GeForce 6100 nForce 420]",
-    "C61 [GeForce 7025 / nForce 630a]",
+    "GeForce 6150SE nForce 430",
+    "GeForce 6100 nForce 405",
+    "GeForce 6100 nForce 400",
+    "GeForce 6100 nForce 420",
+    "GeForce 7025 / nForce 630a",
     "MCP61 LPC Bridge",
     "MCP61 Host Bridge",
     "MCP61 High Definition Audio",
@@ -374,39 +486,34 @@ static STRINGS: &str = concat!(
     "MCP61 USB 2.0 Controller",
     "MCP61 PCI bridge",
     "MCP61 SMU",
-    "G84 [GeForce 8600 GTS]",
-    "G84 [GeForce 8600 GT]",
-    "G84 [GeForce 8600 GS]",
-    "G84 [GeForce 8400 GS]",
-    "G84M [GeForce 9500M GS]",
-    "G84 [GeForce 8300 GS]",
-    "G84M [GeForce 8600M GT]",
-    "G84M [GeForce 9650M GS]",
-    "G84M [GeForce 8700M GT]",
-    "G84GL [Quadro FX 370]",
-    "G84GLM [Quadro NVS 320M]",
-    "G84GLM [Quadro FX 570M]",
-    "G84GLM [Quadro FX 1600M]",
-    "G84GL [Quadro FX 570]",
-    "G84GL [Quadro FX 1700]",
-    "G92 [GeForce GT 330]",
-    "G92 [GeForce 9800 GT]",
-    "G92 [GeForce GT 330 OEM]",
-    "G86 [GeForce 8400 SE]",
-    "G86 [GeForce 8500 GT]",
-    "G86 [GeForce 8400 GS]",
-    "G86 [GeForce 8300 GS]",
-    "G86M [GeForce 8600M GS]",
-    "G86M [GeForce 8400M GT]",
-    "G86M [GeForce 8400M GS]",
-    "G86M [GeForce 8400M G]",
-    "G86M [Quadro NVS 140M]",
-    "G86M [Quadro NVS 130M]",
-    "G86M [Quadro NVS 135M]",
-    "G86 [GeForce 9400 GT]",
-    "G86GLM [Quadro FX 360M]",
-    "G86M [GeForce 9300M G]",
-    "G86 [Quadro NVS 290]",
+    "GeForce 8600 GTS",
+    "GeForce 8600 GS",
+    "GeForce 8400 GS",
+    "GeForce 9500M GS",
+    "GeForce 8300 GS",
+    "GeForce 8600M GT",
+    "GeForce 9650M GS",
+    "GeForce 8700M GT",
+    "Quadro FX 370",
+    "Quadro NVS 320M",
+    "Quadro FX 570M",
+    "Quadro FX 1600M",
+    "Quadro FX 1700",
+    "GeForce GT 330",
+    "GeForce 9800 GT",
+    "GeForce GT 330 OEM",
+    "GeForce 8400 SE",
+    "GeForce 8500 GT",
+    "GeForce 8600M GS",
+    "GeForce 8400M GT",
+    "GeForce 8400M GS",
+    "Quadro NVS 140M",
+    "Quadro NVS 130M",
+    "Quadro NVS 135M",
+    "GeForce 9400 GT",
+    "Quadro FX 360M",
+    "GeForce 9300M G",
+    "Quadro NVS 290",
     "MCP65 LPC Bridge",
     "MCP65 Memory Controller",
     "MCP65 SMBus",
@@ -421,10 +528,9 @@ static STRINGS: &str = concat!(
     "MCP65 USB Controller",
     "MCP65 PCI Express bridge",
     "MCP65 SATA Controller",
-    "C67 [GeForce 7150M / nForce 630M]",
-    "C67 [GeForce 7000M / nForce 610M]",
-    "C68 [GeForce 7050 PV / nForce 630a]",
-    "C68 [GeForce 7025 / nForce 630a]",
+    "GeForce 7150M / nForce 630M",
+    "GeForce 7000M / nForce 610M",
+    "GeForce 7050 PV / nForce 630a",
     "MCP67 Memory Controller",
     "MCP67 SMBus",
     "MCP67 Co-processor",
@@ -446,120 +552,102 @@ static STRINGS: &str = concat!(
     "NF200 PCIe 2.0 switch",
     "NF200 PCIe 2.0 switch for GTX 295",
     "NF200 PCIe 2.0 switch for Quadro Plex S4 / Tesla S870 / Tesla S1070 / Tesla S2050",
-    "GT200b [GeForce GTX 295]",
-    "GT200 [GeForce GTX 280]",
-    "GT200 [GeForce GTX 260]",
-    "GT200b [GeForce GTX 285]",
-    "GT200b [GeForce GTX 275]",
-    "GT200GL [Tesla C1060 / M1060]",
-    "GT200 [GeForce GTX 295]",
-    "GT200GL [Quadro Plex 2200 D2]",
-    "GT200GL [Quadro Plex 2200 S4]",
-    "GT200GL [Quadro CX]",
-    "GT200GL [Quadro FX 5800]",
-    "GT200GL [Quadro FX 4800]",
-    "GT200GL [Quadro FX 3800]",
-    "G92 [GeForce 8800 GTS 512]",
-    "G92 [GeForce 8800 GT]",
-    "G92 [GeForce GT 230 OEM]",
-    "G92 [GeForce 9800 GX2]",
-    "G92 [GeForce 8800 GS]",
-    "G92 [GeForce GTS 240]",
-    "G92M [GeForce 9800M GTX]",
-    "G92M [GeForce 8800M GTS]",
-    "G92M [GeForce GTX 280M]",
-    "G92M [GeForce 9800M GT]",
-    "G92M [GeForce 8800M GTX]",
-    "G92M [GeForce GTX 285M]",
-    "G92 [GeForce 9600 GSO]",
-    "G92 [GeForce 9800 GTX / 9800 GTX+]",
-    "G92 [GeForce 9800 GTX+]",
-    "G92 [GeForce GTS 250]",
-    "G92M [GeForce GTX 260M]",
-    "G92GL [Quadro FX 4700 X2]",
-    "G92GL [Quadro FX 3700]",
-    "G92GL [Quadro VX 200]",
-    "G92GLM [Quadro FX 3600M]",
-    "G92GLM [Quadro FX 2800M]",
-    "G92GLM [Quadro FX 3700M]",
-    "G92GLM [Quadro FX 3800M]",
-    "G94 [GeForce 9800 GT]",
-    "G94 [GeForce GT 230]",
-    "G94 [GeForce 9600 GT]",
-    "G94 [GeForce 9600 GS]",
-    "G94 [GeForce 9600 GT Green Edition]",
-    "G94 [GeForce 9600 GSO 512]",
-    "G94 [GeForce GT 130]",
-    "G94 [GeForce GT 140]",
-    "G94M [GeForce 9800M GTS]",
-    "G94M [GeForce 9700M GTS]",
-    "G94M [GeForce 9800M GS]",
-    "G94 [GeForce 9800 S]",
-    "G94M [GeForce GTS 160M]",
-    "G94M [GeForce GTS 150M]",
-    "G94 [GeForce GT 220]",
-    "G94 [GeForce 9600 GSO]",
-    "G94GL [Quadro FX 1800]",
-    "G94GLM [Quadro FX 2700M]",
-    "G94 [GeForce 9600 GE]",
-    "G96C [GeForce 9500 GT]",
-    "G96C [GeForce 9400 GT]",
-    "G96 [D9M-10]",
-    "G96 [GeForce 9500 GT]",
-    "G96 [GeForce 9500 GS]",
-    "G96C [GeForce 9500 GS]",
-    "G96C [GeForce GT 120]",
-    "G96CM [GeForce 9600M GT]",
-    "G96CM [GeForce 9600M GS]",
-    "G96M [GeForce 9700M GT]",
-    "G96M [GeForce 9500M G]",
-    "G96CM [GeForce 9650M GT]",
-    "G96C [GeForce 9600 GSO / 9800 GT]",
-    "G96CM [GeForce G 110M]",
-    "G96CM [GeForce GT 130M]",
-    "G96CM [GeForce GT 120M]",
-    "G96CM [GeForce GT 220M]",
-    "G96 [GeForce GT 120 Mac Edition]",
-    "G96GL [Quadro FX 380]",
-    "G96CGL [Quadro FX 580]",
-    "G96GLM [Quadro FX 1700M]",
-    "G96GLM [Quadro FX 770M]",
-    "G96 [GeForce 9500 GA / 9600 GT / GTS 250]",
-    "G96C [GeForce G210]",
-    "GF100 [GeForce GTX 480]",
-    "GF100 [GeForce GTX 465]",
-    "GF100M [GeForce GTX 480M]",
-    "GF100 [GeForce GTX 470]",
-    "GF100GL",
-    "GF100GL [Tesla C2050 / C2070]",
-    "GF100GL [Tesla M2070]",
-    "GF100GL [Quadro 6000]",
-    "GF100GL [Quadro 5000]",
-    "GF100GLM [Quadro 5000M]",
-    "GF100GL [Quadro 4000]",
-    "GF100GL [Tesla T20 Processor]",
-    "GF100GL [Tesla M2070-Q]",
-    "G98 [GeForce 9300 GE]",
-    "G98 [GeForce 9300 GS]",
-    "G98 [GeForce 8400]",
-    "G98 [GeForce 8300 GS]",
-    "G98 [GeForce 8400 GS Rev. 2]",
-    "G98M [GeForce 9300M GS]",
-    "G98 [GeForce G 100]",
-    "G98 [GeForce 9300 SE]",
-    "G98M [GeForce 9200M GS]",
-    "G98M [Quadro NVS 150M]",
-    "G98M [Quadro NVS 160M]",
-    "G98M [GeForce G 105M]",
-    "G98 [GeForce 9600 GT / 9800 GT]",
-    "G98 [GeForce 9600 GT / 9800 GT / GT 240]",
-    "G98M [GeForce G 103M]",
-    "G98 [Quadro NVS 420]",
-    "G98GL [Quadro FX 370 LP]",
-    "G98 [Quadro NVS 450]",
-    "G98GLM [Quadro FX 370M]",
-    "G98 [Quadro NVS 295]",
-    "G98 [HICx16 + Graphics]",
+    "GeForce GTX 295",
+    "GeForce GTX 280",
+    "GeForce GTX 260",
+    "GeForce GTX 285",
+    "GeForce GTX 275",
+    "Tesla C1060 / M1060",
+    "Quadro Plex 2200 D2",
+    "Quadro Plex 2200 S4",
+    "Quadro CX",
+    "Quadro FX 5800",
+    "Quadro FX 4800",
+    "Quadro FX 3800",
+    "GeForce 8800 GTS 512",
+    "GeForce GT 230 OEM",
+    "GeForce 9800 GX2",
+    "GeForce 8800 GS",
+    "GeForce GTS 240",
+    "GeForce 9800M GTX",
+    "GeForce 8800M GTS",
+    "GeForce GTX 280M",
+    "GeForce 8800M GTX",
+    "GeForce GTX 285M",
+    "GeForce 9600 GSO",
+    "GeForce 9800 GTX / 9800 GTX+",
+    "GeForce 9800 GTX+",
+    "GeForce GTX 260M",
+    "Quadro FX 4700 X2",
+    "Quadro FX 3700",
+    "Quadro VX 200",
+    "Quadro FX 3600M",
+    "Quadro FX 2800M",
+    "Quadro FX 3700M",
+    "Quadro FX 3800M",
+    "GeForce 9600 GT",
+    "GeForce 9600 GT Green Edition",
+    "GeForce 9600 GSO 512",
+    "GeForce GT 130",
+    "GeForce GT 140",
+    "GeForce 9800M GTS",
+    "GeForce 9700M GTS",
+    "GeForce 9800M GS",
+    "GeForce 9800 S",
+    "GeForce GTS 160M",
+    "GeForce GTS 150M",
+    "GeForce GT 220",
+    "Quadro FX 1800",
+    "Quadro FX 2700M",
+    "GeForce 9600 GE",
+    "GeForce 9500 GT",
+    "D9M-10",
+    "GeForce 9500 GS",
+    "GeForce GT 120",
+    "GeForce 9600M GT",
+    "GeForce 9600M GS",
+    "GeForce 9650M GT",
+    "GeForce 9600 GSO / 9800 GT",
+    "GeForce G 110M",
+    "GeForce GT 130M",
+    "GeForce GT 120M",
+    "GeForce GT 220M",
+    "GeForce GT 120 Mac Edition",
+    "Quadro FX 1700M",
+    "Quadro FX 770M",
+    "GeForce 9500 GA / 9600 GT / GTS 250",
+    "GeForce G210",
+    "GeForce GTX 480",
+    "GeForce GTX 465",
+    "GeForce GTX 480M",
+    "GeForce GTX 470",
+    "Tesla C2050 / C2070",
+    "Tesla M2070",
+    "Quadro 6000",
+    "Quadro 5000",
+    "Quadro 5000M",
+    "Quadro 4000",
+    "Tesla T20 Processor",
+    "Tesla M2070-Q",
+    "GeForce 9300 GE",
+    "GeForce 9300 GS",
+    "GeForce 8400 GS Rev. 2",
+    "GeForce 9300M GS",
+    "GeForce G 100",
+    "GeForce 9300 SE",
+    "GeForce 9200M GS",
+    "Quadro NVS 150M",
+    "Quadro NVS 160M",
+    "GeForce G 105M",
+    "GeForce 9600 GT / 9800 GT",
+    "GeForce 9600 GT / 9800 GT / GT 240",
+    "GeForce G 103M",
+    "Quadro NVS 420",
+    "Quadro FX 370 LP",
+    "Quadro NVS 450",
+    "Quadro FX 370M",
+    "Quadro NVS 295",
+    "HICx16 + Graphics",
     "MCP78S [GeForce 8200] SMBus",
     "MCP78S [GeForce 8200] Co-Processor",
     "MCP78S [GeForce 8200] IDE",
@@ -576,75 +664,54 @@ static STRINGS: &str = concat!(
     "MCP73 SMBus",
     "MCP73 Co-processor",
     "MCP73 Ethernet",
-    "C73 [GeForce 7150 / nForce 630i]",
-    "C73 [GeForce 7100 / nForce 630i]",
-    "C73 [GeForce 7050 / nForce 630i]",
-    "C73 [GeForce 7050 / nForce 610i]",
-    "C73 [GeForce 7100 / nForce 620i]",
+    "GeForce 7150 / nForce 630i",
+    "GeForce 7100 / nForce 630i",
+    "GeForce 7050 / nForce 630i",
+    "GeForce 7050 / nForce 610i",
+    "GeForce 7100 / nForce 620i",
     "MCP73 SATA Controller (IDE mode)",
     "GeForce 7100/nForce 630i SATA",
     "MCP73 SATA RAID Controller",
     "MCP73 High Definition Audio",
     "MCP73 OHCI USB 1.1 Controller",
-    "C77 [GeForce 8200M]",
-    "C77 [GeForce 9100M G]",
-    "C77 [GeForce 8200M G]",
-    "C77 [GeForce 9200]",
-    "C78 [GeForce 9100]",
-    "C77 [GeForce 8300]",
-    "C77 [GeForce 8200]",
-    "C77 [nForce 730a]",
-    "C77 [nForce 780a/980a SLI]",
-    "C77 [nForce 750a SLI]",
-    "C77 [GeForce 8100 / nForce 720a]",
-    "C79 [GeForce 9300]",
-    "C79 [GeForce 9400]",
-    "C79 [GeForce 9400M G]",
-    "C79 [GeForce 9400M]",
-    "C79 [GeForce 9300 / ION]",
-    "C79 [nForce 760i SLI]",
-    "MCP7A [GeForce 9400]",
-    "C79 [GeForce 9300 / nForce 730i]",
-    "C79 [GeForce 9200]",
-    "C79 [GeForce 9100M G]",
-    "MCP79 [GeForce 8200M G]",
-    "C79 [GeForce G102M]",
-    "C79 [ION]",
-    "C79 [GeForce 9400M / ION]",
-    "C79 [ION LE]",
-    "MCP89 [GeForce 320M]",
-    "GT216 [GeForce GT 220]",
-    "GT216M [GeForce GT 330M]",
-    "GT216 [GeForce 315]",
-    "GT216 [GeForce 210]",
-    "GT216 [GeForce 405]",
-    "GT216M [GeForce GT 230M]",
-    "GT216M [NVS 5100M]",
-    "GT216M [GeForce GT 320M]",
-    "GT216 [GeForce 505]",
-    "GT216 [GeForce GT 415]",
-    "GT216M [GeForce GT 240M]",
-    "GT216M [GeForce GT 325M]",
-    "GT216GL [Quadro 400]",
-    "GT216GLM [Quadro FX 880M]",
-    "GT218 [GeForce G210]",
-    "GT218 [GeForce 205]",
-    "GT218 [GeForce 310]",
-    "GT218 [ION]",
-    "GT218 [GeForce 210]",
-    "GT218 [GeForce 315]",
-    "GT218M [GeForce G 105M]",
-    "GT218M [NVS 2100M]",
-    "GT218M [NVS 3100M]",
-    "GT218M [GeForce 305M]",
-    "GT218M [ION]",
-    "GT218M [GeForce 310M]",
-    "GT218M [GeForce G210M]",
-    "GT218M [ION 2]",
-    "GT218GL [Quadro FX 380 LP]",
-    "GT218M [GeForce 315M]",
-    "GT218 [GeForce 505]",
-    "GT218GLM [Quadro FX 380M]",
+    "GeForce 8200M",
+    "GeForce 9100M G",
+    "GeForce 8200M G",
+    "nForce 730a",
+    "nForce 780a/980a SLI",
+    "nForce 750a SLI",
+    "GeForce 8100 / nForce 720a",
+    "GeForce 9400M G",
+    "GeForce 9300 / ION",
+    "nForce 760i SLI",
+    "GeForce 9300 / nForce 730i",
+    "GeForce G102M",
+    "GeForce 9400M / ION",
+    "ION LE",
+    "GeForce 320M",
+    "GeForce GT 330M",
+    "GeForce 315",
+    "GeForce 210",
+    "GeForce 405",
+    "GeForce GT 230M",
+    "NVS 5100M",
+    "GeForce GT 320M",
+    "GeForce 505",
+    "GeForce GT 415",
+    "GeForce GT 240M",
+    "GeForce GT 325M",
+    "Quadro FX 880M",
+    "GeForce 205",
+    "GeForce 310",
+    "NVS 2100M",
+    "NVS 3100M",
+    "GeForce 305M",
+    "GeForce 310M",
+    "GeForce G210M",
+    "ION 2",
+    "Quadro FX 380 LP",
+    "GeForce 315M",
+    "Quadro FX 380M",
     "MCP79 Host Bridge",
     "MCP79 Memory Controller",
     "MCP79 PCI Express Bridge",
@@ -671,18 +738,14 @@ static STRINGS: &str = concat!(
     "GF116 High Definition Audio Controller",
     "Tegra2 PCIe x4 Bridge",
     "Tegra2 PCIe x2 Bridge",
-    "GT215 [GeForce GT 330]",
-    "GT215 [GeForce GT 320]",
-    "GT215 [GeForce GT 240]",
-    "GT215 [GeForce GT 340]",
-    "GT215 [GeForce GT 220]",
-    "GT215M [GeForce GTS 260M]",
-    "GT215M [GeForce GTS 250M]",
-    "GT215 [GeForce GT 220/315]",
-    "GT215M [GeForce GT 335M]",
-    "GT215M [GeForce GTS 350M]",
-    "GT215M [GeForce GTS 360M]",
-    "GT215GLM [Quadro FX 1800M]",
+    "GeForce GT 340",
+    "GeForce GTS 260M",
+    "GeForce GTS 250M",
+    "GeForce GT 220/315",
+    "GeForce GT 335M",
+    "GeForce GTS 350M",
+    "GeForce GTS 360M",
+    "Quadro FX 1800M",
     "MCP89 HOST Bridge",
     "MCP89 Memory Controller",
     "MCP89 PCI Express Bridge",
@@ -696,40 +759,35 @@ static STRINGS: &str = concat!(
     "MCP89 High Definition Audio",
     "MCP89 OHCI USB 1.1 Controller",
     "MCP89 EHCI USB 2.0 Controller",
-    "GF106 [GeForce GT 440]",
-    "GF106 [GeForce GTS 450]",
-    "GF106 [GeForce GTS 450 OEM]",
-    "GF106M [GeForce GT 555M]",
-    "GF106M [GeForce GTX 460M]",
-    "GF106M [GeForce GT 445M]",
-    "GF106M [GeForce GT 435M]",
-    "GF106M [GeForce GT 550M]",
-    "GF106GL [Quadro 2000]",
-    "GF106GLM [Quadro 2000M]",
-    "GF108 [GeForce GT 440]",
-    "GF108 [GeForce GT 430]",
-    "GF108 [GeForce GT 420]",
-    "GF108M [GeForce GT 635M]",
-    "GF108 [GeForce GT 520]",
-    "GF108 [GeForce GT 530]",
-    "GF108 [GeForce GT 610]",
-    "GF108M [GeForce GT 620M]",
-    "GF108M [GeForce GT 620M/630M/635M/640M LE]",
-    "GF108M [GeForce 610M]",
-    "GF108M [GeForce GT 555M]",
-    "GF108M [GeForce GT 525M]",
-    "GF108M [GeForce GT 520M]",
-    "GF108M [GeForce GT 415M]",
-    "GF108M [NVS 5400M]",
-    "GF108M [GeForce GT 425M]",
-    "GF108M [GeForce GT 420M]",
-    "GF108M [GeForce GT 435M]",
-    "GF108M [GeForce GT 540M]",
-    "GF108M [GeForce GT 550M]",
-    "GF108GL [Quadro 600]",
-    "GF108GLM [Quadro 500M]",
-    "GF108GLM [Quadro 1000M]",
-    "GF108GLM [NVS 5200M]",
+    "GeForce GT 440",
+    "GeForce GTS 450",
+    "GeForce GTS 450 OEM",
+    "GeForce GT 555M",
+    "GeForce GTX 460M",
+    "GeForce GT 445M",
+    "GeForce GT 435M",
+    "GeForce GT 550M",
+    "Quadro 2000",
+    "Quadro 2000M",
+    "GeForce GT 430",
+    "GeForce GT 420",
+    "GeForce GT 635M",
+    "GeForce GT 520",
+    "GeForce GT 530",
+    "GeForce GT 610",
+    "GeForce GT 620M",
+    "GeForce GT 620M/630M/635M/640M LE",
+    "GeForce 610M",
+    "GeForce GT 525M",
+    "GeForce GT 520M",
+    "GeForce GT 415M",
+    "NVS 5400M",
+    "GeForce GT 425M",
+    "GeForce GT 420M",
+    "GeForce GT 540M",
+    "Quadro 500M",
+    "Quadro 1000M",
+    "NVS 5200M",
     "GF119 HDMI Audio Controller",
     "GF110 High Definition Audio Controller",
     "GK104 HDMI Audio Controller",
@@ -742,18 +800,16 @@ static STRINGS: &str = concat!(
     "GK107 HDMI Audio Controller",
     "Tegra3+ PCIe x4 Bridge",
     "Tegra3+ PCIe x2 Bridge",
-    "GF104 [GeForce GTX 460]",
-    "GF104 [GeForce GTX 460 SE]",
-    "GF104 [GeForce GTX 460 OEM]",
-    "GF104M [GeForce GTX 470M]",
-    "GF104M [GeForce GTX 485M]",
-    "GF104GLM [Quadro 3000M]",
-    "GF104GLM [Quadro 4000M]",
-    "GF108 [GeForce GT 630]",
-    "GF108 [GeForce GT 620]",
-    "GF108 [GeForce GT 730]",
-    "GK11x [GK11x_FPGA]",
-    "GK11x [Tegra on x86 (PEATRANS)]",
+    "GeForce GTX 460 SE",
+    "GeForce GTX 460 OEM",
+    "GeForce GTX 470M",
+    "GeForce GTX 485M",
+    "Quadro 3000M",
+    "Quadro 4000M",
+    "GeForce GT 630",
+    "GeForce GT 730",
+    "GK11x_FPGA",
+    "Tegra on x86 (PEATRANS)",
     "Tegra X1 PCIe x4 Root Complex",
     "Tegra X1 PCIe x1 Root Complex",
     "GM200 High Definition Audio",
@@ -762,123 +818,105 @@ static STRINGS: &str = concat!(
     "GM206 High Definition Audio Controller",
     "GM204 High Definition Audio Controller",
     "GM107 High Definition Audio Controller [GeForce 940MX]",
-    "GK107 [GeForce GT 640 OEM]",
-    "GK107 [GeForce GT 640]",
-    "GK107 [GeForce GT 630 OEM]",
-    "GK107 [D14P1-15]",
-    "GK107 [GeForce GT 1030]",
-    "GK107 [GeForce GTX 650]",
-    "GK107 [GeForce GT 740]",
-    "GK107 [GeForce GT 730]",
-    "GK107 [EXK107]",
-    "GK107 [GeForce GT 720]",
-    "GK107M [GeForce GT 755M]",
-    "GK107M [GeForce GT 640M LE]",
-    "GK107 [GEN3 ESI]",
-    "GK107 [NB1G]",
-    "GK107M [GeForce GT 650M]",
-    "GK107M [GeForce GT 640M]",
-    "GK107M [GeForce GTX 660M]",
-    "GK107M [GeForce GT 650M Mac Edition]",
-    "GK107M [N13P-GS-W]",
-    "GK107 [GK107-GTX]",
-    "GK107M [GeForce GT 640M Mac Edition]",
-    "GK107M [GeForce GT 645M]",
-    "GK107 [GK107-ES-A1]",
-    "GK107 [GK107-ESP-A1]",
-    "GK107 [GK107-INT22-A1]",
-    "GK107 [GK107-INT11-A1]",
-    "GK107 [GK107-ES-KA-E1]",
-    "GK107M [GeForce GT 740M]",
-    "GK107M [GeForce GTX 660M Mac Edition]",
-    "GK107M [GeForce GT 730M]",
-    "GK107M [GeForce GT 745M]",
-    "GK107M [GeForce GT 750M]",
-    "GK107 [GeForce K340 USM]",
-    "GK107 [GRID K1 NVS USM]",
-    "GK107GL [GRID K100 vGPU]",
-    "GK107M [N14P-GS]",
-    "GK107M [GeForce GT 750M Mac Edition]",
-    "GK107M [GeForce GT 755M Mac Edition]",
-    "GK107M [GeForce 710A]",
-    "GK107M [GeForce 820M]",
-    "GK107M [GeForce 810M]",
-    "GK107GL [GRID K340]",
-    "GK107 [NB1Q]",
-    "GK107 [NVS 1000]",
-    "GK107GL [GRID K1]",
-    "GK107GL [Quadro K420]",
-    "GK107GL [GRID K1 Tesla USM]",
-    "GK107GLM [Quadro K1100M]",
-    "GK107GL [GRID K140Q vGPU]",
-    "GK107GLM [Quadro K500M]",
-    "GK107GL [Quadro K2000D]",
-    "GK107GL [Quadro K600]",
-    "GK107GLM [Quadro K2000M]",
-    "GK107GLM [Quadro K1000M]",
-    "GK107 [NVS 510]",
-    "GK107GL [Quadro K2000]",
-    "GK107GL [Quadro 410]",
-    "GK110B [GeForce GTX TITAN Z]",
-    "GK110 [GeForce GTX Titan LE]",
-    "GK110 [GeForce GTX 780]",
-    "GK110 [GeForce GTX TITAN]",
-    "GK110 [GeForce GTX 780 Rev. 2]",
-    "GK110 [GeForce GTX 780 Ti 6GB]",
-    "GK110B [GeForce GTX 780 Ti]",
-    "GK110B [GeForce GTX TITAN Black]",
-    "GK110GL [Tesla K20X]",
-    "GK110GL [Tesla K20]",
-    "GK110GL [Tesla K20Xm]",
-    "GK110GL [Tesla K20c]",
-    "GK110BGL [Tesla K40m]",
-    "GK180GL [Tesla K40c]",
-    "GK110GL [Tesla K20s]",
-    "GK110BGL [Tesla K40st]",
-    "GK110GL [Tesla K20m]",
-    "GK110BGL [Tesla K40s]",
-    "GK110BGL [Tesla K40t]",
-    "GK210GL [Tesla K80]",
-    "GK110BGL [Tesla K40d]",
-    "GK110BGL [Tesla Stella Solo]",
-    "GK110GL [Quadro K6000]",
-    "GK110GL [Quadro K5200]",
-    "GK110BGL [Tesla Stella SXM]",
-    "GF119 [GeForce GT 520]",
-    "GF119 [GeForce 510]",
-    "GF119 [GeForce 605]",
-    "GF119 [GeForce GT 620 OEM]",
-    "GF119 [GeForce GT 610]",
-    "GF119 [GeForce GT 625 OEM]",
-    "GF119 [GeForce GT 705]",
-    "GF119 [GeForce GT 710]",
-    "GF119M [GeForce GT 520M]",
-    "GF119M [GeForce GT 520MX]",
-    "GF119M [GeForce 410M]",
-    "GF119M [NVS 4200M]",
-    "GF119M [Quadro NVS 4200M]",
-    "GF119M [GeForce 610M]",
-    "GF119M [GeForce 705M]",
-    "GF119 [NVS 315]",
-    "GF119 [NVS 310]",
-    "GF110 [GeForce GTX 580]",
-    "GF110 [GeForce GTX 570]",
-    "GF110 [GeForce GTX 560 Ti OEM]",
-    "GF110 [GeForce GTX 560 OEM]",
-    "GF110 [GeForce GTX 570 Rev. 2]",
-    "GF110 [GeForce GTX 560 Ti 448 Cores]",
-    "GF110 [GeForce GTX 590]",
-    "GF110 [GeForce GTX 580 Rev. 2]",
-    "GF110GL [Tesla C2090]",
-    "GF110GL [Tesla M2090]",
-    "GF110GL [Tesla M2075]",
-    "GF110GL [Tesla C2050 / C2075]",
-    "GF100GLM [Quadro 5010M]",
-    "GF100GL [Quadro 7000]",
-    "GT218 [GeForce 9300 GS Rev. 2]",
-    "GT218 [GeForce 8400 GS Rev. 3]",
-    "GT218 [GeForce 405]",
-    "GT218 [NVS 300]",
+    "GeForce GT 640 OEM",
+    "GeForce GT 630 OEM",
+    "D14P1-15",
+    "GeForce GT 1030",
+    "GeForce GTX 650",
+    "GeForce GT 740",
+    "EXK107",
+    "GeForce GT 720",
+    "GeForce GT 755M",
+    "GeForce GT 640M LE",
+    "GEN3 ESI",
+    "NB1G",
+    "GeForce GT 650M",
+    "GeForce GTX 660M",
+    "GeForce GT 650M Mac Edition",
+    "N13P-GS-W",
+    "GK107-GTX",
+    "GeForce GT 640M Mac Edition",
+    "GeForce GT 645M",
+    "GK107-ES-A1",
+    "GK107-ESP-A1",
+    "GK107-INT22-A1",
+    "GK107-INT11-A1",
+    "GK107-ES-KA-E1",
+    "GeForce GT 740M",
+    "GeForce GTX 660M Mac Edition",
+    "GeForce GT 730M",
+    "GeForce GT 745M",
+    "GeForce GT 750M",
+    "GeForce K340 USM",
+    "GRID K1 NVS USM",
+    "GRID K100 vGPU",
+    "N14P-GS",
+    "GeForce GT 750M Mac Edition",
+    "GeForce GT 755M Mac Edition",
+    "GeForce 710A",
+    "GeForce 820M",
+    "GeForce 810M",
+    "GRID K340",
+    "NB1Q",
+    "NVS 1000",
+    "Quadro K420",
+    "GRID K1 Tesla USM",
+    "Quadro K1100M",
+    "GRID K140Q vGPU",
+    "Quadro K500M",
+    "Quadro K2000D",
+    "Quadro K600",
+    "Quadro K2000M",
+    "Quadro K1000M",
+    "Quadro 410",
+    "GeForce GTX TITAN Z",
+    "GeForce GTX Titan LE",
+    "GeForce GTX 780",
+    "GeForce GTX 780 Rev. 2",
+    "GeForce GTX 780 Ti 6GB",
+    "GeForce GTX TITAN Black",
+    "Tesla K20X",
+    "Tesla K20Xm",
+    "Tesla K20c",
+    "Tesla K40m",
+    "Tesla K40c",
+    "Tesla K20s",
+    "Tesla K40st",
+    "Tesla K20m",
+    "Tesla K40t",
+    "Tesla K40d",
+    "Tesla Stella Solo",
+    "Quadro K6000",
+    "Quadro K5200",
+    "Tesla Stella SXM",
+    "GeForce 510",
+    "GeForce 605",
+    "GeForce GT 620 OEM",
+    "GeForce GT 625 OEM",
+    "GeForce GT 705",
+    "GeForce GT 710",
+    "GeForce GT 520MX",
+    "GeForce 410M",
+    "NVS 4200M",
+    "Quadro NVS 4200M",
+    "GeForce 705M",
+    "NVS 315",
+    "GeForce GTX 580",
+    "GeForce GTX 570",
+    "GeForce GTX 560 Ti OEM",
+    "GeForce GTX 560 OEM",
+    "GeForce GTX 570 Rev. 2",
+    "GeForce GTX 560 Ti 448 Cores",
+    "GeForce GTX 590",
+    "GeForce GTX 580 Rev. 2",
+    "Tesla C2090",
+    "Tesla M2090",
+    "Tesla M2075",
+    "Tesla C2050 / C2075",
+    "Quadro 5010M",
+    "Quadro 7000",
+    "GeForce 9300 GS Rev. 2",
+    "GeForce 8400 GS Rev. 3",
     "Parker PCIe x4 Root Complex",
     "Parker PCIe x1 Root Complex",
     "GP102 HDMI Audio Controller",
@@ -887,203 +925,153 @@ static STRINGS: &str = concat!(
     "TU102 High Definition Audio Controller",
     "TU104 HD Audio Controller",
     "TU106 High Definition Audio Controller",
-    "GF117M [GeForce 610M/710M/810M/820M / GT 620M/625M/630M/720M]",
-    "GK104 [GeForce GTX 680]",
-    "GK104 [GeForce GTX 760 Ti]",
-    "GK104 [GeForce GTX 660 Ti]",
-    "GK104 [GeForce GTX 770]",
-    "GK104 [GeForce GTX 660 OEM]",
-    "GK104 [GeForce GTX 760]",
-    "GK104 [GeForce GTX 690]",
-    "GK104 [GeForce GTX 670]",
-    "GK104GL [GRID K520]",
-    "GK104GL [GRID K2 GeForce USM]",
-    "GK104 [GRID K2 NVS USM]",
-    "GK104GL [GRID K200 vGPU]",
-    "GK104 [GeForce GTX 760 OEM]",
-    "GK104GL [Tesla K10]",
-    "GK104 [GeForce GTX 760 Rev. 2]",
-    "GK104 [GeForce GTX 760 Ti OEM]",
-    "GK104GL [Tesla K8]",
-    "GK104 [GeForce GTX 660 Rev. 2]",
-    "GK104M [GeForce GTX 880M]",
-    "GK104M [GeForce GTX 870M]",
-    "GK104M [GeForce GTX 860M]",
-    "GK104M [GeForce GTX 775M Mac Edition]",
-    "GK104M [GeForce GTX 780M Mac Edition]",
-    "GK104M [GeForce GTX 780M]",
-    "GK104M [GeForce GTX 680M]",
-    "GK104M [GeForce GTX 670MX]",
-    "GK104M [GeForce GTX 675MX Mac Edition]",
-    "GK104M [GeForce GTX 680MX]",
-    "GK104 [GK104-ESA]",
-    "GK104M [GeForce GTX 675MX]",
-    "GK104GLM [Quadro K5100M]",
-    "GK104 [GK104-INT]",
-    "GK104 [GK104-CS]",
-    "GK104GLM [GRID IceCube]",
-    "GK104GL [GRID K240Q / K260Q vGPU]",
-    "GK104GL [GRID K2 Tesla USM]",
-    "GK104GL [Quadro K4200]",
-    "GK104GLM [Quadro K3100M]",
-    "GK104GLM [Quadro K4100M]",
-    "GK104GL [Quadro K5000]",
-    "GK104GL [Quadro 4100]",
-    "GK104GLM [Quadro K5000M]",
-    "GK104GLM [Quadro K4000M]",
-    "GK104GLM [Quadro K3000M]",
-    "GK104GL [GRID K2]",
-    "GK106 [GeForce GTX 660]",
-    "GK106 [D14P2-30]",
-    "GK106 [GeForce GTX 650 Ti Boost]",
-    "GK106 [GeForce GTX 650 Ti OEM]",
-    "GK106 [GeForce GTX 645 OEM]",
-    "GK106 [GeForce GT 740]",
-    "GK106 [GeForce GTX 650 Ti]",
-    "GK106 [GeForce GTX 750 Ti]",
-    "GK106 [GeForce GTX 650 OEM]",
-    "GK106 [GK106-INT353]",
-    "GK106 [GK106-INT343]",
-    "GK106 [GK106-INT232]",
-    "GK106 [GK106-ES]",
-    "GK106M [GeForce GTX 770M]",
-    "GK106M [GeForce GTX 765M]",
-    "GK106M [GeForce GTX 760M]",
-    "GK106GL [Quadro K4000]",
-    "GK106GLM [Quadro K2100M]",
-    "GK106 [NB1Q]",
-    "GF114 [GeForce GTX 560 Ti]",
-    "GF114 [GeForce GTX 560]",
-    "GF114 [GeForce GTX 560 Ti OEM]",
-    "GF114 [GeForce GTX 460 SE v2]",
-    "GF114 [GeForce GTX 460 v2]",
-    "GF114 [GeForce GTX 555]",
-    "GF114 [GeForce GT 645 OEM]",
-    "GF114 [GeForce GTX 560 SE]",
-    "GF114M [GeForce GTX 570M]",
-    "GF114M [GeForce GTX 580M]",
-    "GF114M [GeForce GTX 675M]",
-    "GF114M [GeForce GTX 670M]",
-    "GF116 [GeForce GT 545 OEM]",
-    "GF116 [GeForce GT 545]",
-    "GF116 [GeForce GTX 550 Ti]",
-    "GF116 [GeForce GTS 450 Rev. 2]",
-    "GF116M [GeForce GT 550M]",
-    "GF116M [GeForce GT 555M/635M]",
-    "GF116 [GeForce GTS 450 Rev. 3]",
-    "GF116 [GeForce GT 640 OEM]",
-    "GF116M [GeForce GT 560M]",
-    "GK208 [GeForce GT 635]",
-    "GK208 [GeForce GT 710]",
-    "GK208 [GeForce GT 640 Rev. 2]",
-    "GK208 [D15M2-10]",
-    "GK208 [GeForce GT 630 Rev. 2]",
-    "GK208 [GK208-100]",
-    "GK208 [GeForce GT 720]",
-    "GK208B [GeForce GT 730]",
-    "GK208B [GeForce GT 720]",
-    "GK208B [GeForce GT 710]",
-    "GK208M [GeForce GT 730M]",
-    "GK208M [GeForce GT 735M]",
-    "GK208M [GeForce GT 740M]",
-    "GK208M [GeForce 710M]",
-    "GK208M [GeForce 825M]",
-    "GK208M [GeForce GT 720M]",
-    "GK208BM [GeForce 920M]",
-    "GK208BM [GeForce 910M]",
-    "GK208 [GK208-ES]",
-    "GK208 [GK208-CS1-C]",
-    "GK208 [GK208-INT]",
-    "GK208 [GK208-CS-Q]",
-    "GK208 [GK208 INT]",
-    "GK208GLM [Quadro K610M]",
-    "GK208GLM [Quadro K510M]",
-    "GK110 [Q12U-1]",
-    "GM108M [GeForce 830M]",
-    "GM108M [GeForce 840M]",
-    "GM108M [GeForce 845M]",
-    "GM108M [GeForce 930M]",
-    "GM108M [GeForce 940M]",
-    "GM108M [GeForce 945M / 945A]",
-    "GM108M [GeForce 940MX]",
-    "GM108M [GeForce 930MX]",
-    "GM108M [GeForce 920MX]",
-    "GM108GLM [Quadro K620M / Quadro M500M]",
-    "GM108GLM [Quadro M520 Mobile]",
-    "GM108M [GeForce 940A]",
-    "GM107 [GeForce GTX 750 Ti]",
-    "GM107 [GeForce GTX 750]",
-    "GM107 [GeForce GTX 745]",
-    "GM107GL [GRID M30]",
-    "GM107M [GeForce 845M]",
-    "GM107M [GeForce GTX 850M]",
-    "GM107M [GeForce GTX 860M]",
-    "GM107M [GeForce 840M]",
-    "GM107M [GeForce 945M]",
-    "GM107M [GeForce GTX 950M]",
-    "GM107M [GeForce GTX 960M]",
-    "GM107M [GeForce 940M]",
-    "GM107M [GeForce GTX 750 Ti]",
-    "GM204 [GM107 INT52]",
-    "GM204 [GM107 CS1]",
-    "GM107GLM [Quadro M2000M]",
-    "GM107GLM [Quadro M1000M]",
-    "GM107GLM [Quadro M600M]",
-    "GM107GLM [Quadro K2200M]",
-    "GM107GLM [Quadro M620 Mobile]",
-    "GM107GLM [Quadro M1200 Mobile]",
-    "GM107GL [NVS 810]",
-    "GM107GL [Quadro K2200]",
-    "GM107GL [Quadro K620]",
-    "GM107GL [Quadro K1200]",
-    "GM107GL [Tesla M10]",
-    "GM204 [GeForce GTX 980]",
-    "GM204 [GeForce GTX 970]",
-    "GM204 [D17U-20]",
-    "GM204M [GeForce GTX 980M]",
-    "GM204M [GeForce GTX 960 OEM / 970M]",
-    "GM204M [GeForce GTX 965M]",
-    "GM204M [GeForce GTX 980 Mobile]",
-    "GM204 [Graphics Device ES-A]",
-    "GM204GL [GeForce GTX 980 Engineering Sample]",
-    "GM204GL [Quadro M5000]",
-    "GM204GL [Quadro M4000]",
-    "GM204GL [Tesla M60]",
-    "GM204GL [Tesla M6]",
-    "GM204GLM [Quadro M5000M / M5000 SE]",
-    "GM204GLM [Quadro M4000M]",
-    "GM204GLM [Quadro M3000M]",
-    "GM204GLM [Quadro M5500]",
-    "GM206 [GeForce GTX 960]",
-    "GM206 [GeForce GTX 950]",
-    "GM206 [GeForce GTX 960 FAKE]",
-    "GM206 [GeForce GTX 960 OEM]",
-    "GM206 [GeForce GTX 750 v2]",
-    "GM206M [GeForce GTX 965M]",
-    "GM206GL [Quadro M2000]",
-    "GM206GL [Tesla M4]",
-    "GM206GLM [Quadro M2200 Mobile]",
-    "GP100 [CMP 100-100]",
-    "GP100GL [Quadro GP100]",
-    "GP100GL [Tesla P100 PCIe 12GB]",
-    "GP100GL [Tesla P100 PCIe 16GB]",
-    "GP100GL [Tesla P100 SXM2 16GB]",
-    "GP100GL [DGX Station / PH402 SKU 200]",
-    "GP100GL [GP100 SKU 200]",
-    "GP100GL [Tesla P100-DGXS-16GB]",
-    "GP100GL [GP100 SKU 15ff]",
-    "GM204GL [GRID M60 Service Provider]",
-    "GM204M [GeForce GTX 970M]",
-    "GM204GLM [Quadro M2200 Mobile]",
-    "GM108M [GeForce MX130]",
-    "GM108M [GeForce MX110]",
-    "GM107GL [GRID M3-3020]",
-    "GM107 [GeForce 940MX]",
-    "GM200 [GeForce GTX TITAN X]",
-    "GM200 [GeForce GTX 980 Ti]",
-    "GM200GL [Quadro M6000]",
-    "GM200GL [Quadro M6000 24GB]",
-    "GM200GL [Tesla M40]",
+    "GeForce 610M/710M/810M/820M / GT 620M/625M/630M/720M",
+    "GeForce GTX 680",
+    "GeForce GTX 760 Ti",
+    "GeForce GTX 660 Ti",
+    "GeForce GTX 770",
+    "GeForce GTX 660 OEM",
+    "GeForce GTX 690",
+    "GeForce GTX 670",
+    "GRID K520",
+    "GRID K2 GeForce USM",
+    "GRID K2 NVS USM",
+    "GRID K200 vGPU",
+    "GeForce GTX 760 OEM",
+    "Tesla K10",
+    "GeForce GTX 760 Rev. 2",
+    "GeForce GTX 760 Ti OEM",
+    "GeForce GTX 660 Rev. 2",
+    "GeForce GTX 880M",
+    "GeForce GTX 870M",
+    "GeForce GTX 860M",
+    "GeForce GTX 775M Mac Edition",
+    "GeForce GTX 780M Mac Edition",
+    "GeForce GTX 680M",
+    "GeForce GTX 670MX",
+    "GeForce GTX 675MX Mac Edition",
+    "GeForce GTX 680MX",
+    "GK104-ESA",
+    "Quadro K5100M",
+    "GK104-INT",
+    "GK104-CS",
+    "GRID IceCube",
+    "GRID K240Q / K260Q vGPU",
+    "GRID K2 Tesla USM",
+    "Quadro K4200",
+    "Quadro K3100M",
+    "Quadro K4100M",
+    "Quadro K5000",
+    "Quadro 4100",
+    "Quadro K5000M",
+    "Quadro K4000M",
+    "Quadro K3000M",
+    "D14P2-30",
+    "GeForce GTX 650 Ti Boost",
+    "GeForce GTX 650 Ti OEM",
+    "GeForce GTX 645 OEM",
+    "GeForce GTX 750 Ti",
+    "GeForce GTX 650 OEM",
+    "GK106-INT353",
+    "GK106-INT343",
+    "GK106-INT232",
+    "GK106-ES",
+    "GeForce GTX 770M",
+    "GeForce GTX 765M",
+    "GeForce GTX 760M",
+    "Quadro K2100M",
+    "GeForce GTX 460 SE v2",
+    "GeForce GTX 460 v2",
+    "GeForce GTX 555",
+    "GeForce GT 645 OEM",
+    "GeForce GTX 560 SE",
+    "GeForce GTX 570M",
+    "GeForce GTX 580M",
+    "GeForce GT 545 OEM",
+    "GeForce GTX 550 Ti",
+    "GeForce GTS 450 Rev. 2",
+    "GeForce GT 555M/635M",
+    "GeForce GTS 450 Rev. 3",
+    "GeForce GT 560M",
+    "GeForce GT 640 Rev. 2",
+    "D15M2-10",
+    "GeForce GT 630 Rev. 2",
+    "GK208-100",
+    "GeForce GT 735M",
+    "GeForce 710M",
+    "GeForce 825M",
+    "GeForce GT 720M",
+    "GeForce 920M",
+    "GeForce 910M",
+    "GK208-ES",
+    "GK208-CS1-C",
+    "GK208-INT",
+    "GK208-CS-Q",
+    "GK208 INT",
+    "Quadro K610M",
+    "Quadro K510M",
+    "Q12U-1",
+    "GeForce 830M",
+    "GeForce 840M",
+    "GeForce 845M",
+    "GeForce 930M",
+    "GeForce 945M / 945A",
+    "GeForce 930MX",
+    "GeForce 920MX",
+    "Quadro K620M / Quadro M500M",
+    "Quadro M520 Mobile",
+    "GeForce 940A",
+    "GeForce GTX 745",
+    "GRID M30",
+    "GeForce GTX 850M",
+    "GeForce GTX 950M",
+    "GeForce GTX 960M",
+    "GM107 INT52",
+    "GM107 CS1",
+    "Quadro M2000M",
+    "Quadro M1000M",
+    "Quadro M600M",
+    "Quadro K2200M",
+    "Quadro M620 Mobile",
+    "Quadro M1200 Mobile",
+    "NVS 810",
+    "Quadro K1200",
+    "Tesla M10",
+    "GeForce GTX 980",
+    "GeForce GTX 970",
+    "D17U-20",
+    "GeForce GTX 980M",
+    "GeForce GTX 960 OEM / 970M",
+    "GeForce GTX 965M",
+    "GeForce GTX 980 Mobile",
+    "Graphics Device ES-A",
+    "GeForce GTX 980 Engineering Sample",
+    "Quadro M5000",
+    "Quadro M4000",
+    "Quadro M5000M / M5000 SE",
+    "Quadro M4000M",
+    "Quadro M3000M",
+    "Quadro M5500",
+    "GeForce GTX 960 FAKE",
+    "GeForce GTX 750 v2",
+    "Quadro M2200 Mobile",
+    "CMP 100-100",
+    "Tesla P100 PCIe 12GB",
+    "Tesla P100 PCIe 16GB",
+    "Tesla P100 SXM2 16GB",
+    "DGX Station / PH402 SKU 200",
+    "GP100 SKU 200",
+    "Tesla P100-DGXS-16GB",
+    "GP100 SKU 15ff",
+    "GRID M60 Service Provider",
+    "GeForce GTX 970M",
+    "GeForce MX130",
+    "GeForce MX110",
+    "GRID M3-3020",
+    "GeForce GTX TITAN X",
+    "GeForce GTX 980 Ti",
+    "Quadro M6000",
+    "Quadro M6000 24GB",
     "Tegra PCIe x8 Endpoint",
     "Tegra PCIe x4/x8 Endpoint/Root Complex",
     "Tegra PCIe x1 Root Complex",
@@ -1099,224 +1087,151 @@ static STRINGS: &str = concat!(
     "TU116 USB Type-C UCSI Controller",
     "GA102 High Definition Audio Controller",
     "GA100 [A100 NVSwitch]",
-    "GP102 [TITAN X Pascal]",
-    "GP102 [GeForce GTX 1080 Ti 10GB]",
-    "GP102 [TITAN Xp]",
-    "GP102 [GeForce GTX 1080 Ti]",
-    "GP102 [P102-100]",
-    "GP102GL [Quadro P6000]",
-    "GP102GL [Tesla P40]",
-    "GP102GL [Tesla P10]",
-    "GP104 [GeForce GTX 1080]",
-    "GP104 [GeForce GTX 1070]",
-    "GP104 [GeForce GTX 1070 Ti]",
-    "GP104 [GeForce GTX 1060 6GB]",
-    "GP104 [GeForce GTX 1060 3GB]",
-    "GP104 [P104-100]",
-    "GP104M [GeForce GTX 1080 Mobile]",
-    "GP104M [GeForce GTX 1070 Mobile]",
-    "GP104 [GeForce GTX 1070 Engineering Sample]",
-    "GP104GL [Quadro P5000]",
-    "GP104GL [Quadro P4000]",
-    "GP104GL [Tesla P4]",
-    "GP104GL [Tesla P6]",
-    "GP104GLM [Quadro P5200 Mobile]",
-    "GP104GLM [Quadro P5000 Mobile]",
-    "GP104GLM [Quadro P4000 Mobile]",
-    "GP104GLM [Quadro P3000 Mobile]",
-    "GP104GLM [Quadro P4200 Mobile]",
-    "GP104GLM [Quadro P3200 Mobile]",
-    "GP104 [P104-101]",
-    "GP104BM [GeForce GTX 1080 Mobile]",
-    "GP104BM [GeForce GTX 1070 Mobile]",
-    "GP106 [GeForce GTX 1060 3GB]",
-    "GP106 [GeForce GTX 1060 6GB]",
-    "GP106 [GeForce GTX 1060 5GB]",
-    "GP106 [GeForce GTX 1060 6GB Rev. 2]",
-    "GP106 [P106-100]",
-    "GP106 [P106-090]",
-    "GP106M [GeForce GTX 1060 Mobile]",
-    "GP106M [GeForce GTX 1050 Ti Mobile]",
-    "GP106M [GeForce GTX 1050 Mobile]",
-    "GP106M [GeForce GTX 1060 Mobile Rev. 2]",
-    "GP106GL [Quadro P2000]",
-    "GP106GL [Quadro P2200]",
-    "GP106M [Quadro P2000 Mobile / DRIVE PX 2 AutoChauffeur]",
-    "GP106 [P106M]",
-    "GP106BM [GeForce GTX 1060 Mobile 6GB]",
-    "GP106BM [GeForce GTX 1050 Ti Mobile]",
-    "GP106BM [GeForce GTX 1050 Mobile]",
-    "GP107 [GeForce GTX 1050]",
-    "GP107 [GeForce GTX 1050 Ti]",
-    "GP107 [GeForce GTX 1050 3GB]",
-    "GP107M [GeForce GTX 1050 Ti Mobile]",
-    "GP107M [GeForce GTX 1050 Mobile]",
-    "GP107M [GeForce GTX 1050 Ti Max-Q]",
-    "GP107M [GeForce MX150]",
-    "GP107M [GeForce GTX 1050 3 GB Max-Q]",
-    "GP107M [GeForce MX350]",
-    "GP107GL [Quadro P1000]",
-    "GP107GL [Quadro P600]",
-    "GP107GL [Quadro P400]",
-    "GP107GL [Quadro P620]",
-    "GP107GLM [Quadro P2000 Mobile]",
-    "GP107GLM [Quadro P1000 Mobile]",
-    "GP107GLM [Quadro P600 Mobile]",
-    "GP107GLM [Quadro P620]",
-    "GP107BM [GeForce GTX 1050 Ti Mobile]",
-    "GP107BM [GeForce GTX 1050 Mobile]",
-    "GP107GL [Quadro P2000]",
-    "GP108 [GeForce GT 1030]",
-    "GP108 [GeForce GT 1010]",
-    "GP108M [GeForce MX150]",
-    "GP108M [GeForce MX230]",
-    "GP108M [GeForce MX250]",
-    "GP108M [GeForce MX330]",
-    "GP108GLM [Quadro P500 Mobile]",
-    "GP108GLM [Quadro P520]",
-    "GP108BM [GeForce MX250]",
-    "GP108BM [GeForce MX330]",
-    "GV100 [TITAN V]",
-    "GV100 [CMP 100-200]",
-    "GV100 [CMP 100-210]",
-    "GV100GL [Tesla GV100 SXM2-16GB SKU 890]",
-    "GV100GL [Tesla V100 SXM2 16GB]",
-    "GV100GL [Tesla V100 DGXS 16GB]",
-    "GV100GL [Tesla V100 FHHL 16GB]",
-    "GV100GL [Tesla V100 PCIe 16GB]",
-    "GV100GL [Tesla V100 SXM2 32GB]",
-    "GV100GL [Tesla V100 PCIe 32GB]",
-    "GV100GL [Tesla V100 DGXS 32GB]",
-    "GV100GL [Tesla V100 SXM3 32GB]",
-    "GV100GL [Quadro GV100]",
-    "GV100GL [Tesla GV100 DGX1-V]",
-    "GV100 Engineering Sample",
-    "GV100GL [Tesla PG500-216]",
-    "GV100GL [Tesla PG503-216]",
-    "GV100GL [Tesla V100S PCIe 32GB]",
-    "TU102 [TITAN RTX]",
-    "TU102 [GeForce RTX 2080 Ti 12GB]",
-    "TU102 [GeForce RTX 2080 Ti]",
-    "TU102 [GeForce RTX 2080 Ti Rev. A]",
-    "TU102 [CMP 50HX]",
-    "TU102 [GeForce RTX 2080 Ti Engineering Sample]",
-    "TU102 [GeForce RTX 2080 Ti 12GB Engineering Sample]",
-    "TU102GL [Quadro RTX 6000/8000]",
-    "TU102GL [Tesla T10]",
-    "TU102GL [Quadro RTX 6000]",
-    "TU102GL [Tesla T10 16GB / GRID RTX T10-2/T10-4/T10-8]",
-    "TU102GL [Tesla T40 24GB]",
-    "TU104 [GeForce RTX 2080 SUPER]",
-    "TU104 [GeForce RTX 2080]",
-    "TU104 [GeForce RTX 2070 SUPER]",
-    "TU104 [GeForce RTX 2080 Rev. A]",
-    "TU104 [GeForce RTX 2060]",
-    "TU104M [GeForce RTX 2080 Mobile]",
-    "TU104M [GeForce RTX 2070 SUPER Mobile / Max-Q]",
-    "TU104M [GeForce RTX 2080 SUPER Mobile / Max-Q]",
-    "TU104M [GeForce GTX 2080 Engineering Sample]",
-    "TU104GL [Quadro RTX 5000]",
-    "TU104GL [Quadro RTX 4000]",
-    "TU104GL [T4G]",
-    "TU104GLM [Quadro RTX 5000 Mobile / Max-Q]",
-    "TU104GLM [Quadro RTX 4000 Mobile / Max-Q]",
-    "TU104GL [Tesla T4]",
-    "TU104GL [PG189 SKU600]",
-    "TU104BM [GeForce RTX 2080 Mobile]",
-    "TU104BM [GeForce RTX 2070 SUPER Mobile / Max-Q]",
-    "TU104BM [GeForce RTX 2080 SUPER Mobile / Max-Q]",
-    "TU104GLM [Quadro RTX 5000 Mobile Refresh]",
-    "TU106 [GeForce RTX 2070]",
-    "TU106 [GeForce RTX 2060 12GB]",
-    "TU106 [GeForce RTX 2060 SUPER]",
-    "TU106 [GeForce RTX 2070 Rev. A]",
-    "TU106 [GeForce RTX 2060 Rev. A]",
-    "TU106 [GeForce GTX 1660 SUPER]",
-    "TU106 [GeForce GTX 1650]",
-    "TU106 [CMP 40HX]",
-    "TU106M [GeForce RTX 2070 Mobile]",
-    "TU106M [GeForce RTX 2060 Mobile]",
-    "TU106M [GeForce RTX 2060 Max-Q]",
-    "TU106M [GeForce RTX 2070 Mobile / Max-Q Refresh]",
-    "TU106GLM [Quadro RTX 3000 Mobile / Max-Q]",
-    "TU106BM [GeForce RTX 2070 Mobile / Max-Q]",
-    "TU106BM [GeForce RTX 2060 Mobile]",
-    "TU106BM [GeForce RTX 2070 Mobile]",
-    "TU106GLM [Quadro RTX 3000 Mobile Refresh]",
-    "TU117",
-    "TU117 [GeForce GTX 1650]",
-    "TU117 [GeForce GTX 1630]",
-    "TU117M [GeForce GTX 1650 Mobile / Max-Q]",
-    "TU117M [GeForce GTX 1650 Mobile]",
-    "TU117M [GeForce GTX 1650 Ti Mobile]",
-    "TU117M [GeForce MX450]",
-    "TU117M [GeForce MX550]",
-    "TU117GL",
-    "TU117GLM [Quadro T1000 Mobile]",
-    "TU117GL [T600]",
-    "TU117GLM [Quadro T400 Mobile]",
-    "TU117GLM [T600 Laptop GPU]",
-    "TU117GLM [T550 Laptop GPU]",
-    "TU117GLM [Quadro T2000 Mobile / Max-Q]",
-    "TU117GLM [T600 Mobile]",
-    "TU117GLM [Quadro T500 Mobile]",
-    "TU117GLM [T1200 Laptop GPU]",
-    "TU117BM [GeForce GTX 1650 Mobile Refresh]",
-    "TU117GL [T1000 8GB]",
-    "TU117GL [T400 4GB / T400E]",
+    "TITAN X Pascal",
+    "GeForce GTX 1080 Ti 10GB",
+    "P102-100",
+    "Quadro P6000",
+    "GeForce GTX 1070",
+    "GeForce GTX 1070 Ti",
+    "GeForce GTX 1060 6GB",
+    "GeForce GTX 1060 3GB",
+    "P104-100",
+    "GeForce GTX 1080 Mobile",
+    "GeForce GTX 1070 Mobile",
+    "GeForce GTX 1070 Engineering Sample",
+    "Quadro P5000",
+    "Quadro P4000",
+    "Tesla P6",
+    "Quadro P5200 Mobile",
+    "Quadro P5000 Mobile",
+    "Quadro P4000 Mobile",
+    "Quadro P3000 Mobile",
+    "Quadro P4200 Mobile",
+    "Quadro P3200 Mobile",
+    "P104-101",
+    "GeForce GTX 1060 5GB",
+    "GeForce GTX 1060 6GB Rev. 2",
+    "P106-100",
+    "P106-090",
+    "GeForce GTX 1060 Mobile",
+    "GeForce GTX 1050 Ti Mobile",
+    "GeForce GTX 1050 Mobile",
+    "GeForce GTX 1060 Mobile Rev. 2",
+    "Quadro P2000",
+    "Quadro P2200",
+    "Quadro P2000 Mobile / DRIVE PX 2 AutoChauffeur",
+    "P106M",
+    "GeForce GTX 1060 Mobile 6GB",
+    "GeForce GTX 1050 3GB",
+    "GeForce GTX 1050 Ti Max-Q",
+    "GeForce MX150",
+    "GeForce GTX 1050 3 GB Max-Q",
+    "GeForce MX350",
+    "Quadro P620",
+    "Quadro P1000 Mobile",
+    "Quadro P600 Mobile",
+    "GeForce GT 1010",
+    "GeForce MX230",
+    "GeForce MX250",
+    "GeForce MX330",
+    "Quadro P500 Mobile",
+    "CMP 100-200",
+    "CMP 100-210",
+    "Tesla GV100 SXM2-16GB SKU 890",
+    "Tesla V100 SXM2 16GB",
+    "Tesla V100 DGXS 16GB",
+    "Tesla V100 FHHL 16GB",
+    "Tesla V100 PCIe 16GB",
+    "Tesla V100 SXM2 32GB",
+    "Tesla V100 PCIe 32GB",
+    "Tesla V100 DGXS 32GB",
+    "Tesla V100 SXM3 32GB",
+    "Tesla GV100 DGX1-V",
+    "Tesla PG500-216",
+    "Tesla PG503-216",
+    "Tesla V100S PCIe 32GB",
+    "NVIDIA TITAN RTX",
+    "GeForce RTX 2080 Ti 12GB",
+    "NVIDIA GeForce RTX 2080 Ti",
+    "NVIDIA CMP 50HX",
+    "GeForce RTX 2080 Ti Engineering Sample",
+    "GeForce RTX 2080 Ti 12GB Engineering Sample",
+    "Tesla T10",
+    "Tesla T10 16GB / GRID RTX T10-2/T10-4/T10-8",
+    "Tesla T40 24GB",
+    "NVIDIA GeForce RTX 2080 SUPER",
+    "NVIDIA GeForce RTX 2070 SUPER",
+    "NVIDIA GeForce RTX 2060",
+    "NVIDIA GeForce RTX 2070 Super",
+    "NVIDIA GeForce RTX 2080 Super",
+    "GeForce GTX 2080 Engineering Sample",
+    "Quadro RTX 5000",
+    "Quadro RTX 4000",
+    "T4G",
+    "PG189 SKU600",
+    "NVIDIA GeForce RTX 2060 SUPER",
+    "GeForce GTX 1660 SUPER",
+    "NVIDIA GeForce GTX 1650",
+    "NVIDIA CMP 40HX",
+    "Quadro RTX 3000",
+    "NVIDIA GeForce GTX 1630",
+    "GeForce GTX 1650 Mobile",
+    "NVIDIA GeForce GTX 1650 Ti",
+    "NVIDIA GeForce MX450",
+    "NVIDIA GeForce MX550",
+    "Quadro T1000 Mobile",
+    "T600",
+    "Quadro T400 Mobile",
+    "NVIDIA T600 Laptop GPU",
+    "NVIDIA T550 Laptop GPU",
+    "Quadro T2000",
+    "NVIDIA T500",
+    "NVIDIA T1200 Laptop GPU",
+    "GeForce GTX 1650 Mobile Refresh",
+    "T1000 8GB",
+    "T400 4GB / T400E",
     "NPU",
-    "GA100 [CMP 170HX]",
-    "GA100 [A100 SXM4 40GB]",
-    "GA100 [A100 PCIe 40GB]",
-    "GA100 [A100 SXM4 80GB]",
-    "GA100 [A100-SXM-64GB]",
-    "GA100 [A100 PCIe 80GB]",
-    "GA100GL [PG506-232]",
-    "GA100GL [A30 PCIe]",
-    "GA100 [A100X]",
-    "GA100 [A30X]",
-    "GA100 [DRIVE A100 PROD]",
-    "GA100 [A800 SXM4 40GB]",
-    "GA100 [GRID A100A]",
-    "GA100 [GRID A100B]",
-    "GA100 [Initial DevID]",
-    "GA100 [A100-PG506-207]",
-    "GA100 [A100-PG506-217]",
-    "GA100 [A800-SXM4-80GB]",
-    "GA100 [A800 80GB PCIe]",
-    "GA100 [A800 40GB PCIe]",
-    "GA100 [AX800 Converged Accelerator]",
-    "GA100 [INT SKU]",
-    "TU116 [GeForce GTX 1660 Ti]",
-    "TU116 [GeForce GTX 1660]",
-    "TU116 [PG160 SKU18]",
-    "TU116 [GeForce GTX 1650 SUPER]",
-    "TU116 [GeForce GTX 1650]",
-    "TU116 [CMP 30HX]",
-    "TU116M [GeForce GTX 1660 Ti Mobile]",
-    "TU116M [GeForce GTX 1650 Ti Mobile]",
-    "TU116GL",
-    "TU116 [GeForce GTX 1660 SUPER]",
-    "TU116BM [GeForce GTX 1660 Ti Mobile]",
-    "GA102 [GeForce RTX 3090 Ti]",
-    "GA102 [GeForce RTX 3090]",
-    "GA102 [GeForce RTX 3080 Ti 20GB]",
-    "GA102 [GeForce RTX 3080]",
-    "GA102 [GeForce RTX 3070 Ti]",
-    "GA102 [GeForce RTX 3080 Ti]",
-    "GA102 [GeForce RTX 3080 12GB]",
-    "GA102 [CMP 90HX]",
-    "GA102 [GeForce RTX 3080 Lite Hash Rate]",
-    "GA102 [GeForce RTX 3090 Engineering Sample]",
-    "GA102 [GeForce RTX 3080 11GB / 12GB Engineering Sample]",
-    "GA102GL [RTX A6000]",
-    "GA102GL [RTX A5000]",
-    "GA102GL [RTX A4500]",
-    "GA102GL [RTX A5500]",
-    "GA102GL [A40]",
-    "GA102GL [A10]",
-    "GA102GL [A10G]",
-    "GA102GL [A10M]",
+    "CMP 170HX",
+    "NVIDIA A100-SXM4-40GB",
+    "A100 PCIe 40GB",
+    "A100 SXM4 80GB",
+    "A100-SXM-64GB",
+    "A100 PCIe 80GB",
+    "PG506-232",
+    "A30 PCIe",
+    "A100X",
+    "A30X",
+    "DRIVE A100 PROD",
+    "A800 SXM4 40GB",
+    "GRID A100A",
+    "GRID A100B",
+    "Initial DevID",
+    "A100-PG506-207",
+    "A100-PG506-217",
+    "A800-SXM4-80GB",
+    "A800 80GB PCIe",
+    "A800 40GB PCIe",
+    "AX800 Converged Accelerator",
+    "INT SKU",
+    "NVIDIA GeForce GTX 1660 Ti",
+    "PG160 SKU18",
+    "NVIDIA GeForce GTX 1650 SUPER",
+    "NVIDIA CMP 30HX",
+    "NVIDIA GeForce GTX 1660 SUPER",
+    "NVIDIA GeForce RTX 3090 Ti",
+    "GeForce RTX 3080 Ti 20GB",
+    "NVIDIA GeForce RTX 3080",
+    "NVIDIA GeForce RTX 3070 Ti",
+    "NVIDIA GeForce RTX 3080 Ti",
+    "NVIDIA CMP 90HX",
+    "GeForce RTX 3090 Engineering Sample",
+    "GeForce RTX 3080 11GB / 12GB Engineering Sample",
+    "RTX A6000",
+    "RTX A5000",
+    "RTX A4500",
+    "RTX A5500",
+    "A10G",
+    "A10M",
     "GA104 High Definition Audio Controller",
     "GA106 High Definition Audio Controller",
     "GA107 High Definition Audio Controller",
@@ -1339,352 +1254,64 @@ static STRINGS: &str = concat!(
     "GB203 High Definition Audio Controller",
     "GB206 High Definition Audio Controller",
     "GB207 High Definition Audio Controller",
-    "GH100 [H20 NVL16]",
-    "GH100 [H100 CNX]",
-    "GH100 [H100L 94GB]",
-    "GH100 [H800 PCIe]",
-    "GH100 [H800]",
-    "GH100 [H20B]",
-    "GH100 [H20]",
-    "GH100 [H20 HBM3e]",
-    "GH100 [H100 SXM5 80GB]",
-    "GH100 [H100 PCIe]",
-    "GH100 [H200 SXM 141GB]",
-    "GH100 [H100]",
-    "GH100 [H100 SXM5 64GB]",
-    "GH100 [H100 SXM5 96GB]",
-    "GH100 [H100 SXM5 94GB]",
-    "GH100 [H800L 94GB]",
-    "GH100 [H200 NVL]",
-    "GH100 [H100 96GB]",
-    "GH100 [GH200 120GB / 480GB]",
-    "GH100 [GH100-88K-A1]",
-    "GH100 [GH200 144G HBM3e]",
-    "GH100 [H100 GH3]",
-    "GH100 [Skinny Joe]",
-    "GA103 [GeForce RTX 3060 Ti]",
-    "GA103M [GeForce RTX 3080 Ti Mobile]",
-    "GA103GLM [RTX A5500 Laptop GPU]",
-    "GA103M [GeForce RTX 3080 Ti Laptop GPU]",
-    "GA104 [Reserved Dev ID A]",
-    "GA104 [GeForce RTX 3070 Ti]",
-    "GA104 [GeForce RTX 3070]",
-    "GA104 [GeForce RTX 3060 Ti]",
-    "GA104 [GeForce RTX 3060]",
-    "GA104 [GeForce RTX 3070 Lite Hash Rate]",
-    "GA104 [GeForce RTX 3060 Ti Lite Hash Rate]",
-    "GA104 [CMP 70HX]",
-    "GA104M [GeForce RTX 3080 Mobile / Max-Q 8GB/16GB]",
-    "GA104M [GeForce RTX 3070 Mobile / Max-Q]",
-    "GA104 [Geforce RTX 3070 Ti Laptop GPU]",
-    "GA104 [GeForce RTX 30x0 Engineering Sample]",
-    "GA104 [GeForce RTX 3060 Engineering Sample]",
-    "GA104 [GeForce RTX 3070 Engineering Sample]",
-    "GA104GL [RTX A4000]",
-    "GA104GL [RTX A4000H]",
-    "GA104GLM [RTX A5000 Mobile]",
-    "GA104GLM [RTX A4000 Mobile]",
-    "GA104GLM [RTX A3000 Mobile]",
-    "GA104GLM [RTX A3000 12GB Laptop GPU]",
-    "GA104GLM [RTX A4500 Laptop GPU]",
-    "GA104GLM [RTX A3000 Laptop GPU]",
-    "GA104 [Initial Dev ID B]",
-    "GA104 [GeForce RTX 3060 8GB]",
-    "GA104 [GeForce RTX 3070 GDDR6X]",
-    "GA104 [GeForce RTX 3060 Ti GDDR6X]",
-    "GA104M [Geforce RTX 3070 Ti Laptop GPU]",
-    "GA104 [RTX A4500 Embedded GPU]",
-    "GA106 [GeForce RTX 3060]",
-    "GA106 [GeForce RTX 3060 Lite Hash Rate]",
-    "GA106 [Geforce RTX 3050]",
-    "GA106 [GeForce RTX 3050 OEM]",
-    "GA106 [GeForce RTX 3060 12GB Rev. 2]",
-    "GA106M [GeForce RTX 3060 Mobile / Max-Q]",
-    "GA106M [GeForce RTX 3060 Laptop GPU]",
-    "GA106M [GeForce RTX 3050 Ti Mobile / Max-Q]",
-    "GA106 [GeForce RTX 3060 Engineering Sample]",
-    "GA106 [RTX A2000]",
-    "GA106 [RTX A2000 12GB]",
-    "GA107 [GeForce RTX 3050 8GB]",
-    "GA107 [GeForce RTX 3050 4GB]",
-    "GA107 [GeForce RTX 3050 6GB]",
-    "GA107M [GeForce RTX 3050 Ti Mobile]",
-    "GA107M [GeForce RTX 3050 Mobile]",
-    "GA107M [GeForce MX570]",
-    "GA107M [GeForce RTX 2050]",
-    "GA107M [GeForce MX570 A]",
-    "GA107M [GeForce RTX 3050 4GB Laptop GPU]",
-    "GA107BM / GN20-P0-R-K2 [GeForce RTX 3050 6GB Laptop GPU]",
-    "GA107 [GeForce RTX 2050]",
-    "GA107 [GeForce RTX 3050 Engineering Sample]",
-    "GA107GL [RTX A1000]",
-    "GA107GL [RTX A400]",
-    "GA107GLM [RTX A4 Mobile]",
-    "GA107GL [A2 / A16]",
-    "GA107GLM [RTX A2000 Mobile]",
-    "GA107GLM [RTX A1000 Laptop GPU]",
-    "GA107GLM [RTX A2000 8GB Laptop GPU]",
-    "GA107GLM [RTX A500 Laptop GPU]",
-    "GA107GLM [RTX A1000 6GB Laptop GPU]",
-    "GA107BM [GeForce RTX 3050 Ti Mobile]",
-    "GA107BM [GeForce RTX 3050 Mobile]",
-    "GA107 [RTX A1000 Embedded GPU]",
-    "GA107 [RTX A2000 Embedded GPU]",
-    "GA107 [RTX A500 Embedded GPU]",
-    "AD102 [RTX TITAN Ada]",
-    "AD102 [GeForce RTX 4090]",
-    "AD102 [GeForce RTX 4090 D]",
-    "AD102 [GeForce RTX 4070 Ti SUPER]",
-    "AD102 [PG137]",
-    "AD102GL [RTX 6000 Ada Generation]",
-    "AD102GL [RTX 5000 Ada Generation]",
-    "AD102GL [RTX 5880 Ada Generation]",
-    "AD102GL [L40]",
-    "AD102GL [L20]",
-    "AD102GL [L40G]",
-    "AD102GL [L40S]",
-    "AD102GL [L30]",
-    "AD102GL [L40 CNX]",
-    "AD103 [GeForce RTX 4080 SUPER]",
-    "AD103 [GeForce RTX 4080]",
-    "AD103 [GeForce RTX 4070 Ti SUPER]",
-    "AD103 [GeForce RTX 4070]",
-    "AD103M / GN21-X11 [GeForce RTX 4090 Laptop GPU]",
-    "AD103GLM [RTX 5000 Ada Generation Laptop GPU]",
-    "AD103GLM [RTX 5000 Ada Generation Embedded GPU]",
-    "AD104 [GeForce RTX 4070 Ti]",
-    "AD104 [GeForce RTX 4070 SUPER]",
-    "AD104 [AC AD104 20GB]",
-    "AD104 [GeForce RTX 4070]",
-    "AD104 [GeForce RTX 4060 Ti]",
-    "AD104M [GeForce RTX 4080 Max-Q / Mobile]",
-    "AD104GL [RTX 4000 SFF Ada Generation]",
-    "AD104GL [RTX 4500 Ada Generation]",
-    "AD104GL [RTX 4000 Ada Generation]",
-    "AD104GL [L2]",
-    "AD104GL [L16]",
-    "AD104GL [L4]",
-    "AD104GLM [RTX 4000 Ada Generation Laptop GPU]",
-    "AD104GLM [RTX 3500 Ada Generation Laptop GPU]",
-    "AD104GLM [RTX 4000 Ada Generation Embedded GPU]",
-    "AD104GLM [RTX 3500 Ada Generation Embedded GPU]",
-    "AD106 [GeForce RTX 4060 Ti]",
-    "AD106 [GeForce RTX 4060 Ti 16GB]",
-    "AD106 [GeForce RTX 4060]",
-    "AD106M [GeForce RTX 4070 Max-Q / Mobile]",
-    "AD106M [GeForce RTX 3050 A Laptop GPU]",
-    "AD106GLM [RTX 3000 Ada Generation Laptop GPU]",
-    "AD106GLM [RTX 3000 Ada Generation Embedded GPU]",
-    "AD107 [GeForce RTX 4060]",
-    "AD107M [GeForce RTX 4060 Max-Q / Mobile]",
-    "AD107M [GeForce RTX 4050 Max-Q / Mobile]",
-    "AD107M [GeForce RTX 3050 A Laptop GPU]",
-    "AD107GL [RTX 2000 / 2000E Ada Generation]",
-    "AD107GLM [RTX 2000 Ada Generation Laptop GPU]",
-    "AD107GLM [RTX 1000 Ada Generation Laptop GPU]",
-    "AD107GLM [RTX 500 Ada Generation Laptop GPU]",
-    "AD107GLM [RTX 2000 Ada Generation Embedded GPU]",
-    "GB100 [Reserved Dev ID A]",
-    "GB100 [B200]",
-    "GB100 [HGX B200 168GB]",
-    "GB100 [TS4 / B100]",
-    "GB100 [Reserved Dev ID B]",
-    "GB100 [HGX GB200]",
-    "GB102 [Reserved Dev ID A]",
-    "GB102 [DRIVE P2021]",
-    "GB102 [B100]",
-    "GB102 [Reserved Dev ID B]",
-    "GB10B [Jetson AGX Thor]",
-    "GB202 [GeForce RTX 5090]",
-    "GB202 [GeForce RTX 5090 D]",
-    "GB202 [GeForce RTX 5090 D V2]",
-    "GB202GL [RTX PRO 6000 Blackwell Workstation Edition]",
-    "GB202GL [RTX PRO 6000D Blackwell Workstation Edition]",
-    "GB202GL [RTX PRO 5000 Blackwell / RTX PRO 5000 72GB Blackwell]",
-    "GB202GL [RTX PRO 6000 Blackwell Max-Q Workstation Edition]",
-    "GB202GL [RTX PRO 6000 Blackwell Server Edition]",
-    "GB202GL [RTX 6000D]",
-    "GB202GL [RTX PRO 6000D Blackwell Max-Q Workstation Edition]",
-    "GB203 [GeForce RTX 5080]",
-    "GB203 [GeForce RTX 5070 Ti]",
-    "GB203 [GeForce RTX 5070]",
-    "GB203M / GN22 [GeForce RTX 5090 Max-Q / Mobile]",
-    "GB203M / GN22 [GeForce RTX 5080 Max-Q / Mobile]",
-    "GB6-256(N22W-ES-A1)",
-    "GB203GL [RTX PRO 4500 Blackwell]",
-    "GB203GL [RTX PRO 4000 Blackwell SFF Edition]",
-    "GB203GL [RTX PRO 4000 Blackwell]",
-    "GB203GLM [RTX PRO 5000 Blackwell Generation Laptop GPU]",
-    "GB203GLM [RTX PRO 4000 Blackwell Generation Laptop GPU]",
-    "GB203GL [RTX PRO 4500 Blackwell Server Edition]",
-    "GB203M / GN22-X11 [GeForce RTX 5090 Max-Q / Mobile]",
-    "GB203M / GN22-X9 [GeForce RTX 5080 Max-Q / Mobile]",
-    "GB203GLM [RTX PRO 5000 Blackwell Embedded GPU]",
-    "GB203GLM [RTX PRO 4000 Blackwell Embedded GPU]",
-    "GB206 [GeForce RTX 5060 Ti]",
-    "GB206 [GeForce RTX 5060]",
-    "GB206M [GeForce RTX 5070 Max-Q / Mobile]",
-    "GB206M [GeForce RTX 5060 Max-Q / Mobile]",
-    "GB6-128 (N22Y-ES-A1)",
-    "GB206GL [RTX PRO 2000 Blackwell]",
-    "GB206GLM [RTX PRO 2000 Blackwell Generation Laptop GPU]",
-    "GB206GLM [RTX PRO 2000 Blackwell Embedded GPU]",
-    "GB207 [GeForce RTX 5050]",
-    "GB207M [GeForce RTX 5050 Max-Q / Mobile]",
-    "GB207GLM [RTX PRO 1000 Blackwell Generation Laptop GPU]",
-    "GB207GLM [RTX PRO 500 Blackwell Generation Laptop GPU]",
-    "GB207GLM [RTX PRO 500 Blackwell Embedded GPU]",
-    "GB20B [JMJWOA-Generic-GPU]",
-    "GB20B [RTX Spark N1X (6144-core Blackwell RTX GPU)]",
-    "GB20B [RTX Spark N1X (5120-core Blackwell RTX GPU)]",
-    "GB20B [GB10]",
-    "GB205 [GeForce RTX 5070]",
-    "GB205 [GeForce RTX 5060]",
-    "GB205M [GeForce RTX 5070 Ti Mobile]",
-    "GB205GLM [RTX PRO 3000 Blackwell Generation Laptop GPU]",
-    "GB205 High Definition Audio Controller",
-    "TB500 RP x16",
-    "TB500 RP x8",
-    "TB500 RP x4",
-    "TB500 RP x2",
-    "GR100 [Reserved Dev ID A]",
-    "GR100 [PCIe Faber]",
-    "GR100 [Reserved Dev ID B]",
-    "GR102 [Reserved Dev ID A]",
-    "GR102 [Reserved Dev ID B]",
-    "GB110 [Reserved Dev ID A]",
-    "GB110 [B300 SXM6 AC]",
-    "GB110 [GB300 MaxQ]",
-    "GB110 [Reserved Dev ID B]",
-    "GB110 [GB300]",
-    "GB110 [GB300-252]",
-    "GB112",
-    "GB120",
-    "GB10B [Tegra RP iGPU]",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4090, L40, L40S, RTX 6000 Ada = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4080 = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4070, L4 = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4060 Ti = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 4060, RTX 2000 Ada = 8.9; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "AD10B",
-    "AD10B is listed in ctrl2080mc.h but no product or compute capability is published for it",
-    "Tesla (CC 1.x): the per-chip value is not in the sources nvprobe cites, and no CUDA 7+ toolkit or R350+ driver supports it",
-    "Ampere",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: A100, A30 = 8.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3090, A40, A10 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GA102F",
-    "GA102F is listed in nv_arch.h but no product or compute capability is published for it",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3080 Ti Laptop = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3070, RTX A4000 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3060, A2000 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 3050, A2 = 8.6; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GA10B",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: Jetson AGX Orin, Orin NX, Orin Nano = 8.7; ids: ctrl2080mc.h GA10B 0x0B, nvgpu 0x17B",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: B200, GB200 = 10.0; pci.ids 2901 GB100 [B200]; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GB102 (B100, DRIVE P2021) is not on the CUDA GPUs page; 10.0 like GB100 is likely but unverified",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: Jetson T5000/T4000 (Thor) = 11.0 (called 10.1 by CUDA 12.8-12.9); pci.ids 2b00 GB10B [Jetson AGX Thor]; ids: open RM UVM GB100|GB10B",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: B300, GB300 = 10.3; pci.ids 3182 GB110 [B300 SXM6 AC], 31c2 GB110 [GB300]; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GB112 is listed in ctrl2080mc.h and pci.ids but no product or compute capability is published for it",
-    "GB120 appears only in pci.ids (3340); no product, architecture id or compute capability is published for it",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5090, RTX PRO 6000 Blackwell = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5080, RTX 5070 Ti = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5070 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5060 Ti/5060 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: RTX 5050 = 12.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: GB10 (DGX Spark) = 12.1; pci.ids 2e12 GB20B [GB10] (RTX Spark N1X shares the chip); ids: ctrl2080mc.h GB20B 0x0B",
-    "GB20C",
-    "GB20C is listed in nv_arch.h and nvgpu but no product or compute capability is published for it",
-    "Fermi",
-    "Fermi (CC 2.x): the per-chip value is not in the sources nvprobe cites, and no CUDA 11+ toolkit or R400+ driver supports it",
-    "Hopper",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus: H100, H200, GH200 = 9.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "Kepler",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): Kepler GK10x = 3.0",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK110/GK110B/GK180/GK208 = 3.5",
-    "GK20A",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK20A (Tegra K1) = 3.2",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus and LLVM CudaArch comments (data-sources.md B.1): GK210 (Tesla K80) = 3.7",
-    "Maxwell",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 750 Ti, Quadro K2200 = 5.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GeForce 940M = 5.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX TITAN X, Tesla M40 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 980/970, Tesla M60 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 960/950 = 5.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GM20B",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson Nano = 5.3; ids: nvgpu GM20B GPU id 0x12B",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Tesla P100, Quadro GP100 = 6.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: TITAN Xp, GTX 1080 Ti, Tesla P40 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1080/1070, Tesla P4 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1060 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: GTX 1050, Quadro P1000 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Quadro P500/P520 = 6.1; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GP10B",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson TX2 = 6.2; ids: nvgpu GP10B GPU id 0x13B",
-    "Rubin",
-    "CUDA 13.4 adds compute capability 10.7 for Rubin, but that GR100 (a pci.ids codename) is a 10.7 part is inferred from names only",
-    "CUDA 13.4 adds compute capability 10.7 for Rubin, but that GR102 (a pci.ids codename) is a 10.7 part is inferred from names only",
-    "Volta",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: V100, TITAN V, Quadro GV100 = 7.0; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "GV11B",
-    "CUDA legacy GPUs page https://developer.nvidia.com/cuda-legacy-gpus: Jetson AGX Xavier = 7.2; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04) (VOLTA2), nvgpu GV11B 0x15B",
-    "Turing",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (TITAN RTX, Quadro RTX 6000/8000) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (T4, RTX 2080) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (RTX 2070/2060) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (GTX 1660; impl 0x08 in hardware) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "CUDA GPUs page https://developer.nvidia.com/cuda-gpus and data-centre CUDA toolkit/driver/architecture matrix: Turing (GTX 1650, T1000) = 7.5; ids: ctrl2080mc.h/nv_arch.h (open-gpu-kernel-modules 595.45.04)",
-    "NVIDIA TITAN RTX",
-    "NVIDIA GeForce RTX 2080 Ti",
-    "NVIDIA CMP 50HX",
-    "NVIDIA GeForce RTX 2080 SUPER",
-    "NVIDIA GeForce RTX 2070 SUPER",
-    "NVIDIA GeForce RTX 2060",
-    "NVIDIA GeForce RTX 2070 Super",
-    "NVIDIA GeForce RTX 2080 Super",
-    "NVIDIA GeForce RTX 2060 SUPER",
-    "NVIDIA GeForce GTX 1650",
-    "NVIDIA CMP 40HX",
-    "NVIDIA GeForce GTX 1630",
-    "NVIDIA GeForce GTX 1650 Ti",
-    "NVIDIA GeForce MX450",
-    "NVIDIA GeForce MX550",
-    "NVIDIA T600 Laptop GPU",
-    "NVIDIA T550 Laptop GPU",
-    "NVIDIA T500",
-    "NVIDIA T1200 Laptop GPU",
-    "NVIDIA A100-SXM4-40GB",
-    "NVIDIA GeForce GTX 1660 Ti",
-    "NVIDIA GeForce GTX 1650 SUPER",
-    "NVIDIA CMP 30HX",
-    "NVIDIA GeForce GTX 1660 SUPER",
-    "NVIDIA GeForce RTX 3090 Ti",
-    "NVIDIA GeForce RTX 3080",
-    "NVIDIA GeForce RTX 3070 Ti",
-    "NVIDIA GeForce RTX 3080 Ti",
-    "NVIDIA CMP 90HX",
+    "H20 NVL16",
+    "H100 CNX",
+    "H100L 94GB",
+    "H800 PCIe",
+    "H20B",
+    "H20 HBM3e",
+    "H100 SXM5 80GB",
+    "H100 PCIe",
+    "H200 SXM 141GB",
+    "H100 SXM5 64GB",
+    "H100 SXM5 96GB",
+    "H100 SXM5 94GB",
+    "H800L 94GB",
+    "H200 NVL",
+    "H100 96GB",
+    "GH200 120GB / 480GB",
+    "GH100-88K-A1",
+    "GH200 144G HBM3e",
+    "H100 GH3",
+    "Skinny Joe",
     "NVIDIA GeForce RTX 3060 Ti",
     "NVIDIA GeForce RTX 3080 Ti Laptop GPU",
     "NVIDIA RTX A5500 Laptop GPU",
+    "Reserved Dev ID A",
     "NVIDIA CMP 70HX",
     "NVIDIA GeForce RTX 3080 Laptop GPU",
     "NVIDIA GeForce RTX 3070 Laptop GPU",
     "NVIDIA GeForce RTX 3070 Ti Laptop GPU",
+    "GeForce RTX 30x0 Engineering Sample",
+    "GeForce RTX 3060 Engineering Sample",
+    "GeForce RTX 3070 Engineering Sample",
+    "RTX A4000H",
     "NVIDIA RTX A5000 Laptop GPU",
     "NVIDIA RTX A4000 Laptop GPU",
     "NVIDIA RTX A3000 Laptop GPU",
     "NVIDIA RTX A3000 12GB Laptop GPU",
     "NVIDIA RTX A4500 Laptop GPU",
+    "Initial Dev ID B",
+    "GeForce RTX 3070 GDDR6X",
     "NVIDIA RTX A4500 Embedded GPU",
     "NVIDIA GeForce RTX 3050",
     "NVIDIA GeForce RTX 3050 OEM",
+    "GeForce RTX 3060 12GB Rev. 2",
     "NVIDIA GeForce RTX 3060 Laptop GPU",
     "NVIDIA GeForce RTX 3050 Ti Laptop GPU",
+    "RTX A2000",
+    "RTX A2000 12GB",
+    "GeForce RTX 3050 4GB",
     "NVIDIA GeForce RTX 3050 Laptop GPU",
     "NVIDIA GeForce MX570",
     "NVIDIA GeForce RTX 2050",
     "NVIDIA GeForce MX570 A",
     "NVIDIA GeForce RTX 3050 4GB Laptop GPU",
     "NVIDIA GeForce RTX 3050 6GB Laptop GPU",
+    "GeForce RTX 3050 Engineering Sample",
+    "RTX A1000",
+    "RTX A4 Mobile",
+    "A2 / A16",
     "NVIDIA RTX A2000 Laptop GPU",
     "NVIDIA RTX A1000 Laptop GPU",
     "NVIDIA RTX A2000 8GB Laptop GPU",
@@ -1693,42 +1320,73 @@ static STRINGS: &str = concat!(
     "NVIDIA RTX A1000 Embedded GPU",
     "NVIDIA RTX A2000 Embedded GPU",
     "NVIDIA RTX A500 Embedded GPU",
+    "RTX TITAN Ada",
     "NVIDIA GeForce RTX 4090",
     "NVIDIA GeForce RTX 4090 D",
     "NVIDIA GeForce RTX 4070 Ti SUPER",
+    "PG137",
+    "RTX 6000 Ada Generation",
+    "RTX 5000 Ada Generation",
+    "RTX 5880 Ada Generation",
+    "L20",
+    "L40G",
+    "L30",
+    "L40 CNX",
     "NVIDIA GeForce RTX 4080 SUPER",
     "NVIDIA GeForce RTX 4090 Laptop GPU",
     "NVIDIA RTX 5000 Ada Generation Laptop GPU",
     "NVIDIA RTX 5000 Ada Generation Embedded GPU",
     "NVIDIA GeForce RTX 4070 SUPER",
+    "AC AD104 20GB",
     "NVIDIA GeForce RTX 4060 Ti",
     "NVIDIA GeForce RTX 4080 Laptop GPU",
+    "RTX 4000 SFF Ada Generation",
+    "RTX 4500 Ada Generation",
+    "RTX 4000 Ada Generation",
     "NVIDIA RTX 4000 Ada Generation Laptop GPU",
     "NVIDIA RTX 3500 Ada Generation Laptop GPU",
+    "RTX 4000 Ada Generation Embedded GPU",
     "NVIDIA RTX 3500 Ada Generation Embedded GPU",
     "NVIDIA GeForce RTX 4070 Laptop GPU",
     "NVIDIA GeForce RTX 3050 A Laptop GPU",
     "NVIDIA RTX 3000 Ada Generation Laptop GPU",
+    "RTX 3000 Ada Generation Embedded GPU",
     "NVIDIA GeForce RTX 4060 Laptop GPU",
     "NVIDIA GeForce RTX 4050 Laptop GPU",
+    "RTX 2000 / 2000E Ada Generation",
     "NVIDIA RTX 2000 Ada Generation Laptop GPU",
     "NVIDIA RTX 1000 Ada Generation Laptop GPU",
     "NVIDIA RTX 500 Ada Generation Laptop GPU",
     "NVIDIA RTX 2000 Ada Generation Embedded GPU",
+    "HGX B200 168GB",
+    "TS4 / B100",
+    "Reserved Dev ID B",
+    "HGX GB200",
     "NVIDIA GeForce RTX 5090",
     "NVIDIA GeForce RTX 5090 D",
     "NVIDIA GeForce RTX 5090 D v2",
+    "RTX PRO 6000 Blackwell Workstation Edition",
+    "RTX PRO 6000D Blackwell Workstation Edition",
+    "RTX PRO 5000 Blackwell / RTX PRO 5000 72GB Blackwell",
+    "RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+    "RTX PRO 6000 Blackwell Server Edition",
+    "RTX 6000D",
+    "RTX PRO 6000D Blackwell Max-Q Workstation Edition",
     "NVIDIA GeForce RTX 5080",
     "NVIDIA GeForce RTX 5070 Ti",
     "NVIDIA GeForce RTX 5090 Laptop GPU",
     "NVIDIA GeForce RTX 5080 Laptop GPU",
+    "RTX PRO 4500 Blackwell",
+    "RTX PRO 4000 Blackwell SFF Edition",
     "NVIDIA RTX PRO 5000 Blackwell Generation Laptop GPU",
     "NVIDIA RTX PRO 4000 Blackwell Generation Laptop GPU",
+    "RTX PRO 4500 Blackwell Server Edition",
     "NVIDIA RTX PRO 5000 Blackwell Embedded GPU",
     "NVIDIA RTX PRO 4000 Blackwell Embedded GPU",
     "NVIDIA GeForce RTX 5060 Ti",
     "NVIDIA GeForce RTX 5070 Laptop GPU",
     "NVIDIA GeForce RTX 5060 Laptop GPU",
+    "RTX PRO 2000 Blackwell",
     "NVIDIA RTX PRO 2000 Blackwell Generation Laptop GPU",
     "NVIDIA RTX PRO 2000 Blackwell Embedded GPU",
     "NVIDIA GeForce RTX 5050",
@@ -1736,8 +1394,20 @@ static STRINGS: &str = concat!(
     "NVIDIA RTX PRO 1000 Blackwell Generation Laptop GPU",
     "NVIDIA RTX PRO 500 Blackwell Generation Laptop GPU",
     "NVIDIA RTX PRO 500 Blackwell Embedded GPU",
+    "JMJWOA-Generic-GPU",
+    "RTX Spark N1X (6144-core Blackwell RTX GPU)",
+    "RTX Spark N1X (5120-core Blackwell RTX GPU)",
     "NVIDIA GeForce RTX 5070 Ti Laptop GPU",
     "NVIDIA RTX PRO 3000 Blackwell Generation Laptop GPU",
+    "GB205 High Definition Audio Controller",
+    "TB500 RP x16",
+    "TB500 RP x8",
+    "TB500 RP x4",
+    "TB500 RP x2",
+    "PCIe Faber",
+    "GB300 MaxQ",
+    "GB300-252",
+    "Tegra RP iGPU",
     "Quadro RTX 8000",
     "NVIDIA GeForce RTX 2080 with Max-Q Design",
     "NVIDIA GeForce RTX 2070 Super with Max-Q Design",
@@ -1819,88 +1489,88 @@ static STRINGS: &str = concat!(
 );
 
 static CHIPS: [Chip; 82] = [
-    Chip { name: S(31836, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x02)), cc: Some((8, 9)), evidence: S(38967, 159) }, // AD102
-    Chip { name: S(31874, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x03)), cc: Some((8, 9)), evidence: S(39126, 134) }, // AD103
-    Chip { name: S(31912, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x04)), cc: Some((8, 9)), evidence: S(39260, 138) }, // AD104
-    Chip { name: S(31950, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x06)), cc: Some((8, 9)), evidence: S(39398, 137) }, // AD106
-    Chip { name: S(31989, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x07)), cc: Some((8, 9)), evidence: S(39535, 148) }, // AD107
-    Chip { name: S(39683, 5), architecture: S(34896, 3), arch_info: Some((0x190, 0x0b)), cc: None, evidence: S(39688, 88) }, // AD10B
-    Chip { name: S(3679, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G80
-    Chip { name: S(8221, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G84
-    Chip { name: S(8619, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G86
-    Chip { name: S(8554, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G92
-    Chip { name: S(10802, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G94
-    Chip { name: S(11232, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G96
-    Chip { name: S(11232, 4), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G96C
-    Chip { name: S(12085, 3), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // G98
-    Chip { name: S(25689, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x00)), cc: Some((8, 0)), evidence: S(39904, 191) }, // GA100
-    Chip { name: S(25651, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x02)), cc: Some((8, 6)), evidence: S(40095, 144) }, // GA102
-    Chip { name: S(40239, 6), architecture: S(39898, 6), arch_info: Some((0x170, 0x0f)), cc: None, evidence: S(40245, 86) }, // GA102F
-    Chip { name: S(32731, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x03)), cc: Some((8, 6)), evidence: S(40331, 144) }, // GA103
-    Chip { name: S(31579, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x04)), cc: Some((8, 6)), evidence: S(40475, 145) }, // GA104
-    Chip { name: S(31617, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x06)), cc: Some((8, 6)), evidence: S(40620, 141) }, // GA106
-    Chip { name: S(31655, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x07)), cc: Some((8, 6)), evidence: S(40761, 138) }, // GA107
-    Chip { name: S(40899, 5), architecture: S(39898, 6), arch_info: Some((0x170, 0x0b)), cc: Some((8, 7)), evidence: S(40904, 139) }, // GA10B
-    Chip { name: S(36539, 5), architecture: S(36863, 9), arch_info: Some((0x1a0, 0x00)), cc: Some((10, 0)), evidence: S(41043, 165) }, // GB100
-    Chip { name: S(36658, 5), architecture: S(36863, 9), arch_info: Some((0x1a0, 0x02)), cc: None, evidence: S(41208, 96) }, // GB102
-    Chip { name: S(36739, 5), architecture: S(36863, 9), arch_info: Some((0x1a0, 0x0b)), cc: Some((11, 0)), evidence: S(41304, 187) }, // GB10B
-    Chip { name: S(38818, 5), architecture: S(36863, 9), arch_info: Some((0x1a0, 0x03)), cc: Some((10, 3)), evidence: S(41491, 193) }, // GB110
-    Chip { name: S(38936, 5), architecture: S(36863, 9), arch_info: Some((0x1a0, 0x04)), cc: None, evidence: S(41684, 100) }, // GB112
-    Chip { name: S(38941, 5), architecture: S(36863, 9), arch_info: None, cc: None, evidence: S(41784, 107) }, // GB120
-    Chip { name: S(32164, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x02)), cc: Some((12, 0)), evidence: S(41891, 159) }, // GB202
-    Chip { name: S(32202, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x03)), cc: Some((12, 0)), evidence: S(42050, 148) }, // GB203
-    Chip { name: S(38479, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x05)), cc: Some((12, 0)), evidence: S(42198, 135) }, // GB205
-    Chip { name: S(32240, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x06)), cc: Some((12, 0)), evidence: S(42333, 143) }, // GB206
-    Chip { name: S(32278, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x07)), cc: Some((12, 0)), evidence: S(42476, 135) }, // GB207
-    Chip { name: S(32071, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x0b)), cc: Some((12, 1)), evidence: S(42611, 167) }, // GB20B
-    Chip { name: S(42778, 5), architecture: S(36863, 9), arch_info: Some((0x1b0, 0x0c)), cc: None, evidence: S(42783, 95) }, // GB20C
-    Chip { name: S(11796, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF100
-    Chip { name: S(15105, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF104
-    Chip { name: S(15029, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF106
-    Chip { name: S(15067, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF108
-    Chip { name: S(16630, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF110
-    Chip { name: S(16722, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF114
-    Chip { name: S(15143, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF116
-    Chip { name: S(20464, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF117
-    Chip { name: S(16603, 5), architecture: S(42878, 5), arch_info: None, cc: None, evidence: S(42883, 123) }, // GF119
-    Chip { name: S(31815, 5), architecture: S(43006, 6), arch_info: Some((0x180, 0x00)), cc: Some((9, 0)), evidence: S(43012, 143) }, // GH100
-    Chip { name: S(16668, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 0)), evidence: S(43161, 136) }, // GK104
-    Chip { name: S(16695, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 0)), evidence: S(43161, 136) }, // GK106
-    Chip { name: S(16861, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 0)), evidence: S(43161, 136) }, // GK107
-    Chip { name: S(16823, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 5)), evidence: S(43297, 148) }, // GK110
-    Chip { name: S(18804, 6), architecture: S(43155, 6), arch_info: None, cc: Some((3, 5)), evidence: S(43297, 148) }, // GK110B
-    Chip { name: S(19128, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 5)), evidence: S(43297, 148) }, // GK180
-    Chip { name: S(16749, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 5)), evidence: S(43297, 148) }, // GK208
-    Chip { name: S(22783, 6), architecture: S(43155, 6), arch_info: None, cc: Some((3, 5)), evidence: S(43297, 148) }, // GK208B
-    Chip { name: S(43445, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 2)), evidence: S(43450, 140) }, // GK20A
-    Chip { name: S(19252, 5), architecture: S(43155, 6), arch_info: None, cc: Some((3, 7)), evidence: S(43590, 141) }, // GK210
-    Chip { name: S(17458, 5), architecture: S(43731, 7), arch_info: Some((0x110, 0x07)), cc: Some((5, 0)), evidence: S(43738, 164) }, // GM107
-    Chip { name: S(23181, 5), architecture: S(43731, 7), arch_info: Some((0x110, 0x08)), cc: Some((5, 0)), evidence: S(43902, 152) }, // GM108
-    Chip { name: S(17277, 5), architecture: S(43731, 7), arch_info: Some((0x120, 0x00)), cc: Some((5, 2)), evidence: S(44054, 162) }, // GM200
-    Chip { name: S(17420, 5), architecture: S(43731, 7), arch_info: Some((0x120, 0x04)), cc: Some((5, 2)), evidence: S(44216, 162) }, // GM204
-    Chip { name: S(17382, 5), architecture: S(43731, 7), arch_info: Some((0x120, 0x06)), cc: Some((5, 2)), evidence: S(44378, 151) }, // GM206
-    Chip { name: S(44529, 5), architecture: S(43731, 7), arch_info: Some((0x120, 0x0b)), cc: Some((5, 3)), evidence: S(44534, 117) }, // GM20B
-    Chip { name: S(24718, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x00)), cc: Some((6, 0)), evidence: S(44651, 164) }, // GP100
-    Chip { name: S(20260, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x02)), cc: Some((6, 1)), evidence: S(44815, 172) }, // GP102
-    Chip { name: S(20287, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x04)), cc: Some((6, 1)), evidence: S(44987, 163) }, // GP104
-    Chip { name: S(20325, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x06)), cc: Some((6, 1)), evidence: S(45150, 148) }, // GP106
-    Chip { name: S(17342, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x07)), cc: Some((6, 1)), evidence: S(45298, 162) }, // GP107
-    Chip { name: S(17304, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x08)), cc: Some((6, 1)), evidence: S(45460, 156) }, // GP108
-    Chip { name: S(45616, 5), architecture: S(25725, 6), arch_info: Some((0x130, 0x0b)), cc: Some((6, 2)), evidence: S(45621, 116) }, // GP10B
-    Chip { name: S(38700, 5), architecture: S(45737, 5), arch_info: None, cc: None, evidence: S(45742, 128) }, // GR100
-    Chip { name: S(38768, 5), architecture: S(45737, 5), arch_info: None, cc: None, evidence: S(45870, 128) }, // GR102
-    Chip { name: S(9920, 5), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // GT200
-    Chip { name: S(9920, 6), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // GT200b
-    Chip { name: S(15223, 5), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // GT215
-    Chip { name: S(13856, 5), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // GT216
-    Chip { name: S(14159, 5), architecture: S(3787, 5), arch_info: None, cc: None, evidence: S(39776, 122) }, // GT218
-    Chip { name: S(27764, 5), architecture: S(45998, 5), arch_info: Some((0x140, 0x00)), cc: Some((7, 0)), evidence: S(46003, 167) }, // GV100
-    Chip { name: S(46170, 5), architecture: S(45998, 5), arch_info: Some((0x150, 0x0b)), cc: Some((7, 2)), evidence: S(46175, 185) }, // GV11B
-    Chip { name: S(20363, 5), architecture: S(46360, 6), arch_info: Some((0x160, 0x02)), cc: Some((7, 5)), evidence: S(46366, 222) }, // TU102
-    Chip { name: S(20401, 5), architecture: S(46360, 6), arch_info: Some((0x160, 0x04)), cc: Some((7, 5)), evidence: S(46588, 203) }, // TU104
-    Chip { name: S(20426, 5), architecture: S(46360, 6), arch_info: Some((0x160, 0x06)), cc: Some((7, 5)), evidence: S(46791, 204) }, // TU106
-    Chip { name: S(25552, 5), architecture: S(46360, 6), arch_info: Some((0x160, 0x08)), cc: Some((7, 5)), evidence: S(46995, 222) }, // TU116
-    Chip { name: S(29832, 5), architecture: S(46360, 6), arch_info: Some((0x160, 0x07)), cc: Some((7, 5)), evidence: S(47217, 206) }, // TU117
+    Chip { name: s(0, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x02)), cc: Some((8, 9)), evidence: s(8, 159) }, // AD102
+    Chip { name: s(167, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x03)), cc: Some((8, 9)), evidence: s(172, 134) }, // AD103
+    Chip { name: s(306, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x04)), cc: Some((8, 9)), evidence: s(311, 138) }, // AD104
+    Chip { name: s(449, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x06)), cc: Some((8, 9)), evidence: s(454, 137) }, // AD106
+    Chip { name: s(591, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x07)), cc: Some((8, 9)), evidence: s(596, 148) }, // AD107
+    Chip { name: s(744, 5), architecture: s(5, 3), arch_info: Some((0x190, 0x0b)), cc: None, evidence: s(749, 88) }, // AD10B
+    Chip { name: s(837, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G80
+    Chip { name: s(967, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G84
+    Chip { name: s(970, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G86
+    Chip { name: s(973, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G92
+    Chip { name: s(976, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G94
+    Chip { name: s(979, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G96
+    Chip { name: s(982, 4), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G96C
+    Chip { name: s(986, 3), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // G98
+    Chip { name: s(989, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x00)), cc: Some((8, 0)), evidence: s(1000, 191) }, // GA100
+    Chip { name: s(1191, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x02)), cc: Some((8, 6)), evidence: s(1196, 144) }, // GA102
+    Chip { name: s(1340, 6), architecture: s(994, 6), arch_info: Some((0x170, 0x0f)), cc: None, evidence: s(1346, 86) }, // GA102F
+    Chip { name: s(1432, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x03)), cc: Some((8, 6)), evidence: s(1437, 144) }, // GA103
+    Chip { name: s(1581, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x04)), cc: Some((8, 6)), evidence: s(1586, 145) }, // GA104
+    Chip { name: s(1731, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x06)), cc: Some((8, 6)), evidence: s(1736, 141) }, // GA106
+    Chip { name: s(1877, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x07)), cc: Some((8, 6)), evidence: s(1882, 138) }, // GA107
+    Chip { name: s(2020, 5), architecture: s(994, 6), arch_info: Some((0x170, 0x0b)), cc: Some((8, 7)), evidence: s(2025, 139) }, // GA10B
+    Chip { name: s(2164, 5), architecture: s(2169, 9), arch_info: Some((0x1a0, 0x00)), cc: Some((10, 0)), evidence: s(2178, 165) }, // GB100
+    Chip { name: s(2343, 5), architecture: s(2169, 9), arch_info: Some((0x1a0, 0x02)), cc: None, evidence: s(2348, 96) }, // GB102
+    Chip { name: s(2444, 5), architecture: s(2169, 9), arch_info: Some((0x1a0, 0x0b)), cc: Some((11, 0)), evidence: s(2449, 187) }, // GB10B
+    Chip { name: s(2636, 5), architecture: s(2169, 9), arch_info: Some((0x1a0, 0x03)), cc: Some((10, 3)), evidence: s(2641, 193) }, // GB110
+    Chip { name: s(2834, 5), architecture: s(2169, 9), arch_info: Some((0x1a0, 0x04)), cc: None, evidence: s(2839, 100) }, // GB112
+    Chip { name: s(2939, 5), architecture: s(2169, 9), arch_info: None, cc: None, evidence: s(2944, 107) }, // GB120
+    Chip { name: s(3051, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x02)), cc: Some((12, 0)), evidence: s(3056, 159) }, // GB202
+    Chip { name: s(3215, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x03)), cc: Some((12, 0)), evidence: s(3220, 148) }, // GB203
+    Chip { name: s(3368, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x05)), cc: Some((12, 0)), evidence: s(3373, 135) }, // GB205
+    Chip { name: s(3508, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x06)), cc: Some((12, 0)), evidence: s(3513, 143) }, // GB206
+    Chip { name: s(3656, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x07)), cc: Some((12, 0)), evidence: s(3661, 135) }, // GB207
+    Chip { name: s(3796, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x0b)), cc: Some((12, 1)), evidence: s(3801, 167) }, // GB20B
+    Chip { name: s(3968, 5), architecture: s(2169, 9), arch_info: Some((0x1b0, 0x0c)), cc: None, evidence: s(3973, 95) }, // GB20C
+    Chip { name: s(4068, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF100
+    Chip { name: s(4201, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF104
+    Chip { name: s(4206, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF106
+    Chip { name: s(4211, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF108
+    Chip { name: s(4216, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF110
+    Chip { name: s(4221, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF114
+    Chip { name: s(4226, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF116
+    Chip { name: s(4231, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF117
+    Chip { name: s(4236, 5), architecture: s(4073, 5), arch_info: None, cc: None, evidence: s(4078, 123) }, // GF119
+    Chip { name: s(4241, 5), architecture: s(4246, 6), arch_info: Some((0x180, 0x00)), cc: Some((9, 0)), evidence: s(4252, 143) }, // GH100
+    Chip { name: s(4395, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 0)), evidence: s(4406, 136) }, // GK104
+    Chip { name: s(4542, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 0)), evidence: s(4406, 136) }, // GK106
+    Chip { name: s(4547, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 0)), evidence: s(4406, 136) }, // GK107
+    Chip { name: s(4552, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 5)), evidence: s(4557, 148) }, // GK110
+    Chip { name: s(4681, 6), architecture: s(4400, 6), arch_info: None, cc: Some((3, 5)), evidence: s(4557, 148) }, // GK110B
+    Chip { name: s(4688, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 5)), evidence: s(4557, 148) }, // GK180
+    Chip { name: s(4694, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 5)), evidence: s(4557, 148) }, // GK208
+    Chip { name: s(4705, 6), architecture: s(4400, 6), arch_info: None, cc: Some((3, 5)), evidence: s(4557, 148) }, // GK208B
+    Chip { name: s(4711, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 2)), evidence: s(4716, 140) }, // GK20A
+    Chip { name: s(4856, 5), architecture: s(4400, 6), arch_info: None, cc: Some((3, 7)), evidence: s(4861, 141) }, // GK210
+    Chip { name: s(5002, 5), architecture: s(5007, 7), arch_info: Some((0x110, 0x07)), cc: Some((5, 0)), evidence: s(5014, 164) }, // GM107
+    Chip { name: s(5178, 5), architecture: s(5007, 7), arch_info: Some((0x110, 0x08)), cc: Some((5, 0)), evidence: s(5183, 152) }, // GM108
+    Chip { name: s(5335, 5), architecture: s(5007, 7), arch_info: Some((0x120, 0x00)), cc: Some((5, 2)), evidence: s(5340, 162) }, // GM200
+    Chip { name: s(5502, 5), architecture: s(5007, 7), arch_info: Some((0x120, 0x04)), cc: Some((5, 2)), evidence: s(5507, 162) }, // GM204
+    Chip { name: s(5669, 5), architecture: s(5007, 7), arch_info: Some((0x120, 0x06)), cc: Some((5, 2)), evidence: s(5674, 151) }, // GM206
+    Chip { name: s(5825, 5), architecture: s(5007, 7), arch_info: Some((0x120, 0x0b)), cc: Some((5, 3)), evidence: s(5830, 117) }, // GM20B
+    Chip { name: s(5947, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x00)), cc: Some((6, 0)), evidence: s(5958, 164) }, // GP100
+    Chip { name: s(6122, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x02)), cc: Some((6, 1)), evidence: s(6127, 172) }, // GP102
+    Chip { name: s(6299, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x04)), cc: Some((6, 1)), evidence: s(6304, 163) }, // GP104
+    Chip { name: s(6467, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x06)), cc: Some((6, 1)), evidence: s(6472, 148) }, // GP106
+    Chip { name: s(6620, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x07)), cc: Some((6, 1)), evidence: s(6625, 162) }, // GP107
+    Chip { name: s(6787, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x08)), cc: Some((6, 1)), evidence: s(6792, 156) }, // GP108
+    Chip { name: s(6948, 5), architecture: s(5952, 6), arch_info: Some((0x130, 0x0b)), cc: Some((6, 2)), evidence: s(6953, 116) }, // GP10B
+    Chip { name: s(7069, 5), architecture: s(7074, 5), arch_info: None, cc: None, evidence: s(7079, 128) }, // GR100
+    Chip { name: s(7207, 5), architecture: s(7074, 5), arch_info: None, cc: None, evidence: s(7212, 128) }, // GR102
+    Chip { name: s(7340, 5), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // GT200
+    Chip { name: s(7345, 6), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // GT200b
+    Chip { name: s(7351, 5), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // GT215
+    Chip { name: s(7356, 5), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // GT216
+    Chip { name: s(7361, 5), architecture: s(840, 5), arch_info: None, cc: None, evidence: s(845, 122) }, // GT218
+    Chip { name: s(7366, 5), architecture: s(7371, 5), arch_info: Some((0x140, 0x00)), cc: Some((7, 0)), evidence: s(7376, 167) }, // GV100
+    Chip { name: s(7543, 5), architecture: s(7371, 5), arch_info: Some((0x150, 0x0b)), cc: Some((7, 2)), evidence: s(7548, 185) }, // GV11B
+    Chip { name: s(7733, 5), architecture: s(7738, 6), arch_info: Some((0x160, 0x02)), cc: Some((7, 5)), evidence: s(7744, 222) }, // TU102
+    Chip { name: s(7966, 5), architecture: s(7738, 6), arch_info: Some((0x160, 0x04)), cc: Some((7, 5)), evidence: s(7971, 203) }, // TU104
+    Chip { name: s(8174, 5), architecture: s(7738, 6), arch_info: Some((0x160, 0x06)), cc: Some((7, 5)), evidence: s(8179, 204) }, // TU106
+    Chip { name: s(8383, 5), architecture: s(7738, 6), arch_info: Some((0x160, 0x08)), cc: Some((7, 5)), evidence: s(8388, 222) }, // TU116
+    Chip { name: s(8610, 5), architecture: s(7738, 6), arch_info: Some((0x160, 0x07)), cc: Some((7, 5)), evidence: s(8615, 206) }, // TU117
 ];
 
 static ARCH_INFO: [(u32, u32, u8); 47] = [
@@ -1954,2611 +1624,2611 @@ static ARCH_INFO: [(u32, u32, u8); 47] = [
 ];
 
 static DEVICES: [Device; 1992] = [
-    Device { id: 0x0008, chip: None, gpu: true, name: Some(S(5, 17)), src: NameSource::PciIds, pci_ids: S(0, 23) }, // NV1 [STG2000X-B Series]
-    Device { id: 0x0009, chip: None, gpu: true, name: Some(S(28, 10)), src: NameSource::PciIds, pci_ids: S(23, 16) }, // NV1 [NV1 Series]
-    Device { id: 0x0018, chip: None, gpu: true, name: Some(S(44, 8)), src: NameSource::PciIds, pci_ids: S(39, 14) }, // NV3 [Riva 128]
-    Device { id: 0x0019, chip: None, gpu: true, name: Some(S(58, 10)), src: NameSource::PciIds, pci_ids: S(53, 16) }, // NV3 [Riva 128ZX]
-    Device { id: 0x0020, chip: None, gpu: true, name: Some(S(74, 8)), src: NameSource::PciIds, pci_ids: S(69, 14) }, // NV4 [Riva TNT]
-    Device { id: 0x0028, chip: None, gpu: true, name: Some(S(88, 20)), src: NameSource::PciIds, pci_ids: S(83, 26) }, // NV5 [Riva TNT2 / TNT2 Pro]
-    Device { id: 0x0029, chip: None, gpu: true, name: Some(S(114, 15)), src: NameSource::PciIds, pci_ids: S(109, 21) }, // NV5 [Riva TNT2 Ultra]
-    Device { id: 0x002c, chip: None, gpu: true, name: Some(S(135, 27)), src: NameSource::PciIds, pci_ids: S(130, 33) }, // NV6 [Vanta LT / Vanta / Vanta-16]
-    Device { id: 0x002d, chip: None, gpu: true, name: Some(S(168, 33)), src: NameSource::PciIds, pci_ids: S(163, 39) }, // NV6 [Riva TNT2 Model 64 / Model 64 Pro]
-    Device { id: 0x0034, chip: None, gpu: false, name: Some(S(202, 11)), src: NameSource::PciIds, pci_ids: S(202, 11) }, // MCP04 SMBus
-    Device { id: 0x0035, chip: None, gpu: false, name: Some(S(213, 9)), src: NameSource::PciIds, pci_ids: S(213, 9) }, // MCP04 IDE
-    Device { id: 0x0036, chip: None, gpu: false, name: Some(S(222, 27)), src: NameSource::PciIds, pci_ids: S(222, 27) }, // MCP04 Serial ATA Controller
-    Device { id: 0x0037, chip: None, gpu: false, name: Some(S(249, 25)), src: NameSource::PciIds, pci_ids: S(249, 25) }, // MCP04 Ethernet Controller
-    Device { id: 0x0038, chip: None, gpu: false, name: Some(S(249, 25)), src: NameSource::PciIds, pci_ids: S(249, 25) }, // MCP04 Ethernet Controller
-    Device { id: 0x003a, chip: None, gpu: false, name: Some(S(274, 28)), src: NameSource::PciIds, pci_ids: S(274, 28) }, // MCP04 AC'97 Audio Controller
-    Device { id: 0x003b, chip: None, gpu: false, name: Some(S(302, 20)), src: NameSource::PciIds, pci_ids: S(302, 20) }, // MCP04 USB Controller
-    Device { id: 0x003c, chip: None, gpu: false, name: Some(S(302, 20)), src: NameSource::PciIds, pci_ids: S(302, 20) }, // MCP04 USB Controller
-    Device { id: 0x003d, chip: None, gpu: false, name: Some(S(322, 16)), src: NameSource::PciIds, pci_ids: S(322, 16) }, // MCP04 PCI Bridge
-    Device { id: 0x003e, chip: None, gpu: false, name: Some(S(222, 27)), src: NameSource::PciIds, pci_ids: S(222, 27) }, // MCP04 Serial ATA Controller
-    Device { id: 0x0040, chip: None, gpu: true, name: Some(S(344, 18)), src: NameSource::PciIds, pci_ids: S(338, 25) }, // NV40 [GeForce 6800 Ultra]
-    Device { id: 0x0041, chip: None, gpu: true, name: Some(S(344, 12)), src: NameSource::PciIds, pci_ids: S(363, 19) }, // NV40 [GeForce 6800]
-    Device { id: 0x0042, chip: None, gpu: true, name: Some(S(388, 15)), src: NameSource::PciIds, pci_ids: S(382, 22) }, // NV40 [GeForce 6800 LE]
-    Device { id: 0x0043, chip: None, gpu: true, name: Some(S(410, 15)), src: NameSource::PciIds, pci_ids: S(404, 22) }, // NV40 [GeForce 6800 XE]
-    Device { id: 0x0044, chip: None, gpu: true, name: Some(S(432, 15)), src: NameSource::PciIds, pci_ids: S(426, 22) }, // NV40 [GeForce 6800 XT]
-    Device { id: 0x0045, chip: None, gpu: true, name: Some(S(454, 15)), src: NameSource::PciIds, pci_ids: S(448, 22) }, // NV40 [GeForce 6800 GT]
-    Device { id: 0x0047, chip: None, gpu: true, name: Some(S(476, 15)), src: NameSource::PciIds, pci_ids: S(470, 22) }, // NV40 [GeForce 6800 GS]
-    Device { id: 0x0048, chip: None, gpu: true, name: Some(S(432, 15)), src: NameSource::PciIds, pci_ids: S(426, 22) }, // NV40 [GeForce 6800 XT]
-    Device { id: 0x004e, chip: None, gpu: true, name: Some(S(500, 14)), src: NameSource::PciIds, pci_ids: S(492, 23) }, // NV40GL [Quadro FX 4000]
-    Device { id: 0x0050, chip: None, gpu: false, name: Some(S(515, 16)), src: NameSource::PciIds, pci_ids: S(515, 16) }, // CK804 ISA Bridge
-    Device { id: 0x0051, chip: None, gpu: false, name: Some(S(515, 16)), src: NameSource::PciIds, pci_ids: S(515, 16) }, // CK804 ISA Bridge
-    Device { id: 0x0052, chip: None, gpu: false, name: Some(S(531, 11)), src: NameSource::PciIds, pci_ids: S(531, 11) }, // CK804 SMBus
-    Device { id: 0x0053, chip: None, gpu: false, name: Some(S(542, 9)), src: NameSource::PciIds, pci_ids: S(542, 9) }, // CK804 IDE
-    Device { id: 0x0054, chip: None, gpu: false, name: Some(S(551, 27)), src: NameSource::PciIds, pci_ids: S(551, 27) }, // CK804 Serial ATA Controller
-    Device { id: 0x0055, chip: None, gpu: false, name: Some(S(551, 27)), src: NameSource::PciIds, pci_ids: S(551, 27) }, // CK804 Serial ATA Controller
-    Device { id: 0x0056, chip: None, gpu: false, name: Some(S(578, 25)), src: NameSource::PciIds, pci_ids: S(578, 25) }, // CK804 Ethernet Controller
-    Device { id: 0x0057, chip: None, gpu: false, name: Some(S(578, 25)), src: NameSource::PciIds, pci_ids: S(578, 25) }, // CK804 Ethernet Controller
-    Device { id: 0x0058, chip: None, gpu: false, name: Some(S(603, 17)), src: NameSource::PciIds, pci_ids: S(603, 17) }, // CK804 AC'97 Modem
-    Device { id: 0x0059, chip: None, gpu: false, name: Some(S(620, 28)), src: NameSource::PciIds, pci_ids: S(620, 28) }, // CK804 AC'97 Audio Controller
-    Device { id: 0x005a, chip: None, gpu: false, name: Some(S(648, 20)), src: NameSource::PciIds, pci_ids: S(648, 20) }, // CK804 USB Controller
-    Device { id: 0x005b, chip: None, gpu: false, name: Some(S(648, 20)), src: NameSource::PciIds, pci_ids: S(648, 20) }, // CK804 USB Controller
-    Device { id: 0x005c, chip: None, gpu: false, name: Some(S(668, 16)), src: NameSource::PciIds, pci_ids: S(668, 16) }, // CK804 PCI Bridge
-    Device { id: 0x005d, chip: None, gpu: false, name: Some(S(684, 17)), src: NameSource::PciIds, pci_ids: S(684, 17) }, // CK804 PCIE Bridge
-    Device { id: 0x005e, chip: None, gpu: false, name: Some(S(701, 23)), src: NameSource::PciIds, pci_ids: S(701, 23) }, // CK804 Memory Controller
-    Device { id: 0x005f, chip: None, gpu: false, name: Some(S(701, 23)), src: NameSource::PciIds, pci_ids: S(701, 23) }, // CK804 Memory Controller
-    Device { id: 0x0060, chip: None, gpu: false, name: Some(S(724, 18)), src: NameSource::PciIds, pci_ids: S(724, 18) }, // nForce2 ISA Bridge
-    Device { id: 0x0064, chip: None, gpu: false, name: Some(S(742, 19)), src: NameSource::PciIds, pci_ids: S(742, 19) }, // nForce2 SMBus (MCP)
-    Device { id: 0x0065, chip: None, gpu: false, name: Some(S(761, 11)), src: NameSource::PciIds, pci_ids: S(761, 11) }, // nForce2 IDE
-    Device { id: 0x0066, chip: None, gpu: false, name: Some(S(772, 27)), src: NameSource::PciIds, pci_ids: S(772, 27) }, // nForce2 Ethernet Controller
-    Device { id: 0x0067, chip: None, gpu: false, name: Some(S(799, 22)), src: NameSource::PciIds, pci_ids: S(799, 22) }, // nForce2 USB Controller
-    Device { id: 0x0068, chip: None, gpu: false, name: Some(S(799, 22)), src: NameSource::PciIds, pci_ids: S(799, 22) }, // nForce2 USB Controller
-    Device { id: 0x006a, chip: None, gpu: false, name: Some(S(821, 35)), src: NameSource::PciIds, pci_ids: S(821, 35) }, // nForce2 AC97 Audio Controller (MCP)
-    Device { id: 0x006b, chip: None, gpu: false, name: Some(S(856, 28)), src: NameSource::PciIds, pci_ids: S(856, 28) }, // nForce Audio Processing Unit
-    Device { id: 0x006c, chip: None, gpu: false, name: Some(S(884, 27)), src: NameSource::PciIds, pci_ids: S(884, 27) }, // nForce2 External PCI Bridge
-    Device { id: 0x006d, chip: None, gpu: false, name: Some(S(911, 18)), src: NameSource::PciIds, pci_ids: S(911, 18) }, // nForce2 PCI Bridge
-    Device { id: 0x006e, chip: None, gpu: false, name: Some(S(929, 39)), src: NameSource::PciIds, pci_ids: S(929, 39) }, // nForce2 FireWire (IEEE 1394) Controller
-    Device { id: 0x0080, chip: None, gpu: false, name: Some(S(968, 16)), src: NameSource::PciIds, pci_ids: S(968, 16) }, // MCP2A ISA bridge
-    Device { id: 0x0084, chip: None, gpu: false, name: Some(S(984, 11)), src: NameSource::PciIds, pci_ids: S(984, 11) }, // MCP2A SMBus
-    Device { id: 0x0085, chip: None, gpu: false, name: Some(S(995, 9)), src: NameSource::PciIds, pci_ids: S(995, 9) }, // MCP2A IDE
-    Device { id: 0x0086, chip: None, gpu: false, name: Some(S(1004, 25)), src: NameSource::PciIds, pci_ids: S(1004, 25) }, // MCP2A Ethernet Controller
-    Device { id: 0x0087, chip: None, gpu: false, name: Some(S(1029, 20)), src: NameSource::PciIds, pci_ids: S(1029, 20) }, // MCP2A USB Controller
-    Device { id: 0x0088, chip: None, gpu: false, name: Some(S(1029, 20)), src: NameSource::PciIds, pci_ids: S(1029, 20) }, // MCP2A USB Controller
-    Device { id: 0x008a, chip: None, gpu: false, name: Some(S(1049, 28)), src: NameSource::PciIds, pci_ids: S(1049, 28) }, // MCP2S AC'97 Audio Controller
-    Device { id: 0x008b, chip: None, gpu: false, name: Some(S(1077, 16)), src: NameSource::PciIds, pci_ids: S(1077, 16) }, // MCP2A PCI Bridge
-    Device { id: 0x008c, chip: None, gpu: false, name: Some(S(1004, 25)), src: NameSource::PciIds, pci_ids: S(1004, 25) }, // MCP2A Ethernet Controller
-    Device { id: 0x008e, chip: None, gpu: false, name: Some(S(1093, 29)), src: NameSource::PciIds, pci_ids: S(1093, 29) }, // nForce2 Serial ATA Controller
-    Device { id: 0x0090, chip: None, gpu: true, name: Some(S(1127, 16)), src: NameSource::PciIds, pci_ids: S(1122, 22) }, // G70 [GeForce 7800 GTX]
-    Device { id: 0x0091, chip: None, gpu: true, name: Some(S(1127, 16)), src: NameSource::PciIds, pci_ids: S(1122, 22) }, // G70 [GeForce 7800 GTX]
-    Device { id: 0x0092, chip: None, gpu: true, name: Some(S(1127, 15)), src: NameSource::PciIds, pci_ids: S(1144, 21) }, // G70 [GeForce 7800 GT]
-    Device { id: 0x0093, chip: None, gpu: true, name: Some(S(1170, 15)), src: NameSource::PciIds, pci_ids: S(1165, 21) }, // G70 [GeForce 7800 GS]
-    Device { id: 0x0094, chip: None, gpu: false, name: Some(S(1186, 21)), src: NameSource::PciIds, pci_ids: S(1186, 21) }, // High Definition Audio
-    Device { id: 0x0095, chip: None, gpu: true, name: Some(S(1212, 16)), src: NameSource::PciIds, pci_ids: S(1207, 22) }, // G70 [GeForce 7800 SLI]
-    Device { id: 0x0097, chip: None, gpu: true, name: Some(S(1234, 15)), src: NameSource::PciIds, pci_ids: S(1229, 21) }, // G70 [GeForce GTS 250]
-    Device { id: 0x0098, chip: None, gpu: true, name: Some(S(1256, 15)), src: NameSource::PciIds, pci_ids: S(1250, 22) }, // G70M [GeForce Go 7800]
-    Device { id: 0x0099, chip: None, gpu: true, name: Some(S(1278, 19)), src: NameSource::PciIds, pci_ids: S(1272, 26) }, // G70M [GeForce Go 7800 GTX]
-    Device { id: 0x009d, chip: None, gpu: true, name: Some(S(1305, 14)), src: NameSource::PciIds, pci_ids: S(1298, 22) }, // G70GL [Quadro FX 4500]
-    Device { id: 0x00a0, chip: None, gpu: true, name: Some(S(1326, 16)), src: NameSource::PciIds, pci_ids: S(1320, 23) }, // NV0A [Aladdin TNT2 IGP]
-    Device { id: 0x00c0, chip: None, gpu: true, name: Some(S(476, 15)), src: NameSource::PciIds, pci_ids: S(1343, 22) }, // NV41 [GeForce 6800 GS]
-    Device { id: 0x00c1, chip: None, gpu: true, name: Some(S(344, 12)), src: NameSource::PciIds, pci_ids: S(1365, 19) }, // NV41 [GeForce 6800]
-    Device { id: 0x00c2, chip: None, gpu: true, name: Some(S(388, 15)), src: NameSource::PciIds, pci_ids: S(1384, 22) }, // NV41 [GeForce 6800 LE]
-    Device { id: 0x00c3, chip: None, gpu: true, name: Some(S(432, 15)), src: NameSource::PciIds, pci_ids: S(1406, 22) }, // NV41 [GeForce 6800 XT]
-    Device { id: 0x00c5, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(1343, 4) }, // NV41
-    Device { id: 0x00c6, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(1343, 4) }, // NV41
-    Device { id: 0x00c7, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(1343, 4) }, // NV41
-    Device { id: 0x00c8, chip: None, gpu: true, name: Some(S(1435, 15)), src: NameSource::PciIds, pci_ids: S(1428, 23) }, // NV41M [GeForce Go 6800]
-    Device { id: 0x00c9, chip: None, gpu: true, name: Some(S(1458, 21)), src: NameSource::PciIds, pci_ids: S(1451, 29) }, // NV41M [GeForce Go 6800 Ultra]
-    Device { id: 0x00cc, chip: None, gpu: true, name: Some(S(1489, 16)), src: NameSource::PciIds, pci_ids: S(1480, 26) }, // NV41GLM [Quadro FX Go1400]
-    Device { id: 0x00cd, chip: None, gpu: true, name: Some(S(1514, 23)), src: NameSource::PciIds, pci_ids: S(1506, 32) }, // NV42GL [Quadro FX 3450/4000 SDI]
-    Device { id: 0x00ce, chip: None, gpu: true, name: Some(S(1546, 14)), src: NameSource::PciIds, pci_ids: S(1538, 23) }, // NV41GL [Quadro FX 1400]
-    Device { id: 0x00cf, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(1343, 4) }, // NV41
-    Device { id: 0x00d0, chip: None, gpu: false, name: Some(S(1561, 18)), src: NameSource::PciIds, pci_ids: S(1561, 18) }, // nForce3 LPC Bridge
-    Device { id: 0x00d1, chip: None, gpu: false, name: Some(S(1579, 19)), src: NameSource::PciIds, pci_ids: S(1579, 19) }, // nForce3 Host Bridge
-    Device { id: 0x00d2, chip: None, gpu: false, name: Some(S(1598, 18)), src: NameSource::PciIds, pci_ids: S(1598, 18) }, // nForce3 AGP Bridge
-    Device { id: 0x00d3, chip: None, gpu: false, name: Some(S(701, 23)), src: NameSource::PciIds, pci_ids: S(701, 23) }, // CK804 Memory Controller
-    Device { id: 0x00d4, chip: None, gpu: false, name: Some(S(1616, 13)), src: NameSource::PciIds, pci_ids: S(1616, 13) }, // nForce3 SMBus
-    Device { id: 0x00d5, chip: None, gpu: false, name: Some(S(1629, 11)), src: NameSource::PciIds, pci_ids: S(1629, 11) }, // nForce3 IDE
-    Device { id: 0x00d6, chip: None, gpu: false, name: Some(S(1640, 16)), src: NameSource::PciIds, pci_ids: S(1640, 16) }, // nForce3 Ethernet
-    Device { id: 0x00d7, chip: None, gpu: false, name: Some(S(1656, 15)), src: NameSource::PciIds, pci_ids: S(1656, 15) }, // nForce3 USB 1.1
-    Device { id: 0x00d8, chip: None, gpu: false, name: Some(S(1671, 15)), src: NameSource::PciIds, pci_ids: S(1671, 15) }, // nForce3 USB 2.0
-    Device { id: 0x00d9, chip: None, gpu: false, name: Some(S(1686, 13)), src: NameSource::PciIds, pci_ids: S(1686, 13) }, // nForce3 Audio
-    Device { id: 0x00da, chip: None, gpu: false, name: Some(S(1686, 13)), src: NameSource::PciIds, pci_ids: S(1686, 13) }, // nForce3 Audio
-    Device { id: 0x00dd, chip: None, gpu: false, name: Some(S(1699, 18)), src: NameSource::PciIds, pci_ids: S(1699, 18) }, // nForce3 PCI Bridge
-    Device { id: 0x00df, chip: None, gpu: false, name: Some(S(1717, 24)), src: NameSource::PciIds, pci_ids: S(1717, 24) }, // CK8S Ethernet Controller
-    Device { id: 0x00e0, chip: None, gpu: false, name: Some(S(1741, 24)), src: NameSource::PciIds, pci_ids: S(1741, 24) }, // nForce3 250Gb LPC Bridge
-    Device { id: 0x00e1, chip: None, gpu: false, name: Some(S(1765, 25)), src: NameSource::PciIds, pci_ids: S(1765, 25) }, // nForce3 250Gb Host Bridge
-    Device { id: 0x00e2, chip: None, gpu: false, name: Some(S(1790, 36)), src: NameSource::PciIds, pci_ids: S(1790, 36) }, // nForce3 250Gb AGP Host to PCI Bridge
-    Device { id: 0x00e3, chip: None, gpu: false, name: Some(S(1826, 29)), src: NameSource::PciIds, pci_ids: S(1826, 29) }, // nForce3 Serial ATA Controller
-    Device { id: 0x00e4, chip: None, gpu: false, name: Some(S(1855, 34)), src: NameSource::PciIds, pci_ids: S(1855, 34) }, // nForce 250Gb PCI System Management
-    Device { id: 0x00e5, chip: None, gpu: false, name: Some(S(1889, 35)), src: NameSource::PciIds, pci_ids: S(1889, 35) }, // CK8S Parallel ATA Controller (v2.5)
-    Device { id: 0x00e6, chip: None, gpu: false, name: Some(S(1717, 24)), src: NameSource::PciIds, pci_ids: S(1717, 24) }, // CK8S Ethernet Controller
-    Device { id: 0x00e7, chip: None, gpu: false, name: Some(S(1924, 19)), src: NameSource::PciIds, pci_ids: S(1924, 19) }, // CK8S USB Controller
-    Device { id: 0x00e8, chip: None, gpu: false, name: Some(S(1943, 31)), src: NameSource::PciIds, pci_ids: S(1943, 31) }, // nForce3 EHCI USB 2.0 Controller
-    Device { id: 0x00ea, chip: None, gpu: false, name: Some(S(1974, 36)), src: NameSource::PciIds, pci_ids: S(1974, 36) }, // nForce3 250Gb AC'97 Audio Controller
-    Device { id: 0x00ed, chip: None, gpu: false, name: Some(S(2010, 31)), src: NameSource::PciIds, pci_ids: S(2010, 31) }, // nForce3 250Gb PCI-to-PCI Bridge
-    Device { id: 0x00ee, chip: None, gpu: false, name: Some(S(2041, 31)), src: NameSource::PciIds, pci_ids: S(2041, 31) }, // nForce3 Serial ATA Controller 2
-    Device { id: 0x00f1, chip: None, gpu: true, name: Some(S(2078, 15)), src: NameSource::PciIds, pci_ids: S(2072, 22) }, // NV43 [GeForce 6600 GT]
-    Device { id: 0x00f2, chip: None, gpu: true, name: Some(S(2078, 12)), src: NameSource::PciIds, pci_ids: S(2094, 19) }, // NV43 [GeForce 6600]
-    Device { id: 0x00f3, chip: None, gpu: true, name: Some(S(2119, 12)), src: NameSource::PciIds, pci_ids: S(2113, 19) }, // NV43 [GeForce 6200]
-    Device { id: 0x00f4, chip: None, gpu: true, name: Some(S(2138, 15)), src: NameSource::PciIds, pci_ids: S(2132, 22) }, // NV43 [GeForce 6600 LE]
-    Device { id: 0x00f5, chip: None, gpu: true, name: Some(S(2163, 19)), src: NameSource::PciIds, pci_ids: S(2154, 29) }, // G70/G71 [GeForce 7800 GS AGP]
-    Device { id: 0x00f6, chip: None, gpu: true, name: Some(S(2189, 18)), src: NameSource::PciIds, pci_ids: S(2183, 25) }, // NV43 [GeForce 6800 GS/XT]
-    Device { id: 0x00f8, chip: None, gpu: true, name: Some(S(2216, 19)), src: NameSource::PciIds, pci_ids: S(2208, 28) }, // NV45GL [Quadro FX 3400/4400]
-    Device { id: 0x00f9, chip: None, gpu: true, name: Some(S(2242, 25)), src: NameSource::PciIds, pci_ids: S(2236, 32) }, // NV40 [GeForce 6800 GT/GTO/Ultra]
-    Device { id: 0x00fa, chip: None, gpu: true, name: Some(S(2274, 16)), src: NameSource::PciIds, pci_ids: S(2268, 23) }, // NV39 [GeForce PCX 5750]
-    Device { id: 0x00fb, chip: None, gpu: true, name: Some(S(2297, 16)), src: NameSource::PciIds, pci_ids: S(2291, 23) }, // NV35 [GeForce PCX 5900]
-    Device { id: 0x00fc, chip: None, gpu: true, name: Some(S(2322, 30)), src: NameSource::PciIds, pci_ids: S(2314, 39) }, // NV37GL [Quadro FX 330/GeForce PCX 5300]
-    Device { id: 0x00fd, chip: None, gpu: true, name: Some(S(2361, 19)), src: NameSource::PciIds, pci_ids: S(2353, 28) }, // NV37GL [Quadro PCI-E Series]
-    Device { id: 0x00fe, chip: None, gpu: true, name: Some(S(2389, 14)), src: NameSource::PciIds, pci_ids: S(2381, 23) }, // NV38GL [Quadro FX 1300]
-    Device { id: 0x00ff, chip: None, gpu: true, name: Some(S(2410, 16)), src: NameSource::PciIds, pci_ids: S(2404, 23) }, // NV19 [GeForce PCX 4300]
-    Device { id: 0x0100, chip: None, gpu: true, name: Some(S(2433, 15)), src: NameSource::PciIds, pci_ids: S(2427, 22) }, // NV10 [GeForce 256 SDR]
-    Device { id: 0x0101, chip: None, gpu: true, name: Some(S(2455, 15)), src: NameSource::PciIds, pci_ids: S(2449, 22) }, // NV10 [GeForce 256 DDR]
-    Device { id: 0x0103, chip: None, gpu: true, name: Some(S(500, 6)), src: NameSource::PciIds, pci_ids: S(2471, 15) }, // NV10GL [Quadro]
-    Device { id: 0x0110, chip: None, gpu: true, name: Some(S(2492, 18)), src: NameSource::PciIds, pci_ids: S(2486, 25) }, // NV11 [GeForce2 MX/MX 400]
-    Device { id: 0x0111, chip: None, gpu: true, name: Some(S(2517, 14)), src: NameSource::PciIds, pci_ids: S(2511, 21) }, // NV11 [GeForce2 MX200]
-    Device { id: 0x0112, chip: None, gpu: true, name: Some(S(2539, 11)), src: NameSource::PciIds, pci_ids: S(2532, 19) }, // NV11M [GeForce2 Go]
-    Device { id: 0x0113, chip: None, gpu: true, name: Some(S(2559, 17)), src: NameSource::PciIds, pci_ids: S(2551, 26) }, // NV11GL [Quadro2 MXR/EX/Go]
-    Device { id: 0x0140, chip: None, gpu: true, name: Some(S(2078, 15)), src: NameSource::PciIds, pci_ids: S(2072, 22) }, // NV43 [GeForce 6600 GT]
-    Device { id: 0x0141, chip: None, gpu: true, name: Some(S(2078, 12)), src: NameSource::PciIds, pci_ids: S(2094, 19) }, // NV43 [GeForce 6600]
-    Device { id: 0x0142, chip: None, gpu: true, name: Some(S(2138, 15)), src: NameSource::PciIds, pci_ids: S(2132, 22) }, // NV43 [GeForce 6600 LE]
-    Device { id: 0x0143, chip: None, gpu: true, name: Some(S(2583, 15)), src: NameSource::PciIds, pci_ids: S(2577, 22) }, // NV43 [GeForce 6600 VE]
-    Device { id: 0x0144, chip: None, gpu: true, name: Some(S(2606, 15)), src: NameSource::PciIds, pci_ids: S(2599, 23) }, // NV43M [GeForce Go 6600]
-    Device { id: 0x0145, chip: None, gpu: true, name: Some(S(2628, 15)), src: NameSource::PciIds, pci_ids: S(2622, 22) }, // NV43 [GeForce 6610 XL]
-    Device { id: 0x0146, chip: None, gpu: true, name: Some(S(2651, 27)), src: NameSource::PciIds, pci_ids: S(2644, 35) }, // NV43M [GeForce Go6200 TE / 6600 TE]
-    Device { id: 0x0147, chip: None, gpu: true, name: Some(S(2685, 15)), src: NameSource::PciIds, pci_ids: S(2679, 22) }, // NV43 [GeForce 6700 XL]
-    Device { id: 0x0148, chip: None, gpu: true, name: Some(S(2606, 15)), src: NameSource::PciIds, pci_ids: S(2599, 23) }, // NV43M [GeForce Go 6600]
-    Device { id: 0x0149, chip: None, gpu: true, name: Some(S(2708, 18)), src: NameSource::PciIds, pci_ids: S(2701, 26) }, // NV43M [GeForce Go 6600 GT]
-    Device { id: 0x014a, chip: None, gpu: true, name: Some(S(2733, 14)), src: NameSource::PciIds, pci_ids: S(2727, 21) }, // NV43 [Quadro NVS 440]
-    Device { id: 0x014b, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(2072, 4) }, // NV43
-    Device { id: 0x014d, chip: None, gpu: true, name: Some(S(2756, 13)), src: NameSource::PciIds, pci_ids: S(2748, 22) }, // NV43GL [Quadro FX 550]
-    Device { id: 0x014e, chip: None, gpu: true, name: Some(S(2778, 13)), src: NameSource::PciIds, pci_ids: S(2770, 22) }, // NV43GL [Quadro FX 540]
-    Device { id: 0x014f, chip: None, gpu: true, name: Some(S(2119, 12)), src: NameSource::PciIds, pci_ids: S(2113, 19) }, // NV43 [GeForce 6200]
-    Device { id: 0x0150, chip: None, gpu: true, name: Some(S(2798, 16)), src: NameSource::PciIds, pci_ids: S(2792, 23) }, // NV15 [GeForce2 GTS/Pro]
-    Device { id: 0x0151, chip: None, gpu: true, name: Some(S(2821, 11)), src: NameSource::PciIds, pci_ids: S(2815, 18) }, // NV15 [GeForce2 Ti]
-    Device { id: 0x0152, chip: None, gpu: true, name: Some(S(2839, 14)), src: NameSource::PciIds, pci_ids: S(2833, 21) }, // NV15 [GeForce2 Ultra]
-    Device { id: 0x0153, chip: None, gpu: true, name: Some(S(2862, 11)), src: NameSource::PciIds, pci_ids: S(2854, 20) }, // NV15GL [Quadro2 Pro]
-    Device { id: 0x0160, chip: None, gpu: true, name: Some(S(2880, 12)), src: NameSource::PciIds, pci_ids: S(2874, 19) }, // NV44 [GeForce 6500]
-    Device { id: 0x0161, chip: None, gpu: true, name: Some(S(2899, 23)), src: NameSource::PciIds, pci_ids: S(2893, 30) }, // NV44 [GeForce 6200 TurboCache]
-    Device { id: 0x0162, chip: None, gpu: true, name: Some(S(2929, 26)), src: NameSource::PciIds, pci_ids: S(2923, 33) }, // NV44 [GeForce 6200 SE TurboCache]
-    Device { id: 0x0163, chip: None, gpu: true, name: Some(S(2962, 15)), src: NameSource::PciIds, pci_ids: S(2956, 22) }, // NV44 [GeForce 6200 LE]
-    Device { id: 0x0164, chip: None, gpu: true, name: Some(S(2985, 15)), src: NameSource::PciIds, pci_ids: S(2978, 23) }, // NV44M [GeForce Go 6200]
-    Device { id: 0x0165, chip: None, gpu: true, name: Some(S(3007, 14)), src: NameSource::PciIds, pci_ids: S(3001, 21) }, // NV44 [Quadro NVS 285]
-    Device { id: 0x0166, chip: None, gpu: true, name: Some(S(3029, 15)), src: NameSource::PciIds, pci_ids: S(3022, 23) }, // NV44M [GeForce Go 6400]
-    Device { id: 0x0167, chip: None, gpu: true, name: Some(S(2985, 15)), src: NameSource::PciIds, pci_ids: S(2978, 23) }, // NV44M [GeForce Go 6200]
-    Device { id: 0x0168, chip: None, gpu: true, name: Some(S(3029, 15)), src: NameSource::PciIds, pci_ids: S(3022, 23) }, // NV44M [GeForce Go 6400]
-    Device { id: 0x0169, chip: None, gpu: true, name: Some(S(3051, 12)), src: NameSource::PciIds, pci_ids: S(3045, 19) }, // NV44 [GeForce 6250]
-    Device { id: 0x016a, chip: None, gpu: true, name: Some(S(3070, 15)), src: NameSource::PciIds, pci_ids: S(3064, 22) }, // NV44 [GeForce 7100 GS]
-    Device { id: 0x016d, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(2874, 4) }, // NV44
-    Device { id: 0x016e, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(2874, 4) }, // NV44
-    Device { id: 0x016f, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(2874, 4) }, // NV44
-    Device { id: 0x0170, chip: None, gpu: true, name: Some(S(3092, 15)), src: NameSource::PciIds, pci_ids: S(3086, 22) }, // NV17 [GeForce4 MX 460]
-    Device { id: 0x0171, chip: None, gpu: true, name: Some(S(3114, 15)), src: NameSource::PciIds, pci_ids: S(3108, 22) }, // NV17 [GeForce4 MX 440]
-    Device { id: 0x0172, chip: None, gpu: true, name: Some(S(3136, 15)), src: NameSource::PciIds, pci_ids: S(3130, 22) }, // NV17 [GeForce4 MX 420]
-    Device { id: 0x0173, chip: None, gpu: true, name: Some(S(3158, 18)), src: NameSource::PciIds, pci_ids: S(3152, 25) }, // NV17 [GeForce4 MX 440-SE]
-    Device { id: 0x0174, chip: None, gpu: true, name: Some(S(3184, 15)), src: NameSource::PciIds, pci_ids: S(3177, 23) }, // NV17M [GeForce4 440 Go]
-    Device { id: 0x0175, chip: None, gpu: true, name: Some(S(3207, 15)), src: NameSource::PciIds, pci_ids: S(3200, 23) }, // NV17M [GeForce4 420 Go]
-    Device { id: 0x0176, chip: None, gpu: true, name: Some(S(3230, 19)), src: NameSource::PciIds, pci_ids: S(3223, 27) }, // NV17M [GeForce4 420 Go 32M]
-    Device { id: 0x0177, chip: None, gpu: true, name: Some(S(3257, 15)), src: NameSource::PciIds, pci_ids: S(3250, 23) }, // NV17M [GeForce4 460 Go]
-    Device { id: 0x0178, chip: None, gpu: true, name: Some(S(3281, 15)), src: NameSource::PciIds, pci_ids: S(3273, 24) }, // NV17GL [Quadro4 550 XGL]
-    Device { id: 0x0179, chip: None, gpu: true, name: Some(S(3304, 19)), src: NameSource::PciIds, pci_ids: S(3297, 27) }, // NV17M [GeForce4 440 Go 64M]
-    Device { id: 0x017a, chip: None, gpu: true, name: Some(S(2733, 10)), src: NameSource::PciIds, pci_ids: S(3324, 19) }, // NV17GL [Quadro NVS]
-    Device { id: 0x017b, chip: None, gpu: true, name: Some(S(3281, 15)), src: NameSource::PciIds, pci_ids: S(3273, 24) }, // NV17GL [Quadro4 550 XGL]
-    Device { id: 0x017c, chip: None, gpu: true, name: Some(S(3351, 16)), src: NameSource::PciIds, pci_ids: S(3343, 25) }, // NV17GL [Quadro4 500 GoGL]
-    Device { id: 0x017f, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(3086, 4) }, // NV17
-    Device { id: 0x0181, chip: None, gpu: true, name: Some(S(3374, 22)), src: NameSource::PciIds, pci_ids: S(3368, 29) }, // NV18 [GeForce4 MX 440 AGP 8x]
-    Device { id: 0x0182, chip: None, gpu: true, name: Some(S(3403, 24)), src: NameSource::PciIds, pci_ids: S(3397, 31) }, // NV18 [GeForce4 MX 440SE AGP 8x]
-    Device { id: 0x0183, chip: None, gpu: true, name: Some(S(3434, 22)), src: NameSource::PciIds, pci_ids: S(3428, 29) }, // NV18 [GeForce4 MX 420 AGP 8x]
-    Device { id: 0x0184, chip: None, gpu: true, name: Some(S(3092, 11)), src: NameSource::PciIds, pci_ids: S(3457, 18) }, // NV18 [GeForce4 MX]
-    Device { id: 0x0185, chip: None, gpu: true, name: Some(S(3481, 16)), src: NameSource::PciIds, pci_ids: S(3475, 23) }, // NV18 [GeForce4 MX 4000]
-    Device { id: 0x0186, chip: None, gpu: true, name: Some(S(3505, 15)), src: NameSource::PciIds, pci_ids: S(3498, 23) }, // NV18M [GeForce4 448 Go]
-    Device { id: 0x0187, chip: None, gpu: true, name: Some(S(3528, 15)), src: NameSource::PciIds, pci_ids: S(3521, 23) }, // NV18M [GeForce4 488 Go]
-    Device { id: 0x0188, chip: None, gpu: true, name: Some(S(3552, 15)), src: NameSource::PciIds, pci_ids: S(3544, 24) }, // NV18GL [Quadro4 580 XGL]
-    Device { id: 0x0189, chip: None, gpu: true, name: Some(S(3574, 28)), src: NameSource::PciIds, pci_ids: S(3568, 35) }, // NV18 [GeForce4 MX with AGP8X (Mac)]
-    Device { id: 0x018a, chip: None, gpu: true, name: Some(S(3611, 17)), src: NameSource::PciIds, pci_ids: S(3603, 26) }, // NV18GL [Quadro NVS 280 SD]
-    Device { id: 0x018b, chip: None, gpu: true, name: Some(S(3637, 15)), src: NameSource::PciIds, pci_ids: S(3629, 24) }, // NV18GL [Quadro4 380 XGL]
-    Device { id: 0x018c, chip: None, gpu: true, name: Some(S(3661, 17)), src: NameSource::PciIds, pci_ids: S(3653, 26) }, // NV18GL [Quadro NVS 50 PCI]
-    Device { id: 0x018d, chip: None, gpu: true, name: Some(S(3505, 15)), src: NameSource::PciIds, pci_ids: S(3498, 23) }, // NV18M [GeForce4 448 Go]
-    Device { id: 0x0190, chip: Some(6), gpu: true, name: Some(S(3684, 27)), src: NameSource::PciIds, pci_ids: S(3679, 33) }, // G80 [GeForce 8800 GTS / 8800 GTX]
-    Device { id: 0x0191, chip: Some(6), gpu: true, name: Some(S(3717, 16)), src: NameSource::PciIds, pci_ids: S(3712, 22) }, // G80 [GeForce 8800 GTX]
-    Device { id: 0x0192, chip: Some(6), gpu: true, name: Some(S(3684, 16)), src: NameSource::PciIds, pci_ids: S(3734, 22) }, // G80 [GeForce 8800 GTS]
-    Device { id: 0x0193, chip: Some(6), gpu: true, name: Some(S(3684, 16)), src: NameSource::PciIds, pci_ids: S(3734, 22) }, // G80 [GeForce 8800 GTS]
-    Device { id: 0x0194, chip: Some(6), gpu: true, name: Some(S(3761, 18)), src: NameSource::PciIds, pci_ids: S(3756, 24) }, // G80 [GeForce 8800 Ultra]
-    Device { id: 0x0197, chip: Some(6), gpu: true, name: Some(S(3787, 10)), src: NameSource::PciIds, pci_ids: S(3780, 18) }, // G80GL [Tesla C870]
-    Device { id: 0x019d, chip: Some(6), gpu: true, name: Some(S(3805, 14)), src: NameSource::PciIds, pci_ids: S(3798, 22) }, // G80GL [Quadro FX 5600]
-    Device { id: 0x019e, chip: Some(6), gpu: true, name: Some(S(3827, 14)), src: NameSource::PciIds, pci_ids: S(3820, 22) }, // G80GL [Quadro FX 4600]
-    Device { id: 0x01a0, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(3842, 33) }, // nForce 220/420 NV1A [GeForce2 MX]
-    Device { id: 0x01a4, chip: None, gpu: false, name: Some(S(3875, 17)), src: NameSource::PciIds, pci_ids: S(3875, 17) }, // nForce CPU bridge
-    Device { id: 0x01ab, chip: None, gpu: false, name: Some(S(3892, 34)), src: NameSource::PciIds, pci_ids: S(3892, 34) }, // nForce 420 Memory Controller (DDR)
-    Device { id: 0x01ac, chip: None, gpu: false, name: Some(S(3926, 32)), src: NameSource::PciIds, pci_ids: S(3926, 32) }, // nForce 220/420 Memory Controller
-    Device { id: 0x01ad, chip: None, gpu: false, name: Some(S(3926, 32)), src: NameSource::PciIds, pci_ids: S(3926, 32) }, // nForce 220/420 Memory Controller
-    Device { id: 0x01b0, chip: None, gpu: false, name: Some(S(856, 28)), src: NameSource::PciIds, pci_ids: S(856, 28) }, // nForce Audio Processing Unit
-    Device { id: 0x01b1, chip: None, gpu: false, name: Some(S(3958, 29)), src: NameSource::PciIds, pci_ids: S(3958, 29) }, // nForce AC'97 Audio Controller
-    Device { id: 0x01b2, chip: None, gpu: false, name: Some(S(3987, 17)), src: NameSource::PciIds, pci_ids: S(3987, 17) }, // nForce ISA Bridge
-    Device { id: 0x01b4, chip: None, gpu: false, name: Some(S(4004, 28)), src: NameSource::PciIds, pci_ids: S(4004, 28) }, // nForce PCI System Management
-    Device { id: 0x01b7, chip: None, gpu: false, name: Some(S(4032, 24)), src: NameSource::PciIds, pci_ids: S(4032, 24) }, // nForce AGP to PCI Bridge
-    Device { id: 0x01b8, chip: None, gpu: false, name: Some(S(4056, 24)), src: NameSource::PciIds, pci_ids: S(4056, 24) }, // nForce PCI-to-PCI bridge
-    Device { id: 0x01bc, chip: None, gpu: false, name: Some(S(4080, 10)), src: NameSource::PciIds, pci_ids: S(4080, 10) }, // nForce IDE
-    Device { id: 0x01c1, chip: None, gpu: false, name: Some(S(4090, 29)), src: NameSource::PciIds, pci_ids: S(4090, 29) }, // nForce AC'97 Modem Controller
-    Device { id: 0x01c2, chip: None, gpu: false, name: Some(S(4119, 21)), src: NameSource::PciIds, pci_ids: S(4119, 21) }, // nForce USB Controller
-    Device { id: 0x01c3, chip: None, gpu: false, name: Some(S(4140, 26)), src: NameSource::PciIds, pci_ids: S(4140, 26) }, // nForce Ethernet Controller
-    Device { id: 0x01d0, chip: None, gpu: true, name: Some(S(4171, 15)), src: NameSource::PciIds, pci_ids: S(4166, 21) }, // G72 [GeForce 7350 LE]
-    Device { id: 0x01d1, chip: None, gpu: true, name: Some(S(4192, 15)), src: NameSource::PciIds, pci_ids: S(4187, 21) }, // G72 [GeForce 7300 LE]
-    Device { id: 0x01d2, chip: None, gpu: true, name: Some(S(4213, 15)), src: NameSource::PciIds, pci_ids: S(4208, 21) }, // G72 [GeForce 7550 LE]
-    Device { id: 0x01d3, chip: None, gpu: true, name: Some(S(4234, 25)), src: NameSource::PciIds, pci_ids: S(4229, 31) }, // G72 [GeForce 7200 GS / 7300 SE]
-    Device { id: 0x01d5, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(4166, 3) }, // G72
-    Device { id: 0x01d6, chip: None, gpu: true, name: Some(S(4266, 15)), src: NameSource::PciIds, pci_ids: S(4260, 22) }, // G72M [GeForce Go 7200]
-    Device { id: 0x01d7, chip: None, gpu: true, name: Some(S(4288, 31)), src: NameSource::PciIds, pci_ids: S(4282, 38) }, // G72M [Quadro NVS 110M/GeForce Go 7300]
-    Device { id: 0x01d8, chip: None, gpu: true, name: Some(S(4326, 15)), src: NameSource::PciIds, pci_ids: S(4320, 22) }, // G72M [GeForce Go 7400]
-    Device { id: 0x01d9, chip: None, gpu: true, name: Some(S(4348, 15)), src: NameSource::PciIds, pci_ids: S(4342, 22) }, // G72M [GeForce Go 7450]
-    Device { id: 0x01da, chip: None, gpu: true, name: Some(S(4288, 15)), src: NameSource::PciIds, pci_ids: S(4364, 22) }, // G72M [Quadro NVS 110M]
-    Device { id: 0x01db, chip: None, gpu: true, name: Some(S(4392, 15)), src: NameSource::PciIds, pci_ids: S(4386, 22) }, // G72M [Quadro NVS 120M]
-    Device { id: 0x01dc, chip: None, gpu: true, name: Some(S(4416, 14)), src: NameSource::PciIds, pci_ids: S(4408, 23) }, // G72GLM [Quadro FX 350M]
-    Device { id: 0x01dd, chip: None, gpu: true, name: Some(S(4436, 15)), src: NameSource::PciIds, pci_ids: S(4431, 21) }, // G72 [GeForce 7500 LE]
-    Device { id: 0x01de, chip: None, gpu: true, name: Some(S(4416, 13)), src: NameSource::PciIds, pci_ids: S(4452, 21) }, // G72GL [Quadro FX 350]
-    Device { id: 0x01df, chip: None, gpu: true, name: Some(S(4478, 15)), src: NameSource::PciIds, pci_ids: S(4473, 21) }, // G72 [GeForce 7300 GS]
-    Device { id: 0x01e0, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(4494, 12) }, // nForce2 IGP2
-    Device { id: 0x01e8, chip: None, gpu: false, name: Some(S(4506, 11)), src: NameSource::PciIds, pci_ids: S(4506, 11) }, // nForce2 AGP
-    Device { id: 0x01ea, chip: None, gpu: false, name: Some(S(4517, 27)), src: NameSource::PciIds, pci_ids: S(4517, 27) }, // nForce2 Memory Controller 0
-    Device { id: 0x01eb, chip: None, gpu: false, name: Some(S(4544, 27)), src: NameSource::PciIds, pci_ids: S(4544, 27) }, // nForce2 Memory Controller 1
-    Device { id: 0x01ec, chip: None, gpu: false, name: Some(S(4571, 27)), src: NameSource::PciIds, pci_ids: S(4571, 27) }, // nForce2 Memory Controller 2
-    Device { id: 0x01ed, chip: None, gpu: false, name: Some(S(4598, 27)), src: NameSource::PciIds, pci_ids: S(4598, 27) }, // nForce2 Memory Controller 3
-    Device { id: 0x01ee, chip: None, gpu: false, name: Some(S(4625, 27)), src: NameSource::PciIds, pci_ids: S(4625, 27) }, // nForce2 Memory Controller 4
-    Device { id: 0x01ef, chip: None, gpu: false, name: Some(S(4652, 27)), src: NameSource::PciIds, pci_ids: S(4652, 27) }, // nForce2 Memory Controller 5
-    Device { id: 0x01f0, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(4679, 26) }, // NV1F C17 [GeForce4 MX IGP]
-    Device { id: 0x0200, chip: None, gpu: true, name: Some(S(4711, 8)), src: NameSource::PciIds, pci_ids: S(4705, 15) }, // NV20 [GeForce3]
-    Device { id: 0x0201, chip: None, gpu: true, name: Some(S(4726, 15)), src: NameSource::PciIds, pci_ids: S(4720, 22) }, // NV20 [GeForce3 Ti 200]
-    Device { id: 0x0202, chip: None, gpu: true, name: Some(S(4748, 15)), src: NameSource::PciIds, pci_ids: S(4742, 22) }, // NV20 [GeForce3 Ti 500]
-    Device { id: 0x0203, chip: None, gpu: true, name: Some(S(4772, 10)), src: NameSource::PciIds, pci_ids: S(4764, 19) }, // NV20GL [Quadro DCC]
-    Device { id: 0x0211, chip: None, gpu: true, name: Some(S(344, 12)), src: NameSource::PciIds, pci_ids: S(4783, 19) }, // NV48 [GeForce 6800]
-    Device { id: 0x0212, chip: None, gpu: true, name: Some(S(388, 15)), src: NameSource::PciIds, pci_ids: S(4802, 22) }, // NV48 [GeForce 6800 LE]
-    Device { id: 0x0215, chip: None, gpu: true, name: Some(S(454, 15)), src: NameSource::PciIds, pci_ids: S(4824, 22) }, // NV48 [GeForce 6800 GT]
-    Device { id: 0x0218, chip: None, gpu: true, name: Some(S(432, 15)), src: NameSource::PciIds, pci_ids: S(4846, 22) }, // NV48 [GeForce 6800 XT]
-    Device { id: 0x0221, chip: None, gpu: true, name: Some(S(2119, 12)), src: NameSource::PciIds, pci_ids: S(4868, 20) }, // NV44A [GeForce 6200]
-    Device { id: 0x0222, chip: None, gpu: true, name: Some(S(4894, 17)), src: NameSource::PciIds, pci_ids: S(4888, 24) }, // NV44 [GeForce 6200 A-LE]
-    Device { id: 0x0224, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(2874, 4) }, // NV44
-    Device { id: 0x0240, chip: None, gpu: true, name: Some(S(4919, 12)), src: NameSource::PciIds, pci_ids: S(4912, 20) }, // C51PV [GeForce 6150]
-    Device { id: 0x0241, chip: None, gpu: true, name: Some(S(4937, 15)), src: NameSource::PciIds, pci_ids: S(4932, 21) }, // C51 [GeForce 6150 LE]
-    Device { id: 0x0242, chip: None, gpu: true, name: Some(S(4959, 12)), src: NameSource::PciIds, pci_ids: S(4953, 19) }, // C51G [GeForce 6100]
-    Device { id: 0x0243, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x0244, chip: None, gpu: true, name: Some(S(4999, 15)), src: NameSource::PciIds, pci_ids: S(4994, 21) }, // C51 [GeForce Go 6150]
-    Device { id: 0x0245, chip: None, gpu: true, name: Some(S(5020, 30)), src: NameSource::PciIds, pci_ids: S(5015, 36) }, // C51 [Quadro NVS 210S/GeForce 6150LE]
-    Device { id: 0x0246, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x0247, chip: None, gpu: true, name: Some(S(5056, 15)), src: NameSource::PciIds, pci_ids: S(5051, 21) }, // C51 [GeForce Go 6100]
-    Device { id: 0x0248, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x0249, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024a, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024b, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024c, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024d, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024e, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x024f, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x0250, chip: None, gpu: true, name: Some(S(5078, 16)), src: NameSource::PciIds, pci_ids: S(5072, 23) }, // NV25 [GeForce4 Ti 4600]
-    Device { id: 0x0251, chip: None, gpu: true, name: Some(S(5101, 16)), src: NameSource::PciIds, pci_ids: S(5095, 23) }, // NV25 [GeForce4 Ti 4400]
-    Device { id: 0x0252, chip: None, gpu: true, name: Some(S(5078, 11)), src: NameSource::PciIds, pci_ids: S(5118, 18) }, // NV25 [GeForce4 Ti]
-    Device { id: 0x0253, chip: None, gpu: true, name: Some(S(5142, 16)), src: NameSource::PciIds, pci_ids: S(5136, 23) }, // NV25 [GeForce4 Ti 4200]
-    Device { id: 0x0258, chip: None, gpu: true, name: Some(S(5167, 15)), src: NameSource::PciIds, pci_ids: S(5159, 24) }, // NV25GL [Quadro4 900 XGL]
-    Device { id: 0x0259, chip: None, gpu: true, name: Some(S(5191, 15)), src: NameSource::PciIds, pci_ids: S(5183, 24) }, // NV25GL [Quadro4 750 XGL]
-    Device { id: 0x025b, chip: None, gpu: true, name: Some(S(5215, 15)), src: NameSource::PciIds, pci_ids: S(5207, 24) }, // NV25GL [Quadro4 700 XGL]
-    Device { id: 0x0260, chip: None, gpu: false, name: Some(S(5231, 16)), src: NameSource::PciIds, pci_ids: S(5231, 16) }, // MCP51 LPC Bridge
-    Device { id: 0x0261, chip: None, gpu: false, name: Some(S(5231, 16)), src: NameSource::PciIds, pci_ids: S(5231, 16) }, // MCP51 LPC Bridge
-    Device { id: 0x0262, chip: None, gpu: false, name: Some(S(5231, 16)), src: NameSource::PciIds, pci_ids: S(5231, 16) }, // MCP51 LPC Bridge
-    Device { id: 0x0263, chip: None, gpu: false, name: Some(S(5231, 16)), src: NameSource::PciIds, pci_ids: S(5231, 16) }, // MCP51 LPC Bridge
-    Device { id: 0x0264, chip: None, gpu: false, name: Some(S(5247, 11)), src: NameSource::PciIds, pci_ids: S(5247, 11) }, // MCP51 SMBus
-    Device { id: 0x0265, chip: None, gpu: false, name: Some(S(5258, 9)), src: NameSource::PciIds, pci_ids: S(5258, 9) }, // MCP51 IDE
-    Device { id: 0x0266, chip: None, gpu: false, name: Some(S(5267, 27)), src: NameSource::PciIds, pci_ids: S(5267, 27) }, // MCP51 Serial ATA Controller
-    Device { id: 0x0267, chip: None, gpu: false, name: Some(S(5267, 27)), src: NameSource::PciIds, pci_ids: S(5267, 27) }, // MCP51 Serial ATA Controller
-    Device { id: 0x0268, chip: None, gpu: false, name: Some(S(5294, 25)), src: NameSource::PciIds, pci_ids: S(5294, 25) }, // MCP51 Ethernet Controller
-    Device { id: 0x0269, chip: None, gpu: false, name: Some(S(5294, 25)), src: NameSource::PciIds, pci_ids: S(5294, 25) }, // MCP51 Ethernet Controller
-    Device { id: 0x026a, chip: None, gpu: false, name: Some(S(5319, 9)), src: NameSource::PciIds, pci_ids: S(5319, 9) }, // MCP51 MCI
-    Device { id: 0x026b, chip: None, gpu: false, name: Some(S(5328, 27)), src: NameSource::PciIds, pci_ids: S(5328, 27) }, // MCP51 AC97 Audio Controller
-    Device { id: 0x026c, chip: None, gpu: false, name: Some(S(5355, 27)), src: NameSource::PciIds, pci_ids: S(5355, 27) }, // MCP51 High Definition Audio
-    Device { id: 0x026d, chip: None, gpu: false, name: Some(S(5382, 20)), src: NameSource::PciIds, pci_ids: S(5382, 20) }, // MCP51 USB Controller
-    Device { id: 0x026e, chip: None, gpu: false, name: Some(S(5382, 20)), src: NameSource::PciIds, pci_ids: S(5382, 20) }, // MCP51 USB Controller
-    Device { id: 0x026f, chip: None, gpu: false, name: Some(S(5402, 16)), src: NameSource::PciIds, pci_ids: S(5402, 16) }, // MCP51 PCI Bridge
-    Device { id: 0x0270, chip: None, gpu: false, name: Some(S(5418, 17)), src: NameSource::PciIds, pci_ids: S(5418, 17) }, // MCP51 Host Bridge
-    Device { id: 0x0271, chip: None, gpu: false, name: Some(S(5435, 9)), src: NameSource::PciIds, pci_ids: S(5435, 9) }, // MCP51 PMU
-    Device { id: 0x0272, chip: None, gpu: false, name: Some(S(5444, 25)), src: NameSource::PciIds, pci_ids: S(5444, 25) }, // MCP51 Memory Controller 0
-    Device { id: 0x027e, chip: None, gpu: false, name: Some(S(5469, 23)), src: NameSource::PciIds, pci_ids: S(5469, 23) }, // C51 Memory Controller 2
-    Device { id: 0x027f, chip: None, gpu: false, name: Some(S(5492, 23)), src: NameSource::PciIds, pci_ids: S(5492, 23) }, // C51 Memory Controller 3
-    Device { id: 0x0280, chip: None, gpu: true, name: Some(S(5521, 16)), src: NameSource::PciIds, pci_ids: S(5515, 23) }, // NV28 [GeForce4 Ti 4800]
-    Device { id: 0x0281, chip: None, gpu: true, name: Some(S(5544, 23)), src: NameSource::PciIds, pci_ids: S(5538, 30) }, // NV28 [GeForce4 Ti 4200 AGP 8x]
-    Device { id: 0x0282, chip: None, gpu: true, name: Some(S(5574, 19)), src: NameSource::PciIds, pci_ids: S(5568, 26) }, // NV28 [GeForce4 Ti 4800 SE]
-    Device { id: 0x0286, chip: None, gpu: true, name: Some(S(5601, 26)), src: NameSource::PciIds, pci_ids: S(5594, 34) }, // NV28M [GeForce4 Ti 4200 Go AGP 8x]
-    Device { id: 0x0288, chip: None, gpu: true, name: Some(S(5636, 15)), src: NameSource::PciIds, pci_ids: S(5628, 24) }, // NV28GL [Quadro4 980 XGL]
-    Device { id: 0x0289, chip: None, gpu: true, name: Some(S(5660, 15)), src: NameSource::PciIds, pci_ids: S(5652, 24) }, // NV28GL [Quadro4 780 XGL]
-    Device { id: 0x028c, chip: None, gpu: true, name: Some(S(5685, 13)), src: NameSource::PciIds, pci_ids: S(5676, 23) }, // NV28GLM [Quadro4 Go700]
-    Device { id: 0x0290, chip: None, gpu: true, name: Some(S(5704, 16)), src: NameSource::PciIds, pci_ids: S(5699, 22) }, // G71 [GeForce 7900 GTX]
-    Device { id: 0x0291, chip: None, gpu: true, name: Some(S(5726, 19)), src: NameSource::PciIds, pci_ids: S(5721, 25) }, // G71 [GeForce 7900 GT/GTO]
-    Device { id: 0x0292, chip: None, gpu: true, name: Some(S(5751, 15)), src: NameSource::PciIds, pci_ids: S(5746, 21) }, // G71 [GeForce 7900 GS]
-    Device { id: 0x0293, chip: None, gpu: true, name: Some(S(5772, 16)), src: NameSource::PciIds, pci_ids: S(5767, 22) }, // G71 [GeForce 7900 GX2]
-    Device { id: 0x0294, chip: None, gpu: true, name: Some(S(5794, 16)), src: NameSource::PciIds, pci_ids: S(5789, 22) }, // G71 [GeForce 7950 GX2]
-    Device { id: 0x0295, chip: None, gpu: true, name: Some(S(5816, 15)), src: NameSource::PciIds, pci_ids: S(5811, 21) }, // G71 [GeForce 7950 GT]
-    Device { id: 0x0297, chip: None, gpu: true, name: Some(S(5838, 19)), src: NameSource::PciIds, pci_ids: S(5832, 26) }, // G71M [GeForce Go 7950 GTX]
-    Device { id: 0x0298, chip: None, gpu: true, name: Some(S(5864, 18)), src: NameSource::PciIds, pci_ids: S(5858, 25) }, // G71M [GeForce Go 7900 GS]
-    Device { id: 0x0299, chip: None, gpu: true, name: Some(S(5889, 19)), src: NameSource::PciIds, pci_ids: S(5883, 26) }, // G71M [GeForce Go 7900 GTX]
-    Device { id: 0x029a, chip: None, gpu: true, name: Some(S(5917, 15)), src: NameSource::PciIds, pci_ids: S(5909, 24) }, // G71GLM [Quadro FX 2500M]
-    Device { id: 0x029b, chip: None, gpu: true, name: Some(S(5941, 15)), src: NameSource::PciIds, pci_ids: S(5933, 24) }, // G71GLM [Quadro FX 1500M]
-    Device { id: 0x029c, chip: None, gpu: true, name: Some(S(5964, 14)), src: NameSource::PciIds, pci_ids: S(5957, 22) }, // G71GL [Quadro FX 5500]
-    Device { id: 0x029d, chip: None, gpu: true, name: Some(S(5986, 14)), src: NameSource::PciIds, pci_ids: S(5979, 22) }, // G71GL [Quadro FX 3500]
-    Device { id: 0x029e, chip: None, gpu: true, name: Some(S(5941, 14)), src: NameSource::PciIds, pci_ids: S(6001, 22) }, // G71GL [Quadro FX 1500]
-    Device { id: 0x029f, chip: None, gpu: true, name: Some(S(6030, 17)), src: NameSource::PciIds, pci_ids: S(6023, 25) }, // G71GL [Quadro FX 4500 X2]
-    Device { id: 0x02a0, chip: None, gpu: true, name: Some(S(6054, 4)), src: NameSource::PciIds, pci_ids: S(6048, 11) }, // NV2A [XGPU]
-    Device { id: 0x02a5, chip: None, gpu: false, name: Some(S(6059, 15)), src: NameSource::PciIds, pci_ids: S(6059, 15) }, // MCPX CPU Bridge
-    Device { id: 0x02a6, chip: None, gpu: false, name: Some(S(6074, 22)), src: NameSource::PciIds, pci_ids: S(6074, 22) }, // MCPX Memory Controller
-    Device { id: 0x02e0, chip: None, gpu: true, name: Some(S(6101, 19)), src: NameSource::PciIds, pci_ids: S(6096, 25) }, // G73 [GeForce 7600 GT AGP]
-    Device { id: 0x02e1, chip: None, gpu: true, name: Some(S(6126, 19)), src: NameSource::PciIds, pci_ids: S(6121, 25) }, // G73 [GeForce 7600 GS AGP]
-    Device { id: 0x02e2, chip: None, gpu: true, name: Some(S(6151, 19)), src: NameSource::PciIds, pci_ids: S(6146, 25) }, // G73 [GeForce 7300 GT AGP]
-    Device { id: 0x02e3, chip: None, gpu: true, name: Some(S(6176, 19)), src: NameSource::PciIds, pci_ids: S(6171, 25) }, // G71 [GeForce 7900 GS AGP]
-    Device { id: 0x02e4, chip: None, gpu: true, name: Some(S(6201, 19)), src: NameSource::PciIds, pci_ids: S(6196, 25) }, // G71 [GeForce 7950 GT AGP]
-    Device { id: 0x02e5, chip: None, gpu: true, name: Some(S(6126, 19)), src: NameSource::PciIds, pci_ids: S(6221, 25) }, // G71 [GeForce 7600 GS AGP]
-    Device { id: 0x02f0, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f1, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f2, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f3, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f4, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f5, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f6, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f7, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x02f8, chip: None, gpu: false, name: Some(S(6261, 23)), src: NameSource::PciIds, pci_ids: S(6261, 23) }, // C51 Memory Controller 5
-    Device { id: 0x02f9, chip: None, gpu: false, name: Some(S(6284, 23)), src: NameSource::PciIds, pci_ids: S(6284, 23) }, // C51 Memory Controller 4
-    Device { id: 0x02fa, chip: None, gpu: false, name: Some(S(6307, 23)), src: NameSource::PciIds, pci_ids: S(6307, 23) }, // C51 Memory Controller 0
-    Device { id: 0x02fb, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x02fc, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x02fd, chip: None, gpu: false, name: Some(S(4972, 22)), src: NameSource::PciIds, pci_ids: S(4972, 22) }, // C51 PCI Express Bridge
-    Device { id: 0x02fe, chip: None, gpu: false, name: Some(S(6330, 23)), src: NameSource::PciIds, pci_ids: S(6330, 23) }, // C51 Memory Controller 1
-    Device { id: 0x02ff, chip: None, gpu: false, name: Some(S(6246, 15)), src: NameSource::PciIds, pci_ids: S(6246, 15) }, // C51 Host Bridge
-    Device { id: 0x0300, chip: None, gpu: true, name: Some(S(6359, 10)), src: NameSource::PciIds, pci_ids: S(6353, 17) }, // NV30 [GeForce FX]
-    Device { id: 0x0301, chip: None, gpu: true, name: Some(S(6376, 21)), src: NameSource::PciIds, pci_ids: S(6370, 28) }, // NV30 [GeForce FX 5800 Ultra]
-    Device { id: 0x0302, chip: None, gpu: true, name: Some(S(6376, 15)), src: NameSource::PciIds, pci_ids: S(6398, 22) }, // NV30 [GeForce FX 5800]
-    Device { id: 0x0308, chip: None, gpu: true, name: Some(S(6428, 14)), src: NameSource::PciIds, pci_ids: S(6420, 23) }, // NV30GL [Quadro FX 2000]
-    Device { id: 0x0309, chip: None, gpu: true, name: Some(S(6451, 14)), src: NameSource::PciIds, pci_ids: S(6443, 23) }, // NV30GL [Quadro FX 1000]
-    Device { id: 0x0311, chip: None, gpu: true, name: Some(S(6472, 21)), src: NameSource::PciIds, pci_ids: S(6466, 28) }, // NV31 [GeForce FX 5600 Ultra]
-    Device { id: 0x0312, chip: None, gpu: true, name: Some(S(6472, 15)), src: NameSource::PciIds, pci_ids: S(6494, 22) }, // NV31 [GeForce FX 5600]
-    Device { id: 0x0314, chip: None, gpu: true, name: Some(S(6522, 17)), src: NameSource::PciIds, pci_ids: S(6516, 24) }, // NV31 [GeForce FX 5600XT]
-    Device { id: 0x0316, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6540, 5) }, // NV31M
-    Device { id: 0x0318, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6545, 6) }, // NV31GL
-    Device { id: 0x031a, chip: None, gpu: true, name: Some(S(6558, 17)), src: NameSource::PciIds, pci_ids: S(6551, 25) }, // NV31M [GeForce FX Go5600]
-    Device { id: 0x031b, chip: None, gpu: true, name: Some(S(6583, 17)), src: NameSource::PciIds, pci_ids: S(6576, 25) }, // NV31M [GeForce FX Go5650]
-    Device { id: 0x031c, chip: None, gpu: true, name: Some(S(6610, 15)), src: NameSource::PciIds, pci_ids: S(6601, 25) }, // NV31GLM [Quadro FX Go700]
-    Device { id: 0x0320, chip: None, gpu: true, name: Some(S(6632, 15)), src: NameSource::PciIds, pci_ids: S(6626, 22) }, // NV34 [GeForce FX 5200]
-    Device { id: 0x0321, chip: None, gpu: true, name: Some(S(6654, 21)), src: NameSource::PciIds, pci_ids: S(6648, 28) }, // NV34 [GeForce FX 5200 Ultra]
-    Device { id: 0x0322, chip: None, gpu: true, name: Some(S(6632, 15)), src: NameSource::PciIds, pci_ids: S(6626, 22) }, // NV34 [GeForce FX 5200]
-    Device { id: 0x0323, chip: None, gpu: true, name: Some(S(6682, 17)), src: NameSource::PciIds, pci_ids: S(6676, 24) }, // NV34 [GeForce FX 5200LE]
-    Device { id: 0x0324, chip: None, gpu: true, name: Some(S(6707, 21)), src: NameSource::PciIds, pci_ids: S(6700, 29) }, // NV34M [GeForce FX Go5200 64M]
-    Device { id: 0x0325, chip: None, gpu: true, name: Some(S(6736, 17)), src: NameSource::PciIds, pci_ids: S(6729, 25) }, // NV34M [GeForce FX Go5250]
-    Device { id: 0x0326, chip: None, gpu: true, name: Some(S(6760, 15)), src: NameSource::PciIds, pci_ids: S(6754, 22) }, // NV34 [GeForce FX 5500]
-    Device { id: 0x0327, chip: None, gpu: true, name: Some(S(6782, 15)), src: NameSource::PciIds, pci_ids: S(6776, 22) }, // NV34 [GeForce FX 5100]
-    Device { id: 0x0328, chip: None, gpu: true, name: Some(S(6805, 25)), src: NameSource::PciIds, pci_ids: S(6798, 33) }, // NV34M [GeForce FX Go5200 32M/64M]
-    Device { id: 0x0329, chip: None, gpu: true, name: Some(S(6707, 17)), src: NameSource::PciIds, pci_ids: S(6831, 25) }, // NV34M [GeForce FX Go5200]
-    Device { id: 0x032a, chip: None, gpu: true, name: Some(S(6864, 18)), src: NameSource::PciIds, pci_ids: S(6856, 27) }, // NV34GL [Quadro NVS 280 PCI]
-    Device { id: 0x032b, chip: None, gpu: true, name: Some(S(6891, 21)), src: NameSource::PciIds, pci_ids: S(6883, 30) }, // NV34GL [Quadro FX 500/600 PCI]
-    Device { id: 0x032c, chip: None, gpu: true, name: Some(S(6920, 26)), src: NameSource::PciIds, pci_ids: S(6913, 34) }, // NV34M [GeForce FX Go5300 / Go5350]
-    Device { id: 0x032d, chip: None, gpu: true, name: Some(S(6954, 17)), src: NameSource::PciIds, pci_ids: S(6947, 25) }, // NV34M [GeForce FX Go5100]
-    Device { id: 0x032e, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6626, 4) }, // NV34
-    Device { id: 0x032f, chip: None, gpu: true, name: Some(S(6632, 15)), src: NameSource::PciIds, pci_ids: S(6626, 22) }, // NV34 [GeForce FX 5200]
-    Device { id: 0x0330, chip: None, gpu: true, name: Some(S(6978, 21)), src: NameSource::PciIds, pci_ids: S(6972, 28) }, // NV35 [GeForce FX 5900 Ultra]
-    Device { id: 0x0331, chip: None, gpu: true, name: Some(S(6978, 15)), src: NameSource::PciIds, pci_ids: S(7000, 22) }, // NV35 [GeForce FX 5900]
-    Device { id: 0x0332, chip: None, gpu: true, name: Some(S(7028, 17)), src: NameSource::PciIds, pci_ids: S(7022, 24) }, // NV35 [GeForce FX 5900XT]
-    Device { id: 0x0333, chip: None, gpu: true, name: Some(S(7052, 21)), src: NameSource::PciIds, pci_ids: S(7046, 28) }, // NV38 [GeForce FX 5950 Ultra]
-    Device { id: 0x0334, chip: None, gpu: true, name: Some(S(7080, 17)), src: NameSource::PciIds, pci_ids: S(7074, 24) }, // NV35 [GeForce FX 5900ZT]
-    Device { id: 0x0338, chip: None, gpu: true, name: Some(S(7106, 14)), src: NameSource::PciIds, pci_ids: S(7098, 23) }, // NV35GL [Quadro FX 3000]
-    Device { id: 0x033f, chip: None, gpu: true, name: Some(S(7129, 13)), src: NameSource::PciIds, pci_ids: S(7121, 22) }, // NV35GL [Quadro FX 700]
-    Device { id: 0x0341, chip: None, gpu: true, name: Some(S(7149, 21)), src: NameSource::PciIds, pci_ids: S(7143, 28) }, // NV36 [GeForce FX 5700 Ultra]
-    Device { id: 0x0342, chip: None, gpu: true, name: Some(S(7149, 15)), src: NameSource::PciIds, pci_ids: S(7171, 22) }, // NV36 [GeForce FX 5700]
-    Device { id: 0x0343, chip: None, gpu: true, name: Some(S(7199, 17)), src: NameSource::PciIds, pci_ids: S(7193, 24) }, // NV36 [GeForce FX 5700LE]
-    Device { id: 0x0344, chip: None, gpu: true, name: Some(S(7223, 17)), src: NameSource::PciIds, pci_ids: S(7217, 24) }, // NV36 [GeForce FX 5700VE]
-    Device { id: 0x0347, chip: None, gpu: true, name: Some(S(7248, 17)), src: NameSource::PciIds, pci_ids: S(7241, 25) }, // NV36M [GeForce FX Go5700]
-    Device { id: 0x0348, chip: None, gpu: true, name: Some(S(7248, 17)), src: NameSource::PciIds, pci_ids: S(7241, 25) }, // NV36M [GeForce FX Go5700]
-    Device { id: 0x034c, chip: None, gpu: true, name: Some(S(7272, 16)), src: NameSource::PciIds, pci_ids: S(7266, 23) }, // NV36 [Quadro FX Go1000]
-    Device { id: 0x034d, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(7143, 4) }, // NV36
-    Device { id: 0x034e, chip: None, gpu: true, name: Some(S(7297, 14)), src: NameSource::PciIds, pci_ids: S(7289, 23) }, // NV36GL [Quadro FX 1100]
-    Device { id: 0x0360, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0361, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0362, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0363, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0364, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0365, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0366, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0367, chip: None, gpu: false, name: Some(S(7312, 16)), src: NameSource::PciIds, pci_ids: S(7312, 16) }, // MCP55 LPC Bridge
-    Device { id: 0x0368, chip: None, gpu: false, name: Some(S(7328, 22)), src: NameSource::PciIds, pci_ids: S(7328, 22) }, // MCP55 SMBus Controller
-    Device { id: 0x0369, chip: None, gpu: false, name: Some(S(7350, 23)), src: NameSource::PciIds, pci_ids: S(7350, 23) }, // MCP55 Memory Controller
-    Device { id: 0x036a, chip: None, gpu: false, name: Some(S(7350, 23)), src: NameSource::PciIds, pci_ids: S(7350, 23) }, // MCP55 Memory Controller
-    Device { id: 0x036b, chip: None, gpu: false, name: Some(S(7373, 9)), src: NameSource::PciIds, pci_ids: S(7373, 9) }, // MCP55 SMU
-    Device { id: 0x036c, chip: None, gpu: false, name: Some(S(7382, 20)), src: NameSource::PciIds, pci_ids: S(7382, 20) }, // MCP55 USB Controller
-    Device { id: 0x036d, chip: None, gpu: false, name: Some(S(7382, 20)), src: NameSource::PciIds, pci_ids: S(7382, 20) }, // MCP55 USB Controller
-    Device { id: 0x036e, chip: None, gpu: false, name: Some(S(7402, 9)), src: NameSource::PciIds, pci_ids: S(7402, 9) }, // MCP55 IDE
-    Device { id: 0x0370, chip: None, gpu: false, name: Some(S(7411, 16)), src: NameSource::PciIds, pci_ids: S(7411, 16) }, // MCP55 PCI bridge
-    Device { id: 0x0371, chip: None, gpu: false, name: Some(S(7427, 27)), src: NameSource::PciIds, pci_ids: S(7427, 27) }, // MCP55 High Definition Audio
-    Device { id: 0x0372, chip: None, gpu: false, name: Some(S(7454, 14)), src: NameSource::PciIds, pci_ids: S(7454, 14) }, // MCP55 Ethernet
-    Device { id: 0x0373, chip: None, gpu: false, name: Some(S(7454, 14)), src: NameSource::PciIds, pci_ids: S(7454, 14) }, // MCP55 Ethernet
-    Device { id: 0x0374, chip: None, gpu: false, name: Some(S(7468, 24)), src: NameSource::PciIds, pci_ids: S(7468, 24) }, // MCP55 PCI Express bridge
-    Device { id: 0x0375, chip: None, gpu: false, name: Some(S(7468, 24)), src: NameSource::PciIds, pci_ids: S(7468, 24) }, // MCP55 PCI Express bridge
-    Device { id: 0x0376, chip: None, gpu: false, name: Some(S(7468, 24)), src: NameSource::PciIds, pci_ids: S(7468, 24) }, // MCP55 PCI Express bridge
-    Device { id: 0x0377, chip: None, gpu: false, name: Some(S(7468, 24)), src: NameSource::PciIds, pci_ids: S(7468, 24) }, // MCP55 PCI Express bridge
-    Device { id: 0x0378, chip: None, gpu: false, name: Some(S(7468, 24)), src: NameSource::PciIds, pci_ids: S(7468, 24) }, // MCP55 PCI Express bridge
-    Device { id: 0x037a, chip: None, gpu: false, name: Some(S(7350, 23)), src: NameSource::PciIds, pci_ids: S(7350, 23) }, // MCP55 Memory Controller
-    Device { id: 0x037e, chip: None, gpu: false, name: Some(S(7492, 21)), src: NameSource::PciIds, pci_ids: S(7492, 21) }, // MCP55 SATA Controller
-    Device { id: 0x037f, chip: None, gpu: false, name: Some(S(7492, 21)), src: NameSource::PciIds, pci_ids: S(7492, 21) }, // MCP55 SATA Controller
-    Device { id: 0x038b, chip: None, gpu: true, name: Some(S(7518, 15)), src: NameSource::PciIds, pci_ids: S(7513, 21) }, // G73 [GeForce 7650 GS]
-    Device { id: 0x0390, chip: None, gpu: true, name: Some(S(7518, 15)), src: NameSource::PciIds, pci_ids: S(7513, 21) }, // G73 [GeForce 7650 GS]
-    Device { id: 0x0391, chip: None, gpu: true, name: Some(S(6101, 15)), src: NameSource::PciIds, pci_ids: S(7534, 21) }, // G73 [GeForce 7600 GT]
-    Device { id: 0x0392, chip: None, gpu: true, name: Some(S(6126, 15)), src: NameSource::PciIds, pci_ids: S(7555, 21) }, // G73 [GeForce 7600 GS]
-    Device { id: 0x0393, chip: None, gpu: true, name: Some(S(6151, 15)), src: NameSource::PciIds, pci_ids: S(7576, 21) }, // G73 [GeForce 7300 GT]
-    Device { id: 0x0394, chip: None, gpu: true, name: Some(S(7602, 15)), src: NameSource::PciIds, pci_ids: S(7597, 21) }, // G73 [GeForce 7600 LE]
-    Device { id: 0x0395, chip: None, gpu: true, name: Some(S(6151, 15)), src: NameSource::PciIds, pci_ids: S(7576, 21) }, // G73 [GeForce 7300 GT]
-    Device { id: 0x0396, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6096, 3) }, // G73
-    Device { id: 0x0397, chip: None, gpu: true, name: Some(S(7624, 15)), src: NameSource::PciIds, pci_ids: S(7618, 22) }, // G73M [GeForce Go 7700]
-    Device { id: 0x0398, chip: None, gpu: true, name: Some(S(7646, 15)), src: NameSource::PciIds, pci_ids: S(7640, 22) }, // G73M [GeForce Go 7600]
-    Device { id: 0x0399, chip: None, gpu: true, name: Some(S(7668, 18)), src: NameSource::PciIds, pci_ids: S(7662, 25) }, // G73M [GeForce Go 7600 GT]
-    Device { id: 0x039a, chip: None, gpu: true, name: Some(S(7693, 15)), src: NameSource::PciIds, pci_ids: S(7687, 22) }, // G73M [Quadro NVS 300M]
-    Device { id: 0x039b, chip: None, gpu: true, name: Some(S(7715, 18)), src: NameSource::PciIds, pci_ids: S(7709, 25) }, // G73M [GeForce Go 7900 SE]
-    Device { id: 0x039c, chip: None, gpu: true, name: Some(S(7742, 14)), src: NameSource::PciIds, pci_ids: S(7734, 23) }, // G73GLM [Quadro FX 550M]
-    Device { id: 0x039d, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6096, 3) }, // G73
-    Device { id: 0x039e, chip: None, gpu: true, name: Some(S(3805, 13)), src: NameSource::PciIds, pci_ids: S(7757, 21) }, // G73GL [Quadro FX 560]
-    Device { id: 0x039f, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(6096, 3) }, // G73
-    Device { id: 0x03a0, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a1, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a2, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a3, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a4, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a5, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a6, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a7, chip: None, gpu: false, name: Some(S(7778, 15)), src: NameSource::PciIds, pci_ids: S(7778, 15) }, // C55 Host Bridge
-    Device { id: 0x03a8, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03a9, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03aa, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03ab, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03ac, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03ad, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03ae, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03af, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b0, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b1, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b2, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b3, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b4, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b5, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b6, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03b7, chip: None, gpu: false, name: Some(S(7814, 22)), src: NameSource::PciIds, pci_ids: S(7814, 22) }, // C55 PCI Express bridge
-    Device { id: 0x03b8, chip: None, gpu: false, name: Some(S(7814, 22)), src: NameSource::PciIds, pci_ids: S(7814, 22) }, // C55 PCI Express bridge
-    Device { id: 0x03b9, chip: None, gpu: false, name: Some(S(7814, 22)), src: NameSource::PciIds, pci_ids: S(7814, 22) }, // C55 PCI Express bridge
-    Device { id: 0x03ba, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03bb, chip: None, gpu: false, name: Some(S(7814, 22)), src: NameSource::PciIds, pci_ids: S(7814, 22) }, // C55 PCI Express bridge
-    Device { id: 0x03bc, chip: None, gpu: false, name: Some(S(7793, 21)), src: NameSource::PciIds, pci_ids: S(7793, 21) }, // C55 Memory Controller
-    Device { id: 0x03d0, chip: None, gpu: true, name: Some(S(7841, 25)), src: NameSource::PciIds, pci_ids: S(7836, 31) }, // C61 [GeForce 6150SE nForce 430]
-    Device { id: 0x03d1, chip: None, gpu: true, name: Some(S(7872, 23)), src: NameSource::PciIds, pci_ids: S(7867, 29) }, // C61 [GeForce 6100 nForce 405]
-    Device { id: 0x03d2, chip: None, gpu: true, name: Some(S(7901, 23)), src: NameSource::PciIds, pci_ids: S(7896, 29) }, // C61 [GeForce 6100 nForce 400]
-    Device { id: 0x03d5, chip: None, gpu: true, name: Some(S(7930, 23)), src: NameSource::PciIds, pci_ids: S(7925, 29) }, // C61 [GeForce 6100 nForce 420]
-    Device { id: 0x03d6, chip: None, gpu: true, name: Some(S(7959, 26)), src: NameSource::PciIds, pci_ids: S(7954, 32) }, // C61 [GeForce 7025 / nForce 630a]
-    Device { id: 0x03e0, chip: None, gpu: false, name: Some(S(7986, 16)), src: NameSource::PciIds, pci_ids: S(7986, 16) }, // MCP61 LPC Bridge
-    Device { id: 0x03e1, chip: None, gpu: false, name: Some(S(7986, 16)), src: NameSource::PciIds, pci_ids: S(7986, 16) }, // MCP61 LPC Bridge
-    Device { id: 0x03e2, chip: None, gpu: false, name: Some(S(8002, 17)), src: NameSource::PciIds, pci_ids: S(8002, 17) }, // MCP61 Host Bridge
-    Device { id: 0x03e3, chip: None, gpu: false, name: Some(S(7986, 16)), src: NameSource::PciIds, pci_ids: S(7986, 16) }, // MCP61 LPC Bridge
-    Device { id: 0x03e4, chip: None, gpu: false, name: Some(S(8019, 27)), src: NameSource::PciIds, pci_ids: S(8019, 27) }, // MCP61 High Definition Audio
-    Device { id: 0x03e5, chip: None, gpu: false, name: Some(S(8046, 14)), src: NameSource::PciIds, pci_ids: S(8046, 14) }, // MCP61 Ethernet
-    Device { id: 0x03e6, chip: None, gpu: false, name: Some(S(8046, 14)), src: NameSource::PciIds, pci_ids: S(8046, 14) }, // MCP61 Ethernet
-    Device { id: 0x03e7, chip: None, gpu: false, name: Some(S(8060, 21)), src: NameSource::PciIds, pci_ids: S(8060, 21) }, // MCP61 SATA Controller
-    Device { id: 0x03e8, chip: None, gpu: false, name: Some(S(8081, 24)), src: NameSource::PciIds, pci_ids: S(8081, 24) }, // MCP61 PCI Express bridge
-    Device { id: 0x03e9, chip: None, gpu: false, name: Some(S(8081, 24)), src: NameSource::PciIds, pci_ids: S(8081, 24) }, // MCP61 PCI Express bridge
-    Device { id: 0x03ea, chip: None, gpu: false, name: Some(S(8105, 23)), src: NameSource::PciIds, pci_ids: S(8105, 23) }, // MCP61 Memory Controller
-    Device { id: 0x03eb, chip: None, gpu: false, name: Some(S(8128, 11)), src: NameSource::PciIds, pci_ids: S(8128, 11) }, // MCP61 SMBus
-    Device { id: 0x03ec, chip: None, gpu: false, name: Some(S(8139, 9)), src: NameSource::PciIds, pci_ids: S(8139, 9) }, // MCP61 IDE
-    Device { id: 0x03ee, chip: None, gpu: false, name: Some(S(8046, 14)), src: NameSource::PciIds, pci_ids: S(8046, 14) }, // MCP61 Ethernet
-    Device { id: 0x03ef, chip: None, gpu: false, name: Some(S(8046, 14)), src: NameSource::PciIds, pci_ids: S(8046, 14) }, // MCP61 Ethernet
-    Device { id: 0x03f0, chip: None, gpu: false, name: Some(S(8019, 27)), src: NameSource::PciIds, pci_ids: S(8019, 27) }, // MCP61 High Definition Audio
-    Device { id: 0x03f1, chip: None, gpu: false, name: Some(S(8148, 24)), src: NameSource::PciIds, pci_ids: S(8148, 24) }, // MCP61 USB 1.1 Controller
-    Device { id: 0x03f2, chip: None, gpu: false, name: Some(S(8172, 24)), src: NameSource::PciIds, pci_ids: S(8172, 24) }, // MCP61 USB 2.0 Controller
-    Device { id: 0x03f3, chip: None, gpu: false, name: Some(S(8196, 16)), src: NameSource::PciIds, pci_ids: S(8196, 16) }, // MCP61 PCI bridge
-    Device { id: 0x03f4, chip: None, gpu: false, name: Some(S(8212, 9)), src: NameSource::PciIds, pci_ids: S(8212, 9) }, // MCP61 SMU
-    Device { id: 0x03f5, chip: None, gpu: false, name: Some(S(8105, 23)), src: NameSource::PciIds, pci_ids: S(8105, 23) }, // MCP61 Memory Controller
-    Device { id: 0x03f6, chip: None, gpu: false, name: Some(S(8060, 21)), src: NameSource::PciIds, pci_ids: S(8060, 21) }, // MCP61 SATA Controller
-    Device { id: 0x03f7, chip: None, gpu: false, name: Some(S(8060, 21)), src: NameSource::PciIds, pci_ids: S(8060, 21) }, // MCP61 SATA Controller
-    Device { id: 0x0400, chip: Some(7), gpu: true, name: Some(S(8226, 16)), src: NameSource::PciIds, pci_ids: S(8221, 22) }, // G84 [GeForce 8600 GTS]
-    Device { id: 0x0401, chip: Some(7), gpu: true, name: Some(S(8226, 15)), src: NameSource::PciIds, pci_ids: S(8243, 21) }, // G84 [GeForce 8600 GT]
-    Device { id: 0x0402, chip: Some(7), gpu: true, name: Some(S(8226, 15)), src: NameSource::PciIds, pci_ids: S(8243, 21) }, // G84 [GeForce 8600 GT]
-    Device { id: 0x0403, chip: Some(7), gpu: true, name: Some(S(8269, 15)), src: NameSource::PciIds, pci_ids: S(8264, 21) }, // G84 [GeForce 8600 GS]
-    Device { id: 0x0404, chip: Some(7), gpu: true, name: Some(S(8290, 15)), src: NameSource::PciIds, pci_ids: S(8285, 21) }, // G84 [GeForce 8400 GS]
-    Device { id: 0x0405, chip: Some(7), gpu: true, name: Some(S(8312, 16)), src: NameSource::PciIds, pci_ids: S(8306, 23) }, // G84M [GeForce 9500M GS]
-    Device { id: 0x0406, chip: Some(7), gpu: true, name: Some(S(8334, 15)), src: NameSource::PciIds, pci_ids: S(8329, 21) }, // G84 [GeForce 8300 GS]
-    Device { id: 0x0407, chip: Some(7), gpu: true, name: Some(S(8356, 16)), src: NameSource::PciIds, pci_ids: S(8350, 23) }, // G84M [GeForce 8600M GT]
-    Device { id: 0x0408, chip: Some(7), gpu: true, name: Some(S(8379, 16)), src: NameSource::PciIds, pci_ids: S(8373, 23) }, // G84M [GeForce 9650M GS]
-    Device { id: 0x0409, chip: Some(7), gpu: true, name: Some(S(8402, 16)), src: NameSource::PciIds, pci_ids: S(8396, 23) }, // G84M [GeForce 8700M GT]
-    Device { id: 0x040a, chip: Some(7), gpu: true, name: Some(S(8426, 13)), src: NameSource::PciIds, pci_ids: S(8419, 21) }, // G84GL [Quadro FX 370]
-    Device { id: 0x040b, chip: Some(7), gpu: true, name: Some(S(8448, 15)), src: NameSource::PciIds, pci_ids: S(8440, 24) }, // G84GLM [Quadro NVS 320M]
-    Device { id: 0x040c, chip: Some(7), gpu: true, name: Some(S(8472, 14)), src: NameSource::PciIds, pci_ids: S(8464, 23) }, // G84GLM [Quadro FX 570M]
-    Device { id: 0x040d, chip: Some(7), gpu: true, name: Some(S(8495, 15)), src: NameSource::PciIds, pci_ids: S(8487, 24) }, // G84GLM [Quadro FX 1600M]
-    Device { id: 0x040e, chip: Some(7), gpu: true, name: Some(S(8472, 13)), src: NameSource::PciIds, pci_ids: S(8511, 21) }, // G84GL [Quadro FX 570]
-    Device { id: 0x040f, chip: Some(7), gpu: true, name: Some(S(8539, 14)), src: NameSource::PciIds, pci_ids: S(8532, 22) }, // G84GL [Quadro FX 1700]
-    Device { id: 0x0410, chip: Some(9), gpu: true, name: Some(S(8559, 14)), src: NameSource::PciIds, pci_ids: S(8554, 20) }, // G92 [GeForce GT 330]
-    Device { id: 0x0414, chip: Some(9), gpu: true, name: Some(S(8579, 15)), src: NameSource::PciIds, pci_ids: S(8574, 21) }, // G92 [GeForce 9800 GT]
-    Device { id: 0x0418, chip: Some(9), gpu: true, name: Some(S(8600, 18)), src: NameSource::PciIds, pci_ids: S(8595, 24) }, // G92 [GeForce GT 330 OEM]
-    Device { id: 0x0420, chip: Some(8), gpu: true, name: Some(S(8624, 15)), src: NameSource::PciIds, pci_ids: S(8619, 21) }, // G86 [GeForce 8400 SE]
-    Device { id: 0x0421, chip: Some(8), gpu: true, name: Some(S(8645, 15)), src: NameSource::PciIds, pci_ids: S(8640, 21) }, // G86 [GeForce 8500 GT]
-    Device { id: 0x0422, chip: Some(8), gpu: true, name: Some(S(8290, 15)), src: NameSource::PciIds, pci_ids: S(8661, 21) }, // G86 [GeForce 8400 GS]
-    Device { id: 0x0423, chip: Some(8), gpu: true, name: Some(S(8334, 15)), src: NameSource::PciIds, pci_ids: S(8682, 21) }, // G86 [GeForce 8300 GS]
-    Device { id: 0x0424, chip: Some(8), gpu: true, name: Some(S(8290, 15)), src: NameSource::PciIds, pci_ids: S(8661, 21) }, // G86 [GeForce 8400 GS]
-    Device { id: 0x0425, chip: Some(8), gpu: true, name: Some(S(8709, 16)), src: NameSource::PciIds, pci_ids: S(8703, 23) }, // G86M [GeForce 8600M GS]
-    Device { id: 0x0426, chip: Some(8), gpu: true, name: Some(S(8732, 16)), src: NameSource::PciIds, pci_ids: S(8726, 23) }, // G86M [GeForce 8400M GT]
-    Device { id: 0x0427, chip: Some(8), gpu: true, name: Some(S(8755, 16)), src: NameSource::PciIds, pci_ids: S(8749, 23) }, // G86M [GeForce 8400M GS]
-    Device { id: 0x0428, chip: Some(8), gpu: true, name: Some(S(8732, 15)), src: NameSource::PciIds, pci_ids: S(8772, 22) }, // G86M [GeForce 8400M G]
-    Device { id: 0x0429, chip: Some(8), gpu: true, name: Some(S(8800, 15)), src: NameSource::PciIds, pci_ids: S(8794, 22) }, // G86M [Quadro NVS 140M]
-    Device { id: 0x042a, chip: Some(8), gpu: true, name: Some(S(8822, 15)), src: NameSource::PciIds, pci_ids: S(8816, 22) }, // G86M [Quadro NVS 130M]
-    Device { id: 0x042b, chip: Some(8), gpu: true, name: Some(S(8844, 15)), src: NameSource::PciIds, pci_ids: S(8838, 22) }, // G86M [Quadro NVS 135M]
-    Device { id: 0x042c, chip: Some(8), gpu: true, name: Some(S(8865, 15)), src: NameSource::PciIds, pci_ids: S(8860, 21) }, // G86 [GeForce 9400 GT]
-    Device { id: 0x042d, chip: Some(8), gpu: true, name: Some(S(8889, 14)), src: NameSource::PciIds, pci_ids: S(8881, 23) }, // G86GLM [Quadro FX 360M]
-    Device { id: 0x042e, chip: Some(8), gpu: true, name: Some(S(8910, 15)), src: NameSource::PciIds, pci_ids: S(8904, 22) }, // G86M [GeForce 9300M G]
-    Device { id: 0x042f, chip: Some(8), gpu: true, name: Some(S(8931, 14)), src: NameSource::PciIds, pci_ids: S(8926, 20) }, // G86 [Quadro NVS 290]
-    Device { id: 0x0440, chip: None, gpu: false, name: Some(S(8946, 16)), src: NameSource::PciIds, pci_ids: S(8946, 16) }, // MCP65 LPC Bridge
-    Device { id: 0x0441, chip: None, gpu: false, name: Some(S(8946, 16)), src: NameSource::PciIds, pci_ids: S(8946, 16) }, // MCP65 LPC Bridge
-    Device { id: 0x0442, chip: None, gpu: false, name: Some(S(8946, 16)), src: NameSource::PciIds, pci_ids: S(8946, 16) }, // MCP65 LPC Bridge
-    Device { id: 0x0443, chip: None, gpu: false, name: Some(S(8946, 16)), src: NameSource::PciIds, pci_ids: S(8946, 16) }, // MCP65 LPC Bridge
-    Device { id: 0x0444, chip: None, gpu: false, name: Some(S(8962, 23)), src: NameSource::PciIds, pci_ids: S(8962, 23) }, // MCP65 Memory Controller
-    Device { id: 0x0445, chip: None, gpu: false, name: Some(S(8962, 23)), src: NameSource::PciIds, pci_ids: S(8962, 23) }, // MCP65 Memory Controller
-    Device { id: 0x0446, chip: None, gpu: false, name: Some(S(8985, 11)), src: NameSource::PciIds, pci_ids: S(8985, 11) }, // MCP65 SMBus
-    Device { id: 0x0447, chip: None, gpu: false, name: Some(S(8996, 9)), src: NameSource::PciIds, pci_ids: S(8996, 9) }, // MCP65 SMU
-    Device { id: 0x0448, chip: None, gpu: false, name: Some(S(9005, 9)), src: NameSource::PciIds, pci_ids: S(9005, 9) }, // MCP65 IDE
-    Device { id: 0x0449, chip: None, gpu: false, name: Some(S(9014, 16)), src: NameSource::PciIds, pci_ids: S(9014, 16) }, // MCP65 PCI bridge
-    Device { id: 0x044a, chip: None, gpu: false, name: Some(S(9030, 27)), src: NameSource::PciIds, pci_ids: S(9030, 27) }, // MCP65 High Definition Audio
-    Device { id: 0x044b, chip: None, gpu: false, name: Some(S(9030, 27)), src: NameSource::PciIds, pci_ids: S(9030, 27) }, // MCP65 High Definition Audio
-    Device { id: 0x044c, chip: None, gpu: false, name: Some(S(9057, 21)), src: NameSource::PciIds, pci_ids: S(9057, 21) }, // MCP65 AHCI Controller
-    Device { id: 0x044d, chip: None, gpu: false, name: Some(S(9057, 21)), src: NameSource::PciIds, pci_ids: S(9057, 21) }, // MCP65 AHCI Controller
-    Device { id: 0x044e, chip: None, gpu: false, name: Some(S(9057, 21)), src: NameSource::PciIds, pci_ids: S(9057, 21) }, // MCP65 AHCI Controller
-    Device { id: 0x044f, chip: None, gpu: false, name: Some(S(9057, 21)), src: NameSource::PciIds, pci_ids: S(9057, 21) }, // MCP65 AHCI Controller
-    Device { id: 0x0450, chip: None, gpu: false, name: Some(S(9078, 14)), src: NameSource::PciIds, pci_ids: S(9078, 14) }, // MCP65 Ethernet
-    Device { id: 0x0451, chip: None, gpu: false, name: Some(S(9078, 14)), src: NameSource::PciIds, pci_ids: S(9078, 14) }, // MCP65 Ethernet
-    Device { id: 0x0452, chip: None, gpu: false, name: Some(S(9078, 14)), src: NameSource::PciIds, pci_ids: S(9078, 14) }, // MCP65 Ethernet
-    Device { id: 0x0453, chip: None, gpu: false, name: Some(S(9078, 14)), src: NameSource::PciIds, pci_ids: S(9078, 14) }, // MCP65 Ethernet
-    Device { id: 0x0454, chip: None, gpu: false, name: Some(S(9092, 29)), src: NameSource::PciIds, pci_ids: S(9092, 29) }, // MCP65 USB 1.1 OHCI Controller
-    Device { id: 0x0455, chip: None, gpu: false, name: Some(S(9121, 29)), src: NameSource::PciIds, pci_ids: S(9121, 29) }, // MCP65 USB 2.0 EHCI Controller
-    Device { id: 0x0456, chip: None, gpu: false, name: Some(S(9150, 20)), src: NameSource::PciIds, pci_ids: S(9150, 20) }, // MCP65 USB Controller
-    Device { id: 0x0457, chip: None, gpu: false, name: Some(S(9150, 20)), src: NameSource::PciIds, pci_ids: S(9150, 20) }, // MCP65 USB Controller
-    Device { id: 0x0458, chip: None, gpu: false, name: Some(S(9170, 24)), src: NameSource::PciIds, pci_ids: S(9170, 24) }, // MCP65 PCI Express bridge
-    Device { id: 0x0459, chip: None, gpu: false, name: Some(S(9170, 24)), src: NameSource::PciIds, pci_ids: S(9170, 24) }, // MCP65 PCI Express bridge
-    Device { id: 0x045a, chip: None, gpu: false, name: Some(S(9170, 24)), src: NameSource::PciIds, pci_ids: S(9170, 24) }, // MCP65 PCI Express bridge
-    Device { id: 0x045b, chip: None, gpu: false, name: Some(S(9170, 24)), src: NameSource::PciIds, pci_ids: S(9170, 24) }, // MCP65 PCI Express bridge
-    Device { id: 0x045c, chip: None, gpu: false, name: Some(S(9194, 21)), src: NameSource::PciIds, pci_ids: S(9194, 21) }, // MCP65 SATA Controller
-    Device { id: 0x045d, chip: None, gpu: false, name: Some(S(9194, 21)), src: NameSource::PciIds, pci_ids: S(9194, 21) }, // MCP65 SATA Controller
-    Device { id: 0x045e, chip: None, gpu: false, name: Some(S(9194, 21)), src: NameSource::PciIds, pci_ids: S(9194, 21) }, // MCP65 SATA Controller
-    Device { id: 0x045f, chip: None, gpu: false, name: Some(S(9194, 21)), src: NameSource::PciIds, pci_ids: S(9194, 21) }, // MCP65 SATA Controller
-    Device { id: 0x0531, chip: None, gpu: true, name: Some(S(9220, 27)), src: NameSource::PciIds, pci_ids: S(9215, 33) }, // C67 [GeForce 7150M / nForce 630M]
-    Device { id: 0x0533, chip: None, gpu: true, name: Some(S(9253, 27)), src: NameSource::PciIds, pci_ids: S(9248, 33) }, // C67 [GeForce 7000M / nForce 610M]
-    Device { id: 0x053a, chip: None, gpu: true, name: Some(S(9286, 29)), src: NameSource::PciIds, pci_ids: S(9281, 35) }, // C68 [GeForce 7050 PV / nForce 630a]
-    Device { id: 0x053b, chip: None, gpu: true, name: Some(S(9286, 29)), src: NameSource::PciIds, pci_ids: S(9281, 35) }, // C68 [GeForce 7050 PV / nForce 630a]
-    Device { id: 0x053e, chip: None, gpu: true, name: Some(S(7959, 26)), src: NameSource::PciIds, pci_ids: S(9316, 32) }, // C68 [GeForce 7025 / nForce 630a]
-    Device { id: 0x0541, chip: None, gpu: false, name: Some(S(9348, 23)), src: NameSource::PciIds, pci_ids: S(9348, 23) }, // MCP67 Memory Controller
-    Device { id: 0x0542, chip: None, gpu: false, name: Some(S(9371, 11)), src: NameSource::PciIds, pci_ids: S(9371, 11) }, // MCP67 SMBus
-    Device { id: 0x0543, chip: None, gpu: false, name: Some(S(9382, 18)), src: NameSource::PciIds, pci_ids: S(9382, 18) }, // MCP67 Co-processor
-    Device { id: 0x0547, chip: None, gpu: false, name: Some(S(9348, 23)), src: NameSource::PciIds, pci_ids: S(9348, 23) }, // MCP67 Memory Controller
-    Device { id: 0x0548, chip: None, gpu: false, name: Some(S(9400, 16)), src: NameSource::PciIds, pci_ids: S(9400, 16) }, // MCP67 ISA Bridge
-    Device { id: 0x054c, chip: None, gpu: false, name: Some(S(9416, 14)), src: NameSource::PciIds, pci_ids: S(9416, 14) }, // MCP67 Ethernet
-    Device { id: 0x054d, chip: None, gpu: false, name: Some(S(9416, 14)), src: NameSource::PciIds, pci_ids: S(9416, 14) }, // MCP67 Ethernet
-    Device { id: 0x054e, chip: None, gpu: false, name: Some(S(9416, 14)), src: NameSource::PciIds, pci_ids: S(9416, 14) }, // MCP67 Ethernet
-    Device { id: 0x054f, chip: None, gpu: false, name: Some(S(9416, 14)), src: NameSource::PciIds, pci_ids: S(9416, 14) }, // MCP67 Ethernet
-    Device { id: 0x0550, chip: None, gpu: false, name: Some(S(9430, 21)), src: NameSource::PciIds, pci_ids: S(9430, 21) }, // MCP67 AHCI Controller
-    Device { id: 0x0554, chip: None, gpu: false, name: Some(S(9430, 21)), src: NameSource::PciIds, pci_ids: S(9430, 21) }, // MCP67 AHCI Controller
-    Device { id: 0x0555, chip: None, gpu: false, name: Some(S(9451, 21)), src: NameSource::PciIds, pci_ids: S(9451, 21) }, // MCP67 SATA Controller
-    Device { id: 0x055c, chip: None, gpu: false, name: Some(S(9472, 27)), src: NameSource::PciIds, pci_ids: S(9472, 27) }, // MCP67 High Definition Audio
-    Device { id: 0x055d, chip: None, gpu: false, name: Some(S(9472, 27)), src: NameSource::PciIds, pci_ids: S(9472, 27) }, // MCP67 High Definition Audio
-    Device { id: 0x055e, chip: None, gpu: false, name: Some(S(9499, 29)), src: NameSource::PciIds, pci_ids: S(9499, 29) }, // MCP67 OHCI USB 1.1 Controller
-    Device { id: 0x055f, chip: None, gpu: false, name: Some(S(9528, 29)), src: NameSource::PciIds, pci_ids: S(9528, 29) }, // MCP67 EHCI USB 2.0 Controller
-    Device { id: 0x0560, chip: None, gpu: false, name: Some(S(9557, 20)), src: NameSource::PciIds, pci_ids: S(9557, 20) }, // MCP67 IDE Controller
-    Device { id: 0x0561, chip: None, gpu: false, name: Some(S(9577, 16)), src: NameSource::PciIds, pci_ids: S(9577, 16) }, // MCP67 PCI Bridge
-    Device { id: 0x0562, chip: None, gpu: false, name: Some(S(9593, 24)), src: NameSource::PciIds, pci_ids: S(9593, 24) }, // MCP67 PCI Express Bridge
-    Device { id: 0x0563, chip: None, gpu: false, name: Some(S(9593, 24)), src: NameSource::PciIds, pci_ids: S(9593, 24) }, // MCP67 PCI Express Bridge
-    Device { id: 0x0568, chip: None, gpu: false, name: Some(S(9617, 39)), src: NameSource::PciIds, pci_ids: S(9617, 39) }, // MCP78S [GeForce 8200] Memory Controller
-    Device { id: 0x0569, chip: None, gpu: false, name: Some(S(9656, 40)), src: NameSource::PciIds, pci_ids: S(9656, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
-    Device { id: 0x056a, chip: None, gpu: false, name: Some(S(9696, 45)), src: NameSource::PciIds, pci_ids: S(9696, 45) }, // MCP73 [nForce 630i] USB 2.0 Controller (EHCI)
-    Device { id: 0x056c, chip: None, gpu: false, name: Some(S(9741, 20)), src: NameSource::PciIds, pci_ids: S(9741, 20) }, // MCP73 IDE Controller
-    Device { id: 0x056d, chip: None, gpu: false, name: Some(S(9761, 24)), src: NameSource::PciIds, pci_ids: S(9761, 24) }, // MCP73 PCI Express bridge
-    Device { id: 0x056e, chip: None, gpu: false, name: Some(S(9761, 24)), src: NameSource::PciIds, pci_ids: S(9761, 24) }, // MCP73 PCI Express bridge
-    Device { id: 0x056f, chip: None, gpu: false, name: Some(S(9761, 24)), src: NameSource::PciIds, pci_ids: S(9761, 24) }, // MCP73 PCI Express bridge
-    Device { id: 0x05b1, chip: None, gpu: false, name: Some(S(9785, 21)), src: NameSource::PciIds, pci_ids: S(9785, 21) }, // NF200 PCIe 2.0 switch
-    Device { id: 0x05b8, chip: None, gpu: false, name: Some(S(9806, 33)), src: NameSource::PciIds, pci_ids: S(9806, 33) }, // NF200 PCIe 2.0 switch for GTX 295
-    Device { id: 0x05be, chip: None, gpu: false, name: Some(S(9839, 81)), src: NameSource::PciIds, pci_ids: S(9839, 81) }, // NF200 PCIe 2.0 switch for Quadro Plex S4 / Tesla S870 / Tesla S1070 / Tesla S2050
-    Device { id: 0x05e0, chip: Some(71), gpu: true, name: Some(S(9928, 15)), src: NameSource::PciIds, pci_ids: S(9920, 24) }, // GT200b [GeForce GTX 295]
-    Device { id: 0x05e1, chip: Some(70), gpu: true, name: Some(S(9951, 15)), src: NameSource::PciIds, pci_ids: S(9944, 23) }, // GT200 [GeForce GTX 280]
-    Device { id: 0x05e2, chip: Some(70), gpu: true, name: Some(S(9974, 15)), src: NameSource::PciIds, pci_ids: S(9967, 23) }, // GT200 [GeForce GTX 260]
-    Device { id: 0x05e3, chip: Some(71), gpu: true, name: Some(S(9998, 15)), src: NameSource::PciIds, pci_ids: S(9990, 24) }, // GT200b [GeForce GTX 285]
-    Device { id: 0x05e6, chip: Some(71), gpu: true, name: Some(S(10022, 15)), src: NameSource::PciIds, pci_ids: S(10014, 24) }, // GT200b [GeForce GTX 275]
-    Device { id: 0x05e7, chip: Some(70), gpu: true, name: Some(S(10047, 19)), src: NameSource::PciIds, pci_ids: S(10038, 29) }, // GT200GL [Tesla C1060 / M1060]
-    Device { id: 0x05ea, chip: Some(70), gpu: true, name: Some(S(9974, 15)), src: NameSource::PciIds, pci_ids: S(9967, 23) }, // GT200 [GeForce GTX 260]
-    Device { id: 0x05eb, chip: Some(70), gpu: true, name: Some(S(9928, 15)), src: NameSource::PciIds, pci_ids: S(10067, 23) }, // GT200 [GeForce GTX 295]
-    Device { id: 0x05ed, chip: Some(70), gpu: true, name: Some(S(10099, 19)), src: NameSource::PciIds, pci_ids: S(10090, 29) }, // GT200GL [Quadro Plex 2200 D2]
-    Device { id: 0x05f1, chip: Some(70), gpu: true, name: Some(S(9951, 15)), src: NameSource::PciIds, pci_ids: S(9944, 23) }, // GT200 [GeForce GTX 280]
-    Device { id: 0x05f2, chip: Some(70), gpu: true, name: Some(S(9974, 15)), src: NameSource::PciIds, pci_ids: S(9967, 23) }, // GT200 [GeForce GTX 260]
-    Device { id: 0x05f8, chip: Some(70), gpu: true, name: Some(S(10128, 19)), src: NameSource::PciIds, pci_ids: S(10119, 29) }, // GT200GL [Quadro Plex 2200 S4]
-    Device { id: 0x05f9, chip: Some(70), gpu: true, name: Some(S(10157, 9)), src: NameSource::PciIds, pci_ids: S(10148, 19) }, // GT200GL [Quadro CX]
-    Device { id: 0x05fd, chip: Some(70), gpu: true, name: Some(S(10176, 14)), src: NameSource::PciIds, pci_ids: S(10167, 24) }, // GT200GL [Quadro FX 5800]
-    Device { id: 0x05fe, chip: Some(70), gpu: true, name: Some(S(10200, 14)), src: NameSource::PciIds, pci_ids: S(10191, 24) }, // GT200GL [Quadro FX 4800]
-    Device { id: 0x05ff, chip: Some(70), gpu: true, name: Some(S(10224, 14)), src: NameSource::PciIds, pci_ids: S(10215, 24) }, // GT200GL [Quadro FX 3800]
-    Device { id: 0x0600, chip: Some(9), gpu: true, name: Some(S(10244, 20)), src: NameSource::PciIds, pci_ids: S(10239, 26) }, // G92 [GeForce 8800 GTS 512]
-    Device { id: 0x0601, chip: Some(9), gpu: true, name: Some(S(8579, 15)), src: NameSource::PciIds, pci_ids: S(8574, 21) }, // G92 [GeForce 9800 GT]
-    Device { id: 0x0602, chip: Some(9), gpu: true, name: Some(S(3684, 15)), src: NameSource::PciIds, pci_ids: S(10265, 21) }, // G92 [GeForce 8800 GT]
-    Device { id: 0x0603, chip: Some(9), gpu: true, name: Some(S(10291, 18)), src: NameSource::PciIds, pci_ids: S(10286, 24) }, // G92 [GeForce GT 230 OEM]
-    Device { id: 0x0604, chip: Some(9), gpu: true, name: Some(S(10315, 16)), src: NameSource::PciIds, pci_ids: S(10310, 22) }, // G92 [GeForce 9800 GX2]
-    Device { id: 0x0605, chip: Some(9), gpu: true, name: Some(S(8579, 15)), src: NameSource::PciIds, pci_ids: S(8574, 21) }, // G92 [GeForce 9800 GT]
-    Device { id: 0x0606, chip: Some(9), gpu: true, name: Some(S(10337, 15)), src: NameSource::PciIds, pci_ids: S(10332, 21) }, // G92 [GeForce 8800 GS]
-    Device { id: 0x0607, chip: Some(9), gpu: true, name: Some(S(10358, 15)), src: NameSource::PciIds, pci_ids: S(10353, 21) }, // G92 [GeForce GTS 240]
-    Device { id: 0x0608, chip: Some(9), gpu: true, name: Some(S(10380, 17)), src: NameSource::PciIds, pci_ids: S(10374, 24) }, // G92M [GeForce 9800M GTX]
-    Device { id: 0x0609, chip: Some(9), gpu: true, name: Some(S(10404, 17)), src: NameSource::PciIds, pci_ids: S(10398, 24) }, // G92M [GeForce 8800M GTS]
-    Device { id: 0x060a, chip: Some(9), gpu: true, name: Some(S(10428, 16)), src: NameSource::PciIds, pci_ids: S(10422, 23) }, // G92M [GeForce GTX 280M]
-    Device { id: 0x060b, chip: Some(9), gpu: true, name: Some(S(10380, 16)), src: NameSource::PciIds, pci_ids: S(10445, 23) }, // G92M [GeForce 9800M GT]
-    Device { id: 0x060c, chip: Some(9), gpu: true, name: Some(S(10474, 17)), src: NameSource::PciIds, pci_ids: S(10468, 24) }, // G92M [GeForce 8800M GTX]
-    Device { id: 0x060d, chip: Some(9), gpu: true, name: Some(S(10337, 15)), src: NameSource::PciIds, pci_ids: S(10332, 21) }, // G92 [GeForce 8800 GS]
-    Device { id: 0x060f, chip: Some(9), gpu: true, name: Some(S(10498, 16)), src: NameSource::PciIds, pci_ids: S(10492, 23) }, // G92M [GeForce GTX 285M]
-    Device { id: 0x0610, chip: Some(9), gpu: true, name: Some(S(10520, 16)), src: NameSource::PciIds, pci_ids: S(10515, 22) }, // G92 [GeForce 9600 GSO]
-    Device { id: 0x0611, chip: Some(9), gpu: true, name: Some(S(3684, 15)), src: NameSource::PciIds, pci_ids: S(10265, 21) }, // G92 [GeForce 8800 GT]
-    Device { id: 0x0612, chip: Some(9), gpu: true, name: Some(S(10542, 28)), src: NameSource::PciIds, pci_ids: S(10537, 34) }, // G92 [GeForce 9800 GTX / 9800 GTX+]
-    Device { id: 0x0613, chip: Some(9), gpu: true, name: Some(S(10576, 17)), src: NameSource::PciIds, pci_ids: S(10571, 23) }, // G92 [GeForce 9800 GTX+]
-    Device { id: 0x0614, chip: Some(9), gpu: true, name: Some(S(8579, 15)), src: NameSource::PciIds, pci_ids: S(8574, 21) }, // G92 [GeForce 9800 GT]
-    Device { id: 0x0615, chip: Some(9), gpu: true, name: Some(S(1234, 15)), src: NameSource::PciIds, pci_ids: S(10594, 21) }, // G92 [GeForce GTS 250]
-    Device { id: 0x0617, chip: Some(9), gpu: true, name: Some(S(10380, 17)), src: NameSource::PciIds, pci_ids: S(10374, 24) }, // G92M [GeForce 9800M GTX]
-    Device { id: 0x0618, chip: Some(9), gpu: true, name: Some(S(10621, 16)), src: NameSource::PciIds, pci_ids: S(10615, 23) }, // G92M [GeForce GTX 260M]
-    Device { id: 0x0619, chip: Some(9), gpu: true, name: Some(S(10645, 17)), src: NameSource::PciIds, pci_ids: S(10638, 25) }, // G92GL [Quadro FX 4700 X2]
-    Device { id: 0x061a, chip: Some(9), gpu: true, name: Some(S(10670, 14)), src: NameSource::PciIds, pci_ids: S(10663, 22) }, // G92GL [Quadro FX 3700]
-    Device { id: 0x061b, chip: Some(9), gpu: true, name: Some(S(10692, 13)), src: NameSource::PciIds, pci_ids: S(10685, 21) }, // G92GL [Quadro VX 200]
-    Device { id: 0x061c, chip: Some(9), gpu: true, name: Some(S(10714, 15)), src: NameSource::PciIds, pci_ids: S(10706, 24) }, // G92GLM [Quadro FX 3600M]
-    Device { id: 0x061d, chip: Some(9), gpu: true, name: Some(S(10738, 15)), src: NameSource::PciIds, pci_ids: S(10730, 24) }, // G92GLM [Quadro FX 2800M]
-    Device { id: 0x061e, chip: Some(9), gpu: true, name: Some(S(10762, 15)), src: NameSource::PciIds, pci_ids: S(10754, 24) }, // G92GLM [Quadro FX 3700M]
-    Device { id: 0x061f, chip: Some(9), gpu: true, name: Some(S(10786, 15)), src: NameSource::PciIds, pci_ids: S(10778, 24) }, // G92GLM [Quadro FX 3800M]
-    Device { id: 0x0620, chip: Some(10), gpu: true, name: Some(S(8579, 15)), src: NameSource::PciIds, pci_ids: S(10802, 21) }, // G94 [GeForce 9800 GT]
-    Device { id: 0x0621, chip: Some(10), gpu: true, name: Some(S(10291, 14)), src: NameSource::PciIds, pci_ids: S(10823, 20) }, // G94 [GeForce GT 230]
-    Device { id: 0x0622, chip: Some(10), gpu: true, name: Some(S(10848, 15)), src: NameSource::PciIds, pci_ids: S(10843, 21) }, // G94 [GeForce 9600 GT]
-    Device { id: 0x0623, chip: Some(10), gpu: true, name: Some(S(10520, 15)), src: NameSource::PciIds, pci_ids: S(10864, 21) }, // G94 [GeForce 9600 GS]
-    Device { id: 0x0624, chip: Some(10), gpu: true, name: Some(S(10890, 29)), src: NameSource::PciIds, pci_ids: S(10885, 35) }, // G94 [GeForce 9600 GT Green Edition]
-    Device { id: 0x0625, chip: Some(10), gpu: true, name: Some(S(10925, 20)), src: NameSource::PciIds, pci_ids: S(10920, 26) }, // G94 [GeForce 9600 GSO 512]
-    Device { id: 0x0626, chip: Some(10), gpu: true, name: Some(S(10951, 14)), src: NameSource::PciIds, pci_ids: S(10946, 20) }, // G94 [GeForce GT 130]
-    Device { id: 0x0627, chip: Some(10), gpu: true, name: Some(S(10971, 14)), src: NameSource::PciIds, pci_ids: S(10966, 20) }, // G94 [GeForce GT 140]
-    Device { id: 0x0628, chip: Some(10), gpu: true, name: Some(S(10992, 17)), src: NameSource::PciIds, pci_ids: S(10986, 24) }, // G94M [GeForce 9800M GTS]
-    Device { id: 0x062a, chip: Some(10), gpu: true, name: Some(S(11016, 17)), src: NameSource::PciIds, pci_ids: S(11010, 24) }, // G94M [GeForce 9700M GTS]
-    Device { id: 0x062b, chip: Some(10), gpu: true, name: Some(S(11040, 16)), src: NameSource::PciIds, pci_ids: S(11034, 23) }, // G94M [GeForce 9800M GS]
-    Device { id: 0x062c, chip: Some(10), gpu: true, name: Some(S(10992, 17)), src: NameSource::PciIds, pci_ids: S(10986, 24) }, // G94M [GeForce 9800M GTS]
-    Device { id: 0x062d, chip: Some(10), gpu: true, name: Some(S(10848, 15)), src: NameSource::PciIds, pci_ids: S(10843, 21) }, // G94 [GeForce 9600 GT]
-    Device { id: 0x062e, chip: Some(10), gpu: true, name: Some(S(10848, 15)), src: NameSource::PciIds, pci_ids: S(10843, 21) }, // G94 [GeForce 9600 GT]
-    Device { id: 0x062f, chip: Some(10), gpu: true, name: Some(S(11062, 14)), src: NameSource::PciIds, pci_ids: S(11057, 20) }, // G94 [GeForce 9800 S]
-    Device { id: 0x0630, chip: Some(10), gpu: true, name: Some(S(10848, 15)), src: NameSource::PciIds, pci_ids: S(10843, 21) }, // G94 [GeForce 9600 GT]
-    Device { id: 0x0631, chip: Some(10), gpu: true, name: Some(S(11083, 16)), src: NameSource::PciIds, pci_ids: S(11077, 23) }, // G94M [GeForce GTS 160M]
-    Device { id: 0x0632, chip: Some(10), gpu: true, name: Some(S(11106, 16)), src: NameSource::PciIds, pci_ids: S(11100, 23) }, // G94M [GeForce GTS 150M]
-    Device { id: 0x0633, chip: Some(10), gpu: true, name: Some(S(11128, 14)), src: NameSource::PciIds, pci_ids: S(11123, 20) }, // G94 [GeForce GT 220]
-    Device { id: 0x0635, chip: Some(10), gpu: true, name: Some(S(10520, 16)), src: NameSource::PciIds, pci_ids: S(11143, 22) }, // G94 [GeForce 9600 GSO]
-    Device { id: 0x0637, chip: Some(10), gpu: true, name: Some(S(10848, 15)), src: NameSource::PciIds, pci_ids: S(10843, 21) }, // G94 [GeForce 9600 GT]
-    Device { id: 0x0638, chip: Some(10), gpu: true, name: Some(S(11172, 14)), src: NameSource::PciIds, pci_ids: S(11165, 22) }, // G94GL [Quadro FX 1800]
-    Device { id: 0x063a, chip: Some(10), gpu: true, name: Some(S(11195, 15)), src: NameSource::PciIds, pci_ids: S(11187, 24) }, // G94GLM [Quadro FX 2700M]
-    Device { id: 0x063f, chip: Some(10), gpu: true, name: Some(S(11216, 15)), src: NameSource::PciIds, pci_ids: S(11211, 21) }, // G94 [GeForce 9600 GE]
-    Device { id: 0x0640, chip: Some(12), gpu: true, name: Some(S(11238, 15)), src: NameSource::PciIds, pci_ids: S(11232, 22) }, // G96C [GeForce 9500 GT]
-    Device { id: 0x0641, chip: Some(12), gpu: true, name: Some(S(8865, 15)), src: NameSource::PciIds, pci_ids: S(11254, 22) }, // G96C [GeForce 9400 GT]
-    Device { id: 0x0642, chip: Some(11), gpu: true, name: Some(S(11281, 6)), src: NameSource::PciIds, pci_ids: S(11276, 12) }, // G96 [D9M-10]
-    Device { id: 0x0643, chip: Some(11), gpu: true, name: Some(S(11238, 15)), src: NameSource::PciIds, pci_ids: S(11288, 21) }, // G96 [GeForce 9500 GT]
-    Device { id: 0x0644, chip: Some(11), gpu: true, name: Some(S(11314, 15)), src: NameSource::PciIds, pci_ids: S(11309, 21) }, // G96 [GeForce 9500 GS]
-    Device { id: 0x0645, chip: Some(12), gpu: true, name: Some(S(11314, 15)), src: NameSource::PciIds, pci_ids: S(11330, 22) }, // G96C [GeForce 9500 GS]
-    Device { id: 0x0646, chip: Some(12), gpu: true, name: Some(S(11358, 14)), src: NameSource::PciIds, pci_ids: S(11352, 21) }, // G96C [GeForce GT 120]
-    Device { id: 0x0647, chip: Some(12), gpu: true, name: Some(S(11380, 16)), src: NameSource::PciIds, pci_ids: S(11373, 24) }, // G96CM [GeForce 9600M GT]
-    Device { id: 0x0648, chip: Some(12), gpu: true, name: Some(S(11404, 16)), src: NameSource::PciIds, pci_ids: S(11397, 24) }, // G96CM [GeForce 9600M GS]
-    Device { id: 0x0649, chip: Some(12), gpu: true, name: Some(S(11380, 16)), src: NameSource::PciIds, pci_ids: S(11373, 24) }, // G96CM [GeForce 9600M GT]
-    Device { id: 0x064a, chip: Some(11), gpu: true, name: Some(S(11016, 16)), src: NameSource::PciIds, pci_ids: S(11421, 23) }, // G96M [GeForce 9700M GT]
-    Device { id: 0x064b, chip: Some(11), gpu: true, name: Some(S(8312, 15)), src: NameSource::PciIds, pci_ids: S(11444, 22) }, // G96M [GeForce 9500M G]
-    Device { id: 0x064c, chip: Some(12), gpu: true, name: Some(S(11473, 16)), src: NameSource::PciIds, pci_ids: S(11466, 24) }, // G96CM [GeForce 9650M GT]
-    Device { id: 0x064e, chip: Some(12), gpu: true, name: Some(S(11496, 26)), src: NameSource::PciIds, pci_ids: S(11490, 33) }, // G96C [GeForce 9600 GSO / 9800 GT]
-    Device { id: 0x0651, chip: Some(12), gpu: true, name: Some(S(11530, 14)), src: NameSource::PciIds, pci_ids: S(11523, 22) }, // G96CM [GeForce G 110M]
-    Device { id: 0x0652, chip: Some(12), gpu: true, name: Some(S(11552, 15)), src: NameSource::PciIds, pci_ids: S(11545, 23) }, // G96CM [GeForce GT 130M]
-    Device { id: 0x0653, chip: Some(12), gpu: true, name: Some(S(11575, 15)), src: NameSource::PciIds, pci_ids: S(11568, 23) }, // G96CM [GeForce GT 120M]
-    Device { id: 0x0654, chip: Some(12), gpu: true, name: Some(S(11598, 15)), src: NameSource::PciIds, pci_ids: S(11591, 23) }, // G96CM [GeForce GT 220M]
-    Device { id: 0x0655, chip: Some(11), gpu: true, name: Some(S(11619, 26)), src: NameSource::PciIds, pci_ids: S(11614, 32) }, // G96 [GeForce GT 120 Mac Edition]
-    Device { id: 0x0656, chip: Some(11), gpu: true, name: Some(S(11619, 26)), src: NameSource::PciIds, pci_ids: S(11614, 32) }, // G96 [GeForce GT 120 Mac Edition]
-    Device { id: 0x0658, chip: Some(11), gpu: true, name: Some(S(10224, 13)), src: NameSource::PciIds, pci_ids: S(11646, 21) }, // G96GL [Quadro FX 380]
-    Device { id: 0x0659, chip: Some(12), gpu: true, name: Some(S(10176, 13)), src: NameSource::PciIds, pci_ids: S(11667, 22) }, // G96CGL [Quadro FX 580]
-    Device { id: 0x065a, chip: Some(11), gpu: true, name: Some(S(11697, 15)), src: NameSource::PciIds, pci_ids: S(11689, 24) }, // G96GLM [Quadro FX 1700M]
-    Device { id: 0x065b, chip: Some(12), gpu: true, name: Some(S(8865, 15)), src: NameSource::PciIds, pci_ids: S(11254, 22) }, // G96C [GeForce 9400 GT]
-    Device { id: 0x065c, chip: Some(11), gpu: true, name: Some(S(11721, 14)), src: NameSource::PciIds, pci_ids: S(11713, 23) }, // G96GLM [Quadro FX 770M]
-    Device { id: 0x065d, chip: Some(11), gpu: true, name: Some(S(11741, 35)), src: NameSource::PciIds, pci_ids: S(11736, 41) }, // G96 [GeForce 9500 GA / 9600 GT / GTS 250]
-    Device { id: 0x065f, chip: Some(12), gpu: true, name: Some(S(11783, 12)), src: NameSource::PciIds, pci_ids: S(11777, 19) }, // G96C [GeForce G210]
-    Device { id: 0x06c0, chip: Some(35), gpu: true, name: Some(S(11803, 15)), src: NameSource::PciIds, pci_ids: S(11796, 23) }, // GF100 [GeForce GTX 480]
-    Device { id: 0x06c4, chip: Some(35), gpu: true, name: Some(S(11826, 15)), src: NameSource::PciIds, pci_ids: S(11819, 23) }, // GF100 [GeForce GTX 465]
-    Device { id: 0x06ca, chip: Some(35), gpu: true, name: Some(S(11850, 16)), src: NameSource::PciIds, pci_ids: S(11842, 25) }, // GF100M [GeForce GTX 480M]
-    Device { id: 0x06cb, chip: Some(35), gpu: true, name: Some(S(11803, 15)), src: NameSource::PciIds, pci_ids: S(11796, 23) }, // GF100 [GeForce GTX 480]
-    Device { id: 0x06cd, chip: Some(35), gpu: true, name: Some(S(11874, 15)), src: NameSource::PciIds, pci_ids: S(11867, 23) }, // GF100 [GeForce GTX 470]
-    Device { id: 0x06d0, chip: Some(35), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(11890, 7) }, // GF100GL
-    Device { id: 0x06d1, chip: Some(35), gpu: true, name: Some(S(11906, 19)), src: NameSource::PciIds, pci_ids: S(11897, 29) }, // GF100GL [Tesla C2050 / C2070]
-    Device { id: 0x06d2, chip: Some(35), gpu: true, name: Some(S(11935, 11)), src: NameSource::PciIds, pci_ids: S(11926, 21) }, // GF100GL [Tesla M2070]
-    Device { id: 0x06d8, chip: Some(35), gpu: true, name: Some(S(11956, 11)), src: NameSource::PciIds, pci_ids: S(11947, 21) }, // GF100GL [Quadro 6000]
-    Device { id: 0x06d9, chip: Some(35), gpu: true, name: Some(S(11977, 11)), src: NameSource::PciIds, pci_ids: S(11968, 21) }, // GF100GL [Quadro 5000]
-    Device { id: 0x06da, chip: Some(35), gpu: true, name: Some(S(11999, 12)), src: NameSource::PciIds, pci_ids: S(11989, 23) }, // GF100GLM [Quadro 5000M]
-    Device { id: 0x06dc, chip: Some(35), gpu: true, name: Some(S(11956, 11)), src: NameSource::PciIds, pci_ids: S(11947, 21) }, // GF100GL [Quadro 6000]
-    Device { id: 0x06dd, chip: Some(35), gpu: true, name: Some(S(12021, 11)), src: NameSource::PciIds, pci_ids: S(12012, 21) }, // GF100GL [Quadro 4000]
-    Device { id: 0x06de, chip: Some(35), gpu: true, name: Some(S(12042, 19)), src: NameSource::PciIds, pci_ids: S(12033, 29) }, // GF100GL [Tesla T20 Processor]
-    Device { id: 0x06df, chip: Some(35), gpu: true, name: Some(S(12071, 13)), src: NameSource::PciIds, pci_ids: S(12062, 23) }, // GF100GL [Tesla M2070-Q]
-    Device { id: 0x06e0, chip: Some(13), gpu: true, name: Some(S(12090, 15)), src: NameSource::PciIds, pci_ids: S(12085, 21) }, // G98 [GeForce 9300 GE]
-    Device { id: 0x06e1, chip: Some(13), gpu: true, name: Some(S(12111, 15)), src: NameSource::PciIds, pci_ids: S(12106, 21) }, // G98 [GeForce 9300 GS]
-    Device { id: 0x06e2, chip: Some(13), gpu: true, name: Some(S(8290, 12)), src: NameSource::PciIds, pci_ids: S(12127, 18) }, // G98 [GeForce 8400]
-    Device { id: 0x06e3, chip: Some(13), gpu: true, name: Some(S(8334, 15)), src: NameSource::PciIds, pci_ids: S(12145, 21) }, // G98 [GeForce 8300 GS]
-    Device { id: 0x06e4, chip: Some(13), gpu: true, name: Some(S(12171, 22)), src: NameSource::PciIds, pci_ids: S(12166, 28) }, // G98 [GeForce 8400 GS Rev. 2]
-    Device { id: 0x06e5, chip: Some(13), gpu: true, name: Some(S(12200, 16)), src: NameSource::PciIds, pci_ids: S(12194, 23) }, // G98M [GeForce 9300M GS]
-    Device { id: 0x06e6, chip: Some(13), gpu: true, name: Some(S(12222, 13)), src: NameSource::PciIds, pci_ids: S(12217, 19) }, // G98 [GeForce G 100]
-    Device { id: 0x06e7, chip: Some(13), gpu: true, name: Some(S(12241, 15)), src: NameSource::PciIds, pci_ids: S(12236, 21) }, // G98 [GeForce 9300 SE]
-    Device { id: 0x06e8, chip: Some(13), gpu: true, name: Some(S(12263, 16)), src: NameSource::PciIds, pci_ids: S(12257, 23) }, // G98M [GeForce 9200M GS]
-    Device { id: 0x06e9, chip: Some(13), gpu: true, name: Some(S(12200, 16)), src: NameSource::PciIds, pci_ids: S(12194, 23) }, // G98M [GeForce 9300M GS]
-    Device { id: 0x06ea, chip: Some(13), gpu: true, name: Some(S(12286, 15)), src: NameSource::PciIds, pci_ids: S(12280, 22) }, // G98M [Quadro NVS 150M]
-    Device { id: 0x06eb, chip: Some(13), gpu: true, name: Some(S(12308, 15)), src: NameSource::PciIds, pci_ids: S(12302, 22) }, // G98M [Quadro NVS 160M]
-    Device { id: 0x06ec, chip: Some(13), gpu: true, name: Some(S(12330, 14)), src: NameSource::PciIds, pci_ids: S(12324, 21) }, // G98M [GeForce G 105M]
-    Device { id: 0x06ed, chip: Some(13), gpu: true, name: Some(S(12350, 25)), src: NameSource::PciIds, pci_ids: S(12345, 31) }, // G98 [GeForce 9600 GT / 9800 GT]
-    Device { id: 0x06ee, chip: Some(13), gpu: true, name: Some(S(12381, 34)), src: NameSource::PciIds, pci_ids: S(12376, 40) }, // G98 [GeForce 9600 GT / 9800 GT / GT 240]
-    Device { id: 0x06ef, chip: Some(13), gpu: true, name: Some(S(12422, 14)), src: NameSource::PciIds, pci_ids: S(12416, 21) }, // G98M [GeForce G 103M]
-    Device { id: 0x06f1, chip: Some(13), gpu: true, name: Some(S(12330, 14)), src: NameSource::PciIds, pci_ids: S(12324, 21) }, // G98M [GeForce G 105M]
-    Device { id: 0x06f8, chip: Some(13), gpu: true, name: Some(S(12442, 14)), src: NameSource::PciIds, pci_ids: S(12437, 20) }, // G98 [Quadro NVS 420]
-    Device { id: 0x06f9, chip: Some(13), gpu: true, name: Some(S(12464, 16)), src: NameSource::PciIds, pci_ids: S(12457, 24) }, // G98GL [Quadro FX 370 LP]
-    Device { id: 0x06fa, chip: Some(13), gpu: true, name: Some(S(12486, 14)), src: NameSource::PciIds, pci_ids: S(12481, 20) }, // G98 [Quadro NVS 450]
-    Device { id: 0x06fb, chip: Some(13), gpu: true, name: Some(S(12509, 14)), src: NameSource::PciIds, pci_ids: S(12501, 23) }, // G98GLM [Quadro FX 370M]
-    Device { id: 0x06fd, chip: Some(13), gpu: true, name: Some(S(12529, 14)), src: NameSource::PciIds, pci_ids: S(12524, 20) }, // G98 [Quadro NVS 295]
-    Device { id: 0x06ff, chip: Some(13), gpu: true, name: Some(S(12549, 17)), src: NameSource::PciIds, pci_ids: S(12544, 23) }, // G98 [HICx16 + Graphics]
-    Device { id: 0x0751, chip: None, gpu: false, name: Some(S(9617, 39)), src: NameSource::PciIds, pci_ids: S(9617, 39) }, // MCP78S [GeForce 8200] Memory Controller
-    Device { id: 0x0752, chip: None, gpu: false, name: Some(S(12567, 27)), src: NameSource::PciIds, pci_ids: S(12567, 27) }, // MCP78S [GeForce 8200] SMBus
-    Device { id: 0x0753, chip: None, gpu: false, name: Some(S(12594, 34)), src: NameSource::PciIds, pci_ids: S(12594, 34) }, // MCP78S [GeForce 8200] Co-Processor
-    Device { id: 0x0754, chip: None, gpu: false, name: Some(S(9617, 39)), src: NameSource::PciIds, pci_ids: S(9617, 39) }, // MCP78S [GeForce 8200] Memory Controller
-    Device { id: 0x0759, chip: None, gpu: false, name: Some(S(12628, 25)), src: NameSource::PciIds, pci_ids: S(12628, 25) }, // MCP78S [GeForce 8200] IDE
-    Device { id: 0x075a, chip: None, gpu: false, name: Some(S(12653, 32)), src: NameSource::PciIds, pci_ids: S(12653, 32) }, // MCP78S [GeForce 8200] PCI Bridge
-    Device { id: 0x075b, chip: None, gpu: false, name: Some(S(9656, 40)), src: NameSource::PciIds, pci_ids: S(9656, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
-    Device { id: 0x075c, chip: None, gpu: false, name: Some(S(12685, 32)), src: NameSource::PciIds, pci_ids: S(12685, 32) }, // MCP78S [GeForce 8200] LPC Bridge
-    Device { id: 0x075d, chip: None, gpu: false, name: Some(S(12685, 32)), src: NameSource::PciIds, pci_ids: S(12685, 32) }, // MCP78S [GeForce 8200] LPC Bridge
-    Device { id: 0x0760, chip: None, gpu: false, name: Some(S(12717, 14)), src: NameSource::PciIds, pci_ids: S(12717, 14) }, // MCP77 Ethernet
-    Device { id: 0x0761, chip: None, gpu: false, name: Some(S(12717, 14)), src: NameSource::PciIds, pci_ids: S(12717, 14) }, // MCP77 Ethernet
-    Device { id: 0x0762, chip: None, gpu: false, name: Some(S(12717, 14)), src: NameSource::PciIds, pci_ids: S(12717, 14) }, // MCP77 Ethernet
-    Device { id: 0x0763, chip: None, gpu: false, name: Some(S(12717, 14)), src: NameSource::PciIds, pci_ids: S(12717, 14) }, // MCP77 Ethernet
-    Device { id: 0x0774, chip: None, gpu: false, name: Some(S(12731, 50)), src: NameSource::PciIds, pci_ids: S(12731, 50) }, // MCP72XE/MCP72P/MCP78U/MCP78S High Definition Audio
-    Device { id: 0x0778, chip: None, gpu: false, name: Some(S(9656, 40)), src: NameSource::PciIds, pci_ids: S(9656, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
-    Device { id: 0x077a, chip: None, gpu: false, name: Some(S(12653, 32)), src: NameSource::PciIds, pci_ids: S(12653, 32) }, // MCP78S [GeForce 8200] PCI Bridge
-    Device { id: 0x077b, chip: None, gpu: false, name: Some(S(12781, 45)), src: NameSource::PciIds, pci_ids: S(12781, 45) }, // MCP78S [GeForce 8200] OHCI USB 1.1 Controller
-    Device { id: 0x077c, chip: None, gpu: false, name: Some(S(12826, 45)), src: NameSource::PciIds, pci_ids: S(12826, 45) }, // MCP78S [GeForce 8200] EHCI USB 2.0 Controller
-    Device { id: 0x077d, chip: None, gpu: false, name: Some(S(12781, 45)), src: NameSource::PciIds, pci_ids: S(12781, 45) }, // MCP78S [GeForce 8200] OHCI USB 1.1 Controller
-    Device { id: 0x077e, chip: None, gpu: false, name: Some(S(12826, 45)), src: NameSource::PciIds, pci_ids: S(12826, 45) }, // MCP78S [GeForce 8200] EHCI USB 2.0 Controller
-    Device { id: 0x07c0, chip: None, gpu: false, name: Some(S(12871, 17)), src: NameSource::PciIds, pci_ids: S(12871, 17) }, // MCP73 Host Bridge
-    Device { id: 0x07c1, chip: None, gpu: false, name: Some(S(12871, 17)), src: NameSource::PciIds, pci_ids: S(12871, 17) }, // MCP73 Host Bridge
-    Device { id: 0x07c2, chip: None, gpu: false, name: Some(S(12871, 17)), src: NameSource::PciIds, pci_ids: S(12871, 17) }, // MCP73 Host Bridge
-    Device { id: 0x07c3, chip: None, gpu: false, name: Some(S(12871, 17)), src: NameSource::PciIds, pci_ids: S(12871, 17) }, // MCP73 Host Bridge
-    Device { id: 0x07c5, chip: None, gpu: false, name: Some(S(12871, 17)), src: NameSource::PciIds, pci_ids: S(12871, 17) }, // MCP73 Host Bridge
-    Device { id: 0x07c8, chip: None, gpu: false, name: Some(S(12888, 23)), src: NameSource::PciIds, pci_ids: S(12888, 23) }, // MCP73 Memory Controller
-    Device { id: 0x07cb, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07cd, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07ce, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07cf, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d0, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d1, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d2, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d3, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d6, chip: None, gpu: false, name: Some(S(12911, 34)), src: NameSource::PciIds, pci_ids: S(12911, 34) }, // nForce 610i/630i memory controller
-    Device { id: 0x07d7, chip: None, gpu: false, name: Some(S(12945, 16)), src: NameSource::PciIds, pci_ids: S(12945, 16) }, // MCP73 LPC Bridge
-    Device { id: 0x07d8, chip: None, gpu: false, name: Some(S(12961, 11)), src: NameSource::PciIds, pci_ids: S(12961, 11) }, // MCP73 SMBus
-    Device { id: 0x07d9, chip: None, gpu: false, name: Some(S(12888, 23)), src: NameSource::PciIds, pci_ids: S(12888, 23) }, // MCP73 Memory Controller
-    Device { id: 0x07da, chip: None, gpu: false, name: Some(S(12972, 18)), src: NameSource::PciIds, pci_ids: S(12972, 18) }, // MCP73 Co-processor
-    Device { id: 0x07dc, chip: None, gpu: false, name: Some(S(12990, 14)), src: NameSource::PciIds, pci_ids: S(12990, 14) }, // MCP73 Ethernet
-    Device { id: 0x07dd, chip: None, gpu: false, name: Some(S(12990, 14)), src: NameSource::PciIds, pci_ids: S(12990, 14) }, // MCP73 Ethernet
-    Device { id: 0x07de, chip: None, gpu: false, name: Some(S(12990, 14)), src: NameSource::PciIds, pci_ids: S(12990, 14) }, // MCP73 Ethernet
-    Device { id: 0x07df, chip: None, gpu: false, name: Some(S(12990, 14)), src: NameSource::PciIds, pci_ids: S(12990, 14) }, // MCP73 Ethernet
-    Device { id: 0x07e0, chip: None, gpu: true, name: Some(S(13009, 26)), src: NameSource::PciIds, pci_ids: S(13004, 32) }, // C73 [GeForce 7150 / nForce 630i]
-    Device { id: 0x07e1, chip: None, gpu: true, name: Some(S(13041, 26)), src: NameSource::PciIds, pci_ids: S(13036, 32) }, // C73 [GeForce 7100 / nForce 630i]
-    Device { id: 0x07e2, chip: None, gpu: true, name: Some(S(13073, 26)), src: NameSource::PciIds, pci_ids: S(13068, 32) }, // C73 [GeForce 7050 / nForce 630i]
-    Device { id: 0x07e3, chip: None, gpu: true, name: Some(S(13105, 26)), src: NameSource::PciIds, pci_ids: S(13100, 32) }, // C73 [GeForce 7050 / nForce 610i]
-    Device { id: 0x07e5, chip: None, gpu: true, name: Some(S(13137, 26)), src: NameSource::PciIds, pci_ids: S(13132, 32) }, // C73 [GeForce 7100 / nForce 620i]
-    Device { id: 0x07f0, chip: None, gpu: false, name: Some(S(13164, 32)), src: NameSource::PciIds, pci_ids: S(13164, 32) }, // MCP73 SATA Controller (IDE mode)
-    Device { id: 0x07f4, chip: None, gpu: false, name: Some(S(13196, 29)), src: NameSource::PciIds, pci_ids: S(13196, 29) }, // GeForce 7100/nForce 630i SATA
-    Device { id: 0x07f8, chip: None, gpu: false, name: Some(S(13225, 26)), src: NameSource::PciIds, pci_ids: S(13225, 26) }, // MCP73 SATA RAID Controller
-    Device { id: 0x07fc, chip: None, gpu: false, name: Some(S(13251, 27)), src: NameSource::PciIds, pci_ids: S(13251, 27) }, // MCP73 High Definition Audio
-    Device { id: 0x07fe, chip: None, gpu: false, name: Some(S(13278, 29)), src: NameSource::PciIds, pci_ids: S(13278, 29) }, // MCP73 OHCI USB 1.1 Controller
-    Device { id: 0x0840, chip: None, gpu: true, name: Some(S(13312, 13)), src: NameSource::PciIds, pci_ids: S(13307, 19) }, // C77 [GeForce 8200M]
-    Device { id: 0x0844, chip: None, gpu: true, name: Some(S(13331, 15)), src: NameSource::PciIds, pci_ids: S(13326, 21) }, // C77 [GeForce 9100M G]
-    Device { id: 0x0845, chip: None, gpu: true, name: Some(S(13352, 15)), src: NameSource::PciIds, pci_ids: S(13347, 21) }, // C77 [GeForce 8200M G]
-    Device { id: 0x0846, chip: None, gpu: true, name: Some(S(12263, 12)), src: NameSource::PciIds, pci_ids: S(13368, 18) }, // C77 [GeForce 9200]
-    Device { id: 0x0847, chip: None, gpu: true, name: Some(S(13331, 12)), src: NameSource::PciIds, pci_ids: S(13386, 18) }, // C78 [GeForce 9100]
-    Device { id: 0x0848, chip: None, gpu: true, name: Some(S(8334, 12)), src: NameSource::PciIds, pci_ids: S(13404, 18) }, // C77 [GeForce 8300]
-    Device { id: 0x0849, chip: None, gpu: true, name: Some(S(9625, 12)), src: NameSource::PciIds, pci_ids: S(13422, 18) }, // C77 [GeForce 8200]
-    Device { id: 0x084a, chip: None, gpu: true, name: Some(S(13445, 11)), src: NameSource::PciIds, pci_ids: S(13440, 17) }, // C77 [nForce 730a]
-    Device { id: 0x084b, chip: None, gpu: true, name: Some(S(9625, 12)), src: NameSource::PciIds, pci_ids: S(13422, 18) }, // C77 [GeForce 8200]
-    Device { id: 0x084c, chip: None, gpu: true, name: Some(S(13462, 20)), src: NameSource::PciIds, pci_ids: S(13457, 26) }, // C77 [nForce 780a/980a SLI]
-    Device { id: 0x084d, chip: None, gpu: true, name: Some(S(13488, 15)), src: NameSource::PciIds, pci_ids: S(13483, 21) }, // C77 [nForce 750a SLI]
-    Device { id: 0x084f, chip: None, gpu: true, name: Some(S(13509, 26)), src: NameSource::PciIds, pci_ids: S(13504, 32) }, // C77 [GeForce 8100 / nForce 720a]
-    Device { id: 0x0860, chip: None, gpu: true, name: Some(S(8910, 12)), src: NameSource::PciIds, pci_ids: S(13536, 18) }, // C79 [GeForce 9300]
-    Device { id: 0x0861, chip: None, gpu: true, name: Some(S(8865, 12)), src: NameSource::PciIds, pci_ids: S(13554, 18) }, // C79 [GeForce 9400]
-    Device { id: 0x0862, chip: None, gpu: true, name: Some(S(13577, 15)), src: NameSource::PciIds, pci_ids: S(13572, 21) }, // C79 [GeForce 9400M G]
-    Device { id: 0x0863, chip: None, gpu: true, name: Some(S(13577, 13)), src: NameSource::PciIds, pci_ids: S(13593, 19) }, // C79 [GeForce 9400M]
-    Device { id: 0x0864, chip: None, gpu: true, name: Some(S(8910, 12)), src: NameSource::PciIds, pci_ids: S(13536, 18) }, // C79 [GeForce 9300]
-    Device { id: 0x0865, chip: None, gpu: true, name: Some(S(13617, 18)), src: NameSource::PciIds, pci_ids: S(13612, 24) }, // C79 [GeForce 9300 / ION]
-    Device { id: 0x0866, chip: None, gpu: true, name: Some(S(13577, 15)), src: NameSource::PciIds, pci_ids: S(13572, 21) }, // C79 [GeForce 9400M G]
-    Device { id: 0x0867, chip: None, gpu: true, name: Some(S(8865, 12)), src: NameSource::PciIds, pci_ids: S(13554, 18) }, // C79 [GeForce 9400]
-    Device { id: 0x0868, chip: None, gpu: true, name: Some(S(13641, 15)), src: NameSource::PciIds, pci_ids: S(13636, 21) }, // C79 [nForce 760i SLI]
-    Device { id: 0x0869, chip: None, gpu: true, name: Some(S(8865, 12)), src: NameSource::PciIds, pci_ids: S(13657, 20) }, // MCP7A [GeForce 9400]
-    Device { id: 0x086a, chip: None, gpu: true, name: Some(S(8865, 12)), src: NameSource::PciIds, pci_ids: S(13554, 18) }, // C79 [GeForce 9400]
-    Device { id: 0x086c, chip: None, gpu: true, name: Some(S(13682, 26)), src: NameSource::PciIds, pci_ids: S(13677, 32) }, // C79 [GeForce 9300 / nForce 730i]
-    Device { id: 0x086d, chip: None, gpu: true, name: Some(S(12263, 12)), src: NameSource::PciIds, pci_ids: S(13709, 18) }, // C79 [GeForce 9200]
-    Device { id: 0x086e, chip: None, gpu: true, name: Some(S(13331, 15)), src: NameSource::PciIds, pci_ids: S(13727, 21) }, // C79 [GeForce 9100M G]
-    Device { id: 0x086f, chip: None, gpu: true, name: Some(S(13352, 15)), src: NameSource::PciIds, pci_ids: S(13748, 23) }, // MCP79 [GeForce 8200M G]
-    Device { id: 0x0870, chip: None, gpu: true, name: Some(S(13577, 13)), src: NameSource::PciIds, pci_ids: S(13593, 19) }, // C79 [GeForce 9400M]
-    Device { id: 0x0871, chip: None, gpu: true, name: Some(S(12263, 12)), src: NameSource::PciIds, pci_ids: S(13709, 18) }, // C79 [GeForce 9200]
-    Device { id: 0x0872, chip: None, gpu: true, name: Some(S(13776, 13)), src: NameSource::PciIds, pci_ids: S(13771, 19) }, // C79 [GeForce G102M]
-    Device { id: 0x0873, chip: None, gpu: true, name: Some(S(13776, 13)), src: NameSource::PciIds, pci_ids: S(13771, 19) }, // C79 [GeForce G102M]
-    Device { id: 0x0874, chip: None, gpu: true, name: Some(S(13632, 3)), src: NameSource::PciIds, pci_ids: S(13790, 9) }, // C79 [ION]
-    Device { id: 0x0876, chip: None, gpu: true, name: Some(S(13804, 19)), src: NameSource::PciIds, pci_ids: S(13799, 25) }, // C79 [GeForce 9400M / ION]
-    Device { id: 0x087a, chip: None, gpu: true, name: Some(S(8865, 12)), src: NameSource::PciIds, pci_ids: S(13554, 18) }, // C79 [GeForce 9400]
-    Device { id: 0x087d, chip: None, gpu: true, name: Some(S(13632, 3)), src: NameSource::PciIds, pci_ids: S(13790, 9) }, // C79 [ION]
-    Device { id: 0x087e, chip: None, gpu: true, name: Some(S(13829, 6)), src: NameSource::PciIds, pci_ids: S(13824, 12) }, // C79 [ION LE]
-    Device { id: 0x087f, chip: None, gpu: true, name: Some(S(13829, 6)), src: NameSource::PciIds, pci_ids: S(13824, 12) }, // C79 [ION LE]
-    Device { id: 0x08a0, chip: None, gpu: true, name: Some(S(13843, 12)), src: NameSource::PciIds, pci_ids: S(13836, 20) }, // MCP89 [GeForce 320M]
-    Device { id: 0x08a2, chip: None, gpu: true, name: Some(S(13843, 12)), src: NameSource::PciIds, pci_ids: S(13836, 20) }, // MCP89 [GeForce 320M]
-    Device { id: 0x08a3, chip: None, gpu: true, name: Some(S(13843, 12)), src: NameSource::PciIds, pci_ids: S(13836, 20) }, // MCP89 [GeForce 320M]
-    Device { id: 0x08a4, chip: None, gpu: true, name: Some(S(13843, 12)), src: NameSource::PciIds, pci_ids: S(13836, 20) }, // MCP89 [GeForce 320M]
-    Device { id: 0x08a5, chip: None, gpu: true, name: Some(S(13843, 12)), src: NameSource::PciIds, pci_ids: S(13836, 20) }, // MCP89 [GeForce 320M]
-    Device { id: 0x0a20, chip: Some(73), gpu: true, name: Some(S(11128, 14)), src: NameSource::PciIds, pci_ids: S(13856, 22) }, // GT216 [GeForce GT 220]
-    Device { id: 0x0a21, chip: Some(73), gpu: true, name: Some(S(13886, 15)), src: NameSource::PciIds, pci_ids: S(13878, 24) }, // GT216M [GeForce GT 330M]
-    Device { id: 0x0a22, chip: Some(73), gpu: true, name: Some(S(13909, 11)), src: NameSource::PciIds, pci_ids: S(13902, 19) }, // GT216 [GeForce 315]
-    Device { id: 0x0a23, chip: Some(73), gpu: true, name: Some(S(13928, 11)), src: NameSource::PciIds, pci_ids: S(13921, 19) }, // GT216 [GeForce 210]
-    Device { id: 0x0a24, chip: Some(73), gpu: true, name: Some(S(13947, 11)), src: NameSource::PciIds, pci_ids: S(13940, 19) }, // GT216 [GeForce 405]
-    Device { id: 0x0a26, chip: Some(73), gpu: true, name: Some(S(13947, 11)), src: NameSource::PciIds, pci_ids: S(13940, 19) }, // GT216 [GeForce 405]
-    Device { id: 0x0a27, chip: Some(73), gpu: true, name: Some(S(13947, 11)), src: NameSource::PciIds, pci_ids: S(13940, 19) }, // GT216 [GeForce 405]
-    Device { id: 0x0a28, chip: Some(73), gpu: true, name: Some(S(13967, 15)), src: NameSource::PciIds, pci_ids: S(13959, 24) }, // GT216M [GeForce GT 230M]
-    Device { id: 0x0a29, chip: Some(73), gpu: true, name: Some(S(13886, 15)), src: NameSource::PciIds, pci_ids: S(13878, 24) }, // GT216M [GeForce GT 330M]
-    Device { id: 0x0a2a, chip: Some(73), gpu: true, name: Some(S(13967, 15)), src: NameSource::PciIds, pci_ids: S(13959, 24) }, // GT216M [GeForce GT 230M]
-    Device { id: 0x0a2b, chip: Some(73), gpu: true, name: Some(S(13886, 15)), src: NameSource::PciIds, pci_ids: S(13878, 24) }, // GT216M [GeForce GT 330M]
-    Device { id: 0x0a2c, chip: Some(73), gpu: true, name: Some(S(13991, 9)), src: NameSource::PciIds, pci_ids: S(13983, 18) }, // GT216M [NVS 5100M]
-    Device { id: 0x0a2d, chip: Some(73), gpu: true, name: Some(S(14009, 15)), src: NameSource::PciIds, pci_ids: S(14001, 24) }, // GT216M [GeForce GT 320M]
-    Device { id: 0x0a30, chip: Some(73), gpu: true, name: Some(S(14032, 11)), src: NameSource::PciIds, pci_ids: S(14025, 19) }, // GT216 [GeForce 505]
-    Device { id: 0x0a32, chip: Some(73), gpu: true, name: Some(S(14051, 14)), src: NameSource::PciIds, pci_ids: S(14044, 22) }, // GT216 [GeForce GT 415]
-    Device { id: 0x0a34, chip: Some(73), gpu: true, name: Some(S(14074, 15)), src: NameSource::PciIds, pci_ids: S(14066, 24) }, // GT216M [GeForce GT 240M]
-    Device { id: 0x0a35, chip: Some(73), gpu: true, name: Some(S(14098, 15)), src: NameSource::PciIds, pci_ids: S(14090, 24) }, // GT216M [GeForce GT 325M]
-    Device { id: 0x0a38, chip: Some(73), gpu: true, name: Some(S(12021, 10)), src: NameSource::PciIds, pci_ids: S(14114, 20) }, // GT216GL [Quadro 400]
-    Device { id: 0x0a3c, chip: Some(73), gpu: true, name: Some(S(14144, 14)), src: NameSource::PciIds, pci_ids: S(14134, 25) }, // GT216GLM [Quadro FX 880M]
-    Device { id: 0x0a60, chip: Some(74), gpu: true, name: Some(S(11783, 12)), src: NameSource::PciIds, pci_ids: S(14159, 20) }, // GT218 [GeForce G210]
-    Device { id: 0x0a62, chip: Some(74), gpu: true, name: Some(S(14186, 11)), src: NameSource::PciIds, pci_ids: S(14179, 19) }, // GT218 [GeForce 205]
-    Device { id: 0x0a63, chip: Some(74), gpu: true, name: Some(S(14205, 11)), src: NameSource::PciIds, pci_ids: S(14198, 19) }, // GT218 [GeForce 310]
-    Device { id: 0x0a64, chip: Some(74), gpu: true, name: Some(S(13632, 3)), src: NameSource::PciIds, pci_ids: S(14217, 11) }, // GT218 [ION]
-    Device { id: 0x0a65, chip: Some(74), gpu: true, name: Some(S(13928, 11)), src: NameSource::PciIds, pci_ids: S(14228, 19) }, // GT218 [GeForce 210]
-    Device { id: 0x0a66, chip: Some(74), gpu: true, name: Some(S(14205, 11)), src: NameSource::PciIds, pci_ids: S(14198, 19) }, // GT218 [GeForce 310]
-    Device { id: 0x0a67, chip: Some(74), gpu: true, name: Some(S(13909, 11)), src: NameSource::PciIds, pci_ids: S(14247, 19) }, // GT218 [GeForce 315]
-    Device { id: 0x0a68, chip: Some(74), gpu: true, name: Some(S(12330, 14)), src: NameSource::PciIds, pci_ids: S(14266, 23) }, // GT218M [GeForce G 105M]
-    Device { id: 0x0a69, chip: Some(74), gpu: true, name: Some(S(12330, 14)), src: NameSource::PciIds, pci_ids: S(14266, 23) }, // GT218M [GeForce G 105M]
-    Device { id: 0x0a6a, chip: Some(74), gpu: true, name: Some(S(14297, 9)), src: NameSource::PciIds, pci_ids: S(14289, 18) }, // GT218M [NVS 2100M]
-    Device { id: 0x0a6c, chip: Some(74), gpu: true, name: Some(S(14315, 9)), src: NameSource::PciIds, pci_ids: S(14307, 18) }, // GT218M [NVS 3100M]
-    Device { id: 0x0a6e, chip: Some(74), gpu: true, name: Some(S(14333, 12)), src: NameSource::PciIds, pci_ids: S(14325, 21) }, // GT218M [GeForce 305M]
-    Device { id: 0x0a6f, chip: Some(74), gpu: true, name: Some(S(13632, 3)), src: NameSource::PciIds, pci_ids: S(14346, 12) }, // GT218M [ION]
-    Device { id: 0x0a70, chip: Some(74), gpu: true, name: Some(S(14366, 12)), src: NameSource::PciIds, pci_ids: S(14358, 21) }, // GT218M [GeForce 310M]
-    Device { id: 0x0a71, chip: Some(74), gpu: true, name: Some(S(14333, 12)), src: NameSource::PciIds, pci_ids: S(14325, 21) }, // GT218M [GeForce 305M]
-    Device { id: 0x0a72, chip: Some(74), gpu: true, name: Some(S(14366, 12)), src: NameSource::PciIds, pci_ids: S(14358, 21) }, // GT218M [GeForce 310M]
-    Device { id: 0x0a73, chip: Some(74), gpu: true, name: Some(S(14333, 12)), src: NameSource::PciIds, pci_ids: S(14325, 21) }, // GT218M [GeForce 305M]
-    Device { id: 0x0a74, chip: Some(74), gpu: true, name: Some(S(14387, 13)), src: NameSource::PciIds, pci_ids: S(14379, 22) }, // GT218M [GeForce G210M]
-    Device { id: 0x0a75, chip: Some(74), gpu: true, name: Some(S(14366, 12)), src: NameSource::PciIds, pci_ids: S(14358, 21) }, // GT218M [GeForce 310M]
-    Device { id: 0x0a76, chip: Some(74), gpu: true, name: Some(S(14409, 5)), src: NameSource::PciIds, pci_ids: S(14401, 14) }, // GT218M [ION 2]
-    Device { id: 0x0a78, chip: Some(74), gpu: true, name: Some(S(14424, 16)), src: NameSource::PciIds, pci_ids: S(14415, 26) }, // GT218GL [Quadro FX 380 LP]
-    Device { id: 0x0a7a, chip: Some(74), gpu: true, name: Some(S(14449, 12)), src: NameSource::PciIds, pci_ids: S(14441, 21) }, // GT218M [GeForce 315M]
-    Device { id: 0x0a7b, chip: Some(74), gpu: true, name: Some(S(14032, 11)), src: NameSource::PciIds, pci_ids: S(14462, 19) }, // GT218 [GeForce 505]
-    Device { id: 0x0a7c, chip: Some(74), gpu: true, name: Some(S(14491, 14)), src: NameSource::PciIds, pci_ids: S(14481, 25) }, // GT218GLM [Quadro FX 380M]
-    Device { id: 0x0a80, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a81, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a82, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a83, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a84, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a85, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a86, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a87, chip: None, gpu: false, name: Some(S(14506, 17)), src: NameSource::PciIds, pci_ids: S(14506, 17) }, // MCP79 Host Bridge
-    Device { id: 0x0a88, chip: None, gpu: false, name: Some(S(14523, 23)), src: NameSource::PciIds, pci_ids: S(14523, 23) }, // MCP79 Memory Controller
-    Device { id: 0x0a89, chip: None, gpu: false, name: Some(S(14523, 23)), src: NameSource::PciIds, pci_ids: S(14523, 23) }, // MCP79 Memory Controller
-    Device { id: 0x0a98, chip: None, gpu: false, name: Some(S(14523, 23)), src: NameSource::PciIds, pci_ids: S(14523, 23) }, // MCP79 Memory Controller
-    Device { id: 0x0aa0, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0aa2, chip: None, gpu: false, name: Some(S(14570, 11)), src: NameSource::PciIds, pci_ids: S(14570, 11) }, // MCP79 SMBus
-    Device { id: 0x0aa3, chip: None, gpu: false, name: Some(S(14581, 18)), src: NameSource::PciIds, pci_ids: S(14581, 18) }, // MCP79 Co-processor
-    Device { id: 0x0aa4, chip: None, gpu: false, name: Some(S(14523, 23)), src: NameSource::PciIds, pci_ids: S(14523, 23) }, // MCP79 Memory Controller
-    Device { id: 0x0aa5, chip: None, gpu: false, name: Some(S(14599, 29)), src: NameSource::PciIds, pci_ids: S(14599, 29) }, // MCP79 OHCI USB 1.1 Controller
-    Device { id: 0x0aa6, chip: None, gpu: false, name: Some(S(14628, 29)), src: NameSource::PciIds, pci_ids: S(14628, 29) }, // MCP79 EHCI USB 2.0 Controller
-    Device { id: 0x0aa7, chip: None, gpu: false, name: Some(S(14599, 29)), src: NameSource::PciIds, pci_ids: S(14599, 29) }, // MCP79 OHCI USB 1.1 Controller
-    Device { id: 0x0aa8, chip: None, gpu: false, name: Some(S(14599, 29)), src: NameSource::PciIds, pci_ids: S(14599, 29) }, // MCP79 OHCI USB 1.1 Controller
-    Device { id: 0x0aa9, chip: None, gpu: false, name: Some(S(14628, 29)), src: NameSource::PciIds, pci_ids: S(14628, 29) }, // MCP79 EHCI USB 2.0 Controller
-    Device { id: 0x0aaa, chip: None, gpu: false, name: Some(S(14628, 29)), src: NameSource::PciIds, pci_ids: S(14628, 29) }, // MCP79 EHCI USB 2.0 Controller
-    Device { id: 0x0aab, chip: None, gpu: false, name: Some(S(14657, 16)), src: NameSource::PciIds, pci_ids: S(14657, 16) }, // MCP79 PCI Bridge
-    Device { id: 0x0aac, chip: None, gpu: false, name: Some(S(14673, 16)), src: NameSource::PciIds, pci_ids: S(14673, 16) }, // MCP79 LPC Bridge
-    Device { id: 0x0aad, chip: None, gpu: false, name: Some(S(14673, 16)), src: NameSource::PciIds, pci_ids: S(14673, 16) }, // MCP79 LPC Bridge
-    Device { id: 0x0aae, chip: None, gpu: false, name: Some(S(14673, 16)), src: NameSource::PciIds, pci_ids: S(14673, 16) }, // MCP79 LPC Bridge
-    Device { id: 0x0aaf, chip: None, gpu: false, name: Some(S(14673, 16)), src: NameSource::PciIds, pci_ids: S(14673, 16) }, // MCP79 LPC Bridge
-    Device { id: 0x0ab0, chip: None, gpu: false, name: Some(S(14689, 14)), src: NameSource::PciIds, pci_ids: S(14689, 14) }, // MCP79 Ethernet
-    Device { id: 0x0ab1, chip: None, gpu: false, name: Some(S(14689, 14)), src: NameSource::PciIds, pci_ids: S(14689, 14) }, // MCP79 Ethernet
-    Device { id: 0x0ab2, chip: None, gpu: false, name: Some(S(14689, 14)), src: NameSource::PciIds, pci_ids: S(14689, 14) }, // MCP79 Ethernet
-    Device { id: 0x0ab3, chip: None, gpu: false, name: Some(S(14689, 14)), src: NameSource::PciIds, pci_ids: S(14689, 14) }, // MCP79 Ethernet
-    Device { id: 0x0ab4, chip: None, gpu: false, name: Some(S(14703, 21)), src: NameSource::PciIds, pci_ids: S(14703, 21) }, // MCP79 SATA Controller
-    Device { id: 0x0ab5, chip: None, gpu: false, name: Some(S(14703, 21)), src: NameSource::PciIds, pci_ids: S(14703, 21) }, // MCP79 SATA Controller
-    Device { id: 0x0ab6, chip: None, gpu: false, name: Some(S(14703, 21)), src: NameSource::PciIds, pci_ids: S(14703, 21) }, // MCP79 SATA Controller
-    Device { id: 0x0ab7, chip: None, gpu: false, name: Some(S(14703, 21)), src: NameSource::PciIds, pci_ids: S(14703, 21) }, // MCP79 SATA Controller
-    Device { id: 0x0ab8, chip: None, gpu: false, name: Some(S(14724, 21)), src: NameSource::PciIds, pci_ids: S(14724, 21) }, // MCP79 AHCI Controller
-    Device { id: 0x0ab9, chip: None, gpu: false, name: Some(S(14724, 21)), src: NameSource::PciIds, pci_ids: S(14724, 21) }, // MCP79 AHCI Controller
-    Device { id: 0x0aba, chip: None, gpu: false, name: Some(S(14724, 21)), src: NameSource::PciIds, pci_ids: S(14724, 21) }, // MCP79 AHCI Controller
-    Device { id: 0x0abb, chip: None, gpu: false, name: Some(S(14724, 21)), src: NameSource::PciIds, pci_ids: S(14724, 21) }, // MCP79 AHCI Controller
-    Device { id: 0x0abc, chip: None, gpu: false, name: Some(S(14745, 21)), src: NameSource::PciIds, pci_ids: S(14745, 21) }, // MCP79 RAID Controller
-    Device { id: 0x0abd, chip: None, gpu: false, name: Some(S(14745, 21)), src: NameSource::PciIds, pci_ids: S(14745, 21) }, // MCP79 RAID Controller
-    Device { id: 0x0abe, chip: None, gpu: false, name: Some(S(14745, 21)), src: NameSource::PciIds, pci_ids: S(14745, 21) }, // MCP79 RAID Controller
-    Device { id: 0x0abf, chip: None, gpu: false, name: Some(S(14745, 21)), src: NameSource::PciIds, pci_ids: S(14745, 21) }, // MCP79 RAID Controller
-    Device { id: 0x0ac0, chip: None, gpu: false, name: Some(S(14766, 27)), src: NameSource::PciIds, pci_ids: S(14766, 27) }, // MCP79 High Definition Audio
-    Device { id: 0x0ac1, chip: None, gpu: false, name: Some(S(14766, 27)), src: NameSource::PciIds, pci_ids: S(14766, 27) }, // MCP79 High Definition Audio
-    Device { id: 0x0ac2, chip: None, gpu: false, name: Some(S(14766, 27)), src: NameSource::PciIds, pci_ids: S(14766, 27) }, // MCP79 High Definition Audio
-    Device { id: 0x0ac3, chip: None, gpu: false, name: Some(S(14766, 27)), src: NameSource::PciIds, pci_ids: S(14766, 27) }, // MCP79 High Definition Audio
-    Device { id: 0x0ac4, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0ac5, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0ac6, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0ac7, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0ac8, chip: None, gpu: false, name: Some(S(14546, 24)), src: NameSource::PciIds, pci_ids: S(14546, 24) }, // MCP79 PCI Express Bridge
-    Device { id: 0x0ad0, chip: None, gpu: false, name: Some(S(14793, 53)), src: NameSource::PciIds, pci_ids: S(14793, 53) }, // MCP78S [GeForce 8200] SATA Controller (non-AHCI mode)
-    Device { id: 0x0ad4, chip: None, gpu: false, name: Some(S(14846, 37)), src: NameSource::PciIds, pci_ids: S(14846, 37) }, // MCP78S [GeForce 8200] AHCI Controller
-    Device { id: 0x0ad8, chip: None, gpu: false, name: Some(S(14883, 49)), src: NameSource::PciIds, pci_ids: S(14883, 49) }, // MCP78S [GeForce 8200] SATA Controller (RAID mode)
-    Device { id: 0x0be2, chip: Some(73), gpu: false, name: Some(S(14932, 27)), src: NameSource::PciIds, pci_ids: S(14932, 27) }, // GT216 HDMI Audio Controller
-    Device { id: 0x0be3, chip: None, gpu: false, name: Some(S(14959, 32)), src: NameSource::PciIds, pci_ids: S(14959, 32) }, // High Definition Audio Controller
-    Device { id: 0x0be4, chip: None, gpu: false, name: Some(S(14959, 32)), src: NameSource::PciIds, pci_ids: S(14959, 32) }, // High Definition Audio Controller
-    Device { id: 0x0be5, chip: Some(35), gpu: false, name: Some(S(14991, 38)), src: NameSource::PciIds, pci_ids: S(14991, 38) }, // GF100 High Definition Audio Controller
-    Device { id: 0x0be9, chip: Some(37), gpu: false, name: Some(S(15029, 38)), src: NameSource::PciIds, pci_ids: S(15029, 38) }, // GF106 High Definition Audio Controller
-    Device { id: 0x0bea, chip: Some(38), gpu: false, name: Some(S(15067, 38)), src: NameSource::PciIds, pci_ids: S(15067, 38) }, // GF108 High Definition Audio Controller
-    Device { id: 0x0beb, chip: Some(36), gpu: false, name: Some(S(15105, 38)), src: NameSource::PciIds, pci_ids: S(15105, 38) }, // GF104 High Definition Audio Controller
-    Device { id: 0x0bee, chip: Some(41), gpu: false, name: Some(S(15143, 38)), src: NameSource::PciIds, pci_ids: S(15143, 38) }, // GF116 High Definition Audio Controller
-    Device { id: 0x0bf0, chip: None, gpu: false, name: Some(S(15181, 21)), src: NameSource::PciIds, pci_ids: S(15181, 21) }, // Tegra2 PCIe x4 Bridge
-    Device { id: 0x0bf1, chip: None, gpu: false, name: Some(S(15202, 21)), src: NameSource::PciIds, pci_ids: S(15202, 21) }, // Tegra2 PCIe x2 Bridge
-    Device { id: 0x0ca0, chip: Some(72), gpu: true, name: Some(S(8559, 14)), src: NameSource::PciIds, pci_ids: S(15223, 22) }, // GT215 [GeForce GT 330]
-    Device { id: 0x0ca2, chip: Some(72), gpu: true, name: Some(S(14009, 14)), src: NameSource::PciIds, pci_ids: S(15245, 22) }, // GT215 [GeForce GT 320]
-    Device { id: 0x0ca3, chip: Some(72), gpu: true, name: Some(S(14074, 14)), src: NameSource::PciIds, pci_ids: S(15267, 22) }, // GT215 [GeForce GT 240]
-    Device { id: 0x0ca4, chip: Some(72), gpu: true, name: Some(S(15296, 14)), src: NameSource::PciIds, pci_ids: S(15289, 22) }, // GT215 [GeForce GT 340]
-    Device { id: 0x0ca5, chip: Some(72), gpu: true, name: Some(S(11128, 14)), src: NameSource::PciIds, pci_ids: S(15311, 22) }, // GT215 [GeForce GT 220]
-    Device { id: 0x0ca7, chip: Some(72), gpu: true, name: Some(S(8559, 14)), src: NameSource::PciIds, pci_ids: S(15223, 22) }, // GT215 [GeForce GT 330]
-    Device { id: 0x0ca8, chip: Some(72), gpu: true, name: Some(S(15341, 16)), src: NameSource::PciIds, pci_ids: S(15333, 25) }, // GT215M [GeForce GTS 260M]
-    Device { id: 0x0ca9, chip: Some(72), gpu: true, name: Some(S(15366, 16)), src: NameSource::PciIds, pci_ids: S(15358, 25) }, // GT215M [GeForce GTS 250M]
-    Device { id: 0x0cac, chip: Some(72), gpu: true, name: Some(S(15390, 18)), src: NameSource::PciIds, pci_ids: S(15383, 26) }, // GT215 [GeForce GT 220/315]
-    Device { id: 0x0caf, chip: Some(72), gpu: true, name: Some(S(15417, 15)), src: NameSource::PciIds, pci_ids: S(15409, 24) }, // GT215M [GeForce GT 335M]
-    Device { id: 0x0cb0, chip: Some(72), gpu: true, name: Some(S(15441, 16)), src: NameSource::PciIds, pci_ids: S(15433, 25) }, // GT215M [GeForce GTS 350M]
-    Device { id: 0x0cb1, chip: Some(72), gpu: true, name: Some(S(15466, 16)), src: NameSource::PciIds, pci_ids: S(15458, 25) }, // GT215M [GeForce GTS 360M]
-    Device { id: 0x0cbc, chip: Some(72), gpu: true, name: Some(S(15493, 15)), src: NameSource::PciIds, pci_ids: S(15483, 26) }, // GT215GLM [Quadro FX 1800M]
-    Device { id: 0x0d60, chip: None, gpu: false, name: Some(S(15509, 17)), src: NameSource::PciIds, pci_ids: S(15509, 17) }, // MCP89 HOST Bridge
-    Device { id: 0x0d68, chip: None, gpu: false, name: Some(S(15526, 23)), src: NameSource::PciIds, pci_ids: S(15526, 23) }, // MCP89 Memory Controller
-    Device { id: 0x0d69, chip: None, gpu: false, name: Some(S(15526, 23)), src: NameSource::PciIds, pci_ids: S(15526, 23) }, // MCP89 Memory Controller
-    Device { id: 0x0d76, chip: None, gpu: false, name: Some(S(15549, 24)), src: NameSource::PciIds, pci_ids: S(15549, 24) }, // MCP89 PCI Express Bridge
-    Device { id: 0x0d79, chip: None, gpu: false, name: Some(S(15573, 11)), src: NameSource::PciIds, pci_ids: S(15573, 11) }, // MCP89 SMBus
-    Device { id: 0x0d7a, chip: None, gpu: false, name: Some(S(15584, 18)), src: NameSource::PciIds, pci_ids: S(15584, 18) }, // MCP89 Co-Processor
-    Device { id: 0x0d7b, chip: None, gpu: false, name: Some(S(15526, 23)), src: NameSource::PciIds, pci_ids: S(15526, 23) }, // MCP89 Memory Controller
-    Device { id: 0x0d7d, chip: None, gpu: false, name: Some(S(15602, 14)), src: NameSource::PciIds, pci_ids: S(15602, 14) }, // MCP89 Ethernet
-    Device { id: 0x0d80, chip: None, gpu: false, name: Some(S(15616, 16)), src: NameSource::PciIds, pci_ids: S(15616, 16) }, // MCP89 LPC Bridge
-    Device { id: 0x0d85, chip: None, gpu: false, name: Some(S(15632, 21)), src: NameSource::PciIds, pci_ids: S(15632, 21) }, // MCP89 SATA Controller
-    Device { id: 0x0d88, chip: None, gpu: false, name: Some(S(15653, 33)), src: NameSource::PciIds, pci_ids: S(15653, 33) }, // MCP89 SATA Controller (AHCI mode)
-    Device { id: 0x0d89, chip: None, gpu: false, name: Some(S(15653, 33)), src: NameSource::PciIds, pci_ids: S(15653, 33) }, // MCP89 SATA Controller (AHCI mode)
-    Device { id: 0x0d8d, chip: None, gpu: false, name: Some(S(15686, 33)), src: NameSource::PciIds, pci_ids: S(15686, 33) }, // MCP89 SATA Controller (RAID mode)
-    Device { id: 0x0d94, chip: None, gpu: false, name: Some(S(15719, 27)), src: NameSource::PciIds, pci_ids: S(15719, 27) }, // MCP89 High Definition Audio
-    Device { id: 0x0d9c, chip: None, gpu: false, name: Some(S(15746, 29)), src: NameSource::PciIds, pci_ids: S(15746, 29) }, // MCP89 OHCI USB 1.1 Controller
-    Device { id: 0x0d9d, chip: None, gpu: false, name: Some(S(15775, 29)), src: NameSource::PciIds, pci_ids: S(15775, 29) }, // MCP89 EHCI USB 2.0 Controller
-    Device { id: 0x0dc0, chip: Some(37), gpu: true, name: Some(S(15811, 14)), src: NameSource::PciIds, pci_ids: S(15804, 22) }, // GF106 [GeForce GT 440]
-    Device { id: 0x0dc4, chip: Some(37), gpu: true, name: Some(S(15833, 15)), src: NameSource::PciIds, pci_ids: S(15826, 23) }, // GF106 [GeForce GTS 450]
-    Device { id: 0x0dc5, chip: Some(37), gpu: true, name: Some(S(15856, 19)), src: NameSource::PciIds, pci_ids: S(15849, 27) }, // GF106 [GeForce GTS 450 OEM]
-    Device { id: 0x0dc6, chip: Some(37), gpu: true, name: Some(S(15856, 19)), src: NameSource::PciIds, pci_ids: S(15849, 27) }, // GF106 [GeForce GTS 450 OEM]
-    Device { id: 0x0dcd, chip: Some(37), gpu: true, name: Some(S(15884, 15)), src: NameSource::PciIds, pci_ids: S(15876, 24) }, // GF106M [GeForce GT 555M]
-    Device { id: 0x0dce, chip: Some(37), gpu: true, name: Some(S(15884, 15)), src: NameSource::PciIds, pci_ids: S(15876, 24) }, // GF106M [GeForce GT 555M]
-    Device { id: 0x0dd1, chip: Some(37), gpu: true, name: Some(S(15908, 16)), src: NameSource::PciIds, pci_ids: S(15900, 25) }, // GF106M [GeForce GTX 460M]
-    Device { id: 0x0dd2, chip: Some(37), gpu: true, name: Some(S(15933, 15)), src: NameSource::PciIds, pci_ids: S(15925, 24) }, // GF106M [GeForce GT 445M]
-    Device { id: 0x0dd3, chip: Some(37), gpu: true, name: Some(S(15957, 15)), src: NameSource::PciIds, pci_ids: S(15949, 24) }, // GF106M [GeForce GT 435M]
-    Device { id: 0x0dd6, chip: Some(37), gpu: true, name: Some(S(15981, 15)), src: NameSource::PciIds, pci_ids: S(15973, 24) }, // GF106M [GeForce GT 550M]
-    Device { id: 0x0dd8, chip: Some(37), gpu: true, name: Some(S(16006, 11)), src: NameSource::PciIds, pci_ids: S(15997, 21) }, // GF106GL [Quadro 2000]
-    Device { id: 0x0dda, chip: Some(37), gpu: true, name: Some(S(16028, 12)), src: NameSource::PciIds, pci_ids: S(16018, 23) }, // GF106GLM [Quadro 2000M]
-    Device { id: 0x0de0, chip: Some(38), gpu: true, name: Some(S(15811, 14)), src: NameSource::PciIds, pci_ids: S(16041, 22) }, // GF108 [GeForce GT 440]
-    Device { id: 0x0de1, chip: Some(38), gpu: true, name: Some(S(16070, 14)), src: NameSource::PciIds, pci_ids: S(16063, 22) }, // GF108 [GeForce GT 430]
-    Device { id: 0x0de2, chip: Some(38), gpu: true, name: Some(S(16092, 14)), src: NameSource::PciIds, pci_ids: S(16085, 22) }, // GF108 [GeForce GT 420]
-    Device { id: 0x0de3, chip: Some(38), gpu: true, name: Some(S(16115, 15)), src: NameSource::PciIds, pci_ids: S(16107, 24) }, // GF108M [GeForce GT 635M]
-    Device { id: 0x0de4, chip: Some(38), gpu: true, name: Some(S(16138, 14)), src: NameSource::PciIds, pci_ids: S(16131, 22) }, // GF108 [GeForce GT 520]
-    Device { id: 0x0de5, chip: Some(38), gpu: true, name: Some(S(16160, 14)), src: NameSource::PciIds, pci_ids: S(16153, 22) }, // GF108 [GeForce GT 530]
-    Device { id: 0x0de7, chip: Some(38), gpu: true, name: Some(S(16182, 14)), src: NameSource::PciIds, pci_ids: S(16175, 22) }, // GF108 [GeForce GT 610]
-    Device { id: 0x0de8, chip: Some(38), gpu: true, name: Some(S(16205, 15)), src: NameSource::PciIds, pci_ids: S(16197, 24) }, // GF108M [GeForce GT 620M]
-    Device { id: 0x0de9, chip: Some(38), gpu: true, name: Some(S(16229, 33)), src: NameSource::PciIds, pci_ids: S(16221, 42) }, // GF108M [GeForce GT 620M/630M/635M/640M LE]
-    Device { id: 0x0dea, chip: Some(38), gpu: true, name: Some(S(16271, 12)), src: NameSource::PciIds, pci_ids: S(16263, 21) }, // GF108M [GeForce 610M]
-    Device { id: 0x0deb, chip: Some(38), gpu: true, name: Some(S(15884, 15)), src: NameSource::PciIds, pci_ids: S(16284, 24) }, // GF108M [GeForce GT 555M]
-    Device { id: 0x0dec, chip: Some(38), gpu: true, name: Some(S(16316, 15)), src: NameSource::PciIds, pci_ids: S(16308, 24) }, // GF108M [GeForce GT 525M]
-    Device { id: 0x0ded, chip: Some(38), gpu: true, name: Some(S(16340, 15)), src: NameSource::PciIds, pci_ids: S(16332, 24) }, // GF108M [GeForce GT 520M]
-    Device { id: 0x0dee, chip: Some(38), gpu: true, name: Some(S(16364, 15)), src: NameSource::PciIds, pci_ids: S(16356, 24) }, // GF108M [GeForce GT 415M]
-    Device { id: 0x0def, chip: Some(38), gpu: true, name: Some(S(16388, 9)), src: NameSource::PciIds, pci_ids: S(16380, 18) }, // GF108M [NVS 5400M]
-    Device { id: 0x0df0, chip: Some(38), gpu: true, name: Some(S(16406, 15)), src: NameSource::PciIds, pci_ids: S(16398, 24) }, // GF108M [GeForce GT 425M]
-    Device { id: 0x0df1, chip: Some(38), gpu: true, name: Some(S(16430, 15)), src: NameSource::PciIds, pci_ids: S(16422, 24) }, // GF108M [GeForce GT 420M]
-    Device { id: 0x0df2, chip: Some(38), gpu: true, name: Some(S(15957, 15)), src: NameSource::PciIds, pci_ids: S(16446, 24) }, // GF108M [GeForce GT 435M]
-    Device { id: 0x0df3, chip: Some(38), gpu: true, name: Some(S(16430, 15)), src: NameSource::PciIds, pci_ids: S(16422, 24) }, // GF108M [GeForce GT 420M]
-    Device { id: 0x0df4, chip: Some(38), gpu: true, name: Some(S(16478, 15)), src: NameSource::PciIds, pci_ids: S(16470, 24) }, // GF108M [GeForce GT 540M]
-    Device { id: 0x0df5, chip: Some(38), gpu: true, name: Some(S(16316, 15)), src: NameSource::PciIds, pci_ids: S(16308, 24) }, // GF108M [GeForce GT 525M]
-    Device { id: 0x0df6, chip: Some(38), gpu: true, name: Some(S(15981, 15)), src: NameSource::PciIds, pci_ids: S(16494, 24) }, // GF108M [GeForce GT 550M]
-    Device { id: 0x0df7, chip: Some(38), gpu: true, name: Some(S(16340, 15)), src: NameSource::PciIds, pci_ids: S(16332, 24) }, // GF108M [GeForce GT 520M]
-    Device { id: 0x0df8, chip: Some(38), gpu: true, name: Some(S(11956, 10)), src: NameSource::PciIds, pci_ids: S(16518, 20) }, // GF108GL [Quadro 600]
-    Device { id: 0x0df9, chip: Some(38), gpu: true, name: Some(S(16548, 11)), src: NameSource::PciIds, pci_ids: S(16538, 22) }, // GF108GLM [Quadro 500M]
-    Device { id: 0x0dfa, chip: Some(38), gpu: true, name: Some(S(16570, 12)), src: NameSource::PciIds, pci_ids: S(16560, 23) }, // GF108GLM [Quadro 1000M]
-    Device { id: 0x0dfc, chip: Some(38), gpu: true, name: Some(S(16593, 9)), src: NameSource::PciIds, pci_ids: S(16583, 20) }, // GF108GLM [NVS 5200M]
-    Device { id: 0x0e08, chip: Some(43), gpu: false, name: Some(S(16603, 27)), src: NameSource::PciIds, pci_ids: S(16603, 27) }, // GF119 HDMI Audio Controller
-    Device { id: 0x0e09, chip: Some(39), gpu: false, name: Some(S(16630, 38)), src: NameSource::PciIds, pci_ids: S(16630, 38) }, // GF110 High Definition Audio Controller
-    Device { id: 0x0e0a, chip: Some(45), gpu: false, name: Some(S(16668, 27)), src: NameSource::PciIds, pci_ids: S(16668, 27) }, // GK104 HDMI Audio Controller
-    Device { id: 0x0e0b, chip: Some(46), gpu: false, name: Some(S(16695, 27)), src: NameSource::PciIds, pci_ids: S(16695, 27) }, // GK106 HDMI Audio Controller
-    Device { id: 0x0e0c, chip: Some(40), gpu: false, name: Some(S(16722, 27)), src: NameSource::PciIds, pci_ids: S(16722, 27) }, // GF114 HDMI Audio Controller
-    Device { id: 0x0e0f, chip: Some(51), gpu: false, name: Some(S(16749, 30)), src: NameSource::PciIds, pci_ids: S(16749, 30) }, // GK208 HDMI/DP Audio Controller
-    Device { id: 0x0e12, chip: None, gpu: false, name: Some(S(16779, 22)), src: NameSource::PciIds, pci_ids: S(16779, 22) }, // TegraK1 PCIe x4 Bridge
-    Device { id: 0x0e13, chip: None, gpu: false, name: Some(S(16801, 22)), src: NameSource::PciIds, pci_ids: S(16801, 22) }, // TegraK1 PCIe x1 Bridge
-    Device { id: 0x0e1a, chip: Some(48), gpu: false, name: Some(S(16823, 38)), src: NameSource::PciIds, pci_ids: S(16823, 38) }, // GK110 High Definition Audio Controller
-    Device { id: 0x0e1b, chip: Some(47), gpu: false, name: Some(S(16861, 27)), src: NameSource::PciIds, pci_ids: S(16861, 27) }, // GK107 HDMI Audio Controller
-    Device { id: 0x0e1c, chip: None, gpu: false, name: Some(S(16888, 22)), src: NameSource::PciIds, pci_ids: S(16888, 22) }, // Tegra3+ PCIe x4 Bridge
-    Device { id: 0x0e1d, chip: None, gpu: false, name: Some(S(16910, 22)), src: NameSource::PciIds, pci_ids: S(16910, 22) }, // Tegra3+ PCIe x2 Bridge
-    Device { id: 0x0e22, chip: Some(36), gpu: true, name: Some(S(15908, 15)), src: NameSource::PciIds, pci_ids: S(16932, 23) }, // GF104 [GeForce GTX 460]
-    Device { id: 0x0e23, chip: Some(36), gpu: true, name: Some(S(16962, 18)), src: NameSource::PciIds, pci_ids: S(16955, 26) }, // GF104 [GeForce GTX 460 SE]
-    Device { id: 0x0e24, chip: Some(36), gpu: true, name: Some(S(16988, 19)), src: NameSource::PciIds, pci_ids: S(16981, 27) }, // GF104 [GeForce GTX 460 OEM]
-    Device { id: 0x0e30, chip: Some(36), gpu: true, name: Some(S(17016, 16)), src: NameSource::PciIds, pci_ids: S(17008, 25) }, // GF104M [GeForce GTX 470M]
-    Device { id: 0x0e31, chip: Some(36), gpu: true, name: Some(S(17041, 16)), src: NameSource::PciIds, pci_ids: S(17033, 25) }, // GF104M [GeForce GTX 485M]
-    Device { id: 0x0e3a, chip: Some(36), gpu: true, name: Some(S(17068, 12)), src: NameSource::PciIds, pci_ids: S(17058, 23) }, // GF104GLM [Quadro 3000M]
-    Device { id: 0x0e3b, chip: Some(36), gpu: true, name: Some(S(17091, 12)), src: NameSource::PciIds, pci_ids: S(17081, 23) }, // GF104GLM [Quadro 4000M]
-    Device { id: 0x0f00, chip: Some(38), gpu: true, name: Some(S(17111, 14)), src: NameSource::PciIds, pci_ids: S(17104, 22) }, // GF108 [GeForce GT 630]
-    Device { id: 0x0f01, chip: Some(38), gpu: true, name: Some(S(16205, 14)), src: NameSource::PciIds, pci_ids: S(17126, 22) }, // GF108 [GeForce GT 620]
-    Device { id: 0x0f02, chip: Some(38), gpu: true, name: Some(S(17155, 14)), src: NameSource::PciIds, pci_ids: S(17148, 22) }, // GF108 [GeForce GT 730]
-    Device { id: 0x0f03, chip: Some(38), gpu: true, name: Some(S(16182, 14)), src: NameSource::PciIds, pci_ids: S(16175, 22) }, // GF108 [GeForce GT 610]
-    Device { id: 0x0f06, chip: Some(38), gpu: true, name: Some(S(17155, 14)), src: NameSource::PciIds, pci_ids: S(17148, 22) }, // GF108 [GeForce GT 730]
-    Device { id: 0x0fa0, chip: None, gpu: true, name: Some(S(17177, 10)), src: NameSource::PciIds, pci_ids: S(17170, 18) }, // GK11x [GK11x_FPGA]
-    Device { id: 0x0fa5, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17170, 5) }, // GK11x
-    Device { id: 0x0fa7, chip: None, gpu: true, name: Some(S(17195, 23)), src: NameSource::PciIds, pci_ids: S(17188, 31) }, // GK11x [Tegra on x86 (PEATRANS)]
-    Device { id: 0x0fae, chip: None, gpu: false, name: Some(S(17219, 29)), src: NameSource::PciIds, pci_ids: S(17219, 29) }, // Tegra X1 PCIe x4 Root Complex
-    Device { id: 0x0faf, chip: None, gpu: false, name: Some(S(17248, 29)), src: NameSource::PciIds, pci_ids: S(17248, 29) }, // Tegra X1 PCIe x1 Root Complex
-    Device { id: 0x0fb0, chip: Some(57), gpu: false, name: Some(S(17277, 27)), src: NameSource::PciIds, pci_ids: S(17277, 27) }, // GM200 High Definition Audio
-    Device { id: 0x0fb8, chip: Some(66), gpu: false, name: Some(S(17304, 38)), src: NameSource::PciIds, pci_ids: S(17304, 38) }, // GP108 High Definition Audio Controller
-    Device { id: 0x0fb9, chip: Some(65), gpu: false, name: Some(S(17342, 40)), src: NameSource::PciIds, pci_ids: S(17342, 40) }, // GP107GL High Definition Audio Controller
-    Device { id: 0x0fba, chip: Some(59), gpu: false, name: Some(S(17382, 38)), src: NameSource::PciIds, pci_ids: S(17382, 38) }, // GM206 High Definition Audio Controller
-    Device { id: 0x0fbb, chip: Some(58), gpu: false, name: Some(S(17420, 38)), src: NameSource::PciIds, pci_ids: S(17420, 38) }, // GM204 High Definition Audio Controller
-    Device { id: 0x0fbc, chip: Some(55), gpu: false, name: Some(S(17458, 54)), src: NameSource::PciIds, pci_ids: S(17458, 54) }, // GM107 High Definition Audio Controller [GeForce 940MX]
-    Device { id: 0x0fc0, chip: Some(47), gpu: true, name: Some(S(17519, 18)), src: NameSource::PciIds, pci_ids: S(17512, 26) }, // GK107 [GeForce GT 640 OEM]
-    Device { id: 0x0fc1, chip: Some(47), gpu: true, name: Some(S(17519, 14)), src: NameSource::PciIds, pci_ids: S(17538, 22) }, // GK107 [GeForce GT 640]
-    Device { id: 0x0fc2, chip: Some(47), gpu: true, name: Some(S(17567, 18)), src: NameSource::PciIds, pci_ids: S(17560, 26) }, // GK107 [GeForce GT 630 OEM]
-    Device { id: 0x0fc4, chip: Some(47), gpu: true, name: Some(S(17593, 8)), src: NameSource::PciIds, pci_ids: S(17586, 16) }, // GK107 [D14P1-15]
-    Device { id: 0x0fc5, chip: Some(47), gpu: true, name: Some(S(17609, 15)), src: NameSource::PciIds, pci_ids: S(17602, 23) }, // GK107 [GeForce GT 1030]
-    Device { id: 0x0fc6, chip: Some(47), gpu: true, name: Some(S(17632, 15)), src: NameSource::PciIds, pci_ids: S(17625, 23) }, // GK107 [GeForce GTX 650]
-    Device { id: 0x0fc8, chip: Some(47), gpu: true, name: Some(S(17655, 14)), src: NameSource::PciIds, pci_ids: S(17648, 22) }, // GK107 [GeForce GT 740]
-    Device { id: 0x0fc9, chip: Some(47), gpu: true, name: Some(S(17155, 14)), src: NameSource::PciIds, pci_ids: S(17670, 22) }, // GK107 [GeForce GT 730]
-    Device { id: 0x0fcb, chip: Some(47), gpu: true, name: Some(S(17699, 6)), src: NameSource::PciIds, pci_ids: S(17692, 14) }, // GK107 [EXK107]
-    Device { id: 0x0fcc, chip: Some(47), gpu: true, name: Some(S(17713, 14)), src: NameSource::PciIds, pci_ids: S(17706, 22) }, // GK107 [GeForce GT 720]
-    Device { id: 0x0fcd, chip: Some(47), gpu: true, name: Some(S(17736, 15)), src: NameSource::PciIds, pci_ids: S(17728, 24) }, // GK107M [GeForce GT 755M]
-    Device { id: 0x0fce, chip: Some(47), gpu: true, name: Some(S(17760, 18)), src: NameSource::PciIds, pci_ids: S(17752, 27) }, // GK107M [GeForce GT 640M LE]
-    Device { id: 0x0fcf, chip: Some(47), gpu: true, name: Some(S(17786, 8)), src: NameSource::PciIds, pci_ids: S(17779, 16) }, // GK107 [GEN3 ESI]
-    Device { id: 0x0fd0, chip: Some(47), gpu: true, name: Some(S(17802, 4)), src: NameSource::PciIds, pci_ids: S(17795, 12) }, // GK107 [NB1G]
-    Device { id: 0x0fd1, chip: Some(47), gpu: true, name: Some(S(17815, 15)), src: NameSource::PciIds, pci_ids: S(17807, 24) }, // GK107M [GeForce GT 650M]
-    Device { id: 0x0fd2, chip: Some(47), gpu: true, name: Some(S(17760, 15)), src: NameSource::PciIds, pci_ids: S(17831, 24) }, // GK107M [GeForce GT 640M]
-    Device { id: 0x0fd3, chip: Some(47), gpu: true, name: Some(S(17760, 18)), src: NameSource::PciIds, pci_ids: S(17752, 27) }, // GK107M [GeForce GT 640M LE]
-    Device { id: 0x0fd4, chip: Some(47), gpu: true, name: Some(S(17863, 16)), src: NameSource::PciIds, pci_ids: S(17855, 25) }, // GK107M [GeForce GTX 660M]
-    Device { id: 0x0fd5, chip: Some(47), gpu: true, name: Some(S(17888, 27)), src: NameSource::PciIds, pci_ids: S(17880, 36) }, // GK107M [GeForce GT 650M Mac Edition]
-    Device { id: 0x0fd6, chip: Some(47), gpu: true, name: Some(S(17924, 9)), src: NameSource::PciIds, pci_ids: S(17916, 18) }, // GK107M [N13P-GS-W]
-    Device { id: 0x0fd7, chip: Some(47), gpu: true, name: Some(S(17941, 9)), src: NameSource::PciIds, pci_ids: S(17934, 17) }, // GK107 [GK107-GTX]
-    Device { id: 0x0fd8, chip: Some(47), gpu: true, name: Some(S(17959, 27)), src: NameSource::PciIds, pci_ids: S(17951, 36) }, // GK107M [GeForce GT 640M Mac Edition]
-    Device { id: 0x0fd9, chip: Some(47), gpu: true, name: Some(S(17995, 15)), src: NameSource::PciIds, pci_ids: S(17987, 24) }, // GK107M [GeForce GT 645M]
-    Device { id: 0x0fda, chip: Some(47), gpu: true, name: Some(S(18018, 11)), src: NameSource::PciIds, pci_ids: S(18011, 19) }, // GK107 [GK107-ES-A1]
-    Device { id: 0x0fdb, chip: Some(47), gpu: true, name: Some(S(18037, 12)), src: NameSource::PciIds, pci_ids: S(18030, 20) }, // GK107 [GK107-ESP-A1]
-    Device { id: 0x0fdc, chip: Some(47), gpu: true, name: Some(S(18057, 14)), src: NameSource::PciIds, pci_ids: S(18050, 22) }, // GK107 [GK107-INT22-A1]
-    Device { id: 0x0fdd, chip: Some(47), gpu: true, name: Some(S(18079, 14)), src: NameSource::PciIds, pci_ids: S(18072, 22) }, // GK107 [GK107-INT11-A1]
-    Device { id: 0x0fde, chip: Some(47), gpu: true, name: Some(S(18101, 14)), src: NameSource::PciIds, pci_ids: S(18094, 22) }, // GK107 [GK107-ES-KA-E1]
-    Device { id: 0x0fdf, chip: Some(47), gpu: true, name: Some(S(18124, 15)), src: NameSource::PciIds, pci_ids: S(18116, 24) }, // GK107M [GeForce GT 740M]
-    Device { id: 0x0fe0, chip: Some(47), gpu: true, name: Some(S(18148, 28)), src: NameSource::PciIds, pci_ids: S(18140, 37) }, // GK107M [GeForce GTX 660M Mac Edition]
-    Device { id: 0x0fe1, chip: Some(47), gpu: true, name: Some(S(18185, 15)), src: NameSource::PciIds, pci_ids: S(18177, 24) }, // GK107M [GeForce GT 730M]
-    Device { id: 0x0fe2, chip: Some(47), gpu: true, name: Some(S(18209, 15)), src: NameSource::PciIds, pci_ids: S(18201, 24) }, // GK107M [GeForce GT 745M]
-    Device { id: 0x0fe3, chip: Some(47), gpu: true, name: Some(S(18209, 15)), src: NameSource::PciIds, pci_ids: S(18201, 24) }, // GK107M [GeForce GT 745M]
-    Device { id: 0x0fe4, chip: Some(47), gpu: true, name: Some(S(18233, 15)), src: NameSource::PciIds, pci_ids: S(18225, 24) }, // GK107M [GeForce GT 750M]
-    Device { id: 0x0fe5, chip: Some(47), gpu: true, name: Some(S(18256, 16)), src: NameSource::PciIds, pci_ids: S(18249, 24) }, // GK107 [GeForce K340 USM]
-    Device { id: 0x0fe6, chip: Some(47), gpu: true, name: Some(S(18280, 15)), src: NameSource::PciIds, pci_ids: S(18273, 23) }, // GK107 [GRID K1 NVS USM]
-    Device { id: 0x0fe7, chip: Some(47), gpu: true, name: Some(S(18305, 14)), src: NameSource::PciIds, pci_ids: S(18296, 24) }, // GK107GL [GRID K100 vGPU]
-    Device { id: 0x0fe8, chip: Some(47), gpu: true, name: Some(S(18328, 7)), src: NameSource::PciIds, pci_ids: S(18320, 16) }, // GK107M [N14P-GS]
-    Device { id: 0x0fe9, chip: Some(47), gpu: true, name: Some(S(18344, 27)), src: NameSource::PciIds, pci_ids: S(18336, 36) }, // GK107M [GeForce GT 750M Mac Edition]
-    Device { id: 0x0fea, chip: Some(47), gpu: true, name: Some(S(18380, 27)), src: NameSource::PciIds, pci_ids: S(18372, 36) }, // GK107M [GeForce GT 755M Mac Edition]
-    Device { id: 0x0fec, chip: Some(47), gpu: true, name: Some(S(18416, 12)), src: NameSource::PciIds, pci_ids: S(18408, 21) }, // GK107M [GeForce 710A]
-    Device { id: 0x0fed, chip: Some(47), gpu: true, name: Some(S(18437, 12)), src: NameSource::PciIds, pci_ids: S(18429, 21) }, // GK107M [GeForce 820M]
-    Device { id: 0x0fee, chip: Some(47), gpu: true, name: Some(S(18458, 12)), src: NameSource::PciIds, pci_ids: S(18450, 21) }, // GK107M [GeForce 810M]
-    Device { id: 0x0fef, chip: Some(47), gpu: true, name: Some(S(18480, 9)), src: NameSource::PciIds, pci_ids: S(18471, 19) }, // GK107GL [GRID K340]
-    Device { id: 0x0ff0, chip: Some(47), gpu: true, name: Some(S(18497, 4)), src: NameSource::PciIds, pci_ids: S(18490, 12) }, // GK107 [NB1Q]
-    Device { id: 0x0ff1, chip: Some(47), gpu: true, name: Some(S(18509, 8)), src: NameSource::PciIds, pci_ids: S(18502, 16) }, // GK107 [NVS 1000]
-    Device { id: 0x0ff2, chip: Some(47), gpu: true, name: Some(S(18280, 7)), src: NameSource::PciIds, pci_ids: S(18518, 17) }, // GK107GL [GRID K1]
-    Device { id: 0x0ff3, chip: Some(47), gpu: true, name: Some(S(18544, 11)), src: NameSource::PciIds, pci_ids: S(18535, 21) }, // GK107GL [Quadro K420]
-    Device { id: 0x0ff5, chip: Some(47), gpu: true, name: Some(S(18565, 17)), src: NameSource::PciIds, pci_ids: S(18556, 27) }, // GK107GL [GRID K1 Tesla USM]
-    Device { id: 0x0ff6, chip: Some(47), gpu: true, name: Some(S(18593, 13)), src: NameSource::PciIds, pci_ids: S(18583, 24) }, // GK107GLM [Quadro K1100M]
-    Device { id: 0x0ff7, chip: Some(47), gpu: true, name: Some(S(18616, 15)), src: NameSource::PciIds, pci_ids: S(18607, 25) }, // GK107GL [GRID K140Q vGPU]
-    Device { id: 0x0ff8, chip: Some(47), gpu: true, name: Some(S(18642, 12)), src: NameSource::PciIds, pci_ids: S(18632, 23) }, // GK107GLM [Quadro K500M]
-    Device { id: 0x0ff9, chip: Some(47), gpu: true, name: Some(S(18664, 13)), src: NameSource::PciIds, pci_ids: S(18655, 23) }, // GK107GL [Quadro K2000D]
-    Device { id: 0x0ffa, chip: Some(47), gpu: true, name: Some(S(18687, 11)), src: NameSource::PciIds, pci_ids: S(18678, 21) }, // GK107GL [Quadro K600]
-    Device { id: 0x0ffb, chip: Some(47), gpu: true, name: Some(S(18709, 13)), src: NameSource::PciIds, pci_ids: S(18699, 24) }, // GK107GLM [Quadro K2000M]
-    Device { id: 0x0ffc, chip: Some(47), gpu: true, name: Some(S(18733, 13)), src: NameSource::PciIds, pci_ids: S(18723, 24) }, // GK107GLM [Quadro K1000M]
-    Device { id: 0x0ffd, chip: Some(47), gpu: true, name: Some(S(13991, 7)), src: NameSource::PciIds, pci_ids: S(18747, 15) }, // GK107 [NVS 510]
-    Device { id: 0x0ffe, chip: Some(47), gpu: true, name: Some(S(18664, 12)), src: NameSource::PciIds, pci_ids: S(18762, 22) }, // GK107GL [Quadro K2000]
-    Device { id: 0x0fff, chip: Some(47), gpu: true, name: Some(S(18793, 10)), src: NameSource::PciIds, pci_ids: S(18784, 20) }, // GK107GL [Quadro 410]
-    Device { id: 0x1001, chip: Some(49), gpu: true, name: Some(S(18812, 19)), src: NameSource::PciIds, pci_ids: S(18804, 28) }, // GK110B [GeForce GTX TITAN Z]
-    Device { id: 0x1003, chip: Some(48), gpu: true, name: Some(S(18839, 20)), src: NameSource::PciIds, pci_ids: S(18832, 28) }, // GK110 [GeForce GTX Titan LE]
-    Device { id: 0x1004, chip: Some(48), gpu: true, name: Some(S(18867, 15)), src: NameSource::PciIds, pci_ids: S(18860, 23) }, // GK110 [GeForce GTX 780]
-    Device { id: 0x1005, chip: Some(48), gpu: true, name: Some(S(18812, 17)), src: NameSource::PciIds, pci_ids: S(18883, 25) }, // GK110 [GeForce GTX TITAN]
-    Device { id: 0x1007, chip: Some(48), gpu: true, name: Some(S(18915, 22)), src: NameSource::PciIds, pci_ids: S(18908, 30) }, // GK110 [GeForce GTX 780 Rev. 2]
-    Device { id: 0x1008, chip: Some(48), gpu: true, name: Some(S(18945, 22)), src: NameSource::PciIds, pci_ids: S(18938, 30) }, // GK110 [GeForce GTX 780 Ti 6GB]
-    Device { id: 0x100a, chip: Some(49), gpu: true, name: Some(S(18945, 18)), src: NameSource::PciIds, pci_ids: S(18968, 27) }, // GK110B [GeForce GTX 780 Ti]
-    Device { id: 0x100c, chip: Some(49), gpu: true, name: Some(S(19003, 23)), src: NameSource::PciIds, pci_ids: S(18995, 32) }, // GK110B [GeForce GTX TITAN Black]
-    Device { id: 0x101e, chip: Some(48), gpu: true, name: Some(S(19036, 10)), src: NameSource::PciIds, pci_ids: S(19027, 20) }, // GK110GL [Tesla K20X]
-    Device { id: 0x101f, chip: Some(48), gpu: true, name: Some(S(19036, 9)), src: NameSource::PciIds, pci_ids: S(19047, 19) }, // GK110GL [Tesla K20]
-    Device { id: 0x1020, chip: Some(48), gpu: true, name: Some(S(19036, 10)), src: NameSource::PciIds, pci_ids: S(19027, 20) }, // GK110GL [Tesla K20X]
-    Device { id: 0x1021, chip: Some(48), gpu: true, name: Some(S(19075, 11)), src: NameSource::PciIds, pci_ids: S(19066, 21) }, // GK110GL [Tesla K20Xm]
-    Device { id: 0x1022, chip: Some(48), gpu: true, name: Some(S(19096, 10)), src: NameSource::PciIds, pci_ids: S(19087, 20) }, // GK110GL [Tesla K20c]
-    Device { id: 0x1023, chip: Some(49), gpu: true, name: Some(S(19117, 10)), src: NameSource::PciIds, pci_ids: S(19107, 21) }, // GK110BGL [Tesla K40m]
-    Device { id: 0x1024, chip: Some(50), gpu: true, name: Some(S(19137, 10)), src: NameSource::PciIds, pci_ids: S(19128, 20) }, // GK180GL [Tesla K40c]
-    Device { id: 0x1026, chip: Some(48), gpu: true, name: Some(S(19157, 10)), src: NameSource::PciIds, pci_ids: S(19148, 20) }, // GK110GL [Tesla K20s]
-    Device { id: 0x1027, chip: Some(49), gpu: true, name: Some(S(19178, 11)), src: NameSource::PciIds, pci_ids: S(19168, 22) }, // GK110BGL [Tesla K40st]
-    Device { id: 0x1028, chip: Some(48), gpu: true, name: Some(S(19199, 10)), src: NameSource::PciIds, pci_ids: S(19190, 20) }, // GK110GL [Tesla K20m]
-    Device { id: 0x1029, chip: Some(49), gpu: true, name: Some(S(19178, 10)), src: NameSource::PciIds, pci_ids: S(19210, 21) }, // GK110BGL [Tesla K40s]
-    Device { id: 0x102a, chip: Some(49), gpu: true, name: Some(S(19241, 10)), src: NameSource::PciIds, pci_ids: S(19231, 21) }, // GK110BGL [Tesla K40t]
-    Device { id: 0x102d, chip: Some(54), gpu: true, name: Some(S(19261, 9)), src: NameSource::PciIds, pci_ids: S(19252, 19) }, // GK210GL [Tesla K80]
-    Device { id: 0x102e, chip: Some(49), gpu: true, name: Some(S(19281, 10)), src: NameSource::PciIds, pci_ids: S(19271, 21) }, // GK110BGL [Tesla K40d]
-    Device { id: 0x102f, chip: Some(49), gpu: true, name: Some(S(19302, 17)), src: NameSource::PciIds, pci_ids: S(19292, 28) }, // GK110BGL [Tesla Stella Solo]
-    Device { id: 0x103a, chip: Some(48), gpu: true, name: Some(S(19329, 12)), src: NameSource::PciIds, pci_ids: S(19320, 22) }, // GK110GL [Quadro K6000]
-    Device { id: 0x103c, chip: Some(48), gpu: true, name: Some(S(19351, 12)), src: NameSource::PciIds, pci_ids: S(19342, 22) }, // GK110GL [Quadro K5200]
-    Device { id: 0x103f, chip: Some(49), gpu: true, name: Some(S(19374, 16)), src: NameSource::PciIds, pci_ids: S(19364, 27) }, // GK110BGL [Tesla Stella SXM]
-    Device { id: 0x1040, chip: Some(43), gpu: true, name: Some(S(16138, 14)), src: NameSource::PciIds, pci_ids: S(19391, 22) }, // GF119 [GeForce GT 520]
-    Device { id: 0x1042, chip: Some(43), gpu: true, name: Some(S(19420, 11)), src: NameSource::PciIds, pci_ids: S(19413, 19) }, // GF119 [GeForce 510]
-    Device { id: 0x1045, chip: Some(43), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(16603, 5) }, // GF119
-    Device { id: 0x1048, chip: Some(43), gpu: true, name: Some(S(19439, 11)), src: NameSource::PciIds, pci_ids: S(19432, 19) }, // GF119 [GeForce 605]
-    Device { id: 0x1049, chip: Some(43), gpu: true, name: Some(S(19458, 18)), src: NameSource::PciIds, pci_ids: S(19451, 26) }, // GF119 [GeForce GT 620 OEM]
-    Device { id: 0x104a, chip: Some(43), gpu: true, name: Some(S(16182, 14)), src: NameSource::PciIds, pci_ids: S(19477, 22) }, // GF119 [GeForce GT 610]
-    Device { id: 0x104b, chip: Some(43), gpu: true, name: Some(S(19506, 18)), src: NameSource::PciIds, pci_ids: S(19499, 26) }, // GF119 [GeForce GT 625 OEM]
-    Device { id: 0x104c, chip: Some(43), gpu: true, name: Some(S(19532, 14)), src: NameSource::PciIds, pci_ids: S(19525, 22) }, // GF119 [GeForce GT 705]
-    Device { id: 0x104d, chip: Some(43), gpu: true, name: Some(S(19554, 14)), src: NameSource::PciIds, pci_ids: S(19547, 22) }, // GF119 [GeForce GT 710]
-    Device { id: 0x1050, chip: Some(43), gpu: true, name: Some(S(16340, 15)), src: NameSource::PciIds, pci_ids: S(19569, 24) }, // GF119M [GeForce GT 520M]
-    Device { id: 0x1051, chip: Some(43), gpu: true, name: Some(S(19601, 16)), src: NameSource::PciIds, pci_ids: S(19593, 25) }, // GF119M [GeForce GT 520MX]
-    Device { id: 0x1052, chip: Some(43), gpu: true, name: Some(S(16340, 15)), src: NameSource::PciIds, pci_ids: S(19569, 24) }, // GF119M [GeForce GT 520M]
-    Device { id: 0x1054, chip: Some(43), gpu: true, name: Some(S(19626, 12)), src: NameSource::PciIds, pci_ids: S(19618, 21) }, // GF119M [GeForce 410M]
-    Device { id: 0x1055, chip: Some(43), gpu: true, name: Some(S(19626, 12)), src: NameSource::PciIds, pci_ids: S(19618, 21) }, // GF119M [GeForce 410M]
-    Device { id: 0x1056, chip: Some(43), gpu: true, name: Some(S(19647, 9)), src: NameSource::PciIds, pci_ids: S(19639, 18) }, // GF119M [NVS 4200M]
-    Device { id: 0x1057, chip: Some(43), gpu: true, name: Some(S(19665, 16)), src: NameSource::PciIds, pci_ids: S(19657, 25) }, // GF119M [Quadro NVS 4200M]
-    Device { id: 0x1058, chip: Some(43), gpu: true, name: Some(S(16271, 12)), src: NameSource::PciIds, pci_ids: S(19682, 21) }, // GF119M [GeForce 610M]
-    Device { id: 0x1059, chip: Some(43), gpu: true, name: Some(S(16271, 12)), src: NameSource::PciIds, pci_ids: S(19682, 21) }, // GF119M [GeForce 610M]
-    Device { id: 0x105a, chip: Some(43), gpu: true, name: Some(S(16271, 12)), src: NameSource::PciIds, pci_ids: S(19682, 21) }, // GF119M [GeForce 610M]
-    Device { id: 0x105b, chip: Some(43), gpu: true, name: Some(S(19711, 12)), src: NameSource::PciIds, pci_ids: S(19703, 21) }, // GF119M [GeForce 705M]
-    Device { id: 0x107c, chip: Some(43), gpu: true, name: Some(S(19731, 7)), src: NameSource::PciIds, pci_ids: S(19724, 15) }, // GF119 [NVS 315]
-    Device { id: 0x107d, chip: Some(43), gpu: true, name: Some(S(14315, 7)), src: NameSource::PciIds, pci_ids: S(19739, 15) }, // GF119 [NVS 310]
-    Device { id: 0x1080, chip: Some(39), gpu: true, name: Some(S(19761, 15)), src: NameSource::PciIds, pci_ids: S(19754, 23) }, // GF110 [GeForce GTX 580]
-    Device { id: 0x1081, chip: Some(39), gpu: true, name: Some(S(19784, 15)), src: NameSource::PciIds, pci_ids: S(19777, 23) }, // GF110 [GeForce GTX 570]
-    Device { id: 0x1082, chip: Some(39), gpu: true, name: Some(S(19807, 22)), src: NameSource::PciIds, pci_ids: S(19800, 30) }, // GF110 [GeForce GTX 560 Ti OEM]
-    Device { id: 0x1084, chip: Some(39), gpu: true, name: Some(S(19837, 19)), src: NameSource::PciIds, pci_ids: S(19830, 27) }, // GF110 [GeForce GTX 560 OEM]
-    Device { id: 0x1086, chip: Some(39), gpu: true, name: Some(S(19864, 22)), src: NameSource::PciIds, pci_ids: S(19857, 30) }, // GF110 [GeForce GTX 570 Rev. 2]
-    Device { id: 0x1087, chip: Some(39), gpu: true, name: Some(S(19894, 28)), src: NameSource::PciIds, pci_ids: S(19887, 36) }, // GF110 [GeForce GTX 560 Ti 448 Cores]
-    Device { id: 0x1088, chip: Some(39), gpu: true, name: Some(S(19930, 15)), src: NameSource::PciIds, pci_ids: S(19923, 23) }, // GF110 [GeForce GTX 590]
-    Device { id: 0x1089, chip: Some(39), gpu: true, name: Some(S(19953, 22)), src: NameSource::PciIds, pci_ids: S(19946, 30) }, // GF110 [GeForce GTX 580 Rev. 2]
-    Device { id: 0x108b, chip: Some(39), gpu: true, name: Some(S(19761, 15)), src: NameSource::PciIds, pci_ids: S(19754, 23) }, // GF110 [GeForce GTX 580]
-    Device { id: 0x108e, chip: Some(39), gpu: true, name: Some(S(19985, 11)), src: NameSource::PciIds, pci_ids: S(19976, 21) }, // GF110GL [Tesla C2090]
-    Device { id: 0x1091, chip: Some(39), gpu: true, name: Some(S(20006, 11)), src: NameSource::PciIds, pci_ids: S(19997, 21) }, // GF110GL [Tesla M2090]
-    Device { id: 0x1094, chip: Some(39), gpu: true, name: Some(S(20027, 11)), src: NameSource::PciIds, pci_ids: S(20018, 21) }, // GF110GL [Tesla M2075]
-    Device { id: 0x1096, chip: Some(39), gpu: true, name: Some(S(20048, 19)), src: NameSource::PciIds, pci_ids: S(20039, 29) }, // GF110GL [Tesla C2050 / C2075]
-    Device { id: 0x109a, chip: Some(35), gpu: true, name: Some(S(20078, 12)), src: NameSource::PciIds, pci_ids: S(20068, 23) }, // GF100GLM [Quadro 5010M]
-    Device { id: 0x109b, chip: Some(35), gpu: true, name: Some(S(20100, 11)), src: NameSource::PciIds, pci_ids: S(20091, 21) }, // GF100GL [Quadro 7000]
-    Device { id: 0x10c0, chip: Some(74), gpu: true, name: Some(S(20119, 22)), src: NameSource::PciIds, pci_ids: S(20112, 30) }, // GT218 [GeForce 9300 GS Rev. 2]
-    Device { id: 0x10c3, chip: Some(74), gpu: true, name: Some(S(20149, 22)), src: NameSource::PciIds, pci_ids: S(20142, 30) }, // GT218 [GeForce 8400 GS Rev. 3]
-    Device { id: 0x10c5, chip: Some(74), gpu: true, name: Some(S(13947, 11)), src: NameSource::PciIds, pci_ids: S(20172, 19) }, // GT218 [GeForce 405]
-    Device { id: 0x10d8, chip: Some(74), gpu: true, name: Some(S(7700, 7)), src: NameSource::PciIds, pci_ids: S(20191, 15) }, // GT218 [NVS 300]
-    Device { id: 0x10e5, chip: None, gpu: false, name: Some(S(20206, 27)), src: NameSource::PciIds, pci_ids: S(20206, 27) }, // Parker PCIe x4 Root Complex
-    Device { id: 0x10e6, chip: None, gpu: false, name: Some(S(20233, 27)), src: NameSource::PciIds, pci_ids: S(20233, 27) }, // Parker PCIe x1 Root Complex
-    Device { id: 0x10ef, chip: Some(62), gpu: false, name: Some(S(20260, 27)), src: NameSource::PciIds, pci_ids: S(20260, 27) }, // GP102 HDMI Audio Controller
-    Device { id: 0x10f0, chip: Some(63), gpu: false, name: Some(S(20287, 38)), src: NameSource::PciIds, pci_ids: S(20287, 38) }, // GP104 High Definition Audio Controller
-    Device { id: 0x10f1, chip: Some(64), gpu: false, name: Some(S(20325, 38)), src: NameSource::PciIds, pci_ids: S(20325, 38) }, // GP106 High Definition Audio Controller
-    Device { id: 0x10f7, chip: Some(77), gpu: false, name: Some(S(20363, 38)), src: NameSource::PciIds, pci_ids: S(20363, 38) }, // TU102 High Definition Audio Controller
-    Device { id: 0x10f8, chip: Some(78), gpu: false, name: Some(S(20401, 25)), src: NameSource::PciIds, pci_ids: S(20401, 25) }, // TU104 HD Audio Controller
-    Device { id: 0x10f9, chip: Some(79), gpu: false, name: Some(S(20426, 38)), src: NameSource::PciIds, pci_ids: S(20426, 38) }, // TU106 High Definition Audio Controller
-    Device { id: 0x1140, chip: Some(42), gpu: true, name: Some(S(20472, 52)), src: NameSource::PciIds, pci_ids: S(20464, 61) }, // GF117M [GeForce 610M/710M/810M/820M / GT 620M/625M/630M/720M]
-    Device { id: 0x1180, chip: Some(45), gpu: true, name: Some(S(20532, 15)), src: NameSource::PciIds, pci_ids: S(20525, 23) }, // GK104 [GeForce GTX 680]
-    Device { id: 0x1182, chip: Some(45), gpu: true, name: Some(S(20555, 18)), src: NameSource::PciIds, pci_ids: S(20548, 26) }, // GK104 [GeForce GTX 760 Ti]
-    Device { id: 0x1183, chip: Some(45), gpu: true, name: Some(S(20581, 18)), src: NameSource::PciIds, pci_ids: S(20574, 26) }, // GK104 [GeForce GTX 660 Ti]
-    Device { id: 0x1184, chip: Some(45), gpu: true, name: Some(S(20607, 15)), src: NameSource::PciIds, pci_ids: S(20600, 23) }, // GK104 [GeForce GTX 770]
-    Device { id: 0x1185, chip: Some(45), gpu: true, name: Some(S(20630, 19)), src: NameSource::PciIds, pci_ids: S(20623, 27) }, // GK104 [GeForce GTX 660 OEM]
-    Device { id: 0x1186, chip: Some(45), gpu: true, name: Some(S(20581, 18)), src: NameSource::PciIds, pci_ids: S(20574, 26) }, // GK104 [GeForce GTX 660 Ti]
-    Device { id: 0x1187, chip: Some(45), gpu: true, name: Some(S(20555, 15)), src: NameSource::PciIds, pci_ids: S(20650, 23) }, // GK104 [GeForce GTX 760]
-    Device { id: 0x1188, chip: Some(45), gpu: true, name: Some(S(20680, 15)), src: NameSource::PciIds, pci_ids: S(20673, 23) }, // GK104 [GeForce GTX 690]
-    Device { id: 0x1189, chip: Some(45), gpu: true, name: Some(S(20703, 15)), src: NameSource::PciIds, pci_ids: S(20696, 23) }, // GK104 [GeForce GTX 670]
-    Device { id: 0x118a, chip: Some(45), gpu: true, name: Some(S(20728, 9)), src: NameSource::PciIds, pci_ids: S(20719, 19) }, // GK104GL [GRID K520]
-    Device { id: 0x118b, chip: Some(45), gpu: true, name: Some(S(20747, 19)), src: NameSource::PciIds, pci_ids: S(20738, 29) }, // GK104GL [GRID K2 GeForce USM]
-    Device { id: 0x118c, chip: Some(45), gpu: true, name: Some(S(20774, 15)), src: NameSource::PciIds, pci_ids: S(20767, 23) }, // GK104 [GRID K2 NVS USM]
-    Device { id: 0x118d, chip: Some(45), gpu: true, name: Some(S(20799, 14)), src: NameSource::PciIds, pci_ids: S(20790, 24) }, // GK104GL [GRID K200 vGPU]
-    Device { id: 0x118e, chip: Some(45), gpu: true, name: Some(S(20821, 19)), src: NameSource::PciIds, pci_ids: S(20814, 27) }, // GK104 [GeForce GTX 760 OEM]
-    Device { id: 0x118f, chip: Some(45), gpu: true, name: Some(S(20850, 9)), src: NameSource::PciIds, pci_ids: S(20841, 19) }, // GK104GL [Tesla K10]
-    Device { id: 0x1191, chip: Some(45), gpu: true, name: Some(S(20867, 22)), src: NameSource::PciIds, pci_ids: S(20860, 30) }, // GK104 [GeForce GTX 760 Rev. 2]
-    Device { id: 0x1193, chip: Some(45), gpu: true, name: Some(S(20897, 22)), src: NameSource::PciIds, pci_ids: S(20890, 30) }, // GK104 [GeForce GTX 760 Ti OEM]
-    Device { id: 0x1194, chip: Some(45), gpu: true, name: Some(S(19261, 8)), src: NameSource::PciIds, pci_ids: S(20920, 18) }, // GK104GL [Tesla K8]
-    Device { id: 0x1195, chip: Some(45), gpu: true, name: Some(S(20945, 22)), src: NameSource::PciIds, pci_ids: S(20938, 30) }, // GK104 [GeForce GTX 660 Rev. 2]
-    Device { id: 0x1198, chip: Some(45), gpu: true, name: Some(S(20976, 16)), src: NameSource::PciIds, pci_ids: S(20968, 25) }, // GK104M [GeForce GTX 880M]
-    Device { id: 0x1199, chip: Some(45), gpu: true, name: Some(S(21001, 16)), src: NameSource::PciIds, pci_ids: S(20993, 25) }, // GK104M [GeForce GTX 870M]
-    Device { id: 0x119a, chip: Some(45), gpu: true, name: Some(S(21026, 16)), src: NameSource::PciIds, pci_ids: S(21018, 25) }, // GK104M [GeForce GTX 860M]
-    Device { id: 0x119d, chip: Some(45), gpu: true, name: Some(S(21051, 28)), src: NameSource::PciIds, pci_ids: S(21043, 37) }, // GK104M [GeForce GTX 775M Mac Edition]
-    Device { id: 0x119e, chip: Some(45), gpu: true, name: Some(S(21088, 28)), src: NameSource::PciIds, pci_ids: S(21080, 37) }, // GK104M [GeForce GTX 780M Mac Edition]
-    Device { id: 0x119f, chip: Some(45), gpu: true, name: Some(S(21088, 16)), src: NameSource::PciIds, pci_ids: S(21117, 25) }, // GK104M [GeForce GTX 780M]
-    Device { id: 0x11a0, chip: Some(45), gpu: true, name: Some(S(21150, 16)), src: NameSource::PciIds, pci_ids: S(21142, 25) }, // GK104M [GeForce GTX 680M]
-    Device { id: 0x11a1, chip: Some(45), gpu: true, name: Some(S(21175, 17)), src: NameSource::PciIds, pci_ids: S(21167, 26) }, // GK104M [GeForce GTX 670MX]
-    Device { id: 0x11a2, chip: Some(45), gpu: true, name: Some(S(21201, 29)), src: NameSource::PciIds, pci_ids: S(21193, 38) }, // GK104M [GeForce GTX 675MX Mac Edition]
-    Device { id: 0x11a3, chip: Some(45), gpu: true, name: Some(S(21239, 17)), src: NameSource::PciIds, pci_ids: S(21231, 26) }, // GK104M [GeForce GTX 680MX]
-    Device { id: 0x11a4, chip: Some(45), gpu: true, name: Some(S(21264, 9)), src: NameSource::PciIds, pci_ids: S(21257, 17) }, // GK104 [GK104-ESA]
-    Device { id: 0x11a5, chip: Some(45), gpu: true, name: Some(S(21264, 9)), src: NameSource::PciIds, pci_ids: S(21257, 17) }, // GK104 [GK104-ESA]
-    Device { id: 0x11a7, chip: Some(45), gpu: true, name: Some(S(21201, 17)), src: NameSource::PciIds, pci_ids: S(21274, 26) }, // GK104M [GeForce GTX 675MX]
-    Device { id: 0x11a8, chip: Some(45), gpu: true, name: Some(S(21310, 13)), src: NameSource::PciIds, pci_ids: S(21300, 24) }, // GK104GLM [Quadro K5100M]
-    Device { id: 0x11a9, chip: Some(45), gpu: true, name: Some(S(21001, 16)), src: NameSource::PciIds, pci_ids: S(20993, 25) }, // GK104M [GeForce GTX 870M]
-    Device { id: 0x11aa, chip: Some(45), gpu: true, name: Some(S(21331, 9)), src: NameSource::PciIds, pci_ids: S(21324, 17) }, // GK104 [GK104-INT]
-    Device { id: 0x11ac, chip: Some(45), gpu: true, name: Some(S(21348, 8)), src: NameSource::PciIds, pci_ids: S(21341, 16) }, // GK104 [GK104-CS]
-    Device { id: 0x11af, chip: Some(45), gpu: true, name: Some(S(21367, 12)), src: NameSource::PciIds, pci_ids: S(21357, 23) }, // GK104GLM [GRID IceCube]
-    Device { id: 0x11b0, chip: Some(45), gpu: true, name: Some(S(21389, 23)), src: NameSource::PciIds, pci_ids: S(21380, 33) }, // GK104GL [GRID K240Q / K260Q vGPU]
-    Device { id: 0x11b1, chip: Some(45), gpu: true, name: Some(S(21422, 17)), src: NameSource::PciIds, pci_ids: S(21413, 27) }, // GK104GL [GRID K2 Tesla USM]
-    Device { id: 0x11b4, chip: Some(45), gpu: true, name: Some(S(21449, 12)), src: NameSource::PciIds, pci_ids: S(21440, 22) }, // GK104GL [Quadro K4200]
-    Device { id: 0x11b6, chip: Some(45), gpu: true, name: Some(S(21472, 13)), src: NameSource::PciIds, pci_ids: S(21462, 24) }, // GK104GLM [Quadro K3100M]
-    Device { id: 0x11b7, chip: Some(45), gpu: true, name: Some(S(21496, 13)), src: NameSource::PciIds, pci_ids: S(21486, 24) }, // GK104GLM [Quadro K4100M]
-    Device { id: 0x11b8, chip: Some(45), gpu: true, name: Some(S(21310, 13)), src: NameSource::PciIds, pci_ids: S(21300, 24) }, // GK104GLM [Quadro K5100M]
-    Device { id: 0x11b9, chip: Some(45), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(21300, 8) }, // GK104GLM
-    Device { id: 0x11ba, chip: Some(45), gpu: true, name: Some(S(21519, 12)), src: NameSource::PciIds, pci_ids: S(21510, 22) }, // GK104GL [Quadro K5000]
-    Device { id: 0x11bb, chip: Some(45), gpu: true, name: Some(S(21541, 11)), src: NameSource::PciIds, pci_ids: S(21532, 21) }, // GK104GL [Quadro 4100]
-    Device { id: 0x11bc, chip: Some(45), gpu: true, name: Some(S(21563, 13)), src: NameSource::PciIds, pci_ids: S(21553, 24) }, // GK104GLM [Quadro K5000M]
-    Device { id: 0x11bd, chip: Some(45), gpu: true, name: Some(S(21587, 13)), src: NameSource::PciIds, pci_ids: S(21577, 24) }, // GK104GLM [Quadro K4000M]
-    Device { id: 0x11be, chip: Some(45), gpu: true, name: Some(S(21611, 13)), src: NameSource::PciIds, pci_ids: S(21601, 24) }, // GK104GLM [Quadro K3000M]
-    Device { id: 0x11bf, chip: Some(45), gpu: true, name: Some(S(20747, 7)), src: NameSource::PciIds, pci_ids: S(21625, 17) }, // GK104GL [GRID K2]
-    Device { id: 0x11c0, chip: Some(46), gpu: true, name: Some(S(17863, 15)), src: NameSource::PciIds, pci_ids: S(21642, 23) }, // GK106 [GeForce GTX 660]
-    Device { id: 0x11c1, chip: Some(46), gpu: true, name: Some(S(21672, 8)), src: NameSource::PciIds, pci_ids: S(21665, 16) }, // GK106 [D14P2-30]
-    Device { id: 0x11c2, chip: Some(46), gpu: true, name: Some(S(21688, 24)), src: NameSource::PciIds, pci_ids: S(21681, 32) }, // GK106 [GeForce GTX 650 Ti Boost]
-    Device { id: 0x11c3, chip: Some(46), gpu: true, name: Some(S(21720, 22)), src: NameSource::PciIds, pci_ids: S(21713, 30) }, // GK106 [GeForce GTX 650 Ti OEM]
-    Device { id: 0x11c4, chip: Some(46), gpu: true, name: Some(S(21750, 19)), src: NameSource::PciIds, pci_ids: S(21743, 27) }, // GK106 [GeForce GTX 645 OEM]
-    Device { id: 0x11c5, chip: Some(46), gpu: true, name: Some(S(17655, 14)), src: NameSource::PciIds, pci_ids: S(21770, 22) }, // GK106 [GeForce GT 740]
-    Device { id: 0x11c6, chip: Some(46), gpu: true, name: Some(S(21688, 18)), src: NameSource::PciIds, pci_ids: S(21792, 26) }, // GK106 [GeForce GTX 650 Ti]
-    Device { id: 0x11c7, chip: Some(46), gpu: true, name: Some(S(21825, 18)), src: NameSource::PciIds, pci_ids: S(21818, 26) }, // GK106 [GeForce GTX 750 Ti]
-    Device { id: 0x11c8, chip: Some(46), gpu: true, name: Some(S(21851, 19)), src: NameSource::PciIds, pci_ids: S(21844, 27) }, // GK106 [GeForce GTX 650 OEM]
-    Device { id: 0x11cb, chip: Some(46), gpu: true, name: Some(S(17655, 14)), src: NameSource::PciIds, pci_ids: S(21770, 22) }, // GK106 [GeForce GT 740]
-    Device { id: 0x11d0, chip: Some(46), gpu: true, name: Some(S(21878, 12)), src: NameSource::PciIds, pci_ids: S(21871, 20) }, // GK106 [GK106-INT353]
-    Device { id: 0x11d1, chip: Some(46), gpu: true, name: Some(S(21898, 12)), src: NameSource::PciIds, pci_ids: S(21891, 20) }, // GK106 [GK106-INT343]
-    Device { id: 0x11d2, chip: Some(46), gpu: true, name: Some(S(21918, 12)), src: NameSource::PciIds, pci_ids: S(21911, 20) }, // GK106 [GK106-INT232]
-    Device { id: 0x11d3, chip: Some(46), gpu: true, name: Some(S(21938, 8)), src: NameSource::PciIds, pci_ids: S(21931, 16) }, // GK106 [GK106-ES]
-    Device { id: 0x11e0, chip: Some(46), gpu: true, name: Some(S(21955, 16)), src: NameSource::PciIds, pci_ids: S(21947, 25) }, // GK106M [GeForce GTX 770M]
-    Device { id: 0x11e1, chip: Some(46), gpu: true, name: Some(S(21980, 16)), src: NameSource::PciIds, pci_ids: S(21972, 25) }, // GK106M [GeForce GTX 765M]
-    Device { id: 0x11e2, chip: Some(46), gpu: true, name: Some(S(21980, 16)), src: NameSource::PciIds, pci_ids: S(21972, 25) }, // GK106M [GeForce GTX 765M]
-    Device { id: 0x11e3, chip: Some(46), gpu: true, name: Some(S(22005, 16)), src: NameSource::PciIds, pci_ids: S(21997, 25) }, // GK106M [GeForce GTX 760M]
-    Device { id: 0x11e7, chip: Some(46), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(21947, 6) }, // GK106M
-    Device { id: 0x11fa, chip: Some(46), gpu: true, name: Some(S(21587, 12)), src: NameSource::PciIds, pci_ids: S(22022, 22) }, // GK106GL [Quadro K4000]
-    Device { id: 0x11fc, chip: Some(46), gpu: true, name: Some(S(22054, 13)), src: NameSource::PciIds, pci_ids: S(22044, 24) }, // GK106GLM [Quadro K2100M]
-    Device { id: 0x11ff, chip: Some(46), gpu: true, name: Some(S(18497, 4)), src: NameSource::PciIds, pci_ids: S(22068, 12) }, // GK106 [NB1Q]
-    Device { id: 0x1200, chip: Some(40), gpu: true, name: Some(S(19807, 18)), src: NameSource::PciIds, pci_ids: S(22080, 26) }, // GF114 [GeForce GTX 560 Ti]
-    Device { id: 0x1201, chip: Some(40), gpu: true, name: Some(S(19807, 15)), src: NameSource::PciIds, pci_ids: S(22106, 23) }, // GF114 [GeForce GTX 560]
-    Device { id: 0x1202, chip: Some(40), gpu: true, name: Some(S(19807, 22)), src: NameSource::PciIds, pci_ids: S(22129, 30) }, // GF114 [GeForce GTX 560 Ti OEM]
-    Device { id: 0x1203, chip: Some(40), gpu: true, name: Some(S(22166, 21)), src: NameSource::PciIds, pci_ids: S(22159, 29) }, // GF114 [GeForce GTX 460 SE v2]
-    Device { id: 0x1205, chip: Some(40), gpu: true, name: Some(S(22195, 18)), src: NameSource::PciIds, pci_ids: S(22188, 26) }, // GF114 [GeForce GTX 460 v2]
-    Device { id: 0x1206, chip: Some(40), gpu: true, name: Some(S(22221, 15)), src: NameSource::PciIds, pci_ids: S(22214, 23) }, // GF114 [GeForce GTX 555]
-    Device { id: 0x1207, chip: Some(40), gpu: true, name: Some(S(22244, 18)), src: NameSource::PciIds, pci_ids: S(22237, 26) }, // GF114 [GeForce GT 645 OEM]
-    Device { id: 0x1208, chip: Some(40), gpu: true, name: Some(S(22270, 18)), src: NameSource::PciIds, pci_ids: S(22263, 26) }, // GF114 [GeForce GTX 560 SE]
-    Device { id: 0x1210, chip: Some(40), gpu: true, name: Some(S(22297, 16)), src: NameSource::PciIds, pci_ids: S(22289, 25) }, // GF114M [GeForce GTX 570M]
-    Device { id: 0x1211, chip: Some(40), gpu: true, name: Some(S(22322, 16)), src: NameSource::PciIds, pci_ids: S(22314, 25) }, // GF114M [GeForce GTX 580M]
-    Device { id: 0x1212, chip: Some(40), gpu: true, name: Some(S(21201, 16)), src: NameSource::PciIds, pci_ids: S(22339, 25) }, // GF114M [GeForce GTX 675M]
-    Device { id: 0x1213, chip: Some(40), gpu: true, name: Some(S(21175, 16)), src: NameSource::PciIds, pci_ids: S(22364, 25) }, // GF114M [GeForce GTX 670M]
-    Device { id: 0x1241, chip: Some(41), gpu: true, name: Some(S(22396, 18)), src: NameSource::PciIds, pci_ids: S(22389, 26) }, // GF116 [GeForce GT 545 OEM]
-    Device { id: 0x1243, chip: Some(41), gpu: true, name: Some(S(22396, 14)), src: NameSource::PciIds, pci_ids: S(22415, 22) }, // GF116 [GeForce GT 545]
-    Device { id: 0x1244, chip: Some(41), gpu: true, name: Some(S(22444, 18)), src: NameSource::PciIds, pci_ids: S(22437, 26) }, // GF116 [GeForce GTX 550 Ti]
-    Device { id: 0x1245, chip: Some(41), gpu: true, name: Some(S(22470, 22)), src: NameSource::PciIds, pci_ids: S(22463, 30) }, // GF116 [GeForce GTS 450 Rev. 2]
-    Device { id: 0x1246, chip: Some(41), gpu: true, name: Some(S(15981, 15)), src: NameSource::PciIds, pci_ids: S(22493, 24) }, // GF116M [GeForce GT 550M]
-    Device { id: 0x1247, chip: Some(41), gpu: true, name: Some(S(22525, 20)), src: NameSource::PciIds, pci_ids: S(22517, 29) }, // GF116M [GeForce GT 555M/635M]
-    Device { id: 0x1248, chip: Some(41), gpu: true, name: Some(S(22525, 20)), src: NameSource::PciIds, pci_ids: S(22517, 29) }, // GF116M [GeForce GT 555M/635M]
-    Device { id: 0x1249, chip: Some(41), gpu: true, name: Some(S(22553, 22)), src: NameSource::PciIds, pci_ids: S(22546, 30) }, // GF116 [GeForce GTS 450 Rev. 3]
-    Device { id: 0x124b, chip: Some(41), gpu: true, name: Some(S(17519, 18)), src: NameSource::PciIds, pci_ids: S(22576, 26) }, // GF116 [GeForce GT 640 OEM]
-    Device { id: 0x124d, chip: Some(41), gpu: true, name: Some(S(22525, 20)), src: NameSource::PciIds, pci_ids: S(22517, 29) }, // GF116M [GeForce GT 555M/635M]
-    Device { id: 0x1251, chip: Some(41), gpu: true, name: Some(S(22610, 15)), src: NameSource::PciIds, pci_ids: S(22602, 24) }, // GF116M [GeForce GT 560M]
-    Device { id: 0x1280, chip: Some(51), gpu: true, name: Some(S(16115, 14)), src: NameSource::PciIds, pci_ids: S(22626, 22) }, // GK208 [GeForce GT 635]
-    Device { id: 0x1281, chip: Some(51), gpu: true, name: Some(S(19554, 14)), src: NameSource::PciIds, pci_ids: S(22648, 22) }, // GK208 [GeForce GT 710]
-    Device { id: 0x1282, chip: Some(51), gpu: true, name: Some(S(22677, 21)), src: NameSource::PciIds, pci_ids: S(22670, 29) }, // GK208 [GeForce GT 640 Rev. 2]
-    Device { id: 0x1283, chip: Some(51), gpu: true, name: Some(S(22706, 8)), src: NameSource::PciIds, pci_ids: S(22699, 16) }, // GK208 [D15M2-10]
-    Device { id: 0x1284, chip: Some(51), gpu: true, name: Some(S(22722, 21)), src: NameSource::PciIds, pci_ids: S(22715, 29) }, // GK208 [GeForce GT 630 Rev. 2]
-    Device { id: 0x1285, chip: Some(51), gpu: true, name: Some(S(22751, 9)), src: NameSource::PciIds, pci_ids: S(22744, 17) }, // GK208 [GK208-100]
-    Device { id: 0x1286, chip: Some(51), gpu: true, name: Some(S(17713, 14)), src: NameSource::PciIds, pci_ids: S(22761, 22) }, // GK208 [GeForce GT 720]
-    Device { id: 0x1287, chip: Some(52), gpu: true, name: Some(S(17155, 14)), src: NameSource::PciIds, pci_ids: S(22783, 23) }, // GK208B [GeForce GT 730]
-    Device { id: 0x1288, chip: Some(52), gpu: true, name: Some(S(17713, 14)), src: NameSource::PciIds, pci_ids: S(22806, 23) }, // GK208B [GeForce GT 720]
-    Device { id: 0x1289, chip: Some(51), gpu: true, name: Some(S(19554, 14)), src: NameSource::PciIds, pci_ids: S(22648, 22) }, // GK208 [GeForce GT 710]
-    Device { id: 0x128a, chip: Some(52), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(22783, 6) }, // GK208B
-    Device { id: 0x128b, chip: Some(52), gpu: true, name: Some(S(19554, 14)), src: NameSource::PciIds, pci_ids: S(22829, 23) }, // GK208B [GeForce GT 710]
-    Device { id: 0x128c, chip: Some(52), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(22783, 6) }, // GK208B
-    Device { id: 0x1290, chip: Some(51), gpu: true, name: Some(S(18185, 15)), src: NameSource::PciIds, pci_ids: S(22852, 24) }, // GK208M [GeForce GT 730M]
-    Device { id: 0x1291, chip: Some(51), gpu: true, name: Some(S(22884, 15)), src: NameSource::PciIds, pci_ids: S(22876, 24) }, // GK208M [GeForce GT 735M]
-    Device { id: 0x1292, chip: Some(51), gpu: true, name: Some(S(18124, 15)), src: NameSource::PciIds, pci_ids: S(22900, 24) }, // GK208M [GeForce GT 740M]
-    Device { id: 0x1293, chip: Some(51), gpu: true, name: Some(S(18185, 15)), src: NameSource::PciIds, pci_ids: S(22852, 24) }, // GK208M [GeForce GT 730M]
-    Device { id: 0x1294, chip: Some(51), gpu: true, name: Some(S(18124, 15)), src: NameSource::PciIds, pci_ids: S(22900, 24) }, // GK208M [GeForce GT 740M]
-    Device { id: 0x1295, chip: Some(51), gpu: true, name: Some(S(22932, 12)), src: NameSource::PciIds, pci_ids: S(22924, 21) }, // GK208M [GeForce 710M]
-    Device { id: 0x1296, chip: Some(51), gpu: true, name: Some(S(22953, 12)), src: NameSource::PciIds, pci_ids: S(22945, 21) }, // GK208M [GeForce 825M]
-    Device { id: 0x1298, chip: Some(51), gpu: true, name: Some(S(22974, 15)), src: NameSource::PciIds, pci_ids: S(22966, 24) }, // GK208M [GeForce GT 720M]
-    Device { id: 0x1299, chip: Some(52), gpu: true, name: Some(S(22999, 12)), src: NameSource::PciIds, pci_ids: S(22990, 22) }, // GK208BM [GeForce 920M]
-    Device { id: 0x129a, chip: Some(52), gpu: true, name: Some(S(23021, 12)), src: NameSource::PciIds, pci_ids: S(23012, 22) }, // GK208BM [GeForce 910M]
-    Device { id: 0x12a0, chip: Some(51), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(16749, 5) }, // GK208
-    Device { id: 0x12ad, chip: Some(51), gpu: true, name: Some(S(23041, 8)), src: NameSource::PciIds, pci_ids: S(23034, 16) }, // GK208 [GK208-ES]
-    Device { id: 0x12ae, chip: Some(51), gpu: true, name: Some(S(23057, 11)), src: NameSource::PciIds, pci_ids: S(23050, 19) }, // GK208 [GK208-CS1-C]
-    Device { id: 0x12af, chip: Some(51), gpu: true, name: Some(S(23076, 9)), src: NameSource::PciIds, pci_ids: S(23069, 17) }, // GK208 [GK208-INT]
-    Device { id: 0x12b0, chip: Some(51), gpu: true, name: Some(S(23093, 10)), src: NameSource::PciIds, pci_ids: S(23086, 18) }, // GK208 [GK208-CS-Q]
-    Device { id: 0x12b1, chip: Some(51), gpu: true, name: Some(S(23111, 9)), src: NameSource::PciIds, pci_ids: S(23104, 17) }, // GK208 [GK208 INT]
-    Device { id: 0x12b9, chip: Some(51), gpu: true, name: Some(S(23131, 12)), src: NameSource::PciIds, pci_ids: S(23121, 23) }, // GK208GLM [Quadro K610M]
-    Device { id: 0x12ba, chip: Some(51), gpu: true, name: Some(S(23154, 12)), src: NameSource::PciIds, pci_ids: S(23144, 23) }, // GK208GLM [Quadro K510M]
-    Device { id: 0x130b, chip: Some(48), gpu: true, name: Some(S(23174, 6)), src: NameSource::PciIds, pci_ids: S(23167, 14) }, // GK110 [Q12U-1]
-    Device { id: 0x1340, chip: Some(56), gpu: true, name: Some(S(23189, 12)), src: NameSource::PciIds, pci_ids: S(23181, 21) }, // GM108M [GeForce 830M]
-    Device { id: 0x1341, chip: Some(56), gpu: true, name: Some(S(23210, 12)), src: NameSource::PciIds, pci_ids: S(23202, 21) }, // GM108M [GeForce 840M]
-    Device { id: 0x1344, chip: Some(56), gpu: true, name: Some(S(23231, 12)), src: NameSource::PciIds, pci_ids: S(23223, 21) }, // GM108M [GeForce 845M]
-    Device { id: 0x1346, chip: Some(56), gpu: true, name: Some(S(23252, 12)), src: NameSource::PciIds, pci_ids: S(23244, 21) }, // GM108M [GeForce 930M]
-    Device { id: 0x1347, chip: Some(56), gpu: true, name: Some(S(17498, 12)), src: NameSource::PciIds, pci_ids: S(23265, 21) }, // GM108M [GeForce 940M]
-    Device { id: 0x1348, chip: Some(56), gpu: true, name: Some(S(23294, 19)), src: NameSource::PciIds, pci_ids: S(23286, 28) }, // GM108M [GeForce 945M / 945A]
-    Device { id: 0x1349, chip: Some(56), gpu: true, name: Some(S(23252, 12)), src: NameSource::PciIds, pci_ids: S(23244, 21) }, // GM108M [GeForce 930M]
-    Device { id: 0x134b, chip: Some(56), gpu: true, name: Some(S(17498, 13)), src: NameSource::PciIds, pci_ids: S(23314, 22) }, // GM108M [GeForce 940MX]
-    Device { id: 0x134d, chip: Some(56), gpu: true, name: Some(S(17498, 13)), src: NameSource::PciIds, pci_ids: S(23314, 22) }, // GM108M [GeForce 940MX]
-    Device { id: 0x134e, chip: Some(56), gpu: true, name: Some(S(23344, 13)), src: NameSource::PciIds, pci_ids: S(23336, 22) }, // GM108M [GeForce 930MX]
-    Device { id: 0x134f, chip: Some(56), gpu: true, name: Some(S(23366, 13)), src: NameSource::PciIds, pci_ids: S(23358, 22) }, // GM108M [GeForce 920MX]
-    Device { id: 0x137a, chip: Some(56), gpu: true, name: Some(S(23390, 27)), src: NameSource::PciIds, pci_ids: S(23380, 38) }, // GM108GLM [Quadro K620M / Quadro M500M]
-    Device { id: 0x137b, chip: Some(56), gpu: true, name: Some(S(23428, 18)), src: NameSource::PciIds, pci_ids: S(23418, 29) }, // GM108GLM [Quadro M520 Mobile]
-    Device { id: 0x137d, chip: Some(56), gpu: true, name: Some(S(23455, 12)), src: NameSource::PciIds, pci_ids: S(23447, 21) }, // GM108M [GeForce 940A]
-    Device { id: 0x1380, chip: Some(55), gpu: true, name: Some(S(21825, 18)), src: NameSource::PciIds, pci_ids: S(23468, 26) }, // GM107 [GeForce GTX 750 Ti]
-    Device { id: 0x1381, chip: Some(55), gpu: true, name: Some(S(21825, 15)), src: NameSource::PciIds, pci_ids: S(23494, 23) }, // GM107 [GeForce GTX 750]
-    Device { id: 0x1382, chip: Some(55), gpu: true, name: Some(S(23524, 15)), src: NameSource::PciIds, pci_ids: S(23517, 23) }, // GM107 [GeForce GTX 745]
-    Device { id: 0x1389, chip: Some(55), gpu: true, name: Some(S(23549, 8)), src: NameSource::PciIds, pci_ids: S(23540, 18) }, // GM107GL [GRID M30]
-    Device { id: 0x1390, chip: Some(55), gpu: true, name: Some(S(23231, 12)), src: NameSource::PciIds, pci_ids: S(23558, 21) }, // GM107M [GeForce 845M]
-    Device { id: 0x1391, chip: Some(55), gpu: true, name: Some(S(23587, 16)), src: NameSource::PciIds, pci_ids: S(23579, 25) }, // GM107M [GeForce GTX 850M]
-    Device { id: 0x1392, chip: Some(55), gpu: true, name: Some(S(21026, 16)), src: NameSource::PciIds, pci_ids: S(23604, 25) }, // GM107M [GeForce GTX 860M]
-    Device { id: 0x1393, chip: Some(55), gpu: true, name: Some(S(23210, 12)), src: NameSource::PciIds, pci_ids: S(23629, 21) }, // GM107M [GeForce 840M]
-    Device { id: 0x1398, chip: Some(55), gpu: true, name: Some(S(23231, 12)), src: NameSource::PciIds, pci_ids: S(23558, 21) }, // GM107M [GeForce 845M]
-    Device { id: 0x1399, chip: Some(55), gpu: true, name: Some(S(23294, 12)), src: NameSource::PciIds, pci_ids: S(23650, 21) }, // GM107M [GeForce 945M]
-    Device { id: 0x139a, chip: Some(55), gpu: true, name: Some(S(23679, 16)), src: NameSource::PciIds, pci_ids: S(23671, 25) }, // GM107M [GeForce GTX 950M]
-    Device { id: 0x139b, chip: Some(55), gpu: true, name: Some(S(23704, 16)), src: NameSource::PciIds, pci_ids: S(23696, 25) }, // GM107M [GeForce GTX 960M]
-    Device { id: 0x139c, chip: Some(55), gpu: true, name: Some(S(17498, 12)), src: NameSource::PciIds, pci_ids: S(23721, 21) }, // GM107M [GeForce 940M]
-    Device { id: 0x139d, chip: Some(55), gpu: true, name: Some(S(21825, 18)), src: NameSource::PciIds, pci_ids: S(23742, 27) }, // GM107M [GeForce GTX 750 Ti]
-    Device { id: 0x13ad, chip: Some(58), gpu: true, name: Some(S(23776, 11)), src: NameSource::PciIds, pci_ids: S(23769, 19) }, // GM204 [GM107 INT52]
-    Device { id: 0x13ae, chip: Some(58), gpu: true, name: Some(S(23795, 9)), src: NameSource::PciIds, pci_ids: S(23788, 17) }, // GM204 [GM107 CS1]
-    Device { id: 0x13b0, chip: Some(55), gpu: true, name: Some(S(23815, 13)), src: NameSource::PciIds, pci_ids: S(23805, 24) }, // GM107GLM [Quadro M2000M]
-    Device { id: 0x13b1, chip: Some(55), gpu: true, name: Some(S(23839, 13)), src: NameSource::PciIds, pci_ids: S(23829, 24) }, // GM107GLM [Quadro M1000M]
-    Device { id: 0x13b2, chip: Some(55), gpu: true, name: Some(S(23863, 12)), src: NameSource::PciIds, pci_ids: S(23853, 23) }, // GM107GLM [Quadro M600M]
-    Device { id: 0x13b3, chip: Some(55), gpu: true, name: Some(S(23886, 13)), src: NameSource::PciIds, pci_ids: S(23876, 24) }, // GM107GLM [Quadro K2200M]
-    Device { id: 0x13b4, chip: Some(55), gpu: true, name: Some(S(23910, 18)), src: NameSource::PciIds, pci_ids: S(23900, 29) }, // GM107GLM [Quadro M620 Mobile]
-    Device { id: 0x13b6, chip: Some(55), gpu: true, name: Some(S(23939, 19)), src: NameSource::PciIds, pci_ids: S(23929, 30) }, // GM107GLM [Quadro M1200 Mobile]
-    Device { id: 0x13b9, chip: Some(55), gpu: true, name: Some(S(23968, 7)), src: NameSource::PciIds, pci_ids: S(23959, 17) }, // GM107GL [NVS 810]
-    Device { id: 0x13ba, chip: Some(55), gpu: true, name: Some(S(23886, 12)), src: NameSource::PciIds, pci_ids: S(23976, 22) }, // GM107GL [Quadro K2200]
-    Device { id: 0x13bb, chip: Some(55), gpu: true, name: Some(S(23390, 11)), src: NameSource::PciIds, pci_ids: S(23998, 21) }, // GM107GL [Quadro K620]
-    Device { id: 0x13bc, chip: Some(55), gpu: true, name: Some(S(24028, 12)), src: NameSource::PciIds, pci_ids: S(24019, 22) }, // GM107GL [Quadro K1200]
-    Device { id: 0x13bd, chip: Some(55), gpu: true, name: Some(S(24050, 9)), src: NameSource::PciIds, pci_ids: S(24041, 19) }, // GM107GL [Tesla M10]
-    Device { id: 0x13be, chip: Some(58), gpu: true, name: Some(S(23795, 9)), src: NameSource::PciIds, pci_ids: S(23788, 17) }, // GM204 [GM107 CS1]
-    Device { id: 0x13bf, chip: Some(58), gpu: true, name: Some(S(23776, 11)), src: NameSource::PciIds, pci_ids: S(23769, 19) }, // GM204 [GM107 INT52]
-    Device { id: 0x13c0, chip: Some(58), gpu: true, name: Some(S(24067, 15)), src: NameSource::PciIds, pci_ids: S(24060, 23) }, // GM204 [GeForce GTX 980]
-    Device { id: 0x13c1, chip: Some(58), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17420, 5) }, // GM204
-    Device { id: 0x13c2, chip: Some(58), gpu: true, name: Some(S(24090, 15)), src: NameSource::PciIds, pci_ids: S(24083, 23) }, // GM204 [GeForce GTX 970]
-    Device { id: 0x13c3, chip: Some(58), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17420, 5) }, // GM204
-    Device { id: 0x13c4, chip: Some(58), gpu: true, name: Some(S(24113, 7)), src: NameSource::PciIds, pci_ids: S(24106, 15) }, // GM204 [D17U-20]
-    Device { id: 0x13d7, chip: Some(58), gpu: true, name: Some(S(24129, 16)), src: NameSource::PciIds, pci_ids: S(24121, 25) }, // GM204M [GeForce GTX 980M]
-    Device { id: 0x13d8, chip: Some(58), gpu: true, name: Some(S(24154, 26)), src: NameSource::PciIds, pci_ids: S(24146, 35) }, // GM204M [GeForce GTX 960 OEM / 970M]
-    Device { id: 0x13d9, chip: Some(58), gpu: true, name: Some(S(24189, 16)), src: NameSource::PciIds, pci_ids: S(24181, 25) }, // GM204M [GeForce GTX 965M]
-    Device { id: 0x13da, chip: Some(58), gpu: true, name: Some(S(24214, 22)), src: NameSource::PciIds, pci_ids: S(24206, 31) }, // GM204M [GeForce GTX 980 Mobile]
-    Device { id: 0x13e4, chip: Some(58), gpu: true, name: Some(S(24244, 20)), src: NameSource::PciIds, pci_ids: S(24237, 28) }, // GM204 [Graphics Device ES-A]
-    Device { id: 0x13e7, chip: Some(58), gpu: true, name: Some(S(24274, 34)), src: NameSource::PciIds, pci_ids: S(24265, 44) }, // GM204GL [GeForce GTX 980 Engineering Sample]
-    Device { id: 0x13f0, chip: Some(58), gpu: true, name: Some(S(24318, 12)), src: NameSource::PciIds, pci_ids: S(24309, 22) }, // GM204GL [Quadro M5000]
-    Device { id: 0x13f1, chip: Some(58), gpu: true, name: Some(S(24340, 12)), src: NameSource::PciIds, pci_ids: S(24331, 22) }, // GM204GL [Quadro M4000]
-    Device { id: 0x13f2, chip: Some(58), gpu: true, name: Some(S(24362, 9)), src: NameSource::PciIds, pci_ids: S(24353, 19) }, // GM204GL [Tesla M60]
-    Device { id: 0x13f3, chip: Some(58), gpu: true, name: Some(S(24362, 8)), src: NameSource::PciIds, pci_ids: S(24372, 18) }, // GM204GL [Tesla M6]
-    Device { id: 0x13f8, chip: Some(58), gpu: true, name: Some(S(24400, 24)), src: NameSource::PciIds, pci_ids: S(24390, 35) }, // GM204GLM [Quadro M5000M / M5000 SE]
-    Device { id: 0x13f9, chip: Some(58), gpu: true, name: Some(S(24435, 13)), src: NameSource::PciIds, pci_ids: S(24425, 24) }, // GM204GLM [Quadro M4000M]
-    Device { id: 0x13fa, chip: Some(58), gpu: true, name: Some(S(24459, 13)), src: NameSource::PciIds, pci_ids: S(24449, 24) }, // GM204GLM [Quadro M3000M]
-    Device { id: 0x13fb, chip: Some(58), gpu: true, name: Some(S(24483, 12)), src: NameSource::PciIds, pci_ids: S(24473, 23) }, // GM204GLM [Quadro M5500]
-    Device { id: 0x1401, chip: Some(59), gpu: true, name: Some(S(23704, 15)), src: NameSource::PciIds, pci_ids: S(24496, 23) }, // GM206 [GeForce GTX 960]
-    Device { id: 0x1402, chip: Some(59), gpu: true, name: Some(S(23679, 15)), src: NameSource::PciIds, pci_ids: S(24519, 23) }, // GM206 [GeForce GTX 950]
-    Device { id: 0x1404, chip: Some(59), gpu: true, name: Some(S(24549, 20)), src: NameSource::PciIds, pci_ids: S(24542, 28) }, // GM206 [GeForce GTX 960 FAKE]
-    Device { id: 0x1406, chip: Some(59), gpu: true, name: Some(S(24154, 19)), src: NameSource::PciIds, pci_ids: S(24570, 27) }, // GM206 [GeForce GTX 960 OEM]
-    Device { id: 0x1407, chip: Some(59), gpu: true, name: Some(S(24604, 18)), src: NameSource::PciIds, pci_ids: S(24597, 26) }, // GM206 [GeForce GTX 750 v2]
-    Device { id: 0x1427, chip: Some(59), gpu: true, name: Some(S(24189, 16)), src: NameSource::PciIds, pci_ids: S(24623, 25) }, // GM206M [GeForce GTX 965M]
-    Device { id: 0x1430, chip: Some(59), gpu: true, name: Some(S(23815, 12)), src: NameSource::PciIds, pci_ids: S(24648, 22) }, // GM206GL [Quadro M2000]
-    Device { id: 0x1431, chip: Some(59), gpu: true, name: Some(S(24679, 8)), src: NameSource::PciIds, pci_ids: S(24670, 18) }, // GM206GL [Tesla M4]
-    Device { id: 0x1436, chip: Some(59), gpu: true, name: Some(S(24698, 19)), src: NameSource::PciIds, pci_ids: S(24688, 30) }, // GM206GLM [Quadro M2200 Mobile]
-    Device { id: 0x15c2, chip: Some(61), gpu: true, name: Some(S(24725, 11)), src: NameSource::PciIds, pci_ids: S(24718, 19) }, // GP100 [CMP 100-100]
-    Device { id: 0x15f0, chip: Some(61), gpu: true, name: Some(S(24746, 12)), src: NameSource::PciIds, pci_ids: S(24737, 22) }, // GP100GL [Quadro GP100]
-    Device { id: 0x15f1, chip: Some(61), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(24737, 7) }, // GP100GL
-    Device { id: 0x15f7, chip: Some(61), gpu: true, name: Some(S(24768, 20)), src: NameSource::PciIds, pci_ids: S(24759, 30) }, // GP100GL [Tesla P100 PCIe 12GB]
-    Device { id: 0x15f8, chip: Some(61), gpu: true, name: Some(S(24798, 20)), src: NameSource::PciIds, pci_ids: S(24789, 30) }, // GP100GL [Tesla P100 PCIe 16GB]
-    Device { id: 0x15f9, chip: Some(61), gpu: true, name: Some(S(24828, 20)), src: NameSource::PciIds, pci_ids: S(24819, 30) }, // GP100GL [Tesla P100 SXM2 16GB]
-    Device { id: 0x15fa, chip: Some(61), gpu: true, name: Some(S(24858, 27)), src: NameSource::PciIds, pci_ids: S(24849, 37) }, // GP100GL [DGX Station / PH402 SKU 200]
-    Device { id: 0x15fb, chip: Some(61), gpu: true, name: Some(S(24895, 13)), src: NameSource::PciIds, pci_ids: S(24886, 23) }, // GP100GL [GP100 SKU 200]
-    Device { id: 0x15fc, chip: Some(61), gpu: true, name: Some(S(24918, 20)), src: NameSource::PciIds, pci_ids: S(24909, 30) }, // GP100GL [Tesla P100-DGXS-16GB]
-    Device { id: 0x15ff, chip: Some(61), gpu: true, name: Some(S(24948, 14)), src: NameSource::PciIds, pci_ids: S(24939, 24) }, // GP100GL [GP100 SKU 15ff]
-    Device { id: 0x1613, chip: Some(58), gpu: true, name: Some(S(24972, 25)), src: NameSource::PciIds, pci_ids: S(24963, 35) }, // GM204GL [GRID M60 Service Provider]
-    Device { id: 0x1617, chip: Some(58), gpu: true, name: Some(S(24129, 16)), src: NameSource::PciIds, pci_ids: S(24121, 25) }, // GM204M [GeForce GTX 980M]
-    Device { id: 0x1618, chip: Some(58), gpu: true, name: Some(S(25006, 16)), src: NameSource::PciIds, pci_ids: S(24998, 25) }, // GM204M [GeForce GTX 970M]
-    Device { id: 0x1619, chip: Some(58), gpu: true, name: Some(S(24189, 16)), src: NameSource::PciIds, pci_ids: S(24181, 25) }, // GM204M [GeForce GTX 965M]
-    Device { id: 0x161a, chip: Some(58), gpu: true, name: Some(S(24214, 22)), src: NameSource::PciIds, pci_ids: S(24206, 31) }, // GM204M [GeForce GTX 980 Mobile]
-    Device { id: 0x1667, chip: Some(58), gpu: true, name: Some(S(24189, 16)), src: NameSource::PciIds, pci_ids: S(24181, 25) }, // GM204M [GeForce GTX 965M]
-    Device { id: 0x1676, chip: Some(58), gpu: true, name: Some(S(24698, 19)), src: NameSource::PciIds, pci_ids: S(25023, 30) }, // GM204GLM [Quadro M2200 Mobile]
-    Device { id: 0x1725, chip: Some(61), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(24718, 5) }, // GP100
-    Device { id: 0x172e, chip: Some(61), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(24718, 5) }, // GP100
-    Device { id: 0x172f, chip: Some(61), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(24718, 5) }, // GP100
-    Device { id: 0x174d, chip: Some(56), gpu: true, name: Some(S(25061, 13)), src: NameSource::PciIds, pci_ids: S(25053, 22) }, // GM108M [GeForce MX130]
-    Device { id: 0x174e, chip: Some(56), gpu: true, name: Some(S(25083, 13)), src: NameSource::PciIds, pci_ids: S(25075, 22) }, // GM108M [GeForce MX110]
-    Device { id: 0x1789, chip: Some(55), gpu: true, name: Some(S(25106, 12)), src: NameSource::PciIds, pci_ids: S(25097, 22) }, // GM107GL [GRID M3-3020]
-    Device { id: 0x179c, chip: Some(55), gpu: true, name: Some(S(17498, 13)), src: NameSource::PciIds, pci_ids: S(25119, 21) }, // GM107 [GeForce 940MX]
-    Device { id: 0x17c2, chip: Some(57), gpu: true, name: Some(S(25147, 19)), src: NameSource::PciIds, pci_ids: S(25140, 27) }, // GM200 [GeForce GTX TITAN X]
-    Device { id: 0x17c8, chip: Some(57), gpu: true, name: Some(S(25174, 18)), src: NameSource::PciIds, pci_ids: S(25167, 26) }, // GM200 [GeForce GTX 980 Ti]
-    Device { id: 0x17f0, chip: Some(57), gpu: true, name: Some(S(25202, 12)), src: NameSource::PciIds, pci_ids: S(25193, 22) }, // GM200GL [Quadro M6000]
-    Device { id: 0x17f1, chip: Some(57), gpu: true, name: Some(S(25224, 17)), src: NameSource::PciIds, pci_ids: S(25215, 27) }, // GM200GL [Quadro M6000 24GB]
-    Device { id: 0x17fd, chip: Some(57), gpu: true, name: Some(S(25251, 9)), src: NameSource::PciIds, pci_ids: S(25242, 19) }, // GM200GL [Tesla M40]
-    Device { id: 0x1ad0, chip: None, gpu: false, name: Some(S(25261, 22)), src: NameSource::PciIds, pci_ids: S(25261, 22) }, // Tegra PCIe x8 Endpoint
-    Device { id: 0x1ad1, chip: None, gpu: false, name: Some(S(25283, 38)), src: NameSource::PciIds, pci_ids: S(25283, 38) }, // Tegra PCIe x4/x8 Endpoint/Root Complex
-    Device { id: 0x1ad2, chip: None, gpu: false, name: Some(S(25321, 26)), src: NameSource::PciIds, pci_ids: S(25321, 26) }, // Tegra PCIe x1 Root Complex
-    Device { id: 0x1ad3, chip: None, gpu: false, name: Some(S(25347, 22)), src: NameSource::PciIds, pci_ids: S(25347, 22) }, // Xavier SATA Controller
-    Device { id: 0x1ad6, chip: Some(77), gpu: false, name: Some(S(25369, 29)), src: NameSource::PciIds, pci_ids: S(25369, 29) }, // TU102 USB 3.1 Host Controller
-    Device { id: 0x1ad7, chip: Some(77), gpu: false, name: Some(S(25398, 32)), src: NameSource::PciIds, pci_ids: S(25398, 32) }, // TU102 USB Type-C UCSI Controller
-    Device { id: 0x1ad8, chip: Some(78), gpu: false, name: Some(S(25430, 29)), src: NameSource::PciIds, pci_ids: S(25430, 29) }, // TU104 USB 3.1 Host Controller
-    Device { id: 0x1ad9, chip: Some(78), gpu: false, name: Some(S(25459, 32)), src: NameSource::PciIds, pci_ids: S(25459, 32) }, // TU104 USB Type-C UCSI Controller
-    Device { id: 0x1ada, chip: Some(79), gpu: false, name: Some(S(25491, 29)), src: NameSource::PciIds, pci_ids: S(25491, 29) }, // TU106 USB 3.1 Host Controller
-    Device { id: 0x1adb, chip: Some(79), gpu: false, name: Some(S(25520, 32)), src: NameSource::PciIds, pci_ids: S(25520, 32) }, // TU106 USB Type-C UCSI Controller
-    Device { id: 0x1aeb, chip: Some(80), gpu: false, name: Some(S(25552, 38)), src: NameSource::PciIds, pci_ids: S(25552, 38) }, // TU116 High Definition Audio Controller
-    Device { id: 0x1aec, chip: Some(80), gpu: false, name: Some(S(25590, 29)), src: NameSource::PciIds, pci_ids: S(25590, 29) }, // TU116 USB 3.1 Host Controller
-    Device { id: 0x1aed, chip: Some(80), gpu: false, name: Some(S(25619, 32)), src: NameSource::PciIds, pci_ids: S(25619, 32) }, // TU116 USB Type-C UCSI Controller
-    Device { id: 0x1aef, chip: Some(15), gpu: false, name: Some(S(25651, 38)), src: NameSource::PciIds, pci_ids: S(25651, 38) }, // GA102 High Definition Audio Controller
-    Device { id: 0x1af1, chip: Some(14), gpu: false, name: Some(S(25689, 21)), src: NameSource::PciIds, pci_ids: S(25689, 21) }, // GA100 [A100 NVSwitch]
-    Device { id: 0x1b00, chip: Some(62), gpu: true, name: Some(S(25717, 14)), src: NameSource::PciIds, pci_ids: S(25710, 22) }, // GP102 [TITAN X Pascal]
-    Device { id: 0x1b01, chip: Some(62), gpu: true, name: Some(S(25739, 24)), src: NameSource::PciIds, pci_ids: S(25732, 32) }, // GP102 [GeForce GTX 1080 Ti 10GB]
-    Device { id: 0x1b02, chip: Some(62), gpu: true, name: Some(S(25771, 8)), src: NameSource::PciIds, pci_ids: S(25764, 16) }, // GP102 [TITAN Xp]
-    Device { id: 0x1b04, chip: Some(62), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(20260, 5) }, // GP102
-    Device { id: 0x1b06, chip: Some(62), gpu: true, name: Some(S(25739, 19)), src: NameSource::PciIds, pci_ids: S(25780, 27) }, // GP102 [GeForce GTX 1080 Ti]
-    Device { id: 0x1b07, chip: Some(62), gpu: true, name: Some(S(25814, 8)), src: NameSource::PciIds, pci_ids: S(25807, 16) }, // GP102 [P102-100]
-    Device { id: 0x1b30, chip: Some(62), gpu: true, name: Some(S(25832, 12)), src: NameSource::PciIds, pci_ids: S(25823, 22) }, // GP102GL [Quadro P6000]
-    Device { id: 0x1b38, chip: Some(62), gpu: true, name: Some(S(25854, 9)), src: NameSource::PciIds, pci_ids: S(25845, 19) }, // GP102GL [Tesla P40]
-    Device { id: 0x1b39, chip: Some(62), gpu: true, name: Some(S(24768, 9)), src: NameSource::PciIds, pci_ids: S(25864, 19) }, // GP102GL [Tesla P10]
-    Device { id: 0x1b70, chip: Some(62), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25823, 7) }, // GP102GL
-    Device { id: 0x1b78, chip: Some(62), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25823, 7) }, // GP102GL
-    Device { id: 0x1b80, chip: Some(63), gpu: true, name: Some(S(25739, 16)), src: NameSource::PciIds, pci_ids: S(25883, 24) }, // GP104 [GeForce GTX 1080]
-    Device { id: 0x1b81, chip: Some(63), gpu: true, name: Some(S(25914, 16)), src: NameSource::PciIds, pci_ids: S(25907, 24) }, // GP104 [GeForce GTX 1070]
-    Device { id: 0x1b82, chip: Some(63), gpu: true, name: Some(S(25938, 19)), src: NameSource::PciIds, pci_ids: S(25931, 27) }, // GP104 [GeForce GTX 1070 Ti]
-    Device { id: 0x1b83, chip: Some(63), gpu: true, name: Some(S(25965, 20)), src: NameSource::PciIds, pci_ids: S(25958, 28) }, // GP104 [GeForce GTX 1060 6GB]
-    Device { id: 0x1b84, chip: Some(63), gpu: true, name: Some(S(25993, 20)), src: NameSource::PciIds, pci_ids: S(25986, 28) }, // GP104 [GeForce GTX 1060 3GB]
-    Device { id: 0x1b87, chip: Some(63), gpu: true, name: Some(S(26021, 8)), src: NameSource::PciIds, pci_ids: S(26014, 16) }, // GP104 [P104-100]
-    Device { id: 0x1ba0, chip: Some(63), gpu: true, name: Some(S(26038, 23)), src: NameSource::PciIds, pci_ids: S(26030, 32) }, // GP104M [GeForce GTX 1080 Mobile]
-    Device { id: 0x1ba1, chip: Some(63), gpu: true, name: Some(S(26070, 23)), src: NameSource::PciIds, pci_ids: S(26062, 32) }, // GP104M [GeForce GTX 1070 Mobile]
-    Device { id: 0x1ba2, chip: Some(63), gpu: true, name: Some(S(26070, 23)), src: NameSource::PciIds, pci_ids: S(26062, 32) }, // GP104M [GeForce GTX 1070 Mobile]
-    Device { id: 0x1ba9, chip: Some(63), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(26030, 6) }, // GP104M
-    Device { id: 0x1baa, chip: Some(63), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(26030, 6) }, // GP104M
-    Device { id: 0x1bad, chip: Some(63), gpu: true, name: Some(S(26101, 35)), src: NameSource::PciIds, pci_ids: S(26094, 43) }, // GP104 [GeForce GTX 1070 Engineering Sample]
-    Device { id: 0x1bb0, chip: Some(63), gpu: true, name: Some(S(26146, 12)), src: NameSource::PciIds, pci_ids: S(26137, 22) }, // GP104GL [Quadro P5000]
-    Device { id: 0x1bb1, chip: Some(63), gpu: true, name: Some(S(26168, 12)), src: NameSource::PciIds, pci_ids: S(26159, 22) }, // GP104GL [Quadro P4000]
-    Device { id: 0x1bb3, chip: Some(63), gpu: true, name: Some(S(25854, 8)), src: NameSource::PciIds, pci_ids: S(26181, 18) }, // GP104GL [Tesla P4]
-    Device { id: 0x1bb4, chip: Some(63), gpu: true, name: Some(S(26208, 8)), src: NameSource::PciIds, pci_ids: S(26199, 18) }, // GP104GL [Tesla P6]
-    Device { id: 0x1bb5, chip: Some(63), gpu: true, name: Some(S(26227, 19)), src: NameSource::PciIds, pci_ids: S(26217, 30) }, // GP104GLM [Quadro P5200 Mobile]
-    Device { id: 0x1bb6, chip: Some(63), gpu: true, name: Some(S(26257, 19)), src: NameSource::PciIds, pci_ids: S(26247, 30) }, // GP104GLM [Quadro P5000 Mobile]
-    Device { id: 0x1bb7, chip: Some(63), gpu: true, name: Some(S(26287, 19)), src: NameSource::PciIds, pci_ids: S(26277, 30) }, // GP104GLM [Quadro P4000 Mobile]
-    Device { id: 0x1bb8, chip: Some(63), gpu: true, name: Some(S(26317, 19)), src: NameSource::PciIds, pci_ids: S(26307, 30) }, // GP104GLM [Quadro P3000 Mobile]
-    Device { id: 0x1bb9, chip: Some(63), gpu: true, name: Some(S(26347, 19)), src: NameSource::PciIds, pci_ids: S(26337, 30) }, // GP104GLM [Quadro P4200 Mobile]
-    Device { id: 0x1bbb, chip: Some(63), gpu: true, name: Some(S(26377, 19)), src: NameSource::PciIds, pci_ids: S(26367, 30) }, // GP104GLM [Quadro P3200 Mobile]
-    Device { id: 0x1bc7, chip: Some(63), gpu: true, name: Some(S(26404, 8)), src: NameSource::PciIds, pci_ids: S(26397, 16) }, // GP104 [P104-101]
-    Device { id: 0x1be0, chip: Some(63), gpu: true, name: Some(S(26038, 23)), src: NameSource::PciIds, pci_ids: S(26413, 33) }, // GP104BM [GeForce GTX 1080 Mobile]
-    Device { id: 0x1be1, chip: Some(63), gpu: true, name: Some(S(26070, 23)), src: NameSource::PciIds, pci_ids: S(26446, 33) }, // GP104BM [GeForce GTX 1070 Mobile]
-    Device { id: 0x1c00, chip: Some(64), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(20325, 5) }, // GP106
-    Device { id: 0x1c01, chip: Some(64), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(20325, 5) }, // GP106
-    Device { id: 0x1c02, chip: Some(64), gpu: true, name: Some(S(25993, 20)), src: NameSource::PciIds, pci_ids: S(26479, 28) }, // GP106 [GeForce GTX 1060 3GB]
-    Device { id: 0x1c03, chip: Some(64), gpu: true, name: Some(S(25965, 20)), src: NameSource::PciIds, pci_ids: S(26507, 28) }, // GP106 [GeForce GTX 1060 6GB]
-    Device { id: 0x1c04, chip: Some(64), gpu: true, name: Some(S(26542, 20)), src: NameSource::PciIds, pci_ids: S(26535, 28) }, // GP106 [GeForce GTX 1060 5GB]
-    Device { id: 0x1c06, chip: Some(64), gpu: true, name: Some(S(26570, 27)), src: NameSource::PciIds, pci_ids: S(26563, 35) }, // GP106 [GeForce GTX 1060 6GB Rev. 2]
-    Device { id: 0x1c07, chip: Some(64), gpu: true, name: Some(S(26605, 8)), src: NameSource::PciIds, pci_ids: S(26598, 16) }, // GP106 [P106-100]
-    Device { id: 0x1c09, chip: Some(64), gpu: true, name: Some(S(26621, 8)), src: NameSource::PciIds, pci_ids: S(26614, 16) }, // GP106 [P106-090]
-    Device { id: 0x1c20, chip: Some(64), gpu: true, name: Some(S(26638, 23)), src: NameSource::PciIds, pci_ids: S(26630, 32) }, // GP106M [GeForce GTX 1060 Mobile]
-    Device { id: 0x1c21, chip: Some(64), gpu: true, name: Some(S(26670, 26)), src: NameSource::PciIds, pci_ids: S(26662, 35) }, // GP106M [GeForce GTX 1050 Ti Mobile]
-    Device { id: 0x1c22, chip: Some(64), gpu: true, name: Some(S(26705, 23)), src: NameSource::PciIds, pci_ids: S(26697, 32) }, // GP106M [GeForce GTX 1050 Mobile]
-    Device { id: 0x1c23, chip: Some(64), gpu: true, name: Some(S(26737, 30)), src: NameSource::PciIds, pci_ids: S(26729, 39) }, // GP106M [GeForce GTX 1060 Mobile Rev. 2]
-    Device { id: 0x1c2d, chip: Some(64), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(26630, 6) }, // GP106M
-    Device { id: 0x1c30, chip: Some(64), gpu: true, name: Some(S(26777, 12)), src: NameSource::PciIds, pci_ids: S(26768, 22) }, // GP106GL [Quadro P2000]
-    Device { id: 0x1c31, chip: Some(64), gpu: true, name: Some(S(26799, 12)), src: NameSource::PciIds, pci_ids: S(26790, 22) }, // GP106GL [Quadro P2200]
-    Device { id: 0x1c35, chip: Some(64), gpu: true, name: Some(S(26820, 46)), src: NameSource::PciIds, pci_ids: S(26812, 55) }, // GP106M [Quadro P2000 Mobile / DRIVE PX 2 AutoChauffeur]
-    Device { id: 0x1c36, chip: Some(64), gpu: true, name: Some(S(26631, 5)), src: NameSource::PciIds, pci_ids: S(26867, 13) }, // GP106 [P106M]
-    Device { id: 0x1c60, chip: Some(64), gpu: true, name: Some(S(26889, 27)), src: NameSource::PciIds, pci_ids: S(26880, 37) }, // GP106BM [GeForce GTX 1060 Mobile 6GB]
-    Device { id: 0x1c61, chip: Some(64), gpu: true, name: Some(S(26670, 26)), src: NameSource::PciIds, pci_ids: S(26917, 36) }, // GP106BM [GeForce GTX 1050 Ti Mobile]
-    Device { id: 0x1c62, chip: Some(64), gpu: true, name: Some(S(26705, 23)), src: NameSource::PciIds, pci_ids: S(26953, 33) }, // GP106BM [GeForce GTX 1050 Mobile]
-    Device { id: 0x1c70, chip: Some(64), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(26768, 7) }, // GP106GL
-    Device { id: 0x1c81, chip: Some(65), gpu: true, name: Some(S(26670, 16)), src: NameSource::PciIds, pci_ids: S(26986, 24) }, // GP107 [GeForce GTX 1050]
-    Device { id: 0x1c82, chip: Some(65), gpu: true, name: Some(S(26670, 19)), src: NameSource::PciIds, pci_ids: S(27010, 27) }, // GP107 [GeForce GTX 1050 Ti]
-    Device { id: 0x1c83, chip: Some(65), gpu: true, name: Some(S(27044, 20)), src: NameSource::PciIds, pci_ids: S(27037, 28) }, // GP107 [GeForce GTX 1050 3GB]
-    Device { id: 0x1c8c, chip: Some(65), gpu: true, name: Some(S(26670, 26)), src: NameSource::PciIds, pci_ids: S(27065, 35) }, // GP107M [GeForce GTX 1050 Ti Mobile]
-    Device { id: 0x1c8d, chip: Some(65), gpu: true, name: Some(S(26705, 23)), src: NameSource::PciIds, pci_ids: S(27100, 32) }, // GP107M [GeForce GTX 1050 Mobile]
-    Device { id: 0x1c8e, chip: Some(65), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(27065, 6) }, // GP107M
-    Device { id: 0x1c8f, chip: Some(65), gpu: true, name: Some(S(27140, 25)), src: NameSource::PciIds, pci_ids: S(27132, 34) }, // GP107M [GeForce GTX 1050 Ti Max-Q]
-    Device { id: 0x1c90, chip: Some(65), gpu: true, name: Some(S(27174, 13)), src: NameSource::PciIds, pci_ids: S(27166, 22) }, // GP107M [GeForce MX150]
-    Device { id: 0x1c91, chip: Some(65), gpu: true, name: Some(S(27196, 27)), src: NameSource::PciIds, pci_ids: S(27188, 36) }, // GP107M [GeForce GTX 1050 3 GB Max-Q]
-    Device { id: 0x1c92, chip: Some(65), gpu: true, name: Some(S(26705, 23)), src: NameSource::PciIds, pci_ids: S(27100, 32) }, // GP107M [GeForce GTX 1050 Mobile]
-    Device { id: 0x1c94, chip: Some(65), gpu: true, name: Some(S(27232, 13)), src: NameSource::PciIds, pci_ids: S(27224, 22) }, // GP107M [GeForce MX350]
-    Device { id: 0x1c96, chip: Some(65), gpu: true, name: Some(S(27232, 13)), src: NameSource::PciIds, pci_ids: S(27224, 22) }, // GP107M [GeForce MX350]
-    Device { id: 0x1ca7, chip: Some(65), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17342, 7) }, // GP107GL
-    Device { id: 0x1ca8, chip: Some(65), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17342, 7) }, // GP107GL
-    Device { id: 0x1caa, chip: Some(65), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(17342, 7) }, // GP107GL
-    Device { id: 0x1cb1, chip: Some(65), gpu: true, name: Some(S(27255, 12)), src: NameSource::PciIds, pci_ids: S(27246, 22) }, // GP107GL [Quadro P1000]
-    Device { id: 0x1cb2, chip: Some(65), gpu: true, name: Some(S(25832, 11)), src: NameSource::PciIds, pci_ids: S(27268, 21) }, // GP107GL [Quadro P600]
-    Device { id: 0x1cb3, chip: Some(65), gpu: true, name: Some(S(26168, 11)), src: NameSource::PciIds, pci_ids: S(27289, 21) }, // GP107GL [Quadro P400]
-    Device { id: 0x1cb6, chip: Some(65), gpu: true, name: Some(S(27319, 11)), src: NameSource::PciIds, pci_ids: S(27310, 21) }, // GP107GL [Quadro P620]
-    Device { id: 0x1cba, chip: Some(65), gpu: true, name: Some(S(26820, 19)), src: NameSource::PciIds, pci_ids: S(27331, 30) }, // GP107GLM [Quadro P2000 Mobile]
-    Device { id: 0x1cbb, chip: Some(65), gpu: true, name: Some(S(27371, 19)), src: NameSource::PciIds, pci_ids: S(27361, 30) }, // GP107GLM [Quadro P1000 Mobile]
-    Device { id: 0x1cbc, chip: Some(65), gpu: true, name: Some(S(27401, 18)), src: NameSource::PciIds, pci_ids: S(27391, 29) }, // GP107GLM [Quadro P600 Mobile]
-    Device { id: 0x1cbd, chip: Some(65), gpu: true, name: Some(S(27319, 11)), src: NameSource::PciIds, pci_ids: S(27420, 22) }, // GP107GLM [Quadro P620]
-    Device { id: 0x1ccc, chip: Some(65), gpu: true, name: Some(S(26670, 26)), src: NameSource::PciIds, pci_ids: S(27442, 36) }, // GP107BM [GeForce GTX 1050 Ti Mobile]
-    Device { id: 0x1ccd, chip: Some(65), gpu: true, name: Some(S(26705, 23)), src: NameSource::PciIds, pci_ids: S(27478, 33) }, // GP107BM [GeForce GTX 1050 Mobile]
-    Device { id: 0x1cfa, chip: Some(65), gpu: true, name: Some(S(26777, 12)), src: NameSource::PciIds, pci_ids: S(27511, 22) }, // GP107GL [Quadro P2000]
-    Device { id: 0x1cfb, chip: Some(65), gpu: true, name: Some(S(27255, 12)), src: NameSource::PciIds, pci_ids: S(27246, 22) }, // GP107GL [Quadro P1000]
-    Device { id: 0x1d01, chip: Some(66), gpu: true, name: Some(S(17609, 15)), src: NameSource::PciIds, pci_ids: S(27533, 23) }, // GP108 [GeForce GT 1030]
-    Device { id: 0x1d02, chip: Some(66), gpu: true, name: Some(S(27563, 15)), src: NameSource::PciIds, pci_ids: S(27556, 23) }, // GP108 [GeForce GT 1010]
-    Device { id: 0x1d10, chip: Some(66), gpu: true, name: Some(S(27174, 13)), src: NameSource::PciIds, pci_ids: S(27579, 22) }, // GP108M [GeForce MX150]
-    Device { id: 0x1d11, chip: Some(66), gpu: true, name: Some(S(27609, 13)), src: NameSource::PciIds, pci_ids: S(27601, 22) }, // GP108M [GeForce MX230]
-    Device { id: 0x1d12, chip: Some(66), gpu: true, name: Some(S(27174, 13)), src: NameSource::PciIds, pci_ids: S(27579, 22) }, // GP108M [GeForce MX150]
-    Device { id: 0x1d13, chip: Some(66), gpu: true, name: Some(S(27631, 13)), src: NameSource::PciIds, pci_ids: S(27623, 22) }, // GP108M [GeForce MX250]
-    Device { id: 0x1d16, chip: Some(66), gpu: true, name: Some(S(27653, 13)), src: NameSource::PciIds, pci_ids: S(27645, 22) }, // GP108M [GeForce MX330]
-    Device { id: 0x1d33, chip: Some(66), gpu: true, name: Some(S(27677, 18)), src: NameSource::PciIds, pci_ids: S(27667, 29) }, // GP108GLM [Quadro P500 Mobile]
-    Device { id: 0x1d34, chip: Some(66), gpu: true, name: Some(S(26227, 11)), src: NameSource::PciIds, pci_ids: S(27696, 22) }, // GP108GLM [Quadro P520]
-    Device { id: 0x1d52, chip: Some(66), gpu: true, name: Some(S(27631, 13)), src: NameSource::PciIds, pci_ids: S(27718, 23) }, // GP108BM [GeForce MX250]
-    Device { id: 0x1d56, chip: Some(66), gpu: true, name: Some(S(27653, 13)), src: NameSource::PciIds, pci_ids: S(27741, 23) }, // GP108BM [GeForce MX330]
-    Device { id: 0x1d81, chip: Some(75), gpu: true, name: Some(S(27771, 7)), src: NameSource::PciIds, pci_ids: S(27764, 15) }, // GV100 [TITAN V]
-    Device { id: 0x1d83, chip: Some(75), gpu: true, name: Some(S(27786, 11)), src: NameSource::PciIds, pci_ids: S(27779, 19) }, // GV100 [CMP 100-200]
-    Device { id: 0x1d84, chip: Some(75), gpu: true, name: Some(S(27805, 11)), src: NameSource::PciIds, pci_ids: S(27798, 19) }, // GV100 [CMP 100-210]
-    Device { id: 0x1db0, chip: Some(75), gpu: true, name: Some(S(27826, 29)), src: NameSource::PciIds, pci_ids: S(27817, 39) }, // GV100GL [Tesla GV100 SXM2-16GB SKU 890]
-    Device { id: 0x1db1, chip: Some(75), gpu: true, name: Some(S(27865, 20)), src: NameSource::PciIds, pci_ids: S(27856, 30) }, // GV100GL [Tesla V100 SXM2 16GB]
-    Device { id: 0x1db2, chip: Some(75), gpu: true, name: Some(S(27895, 20)), src: NameSource::PciIds, pci_ids: S(27886, 30) }, // GV100GL [Tesla V100 DGXS 16GB]
-    Device { id: 0x1db3, chip: Some(75), gpu: true, name: Some(S(27925, 20)), src: NameSource::PciIds, pci_ids: S(27916, 30) }, // GV100GL [Tesla V100 FHHL 16GB]
-    Device { id: 0x1db4, chip: Some(75), gpu: true, name: Some(S(27955, 20)), src: NameSource::PciIds, pci_ids: S(27946, 30) }, // GV100GL [Tesla V100 PCIe 16GB]
-    Device { id: 0x1db5, chip: Some(75), gpu: true, name: Some(S(27985, 20)), src: NameSource::PciIds, pci_ids: S(27976, 30) }, // GV100GL [Tesla V100 SXM2 32GB]
-    Device { id: 0x1db6, chip: Some(75), gpu: true, name: Some(S(28015, 20)), src: NameSource::PciIds, pci_ids: S(28006, 30) }, // GV100GL [Tesla V100 PCIe 32GB]
-    Device { id: 0x1db7, chip: Some(75), gpu: true, name: Some(S(28045, 20)), src: NameSource::PciIds, pci_ids: S(28036, 30) }, // GV100GL [Tesla V100 DGXS 32GB]
-    Device { id: 0x1db8, chip: Some(75), gpu: true, name: Some(S(28075, 20)), src: NameSource::PciIds, pci_ids: S(28066, 30) }, // GV100GL [Tesla V100 SXM3 32GB]
-    Device { id: 0x1dba, chip: Some(75), gpu: true, name: Some(S(28105, 12)), src: NameSource::PciIds, pci_ids: S(28096, 22) }, // GV100GL [Quadro GV100]
-    Device { id: 0x1dbd, chip: Some(75), gpu: true, name: Some(S(28127, 18)), src: NameSource::PciIds, pci_ids: S(28118, 28) }, // GV100GL [Tesla GV100 DGX1-V]
-    Device { id: 0x1dbe, chip: Some(75), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28146, 24) }, // GV100 Engineering Sample
-    Device { id: 0x1dc1, chip: Some(75), gpu: true, name: Some(S(27786, 11)), src: NameSource::PciIds, pci_ids: S(27779, 19) }, // GV100 [CMP 100-200]
-    Device { id: 0x1df0, chip: Some(75), gpu: true, name: Some(S(28179, 15)), src: NameSource::PciIds, pci_ids: S(28170, 25) }, // GV100GL [Tesla PG500-216]
-    Device { id: 0x1df2, chip: Some(75), gpu: true, name: Some(S(28204, 15)), src: NameSource::PciIds, pci_ids: S(28195, 25) }, // GV100GL [Tesla PG503-216]
-    Device { id: 0x1df4, chip: Some(75), gpu: true, name: Some(S(27805, 11)), src: NameSource::PciIds, pci_ids: S(27798, 19) }, // GV100 [CMP 100-210]
-    Device { id: 0x1df5, chip: Some(75), gpu: true, name: Some(S(27865, 20)), src: NameSource::PciIds, pci_ids: S(27856, 30) }, // GV100GL [Tesla V100 SXM2 16GB]
-    Device { id: 0x1df6, chip: Some(75), gpu: true, name: Some(S(28229, 21)), src: NameSource::PciIds, pci_ids: S(28220, 31) }, // GV100GL [Tesla V100S PCIe 32GB]
-    Device { id: 0x1e02, chip: Some(77), gpu: true, name: Some(S(47423, 16)), src: NameSource::OpenModules, pci_ids: S(28251, 17) }, // TU102 [TITAN RTX]
-    Device { id: 0x1e03, chip: Some(77), gpu: true, name: Some(S(28275, 24)), src: NameSource::PciIds, pci_ids: S(28268, 32) }, // TU102 [GeForce RTX 2080 Ti 12GB]
-    Device { id: 0x1e04, chip: Some(77), gpu: true, name: Some(S(47439, 26)), src: NameSource::OpenModules, pci_ids: S(28300, 27) }, // TU102 [GeForce RTX 2080 Ti]
-    Device { id: 0x1e07, chip: Some(77), gpu: true, name: Some(S(47439, 26)), src: NameSource::OpenModules, pci_ids: S(28327, 34) }, // TU102 [GeForce RTX 2080 Ti Rev. A]
-    Device { id: 0x1e09, chip: Some(77), gpu: true, name: Some(S(47465, 15)), src: NameSource::OpenModules, pci_ids: S(28361, 16) }, // TU102 [CMP 50HX]
-    Device { id: 0x1e2d, chip: Some(77), gpu: true, name: Some(S(28384, 38)), src: NameSource::PciIds, pci_ids: S(28377, 46) }, // TU102 [GeForce RTX 2080 Ti Engineering Sample]
-    Device { id: 0x1e2e, chip: Some(77), gpu: true, name: Some(S(28430, 43)), src: NameSource::PciIds, pci_ids: S(28423, 51) }, // TU102 [GeForce RTX 2080 Ti 12GB Engineering Sample]
-    Device { id: 0x1e30, chip: Some(77), gpu: true, name: Some(S(28483, 15)), src: NameSource::OpenModules, pci_ids: S(28474, 30) }, // TU102GL [Quadro RTX 6000/8000]
-    Device { id: 0x1e35, chip: Some(77), gpu: true, name: Some(S(28513, 9)), src: NameSource::PciIds, pci_ids: S(28504, 19) }, // TU102GL [Tesla T10]
-    Device { id: 0x1e36, chip: Some(77), gpu: true, name: Some(S(28483, 15)), src: NameSource::OpenModules, pci_ids: S(28523, 25) }, // TU102GL [Quadro RTX 6000]
-    Device { id: 0x1e37, chip: Some(77), gpu: true, name: Some(S(28557, 43)), src: NameSource::PciIds, pci_ids: S(28548, 53) }, // TU102GL [Tesla T10 16GB / GRID RTX T10-2/T10-4/T10-8]
-    Device { id: 0x1e38, chip: Some(77), gpu: true, name: Some(S(28610, 14)), src: NameSource::PciIds, pci_ids: S(28601, 24) }, // TU102GL [Tesla T40 24GB]
-    Device { id: 0x1e3c, chip: Some(77), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28474, 7) }, // TU102GL
-    Device { id: 0x1e3d, chip: Some(77), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28474, 7) }, // TU102GL
-    Device { id: 0x1e3e, chip: Some(77), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28474, 7) }, // TU102GL
-    Device { id: 0x1e78, chip: Some(77), gpu: true, name: Some(S(28483, 20)), src: NameSource::PciIds, pci_ids: S(28474, 30) }, // TU102GL [Quadro RTX 6000/8000]
-    Device { id: 0x1e81, chip: Some(78), gpu: true, name: Some(S(47480, 29)), src: NameSource::OpenModules, pci_ids: S(28625, 30) }, // TU104 [GeForce RTX 2080 SUPER]
-    Device { id: 0x1e82, chip: Some(78), gpu: true, name: Some(S(47439, 23)), src: NameSource::OpenModules, pci_ids: S(28655, 24) }, // TU104 [GeForce RTX 2080]
-    Device { id: 0x1e84, chip: Some(78), gpu: true, name: Some(S(47509, 29)), src: NameSource::OpenModules, pci_ids: S(28679, 30) }, // TU104 [GeForce RTX 2070 SUPER]
-    Device { id: 0x1e87, chip: Some(78), gpu: true, name: Some(S(47439, 23)), src: NameSource::OpenModules, pci_ids: S(28709, 31) }, // TU104 [GeForce RTX 2080 Rev. A]
-    Device { id: 0x1e89, chip: Some(78), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(28740, 24) }, // TU104 [GeForce RTX 2060]
-    Device { id: 0x1e90, chip: Some(78), gpu: true, name: Some(S(47439, 23)), src: NameSource::OpenModules, pci_ids: S(28764, 32) }, // TU104M [GeForce RTX 2080 Mobile]
-    Device { id: 0x1e91, chip: Some(78), gpu: true, name: Some(S(47561, 29)), src: NameSource::OpenModules, pci_ids: S(28796, 46) }, // TU104M [GeForce RTX 2070 SUPER Mobile / Max-Q]
-    Device { id: 0x1e93, chip: Some(78), gpu: true, name: Some(S(47590, 29)), src: NameSource::OpenModules, pci_ids: S(28842, 46) }, // TU104M [GeForce RTX 2080 SUPER Mobile / Max-Q]
-    Device { id: 0x1eab, chip: Some(78), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28764, 6) }, // TU104M
-    Device { id: 0x1eae, chip: Some(78), gpu: true, name: Some(S(28896, 35)), src: NameSource::PciIds, pci_ids: S(28888, 44) }, // TU104M [GeForce GTX 2080 Engineering Sample]
-    Device { id: 0x1eb0, chip: Some(78), gpu: true, name: Some(S(28941, 15)), src: NameSource::OpenModules, pci_ids: S(28932, 25) }, // TU104GL [Quadro RTX 5000]
-    Device { id: 0x1eb1, chip: Some(78), gpu: true, name: Some(S(28966, 15)), src: NameSource::OpenModules, pci_ids: S(28957, 25) }, // TU104GL [Quadro RTX 4000]
-    Device { id: 0x1eb4, chip: Some(78), gpu: true, name: Some(S(28991, 3)), src: NameSource::PciIds, pci_ids: S(28982, 13) }, // TU104GL [T4G]
-    Device { id: 0x1eb5, chip: Some(78), gpu: true, name: Some(S(28941, 15)), src: NameSource::OpenModules, pci_ids: S(28995, 41) }, // TU104GLM [Quadro RTX 5000 Mobile / Max-Q]
-    Device { id: 0x1eb6, chip: Some(78), gpu: true, name: Some(S(28966, 15)), src: NameSource::OpenModules, pci_ids: S(29036, 41) }, // TU104GLM [Quadro RTX 4000 Mobile / Max-Q]
-    Device { id: 0x1eb8, chip: Some(78), gpu: true, name: Some(S(28610, 8)), src: NameSource::PciIds, pci_ids: S(29077, 18) }, // TU104GL [Tesla T4]
-    Device { id: 0x1eb9, chip: Some(78), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28932, 7) }, // TU104GL
-    Device { id: 0x1eba, chip: Some(78), gpu: true, name: Some(S(29104, 12)), src: NameSource::PciIds, pci_ids: S(29095, 22) }, // TU104GL [PG189 SKU600]
-    Device { id: 0x1ebe, chip: Some(78), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(28932, 7) }, // TU104GL
-    Device { id: 0x1ec2, chip: Some(78), gpu: true, name: Some(S(47509, 29)), src: NameSource::OpenModules, pci_ids: S(28679, 30) }, // TU104 [GeForce RTX 2070 SUPER]
-    Device { id: 0x1ec7, chip: Some(78), gpu: true, name: Some(S(47509, 29)), src: NameSource::OpenModules, pci_ids: S(28679, 30) }, // TU104 [GeForce RTX 2070 SUPER]
-    Device { id: 0x1ed0, chip: Some(78), gpu: true, name: Some(S(47439, 23)), src: NameSource::OpenModules, pci_ids: S(29117, 33) }, // TU104BM [GeForce RTX 2080 Mobile]
-    Device { id: 0x1ed1, chip: Some(78), gpu: true, name: Some(S(47561, 29)), src: NameSource::OpenModules, pci_ids: S(29150, 47) }, // TU104BM [GeForce RTX 2070 SUPER Mobile / Max-Q]
-    Device { id: 0x1ed3, chip: Some(78), gpu: true, name: Some(S(47590, 29)), src: NameSource::OpenModules, pci_ids: S(29197, 47) }, // TU104BM [GeForce RTX 2080 SUPER Mobile / Max-Q]
-    Device { id: 0x1ef5, chip: Some(78), gpu: true, name: Some(S(28941, 15)), src: NameSource::OpenModules, pci_ids: S(29244, 41) }, // TU104GLM [Quadro RTX 5000 Mobile Refresh]
-    Device { id: 0x1f02, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29285, 24) }, // TU106 [GeForce RTX 2070]
-    Device { id: 0x1f03, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29309, 29) }, // TU106 [GeForce RTX 2060 12GB]
-    Device { id: 0x1f04, chip: Some(79), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(20426, 5) }, // TU106
-    Device { id: 0x1f06, chip: Some(79), gpu: true, name: Some(S(47619, 29)), src: NameSource::OpenModules, pci_ids: S(29338, 30) }, // TU106 [GeForce RTX 2060 SUPER]
-    Device { id: 0x1f07, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29368, 31) }, // TU106 [GeForce RTX 2070 Rev. A]
-    Device { id: 0x1f08, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29399, 31) }, // TU106 [GeForce RTX 2060 Rev. A]
-    Device { id: 0x1f09, chip: Some(79), gpu: true, name: Some(S(29437, 22)), src: NameSource::PciIds, pci_ids: S(29430, 30) }, // TU106 [GeForce GTX 1660 SUPER]
-    Device { id: 0x1f0a, chip: Some(79), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29460, 24) }, // TU106 [GeForce GTX 1650]
-    Device { id: 0x1f0b, chip: Some(79), gpu: true, name: Some(S(47671, 15)), src: NameSource::OpenModules, pci_ids: S(29484, 16) }, // TU106 [CMP 40HX]
-    Device { id: 0x1f10, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29500, 32) }, // TU106M [GeForce RTX 2070 Mobile]
-    Device { id: 0x1f11, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29532, 32) }, // TU106M [GeForce RTX 2060 Mobile]
-    Device { id: 0x1f12, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29564, 31) }, // TU106M [GeForce RTX 2060 Max-Q]
-    Device { id: 0x1f14, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29595, 48) }, // TU106M [GeForce RTX 2070 Mobile / Max-Q Refresh]
-    Device { id: 0x1f15, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29532, 32) }, // TU106M [GeForce RTX 2060 Mobile]
-    Device { id: 0x1f2e, chip: Some(79), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(29500, 6) }, // TU106M
-    Device { id: 0x1f36, chip: Some(79), gpu: true, name: Some(S(29653, 15)), src: NameSource::OpenModules, pci_ids: S(29643, 41) }, // TU106GLM [Quadro RTX 3000 Mobile / Max-Q]
-    Device { id: 0x1f42, chip: Some(79), gpu: true, name: Some(S(47619, 29)), src: NameSource::OpenModules, pci_ids: S(29338, 30) }, // TU106 [GeForce RTX 2060 SUPER]
-    Device { id: 0x1f47, chip: Some(79), gpu: true, name: Some(S(47619, 29)), src: NameSource::OpenModules, pci_ids: S(29338, 30) }, // TU106 [GeForce RTX 2060 SUPER]
-    Device { id: 0x1f50, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29684, 41) }, // TU106BM [GeForce RTX 2070 Mobile / Max-Q]
-    Device { id: 0x1f51, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29725, 33) }, // TU106BM [GeForce RTX 2060 Mobile]
-    Device { id: 0x1f54, chip: Some(79), gpu: true, name: Some(S(47509, 23)), src: NameSource::OpenModules, pci_ids: S(29758, 33) }, // TU106BM [GeForce RTX 2070 Mobile]
-    Device { id: 0x1f55, chip: Some(79), gpu: true, name: Some(S(47538, 23)), src: NameSource::OpenModules, pci_ids: S(29725, 33) }, // TU106BM [GeForce RTX 2060 Mobile]
-    Device { id: 0x1f76, chip: Some(79), gpu: true, name: Some(S(29653, 15)), src: NameSource::OpenModules, pci_ids: S(29791, 41) }, // TU106GLM [Quadro RTX 3000 Mobile Refresh]
-    Device { id: 0x1f81, chip: Some(81), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(29832, 5) }, // TU117
-    Device { id: 0x1f82, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29837, 24) }, // TU117 [GeForce GTX 1650]
-    Device { id: 0x1f83, chip: Some(81), gpu: true, name: Some(S(47686, 23)), src: NameSource::OpenModules, pci_ids: S(29861, 24) }, // TU117 [GeForce GTX 1630]
-    Device { id: 0x1f91, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29885, 40) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
-    Device { id: 0x1f92, chip: Some(81), gpu: true, name: Some(S(29893, 23)), src: NameSource::PciIds, pci_ids: S(29925, 32) }, // TU117M [GeForce GTX 1650 Mobile]
-    Device { id: 0x1f94, chip: Some(81), gpu: true, name: Some(S(29893, 23)), src: NameSource::PciIds, pci_ids: S(29925, 32) }, // TU117M [GeForce GTX 1650 Mobile]
-    Device { id: 0x1f95, chip: Some(81), gpu: true, name: Some(S(47709, 26)), src: NameSource::OpenModules, pci_ids: S(29957, 35) }, // TU117M [GeForce GTX 1650 Ti Mobile]
-    Device { id: 0x1f96, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29885, 40) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
-    Device { id: 0x1f97, chip: Some(81), gpu: true, name: Some(S(47735, 20)), src: NameSource::OpenModules, pci_ids: S(29992, 22) }, // TU117M [GeForce MX450]
-    Device { id: 0x1f98, chip: Some(81), gpu: true, name: Some(S(47735, 20)), src: NameSource::OpenModules, pci_ids: S(29992, 22) }, // TU117M [GeForce MX450]
-    Device { id: 0x1f99, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29885, 40) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
-    Device { id: 0x1f9c, chip: Some(81), gpu: true, name: Some(S(47735, 20)), src: NameSource::OpenModules, pci_ids: S(29992, 22) }, // TU117M [GeForce MX450]
-    Device { id: 0x1f9d, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(29885, 40) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
-    Device { id: 0x1f9f, chip: Some(81), gpu: true, name: Some(S(47755, 20)), src: NameSource::OpenModules, pci_ids: S(30014, 22) }, // TU117M [GeForce MX550]
-    Device { id: 0x1fa0, chip: Some(81), gpu: true, name: Some(S(47755, 20)), src: NameSource::OpenModules, pci_ids: S(30014, 22) }, // TU117M [GeForce MX550]
-    Device { id: 0x1fa1, chip: Some(81), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(29885, 6) }, // TU117M
-    Device { id: 0x1fae, chip: Some(81), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(30036, 7) }, // TU117GL
-    Device { id: 0x1fb0, chip: Some(81), gpu: true, name: Some(S(30053, 19)), src: NameSource::PciIds, pci_ids: S(30043, 30) }, // TU117GLM [Quadro T1000 Mobile]
-    Device { id: 0x1fb1, chip: Some(81), gpu: true, name: Some(S(30082, 4)), src: NameSource::PciIds, pci_ids: S(30073, 14) }, // TU117GL [T600]
-    Device { id: 0x1fb2, chip: Some(81), gpu: true, name: Some(S(30097, 18)), src: NameSource::PciIds, pci_ids: S(30087, 29) }, // TU117GLM [Quadro T400 Mobile]
-    Device { id: 0x1fb6, chip: Some(81), gpu: true, name: Some(S(47775, 22)), src: NameSource::OpenModules, pci_ids: S(30116, 26) }, // TU117GLM [T600 Laptop GPU]
-    Device { id: 0x1fb7, chip: Some(81), gpu: true, name: Some(S(47797, 22)), src: NameSource::OpenModules, pci_ids: S(30142, 26) }, // TU117GLM [T550 Laptop GPU]
-    Device { id: 0x1fb8, chip: Some(81), gpu: true, name: Some(S(30178, 12)), src: NameSource::OpenModules, pci_ids: S(30168, 38) }, // TU117GLM [Quadro T2000 Mobile / Max-Q]
-    Device { id: 0x1fb9, chip: Some(81), gpu: true, name: Some(S(30053, 12)), src: NameSource::OpenModules, pci_ids: S(30043, 30) }, // TU117GLM [Quadro T1000 Mobile]
-    Device { id: 0x1fba, chip: Some(81), gpu: true, name: Some(S(47775, 22)), src: NameSource::OpenModules, pci_ids: S(30206, 22) }, // TU117GLM [T600 Mobile]
-    Device { id: 0x1fbb, chip: Some(81), gpu: true, name: Some(S(47819, 11)), src: NameSource::OpenModules, pci_ids: S(30228, 29) }, // TU117GLM [Quadro T500 Mobile]
-    Device { id: 0x1fbc, chip: Some(81), gpu: true, name: Some(S(47830, 23)), src: NameSource::OpenModules, pci_ids: S(30257, 27) }, // TU117GLM [T1200 Laptop GPU]
-    Device { id: 0x1fbf, chip: Some(81), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(30036, 7) }, // TU117GL
-    Device { id: 0x1fd9, chip: Some(81), gpu: true, name: Some(S(30293, 31)), src: NameSource::PciIds, pci_ids: S(30284, 41) }, // TU117BM [GeForce GTX 1650 Mobile Refresh]
-    Device { id: 0x1fdd, chip: Some(81), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(30284, 41) }, // TU117BM [GeForce GTX 1650 Mobile Refresh]
-    Device { id: 0x1ff0, chip: Some(81), gpu: true, name: Some(S(30334, 9)), src: NameSource::PciIds, pci_ids: S(30325, 19) }, // TU117GL [T1000 8GB]
-    Device { id: 0x1ff2, chip: Some(81), gpu: true, name: Some(S(30353, 16)), src: NameSource::PciIds, pci_ids: S(30344, 26) }, // TU117GL [T400 4GB / T400E]
-    Device { id: 0x1ff9, chip: Some(81), gpu: true, name: Some(S(30053, 12)), src: NameSource::OpenModules, pci_ids: S(30043, 30) }, // TU117GLM [Quadro T1000 Mobile]
-    Device { id: 0x200a, chip: None, gpu: false, name: Some(S(30370, 3)), src: NameSource::PciIds, pci_ids: S(30370, 3) }, // NPU
-    Device { id: 0x2080, chip: Some(14), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25689, 5) }, // GA100
-    Device { id: 0x2081, chip: Some(14), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25689, 5) }, // GA100
-    Device { id: 0x2082, chip: Some(14), gpu: true, name: Some(S(30380, 9)), src: NameSource::PciIds, pci_ids: S(30373, 17) }, // GA100 [CMP 170HX]
-    Device { id: 0x20b0, chip: Some(14), gpu: true, name: Some(S(47853, 21)), src: NameSource::OpenModules, pci_ids: S(30390, 22) }, // GA100 [A100 SXM4 40GB]
-    Device { id: 0x20b1, chip: Some(14), gpu: true, name: Some(S(30419, 14)), src: NameSource::PciIds, pci_ids: S(30412, 22) }, // GA100 [A100 PCIe 40GB]
-    Device { id: 0x20b2, chip: Some(14), gpu: true, name: Some(S(30441, 14)), src: NameSource::PciIds, pci_ids: S(30434, 22) }, // GA100 [A100 SXM4 80GB]
-    Device { id: 0x20b3, chip: Some(14), gpu: true, name: Some(S(30463, 13)), src: NameSource::PciIds, pci_ids: S(30456, 21) }, // GA100 [A100-SXM-64GB]
-    Device { id: 0x20b4, chip: Some(14), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25689, 5) }, // GA100
-    Device { id: 0x20b5, chip: Some(14), gpu: true, name: Some(S(30484, 14)), src: NameSource::PciIds, pci_ids: S(30477, 22) }, // GA100 [A100 PCIe 80GB]
-    Device { id: 0x20b6, chip: Some(14), gpu: true, name: Some(S(30508, 9)), src: NameSource::PciIds, pci_ids: S(30499, 19) }, // GA100GL [PG506-232]
-    Device { id: 0x20b7, chip: Some(14), gpu: true, name: Some(S(30527, 8)), src: NameSource::PciIds, pci_ids: S(30518, 18) }, // GA100GL [A30 PCIe]
-    Device { id: 0x20b8, chip: Some(14), gpu: true, name: Some(S(30543, 5)), src: NameSource::PciIds, pci_ids: S(30536, 13) }, // GA100 [A100X]
-    Device { id: 0x20b9, chip: Some(14), gpu: true, name: Some(S(30556, 4)), src: NameSource::PciIds, pci_ids: S(30549, 12) }, // GA100 [A30X]
-    Device { id: 0x20bb, chip: Some(14), gpu: true, name: Some(S(30568, 15)), src: NameSource::PciIds, pci_ids: S(30561, 23) }, // GA100 [DRIVE A100 PROD]
-    Device { id: 0x20bd, chip: Some(14), gpu: true, name: Some(S(30591, 14)), src: NameSource::PciIds, pci_ids: S(30584, 22) }, // GA100 [A800 SXM4 40GB]
-    Device { id: 0x20be, chip: Some(14), gpu: true, name: Some(S(30613, 10)), src: NameSource::PciIds, pci_ids: S(30606, 18) }, // GA100 [GRID A100A]
-    Device { id: 0x20bf, chip: Some(14), gpu: true, name: Some(S(30631, 10)), src: NameSource::PciIds, pci_ids: S(30624, 18) }, // GA100 [GRID A100B]
-    Device { id: 0x20c0, chip: Some(14), gpu: true, name: Some(S(30649, 13)), src: NameSource::PciIds, pci_ids: S(30642, 21) }, // GA100 [Initial DevID]
-    Device { id: 0x20c2, chip: Some(14), gpu: true, name: Some(S(30380, 9)), src: NameSource::PciIds, pci_ids: S(30373, 17) }, // GA100 [CMP 170HX]
-    Device { id: 0x20f0, chip: Some(14), gpu: true, name: Some(S(30670, 14)), src: NameSource::PciIds, pci_ids: S(30663, 22) }, // GA100 [A100-PG506-207]
-    Device { id: 0x20f1, chip: Some(14), gpu: true, name: Some(S(30419, 14)), src: NameSource::PciIds, pci_ids: S(30412, 22) }, // GA100 [A100 PCIe 40GB]
-    Device { id: 0x20f2, chip: Some(14), gpu: true, name: Some(S(30692, 14)), src: NameSource::PciIds, pci_ids: S(30685, 22) }, // GA100 [A100-PG506-217]
-    Device { id: 0x20f3, chip: Some(14), gpu: true, name: Some(S(30714, 14)), src: NameSource::PciIds, pci_ids: S(30707, 22) }, // GA100 [A800-SXM4-80GB]
-    Device { id: 0x20f5, chip: Some(14), gpu: true, name: Some(S(30736, 14)), src: NameSource::PciIds, pci_ids: S(30729, 22) }, // GA100 [A800 80GB PCIe]
-    Device { id: 0x20f6, chip: Some(14), gpu: true, name: Some(S(30758, 14)), src: NameSource::PciIds, pci_ids: S(30751, 22) }, // GA100 [A800 40GB PCIe]
-    Device { id: 0x20fd, chip: Some(14), gpu: true, name: Some(S(30780, 27)), src: NameSource::PciIds, pci_ids: S(30773, 35) }, // GA100 [AX800 Converged Accelerator]
-    Device { id: 0x20fe, chip: Some(14), gpu: true, name: Some(S(30815, 7)), src: NameSource::PciIds, pci_ids: S(30808, 15) }, // GA100 [INT SKU]
-    Device { id: 0x20ff, chip: Some(14), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25689, 5) }, // GA100
-    Device { id: 0x2182, chip: Some(80), gpu: true, name: Some(S(47874, 26)), src: NameSource::OpenModules, pci_ids: S(30823, 27) }, // TU116 [GeForce GTX 1660 Ti]
-    Device { id: 0x2183, chip: Some(80), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25552, 5) }, // TU116
-    Device { id: 0x2184, chip: Some(80), gpu: true, name: Some(S(47874, 23)), src: NameSource::OpenModules, pci_ids: S(30850, 24) }, // TU116 [GeForce GTX 1660]
-    Device { id: 0x2186, chip: Some(80), gpu: true, name: Some(S(30881, 11)), src: NameSource::PciIds, pci_ids: S(30874, 19) }, // TU116 [PG160 SKU18]
-    Device { id: 0x2187, chip: Some(80), gpu: true, name: Some(S(47900, 29)), src: NameSource::OpenModules, pci_ids: S(30893, 30) }, // TU116 [GeForce GTX 1650 SUPER]
-    Device { id: 0x2188, chip: Some(80), gpu: true, name: Some(S(47648, 23)), src: NameSource::OpenModules, pci_ids: S(30923, 24) }, // TU116 [GeForce GTX 1650]
-    Device { id: 0x2189, chip: Some(80), gpu: true, name: Some(S(47929, 15)), src: NameSource::OpenModules, pci_ids: S(30947, 16) }, // TU116 [CMP 30HX]
-    Device { id: 0x2191, chip: Some(80), gpu: true, name: Some(S(47874, 26)), src: NameSource::OpenModules, pci_ids: S(30963, 35) }, // TU116M [GeForce GTX 1660 Ti Mobile]
-    Device { id: 0x2192, chip: Some(80), gpu: true, name: Some(S(47709, 26)), src: NameSource::OpenModules, pci_ids: S(30998, 35) }, // TU116M [GeForce GTX 1650 Ti Mobile]
-    Device { id: 0x21ae, chip: Some(80), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31033, 7) }, // TU116GL
-    Device { id: 0x21bf, chip: Some(80), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31033, 7) }, // TU116GL
-    Device { id: 0x21c2, chip: Some(80), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25552, 5) }, // TU116
-    Device { id: 0x21c3, chip: Some(80), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25552, 5) }, // TU116
-    Device { id: 0x21c4, chip: Some(80), gpu: true, name: Some(S(47944, 29)), src: NameSource::OpenModules, pci_ids: S(31040, 30) }, // TU116 [GeForce GTX 1660 SUPER]
-    Device { id: 0x21d1, chip: Some(80), gpu: true, name: Some(S(47874, 26)), src: NameSource::OpenModules, pci_ids: S(31070, 36) }, // TU116BM [GeForce GTX 1660 Ti Mobile]
-    Device { id: 0x2200, chip: Some(15), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(25651, 5) }, // GA102
-    Device { id: 0x2203, chip: Some(15), gpu: true, name: Some(S(47973, 26)), src: NameSource::OpenModules, pci_ids: S(31106, 27) }, // GA102 [GeForce RTX 3090 Ti]
-    Device { id: 0x2204, chip: Some(15), gpu: true, name: Some(S(47973, 23)), src: NameSource::OpenModules, pci_ids: S(31133, 24) }, // GA102 [GeForce RTX 3090]
-    Device { id: 0x2205, chip: Some(15), gpu: true, name: Some(S(31164, 24)), src: NameSource::PciIds, pci_ids: S(31157, 32) }, // GA102 [GeForce RTX 3080 Ti 20GB]
-    Device { id: 0x2206, chip: Some(15), gpu: true, name: Some(S(47999, 23)), src: NameSource::OpenModules, pci_ids: S(31189, 24) }, // GA102 [GeForce RTX 3080]
-    Device { id: 0x2207, chip: Some(15), gpu: true, name: Some(S(48022, 26)), src: NameSource::OpenModules, pci_ids: S(31213, 27) }, // GA102 [GeForce RTX 3070 Ti]
-    Device { id: 0x2208, chip: Some(15), gpu: true, name: Some(S(48048, 26)), src: NameSource::OpenModules, pci_ids: S(31240, 27) }, // GA102 [GeForce RTX 3080 Ti]
-    Device { id: 0x220a, chip: Some(15), gpu: true, name: Some(S(47999, 23)), src: NameSource::OpenModules, pci_ids: S(31267, 29) }, // GA102 [GeForce RTX 3080 12GB]
-    Device { id: 0x220d, chip: Some(15), gpu: true, name: Some(S(48074, 15)), src: NameSource::OpenModules, pci_ids: S(31296, 16) }, // GA102 [CMP 90HX]
-    Device { id: 0x2216, chip: Some(15), gpu: true, name: Some(S(47999, 23)), src: NameSource::OpenModules, pci_ids: S(31312, 39) }, // GA102 [GeForce RTX 3080 Lite Hash Rate]
-    Device { id: 0x222b, chip: Some(15), gpu: true, name: Some(S(31358, 35)), src: NameSource::PciIds, pci_ids: S(31351, 43) }, // GA102 [GeForce RTX 3090 Engineering Sample]
-    Device { id: 0x222f, chip: Some(15), gpu: true, name: Some(S(31401, 47)), src: NameSource::PciIds, pci_ids: S(31394, 55) }, // GA102 [GeForce RTX 3080 11GB / 12GB Engineering Sample]
-    Device { id: 0x2230, chip: Some(15), gpu: true, name: Some(S(31458, 9)), src: NameSource::PciIds, pci_ids: S(31449, 19) }, // GA102GL [RTX A6000]
-    Device { id: 0x2231, chip: Some(15), gpu: true, name: Some(S(31477, 9)), src: NameSource::PciIds, pci_ids: S(31468, 19) }, // GA102GL [RTX A5000]
-    Device { id: 0x2232, chip: Some(15), gpu: true, name: Some(S(31496, 9)), src: NameSource::PciIds, pci_ids: S(31487, 19) }, // GA102GL [RTX A4500]
-    Device { id: 0x2233, chip: Some(15), gpu: true, name: Some(S(31515, 9)), src: NameSource::PciIds, pci_ids: S(31506, 19) }, // GA102GL [RTX A5500]
-    Device { id: 0x2235, chip: Some(15), gpu: true, name: Some(S(31534, 3)), src: NameSource::PciIds, pci_ids: S(31525, 13) }, // GA102GL [A40]
-    Device { id: 0x2236, chip: Some(15), gpu: true, name: Some(S(25652, 3)), src: NameSource::PciIds, pci_ids: S(31538, 13) }, // GA102GL [A10]
-    Device { id: 0x2237, chip: Some(15), gpu: true, name: Some(S(31560, 4)), src: NameSource::PciIds, pci_ids: S(31551, 14) }, // GA102GL [A10G]
-    Device { id: 0x2238, chip: Some(15), gpu: true, name: Some(S(31574, 4)), src: NameSource::PciIds, pci_ids: S(31565, 14) }, // GA102GL [A10M]
-    Device { id: 0x223f, chip: Some(15), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31449, 7) }, // GA102GL
-    Device { id: 0x228b, chip: Some(18), gpu: false, name: Some(S(31579, 38)), src: NameSource::PciIds, pci_ids: S(31579, 38) }, // GA104 High Definition Audio Controller
-    Device { id: 0x228e, chip: Some(19), gpu: false, name: Some(S(31617, 38)), src: NameSource::PciIds, pci_ids: S(31617, 38) }, // GA106 High Definition Audio Controller
-    Device { id: 0x2291, chip: Some(20), gpu: false, name: Some(S(31655, 38)), src: NameSource::PciIds, pci_ids: S(31655, 38) }, // GA107 High Definition Audio Controller
-    Device { id: 0x2296, chip: None, gpu: false, name: Some(S(31693, 35)), src: NameSource::PciIds, pci_ids: S(31693, 35) }, // Tegra PCIe Endpoint Virtual Network
-    Device { id: 0x229a, chip: None, gpu: false, name: Some(S(31728, 25)), src: NameSource::PciIds, pci_ids: S(31728, 25) }, // Orin PCIe x8 Root Complex
-    Device { id: 0x229c, chip: None, gpu: false, name: Some(S(31753, 37)), src: NameSource::PciIds, pci_ids: S(31753, 37) }, // Orin PCIe x4/x8 Endpoint/Root Complex
-    Device { id: 0x229e, chip: None, gpu: false, name: Some(S(31790, 25)), src: NameSource::PciIds, pci_ids: S(31790, 25) }, // Orin PCIe x1 Root Complex
-    Device { id: 0x22a3, chip: Some(44), gpu: false, name: Some(S(31815, 21)), src: NameSource::PciIds, pci_ids: S(31815, 21) }, // GH100 [H100 NVSwitch]
-    Device { id: 0x22ba, chip: Some(0), gpu: false, name: Some(S(31836, 38)), src: NameSource::PciIds, pci_ids: S(31836, 38) }, // AD102 High Definition Audio Controller
-    Device { id: 0x22bb, chip: Some(1), gpu: false, name: Some(S(31874, 38)), src: NameSource::PciIds, pci_ids: S(31874, 38) }, // AD103 High Definition Audio Controller
-    Device { id: 0x22bc, chip: Some(2), gpu: false, name: Some(S(31912, 38)), src: NameSource::PciIds, pci_ids: S(31912, 38) }, // AD104 High Definition Audio Controller
-    Device { id: 0x22bd, chip: Some(3), gpu: false, name: Some(S(31950, 39)), src: NameSource::PciIds, pci_ids: S(31950, 39) }, // AD106M High Definition Audio Controller
-    Device { id: 0x22be, chip: Some(4), gpu: false, name: Some(S(31989, 38)), src: NameSource::PciIds, pci_ids: S(31989, 38) }, // AD107 High Definition Audio Controller
-    Device { id: 0x22ce, chip: None, gpu: false, name: Some(S(32027, 22)), src: NameSource::PciIds, pci_ids: S(32027, 22) }, // GB10 GEN5 X4 PCIe host
-    Device { id: 0x22d0, chip: None, gpu: false, name: Some(S(32049, 22)), src: NameSource::PciIds, pci_ids: S(32049, 22) }, // GB10 GEN4 X1 PCIe host
-    Device { id: 0x22d1, chip: Some(33), gpu: false, name: Some(S(32071, 16)), src: NameSource::PciIds, pci_ids: S(32071, 16) }, // GB20B PCI bridge
-    Device { id: 0x22d8, chip: None, gpu: false, name: Some(S(32087, 36)), src: NameSource::PciIds, pci_ids: S(32087, 36) }, // THOR Processor PCI Express Root Port
-    Device { id: 0x22e6, chip: None, gpu: false, name: Some(S(32123, 41)), src: NameSource::PciIds, pci_ids: S(32123, 41) }, // THOR Processor PCI Express x16 Controller
-    Device { id: 0x22e8, chip: Some(28), gpu: false, name: Some(S(32164, 38)), src: NameSource::PciIds, pci_ids: S(32164, 38) }, // GB202 High Definition Audio Controller
-    Device { id: 0x22e9, chip: Some(29), gpu: false, name: Some(S(32202, 38)), src: NameSource::PciIds, pci_ids: S(32202, 38) }, // GB203 High Definition Audio Controller
-    Device { id: 0x22eb, chip: Some(31), gpu: false, name: Some(S(32240, 38)), src: NameSource::PciIds, pci_ids: S(32240, 38) }, // GB206 High Definition Audio Controller
-    Device { id: 0x22ec, chip: Some(32), gpu: false, name: Some(S(32278, 38)), src: NameSource::PciIds, pci_ids: S(32278, 38) }, // GB207 High Definition Audio Controller
-    Device { id: 0x2302, chip: Some(44), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31815, 5) }, // GH100
-    Device { id: 0x230c, chip: Some(44), gpu: true, name: Some(S(32323, 9)), src: NameSource::PciIds, pci_ids: S(32316, 17) }, // GH100 [H20 NVL16]
-    Device { id: 0x230e, chip: Some(44), gpu: true, name: Some(S(32323, 9)), src: NameSource::PciIds, pci_ids: S(32316, 17) }, // GH100 [H20 NVL16]
-    Device { id: 0x2313, chip: Some(44), gpu: true, name: Some(S(32340, 8)), src: NameSource::PciIds, pci_ids: S(32333, 16) }, // GH100 [H100 CNX]
-    Device { id: 0x2321, chip: Some(44), gpu: true, name: Some(S(32356, 10)), src: NameSource::PciIds, pci_ids: S(32349, 18) }, // GH100 [H100L 94GB]
-    Device { id: 0x2322, chip: Some(44), gpu: true, name: Some(S(32374, 9)), src: NameSource::PciIds, pci_ids: S(32367, 17) }, // GH100 [H800 PCIe]
-    Device { id: 0x2324, chip: Some(44), gpu: true, name: Some(S(32374, 4)), src: NameSource::PciIds, pci_ids: S(32384, 12) }, // GH100 [H800]
-    Device { id: 0x2328, chip: Some(44), gpu: true, name: Some(S(32403, 4)), src: NameSource::PciIds, pci_ids: S(32396, 12) }, // GH100 [H20B]
-    Device { id: 0x2329, chip: Some(44), gpu: true, name: Some(S(32323, 3)), src: NameSource::PciIds, pci_ids: S(32408, 11) }, // GH100 [H20]
-    Device { id: 0x232c, chip: Some(44), gpu: true, name: Some(S(32426, 9)), src: NameSource::PciIds, pci_ids: S(32419, 17) }, // GH100 [H20 HBM3e]
-    Device { id: 0x2330, chip: Some(44), gpu: true, name: Some(S(32443, 14)), src: NameSource::PciIds, pci_ids: S(32436, 22) }, // GH100 [H100 SXM5 80GB]
-    Device { id: 0x2331, chip: Some(44), gpu: true, name: Some(S(32465, 9)), src: NameSource::PciIds, pci_ids: S(32458, 17) }, // GH100 [H100 PCIe]
-    Device { id: 0x2335, chip: Some(44), gpu: true, name: Some(S(32482, 14)), src: NameSource::PciIds, pci_ids: S(32475, 22) }, // GH100 [H200 SXM 141GB]
-    Device { id: 0x2336, chip: Some(44), gpu: true, name: Some(S(31816, 4)), src: NameSource::PciIds, pci_ids: S(32497, 12) }, // GH100 [H100]
-    Device { id: 0x2337, chip: Some(44), gpu: true, name: Some(S(32516, 14)), src: NameSource::PciIds, pci_ids: S(32509, 22) }, // GH100 [H100 SXM5 64GB]
-    Device { id: 0x2338, chip: Some(44), gpu: true, name: Some(S(32538, 14)), src: NameSource::PciIds, pci_ids: S(32531, 22) }, // GH100 [H100 SXM5 96GB]
-    Device { id: 0x2339, chip: Some(44), gpu: true, name: Some(S(32560, 14)), src: NameSource::PciIds, pci_ids: S(32553, 22) }, // GH100 [H100 SXM5 94GB]
-    Device { id: 0x233a, chip: Some(44), gpu: true, name: Some(S(32582, 10)), src: NameSource::PciIds, pci_ids: S(32575, 18) }, // GH100 [H800L 94GB]
-    Device { id: 0x233b, chip: Some(44), gpu: true, name: Some(S(32600, 8)), src: NameSource::PciIds, pci_ids: S(32593, 16) }, // GH100 [H200 NVL]
-    Device { id: 0x233d, chip: Some(44), gpu: true, name: Some(S(32616, 9)), src: NameSource::PciIds, pci_ids: S(32609, 17) }, // GH100 [H100 96GB]
-    Device { id: 0x2342, chip: Some(44), gpu: true, name: Some(S(32633, 19)), src: NameSource::PciIds, pci_ids: S(32626, 27) }, // GH100 [GH200 120GB / 480GB]
-    Device { id: 0x2343, chip: Some(44), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31815, 5) }, // GH100
-    Device { id: 0x2345, chip: Some(44), gpu: true, name: Some(S(32660, 12)), src: NameSource::PciIds, pci_ids: S(32653, 20) }, // GH100 [GH100-88K-A1]
-    Device { id: 0x2348, chip: Some(44), gpu: true, name: Some(S(32680, 16)), src: NameSource::PciIds, pci_ids: S(32673, 24) }, // GH100 [GH200 144G HBM3e]
-    Device { id: 0x237e, chip: Some(44), gpu: true, name: Some(S(32704, 8)), src: NameSource::PciIds, pci_ids: S(32697, 16) }, // GH100 [H100 GH3]
-    Device { id: 0x237f, chip: Some(44), gpu: true, name: Some(S(32720, 10)), src: NameSource::PciIds, pci_ids: S(32713, 18) }, // GH100 [Skinny Joe]
-    Device { id: 0x23b0, chip: Some(44), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31815, 5) }, // GH100
-    Device { id: 0x23f0, chip: Some(44), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31815, 5) }, // GH100
-    Device { id: 0x2414, chip: Some(17), gpu: true, name: Some(S(48089, 26)), src: NameSource::OpenModules, pci_ids: S(32731, 27) }, // GA103 [GeForce RTX 3060 Ti]
-    Device { id: 0x2420, chip: Some(17), gpu: true, name: Some(S(48115, 37)), src: NameSource::OpenModules, pci_ids: S(32758, 35) }, // GA103M [GeForce RTX 3080 Ti Mobile]
-    Device { id: 0x2438, chip: Some(17), gpu: true, name: Some(S(48152, 27)), src: NameSource::OpenModules, pci_ids: S(32793, 31) }, // GA103GLM [RTX A5500 Laptop GPU]
-    Device { id: 0x2460, chip: Some(17), gpu: true, name: Some(S(48115, 37)), src: NameSource::OpenModules, pci_ids: S(32824, 39) }, // GA103M [GeForce RTX 3080 Ti Laptop GPU]
-    Device { id: 0x2480, chip: Some(18), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(32863, 25) }, // GA104 [Reserved Dev ID A]
-    Device { id: 0x2482, chip: Some(18), gpu: true, name: Some(S(48022, 26)), src: NameSource::OpenModules, pci_ids: S(32888, 27) }, // GA104 [GeForce RTX 3070 Ti]
-    Device { id: 0x2483, chip: Some(18), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31579, 5) }, // GA104
-    Device { id: 0x2484, chip: Some(18), gpu: true, name: Some(S(48022, 23)), src: NameSource::OpenModules, pci_ids: S(32915, 24) }, // GA104 [GeForce RTX 3070]
-    Device { id: 0x2486, chip: Some(18), gpu: true, name: Some(S(48089, 26)), src: NameSource::OpenModules, pci_ids: S(32939, 27) }, // GA104 [GeForce RTX 3060 Ti]
-    Device { id: 0x2487, chip: Some(18), gpu: true, name: Some(S(48089, 23)), src: NameSource::OpenModules, pci_ids: S(32966, 24) }, // GA104 [GeForce RTX 3060]
-    Device { id: 0x2488, chip: Some(18), gpu: true, name: Some(S(48022, 23)), src: NameSource::OpenModules, pci_ids: S(32990, 39) }, // GA104 [GeForce RTX 3070 Lite Hash Rate]
-    Device { id: 0x2489, chip: Some(18), gpu: true, name: Some(S(48089, 26)), src: NameSource::OpenModules, pci_ids: S(33029, 42) }, // GA104 [GeForce RTX 3060 Ti Lite Hash Rate]
-    Device { id: 0x248a, chip: Some(18), gpu: true, name: Some(S(48179, 15)), src: NameSource::OpenModules, pci_ids: S(33071, 16) }, // GA104 [CMP 70HX]
-    Device { id: 0x248c, chip: Some(18), gpu: true, name: Some(S(31220, 19)), src: NameSource::PciIds, pci_ids: S(32888, 27) }, // GA104 [GeForce RTX 3070 Ti]
-    Device { id: 0x248d, chip: Some(18), gpu: true, name: Some(S(31220, 16)), src: NameSource::PciIds, pci_ids: S(32915, 24) }, // GA104 [GeForce RTX 3070]
-    Device { id: 0x248e, chip: Some(18), gpu: true, name: Some(S(32738, 19)), src: NameSource::PciIds, pci_ids: S(32939, 27) }, // GA104 [GeForce RTX 3060 Ti]
-    Device { id: 0x249c, chip: Some(18), gpu: true, name: Some(S(48194, 34)), src: NameSource::OpenModules, pci_ids: S(33087, 49) }, // GA104M [GeForce RTX 3080 Mobile / Max-Q 8GB/16GB]
-    Device { id: 0x249d, chip: Some(18), gpu: true, name: Some(S(48228, 34)), src: NameSource::OpenModules, pci_ids: S(33136, 40) }, // GA104M [GeForce RTX 3070 Mobile / Max-Q]
-    Device { id: 0x249f, chip: Some(18), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(33087, 6) }, // GA104M
-    Device { id: 0x24a0, chip: Some(18), gpu: true, name: Some(S(48262, 37)), src: NameSource::OpenModules, pci_ids: S(33176, 38) }, // GA104 [Geforce RTX 3070 Ti Laptop GPU]
-    Device { id: 0x24a4, chip: Some(18), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(33087, 6) }, // GA104M
-    Device { id: 0x24ac, chip: Some(18), gpu: true, name: Some(S(33221, 35)), src: NameSource::PciIds, pci_ids: S(33214, 43) }, // GA104 [GeForce RTX 30x0 Engineering Sample]
-    Device { id: 0x24ad, chip: Some(18), gpu: true, name: Some(S(33264, 35)), src: NameSource::PciIds, pci_ids: S(33257, 43) }, // GA104 [GeForce RTX 3060 Engineering Sample]
-    Device { id: 0x24af, chip: Some(18), gpu: true, name: Some(S(33307, 35)), src: NameSource::PciIds, pci_ids: S(33300, 43) }, // GA104 [GeForce RTX 3070 Engineering Sample]
-    Device { id: 0x24b0, chip: Some(18), gpu: true, name: Some(S(33352, 9)), src: NameSource::PciIds, pci_ids: S(33343, 19) }, // GA104GL [RTX A4000]
-    Device { id: 0x24b1, chip: Some(18), gpu: true, name: Some(S(33371, 10)), src: NameSource::PciIds, pci_ids: S(33362, 20) }, // GA104GL [RTX A4000H]
-    Device { id: 0x24b6, chip: Some(18), gpu: true, name: Some(S(48299, 27)), src: NameSource::OpenModules, pci_ids: S(33382, 27) }, // GA104GLM [RTX A5000 Mobile]
-    Device { id: 0x24b7, chip: Some(18), gpu: true, name: Some(S(48326, 27)), src: NameSource::OpenModules, pci_ids: S(33409, 27) }, // GA104GLM [RTX A4000 Mobile]
-    Device { id: 0x24b8, chip: Some(18), gpu: true, name: Some(S(48353, 27)), src: NameSource::OpenModules, pci_ids: S(33436, 27) }, // GA104GLM [RTX A3000 Mobile]
-    Device { id: 0x24b9, chip: Some(18), gpu: true, name: Some(S(48380, 32)), src: NameSource::OpenModules, pci_ids: S(33463, 36) }, // GA104GLM [RTX A3000 12GB Laptop GPU]
-    Device { id: 0x24ba, chip: Some(18), gpu: true, name: Some(S(48412, 27)), src: NameSource::OpenModules, pci_ids: S(33499, 31) }, // GA104GLM [RTX A4500 Laptop GPU]
-    Device { id: 0x24bb, chip: Some(18), gpu: true, name: Some(S(48380, 32)), src: NameSource::OpenModules, pci_ids: S(33530, 31) }, // GA104GLM [RTX A3000 Laptop GPU]
-    Device { id: 0x24bf, chip: Some(18), gpu: true, name: Some(S(33307, 35)), src: NameSource::PciIds, pci_ids: S(33300, 43) }, // GA104 [GeForce RTX 3070 Engineering Sample]
-    Device { id: 0x24c0, chip: Some(18), gpu: true, name: Some(S(33568, 16)), src: NameSource::PciIds, pci_ids: S(33561, 24) }, // GA104 [Initial Dev ID B]
-    Device { id: 0x24c7, chip: Some(18), gpu: true, name: Some(S(48089, 23)), src: NameSource::OpenModules, pci_ids: S(33585, 28) }, // GA104 [GeForce RTX 3060 8GB]
-    Device { id: 0x24c8, chip: Some(18), gpu: true, name: Some(S(33620, 23)), src: NameSource::PciIds, pci_ids: S(33613, 31) }, // GA104 [GeForce RTX 3070 GDDR6X]
-    Device { id: 0x24c9, chip: Some(18), gpu: true, name: Some(S(48089, 26)), src: NameSource::OpenModules, pci_ids: S(33644, 34) }, // GA104 [GeForce RTX 3060 Ti GDDR6X]
-    Device { id: 0x24dc, chip: Some(18), gpu: true, name: Some(S(48194, 34)), src: NameSource::OpenModules, pci_ids: S(33087, 49) }, // GA104M [GeForce RTX 3080 Mobile / Max-Q 8GB/16GB]
-    Device { id: 0x24dd, chip: Some(18), gpu: true, name: Some(S(48228, 34)), src: NameSource::OpenModules, pci_ids: S(33136, 40) }, // GA104M [GeForce RTX 3070 Mobile / Max-Q]
-    Device { id: 0x24df, chip: Some(18), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(33087, 6) }, // GA104M
-    Device { id: 0x24e0, chip: Some(18), gpu: true, name: Some(S(48262, 37)), src: NameSource::OpenModules, pci_ids: S(33678, 39) }, // GA104M [Geforce RTX 3070 Ti Laptop GPU]
-    Device { id: 0x24fa, chip: Some(18), gpu: true, name: Some(S(48439, 29)), src: NameSource::OpenModules, pci_ids: S(33717, 30) }, // GA104 [RTX A4500 Embedded GPU]
-    Device { id: 0x2501, chip: Some(19), gpu: true, name: Some(S(32738, 16)), src: NameSource::PciIds, pci_ids: S(33747, 24) }, // GA106 [GeForce RTX 3060]
-    Device { id: 0x2503, chip: Some(19), gpu: true, name: Some(S(48089, 23)), src: NameSource::OpenModules, pci_ids: S(33747, 24) }, // GA106 [GeForce RTX 3060]
-    Device { id: 0x2504, chip: Some(19), gpu: true, name: Some(S(48089, 23)), src: NameSource::OpenModules, pci_ids: S(33771, 39) }, // GA106 [GeForce RTX 3060 Lite Hash Rate]
-    Device { id: 0x2505, chip: Some(19), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31617, 5) }, // GA106
-    Device { id: 0x2507, chip: Some(19), gpu: true, name: Some(S(48468, 23)), src: NameSource::OpenModules, pci_ids: S(33810, 24) }, // GA106 [Geforce RTX 3050]
-    Device { id: 0x2508, chip: Some(19), gpu: true, name: Some(S(48491, 27)), src: NameSource::OpenModules, pci_ids: S(33834, 28) }, // GA106 [GeForce RTX 3050 OEM]
-    Device { id: 0x2509, chip: Some(19), gpu: true, name: Some(S(33869, 28)), src: NameSource::PciIds, pci_ids: S(33862, 36) }, // GA106 [GeForce RTX 3060 12GB Rev. 2]
-    Device { id: 0x2520, chip: Some(19), gpu: true, name: Some(S(48518, 34)), src: NameSource::OpenModules, pci_ids: S(33898, 40) }, // GA106M [GeForce RTX 3060 Mobile / Max-Q]
-    Device { id: 0x2521, chip: Some(19), gpu: true, name: Some(S(48518, 34)), src: NameSource::OpenModules, pci_ids: S(33938, 36) }, // GA106M [GeForce RTX 3060 Laptop GPU]
-    Device { id: 0x2523, chip: Some(19), gpu: true, name: Some(S(48552, 37)), src: NameSource::OpenModules, pci_ids: S(33974, 43) }, // GA106M [GeForce RTX 3050 Ti Mobile / Max-Q]
-    Device { id: 0x252f, chip: Some(19), gpu: true, name: Some(S(33264, 35)), src: NameSource::PciIds, pci_ids: S(34017, 43) }, // GA106 [GeForce RTX 3060 Engineering Sample]
-    Device { id: 0x2531, chip: Some(19), gpu: true, name: Some(S(34067, 9)), src: NameSource::PciIds, pci_ids: S(34060, 17) }, // GA106 [RTX A2000]
-    Device { id: 0x2544, chip: Some(19), gpu: true, name: Some(S(48089, 23)), src: NameSource::OpenModules, pci_ids: S(33747, 24) }, // GA106 [GeForce RTX 3060]
-    Device { id: 0x2560, chip: Some(19), gpu: true, name: Some(S(48518, 34)), src: NameSource::OpenModules, pci_ids: S(33898, 40) }, // GA106M [GeForce RTX 3060 Mobile / Max-Q]
-    Device { id: 0x2561, chip: Some(19), gpu: true, name: Some(S(33946, 27)), src: NameSource::PciIds, pci_ids: S(33938, 36) }, // GA106M [GeForce RTX 3060 Laptop GPU]
-    Device { id: 0x2563, chip: Some(19), gpu: true, name: Some(S(48552, 37)), src: NameSource::OpenModules, pci_ids: S(33974, 43) }, // GA106M [GeForce RTX 3050 Ti Mobile / Max-Q]
-    Device { id: 0x2571, chip: Some(19), gpu: true, name: Some(S(34084, 14)), src: NameSource::PciIds, pci_ids: S(34077, 22) }, // GA106 [RTX A2000 12GB]
-    Device { id: 0x2582, chip: Some(20), gpu: true, name: Some(S(48468, 23)), src: NameSource::OpenModules, pci_ids: S(34099, 28) }, // GA107 [GeForce RTX 3050 8GB]
-    Device { id: 0x2583, chip: Some(20), gpu: true, name: Some(S(34134, 20)), src: NameSource::PciIds, pci_ids: S(34127, 28) }, // GA107 [GeForce RTX 3050 4GB]
-    Device { id: 0x2584, chip: Some(20), gpu: true, name: Some(S(48468, 23)), src: NameSource::OpenModules, pci_ids: S(34155, 28) }, // GA107 [GeForce RTX 3050 6GB]
-    Device { id: 0x25a0, chip: Some(20), gpu: true, name: Some(S(48552, 37)), src: NameSource::OpenModules, pci_ids: S(34183, 35) }, // GA107M [GeForce RTX 3050 Ti Mobile]
-    Device { id: 0x25a2, chip: Some(20), gpu: true, name: Some(S(48589, 34)), src: NameSource::OpenModules, pci_ids: S(34218, 32) }, // GA107M [GeForce RTX 3050 Mobile]
-    Device { id: 0x25a3, chip: Some(20), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31655, 5) }, // GA107
-    Device { id: 0x25a4, chip: Some(20), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(31655, 5) }, // GA107
-    Device { id: 0x25a5, chip: Some(20), gpu: true, name: Some(S(48589, 34)), src: NameSource::OpenModules, pci_ids: S(34218, 32) }, // GA107M [GeForce RTX 3050 Mobile]
-    Device { id: 0x25a6, chip: Some(20), gpu: true, name: Some(S(48623, 20)), src: NameSource::OpenModules, pci_ids: S(34250, 22) }, // GA107M [GeForce MX570]
-    Device { id: 0x25a7, chip: Some(20), gpu: true, name: Some(S(48643, 23)), src: NameSource::OpenModules, pci_ids: S(34250, 22) }, // GA107M [GeForce MX570]
-    Device { id: 0x25a9, chip: Some(20), gpu: true, name: Some(S(48643, 23)), src: NameSource::OpenModules, pci_ids: S(34272, 25) }, // GA107M [GeForce RTX 2050]
-    Device { id: 0x25aa, chip: Some(20), gpu: true, name: Some(S(48666, 22)), src: NameSource::OpenModules, pci_ids: S(34297, 24) }, // GA107M [GeForce MX570 A]
-    Device { id: 0x25ab, chip: Some(20), gpu: true, name: Some(S(48688, 38)), src: NameSource::OpenModules, pci_ids: S(34321, 40) }, // GA107M [GeForce RTX 3050 4GB Laptop GPU]
-    Device { id: 0x25ac, chip: Some(20), gpu: true, name: Some(S(48726, 38)), src: NameSource::OpenModules, pci_ids: S(34361, 56) }, // GA107BM / GN20-P0-R-K2 [GeForce RTX 3050 6GB Laptop GPU]
-    Device { id: 0x25ad, chip: Some(20), gpu: true, name: Some(S(48643, 23)), src: NameSource::OpenModules, pci_ids: S(34417, 24) }, // GA107 [GeForce RTX 2050]
-    Device { id: 0x25af, chip: Some(20), gpu: true, name: Some(S(34448, 35)), src: NameSource::PciIds, pci_ids: S(34441, 43) }, // GA107 [GeForce RTX 3050 Engineering Sample]
-    Device { id: 0x25b0, chip: Some(20), gpu: true, name: Some(S(34493, 9)), src: NameSource::PciIds, pci_ids: S(34484, 19) }, // GA107GL [RTX A1000]
-    Device { id: 0x25b2, chip: Some(20), gpu: true, name: Some(S(33352, 8)), src: NameSource::PciIds, pci_ids: S(34503, 18) }, // GA107GL [RTX A400]
-    Device { id: 0x25b5, chip: Some(20), gpu: true, name: Some(S(34531, 13)), src: NameSource::PciIds, pci_ids: S(34521, 24) }, // GA107GLM [RTX A4 Mobile]
-    Device { id: 0x25b6, chip: Some(20), gpu: true, name: Some(S(34554, 8)), src: NameSource::PciIds, pci_ids: S(34545, 18) }, // GA107GL [A2 / A16]
-    Device { id: 0x25b8, chip: Some(20), gpu: true, name: Some(S(48764, 27)), src: NameSource::OpenModules, pci_ids: S(34563, 27) }, // GA107GLM [RTX A2000 Mobile]
-    Device { id: 0x25b9, chip: Some(20), gpu: true, name: Some(S(48791, 27)), src: NameSource::OpenModules, pci_ids: S(34590, 31) }, // GA107GLM [RTX A1000 Laptop GPU]
-    Device { id: 0x25ba, chip: Some(20), gpu: true, name: Some(S(48818, 31)), src: NameSource::OpenModules, pci_ids: S(34621, 35) }, // GA107GLM [RTX A2000 8GB Laptop GPU]
-    Device { id: 0x25bb, chip: Some(20), gpu: true, name: Some(S(48849, 26)), src: NameSource::OpenModules, pci_ids: S(34656, 30) }, // GA107GLM [RTX A500 Laptop GPU]
-    Device { id: 0x25bc, chip: Some(20), gpu: true, name: Some(S(48875, 31)), src: NameSource::OpenModules, pci_ids: S(34686, 35) }, // GA107GLM [RTX A1000 6GB Laptop GPU]
-    Device { id: 0x25bd, chip: Some(20), gpu: true, name: Some(S(48849, 26)), src: NameSource::OpenModules, pci_ids: S(34656, 30) }, // GA107GLM [RTX A500 Laptop GPU]
-    Device { id: 0x25e0, chip: Some(20), gpu: true, name: Some(S(48552, 37)), src: NameSource::OpenModules, pci_ids: S(34721, 36) }, // GA107BM [GeForce RTX 3050 Ti Mobile]
-    Device { id: 0x25e2, chip: Some(20), gpu: true, name: Some(S(48589, 34)), src: NameSource::OpenModules, pci_ids: S(34757, 33) }, // GA107BM [GeForce RTX 3050 Mobile]
-    Device { id: 0x25e5, chip: Some(20), gpu: true, name: Some(S(48589, 34)), src: NameSource::OpenModules, pci_ids: S(34757, 33) }, // GA107BM [GeForce RTX 3050 Mobile]
-    Device { id: 0x25ec, chip: Some(20), gpu: true, name: Some(S(48726, 38)), src: NameSource::OpenModules, pci_ids: S(34361, 56) }, // GA107BM / GN20-P0-R-K2 [GeForce RTX 3050 6GB Laptop GPU]
-    Device { id: 0x25ed, chip: Some(20), gpu: true, name: Some(S(48643, 23)), src: NameSource::OpenModules, pci_ids: S(34417, 24) }, // GA107 [GeForce RTX 2050]
-    Device { id: 0x25f9, chip: Some(20), gpu: true, name: Some(S(48906, 29)), src: NameSource::OpenModules, pci_ids: S(34790, 30) }, // GA107 [RTX A1000 Embedded GPU]
-    Device { id: 0x25fa, chip: Some(20), gpu: true, name: Some(S(48935, 29)), src: NameSource::OpenModules, pci_ids: S(34820, 30) }, // GA107 [RTX A2000 Embedded GPU]
-    Device { id: 0x25fb, chip: Some(20), gpu: true, name: Some(S(48964, 28)), src: NameSource::OpenModules, pci_ids: S(34850, 29) }, // GA107 [RTX A500 Embedded GPU]
-    Device { id: 0x2681, chip: Some(0), gpu: true, name: Some(S(34886, 13)), src: NameSource::PciIds, pci_ids: S(34879, 21) }, // AD102 [RTX TITAN Ada]
-    Device { id: 0x2684, chip: Some(0), gpu: true, name: Some(S(48992, 23)), src: NameSource::OpenModules, pci_ids: S(34900, 24) }, // AD102 [GeForce RTX 4090]
-    Device { id: 0x2685, chip: Some(0), gpu: true, name: Some(S(49015, 25)), src: NameSource::OpenModules, pci_ids: S(34924, 26) }, // AD102 [GeForce RTX 4090 D]
-    Device { id: 0x2689, chip: Some(0), gpu: true, name: Some(S(49040, 32)), src: NameSource::OpenModules, pci_ids: S(34950, 33) }, // AD102 [GeForce RTX 4070 Ti SUPER]
-    Device { id: 0x26af, chip: Some(0), gpu: true, name: Some(S(34990, 5)), src: NameSource::PciIds, pci_ids: S(34983, 13) }, // AD102 [PG137]
-    Device { id: 0x26b1, chip: Some(0), gpu: true, name: Some(S(35005, 23)), src: NameSource::PciIds, pci_ids: S(34996, 33) }, // AD102GL [RTX 6000 Ada Generation]
-    Device { id: 0x26b2, chip: Some(0), gpu: true, name: Some(S(35038, 23)), src: NameSource::PciIds, pci_ids: S(35029, 33) }, // AD102GL [RTX 5000 Ada Generation]
-    Device { id: 0x26b3, chip: Some(0), gpu: true, name: Some(S(35071, 23)), src: NameSource::PciIds, pci_ids: S(35062, 33) }, // AD102GL [RTX 5880 Ada Generation]
-    Device { id: 0x26b5, chip: Some(0), gpu: true, name: Some(S(35104, 3)), src: NameSource::PciIds, pci_ids: S(35095, 13) }, // AD102GL [L40]
-    Device { id: 0x26b7, chip: Some(0), gpu: true, name: Some(S(35117, 3)), src: NameSource::PciIds, pci_ids: S(35108, 13) }, // AD102GL [L20]
-    Device { id: 0x26b8, chip: Some(0), gpu: true, name: Some(S(35130, 4)), src: NameSource::PciIds, pci_ids: S(35121, 14) }, // AD102GL [L40G]
-    Device { id: 0x26b9, chip: Some(0), gpu: true, name: Some(S(35144, 4)), src: NameSource::PciIds, pci_ids: S(35135, 14) }, // AD102GL [L40S]
-    Device { id: 0x26ba, chip: Some(0), gpu: true, name: Some(S(35117, 3)), src: NameSource::PciIds, pci_ids: S(35108, 13) }, // AD102GL [L20]
-    Device { id: 0x26bb, chip: Some(0), gpu: true, name: Some(S(35158, 3)), src: NameSource::PciIds, pci_ids: S(35149, 13) }, // AD102GL [L30]
-    Device { id: 0x26f5, chip: Some(0), gpu: true, name: Some(S(35171, 7)), src: NameSource::PciIds, pci_ids: S(35162, 17) }, // AD102GL [L40 CNX]
-    Device { id: 0x2702, chip: Some(1), gpu: true, name: Some(S(49072, 29)), src: NameSource::OpenModules, pci_ids: S(35179, 30) }, // AD103 [GeForce RTX 4080 SUPER]
-    Device { id: 0x2703, chip: Some(1), gpu: true, name: Some(S(35186, 22)), src: NameSource::PciIds, pci_ids: S(35179, 30) }, // AD103 [GeForce RTX 4080 SUPER]
-    Device { id: 0x2704, chip: Some(1), gpu: true, name: Some(S(49072, 23)), src: NameSource::OpenModules, pci_ids: S(35209, 24) }, // AD103 [GeForce RTX 4080]
-    Device { id: 0x2705, chip: Some(1), gpu: true, name: Some(S(49040, 32)), src: NameSource::OpenModules, pci_ids: S(35233, 33) }, // AD103 [GeForce RTX 4070 Ti SUPER]
-    Device { id: 0x2709, chip: Some(1), gpu: true, name: Some(S(49040, 23)), src: NameSource::OpenModules, pci_ids: S(35266, 24) }, // AD103 [GeForce RTX 4070]
-    Device { id: 0x2717, chip: Some(1), gpu: true, name: Some(S(49101, 34)), src: NameSource::OpenModules, pci_ids: S(35290, 47) }, // AD103M / GN21-X11 [GeForce RTX 4090 Laptop GPU]
-    Device { id: 0x2730, chip: Some(1), gpu: true, name: Some(S(49135, 41)), src: NameSource::OpenModules, pci_ids: S(35337, 45) }, // AD103GLM [RTX 5000 Ada Generation Laptop GPU]
-    Device { id: 0x2757, chip: Some(1), gpu: true, name: Some(S(49101, 34)), src: NameSource::OpenModules, pci_ids: S(35290, 47) }, // AD103M / GN21-X11 [GeForce RTX 4090 Laptop GPU]
-    Device { id: 0x2770, chip: Some(1), gpu: true, name: Some(S(49176, 43)), src: NameSource::OpenModules, pci_ids: S(35382, 47) }, // AD103GLM [RTX 5000 Ada Generation Embedded GPU]
-    Device { id: 0x2782, chip: Some(2), gpu: true, name: Some(S(49040, 26)), src: NameSource::OpenModules, pci_ids: S(35429, 27) }, // AD104 [GeForce RTX 4070 Ti]
-    Device { id: 0x2783, chip: Some(2), gpu: true, name: Some(S(49219, 29)), src: NameSource::OpenModules, pci_ids: S(35456, 30) }, // AD104 [GeForce RTX 4070 SUPER]
-    Device { id: 0x2785, chip: Some(2), gpu: true, name: Some(S(35493, 13)), src: NameSource::PciIds, pci_ids: S(35486, 21) }, // AD104 [AC AD104 20GB]
-    Device { id: 0x2786, chip: Some(2), gpu: true, name: Some(S(49040, 23)), src: NameSource::OpenModules, pci_ids: S(35507, 24) }, // AD104 [GeForce RTX 4070]
-    Device { id: 0x2788, chip: Some(2), gpu: true, name: Some(S(49248, 26)), src: NameSource::OpenModules, pci_ids: S(35531, 27) }, // AD104 [GeForce RTX 4060 Ti]
-    Device { id: 0x27a0, chip: Some(2), gpu: true, name: Some(S(49274, 34)), src: NameSource::OpenModules, pci_ids: S(35558, 40) }, // AD104M [GeForce RTX 4080 Max-Q / Mobile]
-    Device { id: 0x27b0, chip: Some(2), gpu: true, name: Some(S(35607, 27)), src: NameSource::PciIds, pci_ids: S(35598, 37) }, // AD104GL [RTX 4000 SFF Ada Generation]
-    Device { id: 0x27b1, chip: Some(2), gpu: true, name: Some(S(35644, 23)), src: NameSource::PciIds, pci_ids: S(35635, 33) }, // AD104GL [RTX 4500 Ada Generation]
-    Device { id: 0x27b2, chip: Some(2), gpu: true, name: Some(S(35677, 23)), src: NameSource::PciIds, pci_ids: S(35668, 33) }, // AD104GL [RTX 4000 Ada Generation]
-    Device { id: 0x27b6, chip: Some(2), gpu: true, name: Some(S(35117, 2)), src: NameSource::PciIds, pci_ids: S(35701, 12) }, // AD104GL [L2]
-    Device { id: 0x27b7, chip: Some(2), gpu: true, name: Some(S(32329, 3)), src: NameSource::PciIds, pci_ids: S(35713, 13) }, // AD104GL [L16]
-    Device { id: 0x27b8, chip: Some(2), gpu: true, name: Some(S(35104, 2)), src: NameSource::PciIds, pci_ids: S(35726, 12) }, // AD104GL [L4]
-    Device { id: 0x27ba, chip: Some(2), gpu: true, name: Some(S(49308, 41)), src: NameSource::OpenModules, pci_ids: S(35738, 45) }, // AD104GLM [RTX 4000 Ada Generation Laptop GPU]
-    Device { id: 0x27bb, chip: Some(2), gpu: true, name: Some(S(49349, 41)), src: NameSource::OpenModules, pci_ids: S(35783, 45) }, // AD104GLM [RTX 3500 Ada Generation Laptop GPU]
-    Device { id: 0x27e0, chip: Some(2), gpu: true, name: Some(S(49274, 34)), src: NameSource::OpenModules, pci_ids: S(35558, 40) }, // AD104M [GeForce RTX 4080 Max-Q / Mobile]
-    Device { id: 0x27fa, chip: Some(2), gpu: true, name: Some(S(35838, 36)), src: NameSource::PciIds, pci_ids: S(35828, 47) }, // AD104GLM [RTX 4000 Ada Generation Embedded GPU]
-    Device { id: 0x27fb, chip: Some(2), gpu: true, name: Some(S(49390, 43)), src: NameSource::OpenModules, pci_ids: S(35875, 47) }, // AD104GLM [RTX 3500 Ada Generation Embedded GPU]
-    Device { id: 0x2803, chip: Some(3), gpu: true, name: Some(S(49248, 26)), src: NameSource::OpenModules, pci_ids: S(35922, 27) }, // AD106 [GeForce RTX 4060 Ti]
-    Device { id: 0x2805, chip: Some(3), gpu: true, name: Some(S(49248, 26)), src: NameSource::OpenModules, pci_ids: S(35949, 32) }, // AD106 [GeForce RTX 4060 Ti 16GB]
-    Device { id: 0x2808, chip: Some(3), gpu: true, name: Some(S(49248, 23)), src: NameSource::OpenModules, pci_ids: S(35981, 24) }, // AD106 [GeForce RTX 4060]
-    Device { id: 0x2820, chip: Some(3), gpu: true, name: Some(S(49433, 34)), src: NameSource::OpenModules, pci_ids: S(36005, 40) }, // AD106M [GeForce RTX 4070 Max-Q / Mobile]
-    Device { id: 0x2822, chip: Some(3), gpu: true, name: Some(S(49467, 36)), src: NameSource::OpenModules, pci_ids: S(36045, 38) }, // AD106M [GeForce RTX 3050 A Laptop GPU]
-    Device { id: 0x2838, chip: Some(3), gpu: true, name: Some(S(49503, 41)), src: NameSource::OpenModules, pci_ids: S(36083, 45) }, // AD106GLM [RTX 3000 Ada Generation Laptop GPU]
-    Device { id: 0x2860, chip: Some(3), gpu: true, name: Some(S(49433, 34)), src: NameSource::OpenModules, pci_ids: S(36005, 40) }, // AD106M [GeForce RTX 4070 Max-Q / Mobile]
-    Device { id: 0x2878, chip: Some(3), gpu: true, name: Some(S(36138, 36)), src: NameSource::PciIds, pci_ids: S(36128, 47) }, // AD106GLM [RTX 3000 Ada Generation Embedded GPU]
-    Device { id: 0x2882, chip: Some(4), gpu: true, name: Some(S(49248, 23)), src: NameSource::OpenModules, pci_ids: S(36175, 24) }, // AD107 [GeForce RTX 4060]
-    Device { id: 0x28a0, chip: Some(4), gpu: true, name: Some(S(49544, 34)), src: NameSource::OpenModules, pci_ids: S(36199, 40) }, // AD107M [GeForce RTX 4060 Max-Q / Mobile]
-    Device { id: 0x28a1, chip: Some(4), gpu: true, name: Some(S(49578, 34)), src: NameSource::OpenModules, pci_ids: S(36239, 40) }, // AD107M [GeForce RTX 4050 Max-Q / Mobile]
-    Device { id: 0x28a3, chip: Some(4), gpu: true, name: Some(S(49467, 36)), src: NameSource::OpenModules, pci_ids: S(36279, 38) }, // AD107M [GeForce RTX 3050 A Laptop GPU]
-    Device { id: 0x28b0, chip: Some(4), gpu: true, name: Some(S(36326, 31)), src: NameSource::PciIds, pci_ids: S(36317, 41) }, // AD107GL [RTX 2000 / 2000E Ada Generation]
-    Device { id: 0x28b8, chip: Some(4), gpu: true, name: Some(S(49612, 41)), src: NameSource::OpenModules, pci_ids: S(36358, 45) }, // AD107GLM [RTX 2000 Ada Generation Laptop GPU]
-    Device { id: 0x28b9, chip: Some(4), gpu: true, name: Some(S(49653, 41)), src: NameSource::OpenModules, pci_ids: S(36403, 45) }, // AD107GLM [RTX 1000 Ada Generation Laptop GPU]
-    Device { id: 0x28ba, chip: Some(4), gpu: true, name: Some(S(49694, 40)), src: NameSource::OpenModules, pci_ids: S(36448, 44) }, // AD107GLM [RTX 500 Ada Generation Laptop GPU]
-    Device { id: 0x28bb, chip: Some(4), gpu: true, name: Some(S(49694, 40)), src: NameSource::OpenModules, pci_ids: S(36448, 44) }, // AD107GLM [RTX 500 Ada Generation Laptop GPU]
-    Device { id: 0x28e0, chip: Some(4), gpu: true, name: Some(S(49544, 34)), src: NameSource::OpenModules, pci_ids: S(36199, 40) }, // AD107M [GeForce RTX 4060 Max-Q / Mobile]
-    Device { id: 0x28e1, chip: Some(4), gpu: true, name: Some(S(49578, 34)), src: NameSource::OpenModules, pci_ids: S(36239, 40) }, // AD107M [GeForce RTX 4050 Max-Q / Mobile]
-    Device { id: 0x28e3, chip: Some(4), gpu: true, name: Some(S(49467, 36)), src: NameSource::OpenModules, pci_ids: S(36279, 38) }, // AD107M [GeForce RTX 3050 A Laptop GPU]
-    Device { id: 0x28f8, chip: Some(4), gpu: true, name: Some(S(49734, 43)), src: NameSource::OpenModules, pci_ids: S(36492, 47) }, // AD107GLM [RTX 2000 Ada Generation Embedded GPU]
-    Device { id: 0x2900, chip: Some(22), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(36539, 25) }, // GB100 [Reserved Dev ID A]
-    Device { id: 0x2901, chip: Some(22), gpu: true, name: Some(S(36571, 4)), src: NameSource::PciIds, pci_ids: S(36564, 12) }, // GB100 [B200]
-    Device { id: 0x2909, chip: Some(22), gpu: true, name: Some(S(36583, 14)), src: NameSource::PciIds, pci_ids: S(36576, 22) }, // GB100 [HGX B200 168GB]
-    Device { id: 0x290a, chip: Some(22), gpu: true, name: Some(S(36571, 4)), src: NameSource::PciIds, pci_ids: S(36564, 12) }, // GB100 [B200]
-    Device { id: 0x2920, chip: Some(22), gpu: true, name: Some(S(36605, 10)), src: NameSource::PciIds, pci_ids: S(36598, 18) }, // GB100 [TS4 / B100]
-    Device { id: 0x2924, chip: Some(22), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(36539, 5) }, // GB100
-    Device { id: 0x2925, chip: Some(22), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(36539, 5) }, // GB100
-    Device { id: 0x293d, chip: Some(22), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(36539, 5) }, // GB100
-    Device { id: 0x2940, chip: Some(22), gpu: true, name: Some(S(36623, 17)), src: NameSource::PciIds, pci_ids: S(36616, 25) }, // GB100 [Reserved Dev ID B]
-    Device { id: 0x2941, chip: Some(22), gpu: true, name: Some(S(36648, 9)), src: NameSource::PciIds, pci_ids: S(36641, 17) }, // GB100 [HGX GB200]
-    Device { id: 0x297e, chip: Some(22), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(36539, 5) }, // GB100
-    Device { id: 0x2980, chip: Some(23), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(36658, 25) }, // GB102 [Reserved Dev ID A]
-    Device { id: 0x29bb, chip: Some(23), gpu: true, name: Some(S(36690, 11)), src: NameSource::PciIds, pci_ids: S(36683, 19) }, // GB102 [DRIVE P2021]
-    Device { id: 0x29bc, chip: Some(23), gpu: true, name: Some(S(36540, 4)), src: NameSource::PciIds, pci_ids: S(36702, 12) }, // GB102 [B100]
-    Device { id: 0x29c0, chip: Some(23), gpu: true, name: Some(S(36623, 17)), src: NameSource::PciIds, pci_ids: S(36714, 25) }, // GB102 [Reserved Dev ID B]
-    Device { id: 0x29f1, chip: Some(23), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(36658, 5) }, // GB102
-    Device { id: 0x2b00, chip: Some(24), gpu: true, name: Some(S(36746, 15)), src: NameSource::PciIds, pci_ids: S(36739, 23) }, // GB10B [Jetson AGX Thor]
-    Device { id: 0x2b85, chip: Some(28), gpu: true, name: Some(S(49777, 23)), src: NameSource::OpenModules, pci_ids: S(36762, 24) }, // GB202 [GeForce RTX 5090]
-    Device { id: 0x2b87, chip: Some(28), gpu: true, name: Some(S(49800, 25)), src: NameSource::OpenModules, pci_ids: S(36786, 26) }, // GB202 [GeForce RTX 5090 D]
-    Device { id: 0x2b8c, chip: Some(28), gpu: true, name: Some(S(49825, 28)), src: NameSource::OpenModules, pci_ids: S(36812, 29) }, // GB202 [GeForce RTX 5090 D V2]
-    Device { id: 0x2bb1, chip: Some(28), gpu: true, name: Some(S(36850, 42)), src: NameSource::PciIds, pci_ids: S(36841, 52) }, // GB202GL [RTX PRO 6000 Blackwell Workstation Edition]
-    Device { id: 0x2bb2, chip: Some(28), gpu: true, name: Some(S(36902, 43)), src: NameSource::PciIds, pci_ids: S(36893, 53) }, // GB202GL [RTX PRO 6000D Blackwell Workstation Edition]
-    Device { id: 0x2bb3, chip: Some(28), gpu: true, name: Some(S(36955, 52)), src: NameSource::PciIds, pci_ids: S(36946, 62) }, // GB202GL [RTX PRO 5000 Blackwell / RTX PRO 5000 72GB Blackwell]
-    Device { id: 0x2bb4, chip: Some(28), gpu: true, name: Some(S(37017, 48)), src: NameSource::PciIds, pci_ids: S(37008, 58) }, // GB202GL [RTX PRO 6000 Blackwell Max-Q Workstation Edition]
-    Device { id: 0x2bb5, chip: Some(28), gpu: true, name: Some(S(37075, 37)), src: NameSource::PciIds, pci_ids: S(37066, 47) }, // GB202GL [RTX PRO 6000 Blackwell Server Edition]
-    Device { id: 0x2bb9, chip: Some(28), gpu: true, name: Some(S(37122, 9)), src: NameSource::PciIds, pci_ids: S(37113, 19) }, // GB202GL [RTX 6000D]
-    Device { id: 0x2bbc, chip: Some(28), gpu: true, name: Some(S(37141, 49)), src: NameSource::PciIds, pci_ids: S(37132, 59) }, // GB202GL [RTX PRO 6000D Blackwell Max-Q Workstation Edition]
-    Device { id: 0x2c02, chip: Some(29), gpu: true, name: Some(S(49853, 23)), src: NameSource::OpenModules, pci_ids: S(37191, 24) }, // GB203 [GeForce RTX 5080]
-    Device { id: 0x2c05, chip: Some(29), gpu: true, name: Some(S(49876, 26)), src: NameSource::OpenModules, pci_ids: S(37215, 27) }, // GB203 [GeForce RTX 5070 Ti]
-    Device { id: 0x2c09, chip: Some(29), gpu: true, name: Some(S(37222, 16)), src: NameSource::PciIds, pci_ids: S(37242, 24) }, // GB203 [GeForce RTX 5070]
-    Device { id: 0x2c18, chip: Some(29), gpu: true, name: Some(S(49902, 34)), src: NameSource::OpenModules, pci_ids: S(37266, 47) }, // GB203M / GN22 [GeForce RTX 5090 Max-Q / Mobile]
-    Device { id: 0x2c19, chip: Some(29), gpu: true, name: Some(S(49936, 34)), src: NameSource::OpenModules, pci_ids: S(37313, 47) }, // GB203M / GN22 [GeForce RTX 5080 Max-Q / Mobile]
-    Device { id: 0x2c2c, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(37360, 19) }, // GB6-256(N22W-ES-A1)
-    Device { id: 0x2c31, chip: Some(29), gpu: true, name: Some(S(37388, 22)), src: NameSource::PciIds, pci_ids: S(37379, 32) }, // GB203GL [RTX PRO 4500 Blackwell]
-    Device { id: 0x2c33, chip: Some(29), gpu: true, name: Some(S(37420, 34)), src: NameSource::PciIds, pci_ids: S(37411, 44) }, // GB203GL [RTX PRO 4000 Blackwell SFF Edition]
-    Device { id: 0x2c34, chip: Some(29), gpu: true, name: Some(S(37420, 22)), src: NameSource::PciIds, pci_ids: S(37455, 32) }, // GB203GL [RTX PRO 4000 Blackwell]
-    Device { id: 0x2c38, chip: Some(29), gpu: true, name: Some(S(49970, 51)), src: NameSource::OpenModules, pci_ids: S(37487, 55) }, // GB203GLM [RTX PRO 5000 Blackwell Generation Laptop GPU]
-    Device { id: 0x2c39, chip: Some(29), gpu: true, name: Some(S(50021, 51)), src: NameSource::OpenModules, pci_ids: S(37542, 55) }, // GB203GLM [RTX PRO 4000 Blackwell Generation Laptop GPU]
-    Device { id: 0x2c3a, chip: Some(29), gpu: true, name: Some(S(37606, 37)), src: NameSource::PciIds, pci_ids: S(37597, 47) }, // GB203GL [RTX PRO 4500 Blackwell Server Edition]
-    Device { id: 0x2c58, chip: Some(29), gpu: true, name: Some(S(49902, 34)), src: NameSource::OpenModules, pci_ids: S(37644, 51) }, // GB203M / GN22-X11 [GeForce RTX 5090 Max-Q / Mobile]
-    Device { id: 0x2c59, chip: Some(29), gpu: true, name: Some(S(49936, 34)), src: NameSource::OpenModules, pci_ids: S(37695, 50) }, // GB203M / GN22-X9 [GeForce RTX 5080 Max-Q / Mobile]
-    Device { id: 0x2c77, chip: Some(29), gpu: true, name: Some(S(50072, 42)), src: NameSource::OpenModules, pci_ids: S(37745, 46) }, // GB203GLM [RTX PRO 5000 Blackwell Embedded GPU]
-    Device { id: 0x2c79, chip: Some(29), gpu: true, name: Some(S(50114, 42)), src: NameSource::OpenModules, pci_ids: S(37791, 46) }, // GB203GLM [RTX PRO 4000 Blackwell Embedded GPU]
-    Device { id: 0x2d04, chip: Some(31), gpu: true, name: Some(S(50156, 26)), src: NameSource::OpenModules, pci_ids: S(37837, 27) }, // GB206 [GeForce RTX 5060 Ti]
-    Device { id: 0x2d05, chip: Some(31), gpu: true, name: Some(S(50156, 23)), src: NameSource::OpenModules, pci_ids: S(37864, 24) }, // GB206 [GeForce RTX 5060]
-    Device { id: 0x2d18, chip: Some(31), gpu: true, name: Some(S(50182, 34)), src: NameSource::OpenModules, pci_ids: S(37888, 40) }, // GB206M [GeForce RTX 5070 Max-Q / Mobile]
-    Device { id: 0x2d19, chip: Some(31), gpu: true, name: Some(S(50216, 34)), src: NameSource::OpenModules, pci_ids: S(37928, 40) }, // GB206M [GeForce RTX 5060 Max-Q / Mobile]
-    Device { id: 0x2d2c, chip: None, gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(37968, 20) }, // GB6-128 (N22Y-ES-A1)
-    Device { id: 0x2d30, chip: Some(31), gpu: true, name: Some(S(37997, 22)), src: NameSource::PciIds, pci_ids: S(37988, 32) }, // GB206GL [RTX PRO 2000 Blackwell]
-    Device { id: 0x2d39, chip: Some(31), gpu: true, name: Some(S(50250, 51)), src: NameSource::OpenModules, pci_ids: S(38020, 55) }, // GB206GLM [RTX PRO 2000 Blackwell Generation Laptop GPU]
-    Device { id: 0x2d58, chip: Some(31), gpu: true, name: Some(S(50182, 34)), src: NameSource::OpenModules, pci_ids: S(37888, 40) }, // GB206M [GeForce RTX 5070 Max-Q / Mobile]
-    Device { id: 0x2d59, chip: Some(31), gpu: true, name: Some(S(50216, 34)), src: NameSource::OpenModules, pci_ids: S(37928, 40) }, // GB206M [GeForce RTX 5060 Max-Q / Mobile]
-    Device { id: 0x2d79, chip: Some(31), gpu: true, name: Some(S(50301, 42)), src: NameSource::OpenModules, pci_ids: S(38075, 46) }, // GB206GLM [RTX PRO 2000 Blackwell Embedded GPU]
-    Device { id: 0x2d83, chip: Some(32), gpu: true, name: Some(S(50343, 23)), src: NameSource::OpenModules, pci_ids: S(38121, 24) }, // GB207 [GeForce RTX 5050]
-    Device { id: 0x2d98, chip: Some(32), gpu: true, name: Some(S(50366, 34)), src: NameSource::OpenModules, pci_ids: S(38145, 40) }, // GB207M [GeForce RTX 5050 Max-Q / Mobile]
-    Device { id: 0x2db8, chip: Some(32), gpu: true, name: Some(S(50400, 51)), src: NameSource::OpenModules, pci_ids: S(38185, 55) }, // GB207GLM [RTX PRO 1000 Blackwell Generation Laptop GPU]
-    Device { id: 0x2db9, chip: Some(32), gpu: true, name: Some(S(50451, 50)), src: NameSource::OpenModules, pci_ids: S(38240, 54) }, // GB207GLM [RTX PRO 500 Blackwell Generation Laptop GPU]
-    Device { id: 0x2dd8, chip: Some(32), gpu: true, name: Some(S(50366, 34)), src: NameSource::OpenModules, pci_ids: S(38145, 40) }, // GB207M [GeForce RTX 5050 Max-Q / Mobile]
-    Device { id: 0x2df9, chip: Some(32), gpu: true, name: Some(S(50501, 41)), src: NameSource::OpenModules, pci_ids: S(38294, 45) }, // GB207GLM [RTX PRO 500 Blackwell Embedded GPU]
-    Device { id: 0x2e02, chip: Some(33), gpu: true, name: Some(S(38346, 18)), src: NameSource::PciIds, pci_ids: S(38339, 26) }, // GB20B [JMJWOA-Generic-GPU]
-    Device { id: 0x2e03, chip: Some(33), gpu: true, name: Some(S(38372, 43)), src: NameSource::PciIds, pci_ids: S(38365, 51) }, // GB20B [RTX Spark N1X (6144-core Blackwell RTX GPU)]
-    Device { id: 0x2e06, chip: Some(33), gpu: true, name: Some(S(38423, 43)), src: NameSource::PciIds, pci_ids: S(38416, 51) }, // GB20B [RTX Spark N1X (5120-core Blackwell RTX GPU)]
-    Device { id: 0x2e12, chip: Some(33), gpu: true, name: Some(S(32027, 4)), src: NameSource::PciIds, pci_ids: S(38467, 12) }, // GB20B [GB10]
-    Device { id: 0x2e13, chip: Some(33), gpu: true, name: Some(S(38372, 43)), src: NameSource::PciIds, pci_ids: S(38365, 51) }, // GB20B [RTX Spark N1X (6144-core Blackwell RTX GPU)]
-    Device { id: 0x2e2a, chip: Some(33), gpu: true, name: Some(S(38346, 18)), src: NameSource::PciIds, pci_ids: S(38339, 26) }, // GB20B [JMJWOA-Generic-GPU]
-    Device { id: 0x2f04, chip: Some(30), gpu: true, name: Some(S(49876, 23)), src: NameSource::OpenModules, pci_ids: S(38479, 24) }, // GB205 [GeForce RTX 5070]
-    Device { id: 0x2f06, chip: Some(30), gpu: true, name: Some(S(37844, 16)), src: NameSource::PciIds, pci_ids: S(38503, 24) }, // GB205 [GeForce RTX 5060]
-    Device { id: 0x2f18, chip: Some(30), gpu: true, name: Some(S(50542, 37)), src: NameSource::OpenModules, pci_ids: S(38527, 35) }, // GB205M [GeForce RTX 5070 Ti Mobile]
-    Device { id: 0x2f38, chip: Some(30), gpu: true, name: Some(S(50579, 51)), src: NameSource::OpenModules, pci_ids: S(38562, 55) }, // GB205GLM [RTX PRO 3000 Blackwell Generation Laptop GPU]
-    Device { id: 0x2f58, chip: Some(30), gpu: true, name: Some(S(50542, 37)), src: NameSource::OpenModules, pci_ids: S(38527, 35) }, // GB205M [GeForce RTX 5070 Ti Mobile]
-    Device { id: 0x2f80, chip: Some(30), gpu: false, name: Some(S(38617, 38)), src: NameSource::PciIds, pci_ids: S(38617, 38) }, // GB205 High Definition Audio Controller
-    Device { id: 0x2f95, chip: None, gpu: false, name: Some(S(38655, 12)), src: NameSource::PciIds, pci_ids: S(38655, 12) }, // TB500 RP x16
-    Device { id: 0x2f96, chip: None, gpu: false, name: Some(S(38667, 11)), src: NameSource::PciIds, pci_ids: S(38667, 11) }, // TB500 RP x8
-    Device { id: 0x2f97, chip: None, gpu: false, name: Some(S(38678, 11)), src: NameSource::PciIds, pci_ids: S(38678, 11) }, // TB500 RP x4
-    Device { id: 0x2f98, chip: None, gpu: false, name: Some(S(38689, 11)), src: NameSource::PciIds, pci_ids: S(38689, 11) }, // TB500 RP x2
-    Device { id: 0x2f99, chip: None, gpu: false, name: Some(S(38655, 11)), src: NameSource::PciIds, pci_ids: S(38655, 11) }, // TB500 RP x1
-    Device { id: 0x3000, chip: Some(68), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(38700, 25) }, // GR100 [Reserved Dev ID A]
-    Device { id: 0x3002, chip: Some(68), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38700, 5) }, // GR100
-    Device { id: 0x3021, chip: Some(68), gpu: true, name: Some(S(38732, 10)), src: NameSource::PciIds, pci_ids: S(38725, 18) }, // GR100 [PCIe Faber]
-    Device { id: 0x3040, chip: Some(68), gpu: true, name: Some(S(36623, 17)), src: NameSource::PciIds, pci_ids: S(38743, 25) }, // GR100 [Reserved Dev ID B]
-    Device { id: 0x3041, chip: Some(68), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38700, 5) }, // GR100
-    Device { id: 0x307e, chip: Some(68), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38700, 5) }, // GR100
-    Device { id: 0x307f, chip: Some(68), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38700, 5) }, // GR100
-    Device { id: 0x3080, chip: Some(69), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(38768, 25) }, // GR102 [Reserved Dev ID A]
-    Device { id: 0x30c0, chip: Some(69), gpu: true, name: Some(S(36623, 17)), src: NameSource::PciIds, pci_ids: S(38793, 25) }, // GR102 [Reserved Dev ID B]
-    Device { id: 0x30ff, chip: Some(69), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38768, 5) }, // GR102
-    Device { id: 0x3180, chip: Some(25), gpu: true, name: Some(S(32870, 17)), src: NameSource::PciIds, pci_ids: S(38818, 25) }, // GB110 [Reserved Dev ID A]
-    Device { id: 0x3182, chip: Some(25), gpu: true, name: Some(S(38850, 12)), src: NameSource::PciIds, pci_ids: S(38843, 20) }, // GB110 [B300 SXM6 AC]
-    Device { id: 0x3183, chip: Some(25), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38818, 5) }, // GB110
-    Device { id: 0x3184, chip: Some(25), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38818, 5) }, // GB110
-    Device { id: 0x31a1, chip: Some(25), gpu: true, name: Some(S(38870, 10)), src: NameSource::PciIds, pci_ids: S(38863, 18) }, // GB110 [GB300 MaxQ]
-    Device { id: 0x31c0, chip: Some(25), gpu: true, name: Some(S(36623, 17)), src: NameSource::PciIds, pci_ids: S(38881, 25) }, // GB110 [Reserved Dev ID B]
-    Device { id: 0x31c2, chip: Some(25), gpu: true, name: Some(S(38870, 5)), src: NameSource::PciIds, pci_ids: S(38906, 13) }, // GB110 [GB300]
-    Device { id: 0x31c3, chip: Some(25), gpu: true, name: Some(S(38926, 9)), src: NameSource::PciIds, pci_ids: S(38919, 17) }, // GB110 [GB300-252]
-    Device { id: 0x31fe, chip: Some(25), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38818, 5) }, // GB110
-    Device { id: 0x3200, chip: Some(26), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38936, 5) }, // GB112
-    Device { id: 0x3224, chip: Some(26), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38936, 5) }, // GB112
-    Device { id: 0x323e, chip: Some(26), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38936, 5) }, // GB112
-    Device { id: 0x3340, chip: Some(27), gpu: true, name: None, src: NameSource::PciIds, pci_ids: S(38941, 5) }, // GB120
-    Device { id: 0x3400, chip: Some(24), gpu: true, name: Some(S(38953, 13)), src: NameSource::PciIds, pci_ids: S(38946, 21) }, // GB10B [Tegra RP iGPU]
+    Device { id: 0x0008, chip: None, gpu: true, src: NameSource::PciIds, name: s(8821, 17) }, // NV1 [STG2000X-B Series]
+    Device { id: 0x0009, chip: None, gpu: true, src: NameSource::PciIds, name: s(8838, 10) }, // NV1 [NV1 Series]
+    Device { id: 0x0018, chip: None, gpu: true, src: NameSource::PciIds, name: s(8848, 8) }, // NV3 [Riva 128]
+    Device { id: 0x0019, chip: None, gpu: true, src: NameSource::PciIds, name: s(8856, 10) }, // NV3 [Riva 128ZX]
+    Device { id: 0x0020, chip: None, gpu: true, src: NameSource::PciIds, name: s(8866, 8) }, // NV4 [Riva TNT]
+    Device { id: 0x0028, chip: None, gpu: true, src: NameSource::PciIds, name: s(8874, 20) }, // NV5 [Riva TNT2 / TNT2 Pro]
+    Device { id: 0x0029, chip: None, gpu: true, src: NameSource::PciIds, name: s(8894, 15) }, // NV5 [Riva TNT2 Ultra]
+    Device { id: 0x002c, chip: None, gpu: true, src: NameSource::PciIds, name: s(8909, 27) }, // NV6 [Vanta LT / Vanta / Vanta-16]
+    Device { id: 0x002d, chip: None, gpu: true, src: NameSource::PciIds, name: s(8936, 33) }, // NV6 [Riva TNT2 Model 64 / Model 64 Pro]
+    Device { id: 0x0034, chip: None, gpu: false, src: NameSource::PciIds, name: s(8969, 11) }, // MCP04 SMBus
+    Device { id: 0x0035, chip: None, gpu: false, src: NameSource::PciIds, name: s(8980, 9) }, // MCP04 IDE
+    Device { id: 0x0036, chip: None, gpu: false, src: NameSource::PciIds, name: s(8989, 27) }, // MCP04 Serial ATA Controller
+    Device { id: 0x0037, chip: None, gpu: false, src: NameSource::PciIds, name: s(9016, 25) }, // MCP04 Ethernet Controller
+    Device { id: 0x0038, chip: None, gpu: false, src: NameSource::PciIds, name: s(9016, 25) }, // MCP04 Ethernet Controller
+    Device { id: 0x003a, chip: None, gpu: false, src: NameSource::PciIds, name: s(9041, 28) }, // MCP04 AC'97 Audio Controller
+    Device { id: 0x003b, chip: None, gpu: false, src: NameSource::PciIds, name: s(9069, 20) }, // MCP04 USB Controller
+    Device { id: 0x003c, chip: None, gpu: false, src: NameSource::PciIds, name: s(9069, 20) }, // MCP04 USB Controller
+    Device { id: 0x003d, chip: None, gpu: false, src: NameSource::PciIds, name: s(9089, 16) }, // MCP04 PCI Bridge
+    Device { id: 0x003e, chip: None, gpu: false, src: NameSource::PciIds, name: s(8989, 27) }, // MCP04 Serial ATA Controller
+    Device { id: 0x0040, chip: None, gpu: true, src: NameSource::PciIds, name: s(9105, 18) }, // NV40 [GeForce 6800 Ultra]
+    Device { id: 0x0041, chip: None, gpu: true, src: NameSource::PciIds, name: s(9105, 12) }, // NV40 [GeForce 6800]
+    Device { id: 0x0042, chip: None, gpu: true, src: NameSource::PciIds, name: s(9123, 15) }, // NV40 [GeForce 6800 LE]
+    Device { id: 0x0043, chip: None, gpu: true, src: NameSource::PciIds, name: s(9138, 15) }, // NV40 [GeForce 6800 XE]
+    Device { id: 0x0044, chip: None, gpu: true, src: NameSource::PciIds, name: s(9153, 15) }, // NV40 [GeForce 6800 XT]
+    Device { id: 0x0045, chip: None, gpu: true, src: NameSource::PciIds, name: s(9168, 15) }, // NV40 [GeForce 6800 GT]
+    Device { id: 0x0047, chip: None, gpu: true, src: NameSource::PciIds, name: s(9183, 15) }, // NV40 [GeForce 6800 GS]
+    Device { id: 0x0048, chip: None, gpu: true, src: NameSource::PciIds, name: s(9153, 15) }, // NV40 [GeForce 6800 XT]
+    Device { id: 0x004e, chip: None, gpu: true, src: NameSource::PciIds, name: s(9198, 14) }, // NV40GL [Quadro FX 4000]
+    Device { id: 0x0050, chip: None, gpu: false, src: NameSource::PciIds, name: s(9212, 16) }, // CK804 ISA Bridge
+    Device { id: 0x0051, chip: None, gpu: false, src: NameSource::PciIds, name: s(9212, 16) }, // CK804 ISA Bridge
+    Device { id: 0x0052, chip: None, gpu: false, src: NameSource::PciIds, name: s(9228, 11) }, // CK804 SMBus
+    Device { id: 0x0053, chip: None, gpu: false, src: NameSource::PciIds, name: s(9239, 9) }, // CK804 IDE
+    Device { id: 0x0054, chip: None, gpu: false, src: NameSource::PciIds, name: s(9248, 27) }, // CK804 Serial ATA Controller
+    Device { id: 0x0055, chip: None, gpu: false, src: NameSource::PciIds, name: s(9248, 27) }, // CK804 Serial ATA Controller
+    Device { id: 0x0056, chip: None, gpu: false, src: NameSource::PciIds, name: s(9275, 25) }, // CK804 Ethernet Controller
+    Device { id: 0x0057, chip: None, gpu: false, src: NameSource::PciIds, name: s(9275, 25) }, // CK804 Ethernet Controller
+    Device { id: 0x0058, chip: None, gpu: false, src: NameSource::PciIds, name: s(9300, 17) }, // CK804 AC'97 Modem
+    Device { id: 0x0059, chip: None, gpu: false, src: NameSource::PciIds, name: s(9317, 28) }, // CK804 AC'97 Audio Controller
+    Device { id: 0x005a, chip: None, gpu: false, src: NameSource::PciIds, name: s(9345, 20) }, // CK804 USB Controller
+    Device { id: 0x005b, chip: None, gpu: false, src: NameSource::PciIds, name: s(9345, 20) }, // CK804 USB Controller
+    Device { id: 0x005c, chip: None, gpu: false, src: NameSource::PciIds, name: s(9365, 16) }, // CK804 PCI Bridge
+    Device { id: 0x005d, chip: None, gpu: false, src: NameSource::PciIds, name: s(9381, 17) }, // CK804 PCIE Bridge
+    Device { id: 0x005e, chip: None, gpu: false, src: NameSource::PciIds, name: s(9398, 23) }, // CK804 Memory Controller
+    Device { id: 0x005f, chip: None, gpu: false, src: NameSource::PciIds, name: s(9398, 23) }, // CK804 Memory Controller
+    Device { id: 0x0060, chip: None, gpu: false, src: NameSource::PciIds, name: s(9421, 18) }, // nForce2 ISA Bridge
+    Device { id: 0x0064, chip: None, gpu: false, src: NameSource::PciIds, name: s(9439, 19) }, // nForce2 SMBus (MCP)
+    Device { id: 0x0065, chip: None, gpu: false, src: NameSource::PciIds, name: s(9458, 11) }, // nForce2 IDE
+    Device { id: 0x0066, chip: None, gpu: false, src: NameSource::PciIds, name: s(9469, 27) }, // nForce2 Ethernet Controller
+    Device { id: 0x0067, chip: None, gpu: false, src: NameSource::PciIds, name: s(9496, 22) }, // nForce2 USB Controller
+    Device { id: 0x0068, chip: None, gpu: false, src: NameSource::PciIds, name: s(9496, 22) }, // nForce2 USB Controller
+    Device { id: 0x006a, chip: None, gpu: false, src: NameSource::PciIds, name: s(9518, 35) }, // nForce2 AC97 Audio Controller (MCP)
+    Device { id: 0x006b, chip: None, gpu: false, src: NameSource::PciIds, name: s(9553, 28) }, // nForce Audio Processing Unit
+    Device { id: 0x006c, chip: None, gpu: false, src: NameSource::PciIds, name: s(9581, 27) }, // nForce2 External PCI Bridge
+    Device { id: 0x006d, chip: None, gpu: false, src: NameSource::PciIds, name: s(9608, 18) }, // nForce2 PCI Bridge
+    Device { id: 0x006e, chip: None, gpu: false, src: NameSource::PciIds, name: s(9626, 39) }, // nForce2 FireWire (IEEE 1394) Controller
+    Device { id: 0x0080, chip: None, gpu: false, src: NameSource::PciIds, name: s(9665, 16) }, // MCP2A ISA bridge
+    Device { id: 0x0084, chip: None, gpu: false, src: NameSource::PciIds, name: s(9681, 11) }, // MCP2A SMBus
+    Device { id: 0x0085, chip: None, gpu: false, src: NameSource::PciIds, name: s(9692, 9) }, // MCP2A IDE
+    Device { id: 0x0086, chip: None, gpu: false, src: NameSource::PciIds, name: s(9701, 25) }, // MCP2A Ethernet Controller
+    Device { id: 0x0087, chip: None, gpu: false, src: NameSource::PciIds, name: s(9726, 20) }, // MCP2A USB Controller
+    Device { id: 0x0088, chip: None, gpu: false, src: NameSource::PciIds, name: s(9726, 20) }, // MCP2A USB Controller
+    Device { id: 0x008a, chip: None, gpu: false, src: NameSource::PciIds, name: s(9746, 28) }, // MCP2S AC'97 Audio Controller
+    Device { id: 0x008b, chip: None, gpu: false, src: NameSource::PciIds, name: s(9774, 16) }, // MCP2A PCI Bridge
+    Device { id: 0x008c, chip: None, gpu: false, src: NameSource::PciIds, name: s(9701, 25) }, // MCP2A Ethernet Controller
+    Device { id: 0x008e, chip: None, gpu: false, src: NameSource::PciIds, name: s(9790, 29) }, // nForce2 Serial ATA Controller
+    Device { id: 0x0090, chip: None, gpu: true, src: NameSource::PciIds, name: s(9819, 16) }, // G70 [GeForce 7800 GTX]
+    Device { id: 0x0091, chip: None, gpu: true, src: NameSource::PciIds, name: s(9819, 16) }, // G70 [GeForce 7800 GTX]
+    Device { id: 0x0092, chip: None, gpu: true, src: NameSource::PciIds, name: s(9819, 15) }, // G70 [GeForce 7800 GT]
+    Device { id: 0x0093, chip: None, gpu: true, src: NameSource::PciIds, name: s(9835, 15) }, // G70 [GeForce 7800 GS]
+    Device { id: 0x0094, chip: None, gpu: false, src: NameSource::PciIds, name: s(9850, 21) }, // High Definition Audio
+    Device { id: 0x0095, chip: None, gpu: true, src: NameSource::PciIds, name: s(9871, 16) }, // G70 [GeForce 7800 SLI]
+    Device { id: 0x0097, chip: None, gpu: true, src: NameSource::PciIds, name: s(9887, 15) }, // G70 [GeForce GTS 250]
+    Device { id: 0x0098, chip: None, gpu: true, src: NameSource::PciIds, name: s(9902, 15) }, // G70M [GeForce Go 7800]
+    Device { id: 0x0099, chip: None, gpu: true, src: NameSource::PciIds, name: s(9917, 19) }, // G70M [GeForce Go 7800 GTX]
+    Device { id: 0x009d, chip: None, gpu: true, src: NameSource::PciIds, name: s(9936, 14) }, // G70GL [Quadro FX 4500]
+    Device { id: 0x00a0, chip: None, gpu: true, src: NameSource::PciIds, name: s(9950, 16) }, // NV0A [Aladdin TNT2 IGP]
+    Device { id: 0x00c0, chip: None, gpu: true, src: NameSource::PciIds, name: s(9183, 15) }, // NV41 [GeForce 6800 GS]
+    Device { id: 0x00c1, chip: None, gpu: true, src: NameSource::PciIds, name: s(9105, 12) }, // NV41 [GeForce 6800]
+    Device { id: 0x00c2, chip: None, gpu: true, src: NameSource::PciIds, name: s(9123, 15) }, // NV41 [GeForce 6800 LE]
+    Device { id: 0x00c3, chip: None, gpu: true, src: NameSource::PciIds, name: s(9153, 15) }, // NV41 [GeForce 6800 XT]
+    Device { id: 0x00c5, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV41
+    Device { id: 0x00c6, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV41
+    Device { id: 0x00c7, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV41
+    Device { id: 0x00c8, chip: None, gpu: true, src: NameSource::PciIds, name: s(9966, 15) }, // NV41M [GeForce Go 6800]
+    Device { id: 0x00c9, chip: None, gpu: true, src: NameSource::PciIds, name: s(9981, 21) }, // NV41M [GeForce Go 6800 Ultra]
+    Device { id: 0x00cc, chip: None, gpu: true, src: NameSource::PciIds, name: s(10002, 16) }, // NV41GLM [Quadro FX Go1400]
+    Device { id: 0x00cd, chip: None, gpu: true, src: NameSource::PciIds, name: s(10018, 23) }, // NV42GL [Quadro FX 3450/4000 SDI]
+    Device { id: 0x00ce, chip: None, gpu: true, src: NameSource::PciIds, name: s(10041, 14) }, // NV41GL [Quadro FX 1400]
+    Device { id: 0x00cf, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV41
+    Device { id: 0x00d0, chip: None, gpu: false, src: NameSource::PciIds, name: s(10055, 18) }, // nForce3 LPC Bridge
+    Device { id: 0x00d1, chip: None, gpu: false, src: NameSource::PciIds, name: s(10073, 19) }, // nForce3 Host Bridge
+    Device { id: 0x00d2, chip: None, gpu: false, src: NameSource::PciIds, name: s(10092, 18) }, // nForce3 AGP Bridge
+    Device { id: 0x00d3, chip: None, gpu: false, src: NameSource::PciIds, name: s(9398, 23) }, // CK804 Memory Controller
+    Device { id: 0x00d4, chip: None, gpu: false, src: NameSource::PciIds, name: s(10110, 13) }, // nForce3 SMBus
+    Device { id: 0x00d5, chip: None, gpu: false, src: NameSource::PciIds, name: s(10123, 11) }, // nForce3 IDE
+    Device { id: 0x00d6, chip: None, gpu: false, src: NameSource::PciIds, name: s(10134, 16) }, // nForce3 Ethernet
+    Device { id: 0x00d7, chip: None, gpu: false, src: NameSource::PciIds, name: s(10150, 15) }, // nForce3 USB 1.1
+    Device { id: 0x00d8, chip: None, gpu: false, src: NameSource::PciIds, name: s(10165, 15) }, // nForce3 USB 2.0
+    Device { id: 0x00d9, chip: None, gpu: false, src: NameSource::PciIds, name: s(10180, 13) }, // nForce3 Audio
+    Device { id: 0x00da, chip: None, gpu: false, src: NameSource::PciIds, name: s(10180, 13) }, // nForce3 Audio
+    Device { id: 0x00dd, chip: None, gpu: false, src: NameSource::PciIds, name: s(10193, 18) }, // nForce3 PCI Bridge
+    Device { id: 0x00df, chip: None, gpu: false, src: NameSource::PciIds, name: s(10211, 24) }, // CK8S Ethernet Controller
+    Device { id: 0x00e0, chip: None, gpu: false, src: NameSource::PciIds, name: s(10235, 24) }, // nForce3 250Gb LPC Bridge
+    Device { id: 0x00e1, chip: None, gpu: false, src: NameSource::PciIds, name: s(10259, 25) }, // nForce3 250Gb Host Bridge
+    Device { id: 0x00e2, chip: None, gpu: false, src: NameSource::PciIds, name: s(10284, 36) }, // nForce3 250Gb AGP Host to PCI Bridge
+    Device { id: 0x00e3, chip: None, gpu: false, src: NameSource::PciIds, name: s(10320, 29) }, // nForce3 Serial ATA Controller
+    Device { id: 0x00e4, chip: None, gpu: false, src: NameSource::PciIds, name: s(10349, 34) }, // nForce 250Gb PCI System Management
+    Device { id: 0x00e5, chip: None, gpu: false, src: NameSource::PciIds, name: s(10383, 35) }, // CK8S Parallel ATA Controller (v2.5)
+    Device { id: 0x00e6, chip: None, gpu: false, src: NameSource::PciIds, name: s(10211, 24) }, // CK8S Ethernet Controller
+    Device { id: 0x00e7, chip: None, gpu: false, src: NameSource::PciIds, name: s(10418, 19) }, // CK8S USB Controller
+    Device { id: 0x00e8, chip: None, gpu: false, src: NameSource::PciIds, name: s(10437, 31) }, // nForce3 EHCI USB 2.0 Controller
+    Device { id: 0x00ea, chip: None, gpu: false, src: NameSource::PciIds, name: s(10468, 36) }, // nForce3 250Gb AC'97 Audio Controller
+    Device { id: 0x00ed, chip: None, gpu: false, src: NameSource::PciIds, name: s(10504, 31) }, // nForce3 250Gb PCI-to-PCI Bridge
+    Device { id: 0x00ee, chip: None, gpu: false, src: NameSource::PciIds, name: s(10535, 31) }, // nForce3 Serial ATA Controller 2
+    Device { id: 0x00f1, chip: None, gpu: true, src: NameSource::PciIds, name: s(10566, 15) }, // NV43 [GeForce 6600 GT]
+    Device { id: 0x00f2, chip: None, gpu: true, src: NameSource::PciIds, name: s(10566, 12) }, // NV43 [GeForce 6600]
+    Device { id: 0x00f3, chip: None, gpu: true, src: NameSource::PciIds, name: s(10581, 12) }, // NV43 [GeForce 6200]
+    Device { id: 0x00f4, chip: None, gpu: true, src: NameSource::PciIds, name: s(10593, 15) }, // NV43 [GeForce 6600 LE]
+    Device { id: 0x00f5, chip: None, gpu: true, src: NameSource::PciIds, name: s(10608, 19) }, // G70/G71 [GeForce 7800 GS AGP]
+    Device { id: 0x00f6, chip: None, gpu: true, src: NameSource::PciIds, name: s(10627, 18) }, // NV43 [GeForce 6800 GS/XT]
+    Device { id: 0x00f8, chip: None, gpu: true, src: NameSource::PciIds, name: s(10645, 19) }, // NV45GL [Quadro FX 3400/4400]
+    Device { id: 0x00f9, chip: None, gpu: true, src: NameSource::PciIds, name: s(10664, 25) }, // NV40 [GeForce 6800 GT/GTO/Ultra]
+    Device { id: 0x00fa, chip: None, gpu: true, src: NameSource::PciIds, name: s(10689, 16) }, // NV39 [GeForce PCX 5750]
+    Device { id: 0x00fb, chip: None, gpu: true, src: NameSource::PciIds, name: s(10705, 16) }, // NV35 [GeForce PCX 5900]
+    Device { id: 0x00fc, chip: None, gpu: true, src: NameSource::PciIds, name: s(10721, 30) }, // NV37GL [Quadro FX 330/GeForce PCX 5300]
+    Device { id: 0x00fd, chip: None, gpu: true, src: NameSource::PciIds, name: s(10751, 19) }, // NV37GL [Quadro PCI-E Series]
+    Device { id: 0x00fe, chip: None, gpu: true, src: NameSource::PciIds, name: s(10770, 14) }, // NV38GL [Quadro FX 1300]
+    Device { id: 0x00ff, chip: None, gpu: true, src: NameSource::PciIds, name: s(10784, 16) }, // NV19 [GeForce PCX 4300]
+    Device { id: 0x0100, chip: None, gpu: true, src: NameSource::PciIds, name: s(10800, 15) }, // NV10 [GeForce 256 SDR]
+    Device { id: 0x0101, chip: None, gpu: true, src: NameSource::PciIds, name: s(10815, 15) }, // NV10 [GeForce 256 DDR]
+    Device { id: 0x0103, chip: None, gpu: true, src: NameSource::PciIds, name: s(5095, 6) }, // NV10GL [Quadro]
+    Device { id: 0x0110, chip: None, gpu: true, src: NameSource::PciIds, name: s(10830, 18) }, // NV11 [GeForce2 MX/MX 400]
+    Device { id: 0x0111, chip: None, gpu: true, src: NameSource::PciIds, name: s(10848, 14) }, // NV11 [GeForce2 MX200]
+    Device { id: 0x0112, chip: None, gpu: true, src: NameSource::PciIds, name: s(10862, 11) }, // NV11M [GeForce2 Go]
+    Device { id: 0x0113, chip: None, gpu: true, src: NameSource::PciIds, name: s(10873, 17) }, // NV11GL [Quadro2 MXR/EX/Go]
+    Device { id: 0x0140, chip: None, gpu: true, src: NameSource::PciIds, name: s(10566, 15) }, // NV43 [GeForce 6600 GT]
+    Device { id: 0x0141, chip: None, gpu: true, src: NameSource::PciIds, name: s(10566, 12) }, // NV43 [GeForce 6600]
+    Device { id: 0x0142, chip: None, gpu: true, src: NameSource::PciIds, name: s(10593, 15) }, // NV43 [GeForce 6600 LE]
+    Device { id: 0x0143, chip: None, gpu: true, src: NameSource::PciIds, name: s(10890, 15) }, // NV43 [GeForce 6600 VE]
+    Device { id: 0x0144, chip: None, gpu: true, src: NameSource::PciIds, name: s(10905, 15) }, // NV43M [GeForce Go 6600]
+    Device { id: 0x0145, chip: None, gpu: true, src: NameSource::PciIds, name: s(10920, 15) }, // NV43 [GeForce 6610 XL]
+    Device { id: 0x0146, chip: None, gpu: true, src: NameSource::PciIds, name: s(10935, 27) }, // NV43M [GeForce Go6200 TE / 6600 TE]
+    Device { id: 0x0147, chip: None, gpu: true, src: NameSource::PciIds, name: s(10962, 15) }, // NV43 [GeForce 6700 XL]
+    Device { id: 0x0148, chip: None, gpu: true, src: NameSource::PciIds, name: s(10905, 15) }, // NV43M [GeForce Go 6600]
+    Device { id: 0x0149, chip: None, gpu: true, src: NameSource::PciIds, name: s(10977, 18) }, // NV43M [GeForce Go 6600 GT]
+    Device { id: 0x014a, chip: None, gpu: true, src: NameSource::PciIds, name: s(10995, 14) }, // NV43 [Quadro NVS 440]
+    Device { id: 0x014b, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV43
+    Device { id: 0x014d, chip: None, gpu: true, src: NameSource::PciIds, name: s(11009, 13) }, // NV43GL [Quadro FX 550]
+    Device { id: 0x014e, chip: None, gpu: true, src: NameSource::PciIds, name: s(11022, 13) }, // NV43GL [Quadro FX 540]
+    Device { id: 0x014f, chip: None, gpu: true, src: NameSource::PciIds, name: s(10581, 12) }, // NV43 [GeForce 6200]
+    Device { id: 0x0150, chip: None, gpu: true, src: NameSource::PciIds, name: s(11035, 16) }, // NV15 [GeForce2 GTS/Pro]
+    Device { id: 0x0151, chip: None, gpu: true, src: NameSource::PciIds, name: s(11051, 11) }, // NV15 [GeForce2 Ti]
+    Device { id: 0x0152, chip: None, gpu: true, src: NameSource::PciIds, name: s(11062, 14) }, // NV15 [GeForce2 Ultra]
+    Device { id: 0x0153, chip: None, gpu: true, src: NameSource::PciIds, name: s(11076, 11) }, // NV15GL [Quadro2 Pro]
+    Device { id: 0x0160, chip: None, gpu: true, src: NameSource::PciIds, name: s(11087, 12) }, // NV44 [GeForce 6500]
+    Device { id: 0x0161, chip: None, gpu: true, src: NameSource::PciIds, name: s(11099, 23) }, // NV44 [GeForce 6200 TurboCache]
+    Device { id: 0x0162, chip: None, gpu: true, src: NameSource::PciIds, name: s(11122, 26) }, // NV44 [GeForce 6200 SE TurboCache]
+    Device { id: 0x0163, chip: None, gpu: true, src: NameSource::PciIds, name: s(11148, 15) }, // NV44 [GeForce 6200 LE]
+    Device { id: 0x0164, chip: None, gpu: true, src: NameSource::PciIds, name: s(11163, 15) }, // NV44M [GeForce Go 6200]
+    Device { id: 0x0165, chip: None, gpu: true, src: NameSource::PciIds, name: s(11178, 14) }, // NV44 [Quadro NVS 285]
+    Device { id: 0x0166, chip: None, gpu: true, src: NameSource::PciIds, name: s(11192, 15) }, // NV44M [GeForce Go 6400]
+    Device { id: 0x0167, chip: None, gpu: true, src: NameSource::PciIds, name: s(11163, 15) }, // NV44M [GeForce Go 6200]
+    Device { id: 0x0168, chip: None, gpu: true, src: NameSource::PciIds, name: s(11192, 15) }, // NV44M [GeForce Go 6400]
+    Device { id: 0x0169, chip: None, gpu: true, src: NameSource::PciIds, name: s(11207, 12) }, // NV44 [GeForce 6250]
+    Device { id: 0x016a, chip: None, gpu: true, src: NameSource::PciIds, name: s(11219, 15) }, // NV44 [GeForce 7100 GS]
+    Device { id: 0x016d, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV44
+    Device { id: 0x016e, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV44
+    Device { id: 0x016f, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV44
+    Device { id: 0x0170, chip: None, gpu: true, src: NameSource::PciIds, name: s(11234, 15) }, // NV17 [GeForce4 MX 460]
+    Device { id: 0x0171, chip: None, gpu: true, src: NameSource::PciIds, name: s(11249, 15) }, // NV17 [GeForce4 MX 440]
+    Device { id: 0x0172, chip: None, gpu: true, src: NameSource::PciIds, name: s(11264, 15) }, // NV17 [GeForce4 MX 420]
+    Device { id: 0x0173, chip: None, gpu: true, src: NameSource::PciIds, name: s(11279, 18) }, // NV17 [GeForce4 MX 440-SE]
+    Device { id: 0x0174, chip: None, gpu: true, src: NameSource::PciIds, name: s(11297, 15) }, // NV17M [GeForce4 440 Go]
+    Device { id: 0x0175, chip: None, gpu: true, src: NameSource::PciIds, name: s(11312, 15) }, // NV17M [GeForce4 420 Go]
+    Device { id: 0x0176, chip: None, gpu: true, src: NameSource::PciIds, name: s(11327, 19) }, // NV17M [GeForce4 420 Go 32M]
+    Device { id: 0x0177, chip: None, gpu: true, src: NameSource::PciIds, name: s(11346, 15) }, // NV17M [GeForce4 460 Go]
+    Device { id: 0x0178, chip: None, gpu: true, src: NameSource::PciIds, name: s(11361, 15) }, // NV17GL [Quadro4 550 XGL]
+    Device { id: 0x0179, chip: None, gpu: true, src: NameSource::PciIds, name: s(11376, 19) }, // NV17M [GeForce4 440 Go 64M]
+    Device { id: 0x017a, chip: None, gpu: true, src: NameSource::PciIds, name: s(10995, 10) }, // NV17GL [Quadro NVS]
+    Device { id: 0x017b, chip: None, gpu: true, src: NameSource::PciIds, name: s(11361, 15) }, // NV17GL [Quadro4 550 XGL]
+    Device { id: 0x017c, chip: None, gpu: true, src: NameSource::PciIds, name: s(11395, 16) }, // NV17GL [Quadro4 500 GoGL]
+    Device { id: 0x017f, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV17
+    Device { id: 0x0181, chip: None, gpu: true, src: NameSource::PciIds, name: s(11411, 22) }, // NV18 [GeForce4 MX 440 AGP 8x]
+    Device { id: 0x0182, chip: None, gpu: true, src: NameSource::PciIds, name: s(11433, 24) }, // NV18 [GeForce4 MX 440SE AGP 8x]
+    Device { id: 0x0183, chip: None, gpu: true, src: NameSource::PciIds, name: s(11457, 22) }, // NV18 [GeForce4 MX 420 AGP 8x]
+    Device { id: 0x0184, chip: None, gpu: true, src: NameSource::PciIds, name: s(11234, 11) }, // NV18 [GeForce4 MX]
+    Device { id: 0x0185, chip: None, gpu: true, src: NameSource::PciIds, name: s(11479, 16) }, // NV18 [GeForce4 MX 4000]
+    Device { id: 0x0186, chip: None, gpu: true, src: NameSource::PciIds, name: s(11495, 15) }, // NV18M [GeForce4 448 Go]
+    Device { id: 0x0187, chip: None, gpu: true, src: NameSource::PciIds, name: s(11510, 15) }, // NV18M [GeForce4 488 Go]
+    Device { id: 0x0188, chip: None, gpu: true, src: NameSource::PciIds, name: s(11525, 15) }, // NV18GL [Quadro4 580 XGL]
+    Device { id: 0x0189, chip: None, gpu: true, src: NameSource::PciIds, name: s(11540, 28) }, // NV18 [GeForce4 MX with AGP8X (Mac)]
+    Device { id: 0x018a, chip: None, gpu: true, src: NameSource::PciIds, name: s(11568, 17) }, // NV18GL [Quadro NVS 280 SD]
+    Device { id: 0x018b, chip: None, gpu: true, src: NameSource::PciIds, name: s(11585, 15) }, // NV18GL [Quadro4 380 XGL]
+    Device { id: 0x018c, chip: None, gpu: true, src: NameSource::PciIds, name: s(11600, 17) }, // NV18GL [Quadro NVS 50 PCI]
+    Device { id: 0x018d, chip: None, gpu: true, src: NameSource::PciIds, name: s(11495, 15) }, // NV18M [GeForce4 448 Go]
+    Device { id: 0x0190, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11617, 27) }, // G80 [GeForce 8800 GTS / 8800 GTX]
+    Device { id: 0x0191, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11644, 16) }, // G80 [GeForce 8800 GTX]
+    Device { id: 0x0192, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11617, 16) }, // G80 [GeForce 8800 GTS]
+    Device { id: 0x0193, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11617, 16) }, // G80 [GeForce 8800 GTS]
+    Device { id: 0x0194, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11660, 18) }, // G80 [GeForce 8800 Ultra]
+    Device { id: 0x0197, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11678, 10) }, // G80GL [Tesla C870]
+    Device { id: 0x019d, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11688, 14) }, // G80GL [Quadro FX 5600]
+    Device { id: 0x019e, chip: Some(6), gpu: true, src: NameSource::PciIds, name: s(11702, 14) }, // G80GL [Quadro FX 4600]
+    Device { id: 0x01a0, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // nForce 220/420 NV1A [GeForce2 MX]
+    Device { id: 0x01a4, chip: None, gpu: false, src: NameSource::PciIds, name: s(11716, 17) }, // nForce CPU bridge
+    Device { id: 0x01ab, chip: None, gpu: false, src: NameSource::PciIds, name: s(11733, 34) }, // nForce 420 Memory Controller (DDR)
+    Device { id: 0x01ac, chip: None, gpu: false, src: NameSource::PciIds, name: s(11767, 32) }, // nForce 220/420 Memory Controller
+    Device { id: 0x01ad, chip: None, gpu: false, src: NameSource::PciIds, name: s(11767, 32) }, // nForce 220/420 Memory Controller
+    Device { id: 0x01b0, chip: None, gpu: false, src: NameSource::PciIds, name: s(9553, 28) }, // nForce Audio Processing Unit
+    Device { id: 0x01b1, chip: None, gpu: false, src: NameSource::PciIds, name: s(11799, 29) }, // nForce AC'97 Audio Controller
+    Device { id: 0x01b2, chip: None, gpu: false, src: NameSource::PciIds, name: s(11828, 17) }, // nForce ISA Bridge
+    Device { id: 0x01b4, chip: None, gpu: false, src: NameSource::PciIds, name: s(11845, 28) }, // nForce PCI System Management
+    Device { id: 0x01b7, chip: None, gpu: false, src: NameSource::PciIds, name: s(11873, 24) }, // nForce AGP to PCI Bridge
+    Device { id: 0x01b8, chip: None, gpu: false, src: NameSource::PciIds, name: s(11897, 24) }, // nForce PCI-to-PCI bridge
+    Device { id: 0x01bc, chip: None, gpu: false, src: NameSource::PciIds, name: s(11921, 10) }, // nForce IDE
+    Device { id: 0x01c1, chip: None, gpu: false, src: NameSource::PciIds, name: s(11931, 29) }, // nForce AC'97 Modem Controller
+    Device { id: 0x01c2, chip: None, gpu: false, src: NameSource::PciIds, name: s(11960, 21) }, // nForce USB Controller
+    Device { id: 0x01c3, chip: None, gpu: false, src: NameSource::PciIds, name: s(11981, 26) }, // nForce Ethernet Controller
+    Device { id: 0x01d0, chip: None, gpu: true, src: NameSource::PciIds, name: s(12007, 15) }, // G72 [GeForce 7350 LE]
+    Device { id: 0x01d1, chip: None, gpu: true, src: NameSource::PciIds, name: s(12022, 15) }, // G72 [GeForce 7300 LE]
+    Device { id: 0x01d2, chip: None, gpu: true, src: NameSource::PciIds, name: s(12037, 15) }, // G72 [GeForce 7550 LE]
+    Device { id: 0x01d3, chip: None, gpu: true, src: NameSource::PciIds, name: s(12052, 25) }, // G72 [GeForce 7200 GS / 7300 SE]
+    Device { id: 0x01d5, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // G72
+    Device { id: 0x01d6, chip: None, gpu: true, src: NameSource::PciIds, name: s(12077, 15) }, // G72M [GeForce Go 7200]
+    Device { id: 0x01d7, chip: None, gpu: true, src: NameSource::PciIds, name: s(12092, 31) }, // G72M [Quadro NVS 110M/GeForce Go 7300]
+    Device { id: 0x01d8, chip: None, gpu: true, src: NameSource::PciIds, name: s(12123, 15) }, // G72M [GeForce Go 7400]
+    Device { id: 0x01d9, chip: None, gpu: true, src: NameSource::PciIds, name: s(12138, 15) }, // G72M [GeForce Go 7450]
+    Device { id: 0x01da, chip: None, gpu: true, src: NameSource::PciIds, name: s(12092, 15) }, // G72M [Quadro NVS 110M]
+    Device { id: 0x01db, chip: None, gpu: true, src: NameSource::PciIds, name: s(12153, 15) }, // G72M [Quadro NVS 120M]
+    Device { id: 0x01dc, chip: None, gpu: true, src: NameSource::PciIds, name: s(12168, 14) }, // G72GLM [Quadro FX 350M]
+    Device { id: 0x01dd, chip: None, gpu: true, src: NameSource::PciIds, name: s(12182, 15) }, // G72 [GeForce 7500 LE]
+    Device { id: 0x01de, chip: None, gpu: true, src: NameSource::PciIds, name: s(12168, 13) }, // G72GL [Quadro FX 350]
+    Device { id: 0x01df, chip: None, gpu: true, src: NameSource::PciIds, name: s(12197, 15) }, // G72 [GeForce 7300 GS]
+    Device { id: 0x01e0, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // nForce2 IGP2
+    Device { id: 0x01e8, chip: None, gpu: false, src: NameSource::PciIds, name: s(12212, 11) }, // nForce2 AGP
+    Device { id: 0x01ea, chip: None, gpu: false, src: NameSource::PciIds, name: s(12223, 27) }, // nForce2 Memory Controller 0
+    Device { id: 0x01eb, chip: None, gpu: false, src: NameSource::PciIds, name: s(12250, 27) }, // nForce2 Memory Controller 1
+    Device { id: 0x01ec, chip: None, gpu: false, src: NameSource::PciIds, name: s(12277, 27) }, // nForce2 Memory Controller 2
+    Device { id: 0x01ed, chip: None, gpu: false, src: NameSource::PciIds, name: s(12304, 27) }, // nForce2 Memory Controller 3
+    Device { id: 0x01ee, chip: None, gpu: false, src: NameSource::PciIds, name: s(12331, 27) }, // nForce2 Memory Controller 4
+    Device { id: 0x01ef, chip: None, gpu: false, src: NameSource::PciIds, name: s(12358, 27) }, // nForce2 Memory Controller 5
+    Device { id: 0x01f0, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV1F C17 [GeForce4 MX IGP]
+    Device { id: 0x0200, chip: None, gpu: true, src: NameSource::PciIds, name: s(12385, 8) }, // NV20 [GeForce3]
+    Device { id: 0x0201, chip: None, gpu: true, src: NameSource::PciIds, name: s(12393, 15) }, // NV20 [GeForce3 Ti 200]
+    Device { id: 0x0202, chip: None, gpu: true, src: NameSource::PciIds, name: s(12408, 15) }, // NV20 [GeForce3 Ti 500]
+    Device { id: 0x0203, chip: None, gpu: true, src: NameSource::PciIds, name: s(12423, 10) }, // NV20GL [Quadro DCC]
+    Device { id: 0x0211, chip: None, gpu: true, src: NameSource::PciIds, name: s(9105, 12) }, // NV48 [GeForce 6800]
+    Device { id: 0x0212, chip: None, gpu: true, src: NameSource::PciIds, name: s(9123, 15) }, // NV48 [GeForce 6800 LE]
+    Device { id: 0x0215, chip: None, gpu: true, src: NameSource::PciIds, name: s(9168, 15) }, // NV48 [GeForce 6800 GT]
+    Device { id: 0x0218, chip: None, gpu: true, src: NameSource::PciIds, name: s(9153, 15) }, // NV48 [GeForce 6800 XT]
+    Device { id: 0x0221, chip: None, gpu: true, src: NameSource::PciIds, name: s(10581, 12) }, // NV44A [GeForce 6200]
+    Device { id: 0x0222, chip: None, gpu: true, src: NameSource::PciIds, name: s(12433, 17) }, // NV44 [GeForce 6200 A-LE]
+    Device { id: 0x0224, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV44
+    Device { id: 0x0240, chip: None, gpu: true, src: NameSource::PciIds, name: s(12450, 12) }, // C51PV [GeForce 6150]
+    Device { id: 0x0241, chip: None, gpu: true, src: NameSource::PciIds, name: s(12462, 15) }, // C51 [GeForce 6150 LE]
+    Device { id: 0x0242, chip: None, gpu: true, src: NameSource::PciIds, name: s(12477, 12) }, // C51G [GeForce 6100]
+    Device { id: 0x0243, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x0244, chip: None, gpu: true, src: NameSource::PciIds, name: s(12511, 15) }, // C51 [GeForce Go 6150]
+    Device { id: 0x0245, chip: None, gpu: true, src: NameSource::PciIds, name: s(12526, 30) }, // C51 [Quadro NVS 210S/GeForce 6150LE]
+    Device { id: 0x0246, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x0247, chip: None, gpu: true, src: NameSource::PciIds, name: s(12556, 15) }, // C51 [GeForce Go 6100]
+    Device { id: 0x0248, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x0249, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024a, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024b, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024c, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024d, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024e, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x024f, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x0250, chip: None, gpu: true, src: NameSource::PciIds, name: s(12571, 16) }, // NV25 [GeForce4 Ti 4600]
+    Device { id: 0x0251, chip: None, gpu: true, src: NameSource::PciIds, name: s(12587, 16) }, // NV25 [GeForce4 Ti 4400]
+    Device { id: 0x0252, chip: None, gpu: true, src: NameSource::PciIds, name: s(12571, 11) }, // NV25 [GeForce4 Ti]
+    Device { id: 0x0253, chip: None, gpu: true, src: NameSource::PciIds, name: s(12603, 16) }, // NV25 [GeForce4 Ti 4200]
+    Device { id: 0x0258, chip: None, gpu: true, src: NameSource::PciIds, name: s(12619, 15) }, // NV25GL [Quadro4 900 XGL]
+    Device { id: 0x0259, chip: None, gpu: true, src: NameSource::PciIds, name: s(12634, 15) }, // NV25GL [Quadro4 750 XGL]
+    Device { id: 0x025b, chip: None, gpu: true, src: NameSource::PciIds, name: s(12649, 15) }, // NV25GL [Quadro4 700 XGL]
+    Device { id: 0x0260, chip: None, gpu: false, src: NameSource::PciIds, name: s(12664, 16) }, // MCP51 LPC Bridge
+    Device { id: 0x0261, chip: None, gpu: false, src: NameSource::PciIds, name: s(12664, 16) }, // MCP51 LPC Bridge
+    Device { id: 0x0262, chip: None, gpu: false, src: NameSource::PciIds, name: s(12664, 16) }, // MCP51 LPC Bridge
+    Device { id: 0x0263, chip: None, gpu: false, src: NameSource::PciIds, name: s(12664, 16) }, // MCP51 LPC Bridge
+    Device { id: 0x0264, chip: None, gpu: false, src: NameSource::PciIds, name: s(12680, 11) }, // MCP51 SMBus
+    Device { id: 0x0265, chip: None, gpu: false, src: NameSource::PciIds, name: s(12691, 9) }, // MCP51 IDE
+    Device { id: 0x0266, chip: None, gpu: false, src: NameSource::PciIds, name: s(12700, 27) }, // MCP51 Serial ATA Controller
+    Device { id: 0x0267, chip: None, gpu: false, src: NameSource::PciIds, name: s(12700, 27) }, // MCP51 Serial ATA Controller
+    Device { id: 0x0268, chip: None, gpu: false, src: NameSource::PciIds, name: s(12727, 25) }, // MCP51 Ethernet Controller
+    Device { id: 0x0269, chip: None, gpu: false, src: NameSource::PciIds, name: s(12727, 25) }, // MCP51 Ethernet Controller
+    Device { id: 0x026a, chip: None, gpu: false, src: NameSource::PciIds, name: s(12752, 9) }, // MCP51 MCI
+    Device { id: 0x026b, chip: None, gpu: false, src: NameSource::PciIds, name: s(12761, 27) }, // MCP51 AC97 Audio Controller
+    Device { id: 0x026c, chip: None, gpu: false, src: NameSource::PciIds, name: s(12788, 27) }, // MCP51 High Definition Audio
+    Device { id: 0x026d, chip: None, gpu: false, src: NameSource::PciIds, name: s(12815, 20) }, // MCP51 USB Controller
+    Device { id: 0x026e, chip: None, gpu: false, src: NameSource::PciIds, name: s(12815, 20) }, // MCP51 USB Controller
+    Device { id: 0x026f, chip: None, gpu: false, src: NameSource::PciIds, name: s(12835, 16) }, // MCP51 PCI Bridge
+    Device { id: 0x0270, chip: None, gpu: false, src: NameSource::PciIds, name: s(12851, 17) }, // MCP51 Host Bridge
+    Device { id: 0x0271, chip: None, gpu: false, src: NameSource::PciIds, name: s(12868, 9) }, // MCP51 PMU
+    Device { id: 0x0272, chip: None, gpu: false, src: NameSource::PciIds, name: s(12877, 25) }, // MCP51 Memory Controller 0
+    Device { id: 0x027e, chip: None, gpu: false, src: NameSource::PciIds, name: s(12902, 23) }, // C51 Memory Controller 2
+    Device { id: 0x027f, chip: None, gpu: false, src: NameSource::PciIds, name: s(12925, 23) }, // C51 Memory Controller 3
+    Device { id: 0x0280, chip: None, gpu: true, src: NameSource::PciIds, name: s(12948, 16) }, // NV28 [GeForce4 Ti 4800]
+    Device { id: 0x0281, chip: None, gpu: true, src: NameSource::PciIds, name: s(12964, 23) }, // NV28 [GeForce4 Ti 4200 AGP 8x]
+    Device { id: 0x0282, chip: None, gpu: true, src: NameSource::PciIds, name: s(12987, 19) }, // NV28 [GeForce4 Ti 4800 SE]
+    Device { id: 0x0286, chip: None, gpu: true, src: NameSource::PciIds, name: s(13006, 26) }, // NV28M [GeForce4 Ti 4200 Go AGP 8x]
+    Device { id: 0x0288, chip: None, gpu: true, src: NameSource::PciIds, name: s(13032, 15) }, // NV28GL [Quadro4 980 XGL]
+    Device { id: 0x0289, chip: None, gpu: true, src: NameSource::PciIds, name: s(13047, 15) }, // NV28GL [Quadro4 780 XGL]
+    Device { id: 0x028c, chip: None, gpu: true, src: NameSource::PciIds, name: s(13062, 13) }, // NV28GLM [Quadro4 Go700]
+    Device { id: 0x0290, chip: None, gpu: true, src: NameSource::PciIds, name: s(13075, 16) }, // G71 [GeForce 7900 GTX]
+    Device { id: 0x0291, chip: None, gpu: true, src: NameSource::PciIds, name: s(13091, 19) }, // G71 [GeForce 7900 GT/GTO]
+    Device { id: 0x0292, chip: None, gpu: true, src: NameSource::PciIds, name: s(13110, 15) }, // G71 [GeForce 7900 GS]
+    Device { id: 0x0293, chip: None, gpu: true, src: NameSource::PciIds, name: s(13125, 16) }, // G71 [GeForce 7900 GX2]
+    Device { id: 0x0294, chip: None, gpu: true, src: NameSource::PciIds, name: s(13141, 16) }, // G71 [GeForce 7950 GX2]
+    Device { id: 0x0295, chip: None, gpu: true, src: NameSource::PciIds, name: s(13157, 15) }, // G71 [GeForce 7950 GT]
+    Device { id: 0x0297, chip: None, gpu: true, src: NameSource::PciIds, name: s(13172, 19) }, // G71M [GeForce Go 7950 GTX]
+    Device { id: 0x0298, chip: None, gpu: true, src: NameSource::PciIds, name: s(13191, 18) }, // G71M [GeForce Go 7900 GS]
+    Device { id: 0x0299, chip: None, gpu: true, src: NameSource::PciIds, name: s(13209, 19) }, // G71M [GeForce Go 7900 GTX]
+    Device { id: 0x029a, chip: None, gpu: true, src: NameSource::PciIds, name: s(13228, 15) }, // G71GLM [Quadro FX 2500M]
+    Device { id: 0x029b, chip: None, gpu: true, src: NameSource::PciIds, name: s(13243, 15) }, // G71GLM [Quadro FX 1500M]
+    Device { id: 0x029c, chip: None, gpu: true, src: NameSource::PciIds, name: s(13258, 14) }, // G71GL [Quadro FX 5500]
+    Device { id: 0x029d, chip: None, gpu: true, src: NameSource::PciIds, name: s(13272, 14) }, // G71GL [Quadro FX 3500]
+    Device { id: 0x029e, chip: None, gpu: true, src: NameSource::PciIds, name: s(13243, 14) }, // G71GL [Quadro FX 1500]
+    Device { id: 0x029f, chip: None, gpu: true, src: NameSource::PciIds, name: s(13286, 17) }, // G71GL [Quadro FX 4500 X2]
+    Device { id: 0x02a0, chip: None, gpu: true, src: NameSource::PciIds, name: s(13303, 4) }, // NV2A [XGPU]
+    Device { id: 0x02a5, chip: None, gpu: false, src: NameSource::PciIds, name: s(13307, 15) }, // MCPX CPU Bridge
+    Device { id: 0x02a6, chip: None, gpu: false, src: NameSource::PciIds, name: s(13322, 22) }, // MCPX Memory Controller
+    Device { id: 0x02e0, chip: None, gpu: true, src: NameSource::PciIds, name: s(13344, 19) }, // G73 [GeForce 7600 GT AGP]
+    Device { id: 0x02e1, chip: None, gpu: true, src: NameSource::PciIds, name: s(13363, 19) }, // G73 [GeForce 7600 GS AGP]
+    Device { id: 0x02e2, chip: None, gpu: true, src: NameSource::PciIds, name: s(13382, 19) }, // G73 [GeForce 7300 GT AGP]
+    Device { id: 0x02e3, chip: None, gpu: true, src: NameSource::PciIds, name: s(13401, 19) }, // G71 [GeForce 7900 GS AGP]
+    Device { id: 0x02e4, chip: None, gpu: true, src: NameSource::PciIds, name: s(13420, 19) }, // G71 [GeForce 7950 GT AGP]
+    Device { id: 0x02e5, chip: None, gpu: true, src: NameSource::PciIds, name: s(13363, 19) }, // G71 [GeForce 7600 GS AGP]
+    Device { id: 0x02f0, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f1, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f2, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f3, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f4, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f5, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f6, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f7, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x02f8, chip: None, gpu: false, src: NameSource::PciIds, name: s(13454, 23) }, // C51 Memory Controller 5
+    Device { id: 0x02f9, chip: None, gpu: false, src: NameSource::PciIds, name: s(13477, 23) }, // C51 Memory Controller 4
+    Device { id: 0x02fa, chip: None, gpu: false, src: NameSource::PciIds, name: s(13500, 23) }, // C51 Memory Controller 0
+    Device { id: 0x02fb, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x02fc, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x02fd, chip: None, gpu: false, src: NameSource::PciIds, name: s(12489, 22) }, // C51 PCI Express Bridge
+    Device { id: 0x02fe, chip: None, gpu: false, src: NameSource::PciIds, name: s(13523, 23) }, // C51 Memory Controller 1
+    Device { id: 0x02ff, chip: None, gpu: false, src: NameSource::PciIds, name: s(13439, 15) }, // C51 Host Bridge
+    Device { id: 0x0300, chip: None, gpu: true, src: NameSource::PciIds, name: s(13546, 10) }, // NV30 [GeForce FX]
+    Device { id: 0x0301, chip: None, gpu: true, src: NameSource::PciIds, name: s(13556, 21) }, // NV30 [GeForce FX 5800 Ultra]
+    Device { id: 0x0302, chip: None, gpu: true, src: NameSource::PciIds, name: s(13556, 15) }, // NV30 [GeForce FX 5800]
+    Device { id: 0x0308, chip: None, gpu: true, src: NameSource::PciIds, name: s(13577, 14) }, // NV30GL [Quadro FX 2000]
+    Device { id: 0x0309, chip: None, gpu: true, src: NameSource::PciIds, name: s(13591, 14) }, // NV30GL [Quadro FX 1000]
+    Device { id: 0x0311, chip: None, gpu: true, src: NameSource::PciIds, name: s(13605, 21) }, // NV31 [GeForce FX 5600 Ultra]
+    Device { id: 0x0312, chip: None, gpu: true, src: NameSource::PciIds, name: s(13605, 15) }, // NV31 [GeForce FX 5600]
+    Device { id: 0x0314, chip: None, gpu: true, src: NameSource::PciIds, name: s(13626, 17) }, // NV31 [GeForce FX 5600XT]
+    Device { id: 0x0316, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV31M
+    Device { id: 0x0318, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV31GL
+    Device { id: 0x031a, chip: None, gpu: true, src: NameSource::PciIds, name: s(13643, 17) }, // NV31M [GeForce FX Go5600]
+    Device { id: 0x031b, chip: None, gpu: true, src: NameSource::PciIds, name: s(13660, 17) }, // NV31M [GeForce FX Go5650]
+    Device { id: 0x031c, chip: None, gpu: true, src: NameSource::PciIds, name: s(13677, 15) }, // NV31GLM [Quadro FX Go700]
+    Device { id: 0x0320, chip: None, gpu: true, src: NameSource::PciIds, name: s(13692, 15) }, // NV34 [GeForce FX 5200]
+    Device { id: 0x0321, chip: None, gpu: true, src: NameSource::PciIds, name: s(13707, 21) }, // NV34 [GeForce FX 5200 Ultra]
+    Device { id: 0x0322, chip: None, gpu: true, src: NameSource::PciIds, name: s(13692, 15) }, // NV34 [GeForce FX 5200]
+    Device { id: 0x0323, chip: None, gpu: true, src: NameSource::PciIds, name: s(13728, 17) }, // NV34 [GeForce FX 5200LE]
+    Device { id: 0x0324, chip: None, gpu: true, src: NameSource::PciIds, name: s(13745, 21) }, // NV34M [GeForce FX Go5200 64M]
+    Device { id: 0x0325, chip: None, gpu: true, src: NameSource::PciIds, name: s(13766, 17) }, // NV34M [GeForce FX Go5250]
+    Device { id: 0x0326, chip: None, gpu: true, src: NameSource::PciIds, name: s(13783, 15) }, // NV34 [GeForce FX 5500]
+    Device { id: 0x0327, chip: None, gpu: true, src: NameSource::PciIds, name: s(13798, 15) }, // NV34 [GeForce FX 5100]
+    Device { id: 0x0328, chip: None, gpu: true, src: NameSource::PciIds, name: s(13813, 25) }, // NV34M [GeForce FX Go5200 32M/64M]
+    Device { id: 0x0329, chip: None, gpu: true, src: NameSource::PciIds, name: s(13745, 17) }, // NV34M [GeForce FX Go5200]
+    Device { id: 0x032a, chip: None, gpu: true, src: NameSource::PciIds, name: s(13838, 18) }, // NV34GL [Quadro NVS 280 PCI]
+    Device { id: 0x032b, chip: None, gpu: true, src: NameSource::PciIds, name: s(13856, 21) }, // NV34GL [Quadro FX 500/600 PCI]
+    Device { id: 0x032c, chip: None, gpu: true, src: NameSource::PciIds, name: s(13877, 26) }, // NV34M [GeForce FX Go5300 / Go5350]
+    Device { id: 0x032d, chip: None, gpu: true, src: NameSource::PciIds, name: s(13903, 17) }, // NV34M [GeForce FX Go5100]
+    Device { id: 0x032e, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV34
+    Device { id: 0x032f, chip: None, gpu: true, src: NameSource::PciIds, name: s(13692, 15) }, // NV34 [GeForce FX 5200]
+    Device { id: 0x0330, chip: None, gpu: true, src: NameSource::PciIds, name: s(13920, 21) }, // NV35 [GeForce FX 5900 Ultra]
+    Device { id: 0x0331, chip: None, gpu: true, src: NameSource::PciIds, name: s(13920, 15) }, // NV35 [GeForce FX 5900]
+    Device { id: 0x0332, chip: None, gpu: true, src: NameSource::PciIds, name: s(13941, 17) }, // NV35 [GeForce FX 5900XT]
+    Device { id: 0x0333, chip: None, gpu: true, src: NameSource::PciIds, name: s(13958, 21) }, // NV38 [GeForce FX 5950 Ultra]
+    Device { id: 0x0334, chip: None, gpu: true, src: NameSource::PciIds, name: s(13979, 17) }, // NV35 [GeForce FX 5900ZT]
+    Device { id: 0x0338, chip: None, gpu: true, src: NameSource::PciIds, name: s(13996, 14) }, // NV35GL [Quadro FX 3000]
+    Device { id: 0x033f, chip: None, gpu: true, src: NameSource::PciIds, name: s(14010, 13) }, // NV35GL [Quadro FX 700]
+    Device { id: 0x0341, chip: None, gpu: true, src: NameSource::PciIds, name: s(14023, 21) }, // NV36 [GeForce FX 5700 Ultra]
+    Device { id: 0x0342, chip: None, gpu: true, src: NameSource::PciIds, name: s(14023, 15) }, // NV36 [GeForce FX 5700]
+    Device { id: 0x0343, chip: None, gpu: true, src: NameSource::PciIds, name: s(14044, 17) }, // NV36 [GeForce FX 5700LE]
+    Device { id: 0x0344, chip: None, gpu: true, src: NameSource::PciIds, name: s(14061, 17) }, // NV36 [GeForce FX 5700VE]
+    Device { id: 0x0347, chip: None, gpu: true, src: NameSource::PciIds, name: s(14078, 17) }, // NV36M [GeForce FX Go5700]
+    Device { id: 0x0348, chip: None, gpu: true, src: NameSource::PciIds, name: s(14078, 17) }, // NV36M [GeForce FX Go5700]
+    Device { id: 0x034c, chip: None, gpu: true, src: NameSource::PciIds, name: s(14095, 16) }, // NV36 [Quadro FX Go1000]
+    Device { id: 0x034d, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // NV36
+    Device { id: 0x034e, chip: None, gpu: true, src: NameSource::PciIds, name: s(14111, 14) }, // NV36GL [Quadro FX 1100]
+    Device { id: 0x0360, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0361, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0362, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0363, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0364, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0365, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0366, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0367, chip: None, gpu: false, src: NameSource::PciIds, name: s(14125, 16) }, // MCP55 LPC Bridge
+    Device { id: 0x0368, chip: None, gpu: false, src: NameSource::PciIds, name: s(14141, 22) }, // MCP55 SMBus Controller
+    Device { id: 0x0369, chip: None, gpu: false, src: NameSource::PciIds, name: s(14163, 23) }, // MCP55 Memory Controller
+    Device { id: 0x036a, chip: None, gpu: false, src: NameSource::PciIds, name: s(14163, 23) }, // MCP55 Memory Controller
+    Device { id: 0x036b, chip: None, gpu: false, src: NameSource::PciIds, name: s(14186, 9) }, // MCP55 SMU
+    Device { id: 0x036c, chip: None, gpu: false, src: NameSource::PciIds, name: s(14195, 20) }, // MCP55 USB Controller
+    Device { id: 0x036d, chip: None, gpu: false, src: NameSource::PciIds, name: s(14195, 20) }, // MCP55 USB Controller
+    Device { id: 0x036e, chip: None, gpu: false, src: NameSource::PciIds, name: s(14215, 9) }, // MCP55 IDE
+    Device { id: 0x0370, chip: None, gpu: false, src: NameSource::PciIds, name: s(14224, 16) }, // MCP55 PCI bridge
+    Device { id: 0x0371, chip: None, gpu: false, src: NameSource::PciIds, name: s(14240, 27) }, // MCP55 High Definition Audio
+    Device { id: 0x0372, chip: None, gpu: false, src: NameSource::PciIds, name: s(14267, 14) }, // MCP55 Ethernet
+    Device { id: 0x0373, chip: None, gpu: false, src: NameSource::PciIds, name: s(14267, 14) }, // MCP55 Ethernet
+    Device { id: 0x0374, chip: None, gpu: false, src: NameSource::PciIds, name: s(14281, 24) }, // MCP55 PCI Express bridge
+    Device { id: 0x0375, chip: None, gpu: false, src: NameSource::PciIds, name: s(14281, 24) }, // MCP55 PCI Express bridge
+    Device { id: 0x0376, chip: None, gpu: false, src: NameSource::PciIds, name: s(14281, 24) }, // MCP55 PCI Express bridge
+    Device { id: 0x0377, chip: None, gpu: false, src: NameSource::PciIds, name: s(14281, 24) }, // MCP55 PCI Express bridge
+    Device { id: 0x0378, chip: None, gpu: false, src: NameSource::PciIds, name: s(14281, 24) }, // MCP55 PCI Express bridge
+    Device { id: 0x037a, chip: None, gpu: false, src: NameSource::PciIds, name: s(14163, 23) }, // MCP55 Memory Controller
+    Device { id: 0x037e, chip: None, gpu: false, src: NameSource::PciIds, name: s(14305, 21) }, // MCP55 SATA Controller
+    Device { id: 0x037f, chip: None, gpu: false, src: NameSource::PciIds, name: s(14305, 21) }, // MCP55 SATA Controller
+    Device { id: 0x038b, chip: None, gpu: true, src: NameSource::PciIds, name: s(14326, 15) }, // G73 [GeForce 7650 GS]
+    Device { id: 0x0390, chip: None, gpu: true, src: NameSource::PciIds, name: s(14326, 15) }, // G73 [GeForce 7650 GS]
+    Device { id: 0x0391, chip: None, gpu: true, src: NameSource::PciIds, name: s(13344, 15) }, // G73 [GeForce 7600 GT]
+    Device { id: 0x0392, chip: None, gpu: true, src: NameSource::PciIds, name: s(13363, 15) }, // G73 [GeForce 7600 GS]
+    Device { id: 0x0393, chip: None, gpu: true, src: NameSource::PciIds, name: s(13382, 15) }, // G73 [GeForce 7300 GT]
+    Device { id: 0x0394, chip: None, gpu: true, src: NameSource::PciIds, name: s(14341, 15) }, // G73 [GeForce 7600 LE]
+    Device { id: 0x0395, chip: None, gpu: true, src: NameSource::PciIds, name: s(13382, 15) }, // G73 [GeForce 7300 GT]
+    Device { id: 0x0396, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // G73
+    Device { id: 0x0397, chip: None, gpu: true, src: NameSource::PciIds, name: s(14356, 15) }, // G73M [GeForce Go 7700]
+    Device { id: 0x0398, chip: None, gpu: true, src: NameSource::PciIds, name: s(14371, 15) }, // G73M [GeForce Go 7600]
+    Device { id: 0x0399, chip: None, gpu: true, src: NameSource::PciIds, name: s(14386, 18) }, // G73M [GeForce Go 7600 GT]
+    Device { id: 0x039a, chip: None, gpu: true, src: NameSource::PciIds, name: s(14404, 15) }, // G73M [Quadro NVS 300M]
+    Device { id: 0x039b, chip: None, gpu: true, src: NameSource::PciIds, name: s(14419, 18) }, // G73M [GeForce Go 7900 SE]
+    Device { id: 0x039c, chip: None, gpu: true, src: NameSource::PciIds, name: s(14437, 14) }, // G73GLM [Quadro FX 550M]
+    Device { id: 0x039d, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // G73
+    Device { id: 0x039e, chip: None, gpu: true, src: NameSource::PciIds, name: s(11688, 13) }, // G73GL [Quadro FX 560]
+    Device { id: 0x039f, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // G73
+    Device { id: 0x03a0, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a1, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a2, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a3, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a4, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a5, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a6, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a7, chip: None, gpu: false, src: NameSource::PciIds, name: s(14451, 15) }, // C55 Host Bridge
+    Device { id: 0x03a8, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03a9, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03aa, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03ab, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03ac, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03ad, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03ae, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03af, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b0, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b1, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b2, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b3, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b4, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b5, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b6, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03b7, chip: None, gpu: false, src: NameSource::PciIds, name: s(14487, 22) }, // C55 PCI Express bridge
+    Device { id: 0x03b8, chip: None, gpu: false, src: NameSource::PciIds, name: s(14487, 22) }, // C55 PCI Express bridge
+    Device { id: 0x03b9, chip: None, gpu: false, src: NameSource::PciIds, name: s(14487, 22) }, // C55 PCI Express bridge
+    Device { id: 0x03ba, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03bb, chip: None, gpu: false, src: NameSource::PciIds, name: s(14487, 22) }, // C55 PCI Express bridge
+    Device { id: 0x03bc, chip: None, gpu: false, src: NameSource::PciIds, name: s(14466, 21) }, // C55 Memory Controller
+    Device { id: 0x03d0, chip: None, gpu: true, src: NameSource::PciIds, name: s(14509, 25) }, // C61 [GeForce 6150SE nForce 430]
+    Device { id: 0x03d1, chip: None, gpu: true, src: NameSource::PciIds, name: s(14534, 23) }, // C61 [GeForce 6100 nForce 405]
+    Device { id: 0x03d2, chip: None, gpu: true, src: NameSource::PciIds, name: s(14557, 23) }, // C61 [GeForce 6100 nForce 400]
+    Device { id: 0x03d5, chip: None, gpu: true, src: NameSource::PciIds, name: s(14580, 23) }, // C61 [GeForce 6100 nForce 420]
+    Device { id: 0x03d6, chip: None, gpu: true, src: NameSource::PciIds, name: s(14603, 26) }, // C61 [GeForce 7025 / nForce 630a]
+    Device { id: 0x03e0, chip: None, gpu: false, src: NameSource::PciIds, name: s(14629, 16) }, // MCP61 LPC Bridge
+    Device { id: 0x03e1, chip: None, gpu: false, src: NameSource::PciIds, name: s(14629, 16) }, // MCP61 LPC Bridge
+    Device { id: 0x03e2, chip: None, gpu: false, src: NameSource::PciIds, name: s(14645, 17) }, // MCP61 Host Bridge
+    Device { id: 0x03e3, chip: None, gpu: false, src: NameSource::PciIds, name: s(14629, 16) }, // MCP61 LPC Bridge
+    Device { id: 0x03e4, chip: None, gpu: false, src: NameSource::PciIds, name: s(14662, 27) }, // MCP61 High Definition Audio
+    Device { id: 0x03e5, chip: None, gpu: false, src: NameSource::PciIds, name: s(14689, 14) }, // MCP61 Ethernet
+    Device { id: 0x03e6, chip: None, gpu: false, src: NameSource::PciIds, name: s(14689, 14) }, // MCP61 Ethernet
+    Device { id: 0x03e7, chip: None, gpu: false, src: NameSource::PciIds, name: s(14703, 21) }, // MCP61 SATA Controller
+    Device { id: 0x03e8, chip: None, gpu: false, src: NameSource::PciIds, name: s(14724, 24) }, // MCP61 PCI Express bridge
+    Device { id: 0x03e9, chip: None, gpu: false, src: NameSource::PciIds, name: s(14724, 24) }, // MCP61 PCI Express bridge
+    Device { id: 0x03ea, chip: None, gpu: false, src: NameSource::PciIds, name: s(14748, 23) }, // MCP61 Memory Controller
+    Device { id: 0x03eb, chip: None, gpu: false, src: NameSource::PciIds, name: s(14771, 11) }, // MCP61 SMBus
+    Device { id: 0x03ec, chip: None, gpu: false, src: NameSource::PciIds, name: s(14782, 9) }, // MCP61 IDE
+    Device { id: 0x03ee, chip: None, gpu: false, src: NameSource::PciIds, name: s(14689, 14) }, // MCP61 Ethernet
+    Device { id: 0x03ef, chip: None, gpu: false, src: NameSource::PciIds, name: s(14689, 14) }, // MCP61 Ethernet
+    Device { id: 0x03f0, chip: None, gpu: false, src: NameSource::PciIds, name: s(14662, 27) }, // MCP61 High Definition Audio
+    Device { id: 0x03f1, chip: None, gpu: false, src: NameSource::PciIds, name: s(14791, 24) }, // MCP61 USB 1.1 Controller
+    Device { id: 0x03f2, chip: None, gpu: false, src: NameSource::PciIds, name: s(14815, 24) }, // MCP61 USB 2.0 Controller
+    Device { id: 0x03f3, chip: None, gpu: false, src: NameSource::PciIds, name: s(14839, 16) }, // MCP61 PCI bridge
+    Device { id: 0x03f4, chip: None, gpu: false, src: NameSource::PciIds, name: s(14855, 9) }, // MCP61 SMU
+    Device { id: 0x03f5, chip: None, gpu: false, src: NameSource::PciIds, name: s(14748, 23) }, // MCP61 Memory Controller
+    Device { id: 0x03f6, chip: None, gpu: false, src: NameSource::PciIds, name: s(14703, 21) }, // MCP61 SATA Controller
+    Device { id: 0x03f7, chip: None, gpu: false, src: NameSource::PciIds, name: s(14703, 21) }, // MCP61 SATA Controller
+    Device { id: 0x0400, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14864, 16) }, // G84 [GeForce 8600 GTS]
+    Device { id: 0x0401, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14864, 15) }, // G84 [GeForce 8600 GT]
+    Device { id: 0x0402, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14864, 15) }, // G84 [GeForce 8600 GT]
+    Device { id: 0x0403, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14880, 15) }, // G84 [GeForce 8600 GS]
+    Device { id: 0x0404, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14895, 15) }, // G84 [GeForce 8400 GS]
+    Device { id: 0x0405, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14910, 16) }, // G84M [GeForce 9500M GS]
+    Device { id: 0x0406, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14926, 15) }, // G84 [GeForce 8300 GS]
+    Device { id: 0x0407, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14941, 16) }, // G84M [GeForce 8600M GT]
+    Device { id: 0x0408, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14957, 16) }, // G84M [GeForce 9650M GS]
+    Device { id: 0x0409, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14973, 16) }, // G84M [GeForce 8700M GT]
+    Device { id: 0x040a, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(14989, 13) }, // G84GL [Quadro FX 370]
+    Device { id: 0x040b, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(15002, 15) }, // G84GLM [Quadro NVS 320M]
+    Device { id: 0x040c, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(15017, 14) }, // G84GLM [Quadro FX 570M]
+    Device { id: 0x040d, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(15031, 15) }, // G84GLM [Quadro FX 1600M]
+    Device { id: 0x040e, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(15017, 13) }, // G84GL [Quadro FX 570]
+    Device { id: 0x040f, chip: Some(7), gpu: true, src: NameSource::PciIds, name: s(15046, 14) }, // G84GL [Quadro FX 1700]
+    Device { id: 0x0410, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15060, 14) }, // G92 [GeForce GT 330]
+    Device { id: 0x0414, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15074, 15) }, // G92 [GeForce 9800 GT]
+    Device { id: 0x0418, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15089, 18) }, // G92 [GeForce GT 330 OEM]
+    Device { id: 0x0420, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15107, 15) }, // G86 [GeForce 8400 SE]
+    Device { id: 0x0421, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15122, 15) }, // G86 [GeForce 8500 GT]
+    Device { id: 0x0422, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(14895, 15) }, // G86 [GeForce 8400 GS]
+    Device { id: 0x0423, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(14926, 15) }, // G86 [GeForce 8300 GS]
+    Device { id: 0x0424, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(14895, 15) }, // G86 [GeForce 8400 GS]
+    Device { id: 0x0425, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15137, 16) }, // G86M [GeForce 8600M GS]
+    Device { id: 0x0426, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15153, 16) }, // G86M [GeForce 8400M GT]
+    Device { id: 0x0427, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15169, 16) }, // G86M [GeForce 8400M GS]
+    Device { id: 0x0428, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15153, 15) }, // G86M [GeForce 8400M G]
+    Device { id: 0x0429, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15185, 15) }, // G86M [Quadro NVS 140M]
+    Device { id: 0x042a, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15200, 15) }, // G86M [Quadro NVS 130M]
+    Device { id: 0x042b, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15215, 15) }, // G86M [Quadro NVS 135M]
+    Device { id: 0x042c, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15230, 15) }, // G86 [GeForce 9400 GT]
+    Device { id: 0x042d, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15245, 14) }, // G86GLM [Quadro FX 360M]
+    Device { id: 0x042e, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15259, 15) }, // G86M [GeForce 9300M G]
+    Device { id: 0x042f, chip: Some(8), gpu: true, src: NameSource::PciIds, name: s(15274, 14) }, // G86 [Quadro NVS 290]
+    Device { id: 0x0440, chip: None, gpu: false, src: NameSource::PciIds, name: s(15288, 16) }, // MCP65 LPC Bridge
+    Device { id: 0x0441, chip: None, gpu: false, src: NameSource::PciIds, name: s(15288, 16) }, // MCP65 LPC Bridge
+    Device { id: 0x0442, chip: None, gpu: false, src: NameSource::PciIds, name: s(15288, 16) }, // MCP65 LPC Bridge
+    Device { id: 0x0443, chip: None, gpu: false, src: NameSource::PciIds, name: s(15288, 16) }, // MCP65 LPC Bridge
+    Device { id: 0x0444, chip: None, gpu: false, src: NameSource::PciIds, name: s(15304, 23) }, // MCP65 Memory Controller
+    Device { id: 0x0445, chip: None, gpu: false, src: NameSource::PciIds, name: s(15304, 23) }, // MCP65 Memory Controller
+    Device { id: 0x0446, chip: None, gpu: false, src: NameSource::PciIds, name: s(15327, 11) }, // MCP65 SMBus
+    Device { id: 0x0447, chip: None, gpu: false, src: NameSource::PciIds, name: s(15338, 9) }, // MCP65 SMU
+    Device { id: 0x0448, chip: None, gpu: false, src: NameSource::PciIds, name: s(15347, 9) }, // MCP65 IDE
+    Device { id: 0x0449, chip: None, gpu: false, src: NameSource::PciIds, name: s(15356, 16) }, // MCP65 PCI bridge
+    Device { id: 0x044a, chip: None, gpu: false, src: NameSource::PciIds, name: s(15372, 27) }, // MCP65 High Definition Audio
+    Device { id: 0x044b, chip: None, gpu: false, src: NameSource::PciIds, name: s(15372, 27) }, // MCP65 High Definition Audio
+    Device { id: 0x044c, chip: None, gpu: false, src: NameSource::PciIds, name: s(15399, 21) }, // MCP65 AHCI Controller
+    Device { id: 0x044d, chip: None, gpu: false, src: NameSource::PciIds, name: s(15399, 21) }, // MCP65 AHCI Controller
+    Device { id: 0x044e, chip: None, gpu: false, src: NameSource::PciIds, name: s(15399, 21) }, // MCP65 AHCI Controller
+    Device { id: 0x044f, chip: None, gpu: false, src: NameSource::PciIds, name: s(15399, 21) }, // MCP65 AHCI Controller
+    Device { id: 0x0450, chip: None, gpu: false, src: NameSource::PciIds, name: s(15420, 14) }, // MCP65 Ethernet
+    Device { id: 0x0451, chip: None, gpu: false, src: NameSource::PciIds, name: s(15420, 14) }, // MCP65 Ethernet
+    Device { id: 0x0452, chip: None, gpu: false, src: NameSource::PciIds, name: s(15420, 14) }, // MCP65 Ethernet
+    Device { id: 0x0453, chip: None, gpu: false, src: NameSource::PciIds, name: s(15420, 14) }, // MCP65 Ethernet
+    Device { id: 0x0454, chip: None, gpu: false, src: NameSource::PciIds, name: s(15434, 29) }, // MCP65 USB 1.1 OHCI Controller
+    Device { id: 0x0455, chip: None, gpu: false, src: NameSource::PciIds, name: s(15463, 29) }, // MCP65 USB 2.0 EHCI Controller
+    Device { id: 0x0456, chip: None, gpu: false, src: NameSource::PciIds, name: s(15492, 20) }, // MCP65 USB Controller
+    Device { id: 0x0457, chip: None, gpu: false, src: NameSource::PciIds, name: s(15492, 20) }, // MCP65 USB Controller
+    Device { id: 0x0458, chip: None, gpu: false, src: NameSource::PciIds, name: s(15512, 24) }, // MCP65 PCI Express bridge
+    Device { id: 0x0459, chip: None, gpu: false, src: NameSource::PciIds, name: s(15512, 24) }, // MCP65 PCI Express bridge
+    Device { id: 0x045a, chip: None, gpu: false, src: NameSource::PciIds, name: s(15512, 24) }, // MCP65 PCI Express bridge
+    Device { id: 0x045b, chip: None, gpu: false, src: NameSource::PciIds, name: s(15512, 24) }, // MCP65 PCI Express bridge
+    Device { id: 0x045c, chip: None, gpu: false, src: NameSource::PciIds, name: s(15536, 21) }, // MCP65 SATA Controller
+    Device { id: 0x045d, chip: None, gpu: false, src: NameSource::PciIds, name: s(15536, 21) }, // MCP65 SATA Controller
+    Device { id: 0x045e, chip: None, gpu: false, src: NameSource::PciIds, name: s(15536, 21) }, // MCP65 SATA Controller
+    Device { id: 0x045f, chip: None, gpu: false, src: NameSource::PciIds, name: s(15536, 21) }, // MCP65 SATA Controller
+    Device { id: 0x0531, chip: None, gpu: true, src: NameSource::PciIds, name: s(15557, 27) }, // C67 [GeForce 7150M / nForce 630M]
+    Device { id: 0x0533, chip: None, gpu: true, src: NameSource::PciIds, name: s(15584, 27) }, // C67 [GeForce 7000M / nForce 610M]
+    Device { id: 0x053a, chip: None, gpu: true, src: NameSource::PciIds, name: s(15611, 29) }, // C68 [GeForce 7050 PV / nForce 630a]
+    Device { id: 0x053b, chip: None, gpu: true, src: NameSource::PciIds, name: s(15611, 29) }, // C68 [GeForce 7050 PV / nForce 630a]
+    Device { id: 0x053e, chip: None, gpu: true, src: NameSource::PciIds, name: s(14603, 26) }, // C68 [GeForce 7025 / nForce 630a]
+    Device { id: 0x0541, chip: None, gpu: false, src: NameSource::PciIds, name: s(15640, 23) }, // MCP67 Memory Controller
+    Device { id: 0x0542, chip: None, gpu: false, src: NameSource::PciIds, name: s(15663, 11) }, // MCP67 SMBus
+    Device { id: 0x0543, chip: None, gpu: false, src: NameSource::PciIds, name: s(15674, 18) }, // MCP67 Co-processor
+    Device { id: 0x0547, chip: None, gpu: false, src: NameSource::PciIds, name: s(15640, 23) }, // MCP67 Memory Controller
+    Device { id: 0x0548, chip: None, gpu: false, src: NameSource::PciIds, name: s(15692, 16) }, // MCP67 ISA Bridge
+    Device { id: 0x054c, chip: None, gpu: false, src: NameSource::PciIds, name: s(15708, 14) }, // MCP67 Ethernet
+    Device { id: 0x054d, chip: None, gpu: false, src: NameSource::PciIds, name: s(15708, 14) }, // MCP67 Ethernet
+    Device { id: 0x054e, chip: None, gpu: false, src: NameSource::PciIds, name: s(15708, 14) }, // MCP67 Ethernet
+    Device { id: 0x054f, chip: None, gpu: false, src: NameSource::PciIds, name: s(15708, 14) }, // MCP67 Ethernet
+    Device { id: 0x0550, chip: None, gpu: false, src: NameSource::PciIds, name: s(15722, 21) }, // MCP67 AHCI Controller
+    Device { id: 0x0554, chip: None, gpu: false, src: NameSource::PciIds, name: s(15722, 21) }, // MCP67 AHCI Controller
+    Device { id: 0x0555, chip: None, gpu: false, src: NameSource::PciIds, name: s(15743, 21) }, // MCP67 SATA Controller
+    Device { id: 0x055c, chip: None, gpu: false, src: NameSource::PciIds, name: s(15764, 27) }, // MCP67 High Definition Audio
+    Device { id: 0x055d, chip: None, gpu: false, src: NameSource::PciIds, name: s(15764, 27) }, // MCP67 High Definition Audio
+    Device { id: 0x055e, chip: None, gpu: false, src: NameSource::PciIds, name: s(15791, 29) }, // MCP67 OHCI USB 1.1 Controller
+    Device { id: 0x055f, chip: None, gpu: false, src: NameSource::PciIds, name: s(15820, 29) }, // MCP67 EHCI USB 2.0 Controller
+    Device { id: 0x0560, chip: None, gpu: false, src: NameSource::PciIds, name: s(15849, 20) }, // MCP67 IDE Controller
+    Device { id: 0x0561, chip: None, gpu: false, src: NameSource::PciIds, name: s(15869, 16) }, // MCP67 PCI Bridge
+    Device { id: 0x0562, chip: None, gpu: false, src: NameSource::PciIds, name: s(15885, 24) }, // MCP67 PCI Express Bridge
+    Device { id: 0x0563, chip: None, gpu: false, src: NameSource::PciIds, name: s(15885, 24) }, // MCP67 PCI Express Bridge
+    Device { id: 0x0568, chip: None, gpu: false, src: NameSource::PciIds, name: s(15909, 39) }, // MCP78S [GeForce 8200] Memory Controller
+    Device { id: 0x0569, chip: None, gpu: false, src: NameSource::PciIds, name: s(15948, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
+    Device { id: 0x056a, chip: None, gpu: false, src: NameSource::PciIds, name: s(15988, 45) }, // MCP73 [nForce 630i] USB 2.0 Controller (EHCI)
+    Device { id: 0x056c, chip: None, gpu: false, src: NameSource::PciIds, name: s(16033, 20) }, // MCP73 IDE Controller
+    Device { id: 0x056d, chip: None, gpu: false, src: NameSource::PciIds, name: s(16053, 24) }, // MCP73 PCI Express bridge
+    Device { id: 0x056e, chip: None, gpu: false, src: NameSource::PciIds, name: s(16053, 24) }, // MCP73 PCI Express bridge
+    Device { id: 0x056f, chip: None, gpu: false, src: NameSource::PciIds, name: s(16053, 24) }, // MCP73 PCI Express bridge
+    Device { id: 0x05b1, chip: None, gpu: false, src: NameSource::PciIds, name: s(16077, 21) }, // NF200 PCIe 2.0 switch
+    Device { id: 0x05b8, chip: None, gpu: false, src: NameSource::PciIds, name: s(16098, 33) }, // NF200 PCIe 2.0 switch for GTX 295
+    Device { id: 0x05be, chip: None, gpu: false, src: NameSource::PciIds, name: s(16131, 81) }, // NF200 PCIe 2.0 switch for Quadro Plex S4 / Tesla S870 / Tesla S1070 / Tesla S2050
+    Device { id: 0x05e0, chip: Some(71), gpu: true, src: NameSource::PciIds, name: s(16212, 15) }, // GT200b [GeForce GTX 295]
+    Device { id: 0x05e1, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16227, 15) }, // GT200 [GeForce GTX 280]
+    Device { id: 0x05e2, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16242, 15) }, // GT200 [GeForce GTX 260]
+    Device { id: 0x05e3, chip: Some(71), gpu: true, src: NameSource::PciIds, name: s(16257, 15) }, // GT200b [GeForce GTX 285]
+    Device { id: 0x05e6, chip: Some(71), gpu: true, src: NameSource::PciIds, name: s(16272, 15) }, // GT200b [GeForce GTX 275]
+    Device { id: 0x05e7, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16287, 19) }, // GT200GL [Tesla C1060 / M1060]
+    Device { id: 0x05ea, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16242, 15) }, // GT200 [GeForce GTX 260]
+    Device { id: 0x05eb, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16212, 15) }, // GT200 [GeForce GTX 295]
+    Device { id: 0x05ed, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16306, 19) }, // GT200GL [Quadro Plex 2200 D2]
+    Device { id: 0x05f1, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16227, 15) }, // GT200 [GeForce GTX 280]
+    Device { id: 0x05f2, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16242, 15) }, // GT200 [GeForce GTX 260]
+    Device { id: 0x05f8, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16325, 19) }, // GT200GL [Quadro Plex 2200 S4]
+    Device { id: 0x05f9, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16344, 9) }, // GT200GL [Quadro CX]
+    Device { id: 0x05fd, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16353, 14) }, // GT200GL [Quadro FX 5800]
+    Device { id: 0x05fe, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16367, 14) }, // GT200GL [Quadro FX 4800]
+    Device { id: 0x05ff, chip: Some(70), gpu: true, src: NameSource::PciIds, name: s(16381, 14) }, // GT200GL [Quadro FX 3800]
+    Device { id: 0x0600, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16395, 20) }, // G92 [GeForce 8800 GTS 512]
+    Device { id: 0x0601, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15074, 15) }, // G92 [GeForce 9800 GT]
+    Device { id: 0x0602, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(11617, 15) }, // G92 [GeForce 8800 GT]
+    Device { id: 0x0603, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16415, 18) }, // G92 [GeForce GT 230 OEM]
+    Device { id: 0x0604, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16433, 16) }, // G92 [GeForce 9800 GX2]
+    Device { id: 0x0605, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15074, 15) }, // G92 [GeForce 9800 GT]
+    Device { id: 0x0606, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16449, 15) }, // G92 [GeForce 8800 GS]
+    Device { id: 0x0607, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16464, 15) }, // G92 [GeForce GTS 240]
+    Device { id: 0x0608, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16479, 17) }, // G92M [GeForce 9800M GTX]
+    Device { id: 0x0609, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16496, 17) }, // G92M [GeForce 8800M GTS]
+    Device { id: 0x060a, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16513, 16) }, // G92M [GeForce GTX 280M]
+    Device { id: 0x060b, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16479, 16) }, // G92M [GeForce 9800M GT]
+    Device { id: 0x060c, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16529, 17) }, // G92M [GeForce 8800M GTX]
+    Device { id: 0x060d, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16449, 15) }, // G92 [GeForce 8800 GS]
+    Device { id: 0x060f, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16546, 16) }, // G92M [GeForce GTX 285M]
+    Device { id: 0x0610, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16562, 16) }, // G92 [GeForce 9600 GSO]
+    Device { id: 0x0611, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(11617, 15) }, // G92 [GeForce 8800 GT]
+    Device { id: 0x0612, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16578, 28) }, // G92 [GeForce 9800 GTX / 9800 GTX+]
+    Device { id: 0x0613, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16606, 17) }, // G92 [GeForce 9800 GTX+]
+    Device { id: 0x0614, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(15074, 15) }, // G92 [GeForce 9800 GT]
+    Device { id: 0x0615, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(9887, 15) }, // G92 [GeForce GTS 250]
+    Device { id: 0x0617, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16479, 17) }, // G92M [GeForce 9800M GTX]
+    Device { id: 0x0618, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16623, 16) }, // G92M [GeForce GTX 260M]
+    Device { id: 0x0619, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16639, 17) }, // G92GL [Quadro FX 4700 X2]
+    Device { id: 0x061a, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16656, 14) }, // G92GL [Quadro FX 3700]
+    Device { id: 0x061b, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16670, 13) }, // G92GL [Quadro VX 200]
+    Device { id: 0x061c, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16683, 15) }, // G92GLM [Quadro FX 3600M]
+    Device { id: 0x061d, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16698, 15) }, // G92GLM [Quadro FX 2800M]
+    Device { id: 0x061e, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16713, 15) }, // G92GLM [Quadro FX 3700M]
+    Device { id: 0x061f, chip: Some(9), gpu: true, src: NameSource::PciIds, name: s(16728, 15) }, // G92GLM [Quadro FX 3800M]
+    Device { id: 0x0620, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(15074, 15) }, // G94 [GeForce 9800 GT]
+    Device { id: 0x0621, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16415, 14) }, // G94 [GeForce GT 230]
+    Device { id: 0x0622, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16743, 15) }, // G94 [GeForce 9600 GT]
+    Device { id: 0x0623, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16562, 15) }, // G94 [GeForce 9600 GS]
+    Device { id: 0x0624, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16758, 29) }, // G94 [GeForce 9600 GT Green Edition]
+    Device { id: 0x0625, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16787, 20) }, // G94 [GeForce 9600 GSO 512]
+    Device { id: 0x0626, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16807, 14) }, // G94 [GeForce GT 130]
+    Device { id: 0x0627, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16821, 14) }, // G94 [GeForce GT 140]
+    Device { id: 0x0628, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16835, 17) }, // G94M [GeForce 9800M GTS]
+    Device { id: 0x062a, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16852, 17) }, // G94M [GeForce 9700M GTS]
+    Device { id: 0x062b, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16869, 16) }, // G94M [GeForce 9800M GS]
+    Device { id: 0x062c, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16835, 17) }, // G94M [GeForce 9800M GTS]
+    Device { id: 0x062d, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16743, 15) }, // G94 [GeForce 9600 GT]
+    Device { id: 0x062e, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16743, 15) }, // G94 [GeForce 9600 GT]
+    Device { id: 0x062f, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16885, 14) }, // G94 [GeForce 9800 S]
+    Device { id: 0x0630, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16743, 15) }, // G94 [GeForce 9600 GT]
+    Device { id: 0x0631, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16899, 16) }, // G94M [GeForce GTS 160M]
+    Device { id: 0x0632, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16915, 16) }, // G94M [GeForce GTS 150M]
+    Device { id: 0x0633, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16931, 14) }, // G94 [GeForce GT 220]
+    Device { id: 0x0635, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16562, 16) }, // G94 [GeForce 9600 GSO]
+    Device { id: 0x0637, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16743, 15) }, // G94 [GeForce 9600 GT]
+    Device { id: 0x0638, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16945, 14) }, // G94GL [Quadro FX 1800]
+    Device { id: 0x063a, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16959, 15) }, // G94GLM [Quadro FX 2700M]
+    Device { id: 0x063f, chip: Some(10), gpu: true, src: NameSource::PciIds, name: s(16974, 15) }, // G94 [GeForce 9600 GE]
+    Device { id: 0x0640, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(16989, 15) }, // G96C [GeForce 9500 GT]
+    Device { id: 0x0641, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(15230, 15) }, // G96C [GeForce 9400 GT]
+    Device { id: 0x0642, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17004, 6) }, // G96 [D9M-10]
+    Device { id: 0x0643, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(16989, 15) }, // G96 [GeForce 9500 GT]
+    Device { id: 0x0644, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17010, 15) }, // G96 [GeForce 9500 GS]
+    Device { id: 0x0645, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17010, 15) }, // G96C [GeForce 9500 GS]
+    Device { id: 0x0646, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17025, 14) }, // G96C [GeForce GT 120]
+    Device { id: 0x0647, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17039, 16) }, // G96CM [GeForce 9600M GT]
+    Device { id: 0x0648, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17055, 16) }, // G96CM [GeForce 9600M GS]
+    Device { id: 0x0649, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17039, 16) }, // G96CM [GeForce 9600M GT]
+    Device { id: 0x064a, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(16852, 16) }, // G96M [GeForce 9700M GT]
+    Device { id: 0x064b, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(14910, 15) }, // G96M [GeForce 9500M G]
+    Device { id: 0x064c, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17071, 16) }, // G96CM [GeForce 9650M GT]
+    Device { id: 0x064e, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17087, 26) }, // G96C [GeForce 9600 GSO / 9800 GT]
+    Device { id: 0x0651, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17113, 14) }, // G96CM [GeForce G 110M]
+    Device { id: 0x0652, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17127, 15) }, // G96CM [GeForce GT 130M]
+    Device { id: 0x0653, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17142, 15) }, // G96CM [GeForce GT 120M]
+    Device { id: 0x0654, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17157, 15) }, // G96CM [GeForce GT 220M]
+    Device { id: 0x0655, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17172, 26) }, // G96 [GeForce GT 120 Mac Edition]
+    Device { id: 0x0656, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17172, 26) }, // G96 [GeForce GT 120 Mac Edition]
+    Device { id: 0x0658, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(16381, 13) }, // G96GL [Quadro FX 380]
+    Device { id: 0x0659, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(16353, 13) }, // G96CGL [Quadro FX 580]
+    Device { id: 0x065a, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17198, 15) }, // G96GLM [Quadro FX 1700M]
+    Device { id: 0x065b, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(15230, 15) }, // G96C [GeForce 9400 GT]
+    Device { id: 0x065c, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17213, 14) }, // G96GLM [Quadro FX 770M]
+    Device { id: 0x065d, chip: Some(11), gpu: true, src: NameSource::PciIds, name: s(17227, 35) }, // G96 [GeForce 9500 GA / 9600 GT / GTS 250]
+    Device { id: 0x065f, chip: Some(12), gpu: true, src: NameSource::PciIds, name: s(17262, 12) }, // G96C [GeForce G210]
+    Device { id: 0x06c0, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17274, 15) }, // GF100 [GeForce GTX 480]
+    Device { id: 0x06c4, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17289, 15) }, // GF100 [GeForce GTX 465]
+    Device { id: 0x06ca, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17304, 16) }, // GF100M [GeForce GTX 480M]
+    Device { id: 0x06cb, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17274, 15) }, // GF100 [GeForce GTX 480]
+    Device { id: 0x06cd, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17320, 15) }, // GF100 [GeForce GTX 470]
+    Device { id: 0x06d0, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GF100GL
+    Device { id: 0x06d1, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17335, 19) }, // GF100GL [Tesla C2050 / C2070]
+    Device { id: 0x06d2, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17354, 11) }, // GF100GL [Tesla M2070]
+    Device { id: 0x06d8, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17365, 11) }, // GF100GL [Quadro 6000]
+    Device { id: 0x06d9, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17376, 11) }, // GF100GL [Quadro 5000]
+    Device { id: 0x06da, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17387, 12) }, // GF100GLM [Quadro 5000M]
+    Device { id: 0x06dc, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17365, 11) }, // GF100GL [Quadro 6000]
+    Device { id: 0x06dd, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17399, 11) }, // GF100GL [Quadro 4000]
+    Device { id: 0x06de, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17410, 19) }, // GF100GL [Tesla T20 Processor]
+    Device { id: 0x06df, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(17429, 13) }, // GF100GL [Tesla M2070-Q]
+    Device { id: 0x06e0, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17442, 15) }, // G98 [GeForce 9300 GE]
+    Device { id: 0x06e1, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17457, 15) }, // G98 [GeForce 9300 GS]
+    Device { id: 0x06e2, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(14895, 12) }, // G98 [GeForce 8400]
+    Device { id: 0x06e3, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(14926, 15) }, // G98 [GeForce 8300 GS]
+    Device { id: 0x06e4, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17472, 22) }, // G98 [GeForce 8400 GS Rev. 2]
+    Device { id: 0x06e5, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17494, 16) }, // G98M [GeForce 9300M GS]
+    Device { id: 0x06e6, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17510, 13) }, // G98 [GeForce G 100]
+    Device { id: 0x06e7, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17523, 15) }, // G98 [GeForce 9300 SE]
+    Device { id: 0x06e8, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17538, 16) }, // G98M [GeForce 9200M GS]
+    Device { id: 0x06e9, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17494, 16) }, // G98M [GeForce 9300M GS]
+    Device { id: 0x06ea, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17554, 15) }, // G98M [Quadro NVS 150M]
+    Device { id: 0x06eb, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17569, 15) }, // G98M [Quadro NVS 160M]
+    Device { id: 0x06ec, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17584, 14) }, // G98M [GeForce G 105M]
+    Device { id: 0x06ed, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17598, 25) }, // G98 [GeForce 9600 GT / 9800 GT]
+    Device { id: 0x06ee, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17623, 34) }, // G98 [GeForce 9600 GT / 9800 GT / GT 240]
+    Device { id: 0x06ef, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17657, 14) }, // G98M [GeForce G 103M]
+    Device { id: 0x06f1, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17584, 14) }, // G98M [GeForce G 105M]
+    Device { id: 0x06f8, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17671, 14) }, // G98 [Quadro NVS 420]
+    Device { id: 0x06f9, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17685, 16) }, // G98GL [Quadro FX 370 LP]
+    Device { id: 0x06fa, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17701, 14) }, // G98 [Quadro NVS 450]
+    Device { id: 0x06fb, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17715, 14) }, // G98GLM [Quadro FX 370M]
+    Device { id: 0x06fd, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17729, 14) }, // G98 [Quadro NVS 295]
+    Device { id: 0x06ff, chip: Some(13), gpu: true, src: NameSource::PciIds, name: s(17743, 17) }, // G98 [HICx16 + Graphics]
+    Device { id: 0x0751, chip: None, gpu: false, src: NameSource::PciIds, name: s(15909, 39) }, // MCP78S [GeForce 8200] Memory Controller
+    Device { id: 0x0752, chip: None, gpu: false, src: NameSource::PciIds, name: s(17760, 27) }, // MCP78S [GeForce 8200] SMBus
+    Device { id: 0x0753, chip: None, gpu: false, src: NameSource::PciIds, name: s(17787, 34) }, // MCP78S [GeForce 8200] Co-Processor
+    Device { id: 0x0754, chip: None, gpu: false, src: NameSource::PciIds, name: s(15909, 39) }, // MCP78S [GeForce 8200] Memory Controller
+    Device { id: 0x0759, chip: None, gpu: false, src: NameSource::PciIds, name: s(17821, 25) }, // MCP78S [GeForce 8200] IDE
+    Device { id: 0x075a, chip: None, gpu: false, src: NameSource::PciIds, name: s(17846, 32) }, // MCP78S [GeForce 8200] PCI Bridge
+    Device { id: 0x075b, chip: None, gpu: false, src: NameSource::PciIds, name: s(15948, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
+    Device { id: 0x075c, chip: None, gpu: false, src: NameSource::PciIds, name: s(17878, 32) }, // MCP78S [GeForce 8200] LPC Bridge
+    Device { id: 0x075d, chip: None, gpu: false, src: NameSource::PciIds, name: s(17878, 32) }, // MCP78S [GeForce 8200] LPC Bridge
+    Device { id: 0x0760, chip: None, gpu: false, src: NameSource::PciIds, name: s(17910, 14) }, // MCP77 Ethernet
+    Device { id: 0x0761, chip: None, gpu: false, src: NameSource::PciIds, name: s(17910, 14) }, // MCP77 Ethernet
+    Device { id: 0x0762, chip: None, gpu: false, src: NameSource::PciIds, name: s(17910, 14) }, // MCP77 Ethernet
+    Device { id: 0x0763, chip: None, gpu: false, src: NameSource::PciIds, name: s(17910, 14) }, // MCP77 Ethernet
+    Device { id: 0x0774, chip: None, gpu: false, src: NameSource::PciIds, name: s(17924, 50) }, // MCP72XE/MCP72P/MCP78U/MCP78S High Definition Audio
+    Device { id: 0x0778, chip: None, gpu: false, src: NameSource::PciIds, name: s(15948, 40) }, // MCP78S [GeForce 8200] PCI Express Bridge
+    Device { id: 0x077a, chip: None, gpu: false, src: NameSource::PciIds, name: s(17846, 32) }, // MCP78S [GeForce 8200] PCI Bridge
+    Device { id: 0x077b, chip: None, gpu: false, src: NameSource::PciIds, name: s(17974, 45) }, // MCP78S [GeForce 8200] OHCI USB 1.1 Controller
+    Device { id: 0x077c, chip: None, gpu: false, src: NameSource::PciIds, name: s(18019, 45) }, // MCP78S [GeForce 8200] EHCI USB 2.0 Controller
+    Device { id: 0x077d, chip: None, gpu: false, src: NameSource::PciIds, name: s(17974, 45) }, // MCP78S [GeForce 8200] OHCI USB 1.1 Controller
+    Device { id: 0x077e, chip: None, gpu: false, src: NameSource::PciIds, name: s(18019, 45) }, // MCP78S [GeForce 8200] EHCI USB 2.0 Controller
+    Device { id: 0x07c0, chip: None, gpu: false, src: NameSource::PciIds, name: s(18064, 17) }, // MCP73 Host Bridge
+    Device { id: 0x07c1, chip: None, gpu: false, src: NameSource::PciIds, name: s(18064, 17) }, // MCP73 Host Bridge
+    Device { id: 0x07c2, chip: None, gpu: false, src: NameSource::PciIds, name: s(18064, 17) }, // MCP73 Host Bridge
+    Device { id: 0x07c3, chip: None, gpu: false, src: NameSource::PciIds, name: s(18064, 17) }, // MCP73 Host Bridge
+    Device { id: 0x07c5, chip: None, gpu: false, src: NameSource::PciIds, name: s(18064, 17) }, // MCP73 Host Bridge
+    Device { id: 0x07c8, chip: None, gpu: false, src: NameSource::PciIds, name: s(18081, 23) }, // MCP73 Memory Controller
+    Device { id: 0x07cb, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07cd, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07ce, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07cf, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d0, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d1, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d2, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d3, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d6, chip: None, gpu: false, src: NameSource::PciIds, name: s(18104, 34) }, // nForce 610i/630i memory controller
+    Device { id: 0x07d7, chip: None, gpu: false, src: NameSource::PciIds, name: s(18138, 16) }, // MCP73 LPC Bridge
+    Device { id: 0x07d8, chip: None, gpu: false, src: NameSource::PciIds, name: s(18154, 11) }, // MCP73 SMBus
+    Device { id: 0x07d9, chip: None, gpu: false, src: NameSource::PciIds, name: s(18081, 23) }, // MCP73 Memory Controller
+    Device { id: 0x07da, chip: None, gpu: false, src: NameSource::PciIds, name: s(18165, 18) }, // MCP73 Co-processor
+    Device { id: 0x07dc, chip: None, gpu: false, src: NameSource::PciIds, name: s(18183, 14) }, // MCP73 Ethernet
+    Device { id: 0x07dd, chip: None, gpu: false, src: NameSource::PciIds, name: s(18183, 14) }, // MCP73 Ethernet
+    Device { id: 0x07de, chip: None, gpu: false, src: NameSource::PciIds, name: s(18183, 14) }, // MCP73 Ethernet
+    Device { id: 0x07df, chip: None, gpu: false, src: NameSource::PciIds, name: s(18183, 14) }, // MCP73 Ethernet
+    Device { id: 0x07e0, chip: None, gpu: true, src: NameSource::PciIds, name: s(18197, 26) }, // C73 [GeForce 7150 / nForce 630i]
+    Device { id: 0x07e1, chip: None, gpu: true, src: NameSource::PciIds, name: s(18223, 26) }, // C73 [GeForce 7100 / nForce 630i]
+    Device { id: 0x07e2, chip: None, gpu: true, src: NameSource::PciIds, name: s(18249, 26) }, // C73 [GeForce 7050 / nForce 630i]
+    Device { id: 0x07e3, chip: None, gpu: true, src: NameSource::PciIds, name: s(18275, 26) }, // C73 [GeForce 7050 / nForce 610i]
+    Device { id: 0x07e5, chip: None, gpu: true, src: NameSource::PciIds, name: s(18301, 26) }, // C73 [GeForce 7100 / nForce 620i]
+    Device { id: 0x07f0, chip: None, gpu: false, src: NameSource::PciIds, name: s(18327, 32) }, // MCP73 SATA Controller (IDE mode)
+    Device { id: 0x07f4, chip: None, gpu: false, src: NameSource::PciIds, name: s(18359, 29) }, // GeForce 7100/nForce 630i SATA
+    Device { id: 0x07f8, chip: None, gpu: false, src: NameSource::PciIds, name: s(18388, 26) }, // MCP73 SATA RAID Controller
+    Device { id: 0x07fc, chip: None, gpu: false, src: NameSource::PciIds, name: s(18414, 27) }, // MCP73 High Definition Audio
+    Device { id: 0x07fe, chip: None, gpu: false, src: NameSource::PciIds, name: s(18441, 29) }, // MCP73 OHCI USB 1.1 Controller
+    Device { id: 0x0840, chip: None, gpu: true, src: NameSource::PciIds, name: s(18470, 13) }, // C77 [GeForce 8200M]
+    Device { id: 0x0844, chip: None, gpu: true, src: NameSource::PciIds, name: s(18483, 15) }, // C77 [GeForce 9100M G]
+    Device { id: 0x0845, chip: None, gpu: true, src: NameSource::PciIds, name: s(18498, 15) }, // C77 [GeForce 8200M G]
+    Device { id: 0x0846, chip: None, gpu: true, src: NameSource::PciIds, name: s(17538, 12) }, // C77 [GeForce 9200]
+    Device { id: 0x0847, chip: None, gpu: true, src: NameSource::PciIds, name: s(18483, 12) }, // C78 [GeForce 9100]
+    Device { id: 0x0848, chip: None, gpu: true, src: NameSource::PciIds, name: s(14926, 12) }, // C77 [GeForce 8300]
+    Device { id: 0x0849, chip: None, gpu: true, src: NameSource::PciIds, name: s(15917, 12) }, // C77 [GeForce 8200]
+    Device { id: 0x084a, chip: None, gpu: true, src: NameSource::PciIds, name: s(18513, 11) }, // C77 [nForce 730a]
+    Device { id: 0x084b, chip: None, gpu: true, src: NameSource::PciIds, name: s(15917, 12) }, // C77 [GeForce 8200]
+    Device { id: 0x084c, chip: None, gpu: true, src: NameSource::PciIds, name: s(18524, 20) }, // C77 [nForce 780a/980a SLI]
+    Device { id: 0x084d, chip: None, gpu: true, src: NameSource::PciIds, name: s(18544, 15) }, // C77 [nForce 750a SLI]
+    Device { id: 0x084f, chip: None, gpu: true, src: NameSource::PciIds, name: s(18559, 26) }, // C77 [GeForce 8100 / nForce 720a]
+    Device { id: 0x0860, chip: None, gpu: true, src: NameSource::PciIds, name: s(15259, 12) }, // C79 [GeForce 9300]
+    Device { id: 0x0861, chip: None, gpu: true, src: NameSource::PciIds, name: s(15230, 12) }, // C79 [GeForce 9400]
+    Device { id: 0x0862, chip: None, gpu: true, src: NameSource::PciIds, name: s(18585, 15) }, // C79 [GeForce 9400M G]
+    Device { id: 0x0863, chip: None, gpu: true, src: NameSource::PciIds, name: s(18585, 13) }, // C79 [GeForce 9400M]
+    Device { id: 0x0864, chip: None, gpu: true, src: NameSource::PciIds, name: s(15259, 12) }, // C79 [GeForce 9300]
+    Device { id: 0x0865, chip: None, gpu: true, src: NameSource::PciIds, name: s(18600, 18) }, // C79 [GeForce 9300 / ION]
+    Device { id: 0x0866, chip: None, gpu: true, src: NameSource::PciIds, name: s(18585, 15) }, // C79 [GeForce 9400M G]
+    Device { id: 0x0867, chip: None, gpu: true, src: NameSource::PciIds, name: s(15230, 12) }, // C79 [GeForce 9400]
+    Device { id: 0x0868, chip: None, gpu: true, src: NameSource::PciIds, name: s(18618, 15) }, // C79 [nForce 760i SLI]
+    Device { id: 0x0869, chip: None, gpu: true, src: NameSource::PciIds, name: s(15230, 12) }, // MCP7A [GeForce 9400]
+    Device { id: 0x086a, chip: None, gpu: true, src: NameSource::PciIds, name: s(15230, 12) }, // C79 [GeForce 9400]
+    Device { id: 0x086c, chip: None, gpu: true, src: NameSource::PciIds, name: s(18633, 26) }, // C79 [GeForce 9300 / nForce 730i]
+    Device { id: 0x086d, chip: None, gpu: true, src: NameSource::PciIds, name: s(17538, 12) }, // C79 [GeForce 9200]
+    Device { id: 0x086e, chip: None, gpu: true, src: NameSource::PciIds, name: s(18483, 15) }, // C79 [GeForce 9100M G]
+    Device { id: 0x086f, chip: None, gpu: true, src: NameSource::PciIds, name: s(18498, 15) }, // MCP79 [GeForce 8200M G]
+    Device { id: 0x0870, chip: None, gpu: true, src: NameSource::PciIds, name: s(18585, 13) }, // C79 [GeForce 9400M]
+    Device { id: 0x0871, chip: None, gpu: true, src: NameSource::PciIds, name: s(17538, 12) }, // C79 [GeForce 9200]
+    Device { id: 0x0872, chip: None, gpu: true, src: NameSource::PciIds, name: s(18659, 13) }, // C79 [GeForce G102M]
+    Device { id: 0x0873, chip: None, gpu: true, src: NameSource::PciIds, name: s(18659, 13) }, // C79 [GeForce G102M]
+    Device { id: 0x0874, chip: None, gpu: true, src: NameSource::PciIds, name: s(18615, 3) }, // C79 [ION]
+    Device { id: 0x0876, chip: None, gpu: true, src: NameSource::PciIds, name: s(18672, 19) }, // C79 [GeForce 9400M / ION]
+    Device { id: 0x087a, chip: None, gpu: true, src: NameSource::PciIds, name: s(15230, 12) }, // C79 [GeForce 9400]
+    Device { id: 0x087d, chip: None, gpu: true, src: NameSource::PciIds, name: s(18615, 3) }, // C79 [ION]
+    Device { id: 0x087e, chip: None, gpu: true, src: NameSource::PciIds, name: s(18691, 6) }, // C79 [ION LE]
+    Device { id: 0x087f, chip: None, gpu: true, src: NameSource::PciIds, name: s(18691, 6) }, // C79 [ION LE]
+    Device { id: 0x08a0, chip: None, gpu: true, src: NameSource::PciIds, name: s(18697, 12) }, // MCP89 [GeForce 320M]
+    Device { id: 0x08a2, chip: None, gpu: true, src: NameSource::PciIds, name: s(18697, 12) }, // MCP89 [GeForce 320M]
+    Device { id: 0x08a3, chip: None, gpu: true, src: NameSource::PciIds, name: s(18697, 12) }, // MCP89 [GeForce 320M]
+    Device { id: 0x08a4, chip: None, gpu: true, src: NameSource::PciIds, name: s(18697, 12) }, // MCP89 [GeForce 320M]
+    Device { id: 0x08a5, chip: None, gpu: true, src: NameSource::PciIds, name: s(18697, 12) }, // MCP89 [GeForce 320M]
+    Device { id: 0x0a20, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(16931, 14) }, // GT216 [GeForce GT 220]
+    Device { id: 0x0a21, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18709, 15) }, // GT216M [GeForce GT 330M]
+    Device { id: 0x0a22, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18724, 11) }, // GT216 [GeForce 315]
+    Device { id: 0x0a23, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18735, 11) }, // GT216 [GeForce 210]
+    Device { id: 0x0a24, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18746, 11) }, // GT216 [GeForce 405]
+    Device { id: 0x0a26, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18746, 11) }, // GT216 [GeForce 405]
+    Device { id: 0x0a27, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18746, 11) }, // GT216 [GeForce 405]
+    Device { id: 0x0a28, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18757, 15) }, // GT216M [GeForce GT 230M]
+    Device { id: 0x0a29, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18709, 15) }, // GT216M [GeForce GT 330M]
+    Device { id: 0x0a2a, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18757, 15) }, // GT216M [GeForce GT 230M]
+    Device { id: 0x0a2b, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18709, 15) }, // GT216M [GeForce GT 330M]
+    Device { id: 0x0a2c, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18772, 9) }, // GT216M [NVS 5100M]
+    Device { id: 0x0a2d, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18781, 15) }, // GT216M [GeForce GT 320M]
+    Device { id: 0x0a30, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18796, 11) }, // GT216 [GeForce 505]
+    Device { id: 0x0a32, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18807, 14) }, // GT216 [GeForce GT 415]
+    Device { id: 0x0a34, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18821, 15) }, // GT216M [GeForce GT 240M]
+    Device { id: 0x0a35, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18836, 15) }, // GT216M [GeForce GT 325M]
+    Device { id: 0x0a38, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(17399, 10) }, // GT216GL [Quadro 400]
+    Device { id: 0x0a3c, chip: Some(73), gpu: true, src: NameSource::PciIds, name: s(18851, 14) }, // GT216GLM [Quadro FX 880M]
+    Device { id: 0x0a60, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(17262, 12) }, // GT218 [GeForce G210]
+    Device { id: 0x0a62, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18865, 11) }, // GT218 [GeForce 205]
+    Device { id: 0x0a63, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18876, 11) }, // GT218 [GeForce 310]
+    Device { id: 0x0a64, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18615, 3) }, // GT218 [ION]
+    Device { id: 0x0a65, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18735, 11) }, // GT218 [GeForce 210]
+    Device { id: 0x0a66, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18876, 11) }, // GT218 [GeForce 310]
+    Device { id: 0x0a67, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18724, 11) }, // GT218 [GeForce 315]
+    Device { id: 0x0a68, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(17584, 14) }, // GT218M [GeForce G 105M]
+    Device { id: 0x0a69, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(17584, 14) }, // GT218M [GeForce G 105M]
+    Device { id: 0x0a6a, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18887, 9) }, // GT218M [NVS 2100M]
+    Device { id: 0x0a6c, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18896, 9) }, // GT218M [NVS 3100M]
+    Device { id: 0x0a6e, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18905, 12) }, // GT218M [GeForce 305M]
+    Device { id: 0x0a6f, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18615, 3) }, // GT218M [ION]
+    Device { id: 0x0a70, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18917, 12) }, // GT218M [GeForce 310M]
+    Device { id: 0x0a71, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18905, 12) }, // GT218M [GeForce 305M]
+    Device { id: 0x0a72, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18917, 12) }, // GT218M [GeForce 310M]
+    Device { id: 0x0a73, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18905, 12) }, // GT218M [GeForce 305M]
+    Device { id: 0x0a74, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18929, 13) }, // GT218M [GeForce G210M]
+    Device { id: 0x0a75, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18917, 12) }, // GT218M [GeForce 310M]
+    Device { id: 0x0a76, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18942, 5) }, // GT218M [ION 2]
+    Device { id: 0x0a78, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18947, 16) }, // GT218GL [Quadro FX 380 LP]
+    Device { id: 0x0a7a, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18963, 12) }, // GT218M [GeForce 315M]
+    Device { id: 0x0a7b, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18796, 11) }, // GT218 [GeForce 505]
+    Device { id: 0x0a7c, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18975, 14) }, // GT218GLM [Quadro FX 380M]
+    Device { id: 0x0a80, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a81, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a82, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a83, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a84, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a85, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a86, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a87, chip: None, gpu: false, src: NameSource::PciIds, name: s(18989, 17) }, // MCP79 Host Bridge
+    Device { id: 0x0a88, chip: None, gpu: false, src: NameSource::PciIds, name: s(19006, 23) }, // MCP79 Memory Controller
+    Device { id: 0x0a89, chip: None, gpu: false, src: NameSource::PciIds, name: s(19006, 23) }, // MCP79 Memory Controller
+    Device { id: 0x0a98, chip: None, gpu: false, src: NameSource::PciIds, name: s(19006, 23) }, // MCP79 Memory Controller
+    Device { id: 0x0aa0, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0aa2, chip: None, gpu: false, src: NameSource::PciIds, name: s(19053, 11) }, // MCP79 SMBus
+    Device { id: 0x0aa3, chip: None, gpu: false, src: NameSource::PciIds, name: s(19064, 18) }, // MCP79 Co-processor
+    Device { id: 0x0aa4, chip: None, gpu: false, src: NameSource::PciIds, name: s(19006, 23) }, // MCP79 Memory Controller
+    Device { id: 0x0aa5, chip: None, gpu: false, src: NameSource::PciIds, name: s(19082, 29) }, // MCP79 OHCI USB 1.1 Controller
+    Device { id: 0x0aa6, chip: None, gpu: false, src: NameSource::PciIds, name: s(19111, 29) }, // MCP79 EHCI USB 2.0 Controller
+    Device { id: 0x0aa7, chip: None, gpu: false, src: NameSource::PciIds, name: s(19082, 29) }, // MCP79 OHCI USB 1.1 Controller
+    Device { id: 0x0aa8, chip: None, gpu: false, src: NameSource::PciIds, name: s(19082, 29) }, // MCP79 OHCI USB 1.1 Controller
+    Device { id: 0x0aa9, chip: None, gpu: false, src: NameSource::PciIds, name: s(19111, 29) }, // MCP79 EHCI USB 2.0 Controller
+    Device { id: 0x0aaa, chip: None, gpu: false, src: NameSource::PciIds, name: s(19111, 29) }, // MCP79 EHCI USB 2.0 Controller
+    Device { id: 0x0aab, chip: None, gpu: false, src: NameSource::PciIds, name: s(19140, 16) }, // MCP79 PCI Bridge
+    Device { id: 0x0aac, chip: None, gpu: false, src: NameSource::PciIds, name: s(19156, 16) }, // MCP79 LPC Bridge
+    Device { id: 0x0aad, chip: None, gpu: false, src: NameSource::PciIds, name: s(19156, 16) }, // MCP79 LPC Bridge
+    Device { id: 0x0aae, chip: None, gpu: false, src: NameSource::PciIds, name: s(19156, 16) }, // MCP79 LPC Bridge
+    Device { id: 0x0aaf, chip: None, gpu: false, src: NameSource::PciIds, name: s(19156, 16) }, // MCP79 LPC Bridge
+    Device { id: 0x0ab0, chip: None, gpu: false, src: NameSource::PciIds, name: s(19172, 14) }, // MCP79 Ethernet
+    Device { id: 0x0ab1, chip: None, gpu: false, src: NameSource::PciIds, name: s(19172, 14) }, // MCP79 Ethernet
+    Device { id: 0x0ab2, chip: None, gpu: false, src: NameSource::PciIds, name: s(19172, 14) }, // MCP79 Ethernet
+    Device { id: 0x0ab3, chip: None, gpu: false, src: NameSource::PciIds, name: s(19172, 14) }, // MCP79 Ethernet
+    Device { id: 0x0ab4, chip: None, gpu: false, src: NameSource::PciIds, name: s(19186, 21) }, // MCP79 SATA Controller
+    Device { id: 0x0ab5, chip: None, gpu: false, src: NameSource::PciIds, name: s(19186, 21) }, // MCP79 SATA Controller
+    Device { id: 0x0ab6, chip: None, gpu: false, src: NameSource::PciIds, name: s(19186, 21) }, // MCP79 SATA Controller
+    Device { id: 0x0ab7, chip: None, gpu: false, src: NameSource::PciIds, name: s(19186, 21) }, // MCP79 SATA Controller
+    Device { id: 0x0ab8, chip: None, gpu: false, src: NameSource::PciIds, name: s(19207, 21) }, // MCP79 AHCI Controller
+    Device { id: 0x0ab9, chip: None, gpu: false, src: NameSource::PciIds, name: s(19207, 21) }, // MCP79 AHCI Controller
+    Device { id: 0x0aba, chip: None, gpu: false, src: NameSource::PciIds, name: s(19207, 21) }, // MCP79 AHCI Controller
+    Device { id: 0x0abb, chip: None, gpu: false, src: NameSource::PciIds, name: s(19207, 21) }, // MCP79 AHCI Controller
+    Device { id: 0x0abc, chip: None, gpu: false, src: NameSource::PciIds, name: s(19228, 21) }, // MCP79 RAID Controller
+    Device { id: 0x0abd, chip: None, gpu: false, src: NameSource::PciIds, name: s(19228, 21) }, // MCP79 RAID Controller
+    Device { id: 0x0abe, chip: None, gpu: false, src: NameSource::PciIds, name: s(19228, 21) }, // MCP79 RAID Controller
+    Device { id: 0x0abf, chip: None, gpu: false, src: NameSource::PciIds, name: s(19228, 21) }, // MCP79 RAID Controller
+    Device { id: 0x0ac0, chip: None, gpu: false, src: NameSource::PciIds, name: s(19249, 27) }, // MCP79 High Definition Audio
+    Device { id: 0x0ac1, chip: None, gpu: false, src: NameSource::PciIds, name: s(19249, 27) }, // MCP79 High Definition Audio
+    Device { id: 0x0ac2, chip: None, gpu: false, src: NameSource::PciIds, name: s(19249, 27) }, // MCP79 High Definition Audio
+    Device { id: 0x0ac3, chip: None, gpu: false, src: NameSource::PciIds, name: s(19249, 27) }, // MCP79 High Definition Audio
+    Device { id: 0x0ac4, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0ac5, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0ac6, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0ac7, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0ac8, chip: None, gpu: false, src: NameSource::PciIds, name: s(19029, 24) }, // MCP79 PCI Express Bridge
+    Device { id: 0x0ad0, chip: None, gpu: false, src: NameSource::PciIds, name: s(19276, 53) }, // MCP78S [GeForce 8200] SATA Controller (non-AHCI mode)
+    Device { id: 0x0ad4, chip: None, gpu: false, src: NameSource::PciIds, name: s(19329, 37) }, // MCP78S [GeForce 8200] AHCI Controller
+    Device { id: 0x0ad8, chip: None, gpu: false, src: NameSource::PciIds, name: s(19366, 49) }, // MCP78S [GeForce 8200] SATA Controller (RAID mode)
+    Device { id: 0x0be2, chip: Some(73), gpu: false, src: NameSource::PciIds, name: s(19415, 27) }, // GT216 HDMI Audio Controller
+    Device { id: 0x0be3, chip: None, gpu: false, src: NameSource::PciIds, name: s(19442, 32) }, // High Definition Audio Controller
+    Device { id: 0x0be4, chip: None, gpu: false, src: NameSource::PciIds, name: s(19442, 32) }, // High Definition Audio Controller
+    Device { id: 0x0be5, chip: Some(35), gpu: false, src: NameSource::PciIds, name: s(19474, 38) }, // GF100 High Definition Audio Controller
+    Device { id: 0x0be9, chip: Some(37), gpu: false, src: NameSource::PciIds, name: s(19512, 38) }, // GF106 High Definition Audio Controller
+    Device { id: 0x0bea, chip: Some(38), gpu: false, src: NameSource::PciIds, name: s(19550, 38) }, // GF108 High Definition Audio Controller
+    Device { id: 0x0beb, chip: Some(36), gpu: false, src: NameSource::PciIds, name: s(19588, 38) }, // GF104 High Definition Audio Controller
+    Device { id: 0x0bee, chip: Some(41), gpu: false, src: NameSource::PciIds, name: s(19626, 38) }, // GF116 High Definition Audio Controller
+    Device { id: 0x0bf0, chip: None, gpu: false, src: NameSource::PciIds, name: s(19664, 21) }, // Tegra2 PCIe x4 Bridge
+    Device { id: 0x0bf1, chip: None, gpu: false, src: NameSource::PciIds, name: s(19685, 21) }, // Tegra2 PCIe x2 Bridge
+    Device { id: 0x0ca0, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(15060, 14) }, // GT215 [GeForce GT 330]
+    Device { id: 0x0ca2, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(18781, 14) }, // GT215 [GeForce GT 320]
+    Device { id: 0x0ca3, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(18821, 14) }, // GT215 [GeForce GT 240]
+    Device { id: 0x0ca4, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19706, 14) }, // GT215 [GeForce GT 340]
+    Device { id: 0x0ca5, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(16931, 14) }, // GT215 [GeForce GT 220]
+    Device { id: 0x0ca7, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(15060, 14) }, // GT215 [GeForce GT 330]
+    Device { id: 0x0ca8, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19720, 16) }, // GT215M [GeForce GTS 260M]
+    Device { id: 0x0ca9, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19736, 16) }, // GT215M [GeForce GTS 250M]
+    Device { id: 0x0cac, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19752, 18) }, // GT215 [GeForce GT 220/315]
+    Device { id: 0x0caf, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19770, 15) }, // GT215M [GeForce GT 335M]
+    Device { id: 0x0cb0, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19785, 16) }, // GT215M [GeForce GTS 350M]
+    Device { id: 0x0cb1, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19801, 16) }, // GT215M [GeForce GTS 360M]
+    Device { id: 0x0cbc, chip: Some(72), gpu: true, src: NameSource::PciIds, name: s(19817, 15) }, // GT215GLM [Quadro FX 1800M]
+    Device { id: 0x0d60, chip: None, gpu: false, src: NameSource::PciIds, name: s(19832, 17) }, // MCP89 HOST Bridge
+    Device { id: 0x0d68, chip: None, gpu: false, src: NameSource::PciIds, name: s(19849, 23) }, // MCP89 Memory Controller
+    Device { id: 0x0d69, chip: None, gpu: false, src: NameSource::PciIds, name: s(19849, 23) }, // MCP89 Memory Controller
+    Device { id: 0x0d76, chip: None, gpu: false, src: NameSource::PciIds, name: s(19872, 24) }, // MCP89 PCI Express Bridge
+    Device { id: 0x0d79, chip: None, gpu: false, src: NameSource::PciIds, name: s(19896, 11) }, // MCP89 SMBus
+    Device { id: 0x0d7a, chip: None, gpu: false, src: NameSource::PciIds, name: s(19907, 18) }, // MCP89 Co-Processor
+    Device { id: 0x0d7b, chip: None, gpu: false, src: NameSource::PciIds, name: s(19849, 23) }, // MCP89 Memory Controller
+    Device { id: 0x0d7d, chip: None, gpu: false, src: NameSource::PciIds, name: s(19925, 14) }, // MCP89 Ethernet
+    Device { id: 0x0d80, chip: None, gpu: false, src: NameSource::PciIds, name: s(19939, 16) }, // MCP89 LPC Bridge
+    Device { id: 0x0d85, chip: None, gpu: false, src: NameSource::PciIds, name: s(19955, 21) }, // MCP89 SATA Controller
+    Device { id: 0x0d88, chip: None, gpu: false, src: NameSource::PciIds, name: s(19976, 33) }, // MCP89 SATA Controller (AHCI mode)
+    Device { id: 0x0d89, chip: None, gpu: false, src: NameSource::PciIds, name: s(19976, 33) }, // MCP89 SATA Controller (AHCI mode)
+    Device { id: 0x0d8d, chip: None, gpu: false, src: NameSource::PciIds, name: s(20009, 33) }, // MCP89 SATA Controller (RAID mode)
+    Device { id: 0x0d94, chip: None, gpu: false, src: NameSource::PciIds, name: s(20042, 27) }, // MCP89 High Definition Audio
+    Device { id: 0x0d9c, chip: None, gpu: false, src: NameSource::PciIds, name: s(20069, 29) }, // MCP89 OHCI USB 1.1 Controller
+    Device { id: 0x0d9d, chip: None, gpu: false, src: NameSource::PciIds, name: s(20098, 29) }, // MCP89 EHCI USB 2.0 Controller
+    Device { id: 0x0dc0, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20127, 14) }, // GF106 [GeForce GT 440]
+    Device { id: 0x0dc4, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20141, 15) }, // GF106 [GeForce GTS 450]
+    Device { id: 0x0dc5, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20156, 19) }, // GF106 [GeForce GTS 450 OEM]
+    Device { id: 0x0dc6, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20156, 19) }, // GF106 [GeForce GTS 450 OEM]
+    Device { id: 0x0dcd, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20175, 15) }, // GF106M [GeForce GT 555M]
+    Device { id: 0x0dce, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20175, 15) }, // GF106M [GeForce GT 555M]
+    Device { id: 0x0dd1, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20190, 16) }, // GF106M [GeForce GTX 460M]
+    Device { id: 0x0dd2, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20206, 15) }, // GF106M [GeForce GT 445M]
+    Device { id: 0x0dd3, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20221, 15) }, // GF106M [GeForce GT 435M]
+    Device { id: 0x0dd6, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20236, 15) }, // GF106M [GeForce GT 550M]
+    Device { id: 0x0dd8, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20251, 11) }, // GF106GL [Quadro 2000]
+    Device { id: 0x0dda, chip: Some(37), gpu: true, src: NameSource::PciIds, name: s(20262, 12) }, // GF106GLM [Quadro 2000M]
+    Device { id: 0x0de0, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20127, 14) }, // GF108 [GeForce GT 440]
+    Device { id: 0x0de1, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20274, 14) }, // GF108 [GeForce GT 430]
+    Device { id: 0x0de2, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20288, 14) }, // GF108 [GeForce GT 420]
+    Device { id: 0x0de3, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20302, 15) }, // GF108M [GeForce GT 635M]
+    Device { id: 0x0de4, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20317, 14) }, // GF108 [GeForce GT 520]
+    Device { id: 0x0de5, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20331, 14) }, // GF108 [GeForce GT 530]
+    Device { id: 0x0de7, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20345, 14) }, // GF108 [GeForce GT 610]
+    Device { id: 0x0de8, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20359, 15) }, // GF108M [GeForce GT 620M]
+    Device { id: 0x0de9, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20374, 33) }, // GF108M [GeForce GT 620M/630M/635M/640M LE]
+    Device { id: 0x0dea, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20407, 12) }, // GF108M [GeForce 610M]
+    Device { id: 0x0deb, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20175, 15) }, // GF108M [GeForce GT 555M]
+    Device { id: 0x0dec, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20419, 15) }, // GF108M [GeForce GT 525M]
+    Device { id: 0x0ded, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20434, 15) }, // GF108M [GeForce GT 520M]
+    Device { id: 0x0dee, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20449, 15) }, // GF108M [GeForce GT 415M]
+    Device { id: 0x0def, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20464, 9) }, // GF108M [NVS 5400M]
+    Device { id: 0x0df0, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20473, 15) }, // GF108M [GeForce GT 425M]
+    Device { id: 0x0df1, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20488, 15) }, // GF108M [GeForce GT 420M]
+    Device { id: 0x0df2, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20221, 15) }, // GF108M [GeForce GT 435M]
+    Device { id: 0x0df3, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20488, 15) }, // GF108M [GeForce GT 420M]
+    Device { id: 0x0df4, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20503, 15) }, // GF108M [GeForce GT 540M]
+    Device { id: 0x0df5, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20419, 15) }, // GF108M [GeForce GT 525M]
+    Device { id: 0x0df6, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20236, 15) }, // GF108M [GeForce GT 550M]
+    Device { id: 0x0df7, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20434, 15) }, // GF108M [GeForce GT 520M]
+    Device { id: 0x0df8, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(17365, 10) }, // GF108GL [Quadro 600]
+    Device { id: 0x0df9, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20518, 11) }, // GF108GLM [Quadro 500M]
+    Device { id: 0x0dfa, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20529, 12) }, // GF108GLM [Quadro 1000M]
+    Device { id: 0x0dfc, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20541, 9) }, // GF108GLM [NVS 5200M]
+    Device { id: 0x0e08, chip: Some(43), gpu: false, src: NameSource::PciIds, name: s(20550, 27) }, // GF119 HDMI Audio Controller
+    Device { id: 0x0e09, chip: Some(39), gpu: false, src: NameSource::PciIds, name: s(20577, 38) }, // GF110 High Definition Audio Controller
+    Device { id: 0x0e0a, chip: Some(45), gpu: false, src: NameSource::PciIds, name: s(20615, 27) }, // GK104 HDMI Audio Controller
+    Device { id: 0x0e0b, chip: Some(46), gpu: false, src: NameSource::PciIds, name: s(20642, 27) }, // GK106 HDMI Audio Controller
+    Device { id: 0x0e0c, chip: Some(40), gpu: false, src: NameSource::PciIds, name: s(20669, 27) }, // GF114 HDMI Audio Controller
+    Device { id: 0x0e0f, chip: Some(51), gpu: false, src: NameSource::PciIds, name: s(20696, 30) }, // GK208 HDMI/DP Audio Controller
+    Device { id: 0x0e12, chip: None, gpu: false, src: NameSource::PciIds, name: s(20726, 22) }, // TegraK1 PCIe x4 Bridge
+    Device { id: 0x0e13, chip: None, gpu: false, src: NameSource::PciIds, name: s(20748, 22) }, // TegraK1 PCIe x1 Bridge
+    Device { id: 0x0e1a, chip: Some(48), gpu: false, src: NameSource::PciIds, name: s(20770, 38) }, // GK110 High Definition Audio Controller
+    Device { id: 0x0e1b, chip: Some(47), gpu: false, src: NameSource::PciIds, name: s(20808, 27) }, // GK107 HDMI Audio Controller
+    Device { id: 0x0e1c, chip: None, gpu: false, src: NameSource::PciIds, name: s(20835, 22) }, // Tegra3+ PCIe x4 Bridge
+    Device { id: 0x0e1d, chip: None, gpu: false, src: NameSource::PciIds, name: s(20857, 22) }, // Tegra3+ PCIe x2 Bridge
+    Device { id: 0x0e22, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20190, 15) }, // GF104 [GeForce GTX 460]
+    Device { id: 0x0e23, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20879, 18) }, // GF104 [GeForce GTX 460 SE]
+    Device { id: 0x0e24, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20897, 19) }, // GF104 [GeForce GTX 460 OEM]
+    Device { id: 0x0e30, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20916, 16) }, // GF104M [GeForce GTX 470M]
+    Device { id: 0x0e31, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20932, 16) }, // GF104M [GeForce GTX 485M]
+    Device { id: 0x0e3a, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20948, 12) }, // GF104GLM [Quadro 3000M]
+    Device { id: 0x0e3b, chip: Some(36), gpu: true, src: NameSource::PciIds, name: s(20960, 12) }, // GF104GLM [Quadro 4000M]
+    Device { id: 0x0f00, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20972, 14) }, // GF108 [GeForce GT 630]
+    Device { id: 0x0f01, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20359, 14) }, // GF108 [GeForce GT 620]
+    Device { id: 0x0f02, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20986, 14) }, // GF108 [GeForce GT 730]
+    Device { id: 0x0f03, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20345, 14) }, // GF108 [GeForce GT 610]
+    Device { id: 0x0f06, chip: Some(38), gpu: true, src: NameSource::PciIds, name: s(20986, 14) }, // GF108 [GeForce GT 730]
+    Device { id: 0x0fa0, chip: None, gpu: true, src: NameSource::PciIds, name: s(21000, 10) }, // GK11x [GK11x_FPGA]
+    Device { id: 0x0fa5, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK11x
+    Device { id: 0x0fa7, chip: None, gpu: true, src: NameSource::PciIds, name: s(21010, 23) }, // GK11x [Tegra on x86 (PEATRANS)]
+    Device { id: 0x0fae, chip: None, gpu: false, src: NameSource::PciIds, name: s(21033, 29) }, // Tegra X1 PCIe x4 Root Complex
+    Device { id: 0x0faf, chip: None, gpu: false, src: NameSource::PciIds, name: s(21062, 29) }, // Tegra X1 PCIe x1 Root Complex
+    Device { id: 0x0fb0, chip: Some(57), gpu: false, src: NameSource::PciIds, name: s(21091, 27) }, // GM200 High Definition Audio
+    Device { id: 0x0fb8, chip: Some(66), gpu: false, src: NameSource::PciIds, name: s(21118, 38) }, // GP108 High Definition Audio Controller
+    Device { id: 0x0fb9, chip: Some(65), gpu: false, src: NameSource::PciIds, name: s(21156, 40) }, // GP107GL High Definition Audio Controller
+    Device { id: 0x0fba, chip: Some(59), gpu: false, src: NameSource::PciIds, name: s(21196, 38) }, // GM206 High Definition Audio Controller
+    Device { id: 0x0fbb, chip: Some(58), gpu: false, src: NameSource::PciIds, name: s(21234, 38) }, // GM204 High Definition Audio Controller
+    Device { id: 0x0fbc, chip: Some(55), gpu: false, src: NameSource::PciIds, name: s(21272, 54) }, // GM107 High Definition Audio Controller [GeForce 940MX]
+    Device { id: 0x0fc0, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21326, 18) }, // GK107 [GeForce GT 640 OEM]
+    Device { id: 0x0fc1, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21326, 14) }, // GK107 [GeForce GT 640]
+    Device { id: 0x0fc2, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21344, 18) }, // GK107 [GeForce GT 630 OEM]
+    Device { id: 0x0fc4, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21362, 8) }, // GK107 [D14P1-15]
+    Device { id: 0x0fc5, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21370, 15) }, // GK107 [GeForce GT 1030]
+    Device { id: 0x0fc6, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21385, 15) }, // GK107 [GeForce GTX 650]
+    Device { id: 0x0fc8, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21400, 14) }, // GK107 [GeForce GT 740]
+    Device { id: 0x0fc9, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(20986, 14) }, // GK107 [GeForce GT 730]
+    Device { id: 0x0fcb, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21414, 6) }, // GK107 [EXK107]
+    Device { id: 0x0fcc, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21420, 14) }, // GK107 [GeForce GT 720]
+    Device { id: 0x0fcd, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21434, 15) }, // GK107M [GeForce GT 755M]
+    Device { id: 0x0fce, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21449, 18) }, // GK107M [GeForce GT 640M LE]
+    Device { id: 0x0fcf, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21467, 8) }, // GK107 [GEN3 ESI]
+    Device { id: 0x0fd0, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21475, 4) }, // GK107 [NB1G]
+    Device { id: 0x0fd1, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21479, 15) }, // GK107M [GeForce GT 650M]
+    Device { id: 0x0fd2, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21449, 15) }, // GK107M [GeForce GT 640M]
+    Device { id: 0x0fd3, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21449, 18) }, // GK107M [GeForce GT 640M LE]
+    Device { id: 0x0fd4, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21494, 16) }, // GK107M [GeForce GTX 660M]
+    Device { id: 0x0fd5, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21510, 27) }, // GK107M [GeForce GT 650M Mac Edition]
+    Device { id: 0x0fd6, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21537, 9) }, // GK107M [N13P-GS-W]
+    Device { id: 0x0fd7, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21546, 9) }, // GK107 [GK107-GTX]
+    Device { id: 0x0fd8, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21555, 27) }, // GK107M [GeForce GT 640M Mac Edition]
+    Device { id: 0x0fd9, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21582, 15) }, // GK107M [GeForce GT 645M]
+    Device { id: 0x0fda, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21597, 11) }, // GK107 [GK107-ES-A1]
+    Device { id: 0x0fdb, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21608, 12) }, // GK107 [GK107-ESP-A1]
+    Device { id: 0x0fdc, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21620, 14) }, // GK107 [GK107-INT22-A1]
+    Device { id: 0x0fdd, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21634, 14) }, // GK107 [GK107-INT11-A1]
+    Device { id: 0x0fde, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21648, 14) }, // GK107 [GK107-ES-KA-E1]
+    Device { id: 0x0fdf, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21662, 15) }, // GK107M [GeForce GT 740M]
+    Device { id: 0x0fe0, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21677, 28) }, // GK107M [GeForce GTX 660M Mac Edition]
+    Device { id: 0x0fe1, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21705, 15) }, // GK107M [GeForce GT 730M]
+    Device { id: 0x0fe2, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21720, 15) }, // GK107M [GeForce GT 745M]
+    Device { id: 0x0fe3, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21720, 15) }, // GK107M [GeForce GT 745M]
+    Device { id: 0x0fe4, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21735, 15) }, // GK107M [GeForce GT 750M]
+    Device { id: 0x0fe5, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21750, 16) }, // GK107 [GeForce K340 USM]
+    Device { id: 0x0fe6, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21766, 15) }, // GK107 [GRID K1 NVS USM]
+    Device { id: 0x0fe7, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21781, 14) }, // GK107GL [GRID K100 vGPU]
+    Device { id: 0x0fe8, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21795, 7) }, // GK107M [N14P-GS]
+    Device { id: 0x0fe9, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21802, 27) }, // GK107M [GeForce GT 750M Mac Edition]
+    Device { id: 0x0fea, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21829, 27) }, // GK107M [GeForce GT 755M Mac Edition]
+    Device { id: 0x0fec, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21856, 12) }, // GK107M [GeForce 710A]
+    Device { id: 0x0fed, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21868, 12) }, // GK107M [GeForce 820M]
+    Device { id: 0x0fee, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21880, 12) }, // GK107M [GeForce 810M]
+    Device { id: 0x0fef, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21892, 9) }, // GK107GL [GRID K340]
+    Device { id: 0x0ff0, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21901, 4) }, // GK107 [NB1Q]
+    Device { id: 0x0ff1, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21905, 8) }, // GK107 [NVS 1000]
+    Device { id: 0x0ff2, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21766, 7) }, // GK107GL [GRID K1]
+    Device { id: 0x0ff3, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21913, 11) }, // GK107GL [Quadro K420]
+    Device { id: 0x0ff5, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21924, 17) }, // GK107GL [GRID K1 Tesla USM]
+    Device { id: 0x0ff6, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21941, 13) }, // GK107GLM [Quadro K1100M]
+    Device { id: 0x0ff7, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21954, 15) }, // GK107GL [GRID K140Q vGPU]
+    Device { id: 0x0ff8, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21969, 12) }, // GK107GLM [Quadro K500M]
+    Device { id: 0x0ff9, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21981, 13) }, // GK107GL [Quadro K2000D]
+    Device { id: 0x0ffa, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21994, 11) }, // GK107GL [Quadro K600]
+    Device { id: 0x0ffb, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(22005, 13) }, // GK107GLM [Quadro K2000M]
+    Device { id: 0x0ffc, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(22018, 13) }, // GK107GLM [Quadro K1000M]
+    Device { id: 0x0ffd, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(18772, 7) }, // GK107 [NVS 510]
+    Device { id: 0x0ffe, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(21981, 12) }, // GK107GL [Quadro K2000]
+    Device { id: 0x0fff, chip: Some(47), gpu: true, src: NameSource::PciIds, name: s(22031, 10) }, // GK107GL [Quadro 410]
+    Device { id: 0x1001, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22041, 19) }, // GK110B [GeForce GTX TITAN Z]
+    Device { id: 0x1003, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22060, 20) }, // GK110 [GeForce GTX Titan LE]
+    Device { id: 0x1004, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22080, 15) }, // GK110 [GeForce GTX 780]
+    Device { id: 0x1005, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22041, 17) }, // GK110 [GeForce GTX TITAN]
+    Device { id: 0x1007, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22095, 22) }, // GK110 [GeForce GTX 780 Rev. 2]
+    Device { id: 0x1008, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22117, 22) }, // GK110 [GeForce GTX 780 Ti 6GB]
+    Device { id: 0x100a, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22117, 18) }, // GK110B [GeForce GTX 780 Ti]
+    Device { id: 0x100c, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22139, 23) }, // GK110B [GeForce GTX TITAN Black]
+    Device { id: 0x101e, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22162, 10) }, // GK110GL [Tesla K20X]
+    Device { id: 0x101f, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22162, 9) }, // GK110GL [Tesla K20]
+    Device { id: 0x1020, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22162, 10) }, // GK110GL [Tesla K20X]
+    Device { id: 0x1021, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22172, 11) }, // GK110GL [Tesla K20Xm]
+    Device { id: 0x1022, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22183, 10) }, // GK110GL [Tesla K20c]
+    Device { id: 0x1023, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22193, 10) }, // GK110BGL [Tesla K40m]
+    Device { id: 0x1024, chip: Some(50), gpu: true, src: NameSource::PciIds, name: s(22203, 10) }, // GK180GL [Tesla K40c]
+    Device { id: 0x1026, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22213, 10) }, // GK110GL [Tesla K20s]
+    Device { id: 0x1027, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22223, 11) }, // GK110BGL [Tesla K40st]
+    Device { id: 0x1028, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22234, 10) }, // GK110GL [Tesla K20m]
+    Device { id: 0x1029, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22223, 10) }, // GK110BGL [Tesla K40s]
+    Device { id: 0x102a, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22244, 10) }, // GK110BGL [Tesla K40t]
+    Device { id: 0x102d, chip: Some(54), gpu: true, src: NameSource::PciIds, name: s(4986, 9) }, // GK210GL [Tesla K80]
+    Device { id: 0x102e, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22254, 10) }, // GK110BGL [Tesla K40d]
+    Device { id: 0x102f, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22264, 17) }, // GK110BGL [Tesla Stella Solo]
+    Device { id: 0x103a, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22281, 12) }, // GK110GL [Quadro K6000]
+    Device { id: 0x103c, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(22293, 12) }, // GK110GL [Quadro K5200]
+    Device { id: 0x103f, chip: Some(49), gpu: true, src: NameSource::PciIds, name: s(22305, 16) }, // GK110BGL [Tesla Stella SXM]
+    Device { id: 0x1040, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20317, 14) }, // GF119 [GeForce GT 520]
+    Device { id: 0x1042, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22321, 11) }, // GF119 [GeForce 510]
+    Device { id: 0x1045, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GF119
+    Device { id: 0x1048, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22332, 11) }, // GF119 [GeForce 605]
+    Device { id: 0x1049, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22343, 18) }, // GF119 [GeForce GT 620 OEM]
+    Device { id: 0x104a, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20345, 14) }, // GF119 [GeForce GT 610]
+    Device { id: 0x104b, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22361, 18) }, // GF119 [GeForce GT 625 OEM]
+    Device { id: 0x104c, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22379, 14) }, // GF119 [GeForce GT 705]
+    Device { id: 0x104d, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22393, 14) }, // GF119 [GeForce GT 710]
+    Device { id: 0x1050, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20434, 15) }, // GF119M [GeForce GT 520M]
+    Device { id: 0x1051, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22407, 16) }, // GF119M [GeForce GT 520MX]
+    Device { id: 0x1052, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20434, 15) }, // GF119M [GeForce GT 520M]
+    Device { id: 0x1054, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22423, 12) }, // GF119M [GeForce 410M]
+    Device { id: 0x1055, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22423, 12) }, // GF119M [GeForce 410M]
+    Device { id: 0x1056, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22435, 9) }, // GF119M [NVS 4200M]
+    Device { id: 0x1057, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22444, 16) }, // GF119M [Quadro NVS 4200M]
+    Device { id: 0x1058, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20407, 12) }, // GF119M [GeForce 610M]
+    Device { id: 0x1059, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20407, 12) }, // GF119M [GeForce 610M]
+    Device { id: 0x105a, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(20407, 12) }, // GF119M [GeForce 610M]
+    Device { id: 0x105b, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22460, 12) }, // GF119M [GeForce 705M]
+    Device { id: 0x107c, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(22472, 7) }, // GF119 [NVS 315]
+    Device { id: 0x107d, chip: Some(43), gpu: true, src: NameSource::PciIds, name: s(18896, 7) }, // GF119 [NVS 310]
+    Device { id: 0x1080, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22479, 15) }, // GF110 [GeForce GTX 580]
+    Device { id: 0x1081, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22494, 15) }, // GF110 [GeForce GTX 570]
+    Device { id: 0x1082, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22509, 22) }, // GF110 [GeForce GTX 560 Ti OEM]
+    Device { id: 0x1084, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22531, 19) }, // GF110 [GeForce GTX 560 OEM]
+    Device { id: 0x1086, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22550, 22) }, // GF110 [GeForce GTX 570 Rev. 2]
+    Device { id: 0x1087, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22572, 28) }, // GF110 [GeForce GTX 560 Ti 448 Cores]
+    Device { id: 0x1088, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22600, 15) }, // GF110 [GeForce GTX 590]
+    Device { id: 0x1089, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22615, 22) }, // GF110 [GeForce GTX 580 Rev. 2]
+    Device { id: 0x108b, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22479, 15) }, // GF110 [GeForce GTX 580]
+    Device { id: 0x108e, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22637, 11) }, // GF110GL [Tesla C2090]
+    Device { id: 0x1091, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22648, 11) }, // GF110GL [Tesla M2090]
+    Device { id: 0x1094, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22659, 11) }, // GF110GL [Tesla M2075]
+    Device { id: 0x1096, chip: Some(39), gpu: true, src: NameSource::PciIds, name: s(22670, 19) }, // GF110GL [Tesla C2050 / C2075]
+    Device { id: 0x109a, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(22689, 12) }, // GF100GLM [Quadro 5010M]
+    Device { id: 0x109b, chip: Some(35), gpu: true, src: NameSource::PciIds, name: s(22701, 11) }, // GF100GL [Quadro 7000]
+    Device { id: 0x10c0, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(22712, 22) }, // GT218 [GeForce 9300 GS Rev. 2]
+    Device { id: 0x10c3, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(22734, 22) }, // GT218 [GeForce 8400 GS Rev. 3]
+    Device { id: 0x10c5, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(18746, 11) }, // GT218 [GeForce 405]
+    Device { id: 0x10d8, chip: Some(74), gpu: true, src: NameSource::PciIds, name: s(14411, 7) }, // GT218 [NVS 300]
+    Device { id: 0x10e5, chip: None, gpu: false, src: NameSource::PciIds, name: s(22756, 27) }, // Parker PCIe x4 Root Complex
+    Device { id: 0x10e6, chip: None, gpu: false, src: NameSource::PciIds, name: s(22783, 27) }, // Parker PCIe x1 Root Complex
+    Device { id: 0x10ef, chip: Some(62), gpu: false, src: NameSource::PciIds, name: s(22810, 27) }, // GP102 HDMI Audio Controller
+    Device { id: 0x10f0, chip: Some(63), gpu: false, src: NameSource::PciIds, name: s(22837, 38) }, // GP104 High Definition Audio Controller
+    Device { id: 0x10f1, chip: Some(64), gpu: false, src: NameSource::PciIds, name: s(22875, 38) }, // GP106 High Definition Audio Controller
+    Device { id: 0x10f7, chip: Some(77), gpu: false, src: NameSource::PciIds, name: s(22913, 38) }, // TU102 High Definition Audio Controller
+    Device { id: 0x10f8, chip: Some(78), gpu: false, src: NameSource::PciIds, name: s(22951, 25) }, // TU104 HD Audio Controller
+    Device { id: 0x10f9, chip: Some(79), gpu: false, src: NameSource::PciIds, name: s(22976, 38) }, // TU106 High Definition Audio Controller
+    Device { id: 0x1140, chip: Some(42), gpu: true, src: NameSource::PciIds, name: s(23014, 52) }, // GF117M [GeForce 610M/710M/810M/820M / GT 620M/625M/630M/720M]
+    Device { id: 0x1180, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23066, 15) }, // GK104 [GeForce GTX 680]
+    Device { id: 0x1182, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23081, 18) }, // GK104 [GeForce GTX 760 Ti]
+    Device { id: 0x1183, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23099, 18) }, // GK104 [GeForce GTX 660 Ti]
+    Device { id: 0x1184, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23117, 15) }, // GK104 [GeForce GTX 770]
+    Device { id: 0x1185, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23132, 19) }, // GK104 [GeForce GTX 660 OEM]
+    Device { id: 0x1186, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23099, 18) }, // GK104 [GeForce GTX 660 Ti]
+    Device { id: 0x1187, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23081, 15) }, // GK104 [GeForce GTX 760]
+    Device { id: 0x1188, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23151, 15) }, // GK104 [GeForce GTX 690]
+    Device { id: 0x1189, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23166, 15) }, // GK104 [GeForce GTX 670]
+    Device { id: 0x118a, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23181, 9) }, // GK104GL [GRID K520]
+    Device { id: 0x118b, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23190, 19) }, // GK104GL [GRID K2 GeForce USM]
+    Device { id: 0x118c, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23209, 15) }, // GK104 [GRID K2 NVS USM]
+    Device { id: 0x118d, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23224, 14) }, // GK104GL [GRID K200 vGPU]
+    Device { id: 0x118e, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23238, 19) }, // GK104 [GeForce GTX 760 OEM]
+    Device { id: 0x118f, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23257, 9) }, // GK104GL [Tesla K10]
+    Device { id: 0x1191, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23266, 22) }, // GK104 [GeForce GTX 760 Rev. 2]
+    Device { id: 0x1193, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23288, 22) }, // GK104 [GeForce GTX 760 Ti OEM]
+    Device { id: 0x1194, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(4986, 8) }, // GK104GL [Tesla K8]
+    Device { id: 0x1195, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23310, 22) }, // GK104 [GeForce GTX 660 Rev. 2]
+    Device { id: 0x1198, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23332, 16) }, // GK104M [GeForce GTX 880M]
+    Device { id: 0x1199, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23348, 16) }, // GK104M [GeForce GTX 870M]
+    Device { id: 0x119a, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23364, 16) }, // GK104M [GeForce GTX 860M]
+    Device { id: 0x119d, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23380, 28) }, // GK104M [GeForce GTX 775M Mac Edition]
+    Device { id: 0x119e, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23408, 28) }, // GK104M [GeForce GTX 780M Mac Edition]
+    Device { id: 0x119f, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23408, 16) }, // GK104M [GeForce GTX 780M]
+    Device { id: 0x11a0, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23436, 16) }, // GK104M [GeForce GTX 680M]
+    Device { id: 0x11a1, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23452, 17) }, // GK104M [GeForce GTX 670MX]
+    Device { id: 0x11a2, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23469, 29) }, // GK104M [GeForce GTX 675MX Mac Edition]
+    Device { id: 0x11a3, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23498, 17) }, // GK104M [GeForce GTX 680MX]
+    Device { id: 0x11a4, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23515, 9) }, // GK104 [GK104-ESA]
+    Device { id: 0x11a5, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23515, 9) }, // GK104 [GK104-ESA]
+    Device { id: 0x11a7, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23469, 17) }, // GK104M [GeForce GTX 675MX]
+    Device { id: 0x11a8, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23524, 13) }, // GK104GLM [Quadro K5100M]
+    Device { id: 0x11a9, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23348, 16) }, // GK104M [GeForce GTX 870M]
+    Device { id: 0x11aa, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23537, 9) }, // GK104 [GK104-INT]
+    Device { id: 0x11ac, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23546, 8) }, // GK104 [GK104-CS]
+    Device { id: 0x11af, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23554, 12) }, // GK104GLM [GRID IceCube]
+    Device { id: 0x11b0, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23566, 23) }, // GK104GL [GRID K240Q / K260Q vGPU]
+    Device { id: 0x11b1, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23589, 17) }, // GK104GL [GRID K2 Tesla USM]
+    Device { id: 0x11b4, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23606, 12) }, // GK104GL [Quadro K4200]
+    Device { id: 0x11b6, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23618, 13) }, // GK104GLM [Quadro K3100M]
+    Device { id: 0x11b7, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23631, 13) }, // GK104GLM [Quadro K4100M]
+    Device { id: 0x11b8, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23524, 13) }, // GK104GLM [Quadro K5100M]
+    Device { id: 0x11b9, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK104GLM
+    Device { id: 0x11ba, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23644, 12) }, // GK104GL [Quadro K5000]
+    Device { id: 0x11bb, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23656, 11) }, // GK104GL [Quadro 4100]
+    Device { id: 0x11bc, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23667, 13) }, // GK104GLM [Quadro K5000M]
+    Device { id: 0x11bd, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23680, 13) }, // GK104GLM [Quadro K4000M]
+    Device { id: 0x11be, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23693, 13) }, // GK104GLM [Quadro K3000M]
+    Device { id: 0x11bf, chip: Some(45), gpu: true, src: NameSource::PciIds, name: s(23190, 7) }, // GK104GL [GRID K2]
+    Device { id: 0x11c0, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(21494, 15) }, // GK106 [GeForce GTX 660]
+    Device { id: 0x11c1, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23706, 8) }, // GK106 [D14P2-30]
+    Device { id: 0x11c2, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23714, 24) }, // GK106 [GeForce GTX 650 Ti Boost]
+    Device { id: 0x11c3, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23738, 22) }, // GK106 [GeForce GTX 650 Ti OEM]
+    Device { id: 0x11c4, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23760, 19) }, // GK106 [GeForce GTX 645 OEM]
+    Device { id: 0x11c5, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(21400, 14) }, // GK106 [GeForce GT 740]
+    Device { id: 0x11c6, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23714, 18) }, // GK106 [GeForce GTX 650 Ti]
+    Device { id: 0x11c7, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23779, 18) }, // GK106 [GeForce GTX 750 Ti]
+    Device { id: 0x11c8, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23797, 19) }, // GK106 [GeForce GTX 650 OEM]
+    Device { id: 0x11cb, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(21400, 14) }, // GK106 [GeForce GT 740]
+    Device { id: 0x11d0, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23816, 12) }, // GK106 [GK106-INT353]
+    Device { id: 0x11d1, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23828, 12) }, // GK106 [GK106-INT343]
+    Device { id: 0x11d2, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23840, 12) }, // GK106 [GK106-INT232]
+    Device { id: 0x11d3, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23852, 8) }, // GK106 [GK106-ES]
+    Device { id: 0x11e0, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23860, 16) }, // GK106M [GeForce GTX 770M]
+    Device { id: 0x11e1, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23876, 16) }, // GK106M [GeForce GTX 765M]
+    Device { id: 0x11e2, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23876, 16) }, // GK106M [GeForce GTX 765M]
+    Device { id: 0x11e3, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23892, 16) }, // GK106M [GeForce GTX 760M]
+    Device { id: 0x11e7, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK106M
+    Device { id: 0x11fa, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23680, 12) }, // GK106GL [Quadro K4000]
+    Device { id: 0x11fc, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(23908, 13) }, // GK106GLM [Quadro K2100M]
+    Device { id: 0x11ff, chip: Some(46), gpu: true, src: NameSource::PciIds, name: s(21901, 4) }, // GK106 [NB1Q]
+    Device { id: 0x1200, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(22509, 18) }, // GF114 [GeForce GTX 560 Ti]
+    Device { id: 0x1201, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(22509, 15) }, // GF114 [GeForce GTX 560]
+    Device { id: 0x1202, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(22509, 22) }, // GF114 [GeForce GTX 560 Ti OEM]
+    Device { id: 0x1203, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23921, 21) }, // GF114 [GeForce GTX 460 SE v2]
+    Device { id: 0x1205, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23942, 18) }, // GF114 [GeForce GTX 460 v2]
+    Device { id: 0x1206, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23960, 15) }, // GF114 [GeForce GTX 555]
+    Device { id: 0x1207, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23975, 18) }, // GF114 [GeForce GT 645 OEM]
+    Device { id: 0x1208, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23993, 18) }, // GF114 [GeForce GTX 560 SE]
+    Device { id: 0x1210, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(24011, 16) }, // GF114M [GeForce GTX 570M]
+    Device { id: 0x1211, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(24027, 16) }, // GF114M [GeForce GTX 580M]
+    Device { id: 0x1212, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23469, 16) }, // GF114M [GeForce GTX 675M]
+    Device { id: 0x1213, chip: Some(40), gpu: true, src: NameSource::PciIds, name: s(23452, 16) }, // GF114M [GeForce GTX 670M]
+    Device { id: 0x1241, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24043, 18) }, // GF116 [GeForce GT 545 OEM]
+    Device { id: 0x1243, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24043, 14) }, // GF116 [GeForce GT 545]
+    Device { id: 0x1244, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24061, 18) }, // GF116 [GeForce GTX 550 Ti]
+    Device { id: 0x1245, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24079, 22) }, // GF116 [GeForce GTS 450 Rev. 2]
+    Device { id: 0x1246, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(20236, 15) }, // GF116M [GeForce GT 550M]
+    Device { id: 0x1247, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24101, 20) }, // GF116M [GeForce GT 555M/635M]
+    Device { id: 0x1248, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24101, 20) }, // GF116M [GeForce GT 555M/635M]
+    Device { id: 0x1249, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24121, 22) }, // GF116 [GeForce GTS 450 Rev. 3]
+    Device { id: 0x124b, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(21326, 18) }, // GF116 [GeForce GT 640 OEM]
+    Device { id: 0x124d, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24101, 20) }, // GF116M [GeForce GT 555M/635M]
+    Device { id: 0x1251, chip: Some(41), gpu: true, src: NameSource::PciIds, name: s(24143, 15) }, // GF116M [GeForce GT 560M]
+    Device { id: 0x1280, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(20302, 14) }, // GK208 [GeForce GT 635]
+    Device { id: 0x1281, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(22393, 14) }, // GK208 [GeForce GT 710]
+    Device { id: 0x1282, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24158, 21) }, // GK208 [GeForce GT 640 Rev. 2]
+    Device { id: 0x1283, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24179, 8) }, // GK208 [D15M2-10]
+    Device { id: 0x1284, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24187, 21) }, // GK208 [GeForce GT 630 Rev. 2]
+    Device { id: 0x1285, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24208, 9) }, // GK208 [GK208-100]
+    Device { id: 0x1286, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(21420, 14) }, // GK208 [GeForce GT 720]
+    Device { id: 0x1287, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(20986, 14) }, // GK208B [GeForce GT 730]
+    Device { id: 0x1288, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(21420, 14) }, // GK208B [GeForce GT 720]
+    Device { id: 0x1289, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(22393, 14) }, // GK208 [GeForce GT 710]
+    Device { id: 0x128a, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK208B
+    Device { id: 0x128b, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(22393, 14) }, // GK208B [GeForce GT 710]
+    Device { id: 0x128c, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK208B
+    Device { id: 0x1290, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(21705, 15) }, // GK208M [GeForce GT 730M]
+    Device { id: 0x1291, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24217, 15) }, // GK208M [GeForce GT 735M]
+    Device { id: 0x1292, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(21662, 15) }, // GK208M [GeForce GT 740M]
+    Device { id: 0x1293, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(21705, 15) }, // GK208M [GeForce GT 730M]
+    Device { id: 0x1294, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(21662, 15) }, // GK208M [GeForce GT 740M]
+    Device { id: 0x1295, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24232, 12) }, // GK208M [GeForce 710M]
+    Device { id: 0x1296, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24244, 12) }, // GK208M [GeForce 825M]
+    Device { id: 0x1298, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24256, 15) }, // GK208M [GeForce GT 720M]
+    Device { id: 0x1299, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(24271, 12) }, // GK208BM [GeForce 920M]
+    Device { id: 0x129a, chip: Some(52), gpu: true, src: NameSource::PciIds, name: s(24283, 12) }, // GK208BM [GeForce 910M]
+    Device { id: 0x12a0, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GK208
+    Device { id: 0x12ad, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24295, 8) }, // GK208 [GK208-ES]
+    Device { id: 0x12ae, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24303, 11) }, // GK208 [GK208-CS1-C]
+    Device { id: 0x12af, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24314, 9) }, // GK208 [GK208-INT]
+    Device { id: 0x12b0, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24323, 10) }, // GK208 [GK208-CS-Q]
+    Device { id: 0x12b1, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24333, 9) }, // GK208 [GK208 INT]
+    Device { id: 0x12b9, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24342, 12) }, // GK208GLM [Quadro K610M]
+    Device { id: 0x12ba, chip: Some(51), gpu: true, src: NameSource::PciIds, name: s(24354, 12) }, // GK208GLM [Quadro K510M]
+    Device { id: 0x130b, chip: Some(48), gpu: true, src: NameSource::PciIds, name: s(24366, 6) }, // GK110 [Q12U-1]
+    Device { id: 0x1340, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24372, 12) }, // GM108M [GeForce 830M]
+    Device { id: 0x1341, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24384, 12) }, // GM108M [GeForce 840M]
+    Device { id: 0x1344, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24396, 12) }, // GM108M [GeForce 845M]
+    Device { id: 0x1346, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24408, 12) }, // GM108M [GeForce 930M]
+    Device { id: 0x1347, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(5252, 12) }, // GM108M [GeForce 940M]
+    Device { id: 0x1348, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24420, 19) }, // GM108M [GeForce 945M / 945A]
+    Device { id: 0x1349, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24408, 12) }, // GM108M [GeForce 930M]
+    Device { id: 0x134b, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(21312, 13) }, // GM108M [GeForce 940MX]
+    Device { id: 0x134d, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(21312, 13) }, // GM108M [GeForce 940MX]
+    Device { id: 0x134e, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24439, 13) }, // GM108M [GeForce 930MX]
+    Device { id: 0x134f, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24452, 13) }, // GM108M [GeForce 920MX]
+    Device { id: 0x137a, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24465, 27) }, // GM108GLM [Quadro K620M / Quadro M500M]
+    Device { id: 0x137b, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24492, 18) }, // GM108GLM [Quadro M520 Mobile]
+    Device { id: 0x137d, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(24510, 12) }, // GM108M [GeForce 940A]
+    Device { id: 0x1380, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(23779, 18) }, // GM107 [GeForce GTX 750 Ti]
+    Device { id: 0x1381, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(23779, 15) }, // GM107 [GeForce GTX 750]
+    Device { id: 0x1382, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24522, 15) }, // GM107 [GeForce GTX 745]
+    Device { id: 0x1389, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24537, 8) }, // GM107GL [GRID M30]
+    Device { id: 0x1390, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24396, 12) }, // GM107M [GeForce 845M]
+    Device { id: 0x1391, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24545, 16) }, // GM107M [GeForce GTX 850M]
+    Device { id: 0x1392, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(23364, 16) }, // GM107M [GeForce GTX 860M]
+    Device { id: 0x1393, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24384, 12) }, // GM107M [GeForce 840M]
+    Device { id: 0x1398, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24396, 12) }, // GM107M [GeForce 845M]
+    Device { id: 0x1399, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24420, 12) }, // GM107M [GeForce 945M]
+    Device { id: 0x139a, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24561, 16) }, // GM107M [GeForce GTX 950M]
+    Device { id: 0x139b, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24577, 16) }, // GM107M [GeForce GTX 960M]
+    Device { id: 0x139c, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(5252, 12) }, // GM107M [GeForce 940M]
+    Device { id: 0x139d, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(23779, 18) }, // GM107M [GeForce GTX 750 Ti]
+    Device { id: 0x13ad, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24593, 11) }, // GM204 [GM107 INT52]
+    Device { id: 0x13ae, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24604, 9) }, // GM204 [GM107 CS1]
+    Device { id: 0x13b0, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24613, 13) }, // GM107GLM [Quadro M2000M]
+    Device { id: 0x13b1, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24626, 13) }, // GM107GLM [Quadro M1000M]
+    Device { id: 0x13b2, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24639, 12) }, // GM107GLM [Quadro M600M]
+    Device { id: 0x13b3, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24651, 13) }, // GM107GLM [Quadro K2200M]
+    Device { id: 0x13b4, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24664, 18) }, // GM107GLM [Quadro M620 Mobile]
+    Device { id: 0x13b6, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24682, 19) }, // GM107GLM [Quadro M1200 Mobile]
+    Device { id: 0x13b9, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24701, 7) }, // GM107GL [NVS 810]
+    Device { id: 0x13ba, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(5095, 12) }, // GM107GL [Quadro K2200]
+    Device { id: 0x13bb, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24465, 11) }, // GM107GL [Quadro K620]
+    Device { id: 0x13bc, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24708, 12) }, // GM107GL [Quadro K1200]
+    Device { id: 0x13bd, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(24720, 9) }, // GM107GL [Tesla M10]
+    Device { id: 0x13be, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24604, 9) }, // GM204 [GM107 CS1]
+    Device { id: 0x13bf, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24593, 11) }, // GM204 [GM107 INT52]
+    Device { id: 0x13c0, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24729, 15) }, // GM204 [GeForce GTX 980]
+    Device { id: 0x13c1, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GM204
+    Device { id: 0x13c2, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24744, 15) }, // GM204 [GeForce GTX 970]
+    Device { id: 0x13c3, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GM204
+    Device { id: 0x13c4, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24759, 7) }, // GM204 [D17U-20]
+    Device { id: 0x13d7, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24766, 16) }, // GM204M [GeForce GTX 980M]
+    Device { id: 0x13d8, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24782, 26) }, // GM204M [GeForce GTX 960 OEM / 970M]
+    Device { id: 0x13d9, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24808, 16) }, // GM204M [GeForce GTX 965M]
+    Device { id: 0x13da, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24824, 22) }, // GM204M [GeForce GTX 980 Mobile]
+    Device { id: 0x13e4, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24846, 20) }, // GM204 [Graphics Device ES-A]
+    Device { id: 0x13e7, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24866, 34) }, // GM204GL [GeForce GTX 980 Engineering Sample]
+    Device { id: 0x13f0, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24900, 12) }, // GM204GL [Quadro M5000]
+    Device { id: 0x13f1, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24912, 12) }, // GM204GL [Quadro M4000]
+    Device { id: 0x13f2, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(5589, 9) }, // GM204GL [Tesla M60]
+    Device { id: 0x13f3, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(5589, 8) }, // GM204GL [Tesla M6]
+    Device { id: 0x13f8, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24924, 24) }, // GM204GLM [Quadro M5000M / M5000 SE]
+    Device { id: 0x13f9, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24948, 13) }, // GM204GLM [Quadro M4000M]
+    Device { id: 0x13fa, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24961, 13) }, // GM204GLM [Quadro M3000M]
+    Device { id: 0x13fb, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24974, 12) }, // GM204GLM [Quadro M5500]
+    Device { id: 0x1401, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24577, 15) }, // GM206 [GeForce GTX 960]
+    Device { id: 0x1402, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24561, 15) }, // GM206 [GeForce GTX 950]
+    Device { id: 0x1404, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24986, 20) }, // GM206 [GeForce GTX 960 FAKE]
+    Device { id: 0x1406, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24782, 19) }, // GM206 [GeForce GTX 960 OEM]
+    Device { id: 0x1407, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(25006, 18) }, // GM206 [GeForce GTX 750 v2]
+    Device { id: 0x1427, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24808, 16) }, // GM206M [GeForce GTX 965M]
+    Device { id: 0x1430, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(24613, 12) }, // GM206GL [Quadro M2000]
+    Device { id: 0x1431, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(5422, 8) }, // GM206GL [Tesla M4]
+    Device { id: 0x1436, chip: Some(59), gpu: true, src: NameSource::PciIds, name: s(25024, 19) }, // GM206GLM [Quadro M2200 Mobile]
+    Device { id: 0x15c2, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25043, 11) }, // GP100 [CMP 100-100]
+    Device { id: 0x15f0, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(6039, 12) }, // GP100GL [Quadro GP100]
+    Device { id: 0x15f1, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP100GL
+    Device { id: 0x15f7, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25054, 20) }, // GP100GL [Tesla P100 PCIe 12GB]
+    Device { id: 0x15f8, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25074, 20) }, // GP100GL [Tesla P100 PCIe 16GB]
+    Device { id: 0x15f9, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25094, 20) }, // GP100GL [Tesla P100 SXM2 16GB]
+    Device { id: 0x15fa, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25114, 27) }, // GP100GL [DGX Station / PH402 SKU 200]
+    Device { id: 0x15fb, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25141, 13) }, // GP100GL [GP100 SKU 200]
+    Device { id: 0x15fc, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25154, 20) }, // GP100GL [Tesla P100-DGXS-16GB]
+    Device { id: 0x15ff, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(25174, 14) }, // GP100GL [GP100 SKU 15ff]
+    Device { id: 0x1613, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(25188, 25) }, // GM204GL [GRID M60 Service Provider]
+    Device { id: 0x1617, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24766, 16) }, // GM204M [GeForce GTX 980M]
+    Device { id: 0x1618, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(25213, 16) }, // GM204M [GeForce GTX 970M]
+    Device { id: 0x1619, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24808, 16) }, // GM204M [GeForce GTX 965M]
+    Device { id: 0x161a, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24824, 22) }, // GM204M [GeForce GTX 980 Mobile]
+    Device { id: 0x1667, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(24808, 16) }, // GM204M [GeForce GTX 965M]
+    Device { id: 0x1676, chip: Some(58), gpu: true, src: NameSource::PciIds, name: s(25024, 19) }, // GM204GLM [Quadro M2200 Mobile]
+    Device { id: 0x1725, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP100
+    Device { id: 0x172e, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP100
+    Device { id: 0x172f, chip: Some(61), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP100
+    Device { id: 0x174d, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(25229, 13) }, // GM108M [GeForce MX130]
+    Device { id: 0x174e, chip: Some(56), gpu: true, src: NameSource::PciIds, name: s(25242, 13) }, // GM108M [GeForce MX110]
+    Device { id: 0x1789, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(25255, 12) }, // GM107GL [GRID M3-3020]
+    Device { id: 0x179c, chip: Some(55), gpu: true, src: NameSource::PciIds, name: s(21312, 13) }, // GM107 [GeForce 940MX]
+    Device { id: 0x17c2, chip: Some(57), gpu: true, src: NameSource::PciIds, name: s(25267, 19) }, // GM200 [GeForce GTX TITAN X]
+    Device { id: 0x17c8, chip: Some(57), gpu: true, src: NameSource::PciIds, name: s(25286, 18) }, // GM200 [GeForce GTX 980 Ti]
+    Device { id: 0x17f0, chip: Some(57), gpu: true, src: NameSource::PciIds, name: s(25304, 12) }, // GM200GL [Quadro M6000]
+    Device { id: 0x17f1, chip: Some(57), gpu: true, src: NameSource::PciIds, name: s(25316, 17) }, // GM200GL [Quadro M6000 24GB]
+    Device { id: 0x17fd, chip: Some(57), gpu: true, src: NameSource::PciIds, name: s(5422, 9) }, // GM200GL [Tesla M40]
+    Device { id: 0x1ad0, chip: None, gpu: false, src: NameSource::PciIds, name: s(25333, 22) }, // Tegra PCIe x8 Endpoint
+    Device { id: 0x1ad1, chip: None, gpu: false, src: NameSource::PciIds, name: s(25355, 38) }, // Tegra PCIe x4/x8 Endpoint/Root Complex
+    Device { id: 0x1ad2, chip: None, gpu: false, src: NameSource::PciIds, name: s(25393, 26) }, // Tegra PCIe x1 Root Complex
+    Device { id: 0x1ad3, chip: None, gpu: false, src: NameSource::PciIds, name: s(25419, 22) }, // Xavier SATA Controller
+    Device { id: 0x1ad6, chip: Some(77), gpu: false, src: NameSource::PciIds, name: s(25441, 29) }, // TU102 USB 3.1 Host Controller
+    Device { id: 0x1ad7, chip: Some(77), gpu: false, src: NameSource::PciIds, name: s(25470, 32) }, // TU102 USB Type-C UCSI Controller
+    Device { id: 0x1ad8, chip: Some(78), gpu: false, src: NameSource::PciIds, name: s(25502, 29) }, // TU104 USB 3.1 Host Controller
+    Device { id: 0x1ad9, chip: Some(78), gpu: false, src: NameSource::PciIds, name: s(25531, 32) }, // TU104 USB Type-C UCSI Controller
+    Device { id: 0x1ada, chip: Some(79), gpu: false, src: NameSource::PciIds, name: s(25563, 29) }, // TU106 USB 3.1 Host Controller
+    Device { id: 0x1adb, chip: Some(79), gpu: false, src: NameSource::PciIds, name: s(25592, 32) }, // TU106 USB Type-C UCSI Controller
+    Device { id: 0x1aeb, chip: Some(80), gpu: false, src: NameSource::PciIds, name: s(25624, 38) }, // TU116 High Definition Audio Controller
+    Device { id: 0x1aec, chip: Some(80), gpu: false, src: NameSource::PciIds, name: s(25662, 29) }, // TU116 USB 3.1 Host Controller
+    Device { id: 0x1aed, chip: Some(80), gpu: false, src: NameSource::PciIds, name: s(25691, 32) }, // TU116 USB Type-C UCSI Controller
+    Device { id: 0x1aef, chip: Some(15), gpu: false, src: NameSource::PciIds, name: s(25723, 38) }, // GA102 High Definition Audio Controller
+    Device { id: 0x1af1, chip: Some(14), gpu: false, src: NameSource::PciIds, name: s(25761, 21) }, // GA100 [A100 NVSwitch]
+    Device { id: 0x1b00, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(25782, 14) }, // GP102 [TITAN X Pascal]
+    Device { id: 0x1b01, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(25796, 24) }, // GP102 [GeForce GTX 1080 Ti 10GB]
+    Device { id: 0x1b02, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(6196, 8) }, // GP102 [TITAN Xp]
+    Device { id: 0x1b04, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP102
+    Device { id: 0x1b06, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(25796, 19) }, // GP102 [GeForce GTX 1080 Ti]
+    Device { id: 0x1b07, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(25820, 8) }, // GP102 [P102-100]
+    Device { id: 0x1b30, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(25828, 12) }, // GP102GL [Quadro P6000]
+    Device { id: 0x1b38, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(6219, 9) }, // GP102GL [Tesla P40]
+    Device { id: 0x1b39, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(6027, 9) }, // GP102GL [Tesla P10]
+    Device { id: 0x1b70, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP102GL
+    Device { id: 0x1b78, chip: Some(62), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP102GL
+    Device { id: 0x1b80, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25796, 16) }, // GP104 [GeForce GTX 1080]
+    Device { id: 0x1b81, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25840, 16) }, // GP104 [GeForce GTX 1070]
+    Device { id: 0x1b82, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25856, 19) }, // GP104 [GeForce GTX 1070 Ti]
+    Device { id: 0x1b83, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25875, 20) }, // GP104 [GeForce GTX 1060 6GB]
+    Device { id: 0x1b84, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25895, 20) }, // GP104 [GeForce GTX 1060 3GB]
+    Device { id: 0x1b87, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25915, 8) }, // GP104 [P104-100]
+    Device { id: 0x1ba0, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25923, 23) }, // GP104M [GeForce GTX 1080 Mobile]
+    Device { id: 0x1ba1, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25946, 23) }, // GP104M [GeForce GTX 1070 Mobile]
+    Device { id: 0x1ba2, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25946, 23) }, // GP104M [GeForce GTX 1070 Mobile]
+    Device { id: 0x1ba9, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP104M
+    Device { id: 0x1baa, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP104M
+    Device { id: 0x1bad, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25969, 35) }, // GP104 [GeForce GTX 1070 Engineering Sample]
+    Device { id: 0x1bb0, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26004, 12) }, // GP104GL [Quadro P5000]
+    Device { id: 0x1bb1, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26016, 12) }, // GP104GL [Quadro P4000]
+    Device { id: 0x1bb3, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(6219, 8) }, // GP104GL [Tesla P4]
+    Device { id: 0x1bb4, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26028, 8) }, // GP104GL [Tesla P6]
+    Device { id: 0x1bb5, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26036, 19) }, // GP104GLM [Quadro P5200 Mobile]
+    Device { id: 0x1bb6, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26055, 19) }, // GP104GLM [Quadro P5000 Mobile]
+    Device { id: 0x1bb7, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26074, 19) }, // GP104GLM [Quadro P4000 Mobile]
+    Device { id: 0x1bb8, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26093, 19) }, // GP104GLM [Quadro P3000 Mobile]
+    Device { id: 0x1bb9, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26112, 19) }, // GP104GLM [Quadro P4200 Mobile]
+    Device { id: 0x1bbb, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26131, 19) }, // GP104GLM [Quadro P3200 Mobile]
+    Device { id: 0x1bc7, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(26150, 8) }, // GP104 [P104-101]
+    Device { id: 0x1be0, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25923, 23) }, // GP104BM [GeForce GTX 1080 Mobile]
+    Device { id: 0x1be1, chip: Some(63), gpu: true, src: NameSource::PciIds, name: s(25946, 23) }, // GP104BM [GeForce GTX 1070 Mobile]
+    Device { id: 0x1c00, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP106
+    Device { id: 0x1c01, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP106
+    Device { id: 0x1c02, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(25895, 20) }, // GP106 [GeForce GTX 1060 3GB]
+    Device { id: 0x1c03, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(25875, 20) }, // GP106 [GeForce GTX 1060 6GB]
+    Device { id: 0x1c04, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26158, 20) }, // GP106 [GeForce GTX 1060 5GB]
+    Device { id: 0x1c06, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26178, 27) }, // GP106 [GeForce GTX 1060 6GB Rev. 2]
+    Device { id: 0x1c07, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26205, 8) }, // GP106 [P106-100]
+    Device { id: 0x1c09, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26213, 8) }, // GP106 [P106-090]
+    Device { id: 0x1c20, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26221, 23) }, // GP106M [GeForce GTX 1060 Mobile]
+    Device { id: 0x1c21, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26244, 26) }, // GP106M [GeForce GTX 1050 Ti Mobile]
+    Device { id: 0x1c22, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26270, 23) }, // GP106M [GeForce GTX 1050 Mobile]
+    Device { id: 0x1c23, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26293, 30) }, // GP106M [GeForce GTX 1060 Mobile Rev. 2]
+    Device { id: 0x1c2d, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP106M
+    Device { id: 0x1c30, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26323, 12) }, // GP106GL [Quadro P2000]
+    Device { id: 0x1c31, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26335, 12) }, // GP106GL [Quadro P2200]
+    Device { id: 0x1c35, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26347, 46) }, // GP106M [Quadro P2000 Mobile / DRIVE PX 2 AutoChauffeur]
+    Device { id: 0x1c36, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26393, 5) }, // GP106 [P106M]
+    Device { id: 0x1c60, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26398, 27) }, // GP106BM [GeForce GTX 1060 Mobile 6GB]
+    Device { id: 0x1c61, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26244, 26) }, // GP106BM [GeForce GTX 1050 Ti Mobile]
+    Device { id: 0x1c62, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(26270, 23) }, // GP106BM [GeForce GTX 1050 Mobile]
+    Device { id: 0x1c70, chip: Some(64), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP106GL
+    Device { id: 0x1c81, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26244, 16) }, // GP107 [GeForce GTX 1050]
+    Device { id: 0x1c82, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26244, 19) }, // GP107 [GeForce GTX 1050 Ti]
+    Device { id: 0x1c83, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26425, 20) }, // GP107 [GeForce GTX 1050 3GB]
+    Device { id: 0x1c8c, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26244, 26) }, // GP107M [GeForce GTX 1050 Ti Mobile]
+    Device { id: 0x1c8d, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26270, 23) }, // GP107M [GeForce GTX 1050 Mobile]
+    Device { id: 0x1c8e, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP107M
+    Device { id: 0x1c8f, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26445, 25) }, // GP107M [GeForce GTX 1050 Ti Max-Q]
+    Device { id: 0x1c90, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26470, 13) }, // GP107M [GeForce MX150]
+    Device { id: 0x1c91, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26483, 27) }, // GP107M [GeForce GTX 1050 3 GB Max-Q]
+    Device { id: 0x1c92, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26270, 23) }, // GP107M [GeForce GTX 1050 Mobile]
+    Device { id: 0x1c94, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26510, 13) }, // GP107M [GeForce MX350]
+    Device { id: 0x1c96, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26510, 13) }, // GP107M [GeForce MX350]
+    Device { id: 0x1ca7, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP107GL
+    Device { id: 0x1ca8, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP107GL
+    Device { id: 0x1caa, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GP107GL
+    Device { id: 0x1cb1, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(6704, 12) }, // GP107GL [Quadro P1000]
+    Device { id: 0x1cb2, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(25828, 11) }, // GP107GL [Quadro P600]
+    Device { id: 0x1cb3, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26016, 11) }, // GP107GL [Quadro P400]
+    Device { id: 0x1cb6, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26523, 11) }, // GP107GL [Quadro P620]
+    Device { id: 0x1cba, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26347, 19) }, // GP107GLM [Quadro P2000 Mobile]
+    Device { id: 0x1cbb, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26534, 19) }, // GP107GLM [Quadro P1000 Mobile]
+    Device { id: 0x1cbc, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26553, 18) }, // GP107GLM [Quadro P600 Mobile]
+    Device { id: 0x1cbd, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26523, 11) }, // GP107GLM [Quadro P620]
+    Device { id: 0x1ccc, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26244, 26) }, // GP107BM [GeForce GTX 1050 Ti Mobile]
+    Device { id: 0x1ccd, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26270, 23) }, // GP107BM [GeForce GTX 1050 Mobile]
+    Device { id: 0x1cfa, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(26323, 12) }, // GP107GL [Quadro P2000]
+    Device { id: 0x1cfb, chip: Some(65), gpu: true, src: NameSource::PciIds, name: s(6704, 12) }, // GP107GL [Quadro P1000]
+    Device { id: 0x1d01, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(21370, 15) }, // GP108 [GeForce GT 1030]
+    Device { id: 0x1d02, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26571, 15) }, // GP108 [GeForce GT 1010]
+    Device { id: 0x1d10, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26470, 13) }, // GP108M [GeForce MX150]
+    Device { id: 0x1d11, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26586, 13) }, // GP108M [GeForce MX230]
+    Device { id: 0x1d12, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26470, 13) }, // GP108M [GeForce MX150]
+    Device { id: 0x1d13, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26599, 13) }, // GP108M [GeForce MX250]
+    Device { id: 0x1d16, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26612, 13) }, // GP108M [GeForce MX330]
+    Device { id: 0x1d33, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26625, 18) }, // GP108GLM [Quadro P500 Mobile]
+    Device { id: 0x1d34, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26036, 11) }, // GP108GLM [Quadro P520]
+    Device { id: 0x1d52, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26599, 13) }, // GP108BM [GeForce MX250]
+    Device { id: 0x1d56, chip: Some(66), gpu: true, src: NameSource::PciIds, name: s(26612, 13) }, // GP108BM [GeForce MX330]
+    Device { id: 0x1d81, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(7451, 7) }, // GV100 [TITAN V]
+    Device { id: 0x1d83, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26643, 11) }, // GV100 [CMP 100-200]
+    Device { id: 0x1d84, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26654, 11) }, // GV100 [CMP 100-210]
+    Device { id: 0x1db0, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26665, 29) }, // GV100GL [Tesla GV100 SXM2-16GB SKU 890]
+    Device { id: 0x1db1, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26694, 20) }, // GV100GL [Tesla V100 SXM2 16GB]
+    Device { id: 0x1db2, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26714, 20) }, // GV100GL [Tesla V100 DGXS 16GB]
+    Device { id: 0x1db3, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26734, 20) }, // GV100GL [Tesla V100 FHHL 16GB]
+    Device { id: 0x1db4, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26754, 20) }, // GV100GL [Tesla V100 PCIe 16GB]
+    Device { id: 0x1db5, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26774, 20) }, // GV100GL [Tesla V100 SXM2 32GB]
+    Device { id: 0x1db6, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26794, 20) }, // GV100GL [Tesla V100 PCIe 32GB]
+    Device { id: 0x1db7, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26814, 20) }, // GV100GL [Tesla V100 DGXS 32GB]
+    Device { id: 0x1db8, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26834, 20) }, // GV100GL [Tesla V100 SXM3 32GB]
+    Device { id: 0x1dba, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(7460, 12) }, // GV100GL [Quadro GV100]
+    Device { id: 0x1dbd, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26854, 18) }, // GV100GL [Tesla GV100 DGX1-V]
+    Device { id: 0x1dbe, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GV100 Engineering Sample
+    Device { id: 0x1dc1, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26643, 11) }, // GV100 [CMP 100-200]
+    Device { id: 0x1df0, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26872, 15) }, // GV100GL [Tesla PG500-216]
+    Device { id: 0x1df2, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26887, 15) }, // GV100GL [Tesla PG503-216]
+    Device { id: 0x1df4, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26654, 11) }, // GV100 [CMP 100-210]
+    Device { id: 0x1df5, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26694, 20) }, // GV100GL [Tesla V100 SXM2 16GB]
+    Device { id: 0x1df6, chip: Some(75), gpu: true, src: NameSource::PciIds, name: s(26902, 21) }, // GV100GL [Tesla V100S PCIe 32GB]
+    Device { id: 0x1e02, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(26923, 16) }, // TU102 [TITAN RTX]
+    Device { id: 0x1e03, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(26939, 24) }, // TU102 [GeForce RTX 2080 Ti 12GB]
+    Device { id: 0x1e04, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(26963, 26) }, // TU102 [GeForce RTX 2080 Ti]
+    Device { id: 0x1e07, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(26963, 26) }, // TU102 [GeForce RTX 2080 Ti Rev. A]
+    Device { id: 0x1e09, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(26989, 15) }, // TU102 [CMP 50HX]
+    Device { id: 0x1e2d, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(27004, 38) }, // TU102 [GeForce RTX 2080 Ti Engineering Sample]
+    Device { id: 0x1e2e, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(27042, 43) }, // TU102 [GeForce RTX 2080 Ti 12GB Engineering Sample]
+    Device { id: 0x1e30, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(7874, 15) }, // TU102GL [Quadro RTX 6000/8000]
+    Device { id: 0x1e35, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(27085, 9) }, // TU102GL [Tesla T10]
+    Device { id: 0x1e36, chip: Some(77), gpu: true, src: NameSource::OpenModules, name: s(7874, 15) }, // TU102GL [Quadro RTX 6000]
+    Device { id: 0x1e37, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(27094, 43) }, // TU102GL [Tesla T10 16GB / GRID RTX T10-2/T10-4/T10-8]
+    Device { id: 0x1e38, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(27137, 14) }, // TU102GL [Tesla T40 24GB]
+    Device { id: 0x1e3c, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU102GL
+    Device { id: 0x1e3d, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU102GL
+    Device { id: 0x1e3e, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU102GL
+    Device { id: 0x1e78, chip: Some(77), gpu: true, src: NameSource::PciIds, name: s(7874, 20) }, // TU102GL [Quadro RTX 6000/8000]
+    Device { id: 0x1e81, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27151, 29) }, // TU104 [GeForce RTX 2080 SUPER]
+    Device { id: 0x1e82, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(26963, 23) }, // TU104 [GeForce RTX 2080]
+    Device { id: 0x1e84, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27180, 29) }, // TU104 [GeForce RTX 2070 SUPER]
+    Device { id: 0x1e87, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(26963, 23) }, // TU104 [GeForce RTX 2080 Rev. A]
+    Device { id: 0x1e89, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU104 [GeForce RTX 2060]
+    Device { id: 0x1e90, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(26963, 23) }, // TU104M [GeForce RTX 2080 Mobile]
+    Device { id: 0x1e91, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27232, 29) }, // TU104M [GeForce RTX 2070 SUPER Mobile / Max-Q]
+    Device { id: 0x1e93, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27261, 29) }, // TU104M [GeForce RTX 2080 SUPER Mobile / Max-Q]
+    Device { id: 0x1eab, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU104M
+    Device { id: 0x1eae, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(27290, 35) }, // TU104M [GeForce GTX 2080 Engineering Sample]
+    Device { id: 0x1eb0, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27325, 15) }, // TU104GL [Quadro RTX 5000]
+    Device { id: 0x1eb1, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27340, 15) }, // TU104GL [Quadro RTX 4000]
+    Device { id: 0x1eb4, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(27355, 3) }, // TU104GL [T4G]
+    Device { id: 0x1eb5, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27325, 15) }, // TU104GLM [Quadro RTX 5000 Mobile / Max-Q]
+    Device { id: 0x1eb6, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27340, 15) }, // TU104GLM [Quadro RTX 4000 Mobile / Max-Q]
+    Device { id: 0x1eb8, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(27137, 8) }, // TU104GL [Tesla T4]
+    Device { id: 0x1eb9, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU104GL
+    Device { id: 0x1eba, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(27358, 12) }, // TU104GL [PG189 SKU600]
+    Device { id: 0x1ebe, chip: Some(78), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU104GL
+    Device { id: 0x1ec2, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27180, 29) }, // TU104 [GeForce RTX 2070 SUPER]
+    Device { id: 0x1ec7, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27180, 29) }, // TU104 [GeForce RTX 2070 SUPER]
+    Device { id: 0x1ed0, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(26963, 23) }, // TU104BM [GeForce RTX 2080 Mobile]
+    Device { id: 0x1ed1, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27232, 29) }, // TU104BM [GeForce RTX 2070 SUPER Mobile / Max-Q]
+    Device { id: 0x1ed3, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27261, 29) }, // TU104BM [GeForce RTX 2080 SUPER Mobile / Max-Q]
+    Device { id: 0x1ef5, chip: Some(78), gpu: true, src: NameSource::OpenModules, name: s(27325, 15) }, // TU104GLM [Quadro RTX 5000 Mobile Refresh]
+    Device { id: 0x1f02, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106 [GeForce RTX 2070]
+    Device { id: 0x1f03, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106 [GeForce RTX 2060 12GB]
+    Device { id: 0x1f04, chip: Some(79), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU106
+    Device { id: 0x1f06, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27370, 29) }, // TU106 [GeForce RTX 2060 SUPER]
+    Device { id: 0x1f07, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106 [GeForce RTX 2070 Rev. A]
+    Device { id: 0x1f08, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106 [GeForce RTX 2060 Rev. A]
+    Device { id: 0x1f09, chip: Some(79), gpu: true, src: NameSource::PciIds, name: s(27399, 22) }, // TU106 [GeForce GTX 1660 SUPER]
+    Device { id: 0x1f0a, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU106 [GeForce GTX 1650]
+    Device { id: 0x1f0b, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27444, 15) }, // TU106 [CMP 40HX]
+    Device { id: 0x1f10, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106M [GeForce RTX 2070 Mobile]
+    Device { id: 0x1f11, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106M [GeForce RTX 2060 Mobile]
+    Device { id: 0x1f12, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106M [GeForce RTX 2060 Max-Q]
+    Device { id: 0x1f14, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106M [GeForce RTX 2070 Mobile / Max-Q Refresh]
+    Device { id: 0x1f15, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106M [GeForce RTX 2060 Mobile]
+    Device { id: 0x1f2e, chip: Some(79), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU106M
+    Device { id: 0x1f36, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27459, 15) }, // TU106GLM [Quadro RTX 3000 Mobile / Max-Q]
+    Device { id: 0x1f42, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27370, 29) }, // TU106 [GeForce RTX 2060 SUPER]
+    Device { id: 0x1f47, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27370, 29) }, // TU106 [GeForce RTX 2060 SUPER]
+    Device { id: 0x1f50, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106BM [GeForce RTX 2070 Mobile / Max-Q]
+    Device { id: 0x1f51, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106BM [GeForce RTX 2060 Mobile]
+    Device { id: 0x1f54, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27180, 23) }, // TU106BM [GeForce RTX 2070 Mobile]
+    Device { id: 0x1f55, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27209, 23) }, // TU106BM [GeForce RTX 2060 Mobile]
+    Device { id: 0x1f76, chip: Some(79), gpu: true, src: NameSource::OpenModules, name: s(27459, 15) }, // TU106GLM [Quadro RTX 3000 Mobile Refresh]
+    Device { id: 0x1f81, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU117
+    Device { id: 0x1f82, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117 [GeForce GTX 1650]
+    Device { id: 0x1f83, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27474, 23) }, // TU117 [GeForce GTX 1630]
+    Device { id: 0x1f91, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
+    Device { id: 0x1f92, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27497, 23) }, // TU117M [GeForce GTX 1650 Mobile]
+    Device { id: 0x1f94, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27497, 23) }, // TU117M [GeForce GTX 1650 Mobile]
+    Device { id: 0x1f95, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27520, 26) }, // TU117M [GeForce GTX 1650 Ti Mobile]
+    Device { id: 0x1f96, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
+    Device { id: 0x1f97, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27546, 20) }, // TU117M [GeForce MX450]
+    Device { id: 0x1f98, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27546, 20) }, // TU117M [GeForce MX450]
+    Device { id: 0x1f99, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
+    Device { id: 0x1f9c, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27546, 20) }, // TU117M [GeForce MX450]
+    Device { id: 0x1f9d, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117M [GeForce GTX 1650 Mobile / Max-Q]
+    Device { id: 0x1f9f, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27566, 20) }, // TU117M [GeForce MX550]
+    Device { id: 0x1fa0, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27566, 20) }, // TU117M [GeForce MX550]
+    Device { id: 0x1fa1, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU117M
+    Device { id: 0x1fae, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU117GL
+    Device { id: 0x1fb0, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27586, 19) }, // TU117GLM [Quadro T1000 Mobile]
+    Device { id: 0x1fb1, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27605, 4) }, // TU117GL [T600]
+    Device { id: 0x1fb2, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27609, 18) }, // TU117GLM [Quadro T400 Mobile]
+    Device { id: 0x1fb6, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27627, 22) }, // TU117GLM [T600 Laptop GPU]
+    Device { id: 0x1fb7, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27649, 22) }, // TU117GLM [T550 Laptop GPU]
+    Device { id: 0x1fb8, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27671, 12) }, // TU117GLM [Quadro T2000 Mobile / Max-Q]
+    Device { id: 0x1fb9, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27586, 12) }, // TU117GLM [Quadro T1000 Mobile]
+    Device { id: 0x1fba, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27627, 22) }, // TU117GLM [T600 Mobile]
+    Device { id: 0x1fbb, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27683, 11) }, // TU117GLM [Quadro T500 Mobile]
+    Device { id: 0x1fbc, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27694, 23) }, // TU117GLM [T1200 Laptop GPU]
+    Device { id: 0x1fbf, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU117GL
+    Device { id: 0x1fd9, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27717, 31) }, // TU117BM [GeForce GTX 1650 Mobile Refresh]
+    Device { id: 0x1fdd, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU117BM [GeForce GTX 1650 Mobile Refresh]
+    Device { id: 0x1ff0, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27748, 9) }, // TU117GL [T1000 8GB]
+    Device { id: 0x1ff2, chip: Some(81), gpu: true, src: NameSource::PciIds, name: s(27757, 16) }, // TU117GL [T400 4GB / T400E]
+    Device { id: 0x1ff9, chip: Some(81), gpu: true, src: NameSource::OpenModules, name: s(27586, 12) }, // TU117GLM [Quadro T1000 Mobile]
+    Device { id: 0x200a, chip: None, gpu: false, src: NameSource::PciIds, name: s(27773, 3) }, // NPU
+    Device { id: 0x2080, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA100
+    Device { id: 0x2081, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA100
+    Device { id: 0x2082, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27776, 9) }, // GA100 [CMP 170HX]
+    Device { id: 0x20b0, chip: Some(14), gpu: true, src: NameSource::OpenModules, name: s(27785, 21) }, // GA100 [A100 SXM4 40GB]
+    Device { id: 0x20b1, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27806, 14) }, // GA100 [A100 PCIe 40GB]
+    Device { id: 0x20b2, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27820, 14) }, // GA100 [A100 SXM4 80GB]
+    Device { id: 0x20b3, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27834, 13) }, // GA100 [A100-SXM-64GB]
+    Device { id: 0x20b4, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA100
+    Device { id: 0x20b5, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27847, 14) }, // GA100 [A100 PCIe 80GB]
+    Device { id: 0x20b6, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27861, 9) }, // GA100GL [PG506-232]
+    Device { id: 0x20b7, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27870, 8) }, // GA100GL [A30 PCIe]
+    Device { id: 0x20b8, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27878, 5) }, // GA100 [A100X]
+    Device { id: 0x20b9, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27883, 4) }, // GA100 [A30X]
+    Device { id: 0x20bb, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27887, 15) }, // GA100 [DRIVE A100 PROD]
+    Device { id: 0x20bd, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27902, 14) }, // GA100 [A800 SXM4 40GB]
+    Device { id: 0x20be, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27916, 10) }, // GA100 [GRID A100A]
+    Device { id: 0x20bf, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27926, 10) }, // GA100 [GRID A100B]
+    Device { id: 0x20c0, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27936, 13) }, // GA100 [Initial DevID]
+    Device { id: 0x20c2, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27776, 9) }, // GA100 [CMP 170HX]
+    Device { id: 0x20f0, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27949, 14) }, // GA100 [A100-PG506-207]
+    Device { id: 0x20f1, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27806, 14) }, // GA100 [A100 PCIe 40GB]
+    Device { id: 0x20f2, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27963, 14) }, // GA100 [A100-PG506-217]
+    Device { id: 0x20f3, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27977, 14) }, // GA100 [A800-SXM4-80GB]
+    Device { id: 0x20f5, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(27991, 14) }, // GA100 [A800 80GB PCIe]
+    Device { id: 0x20f6, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(28005, 14) }, // GA100 [A800 40GB PCIe]
+    Device { id: 0x20fd, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(28019, 27) }, // GA100 [AX800 Converged Accelerator]
+    Device { id: 0x20fe, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(28046, 7) }, // GA100 [INT SKU]
+    Device { id: 0x20ff, chip: Some(14), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA100
+    Device { id: 0x2182, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28053, 26) }, // TU116 [GeForce GTX 1660 Ti]
+    Device { id: 0x2183, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU116
+    Device { id: 0x2184, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28053, 23) }, // TU116 [GeForce GTX 1660]
+    Device { id: 0x2186, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(28079, 11) }, // TU116 [PG160 SKU18]
+    Device { id: 0x2187, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28090, 29) }, // TU116 [GeForce GTX 1650 SUPER]
+    Device { id: 0x2188, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(27421, 23) }, // TU116 [GeForce GTX 1650]
+    Device { id: 0x2189, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28119, 15) }, // TU116 [CMP 30HX]
+    Device { id: 0x2191, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28053, 26) }, // TU116M [GeForce GTX 1660 Ti Mobile]
+    Device { id: 0x2192, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(27520, 26) }, // TU116M [GeForce GTX 1650 Ti Mobile]
+    Device { id: 0x21ae, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU116GL
+    Device { id: 0x21bf, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU116GL
+    Device { id: 0x21c2, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU116
+    Device { id: 0x21c3, chip: Some(80), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // TU116
+    Device { id: 0x21c4, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28134, 29) }, // TU116 [GeForce GTX 1660 SUPER]
+    Device { id: 0x21d1, chip: Some(80), gpu: true, src: NameSource::OpenModules, name: s(28053, 26) }, // TU116BM [GeForce GTX 1660 Ti Mobile]
+    Device { id: 0x2200, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA102
+    Device { id: 0x2203, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28163, 26) }, // GA102 [GeForce RTX 3090 Ti]
+    Device { id: 0x2204, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28163, 23) }, // GA102 [GeForce RTX 3090]
+    Device { id: 0x2205, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28189, 24) }, // GA102 [GeForce RTX 3080 Ti 20GB]
+    Device { id: 0x2206, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28213, 23) }, // GA102 [GeForce RTX 3080]
+    Device { id: 0x2207, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28236, 26) }, // GA102 [GeForce RTX 3070 Ti]
+    Device { id: 0x2208, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28262, 26) }, // GA102 [GeForce RTX 3080 Ti]
+    Device { id: 0x220a, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28213, 23) }, // GA102 [GeForce RTX 3080 12GB]
+    Device { id: 0x220d, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28288, 15) }, // GA102 [CMP 90HX]
+    Device { id: 0x2216, chip: Some(15), gpu: true, src: NameSource::OpenModules, name: s(28213, 23) }, // GA102 [GeForce RTX 3080 Lite Hash Rate]
+    Device { id: 0x222b, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28303, 35) }, // GA102 [GeForce RTX 3090 Engineering Sample]
+    Device { id: 0x222f, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28338, 47) }, // GA102 [GeForce RTX 3080 11GB / 12GB Engineering Sample]
+    Device { id: 0x2230, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28385, 9) }, // GA102GL [RTX A6000]
+    Device { id: 0x2231, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28394, 9) }, // GA102GL [RTX A5000]
+    Device { id: 0x2232, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28403, 9) }, // GA102GL [RTX A4500]
+    Device { id: 0x2233, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28412, 9) }, // GA102GL [RTX A5500]
+    Device { id: 0x2235, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(1261, 3) }, // GA102GL [A40]
+    Device { id: 0x2236, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(990, 3) }, // GA102GL [A10]
+    Device { id: 0x2237, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28421, 4) }, // GA102GL [A10G]
+    Device { id: 0x2238, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(28425, 4) }, // GA102GL [A10M]
+    Device { id: 0x223f, chip: Some(15), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA102GL
+    Device { id: 0x228b, chip: Some(18), gpu: false, src: NameSource::PciIds, name: s(28429, 38) }, // GA104 High Definition Audio Controller
+    Device { id: 0x228e, chip: Some(19), gpu: false, src: NameSource::PciIds, name: s(28467, 38) }, // GA106 High Definition Audio Controller
+    Device { id: 0x2291, chip: Some(20), gpu: false, src: NameSource::PciIds, name: s(28505, 38) }, // GA107 High Definition Audio Controller
+    Device { id: 0x2296, chip: None, gpu: false, src: NameSource::PciIds, name: s(28543, 35) }, // Tegra PCIe Endpoint Virtual Network
+    Device { id: 0x229a, chip: None, gpu: false, src: NameSource::PciIds, name: s(28578, 25) }, // Orin PCIe x8 Root Complex
+    Device { id: 0x229c, chip: None, gpu: false, src: NameSource::PciIds, name: s(28603, 37) }, // Orin PCIe x4/x8 Endpoint/Root Complex
+    Device { id: 0x229e, chip: None, gpu: false, src: NameSource::PciIds, name: s(28640, 25) }, // Orin PCIe x1 Root Complex
+    Device { id: 0x22a3, chip: Some(44), gpu: false, src: NameSource::PciIds, name: s(28665, 21) }, // GH100 [H100 NVSwitch]
+    Device { id: 0x22ba, chip: Some(0), gpu: false, src: NameSource::PciIds, name: s(28686, 38) }, // AD102 High Definition Audio Controller
+    Device { id: 0x22bb, chip: Some(1), gpu: false, src: NameSource::PciIds, name: s(28724, 38) }, // AD103 High Definition Audio Controller
+    Device { id: 0x22bc, chip: Some(2), gpu: false, src: NameSource::PciIds, name: s(28762, 38) }, // AD104 High Definition Audio Controller
+    Device { id: 0x22bd, chip: Some(3), gpu: false, src: NameSource::PciIds, name: s(28800, 39) }, // AD106M High Definition Audio Controller
+    Device { id: 0x22be, chip: Some(4), gpu: false, src: NameSource::PciIds, name: s(28839, 38) }, // AD107 High Definition Audio Controller
+    Device { id: 0x22ce, chip: None, gpu: false, src: NameSource::PciIds, name: s(28877, 22) }, // GB10 GEN5 X4 PCIe host
+    Device { id: 0x22d0, chip: None, gpu: false, src: NameSource::PciIds, name: s(28899, 22) }, // GB10 GEN4 X1 PCIe host
+    Device { id: 0x22d1, chip: Some(33), gpu: false, src: NameSource::PciIds, name: s(28921, 16) }, // GB20B PCI bridge
+    Device { id: 0x22d8, chip: None, gpu: false, src: NameSource::PciIds, name: s(28937, 36) }, // THOR Processor PCI Express Root Port
+    Device { id: 0x22e6, chip: None, gpu: false, src: NameSource::PciIds, name: s(28973, 41) }, // THOR Processor PCI Express x16 Controller
+    Device { id: 0x22e8, chip: Some(28), gpu: false, src: NameSource::PciIds, name: s(29014, 38) }, // GB202 High Definition Audio Controller
+    Device { id: 0x22e9, chip: Some(29), gpu: false, src: NameSource::PciIds, name: s(29052, 38) }, // GB203 High Definition Audio Controller
+    Device { id: 0x22eb, chip: Some(31), gpu: false, src: NameSource::PciIds, name: s(29090, 38) }, // GB206 High Definition Audio Controller
+    Device { id: 0x22ec, chip: Some(32), gpu: false, src: NameSource::PciIds, name: s(29128, 38) }, // GB207 High Definition Audio Controller
+    Device { id: 0x2302, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GH100
+    Device { id: 0x230c, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29166, 9) }, // GH100 [H20 NVL16]
+    Device { id: 0x230e, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29166, 9) }, // GH100 [H20 NVL16]
+    Device { id: 0x2313, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29175, 8) }, // GH100 [H100 CNX]
+    Device { id: 0x2321, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29183, 10) }, // GH100 [H100L 94GB]
+    Device { id: 0x2322, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29193, 9) }, // GH100 [H800 PCIe]
+    Device { id: 0x2324, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29193, 4) }, // GH100 [H800]
+    Device { id: 0x2328, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29202, 4) }, // GH100 [H20B]
+    Device { id: 0x2329, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(4313, 3) }, // GH100 [H20]
+    Device { id: 0x232c, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29206, 9) }, // GH100 [H20 HBM3e]
+    Device { id: 0x2330, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29215, 14) }, // GH100 [H100 SXM5 80GB]
+    Device { id: 0x2331, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29229, 9) }, // GH100 [H100 PCIe]
+    Device { id: 0x2335, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29238, 14) }, // GH100 [H200 SXM 141GB]
+    Device { id: 0x2336, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(4242, 4) }, // GH100 [H100]
+    Device { id: 0x2337, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29252, 14) }, // GH100 [H100 SXM5 64GB]
+    Device { id: 0x2338, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29266, 14) }, // GH100 [H100 SXM5 96GB]
+    Device { id: 0x2339, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29280, 14) }, // GH100 [H100 SXM5 94GB]
+    Device { id: 0x233a, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29294, 10) }, // GH100 [H800L 94GB]
+    Device { id: 0x233b, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29304, 8) }, // GH100 [H200 NVL]
+    Device { id: 0x233d, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29312, 9) }, // GH100 [H100 96GB]
+    Device { id: 0x2342, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29321, 19) }, // GH100 [GH200 120GB / 480GB]
+    Device { id: 0x2343, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GH100
+    Device { id: 0x2345, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29340, 12) }, // GH100 [GH100-88K-A1]
+    Device { id: 0x2348, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29352, 16) }, // GH100 [GH200 144G HBM3e]
+    Device { id: 0x237e, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29368, 8) }, // GH100 [H100 GH3]
+    Device { id: 0x237f, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(29376, 10) }, // GH100 [Skinny Joe]
+    Device { id: 0x23b0, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GH100
+    Device { id: 0x23f0, chip: Some(44), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GH100
+    Device { id: 0x2414, chip: Some(17), gpu: true, src: NameSource::OpenModules, name: s(29386, 26) }, // GA103 [GeForce RTX 3060 Ti]
+    Device { id: 0x2420, chip: Some(17), gpu: true, src: NameSource::OpenModules, name: s(29412, 37) }, // GA103M [GeForce RTX 3080 Ti Mobile]
+    Device { id: 0x2438, chip: Some(17), gpu: true, src: NameSource::OpenModules, name: s(29449, 27) }, // GA103GLM [RTX A5500 Laptop GPU]
+    Device { id: 0x2460, chip: Some(17), gpu: true, src: NameSource::OpenModules, name: s(29412, 37) }, // GA103M [GeForce RTX 3080 Ti Laptop GPU]
+    Device { id: 0x2480, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GA104 [Reserved Dev ID A]
+    Device { id: 0x2482, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(28236, 26) }, // GA104 [GeForce RTX 3070 Ti]
+    Device { id: 0x2483, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA104
+    Device { id: 0x2484, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(28236, 23) }, // GA104 [GeForce RTX 3070]
+    Device { id: 0x2486, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29386, 26) }, // GA104 [GeForce RTX 3060 Ti]
+    Device { id: 0x2487, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29386, 23) }, // GA104 [GeForce RTX 3060]
+    Device { id: 0x2488, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(28236, 23) }, // GA104 [GeForce RTX 3070 Lite Hash Rate]
+    Device { id: 0x2489, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29386, 26) }, // GA104 [GeForce RTX 3060 Ti Lite Hash Rate]
+    Device { id: 0x248a, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29493, 15) }, // GA104 [CMP 70HX]
+    Device { id: 0x248c, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(28243, 19) }, // GA104 [GeForce RTX 3070 Ti]
+    Device { id: 0x248d, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(28243, 16) }, // GA104 [GeForce RTX 3070]
+    Device { id: 0x248e, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29393, 19) }, // GA104 [GeForce RTX 3060 Ti]
+    Device { id: 0x249c, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29508, 34) }, // GA104M [GeForce RTX 3080 Mobile / Max-Q 8GB/16GB]
+    Device { id: 0x249d, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29542, 34) }, // GA104M [GeForce RTX 3070 Mobile / Max-Q]
+    Device { id: 0x249f, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA104M
+    Device { id: 0x24a0, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29576, 37) }, // GA104 [Geforce RTX 3070 Ti Laptop GPU]
+    Device { id: 0x24a4, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA104M
+    Device { id: 0x24ac, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29613, 35) }, // GA104 [GeForce RTX 30x0 Engineering Sample]
+    Device { id: 0x24ad, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29648, 35) }, // GA104 [GeForce RTX 3060 Engineering Sample]
+    Device { id: 0x24af, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29683, 35) }, // GA104 [GeForce RTX 3070 Engineering Sample]
+    Device { id: 0x24b0, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(1651, 9) }, // GA104GL [RTX A4000]
+    Device { id: 0x24b1, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29718, 10) }, // GA104GL [RTX A4000H]
+    Device { id: 0x24b6, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29728, 27) }, // GA104GLM [RTX A5000 Mobile]
+    Device { id: 0x24b7, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29755, 27) }, // GA104GLM [RTX A4000 Mobile]
+    Device { id: 0x24b8, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29782, 27) }, // GA104GLM [RTX A3000 Mobile]
+    Device { id: 0x24b9, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29809, 32) }, // GA104GLM [RTX A3000 12GB Laptop GPU]
+    Device { id: 0x24ba, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29841, 27) }, // GA104GLM [RTX A4500 Laptop GPU]
+    Device { id: 0x24bb, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29809, 32) }, // GA104GLM [RTX A3000 Laptop GPU]
+    Device { id: 0x24bf, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29683, 35) }, // GA104 [GeForce RTX 3070 Engineering Sample]
+    Device { id: 0x24c0, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29868, 16) }, // GA104 [Initial Dev ID B]
+    Device { id: 0x24c7, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29386, 23) }, // GA104 [GeForce RTX 3060 8GB]
+    Device { id: 0x24c8, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(29884, 23) }, // GA104 [GeForce RTX 3070 GDDR6X]
+    Device { id: 0x24c9, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29386, 26) }, // GA104 [GeForce RTX 3060 Ti GDDR6X]
+    Device { id: 0x24dc, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29508, 34) }, // GA104M [GeForce RTX 3080 Mobile / Max-Q 8GB/16GB]
+    Device { id: 0x24dd, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29542, 34) }, // GA104M [GeForce RTX 3070 Mobile / Max-Q]
+    Device { id: 0x24df, chip: Some(18), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA104M
+    Device { id: 0x24e0, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29576, 37) }, // GA104M [Geforce RTX 3070 Ti Laptop GPU]
+    Device { id: 0x24fa, chip: Some(18), gpu: true, src: NameSource::OpenModules, name: s(29907, 29) }, // GA104 [RTX A4500 Embedded GPU]
+    Device { id: 0x2501, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(29393, 16) }, // GA106 [GeForce RTX 3060]
+    Device { id: 0x2503, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(29386, 23) }, // GA106 [GeForce RTX 3060]
+    Device { id: 0x2504, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(29386, 23) }, // GA106 [GeForce RTX 3060 Lite Hash Rate]
+    Device { id: 0x2505, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA106
+    Device { id: 0x2507, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(29936, 23) }, // GA106 [Geforce RTX 3050]
+    Device { id: 0x2508, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(29959, 27) }, // GA106 [GeForce RTX 3050 OEM]
+    Device { id: 0x2509, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(29986, 28) }, // GA106 [GeForce RTX 3060 12GB Rev. 2]
+    Device { id: 0x2520, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(30014, 34) }, // GA106M [GeForce RTX 3060 Mobile / Max-Q]
+    Device { id: 0x2521, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(30014, 34) }, // GA106M [GeForce RTX 3060 Laptop GPU]
+    Device { id: 0x2523, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(30048, 37) }, // GA106M [GeForce RTX 3050 Ti Mobile / Max-Q]
+    Device { id: 0x252f, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(29648, 35) }, // GA106 [GeForce RTX 3060 Engineering Sample]
+    Device { id: 0x2531, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(30085, 9) }, // GA106 [RTX A2000]
+    Device { id: 0x2544, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(29386, 23) }, // GA106 [GeForce RTX 3060]
+    Device { id: 0x2560, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(30014, 34) }, // GA106M [GeForce RTX 3060 Mobile / Max-Q]
+    Device { id: 0x2561, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(30021, 27) }, // GA106M [GeForce RTX 3060 Laptop GPU]
+    Device { id: 0x2563, chip: Some(19), gpu: true, src: NameSource::OpenModules, name: s(30048, 37) }, // GA106M [GeForce RTX 3050 Ti Mobile / Max-Q]
+    Device { id: 0x2571, chip: Some(19), gpu: true, src: NameSource::PciIds, name: s(30094, 14) }, // GA106 [RTX A2000 12GB]
+    Device { id: 0x2582, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(29936, 23) }, // GA107 [GeForce RTX 3050 8GB]
+    Device { id: 0x2583, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(30108, 20) }, // GA107 [GeForce RTX 3050 4GB]
+    Device { id: 0x2584, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(29936, 23) }, // GA107 [GeForce RTX 3050 6GB]
+    Device { id: 0x25a0, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30048, 37) }, // GA107M [GeForce RTX 3050 Ti Mobile]
+    Device { id: 0x25a2, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30128, 34) }, // GA107M [GeForce RTX 3050 Mobile]
+    Device { id: 0x25a3, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA107
+    Device { id: 0x25a4, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GA107
+    Device { id: 0x25a5, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30128, 34) }, // GA107M [GeForce RTX 3050 Mobile]
+    Device { id: 0x25a6, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30162, 20) }, // GA107M [GeForce MX570]
+    Device { id: 0x25a7, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30182, 23) }, // GA107M [GeForce MX570]
+    Device { id: 0x25a9, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30182, 23) }, // GA107M [GeForce RTX 2050]
+    Device { id: 0x25aa, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30205, 22) }, // GA107M [GeForce MX570 A]
+    Device { id: 0x25ab, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30227, 38) }, // GA107M [GeForce RTX 3050 4GB Laptop GPU]
+    Device { id: 0x25ac, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30265, 38) }, // GA107BM / GN20-P0-R-K2 [GeForce RTX 3050 6GB Laptop GPU]
+    Device { id: 0x25ad, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30182, 23) }, // GA107 [GeForce RTX 2050]
+    Device { id: 0x25af, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(30303, 35) }, // GA107 [GeForce RTX 3050 Engineering Sample]
+    Device { id: 0x25b0, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(30338, 9) }, // GA107GL [RTX A1000]
+    Device { id: 0x25b2, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(1651, 8) }, // GA107GL [RTX A400]
+    Device { id: 0x25b5, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(30347, 13) }, // GA107GLM [RTX A4 Mobile]
+    Device { id: 0x25b6, chip: Some(20), gpu: true, src: NameSource::PciIds, name: s(30360, 8) }, // GA107GL [A2 / A16]
+    Device { id: 0x25b8, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30368, 27) }, // GA107GLM [RTX A2000 Mobile]
+    Device { id: 0x25b9, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30395, 27) }, // GA107GLM [RTX A1000 Laptop GPU]
+    Device { id: 0x25ba, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30422, 31) }, // GA107GLM [RTX A2000 8GB Laptop GPU]
+    Device { id: 0x25bb, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30453, 26) }, // GA107GLM [RTX A500 Laptop GPU]
+    Device { id: 0x25bc, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30479, 31) }, // GA107GLM [RTX A1000 6GB Laptop GPU]
+    Device { id: 0x25bd, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30453, 26) }, // GA107GLM [RTX A500 Laptop GPU]
+    Device { id: 0x25e0, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30048, 37) }, // GA107BM [GeForce RTX 3050 Ti Mobile]
+    Device { id: 0x25e2, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30128, 34) }, // GA107BM [GeForce RTX 3050 Mobile]
+    Device { id: 0x25e5, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30128, 34) }, // GA107BM [GeForce RTX 3050 Mobile]
+    Device { id: 0x25ec, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30265, 38) }, // GA107BM / GN20-P0-R-K2 [GeForce RTX 3050 6GB Laptop GPU]
+    Device { id: 0x25ed, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30182, 23) }, // GA107 [GeForce RTX 2050]
+    Device { id: 0x25f9, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30510, 29) }, // GA107 [RTX A1000 Embedded GPU]
+    Device { id: 0x25fa, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30539, 29) }, // GA107 [RTX A2000 Embedded GPU]
+    Device { id: 0x25fb, chip: Some(20), gpu: true, src: NameSource::OpenModules, name: s(30568, 28) }, // GA107 [RTX A500 Embedded GPU]
+    Device { id: 0x2681, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30596, 13) }, // AD102 [RTX TITAN Ada]
+    Device { id: 0x2684, chip: Some(0), gpu: true, src: NameSource::OpenModules, name: s(30609, 23) }, // AD102 [GeForce RTX 4090]
+    Device { id: 0x2685, chip: Some(0), gpu: true, src: NameSource::OpenModules, name: s(30632, 25) }, // AD102 [GeForce RTX 4090 D]
+    Device { id: 0x2689, chip: Some(0), gpu: true, src: NameSource::OpenModules, name: s(30657, 32) }, // AD102 [GeForce RTX 4070 Ti SUPER]
+    Device { id: 0x26af, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30689, 5) }, // AD102 [PG137]
+    Device { id: 0x26b1, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30694, 23) }, // AD102GL [RTX 6000 Ada Generation]
+    Device { id: 0x26b2, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30717, 23) }, // AD102GL [RTX 5000 Ada Generation]
+    Device { id: 0x26b3, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30740, 23) }, // AD102GL [RTX 5880 Ada Generation]
+    Device { id: 0x26b5, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(73, 3) }, // AD102GL [L40]
+    Device { id: 0x26b7, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30763, 3) }, // AD102GL [L20]
+    Device { id: 0x26b8, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30766, 4) }, // AD102GL [L40G]
+    Device { id: 0x26b9, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(78, 4) }, // AD102GL [L40S]
+    Device { id: 0x26ba, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30763, 3) }, // AD102GL [L20]
+    Device { id: 0x26bb, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30770, 3) }, // AD102GL [L30]
+    Device { id: 0x26f5, chip: Some(0), gpu: true, src: NameSource::PciIds, name: s(30773, 7) }, // AD102GL [L40 CNX]
+    Device { id: 0x2702, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30780, 29) }, // AD103 [GeForce RTX 4080 SUPER]
+    Device { id: 0x2703, chip: Some(1), gpu: true, src: NameSource::PciIds, name: s(30787, 22) }, // AD103 [GeForce RTX 4080 SUPER]
+    Device { id: 0x2704, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30780, 23) }, // AD103 [GeForce RTX 4080]
+    Device { id: 0x2705, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30657, 32) }, // AD103 [GeForce RTX 4070 Ti SUPER]
+    Device { id: 0x2709, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30657, 23) }, // AD103 [GeForce RTX 4070]
+    Device { id: 0x2717, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30809, 34) }, // AD103M / GN21-X11 [GeForce RTX 4090 Laptop GPU]
+    Device { id: 0x2730, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30843, 41) }, // AD103GLM [RTX 5000 Ada Generation Laptop GPU]
+    Device { id: 0x2757, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30809, 34) }, // AD103M / GN21-X11 [GeForce RTX 4090 Laptop GPU]
+    Device { id: 0x2770, chip: Some(1), gpu: true, src: NameSource::OpenModules, name: s(30884, 43) }, // AD103GLM [RTX 5000 Ada Generation Embedded GPU]
+    Device { id: 0x2782, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30657, 26) }, // AD104 [GeForce RTX 4070 Ti]
+    Device { id: 0x2783, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30927, 29) }, // AD104 [GeForce RTX 4070 SUPER]
+    Device { id: 0x2785, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(30956, 13) }, // AD104 [AC AD104 20GB]
+    Device { id: 0x2786, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30657, 23) }, // AD104 [GeForce RTX 4070]
+    Device { id: 0x2788, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30969, 26) }, // AD104 [GeForce RTX 4060 Ti]
+    Device { id: 0x27a0, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30995, 34) }, // AD104M [GeForce RTX 4080 Max-Q / Mobile]
+    Device { id: 0x27b0, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(31029, 27) }, // AD104GL [RTX 4000 SFF Ada Generation]
+    Device { id: 0x27b1, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(31056, 23) }, // AD104GL [RTX 4500 Ada Generation]
+    Device { id: 0x27b2, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(31079, 23) }, // AD104GL [RTX 4000 Ada Generation]
+    Device { id: 0x27b6, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(30763, 2) }, // AD104GL [L2]
+    Device { id: 0x27b7, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(29172, 3) }, // AD104GL [L16]
+    Device { id: 0x27b8, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(73, 2) }, // AD104GL [L4]
+    Device { id: 0x27ba, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(31102, 41) }, // AD104GLM [RTX 4000 Ada Generation Laptop GPU]
+    Device { id: 0x27bb, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(31143, 41) }, // AD104GLM [RTX 3500 Ada Generation Laptop GPU]
+    Device { id: 0x27e0, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(30995, 34) }, // AD104M [GeForce RTX 4080 Max-Q / Mobile]
+    Device { id: 0x27fa, chip: Some(2), gpu: true, src: NameSource::PciIds, name: s(31184, 36) }, // AD104GLM [RTX 4000 Ada Generation Embedded GPU]
+    Device { id: 0x27fb, chip: Some(2), gpu: true, src: NameSource::OpenModules, name: s(31220, 43) }, // AD104GLM [RTX 3500 Ada Generation Embedded GPU]
+    Device { id: 0x2803, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(30969, 26) }, // AD106 [GeForce RTX 4060 Ti]
+    Device { id: 0x2805, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(30969, 26) }, // AD106 [GeForce RTX 4060 Ti 16GB]
+    Device { id: 0x2808, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(30969, 23) }, // AD106 [GeForce RTX 4060]
+    Device { id: 0x2820, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(31263, 34) }, // AD106M [GeForce RTX 4070 Max-Q / Mobile]
+    Device { id: 0x2822, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(31297, 36) }, // AD106M [GeForce RTX 3050 A Laptop GPU]
+    Device { id: 0x2838, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(31333, 41) }, // AD106GLM [RTX 3000 Ada Generation Laptop GPU]
+    Device { id: 0x2860, chip: Some(3), gpu: true, src: NameSource::OpenModules, name: s(31263, 34) }, // AD106M [GeForce RTX 4070 Max-Q / Mobile]
+    Device { id: 0x2878, chip: Some(3), gpu: true, src: NameSource::PciIds, name: s(31374, 36) }, // AD106GLM [RTX 3000 Ada Generation Embedded GPU]
+    Device { id: 0x2882, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(30969, 23) }, // AD107 [GeForce RTX 4060]
+    Device { id: 0x28a0, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31410, 34) }, // AD107M [GeForce RTX 4060 Max-Q / Mobile]
+    Device { id: 0x28a1, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31444, 34) }, // AD107M [GeForce RTX 4050 Max-Q / Mobile]
+    Device { id: 0x28a3, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31297, 36) }, // AD107M [GeForce RTX 3050 A Laptop GPU]
+    Device { id: 0x28b0, chip: Some(4), gpu: true, src: NameSource::PciIds, name: s(31478, 31) }, // AD107GL [RTX 2000 / 2000E Ada Generation]
+    Device { id: 0x28b8, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31509, 41) }, // AD107GLM [RTX 2000 Ada Generation Laptop GPU]
+    Device { id: 0x28b9, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31550, 41) }, // AD107GLM [RTX 1000 Ada Generation Laptop GPU]
+    Device { id: 0x28ba, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31591, 40) }, // AD107GLM [RTX 500 Ada Generation Laptop GPU]
+    Device { id: 0x28bb, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31591, 40) }, // AD107GLM [RTX 500 Ada Generation Laptop GPU]
+    Device { id: 0x28e0, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31410, 34) }, // AD107M [GeForce RTX 4060 Max-Q / Mobile]
+    Device { id: 0x28e1, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31444, 34) }, // AD107M [GeForce RTX 4050 Max-Q / Mobile]
+    Device { id: 0x28e3, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31297, 36) }, // AD107M [GeForce RTX 3050 A Laptop GPU]
+    Device { id: 0x28f8, chip: Some(4), gpu: true, src: NameSource::OpenModules, name: s(31631, 43) }, // AD107GLM [RTX 2000 Ada Generation Embedded GPU]
+    Device { id: 0x2900, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GB100 [Reserved Dev ID A]
+    Device { id: 0x2901, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(2233, 4) }, // GB100 [B200]
+    Device { id: 0x2909, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(31674, 14) }, // GB100 [HGX B200 168GB]
+    Device { id: 0x290a, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(2233, 4) }, // GB100 [B200]
+    Device { id: 0x2920, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(31688, 10) }, // GB100 [TS4 / B100]
+    Device { id: 0x2924, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB100
+    Device { id: 0x2925, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB100
+    Device { id: 0x293d, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB100
+    Device { id: 0x2940, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(31698, 17) }, // GB100 [Reserved Dev ID B]
+    Device { id: 0x2941, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(31715, 9) }, // GB100 [HGX GB200]
+    Device { id: 0x297e, chip: Some(22), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB100
+    Device { id: 0x2980, chip: Some(23), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GB102 [Reserved Dev ID A]
+    Device { id: 0x29bb, chip: Some(23), gpu: true, src: NameSource::PciIds, name: s(2361, 11) }, // GB102 [DRIVE P2021]
+    Device { id: 0x29bc, chip: Some(23), gpu: true, src: NameSource::PciIds, name: s(2165, 4) }, // GB102 [B100]
+    Device { id: 0x29c0, chip: Some(23), gpu: true, src: NameSource::PciIds, name: s(31698, 17) }, // GB102 [Reserved Dev ID B]
+    Device { id: 0x29f1, chip: Some(23), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB102
+    Device { id: 0x2b00, chip: Some(24), gpu: true, src: NameSource::PciIds, name: s(2590, 15) }, // GB10B [Jetson AGX Thor]
+    Device { id: 0x2b85, chip: Some(28), gpu: true, src: NameSource::OpenModules, name: s(31724, 23) }, // GB202 [GeForce RTX 5090]
+    Device { id: 0x2b87, chip: Some(28), gpu: true, src: NameSource::OpenModules, name: s(31747, 25) }, // GB202 [GeForce RTX 5090 D]
+    Device { id: 0x2b8c, chip: Some(28), gpu: true, src: NameSource::OpenModules, name: s(31772, 28) }, // GB202 [GeForce RTX 5090 D V2]
+    Device { id: 0x2bb1, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(31800, 42) }, // GB202GL [RTX PRO 6000 Blackwell Workstation Edition]
+    Device { id: 0x2bb2, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(31842, 43) }, // GB202GL [RTX PRO 6000D Blackwell Workstation Edition]
+    Device { id: 0x2bb3, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(31885, 52) }, // GB202GL [RTX PRO 5000 Blackwell / RTX PRO 5000 72GB Blackwell]
+    Device { id: 0x2bb4, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(31937, 48) }, // GB202GL [RTX PRO 6000 Blackwell Max-Q Workstation Edition]
+    Device { id: 0x2bb5, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(31985, 37) }, // GB202GL [RTX PRO 6000 Blackwell Server Edition]
+    Device { id: 0x2bb9, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(32022, 9) }, // GB202GL [RTX 6000D]
+    Device { id: 0x2bbc, chip: Some(28), gpu: true, src: NameSource::PciIds, name: s(32031, 49) }, // GB202GL [RTX PRO 6000D Blackwell Max-Q Workstation Edition]
+    Device { id: 0x2c02, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32080, 23) }, // GB203 [GeForce RTX 5080]
+    Device { id: 0x2c05, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32103, 26) }, // GB203 [GeForce RTX 5070 Ti]
+    Device { id: 0x2c09, chip: Some(29), gpu: true, src: NameSource::PciIds, name: s(32110, 16) }, // GB203 [GeForce RTX 5070]
+    Device { id: 0x2c18, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32129, 34) }, // GB203M / GN22 [GeForce RTX 5090 Max-Q / Mobile]
+    Device { id: 0x2c19, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32163, 34) }, // GB203M / GN22 [GeForce RTX 5080 Max-Q / Mobile]
+    Device { id: 0x2c2c, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB6-256(N22W-ES-A1)
+    Device { id: 0x2c31, chip: Some(29), gpu: true, src: NameSource::PciIds, name: s(32197, 22) }, // GB203GL [RTX PRO 4500 Blackwell]
+    Device { id: 0x2c33, chip: Some(29), gpu: true, src: NameSource::PciIds, name: s(32219, 34) }, // GB203GL [RTX PRO 4000 Blackwell SFF Edition]
+    Device { id: 0x2c34, chip: Some(29), gpu: true, src: NameSource::PciIds, name: s(32219, 22) }, // GB203GL [RTX PRO 4000 Blackwell]
+    Device { id: 0x2c38, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32253, 51) }, // GB203GLM [RTX PRO 5000 Blackwell Generation Laptop GPU]
+    Device { id: 0x2c39, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32304, 51) }, // GB203GLM [RTX PRO 4000 Blackwell Generation Laptop GPU]
+    Device { id: 0x2c3a, chip: Some(29), gpu: true, src: NameSource::PciIds, name: s(32355, 37) }, // GB203GL [RTX PRO 4500 Blackwell Server Edition]
+    Device { id: 0x2c58, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32129, 34) }, // GB203M / GN22-X11 [GeForce RTX 5090 Max-Q / Mobile]
+    Device { id: 0x2c59, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32163, 34) }, // GB203M / GN22-X9 [GeForce RTX 5080 Max-Q / Mobile]
+    Device { id: 0x2c77, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32392, 42) }, // GB203GLM [RTX PRO 5000 Blackwell Embedded GPU]
+    Device { id: 0x2c79, chip: Some(29), gpu: true, src: NameSource::OpenModules, name: s(32434, 42) }, // GB203GLM [RTX PRO 4000 Blackwell Embedded GPU]
+    Device { id: 0x2d04, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32476, 26) }, // GB206 [GeForce RTX 5060 Ti]
+    Device { id: 0x2d05, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32476, 23) }, // GB206 [GeForce RTX 5060]
+    Device { id: 0x2d18, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32502, 34) }, // GB206M [GeForce RTX 5070 Max-Q / Mobile]
+    Device { id: 0x2d19, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32536, 34) }, // GB206M [GeForce RTX 5060 Max-Q / Mobile]
+    Device { id: 0x2d2c, chip: None, gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB6-128 (N22Y-ES-A1)
+    Device { id: 0x2d30, chip: Some(31), gpu: true, src: NameSource::PciIds, name: s(32570, 22) }, // GB206GL [RTX PRO 2000 Blackwell]
+    Device { id: 0x2d39, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32592, 51) }, // GB206GLM [RTX PRO 2000 Blackwell Generation Laptop GPU]
+    Device { id: 0x2d58, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32502, 34) }, // GB206M [GeForce RTX 5070 Max-Q / Mobile]
+    Device { id: 0x2d59, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32536, 34) }, // GB206M [GeForce RTX 5060 Max-Q / Mobile]
+    Device { id: 0x2d79, chip: Some(31), gpu: true, src: NameSource::OpenModules, name: s(32643, 42) }, // GB206GLM [RTX PRO 2000 Blackwell Embedded GPU]
+    Device { id: 0x2d83, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32685, 23) }, // GB207 [GeForce RTX 5050]
+    Device { id: 0x2d98, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32708, 34) }, // GB207M [GeForce RTX 5050 Max-Q / Mobile]
+    Device { id: 0x2db8, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32742, 51) }, // GB207GLM [RTX PRO 1000 Blackwell Generation Laptop GPU]
+    Device { id: 0x2db9, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32793, 50) }, // GB207GLM [RTX PRO 500 Blackwell Generation Laptop GPU]
+    Device { id: 0x2dd8, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32708, 34) }, // GB207M [GeForce RTX 5050 Max-Q / Mobile]
+    Device { id: 0x2df9, chip: Some(32), gpu: true, src: NameSource::OpenModules, name: s(32843, 41) }, // GB207GLM [RTX PRO 500 Blackwell Embedded GPU]
+    Device { id: 0x2e02, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(32884, 18) }, // GB20B [JMJWOA-Generic-GPU]
+    Device { id: 0x2e03, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(32902, 43) }, // GB20B [RTX Spark N1X (6144-core Blackwell RTX GPU)]
+    Device { id: 0x2e06, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(32945, 43) }, // GB20B [RTX Spark N1X (5120-core Blackwell RTX GPU)]
+    Device { id: 0x2e12, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(2164, 4) }, // GB20B [GB10]
+    Device { id: 0x2e13, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(32902, 43) }, // GB20B [RTX Spark N1X (6144-core Blackwell RTX GPU)]
+    Device { id: 0x2e2a, chip: Some(33), gpu: true, src: NameSource::PciIds, name: s(32884, 18) }, // GB20B [JMJWOA-Generic-GPU]
+    Device { id: 0x2f04, chip: Some(30), gpu: true, src: NameSource::OpenModules, name: s(32103, 23) }, // GB205 [GeForce RTX 5070]
+    Device { id: 0x2f06, chip: Some(30), gpu: true, src: NameSource::PciIds, name: s(32483, 16) }, // GB205 [GeForce RTX 5060]
+    Device { id: 0x2f18, chip: Some(30), gpu: true, src: NameSource::OpenModules, name: s(32988, 37) }, // GB205M [GeForce RTX 5070 Ti Mobile]
+    Device { id: 0x2f38, chip: Some(30), gpu: true, src: NameSource::OpenModules, name: s(33025, 51) }, // GB205GLM [RTX PRO 3000 Blackwell Generation Laptop GPU]
+    Device { id: 0x2f58, chip: Some(30), gpu: true, src: NameSource::OpenModules, name: s(32988, 37) }, // GB205M [GeForce RTX 5070 Ti Mobile]
+    Device { id: 0x2f80, chip: Some(30), gpu: false, src: NameSource::PciIds, name: s(33076, 38) }, // GB205 High Definition Audio Controller
+    Device { id: 0x2f95, chip: None, gpu: false, src: NameSource::PciIds, name: s(33114, 12) }, // TB500 RP x16
+    Device { id: 0x2f96, chip: None, gpu: false, src: NameSource::PciIds, name: s(33126, 11) }, // TB500 RP x8
+    Device { id: 0x2f97, chip: None, gpu: false, src: NameSource::PciIds, name: s(33137, 11) }, // TB500 RP x4
+    Device { id: 0x2f98, chip: None, gpu: false, src: NameSource::PciIds, name: s(33148, 11) }, // TB500 RP x2
+    Device { id: 0x2f99, chip: None, gpu: false, src: NameSource::PciIds, name: s(33114, 11) }, // TB500 RP x1
+    Device { id: 0x3000, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GR100 [Reserved Dev ID A]
+    Device { id: 0x3002, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GR100
+    Device { id: 0x3021, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(33159, 10) }, // GR100 [PCIe Faber]
+    Device { id: 0x3040, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(31698, 17) }, // GR100 [Reserved Dev ID B]
+    Device { id: 0x3041, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GR100
+    Device { id: 0x307e, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GR100
+    Device { id: 0x307f, chip: Some(68), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GR100
+    Device { id: 0x3080, chip: Some(69), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GR102 [Reserved Dev ID A]
+    Device { id: 0x30c0, chip: Some(69), gpu: true, src: NameSource::PciIds, name: s(31698, 17) }, // GR102 [Reserved Dev ID B]
+    Device { id: 0x30ff, chip: Some(69), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GR102
+    Device { id: 0x3180, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(29476, 17) }, // GB110 [Reserved Dev ID A]
+    Device { id: 0x3182, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(2736, 12) }, // GB110 [B300 SXM6 AC]
+    Device { id: 0x3183, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB110
+    Device { id: 0x3184, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB110
+    Device { id: 0x31a1, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(33169, 10) }, // GB110 [GB300 MaxQ]
+    Device { id: 0x31c0, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(31698, 17) }, // GB110 [Reserved Dev ID B]
+    Device { id: 0x31c2, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(2702, 5) }, // GB110 [GB300]
+    Device { id: 0x31c3, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(33179, 9) }, // GB110 [GB300-252]
+    Device { id: 0x31fe, chip: Some(25), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB110
+    Device { id: 0x3200, chip: Some(26), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB112
+    Device { id: 0x3224, chip: Some(26), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB112
+    Device { id: 0x323e, chip: Some(26), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB112
+    Device { id: 0x3340, chip: Some(27), gpu: true, src: NameSource::PciIds, name: s(0, 0) }, // GB120
+    Device { id: 0x3400, chip: Some(24), gpu: true, src: NameSource::PciIds, name: s(33188, 13) }, // GB10B [Tegra RP iGPU]
 ];
 
 static SUBSYSTEMS: [(u16, u16, u16, S); 610] = [
-    (0x1e30, 0x1028, 0x129e, S(50630, 15)), // Quadro RTX 8000
-    (0x1e30, 0x103c, 0x129e, S(50630, 15)), // Quadro RTX 8000
-    (0x1e30, 0x10de, 0x129e, S(50630, 15)), // Quadro RTX 8000
-    (0x1e78, 0x10de, 0x13d8, S(50630, 15)), // Quadro RTX 8000
-    (0x1e78, 0x10de, 0x13d9, S(28483, 15)), // Quadro RTX 6000
-    (0x1e90, 0x1025, 0x1375, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08a1, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08a2, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08ea, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08eb, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08ec, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08ed, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08ee, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x08ef, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x093b, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1028, 0x093c, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x8572, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x8573, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x8602, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x8606, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x86c6, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x86c7, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x87a6, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x103c, 0x87a7, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1043, 0x131f, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1043, 0x137f, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1043, 0x141f, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1043, 0x1751, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x1660, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x1661, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x1662, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x75a6, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x75a7, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x86a6, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1458, 0x86a7, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1462, 0x1274, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1462, 0x1277, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x152d, 0x1220, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1558, 0x95e1, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1558, 0x97e1, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1a58, 0x2002, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1a58, 0x2005, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1a58, 0x2007, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1a58, 0x3000, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1a58, 0x3001, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e90, 0x1d05, 0x1069, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1e91, 0x103c, 0x8607, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x103c, 0x8736, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x103c, 0x8738, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x103c, 0x8772, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x103c, 0x878a, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x103c, 0x878b, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1043, 0x1e61, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x1511, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x75b3, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x75b4, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x76b2, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x76b3, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x78a2, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x78a3, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x86b2, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1458, 0x86b3, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1462, 0x12ae, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1462, 0x12b0, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1462, 0x12c6, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x17aa, 0x22c3, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x17aa, 0x22c5, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1a58, 0x2009, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1a58, 0x200a, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x1a58, 0x3002, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e91, 0x8086, 0x3012, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1e93, 0x1025, 0x1401, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1025, 0x149c, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1028, 0x09d2, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x8607, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x86c7, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x8736, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x8738, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x8772, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x87a6, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x103c, 0x87a7, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x75b1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x75b2, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x76b0, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x76b1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x78a0, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x78a1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x86b0, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1458, 0x86b1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1462, 0x12ae, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1462, 0x12b0, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1462, 0x12b4, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1462, 0x12c6, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1558, 0x50d3, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1558, 0x70d1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x17aa, 0x22c3, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x17aa, 0x22c5, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1a58, 0x2009, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1a58, 0x200a, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1a58, 0x3002, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1e93, 0x1d05, 0x1089, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1eb5, 0x1025, 0x1375, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1025, 0x1401, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1025, 0x149c, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1028, 0x09c3, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8736, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8738, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8772, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8780, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8782, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8783, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x103c, 0x8785, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1043, 0x1dd1, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1462, 0x1274, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1462, 0x12b0, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1462, 0x12c6, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x17aa, 0x22b8, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x17aa, 0x22ba, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1a58, 0x2005, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1a58, 0x2007, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1a58, 0x2008, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb5, 0x1a58, 0x200a, S(50780, 33)), // Quadro RTX 5000 with Max-Q Design
-    (0x1eb6, 0x1028, 0x09c3, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8736, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8738, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8772, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8780, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8782, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8783, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x103c, 0x8785, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x1462, 0x1274, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x1462, 0x1277, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x1462, 0x12b0, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x1462, 0x12c6, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x17aa, 0x22b8, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb6, 0x17aa, 0x22ba, S(50813, 33)), // Quadro RTX 4000 with Max-Q Design
-    (0x1eb8, 0x10de, 0x12a2, S(28610, 8)), // Tesla T4
-    (0x1ed0, 0x1025, 0x132d, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x1028, 0x08ed, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x1028, 0x08ee, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x1028, 0x08ef, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x103c, 0x8572, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x103c, 0x8573, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x103c, 0x8600, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x103c, 0x8605, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x1043, 0x138f, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x1043, 0x15c1, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x17aa, 0x3fee, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed0, 0x17aa, 0x3ffe, S(50645, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
-    (0x1ed1, 0x1025, 0x1432, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x103c, 0x8746, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x103c, 0x878a, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x1043, 0x165f, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x144d, 0xc192, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x17aa, 0x3fce, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x17aa, 0x3fcf, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed1, 0x17aa, 0x3fd0, S(50686, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
-    (0x1ed3, 0x1025, 0x1432, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x1028, 0x09d1, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x103c, 0x8746, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x103c, 0x878a, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x1043, 0x1d61, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x1043, 0x1e51, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x1043, 0x1f01, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x17aa, 0x3fce, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x17aa, 0x3fcf, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1ed3, 0x17aa, 0x3fd0, S(50733, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
-    (0x1f10, 0x1025, 0x132d, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1025, 0x1342, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08a1, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08a2, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08ea, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08eb, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08ec, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08ed, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08ee, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x08ef, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x093b, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1028, 0x093c, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x103c, 0x8572, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x103c, 0x8573, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x103c, 0x8602, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x103c, 0x8606, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1043, 0x132f, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1043, 0x136f, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1043, 0x1881, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1043, 0x1e6e, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x1658, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x1663, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x1664, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x75a4, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x75a5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x86a4, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1458, 0x86a5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1462, 0x1274, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1462, 0x1277, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1558, 0x95e1, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1558, 0x97e1, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1a58, 0x2002, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1a58, 0x2005, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1a58, 0x2007, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1a58, 0x3000, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1a58, 0x3001, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1d05, 0x105e, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1d05, 0x1070, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x1d05, 0x2087, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f10, 0x8086, 0x2087, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f12, 0x1028, 0x098f, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x103c, 0x8741, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x103c, 0x8744, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x103c, 0x878e, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x103c, 0x880e, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x1043, 0x1e11, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x1043, 0x1f11, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x1462, 0x12d9, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x17aa, 0x3801, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x17aa, 0x3802, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f12, 0x17aa, 0x3803, S(50887, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
-    (0x1f14, 0x1025, 0x1401, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1025, 0x1432, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1025, 0x1442, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1025, 0x1446, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1025, 0x147d, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1028, 0x09e2, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1028, 0x09f3, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x8607, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x86c6, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x86c7, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x8736, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x8738, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x8746, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x8772, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x878a, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x878b, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x87a6, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x103c, 0x87a7, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1043, 0x174f, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x1512, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x75b5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x75b6, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x76b4, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x76b5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x78a4, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x78a5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x86b4, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1458, 0x86b5, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1462, 0x12ae, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1462, 0x12b0, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1462, 0x12c6, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1558, 0x50d3, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1558, 0x70d1, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1a58, 0x200c, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1a58, 0x2011, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f14, 0x1a58, 0x3002, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f36, 0x1028, 0x0990, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f36, 0x103c, 0x8736, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f36, 0x103c, 0x8738, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f36, 0x103c, 0x8772, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f36, 0x1043, 0x13cf, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f36, 0x1414, 0x0032, S(50928, 33)), // Quadro RTX 3000 with Max-Q Design
-    (0x1f50, 0x1028, 0x08ed, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x1028, 0x08ee, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x1028, 0x08ef, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x103c, 0x8572, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x103c, 0x8573, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x103c, 0x8574, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x103c, 0x8600, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x103c, 0x8605, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x17aa, 0x3fee, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f50, 0x17aa, 0x3ffe, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f54, 0x103c, 0x878a, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f54, 0x17aa, 0x3fce, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f54, 0x17aa, 0x3fcf, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f54, 0x17aa, 0x3fd0, S(50846, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
-    (0x1f76, 0x102b, 0x2800, S(50961, 21)), // Matrox D-Series D2450
-    (0x1f76, 0x102b, 0x2900, S(50982, 21)), // Matrox D-Series D2480
-    (0x1f91, 0x103c, 0x863e, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x103c, 0x86e7, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x103c, 0x86e8, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1043, 0x12cf, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1043, 0x156f, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1414, 0x0032, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x144d, 0xc822, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1462, 0x127e, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1462, 0x1281, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1462, 0x1284, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1462, 0x1285, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1462, 0x129c, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x17aa, 0x229f, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x17aa, 0x3802, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x17aa, 0x3806, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x17aa, 0x3f1a, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f91, 0x1a58, 0x1001, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f95, 0x1025, 0x1479, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1025, 0x147a, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1025, 0x147b, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1025, 0x147c, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x103c, 0x86e7, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x103c, 0x86e8, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x103c, 0x8815, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1043, 0x1dff, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1043, 0x1e1f, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x144d, 0xc838, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1462, 0x12bd, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1462, 0x12c5, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1462, 0x12d2, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x17aa, 0x22c0, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x17aa, 0x22c1, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x17aa, 0x3837, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x17aa, 0x3f95, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1a58, 0x1003, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1a58, 0x1006, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1a58, 0x1007, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f95, 0x1e83, 0x3e30, S(51044, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
-    (0x1f96, 0x1462, 0x1297, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1025, 0x1479, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1025, 0x147a, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1025, 0x147b, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1025, 0x147c, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x103c, 0x8815, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1043, 0x13b2, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1043, 0x1402, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1043, 0x1902, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1462, 0x12bd, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1462, 0x12c5, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1462, 0x12d2, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x17aa, 0x22da, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x17aa, 0x3f93, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f99, 0x1e83, 0x3e30, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1043, 0x128d, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1043, 0x130d, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1043, 0x149c, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1043, 0x185c, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1043, 0x189c, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x12f4, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x1302, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x131b, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x1326, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x132a, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1f9d, 0x1462, 0x132e, S(51003, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
-    (0x1fb0, 0x1028, 0x12db, S(51088, 12)), // NVIDIA T1000
-    (0x1fb0, 0x103c, 0x12db, S(51088, 12)), // NVIDIA T1000
-    (0x1fb0, 0x103c, 0x8a80, S(51088, 12)), // NVIDIA T1000
-    (0x1fb0, 0x10de, 0x12db, S(51088, 12)), // NVIDIA T1000
-    (0x1fb0, 0x10de, 0x1485, S(51100, 18)), // NVIDIA DGX Display
-    (0x1fb0, 0x17aa, 0x12db, S(51088, 12)), // NVIDIA T1000
-    (0x1fb1, 0x1028, 0x1488, S(47775, 11)), // NVIDIA T600
-    (0x1fb1, 0x103c, 0x1488, S(47775, 11)), // NVIDIA T600
-    (0x1fb1, 0x103c, 0x8a80, S(47775, 11)), // NVIDIA T600
-    (0x1fb1, 0x10de, 0x1488, S(47775, 11)), // NVIDIA T600
-    (0x1fb1, 0x17aa, 0x1488, S(47775, 11)), // NVIDIA T600
-    (0x1fb2, 0x1028, 0x1489, S(51118, 11)), // NVIDIA T400
-    (0x1fb2, 0x103c, 0x1489, S(51118, 11)), // NVIDIA T400
-    (0x1fb2, 0x103c, 0x8a80, S(51118, 11)), // NVIDIA T400
-    (0x1fb2, 0x10de, 0x1489, S(51118, 11)), // NVIDIA T400
-    (0x1fb2, 0x17aa, 0x1489, S(51118, 11)), // NVIDIA T400
-    (0x1fb8, 0x1028, 0x097e, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8736, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8738, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8772, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8780, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8782, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8783, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x8785, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x103c, 0x87f0, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x1462, 0x1281, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x1462, 0x12bd, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x17aa, 0x22c0, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb8, 0x17aa, 0x22c1, S(51129, 30)), // Quadro T2000 with Max-Q Design
-    (0x1fb9, 0x1025, 0x1479, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x1025, 0x147a, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x1025, 0x147b, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x1025, 0x147c, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8736, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8738, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8772, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8780, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8782, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8783, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x8785, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x103c, 0x87f0, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x1462, 0x12bd, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x17aa, 0x22c0, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1fb9, 0x17aa, 0x22c1, S(51159, 30)), // Quadro T1000 with Max-Q Design
-    (0x1ff0, 0x1028, 0x1612, S(51189, 16)), // NVIDIA T1000 8GB
-    (0x1ff0, 0x103c, 0x1612, S(51189, 16)), // NVIDIA T1000 8GB
-    (0x1ff0, 0x103c, 0x8a80, S(51189, 16)), // NVIDIA T1000 8GB
-    (0x1ff0, 0x10de, 0x1612, S(51189, 16)), // NVIDIA T1000 8GB
-    (0x1ff0, 0x17aa, 0x1612, S(51189, 16)), // NVIDIA T1000 8GB
-    (0x1ff2, 0x1028, 0x1613, S(51205, 15)), // NVIDIA T400 4GB
-    (0x1ff2, 0x103c, 0x1613, S(51205, 15)), // NVIDIA T400 4GB
-    (0x1ff2, 0x103c, 0x18ff, S(51220, 12)), // NVIDIA T400E
-    (0x1ff2, 0x103c, 0x8a80, S(51205, 15)), // NVIDIA T400 4GB
-    (0x1ff2, 0x10de, 0x1613, S(51205, 15)), // NVIDIA T400 4GB
-    (0x1ff2, 0x10de, 0x18ff, S(51220, 12)), // NVIDIA T400E
-    (0x1ff2, 0x17aa, 0x1613, S(51205, 15)), // NVIDIA T400 4GB
-    (0x1ff2, 0x17aa, 0x18ff, S(51220, 12)), // NVIDIA T400E
-    (0x20b0, 0x10de, 0x1450, S(51232, 21)), // NVIDIA A100-PG509-200
-    (0x20b2, 0x10de, 0x1463, S(51253, 21)), // NVIDIA A100-SXM4-80GB
-    (0x20b2, 0x10de, 0x147f, S(51253, 21)), // NVIDIA A100-SXM4-80GB
-    (0x20b2, 0x10de, 0x1622, S(51253, 21)), // NVIDIA A100-SXM4-80GB
-    (0x20b2, 0x10de, 0x1623, S(51253, 21)), // NVIDIA A100-SXM4-80GB
-    (0x20b2, 0x10de, 0x1625, S(51274, 16)), // NVIDIA PG509-210
-    (0x20b3, 0x10de, 0x14a7, S(51290, 20)), // NVIDIA A100-SXM-64GB
-    (0x20b3, 0x10de, 0x14a8, S(51290, 20)), // NVIDIA A100-SXM-64GB
-    (0x20b5, 0x10de, 0x1533, S(51310, 21)), // NVIDIA A100 80GB PCIe
-    (0x20b5, 0x10de, 0x1642, S(51310, 21)), // NVIDIA A100 80GB PCIe
-    (0x20b6, 0x10de, 0x1492, S(51331, 16)), // NVIDIA PG506-232
-    (0x20b7, 0x10de, 0x1532, S(51347, 10)), // NVIDIA A30
-    (0x20b7, 0x10de, 0x1804, S(51347, 10)), // NVIDIA A30
-    (0x20b7, 0x10de, 0x1852, S(51347, 10)), // NVIDIA A30
-    (0x20bd, 0x10de, 0x17f4, S(51357, 21)), // NVIDIA A800-SXM4-40GB
-    (0x20f1, 0x10de, 0x145f, S(51378, 21)), // NVIDIA A100-PCIE-40GB
-    (0x20f3, 0x10de, 0x179b, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x179c, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x179d, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x179e, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x179f, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x17a0, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x17a1, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f3, 0x10de, 0x17a2, S(51399, 21)), // NVIDIA A800-SXM4-80GB
-    (0x20f5, 0x10de, 0x1799, S(51420, 21)), // NVIDIA A800 80GB PCIe
-    (0x20f5, 0x10de, 0x179a, S(51441, 24)), // NVIDIA A800 80GB PCIe LC
-    (0x20f6, 0x1028, 0x180a, S(51465, 23)), // NVIDIA A800 40GB Active
-    (0x20f6, 0x103c, 0x180a, S(51465, 23)), // NVIDIA A800 40GB Active
-    (0x20f6, 0x10de, 0x180a, S(51465, 23)), // NVIDIA A800 40GB Active
-    (0x20f6, 0x17aa, 0x180a, S(51465, 23)), // NVIDIA A800 40GB Active
-    (0x20fd, 0x10de, 0x17f8, S(51488, 12)), // NVIDIA AX800
-    (0x2191, 0x1028, 0x0949, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x85fb, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x85fe, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x86d6, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x8741, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x8744, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x878d, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x87af, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x103c, 0x87b3, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1043, 0x171f, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1043, 0x17ef, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1043, 0x18d1, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1414, 0x0032, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x128a, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x128b, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x12c6, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x12cb, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x12cc, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x1462, 0x12d9, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x17aa, 0x380c, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x17aa, 0x381d, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2191, 0x17aa, 0x381e, S(51500, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
-    (0x2230, 0x1028, 0x1459, S(51544, 16)), // NVIDIA RTX A6000
-    (0x2230, 0x103c, 0x1459, S(51544, 16)), // NVIDIA RTX A6000
-    (0x2230, 0x10de, 0x1459, S(51544, 16)), // NVIDIA RTX A6000
-    (0x2230, 0x17aa, 0x1459, S(51544, 16)), // NVIDIA RTX A6000
-    (0x2231, 0x1028, 0x147e, S(48299, 16)), // NVIDIA RTX A5000
-    (0x2231, 0x103c, 0x147e, S(48299, 16)), // NVIDIA RTX A5000
-    (0x2231, 0x10de, 0x147e, S(48299, 16)), // NVIDIA RTX A5000
-    (0x2231, 0x17aa, 0x147e, S(48299, 16)), // NVIDIA RTX A5000
-    (0x2232, 0x1028, 0x163c, S(48412, 16)), // NVIDIA RTX A4500
-    (0x2232, 0x103c, 0x163c, S(48412, 16)), // NVIDIA RTX A4500
-    (0x2232, 0x10de, 0x163c, S(48412, 16)), // NVIDIA RTX A4500
-    (0x2232, 0x17aa, 0x163c, S(48412, 16)), // NVIDIA RTX A4500
-    (0x2233, 0x1028, 0x165a, S(48152, 16)), // NVIDIA RTX A5500
-    (0x2233, 0x103c, 0x165a, S(48152, 16)), // NVIDIA RTX A5500
-    (0x2233, 0x10de, 0x165a, S(48152, 16)), // NVIDIA RTX A5500
-    (0x2233, 0x17aa, 0x165a, S(48152, 16)), // NVIDIA RTX A5500
-    (0x2235, 0x10de, 0x145a, S(51560, 10)), // NVIDIA A40
-    (0x2236, 0x10de, 0x1482, S(47853, 10)), // NVIDIA A10
-    (0x2237, 0x10de, 0x152f, S(51570, 11)), // NVIDIA A10G
-    (0x2238, 0x10de, 0x1677, S(51581, 11)), // NVIDIA A10M
-    (0x230e, 0x10de, 0x20df, S(51592, 16)), // NVIDIA H20 NVL16
-    (0x2321, 0x10de, 0x1839, S(51608, 15)), // NVIDIA H100 NVL
-    (0x2322, 0x10de, 0x17a4, S(51623, 16)), // NVIDIA H800 PCIe
-    (0x2324, 0x10de, 0x17a6, S(51623, 11)), // NVIDIA H800
-    (0x2324, 0x10de, 0x17a8, S(51623, 11)), // NVIDIA H800
-    (0x2329, 0x10de, 0x198b, S(51592, 10)), // NVIDIA H20
-    (0x2329, 0x10de, 0x198c, S(51592, 10)), // NVIDIA H20
-    (0x232c, 0x10de, 0x2063, S(51639, 13)), // NVIDIA H20-3e
-    (0x2330, 0x10de, 0x16c0, S(51652, 21)), // NVIDIA H100 80GB HBM3
-    (0x2330, 0x10de, 0x16c1, S(51652, 21)), // NVIDIA H100 80GB HBM3
-    (0x2331, 0x10de, 0x1626, S(51673, 16)), // NVIDIA H100 PCIe
-    (0x2335, 0x10de, 0x18be, S(51689, 11)), // NVIDIA H200
-    (0x2335, 0x10de, 0x18bf, S(51689, 11)), // NVIDIA H200
-    (0x2339, 0x10de, 0x17fc, S(51608, 11)), // NVIDIA H100
-    (0x233a, 0x10de, 0x183a, S(51700, 15)), // NVIDIA H800 NVL
-    (0x233b, 0x10de, 0x1996, S(51715, 15)), // NVIDIA H200 NVL
-    (0x2342, 0x10de, 0x16eb, S(51730, 18)), // NVIDIA GH200 120GB
-    (0x2342, 0x10de, 0x1805, S(51730, 18)), // NVIDIA GH200 120GB
-    (0x2342, 0x10de, 0x1809, S(51748, 18)), // NVIDIA GH200 480GB
-    (0x2348, 0x10de, 0x18d2, S(51766, 23)), // NVIDIA GH200 144G HBM3e
-    (0x249c, 0x1d05, 0x1194, S(48518, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
-    (0x24a0, 0x1d05, 0x1192, S(48518, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
-    (0x24b0, 0x1028, 0x14ad, S(48326, 16)), // NVIDIA RTX A4000
-    (0x24b0, 0x103c, 0x14ad, S(48326, 16)), // NVIDIA RTX A4000
-    (0x24b0, 0x10de, 0x14ad, S(48326, 16)), // NVIDIA RTX A4000
-    (0x24b0, 0x17aa, 0x14ad, S(48326, 16)), // NVIDIA RTX A4000
-    (0x24b1, 0x10de, 0x1658, S(51789, 17)), // NVIDIA RTX A4000H
-    (0x2531, 0x1028, 0x151d, S(48764, 16)), // NVIDIA RTX A2000
-    (0x2531, 0x103c, 0x151d, S(48764, 16)), // NVIDIA RTX A2000
-    (0x2531, 0x10de, 0x151d, S(48764, 16)), // NVIDIA RTX A2000
-    (0x2531, 0x17aa, 0x151d, S(48764, 16)), // NVIDIA RTX A2000
-    (0x2571, 0x1028, 0x1611, S(51806, 21)), // NVIDIA RTX A2000 12GB
-    (0x2571, 0x103c, 0x1611, S(51806, 21)), // NVIDIA RTX A2000 12GB
-    (0x2571, 0x10de, 0x1611, S(51806, 21)), // NVIDIA RTX A2000 12GB
-    (0x2571, 0x17aa, 0x1611, S(51806, 21)), // NVIDIA RTX A2000 12GB
-    (0x25a0, 0x103c, 0x8928, S(51827, 36)), // NVIDIA GeForce RTX 3050Ti Laptop GPU
-    (0x25a0, 0x103c, 0x89f9, S(51827, 36)), // NVIDIA GeForce RTX 3050Ti Laptop GPU
-    (0x25a0, 0x1d05, 0x1196, S(48518, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
-    (0x25a2, 0x1028, 0x0baf, S(48552, 37)), // NVIDIA GeForce RTX 3050 Ti Laptop GPU
-    (0x25a2, 0x1d05, 0x1195, S(48518, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
-    (0x25b0, 0x1028, 0x1878, S(48791, 16)), // NVIDIA RTX A1000
-    (0x25b0, 0x103c, 0x1878, S(48791, 16)), // NVIDIA RTX A1000
-    (0x25b0, 0x103c, 0x8d96, S(48791, 16)), // NVIDIA RTX A1000
-    (0x25b0, 0x10de, 0x1878, S(48791, 16)), // NVIDIA RTX A1000
-    (0x25b0, 0x17aa, 0x1878, S(48791, 16)), // NVIDIA RTX A1000
-    (0x25b2, 0x1028, 0x1879, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b2, 0x103c, 0x1879, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b2, 0x103c, 0x8d95, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b2, 0x103c, 0x8f5b, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b2, 0x10de, 0x1879, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b2, 0x17aa, 0x1879, S(48326, 15)), // NVIDIA RTX A400
-    (0x25b6, 0x10de, 0x14a9, S(51863, 10)), // NVIDIA A16
-    (0x25b6, 0x10de, 0x157e, S(51873, 9)), // NVIDIA A2
-    (0x26b1, 0x1028, 0x16a1, S(51882, 30)), // NVIDIA RTX 6000 Ada Generation
-    (0x26b1, 0x103c, 0x16a1, S(51882, 30)), // NVIDIA RTX 6000 Ada Generation
-    (0x26b1, 0x10de, 0x16a1, S(51882, 30)), // NVIDIA RTX 6000 Ada Generation
-    (0x26b1, 0x17aa, 0x16a1, S(51882, 30)), // NVIDIA RTX 6000 Ada Generation
-    (0x26b2, 0x1028, 0x17fa, S(49135, 30)), // NVIDIA RTX 5000 Ada Generation
-    (0x26b2, 0x103c, 0x17fa, S(49135, 30)), // NVIDIA RTX 5000 Ada Generation
-    (0x26b2, 0x10de, 0x17fa, S(49135, 30)), // NVIDIA RTX 5000 Ada Generation
-    (0x26b2, 0x17aa, 0x17fa, S(49135, 30)), // NVIDIA RTX 5000 Ada Generation
-    (0x26b3, 0x1028, 0x1934, S(51912, 30)), // NVIDIA RTX 5880 Ada Generation
-    (0x26b3, 0x103c, 0x1934, S(51912, 30)), // NVIDIA RTX 5880 Ada Generation
-    (0x26b3, 0x10de, 0x1934, S(51912, 30)), // NVIDIA RTX 5880 Ada Generation
-    (0x26b3, 0x17aa, 0x1934, S(51912, 30)), // NVIDIA RTX 5880 Ada Generation
-    (0x26b5, 0x10de, 0x169d, S(51942, 10)), // NVIDIA L40
-    (0x26b5, 0x10de, 0x17da, S(51942, 10)), // NVIDIA L40
-    (0x26b9, 0x10de, 0x1851, S(51952, 11)), // NVIDIA L40S
-    (0x26b9, 0x10de, 0x18cf, S(51952, 11)), // NVIDIA L40S
-    (0x26ba, 0x10de, 0x1957, S(51963, 10)), // NVIDIA L20
-    (0x26ba, 0x10de, 0x1990, S(51963, 10)), // NVIDIA L20
-    (0x27b0, 0x1028, 0x16fa, S(51973, 34)), // NVIDIA RTX 4000 SFF Ada Generation
-    (0x27b0, 0x103c, 0x16fa, S(51973, 34)), // NVIDIA RTX 4000 SFF Ada Generation
-    (0x27b0, 0x10de, 0x16fa, S(51973, 34)), // NVIDIA RTX 4000 SFF Ada Generation
-    (0x27b0, 0x17aa, 0x16fa, S(51973, 34)), // NVIDIA RTX 4000 SFF Ada Generation
-    (0x27b1, 0x1028, 0x180c, S(52007, 30)), // NVIDIA RTX 4500 Ada Generation
-    (0x27b1, 0x103c, 0x180c, S(52007, 30)), // NVIDIA RTX 4500 Ada Generation
-    (0x27b1, 0x10de, 0x180c, S(52007, 30)), // NVIDIA RTX 4500 Ada Generation
-    (0x27b1, 0x17aa, 0x180c, S(52007, 30)), // NVIDIA RTX 4500 Ada Generation
-    (0x27b2, 0x1028, 0x181b, S(49308, 30)), // NVIDIA RTX 4000 Ada Generation
-    (0x27b2, 0x103c, 0x181b, S(49308, 30)), // NVIDIA RTX 4000 Ada Generation
-    (0x27b2, 0x10de, 0x181b, S(49308, 30)), // NVIDIA RTX 4000 Ada Generation
-    (0x27b2, 0x17aa, 0x181b, S(49308, 30)), // NVIDIA RTX 4000 Ada Generation
-    (0x27b6, 0x10de, 0x1933, S(51963, 9)), // NVIDIA L2
-    (0x27b8, 0x10de, 0x16ca, S(51942, 9)), // NVIDIA L4
-    (0x27b8, 0x10de, 0x16ee, S(51942, 9)), // NVIDIA L4
-    (0x28b0, 0x1028, 0x1870, S(49612, 30)), // NVIDIA RTX 2000 Ada Generation
-    (0x28b0, 0x103c, 0x1870, S(49612, 30)), // NVIDIA RTX 2000 Ada Generation
-    (0x28b0, 0x103c, 0x1871, S(52037, 31)), // NVIDIA RTX 2000E Ada Generation
-    (0x28b0, 0x10de, 0x1870, S(49612, 30)), // NVIDIA RTX 2000 Ada Generation
-    (0x28b0, 0x10de, 0x1871, S(52037, 31)), // NVIDIA RTX 2000E Ada Generation
-    (0x28b0, 0x17aa, 0x1870, S(49612, 30)), // NVIDIA RTX 2000 Ada Generation
-    (0x28b0, 0x17aa, 0x1871, S(52037, 31)), // NVIDIA RTX 2000E Ada Generation
-    (0x2901, 0x10de, 0x1999, S(52068, 11)), // NVIDIA B200
-    (0x2901, 0x10de, 0x199b, S(52068, 11)), // NVIDIA B200
-    (0x2901, 0x10de, 0x20da, S(52068, 11)), // NVIDIA B200
-    (0x2941, 0x10de, 0x2046, S(52079, 12)), // NVIDIA GB200
-    (0x2941, 0x10de, 0x20ca, S(52079, 12)), // NVIDIA GB200
-    (0x2941, 0x10de, 0x20d5, S(52079, 12)), // NVIDIA GB200
-    (0x2941, 0x10de, 0x21c9, S(52079, 12)), // NVIDIA GB200
-    (0x2941, 0x10de, 0x21ca, S(52079, 12)), // NVIDIA GB200
-    (0x29bb, 0x10de, 0x207c, S(52091, 18)), // NVIDIA DRIVE P2021
-    (0x2bb1, 0x1028, 0x204b, S(52109, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
-    (0x2bb1, 0x103c, 0x204b, S(52109, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
-    (0x2bb1, 0x10de, 0x204b, S(52109, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
-    (0x2bb1, 0x17aa, 0x204b, S(52109, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
-    (0x2bb3, 0x1028, 0x204d, S(49970, 29)), // NVIDIA RTX PRO 5000 Blackwell
-    (0x2bb3, 0x1028, 0x227a, S(52158, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
-    (0x2bb3, 0x103c, 0x204d, S(49970, 29)), // NVIDIA RTX PRO 5000 Blackwell
-    (0x2bb3, 0x103c, 0x227a, S(52158, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
-    (0x2bb3, 0x10de, 0x204d, S(49970, 29)), // NVIDIA RTX PRO 5000 Blackwell
-    (0x2bb3, 0x10de, 0x227a, S(52158, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
-    (0x2bb3, 0x17aa, 0x204d, S(49970, 29)), // NVIDIA RTX PRO 5000 Blackwell
-    (0x2bb3, 0x17aa, 0x227a, S(52158, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
-    (0x2bb4, 0x1028, 0x204c, S(52192, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
-    (0x2bb4, 0x103c, 0x204c, S(52192, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
-    (0x2bb4, 0x10de, 0x204c, S(52192, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
-    (0x2bb4, 0x17aa, 0x204c, S(52192, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
-    (0x2bb5, 0x10de, 0x204e, S(52247, 44)), // NVIDIA RTX PRO 6000 Blackwell Server Edition
-    (0x2bb5, 0x10de, 0x220b, S(52247, 44)), // NVIDIA RTX PRO 6000 Blackwell Server Edition
-    (0x2bb9, 0x10de, 0x2091, S(52291, 16)), // NVIDIA RTX 6000D
-    (0x2c31, 0x1028, 0x2051, S(52307, 29)), // NVIDIA RTX PRO 4500 Blackwell
-    (0x2c31, 0x103c, 0x2051, S(52307, 29)), // NVIDIA RTX PRO 4500 Blackwell
-    (0x2c31, 0x10de, 0x2051, S(52307, 29)), // NVIDIA RTX PRO 4500 Blackwell
-    (0x2c31, 0x17aa, 0x2051, S(52307, 29)), // NVIDIA RTX PRO 4500 Blackwell
-    (0x2c33, 0x1028, 0x2053, S(52336, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
-    (0x2c33, 0x103c, 0x2053, S(52336, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
-    (0x2c33, 0x10de, 0x2053, S(52336, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
-    (0x2c33, 0x17aa, 0x2053, S(52336, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
-    (0x2c34, 0x1028, 0x2052, S(50021, 29)), // NVIDIA RTX PRO 4000 Blackwell
-    (0x2c34, 0x103c, 0x2052, S(50021, 29)), // NVIDIA RTX PRO 4000 Blackwell
-    (0x2c34, 0x10de, 0x2052, S(50021, 29)), // NVIDIA RTX PRO 4000 Blackwell
-    (0x2c34, 0x17aa, 0x2052, S(50021, 29)), // NVIDIA RTX PRO 4000 Blackwell
-    (0x2d30, 0x1028, 0x2054, S(50250, 29)), // NVIDIA RTX PRO 2000 Blackwell
-    (0x2d30, 0x103c, 0x2054, S(50250, 29)), // NVIDIA RTX PRO 2000 Blackwell
-    (0x2d30, 0x10de, 0x2054, S(50250, 29)), // NVIDIA RTX PRO 2000 Blackwell
-    (0x2d30, 0x17aa, 0x2054, S(50250, 29)), // NVIDIA RTX PRO 2000 Blackwell
-    (0x2e12, 0x10de, 0x21ec, S(52377, 11)), // NVIDIA GB10
-    (0x3182, 0x10de, 0x20e6, S(52388, 19)), // NVIDIA B300 SXM6 AC
-    (0x31c2, 0x10de, 0x21f1, S(52407, 12)), // NVIDIA GB300
+    (0x1e30, 0x1028, 0x129e, s(33201, 15)), // Quadro RTX 8000
+    (0x1e30, 0x103c, 0x129e, s(33201, 15)), // Quadro RTX 8000
+    (0x1e30, 0x10de, 0x129e, s(33201, 15)), // Quadro RTX 8000
+    (0x1e78, 0x10de, 0x13d8, s(33201, 15)), // Quadro RTX 8000
+    (0x1e78, 0x10de, 0x13d9, s(7874, 15)), // Quadro RTX 6000
+    (0x1e90, 0x1025, 0x1375, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08a1, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08a2, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08ea, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08eb, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08ec, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08ed, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08ee, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x08ef, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x093b, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1028, 0x093c, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x8572, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x8573, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x8602, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x8606, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x86c6, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x86c7, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x87a6, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x103c, 0x87a7, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1043, 0x131f, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1043, 0x137f, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1043, 0x141f, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1043, 0x1751, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x1660, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x1661, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x1662, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x75a6, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x75a7, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x86a6, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1458, 0x86a7, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1462, 0x1274, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1462, 0x1277, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x152d, 0x1220, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1558, 0x95e1, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1558, 0x97e1, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1a58, 0x2002, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1a58, 0x2005, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1a58, 0x2007, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1a58, 0x3000, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1a58, 0x3001, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e90, 0x1d05, 0x1069, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1e91, 0x103c, 0x8607, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x103c, 0x8736, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x103c, 0x8738, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x103c, 0x8772, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x103c, 0x878a, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x103c, 0x878b, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1043, 0x1e61, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x1511, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x75b3, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x75b4, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x76b2, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x76b3, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x78a2, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x78a3, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x86b2, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1458, 0x86b3, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1462, 0x12ae, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1462, 0x12b0, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1462, 0x12c6, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x17aa, 0x22c3, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x17aa, 0x22c5, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1a58, 0x2009, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1a58, 0x200a, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x1a58, 0x3002, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e91, 0x8086, 0x3012, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1e93, 0x1025, 0x1401, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1025, 0x149c, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1028, 0x09d2, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x8607, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x86c7, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x8736, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x8738, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x8772, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x87a6, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x103c, 0x87a7, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x75b1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x75b2, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x76b0, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x76b1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x78a0, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x78a1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x86b0, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1458, 0x86b1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1462, 0x12ae, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1462, 0x12b0, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1462, 0x12b4, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1462, 0x12c6, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1558, 0x50d3, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1558, 0x70d1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x17aa, 0x22c3, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x17aa, 0x22c5, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1a58, 0x2009, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1a58, 0x200a, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1a58, 0x3002, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1e93, 0x1d05, 0x1089, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1eb5, 0x1025, 0x1375, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1025, 0x1401, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1025, 0x149c, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1028, 0x09c3, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8736, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8738, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8772, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8780, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8782, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8783, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x103c, 0x8785, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1043, 0x1dd1, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1462, 0x1274, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1462, 0x12b0, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1462, 0x12c6, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x17aa, 0x22b8, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x17aa, 0x22ba, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1a58, 0x2005, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1a58, 0x2007, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1a58, 0x2008, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb5, 0x1a58, 0x200a, s(33351, 33)), // Quadro RTX 5000 with Max-Q Design
+    (0x1eb6, 0x1028, 0x09c3, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8736, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8738, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8772, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8780, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8782, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8783, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x103c, 0x8785, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x1462, 0x1274, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x1462, 0x1277, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x1462, 0x12b0, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x1462, 0x12c6, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x17aa, 0x22b8, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb6, 0x17aa, 0x22ba, s(33384, 33)), // Quadro RTX 4000 with Max-Q Design
+    (0x1eb8, 0x10de, 0x12a2, s(27137, 8)), // Tesla T4
+    (0x1ed0, 0x1025, 0x132d, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x1028, 0x08ed, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x1028, 0x08ee, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x1028, 0x08ef, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x103c, 0x8572, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x103c, 0x8573, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x103c, 0x8600, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x103c, 0x8605, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x1043, 0x138f, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x1043, 0x15c1, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x17aa, 0x3fee, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed0, 0x17aa, 0x3ffe, s(33216, 41)), // NVIDIA GeForce RTX 2080 with Max-Q Design
+    (0x1ed1, 0x1025, 0x1432, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x103c, 0x8746, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x103c, 0x878a, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x1043, 0x165f, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x144d, 0xc192, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x17aa, 0x3fce, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x17aa, 0x3fcf, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed1, 0x17aa, 0x3fd0, s(33257, 47)), // NVIDIA GeForce RTX 2070 Super with Max-Q Design
+    (0x1ed3, 0x1025, 0x1432, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x1028, 0x09d1, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x103c, 0x8746, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x103c, 0x878a, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x1043, 0x1d61, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x1043, 0x1e51, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x1043, 0x1f01, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x17aa, 0x3fce, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x17aa, 0x3fcf, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1ed3, 0x17aa, 0x3fd0, s(33304, 47)), // NVIDIA GeForce RTX 2080 Super with Max-Q Design
+    (0x1f10, 0x1025, 0x132d, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1025, 0x1342, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08a1, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08a2, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08ea, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08eb, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08ec, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08ed, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08ee, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x08ef, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x093b, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1028, 0x093c, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x103c, 0x8572, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x103c, 0x8573, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x103c, 0x8602, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x103c, 0x8606, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1043, 0x132f, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1043, 0x136f, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1043, 0x1881, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1043, 0x1e6e, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x1658, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x1663, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x1664, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x75a4, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x75a5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x86a4, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1458, 0x86a5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1462, 0x1274, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1462, 0x1277, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1558, 0x95e1, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1558, 0x97e1, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1a58, 0x2002, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1a58, 0x2005, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1a58, 0x2007, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1a58, 0x3000, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1a58, 0x3001, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1d05, 0x105e, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1d05, 0x1070, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x1d05, 0x2087, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f10, 0x8086, 0x2087, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f12, 0x1028, 0x098f, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x103c, 0x8741, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x103c, 0x8744, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x103c, 0x878e, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x103c, 0x880e, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x1043, 0x1e11, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x1043, 0x1f11, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x1462, 0x12d9, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x17aa, 0x3801, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x17aa, 0x3802, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f12, 0x17aa, 0x3803, s(33458, 41)), // NVIDIA GeForce RTX 2060 with Max-Q Design
+    (0x1f14, 0x1025, 0x1401, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1025, 0x1432, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1025, 0x1442, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1025, 0x1446, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1025, 0x147d, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1028, 0x09e2, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1028, 0x09f3, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x8607, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x86c6, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x86c7, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x8736, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x8738, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x8746, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x8772, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x878a, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x878b, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x87a6, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x103c, 0x87a7, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1043, 0x174f, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x1512, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x75b5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x75b6, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x76b4, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x76b5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x78a4, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x78a5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x86b4, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1458, 0x86b5, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1462, 0x12ae, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1462, 0x12b0, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1462, 0x12c6, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1558, 0x50d3, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1558, 0x70d1, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1a58, 0x200c, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1a58, 0x2011, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f14, 0x1a58, 0x3002, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f36, 0x1028, 0x0990, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f36, 0x103c, 0x8736, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f36, 0x103c, 0x8738, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f36, 0x103c, 0x8772, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f36, 0x1043, 0x13cf, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f36, 0x1414, 0x0032, s(33499, 33)), // Quadro RTX 3000 with Max-Q Design
+    (0x1f50, 0x1028, 0x08ed, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x1028, 0x08ee, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x1028, 0x08ef, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x103c, 0x8572, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x103c, 0x8573, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x103c, 0x8574, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x103c, 0x8600, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x103c, 0x8605, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x17aa, 0x3fee, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f50, 0x17aa, 0x3ffe, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f54, 0x103c, 0x878a, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f54, 0x17aa, 0x3fce, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f54, 0x17aa, 0x3fcf, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f54, 0x17aa, 0x3fd0, s(33417, 41)), // NVIDIA GeForce RTX 2070 with Max-Q Design
+    (0x1f76, 0x102b, 0x2800, s(33532, 21)), // Matrox D-Series D2450
+    (0x1f76, 0x102b, 0x2900, s(33553, 21)), // Matrox D-Series D2480
+    (0x1f91, 0x103c, 0x863e, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x103c, 0x86e7, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x103c, 0x86e8, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1043, 0x12cf, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1043, 0x156f, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1414, 0x0032, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x144d, 0xc822, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1462, 0x127e, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1462, 0x1281, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1462, 0x1284, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1462, 0x1285, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1462, 0x129c, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x17aa, 0x229f, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x17aa, 0x3802, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x17aa, 0x3806, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x17aa, 0x3f1a, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f91, 0x1a58, 0x1001, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f95, 0x1025, 0x1479, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1025, 0x147a, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1025, 0x147b, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1025, 0x147c, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x103c, 0x86e7, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x103c, 0x86e8, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x103c, 0x8815, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1043, 0x1dff, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1043, 0x1e1f, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x144d, 0xc838, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1462, 0x12bd, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1462, 0x12c5, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1462, 0x12d2, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x17aa, 0x22c0, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x17aa, 0x22c1, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x17aa, 0x3837, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x17aa, 0x3f95, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1a58, 0x1003, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1a58, 0x1006, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1a58, 0x1007, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f95, 0x1e83, 0x3e30, s(33615, 44)), // NVIDIA GeForce GTX 1650 Ti with Max-Q Design
+    (0x1f96, 0x1462, 0x1297, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1025, 0x1479, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1025, 0x147a, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1025, 0x147b, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1025, 0x147c, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x103c, 0x8815, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1043, 0x13b2, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1043, 0x1402, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1043, 0x1902, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1462, 0x12bd, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1462, 0x12c5, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1462, 0x12d2, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x17aa, 0x22da, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x17aa, 0x3f93, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f99, 0x1e83, 0x3e30, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1043, 0x128d, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1043, 0x130d, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1043, 0x149c, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1043, 0x185c, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1043, 0x189c, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x12f4, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x1302, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x131b, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x1326, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x132a, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1f9d, 0x1462, 0x132e, s(33574, 41)), // NVIDIA GeForce GTX 1650 with Max-Q Design
+    (0x1fb0, 0x1028, 0x12db, s(33659, 12)), // NVIDIA T1000
+    (0x1fb0, 0x103c, 0x12db, s(33659, 12)), // NVIDIA T1000
+    (0x1fb0, 0x103c, 0x8a80, s(33659, 12)), // NVIDIA T1000
+    (0x1fb0, 0x10de, 0x12db, s(33659, 12)), // NVIDIA T1000
+    (0x1fb0, 0x10de, 0x1485, s(33671, 18)), // NVIDIA DGX Display
+    (0x1fb0, 0x17aa, 0x12db, s(33659, 12)), // NVIDIA T1000
+    (0x1fb1, 0x1028, 0x1488, s(27627, 11)), // NVIDIA T600
+    (0x1fb1, 0x103c, 0x1488, s(27627, 11)), // NVIDIA T600
+    (0x1fb1, 0x103c, 0x8a80, s(27627, 11)), // NVIDIA T600
+    (0x1fb1, 0x10de, 0x1488, s(27627, 11)), // NVIDIA T600
+    (0x1fb1, 0x17aa, 0x1488, s(27627, 11)), // NVIDIA T600
+    (0x1fb2, 0x1028, 0x1489, s(33689, 11)), // NVIDIA T400
+    (0x1fb2, 0x103c, 0x1489, s(33689, 11)), // NVIDIA T400
+    (0x1fb2, 0x103c, 0x8a80, s(33689, 11)), // NVIDIA T400
+    (0x1fb2, 0x10de, 0x1489, s(33689, 11)), // NVIDIA T400
+    (0x1fb2, 0x17aa, 0x1489, s(33689, 11)), // NVIDIA T400
+    (0x1fb8, 0x1028, 0x097e, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8736, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8738, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8772, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8780, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8782, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8783, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x8785, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x103c, 0x87f0, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x1462, 0x1281, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x1462, 0x12bd, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x17aa, 0x22c0, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb8, 0x17aa, 0x22c1, s(33700, 30)), // Quadro T2000 with Max-Q Design
+    (0x1fb9, 0x1025, 0x1479, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x1025, 0x147a, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x1025, 0x147b, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x1025, 0x147c, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8736, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8738, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8772, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8780, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8782, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8783, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x8785, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x103c, 0x87f0, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x1462, 0x12bd, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x17aa, 0x22c0, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1fb9, 0x17aa, 0x22c1, s(33730, 30)), // Quadro T1000 with Max-Q Design
+    (0x1ff0, 0x1028, 0x1612, s(33760, 16)), // NVIDIA T1000 8GB
+    (0x1ff0, 0x103c, 0x1612, s(33760, 16)), // NVIDIA T1000 8GB
+    (0x1ff0, 0x103c, 0x8a80, s(33760, 16)), // NVIDIA T1000 8GB
+    (0x1ff0, 0x10de, 0x1612, s(33760, 16)), // NVIDIA T1000 8GB
+    (0x1ff0, 0x17aa, 0x1612, s(33760, 16)), // NVIDIA T1000 8GB
+    (0x1ff2, 0x1028, 0x1613, s(33776, 15)), // NVIDIA T400 4GB
+    (0x1ff2, 0x103c, 0x1613, s(33776, 15)), // NVIDIA T400 4GB
+    (0x1ff2, 0x103c, 0x18ff, s(33791, 12)), // NVIDIA T400E
+    (0x1ff2, 0x103c, 0x8a80, s(33776, 15)), // NVIDIA T400 4GB
+    (0x1ff2, 0x10de, 0x1613, s(33776, 15)), // NVIDIA T400 4GB
+    (0x1ff2, 0x10de, 0x18ff, s(33791, 12)), // NVIDIA T400E
+    (0x1ff2, 0x17aa, 0x1613, s(33776, 15)), // NVIDIA T400 4GB
+    (0x1ff2, 0x17aa, 0x18ff, s(33791, 12)), // NVIDIA T400E
+    (0x20b0, 0x10de, 0x1450, s(33803, 21)), // NVIDIA A100-PG509-200
+    (0x20b2, 0x10de, 0x1463, s(33824, 21)), // NVIDIA A100-SXM4-80GB
+    (0x20b2, 0x10de, 0x147f, s(33824, 21)), // NVIDIA A100-SXM4-80GB
+    (0x20b2, 0x10de, 0x1622, s(33824, 21)), // NVIDIA A100-SXM4-80GB
+    (0x20b2, 0x10de, 0x1623, s(33824, 21)), // NVIDIA A100-SXM4-80GB
+    (0x20b2, 0x10de, 0x1625, s(33845, 16)), // NVIDIA PG509-210
+    (0x20b3, 0x10de, 0x14a7, s(33861, 20)), // NVIDIA A100-SXM-64GB
+    (0x20b3, 0x10de, 0x14a8, s(33861, 20)), // NVIDIA A100-SXM-64GB
+    (0x20b5, 0x10de, 0x1533, s(33881, 21)), // NVIDIA A100 80GB PCIe
+    (0x20b5, 0x10de, 0x1642, s(33881, 21)), // NVIDIA A100 80GB PCIe
+    (0x20b6, 0x10de, 0x1492, s(33902, 16)), // NVIDIA PG506-232
+    (0x20b7, 0x10de, 0x1532, s(33918, 10)), // NVIDIA A30
+    (0x20b7, 0x10de, 0x1804, s(33918, 10)), // NVIDIA A30
+    (0x20b7, 0x10de, 0x1852, s(33918, 10)), // NVIDIA A30
+    (0x20bd, 0x10de, 0x17f4, s(33928, 21)), // NVIDIA A800-SXM4-40GB
+    (0x20f1, 0x10de, 0x145f, s(33949, 21)), // NVIDIA A100-PCIE-40GB
+    (0x20f3, 0x10de, 0x179b, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x179c, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x179d, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x179e, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x179f, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x17a0, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x17a1, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f3, 0x10de, 0x17a2, s(33970, 21)), // NVIDIA A800-SXM4-80GB
+    (0x20f5, 0x10de, 0x1799, s(33991, 21)), // NVIDIA A800 80GB PCIe
+    (0x20f5, 0x10de, 0x179a, s(34012, 24)), // NVIDIA A800 80GB PCIe LC
+    (0x20f6, 0x1028, 0x180a, s(34036, 23)), // NVIDIA A800 40GB Active
+    (0x20f6, 0x103c, 0x180a, s(34036, 23)), // NVIDIA A800 40GB Active
+    (0x20f6, 0x10de, 0x180a, s(34036, 23)), // NVIDIA A800 40GB Active
+    (0x20f6, 0x17aa, 0x180a, s(34036, 23)), // NVIDIA A800 40GB Active
+    (0x20fd, 0x10de, 0x17f8, s(34059, 12)), // NVIDIA AX800
+    (0x2191, 0x1028, 0x0949, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x85fb, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x85fe, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x86d6, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x8741, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x8744, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x878d, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x87af, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x103c, 0x87b3, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1043, 0x171f, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1043, 0x17ef, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1043, 0x18d1, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1414, 0x0032, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x128a, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x128b, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x12c6, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x12cb, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x12cc, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x1462, 0x12d9, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x17aa, 0x380c, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x17aa, 0x381d, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2191, 0x17aa, 0x381e, s(34071, 44)), // NVIDIA GeForce GTX 1660 Ti with Max-Q Design
+    (0x2230, 0x1028, 0x1459, s(34115, 16)), // NVIDIA RTX A6000
+    (0x2230, 0x103c, 0x1459, s(34115, 16)), // NVIDIA RTX A6000
+    (0x2230, 0x10de, 0x1459, s(34115, 16)), // NVIDIA RTX A6000
+    (0x2230, 0x17aa, 0x1459, s(34115, 16)), // NVIDIA RTX A6000
+    (0x2231, 0x1028, 0x147e, s(29728, 16)), // NVIDIA RTX A5000
+    (0x2231, 0x103c, 0x147e, s(29728, 16)), // NVIDIA RTX A5000
+    (0x2231, 0x10de, 0x147e, s(29728, 16)), // NVIDIA RTX A5000
+    (0x2231, 0x17aa, 0x147e, s(29728, 16)), // NVIDIA RTX A5000
+    (0x2232, 0x1028, 0x163c, s(29841, 16)), // NVIDIA RTX A4500
+    (0x2232, 0x103c, 0x163c, s(29841, 16)), // NVIDIA RTX A4500
+    (0x2232, 0x10de, 0x163c, s(29841, 16)), // NVIDIA RTX A4500
+    (0x2232, 0x17aa, 0x163c, s(29841, 16)), // NVIDIA RTX A4500
+    (0x2233, 0x1028, 0x165a, s(29449, 16)), // NVIDIA RTX A5500
+    (0x2233, 0x103c, 0x165a, s(29449, 16)), // NVIDIA RTX A5500
+    (0x2233, 0x10de, 0x165a, s(29449, 16)), // NVIDIA RTX A5500
+    (0x2233, 0x17aa, 0x165a, s(29449, 16)), // NVIDIA RTX A5500
+    (0x2235, 0x10de, 0x145a, s(34131, 10)), // NVIDIA A40
+    (0x2236, 0x10de, 0x1482, s(27785, 10)), // NVIDIA A10
+    (0x2237, 0x10de, 0x152f, s(34141, 11)), // NVIDIA A10G
+    (0x2238, 0x10de, 0x1677, s(34152, 11)), // NVIDIA A10M
+    (0x230e, 0x10de, 0x20df, s(34163, 16)), // NVIDIA H20 NVL16
+    (0x2321, 0x10de, 0x1839, s(34179, 15)), // NVIDIA H100 NVL
+    (0x2322, 0x10de, 0x17a4, s(34194, 16)), // NVIDIA H800 PCIe
+    (0x2324, 0x10de, 0x17a6, s(34194, 11)), // NVIDIA H800
+    (0x2324, 0x10de, 0x17a8, s(34194, 11)), // NVIDIA H800
+    (0x2329, 0x10de, 0x198b, s(34163, 10)), // NVIDIA H20
+    (0x2329, 0x10de, 0x198c, s(34163, 10)), // NVIDIA H20
+    (0x232c, 0x10de, 0x2063, s(34210, 13)), // NVIDIA H20-3e
+    (0x2330, 0x10de, 0x16c0, s(34223, 21)), // NVIDIA H100 80GB HBM3
+    (0x2330, 0x10de, 0x16c1, s(34223, 21)), // NVIDIA H100 80GB HBM3
+    (0x2331, 0x10de, 0x1626, s(34244, 16)), // NVIDIA H100 PCIe
+    (0x2335, 0x10de, 0x18be, s(34260, 11)), // NVIDIA H200
+    (0x2335, 0x10de, 0x18bf, s(34260, 11)), // NVIDIA H200
+    (0x2339, 0x10de, 0x17fc, s(34179, 11)), // NVIDIA H100
+    (0x233a, 0x10de, 0x183a, s(34271, 15)), // NVIDIA H800 NVL
+    (0x233b, 0x10de, 0x1996, s(34286, 15)), // NVIDIA H200 NVL
+    (0x2342, 0x10de, 0x16eb, s(34301, 18)), // NVIDIA GH200 120GB
+    (0x2342, 0x10de, 0x1805, s(34301, 18)), // NVIDIA GH200 120GB
+    (0x2342, 0x10de, 0x1809, s(34319, 18)), // NVIDIA GH200 480GB
+    (0x2348, 0x10de, 0x18d2, s(34337, 23)), // NVIDIA GH200 144G HBM3e
+    (0x249c, 0x1d05, 0x1194, s(30014, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
+    (0x24a0, 0x1d05, 0x1192, s(30014, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
+    (0x24b0, 0x1028, 0x14ad, s(29755, 16)), // NVIDIA RTX A4000
+    (0x24b0, 0x103c, 0x14ad, s(29755, 16)), // NVIDIA RTX A4000
+    (0x24b0, 0x10de, 0x14ad, s(29755, 16)), // NVIDIA RTX A4000
+    (0x24b0, 0x17aa, 0x14ad, s(29755, 16)), // NVIDIA RTX A4000
+    (0x24b1, 0x10de, 0x1658, s(34360, 17)), // NVIDIA RTX A4000H
+    (0x2531, 0x1028, 0x151d, s(30368, 16)), // NVIDIA RTX A2000
+    (0x2531, 0x103c, 0x151d, s(30368, 16)), // NVIDIA RTX A2000
+    (0x2531, 0x10de, 0x151d, s(30368, 16)), // NVIDIA RTX A2000
+    (0x2531, 0x17aa, 0x151d, s(30368, 16)), // NVIDIA RTX A2000
+    (0x2571, 0x1028, 0x1611, s(34377, 21)), // NVIDIA RTX A2000 12GB
+    (0x2571, 0x103c, 0x1611, s(34377, 21)), // NVIDIA RTX A2000 12GB
+    (0x2571, 0x10de, 0x1611, s(34377, 21)), // NVIDIA RTX A2000 12GB
+    (0x2571, 0x17aa, 0x1611, s(34377, 21)), // NVIDIA RTX A2000 12GB
+    (0x25a0, 0x103c, 0x8928, s(34398, 36)), // NVIDIA GeForce RTX 3050Ti Laptop GPU
+    (0x25a0, 0x103c, 0x89f9, s(34398, 36)), // NVIDIA GeForce RTX 3050Ti Laptop GPU
+    (0x25a0, 0x1d05, 0x1196, s(30014, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
+    (0x25a2, 0x1028, 0x0baf, s(30048, 37)), // NVIDIA GeForce RTX 3050 Ti Laptop GPU
+    (0x25a2, 0x1d05, 0x1195, s(30014, 34)), // NVIDIA GeForce RTX 3060 Laptop GPU
+    (0x25b0, 0x1028, 0x1878, s(30395, 16)), // NVIDIA RTX A1000
+    (0x25b0, 0x103c, 0x1878, s(30395, 16)), // NVIDIA RTX A1000
+    (0x25b0, 0x103c, 0x8d96, s(30395, 16)), // NVIDIA RTX A1000
+    (0x25b0, 0x10de, 0x1878, s(30395, 16)), // NVIDIA RTX A1000
+    (0x25b0, 0x17aa, 0x1878, s(30395, 16)), // NVIDIA RTX A1000
+    (0x25b2, 0x1028, 0x1879, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b2, 0x103c, 0x1879, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b2, 0x103c, 0x8d95, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b2, 0x103c, 0x8f5b, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b2, 0x10de, 0x1879, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b2, 0x17aa, 0x1879, s(29755, 15)), // NVIDIA RTX A400
+    (0x25b6, 0x10de, 0x14a9, s(34434, 10)), // NVIDIA A16
+    (0x25b6, 0x10de, 0x157e, s(34444, 9)), // NVIDIA A2
+    (0x26b1, 0x1028, 0x16a1, s(34453, 30)), // NVIDIA RTX 6000 Ada Generation
+    (0x26b1, 0x103c, 0x16a1, s(34453, 30)), // NVIDIA RTX 6000 Ada Generation
+    (0x26b1, 0x10de, 0x16a1, s(34453, 30)), // NVIDIA RTX 6000 Ada Generation
+    (0x26b1, 0x17aa, 0x16a1, s(34453, 30)), // NVIDIA RTX 6000 Ada Generation
+    (0x26b2, 0x1028, 0x17fa, s(30843, 30)), // NVIDIA RTX 5000 Ada Generation
+    (0x26b2, 0x103c, 0x17fa, s(30843, 30)), // NVIDIA RTX 5000 Ada Generation
+    (0x26b2, 0x10de, 0x17fa, s(30843, 30)), // NVIDIA RTX 5000 Ada Generation
+    (0x26b2, 0x17aa, 0x17fa, s(30843, 30)), // NVIDIA RTX 5000 Ada Generation
+    (0x26b3, 0x1028, 0x1934, s(34483, 30)), // NVIDIA RTX 5880 Ada Generation
+    (0x26b3, 0x103c, 0x1934, s(34483, 30)), // NVIDIA RTX 5880 Ada Generation
+    (0x26b3, 0x10de, 0x1934, s(34483, 30)), // NVIDIA RTX 5880 Ada Generation
+    (0x26b3, 0x17aa, 0x1934, s(34483, 30)), // NVIDIA RTX 5880 Ada Generation
+    (0x26b5, 0x10de, 0x169d, s(34513, 10)), // NVIDIA L40
+    (0x26b5, 0x10de, 0x17da, s(34513, 10)), // NVIDIA L40
+    (0x26b9, 0x10de, 0x1851, s(34523, 11)), // NVIDIA L40S
+    (0x26b9, 0x10de, 0x18cf, s(34523, 11)), // NVIDIA L40S
+    (0x26ba, 0x10de, 0x1957, s(34534, 10)), // NVIDIA L20
+    (0x26ba, 0x10de, 0x1990, s(34534, 10)), // NVIDIA L20
+    (0x27b0, 0x1028, 0x16fa, s(34544, 34)), // NVIDIA RTX 4000 SFF Ada Generation
+    (0x27b0, 0x103c, 0x16fa, s(34544, 34)), // NVIDIA RTX 4000 SFF Ada Generation
+    (0x27b0, 0x10de, 0x16fa, s(34544, 34)), // NVIDIA RTX 4000 SFF Ada Generation
+    (0x27b0, 0x17aa, 0x16fa, s(34544, 34)), // NVIDIA RTX 4000 SFF Ada Generation
+    (0x27b1, 0x1028, 0x180c, s(34578, 30)), // NVIDIA RTX 4500 Ada Generation
+    (0x27b1, 0x103c, 0x180c, s(34578, 30)), // NVIDIA RTX 4500 Ada Generation
+    (0x27b1, 0x10de, 0x180c, s(34578, 30)), // NVIDIA RTX 4500 Ada Generation
+    (0x27b1, 0x17aa, 0x180c, s(34578, 30)), // NVIDIA RTX 4500 Ada Generation
+    (0x27b2, 0x1028, 0x181b, s(31102, 30)), // NVIDIA RTX 4000 Ada Generation
+    (0x27b2, 0x103c, 0x181b, s(31102, 30)), // NVIDIA RTX 4000 Ada Generation
+    (0x27b2, 0x10de, 0x181b, s(31102, 30)), // NVIDIA RTX 4000 Ada Generation
+    (0x27b2, 0x17aa, 0x181b, s(31102, 30)), // NVIDIA RTX 4000 Ada Generation
+    (0x27b6, 0x10de, 0x1933, s(34534, 9)), // NVIDIA L2
+    (0x27b8, 0x10de, 0x16ca, s(34513, 9)), // NVIDIA L4
+    (0x27b8, 0x10de, 0x16ee, s(34513, 9)), // NVIDIA L4
+    (0x28b0, 0x1028, 0x1870, s(31509, 30)), // NVIDIA RTX 2000 Ada Generation
+    (0x28b0, 0x103c, 0x1870, s(31509, 30)), // NVIDIA RTX 2000 Ada Generation
+    (0x28b0, 0x103c, 0x1871, s(34608, 31)), // NVIDIA RTX 2000E Ada Generation
+    (0x28b0, 0x10de, 0x1870, s(31509, 30)), // NVIDIA RTX 2000 Ada Generation
+    (0x28b0, 0x10de, 0x1871, s(34608, 31)), // NVIDIA RTX 2000E Ada Generation
+    (0x28b0, 0x17aa, 0x1870, s(31509, 30)), // NVIDIA RTX 2000 Ada Generation
+    (0x28b0, 0x17aa, 0x1871, s(34608, 31)), // NVIDIA RTX 2000E Ada Generation
+    (0x2901, 0x10de, 0x1999, s(34639, 11)), // NVIDIA B200
+    (0x2901, 0x10de, 0x199b, s(34639, 11)), // NVIDIA B200
+    (0x2901, 0x10de, 0x20da, s(34639, 11)), // NVIDIA B200
+    (0x2941, 0x10de, 0x2046, s(34650, 12)), // NVIDIA GB200
+    (0x2941, 0x10de, 0x20ca, s(34650, 12)), // NVIDIA GB200
+    (0x2941, 0x10de, 0x20d5, s(34650, 12)), // NVIDIA GB200
+    (0x2941, 0x10de, 0x21c9, s(34650, 12)), // NVIDIA GB200
+    (0x2941, 0x10de, 0x21ca, s(34650, 12)), // NVIDIA GB200
+    (0x29bb, 0x10de, 0x207c, s(34662, 18)), // NVIDIA DRIVE P2021
+    (0x2bb1, 0x1028, 0x204b, s(34680, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
+    (0x2bb1, 0x103c, 0x204b, s(34680, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
+    (0x2bb1, 0x10de, 0x204b, s(34680, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
+    (0x2bb1, 0x17aa, 0x204b, s(34680, 49)), // NVIDIA RTX PRO 6000 Blackwell Workstation Edition
+    (0x2bb3, 0x1028, 0x204d, s(32253, 29)), // NVIDIA RTX PRO 5000 Blackwell
+    (0x2bb3, 0x1028, 0x227a, s(34729, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
+    (0x2bb3, 0x103c, 0x204d, s(32253, 29)), // NVIDIA RTX PRO 5000 Blackwell
+    (0x2bb3, 0x103c, 0x227a, s(34729, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
+    (0x2bb3, 0x10de, 0x204d, s(32253, 29)), // NVIDIA RTX PRO 5000 Blackwell
+    (0x2bb3, 0x10de, 0x227a, s(34729, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
+    (0x2bb3, 0x17aa, 0x204d, s(32253, 29)), // NVIDIA RTX PRO 5000 Blackwell
+    (0x2bb3, 0x17aa, 0x227a, s(34729, 34)), // NVIDIA RTX PRO 5000 72GB Blackwell
+    (0x2bb4, 0x1028, 0x204c, s(34763, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
+    (0x2bb4, 0x103c, 0x204c, s(34763, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
+    (0x2bb4, 0x10de, 0x204c, s(34763, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
+    (0x2bb4, 0x17aa, 0x204c, s(34763, 55)), // NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition
+    (0x2bb5, 0x10de, 0x204e, s(34818, 44)), // NVIDIA RTX PRO 6000 Blackwell Server Edition
+    (0x2bb5, 0x10de, 0x220b, s(34818, 44)), // NVIDIA RTX PRO 6000 Blackwell Server Edition
+    (0x2bb9, 0x10de, 0x2091, s(34862, 16)), // NVIDIA RTX 6000D
+    (0x2c31, 0x1028, 0x2051, s(34878, 29)), // NVIDIA RTX PRO 4500 Blackwell
+    (0x2c31, 0x103c, 0x2051, s(34878, 29)), // NVIDIA RTX PRO 4500 Blackwell
+    (0x2c31, 0x10de, 0x2051, s(34878, 29)), // NVIDIA RTX PRO 4500 Blackwell
+    (0x2c31, 0x17aa, 0x2051, s(34878, 29)), // NVIDIA RTX PRO 4500 Blackwell
+    (0x2c33, 0x1028, 0x2053, s(34907, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
+    (0x2c33, 0x103c, 0x2053, s(34907, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
+    (0x2c33, 0x10de, 0x2053, s(34907, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
+    (0x2c33, 0x17aa, 0x2053, s(34907, 41)), // NVIDIA RTX PRO 4000 Blackwell SFF Edition
+    (0x2c34, 0x1028, 0x2052, s(32304, 29)), // NVIDIA RTX PRO 4000 Blackwell
+    (0x2c34, 0x103c, 0x2052, s(32304, 29)), // NVIDIA RTX PRO 4000 Blackwell
+    (0x2c34, 0x10de, 0x2052, s(32304, 29)), // NVIDIA RTX PRO 4000 Blackwell
+    (0x2c34, 0x17aa, 0x2052, s(32304, 29)), // NVIDIA RTX PRO 4000 Blackwell
+    (0x2d30, 0x1028, 0x2054, s(32592, 29)), // NVIDIA RTX PRO 2000 Blackwell
+    (0x2d30, 0x103c, 0x2054, s(32592, 29)), // NVIDIA RTX PRO 2000 Blackwell
+    (0x2d30, 0x10de, 0x2054, s(32592, 29)), // NVIDIA RTX PRO 2000 Blackwell
+    (0x2d30, 0x17aa, 0x2054, s(32592, 29)), // NVIDIA RTX PRO 2000 Blackwell
+    (0x2e12, 0x10de, 0x21ec, s(34948, 11)), // NVIDIA GB10
+    (0x3182, 0x10de, 0x20e6, s(34959, 19)), // NVIDIA B300 SXM6 AC
+    (0x31c2, 0x10de, 0x21f1, s(34978, 12)), // NVIDIA GB300
 ];
 
 static BRANCHES: [(u32, &str); 25] = [

@@ -53,18 +53,28 @@ pub enum Confidence {
     Low,
 }
 
-/// A string in the generated `STRINGS` blob: byte offset and byte length. Integers rather than
-/// `&'static str` keep the static-pie binary free of one relocation per table string; the
-/// generator checks that every range lies on character boundaries.
+/// A string in the generated `STRINGS` blob, packed in 32 bits: the byte offset in the high 20,
+/// the byte length in the low 12 (0: no string). Integers rather than `&'static str` keep the
+/// static-pie binary free of one relocation per table string and the rows small; the generator
+/// checks the bounds and that every range lies on character boundaries.
 #[derive(Clone, Copy)]
-struct S(u32, u16);
+struct S(u32);
+
+/// `S` from the generator's `(offset, length)`.
+const fn s(offset: u32, len: u32) -> S {
+    S((offset << 12) | len)
+}
 
 impl S {
     fn get(self) -> &'static str {
-        let start = self.0 as usize;
-        STRINGS
-            .get(start..start + usize::from(self.1))
-            .unwrap_or("")
+        let start = (self.0 >> 12) as usize;
+        let len = (self.0 & 0xFFF) as usize;
+        STRINGS.get(start..start + len).unwrap_or("")
+    }
+
+    /// The string, `None` for the empty reference.
+    fn get_opt(self) -> Option<&'static str> {
+        (self.0 & 0xFFF != 0).then(|| self.get())
     }
 }
 
@@ -86,9 +96,9 @@ struct Device {
     id: u16,
     chip: Option<u8>,
     gpu: bool,
-    name: Option<S>,
     src: NameSource,
-    pci_ids: S,
+    /// The marketing name; the empty reference when no source names the part.
+    name: S,
 }
 
 /// A GPU chip: its architecture and, when verified, its compute capability.
@@ -138,8 +148,6 @@ pub struct PciEntry {
     pub name: Option<&'static str>,
     /// Where `name` came from; `None` exactly when `name` is.
     pub name_source: Option<NameSource>,
-    /// The device line of `pci.ids`, unchanged (`"GB202 [GeForce RTX 5090]"`).
-    pub pci_ids_name: &'static str,
     /// Architecture name (`"Blackwell"`), when the chip is known.
     pub architecture: Option<&'static str>,
     /// Compute capability `(major, minor)`; `None` when unknown or not a GPU function.
@@ -179,7 +187,7 @@ pub fn pci_lookup(
     };
     let (name, name_source) = match sub_name {
         Some(n) => (Some(n), Some(NameSource::OpenModulesSubsystem)),
-        None => (d.name.map(S::get), d.name.map(|_| d.src)),
+        None => (d.name.get_opt(), d.name.get_opt().map(|_| d.src)),
     };
     let (compute_capability, cc_source, cc_unknown_reason) = match (d.gpu, chip) {
         (false, _) => (None, None, Some(NOT_A_GPU_REASON)),
@@ -194,7 +202,6 @@ pub fn pci_lookup(
         chip: chip.map(|c| c.name.get()),
         name,
         name_source,
-        pci_ids_name: d.pci_ids.get(),
         architecture: chip.map(|c| c.architecture.get()),
         compute_capability,
         cc_source,
@@ -404,8 +411,7 @@ mod tests {
         }
         for d in &DEVICES {
             assert!(d.chip.is_none_or(|i| usize::from(i) < CHIPS.len()));
-            assert!(!d.pci_ids.get().is_empty());
-            assert!(d.name.is_none_or(|n| !n.get().is_empty()));
+            assert!(d.name.get_opt().is_none_or(|n| !n.is_empty()));
         }
         for s in &SUBSYSTEMS {
             assert!(!s.3.get().is_empty());
