@@ -17,13 +17,8 @@ use nvprobe::ioctl::emu::{EmuDriver, EmuGpu, Fault};
 use nvprobe::root::Root;
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    fixtures().join(name)
-}
+mod common;
+use common::{fixture, fixtures, nvprobe_command};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -35,13 +30,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn nvprobe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvprobe"))
-        .args(args)
-        .env_remove("NVPROBE_DRIVER_VERSION")
-        .env_remove("NVPROBE_CUDA_VERSION")
-        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
-        .output()
-        .expect("run nvprobe")
+    nvprobe_command().args(args).output().expect("run nvprobe")
 }
 
 fn json(out: &Output) -> Value {

@@ -6,27 +6,15 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    fixtures().join(name)
-}
+mod common;
+use common::{codes, fixture, fixtures, nvprobe_command};
 
 fn nvprobe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvprobe"))
-        .args(args)
-        .env_remove("NVPROBE_DRIVER_VERSION")
-        .env_remove("NVPROBE_CUDA_VERSION")
-        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
-        .output()
-        .expect("run nvprobe")
+    nvprobe_command().args(args).output().expect("run nvprobe")
 }
 
 /// Runs `nvprobe --json --root <fixture>` and returns (exit code, report).
@@ -40,15 +28,6 @@ fn json_report(name: &str) -> (i32, Value) {
     let typed: nvprobe::report::Report = serde_json::from_str(&stdout).expect("typed report");
     assert_eq!(typed.schema_version, 1);
     (out.status.code().expect("exit code"), report)
-}
-
-fn codes(report: &Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn source_status(report: &Value, name: &str) -> String {

@@ -7,42 +7,20 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
+mod common;
+use common::{codes, fixture, nvprobe_command};
 
-/// Runs nvprobe with a clean environment for everything the doctor reads, plus `env`.
 fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nvprobe"));
-    c.args(args);
-    for v in [
-        "NVPROBE_DRIVER_VERSION",
-        "NVPROBE_CUDA_VERSION",
-        "NVPROBE_COMPUTE_CAPABILITY",
-        "LD_LIBRARY_PATH",
-        "CUDA_HOME",
-        "CUDA_PATH",
-        "CUDA_VERSION",
-        "CONDA_PREFIX",
-        "VIRTUAL_ENV",
-        "NVIDIA_DISABLE_REQUIRE",
-    ] {
-        c.env_remove(v);
-    }
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NVIDIA_REQUIRE_") {
-            c.env_remove(k);
-        }
-    }
-    c.envs(env.iter().copied());
-    c.output().expect("run nvprobe")
+    nvprobe_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run nvprobe")
 }
 
 /// `nvprobe check ARGS --root FIXTURE` as text: (exit code, first line, whole stdout).
@@ -78,15 +56,6 @@ fn report(machine: &str, env: &[(&str, &str)]) -> (i32, Value) {
     let out = nvprobe(&["--json", "--root", root.to_str().unwrap()], env);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     (out.status.code().unwrap(), v)
-}
-
-fn codes(r: &Value) -> Vec<String> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn finding<'a>(r: &'a Value, code: &str) -> &'a Value {

@@ -8,7 +8,7 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use nvprobe::crosscheck::Status;
@@ -19,13 +19,8 @@ use nvprobe::report::{
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    fixtures().join(name)
-}
+mod common;
+use common::{fixture, fixtures, nvprobe_command};
 
 /// Every fixture machine, by name, sorted.
 fn machines() -> Vec<String> {
@@ -40,23 +35,13 @@ fn machines() -> Vec<String> {
     names
 }
 
-/// Runs nvprobe with none of the variables that change a report.
+/// No `PATH` at all: the exports must not depend on tools found on it.
 fn nvprobe(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nvprobe"));
-    c.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NVPROBE_")
-            || k.starts_with("NVIDIA_")
-            || k.starts_with("CUDA_")
-            || matches!(
-                k.as_str(),
-                "LD_LIBRARY_PATH" | "CONDA_PREFIX" | "VIRTUAL_ENV" | "PATH"
-            )
-        {
-            c.env_remove(k);
-        }
-    }
-    c.output().expect("run nvprobe")
+    nvprobe_command()
+        .args(args)
+        .env_remove("PATH")
+        .output()
+        .expect("run nvprobe")
 }
 
 /// `nvprobe ARGS --root FIXTURE`: (exit code, stdout).

@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
+mod common;
+use common::{fixtures, nvprobe_command};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nvprobe-hostile-{name}-{}", std::process::id()));
@@ -33,12 +32,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_nvprobe"))
+    let out = nvprobe_command()
         .args(args)
-        .env_remove("NVPROBE_DRIVER_VERSION")
-        .env_remove("NVPROBE_CUDA_VERSION")
-        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
-        .env_remove("NVPROBE_TEST_STALL")
         .envs(env.iter().copied())
         .output()
         .expect("run nvprobe");

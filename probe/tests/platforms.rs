@@ -10,8 +10,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use nvprobe::ioctl::emu::{EmuDriver, EmuGpu, Fault};
 use nvprobe::ioctl::{IoctlOptions, NvDriver};
@@ -23,28 +22,17 @@ use nvprobe::{Env, Options, assemble, detect, findings, ioctl, platform};
 use rustix::io::Errno;
 use serde_json::Value;
 
+mod common;
+use common::{codes, fixture, nvprobe_command};
+
 // --- helpers (as in tests/cli.rs) ----------------------------------------------------------------
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
-
 fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nvprobe"));
-    c.args(args)
-        .env_remove("NVPROBE_DRIVER_VERSION")
-        .env_remove("NVPROBE_CUDA_VERSION")
-        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
-        .env_remove("NVIDIA_VISIBLE_DEVICES")
-        .env_remove("NVIDIA_DRIVER_CAPABILITIES")
-        .env_remove("LD_LIBRARY_PATH")
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run nvprobe")
+    nvprobe_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run nvprobe")
 }
 
 fn json_report(name: &str, env: &[(&str, &str)]) -> (i32, Value) {
@@ -56,15 +44,6 @@ fn json_report(name: &str, env: &[(&str, &str)]) -> (i32, Value) {
     let typed: Report = serde_json::from_str(&stdout).expect("typed report");
     assert_eq!(typed.schema_version, 1);
     (out.status.code().expect("exit code"), report)
-}
-
-fn codes(report: &Value) -> Vec<String> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn finding<'a>(report: &'a Value, code: &str) -> &'a Value {

@@ -8,24 +8,15 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
+mod common;
+use common::{codes, fixture, nvprobe_command};
 
 fn nvprobe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvprobe"))
-        .args(args)
-        .env_remove("NVPROBE_DRIVER_VERSION")
-        .env_remove("NVPROBE_CUDA_VERSION")
-        .env_remove("NVPROBE_COMPUTE_CAPABILITY")
-        .output()
-        .expect("run nvprobe")
+    nvprobe_command().args(args).output().expect("run nvprobe")
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -155,15 +146,6 @@ fn check_binary(machine: &str, lib: &Path) -> (i32, Value) {
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap(), v)
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]

@@ -1,0 +1,41 @@
+//! Helpers shared by the binary tests: fixture paths, a hermetic `nvprobe` command, and the
+//! finding codes of a JSON report.
+#![allow(
+    dead_code,
+    reason = "each test binary compiles this module and uses part of it"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// `tests/fixtures`: the fixture machines.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// One fixture machine's root.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+/// The real `nvprobe` binary with an empty environment but for a fixed `PATH`: nothing from
+/// the machine running the tests (`NVPROBE_*` overrides, `NVIDIA_*` container variables,
+/// `LD_LIBRARY_PATH`, `CUDA_HOME`, a virtualenv) can leak into a result. Tests add what they
+/// mean to test with `.env()`.
+pub(crate) fn nvprobe_command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nvprobe"));
+    c.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    c
+}
+
+/// The finding codes of a report, in order.
+pub(crate) fn codes(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["code"].as_str().expect("code").to_owned())
+        .collect()
+}
