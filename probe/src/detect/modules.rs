@@ -100,7 +100,6 @@ const SEARCH_DIRS: &[&str] = &[
     "video",
     "kernel/drivers/video",
     "kernel/drivers/gpu/drm/nouveau",
-    "kernel",
     "weak-updates",
 ];
 
@@ -124,6 +123,17 @@ pub fn installed(root: &Root, running: Option<&str>) -> std::io::Result<Vec<Inst
         }
         for dir in SEARCH_DIRS {
             walk(root, &format!("{base}/{dir}"), 3, &mut found);
+        }
+        // Distribution-built modules (Ubuntu's linux-modules-nvidia-580-*) live in
+        // kernel/nvidia-<branch>/: look only there, never through the whole kernel/ tree
+        // (thousands of directories on a real machine).
+        for dir in root
+            .read_dir_names(&format!("{base}/kernel"))
+            .unwrap_or_default()
+        {
+            if dir.starts_with("nvidia") {
+                walk(root, &format!("{base}/kernel/{dir}"), 2, &mut found);
+            }
         }
         found.sort();
         found.dedup();
@@ -183,5 +193,26 @@ mod tests {
         assert_eq!(module_name_of_file("nouveau.ko"), Some("nouveau"));
         assert_eq!(module_name_of_file("nvidia.ko.bak"), None);
         assert_eq!(module_name_of_file("nvme.ko"), None);
+    }
+
+    #[test]
+    fn modules_distribution_builds_in_kernel_nvidia_dir() {
+        let dir = std::env::temp_dir().join(format!("nvprobe-mods-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let base = dir.join("lib/modules/6.8.0-45-generic");
+        std::fs::create_dir_all(base.join("kernel/nvidia-580")).unwrap();
+        std::fs::write(base.join("kernel/nvidia-580/nvidia.ko"), b"").unwrap();
+        // A module with a watched name deep in the ordinary kernel tree is not searched for
+        // (only modules.dep would list it): the walk stays out of kernel/drivers/*.
+        std::fs::create_dir_all(base.join("kernel/drivers/net/x")).unwrap();
+        std::fs::write(base.join("kernel/drivers/net/x/nvidia.ko"), b"").unwrap();
+        let found = installed(&Root::at(&dir), Some("6.8.0-45-generic")).unwrap();
+        let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/lib/modules/6.8.0-45-generic/kernel/nvidia-580/nvidia.ko"]
+        );
+        assert!(found.iter().all(|m| m.running_kernel && m.name == "nvidia"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
