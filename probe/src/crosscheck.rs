@@ -59,7 +59,7 @@ pub const SOURCE: &str = "nvml-shim";
 /// Finding: the shim reports a value that differs from the probe's (warning).
 pub const CROSS_CHECK_DISAGREES: &str = "cross-check-disagrees";
 /// Finding: the user-space driver library is not the kernel module's version (error).
-pub const DRIVER_LIBRARY_MISMATCH: &str = "driver-library-mismatch";
+pub use crate::doctor::DRIVER_LIBRARY_MISMATCH;
 
 /// The most GPUs an answer may list; more is treated as malformed.
 const MAX_GPUS: usize = 1024;

@@ -30,11 +30,27 @@ pub const DRIVER_BRANCH_UNKNOWN: &str = "driver-branch-unknown";
 /// The run stopped at its deadline; the report is partial (extension).
 pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
 
-/// Keeps the first finding of each code: two sources may notice the same fault (a denied node
-/// seen by `faccessat` and by the ioctl open).
+/// Codes that name one fault of the whole machine, which two sources may each notice: a denied
+/// node seen by `faccessat` and by the ioctl open; a library mismatch seen by the doctor's
+/// inventory and by NVML. Only the first report of these is kept.
+const ONE_PER_MACHINE: &[&str] = &[
+    DEVICE_PERMISSION_DENIED,
+    crate::doctor::DRIVER_LIBRARY_MISMATCH,
+];
+
+/// Removes repeated findings: exact repeats, and later reports of a one-per-machine fault.
+/// Distinct faults that share a code (two GPU models a driver dropped, two binaries without
+/// code for the GPU) are all kept.
 pub fn dedup(findings: &mut Vec<Finding>) {
     let mut seen = std::collections::BTreeSet::new();
-    findings.retain(|f| seen.insert(f.code.clone()));
+    findings.retain(|f| {
+        let key = if ONE_PER_MACHINE.contains(&f.code.as_str()) {
+            (f.code.clone(), String::new())
+        } else {
+            (f.code.clone(), f.message.clone())
+        };
+        seen.insert(key)
+    });
 }
 
 /// Orders findings: errors first, then warnings, then info; stable within a severity.
@@ -290,4 +306,37 @@ fn no_gpu_reasons(facts: &Facts) -> Vec<String> {
 
 fn list(items: &[&str]) -> String {
     items.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_dedup_keeps_distinct_faults_of_one_code() {
+        let f = |code: &str, msg: &str| Finding::new(code, Severity::Error, msg, "fix");
+        let mut v = vec![
+            f(
+                DEVICE_PERMISSION_DENIED,
+                "faccessat says /dev/nvidiactl is denied",
+            ),
+            f("arch-unsupported-by-driver", "GPU 0 (GTX 1080)"),
+            f(
+                DEVICE_PERMISSION_DENIED,
+                "opening /dev/nvidiactl gave EACCES",
+            ),
+            f("arch-unsupported-by-driver", "GPU 1 (Tesla V100)"),
+            f("arch-unsupported-by-driver", "GPU 0 (GTX 1080)"),
+        ];
+        dedup(&mut v);
+        let kept: Vec<&str> = v.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "faccessat says /dev/nvidiactl is denied",
+                "GPU 0 (GTX 1080)",
+                "GPU 1 (Tesla V100)"
+            ]
+        );
+    }
 }
