@@ -63,7 +63,9 @@ NVPROBE_SHIM: the nvprobe-shim binary for --cross-check (default: next to nvprob
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Will a CUDA build or a container requirement run here? Prints the verdict and its reason
+    /// Will a CUDA build, a container requirement or a CUDA binary run here? (exit 0 or 1)
+    ///
+    /// Prints the verdict and its reason
     /// on the first line (--json: the report plus a `check` object). Exit codes: 0 satisfied,
     /// 1 not satisfied, 2 malformed requirement or usage error, 3 the probe itself failed.
     /// Without --cuda and --require, the `NVIDIA_REQUIRE_*` variables of the environment are
@@ -71,6 +73,8 @@ pub enum Command {
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
 
+    /// Write a bug-report bundle that `nvprobe --root DIR` replays.
+    ///
     /// Write a bug-report bundle: every file the probe read (formats intact, symlinks kept as
     /// links, device nodes as stand-in records), the ioctl replies, the shim's output with
     /// --cross-check, and the allow-listed environment (never secrets). `nvprobe --root DIR`
@@ -78,6 +82,8 @@ pub enum Command {
     /// 2 DIR not usable (it must not exist or be empty), 3 writing failed.
     Capture(CaptureArgs),
 
+    /// List the GPU code in CUDA ELF files: SASS architectures, PTX, CUDA runtime.
+    ///
     /// Inventory of CUDA ELF files (no GPU needed): per file the SASS architectures (`sm_XY`,
     /// with a/f variants), PTX entries (virtual architecture, ISA), compressed entries, the CUDA
     /// runtime it uses (libcudart SONAME or static) and its own version. Directories are walked
@@ -85,6 +91,8 @@ pub enum Command {
     /// read, 2 usage error.
     Scan(ScanArgs),
 
+    /// Kubernetes node labels as a Node Feature Discovery feature file.
+    ///
     /// Kubernetes node labels as a Node Feature Discovery feature file (NFD's `features.d`
     /// local source: one `name=value` line each), with NVIDIA GPU Feature Discovery's label
     /// names: `nvidia.com/cuda.driver.major|minor|rev`, `nvidia.com/cuda.runtime.major|minor`
@@ -98,6 +106,8 @@ pub enum Command {
     #[command(after_help = LABELS_EXAMPLES)]
     Labels,
 
+    /// Facts for package managers and scripts: shell, conda, wheel-variant, overrides.
+    ///
     /// Machine-readable facts for package managers and scripts, without prose to parse.
     /// `shell`: `NVPROBE_*=value` lines for `eval`; `conda`: the virtual packages `__cuda`
     /// and `__cuda_arch` (the minimum compute capability, CEP 46) as `name=version=build`,
@@ -110,6 +120,8 @@ pub enum Command {
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
 
+    /// Print the JSON Schema of the `--json` report.
+    ///
     /// Print the JSON Schema (draft 2020-12) of the `--json` report, including the `check`
     /// object of `nvprobe check --json`. No probe runs. Exit code 0.
     Schema,
