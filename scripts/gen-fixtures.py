@@ -8,6 +8,7 @@ newline, /sys/bus/pci/devices entries as symlinks into /sys/devices and `driver`
 the real node (see probe/src/detect/devnodes.rs). Deterministic: run it again and git shows no
 change. Usage: python3 scripts/gen-fixtures.py  (from the workspace root)
 """
+import json
 import os
 import shutil
 import sys
@@ -580,7 +581,14 @@ def gvisor(name, nvproxy):
     """A gVisor (runsc) sandbox on an H100 host with driver 580.65.06. gVisor presents a fixed
     kernel identity, has no PCI sysfs and, with --nvproxy, a /proc/driver/nvidia holding only
     `params`. The driver version and GPU list come from ioctls nvproxy forwards (the emulator in
-    tests). Without nvproxy there are no NVIDIA nodes at all."""
+    tests). Without nvproxy there are no NVIDIA nodes at all.
+
+    With nvproxy the machine is also a capture bundle (.nvprobe/): `--root` replays the ioctl
+    replies in .nvprobe/ioctl.json, recorded from the emulated nvproxy by the test
+    platforms_gvisor_fixture_replays_nvproxy (NVPROBE_UPDATE_FIXTURES=1 rewrites it); this
+    script keeps that file and writes capture.json around it."""
+    log_path = os.path.join(OUT, name, ".nvprobe", "ioctl.json")
+    log = open(log_path).read() if os.path.isfile(log_path) else None
     m = Machine(name)
     m.kernel("4.4.0", GVISOR_VERSION)
     m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
@@ -594,6 +602,24 @@ def gvisor(name, nvproxy):
         m.node("/dev/nvidia0", 195, 0)
         m.driver_libs("580.65.06")
         m.write("/usr/bin/nvidia-smi", "")
+        events = 0
+        if log is not None:
+            m.write("/.nvprobe/ioctl.json", log)
+            events = len(json.loads(log)["events"])
+        meta = {
+            "format": "nvprobe-capture/1",
+            "tool": {"name": "nvprobe", "version": "0.1.0"},
+            "created_unix": 1763683200,
+            "machine": "/",
+            "flags": {"deep": True, "cross_check": False, "timeout_ms": 2000},
+            "redacted": False,
+            "environment": {},
+            "shim_output": None,
+            "copied": {"files": 0, "sparse": 0, "dirs": 0, "links": 0, "stand_ins": 0, "bytes": 0},
+            "unreadable": [],
+            "ioctl_events": events,
+        }
+        m.write("/.nvprobe/capture.json", json.dumps(meta, indent=2) + "\n")
 
 
 def gvisor_h100():

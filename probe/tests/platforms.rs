@@ -296,6 +296,67 @@ fn platforms_gvisor_version_through_nvproxy_and_refusals_named() {
     assert!(g.missing_capabilities.is_empty());
 }
 
+/// The gVisor fixture is a capture bundle whose ioctl log is the emulated nvproxy's replies
+/// (`NVPROBE_UPDATE_FIXTURES=1` rewrites the log, then `python3 scripts/gen-fixtures.py`), so
+/// the real binary on the fixture gets the driver and GPU facts through the replayed ioctls,
+/// as it would inside runsc with --nvproxy.
+#[test]
+fn platforms_gvisor_fixture_replays_nvproxy() {
+    use std::sync::Arc;
+    let name_string = nvprobe_abi::ctrl::ctrl2080gpu::NV2080_CTRL_CMD_GPU_GET_NAME_STRING;
+    let emu = EmuDriver::new(
+        "580.65.06",
+        vec![EmuGpu::h100(0x1b, 0)],
+        vec![Fault::Gvisor, Fault::GvisorDenyControl(name_string)],
+    );
+    let rec = nvprobe::capture::RecordingDriver::new(Arc::new(emu));
+    let _ = ioctl::probe_ioctl(
+        &rec,
+        &IoctlOptions {
+            deep: true,
+            gvisor: true,
+            version_hint: None,
+            allow_strict_check: true,
+        },
+    );
+    let log = serde_json::to_string_pretty(&rec.log()).unwrap() + "\n";
+    let path = fixture("gvisor-h100").join(".nvprobe/ioctl.json");
+    if std::env::var_os("NVPROBE_UPDATE_FIXTURES").is_some() {
+        std::fs::write(&path, &log).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == log,
+        "{} is not what the emulated nvproxy answers: run NVPROBE_UPDATE_FIXTURES=1 cargo test -p nvprobe --test platforms, then python3 scripts/gen-fixtures.py",
+        path.display()
+    );
+
+    let (_, r) = json_report("gvisor-h100", &[]);
+    assert_eq!(r["platform"]["kind"], "gvisor");
+    assert_eq!(r["driver"]["version"], "580.65.06", "{r:#}");
+    assert_eq!(r["driver"]["source"], "ioctl");
+    assert_eq!(r["driver"]["cuda_version"], "13.0");
+    let gpus = r["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), 1, "{r:#}");
+    assert_eq!(gpus[0]["compute_capability"], "9.0");
+    assert_eq!(gpus[0]["compute_capability_source"], "arch-info");
+    let limit = finding(&r, "gvisor-nvproxy-limit");
+    assert!(
+        limit["message"].as_str().unwrap().contains("NAME_STRING"),
+        "{limit}"
+    );
+    let capture = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "capture");
+    assert!(
+        capture.is_some_and(|s| s["status"] == "ok"),
+        "{:#}",
+        r["sources"]
+    );
+}
+
 // --- Tegra ---------------------------------------------------------------------------------------
 
 #[test]
