@@ -534,7 +534,10 @@ def wsl2(name, ldconfig):
     behind /dev/dxg (a stand-in here: the adapters come from the emulator in tests); the fixture
     holds the file side: the WSL kernel, the interop handler, the Hyper-V vPCI render device,
     /usr/lib/wsl/lib and the driver store. `ldconfig=False` is the classic breakage: /etc/wsl.conf
-    turns off WSL's ld.wsl.conf + ldconfig, so the loader never searches /usr/lib/wsl/lib."""
+    turns off WSL's ld.wsl.conf + ldconfig, so the loader never searches /usr/lib/wsl/lib.
+    The healthy machine is also a capture bundle whose ioctl log holds the emulated /dev/dxg
+    replies, so `--root` reports the Windows driver and the GPUs."""
+    log = kept_log(name) if ldconfig else None
     m = Machine(name)
     m.kernel(WSL_KERNEL, WSL_VERSION)
     m.os_release("Ubuntu 24.04.1 LTS", "ubuntu", "24.04", "noble")
@@ -564,6 +567,8 @@ def wsl2(name, ldconfig):
     else:
         m.write_bytes("/etc/ld.so.cache", ld_so_cache([]))
         m.write("/etc/wsl.conf", "[boot]\nsystemd=true\n\n[automount]\nldconfig = false\n")
+    if ldconfig:
+        bundle(m, log, deep=False)
 
 
 def wsl2_rtx4070():
@@ -577,6 +582,35 @@ def wsl2_ldconfig_off():
 GVISOR_VERSION = "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016"
 
 
+def kept_log(name):
+    """The recorded ioctl log of a fixture bundle, kept across regeneration (the tests in
+    probe/tests/platforms.rs record it from the emulators: NVPROBE_UPDATE_FIXTURES=1)."""
+    path = os.path.join(OUT, name, ".nvprobe", "ioctl.json")
+    return open(path).read() if os.path.isfile(path) else None
+
+
+def bundle(m, log, deep):
+    """Makes machine `m` a capture bundle: `--root` replays the ioctl log (when there is one)."""
+    events = 0
+    if log is not None:
+        m.write("/.nvprobe/ioctl.json", log)
+        events = len(json.loads(log)["events"])
+    meta = {
+        "format": "nvprobe-capture/1",
+        "tool": {"name": "nvprobe", "version": "0.1.0"},
+        "created_unix": 1763683200,
+        "machine": "/",
+        "flags": {"deep": deep, "cross_check": False, "timeout_ms": 2000},
+        "redacted": False,
+        "environment": {},
+        "shim_output": None,
+        "copied": {"files": 0, "sparse": 0, "dirs": 0, "links": 0, "stand_ins": 0, "bytes": 0},
+        "unreadable": [],
+        "ioctl_events": events,
+    }
+    m.write("/.nvprobe/capture.json", json.dumps(meta, indent=2) + "\n")
+
+
 def gvisor(name, nvproxy):
     """A gVisor (runsc) sandbox on an H100 host with driver 580.65.06. gVisor presents a fixed
     kernel identity, has no PCI sysfs and, with --nvproxy, a /proc/driver/nvidia holding only
@@ -587,8 +621,7 @@ def gvisor(name, nvproxy):
     replies in .nvprobe/ioctl.json, recorded from the emulated nvproxy by the test
     platforms_gvisor_fixture_replays_nvproxy (NVPROBE_UPDATE_FIXTURES=1 rewrites it); this
     script keeps that file and writes capture.json around it."""
-    log_path = os.path.join(OUT, name, ".nvprobe", "ioctl.json")
-    log = open(log_path).read() if os.path.isfile(log_path) else None
+    log = kept_log(name)
     m = Machine(name)
     m.kernel("4.4.0", GVISOR_VERSION)
     m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
@@ -602,24 +635,7 @@ def gvisor(name, nvproxy):
         m.node("/dev/nvidia0", 195, 0)
         m.driver_libs("580.65.06")
         m.write("/usr/bin/nvidia-smi", "")
-        events = 0
-        if log is not None:
-            m.write("/.nvprobe/ioctl.json", log)
-            events = len(json.loads(log)["events"])
-        meta = {
-            "format": "nvprobe-capture/1",
-            "tool": {"name": "nvprobe", "version": "0.1.0"},
-            "created_unix": 1763683200,
-            "machine": "/",
-            "flags": {"deep": True, "cross_check": False, "timeout_ms": 2000},
-            "redacted": False,
-            "environment": {},
-            "shim_output": None,
-            "copied": {"files": 0, "sparse": 0, "dirs": 0, "links": 0, "stand_ins": 0, "bytes": 0},
-            "unreadable": [],
-            "ioctl_events": events,
-        }
-        m.write("/.nvprobe/capture.json", json.dumps(meta, indent=2) + "\n")
+        bundle(m, log, deep=True)
 
 
 def gvisor_h100():

@@ -99,8 +99,8 @@ fn platforms_wsl2_fixture_file_side() {
     let (code, r) = json_report("wsl2-rtx4070", &[]);
     assert_eq!(r["platform"]["kind"], "wsl2", "{r:#}");
     let wsl = &r["platform"]["wsl"];
-    // A stand-in /dev/dxg cannot take ioctls: skipped, no error.
-    assert_eq!(wsl["dxg"], "skipped");
+    // The stand-in /dev/dxg takes no ioctls, but the bundle's log answers them.
+    assert_eq!(wsl["dxg"], "ok");
     assert_eq!(wsl["interop"], true);
     assert_eq!(wsl["lib_dir_on_loader_path"], true);
     assert_eq!(wsl["loader_path_via"], "ld.so.cache");
@@ -119,9 +119,10 @@ fn platforms_wsl2_fixture_file_side() {
         "{r:#}"
     );
     assert_eq!(code, 0, "{r:#}");
-    // With WSL's PATH the tool is found.
+    // With WSL's PATH the tool is found (on the other WSL machine: a bundle replays its own
+    // captured environment, not the caller's).
     let (_, r) = json_report(
-        "wsl2-rtx4070",
+        "wsl2-ldconfig-off",
         &[("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/lib/wsl/lib")],
     );
     assert!(!codes(&r).contains(&"wsl-tools-not-on-path".to_owned()));
@@ -345,6 +346,92 @@ fn platforms_gvisor_fixture_replays_nvproxy() {
         limit["message"].as_str().unwrap().contains("NAME_STRING"),
         "{limit}"
     );
+    let capture = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "capture");
+    assert!(
+        capture.is_some_and(|s| s["status"] == "ok"),
+        "{:#}",
+        r["sources"]
+    );
+}
+
+/// The WSL2 fixture is a capture bundle whose ioctl log holds the emulated `/dev/dxg` replies
+/// (an RTX 4070 and a compute-only H100 beside a software renderer and an Intel iGPU) and the
+/// failed `/dev/nvidiactl` open of a machine without nvidia.ko; `NVPROBE_UPDATE_FIXTURES=1`
+/// rewrites it. The real binary on the fixture then reports the Windows driver and the GPUs.
+#[test]
+fn platforms_wsl2_fixture_replays_dxg() {
+    use std::sync::Arc;
+    struct Nodes {
+        nv: EmuDriver,
+        dxg: platform::dxg::NvViaDxg<EmuDxg>,
+    }
+    impl NvDriver for Nodes {
+        fn open(
+            &self,
+            path: &str,
+            mode: ioctl::OpenMode,
+        ) -> Result<Box<dyn ioctl::NvFile>, ioctl::OpenError> {
+            if path == platform::dxg::DXG_PATH {
+                self.dxg.open(path, mode)
+            } else {
+                self.nv.open(path, mode)
+            }
+        }
+    }
+    let dxg = EmuDxg::new(
+        vec![
+            EmuAdapter::basic_render(),
+            EmuAdapter::intel_igpu(),
+            EmuAdapter::rtx4070(),
+            EmuAdapter::h100_mcdm(),
+        ],
+        vec![DxgFault::HonourComputeOnlyFilter],
+    );
+    let rec = nvprobe::capture::RecordingDriver::new(Arc::new(Nodes {
+        nv: no_nv(),
+        dxg: platform::dxg::NvViaDxg(dxg),
+    }));
+    // The binary's order: the ioctl stage, then the platform stage's /dev/dxg query.
+    let _ = ioctl::probe_ioctl(
+        &rec,
+        &IoctlOptions {
+            deep: false,
+            gvisor: false,
+            version_hint: None,
+            allow_strict_check: true,
+        },
+    );
+    let _ = platform::dxg::query(&platform::dxg::DxgViaNv(&rec));
+    let log = serde_json::to_string_pretty(&rec.log()).unwrap() + "\n";
+    let path = fixture("wsl2-rtx4070").join(".nvprobe/ioctl.json");
+    if std::env::var_os("NVPROBE_UPDATE_FIXTURES").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &log).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == log,
+        "{} is not what the emulated /dev/dxg answers: run NVPROBE_UPDATE_FIXTURES=1 cargo test -p nvprobe --test platforms, then python3 scripts/gen-fixtures.py",
+        path.display()
+    );
+
+    let (_, r) = json_report("wsl2-rtx4070", &[]);
+    assert_eq!(r["platform"]["kind"], "wsl2");
+    assert_eq!(r["driver"]["version"], "560.94", "{r:#}");
+    assert_eq!(r["driver"]["source"], "dxg");
+    assert_eq!(r["driver"]["flavor"], "wsl");
+    assert_eq!(r["driver"]["cuda_version"], "12.6");
+    let ccs: Vec<&str> = r["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["compute_capability"].as_str().unwrap())
+        .collect();
+    assert_eq!(ccs, ["8.9", "9.0"], "{r:#}");
     let capture = r["sources"]
         .as_array()
         .unwrap()

@@ -219,6 +219,37 @@ pub fn driver(opts: &Options) -> Box<dyn NvDriver> {
     }
 }
 
+/// The driver that serves `/dev/dxg` in a capture (the recording driver) or in a replay of a
+/// bundle with an ioctl log; `None` for a plain run, which opens the host's `/dev/dxg`.
+pub fn dxg_driver(opts: &Options) -> Option<Box<dyn NvDriver>> {
+    match &opts.capture {
+        Some(Mode::Record(r)) => Some(Box::new(r.driver.clone())),
+        Some(Mode::Replay(r)) => r.driver.clone().map(|d| Box::new(d) as Box<dyn NvDriver>),
+        None => None,
+    }
+}
+
+/// The host's device nodes for a capture to record: `/dev/dxg` through its own ioctl path,
+/// every NVIDIA node through [`crate::sys::HostDriver`].
+struct HostNodes {
+    nv: crate::sys::HostDriver,
+    dxg: crate::platform::dxg::NvViaDxg<crate::sys::dxg::HostDxg>,
+}
+
+impl NvDriver for HostNodes {
+    fn open(
+        &self,
+        path: &str,
+        mode: crate::ioctl::OpenMode,
+    ) -> Result<Box<dyn crate::ioctl::NvFile>, crate::ioctl::OpenError> {
+        if path == crate::platform::dxg::DXG_PATH {
+            self.dxg.open(path, mode)
+        } else {
+            self.nv.open(path, mode)
+        }
+    }
+}
+
 /// The cross-check of a capture (runs the shim and keeps its output) or of a replay (reads
 /// the kept output). `None`: a plain run, let the caller run the shim.
 pub fn cross_check(
@@ -521,7 +552,10 @@ pub fn run_with(
             Some(d) => Arc::new(d.clone()),
             None => Arc::new(crate::sys::HostDriver::new(o.root.clone())),
         },
-        _ => Arc::new(crate::sys::HostDriver::new(o.root.clone())),
+        _ => Arc::new(HostNodes {
+            nv: crate::sys::HostDriver::new(o.root.clone()),
+            dxg: crate::platform::dxg::NvViaDxg(crate::sys::dxg::HostDxg::new(o.root.clone())),
+        }),
     };
     let recording = Recording {
         driver: RecordingDriver::new(inner),

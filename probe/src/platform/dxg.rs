@@ -31,7 +31,7 @@ use nvprobe_abi::dxg::{
 };
 use rustix::io::Errno;
 
-use crate::ioctl::OpenError;
+use crate::ioctl::{NvDriver, NvFile, OpenError, OpenMode};
 use crate::report::SourceStatus;
 
 #[cfg(any(test, feature = "emulator"))]
@@ -382,6 +382,60 @@ pub fn query(dev: &dyn DxgDevice) -> DxgOutcome {
         status: SourceStatus::Ok,
         detail,
         adapters,
+    }
+}
+
+/// `/dev/dxg` served by an [`NvDriver`]: how a capture's recording or replaying driver, which
+/// logs every open and ioctl by path, stands in for the device (`nvprobe capture` on WSL2, and
+/// `--root` on such a bundle).
+pub struct DxgViaNv<'a>(pub &'a dyn NvDriver);
+
+impl DxgDevice for DxgViaNv<'_> {
+    fn open(&self) -> Result<Box<dyn DxgFile>, OpenError> {
+        let mode = OpenMode {
+            write: true,
+            nonblock: false,
+        };
+        Ok(Box::new(NvFileAsDxg(self.0.open(DXG_PATH, mode)?)))
+    }
+}
+
+struct NvFileAsDxg(Box<dyn NvFile>);
+
+impl DxgFile for NvFileAsDxg {
+    fn ioctl(
+        &mut self,
+        request: u32,
+        arg: &mut [u8],
+        data: Option<&mut [u8]>,
+    ) -> Result<(), Errno> {
+        self.0.ioctl(request, arg, data)
+    }
+}
+
+/// An [`NvDriver`] that serves only `/dev/dxg`, from a [`DxgDevice`], so that the capture's
+/// recording driver can log the `/dev/dxg` exchanges like those of the NVIDIA nodes.
+pub struct NvViaDxg<D>(pub D);
+
+impl<D: DxgDevice> NvDriver for NvViaDxg<D> {
+    fn open(&self, path: &str, _mode: OpenMode) -> Result<Box<dyn NvFile>, OpenError> {
+        if path != DXG_PATH {
+            return Err(OpenError::Os(Errno::NOENT));
+        }
+        Ok(Box::new(DxgFileAsNv(self.0.open()?)))
+    }
+}
+
+struct DxgFileAsNv(Box<dyn DxgFile>);
+
+impl NvFile for DxgFileAsNv {
+    fn ioctl(
+        &mut self,
+        request: u32,
+        arg: &mut [u8],
+        params: Option<&mut [u8]>,
+    ) -> Result<(), Errno> {
+        self.0.ioctl(request, arg, params)
     }
 }
 

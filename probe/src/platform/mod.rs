@@ -51,12 +51,17 @@ pub const CONTAINER_VISIBLE_SUBSET: &str = "container-visible-subset";
 
 /// Refines the report for its platform, with `/dev/dxg` on the host (or under `--root`).
 pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
-    refine_with(
-        opts,
-        facts,
-        report,
-        &crate::sys::dxg::HostDxg::new(opts.root.clone()),
-    );
+    // A capture records /dev/dxg through its driver; a replay answers from the bundle.
+    if let Some(nv) = crate::capture::dxg_driver(opts) {
+        refine_with(opts, facts, report, &dxg::DxgViaNv(nv.as_ref()));
+    } else {
+        refine_with(
+            opts,
+            facts,
+            report,
+            &crate::sys::dxg::HostDxg::new(opts.root.clone()),
+        );
+    }
 }
 
 /// [`refine`] with a chosen `/dev/dxg` (the emulator in tests).
