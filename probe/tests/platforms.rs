@@ -297,6 +297,23 @@ fn platforms_gvisor_version_through_nvproxy_and_refusals_named() {
     assert!(g.missing_capabilities.is_empty());
 }
 
+/// Checks a fixture bundle's recorded ioctl log against what the emulators answer now, or
+/// rewrites it with `NVPROBE_UPDATE_FIXTURES=1` (then run `python3 scripts/gen-fixtures.py`).
+fn assert_recorded_log(machine: &str, log: &nvprobe::capture::IoctlLog) {
+    let log = serde_json::to_string_pretty(log).unwrap() + "\n";
+    let path = fixture(machine).join(".nvprobe/ioctl.json");
+    if std::env::var_os("NVPROBE_UPDATE_FIXTURES").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &log).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == log,
+        "{} is not what the emulators answer: run NVPROBE_UPDATE_FIXTURES=1 cargo test -p nvprobe --test platforms, then python3 scripts/gen-fixtures.py",
+        path.display()
+    );
+}
+
 /// The gVisor fixture is a capture bundle whose ioctl log is the emulated nvproxy's replies
 /// (`NVPROBE_UPDATE_FIXTURES=1` rewrites the log, then `python3 scripts/gen-fixtures.py`), so
 /// the real binary on the fixture gets the driver and GPU facts through the replayed ioctls,
@@ -320,17 +337,7 @@ fn platforms_gvisor_fixture_replays_nvproxy() {
             allow_strict_check: true,
         },
     );
-    let log = serde_json::to_string_pretty(&rec.log()).unwrap() + "\n";
-    let path = fixture("gvisor-h100").join(".nvprobe/ioctl.json");
-    if std::env::var_os("NVPROBE_UPDATE_FIXTURES").is_some() {
-        std::fs::write(&path, &log).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == log,
-        "{} is not what the emulated nvproxy answers: run NVPROBE_UPDATE_FIXTURES=1 cargo test -p nvprobe --test platforms, then python3 scripts/gen-fixtures.py",
-        path.display()
-    );
+    assert_recorded_log("gvisor-h100", &rec.log());
 
     let (_, r) = json_report("gvisor-h100", &[]);
     assert_eq!(r["platform"]["kind"], "gvisor");
@@ -406,18 +413,7 @@ fn platforms_wsl2_fixture_replays_dxg() {
         },
     );
     let _ = platform::dxg::query(&platform::dxg::DxgViaNv(&rec));
-    let log = serde_json::to_string_pretty(&rec.log()).unwrap() + "\n";
-    let path = fixture("wsl2-rtx4070").join(".nvprobe/ioctl.json");
-    if std::env::var_os("NVPROBE_UPDATE_FIXTURES").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &log).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == log,
-        "{} is not what the emulated /dev/dxg answers: run NVPROBE_UPDATE_FIXTURES=1 cargo test -p nvprobe --test platforms, then python3 scripts/gen-fixtures.py",
-        path.display()
-    );
+    assert_recorded_log("wsl2-rtx4070", &rec.log());
 
     let (_, r) = json_report("wsl2-rtx4070", &[]);
     assert_eq!(r["platform"]["kind"], "wsl2");
