@@ -84,41 +84,20 @@
 //! (`ioctl::emu`) for tests.
 #![warn(missing_docs)]
 // No panics on hostile input (issue 10): library code reads with `get`, never `[i]`; tests may
-// index. Modules still being written carry an `expect` below until they are converted.
+// index.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 pub mod app;
 pub mod assemble;
-#[cfg_attr(
-    not(test),
-    expect(
-        clippy::indexing_slicing,
-        reason = "issue 10: not yet converted to checked indexing (module in progress)"
-    )
-)]
 pub mod capture;
 pub mod cli;
 pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;
-#[cfg_attr(
-    not(test),
-    expect(
-        clippy::indexing_slicing,
-        reason = "issue 10: not yet converted to checked indexing (module in progress)"
-    )
-)]
 pub mod doctor;
 pub mod export;
 pub mod findings;
 pub mod ioctl;
-#[cfg_attr(
-    not(test),
-    expect(
-        clippy::indexing_slicing,
-        reason = "issue 10: not yet converted to checked indexing (module in progress)"
-    )
-)]
 pub mod platform;
 pub mod report;
 pub mod root;

@@ -404,7 +404,7 @@ fn elf_ranges(f: &mut File, size: u64) -> Option<Vec<(u64, u64)>> {
     let mut head = [0_u8; 64];
     f.seek(SeekFrom::Start(0)).ok()?;
     let n = f.read(&mut head).ok()?;
-    let header = goblin::elf::Elf::parse_header(&head[..n]).ok()?;
+    let header = goblin::elf::Elf::parse_header(head.get(..n)?).ok()?;
     let container = header.container().ok()?;
     let ctx = Ctx::new(container, header.endianness().ok()?);
     let head_len = if container == Container::Big { 64 } else { 52 };

@@ -149,7 +149,8 @@ fn describe(request: u32, arg: &[u8]) -> String {
     let nr = ioc_nr(request);
     let word = |off: usize| {
         arg.get(off..off + 4)
-            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_ne_bytes)
     };
     let mut s = escape_name(nr).to_owned();
     if nr == NV_ESC_RM_CONTROL
@@ -435,12 +436,15 @@ impl NvDriver for ReplayDriver {
             ));
         };
         s.replayed += 1;
-        match s.opens[i].result.clone() {
-            Ok(file) => Ok(Box::new(ReplayFile {
+        match s.opens.get(i).map(|o| o.result.clone()) {
+            Some(Ok(file)) => Ok(Box::new(ReplayFile {
                 state: Arc::clone(&self.state),
                 file,
             })),
-            Err(e) => Err(e),
+            Some(Err(e)) => Err(e),
+            None => Err(OpenError::NotCharDevice(
+                "not in the capture (replay)".to_owned(),
+            )),
         }
     }
 }
@@ -475,8 +479,18 @@ impl NvFile for ReplayFile {
             s.misses.push(format!("ioctl {what}"));
             return Err(Errno::NOTSUP);
         };
+        // A log whose reply has another length than the request (a damaged or hand-edited
+        // bundle) is a miss, never a panic.
+        if s.ioctls.get(i).is_none_or(|r| r.arg_out.len() != arg.len()) {
+            let what = describe(request, &arg_in);
+            s.misses
+                .push(format!("ioctl {what} (reply of the wrong size)"));
+            return Err(Errno::NOTSUP);
+        }
         s.replayed += 1;
-        let r = &s.ioctls[i];
+        let Some(r) = s.ioctls.get(i) else {
+            return Err(Errno::NOTSUP);
+        };
         arg.copy_from_slice(&r.arg_out);
         if let (Some(p), Some(out)) = (params, &r.params_out)
             && p.len() == out.len()
@@ -512,5 +526,39 @@ mod tests {
         assert_eq!(&m[..16], &[1; 16]);
         let other = masked(nvprobe_abi::frontend::REQ_CHECK_VERSION_STR, &a);
         assert_eq!(other, a.to_vec());
+    }
+
+    /// A damaged or hand-edited bundle: a recorded reply shorter than its request is refused
+    /// when the log is loaded (and the replay would count it as a miss, never copy it).
+    // See: 10
+    #[test]
+    fn r10_replay_reply_of_the_wrong_size_is_a_miss() {
+        let log = IoctlLog {
+            format: IOCTL_FORMAT.to_owned(),
+            events: vec![
+                Event::Open {
+                    path: "/dev/nvidiactl".to_owned(),
+                    write: false,
+                    nonblock: false,
+                    file: Some(0),
+                    errno: None,
+                    error: None,
+                    not_char_device: None,
+                },
+                Event::Ioctl {
+                    file: 0,
+                    request: "0xc00846d6".to_owned(),
+                    what: "NV_ESC_SYS_PARAMS".to_owned(),
+                    arg_in: "0000000000000000".to_owned(),
+                    params_in: None,
+                    arg_out: "0102".to_owned(),
+                    params_out: None,
+                    errno: None,
+                    error: None,
+                },
+            ],
+        };
+        let err = ReplayDriver::new(&log).unwrap_err();
+        assert!(err.contains("differ in length"), "{err}");
     }
 }

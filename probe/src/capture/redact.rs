@@ -31,13 +31,13 @@ fn uuid_at(s: &[u8]) -> Option<String> {
     let mut i = 0;
     for (g, len) in UUID_GROUPS.iter().enumerate() {
         if g > 0 {
-            if text[i] != b'-' {
+            if *text.get(i)? != b'-' {
                 return None;
             }
             i += 1;
         }
         for _ in 0..*len {
-            let c = text[i];
+            let c = *text.get(i)?;
             if !c.is_ascii_hexdigit() {
                 return None;
             }
@@ -98,17 +98,17 @@ impl Redactor {
         let mut out = Vec::with_capacity(text.len());
         let mut i = 0;
         while i < text.len() {
-            let rest = &text[i..];
+            let rest = text.get(i..).unwrap_or_default();
             if (rest.starts_with(b"GPU-") || rest.starts_with(b"MIG-"))
-                && let Some(hex) = uuid_at(&rest[4..])
+                && let Some(hex) = uuid_at(rest.get(4..).unwrap_or_default())
             {
                 let n = self.uuid_number(&hex);
-                out.extend_from_slice(&rest[..4]);
+                out.extend_from_slice(rest.get(..4).unwrap_or_default());
                 out.extend_from_slice(dashed(&placeholder_hex(n)).as_bytes());
                 i += 4 + UUID_TEXT_LEN;
                 continue;
             }
-            out.push(text[i]);
+            out.extend_from_slice(text.get(i..=i).unwrap_or_default());
             i += 1;
         }
         out
@@ -214,10 +214,13 @@ impl Redactor {
             ) else {
                 continue;
             };
+            if from.len() != to.len() {
+                continue;
+            }
             let mut i = 0;
-            while i + from.len() <= bytes.len() {
-                if bytes[i..i + from.len()] == from[..] {
-                    bytes[i..i + from.len()].copy_from_slice(&to);
+            while let Some(window) = bytes.get_mut(i..i + from.len()) {
+                if *window == from[..] {
+                    window.copy_from_slice(&to);
                     i += from.len();
                 } else {
                     i += 1;

@@ -145,7 +145,7 @@ pub fn read(path: &Path) -> Result<ElfInfo, ElfError> {
 }
 
 fn parse(f: &mut Bounded, head: &[u8]) -> Result<ElfInfo, ElfError> {
-    if head.len() < 16 || &head[..4] != b"\x7fELF" {
+    if head.len() < 16 || head.get(..4) != Some(b"\x7fELF".as_slice()) {
         return Err(bad("not an ELF file"));
     }
     let header =
@@ -203,7 +203,9 @@ fn parse(f: &mut Bounded, head: &[u8]) -> Result<ElfInfo, ElfError> {
         let start = s.sh_name;
         let rest = names.get(start..)?;
         let end = rest.iter().position(|&b| b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok().map(str::to_owned)
+        std::str::from_utf8(rest.get(..end)?)
+            .ok()
+            .map(str::to_owned)
     };
 
     // DT_SONAME.
@@ -245,8 +247,8 @@ fn soname(
     let word = if ctx.container.is_big() { 8 } else { 4 };
     let mut offset = None;
     for entry in data.chunks_exact(word * 2) {
-        let tag = uint(&entry[..word], ctx.le);
-        let val = uint(&entry[word..], ctx.le);
+        let tag = uint(entry.get(..word).unwrap_or_default(), ctx.le);
+        let val = uint(entry.get(word..).unwrap_or_default(), ctx.le);
         if tag == DT_NULL {
             break;
         }
@@ -275,7 +277,7 @@ fn soname(
         .iter()
         .position(|&b| b == 0)
         .ok_or_else(|| bad("DT_SONAME is not terminated"))?;
-    String::from_utf8(bytes[..end].to_vec())
+    String::from_utf8(bytes.get(..end).unwrap_or_default().to_vec())
         .map(Some)
         .map_err(|_| bad("DT_SONAME is not UTF-8"))
 }
@@ -330,7 +332,8 @@ pub fn parse_fwd_compat(
             return Err(bad("note runs past the section"));
         }
         let slice = |a: u64, b: u64| {
-            &data[usize::try_from(a).unwrap_or(0)..usize::try_from(b).unwrap_or(0)]
+            data.get(usize::try_from(a).unwrap_or(0)..usize::try_from(b).unwrap_or(0))
+                .unwrap_or_default()
         };
         let name = slice(name_start, name_start + namesz);
         let name = trim_nul(name);
@@ -346,7 +349,7 @@ pub fn parse_fwd_compat(
 fn trim_nul(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&c| c != 0).unwrap_or(b.len());
     let end = b.iter().rposition(|&c| c != 0).map_or(start, |e| e + 1);
-    &b[start..end.max(start)]
+    b.get(start..end.max(start)).unwrap_or_default()
 }
 
 /// Parses the note's JSON descriptor.

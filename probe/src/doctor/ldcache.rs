@@ -113,7 +113,7 @@ fn string_at(data: &[u8], base: usize, offset: u32) -> Result<String, String> {
         .take(4096)
         .position(|&b| b == 0)
         .ok_or_else(|| format!("string at {offset} is not terminated"))?;
-    std::str::from_utf8(&rest[..end])
+    std::str::from_utf8(rest.get(..end).unwrap_or_default())
         .map(str::to_owned)
         .map_err(|_| format!("string at {offset} is not UTF-8"))
 }
@@ -176,7 +176,9 @@ fn parse_new(data: &[u8], base: usize) -> Result<Vec<Entry>, String> {
         return Err("new-format header is truncated".to_owned());
     }
     let nlibs = u32_at(cache, 20)? as usize;
-    let byte_order = cache[28];
+    let byte_order = *cache
+        .get(28)
+        .ok_or_else(|| "the header is truncated".to_owned())?;
     if byte_order == 3 || byte_order == 1 {
         return Err("big-endian or invalid byte order flag".to_owned());
     }

@@ -169,7 +169,7 @@ fn suffix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
 /// A driver version from a driver library's real name: a suffix with at least two parts and a
 /// branch of 100 or more (`libcuda.so.1.1` on WSL has none).
 pub fn driver_version_from_name(name: &str) -> Option<String> {
-    let s = PREFIXES[..2].iter().find_map(|p| suffix(name, p))?;
+    let s = PREFIXES.iter().take(2).find_map(|p| suffix(name, p))?;
     let mut parts = s.split('.');
     let major: u32 = parts.next()?.parse().ok()?;
     (major >= 100 && parts.next().is_some()).then(|| s.to_owned())

@@ -152,6 +152,11 @@ fn is_op_char(c: char) -> bool {
     matches!(c, '<' | '>' | '=' | '!')
 }
 
+/// `s` without its first `n` bytes (empty when `n` runs past the end).
+fn tail(s: &[u8], n: usize) -> &[u8] {
+    s.get(n..).unwrap_or_default()
+}
+
 /// Compares versions as `dsl_compare_version` does; `None` where it returns an error.
 pub fn compare_version(left: &str, op: Op, right: &str) -> Option<bool> {
     let valid = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
@@ -166,7 +171,7 @@ pub fn compare_version(left: &str, op: Op, right: &str) -> Option<bool> {
             return None;
         }
         let mut v: u64 = 0;
-        for &d in &s[..n] {
+        for &d in s.get(..n)? {
             v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         }
         (v != u64::MAX).then_some((v, n))
@@ -183,13 +188,13 @@ pub fn compare_version(left: &str, op: Op, right: &str) -> Option<bool> {
                 Op::Gt | Op::Ge => n1 > n2,
             });
         }
-        a = &a[l1..];
-        a = &a[skip(a, b".")..];
-        b = &b[l2..];
-        b = &b[skip(b, b".")..];
+        a = tail(a, l1);
+        a = tail(a, skip(a, b"."));
+        b = tail(b, l2);
+        b = tail(b, skip(b, b"."));
     }
-    a = &a[skip(a, b".0")..];
-    b = &b[skip(b, b".0")..];
+    a = tail(a, skip(a, b".0"));
+    b = tail(b, skip(b, b".0"));
     Some(match op {
         Op::Ne => !a.is_empty() || !b.is_empty(),
         Op::Eq => a.is_empty() && b.is_empty(),

@@ -35,6 +35,13 @@ use crate::ioctl::{NvDriver, NvFile, OpenError, OpenMode};
 use crate::report::SourceStatus;
 
 #[cfg(any(test, feature = "emulator"))]
+#[cfg_attr(
+    not(test),
+    expect(
+        clippy::indexing_slicing,
+        reason = "test support (feature `emulator`): a bad index is a test bug"
+    )
+)]
 pub mod emu;
 
 /// The path of the device.
@@ -159,7 +166,7 @@ pub fn linux_branch_family(nvidia_version: &str) -> Option<u32> {
 pub fn decode_utf16(bytes: &[u8]) -> Option<String> {
     let units: Vec<u16> = bytes
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .map(|c| u16::from_le_bytes(c.try_into().unwrap_or([0, 0])))
         .take_while(|&u| u != 0)
         .collect();
     let s: String = String::from_utf16_lossy(&units)
@@ -287,7 +294,9 @@ fn describe(f: &mut dyn DxgFile, info: &d3dkmt_adapterinfo) -> DxgAdapter {
     }
     let mut reg = vec![0_u8; ADAPTERREGISTRYINFO_SIZE];
     match query_info(f, h, KMTQAITYPE_ADAPTERREGISTRYINFO, &mut reg) {
-        Ok(()) => a.name = decode_utf16(&reg[..ADAPTERREGISTRYINFO_CHARS * 2]),
+        Ok(()) => {
+            a.name = decode_utf16(reg.get(..ADAPTERREGISTRYINFO_CHARS * 2).unwrap_or_default());
+        }
         Err(e) => note(&mut a, "ADAPTERREGISTRYINFO", e),
     }
     a

@@ -82,12 +82,12 @@ pub struct HostDxgFile {
     fd: OwnedFd,
 }
 
-fn put_u32(arg: &mut [u8], off: usize, v: u32) {
-    arg[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+fn put_u32(arg: &mut [u8], off: usize, v: u32) -> Result<(), Errno> {
+    super::write_at(arg, off, &v.to_ne_bytes())
 }
 
-fn put_u64(arg: &mut [u8], off: usize, v: u64) {
-    arg[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+fn put_u64(arg: &mut [u8], off: usize, v: u64) -> Result<(), Errno> {
+    super::write_at(arg, off, &v.to_ne_bytes())
 }
 
 /// Checks a request against the module's `# Safety` rules and fills the embedded pointer and
@@ -110,8 +110,8 @@ fn prepare(request: u32, arg: &mut [u8], data: Option<&mut [u8]>) -> Result<(), 
                     )
                 }
             };
-            put_u32(arg, 8, count);
-            put_u64(arg, 16, ptr);
+            put_u32(arg, 8, count)?;
+            put_u64(arg, 16, ptr)?;
             Ok(())
         }
         LX_DXQUERYADAPTERINFO if arg.len() == size_of::<d3dkmt_queryadapterinfo>() => {
@@ -119,8 +119,8 @@ fn prepare(request: u32, arg: &mut [u8], data: Option<&mut [u8]>) -> Result<(), 
             if d.is_empty() || d.len() > MAX_REPLY {
                 return refuse;
             }
-            put_u64(arg, 8, d.as_mut_ptr() as u64);
-            put_u32(arg, 16, u32::try_from(d.len()).map_err(|_| Errno::NOTSUP)?);
+            put_u64(arg, 8, d.as_mut_ptr() as u64)?;
+            put_u32(arg, 16, u32::try_from(d.len()).map_err(|_| Errno::NOTSUP)?)?;
             Ok(())
         }
         LX_DXCLOSEADAPTER if arg.len() == size_of::<d3dkmt_closeadapter>() && data.is_none() => {

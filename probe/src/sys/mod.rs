@@ -22,13 +22,6 @@
 //! aliases the memory the kernel writes.
 #![allow(unsafe_code)]
 
-#[cfg_attr(
-    not(test),
-    expect(
-        clippy::indexing_slicing,
-        reason = "issue 10: not yet converted to checked indexing (module in progress)"
-    )
-)]
 pub mod dxg;
 pub mod sandbox;
 
