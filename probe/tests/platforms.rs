@@ -297,6 +297,20 @@ fn platforms_gvisor_version_through_nvproxy_and_refusals_named() {
     assert!(g.missing_capabilities.is_empty());
 }
 
+/// The report came from a bundle whose every recorded exchange was replayed.
+fn assert_replayed(r: &Value) {
+    let capture = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "capture");
+    assert!(
+        capture.is_some_and(|s| s["status"] == "ok"),
+        "{:#}",
+        r["sources"]
+    );
+}
+
 /// Checks a fixture bundle's recorded ioctl log against what the emulators answer now, or
 /// rewrites it with `NVPROBE_UPDATE_FIXTURES=1` (then run `python3 scripts/gen-fixtures.py`).
 fn assert_recorded_log(machine: &str, log: &nvprobe::capture::IoctlLog) {
@@ -353,16 +367,7 @@ fn platforms_gvisor_fixture_replays_nvproxy() {
         limit["message"].as_str().unwrap().contains("NAME_STRING"),
         "{limit}"
     );
-    let capture = r["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "capture");
-    assert!(
-        capture.is_some_and(|s| s["status"] == "ok"),
-        "{:#}",
-        r["sources"]
-    );
+    assert_replayed(&r);
 }
 
 /// The WSL2 fixture is a capture bundle whose ioctl log holds the emulated `/dev/dxg` replies
@@ -428,16 +433,7 @@ fn platforms_wsl2_fixture_replays_dxg() {
         .map(|g| g["compute_capability"].as_str().unwrap())
         .collect();
     assert_eq!(ccs, ["8.9", "9.0"], "{r:#}");
-    let capture = r["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "capture");
-    assert!(
-        capture.is_some_and(|s| s["status"] == "ok"),
-        "{:#}",
-        r["sources"]
-    );
+    assert_replayed(&r);
 }
 
 // --- Tegra ---------------------------------------------------------------------------------------
