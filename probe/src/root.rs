@@ -2,21 +2,35 @@
 //!
 //! Under a fixture root every absolute path is resolved inside the root like a chroot: an
 //! absolute symlink target is taken relative to the root, and `..` never climbs above it. The
-//! walk is done component by component here, so the kernel's own resolution (which would
-//! escape the root) is never used for links. On the host root paths are used as they are.
+//! kernel does that walk itself with `openat2(RESOLVE_IN_ROOT)` (Linux 5.6+); where that call
+//! is missing or refused the walk is done component by component here with `lstat`. Either
+//! way the kernel's plain resolution, which would escape the root through a link, is never
+//! used. On the host root paths are used as they are.
+//!
+//! Directories are resolved once: the parent of a path is opened (`O_PATH`) and kept, so the
+//! attributes of one sysfs device cost one `openat` each, relative to it, with `O_NOFOLLOW`;
+//! only a last component that is a symlink goes back to a full resolution from the root.
 //!
 //! All reads are bounded: a file is read up to a byte limit and must be a regular file, so a
 //! FIFO or a device where a text file is expected cannot block or stream forever.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
-use std::fs::{self, File, Metadata};
-use std::io::{self, Read as _};
+use std::io;
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
+use rustix::io::Errno;
 
 /// At most this many resolved directories are remembered per root.
 const DIR_CACHE_LIMIT: usize = 4096;
+
+/// At most this many parent directories are held open per fixture root; past it the cache is
+/// emptied (reads come directory by directory, so the recent ones are the ones that matter).
+const OPEN_DIR_LIMIT: usize = 128;
 
 /// At most this many symlinks are followed while resolving one path (Linux uses 40 too).
 const MAX_LINK_HOPS: usize = 40;
@@ -32,10 +46,75 @@ pub const DIR_LIMIT: usize = 4096;
 pub struct Root {
     base: PathBuf,
     host: bool,
-    /// Resolved parent directories of a fixture root, by their absolute path in the root.
+    /// A fixture root's directory, held open, and its open parent directories.
+    open: Option<Arc<OpenRoot>>,
+    /// Resolved parent directories of a fixture root, by their absolute path in the root
+    /// (the user-space walk, used where `openat2` is not).
     dirs: Arc<Mutex<HashMap<String, PathBuf>>>,
     /// `nvprobe capture`: every path resolved or listed through this root is noted here.
     recorder: Option<Recorder>,
+}
+
+/// A fixture root held open: the base directory (`O_PATH`), whether `openat2` works here,
+/// and the parent directories resolved so far.
+#[derive(Debug)]
+struct OpenRoot {
+    base: OwnedFd,
+    openat2: AtomicBool,
+    parents: Mutex<HashMap<String, Arc<OwnedFd>>>,
+}
+
+/// What `stat`/`lstat` says about a path (the fields the probe uses).
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    st: Stat,
+}
+
+impl Meta {
+    /// The file type.
+    pub fn kind(&self) -> FileType {
+        FileType::from_raw_mode(self.st.st_mode)
+    }
+    /// A regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind() == FileType::RegularFile
+    }
+    /// A directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind() == FileType::Directory
+    }
+    /// A symbolic link (only from [`Root::symlink_metadata`]).
+    pub fn is_symlink(&self) -> bool {
+        self.kind() == FileType::Symlink
+    }
+    /// A character device.
+    pub fn is_char_device(&self) -> bool {
+        self.kind() == FileType::CharacterDevice
+    }
+    /// The mode bits, file type included.
+    pub fn mode(&self) -> u32 {
+        self.st.st_mode
+    }
+    /// The owner.
+    pub fn uid(&self) -> u32 {
+        self.st.st_uid
+    }
+    /// The group.
+    pub fn gid(&self) -> u32 {
+        self.st.st_gid
+    }
+    /// The device number of a device node.
+    pub fn rdev(&self) -> u64 {
+        self.st.st_rdev
+    }
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        u64::try_from(self.st.st_size).unwrap_or(0)
+    }
+    /// True for an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// How a recorded path was used.
@@ -90,12 +169,82 @@ pub struct Text {
     pub truncated: bool,
 }
 
+/// Errors of `openat2` that mean "not usable here" (an old kernel, a sandbox that refuses
+/// it, a rename race) rather than "no such file": the user-space walk answers instead.
+fn openat2_unusable(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG | Errno::AGAIN | Errno::XDEV
+    )
+}
+
+fn regular_only(st: &Stat) -> io::Result<()> {
+    if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
+/// Reads an open regular file up to `limit` bytes (`st` is its `fstat`).
+fn read_limited(fd: BorrowedFd<'_>, st: &Stat, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // A size from a disk filesystem is exact and saves the read that would return 0; sysfs
+    // says 4096 and procfs 0 whatever the content, so those read on to the end.
+    let size = usize::try_from(st.st_size).ok().filter(|&s| s > 0);
+    let want = size
+        .map_or(4096, |s| s.saturating_add(1))
+        .min(limit.saturating_add(1));
+    let mut buf = vec![0_u8; want];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            if len > limit {
+                break;
+            }
+            let grow = buf.len().min(limit.saturating_add(1) - len).max(1);
+            buf.resize(len + grow, 0);
+        }
+        let Some(spare) = buf.get_mut(len..) else {
+            break;
+        };
+        let n = match rustix::io::read(fd, spare) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if size == Some(len) {
+            break;
+        }
+    }
+    buf.truncate(len);
+    let truncated = buf.len() > limit;
+    buf.truncate(limit);
+    Ok((buf, truncated))
+}
+
+fn into_text(buf: Vec<u8>, truncated: bool) -> Text {
+    let text = match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Text { text, truncated }
+}
+
 impl Root {
     /// The machine the probe runs on.
     pub fn host() -> Self {
         Self {
             base: PathBuf::from("/"),
             host: true,
+            open: None,
             dirs: Arc::default(),
             recorder: None,
         }
@@ -103,12 +252,36 @@ impl Root {
 
     /// A fixture or capture directory standing for a machine's `/`.
     pub fn at(dir: impl Into<PathBuf>) -> Self {
+        let base: PathBuf = dir.into();
+        let open = rustix::fs::open(
+            &base,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .map(|fd| {
+            Arc::new(OpenRoot {
+                base: fd,
+                openat2: AtomicBool::new(true),
+                parents: Mutex::default(),
+            })
+        });
         Self {
-            base: dir.into(),
+            base,
             host: false,
+            open,
             dirs: Arc::default(),
             recorder: None,
         }
+    }
+
+    /// The same root with the user-space walk in place of `openat2` (tests of the fallback).
+    #[cfg(test)]
+    fn without_openat2(self) -> Self {
+        if let Some(open) = &self.open {
+            open.openat2.store(false, Ordering::Relaxed);
+        }
+        self
     }
 
     /// The same root, noting every path resolved or listed through it (and its clones) in
@@ -134,18 +307,7 @@ impl Root {
         &self.base
     }
 
-    /// Resolves an absolute path, following symlinks inside the root (the last component too).
-    pub fn resolve(&self, path: &str) -> io::Result<PathBuf> {
-        self.resolve_inner(path, true)
-    }
-
-    /// Resolves an absolute path, following symlinks inside the root except in the last
-    /// component, so the result names the link itself when the path ends in one.
-    pub fn resolve_nofollow(&self, path: &str) -> io::Result<PathBuf> {
-        self.resolve_inner(path, false)
-    }
-
-    fn resolve_inner(&self, path: &str, follow_last: bool) -> io::Result<PathBuf> {
+    fn note(&self, path: &str, follow_last: bool) {
         if let Some(rec) = &self.recorder {
             rec.note(path, |a| {
                 if follow_last {
@@ -155,16 +317,28 @@ impl Root {
                 }
             });
         }
+    }
+
+    /// Resolves an absolute path, following symlinks inside the root (the last component too).
+    pub fn resolve(&self, path: &str) -> io::Result<PathBuf> {
+        self.note(path, true);
+        self.resolve_inner(path, true)
+    }
+
+    /// Resolves an absolute path, following symlinks inside the root except in the last
+    /// component, so the result names the link itself when the path ends in one.
+    pub fn resolve_nofollow(&self, path: &str) -> io::Result<PathBuf> {
+        self.note(path, false);
+        self.resolve_inner(path, false)
+    }
+
+    fn resolve_inner(&self, path: &str, follow_last: bool) -> io::Result<PathBuf> {
         if self.host {
             return Ok(PathBuf::from(path));
         }
         // Resolve the parent directory once per run (a sysfs device directory is read attribute
         // after attribute), then walk the last component from it.
-        if let Some((parent, last)) = path.rsplit_once('/')
-            && !last.is_empty()
-            && last != "."
-            && last != ".."
-        {
+        if let Some((parent, last)) = split_last(path) {
             let cached = self
                 .dirs
                 .lock()
@@ -217,11 +391,11 @@ impl Root {
             if pending.is_empty() && !follow_last {
                 break;
             }
-            let Ok(meta) = fs::symlink_metadata(&here) else {
+            let Ok(meta) = rustix::fs::lstat(&here) else {
                 // Missing: the caller's open reports it; nothing more to resolve.
                 continue;
             };
-            if !meta.file_type().is_symlink() {
+            if FileType::from_raw_mode(meta.st_mode) != FileType::Symlink {
                 continue;
             }
             hops += 1;
@@ -230,7 +404,7 @@ impl Root {
                     "too many levels of symbolic links resolving {path}"
                 )));
             }
-            let target = fs::read_link(&here)?;
+            let target = std::fs::read_link(&here)?;
             here.pop();
             depth -= 1;
             if target.is_absolute() {
@@ -242,14 +416,145 @@ impl Root {
         Ok(here)
     }
 
+    /// Opens `path` inside a fixture root from its base with `openat2(RESOLVE_IN_ROOT)`, or
+    /// through the user-space walk where that call is not usable. `flags` must not contain
+    /// `O_NOFOLLOW`; `follow_last: false` adds it.
+    fn open_full(
+        &self,
+        open: &OpenRoot,
+        path: &str,
+        flags: OFlags,
+        follow_last: bool,
+    ) -> io::Result<OwnedFd> {
+        let flags = flags
+            | OFlags::CLOEXEC
+            | if follow_last {
+                OFlags::empty()
+            } else {
+                OFlags::NOFOLLOW
+            };
+        if open.openat2.load(Ordering::Relaxed) {
+            match rustix::fs::openat2(
+                &open.base,
+                path,
+                flags,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            ) {
+                Ok(fd) => return Ok(fd),
+                Err(e) if openat2_unusable(e) => {
+                    if matches!(e, Errno::NOSYS | Errno::PERM | Errno::TOOBIG) {
+                        open.openat2.store(false, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let real = self.resolve_inner(path, follow_last)?;
+        Ok(rustix::fs::open(&real, flags, Mode::empty())?)
+    }
+
+    /// The open parent directory of a fixture path (cached; a missing one is not, so a tree
+    /// that gains it later is read right).
+    fn parent_fd(&self, open: &OpenRoot, parent: &str) -> io::Result<Arc<OwnedFd>> {
+        if let Some(hit) = open
+            .parents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(parent)
+        {
+            return Ok(Arc::clone(hit));
+        }
+        let dir = if parent.is_empty() { "/" } else { parent };
+        let fd = Arc::new(self.open_full(open, dir, OFlags::PATH | OFlags::DIRECTORY, true)?);
+        let mut parents = open.parents.lock().unwrap_or_else(PoisonError::into_inner);
+        if parents.len() >= OPEN_DIR_LIMIT {
+            parents.clear();
+        }
+        parents.insert(parent.to_owned(), Arc::clone(&fd));
+        Ok(fd)
+    }
+
+    /// Opens a path of this root with `flags` (`O_PATH`, `O_RDONLY`, ...), the last component
+    /// followed or not.
+    fn open_path(&self, path: &str, flags: OFlags, follow_last: bool) -> io::Result<OwnedFd> {
+        let Some(open) = &self.open else {
+            let real = self.resolve_inner(path, follow_last)?;
+            let nofollow = if follow_last {
+                OFlags::empty()
+            } else {
+                OFlags::NOFOLLOW
+            };
+            return Ok(rustix::fs::open(
+                &real,
+                flags | OFlags::CLOEXEC | nofollow,
+                Mode::empty(),
+            )?);
+        };
+        let Some((parent, last)) = split_last(path) else {
+            return self.open_full(open, path, flags, follow_last);
+        };
+        let dir = self.parent_fd(open, parent)?;
+        // O_NOFOLLOW: a symlink in the last component fails (ELOOP, or ENOTDIR with
+        // O_DIRECTORY) or, with O_PATH, opens the link itself; then it is resolved again from
+        // the root.
+        match rustix::fs::openat(
+            &*dir,
+            last,
+            flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                if follow_last && flags.contains(OFlags::PATH) {
+                    let st = rustix::fs::fstat(&fd)?;
+                    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                        return self.open_full(open, path, flags, true);
+                    }
+                }
+                Ok(fd)
+            }
+            // With O_DIRECTORY a symlink fails with ENOTDIR instead.
+            Err(Errno::LOOP | Errno::NOTDIR) if follow_last => {
+                self.open_full(open, path, flags, true)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn stat_inner(&self, path: &str, follow_last: bool) -> io::Result<Meta> {
+        if self.host {
+            let st = if follow_last {
+                rustix::fs::stat(path)?
+            } else {
+                rustix::fs::lstat(path)?
+            };
+            return Ok(Meta { st });
+        }
+        if let Some(open) = &self.open
+            && let Some((parent, last)) = split_last(path)
+        {
+            let dir = self.parent_fd(open, parent)?;
+            let st = rustix::fs::statat(&*dir, last, AtFlags::SYMLINK_NOFOLLOW)?;
+            if !follow_last || FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+                return Ok(Meta { st });
+            }
+        }
+        let fd = self.open_path(path, OFlags::PATH, follow_last)?;
+        Ok(Meta {
+            st: rustix::fs::fstat(&fd)?,
+        })
+    }
+
     /// `stat` through symlinks.
-    pub fn metadata(&self, path: &str) -> io::Result<Metadata> {
-        fs::metadata(self.resolve(path)?)
+    pub fn metadata(&self, path: &str) -> io::Result<Meta> {
+        self.note(path, true);
+        self.stat_inner(path, true)
     }
 
     /// `lstat`: the entry itself, a symlink not followed.
-    pub fn symlink_metadata(&self, path: &str) -> io::Result<Metadata> {
-        fs::symlink_metadata(self.resolve_nofollow(path)?)
+    pub fn symlink_metadata(&self, path: &str) -> io::Result<Meta> {
+        self.note(path, false);
+        self.stat_inner(path, false)
     }
 
     /// True when the path exists (through symlinks).
@@ -259,7 +564,64 @@ impl Root {
 
     /// The raw target of a symlink.
     pub fn read_link(&self, path: &str) -> io::Result<PathBuf> {
-        fs::read_link(self.resolve_nofollow(path)?)
+        use std::os::unix::ffi::OsStringExt as _;
+        self.note(path, false);
+        let target = if self.host {
+            rustix::fs::readlink(path, Vec::new())?
+        } else if let Some(open) = &self.open
+            && let Some((parent, last)) = split_last(path)
+        {
+            let dir = self.parent_fd(open, parent)?;
+            rustix::fs::readlinkat(&*dir, last, Vec::new())?
+        } else {
+            let fd = self.open_path(path, OFlags::PATH, false)?;
+            rustix::fs::readlinkat(&fd, "", Vec::new())?
+        };
+        Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
+    }
+
+    /// Opens a regular file for reading, never blocking in `open(2)` (`O_NONBLOCK`) and
+    /// refusing anything else (checked with `fstat` on the open file).
+    fn open_regular_in(&self, path: &str) -> io::Result<(OwnedFd, Stat)> {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = if self.host {
+            rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty())?
+        } else {
+            self.open_path(path, flags, true)?
+        };
+        let st = rustix::fs::fstat(&fd)?;
+        regular_only(&st)?;
+        Ok((fd, st))
+    }
+
+    /// Reads a regular file's bytes up to `limit`, with a flag for content cut at the limit.
+    ///
+    /// # Errors
+    /// The open or read error, or `InvalidInput` when the path is not a regular file.
+    pub fn read_bytes_limited(&self, path: &str, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+        self.note(path, true);
+        let (fd, st) = self.open_regular_in(path)?;
+        read_limited(fd.as_fd(), &st, limit)
+    }
+
+    /// Reads a whole regular file, refusing one over `limit` bytes (`InvalidData`) without
+    /// reading it when its size says so.
+    pub fn read_bytes_whole(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
+        self.note(path, true);
+        let (fd, st) = self.open_regular_in(path)?;
+        let over = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("over the {limit}-byte limit"),
+            )
+        };
+        if u64::try_from(st.st_size).is_ok_and(|size| size > limit) {
+            return Err(over());
+        }
+        match read_limited(fd.as_fd(), &st, limit)? {
+            (_, true) => Err(over()),
+            (buf, false) => Ok(buf),
+        }
     }
 
     /// Reads a regular text file up to `limit` bytes.
@@ -267,26 +629,8 @@ impl Root {
     /// # Errors
     /// The open or read error, or `InvalidInput` when the path is not a regular file.
     pub fn read_text_limited(&self, path: &str, limit: u64) -> io::Result<Text> {
-        let real = self.resolve(path)?;
-        let meta = fs::metadata(&real)?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        // Not `File::open`: the node may have been swapped for a FIFO since the `stat`.
-        let file = open_regular(&real)?;
-        let mut buf = Vec::new();
-        file.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
-        let truncated = buf.len() as u64 > limit;
-        if truncated {
-            buf.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        }
-        Ok(Text {
-            text: String::from_utf8_lossy(&buf).into_owned(),
-            truncated,
-        })
+        let (buf, truncated) = self.read_bytes_limited(path, limit)?;
+        Ok(into_text(buf, truncated))
     }
 
     /// Reads a regular text file up to [`TEXT_LIMIT`] bytes.
@@ -299,14 +643,36 @@ impl Root {
         if let Some(rec) = &self.recorder {
             rec.note(path, |a| a.listed = true);
         }
+        self.note(path, true);
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK;
+        let fd = if self.host {
+            rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty())?
+        } else {
+            self.open_path(path, flags, true)?
+        };
+        let mut dir = rustix::fs::Dir::new(fd)?;
         let mut names = Vec::new();
-        for entry in fs::read_dir(self.resolve(path)?)?.take(DIR_LIMIT) {
+        while let Some(entry) = dir.read() {
             let entry = entry?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            names.push(String::from_utf8_lossy(name).into_owned());
+            if names.len() >= DIR_LIMIT {
+                break;
+            }
         }
         names.sort();
         Ok(names)
     }
+}
+
+/// Splits `/a/b/c` into `/a/b` and `c`, and `/c` into an empty parent (the root) and `c`;
+/// `None` when the last component is empty, `.` or `..` (resolved from the root instead).
+fn split_last(path: &str) -> Option<(&str, &str)> {
+    let (parent, last) = path.rsplit_once('/')?;
+    (!last.is_empty() && last != "." && last != "..").then_some((parent, last))
 }
 
 fn push_components(pending: &mut Vec<OsString>, path: &Path) {
@@ -329,19 +695,14 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
 ///
 /// # Errors
 /// The open error, or `InvalidInput` when the path is not a regular file.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(file)
+pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    regular_only(&rustix::fs::fstat(&fd)?)?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// A short, stable description of an I/O error for `sources[].detail`.
@@ -356,6 +717,7 @@ pub fn describe_error(err: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn tmp(name: &str) -> PathBuf {
@@ -408,9 +770,81 @@ mod tests {
         let dir = tmp("loop");
         symlink("/b", dir.join("a")).unwrap();
         symlink("/a", dir.join("b")).unwrap();
-        let root = Root::at(&dir);
-        let err = root.read_text("/a").unwrap_err();
-        assert!(err.to_string().contains("symbolic links"), "{err}");
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            let err = root.read_text("/a").unwrap_err();
+            assert!(err.to_string().contains("symbolic links"), "{err}");
+        }
+    }
+
+    /// Both resolvers (the kernel's `openat2(RESOLVE_IN_ROOT)` and the user-space walk)
+    /// give the same answers for links in the middle and at the end of a path, absolute and
+    /// relative, escaping with `..`, dangling, looping, and for every kind of access.
+    #[test]
+    fn root_kernel_and_walk_resolve_alike() {
+        let dir = tmp("alike");
+        fs::create_dir_all(dir.join("sys/devices/pci0000:00/0000:3b:00.0")).unwrap();
+        fs::write(
+            dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor"),
+            "0x10de\n",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.join("sys/bus/pci/devices")).unwrap();
+        symlink(
+            "../../../devices/pci0000:00/0000:3b:00.0",
+            dir.join("sys/bus/pci/devices/0000:3b:00.0"),
+        )
+        .unwrap();
+        symlink(
+            "/sys/devices/pci0000:00/0000:3b:00.0/vendor",
+            dir.join("abs"),
+        )
+        .unwrap();
+        symlink("../../../../sys/devices/pci0000:00", dir.join("sys/up")).unwrap();
+        symlink("/nowhere", dir.join("dangling")).unwrap();
+        symlink("/b", dir.join("a")).unwrap();
+        symlink("/a", dir.join("b")).unwrap();
+        fs::write(dir.join("outside-check"), "inside\n").unwrap();
+        symlink("/../../outside-check", dir.join("climb")).unwrap();
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            let read = |p: &str| root.read_text(p).map(|t| t.text).map_err(|e| e.kind());
+            assert_eq!(
+                read("/sys/bus/pci/devices/0000:3b:00.0/vendor"),
+                Ok("0x10de\n".into())
+            );
+            assert_eq!(read("/abs"), Ok("0x10de\n".into()));
+            assert_eq!(read("/sys/up/0000:3b:00.0/vendor"), Ok("0x10de\n".into()));
+            assert_eq!(read("/climb"), Ok("inside\n".into()));
+            assert_eq!(read("/dangling"), Err(io::ErrorKind::NotFound));
+            assert!(root.read_text("/a").is_err());
+            assert!(root.metadata("/abs").unwrap().is_file());
+            assert!(root.symlink_metadata("/abs").unwrap().is_symlink());
+            assert!(
+                root.metadata("/sys/bus/pci/devices/0000:3b:00.0")
+                    .unwrap()
+                    .is_dir()
+            );
+            assert!(!root.exists("/dangling"));
+            assert!(root.symlink_metadata("/dangling").is_ok());
+            assert_eq!(
+                root.read_link("/sys/bus/pci/devices/0000:3b:00.0").unwrap(),
+                PathBuf::from("../../../devices/pci0000:00/0000:3b:00.0")
+            );
+            assert_eq!(
+                root.read_link("/sys/devices/pci0000:00/0000:3b:00.0/vendor")
+                    .unwrap_err()
+                    .kind(),
+                io::ErrorKind::InvalidInput
+            );
+            assert_eq!(
+                root.read_dir_names("/sys/up").unwrap(),
+                vec!["0000:3b:00.0"]
+            );
+            assert_eq!(
+                root.resolve("/sys/bus/pci/devices/0000:3b:00.0/vendor")
+                    .unwrap(),
+                dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor")
+            );
+        }
     }
 
     #[test]

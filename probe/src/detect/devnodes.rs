@@ -17,8 +17,6 @@
 //! character devices; those have no `major`/`minor` (block devices do) and no `open`. Readers
 //! ignore keys and values they do not know.
 
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
-
 use crate::report::DeviceNode;
 use crate::root::Root;
 
@@ -56,7 +54,6 @@ pub fn scan(root: &Root) -> std::io::Result<Vec<DeviceNode>> {
 /// Describes one node, `None` when absent.
 pub fn node(root: &Root, path: &str) -> Option<DeviceNode> {
     let meta = root.metadata(path).ok()?;
-    let ft = meta.file_type();
     let mut n = DeviceNode {
         path: path.to_owned(),
         kind: "other".to_owned(),
@@ -67,13 +64,13 @@ pub fn node(root: &Root, path: &str) -> Option<DeviceNode> {
         gid: Some(meta.gid()),
         access: "unknown".to_owned(),
     };
-    if ft.is_char_device() {
+    if meta.is_char_device() {
         let rdev = meta.rdev();
         n.kind = "char".to_owned();
         n.major = Some(rustix::fs::major(rdev));
         n.minor = Some(rustix::fs::minor(rdev));
         n.access = access(root, path);
-    } else if ft.is_file() && !root.is_host() {
+    } else if meta.is_file() && !root.is_host() {
         n.kind = "file".to_owned();
         if let Ok(text) = root.read_text_limited(path, 4096) {
             apply_stand_in(&mut n, &text.text);

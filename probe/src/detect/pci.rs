@@ -79,9 +79,8 @@ fn read_hex(root: &Root, dir: &str, attr: &str) -> Option<u32> {
 
 fn bound_driver(root: &Root, dir: &str) -> Option<String> {
     let link = format!("{dir}/driver");
-    if let Ok(meta) = root.symlink_metadata(&link)
-        && meta.file_type().is_symlink()
-        && let Ok(target) = root.read_link(&link)
+    // readlink fails (EINVAL) on anything but a symlink: no lstat first.
+    if let Ok(target) = root.read_link(&link)
         && let Some(name) = target.file_name()
     {
         return Some(name.to_string_lossy().into_owned());

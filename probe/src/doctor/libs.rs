@@ -126,6 +126,10 @@ struct Located {
 }
 
 fn locate(root: &Root, path: &str) -> Option<Located> {
+    // Most candidates are missing: one `stat` says so before any resolution.
+    if !root.metadata(path).ok()?.is_file() {
+        return None;
+    }
     let host = if root.is_host() {
         std::fs::canonicalize(path).ok()?
     } else {
@@ -562,28 +566,10 @@ pub fn collect(root: &Root, env: &Env) -> Inventory {
     }
 }
 
-/// Reads a regular file's bytes, at most `limit`.
+/// Reads a regular file's bytes, refusing a file over `limit` bytes; never blocks on a FIFO
+/// where the file belongs (issue 10).
 pub fn read_bytes(root: &Root, path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let real = root.resolve(path)?;
-    // Never blocks on a FIFO where the file belongs (issue 10).
-    let file = crate::root::open_regular(&real)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    if meta.len() > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} bytes, over the {limit}-byte limit", meta.len()),
-        ));
-    }
-    let mut buf = Vec::new();
-    file.take(limit).read_to_end(&mut buf)?;
-    Ok(buf)
+    root.read_bytes_whole(path, limit)
 }
 
 /// The library `ld.so` would load for a SONAME.

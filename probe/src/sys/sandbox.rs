@@ -514,6 +514,7 @@ pub const SYSCALLS: &[(&str, libc::c_long)] = &[
     ("writev", libc::SYS_writev),
     ("open", libc::SYS_open),
     ("openat", libc::SYS_openat),
+    ("openat2", libc::SYS_openat2),
     ("close", libc::SYS_close),
     ("fcntl", libc::SYS_fcntl),
     ("lseek", libc::SYS_lseek),
