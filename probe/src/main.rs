@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// Size classes instead of musl's allocator: see `nvprobe::sys::alloc`.
+#[global_allocator]
+static ALLOC: nvprobe::sys::alloc::Arena = nvprobe::sys::alloc::Arena::new();
+
 fn main() -> ExitCode {
     let cli = match nvprobe::cli::Cli::try_parse() {
         Ok(cli) => cli,

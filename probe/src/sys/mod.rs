@@ -22,6 +22,7 @@
 //! aliases the memory the kernel writes.
 #![allow(unsafe_code)]
 
+pub mod alloc;
 pub mod dxg;
 pub mod sandbox;
 
