@@ -208,7 +208,11 @@ pub fn complete(report: &mut Report) {
 
 /// The report from the file sources, with their findings.
 pub fn report(root: &Root, facts: &Facts) -> Report {
-    let mut report = base(root, facts);
+    with_findings(base(root, facts), facts)
+}
+
+/// [`base`]'s report with the findings of the file sources.
+pub fn with_findings(mut report: Report, facts: &Facts) -> Report {
     report.findings = crate::findings::evaluate(facts, &report);
     crate::findings::sort(&mut report.findings);
     report

@@ -239,7 +239,11 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     // 2. The report from the files. A snapshot with the file findings stands in for the run
     //    if a later stage hangs.
     let mut report = assemble::base(&opts.root, &facts);
-    publish(partial, "ioctl", assemble::report(&opts.root, &facts));
+    publish(
+        partial,
+        "ioctl",
+        assemble::with_findings(report.clone(), &facts),
+    );
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
     let outcome = ioctl::probe_ioctl(
