@@ -632,6 +632,12 @@ impl Report {
     pub fn to_json(&self) -> String {
         // Serialising these plain types cannot fail: no maps with non-string keys, no
         // non-finite floats.
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        // Sized for a report of a few GPUs, so the buffer is not regrown a dozen times.
+        let mut out = Vec::with_capacity(16 * 1024);
+        match serde_json::to_writer_pretty(&mut out, self) {
+            // serde_json writes valid UTF-8 only.
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
+            Err(e) => format!("{{\"error\":\"{e}\"}}"),
+        }
     }
 }

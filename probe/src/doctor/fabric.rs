@@ -64,10 +64,10 @@ fn running(root: &Root) -> Option<String> {
         .map(|p| format!("process {p} is nv-fabricmanager"))
 }
 
-/// Adds `fabric-manager-missing` when `NVSwitch` functions are present and the fabric manager is not
-/// running or has another version than the driver.
-pub fn check(root: &Root, report: &mut Report) {
-    let Ok(scan) = pci::scan(root) else { return };
+/// Adds `fabric-manager-missing` when `NVSwitch` functions are present (in `scan`, the run's PCI
+/// scan) and the fabric manager is not running or has another version than the driver.
+pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
+    let Some(scan) = scan else { return };
     let switches: Vec<String> = scan
         .functions
         .iter()

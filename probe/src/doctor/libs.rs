@@ -210,6 +210,8 @@ struct Collector<'a> {
     skipped: Vec<String>,
     /// Python site dir → runtime wheel versions by major.
     wheel_versions: BTreeMap<String, BTreeMap<String, String>>,
+    /// The loader's default directories that exist here (looked up once, not per SONAME).
+    default_dirs: Vec<String>,
 }
 
 impl Collector<'_> {
@@ -307,7 +309,7 @@ impl Collector<'_> {
             candidates.push((p.to_owned(), "ld-so-cache"));
         }
         candidates.extend(
-            default_dirs()
+            self.default_dirs
                 .iter()
                 .map(|d| (join(d, soname), "default-dir")),
         );
@@ -489,6 +491,10 @@ pub fn collect(root: &Root, env: &Env) -> Inventory {
         seen: BTreeMap::new(),
         skipped: Vec::new(),
         wheel_versions: BTreeMap::new(),
+        default_dirs: default_dirs()
+            .into_iter()
+            .filter(|d| root.metadata(d).is_ok_and(|m| m.is_dir()))
+            .collect(),
     };
     let mut resolved = Vec::new();
     for soname in LOADER_SONAMES {

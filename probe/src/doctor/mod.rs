@@ -296,7 +296,7 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
 
 /// Stage 3 of [`crate::probe`]: overrides, the library inventory, and the findings about
 /// them, the GPUs' architectures and the fabric manager.
-pub fn apply(opts: &Options, report: &mut Report) {
+pub fn apply(opts: &Options, report: &mut Report, pci: Option<&crate::detect::pci::PciScan>) {
     let (ov, bad) = overrides::read(&opts.env);
     report.findings.extend(bad);
     overrides::apply(&ov, report);
@@ -314,7 +314,7 @@ pub fn apply(opts: &Options, report: &mut Report) {
     for f in found {
         push_unique(&mut report.findings, f);
     }
-    fabric::check(&opts.root, report);
+    fabric::check(&opts.root, report, pci);
 }
 
 fn push_unique(findings: &mut Vec<Finding>, f: Finding) {

@@ -82,12 +82,14 @@ impl Default for Arena {
 }
 
 /// The class of a layout served here, `None` for the system allocator.
+#[inline]
 fn class(layout: Layout) -> Option<usize> {
     if layout.size() > MAX_SMALL || layout.align() > ALIGN {
         return None;
     }
-    let size = layout.size().max(ALIGN).next_power_of_two();
-    Some(size.trailing_zeros() as usize - ALIGN.trailing_zeros() as usize)
+    // The bit length of `size - 1` is log2 of the class size; 16 bytes (2^4) is class 0.
+    let bits = usize::BITS - (layout.size().max(ALIGN) - 1).leading_zeros();
+    Some(bits as usize - ALIGN.trailing_zeros() as usize)
 }
 
 impl State {
