@@ -228,7 +228,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     let facts = detect::collect_observed(&opts.root, &mut |name, facts| {
         let mut p = lock(partial);
         name.clone_into(&mut p.running);
-        p.facts = Some(facts.clone());
+        facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
         drop(p);
         if let Some((stall_at, pause)) = &opts.stall
             && stall_at == name

@@ -82,6 +82,38 @@ impl Facts {
         self.loaded.iter().find(|m| m.name == name)
     }
 
+    /// Brings `snapshot`, an earlier copy of these facts, up to date by copying only what was
+    /// added since: [`collect_observed`] sets each `Option` field once and only appends to the
+    /// lists, so a run's snapshots for the deadline cost one copy of the facts in all instead
+    /// of one per source.
+    pub fn catch_up(&self, snapshot: &mut Facts) {
+        fn opt<T: Clone>(src: Option<&T>, dst: &mut Option<T>) {
+            if dst.is_none() {
+                *dst = src.cloned();
+            }
+        }
+        fn list<T: Clone>(src: &[T], dst: &mut Vec<T>) {
+            if let Some(new) = src.get(dst.len()..) {
+                dst.extend_from_slice(new);
+            }
+        }
+        opt(self.kernel_release.as_ref(), &mut snapshot.kernel_release);
+        opt(self.sys_version.as_ref(), &mut snapshot.sys_version);
+        opt(self.proc_version.as_ref(), &mut snapshot.proc_version);
+        opt(self.params.as_ref(), &mut snapshot.params);
+        list(&self.proc_gpus, &mut snapshot.proc_gpus);
+        opt(self.proc_modules.as_ref(), &mut snapshot.proc_modules);
+        list(&self.loaded, &mut snapshot.loaded);
+        opt(self.installed.as_ref(), &mut snapshot.installed);
+        list(
+            &self.lib_modules_releases,
+            &mut snapshot.lib_modules_releases,
+        );
+        opt(self.pci.as_ref(), &mut snapshot.pci);
+        opt(self.nodes.as_ref(), &mut snapshot.nodes);
+        list(&self.sources, &mut snapshot.sources);
+    }
+
     fn record(&mut self, name: &str, status: SourceStatus, detail: impl Into<String>) {
         self.sources.push(Source::new(name, status, detail));
     }
@@ -300,5 +332,30 @@ mod cap_tests {
             join_capped(&many[..2], 8),
             "/proc/x/0: not found; /proc/x/1: not found"
         );
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+
+    /// At every source boundary of a real fixture run, a snapshot kept up to date with
+    /// `catch_up` equals a full copy of the facts (what the deadline's partial report reads).
+    #[test]
+    fn catch_up_equals_a_full_copy_at_every_source() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/hgx-h100-no-fabricmanager-570");
+        let root = Root::at(dir);
+        let mut snapshot = Facts::default();
+        let mut checked = 0;
+        let end = collect_observed(&root, &mut |_, facts| {
+            facts.catch_up(&mut snapshot);
+            assert_eq!(format!("{snapshot:?}"), format!("{facts:?}"));
+            checked += 1;
+        });
+        end.catch_up(&mut snapshot);
+        assert_eq!(format!("{snapshot:?}"), format!("{end:?}"));
+        assert!(checked >= 9, "{checked} sources observed");
+        assert!(end.pci.is_some() && !end.proc_gpus.is_empty() && end.sources.len() >= 9);
     }
 }
