@@ -49,6 +49,71 @@ impl Outcome {
 /// seccomp) to the **calling process** unless `--no-sandbox`: call it once, from the binary,
 /// while the process has one thread. A host program wants [`crate::probe`] instead.
 pub fn run(cli: &Cli, env: Env) -> Outcome {
+    run_with(cli, env, None)
+}
+
+/// [`run`] for the binary: the probe runs on the calling thread under a watchdog
+/// ([`crate::probe_with_watchdog`]). If the deadline passes first, the watchdog builds the
+/// outcome from the partial report, hands it to `emit` (which writes it) and exits the
+/// process with its code; otherwise this returns like [`run`].
+pub fn run_or_exit_at_deadline(cli: &Cli, env: Env, emit: fn(&Outcome)) -> Outcome {
+    run_with(cli, env, Some(emit))
+}
+
+/// What a run does with its report once it has one (owned, so a watchdog can do it too).
+#[derive(Clone, Debug)]
+struct Finish {
+    json: bool,
+    kind: FinishKind,
+    check: Option<crate::doctor::CheckRequest>,
+    env: Env,
+    sandbox: Source,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum FinishKind {
+    Report,
+    Labels,
+    Export(ExportFormat),
+    Capture,
+}
+
+impl Finish {
+    fn outcome(self, probed: Result<Report, String>, stderr: String) -> Outcome {
+        let mut report = match probed {
+            Ok(r) => r,
+            Err(e) => return Outcome::err(format!("nvprobe: {e}\n"), 3),
+        };
+        report.sources.insert(0, self.sandbox);
+        let (stdout, code) = match (self.kind, &self.check) {
+            (_, Some(req)) => {
+                let result = crate::doctor::check(&mut report, req, &self.env);
+                let text = if self.json {
+                    crate::doctor::check_json(&report, &result) + "\n"
+                } else {
+                    crate::doctor::render_check(&report, &result)
+                };
+                (text, crate::doctor::exit_code(&result))
+            }
+            // Labels and exports are written whatever the report found: a hook or an `eval` that
+            // fails on a broken node would drop the very labels that say it is broken.
+            (FinishKind::Labels, None) => (labels(&report, self.json), 0),
+            (FinishKind::Export(format), None) => (export(&report, format, self.json), 0),
+            // A capture succeeded once its bundle is written, whatever the report found.
+            (FinishKind::Capture, None) => (render(&report, self.json), 0),
+            (FinishKind::Report, None) => {
+                (render(&report, self.json), u8::from(report.has_error()))
+            }
+        };
+        Outcome {
+            stdout,
+            stderr,
+            code,
+        }
+    }
+}
+
+fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     match &cli.command {
         // No probe, no sandbox: the schema is embedded in the binary.
         Some(Command::Schema) => {
@@ -87,7 +152,7 @@ pub fn run(cli: &Cli, env: Env) -> Outcome {
     };
 
     // Debug builds only: stall a named source (`NVPROBE_TEST_STALL=sysfs-pci:30000`), so the
-    // binary tests can show the process exits at the deadline with the worker still stuck.
+    // binary tests can show the process exits at the deadline with the probe still stuck.
     #[cfg(debug_assertions)]
     if let Some((name, ms)) = opts
         .env
@@ -100,7 +165,7 @@ pub fn run(cli: &Cli, env: Env) -> Outcome {
     {
         opts.stall = Some((name, Duration::from_millis(ms)));
     }
-    // The sandbox goes on while the process has one thread (the deadline worker inherits it).
+    // The sandbox goes on while the process has one thread (the deadline watchdog inherits it).
     let sandbox = if cli.no_sandbox {
         crate::sys::sandbox::turned_off()
     } else if capture.is_some() {
@@ -127,6 +192,18 @@ pub fn run(cli: &Cli, env: Env) -> Outcome {
         crate::sys::sandbox::apply(&policy)
     };
 
+    let finish = Finish {
+        json: cli.json,
+        kind: match &cli.command {
+            Some(Command::Labels) => FinishKind::Labels,
+            Some(Command::Export(args)) => FinishKind::Export(args.format),
+            Some(Command::Capture(_)) => FinishKind::Capture,
+            _ => FinishKind::Report,
+        },
+        check,
+        env: opts.env.clone(),
+        sandbox,
+    };
     let mut stderr = String::new();
     let probed = match capture {
         Some(args) => match crate::capture::run(&opts, &args.out, args.redact) {
@@ -149,36 +226,20 @@ pub fn run(cli: &Cli, env: Env) -> Outcome {
             }
             Err(e) => Err(format!("capture: {e}")),
         },
-        None => crate::probe_with_deadline(&opts).map_err(|e| e.to_string()),
+        None => match emit {
+            None => crate::probe_with_deadline(&opts).map_err(|e| e.to_string()),
+            Some(emit) => {
+                let at_deadline = finish.clone();
+                Ok(crate::probe_with_watchdog(&opts, move |probed| {
+                    let outcome =
+                        at_deadline.outcome(probed.map_err(|e| e.to_string()), String::new());
+                    emit(&outcome);
+                    outcome.code
+                }))
+            }
+        },
     };
-    let mut report = match probed {
-        Ok(r) => r,
-        Err(e) => return Outcome::err(format!("nvprobe: {e}\n"), 3),
-    };
-    report.sources.insert(0, sandbox);
-    let (stdout, code) = match (&cli.command, &check) {
-        (_, Some(req)) => {
-            let result = crate::doctor::check(&mut report, req, &opts.env);
-            let text = if cli.json {
-                crate::doctor::check_json(&report, &result) + "\n"
-            } else {
-                crate::doctor::render_check(&report, &result)
-            };
-            (text, crate::doctor::exit_code(&result))
-        }
-        // Labels and exports are written whatever the report found: a hook or an `eval` that
-        // fails on a broken node would drop the very labels that say it is broken.
-        (Some(Command::Labels), None) => (labels(&report, cli.json), 0),
-        (Some(Command::Export(args)), None) => (export(&report, args.format, cli.json), 0),
-        // A capture succeeded once its bundle is written, whatever the report found.
-        (Some(Command::Capture(_)), None) => (render(&report, cli.json), 0),
-        _ => (render(&report, cli.json), u8::from(report.has_error())),
-    };
-    Outcome {
-        stdout,
-        stderr,
-        code,
-    }
+    finish.outcome(probed, stderr)
 }
 
 /// The report, as JSON or as text for people.

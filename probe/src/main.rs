@@ -1,4 +1,5 @@
-//! The `nvprobe` binary: parse, run ([`nvprobe::app::run`]), print, exit with its code.
+//! The `nvprobe` binary: parse, run ([`nvprobe::app::run_or_exit_at_deadline`]), print, exit
+//! with its code.
 //!
 //! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
 //! `error` finding; 2 usage error; 3 the probe itself failed (deadline before any report).
@@ -19,7 +20,21 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let outcome = nvprobe::app::run(&cli, nvprobe::Env::from_process());
+    let outcome = nvprobe::app::run_or_exit_at_deadline(&cli, nvprobe::Env::from_process(), |o| {
+        // The deadline passed: the watchdog writes the partial outcome and exits.
+        let _ = write(o);
+    });
+    match write(&outcome) {
+        Ok(()) => ExitCode::from(outcome.code),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "nvprobe: cannot write the output: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Writes an outcome: stderr's messages, then stdout, then hands stdout back.
+fn write(outcome: &nvprobe::app::Outcome) -> std::io::Result<()> {
     let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -27,15 +42,14 @@ fn main() -> ExitCode {
         .and_then(|()| stdout.flush())
     {
         // The output is out: hand stdout back now, so a reader waiting for end-of-file gets it
-        // even while an abandoned worker is stuck in the kernel (which keeps the process, and
-        // its file table, alive until the call returns).
-        Ok(()) => nvprobe::sys::release_stdout(),
-        // A reader that went away (`nvprobe | head -1`) is not a failure of the probe.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "nvprobe: cannot write the output: {e}");
-            return ExitCode::from(3);
+        // even while a thread is stuck in the kernel (which keeps the process, and its file
+        // table, alive until the call returns).
+        Ok(()) => {
+            nvprobe::sys::release_stdout();
+            Ok(())
         }
+        // A reader that went away (`nvprobe | head -1`) is not a failure of the probe.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e),
     }
-    ExitCode::from(outcome.code)
 }

@@ -18,7 +18,7 @@
 //!    and NVML, whose syscalls and ioctls are not the probe's.
 //!
 //! Landlock and seccomp apply to the calling thread and to the threads and processes it starts
-//! later, so [`apply`] must run while the process has one thread (before the deadline worker).
+//! later, so [`apply`] must run while the process has one thread (before the deadline watchdog).
 //! A layer the kernel lacks (`ENOSYS`, `EOPNOTSUPP`) is left out and named in the `sandbox`
 //! source; the probe runs on.
 //!
@@ -502,7 +502,7 @@ pub fn filter(arch: u32, syscalls: &[u32], ioctl_nr: u32, requests: &[u32]) -> V
 
 /// The syscalls the static (musl) binary makes, measured with `strace -f` over every fixture
 /// and over the host, with and without `--deep`, plus what the std runtime needs to spawn and
-/// end the deadline worker and to report errors. `ioctl` is not here: it is filtered by
+/// end the deadline watchdog and to report errors. `ioctl` is not here: it is filtered by
 /// request number.
 #[cfg(target_arch = "x86_64")]
 pub const SYSCALLS: &[(&str, libc::c_long)] = &[
@@ -539,7 +539,7 @@ pub const SYSCALLS: &[(&str, libc::c_long)] = &[
     ("mremap", libc::SYS_mremap),
     ("mprotect", libc::SYS_mprotect),
     ("madvise", libc::SYS_madvise),
-    // Threads: the deadline worker, its channel, its stack guard.
+    // Threads: the deadline watchdog (and the library's worker), its stack guard.
     ("clone", libc::SYS_clone),
     ("clone3", libc::SYS_clone3),
     ("futex", libc::SYS_futex),
