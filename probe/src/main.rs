@@ -13,7 +13,9 @@ use clap::Parser as _;
 static ALLOC: nvprobe::sys::alloc::Arena = nvprobe::sys::alloc::Arena::new();
 
 fn main() -> ExitCode {
-    let cli = match nvprobe::cli::Cli::try_parse() {
+    let parsed = nvprobe::cli::Cli::parse_plain(std::env::args_os())
+        .map_or_else(nvprobe::cli::Cli::try_parse, Ok);
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
