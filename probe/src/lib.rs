@@ -181,6 +181,8 @@ pub struct Options {
     /// deadline. Never set by the command line.
     #[doc(hidden)]
     pub stall: Option<(String, Duration)>,
+    /// The run's `/etc/ld.so.cache`, parsed once for the platform checks and the doctor.
+    pub ld_cache: doctor::ldcache::Shared,
 }
 
 impl Options {
@@ -194,6 +196,7 @@ impl Options {
             env: Env::default(),
             capture: None,
             stall: None,
+            ld_cache: doctor::ldcache::Shared::default(),
         }
     }
 }

@@ -23,6 +23,10 @@
 /// The most bytes of a cache file read (real ones are 20–400 KB).
 pub const MAX_CACHE: u64 = 8 << 20;
 
+use std::sync::{Arc, OnceLock};
+
+use crate::report::SourceStatus;
+
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
 const OLD_HEADER: usize = 16;
@@ -42,17 +46,18 @@ pub const FLAG_AARCH64_LIB64: i32 = 0x0a00;
 pub struct Entry {
     /// The entry flags (type and architecture).
     pub flags: i32,
-    /// The SONAME (`libcuda.so.1`).
-    pub soname: String,
-    /// The library's path (`/usr/lib/x86_64-linux-gnu/libcuda.so.1`).
-    pub path: String,
+    /// Where the SONAME (`libcuda.so.1`) lies in the file (checked UTF-8).
+    soname: (u32, u32),
+    /// Where the library's path (`/usr/lib/x86_64-linux-gnu/libcuda.so.1`) lies in the file.
+    path: (u32, u32),
 }
 
-/// The parsed cache.
+/// The parsed cache: the file's bytes and, per entry, where its strings lie in them (a real
+/// cache has ~1,000 entries; copying each string out cost ~0.1 ms per parse).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cache {
-    /// The entries in file order.
-    pub entries: Vec<Entry>,
+    data: Vec<u8>,
+    entries: Vec<Entry>,
     /// `old`, `new` or `old+new`.
     pub format: &'static str,
 }
@@ -71,26 +76,88 @@ pub fn native_flags() -> i32 {
 /// Reads and parses `/etc/ld.so.cache` under `root`; `None` when absent or unreadable (the
 /// doctor's inventory records why as a source).
 pub fn load(root: &crate::root::Root) -> Option<Cache> {
-    let bytes = super::libs::read_bytes(root, "/etc/ld.so.cache", MAX_CACHE).ok()?;
-    parse(&bytes).ok()
+    read(root).ok()
+}
+
+/// Reads and parses `/etc/ld.so.cache` under `root`, or says why not: the `ld-so-cache`
+/// source's status and detail.
+pub fn read(root: &crate::root::Root) -> Result<Cache, (SourceStatus, String)> {
+    let path = "/etc/ld.so.cache";
+    match super::libs::read_bytes(root, path, MAX_CACHE) {
+        Ok(bytes) => parse_owned(bytes).map_err(|e| (SourceStatus::Failed, format!("{path}: {e}"))),
+        Err(e) => {
+            let status = match e.kind() {
+                std::io::ErrorKind::NotFound => SourceStatus::Absent,
+                std::io::ErrorKind::PermissionDenied => SourceStatus::Denied,
+                _ => SourceStatus::Failed,
+            };
+            Err((
+                status,
+                format!("{path}: {}", crate::root::describe_error(&e)),
+            ))
+        }
+    }
+}
+
+/// A run's `/etc/ld.so.cache`, read and parsed at most once and shared by its clones: the
+/// platform checks and the doctor's inventory both look libraries up in it (a real cache
+/// has ~1,000 entries, and parsing it twice was a fifth of a host run).
+#[derive(Clone, Debug, Default)]
+pub struct Shared(Arc<OnceLock<Result<Cache, (SourceStatus, String)>>>);
+
+impl Shared {
+    /// The cache under `root` (the same root on every call), read on first use.
+    pub fn get(&self, root: &crate::root::Root) -> &Result<Cache, (SourceStatus, String)> {
+        self.0.get_or_init(|| read(root))
+    }
 }
 
 impl Cache {
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True for a cache without entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn text(&self, (start, end): (u32, u32)) -> &str {
+        self.data
+            .get(start as usize..end as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    fn bytes(&self, (start, end): (u32, u32)) -> &[u8] {
+        self.data
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The entries in file order: `(flags, soname, path)`.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &str, &str)> {
+        self.entries
+            .iter()
+            .map(|e| (e.flags, self.text(e.soname), self.text(e.path)))
+    }
+
     /// True when an entry for this architecture lives under `dir` (a path prefix ending in
     /// `/`).
     pub fn has_dir(&self, dir: &str) -> bool {
         let flags = native_flags();
         self.entries
             .iter()
-            .any(|e| e.flags == flags && e.path.starts_with(dir))
+            .any(|e| e.flags == flags && self.bytes(e.path).starts_with(dir.as_bytes()))
     }
 
     /// The path `ld.so` would take for `soname` with entry flags `flags`.
     pub fn lookup(&self, soname: &str, flags: i32) -> Option<&str> {
         self.entries
             .iter()
-            .find(|e| e.soname == soname && e.flags == flags)
-            .map(|e| e.path.as_str())
+            .find(|e| e.flags == flags && self.bytes(e.soname) == soname.as_bytes())
+            .map(|e| self.text(e.path))
     }
 }
 
@@ -101,21 +168,30 @@ fn u32_at(data: &[u8], at: usize) -> Result<u32, String> {
         .ok_or_else(|| format!("truncated at byte {at}"))
 }
 
-fn string_at(data: &[u8], base: usize, offset: u32) -> Result<String, String> {
+/// Where the NUL-terminated UTF-8 string at `base + offset` lies: `(start, end)`.
+fn string_at(data: &[u8], base: usize, offset: u32) -> Result<(u32, u32), String> {
     let start = base
         .checked_add(offset as usize)
         .ok_or_else(|| "string offset overflows".to_owned())?;
     let rest = data
         .get(start..)
         .ok_or_else(|| format!("string offset {offset} lies past the end"))?;
-    let end = rest
+    // One pass finds the NUL and whether anything needs a UTF-8 check (paths are ASCII).
+    let window = rest.get(..rest.len().min(4096)).unwrap_or_default();
+    let mut ascii = true;
+    let end = window
         .iter()
-        .take(4096)
-        .position(|&b| b == 0)
+        .position(|&b| {
+            ascii &= b < 0x80;
+            b == 0
+        })
         .ok_or_else(|| format!("string at {offset} is not terminated"))?;
-    std::str::from_utf8(rest.get(..end).unwrap_or_default())
-        .map(str::to_owned)
-        .map_err(|_| format!("string at {offset} is not UTF-8"))
+    if !ascii {
+        std::str::from_utf8(window.get(..end).unwrap_or_default())
+            .map_err(|_| format!("string at {offset} is not UTF-8"))?;
+    }
+    let at = |n: usize| u32::try_from(n).map_err(|_| "the cache is over 4 GiB".to_owned());
+    Ok((at(start)?, at(start + end)?))
 }
 
 /// Parses a cache file's bytes.
@@ -124,12 +200,25 @@ fn string_at(data: &[u8], base: usize, offset: u32) -> Result<String, String> {
 /// A description of the first inconsistency: unknown magic, counts larger than the file,
 /// strings outside it, big-endian caches.
 pub fn parse(data: &[u8]) -> Result<Cache, String> {
+    parse_owned(data.to_vec())
+}
+
+/// [`parse`], keeping `bytes` (the strings stay in them).
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_owned(bytes: Vec<u8>) -> Result<Cache, String> {
+    let (entries, format) = parse_entries(&bytes)?;
+    Ok(Cache {
+        data: bytes,
+        entries,
+        format,
+    })
+}
+
+fn parse_entries(data: &[u8]) -> Result<(Vec<Entry>, &'static str), String> {
     if data.starts_with(NEW_MAGIC) {
-        let entries = parse_new(data, 0)?;
-        return Ok(Cache {
-            entries,
-            format: "new",
-        });
+        return Ok((parse_new(data, 0)?, "new"));
     }
     if !data.starts_with(OLD_MAGIC) {
         return Err("not an ld.so.cache (unknown magic)".to_owned());
@@ -146,11 +235,7 @@ pub fn parse(data: &[u8]) -> Result<Cache, String> {
     // A new-format cache may follow, 8-byte aligned.
     let new_at = entries_end.div_ceil(8) * 8;
     if data.get(new_at..).is_some_and(|d| d.starts_with(NEW_MAGIC)) {
-        let entries = parse_new(data, new_at)?;
-        return Ok(Cache {
-            entries,
-            format: "old+new",
-        });
+        return Ok((parse_new(data, new_at)?, "old+new"));
     }
     let mut entries = Vec::with_capacity(nlibs);
     for i in 0..nlibs {
@@ -164,10 +249,7 @@ pub fn parse(data: &[u8]) -> Result<Cache, String> {
             path: string_at(data, entries_end, value)?,
         });
     }
-    Ok(Cache {
-        entries,
-        format: "old",
-    })
+    Ok((entries, "old"))
 }
 
 fn parse_new(data: &[u8], base: usize) -> Result<Vec<Entry>, String> {
@@ -195,10 +277,11 @@ fn parse_new(data: &[u8], base: usize) -> Result<Vec<Entry>, String> {
         let flags = u32_at(cache, at)?.cast_signed();
         let key = u32_at(cache, at + 4)?;
         let value = u32_at(cache, at + 8)?;
+        // Offsets count from the new-format header; positions are kept in the whole file.
         entries.push(Entry {
             flags,
-            soname: string_at(cache, 0, key)?,
-            path: string_at(cache, 0, value)?,
+            soname: string_at(data, base, key)?,
+            path: string_at(data, base, value)?,
         });
     }
     Ok(entries)
@@ -292,7 +375,7 @@ mod tests {
     fn ldcache_new_format_first_match_wins() {
         let c = parse(&build::new_format(&sample())).unwrap();
         assert_eq!(c.format, "new");
-        assert_eq!(c.entries.len(), 4);
+        assert_eq!(c.len(), 4);
         assert_eq!(
             c.lookup("libcuda.so.1", X86),
             Some("/usr/local/cuda/compat/libcuda.so.1")
@@ -327,7 +410,7 @@ mod tests {
         old.extend_from_slice(&new);
         let c = parse(&old).unwrap();
         assert_eq!(c.format, "old+new");
-        assert_eq!(c.entries.len(), 4);
+        assert_eq!(c.len(), 4);
     }
 
     #[test]

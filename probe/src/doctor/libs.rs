@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use crate::Env;
 use crate::report::{FwdCompat, Library, Source, SourceStatus};
-use crate::root::{Root, describe_error};
+use crate::root::Root;
 
 use super::elfinfo;
 use super::ldcache::{self, Cache};
@@ -438,44 +438,21 @@ fn wheel_versions(root: &Root, site: &str) -> BTreeMap<String, String> {
 
 /// Builds the inventory.
 pub fn collect(root: &Root, env: &Env) -> Inventory {
-    let mut sources = Vec::new();
-    let cache = match read_bytes(root, LD_SO_CACHE, ldcache::MAX_CACHE) {
-        Ok(bytes) => match ldcache::parse(&bytes) {
-            Ok(c) => {
-                sources.push(Source::new(
-                    "ld-so-cache",
-                    SourceStatus::Ok,
-                    format!(
-                        "{LD_SO_CACHE}: {} entries ({} format)",
-                        c.entries.len(),
-                        c.format
-                    ),
-                ));
-                Some(c)
-            }
-            Err(e) => {
-                sources.push(Source::new(
-                    "ld-so-cache",
-                    SourceStatus::Failed,
-                    format!("{LD_SO_CACHE}: {e}"),
-                ));
-                None
-            }
-        },
-        Err(e) => {
-            let status = match e.kind() {
-                std::io::ErrorKind::NotFound => SourceStatus::Absent,
-                std::io::ErrorKind::PermissionDenied => SourceStatus::Denied,
-                _ => SourceStatus::Failed,
-            };
-            sources.push(Source::new(
-                "ld-so-cache",
-                status,
-                format!("{LD_SO_CACHE}: {}", describe_error(&e)),
-            ));
-            None
-        }
-    };
+    collect_shared(root, env, &ldcache::Shared::default())
+}
+
+/// [`collect`] with the run's `/etc/ld.so.cache` (read and parsed once per run).
+pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inventory {
+    let loaded = ld_cache.get(root);
+    let mut sources = vec![match loaded {
+        Ok(c) => Source::new(
+            "ld-so-cache",
+            SourceStatus::Ok,
+            format!("{LD_SO_CACHE}: {} entries ({} format)", c.len(), c.format),
+        ),
+        Err((status, detail)) => Source::new("ld-so-cache", *status, detail.clone()),
+    }];
+    let cache = loaded.as_ref().ok();
     let ld_path: Vec<String> = env
         .get("LD_LIBRARY_PATH")
         .unwrap_or("")
@@ -498,7 +475,7 @@ pub fn collect(root: &Root, env: &Env) -> Inventory {
     };
     let mut resolved = Vec::new();
     for soname in LOADER_SONAMES {
-        match c.resolve(soname, &ld_path, cache.as_ref()) {
+        match c.resolve(soname, &ld_path, cache) {
             Some(i) => resolved.push(format!(
                 "{soname} → {}",
                 c.libs.get(i).map_or("?", |l| l.path.as_str())

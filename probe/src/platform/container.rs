@@ -63,7 +63,6 @@ pub fn asks_for_gpus(visible: Option<&str>) -> bool {
 
 /// Fills `platform.container` and the container findings.
 pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
-    let root = &opts.root;
     let env = &opts.env;
     let visible_env = env.get("NVIDIA_VISIBLE_DEVICES").map(str::to_owned);
     let (caps, from_env) = parse_capabilities(env.get("NVIDIA_DRIVER_CAPABILITIES"));
@@ -114,7 +113,7 @@ pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
         }
     }
 
-    let finder = super::Finder::new(root, env);
+    let finder = super::Finder::for_run(opts);
     let expected: Vec<ExpectedFile> = CAPABILITY_FILES
         .iter()
         .filter(|(cap, _)| caps.iter().any(|c| c == cap))

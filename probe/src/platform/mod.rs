@@ -113,7 +113,7 @@ const BIN_DIRS: &[&str] = &[
 pub struct Finder<'a> {
     root: &'a Root,
     env: &'a crate::Env,
-    cache: std::cell::OnceCell<Option<crate::doctor::ldcache::Cache>>,
+    cache: crate::doctor::ldcache::Shared,
 }
 
 impl<'a> Finder<'a> {
@@ -122,7 +122,17 @@ impl<'a> Finder<'a> {
         Self {
             root,
             env,
-            cache: std::cell::OnceCell::new(),
+            cache: crate::doctor::ldcache::Shared::default(),
+        }
+    }
+
+    /// The finder of a run: its root and environment, and the loader cache it shares with the
+    /// doctor.
+    pub fn for_run(opts: &'a Options) -> Self {
+        Self {
+            root: &opts.root,
+            env: &opts.env,
+            cache: opts.ld_cache.clone(),
         }
     }
 
@@ -149,11 +159,10 @@ impl<'a> Finder<'a> {
                 if var != "LD_LIBRARY_PATH" {
                     return None;
                 }
-                let cache = self
-                    .cache
-                    .get_or_init(|| crate::doctor::ldcache::load(self.root));
-                cache
-                    .as_ref()?
+                self.cache
+                    .get(self.root)
+                    .as_ref()
+                    .ok()?
                     .lookup(name, crate::doctor::ldcache::native_flags())
                     .filter(|p| self.root.exists(p))
                     .map(str::to_owned)
