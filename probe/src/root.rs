@@ -195,9 +195,9 @@ fn read_limited(fd: BorrowedFd<'_>, st: &Stat, limit: u64) -> io::Result<(Vec<u8
     // A size from a disk filesystem is exact and saves the read that would return 0; sysfs
     // says 4096 and procfs 0 whatever the content, so those read on to the end.
     let size = usize::try_from(st.st_size).ok().filter(|&s| s > 0);
-    let want = size
-        .map_or(4096, |s| s.saturating_add(1))
-        .min(limit.saturating_add(1));
+    // The size alone suffices (a read that reaches it ends the loop), and keeps sysfs's 4096
+    // in the allocator's largest class rather than a fresh mapping per attribute.
+    let want = size.unwrap_or(4096).min(limit.saturating_add(1)).max(1);
     let mut buf = vec![0_u8; want];
     let mut len = 0;
     loop {
