@@ -1,8 +1,11 @@
 //! NVIDIA PCI functions from `/sys/bus/pci/devices/*`.
 //!
 //! Each entry is a symlink into `/sys/devices/...` on a real machine; fixtures may use real
-//! directories. The bound driver is the basename of the `driver` link; when `driver` is a
-//! plain directory (a fixture) or unreadable, the `DRIVER=` line of `uevent` is used.
+//! directories. Every function's `vendor` is read; for NVIDIA's, one read of `uevent` gives
+//! the device, subsystem and class IDs and the bound driver (`PCI_ID`, `PCI_SUBSYS_ID`,
+//! `PCI_CLASS`, `DRIVER`: the kernel writes them from the same `struct pci_dev` as the
+//! attribute files), and `revision` is read. An ID `uevent` lacks is read from its attribute
+//! file; a driver it does not name is the basename of the `driver` link.
 
 use crate::root::Root;
 
@@ -77,21 +80,55 @@ fn read_hex(root: &Root, dir: &str, attr: &str) -> Option<u32> {
         .and_then(|t| parse_hex(&t.text))
 }
 
-fn bound_driver(root: &Root, dir: &str) -> Option<String> {
-    let link = format!("{dir}/driver");
-    // readlink fails (EINVAL) on anything but a symlink: no lstat first.
-    if let Ok(target) = root.read_link(&link)
-        && let Some(name) = target.file_name()
-    {
-        return Some(name.to_string_lossy().into_owned());
+/// What a PCI function's `uevent` says; `None` for what it lacks or garbles.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Uevent {
+    device: Option<u16>,
+    subsystem: Option<(u16, u16)>,
+    class: Option<u32>,
+    driver: Option<String>,
+}
+
+fn id_pair(v: &str) -> Option<(u16, u16)> {
+    let (a, b) = v.trim().split_once(':')?;
+    let hex16 = |x: &str| {
+        (!x.is_empty() && x.len() <= 4)
+            .then(|| u16::from_str_radix(x, 16).ok())
+            .flatten()
+    };
+    Some((hex16(a)?, hex16(b)?))
+}
+
+fn parse_uevent(text: &str) -> Uevent {
+    let mut u = Uevent::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key {
+            "PCI_ID" => {
+                u.device = id_pair(value)
+                    .filter(|(v, _)| *v == NVIDIA_VENDOR)
+                    .map(|p| p.1);
+            }
+            "PCI_SUBSYS_ID" => u.subsystem = id_pair(value),
+            "PCI_CLASS" => {
+                let v = value.trim();
+                u.class = (!v.is_empty() && v.len() <= 6)
+                    .then(|| u32::from_str_radix(v, 16).ok())
+                    .flatten();
+            }
+            "DRIVER" => u.driver = Some(value.trim().to_owned()).filter(|d| !d.is_empty()),
+            _ => {}
+        }
     }
-    let uevent = root.read_text(&format!("{dir}/uevent")).ok()?;
-    uevent
-        .text
-        .lines()
-        .find_map(|l| l.strip_prefix("DRIVER="))
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
+    u
+}
+
+fn bound_driver(root: &Root, dir: &str) -> Option<String> {
+    // readlink fails (EINVAL) on anything but a symlink: no lstat first.
+    let target = root.read_link(&format!("{dir}/driver")).ok()?;
+    Some(target.file_name()?.to_string_lossy().into_owned())
 }
 
 /// Lists NVIDIA PCI functions under `/sys/bus/pci/devices`.
@@ -117,15 +154,28 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
             continue;
         }
         let id16 = |attr| read_hex(root, &dir, attr).and_then(|v| u16::try_from(v).ok());
+        let ue = root
+            .read_text(&format!("{dir}/uevent"))
+            .map(|t| parse_uevent(&t.text))
+            .unwrap_or_default();
         scan.functions.push(PciFunction {
             bus_id: lower,
             vendor: NVIDIA_VENDOR,
-            device: id16("device"),
-            subsystem_vendor: id16("subsystem_vendor"),
-            subsystem_device: id16("subsystem_device"),
-            class: read_hex(root, &dir, "class").filter(|c| *c <= 0x00ff_ffff),
+            device: ue.device.or_else(|| id16("device")),
+            subsystem_vendor: ue
+                .subsystem
+                .map(|s| s.0)
+                .or_else(|| id16("subsystem_vendor")),
+            subsystem_device: ue
+                .subsystem
+                .map(|s| s.1)
+                .or_else(|| id16("subsystem_device")),
+            class: ue
+                .class
+                .or_else(|| read_hex(root, &dir, "class"))
+                .filter(|c| *c <= 0x00ff_ffff),
             revision: read_hex(root, &dir, "revision").and_then(|v| u8::try_from(v).ok()),
-            driver: bound_driver(root, &dir),
+            driver: ue.driver.or_else(|| bound_driver(root, &dir)),
         });
     }
     scan.functions.sort_by(|a, b| a.bus_id.cmp(&b.bus_id));
@@ -144,6 +194,29 @@ mod tests {
         assert_eq!(parse_hex("0x\n"), None);
         assert_eq!(parse_hex("0xfffffffff\n"), None);
         assert_eq!(parse_hex("0xzz\n"), None);
+    }
+
+    #[test]
+    fn pci_uevent_fields() {
+        let u = parse_uevent(
+            "DRIVER=nvidia\nPCI_CLASS=30200\nPCI_ID=10DE:2330\nPCI_SUBSYS_ID=10DE:16C1\nPCI_SLOT_NAME=0000:10:00.0\nMODALIAS=pci:v000010DEd00002330sv000010DEsd000016C1bc03sc02i00\n",
+        );
+        assert_eq!(
+            u,
+            Uevent {
+                device: Some(0x2330),
+                subsystem: Some((0x10de, 0x16c1)),
+                class: Some(0x0003_0200),
+                driver: Some("nvidia".to_owned()),
+            }
+        );
+        // Unbound, another vendor's ID, garbage: each field is simply absent.
+        assert_eq!(parse_uevent("DRIVER=\n"), Uevent::default());
+        assert_eq!(parse_uevent("PCI_ID=8086:2330\n").device, None);
+        assert_eq!(
+            parse_uevent("PCI_ID=10DE:12345\nPCI_CLASS=1234567\nPCI_SUBSYS_ID=:\n\u{0}=\n"),
+            Uevent::default()
+        );
     }
 
     #[test]
