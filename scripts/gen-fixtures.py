@@ -92,6 +92,7 @@ class Machine:
         if os.path.isdir(self.root):
             shutil.rmtree(self.root)
         os.makedirs(self.root)
+        self.proc_pci = []
 
     def write(self, path, text):
         full = os.path.join(self.root, path.lstrip("/"))
@@ -169,6 +170,12 @@ class Machine:
             self.mkdir(f"/sys/bus/pci/drivers/{driver}")
             self.link(f"{dev_dir}/driver", f"{up}bus/pci/drivers/{driver}")
         self.link(f"/sys/bus/pci/devices/{bus}", f"../../../devices/{parent}/{bus}")
+        # /proc/bus/pci/devices, as drivers/pci/proc.c prints it: bus and devfn (no domain),
+        # vendor and device, IRQ, 7 BARs and 7 sizes, a tab, the bound driver.
+        b, d, f = int(bus[5:7], 16), int(bus[8:10], 16), int(bus[11:12], 16)
+        bars = "".join("\t%16x" % 0 for _ in range(14))
+        self.proc_pci.append(f"{b:02x}{d << 3 | f:02x}\t{vendor:04x}{device:04x}\t0{bars}\t{driver or ''}\n")
+        self.write("/proc/bus/pci/devices", "".join(self.proc_pci))
 
     def host_bridges(self):
         self.pci("0000:00:00.0", 0x8086, 0x09A2, 0x8086, 0x0000, 0x060000, 0x04, parent="pci0000:00")

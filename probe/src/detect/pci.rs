@@ -131,6 +131,37 @@ fn bound_driver(root: &Root, dir: &str) -> Option<String> {
     Some(target.file_name()?.to_string_lossy().into_owned())
 }
 
+/// `bus << 8 | devfn` of a sysfs PCI name `dddd:bb:dd.f` (the domain is dropped).
+fn slot_of(bus_id: &str) -> Option<u16> {
+    let bus = u16::from_str_radix(bus_id.get(5..7)?, 16).ok()?;
+    let dev = u16::from_str_radix(bus_id.get(8..10)?, 16).ok()?;
+    let func = u16::from_str_radix(bus_id.get(11..12)?, 16).ok()?;
+    (dev < 32 && func < 8).then_some(bus << 8 | dev << 3 | func)
+}
+
+/// The slots (`bus << 8 | devfn`) of NVIDIA's functions in `/proc/bus/pci/devices`: one read
+/// in place of a `vendor` read per function (a GPU server lists ~250). The file has no PCI
+/// domain, so a slot stands for every domain's function at it (those are read as before).
+/// `None`, and every function's `vendor` is read, when the file is missing, garbled, or lists
+/// fewer functions than sysfs (`listed`): a partial list must not hide a GPU.
+fn proc_nvidia_slots(root: &Root, listed: usize) -> Option<Vec<u16>> {
+    let text = root
+        .read_text_limited("/proc/bus/pci/devices", 1 << 20)
+        .ok()?;
+    let mut rows = 0;
+    let mut nvidia = Vec::new();
+    for line in text.text.lines() {
+        let mut fields = line.split('\t');
+        let slot = u16::from_str_radix(fields.next()?.trim(), 16).ok()?;
+        let ids = u32::from_str_radix(fields.next()?.trim(), 16).ok()?;
+        rows += 1;
+        if ids >> 16 == u32::from(NVIDIA_VENDOR) {
+            nvidia.push(slot);
+        }
+    }
+    (!text.truncated && rows >= listed).then_some(nvidia)
+}
+
 /// Lists NVIDIA PCI functions under `/sys/bus/pci/devices`.
 pub fn scan(root: &Root) -> std::io::Result<PciScan> {
     let names = root.read_dir_names("/sys/bus/pci/devices")?;
@@ -138,10 +169,20 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
         total: names.len(),
         ..PciScan::default()
     };
+    let listed = names
+        .iter()
+        .filter(|n| is_bus_id(&n.to_ascii_lowercase()))
+        .count();
+    let nvidia_slots = proc_nvidia_slots(root, listed);
     for name in names {
         let lower = name.to_ascii_lowercase();
         if !is_bus_id(&lower) {
             continue;
+        }
+        if let Some(slots) = &nvidia_slots
+            && slot_of(&lower).is_some_and(|s| !slots.contains(&s))
+        {
+            continue; // not NVIDIA's, says /proc/bus/pci/devices: no vendor file to read
         }
         let dir = format!("/sys/bus/pci/devices/{name}");
         let Some(vendor) = read_hex(root, &dir, "vendor") else {
@@ -217,6 +258,77 @@ mod tests {
             parse_uevent("PCI_ID=10DE:12345\nPCI_CLASS=1234567\nPCI_SUBSYS_ID=:\n\u{0}=\n"),
             Uevent::default()
         );
+    }
+
+    /// A machine of three functions in two domains, with `/proc/bus/pci/devices` as given.
+    fn machine(name: &str, proc_rows: Option<&str>) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nvprobe-pci-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (bus, vendor) in [
+            ("0000:3b:00.0", "0x8086"),
+            ("0001:3b:00.0", "0x10de"),
+            ("0000:00:1f.3", "0x8086"),
+        ] {
+            let d = dir.join("sys/bus/pci/devices").join(bus);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(d.join("class"), "0x030200\n").unwrap();
+        }
+        if let Some(rows) = proc_rows {
+            std::fs::create_dir_all(dir.join("proc/bus/pci")).unwrap();
+            std::fs::write(dir.join("proc/bus/pci/devices"), rows).unwrap();
+        }
+        dir
+    }
+
+    fn vendors_read(dir: &std::path::Path) -> (Vec<String>, Vec<String>) {
+        let rec = crate::root::Recorder::new();
+        let root = Root::at(dir).with_recorder(rec.clone());
+        let found = scan(&root)
+            .unwrap()
+            .functions
+            .into_iter()
+            .map(|f| f.bus_id)
+            .collect();
+        let read = rec
+            .snapshot()
+            .into_iter()
+            .filter_map(|(p, _)| p.strip_suffix("/vendor").map(str::to_owned))
+            .filter_map(|p| p.rsplit('/').next().map(str::to_owned))
+            .collect();
+        (found, read)
+    }
+
+    /// A complete `/proc/bus/pci/devices` spares the vendor reads of other vendors' functions
+    /// (but not of another domain's function at an NVIDIA slot); a short, garbled or missing
+    /// one leaves every vendor to be read. The GPU is found every time.
+    #[test]
+    fn pci_proc_listing_prefilters_vendor_reads() {
+        let full = "3b00\t80861234\t0\n3b00\t10de2330\t0\t\tnvidia\n00fb\t80865555\t0\n";
+        let gpu = vec!["0001:3b:00.0".to_owned()];
+        for (name, rows, reads) in [
+            ("full", Some(full), 2),
+            ("short", Some("3b00\t10de2330\t0\n"), 3),
+            ("garbled", Some("3b00\t10de2330\t0\nzz\n00fb\t8086\n"), 3),
+            ("missing", None, 3),
+        ] {
+            let dir = machine(name, rows);
+            let (found, read) = vendors_read(&dir);
+            assert_eq!(found, gpu, "{name}");
+            assert_eq!(read.len(), reads, "{name}: {read:?}");
+            if reads == 2 {
+                assert!(!read.contains(&"0000:00:1f.3".to_owned()), "{read:?}");
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn pci_slots_of_bus_ids() {
+        assert_eq!(slot_of("0000:00:00.0"), Some(0));
+        assert_eq!(slot_of("0000:00:03.0"), Some(0x0018));
+        assert_eq!(slot_of("0001:3b:1f.7"), Some(0x3bff));
+        assert_eq!(slot_of("0000:3b:20.0"), None);
     }
 
     #[test]
