@@ -712,9 +712,11 @@ impl Root {
         } else {
             self.open_path(path, flags, true)?
         };
-        let mut dir = rustix::fs::Dir::new(fd)?;
+        // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut dir = rustix::fs::RawDir::new(&fd, &mut buf);
         let mut names = Vec::new();
-        while let Some(entry) = dir.read() {
+        while let Some(entry) = dir.next() {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
