@@ -176,20 +176,16 @@ fn string_at(data: &[u8], base: usize, offset: u32) -> Result<(u32, u32), String
     let rest = data
         .get(start..)
         .ok_or_else(|| format!("string offset {offset} lies past the end"))?;
-    // One pass finds the NUL and whether anything needs a UTF-8 check (paths are ASCII).
+    // The NUL by memchr, then a word-at-a-time ASCII test: UTF-8 is checked only for the rare
+    // string that is not ASCII (a cache has ~1,000 entries, two strings each).
     let window = rest.get(..rest.len().min(4096)).unwrap_or_default();
-    let mut ascii = true;
-    let end = window
-        .iter()
-        .position(|&b| {
-            ascii &= b < 0x80;
-            b == 0
-        })
-        .ok_or_else(|| format!("string at {offset} is not terminated"))?;
-    if !ascii {
-        std::str::from_utf8(window.get(..end).unwrap_or_default())
-            .map_err(|_| format!("string at {offset} is not UTF-8"))?;
+    let text = std::ffi::CStr::from_bytes_until_nul(window)
+        .map_err(|_| format!("string at {offset} is not terminated"))?
+        .to_bytes();
+    if !text.is_ascii() {
+        std::str::from_utf8(text).map_err(|_| format!("string at {offset} is not UTF-8"))?;
     }
+    let end = text.len();
     let at = |n: usize| u32::try_from(n).map_err(|_| "the cache is over 4 GiB".to_owned());
     Ok((at(start)?, at(start + end)?))
 }
