@@ -214,6 +214,48 @@ mod tests {
         assert!(parse_proc_modules("\n\n").is_empty());
     }
 
+    /// A distribution-size modules.dep (read in pieces): the modules it lists in an odd place
+    /// are found wherever they fall, a chunk boundary included, and only if the file exists.
+    #[test]
+    fn modules_installed_from_a_large_modules_dep() {
+        use std::fmt::Write as _;
+        let dir = std::env::temp_dir().join(format!("nvprobe-moddep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let base = dir.join("lib/modules/6.8.0-49-generic");
+        std::fs::create_dir_all(base.join("kernel/odd")).unwrap();
+        let line = |name: &str| format!("kernel/odd/{name}.ko.zst: kernel/odd/nvidia.ko.zst\n");
+        let mut dep = String::new();
+        let mut straddled = false;
+        for i in 0..9000 {
+            // nvidia's line straddles the reader's first 64 KiB boundary.
+            if !straddled && dep.len() + line("nvidia").len() > 65_536 {
+                assert!(dep.len() < 65_536);
+                dep.push_str(&line("nvidia"));
+                straddled = true;
+            }
+            if i == 4500 {
+                dep.push_str(&line("nvidia-uvm"));
+            }
+            let _ = writeln!(
+                dep,
+                "kernel/drivers/net/m{i}.ko.zst: kernel/lib/dep{i}.ko.zst"
+            );
+        }
+        for name in ["nvidia", "nvidia-uvm"] {
+            std::fs::write(base.join(format!("kernel/odd/{name}.ko.zst")), "").unwrap();
+        }
+        assert!(dep.len() > 3 * 65_536, "{}", dep.len());
+        std::fs::write(base.join("modules.dep"), &dep).unwrap();
+        let list = installed(&Root::at(&dir), Some("6.8.0-49-generic")).unwrap();
+        let names: Vec<&str> = list.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["nvidia", "nvidia_uvm"], "{list:?}");
+        assert!(
+            list.iter()
+                .all(|m| m.running_kernel && m.path.contains("/kernel/odd/"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn modules_dep_lines_with_watched_names() {
         let dep = "kernel/fs/btrfs/btrfs.ko.zst: kernel/lib/raid6.ko.zst\n\
