@@ -18,7 +18,7 @@ use nvprobe::root::Root;
 use serde_json::Value;
 
 mod common;
-use common::{fixture, fixtures, nvprobe_command};
+use common::{fixture, fixtures, nvprobe};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -27,10 +27,6 @@ fn tmp(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn nvprobe(args: &[&str]) -> Output {
-    nvprobe_command().args(args).output().expect("run nvprobe")
 }
 
 fn json(out: &Output) -> Value {

@@ -6,16 +6,12 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{codes, fixture, fixtures, nvprobe_command};
-
-fn nvprobe(args: &[&str]) -> Output {
-    nvprobe_command().args(args).output().expect("run nvprobe")
-}
+use common::{codes, fixture, fixtures, nvprobe};
 
 /// Runs `nvprobe --json --root <fixture>` and returns (exit code, report).
 fn json_report(name: &str) -> (i32, Value) {

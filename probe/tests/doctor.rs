@@ -8,20 +8,11 @@
 )]
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 
 mod common;
-use common::{codes, fixture, nvprobe_command};
-
-fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> Output {
-    nvprobe_command()
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run nvprobe")
-}
+use common::{codes, fixture, nvprobe_env as nvprobe};
 
 /// `nvprobe check ARGS --root FIXTURE` as text: (exit code, first line, whole stdout).
 fn check(machine: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {

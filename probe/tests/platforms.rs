@@ -10,8 +10,6 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::process::Output;
-
 use nvprobe::ioctl::emu::{EmuDriver, EmuGpu, Fault};
 use nvprobe::ioctl::{IoctlOptions, NvDriver};
 use nvprobe::platform::dxg::DxgDevice;
@@ -23,17 +21,9 @@ use rustix::io::Errno;
 use serde_json::Value;
 
 mod common;
-use common::{codes, fixture, nvprobe_command};
+use common::{codes, fixture, nvprobe_env as nvprobe};
 
 // --- helpers (as in tests/cli.rs) ----------------------------------------------------------------
-
-fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> Output {
-    nvprobe_command()
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run nvprobe")
-}
 
 fn json_report(name: &str, env: &[(&str, &str)]) -> (i32, Value) {
     let root = fixture(name);

@@ -8,16 +8,11 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
 mod common;
-use common::{codes, fixture, nvprobe_command};
-
-fn nvprobe(args: &[&str]) -> Output {
-    nvprobe_command().args(args).output().expect("run nvprobe")
-}
+use common::{codes, fixture, nvprobe};
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nvprobe-scan-{name}-{}", std::process::id()));

@@ -6,7 +6,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -28,6 +28,20 @@ pub(crate) fn nvprobe_command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_nvprobe"));
     c.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin");
     c
+}
+
+/// Runs [`nvprobe_command`] with `args` and waits for it.
+pub(crate) fn nvprobe(args: &[&str]) -> Output {
+    nvprobe_env(args, &[])
+}
+
+/// Runs [`nvprobe_command`] with `args` and the environment variables `env`.
+pub(crate) fn nvprobe_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    nvprobe_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run nvprobe")
 }
 
 /// The finding codes of a report, in order.
