@@ -32,8 +32,8 @@ pub struct Cli {
     pub cross_check: bool,
 
     /// Hard deadline for the whole run, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2000, global = true,
-          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
     pub timeout: u64,
 
     /// Run without the self-sandbox (`no_new_privs`, Landlock read-only filesystem access,
@@ -45,6 +45,11 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// `--timeout` when not given, in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+/// The longest `--timeout` accepted, in milliseconds.
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
 impl Cli {
     /// The most common command lines, those made only of the global options and no
@@ -60,7 +65,7 @@ impl Cli {
             root: None,
             deep: false,
             cross_check: false,
-            timeout: 2000,
+            timeout: DEFAULT_TIMEOUT_MS,
             no_sandbox: false,
             command: None,
         };
@@ -102,7 +107,10 @@ impl Cli {
                             return None;
                         }
                         timeout_seen = true;
-                        cli.timeout = value.parse().ok().filter(|t| (1..=600_000).contains(t))?;
+                        cli.timeout = value
+                            .parse()
+                            .ok()
+                            .filter(|t| (1..=MAX_TIMEOUT_MS).contains(t))?;
                     }
                 }
                 _ => return None,

@@ -192,7 +192,7 @@ impl Options {
             root,
             deep: false,
             cross_check: false,
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_millis(cli::DEFAULT_TIMEOUT_MS),
             env: Env::default(),
             capture: None,
             stall: None,

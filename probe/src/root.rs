@@ -426,13 +426,7 @@ impl Root {
         flags: OFlags,
         follow_last: bool,
     ) -> io::Result<OwnedFd> {
-        let flags = flags
-            | OFlags::CLOEXEC
-            | if follow_last {
-                OFlags::empty()
-            } else {
-                OFlags::NOFOLLOW
-            };
+        let flags = flags | OFlags::CLOEXEC | nofollow(follow_last);
         if open.openat2.load(Ordering::Relaxed) {
             match rustix::fs::openat2(
                 &open.base,
@@ -449,6 +443,16 @@ impl Root {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        self.open_walked(path, flags, follow_last)
+    }
+
+    /// Opens `path` after resolving it with [`Self::resolve_inner`] (the host, a root that
+    /// could not be held open, or no `openat2`). `flags` already carry `O_CLOEXEC` and, for
+    /// `follow_last: false`, `O_NOFOLLOW`.
+    fn open_walked(&self, path: &str, flags: OFlags, follow_last: bool) -> io::Result<OwnedFd> {
+        if self.host {
+            return Ok(rustix::fs::open(path, flags, Mode::empty())?);
         }
         let real = self.resolve_inner(path, follow_last)?;
         Ok(rustix::fs::open(&real, flags, Mode::empty())?)
@@ -479,17 +483,11 @@ impl Root {
     /// followed or not.
     fn open_path(&self, path: &str, flags: OFlags, follow_last: bool) -> io::Result<OwnedFd> {
         let Some(open) = &self.open else {
-            let real = self.resolve_inner(path, follow_last)?;
-            let nofollow = if follow_last {
-                OFlags::empty()
-            } else {
-                OFlags::NOFOLLOW
-            };
-            return Ok(rustix::fs::open(
-                &real,
-                flags | OFlags::CLOEXEC | nofollow,
-                Mode::empty(),
-            )?);
+            return self.open_walked(
+                path,
+                flags | OFlags::CLOEXEC | nofollow(follow_last),
+                follow_last,
+            );
         };
         let Some((parent, last)) = split_last(path) else {
             return self.open_full(open, path, flags, follow_last);
@@ -584,11 +582,7 @@ impl Root {
     /// refusing anything else (checked with `fstat` on the open file).
     fn open_regular_in(&self, path: &str) -> io::Result<(OwnedFd, Stat)> {
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = if self.host {
-            rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty())?
-        } else {
-            self.open_path(path, flags, true)?
-        };
+        let fd = self.open_path(path, flags, true)?;
         let st = rustix::fs::fstat(&fd)?;
         regular_only(&st)?;
         Ok((fd, st))
@@ -707,11 +701,7 @@ impl Root {
         }
         self.note(path, true);
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK;
-        let fd = if self.host {
-            rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty())?
-        } else {
-            self.open_path(path, flags, true)?
-        };
+        let fd = self.open_path(path, flags, true)?;
         // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
         let mut dir = rustix::fs::RawDir::new(&fd, &mut buf);
@@ -729,6 +719,15 @@ impl Root {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+/// `O_NOFOLLOW` when the last component is not to be followed.
+fn nofollow(follow_last: bool) -> OFlags {
+    if follow_last {
+        OFlags::empty()
+    } else {
+        OFlags::NOFOLLOW
     }
 }
 
@@ -791,9 +790,9 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn root_absolute_symlink_stays_inside() {
-        let dir = tmp("abs");
+    /// A sysfs PCI device with a `vendor` file, and its `/sys/bus/pci/devices` link to it
+    /// with `target` (absolute or relative).
+    fn sysfs_device(dir: &Path, target: &str) {
         fs::create_dir_all(dir.join("sys/devices/pci0000:00/0000:3b:00.0")).unwrap();
         fs::write(
             dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor"),
@@ -801,11 +800,13 @@ mod tests {
         )
         .unwrap();
         fs::create_dir_all(dir.join("sys/bus/pci/devices")).unwrap();
-        symlink(
-            "/sys/devices/pci0000:00/0000:3b:00.0",
-            dir.join("sys/bus/pci/devices/0000:3b:00.0"),
-        )
-        .unwrap();
+        symlink(target, dir.join("sys/bus/pci/devices/0000:3b:00.0")).unwrap();
+    }
+
+    #[test]
+    fn root_absolute_symlink_stays_inside() {
+        let dir = tmp("abs");
+        sysfs_device(&dir, "/sys/devices/pci0000:00/0000:3b:00.0");
         let root = Root::at(&dir);
         let t = root
             .read_text("/sys/bus/pci/devices/0000:3b:00.0/vendor")
@@ -846,18 +847,7 @@ mod tests {
     #[test]
     fn root_kernel_and_walk_resolve_alike() {
         let dir = tmp("alike");
-        fs::create_dir_all(dir.join("sys/devices/pci0000:00/0000:3b:00.0")).unwrap();
-        fs::write(
-            dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor"),
-            "0x10de\n",
-        )
-        .unwrap();
-        fs::create_dir_all(dir.join("sys/bus/pci/devices")).unwrap();
-        symlink(
-            "../../../devices/pci0000:00/0000:3b:00.0",
-            dir.join("sys/bus/pci/devices/0000:3b:00.0"),
-        )
-        .unwrap();
+        sysfs_device(&dir, "../../../devices/pci0000:00/0000:3b:00.0");
         symlink(
             "/sys/devices/pci0000:00/0000:3b:00.0/vendor",
             dir.join("abs"),

@@ -169,10 +169,7 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
         total: names.len(),
         ..PciScan::default()
     };
-    let listed = names
-        .iter()
-        .filter(|n| is_bus_id(&n.to_ascii_lowercase()))
-        .count();
+    let listed = names.iter().filter(|n| is_bus_id(n)).count();
     let nvidia_slots = proc_nvidia_slots(root, listed);
     for name in names {
         let lower = name.to_ascii_lowercase();

@@ -92,7 +92,8 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
         return;
     }
     let run = running(root);
-    let packages = super::libs::read_bytes(root, DPKG_STATUS, 64 << 20)
+    let packages = root
+        .read_bytes_whole(DPKG_STATUS, 64 << 20)
         .map(|b| dpkg_fabric_manager(&String::from_utf8_lossy(&b)))
         .unwrap_or_default();
     report.sources.push(Source::new(

@@ -73,17 +73,11 @@ pub fn native_flags() -> i32 {
     }
 }
 
-/// Reads and parses `/etc/ld.so.cache` under `root`; `None` when absent or unreadable (the
-/// doctor's inventory records why as a source).
-pub fn load(root: &crate::root::Root) -> Option<Cache> {
-    read(root).ok()
-}
-
 /// Reads and parses `/etc/ld.so.cache` under `root`, or says why not: the `ld-so-cache`
 /// source's status and detail.
 pub fn read(root: &crate::root::Root) -> Result<Cache, (SourceStatus, String)> {
     let path = "/etc/ld.so.cache";
-    match super::libs::read_bytes(root, path, MAX_CACHE) {
+    match root.read_bytes_whole(path, MAX_CACHE) {
         Ok(bytes) => parse_owned(bytes).map_err(|e| (SourceStatus::Failed, format!("{path}: {e}"))),
         Err(e) => {
             let status = match e.kind() {

@@ -127,7 +127,8 @@ struct Located {
 
 fn locate(root: &Root, path: &str) -> Option<Located> {
     // Most candidates are missing: one `stat` says so before any resolution.
-    if !root.metadata(path).ok()?.is_file() {
+    let meta = root.metadata(path).ok()?;
+    if !meta.is_file() {
         return None;
     }
     let host = if root.is_host() {
@@ -135,10 +136,6 @@ fn locate(root: &Root, path: &str) -> Option<Located> {
     } else {
         root.resolve(path).ok()?
     };
-    let meta = std::fs::metadata(&host).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
     let real = if root.is_host() {
         host.to_string_lossy().into_owned()
     } else {
@@ -547,12 +544,6 @@ pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inv
         libraries: libs,
         sources,
     }
-}
-
-/// Reads a regular file's bytes, refusing a file over `limit` bytes; never blocks on a FIFO
-/// where the file belongs (issue 10).
-pub fn read_bytes(root: &Root, path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
-    root.read_bytes_whole(path, limit)
 }
 
 /// The library `ld.so` would load for a SONAME.

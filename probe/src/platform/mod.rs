@@ -109,35 +109,21 @@ const BIN_DIRS: &[&str] = &[
 
 /// Finds the files a program would find: libraries as the dynamic loader looks them up
 /// (`LD_LIBRARY_PATH`, then `/etc/ld.so.cache`, then the usual directories) and tools on `PATH`
-/// (then the usual bin directories). The loader cache is parsed once per finder.
+/// (then the usual bin directories). The loader cache is the run's, parsed once and shared
+/// with the doctor.
 pub struct Finder<'a> {
-    root: &'a Root,
-    env: &'a crate::Env,
-    cache: crate::doctor::ldcache::Shared,
+    opts: &'a Options,
 }
 
 impl<'a> Finder<'a> {
-    /// A finder over `root` with the environment's search paths.
-    pub fn new(root: &'a Root, env: &'a crate::Env) -> Self {
-        Self {
-            root,
-            env,
-            cache: crate::doctor::ldcache::Shared::default(),
-        }
-    }
-
-    /// The finder of a run: its root and environment, and the loader cache it shares with the
-    /// doctor.
+    /// The finder of a run: its root, environment and loader cache.
     pub fn for_run(opts: &'a Options) -> Self {
-        Self {
-            root: &opts.root,
-            env: &opts.env,
-            cache: opts.ld_cache.clone(),
-        }
+        Self { opts }
     }
 
     /// The path under which `name` would be found, if any.
     pub fn find(&self, name: &str) -> Option<String> {
+        let root = &self.opts.root;
         let (var, fixed) = if name.starts_with("lib") {
             ("LD_LIBRARY_PATH", LIB_DIRS)
         } else {
@@ -145,9 +131,10 @@ impl<'a> Finder<'a> {
         };
         let in_dirs = |dirs: &mut dyn Iterator<Item = &str>| {
             dirs.map(|d| format!("{}/{name}", d.trim_end_matches('/')))
-                .find(|p| self.root.exists(p))
+                .find(|p| root.exists(p))
         };
         let from_env = self
+            .opts
             .env
             .get(var)
             .unwrap_or("")
@@ -159,12 +146,13 @@ impl<'a> Finder<'a> {
                 if var != "LD_LIBRARY_PATH" {
                     return None;
                 }
-                self.cache
-                    .get(self.root)
+                self.opts
+                    .ld_cache
+                    .get(root)
                     .as_ref()
                     .ok()?
                     .lookup(name, crate::doctor::ldcache::native_flags())
-                    .filter(|p| self.root.exists(p))
+                    .filter(|p| root.exists(p))
                     .map(str::to_owned)
             })
             .or_else(|| in_dirs(&mut fixed.iter().copied()))
@@ -183,5 +171,5 @@ pub fn any_gpu_node(report: &Report) -> bool {
 /// Whether `/etc/ld.so.cache` lists a library under `dir` (a path prefix such as
 /// `/usr/lib/wsl/lib/`): `None` when there is no readable cache.
 pub fn ld_cache_contains(root: &Root, dir: &str) -> Option<bool> {
-    Some(crate::doctor::ldcache::load(root)?.has_dir(dir))
+    Some(crate::doctor::ldcache::read(root).ok()?.has_dir(dir))
 }
