@@ -660,30 +660,22 @@ fn compare_gpu(
             }
         };
     let ci = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    check(
-        "pci.vendor_id",
-        g.pci.vendor_id.clone(),
-        pci.vendor_id.clone(),
-        ci,
-    );
-    check(
-        "pci.device_id",
-        g.pci.device_id.clone(),
-        pci.device_id.clone(),
-        ci,
-    );
-    check(
-        "pci.subsystem_vendor_id",
-        g.pci.subsystem_vendor_id.clone(),
-        pci.subsystem_vendor_id.clone(),
-        ci,
-    );
-    check(
-        "pci.subsystem_device_id",
-        g.pci.subsystem_device_id.clone(),
-        pci.subsystem_device_id.clone(),
-        ci,
-    );
+    for (field, probe, nvml) in [
+        ("pci.vendor_id", &g.pci.vendor_id, &pci.vendor_id),
+        ("pci.device_id", &g.pci.device_id, &pci.device_id),
+        (
+            "pci.subsystem_vendor_id",
+            &g.pci.subsystem_vendor_id,
+            &pci.subsystem_vendor_id,
+        ),
+        (
+            "pci.subsystem_device_id",
+            &g.pci.subsystem_device_id,
+            &pci.subsystem_device_id,
+        ),
+    ] {
+        check(field, probe.clone(), nvml.clone(), ci);
+    }
     check(
         "name",
         g.name.clone(),
