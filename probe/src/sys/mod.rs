@@ -24,6 +24,7 @@
 
 pub mod alloc;
 pub mod dxg;
+pub mod mem;
 pub mod sandbox;
 
 use std::os::fd::OwnedFd;
