@@ -61,7 +61,31 @@ pub struct Root {
 struct OpenRoot {
     base: OwnedFd,
     openat2: AtomicBool,
-    parents: Mutex<HashMap<String, Arc<OwnedFd>>>,
+    parents: Mutex<Parents>,
+}
+
+/// The parent directories of a fixture root looked up so far.
+#[derive(Debug, Default)]
+struct Parents {
+    /// Held open (`O_PATH`).
+    open: HashMap<String, Arc<OwnedFd>>,
+    /// Missing (`ENOENT`) or not a directory (`ENOTDIR`). Every path beneath one fails the
+    /// same way, since the kernel's walk stops there, so it is not asked again: a run probes
+    /// ~35 paths under directories a machine lacks (`/usr/local/nvidia`, `/opt/conda`, ...).
+    missing: HashMap<String, Errno>,
+}
+
+impl Parents {
+    /// The error of `dir` or of a directory above it, when one is known to be missing.
+    fn missing_at_or_above(&self, dir: &str) -> Option<Errno> {
+        if self.missing.is_empty() {
+            return None;
+        }
+        dir.match_indices('/')
+            .map(|(i, _)| &dir[..i])
+            .chain([dir])
+            .find_map(|d| self.missing.get(d).copied())
+    }
 }
 
 /// What `stat`/`lstat` says about a path (the fields the probe uses).
@@ -458,25 +482,39 @@ impl Root {
         Ok(rustix::fs::open(&real, flags, Mode::empty())?)
     }
 
-    /// The open parent directory of a fixture path (cached; a missing one is not, so a tree
-    /// that gains it later is read right).
+    /// The open parent directory of a fixture path. Both answers are cached for the life of
+    /// the `Root` (one run): the directory held open, or the error of a missing one.
     fn parent_fd(&self, open: &OpenRoot, parent: &str) -> io::Result<Arc<OwnedFd>> {
-        if let Some(hit) = open
-            .parents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(parent)
         {
-            return Ok(Arc::clone(hit));
+            let parents = open.parents.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(hit) = parents.open.get(parent) {
+                return Ok(Arc::clone(hit));
+            }
+            if let Some(e) = parents.missing_at_or_above(parent) {
+                return Err(e.into());
+            }
         }
         let dir = if parent.is_empty() { "/" } else { parent };
-        let fd = Arc::new(self.open_full(open, dir, OFlags::PATH | OFlags::DIRECTORY, true)?);
+        let opened = self.open_full(open, dir, OFlags::PATH | OFlags::DIRECTORY, true);
         let mut parents = open.parents.lock().unwrap_or_else(PoisonError::into_inner);
-        if parents.len() >= OPEN_DIR_LIMIT {
-            parents.clear();
+        if parents.open.len() + parents.missing.len() >= OPEN_DIR_LIMIT {
+            parents.open.clear();
+            parents.missing.clear();
         }
-        parents.insert(parent.to_owned(), Arc::clone(&fd));
-        Ok(fd)
+        match opened {
+            Ok(fd) => {
+                let fd = Arc::new(fd);
+                parents.open.insert(parent.to_owned(), Arc::clone(&fd));
+                Ok(fd)
+            }
+            Err(e) => {
+                let errno = e.raw_os_error().map(Errno::from_raw_os_error);
+                if let Some(errno @ (Errno::NOENT | Errno::NOTDIR)) = errno {
+                    parents.missing.insert(parent.to_owned(), errno);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Opens a path of this root with `flags` (`O_PATH`, `O_RDONLY`, ...), the last component
@@ -828,6 +866,40 @@ mod tests {
             root.resolve("/../../etc-file").unwrap(),
             dir.join("etc-file")
         );
+    }
+
+    /// A missing parent directory is looked up once per Root; paths beneath it, and beneath a
+    /// file, fail as the kernel would fail them, through either resolver.
+    #[test]
+    fn root_missing_parents_are_remembered() {
+        let dir = tmp("missing");
+        fs::write(dir.join("file"), "x").unwrap();
+        let errno = |r: io::Result<Text>| r.unwrap_err().raw_os_error();
+        let enoent = Some(Errno::NOENT.raw_os_error());
+        let enotdir = Some(Errno::NOTDIR.raw_os_error());
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            assert_eq!(errno(root.read_text("/usr/local/nvidia/a")), enoent);
+            assert_eq!(errno(root.read_text("/usr/local/nvidia/b")), enoent);
+            assert_eq!(errno(root.read_text("/usr/lib/x")), enoent);
+            assert_eq!(errno(root.read_text("/usr")), enoent);
+            assert_eq!(errno(root.read_text("/file/x")), enotdir);
+            assert_eq!(errno(root.read_text("/file/x/y")), enotdir);
+            assert_eq!(root.read_text("/file").unwrap().text, "x");
+        }
+        let root = Root::at(&dir);
+        assert!(root.read_text("/usr/lib/x").is_err());
+        fs::create_dir_all(dir.join("usr/lib")).unwrap();
+        fs::write(dir.join("usr/lib/x"), "late\n").unwrap();
+        // The Root stands for one run and remembers /usr as missing; the next run sees it.
+        assert_eq!(errno(root.read_text("/usr/lib/x")), enoent);
+        assert_eq!(Root::at(&dir).read_text("/usr/lib/x").unwrap().text, "late\n");
+        // "/usr/lib" missing says nothing about "/usr/libexec".
+        let dir = tmp("missing-sibling");
+        fs::create_dir_all(dir.join("usr/libexec")).unwrap();
+        fs::write(dir.join("usr/libexec/y"), "y").unwrap();
+        let root = Root::at(&dir);
+        assert_eq!(errno(root.read_text("/usr/lib/x")), enoent);
+        assert_eq!(root.read_text("/usr/libexec/y").unwrap().text, "y");
     }
 
     #[test]

@@ -633,6 +633,8 @@ mod tests {
         let cache =
             ldcache::build::new_format(&[(0x0303, "libcuda.so.1", "/opt/old/libcuda.so.1")]);
         put(&d, "/etc/ld.so.cache", &cache);
+        // A Root stands for one run: it remembers that /etc was missing.
+        let root = Root::at(&d);
         let inv = collect(&root, &Env::default());
         let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
         assert_eq!(l.version.as_deref(), Some("535.104.05"));
