@@ -892,7 +892,10 @@ mod tests {
         fs::write(dir.join("usr/lib/x"), "late\n").unwrap();
         // The Root stands for one run and remembers /usr as missing; the next run sees it.
         assert_eq!(errno(root.read_text("/usr/lib/x")), enoent);
-        assert_eq!(Root::at(&dir).read_text("/usr/lib/x").unwrap().text, "late\n");
+        assert_eq!(
+            Root::at(&dir).read_text("/usr/lib/x").unwrap().text,
+            "late\n"
+        );
         // "/usr/lib" missing says nothing about "/usr/libexec".
         let dir = tmp("missing-sibling");
         fs::create_dir_all(dir.join("usr/libexec")).unwrap();

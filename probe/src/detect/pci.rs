@@ -1,11 +1,12 @@
 //! NVIDIA PCI functions from `/sys/bus/pci/devices/*`.
 //!
 //! Each entry is a symlink into `/sys/devices/...` on a real machine; fixtures may use real
-//! directories. Every function's `vendor` is read; for NVIDIA's, one read of `uevent` gives
-//! the device, subsystem and class IDs and the bound driver (`PCI_ID`, `PCI_SUBSYS_ID`,
-//! `PCI_CLASS`, `DRIVER`: the kernel writes them from the same `struct pci_dev` as the
-//! attribute files), and `revision` is read. An ID `uevent` lacks is read from its attribute
-//! file; a driver it does not name is the basename of the `driver` link.
+//! directories. One read of a function's `uevent` gives its vendor, device, subsystem and
+//! class IDs and the bound driver (`PCI_ID`, `PCI_SUBSYS_ID`, `PCI_CLASS`, `DRIVER`: the kernel
+//! writes them from the same `struct pci_dev` as the attribute files); for NVIDIA's functions
+//! `revision` is read too. An ID `uevent` lacks is read from its attribute file (`vendor`
+//! first); a driver it does not name is the basename of the `driver` link. `config` would hold
+//! every ID in one read, but reading it resumes a runtime-suspended GPU.
 
 use crate::root::Root;
 
@@ -83,6 +84,7 @@ fn read_hex(root: &Root, dir: &str, attr: &str) -> Option<u32> {
 /// What a PCI function's `uevent` says; `None` for what it lacks or garbles.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Uevent {
+    vendor: Option<u16>,
     device: Option<u16>,
     subsystem: Option<(u16, u16)>,
     class: Option<u32>,
@@ -107,9 +109,9 @@ fn parse_uevent(text: &str) -> Uevent {
         };
         match key {
             "PCI_ID" => {
-                u.device = id_pair(value)
-                    .filter(|(v, _)| *v == NVIDIA_VENDOR)
-                    .map(|p| p.1);
+                let ids = id_pair(value);
+                u.vendor = ids.map(|p| p.0);
+                u.device = ids.filter(|(v, _)| *v == NVIDIA_VENDOR).map(|p| p.1);
             }
             "PCI_SUBSYS_ID" => u.subsystem = id_pair(value),
             "PCI_CLASS" => {
@@ -182,7 +184,15 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
             continue; // not NVIDIA's, says /proc/bus/pci/devices: no vendor file to read
         }
         let dir = format!("/sys/bus/pci/devices/{name}");
-        let Some(vendor) = read_hex(root, &dir, "vendor") else {
+        let ue = root
+            .read_text(&format!("{dir}/uevent"))
+            .map(|t| parse_uevent(&t.text))
+            .unwrap_or_default();
+        let Some(vendor) = ue
+            .vendor
+            .map(u32::from)
+            .or_else(|| read_hex(root, &dir, "vendor"))
+        else {
             if !root.exists(&format!("{dir}/vendor")) && root.exists(&dir) {
                 scan.unreadable.push(format!("{name}: no vendor attribute"));
             }
@@ -192,10 +202,6 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
             continue;
         }
         let id16 = |attr| read_hex(root, &dir, attr).and_then(|v| u16::try_from(v).ok());
-        let ue = root
-            .read_text(&format!("{dir}/uevent"))
-            .map(|t| parse_uevent(&t.text))
-            .unwrap_or_default();
         scan.functions.push(PciFunction {
             bus_id: lower,
             vendor: NVIDIA_VENDOR,
@@ -242,6 +248,7 @@ mod tests {
         assert_eq!(
             u,
             Uevent {
+                vendor: Some(0x10de),
                 device: Some(0x2330),
                 subsystem: Some((0x10de, 0x16c1)),
                 class: Some(0x0003_0200),
@@ -250,7 +257,8 @@ mod tests {
         );
         // Unbound, another vendor's ID, garbage: each field is simply absent.
         assert_eq!(parse_uevent("DRIVER=\n"), Uevent::default());
-        assert_eq!(parse_uevent("PCI_ID=8086:2330\n").device, None);
+        let intel = parse_uevent("PCI_ID=8086:2330\n");
+        assert_eq!((intel.vendor, intel.device), (Some(0x8086), None));
         assert_eq!(
             parse_uevent("PCI_ID=10DE:12345\nPCI_CLASS=1234567\nPCI_SUBSYS_ID=:\n\u{0}=\n"),
             Uevent::default()
@@ -318,6 +326,26 @@ mod tests {
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// `uevent`'s `PCI_ID` stands in for the `vendor` file, for NVIDIA's functions and
+    /// others'; a `uevent` without it leaves `vendor` to be read.
+    #[test]
+    fn pci_uevent_vendor_spares_vendor_reads() {
+        let dir = machine("uevent", None);
+        let devs = dir.join("sys/bus/pci/devices");
+        std::fs::write(devs.join("0001:3b:00.0/uevent"), "PCI_ID=10DE:2330\n").unwrap();
+        std::fs::write(devs.join("0000:3b:00.0/uevent"), "PCI_ID=8086:1234\n").unwrap();
+        std::fs::write(devs.join("0000:00:1f.3/uevent"), "DRIVER=snd\n").unwrap();
+        let (found, read) = vendors_read(&dir);
+        assert_eq!(found, vec!["0001:3b:00.0".to_owned()]);
+        assert_eq!(read, vec!["0000:00:1f.3".to_owned()]);
+        let f = &scan(&Root::at(&dir)).unwrap().functions[0];
+        assert_eq!(
+            (f.vendor, f.device, f.class),
+            (NVIDIA_VENDOR, Some(0x2330), Some(0x0003_0200))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
