@@ -161,6 +161,70 @@ mod tests {
         fn nvprobe_memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8;
     }
 
+    /// Two pages, the second `PROT_NONE`: bytes placed at the end of the first are followed by
+    /// memory whose every read faults.
+    struct Guarded {
+        base: *mut u8,
+        page: usize,
+    }
+
+    impl Guarded {
+        fn new() -> Self {
+            let page = 4096;
+            let (rw, anon) = (
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            );
+            // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+            let base = unsafe { libc::mmap(std::ptr::null_mut(), 2 * page, rw, anon, -1, 0) };
+            assert_ne!(base, libc::MAP_FAILED);
+            let guard = base.cast::<u8>().wrapping_add(page).cast();
+            // SAFETY: the second page of the mapping just made.
+            let r = unsafe { libc::mprotect(guard, page, libc::PROT_NONE) };
+            assert_eq!(r, 0);
+            Self {
+                base: base.cast(),
+                page,
+            }
+        }
+
+        /// `bytes` copied to the end of the readable page; the pointer to the first.
+        fn put(&mut self, bytes: &[u8]) -> *const u8 {
+            assert!(bytes.len() <= self.page);
+            let at = self.base.wrapping_add(self.page - bytes.len());
+            // SAFETY: `at..at + len` lies in the readable, writable first page.
+            let page = unsafe { std::slice::from_raw_parts_mut(at, bytes.len()) };
+            page.copy_from_slice(bytes);
+            at
+        }
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`, no longer used.
+            unsafe { libc::munmap(self.base.cast(), 2 * self.page) };
+        }
+    }
+
+    /// Neither routine reads past its `n` bytes: the source ends where a read faults (a
+    /// mutation that loads 8 bytes for a shorter copy dies of SIGSEGV here).
+    #[test]
+    fn routines_read_nothing_past_n() {
+        let mut guarded = Guarded::new();
+        for n in (0..=300).chain([2047, 2049, 4096]) {
+            let bytes = pattern(n, 9);
+            let src = guarded.put(&bytes);
+            let mut dst = vec![0u8; n];
+            // SAFETY: `src` has `n` readable bytes, `dst` room for `n`; they are distinct.
+            unsafe { nvprobe_memcpy(dst.as_mut_ptr(), src, n) };
+            assert_eq!(dst, bytes, "n={n}");
+            dst.fill(0);
+            // SAFETY: as above.
+            unsafe { nvprobe_memmove(dst.as_mut_ptr(), src, n) };
+            assert_eq!(dst, bytes, "n={n}");
+        }
+    }
+
     type Copy = unsafe extern "C" fn(*mut u8, *const u8, usize) -> *mut u8;
 
     /// Lengths: every one up to 300, then around the 2 KiB switch to `rep movsb`, and beyond.
