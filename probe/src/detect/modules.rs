@@ -276,6 +276,51 @@ mod tests {
         assert_eq!(watched_lines("nvidia"), vec!["nvidia"]);
     }
 
+    /// The chunked scan gives exactly the lines a plain line-by-line filter gives, for texts
+    /// whose lines (short, long, empty, CRLF, multibyte, watched or not) fall on and across
+    /// the 4 KiB chunk boundaries.
+    #[test]
+    fn modules_dep_chunked_scan_equals_line_filter() {
+        let pieces = [
+            "nvidia",
+            "nouveau",
+            "nvid",
+            "ia",
+            "kernel/drivers/net/e1000e.ko.zst",
+            ": ",
+            "é",
+            "\u{1F600}",
+            "\r",
+            "\n",
+            "\n",
+            "\n",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..300 {
+            let mut text = String::new();
+            let target = usize::try_from(next() % 20_000).unwrap_or(0);
+            while text.len() < target {
+                let long = next() % 50 == 0;
+                let piece = pieces[usize::try_from(next() % 12).unwrap_or(0)];
+                let times = if long { 800 } else { 1 };
+                for _ in 0..times {
+                    text.push_str(piece);
+                }
+            }
+            let naive: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("nvidia") || l.contains("nouveau"))
+                .collect();
+            assert_eq!(watched_lines(&text), naive, "case {case}");
+        }
+    }
+
     #[test]
     fn modules_file_names() {
         assert_eq!(module_name_of_file("nvidia.ko"), Some("nvidia"));

@@ -265,6 +265,53 @@ mod tests {
         );
     }
 
+    /// Random `uevent` texts built from the real keys, garbled values and stray bytes: no
+    /// panic, a device ID only with NVIDIA's vendor ID, and IDs only from well-formed values.
+    #[test]
+    fn pci_uevent_garbage_never_panics() {
+        let pieces = [
+            "PCI_ID=",
+            "PCI_SUBSYS_ID=",
+            "PCI_CLASS=",
+            "DRIVER=",
+            "10DE",
+            "10de",
+            ":",
+            "2330",
+            "12345",
+            "8086",
+            "\n",
+            "\n",
+            "=",
+            " ",
+            "\u{0}",
+            "é",
+            "\r\n",
+            "zz",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % 1024).unwrap_or(0)
+        };
+        for case in 0..5000 {
+            let len = next() % 24;
+            let text: String = (0..len).map(|_| pieces[next() % pieces.len()]).collect();
+            let u = parse_uevent(&text);
+            if u.device.is_some() {
+                assert_eq!(u.vendor, Some(NVIDIA_VENDOR), "case {case}: {text:?}");
+            }
+            if let Some(c) = u.class {
+                assert!(c <= 0x00ff_ffff, "case {case}: {text:?}");
+            }
+            if let Some(d) = &u.driver {
+                assert!(!d.is_empty() && !d.contains('\n'), "case {case}: {text:?}");
+            }
+        }
+    }
+
     /// A machine of three functions in two domains, with `/proc/bus/pci/devices` as given.
     fn machine(name: &str, proc_rows: Option<&str>) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("nvprobe-pci-{name}-{}", std::process::id()));
