@@ -103,6 +103,8 @@ pub mod report;
 pub mod root;
 pub mod sys;
 pub mod tables;
+#[cfg(test)]
+mod testutil;
 pub mod text;
 
 use std::sync::atomic::{AtomicBool, Ordering};

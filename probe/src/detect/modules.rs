@@ -295,19 +295,13 @@ mod tests {
             "\n",
             "\n",
         ];
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testutil::XorShift(0x9E37_79B9_7F4A_7C15);
         for case in 0..300 {
             let mut text = String::new();
-            let target = usize::try_from(next() % 20_000).unwrap_or(0);
+            let target = rng.below(20_000);
             while text.len() < target {
-                let long = next() % 50 == 0;
-                let piece = pieces[usize::try_from(next() % 12).unwrap_or(0)];
+                let long = rng.below(50) == 0;
+                let piece = pieces[rng.below(pieces.len())];
                 let times = if long { 800 } else { 1 };
                 for _ in 0..times {
                     text.push_str(piece);

@@ -289,16 +289,10 @@ mod tests {
             "\r\n",
             "zz",
         ];
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            usize::try_from(state % 1024).unwrap_or(0)
-        };
+        let mut rng = crate::testutil::XorShift(0x2545_F491_4F6C_DD1D);
         for case in 0..5000 {
-            let len = next() % 24;
-            let text: String = (0..len).map(|_| pieces[next() % pieces.len()]).collect();
+            let len = rng.below(24);
+            let text: String = (0..len).map(|_| pieces[rng.below(pieces.len())]).collect();
             let u = parse_uevent(&text);
             if u.device.is_some() {
                 assert_eq!(u.vendor, Some(NVIDIA_VENDOR), "case {case}: {text:?}");
