@@ -1,16 +1,20 @@
-//! The `nvprobe` binary's memory allocator: power-of-two size classes from 16 bytes to 4 KiB,
-//! carved from 64 KiB chunks and recycled through one free list per class; anything larger or
-//! more aligned goes to the system allocator (musl's).
+//! The `nvprobe` binary's memory allocator: power-of-two size classes from 16 bytes to 256 KiB,
+//! recycled through one free list per class. Blocks up to 4 KiB are carved from 64 KiB chunks;
+//! a larger class block is taken from the system allocator (musl's) one at a time. Anything
+//! larger than 256 KiB or more aligned than 16 bytes goes to the system allocator directly.
 //!
 //! Why: a run is one short process making thousands of small allocations (paths, strings,
 //! JSON). musl's allocator spent about a third of a fixture run's instructions and ~150
 //! `mmap`/`munmap` calls on them (callgrind and strace, issue 11). Here an allocation is a
 //! list pop or a pointer bump and a free a list push. Memory is never handed back to the
 //! kernel before exit, so the peak stays close to the live size rounded up to the classes.
+//! That matters most for the blocks of 4 to 256 KiB (the rendered report, directory
+//! buffers): musl maps each one and unmaps it when freed, and once the watchdog thread exists
+//! every `munmap` also flushes the other CPU's TLB (~4% of a fixture run, `perf`).
 //!
 //! # Safety
-//! Every block handed out is `16 << class` bytes, 16-aligned, inside a chunk the system
-//! allocator gave us and never freed; a block is owned by exactly one caller between `alloc`
+//! Every block handed out is `16 << class` bytes, 16-aligned, inside a chunk or a large class
+//! block the system allocator gave us and that is never freed; a block is owned by exactly one caller between `alloc`
 //! and `dealloc`, and while it is on a free list its first 8 bytes hold the next free block.
 //! The state is reached only under the spin lock, so the two threads of a run never race on
 //! it. The class of a block is recomputed from the `Layout` the caller passes back, which
@@ -22,8 +26,11 @@ use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Size classes: 16, 32, ..., 4096 bytes.
-const CLASSES: usize = 9;
+/// Size classes: 16, 32, ..., 256 KiB.
+const CLASSES: usize = 15;
+/// Classes below this are carved from chunks (16 bytes to 4 KiB); the others are taken from
+/// the system allocator one block at a time.
+const CHUNK_CLASSES: usize = 9;
 /// The largest block served from the classes.
 const MAX_SMALL: usize = 16 << (CLASSES - 1);
 /// The alignment of every class block.
@@ -92,10 +99,22 @@ fn class(layout: Layout) -> Option<usize> {
     Some(bits as usize - ALIGN.trailing_zeros() as usize)
 }
 
+/// Where a block handed out by [`State::take`] came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Recycled from a free list, or carved from a chunk: its bytes are whatever they were.
+    Reused,
+    /// Freshly taken from the system allocator (zeroed if `zeroed` was asked).
+    Fresh,
+}
+
 impl State {
-    fn take(&mut self, class: usize) -> *mut u8 {
+    /// A block of `class`, or null when the system allocator refuses. `zeroed` only matters
+    /// for a large class block taken fresh from the system (`calloc`'s fresh pages need no
+    /// clearing); the caller clears anything [`Origin::Reused`].
+    fn take(&mut self, class: usize, zeroed: bool) -> (*mut u8, Origin) {
         let Some(head) = self.free.get_mut(class) else {
-            return ptr::null_mut();
+            return (ptr::null_mut(), Origin::Fresh);
         };
         if !head.is_null() {
             let block = *head;
@@ -105,15 +124,30 @@ impl State {
             let link = block.cast::<*mut u8>();
             // SAFETY: as above.
             *head = unsafe { link.read() };
-            return block;
+            return (block, Origin::Reused);
         }
         let size = ALIGN << class;
+        if class >= CHUNK_CLASSES {
+            let Ok(layout) = Layout::from_size_align(size, ALIGN) else {
+                return (ptr::null_mut(), Origin::Fresh);
+            };
+            // The block is never given back to the system: once freed it waits on its
+            // class's list.
+            let block = if zeroed {
+                // SAFETY: `layout` has a non-zero size.
+                unsafe { System.alloc_zeroed(layout) }
+            } else {
+                // SAFETY: as above.
+                unsafe { System.alloc(layout) }
+            };
+            return (block, Origin::Fresh);
+        }
         if self.end - self.bump < size {
             let chunk = Layout::from_size_align(CHUNK, ALIGN).unwrap_or(Layout::new::<u8>());
             // SAFETY: `chunk` has a non-zero size.
             let base = unsafe { System.alloc(chunk) };
             if base.is_null() {
-                return ptr::null_mut();
+                return (ptr::null_mut(), Origin::Fresh);
             }
             // The rest of the old chunk is left unused (at most 4 KiB per chunk).
             self.bump = base as usize;
@@ -121,7 +155,7 @@ impl State {
         }
         let block = self.bump as *mut u8;
         self.bump += size;
-        block
+        (block, Origin::Reused)
     }
 
     fn give(&mut self, block: *mut u8, class: usize) {
@@ -142,7 +176,7 @@ impl State {
 unsafe impl GlobalAlloc for Arena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match class(layout) {
-            Some(c) => self.with_state(|s| s.take(c)),
+            Some(c) => self.with_state(|s| s.take(c, false)).0,
             // SAFETY: the caller's layout has a non-zero size (GlobalAlloc's contract).
             None => unsafe { System.alloc(layout) },
         }
@@ -151,8 +185,8 @@ unsafe impl GlobalAlloc for Arena {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         match class(layout) {
             Some(c) => {
-                let block = self.with_state(|s| s.take(c));
-                if !block.is_null() {
+                let (block, origin) = self.with_state(|s| s.take(c, true));
+                if !block.is_null() && origin == Origin::Reused {
                     // SAFETY: `block` is at least `layout.size()` bytes and ours.
                     unsafe { block.write_bytes(0, layout.size()) };
                 }
@@ -205,7 +239,9 @@ mod tests {
         assert_eq!(class(l(16, 8)), Some(0));
         assert_eq!(class(l(17, 8)), Some(1));
         assert_eq!(class(l(4096, 16)), Some(8));
-        assert_eq!(class(l(4097, 1)), None);
+        assert_eq!(class(l(4097, 1)), Some(9));
+        assert_eq!(class(l(256 * 1024, 16)), Some(14));
+        assert_eq!(class(l(256 * 1024 + 1, 1)), None);
         assert_eq!(class(l(8, 32)), None);
     }
 
@@ -275,5 +311,40 @@ mod tests {
         for p in ps {
             free(&a, p, 4000);
         }
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)]
+    fn large_class_blocks_are_reused_and_zeroed_when_asked() {
+        let a = Arena::new();
+        let big = 100 * 1024; // the 128 KiB class
+        let p = alloc(&a, big);
+        assert_eq!(p as usize % ALIGN, 0);
+        fill(p, 0xCD, big);
+        let q = alloc(&a, big);
+        assert_ne!(p, q);
+        free(&a, p, big);
+        let r = alloc(&a, 70_000);
+        assert_eq!(r, p, "a freed large block of the class is handed out again");
+        // (Its first 8 bytes held the free-list link.)
+        assert_eq!(&bytes(r, 16)[8..], &[0xCD; 8], "reused without clearing");
+        free(&a, r, 70_000);
+        // A zeroed block that is recycled is cleared; one fresh from the system is zero too.
+        // SAFETY: non-zero size.
+        let z = unsafe { a.alloc_zeroed(l(big)) };
+        assert_eq!(z, p);
+        assert!(bytes(z, big).iter().all(|&b| b == 0));
+        // SAFETY: non-zero size.
+        let fresh = unsafe { a.alloc_zeroed(l(big)) };
+        assert!(bytes(fresh, big).iter().all(|&b| b == 0));
+        // Growth across the large classes keeps the bytes; past 256 KiB the system serves it.
+        fill(q, 9, big);
+        let g = grow(&a, q, big, 300 * 1024);
+        assert!(bytes(g, big).iter().all(|&b| b == 9));
+        let back = grow(&a, g, 300 * 1024, 5000);
+        assert!(bytes(back, 5000).iter().all(|&b| b == 9));
+        free(&a, back, 5000);
+        free(&a, z, big);
+        free(&a, fresh, big);
     }
 }
