@@ -23,20 +23,24 @@ fn main() -> ExitCode {
         }
     };
     let outcome = nvprobe::app::run_or_exit_at_deadline(&cli, nvprobe::Env::from_process(), |o| {
-        // The deadline passed: the watchdog writes the partial outcome and exits.
-        let _ = write(o);
+        // The deadline passed: the watchdog writes the partial outcome and exits, while the
+        // probing thread may be stuck in the kernel.
+        let _ = write(o, true);
     });
-    match write(&outcome) {
-        Ok(()) => ExitCode::from(outcome.code),
+    // The probe came back, so no thread is stuck: the exit that follows closes stdout.
+    let code = match write(&outcome, false) {
+        Ok(()) => outcome.code,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "nvprobe: cannot write the output: {e}");
-            ExitCode::from(3)
+            3
         }
-    }
+    };
+    // Everything is written and flushed (`write`; stderr is unbuffered).
+    nvprobe::sys::exit_now(code)
 }
 
-/// Writes an outcome: stderr's messages, then stdout, then hands stdout back.
-fn write(outcome: &nvprobe::app::Outcome) -> std::io::Result<()> {
+/// Writes an outcome: stderr's messages, then stdout, then (with `release`) hands stdout back.
+fn write(outcome: &nvprobe::app::Outcome, release: bool) -> std::io::Result<()> {
     let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());
     let mut stdout = std::io::stdout().lock();
     match stdout
@@ -47,7 +51,9 @@ fn write(outcome: &nvprobe::app::Outcome) -> std::io::Result<()> {
         // even while a thread is stuck in the kernel (which keeps the process, and its file
         // table, alive until the call returns).
         Ok(()) => {
-            nvprobe::sys::release_stdout();
+            if release {
+                nvprobe::sys::release_stdout();
+            }
             Ok(())
         }
         // A reader that went away (`nvprobe | head -1`) is not a failure of the probe.
