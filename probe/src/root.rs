@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -50,9 +51,52 @@ pub struct Root {
     open: Option<Arc<OpenRoot>>,
     /// Resolved parent directories of a fixture root, by their absolute path in the root
     /// (the user-space walk, used where `openat2` is not).
-    dirs: Arc<Mutex<HashMap<String, PathBuf>>>,
+    dirs: Arc<Mutex<PathMap<PathBuf>>>,
     /// `nvprobe capture`: every path resolved or listed through this root is noted here.
     recorder: Option<Recorder>,
+}
+
+/// The per-run caches keyed by a path: a map with [`PathHasher`].
+type PathMap<V> = HashMap<String, V, BuildHasherDefault<PathHasher>>;
+
+/// The hasher of [`PathMap`]: 8 bytes at a time, a rotate, a xor and a multiply (the "Fx" hash
+/// of rustc). std's `SipHash` resists hash flooding, which buys nothing for maps that never
+/// hold more than [`OPEN_DIR_LIMIT`] entries and are emptied when full; it cost ~2% of a
+/// fixture run (`perf`), most of it on the ~100 lookups of parent directories.
+#[derive(Clone, Copy, Default)]
+struct PathHasher(u64);
+
+impl PathHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for PathHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0_u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0_u8; 8];
+            for (to, from) in word.iter_mut().zip(rest) {
+                *to = *from;
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
 }
 
 /// A fixture root held open: the base directory (`O_PATH`), whether `openat2` works here,
@@ -68,11 +112,11 @@ struct OpenRoot {
 #[derive(Debug, Default)]
 struct Parents {
     /// Held open (`O_PATH`).
-    open: HashMap<String, Arc<OwnedFd>>,
+    open: PathMap<Arc<OwnedFd>>,
     /// Missing (`ENOENT`) or not a directory (`ENOTDIR`). Every path beneath one fails the
     /// same way, since the kernel's walk stops there, so it is not asked again: a run probes
     /// ~35 paths under directories a machine lacks (`/usr/local/nvidia`, `/opt/conda`, ...).
-    missing: HashMap<String, Errno>,
+    missing: PathMap<Errno>,
 }
 
 impl Parents {
@@ -820,6 +864,30 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn path_hasher_tells_apart_paths_that_differ_in_any_byte() {
+        use std::hash::BuildHasher as _;
+        let hash = |s: &str| BuildHasherDefault::<PathHasher>::default().hash_one(s);
+        let base = "/sys/bus/pci/devices/0000:17:00.0";
+        let mut seen = std::collections::HashSet::new();
+        // Every prefix (lengths on and off the 8-byte words), and every one-byte change.
+        for end in 0..=base.len() {
+            assert!(seen.insert(hash(&base[..end])), "prefix of {end} bytes");
+        }
+        for at in 0..base.len() {
+            let mut changed = base.as_bytes().to_vec();
+            changed[at] ^= 1;
+            let changed = String::from_utf8(changed).unwrap();
+            assert_ne!(hash(&changed), hash(base), "byte {at}");
+        }
+        // The maps work as maps.
+        let mut map: PathMap<usize> = PathMap::default();
+        for end in 0..=base.len() {
+            map.insert(base[..end].to_owned(), end);
+        }
+        assert!((0..=base.len()).all(|end| map.get(&base[..end]) == Some(&end)));
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nvprobe-root-{name}-{}", std::process::id()));
