@@ -135,22 +135,40 @@ impl Policy {
 /// and `dxg`: the entries the probe (and NVML) may open read-write. A regular file there (a
 /// fixture's stand-in for a node, which the probe only reads) gets no rule: each rule costs
 /// four system calls, and a fixture's files are already readable beneath its root.
+///
+/// The listing is `getdents64` into a buffer on the stack (`std::fs::read_dir` would add
+/// musl's `opendir`: an `fcntl`, and an 8 KiB block mapped and unmapped for each listing).
 fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dev) else {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let Ok(fd) = rustix::fs::open(dev, flags, Mode::empty()) else {
         return Vec::new();
     };
-    let mut nodes: Vec<PathBuf> = entries
-        .take(crate::root::DIR_LIMIT)
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name())
-        .filter(|n| {
-            let n = n.as_bytes();
-            n.starts_with(b"nvidia") || n == b"dxg"
-        })
-        .take(256)
-        .map(|n| dev.join(n))
-        .collect();
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut dir = rustix::fs::RawDir::new(&fd, &mut buf);
+    let mut nodes = Vec::new();
+    let mut seen = 0;
+    while let Some(Ok(entry)) = dir.next() {
+        seen += 1;
+        if seen > crate::root::DIR_LIMIT || nodes.len() >= 256 {
+            break;
+        }
+        let name = entry.file_name();
+        let bytes = name.to_bytes();
+        if !(bytes.starts_with(b"nvidia") || bytes == b"dxg") {
+            continue;
+        }
+        // A filesystem that gives no type in the listing is asked (the link itself).
+        let regular = match entry.file_type() {
+            FileType::Unknown => {
+                rustix::fs::statat(&fd, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+            }
+            t => t == FileType::RegularFile,
+        };
+        if !regular {
+            nodes.push(dev.join(std::ffi::OsStr::from_bytes(bytes)));
+        }
+    }
     nodes.sort();
     nodes
 }
