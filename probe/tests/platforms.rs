@@ -78,6 +78,16 @@ fn no_nv() -> EmuDriver {
     )
 }
 
+/// One H100 behind gVisor's nvproxy, which refuses the GPU name control.
+fn nvproxy_h100() -> EmuDriver {
+    let name_string = nvprobe_abi::ctrl::ctrl2080gpu::NV2080_CTRL_CMD_GPU_GET_NAME_STRING;
+    EmuDriver::new(
+        "580.65.06",
+        vec![EmuGpu::h100(0x1b, 0)],
+        vec![Fault::Gvisor, Fault::GvisorDenyControl(name_string)],
+    )
+}
+
 fn has(report: &Report, code: &str) -> bool {
     report.findings.iter().any(|f| f.code == code)
 }
@@ -258,12 +268,7 @@ fn platforms_gvisor_without_nvproxy() {
 
 #[test]
 fn platforms_gvisor_version_through_nvproxy_and_refusals_named() {
-    let name_string = nvprobe_abi::ctrl::ctrl2080gpu::NV2080_CTRL_CMD_GPU_GET_NAME_STRING;
-    let nv = EmuDriver::new(
-        "580.65.06",
-        vec![EmuGpu::h100(0x1b, 0)],
-        vec![Fault::Gvisor, Fault::GvisorDenyControl(name_string)],
-    );
+    let nv = nvproxy_h100();
     let r = pipeline(
         "gvisor-h100",
         Env::default(),
@@ -325,12 +330,7 @@ fn assert_recorded_log(machine: &str, log: &nvprobe::capture::IoctlLog) {
 #[test]
 fn platforms_gvisor_fixture_replays_nvproxy() {
     use std::sync::Arc;
-    let name_string = nvprobe_abi::ctrl::ctrl2080gpu::NV2080_CTRL_CMD_GPU_GET_NAME_STRING;
-    let emu = EmuDriver::new(
-        "580.65.06",
-        vec![EmuGpu::h100(0x1b, 0)],
-        vec![Fault::Gvisor, Fault::GvisorDenyControl(name_string)],
-    );
+    let emu = nvproxy_h100();
     let rec = nvprobe::capture::RecordingDriver::new(Arc::new(emu));
     let _ = ioctl::probe_ioctl(
         &rec,
