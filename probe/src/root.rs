@@ -881,12 +881,6 @@ mod tests {
             let changed = String::from_utf8(changed).unwrap();
             assert_ne!(hash(&changed), hash(base), "byte {at}");
         }
-        // The maps work as maps.
-        let mut map: PathMap<usize> = PathMap::default();
-        for end in 0..=base.len() {
-            map.insert(base[..end].to_owned(), end);
-        }
-        assert!((0..=base.len()).all(|end| map.get(&base[..end]) == Some(&end)));
     }
 
     fn tmp(name: &str) -> PathBuf {
