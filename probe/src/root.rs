@@ -552,7 +552,7 @@ impl Root {
                 Ok(fd)
             }
             Err(e) => {
-                let errno = e.raw_os_error().map(Errno::from_raw_os_error);
+                let errno = Errno::from_io_error(&e);
                 if let Some(errno @ (Errno::NOENT | Errno::NOTDIR)) = errno {
                     parents.missing.insert(parent.to_owned(), errno);
                 }

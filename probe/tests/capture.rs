@@ -517,3 +517,53 @@ fn capture_replay_counts_requests_not_in_the_capture() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn capture_replay_refuses_an_errno_linux_cannot_return() {
+    // A hand-edited or damaged bundle: errnos of 0, -1 and 4096 are refused with the event
+    // named (each used to abort the run in rustix's `Errno` assertion), and the report is
+    // still written from the files.
+    let root = fixture("gvisor-h100");
+    for (op, errno) in [("ioctl", -1), ("ioctl", 4096), ("open", 0)] {
+        let dir = tmp(&format!("errno-{op}{errno}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", root.display()))
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let path = dir.join(".nvprobe/ioctl.json");
+        let mut log: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let events = log["events"].as_array_mut().unwrap();
+        let (i, event) = events
+            .iter_mut()
+            .enumerate()
+            .find(|(_, e)| e["op"] == op)
+            .unwrap();
+        event["errno"] = errno.into();
+        if op == "open" {
+            event["file"] = Value::Null;
+        }
+        std::fs::write(&path, serde_json::to_string(&log).unwrap()).unwrap();
+        let out = nvprobe(&["--json", "--deep", "--root", dir.to_str().unwrap()]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+        let replay = json(&out);
+        let src = source(&replay, "capture");
+        assert_eq!(src["status"], "failed", "{src}");
+        let want = format!("event {i}: errno {errno} is not a Linux errno");
+        assert!(src["detail"].as_str().unwrap().contains(&want), "{src}");
+        // The files still speak; the ioctl path is skipped rather than answered from a bad log.
+        assert_eq!(
+            replay["device_nodes"].as_array().map(Vec::len),
+            Some(3),
+            "{replay:#}"
+        );
+        assert_eq!(source(&replay, "ioctl")["status"], "skipped", "{replay:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

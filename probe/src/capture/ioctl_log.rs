@@ -36,7 +36,7 @@ use nvprobe_abi::escape::{NV_ESC_RM_ALLOC, NV_ESC_RM_CONTROL, escape_name, ioc_n
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
-use crate::ioctl::{NvDriver, NvFile, OpenError, OpenMode, errno_name};
+use crate::ioctl::{NvDriver, NvFile, OpenError, OpenMode, errno_from_raw, errno_name};
 
 /// The `format` of the log.
 pub const IOCTL_FORMAT: &str = "nvprobe-ioctl/1";
@@ -343,6 +343,9 @@ impl ReplayDriver {
         }
         let mut state = ReplayState::default();
         let hex = |s: &str, i: usize| from_hex(s).ok_or_else(|| format!("event {i}: bad hex"));
+        let to_errno = |e: i32, i: usize| {
+            errno_from_raw(e).ok_or_else(|| format!("event {i}: errno {e} is not a Linux errno"))
+        };
         for (i, e) in log.events.iter().enumerate() {
             match e {
                 Event::Open {
@@ -356,7 +359,7 @@ impl ReplayDriver {
                 } => {
                     let result = match (file, errno, not_char_device) {
                         (Some(f), _, _) => Ok(*f),
-                        (None, Some(e), _) => Err(OpenError::Os(Errno::from_raw_os_error(*e))),
+                        (None, Some(e), _) => Err(OpenError::Os(to_errno(*e, i)?)),
                         (None, None, Some(what)) => Err(OpenError::NotCharDevice(what.clone())),
                         (None, None, None) => {
                             return Err(format!("event {i}: an open with no result"));
@@ -400,7 +403,7 @@ impl ReplayDriver {
                         params_in,
                         arg_out,
                         params_out,
-                        errno: errno.map(Errno::from_raw_os_error),
+                        errno: errno.map(|e| to_errno(e, i)).transpose()?,
                         used: false,
                     });
                 }
@@ -526,6 +529,49 @@ mod tests {
         assert_eq!(&m[..16], &[1; 16]);
         let other = masked(nvprobe_abi::frontend::REQ_CHECK_VERSION_STR, &a);
         assert_eq!(other, a.to_vec());
+    }
+
+    /// Errnos that Linux never returns are refused when the log is loaded, naming the event.
+    // See: 11
+    #[test]
+    fn r11_replay_refuses_errnos_out_of_range() {
+        let open = |errno| Event::Open {
+            path: "/dev/nvidiactl".to_owned(),
+            write: false,
+            nonblock: false,
+            file: None,
+            errno: Some(errno),
+            error: None,
+            not_char_device: None,
+        };
+        let ioctl = |errno| Event::Ioctl {
+            file: 0,
+            request: "0xc00846d6".to_owned(),
+            what: "NV_ESC_SYS_PARAMS".to_owned(),
+            arg_in: "00".to_owned(),
+            params_in: None,
+            arg_out: "00".to_owned(),
+            params_out: None,
+            errno: Some(errno),
+            error: None,
+        };
+        let load = |events| {
+            ReplayDriver::new(&IoctlLog {
+                format: IOCTL_FORMAT.to_owned(),
+                events,
+            })
+        };
+        for bad in [0, -1, 4096, i32::MIN, i32::MAX] {
+            let err = load(vec![open(bad)]).unwrap_err();
+            assert_eq!(err, format!("event 0: errno {bad} is not a Linux errno"));
+            let err = load(vec![open(13), ioctl(bad)]).unwrap_err();
+            assert_eq!(err, format!("event 1: errno {bad} is not a Linux errno"));
+        }
+        for good in [1, 13, 4095] {
+            assert!(load(vec![open(good), ioctl(good)]).is_ok(), "{good}");
+        }
+        assert_eq!(errno_from_raw(13), Some(Errno::ACCESS));
+        assert_eq!(errno_from_raw(4095).map(Errno::raw_os_error), Some(4095));
     }
 
     /// A damaged or hand-edited bundle: a recorded reply shorter than its request is refused

@@ -1188,6 +1188,14 @@ pub fn chip_name(architecture: u32, implementation: u32) -> Option<&'static str>
     crate::tables::arch_lookup(architecture, implementation).map(|c| c.chip)
 }
 
+/// The `Errno` for a raw error number, if it is one Linux can return (1 to 4095). Raw numbers
+/// from a replayed log or an `io::Error` are not trusted: rustix asserts on any other value.
+pub fn errno_from_raw(raw: i32) -> Option<Errno> {
+    (1..4096)
+        .contains(&raw)
+        .then(|| Errno::from_raw_os_error(raw))
+}
+
 /// `EACCES`-style names for the errnos the driver returns.
 pub fn errno_name(e: Errno) -> String {
     let name = match e {

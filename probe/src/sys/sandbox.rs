@@ -284,7 +284,7 @@ struct PathBeneathAttr {
 }
 
 fn last_errno() -> Errno {
-    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO)
 }
 
 fn landlock_abi() -> Result<u32, Errno> {
