@@ -60,6 +60,21 @@ pub fn run_or_exit_at_deadline(cli: &Cli, env: Env, emit: fn(&Outcome)) -> Outco
     run_with(cli, env, Some(emit))
 }
 
+/// Makes a panic end the binary with exit code 3 ("the probe itself failed") and a message on
+/// stderr, instead of an abort (signal 6, exit status 134) that no caller's exit-code table
+/// knows. No input should cause a panic (issue 10); this is the net under that rule. The
+/// process ends from the hook, so no partial output follows the message.
+pub fn exit_3_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = format!(
+            "nvprobe: internal error (a bug): {info}\n\
+             nvprobe: please report it with a bundle from `nvprobe capture --out DIR`\n"
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+        crate::sys::exit_now(3)
+    }));
+}
+
 /// What a run does with its report once it has one (owned, so a watchdog can do it too).
 #[derive(Clone, Debug)]
 struct Finish {

@@ -2,7 +2,8 @@
 //! with its code.
 //!
 //! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
-//! `error` finding; 2 usage error; 3 the probe itself failed (deadline before any report).
+//! `error` finding; 2 usage error; 3 the probe itself failed (deadline before any report, or an
+//! internal error: a panic, see [`nvprobe::app::exit_3_on_panic`]).
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use clap::Parser as _;
 static ALLOC: nvprobe::sys::alloc::Arena = nvprobe::sys::alloc::Arena::new();
 
 fn main() -> ExitCode {
+    nvprobe::app::exit_3_on_panic();
     let parsed = nvprobe::cli::Cli::parse_plain(std::env::args_os())
         .map_or_else(nvprobe::cli::Cli::try_parse, Ok);
     let cli = match parsed {

@@ -443,3 +443,38 @@ fn cli_unverified_chip_has_null_compute_capability_and_a_reason() {
     assert!(f["message"].as_str().unwrap().contains("GPU 0"), "{f}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A panic (a bug: no input should cause one) ends the binary with exit code 3 and a message
+/// on stderr, not an abort. The test runs itself again as the child that installs the binary's
+/// hook and panics.
+#[test]
+fn cli_panic_exits_3_with_a_message() {
+    const CHILD: &str = "NVPROBE_TEST_PANIC_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        nvprobe::app::exit_3_on_panic();
+        panic!("a deliberate test panic");
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "cli_panic_exits_3_with_a_message",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stderr.contains("nvprobe: internal error (a bug): panicked at")
+            && stderr.contains("a deliberate test panic")
+            && stderr.contains("nvprobe capture --out DIR"),
+        "{stderr}"
+    );
+    // The hook ends the process: the test harness never reports the child's test as failed.
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("FAILED"),
+        "{out:?}"
+    );
+}
