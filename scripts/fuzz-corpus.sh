@@ -61,4 +61,6 @@ done
 seed ioctl_replies $'\x01\x00\x03\x03\x48570.133.07\x00'
 seed ioctl_replies $'\x00\x01\x05\x13\xff\xff\xff\xff\xff\xff\xff\xff'
 seed ioctl_replies "$(head -c 4096 /dev/zero | tr '\0' '\3')"
+# ioctl logs of capture bundles: the fixtures' own, as captured.
+add ioctl_log "$fx"/*/.nvprobe/ioctl.json
 du -sh "$out"
