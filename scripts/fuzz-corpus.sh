@@ -63,4 +63,10 @@ seed ioctl_replies $'\x00\x01\x05\x13\xff\xff\xff\xff\xff\xff\xff\xff'
 seed ioctl_replies "$(head -c 4096 /dev/zero | tr '\0' '\3')"
 # ioctl logs of capture bundles: the fixtures' own, as captured.
 add ioctl_log "$fx"/*/.nvprobe/ioctl.json
+# and short logs whose errnos are numbers, for the mutator to turn into 0 or -1; the first of
+# them, with errno 0, aborted the loader until 6b8a171 (a 180 s run from the fixtures' logs
+# alone did not find it).
+seed ioctl_log '{"format":"nvprobe-ioctl/1","events":[{"op":"open","path":"/dev/nvidiactl","write":false,"nonblock":false,"file":null,"errno":0,"error":"EACCES"}]}'
+seed ioctl_log '{"format":"nvprobe-ioctl/1","events":[{"op":"open","path":"/dev/nvidiactl","write":false,"nonblock":false,"file":null,"errno":13,"error":"EACCES"}]}'
+seed ioctl_log '{"format":"nvprobe-ioctl/1","events":[{"op":"open","path":"/dev/nvidiactl","write":false,"nonblock":false,"file":0},{"op":"ioctl","file":0,"request":"0xc00846d6","what":"NV_ESC_SYS_PARAMS","arg_in":"0000000000000000","params_in":null,"arg_out":"0000000000000000","params_out":null,"errno":22,"error":"EINVAL"}]}'
 du -sh "$out"
