@@ -567,3 +567,47 @@ fn capture_replay_refuses_an_errno_linux_cannot_return() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn capture_replays_a_fifo_in_place_of_a_device_node() {
+    // A FIFO where /dev/nvidia-modeset belongs is never opened; the capture records it as
+    // `type=fifo`, and the replay describes the node as the live run did (kind "other").
+    let machine = tmp("fifo-machine");
+    std::fs::create_dir_all(&machine).unwrap();
+    let src = fixture("bare-metal-h100x8-open-580");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(&machine)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let node = machine.join("dev/nvidia-modeset");
+    std::fs::remove_file(&node).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&node)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = tmp("fifo-out");
+    let captured = json(&capture_of(&machine, &out, &[]));
+    let record = std::fs::read_to_string(out.join("dev/nvidia-modeset")).unwrap();
+    assert!(record.starts_with("type=fifo\n"), "{record}");
+    let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+    let modeset = |r: &Value| {
+        r["device_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["path"] == "/dev/nvidia-modeset")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(modeset(&captured)["kind"], "other", "{captured:#}");
+    pretty_assertions::assert_eq!(modeset(&captured), modeset(&replay));
+    pretty_assertions::assert_eq!(machine_part(captured), machine_part(replay));
+    std::fs::remove_dir_all(&machine).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}

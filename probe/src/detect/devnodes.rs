@@ -14,8 +14,9 @@
 //! ([`crate::capture::copy::stand_in_record`]): `open=` is what `faccessat(R_OK|W_OK,
 //! AT_EACCESS)` answered (`ok`, or the errno's name), never a real open. Additive since then:
 //! `type=block`, `type=fifo`, `type=socket` (and `type=other`) for nodes that are not
-//! character devices; those have no `major`/`minor` (block devices do) and no `open`. Readers
-//! ignore keys and values they do not know.
+//! character devices; those have no `major`/`minor` (block devices do) and no `open`, and
+//! read back as kind `other`, as such a node reads in place. Readers ignore keys and values
+//! they do not know.
 
 use crate::report::DeviceNode;
 use crate::root::Root;
@@ -97,8 +98,11 @@ fn access(root: &Root, path: &str) -> String {
     .to_owned()
 }
 
-/// Applies the `key=value` record of a fixture stand-in.
+/// Applies the `key=value` record of a fixture stand-in. A node recorded as something other
+/// than a character device reads as the probe reads such a node in place: kind `other`, no
+/// major/minor numbers (a block device's are not kept), access unknown.
 pub fn apply_stand_in(n: &mut DeviceNode, text: &str) {
+    let mut not_char = false;
     for line in text.lines() {
         let Some((key, value)) = line.trim().split_once('=') else {
             continue;
@@ -106,6 +110,7 @@ pub fn apply_stand_in(n: &mut DeviceNode, text: &str) {
         let value = value.trim();
         match key.trim() {
             "type" if value == "char" => n.kind = "char".to_owned(),
+            "type" if matches!(value, "block" | "fifo" | "socket" | "other") => not_char = true,
             "major" => n.major = value.parse().ok(),
             "minor" => n.minor = value.parse().ok(),
             "mode" => {
@@ -125,6 +130,12 @@ pub fn apply_stand_in(n: &mut DeviceNode, text: &str) {
             }
             _ => {}
         }
+    }
+    if not_char {
+        n.kind = "other".to_owned();
+        n.major = None;
+        n.minor = None;
+        n.access = "unknown".to_owned();
     }
 }
 
@@ -156,5 +167,18 @@ mod tests {
         apply_stand_in(&mut n, "mode=99999999999\nopen=weird\n\u{0}=\u{0}");
         assert_eq!(n.mode, None);
         assert_eq!(n.access, "unknown");
+        // A capture's record of a block device, FIFO or socket in place of a node reads as such
+        // a node does in place (kind "other"), whatever other keys it holds.
+        for kind in ["block", "fifo", "socket", "other"] {
+            let mut m = n.clone();
+            apply_stand_in(
+                &mut m,
+                &format!("type={kind}\nmajor=8\nminor=0\nmode=0600\nopen=ok\n"),
+            );
+            assert_eq!(m.kind, "other", "{kind}");
+            assert_eq!((m.major, m.minor), (None, None), "{kind}");
+            assert_eq!(m.access, "unknown", "{kind}");
+            assert_eq!(m.mode.as_deref(), Some("0600"), "{kind}");
+        }
     }
 }
