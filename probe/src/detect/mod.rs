@@ -279,15 +279,16 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
     }
 
     observe("installed-modules", &f);
-    f.lib_modules_releases = root.read_dir_names("/lib/modules").unwrap_or_default();
-    match modules::installed(root, f.kernel_release.as_deref()) {
-        Ok(list) => {
+    match root.read_dir_names("/lib/modules") {
+        Ok(releases) => {
+            let list = modules::installed(root, &releases, f.kernel_release.as_deref());
             f.record(
                 "installed-modules",
                 SourceStatus::Ok,
                 format!("/lib/modules: {} NVIDIA/nouveau module file(s)", list.len()),
             );
             f.installed = Some(list);
+            f.lib_modules_releases = releases;
         }
         Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
     }

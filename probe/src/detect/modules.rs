@@ -132,10 +132,11 @@ const SEARCH_DIRS: &[&str] = &[
     "weak-updates",
 ];
 
-/// Installed watched modules for every kernel release under `/lib/modules`.
-pub fn installed(root: &Root, running: Option<&str>) -> std::io::Result<Vec<InstalledModule>> {
+/// Installed watched modules for each kernel release (the directory names under
+/// `/lib/modules`, listed once by the caller).
+pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec<InstalledModule> {
     let mut out = Vec::new();
-    for release in root.read_dir_names("/lib/modules")? {
+    for release in releases {
         let base = format!("/lib/modules/{release}");
         let mut found: Vec<(String, String)> = Vec::new();
         // modules.dep is what modprobe uses: every module path, relative to the release dir.
@@ -178,7 +179,7 @@ pub fn installed(root: &Root, running: Option<&str>) -> std::io::Result<Vec<Inst
             });
         }
     }
-    Ok(out)
+    out
 }
 
 fn walk(root: &Root, dir: &str, depth: u32, found: &mut Vec<(String, String)>) {
@@ -201,6 +202,13 @@ fn walk(root: &Root, dir: &str, depth: u32, found: &mut Vec<(String, String)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`installed`] for every release under `DIR/lib/modules`, as the probe calls it.
+    fn installed_under(dir: &std::path::Path, running: Option<&str>) -> Vec<InstalledModule> {
+        let root = Root::at(dir);
+        let releases = root.read_dir_names("/lib/modules").unwrap();
+        installed(&root, &releases, running)
+    }
 
     #[test]
     fn modules_proc_modules_lines() {
@@ -246,7 +254,7 @@ mod tests {
         }
         assert!(dep.len() > 3 * 65_536, "{}", dep.len());
         std::fs::write(base.join("modules.dep"), &dep).unwrap();
-        let list = installed(&Root::at(&dir), Some("6.8.0-49-generic")).unwrap();
+        let list = installed_under(&dir, Some("6.8.0-49-generic"));
         let names: Vec<&str> = list.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["nvidia", "nvidia_uvm"], "{list:?}");
         assert!(
@@ -344,7 +352,7 @@ mod tests {
         // (only modules.dep would list it): the walk stays out of kernel/drivers/*.
         std::fs::create_dir_all(base.join("kernel/drivers/net/x")).unwrap();
         std::fs::write(base.join("kernel/drivers/net/x/nvidia.ko"), b"").unwrap();
-        let found = installed(&Root::at(&dir), Some("6.8.0-45-generic")).unwrap();
+        let found = installed_under(&dir, Some("6.8.0-45-generic"));
         let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(
             paths,
