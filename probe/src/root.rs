@@ -106,6 +106,19 @@ struct OpenRoot {
     base: OwnedFd,
     openat2: AtomicBool,
     parents: Mutex<Parents>,
+    /// At most this many parent directories are held open: [`OPEN_DIR_LIMIT`], or a quarter
+    /// of the process's `RLIMIT_NOFILE` when that is lower (0: none held).
+    open_limit: usize,
+}
+
+impl OpenRoot {
+    /// Closes the parent directories held open (those no caller holds), for a process out of
+    /// descriptors: under a low `RLIMIT_NOFILE` the cache would otherwise starve the reads it
+    /// exists to speed up. Known-missing directories hold no descriptor and stay.
+    fn shed(&self) {
+        let mut parents = self.parents.lock().unwrap_or_else(PoisonError::into_inner);
+        parents.open.clear();
+    }
 }
 
 /// The parent directories of a fixture root looked up so far.
@@ -117,6 +130,20 @@ struct Parents {
     /// same way, since the kernel's walk stops there, so it is not asked again: a run probes
     /// ~35 paths under directories a machine lacks (`/usr/local/nvidia`, `/opt/conda`, ...).
     missing: PathMap<Errno>,
+}
+
+/// How many parent directories a fixture root may hold open: [`OPEN_DIR_LIMIT`], or a quarter
+/// of the soft `RLIMIT_NOFILE` when that is lower, so the cache never takes the descriptors
+/// the reads need (a replay under `ulimit -n 16` read every file; before, it failed sources).
+fn open_dir_limit() -> usize {
+    crate::sys::open_files_limit().map_or(OPEN_DIR_LIMIT, |n| {
+        usize::try_from(n / 4).map_or(OPEN_DIR_LIMIT, |q| q.min(OPEN_DIR_LIMIT))
+    })
+}
+
+/// True for the errors of a process (`EMFILE`) or a system (`ENFILE`) out of descriptors.
+fn out_of_fds(e: &io::Error) -> bool {
+    matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
 }
 
 impl Parents {
@@ -332,6 +359,7 @@ impl Root {
                 base: fd,
                 openat2: AtomicBool::new(true),
                 parents: Mutex::default(),
+                open_limit: open_dir_limit(),
             })
         });
         Self {
@@ -494,6 +522,21 @@ impl Root {
         flags: OFlags,
         follow_last: bool,
     ) -> io::Result<OwnedFd> {
+        let opened = self.open_full_once(open, path, flags, follow_last);
+        if opened.as_ref().is_err_and(out_of_fds) {
+            open.shed();
+            return self.open_full_once(open, path, flags, follow_last);
+        }
+        opened
+    }
+
+    fn open_full_once(
+        &self,
+        open: &OpenRoot,
+        path: &str,
+        flags: OFlags,
+        follow_last: bool,
+    ) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC | nofollow(follow_last);
         if open.openat2.load(Ordering::Relaxed) {
             match rustix::fs::openat2(
@@ -541,14 +584,18 @@ impl Root {
         let dir = if parent.is_empty() { "/" } else { parent };
         let opened = self.open_full(open, dir, OFlags::PATH | OFlags::DIRECTORY, true);
         let mut parents = open.parents.lock().unwrap_or_else(PoisonError::into_inner);
-        if parents.open.len() + parents.missing.len() >= OPEN_DIR_LIMIT {
+        if parents.open.len() >= open.open_limit {
             parents.open.clear();
+        }
+        if parents.missing.len() >= OPEN_DIR_LIMIT {
             parents.missing.clear();
         }
         match opened {
             Ok(fd) => {
                 let fd = Arc::new(fd);
-                parents.open.insert(parent.to_owned(), Arc::clone(&fd));
+                if open.open_limit > 0 {
+                    parents.open.insert(parent.to_owned(), Arc::clone(&fd));
+                }
                 Ok(fd)
             }
             Err(e) => {
@@ -578,12 +625,20 @@ impl Root {
         // O_NOFOLLOW: a symlink in the last component fails (ELOOP, or ENOTDIR with
         // O_DIRECTORY) or, with O_PATH, opens the link itself; then it is resolved again from
         // the root.
-        match rustix::fs::openat(
-            &*dir,
-            last,
-            flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        ) {
+        let at = || {
+            rustix::fs::openat(
+                &*dir,
+                last,
+                flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+        };
+        let mut opened = at();
+        if matches!(opened, Err(Errno::MFILE | Errno::NFILE)) {
+            open.shed();
+            opened = at();
+        }
+        match opened {
             Ok(fd) => {
                 if follow_last && flags.contains(OFlags::PATH) {
                     let st = rustix::fs::fstat(&fd)?;

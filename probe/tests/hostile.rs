@@ -431,3 +431,42 @@ fn landlock_and_seccomp_available() -> bool {
     let lsm = fs::read_to_string("/sys/kernel/security/lsm").ok();
     status.contains("Seccomp:") && lsm.is_none_or(|l| l.contains("landlock"))
 }
+
+/// A run under a low `RLIMIT_NOFILE` (`ulimit -n`) reads every file: the fixture root's cache
+/// of open directories keeps to a quarter of the limit and lets go of them when the process
+/// runs out. Before, an 8-GPU replay under `ulimit -n 24` failed four sources, and under
+/// `ulimit -n 12` a WSL2 machine's libraries read as unreadable ELF files.
+#[test]
+fn hostile_low_open_files_limit_gives_the_same_report() {
+    let bin = env!("CARGO_BIN_EXE_nvprobe");
+    for fixture in ["bare-metal-h100x8-open-580", "wsl2-ldconfig-off"] {
+        let root = fixtures().join(fixture);
+        let r = root.to_str().unwrap();
+        let (plain, _) = nvprobe(&["--json", "--deep", "--root", r], &[]);
+        assert!(!plain.stdout.is_empty(), "{fixture}: {plain:?}");
+        for limit in [10, 12, 16, 24] {
+            let limited = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -n {limit} && exec \"$0\" --json --deep --root \"$1\""
+                ))
+                .arg(bin)
+                .arg(r)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&limited.stdout),
+                String::from_utf8_lossy(&plain.stdout),
+                "{fixture} under ulimit -n {limit}: {}",
+                String::from_utf8_lossy(&limited.stderr)
+            );
+            assert_eq!(
+                limited.status.code(),
+                plain.status.code(),
+                "{fixture} {limit}"
+            );
+        }
+    }
+}
