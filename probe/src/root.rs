@@ -119,6 +119,34 @@ impl OpenRoot {
         let mut parents = self.parents.lock().unwrap_or_else(PoisonError::into_inner);
         parents.open.clear();
     }
+
+    /// Runs `open`, and once more after [`Self::shed`] when it failed for want of descriptors.
+    fn retry_out_of_fds<T, E: OutOfFds>(&self, open: impl Fn() -> Result<T, E>) -> Result<T, E> {
+        match open() {
+            Err(e) if e.out_of_fds() => {
+                self.shed();
+                open()
+            }
+            other => other,
+        }
+    }
+}
+
+/// The errors of a process (`EMFILE`) or a system (`ENFILE`) out of descriptors.
+trait OutOfFds {
+    fn out_of_fds(&self) -> bool;
+}
+
+impl OutOfFds for Errno {
+    fn out_of_fds(&self) -> bool {
+        matches!(*self, Errno::MFILE | Errno::NFILE)
+    }
+}
+
+impl OutOfFds for io::Error {
+    fn out_of_fds(&self) -> bool {
+        Errno::from_io_error(self).is_some_and(|e| e.out_of_fds())
+    }
 }
 
 /// The parent directories of a fixture root looked up so far.
@@ -139,11 +167,6 @@ fn open_dir_limit() -> usize {
     crate::sys::open_files_limit().map_or(OPEN_DIR_LIMIT, |n| {
         usize::try_from(n / 4).map_or(OPEN_DIR_LIMIT, |q| q.min(OPEN_DIR_LIMIT))
     })
-}
-
-/// True for the errors of a process (`EMFILE`) or a system (`ENFILE`) out of descriptors.
-fn out_of_fds(e: &io::Error) -> bool {
-    matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
 }
 
 impl Parents {
@@ -522,40 +545,27 @@ impl Root {
         flags: OFlags,
         follow_last: bool,
     ) -> io::Result<OwnedFd> {
-        let opened = self.open_full_once(open, path, flags, follow_last);
-        if opened.as_ref().is_err_and(out_of_fds) {
-            open.shed();
-            return self.open_full_once(open, path, flags, follow_last);
-        }
-        opened
-    }
-
-    fn open_full_once(
-        &self,
-        open: &OpenRoot,
-        path: &str,
-        flags: OFlags,
-        follow_last: bool,
-    ) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::CLOEXEC | nofollow(follow_last);
-        if open.openat2.load(Ordering::Relaxed) {
-            match rustix::fs::openat2(
-                &open.base,
-                path,
-                flags,
-                Mode::empty(),
-                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-            ) {
-                Ok(fd) => return Ok(fd),
-                Err(e) if openat2_unusable(e) => {
-                    if matches!(e, Errno::NOSYS | Errno::PERM | Errno::TOOBIG) {
-                        open.openat2.store(false, Ordering::Relaxed);
+        open.retry_out_of_fds(|| {
+            if open.openat2.load(Ordering::Relaxed) {
+                match rustix::fs::openat2(
+                    &open.base,
+                    path,
+                    flags,
+                    Mode::empty(),
+                    ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+                ) {
+                    Ok(fd) => return Ok(fd),
+                    Err(e) if openat2_unusable(e) => {
+                        if matches!(e, Errno::NOSYS | Errno::PERM | Errno::TOOBIG) {
+                            open.openat2.store(false, Ordering::Relaxed);
+                        }
                     }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
-        }
-        self.open_walked(path, flags, follow_last)
+            self.open_walked(path, flags, follow_last)
+        })
     }
 
     /// Opens `path` after resolving it with [`Self::resolve_inner`] (the host, a root that
@@ -625,20 +635,14 @@ impl Root {
         // O_NOFOLLOW: a symlink in the last component fails (ELOOP, or ENOTDIR with
         // O_DIRECTORY) or, with O_PATH, opens the link itself; then it is resolved again from
         // the root.
-        let at = || {
+        match open.retry_out_of_fds(|| {
             rustix::fs::openat(
                 &*dir,
                 last,
                 flags | OFlags::CLOEXEC | OFlags::NOFOLLOW,
                 Mode::empty(),
             )
-        };
-        let mut opened = at();
-        if matches!(opened, Err(Errno::MFILE | Errno::NFILE)) {
-            open.shed();
-            opened = at();
-        }
-        match opened {
+        }) {
             Ok(fd) => {
                 if follow_last && flags.contains(OFlags::PATH) {
                     let st = rustix::fs::fstat(&fd)?;

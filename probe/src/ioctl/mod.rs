@@ -1189,11 +1189,10 @@ pub fn chip_name(architecture: u32, implementation: u32) -> Option<&'static str>
 }
 
 /// The `Errno` for a raw error number, if it is one Linux can return (1 to 4095). Raw numbers
-/// from a replayed log or an `io::Error` are not trusted: rustix asserts on any other value.
+/// from a replayed log are not trusted: `Errno::from_raw_os_error` asserts on any other value,
+/// while `from_io_error` checks the range.
 pub fn errno_from_raw(raw: i32) -> Option<Errno> {
-    (1..4096)
-        .contains(&raw)
-        .then(|| Errno::from_raw_os_error(raw))
+    Errno::from_io_error(&std::io::Error::from_raw_os_error(raw))
 }
 
 /// `EACCES`-style names for the errnos the driver returns.
