@@ -18,7 +18,7 @@ use nvprobe::root::Root;
 use serde_json::Value;
 
 mod common;
-use common::{fixture, fixtures, nvprobe};
+use common::{copy_tree, fixture, fixtures, nvprobe};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -526,16 +526,7 @@ fn capture_replay_refuses_an_errno_linux_cannot_return() {
     let root = fixture("gvisor-h100");
     for (op, errno) in [("ioctl", -1), ("ioctl", 4096), ("open", 0)] {
         let dir = tmp(&format!("errno-{op}{errno}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        assert!(
-            Command::new("cp")
-                .arg("-a")
-                .arg(format!("{}/.", root.display()))
-                .arg(&dir)
-                .status()
-                .unwrap()
-                .success()
-        );
+        copy_tree(&root, &dir);
         let path = dir.join(".nvprobe/ioctl.json");
         let mut log: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -573,15 +564,7 @@ fn capture_replays_a_fifo_in_place_of_a_device_node() {
     // A FIFO where /dev/nvidia-modeset belongs is never opened; the capture records it as
     // `type=fifo`, and the replay describes the node as the live run did (kind "other").
     let machine = tmp("fifo-machine");
-    std::fs::create_dir_all(&machine).unwrap();
-    let src = fixture("bare-metal-h100x8-open-580");
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", src.display()))
-        .arg(&machine)
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    copy_tree(&fixture("bare-metal-h100x8-open-580"), &machine);
     let node = machine.join("dev/nvidia-modeset");
     std::fs::remove_file(&node).unwrap();
     assert!(

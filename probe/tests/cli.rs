@@ -472,9 +472,4 @@ fn cli_panic_exits_3_with_a_message() {
             && stderr.contains("nvprobe capture --out DIR"),
         "{stderr}"
     );
-    // The hook ends the process: the test harness never reports the child's test as failed.
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("FAILED"),
-        "{out:?}"
-    );
 }

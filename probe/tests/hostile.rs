@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{fixtures, nvprobe_command};
+use common::{copy_tree, fixtures, nvprobe_command};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("nvprobe-hostile-{name}-{}", std::process::id()));
@@ -53,23 +53,6 @@ impl Bytes {
 
     fn take(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next()).collect()
-    }
-}
-
-/// Copies a fixture tree, symlinks as symlinks.
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type().unwrap();
-        if kind.is_symlink() {
-            symlink(fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if kind.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            fs::copy(&src, &dst).unwrap();
-        }
     }
 }
 
