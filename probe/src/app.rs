@@ -138,6 +138,24 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
         Some(Command::Scan(args)) => return scan(cli, &args.paths),
         _ => {}
     }
+    // A --root that is not a directory is a mistake in the command line (a missing host
+    // mount in a DaemonSet, a typo), not a machine without a GPU.
+    if let Some(dir) = &cli.root {
+        let why = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => None,
+            Ok(_) => Some("not a directory".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            return Outcome::err(
+                format!(
+                    "nvprobe: --root {}: {why}\n",
+                    crate::text::escape(&dir.to_string_lossy())
+                ),
+                2,
+            );
+        }
+    }
     let root = cli.root.clone().map_or_else(Root::host, Root::at);
     let mut opts = Options::new(root);
     opts.deep = cli.deep;

@@ -84,6 +84,11 @@ fn mixed(r: &Report) -> bool {
 /// driver is known, else the kernel driver's.
 pub fn package_cuda_version(r: &Report) -> Option<String> {
     let has = |code: &str| r.findings.iter().any(|f| f.code == code);
+    // An incomplete report (cut by the deadline, or a source unreadable) may lack the very
+    // fact that stops CUDA from starting: no version rather than a guess.
+    if has(crate::findings::DEADLINE_EXCEEDED) || has(crate::findings::SOURCES_UNREADABLE) {
+        return None;
+    }
     if has(crate::doctor::FORWARD_COMPAT_UNSUPPORTED)
         || has(crate::doctor::DRIVER_LIBRARY_MISMATCH)
         || has(crate::doctor::STUB_LIBRARY_SELECTED)

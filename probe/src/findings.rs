@@ -29,6 +29,84 @@ pub const DRIVER_BRANCH_UNKNOWN: &str = "driver-branch-unknown";
 
 /// The run stopped at its deadline; the report is partial (extension).
 pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
+/// A source the answers depend on could not be read, so they are unknown (extension).
+pub const SOURCES_UNREADABLE: &str = "sources-unreadable";
+
+/// The sources whose failure leaves the report's answers unknown: whether a GPU and a driver
+/// are here, what the loader would load, what the environment asks for. The others fail for
+/// reasons their own findings explain (an ioctl refused under gVisor, the sandbox, the NVML
+/// cross-check) and change no answer by failing.
+const ANSWER_SOURCES: &[&str] = &[
+    "kernel-release",
+    "sysfs-module",
+    "procfs-version",
+    "procfs-params",
+    "procfs-gpus",
+    "procfs-modules",
+    "sysfs-pci",
+    "device-nodes",
+    "installed-modules",
+    "ld-so-cache",
+    "library-inventory",
+    "environment",
+];
+
+/// The sources that tell whether an NVIDIA GPU or driver is here at all.
+const PRESENCE_SOURCES: &[&str] = &[
+    "kernel-release",
+    "sysfs-module",
+    "procfs-gpus",
+    "procfs-modules",
+    "sysfs-pci",
+    "device-nodes",
+];
+
+/// True when the source could not be read: it failed, or was denied (for `device-nodes`, a
+/// denied node is an answer: `device-permission-denied`). Also when the kernel release is
+/// absent: every Linux with procfs has `/proc/sys/kernel/osrelease`, so without it `/proc` is
+/// not mounted or `--root` is not a machine's root, and nothing read there is an answer.
+fn unread(s: &crate::report::Source) -> bool {
+    use crate::report::SourceStatus as S;
+    match s.status {
+        S::Failed => true,
+        S::Denied => s.name != "device-nodes",
+        S::Absent => s.name == "kernel-release",
+        _ => false,
+    }
+}
+
+/// `sources-unreadable` when a source the answers depend on could not be read (a source cut
+/// by the deadline has `deadline-exceeded` instead). The report then holds no confident
+/// answer: it is not healthy, and a check on it is unknown.
+pub fn completeness(report: &Report) -> Option<Finding> {
+    let failed: Vec<String> = report
+        .sources
+        .iter()
+        .filter(|s| ANSWER_SOURCES.contains(&s.name.as_str()) && unread(s))
+        .map(|s| format!("{} ({})", s.name, s.detail))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        SOURCES_UNREADABLE,
+        Severity::Error,
+        format!(
+            "Some of what this report's answers depend on could not be read: {}. What those sources would have shown is unknown, so this report cannot say the machine is healthy.",
+            failed.join("; ")
+        ),
+        "Run nvprobe as a user that can read /proc, /sys and /dev (in a container: with them mounted; with --root: on a machine's root, such as a capture or the host's / mounted at /host), with a file limit of at least 64 ('ulimit -n'); 'nvprobe --json' shows each source's error. If the sandbox refused a read, '--no-sandbox' tells, and that is a bug to report.",
+    ))
+}
+
+/// True when a source that tells whether a GPU is here could not be read: "no GPU" is then
+/// unknown, not an answer.
+fn presence_unknown(report: &Report) -> bool {
+    report.sources.iter().any(|s| {
+        PRESENCE_SOURCES.contains(&s.name.as_str())
+            && (unread(s) || s.status == crate::report::SourceStatus::Timeout)
+    })
+}
 
 /// Codes that name one fault of the whole machine, which two sources may each notice: a denied
 /// node seen by `faccessat` and by the ioctl open; a library mismatch seen by the doctor's
@@ -268,7 +346,9 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
 
     let any_gpu = !gpus.is_empty();
     let any_node = facts.nodes.as_ref().is_some_and(|n| !n.is_empty());
-    if !any_gpu && !loaded && !any_node && !wsl {
+    if presence_unknown(report) {
+        // No "no GPU" from sources that could not be read: `sources-unreadable` says so.
+    } else if !any_gpu && !loaded && !any_node && !wsl {
         out.push(Finding::new(
             NO_NVIDIA_GPU,
             Severity::Info,

@@ -119,14 +119,64 @@ use root::Root;
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     vars: std::collections::BTreeMap<String, String>,
+    /// Names (lossily decoded) of the process variables left out because the name or the
+    /// value is not UTF-8.
+    not_utf8: Vec<String>,
 }
 
+/// Variables the probe consults, by prefix or by name: one of these left out for not being
+/// UTF-8 leaves the report incomplete (the `environment` source fails).
+const CONSULTED_PREFIXES: &[&str] = &["NVIDIA_", "CUDA_", "NVPROBE_", "LD_", "CONDA_"];
+const CONSULTED_NAMES: &[&str] = &["VIRTUAL_ENV", "HOME", "PATH"];
+
 impl Env {
-    /// The process environment (only valid UTF-8 variables).
+    /// The process environment. A variable whose name or value is not UTF-8 is left out (and
+    /// named in [`Env::not_utf8`]): `std::env::vars` would panic on it.
     pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars().collect(),
+        let mut env = Self::default();
+        for (k, v) in std::env::vars_os() {
+            match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => {
+                    env.vars.insert(k, v);
+                }
+                (k, _) => env.not_utf8.push(match k {
+                    Ok(k) => k,
+                    Err(k) => k.to_string_lossy().into_owned(),
+                }),
+            }
         }
+        env.not_utf8.sort();
+        env
+    }
+
+    /// The names of the process variables left out because they are not UTF-8.
+    pub fn not_utf8(&self) -> &[String] {
+        &self.not_utf8
+    }
+
+    /// The `environment` source when a variable the probe consults was left out for not being
+    /// UTF-8 (its value is unknown, so whatever it would change is unknown too); `None`
+    /// otherwise. Unrelated variables that are not UTF-8 change nothing.
+    pub fn source(&self) -> Option<report::Source> {
+        let consulted: Vec<&str> = self
+            .not_utf8
+            .iter()
+            .map(String::as_str)
+            .filter(|n| {
+                CONSULTED_NAMES.contains(n) || CONSULTED_PREFIXES.iter().any(|p| n.starts_with(p))
+            })
+            .take(16)
+            .collect();
+        (!consulted.is_empty()).then(|| {
+            report::Source::new(
+                "environment",
+                report::SourceStatus::Failed,
+                format!(
+                    "not valid UTF-8, so not read: {}",
+                    text::escape(&consulted.join(", "))
+                ),
+            )
+        })
     }
 
     /// An environment from pairs, for tests and embedding.
@@ -138,6 +188,7 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            not_utf8: Vec::new(),
         }
     }
 
@@ -284,6 +335,10 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         report.findings.extend(outcome.findings);
     }
     capture::annotate(opts, &mut report);
+    if let Some(source) = opts.env.source() {
+        report.sources.push(source);
+    }
+    report.findings.extend(findings::completeness(&report));
     findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
     report
@@ -322,15 +377,22 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
             opts.timeout.as_millis()
         ),
     ));
+    // An error: what the unread sources would have shown is unknown, so the report must not
+    // read as healthy, and no check on it can pass.
     report.findings.push(report::Finding::new(
         findings::DEADLINE_EXCEEDED,
-        report::Severity::Warning,
+        report::Severity::Error,
         format!(
-            "The run stopped at its {} ms deadline while reading {running}; this report holds what was gathered before that, and the sources after it were not read.",
+            "The run stopped at its {} ms deadline while reading {running}; this report holds what was gathered before that, and the sources after it were not read, so it cannot say the machine is healthy.",
             opts.timeout.as_millis()
         ),
         "A read that blocks usually means a GPU or driver in a bad state: check 'sudo dmesg | grep -i -e nvrm -e xid'. Run again with a longer --timeout to wait for it.",
     ));
+    if let Some(source) = opts.env.source() {
+        report.sources.push(source);
+    }
+    report.findings.extend(findings::completeness(&report));
+    findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
     Some(report)
 }

@@ -425,7 +425,8 @@ pub struct FwdCompat {
 /// (extension): the verdict of `--cuda`, `--require` or the `NVIDIA_REQUIRE_*` variables.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
-    /// `satisfied`, `not-satisfied` or `malformed`.
+    /// `satisfied`, `not-satisfied`, `malformed`, or `unknown` (the report is incomplete: a
+    /// source timed out or could not be read, so no answer is given).
     pub verdict: String,
     /// One line: why.
     pub reason: String,
@@ -442,7 +443,7 @@ pub struct CheckItem {
     pub expression: String,
     /// `--cuda`, `--require`, or the environment variable's name.
     pub source: String,
-    /// `satisfied`, `not-satisfied` or `malformed`.
+    /// `satisfied`, `not-satisfied`, `malformed` or `unknown`.
     pub verdict: String,
     /// For `cuda`: `native`, `forward-compat`, `minor-version-compat`, `none`.
     pub via: Option<String>,

@@ -39,8 +39,13 @@ const MAX_LINK_HOPS: usize = 40;
 /// The default byte limit for procfs/sysfs/etc text files.
 pub const TEXT_LIMIT: u64 = 64 * 1024;
 
-/// At most this many directory entries are read from one directory.
+/// At most this many directory entries are read from one directory; a directory with more
+/// is an error, never a silent cut (see [`Root::read_dir_names`]).
 pub const DIR_LIMIT: usize = 4096;
+
+/// The limit for the directories that list GPUs (`/sys/bus/pci/devices`, `/dev`,
+/// `/proc/driver/nvidia/gpus`): one PCI domain holds at most 65,536 functions.
+pub const DEVICE_DIR_LIMIT: usize = 65_536;
 
 /// Where the probe reads the machine from.
 #[derive(Clone, Debug)]
@@ -835,8 +840,20 @@ impl Root {
         self.read_text_limited(path, TEXT_LIMIT)
     }
 
-    /// The names in a directory, sorted, at most [`DIR_LIMIT`] of them.
+    /// The names in a directory, sorted.
+    ///
+    /// # Errors
+    /// As `open(2)` and `getdents64(2)`; and when the directory holds more than [`DIR_LIMIT`]
+    /// names (a cut list would read as a complete one).
     pub fn read_dir_names(&self, path: &str) -> io::Result<Vec<String>> {
+        self.read_dir_names_limited(path, DIR_LIMIT)
+    }
+
+    /// [`Root::read_dir_names`] with another limit on the number of names.
+    ///
+    /// # Errors
+    /// As [`Root::read_dir_names`], with `limit`.
+    pub fn read_dir_names_limited(&self, path: &str, limit: usize) -> io::Result<Vec<String>> {
         if let Some(rec) = &self.recorder {
             rec.note(path, |a| a.listed = true);
         }
@@ -853,10 +870,12 @@ impl Root {
             if name == b"." || name == b".." {
                 continue;
             }
-            names.push(String::from_utf8_lossy(name).into_owned());
-            if names.len() >= DIR_LIMIT {
-                break;
+            if names.len() >= limit {
+                return Err(io::Error::other(format!(
+                    "more than {limit} entries: not read, since a partial list would read as the whole"
+                )));
             }
+            names.push(String::from_utf8_lossy(name).into_owned());
         }
         names.sort();
         Ok(names)

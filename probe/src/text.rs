@@ -1,5 +1,11 @@
 //! The report as short, aligned text for people.
+//!
+//! Text reaches a terminal, and much of it comes from the machine or from a capture bundle
+//! that someone else made (`PRETTY_NAME`, the kernel release, procfs GPU names, library paths,
+//! file names). Every such value goes through [`escape`] before it is written, so an escape
+//! sequence cannot drive the terminal and a newline cannot forge a line of the report.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::report::{Flavor, Report, Severity, SourceStatus};
@@ -22,7 +28,7 @@ pub fn render(r: &Report) -> String {
     {
         let _ = write!(head, " · {name}");
     }
-    out.push_str(&head);
+    out.push_str(&escape(&head));
     out.push_str("\n\n");
 
     match &r.driver {
@@ -133,13 +139,48 @@ pub fn render(r: &Report) -> String {
 }
 
 fn line(out: &mut String, label: &str, text: &str) {
-    let _ = writeln!(out, "{label:<LABEL$}{text}");
+    let _ = writeln!(out, "{:<LABEL$}{}", escape(label), escape(text));
+}
+
+/// True for characters that must not reach a terminal as they are: C0 and C1 controls
+/// (newline, tab, escape, ...), DEL, and the bidirectional-text overrides and isolates that
+/// can make a line read differently from what it holds.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control character and bidirectional override written out as an escape
+/// (`\n`, `\t`, `\x1b`, `\u{202e}`), so it prints as one visible line. Borrowed when there is
+/// nothing to escape.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) && u32::from(c) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn wrapped(out: &mut String, text: &str) {
     let indent = " ".repeat(LABEL);
     let mut cur = String::new();
     for word in text.split_whitespace() {
+        let word = escape(word);
+        let word = word.as_ref();
         if !cur.is_empty() && indent.len() + cur.len() + 1 + word.len() > WIDTH {
             let _ = writeln!(out, "{indent}{cur}");
             cur.clear();

@@ -292,13 +292,17 @@ fn cli_help_and_version_exit_0() {
     );
 }
 
+/// A `--root` that does not exist is a usage error, not a machine without a GPU (issue 18).
 #[test]
-fn cli_missing_root_is_a_report_not_a_crash() {
+fn cli_missing_root_is_a_usage_error() {
     let out = nvprobe(&["--json", "--root", "/nonexistent/nvprobe-root"]);
-    assert_eq!(out.status.code(), Some(0));
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["driver"], Value::Null);
-    assert_eq!(source_status(&r, "kernel-release"), "absent");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("nvprobe: --root /nonexistent/nvprobe-root: "),
+        "{err}"
+    );
 }
 
 /// A machine built of hostile input: garbage bytes, truncated lines, a symlink loop, a FIFO

@@ -200,7 +200,7 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
     }
 
     observe("procfs-gpus", &f);
-    match root.read_dir_names(GPUS) {
+    match root.read_dir_names_limited(GPUS, crate::root::DEVICE_DIR_LIMIT) {
         Ok(dirs) => {
             let mut bad = Vec::new();
             for dir in dirs {

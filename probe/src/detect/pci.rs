@@ -166,7 +166,8 @@ fn proc_nvidia_slots(root: &Root, listed: usize) -> Option<Vec<u16>> {
 
 /// Lists NVIDIA PCI functions under `/sys/bus/pci/devices`.
 pub fn scan(root: &Root) -> std::io::Result<PciScan> {
-    let names = root.read_dir_names("/sys/bus/pci/devices")?;
+    let names =
+        root.read_dir_names_limited("/sys/bus/pci/devices", crate::root::DEVICE_DIR_LIMIT)?;
     let mut scan = PciScan {
         total: names.len(),
         ..PciScan::default()

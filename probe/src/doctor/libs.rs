@@ -125,29 +125,53 @@ struct Located {
     size: u64,
 }
 
-fn locate(root: &Root, path: &str) -> Option<Located> {
+/// True when an error means "not there" for the dynamic loader too: nothing at the path, a
+/// path through a non-directory or a symlink loop, a name too long, or no permission (the
+/// loader, running as this user, skips the path likewise). Anything else (out of file
+/// descriptors, an I/O error) leaves the path unknown.
+fn loader_skips(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    e.kind() == std::io::ErrorKind::NotFound
+        || e.kind() == std::io::ErrorKind::PermissionDenied
+        || Errno::from_io_error(e).is_some_and(|n| {
+            [Errno::NOTDIR, Errno::LOOP, Errno::NAMETOOLONG, Errno::NOENT].contains(&n)
+        })
+}
+
+/// The file at `path` when it is a regular file; `Ok(None)` when it is not there for the
+/// loader ([`loader_skips`]); `Err` when it could not be read.
+fn locate(root: &Root, path: &str) -> std::io::Result<Option<Located>> {
+    let skip = |e: std::io::Error| if loader_skips(&e) { Ok(None) } else { Err(e) };
     // Most candidates are missing: one `stat` says so before any resolution.
-    let meta = root.metadata(path).ok()?;
+    let meta = match root.metadata(path) {
+        Ok(m) => m,
+        Err(e) => return skip(e),
+    };
     if !meta.is_file() {
-        return None;
+        return Ok(None);
     }
-    let host = if root.is_host() {
-        std::fs::canonicalize(path).ok()?
+    let host = match if root.is_host() {
+        std::fs::canonicalize(path)
     } else {
-        root.resolve(path).ok()?
+        root.resolve(path)
+    } {
+        Ok(h) => h,
+        Err(e) => return skip(e),
     };
     let real = if root.is_host() {
         host.to_string_lossy().into_owned()
     } else {
-        let rel = host.strip_prefix(root.base()).ok()?;
+        let Ok(rel) = host.strip_prefix(root.base()) else {
+            return Ok(None);
+        };
         format!("/{}", rel.to_string_lossy())
     };
-    Some(Located {
+    Ok(Some(Located {
         found_as: path.to_owned(),
         path: real,
         host,
         size: meta.len(),
-    })
+    }))
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -205,6 +229,8 @@ struct Collector<'a> {
     /// Real path → index in `libs`.
     seen: BTreeMap<String, usize>,
     skipped: Vec<String>,
+    /// Paths that could not be read (not merely absent): the inventory is incomplete.
+    unreadable: Vec<String>,
     /// Python site dir → runtime wheel versions by major.
     wheel_versions: BTreeMap<String, BTreeMap<String, String>>,
     /// The loader's default directories that exist here (looked up once, not per SONAME).
@@ -214,7 +240,13 @@ struct Collector<'a> {
 impl Collector<'_> {
     /// Reads one file; `None` when it is not there. Returns the index in `libs`.
     fn add(&mut self, path: &str, found_by: &str, wheel_site: Option<&str>) -> Option<usize> {
-        let loc = locate(self.root, path)?;
+        let loc = match locate(self.root, path) {
+            Ok(loc) => loc?,
+            Err(e) => {
+                self.unreadable.push(format!("{path}: {e}"));
+                return None;
+            }
+        };
         if let Some(&i) = self.seen.get(&loc.path) {
             return Some(i);
         }
@@ -281,8 +313,14 @@ impl Collector<'_> {
 
     /// Every library file in `dir`.
     fn scan_dir(&mut self, dir: &str, found_by: &str, wheel_site: Option<&str>) {
-        let Ok(names) = self.root.read_dir_names(dir) else {
-            return;
+        let names = match self.root.read_dir_names(dir) {
+            Ok(names) => names,
+            Err(e) => {
+                if !loader_skips(&e) {
+                    self.unreadable.push(format!("{dir}: {e}"));
+                }
+                return;
+            }
         };
         for name in names {
             if PREFIXES.iter().any(|p| name.starts_with(p)) {
@@ -464,12 +502,18 @@ pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inv
         libs: Vec::new(),
         seen: BTreeMap::new(),
         skipped: Vec::new(),
+        unreadable: Vec::new(),
         wheel_versions: BTreeMap::new(),
-        default_dirs: default_dirs()
-            .into_iter()
-            .filter(|d| root.metadata(d).is_ok_and(|m| m.is_dir()))
-            .collect(),
+        default_dirs: Vec::new(),
     };
+    for d in default_dirs() {
+        match root.metadata(&d) {
+            Ok(m) if m.is_dir() => c.default_dirs.push(d),
+            Ok(_) => {}
+            Err(e) if loader_skips(&e) => {}
+            Err(e) => c.unreadable.push(format!("{d}: {e}")),
+        }
+    }
     let mut resolved = Vec::new();
     for soname in LOADER_SONAMES {
         match c.resolve(soname, &ld_path, cache) {
@@ -539,7 +583,23 @@ pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inv
         detail.push_str("; skipped: ");
         detail.push_str(&c.skipped.join(", "));
     }
-    sources.push(Source::new("library-inventory", SourceStatus::Ok, detail));
+    // A path that could not be read may hold the library the loader would pick: the
+    // inventory, and every answer drawn from it, is then incomplete.
+    let status = if c.unreadable.is_empty() {
+        SourceStatus::Ok
+    } else {
+        detail.push_str("; could not read: ");
+        detail.push_str(
+            &c.unreadable
+                .iter()
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        SourceStatus::Failed
+    };
+    sources.push(Source::new("library-inventory", status, detail));
     Inventory {
         libraries: libs,
         sources,

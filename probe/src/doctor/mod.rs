@@ -510,6 +510,16 @@ impl CheckRequest {
 const SATISFIED: &str = "satisfied";
 const NOT_SATISFIED: &str = "not-satisfied";
 const MALFORMED: &str = "malformed";
+const UNKNOWN: &str = "unknown";
+
+/// The finding that makes the report incomplete (the deadline cut it, or a source the answers
+/// depend on could not be read), if any: no verdict on such a report can be trusted.
+fn incompleteness(report: &Report) -> Option<&Finding> {
+    report.findings.iter().find(|f| {
+        f.code == crate::findings::DEADLINE_EXCEEDED
+            || f.code == crate::findings::SOURCES_UNREADABLE
+    })
+}
 
 fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> CheckItem {
     let facts = require::Facts {
@@ -678,6 +688,28 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
         push_unique(&mut report.findings, f);
     }
     crate::findings::sort(&mut report.findings);
+    // Missing data is never a pass (nor a confident "no"): on an incomplete report every
+    // answer is unknown.
+    if let Some(why) = incompleteness(report) {
+        let why = format!(
+            "unknown: the report is incomplete ({}), so this cannot be answered",
+            why.code
+        );
+        for i in items.iter_mut().filter(|i| i.verdict != MALFORMED) {
+            i.verdict = UNKNOWN.to_owned();
+            i.reason = format!("{why}; from what was read: {}", i.reason);
+        }
+        if !items.iter().any(|i| i.verdict == MALFORMED) {
+            let reason = format!(
+                "{why}; run again with a longer --timeout, or see the finding for what could not be read"
+            );
+            return CheckResult {
+                verdict: UNKNOWN.to_owned(),
+                reason,
+                checks: items,
+            };
+        }
+    }
     let worst = items
         .iter()
         .find(|i| i.verdict == MALFORMED)
@@ -700,7 +732,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
     }
 }
 
-/// The exit code of a check: 0 satisfied, 1 not, 2 malformed.
+/// The exit code of a check: 0 satisfied, 1 not (or unknown), 2 malformed.
 pub fn exit_code(result: &CheckResult) -> u8 {
     match result.verdict.as_str() {
         SATISFIED => 0,
@@ -724,12 +756,14 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
     let word = match result.verdict.as_str() {
         SATISFIED => "satisfied",
         MALFORMED => "malformed",
+        UNKNOWN => "unknown",
         _ => "not satisfied",
     };
-    let mut out = format!("{word}: {}\n", result.reason);
+    let esc = crate::text::escape;
+    let mut out = format!("{word}: {}\n", esc(&result.reason));
     if result.checks.len() > 1 {
         for i in &result.checks {
-            let _ = writeln!(out, "  {}: {}", i.verdict, i.reason);
+            let _ = writeln!(out, "  {}: {}", i.verdict, esc(&i.reason));
         }
     }
     let relevant: Vec<&Finding> = report
@@ -747,8 +781,8 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
             Severity::Warning => "WARNING",
             Severity::Info => "info",
         };
-        let _ = writeln!(out, "  {sev} {}: {}", f.code, f.message);
-        let _ = writeln!(out, "    Fix: {}", f.remedy);
+        let _ = writeln!(out, "  {sev} {}: {}", esc(&f.code), esc(&f.message));
+        let _ = writeln!(out, "    Fix: {}", esc(&f.remedy));
     }
     out
 }

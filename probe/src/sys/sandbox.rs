@@ -149,7 +149,7 @@ fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
     let mut seen = 0;
     while let Some(Ok(entry)) = dir.next() {
         seen += 1;
-        if seen > crate::root::DIR_LIMIT || nodes.len() >= 256 {
+        if seen > crate::root::DEVICE_DIR_LIMIT || nodes.len() >= 256 {
             break;
         }
         let name = entry.file_name();

@@ -1,0 +1,362 @@
+//! Issue 18: input that is not ours cannot drive the terminal, odd environments and roots do
+//! not crash the probe or read as healthy, and data a run could not read is never a pass.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::PathBuf;
+use std::process::Output;
+
+use serde_json::Value;
+
+mod common;
+use common::{codes, copy_tree, fixture, nvprobe_command};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nvprobe-hardening-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A copy of a fixture machine to edit.
+fn machine(fixture_name: &str, name: &str) -> PathBuf {
+    let dir = scratch(name);
+    copy_tree(&fixture(fixture_name), &dir);
+    dir
+}
+
+fn run(args: &[&OsStr], env: &[(&OsStr, &OsStr)]) -> Output {
+    nvprobe_command()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run nvprobe")
+}
+
+fn s(x: &str) -> &OsStr {
+    OsStr::new(x)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// No byte of a control character but the line breaks, and no line that starts like one of
+/// the report's own GPU lines unless it is one.
+fn assert_terminal_safe(text: &[u8], what: &str) {
+    for (i, &b) in text.iter().enumerate() {
+        assert!(
+            b == b'\n' || (b >= 0x20 && b != 0x7f),
+            "{what}: control byte {b:#04x} at {i}: {}",
+            String::from_utf8_lossy(text)
+        );
+    }
+    let text = String::from_utf8_lossy(text);
+    // C1 controls as UTF-8 (U+0080..U+009F) and bidi overrides.
+    assert!(
+        !text
+            .chars()
+            .any(|c| ('\u{80}'..='\u{9f}').contains(&c) || c == '\u{202e}'),
+        "{what}: {text}"
+    );
+}
+
+/// The text report escapes what the machine (or a bundle from someone else) wrote: the
+/// os-release name, the kernel release, the procfs GPU model, library paths from
+/// `LD_LIBRARY_PATH`. Before: the bytes went to the terminal raw, and a newline in a library
+/// directory forged a `GPU 9` line.
+#[test]
+fn hardening_text_report_escapes_control_characters() {
+    let root = machine("mismatch-l40s-550", "escape");
+    fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Ubuntu \x1b]0;owned\x07 24.04\u{9b}31m\u{202e}\"\nID=ubuntu\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        "6.8.0-49-generic\x1b[2J\n",
+    )
+    .unwrap();
+    let info = root.join("proc/driver/nvidia/gpus/0000:4b:00.0/information");
+    let text = fs::read_to_string(&info)
+        .unwrap()
+        .replace("NVIDIA L40S", "NVIDIA L40S\x1b[31m red");
+    fs::write(&info, text).unwrap();
+    // A library directory whose name holds a newline and a fake GPU line.
+    let evil = "/opt/evil\nGPU 9     forged";
+    let dir = root.join(evil.trim_start_matches('/'));
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(
+        root.join("usr/lib/x86_64-linux-gnu/libcuda.so.550.107.02"),
+        dir.join("libcuda.so.1"),
+    )
+    .unwrap();
+    let r = root.to_str().unwrap();
+    let env = [(s("LD_LIBRARY_PATH"), s(evil))];
+    for args in [
+        vec!["--root", r],
+        vec!["--root", r, "check", "--cuda", "12.4"],
+    ] {
+        let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+        let out = run(&args, &env);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+        assert_terminal_safe(&out.stdout, &format!("{args:?}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.lines().any(|l| l.starts_with("GPU 9")),
+            "a forged GPU line: {text}"
+        );
+        assert_terminal_safe(&out.stderr, "stderr");
+    }
+    // The text still says what was there, escaped.
+    let out = run(&[s("--root"), s(r)], &env);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\\x1b]0;owned\\x07"), "{text}");
+    assert!(text.contains("/opt/evil\\nGPU 9"), "{text}");
+    // JSON keeps the values exactly (serde escapes them as JSON requires).
+    let out = run(&[s("--json"), s("--root"), s(r)], &env);
+    let report = json(&out);
+    assert_eq!(
+        report["platform"]["kernel_release"],
+        "6.8.0-49-generic\x1b[2J"
+    );
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// A variable that is not UTF-8 no longer makes every command exit 3 ("internal error"): an
+/// unrelated one changes nothing; one the probe reads (here `LD_LIBRARY_PATH`) is named in an
+/// `environment` source that failed, and the report is not healthy, since what it would have
+/// changed is unknown.
+#[test]
+fn hardening_non_utf8_environment() {
+    let root = fixture("bare-metal-h100x8-open-580");
+    let r = root.to_str().unwrap();
+    let bad = OsStr::from_bytes(b"caf\xe9");
+    let plain = run(&[s("--json"), s("--root"), s(r)], &[]);
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    for cmd in [
+        vec!["--json", "--root", r],
+        vec!["--root", r],
+        vec!["--root", r, "labels"],
+        vec!["--root", r, "export", "--format", "shell"],
+        vec!["--root", r, "check", "--cuda", "12.4"],
+    ] {
+        let args: Vec<&OsStr> = cmd.iter().map(|a| s(a)).collect();
+        let out = run(&args, &[(s("UNRELATED"), bad), (bad, s("x"))]);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {out:?}");
+    }
+    let out = run(&[s("--json"), s("--root"), s(r)], &[(s("UNRELATED"), bad)]);
+    assert_eq!(
+        out.stdout, plain.stdout,
+        "an unrelated variable changed the report"
+    );
+
+    let out = run(
+        &[s("--json"), s("--root"), s(r)],
+        &[(s("LD_LIBRARY_PATH"), OsStr::from_bytes(b"/opt/caf\xe9/lib"))],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = json(&out);
+    let env = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "environment")
+        .expect("an environment source");
+    assert_eq!(env["status"], "failed");
+    assert!(env["detail"].as_str().unwrap().contains("LD_LIBRARY_PATH"));
+    assert!(codes(&report).contains(&"sources-unreadable".to_owned()));
+    let labels = run(
+        &[s("--root"), s(r), s("labels")],
+        &[(s("LD_LIBRARY_PATH"), OsStr::from_bytes(b"/opt/caf\xe9/lib"))],
+    );
+    assert!(
+        String::from_utf8_lossy(&labels.stdout).contains("nvprobe.healthy=false\n"),
+        "{labels:?}"
+    );
+}
+
+fn labels_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A run cut by the deadline on a broken machine (the driver/library mismatch fixture, its
+/// version file stalled so the library inventory never runs) is not healthy and passes no
+/// check. Before: exit 0, `nvprobe.healthy=true`, `NVPROBE_HEALTHY=true`, and `check --cuda
+/// 12.4` "satisfied".
+#[test]
+fn hardening_deadline_cut_is_never_a_pass() {
+    let root = fixture("mismatch-l40s-550");
+    let r = root.to_str().unwrap();
+    let stall = [(s("NVPROBE_TEST_STALL"), s("procfs-version:20000"))];
+    let cut = |extra: &[&str]| {
+        let mut args = vec!["--root", r, "--timeout", "300"];
+        args.extend_from_slice(extra);
+        let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+        run(&args, &stall)
+    };
+    let out = cut(&["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = json(&out);
+    assert!(codes(&report).contains(&"deadline-exceeded".to_owned()));
+    let f = &report["findings"][0];
+    assert_eq!(
+        (f["code"].as_str(), f["severity"].as_str()),
+        (Some("deadline-exceeded"), Some("error"))
+    );
+
+    let out = cut(&["labels"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "labels are written whatever was found"
+    );
+    assert!(
+        labels_of(&out).contains("nvprobe.healthy=false\n"),
+        "{out:?}"
+    );
+    let out = cut(&["export", "--format", "shell"]);
+    let text = labels_of(&out);
+    assert!(text.contains("NVPROBE_HEALTHY=false\n"), "{text}");
+    assert!(
+        text.contains("NVPROBE_CUDA=\n") || text.contains("NVPROBE_CUDA=''\n"),
+        "{text}"
+    );
+    let out = cut(&["export", "--format", "conda"]);
+    assert!(!labels_of(&out).contains("__cuda="), "{out:?}");
+
+    let out = cut(&["check", "--cuda", "12.4"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(labels_of(&out).starts_with("unknown: "), "{out:?}");
+    let out = cut(&["--json", "check", "--cuda", "12.4"]);
+    assert_eq!(json(&out)["check"]["verdict"], "unknown");
+    // A malformed requirement is still malformed (exit 2), whatever the report.
+    let out = cut(&["check", "--require", "cuda>=>"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Sources that fail (here: out of file descriptors) leave the answers unknown: no
+/// `no-nvidia-gpu`, no healthy label, exit 1. Before: at `ulimit -n 4` every source failed
+/// and the report said `no-nvidia-gpu`, exit 0; at 6 the library search found nothing and the
+/// mismatch machine read as healthy.
+#[test]
+fn hardening_unreadable_sources_are_unknown() {
+    let bin = env!("CARGO_BIN_EXE_nvprobe");
+    let root = fixture("mismatch-l40s-550");
+    for limit in [4, 5, 6] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {limit} && exec \"$0\" --json --root \"$1\""
+            ))
+            .arg(bin)
+            .arg(&root)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "ulimit -n {limit}: {out:?}");
+        let report = json(&out);
+        let c = codes(&report);
+        // Either the mismatch was seen, or the report says what it could not read.
+        assert!(
+            c.contains(&"sources-unreadable".to_owned())
+                || c.contains(&"driver-library-mismatch".to_owned()),
+            "ulimit -n {limit}: {c:?}"
+        );
+        assert!(
+            !c.contains(&"no-nvidia-gpu".to_owned()),
+            "ulimit -n {limit}: {c:?}"
+        );
+    }
+}
+
+/// `--root` on something that is not a directory is a usage error (exit 2), and a directory
+/// that is not a machine's root (no `/proc/sys/kernel/osrelease`) is not a healthy machine
+/// without a GPU. Before: exit 0, `no-nvidia-gpu`, `nvprobe.healthy=true` (a `DaemonSet` whose
+/// host mount is missing would label the node healthy).
+#[test]
+fn hardening_root_must_be_a_machine() {
+    let file = scratch("root-file").join("f");
+    fs::write(&file, "x").unwrap();
+    for bad in [
+        "/nonexistent-nvprobe-root",
+        "/dev/null",
+        file.to_str().unwrap(),
+    ] {
+        for cmd in [&[][..], &["labels"][..], &["--json"][..]] {
+            let mut args = vec!["--root", bad];
+            args.extend_from_slice(cmd);
+            let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+            let out = run(&args, &[]);
+            assert_eq!(out.status.code(), Some(2), "{bad} {cmd:?}: {out:?}");
+            assert!(out.stdout.is_empty(), "{out:?}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("--root"),
+                "{out:?}"
+            );
+        }
+    }
+    let empty = scratch("root-empty");
+    let e = empty.to_str().unwrap();
+    let out = run(&[s("--root"), s(e), s("labels")], &[]);
+    assert!(
+        labels_of(&out).contains("nvprobe.healthy=false\n"),
+        "{out:?}"
+    );
+    let out = run(&[s("--json"), s("--root"), s(e)], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let c = codes(&json(&out));
+    assert!(c.contains(&"sources-unreadable".to_owned()), "{c:?}");
+    assert!(!c.contains(&"no-nvidia-gpu".to_owned()), "{c:?}");
+}
+
+/// A directory with more entries than the probe reads fails its source instead of being cut
+/// at an arbitrary entry: the cut could hide the very library (or GPU) that matters. Shown on
+/// a conda environment's `lib` (the generic limit, 4,096 names); the GPU directories have the
+/// same rule at 65,536. Before: the first 4,096 names in directory order were read and the
+/// inventory said `ok`.
+#[test]
+fn hardening_oversized_directory_is_not_cut_silently() {
+    let root = machine("mismatch-l40s-550", "bigdir");
+    let dir = root.join("opt/env/lib");
+    fs::create_dir_all(&dir).unwrap();
+    for i in 0..4200 {
+        fs::write(dir.join(format!("libcudart.so.12.{i}")), b"").unwrap();
+    }
+    let out = run(
+        &[s("--json"), s("--root"), s(root.to_str().unwrap())],
+        &[(s("CONDA_PREFIX"), s("/opt/env"))],
+    );
+    let _ = fs::remove_dir_all(&root);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report = json(&out);
+    let inv = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "library-inventory")
+        .unwrap()
+        .clone();
+    assert_eq!(inv["status"], "failed", "{inv}");
+    assert!(
+        inv["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than 4096 entries"),
+        "{inv}"
+    );
+}
