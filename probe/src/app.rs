@@ -60,6 +60,15 @@ pub fn run_or_exit_at_deadline(cli: &Cli, env: Env, emit: fn(&Outcome)) -> Outco
     run_with(cli, env, Some(emit))
 }
 
+/// How long after its start the binary's backstop timer ends the process with exit 3
+/// ([`crate::sys::signals`]): the deadline, plus time for the watchdog to write the partial
+/// report it gathered (a quarter of the deadline, at least 250 ms). It only acts when the
+/// watchdog cannot: no thread, or a report too large to write in that time.
+pub fn backstop(cli: &Cli) -> Duration {
+    let deadline = Duration::from_millis(cli.options().timeout_ms());
+    deadline + (deadline / 4).max(Duration::from_millis(250))
+}
+
 /// Makes a panic end the binary with exit code 3 ("the probe itself failed") and a message on
 /// stderr, instead of an abort (signal 6, exit status 134) that no caller's exit-code table
 /// knows. No input should cause a panic (issue 10); this is the net under that rule. The
@@ -135,12 +144,13 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             return Outcome::out(format!("{}\n", crate::report::JSON_SCHEMA.trim_end()), 0);
         }
         // `nvprobe scan PATH...` reads only the given files: no machine probe.
-        Some(Command::Scan(args)) => return scan(cli, &args.paths),
+        Some(Command::Scan(args)) => return scan(&cli.options(), &args.paths),
         _ => {}
     }
+    let o = cli.options();
     // A --root that is not a directory is a mistake in the command line (a missing host
     // mount in a DaemonSet, a typo), not a machine without a GPU.
-    if let Some(dir) = &cli.root {
+    if let Some(dir) = &o.root {
         let why = match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => None,
             Ok(_) => Some("not a directory".to_owned()),
@@ -156,14 +166,14 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             );
         }
     }
-    let root = cli.root.clone().map_or_else(Root::host, Root::at);
+    let root = o.root.clone().map_or_else(Root::host, Root::at);
     let mut opts = Options::new(root);
-    opts.deep = cli.deep;
-    opts.cross_check = cli.cross_check;
-    opts.timeout = Duration::from_millis(cli.timeout);
+    opts.deep = o.deep;
+    opts.cross_check = o.cross_check;
+    opts.timeout = Duration::from_millis(o.timeout_ms());
     opts.env = env;
     // `--root` on a capture bundle: its ioctl replies, environment and flags are replayed.
-    if let Some(dir) = &cli.root {
+    if let Some(dir) = &o.root {
         crate::capture::prepare_replay(&mut opts, dir);
     }
     // `nvprobe capture --out DIR`: DIR is checked before anything is probed.
@@ -198,8 +208,12 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     {
         opts.stall = Some((name, Duration::from_millis(ms)));
     }
+    #[cfg(debug_assertions)]
+    {
+        opts.no_watchdog = opts.env.get("NVPROBE_TEST_NO_WATCHDOG").is_some();
+    }
     // The sandbox goes on while the process has one thread (the deadline watchdog inherits it).
-    let sandbox = if cli.no_sandbox {
+    let sandbox = if o.no_sandbox {
         crate::sys::sandbox::turned_off()
     } else if capture.is_some() {
         Source::new(
@@ -226,9 +240,9 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     };
 
     let finish = Finish {
-        json: cli.json,
+        json: o.json,
         kind: match &cli.command {
-            Some(Command::Labels) => FinishKind::Labels,
+            Some(Command::Labels(_)) => FinishKind::Labels,
             Some(Command::Export(args)) => FinishKind::Export(args.format),
             Some(Command::Capture(_)) => FinishKind::Capture,
             _ => FinishKind::Report,
@@ -314,8 +328,8 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
 
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one
 /// could not be.
-fn scan(cli: &Cli, paths: &[PathBuf]) -> Outcome {
-    if !cli.no_sandbox {
+fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf]) -> Outcome {
+    if !o.no_sandbox {
         let policy = crate::sys::sandbox::Policy {
             read: paths
                 .iter()
@@ -326,7 +340,7 @@ fn scan(cli: &Cli, paths: &[PathBuf]) -> Outcome {
         let _ = crate::sys::sandbox::apply(&policy);
     }
     let results = crate::cudabin::scan_paths(paths, &crate::cudabin::ScanLimits::default());
-    let text = if cli.json {
+    let text = if o.json {
         crate::cudabin::scan_json(&results) + "\n"
     } else {
         crate::cudabin::render_scan(&results)

@@ -13,37 +13,64 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "nvprobe", version, about, long_about, after_help = TOP_EXAMPLES)]
 pub struct Cli {
-    /// Print the report as one JSON object on stdout (`schema_version` 1).
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Read the machine from DIR instead of `/` (a fixture or a capture): every absolute path
-    /// the probe reads is resolved under DIR, like a chroot.
-    #[arg(long, value_name = "DIR", global = true)]
-    pub root: Option<PathBuf>,
-
-    /// Allow queries that wake or initialise a GPU (RM allocation: architecture, name, UUID,
-    /// memory).
-    #[arg(long, global = true)]
-    pub deep: bool,
-
-    /// Run the NVML shim (nvprobe-shim) and compare its answers field by field.
-    #[arg(long, global = true)]
-    pub cross_check: bool,
-
-    /// Hard deadline for the whole run, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS, global = true,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
-    pub timeout: u64,
-
-    /// Run without the self-sandbox (`no_new_privs`, Landlock read-only filesystem access,
-    /// seccomp syscall allow-list), e.g. to tell whether the sandbox is what breaks a run.
-    #[arg(long, global = true)]
-    pub no_sandbox: bool,
+    /// The probe's options, given before a command (`nvprobe --json check`); a command takes
+    /// them after its name too (`nvprobe check --json`): see [`Cli::options`].
+    #[command(flatten)]
+    pub opts: ProbeOptions,
 
     /// What to do; without a command, report on this machine.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The options of every command that probes the machine. Each command lists only the options
+/// it takes (`schema --help` shows none), so they are flattened into each, not global.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct ProbeOptions {
+    /// Print the report as one JSON object on stdout (`schema_version` 1).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Read the machine from DIR instead of `/` (a fixture or a capture): every absolute path
+    /// the probe reads is resolved under DIR, like a chroot.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Allow queries that wake or initialise a GPU (RM allocation: architecture, name, UUID,
+    /// memory).
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Run the NVML shim (nvprobe-shim) and compare its answers field by field.
+    #[arg(long)]
+    pub cross_check: bool,
+
+    /// Hard deadline for the whole run, in milliseconds (1 to 600000) [default: 2000].
+    #[arg(long, value_name = "MS", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
+    pub timeout: Option<u64>,
+
+    /// Run without the self-sandbox (`no_new_privs`, Landlock read-only filesystem access,
+    /// seccomp syscall allow-list), e.g. to tell whether the sandbox is what breaks a run.
+    #[arg(long)]
+    pub no_sandbox: bool,
+}
+
+/// The options of `nvprobe scan`, which reads only the files it is given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct ScanOptions {
+    /// Print the inventory as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Hard deadline for the whole scan, in milliseconds (1 to 600000) [default: 2000].
+    #[arg(long, value_name = "MS", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
+    pub timeout: Option<u64>,
+
+    /// Run without the self-sandbox.
+    #[arg(long)]
+    pub no_sandbox: bool,
 }
 
 /// `--timeout` when not given, in milliseconds.
@@ -51,25 +78,57 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 /// The longest `--timeout` accepted, in milliseconds.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
+impl ProbeOptions {
+    /// The deadline in milliseconds: `--timeout`, or [`DEFAULT_TIMEOUT_MS`].
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT_MS)
+    }
+
+    /// These options with those given after the command name laid over them: a flag set in
+    /// either place is set; a value given after the command wins.
+    fn merged(&self, after: &Self) -> Self {
+        Self {
+            json: self.json || after.json,
+            root: after.root.clone().or_else(|| self.root.clone()),
+            deep: self.deep || after.deep,
+            cross_check: self.cross_check || after.cross_check,
+            timeout: after.timeout.or(self.timeout),
+            no_sandbox: self.no_sandbox || after.no_sandbox,
+        }
+    }
+}
+
 impl Cli {
-    /// The most common command lines, those made only of the global options and no
-    /// subcommand (`nvprobe --json --root DIR`), parsed without clap: building clap's command
-    /// tree (every subcommand and its help) took ~0.2 ms of a ~2 ms run (issue 11). `None` for
+    /// The options in force: those before the command, with the command's own laid over them.
+    pub fn options(&self) -> ProbeOptions {
+        match &self.command {
+            None | Some(Command::Schema) => self.opts.clone(),
+            Some(Command::Check(a)) => self.opts.merged(&a.opts),
+            Some(Command::Capture(a)) => self.opts.merged(&a.opts),
+            Some(Command::Labels(a)) => self.opts.merged(a),
+            Some(Command::Export(a)) => self.opts.merged(&a.opts),
+            Some(Command::Scan(a)) => self.opts.merged(&ProbeOptions {
+                json: a.opts.json,
+                timeout: a.opts.timeout,
+                no_sandbox: a.opts.no_sandbox,
+                ..ProbeOptions::default()
+            }),
+        }
+    }
+
+    /// The most common command lines, those made only of the options and no subcommand
+    /// (`nvprobe --json --root DIR`), parsed without clap: building clap's command tree
+    /// (every subcommand and its help) took ~0.2 ms of a ~2 ms run (issue 11). `None` for
     /// anything else (a subcommand, `--help`, a repeated or malformed option, a value that
     /// starts with `-`, non-UTF-8), which clap then parses and explains. `args` starts with
     /// the program name, like [`std::env::args_os`]. A test checks that whatever this accepts,
     /// clap parses the same way.
     pub fn parse_plain(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<Self> {
         let mut cli = Self {
-            json: false,
-            root: None,
-            deep: false,
-            cross_check: false,
-            timeout: DEFAULT_TIMEOUT_MS,
-            no_sandbox: false,
+            opts: ProbeOptions::default(),
             command: None,
         };
-        let mut timeout_seen = false;
+        let o = &mut cli.opts;
         let mut args = args.into_iter().skip(1);
         while let Some(arg) = args.next() {
             let arg = arg.into_string().ok()?;
@@ -85,10 +144,10 @@ impl Cli {
                 Some(())
             };
             match name {
-                "--json" => flag(&mut cli.json)?,
-                "--deep" => flag(&mut cli.deep)?,
-                "--cross-check" => flag(&mut cli.cross_check)?,
-                "--no-sandbox" => flag(&mut cli.no_sandbox)?,
+                "--json" => flag(&mut o.json)?,
+                "--deep" => flag(&mut o.deep)?,
+                "--cross-check" => flag(&mut o.cross_check)?,
+                "--no-sandbox" => flag(&mut o.no_sandbox)?,
                 "--root" | "--timeout" => {
                     let value = match inline {
                         Some(v) => v,
@@ -98,19 +157,20 @@ impl Cli {
                         return None;
                     }
                     if name == "--root" {
-                        if cli.root.is_some() {
+                        if o.root.is_some() {
                             return None;
                         }
-                        cli.root = Some(PathBuf::from(value));
+                        o.root = Some(PathBuf::from(value));
                     } else {
-                        if timeout_seen || !value.bytes().all(|b| b.is_ascii_digit()) {
+                        if o.timeout.is_some() || !value.bytes().all(|b| b.is_ascii_digit()) {
                             return None;
                         }
-                        timeout_seen = true;
-                        cli.timeout = value
-                            .parse()
-                            .ok()
-                            .filter(|t| (1..=MAX_TIMEOUT_MS).contains(t))?;
+                        o.timeout = Some(
+                            value
+                                .parse()
+                                .ok()
+                                .filter(|t| (1..=MAX_TIMEOUT_MS).contains(t))?,
+                        );
                     }
                 }
                 _ => return None,
@@ -178,7 +238,7 @@ pub enum Command {
     /// Exit codes: 0 labels written (whatever the findings: see `nvprobe.healthy`), 2 usage
     /// error, 3 the probe itself failed.
     #[command(after_help = LABELS_EXAMPLES)]
-    Labels,
+    Labels(ProbeOptions),
 
     /// Facts for package managers and scripts: shell, conda, wheel-variant, overrides.
     ///
@@ -226,6 +286,10 @@ Examples:
 /// `nvprobe export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ProbeOptions,
+
     /// What to write.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: ExportFormat,
@@ -260,6 +324,10 @@ impl ExportFormat {
 /// `nvprobe scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ScanOptions,
+
     /// ELF files or directories to scan.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -268,6 +336,10 @@ pub struct ScanArgs {
 /// `nvprobe capture`.
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ProbeOptions,
+
     /// The bundle directory: created, or an existing empty directory (nothing else is
     /// overwritten). Nothing is written outside it.
     #[arg(long, value_name = "DIR")]
@@ -282,6 +354,10 @@ pub struct CaptureArgs {
 /// `nvprobe check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ProbeOptions,
+
     /// Will a program built with this CUDA runtime version (X.Y) run here: natively, through
     /// minor-version or forward compatibility, or not at all?
     #[arg(long, value_name = "X.Y")]
@@ -371,9 +447,13 @@ mod tests {
             "--deep",
         ])
         .unwrap();
-        assert!(cli.json && cli.deep && !cli.no_sandbox && cli.command.is_none());
-        assert_eq!((cli.root, cli.timeout), (Some(PathBuf::from("/r")), 300));
-        assert_eq!(p(&["nvprobe"]).map(|c| c.timeout), Some(2000));
+        let o = cli.options();
+        assert!(o.json && o.deep && !o.no_sandbox && cli.command.is_none());
+        assert_eq!((o.root, o.timeout), (Some(PathBuf::from("/r")), Some(300)));
+        assert_eq!(
+            p(&["nvprobe"]).map(|c| c.options().timeout_ms()),
+            Some(2000)
+        );
         assert!(p(&["nvprobe", "--json", "--json"]).is_none());
         assert!(p(&["nvprobe", "check"]).is_none());
     }

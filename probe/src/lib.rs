@@ -234,6 +234,10 @@ pub struct Options {
     /// deadline. Never set by the command line.
     #[doc(hidden)]
     pub stall: Option<(String, Duration)>,
+    /// Test hook: run without the watchdog thread, as when `clone` is refused, to exercise
+    /// the binary's backstop timer. Never set by the command line.
+    #[doc(hidden)]
+    pub no_watchdog: bool,
     /// The run's `/etc/ld.so.cache`, parsed once for the platform checks and the doctor.
     pub ld_cache: doctor::ldcache::Shared,
 }
@@ -249,6 +253,7 @@ impl Options {
             env: Env::default(),
             capture: None,
             stall: None,
+            no_watchdog: false,
             ld_cache: doctor::ldcache::Shared::default(),
         }
     }
@@ -438,6 +443,14 @@ pub fn probe_with_deadline(opts: &Options) -> Result<Report, DeadlineExceeded> {
     }
 }
 
+/// How long before the deadline the binary's watchdog takes over, so the partial report it
+/// writes is out by the deadline: a fifth of the deadline, at most 100 ms. Writing a large
+/// partial report takes time (5,000 GPUs: ~3.5 MB of JSON, 100–160 ms on a 2-CPU VM); waking
+/// at the deadline itself overshot it by that much.
+pub fn render_reserve(timeout: Duration) -> Duration {
+    (timeout / 5).min(Duration::from_millis(100))
+}
+
 /// Set once by whichever of the probing thread and the watchdog of
 /// [`probe_with_watchdog`] gets to write the output.
 static OUTPUT_CLAIMED: AtomicBool = AtomicBool::new(false);
@@ -463,21 +476,27 @@ pub fn probe_with_watchdog(
     let partial = Arc::new(Mutex::new(Partial::default()));
     let watch_opts = opts.clone();
     let watch_partial = Arc::clone(&partial);
-    // The watchdog renders at most a partial report: a small stack is enough.
-    let _ = std::thread::Builder::new()
-        .name("nvprobe-watchdog".to_owned())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            std::thread::sleep(watch_opts.timeout);
-            if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {
-                return;
-            }
-            let report = partial_report(&watch_opts, &watch_partial)
-                .ok_or(DeadlineExceeded(watch_opts.timeout));
-            let code = at_deadline(report);
-            std::process::exit(i32::from(code));
-        });
-    // Without a watchdog (a refused thread) the probe still runs, unbounded.
+    // The watchdog renders at most a partial report: a small stack is enough. Without it (a
+    // refused thread) the binary's backstop timer still ends the run (`sys::signals`).
+    let _ = (!opts.no_watchdog).then(|| {
+        std::thread::Builder::new()
+            .name("nvprobe-watchdog".to_owned())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                std::thread::sleep(
+                    watch_opts
+                        .timeout
+                        .saturating_sub(render_reserve(watch_opts.timeout)),
+                );
+                if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                let report = partial_report(&watch_opts, &watch_partial)
+                    .ok_or(DeadlineExceeded(watch_opts.timeout));
+                let code = at_deadline(report);
+                std::process::exit(i32::from(code));
+            })
+    });
     let report = probe_observed(opts, &partial);
     if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {
         // The watchdog is writing the partial report and will exit the process.

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // The last-resort exits (abort, SIGXFSZ, and a backstop past the deadline in case the
+    // watchdog thread cannot run), before the sandbox, which refuses `setitimer`.
+    nvprobe::sys::signals::install(Some(nvprobe::app::backstop(&cli)));
     let outcome = nvprobe::app::run_or_exit_at_deadline(&cli, nvprobe::Env::from_process(), |o| {
         // The deadline passed: the watchdog writes the partial outcome and exits, while the
         // probing thread may be stuck in the kernel.

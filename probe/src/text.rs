@@ -107,6 +107,25 @@ pub fn render(r: &Report) -> String {
     for (label, text) in crate::doctor::library_lines(r) {
         line(&mut out, &label, &text);
     }
+    // --cross-check: what NVML said, and why it could not say anything.
+    if let Some(c) = &r.cross_check {
+        let mut text = match c.status.as_str() {
+            "agree" => "NVML agrees with the probe".to_owned(),
+            "disagree" => format!(
+                "NVML disagrees on {} field(s) (see cross-check-disagrees)",
+                c.differences.len()
+            ),
+            other => format!("no comparison: {other}"),
+        };
+        if c.status != "agree"
+            && c.status != "disagree"
+            && let Some(s) = r.source(crate::crosscheck::SOURCE)
+        {
+            text.push_str(" — ");
+            text.push_str(&s.detail);
+        }
+        line(&mut out, "NVML", &text);
+    }
 
     out.push('\n');
     if r.findings.is_empty() {

@@ -360,3 +360,195 @@ fn hardening_oversized_directory_is_not_cut_silently() {
         "{inv}"
     );
 }
+
+/// Ways the process could end outside the documented exit codes now end with exit 3 and a
+/// message: stdout to a file past `RLIMIT_FSIZE` (was: killed by SIGXFSZ), an abort (what
+/// Rust does when an allocation fails; was: killed by SIGABRT, status 134), and a stalled
+/// source with no watchdog thread (was: as long as the stall).
+#[test]
+fn hardening_last_resort_exits_are_exit_3() {
+    let bin = env!("CARGO_BIN_EXE_nvprobe");
+    let root = fixture("bare-metal-h100x8-open-580");
+    let dir = scratch("fsize");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 1 && exec \"$0\" --json --root \"$1\" > \"$2\"")
+        .arg(bin)
+        .arg(&root)
+        .arg(dir.join("report.json"))
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot write the output"),
+        "{out:?}"
+    );
+
+    // An abort while the probe runs (a stalled source keeps it running).
+    let child = nvprobe_command()
+        .args([
+            "--json",
+            "--root",
+            root.to_str().unwrap(),
+            "--timeout",
+            "20000",
+        ])
+        .env("NVPROBE_TEST_STALL", "sysfs-pci:20000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-ABRT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("internal error"),
+        "{out:?}"
+    );
+
+    // No watchdog thread: the backstop timer ends the run 250 ms after a 300 ms deadline.
+    let start = std::time::Instant::now();
+    let out = nvprobe_command()
+        .args([
+            "--json",
+            "--root",
+            root.to_str().unwrap(),
+            "--timeout",
+            "300",
+        ])
+        .env("NVPROBE_TEST_STALL", "sysfs-pci:20000")
+        .env("NVPROBE_TEST_NO_WATCHDOG", "1")
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("deadline passed"),
+        "{out:?}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The command line: each command lists only the options it takes; options work before or
+/// after the command; a negative `--timeout` is a bad value, not an unknown argument; a
+/// patch level in `--cuda` is refused rather than dropped.
+#[test]
+fn hardening_command_line() {
+    let help = |args: &[&str]| {
+        let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+        let out = run(&args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let schema = help(&["schema", "--help"]);
+    let options = schema.split("Options:").nth(1).unwrap();
+    assert_eq!(
+        options.trim().lines().next().unwrap().trim(),
+        "-h, --help",
+        "{schema}"
+    );
+    for opt in ["--root", "--deep", "--timeout", "--cross-check"] {
+        assert!(!schema.contains(opt), "schema --help lists {opt}: {schema}");
+    }
+    let scan = help(&["scan", "--help"]);
+    assert!(
+        scan.contains("--timeout") && scan.contains("--json"),
+        "{scan}"
+    );
+    assert!(
+        !scan.contains("--root") && !scan.contains("--deep"),
+        "{scan}"
+    );
+    let check = help(&["check", "--help"]);
+    assert!(
+        check.contains("--root") && check.contains("--timeout"),
+        "{check}"
+    );
+
+    let root = fixture("bare-metal-h100x8-open-580");
+    let r = root.to_str().unwrap();
+    // The same answer with the options before or after the command.
+    let before = run(
+        &[
+            s("--json"),
+            s("--root"),
+            s(r),
+            s("check"),
+            s("--cuda"),
+            s("12.4"),
+        ],
+        &[],
+    );
+    let after = run(
+        &[
+            s("check"),
+            s("--cuda"),
+            s("12.4"),
+            s("--json"),
+            s("--root"),
+            s(r),
+        ],
+        &[],
+    );
+    assert_eq!(before.status.code(), Some(0), "{before:?}");
+    assert_eq!(before.stdout, after.stdout);
+
+    let out = run(&[s("--timeout"), s("-5"), s("--root"), s(r)], &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value '-5' for '--timeout <MS>'"),
+        "{err}"
+    );
+
+    let out = run(
+        &[s("--root"), s(r), s("check"), s("--cuda"), s("12.8.1")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(12.8)"),
+        "{out:?}"
+    );
+}
+
+/// The three overrides on a machine without a GPU: the report has the stand-in GPU and driver
+/// and says so (`override-used`), not also `no-nvidia-gpu`.
+#[test]
+fn hardening_overrides_do_not_also_say_no_gpu() {
+    let root = fixture("no-gpu");
+    let out = run(
+        &[s("--json"), s("--root"), s(root.to_str().unwrap())],
+        &[
+            (s("NVPROBE_DRIVER_VERSION"), s("550.54.15")),
+            (s("NVPROBE_CUDA_VERSION"), s("12.4")),
+            (s("NVPROBE_COMPUTE_CAPABILITY"), s("8.6")),
+        ],
+    );
+    let c = codes(&json(&out));
+    assert!(c.contains(&"override-used".to_owned()), "{c:?}");
+    assert!(!c.contains(&"no-nvidia-gpu".to_owned()), "{c:?}");
+}
+
+/// `--cross-check` in text mode says what became of it, also when NVML could not run.
+#[test]
+fn hardening_cross_check_is_reported_in_text() {
+    let root = fixture("mismatch-l40s-550");
+    let out = run(
+        &[s("--root"), s(root.to_str().unwrap()), s("--cross-check")],
+        &[(s("NVPROBE_SHIM"), s("/nonexistent/nvprobe-shim"))],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("NVML      no comparison: ")),
+        "{text}"
+    );
+}

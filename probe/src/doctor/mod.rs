@@ -471,10 +471,25 @@ impl CheckRequest {
     /// position of the fault.
     pub fn new(cuda: Option<&str>, requirement: Option<&str>) -> Result<Self, String> {
         let cuda = match cuda {
+            // Not silently 12.8: compatibility is decided by the release (X.Y) alone, so say
+            // what is checked rather than drop a part of what was asked.
+            Some(c) if c.trim().matches('.').count() > 1 => {
+                let release: Vec<&str> = c.trim().splitn(3, '.').take(2).collect();
+                return Err(format!(
+                    "--cuda: '{}' has a patch level: give the release as X.Y ({}), which alone decides compatibility",
+                    crate::text::escape(c),
+                    crate::text::escape(&release.join("."))
+                ));
+            }
             Some(c) => Some(
                 overrides::parse_cuda(c.trim())
                     .and_then(|v| cuda::parse_version(&v))
-                    .ok_or_else(|| format!("--cuda: '{c}' is not a CUDA version such as 12.4"))?,
+                    .ok_or_else(|| {
+                        format!(
+                            "--cuda: '{}' is not a CUDA version such as 12.4",
+                            crate::text::escape(c)
+                        )
+                    })?,
             ),
             None => None,
         };

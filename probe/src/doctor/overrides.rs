@@ -110,6 +110,9 @@ pub fn read(env: &Env) -> (Overrides, Vec<Finding>) {
 /// Puts the overrides into the report and says so.
 pub fn apply(o: &Overrides, report: &mut Report) {
     let mut said = Vec::new();
+    // An override that stands for a driver or GPU nothing detected: the report then has one,
+    // and `no-nvidia-gpu` would contradict it (`override-used` says none was detected).
+    let mut stands_in = false;
     if let Some(v) = &o.driver {
         let branch = v
             .split('.')
@@ -136,7 +139,10 @@ pub fn apply(o: &Overrides, report: &mut Report) {
                 format!("{DRIVER_VAR}={v} replaced the detected driver {det}")
             }
             Some(_) => format!("{DRIVER_VAR}={v} (the same as detected)"),
-            None => format!("{DRIVER_VAR}={v} stands for a driver (none was detected)"),
+            None => {
+                stands_in = true;
+                format!("{DRIVER_VAR}={v} stands for a driver (none was detected)")
+            }
         });
     }
     if let Some(c) = &o.cuda {
@@ -155,6 +161,7 @@ pub fn apply(o: &Overrides, report: &mut Report) {
     }
     if let Some(cc) = &o.compute_capability {
         if report.gpus.is_empty() {
+            stands_in = true;
             report.gpus.push(override_gpu());
             said.push(format!(
                 "{CC_VAR}={cc} stands for one GPU (none was detected; it is listed with bus id \"override\")"
@@ -168,6 +175,11 @@ pub fn apply(o: &Overrides, report: &mut Report) {
             g.compute_capability = Some(cc.clone());
             g.compute_capability_source = Some(CcSource::Override);
         }
+    }
+    if stands_in {
+        report
+            .findings
+            .retain(|f| f.code != crate::findings::NO_NVIDIA_GPU);
     }
     if !said.is_empty() {
         report.findings.push(Finding::new(

@@ -27,6 +27,7 @@ pub mod alloc;
 pub mod dxg;
 pub mod mem;
 pub mod sandbox;
+pub mod signals;
 
 use std::os::fd::OwnedFd;
 
