@@ -31,6 +31,7 @@
 //! Difference fields are report paths: `driver.version`, `gpus.count`,
 //! `gpus[0000:3b:00.0].uuid`, `gpus[0000:3b:00.0]` (present on one side only).
 
+pub use crate::codes::CROSS_CHECK_DISAGREES;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -56,8 +57,6 @@ pub const SHIM_NAME: &str = "nvprobe-shim";
 pub const OUTPUT_LIMIT: usize = 1024 * 1024;
 /// The name of the source record.
 pub const SOURCE: &str = "nvml-shim";
-/// Finding: the shim reports a value that differs from the probe's (warning).
-pub const CROSS_CHECK_DISAGREES: &str = "cross-check-disagrees";
 /// Finding: the user-space driver library is not the kernel module's version (error).
 pub use crate::doctor::DRIVER_LIBRARY_MISMATCH;
 

@@ -2,35 +2,13 @@
 //!
 //! Every code is stable kebab-case and keeps its meaning forever (see `shared/design.md`).
 
+pub use crate::codes::{
+    COMPUTE_CAPABILITY_UNKNOWN, DEADLINE_EXCEEDED, DEVICE_NODES_MISSING, DEVICE_PERMISSION_DENIED,
+    DRIVER_BRANCH_UNKNOWN, DRIVER_NOT_LOADED, DRIVER_VERSION_SOURCES_DISAGREE, GPU_NOT_BOUND,
+    MODULE_NOT_BUILT_FOR_KERNEL, NO_NVIDIA_GPU, NOUVEAU_BOUND, SOURCES_UNREADABLE,
+};
 use crate::detect::Facts;
 use crate::report::{Finding, PlatformKind, Report, Severity};
-
-/// No NVIDIA GPU seen by any source.
-pub const NO_NVIDIA_GPU: &str = "no-nvidia-gpu";
-/// An NVIDIA GPU is on the PCI bus but the nvidia module is not loaded.
-pub const DRIVER_NOT_LOADED: &str = "driver-not-loaded";
-/// A GPU is bound to nouveau.
-pub const NOUVEAU_BOUND: &str = "nouveau-bound";
-/// No nvidia module for the running kernel while one exists for another kernel.
-pub const MODULE_NOT_BUILT_FOR_KERNEL: &str = "module-not-built-for-kernel";
-/// The module is loaded but `/dev/nvidiactl` or `/dev/nvidiaN` is absent.
-pub const DEVICE_NODES_MISSING: &str = "device-nodes-missing";
-/// A device node exists but cannot be opened.
-pub const DEVICE_PERMISSION_DENIED: &str = "device-permission-denied";
-/// The nvidia module is loaded, yet a GPU on the bus has no driver bound (extension).
-pub const GPU_NOT_BOUND: &str = "gpu-not-bound";
-/// Two sources of the driver version disagree (extension).
-pub const DRIVER_VERSION_SOURCES_DISAGREE: &str = "driver-version-sources-disagree";
-
-/// A GPU's compute capability is not known to the tables (extension).
-pub const COMPUTE_CAPABILITY_UNKNOWN: &str = "compute-capability-unknown";
-/// The driver's branch is newer than the tables know (extension).
-pub const DRIVER_BRANCH_UNKNOWN: &str = "driver-branch-unknown";
-
-/// The run stopped at its deadline; the report is partial (extension).
-pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
-/// A source the answers depend on could not be read, so they are unknown (extension).
-pub const SOURCES_UNREADABLE: &str = "sources-unreadable";
 
 /// The sources whose failure leaves the report's answers unknown: whether a GPU and a driver
 /// are here, what the loader would load, what the environment asks for. The others fail for

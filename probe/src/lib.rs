@@ -91,6 +91,7 @@ pub mod app;
 pub mod assemble;
 pub mod capture;
 pub mod cli;
+pub mod codes;
 pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;

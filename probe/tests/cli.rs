@@ -477,3 +477,32 @@ fn cli_panic_exits_3_with_a_message() {
         "{stderr}"
     );
 }
+
+/// Every finding raised on every fixture machine is in the catalogue, with a severity the
+/// catalogue lists for it (issue 19: one catalogue of codes).
+#[test]
+fn cli_every_finding_is_in_the_catalogue() {
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for extra in [&[][..], &["--deep"][..], &["check", "--cuda", "13.0"][..]] {
+            let mut args = vec!["--json", "--root", dir.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let out = nvprobe(&args);
+            let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+            for f in r["findings"].as_array().unwrap() {
+                let code = f["code"].as_str().unwrap();
+                let entry = nvprobe::codes::lookup(code)
+                    .unwrap_or_else(|| panic!("{}: {code} is not in the catalogue", dir.display()));
+                let sev = f["severity"].as_str().unwrap();
+                assert!(
+                    entry.severities.iter().any(|s| s.as_str() == sev),
+                    "{}: {code} raised as {sev}",
+                    dir.display()
+                );
+            }
+        }
+    }
+}

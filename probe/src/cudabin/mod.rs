@@ -53,12 +53,8 @@ pub use types::{
 };
 pub use walk::{ScanLimits, scan_file, scan_paths};
 
+pub use crate::codes::{ARCH_MISSING_FROM_BINARY, PTX_TOO_NEW_FOR_DRIVER};
 use crate::report::{Finding, Severity};
-
-/// Finding code: a checked binary has no SASS for the GPU and no PTX it could JIT.
-pub const ARCH_MISSING_FROM_BINARY: &str = "arch-missing-from-binary";
-/// Finding code: the only code for the GPU is PTX newer than the driver compiles.
-pub const PTX_TOO_NEW_FOR_DRIVER: &str = "ptx-too-new-for-driver";
 
 /// The verdict for one scanned file on one GPU; `None` when the file has no GPU code at all
 /// (nothing to check).

@@ -22,6 +22,11 @@ pub mod libs;
 pub mod overrides;
 pub mod require;
 
+pub use crate::codes::{
+    ARCH_UNSUPPORTED_BY_DRIVER, CUDA_CANNOT_TARGET_ARCH, CUDA_MINOR_VERSION_COMPAT,
+    CUDA_RUNTIME_TOO_NEW, DRIVER_LIBRARY_MISMATCH, FABRIC_MANAGER_MISSING, FORWARD_COMPAT_ACTIVE,
+    FORWARD_COMPAT_UNSUPPORTED, OVERRIDE_INVALID, OVERRIDE_USED, STUB_LIBRARY_SELECTED,
+};
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -30,30 +35,6 @@ use crate::report::{
 };
 use crate::tables::{self, compare_versions};
 use crate::{Env, Options};
-
-/// A userspace driver library that would be loaded has another version than the kernel module.
-pub const DRIVER_LIBRARY_MISMATCH: &str = "driver-library-mismatch";
-/// The requested CUDA version needs a newer driver, and no compatibility path applies.
-pub const CUDA_RUNTIME_TOO_NEW: &str = "cuda-runtime-too-new";
-/// It runs through minor-version compatibility only.
-pub const CUDA_MINOR_VERSION_COMPAT: &str = "cuda-minor-version-compat";
-/// cuda-compat libraries are in use and accepted for this driver branch and GPU.
-pub const FORWARD_COMPAT_ACTIVE: &str = "forward-compat-active";
-/// cuda-compat libraries in use, but not valid for this GPU or driver branch.
-pub const FORWARD_COMPAT_UNSUPPORTED: &str = "forward-compat-unsupported";
-/// The driver branch no longer supports the GPU's architecture.
-pub const ARCH_UNSUPPORTED_BY_DRIVER: &str = "arch-unsupported-by-driver";
-/// The requested CUDA version cannot build code for the GPU's compute capability (extension).
-pub const CUDA_CANNOT_TARGET_ARCH: &str = "cuda-cannot-target-arch";
-/// `NVSwitch` functions present but no fabric manager running, or one of another version.
-pub const FABRIC_MANAGER_MISSING: &str = "fabric-manager-missing";
-/// An `NVPROBE_*` override replaced detection.
-pub const OVERRIDE_USED: &str = "override-used";
-/// An `NVPROBE_*` override was malformed and ignored (extension).
-pub const OVERRIDE_INVALID: &str = "override-invalid";
-/// The `libcuda.so.1` or `libnvidia-ml.so.1` the loader would pick is a toolkit stub
-/// (extension).
-pub const STUB_LIBRARY_SELECTED: &str = "stub-library-selected";
 
 /// A GPU as the doctor sees it: the report's fields, completed from the PCI table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -335,7 +335,7 @@ impl Ctx<'_> {
 
     fn permission_denied(&mut self, path: &str, e: Errno) {
         self.findings.push(Finding::new(
-            "device-permission-denied",
+            crate::codes::DEVICE_PERMISSION_DENIED,
             Severity::Error,
             format!("{path} exists but cannot be opened: {}", errno_name(e)),
             "Run as a user with access to the NVIDIA device nodes (usually the video group, or \
@@ -474,7 +474,7 @@ pub fn probe_ioctl(driver: &dyn NvDriver, opts: &IoctlOptions) -> IoctlOutcome {
     out.findings = ctx.findings;
     if !ctx.refusals.is_empty() {
         out.findings.push(Finding::new(
-            "gvisor-nvproxy-limit",
+            crate::codes::GVISOR_NVPROXY_LIMIT,
             Severity::Warning,
             format!(
                 "The sandbox's NVIDIA proxy (gVisor nvproxy) refused: {}",
@@ -938,10 +938,10 @@ fn gpu_lost(ctx: &mut Ctx<'_>, card: &CardInfo) {
     let already = ctx
         .findings
         .iter()
-        .any(|f| f.code == "gpu-lost" && f.message.contains(&card.bus_id));
+        .any(|f| f.code == crate::codes::GPU_LOST && f.message.contains(&card.bus_id));
     if !already {
         ctx.findings.push(Finding::new(
-            "gpu-lost",
+            crate::codes::GPU_LOST,
             Severity::Error,
             format!(
                 "The driver reports the GPU at {} as lost (NV_ERR_GPU_IS_LOST)",
@@ -1271,7 +1271,7 @@ pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) {
     report.findings.extend(outcome.findings.iter().cloned());
     if !disagreements.is_empty() {
         report.findings.push(Finding::new(
-            "sources-disagree",
+            crate::codes::SOURCES_DISAGREE,
             Severity::Warning,
             format!(
                 "The NVIDIA driver and procfs/sysfs disagree: {}",
@@ -1529,7 +1529,7 @@ mod tests {
         let f = report
             .findings
             .iter()
-            .find(|f| f.code == "sources-disagree")
+            .find(|f| f.code == crate::codes::SOURCES_DISAGREE)
             .unwrap();
         assert!(
             f.message.contains("device_id: driver 0x2330, sysfs 0x2331"),

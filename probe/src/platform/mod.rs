@@ -19,35 +19,15 @@ pub mod tegra;
 pub mod wsl;
 
 use crate::Options;
+pub use crate::codes::{
+    CONTAINER_DEVICE_NODES_MISSING, CONTAINER_GPU_NOT_VISIBLE, CONTAINER_LIBRARIES_MISSING,
+    CONTAINER_VISIBLE_SUBSET, GVISOR_NVPROXY_CAPABILITIES_MISSING, GVISOR_NVPROXY_NOT_ENABLED,
+    TEGRA_GPU_NODES_MISSING, WSL_GPU_NOT_EXPOSED, WSL_LIBRARIES_NOT_ON_LOADER_PATH,
+    WSL_LINUX_DRIVER_INSTALLED, WSL_TOOLS_NOT_ON_PATH, WSL_USERSPACE_MISSING,
+};
 use crate::detect::Facts;
 use crate::report::{PlatformKind, Report};
 use crate::root::Root;
-
-/// WSL2: `/dev/dxg` lists no NVIDIA adapter, or is missing.
-pub const WSL_GPU_NOT_EXPOSED: &str = "wsl-gpu-not-exposed";
-/// WSL2: `/usr/lib/wsl/lib` holds the NVIDIA libraries but the dynamic loader does not search
-/// it.
-pub const WSL_LIBRARIES_NOT_ON_LOADER_PATH: &str = "wsl-libraries-not-on-loader-path";
-/// WSL2: `nvidia-smi` lives in `/usr/lib/wsl/lib`, which is not on `PATH`.
-pub const WSL_TOOLS_NOT_ON_PATH: &str = "wsl-tools-not-on-path";
-/// WSL2: the Windows driver's Linux userspace (`libcuda.so.1`) is not mounted.
-pub const WSL_USERSPACE_MISSING: &str = "wsl-userspace-missing";
-/// WSL2: a Linux NVIDIA driver's libraries are installed inside WSL and shadow the WSL ones.
-pub const WSL_LINUX_DRIVER_INSTALLED: &str = "wsl-linux-driver-installed";
-/// gVisor: runsc runs without nvproxy (no `/dev/nvidiactl`).
-pub const GVISOR_NVPROXY_NOT_ENABLED: &str = "gvisor-nvproxy-not-enabled";
-/// gVisor: nvproxy is on but device nodes or the libraries of a capability are missing.
-pub const GVISOR_NVPROXY_CAPABILITIES_MISSING: &str = "gvisor-nvproxy-capabilities-missing";
-/// Tegra: the integrated GPU's device nodes are missing.
-pub const TEGRA_GPU_NODES_MISSING: &str = "tegra-gpu-nodes-missing";
-/// Container: GPUs were asked for (or exist on the host) but none was injected.
-pub const CONTAINER_GPU_NOT_VISIBLE: &str = "container-gpu-not-visible";
-/// Container: device nodes the container needs are missing.
-pub const CONTAINER_DEVICE_NODES_MISSING: &str = "container-device-nodes-missing";
-/// Container: the libraries a driver capability implies are missing.
-pub const CONTAINER_LIBRARIES_MISSING: &str = "container-libraries-missing";
-/// Container: only some of the host's GPUs are visible (information).
-pub const CONTAINER_VISIBLE_SUBSET: &str = "container-visible-subset";
 
 /// Refines the report for its platform, with `/dev/dxg` on the host (or under `--root`).
 pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {

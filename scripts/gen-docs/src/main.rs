@@ -8,6 +8,10 @@
 //!
 //! Writes `OUT_DIR/completions/{nvprobe.bash,_nvprobe,nvprobe.fish}`, `OUT_DIR/man/nvprobe.1`
 //! and one `OUT_DIR/man/nvprobe-<command>.1` per subcommand, then lists the files on stdout.
+//!
+//! `nvprobe-gen-docs --findings-table README.md [--check]` writes the README's findings table
+//! from the catalogue of finding codes (`nvprobe::codes`), between its markers; with `--check`
+//! it only says whether the README is up to date (exit 1 when not).
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +19,73 @@ use std::process::ExitCode;
 use clap::CommandFactory as _;
 use clap_complete::Shell;
 
+/// The markers around the generated findings table in the README.
+const TABLE_START: &str = "<!-- findings-table:";
+const TABLE_END: &str = "<!-- end findings-table -->";
+
+/// The README with its findings table generated anew; `None` without the markers.
+fn with_findings_table(readme: &str) -> Option<String> {
+    let start = readme.find(TABLE_START)?;
+    let body = start + readme.get(start..)?.find('\n')? + 1;
+    let end = body + readme.get(body..)?.find(TABLE_END)?;
+    Some(format!(
+        "{}{}{}",
+        readme.get(..body)?,
+        nvprobe::codes::markdown_table(),
+        readme.get(end..)?
+    ))
+}
+
+fn findings_table(path: &Path, check: bool) -> ExitCode {
+    let mut stderr = std::io::stderr();
+    let readme = match std::fs::read_to_string(path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(stderr, "nvprobe-gen-docs: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(new) = with_findings_table(&readme) else {
+        let _ = writeln!(
+            stderr,
+            "nvprobe-gen-docs: {}: no findings-table markers",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    if check {
+        if new == readme {
+            return ExitCode::SUCCESS;
+        }
+        let _ = writeln!(
+            stderr,
+            "{}: the findings table differs from probe/src/codes.rs; run 'cargo run -p nvprobe-gen-docs -- --findings-table {}'",
+            path.display(),
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match std::fs::write(path, new) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(stderr, "nvprobe-gen-docs: {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--findings-table") {
+        let Some(path) = args.get(1) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "usage: nvprobe-gen-docs --findings-table README.md [--check]"
+            );
+            return ExitCode::from(2);
+        };
+        return findings_table(Path::new(path), args.get(2).is_some_and(|a| a == "--check"));
+    }
     let Some(out) = std::env::args_os().nth(1).map(PathBuf::from) else {
         let _ = writeln!(std::io::stderr(), "usage: nvprobe-gen-docs OUT_DIR");
         return ExitCode::from(2);
@@ -72,6 +142,19 @@ fn write_man(dir: &Path, name: &str, cmd: &clap::Command) -> std::io::Result<Pat
 
 #[cfg(test)]
 mod tests {
+    /// The README's findings table is the catalogue's (`--findings-table README.md` rewrites
+    /// it).
+    #[test]
+    fn readme_findings_table_is_generated() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let new = super::with_findings_table(&readme).expect("findings-table markers");
+        assert!(
+            new == readme,
+            "README.md's findings table differs from probe/src/codes.rs: run 'cargo run -p nvprobe-gen-docs -- --findings-table README.md'"
+        );
+    }
+
     #[test]
     fn gen_docs_writes_completions_and_man_pages_for_every_command() {
         let dir = std::env::temp_dir().join(format!("nvprobe-gen-docs-{}", std::process::id()));
