@@ -229,8 +229,9 @@ pub enum Command {
     ///
     /// Kubernetes node labels as a Node Feature Discovery feature file (NFD's `features.d`
     /// local source: one `name=value` line each), with NVIDIA GPU Feature Discovery's label
-    /// names: `nvidia.com/cuda.driver.major|minor|rev`, `nvidia.com/cuda.runtime.major|minor`
-    /// (the driver's CUDA version), `nvidia.com/gpu.count`, `gpu.product`, `gpu.family`,
+    /// names: `nvidia.com/cuda.driver-version.major|minor|revision|full`,
+    /// `nvidia.com/cuda.runtime-version.major|minor|full` (the driver's CUDA version) and their
+    /// deprecated forms `cuda.driver.*`, `cuda.runtime.*`, `nvidia.com/gpu.count`, `gpu.product`, `gpu.family`,
     /// `gpu.compute.major|minor`, `gpu.memory` (MiB, with --deep). A node with different GPUs
     /// gets the labels of the GPU with the lowest compute capability and
     /// `nvprobe.gpu.mixed=true`. Writes to stdout only; install it with

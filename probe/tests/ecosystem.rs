@@ -106,6 +106,34 @@ fn k8s_name_ok(name: &str) -> bool {
     prefix_ok && !local.is_empty() && k8s_segment_ok(local)
 }
 
+/// GFD's `getArchFamily` (NVIDIA/k8s-device-plugin `internal/lm/resource.go`): 11.x is
+/// `undefined` (was `blackwell` here), 13.x `rubin` (was no label).
+#[test]
+fn ecosystem_gpu_family_is_gfds_table() {
+    use nvprobe::export::gpu_family;
+    let cases = [
+        ((1, 3), "tesla"),
+        ((2, 1), "fermi"),
+        ((3, 7), "kepler"),
+        ((4, 0), "undefined"),
+        ((5, 2), "maxwell"),
+        ((6, 1), "pascal"),
+        ((7, 2), "volta"),
+        ((7, 5), "turing"),
+        ((8, 6), "ampere"),
+        ((8, 9), "ada-lovelace"),
+        ((9, 0), "hopper"),
+        ((10, 3), "blackwell"),
+        ((11, 0), "undefined"),
+        ((12, 1), "blackwell"),
+        ((13, 0), "rubin"),
+        ((14, 0), "undefined"),
+    ];
+    for ((a, b), want) in cases {
+        assert_eq!(gpu_family(a, b), want, "{a}.{b}");
+    }
+}
+
 #[test]
 fn ecosystem_labels_h100x8_match_gfd() {
     let (code, out) = run("bare-metal-h100x8-open-580", &["labels"]);
@@ -117,6 +145,13 @@ fn ecosystem_labels_h100x8_match_gfd() {
          nvidia.com/cuda.driver.rev=06\n\
          nvidia.com/cuda.runtime.major=13\n\
          nvidia.com/cuda.runtime.minor=0\n\
+         nvidia.com/cuda.driver-version.major=580\n\
+         nvidia.com/cuda.driver-version.minor=65\n\
+         nvidia.com/cuda.driver-version.revision=06\n\
+         nvidia.com/cuda.driver-version.full=580.65.06\n\
+         nvidia.com/cuda.runtime-version.major=13\n\
+         nvidia.com/cuda.runtime-version.minor=0\n\
+         nvidia.com/cuda.runtime-version.full=13.0\n\
          nvidia.com/gpu.count=8\n\
          nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3\n\
          nvidia.com/gpu.family=hopper\n\
