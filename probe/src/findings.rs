@@ -1,6 +1,6 @@
 //! Finding codes and the rules that raise them from what was read.
 //!
-//! Every code is stable kebab-case and keeps its meaning forever (see `shared/design.md`).
+//! Every code is stable kebab-case and keeps its meaning forever (see `CONTRACT.md`).
 
 pub use crate::codes::{
     COMPUTE_CAPABILITY_UNKNOWN, DEADLINE_EXCEEDED, DEVICE_NODES_MISSING, DEVICE_PERMISSION_DENIED,

@@ -1,7 +1,7 @@
 //! The report: what the probe found, as serde types. This is the wire format of `--json`.
 //!
 //! # Wire format (`schema_version` 1)
-//! The fixed fields are those of the contract (`shared/design.md`); fields marked *extension*
+//! The fixed fields are those of the contract (`CONTRACT.md`); fields marked *extension*
 //! are additions that consumers may ignore.
 //!
 //! - `schema_version`: `1`. Bumped on any breaking change.

@@ -5,4 +5,5 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 mod fixtures; // every fixture machine through the library API
+mod golden; // a golden report and every output per fixture machine
 mod tables; // generated tables: lookups and spot checks

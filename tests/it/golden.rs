@@ -1,0 +1,104 @@
+//! A golden report per fixture machine: the JSON report, and every output people act on (the
+//! text report, `labels`, each `export` format, `check --cuda` for two versions), written
+//! under `tests/golden/<fixture>.json` and `tests/golden/<fixture>.txt`. Any change to any
+//! field shows in review as a diff of these files. `NVPROBE_BLESS=1 cargo test -p
+//! nvprobe-tests golden` rewrites them after an intended change.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use nvprobe::root::Root;
+use nvprobe_tests::fixtures_dir;
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
+}
+
+/// Every output of one fixture machine, as one text.
+fn outputs(dir: &Path) -> (String, String) {
+    let opts = nvprobe::Options::new(Root::at(dir));
+    let report = nvprobe::probe(&opts);
+    let json = report.to_json() + "\n";
+    let mut text = String::new();
+    let mut section = |title: &str, body: &str| {
+        let _ = write!(text, "==== {title}\n{body}");
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    };
+    section("nvprobe", &nvprobe::text::render(&report));
+    section("nvprobe labels", &nvprobe::export::nfd_labels(&report));
+    section(
+        "nvprobe export --format shell",
+        &nvprobe::export::shell(&report),
+    );
+    section(
+        "nvprobe export --format conda",
+        &nvprobe::export::conda(&report),
+    );
+    section(
+        "nvprobe export --format wheel-variant",
+        &nvprobe::export::wheel_variant(&report),
+    );
+    section(
+        "nvprobe export --format overrides",
+        &nvprobe::export::overrides(&report),
+    );
+    for cuda in ["12.4", "13.0"] {
+        let mut r = report.clone();
+        let req = nvprobe::doctor::CheckRequest::new(Some(cuda), None).unwrap();
+        let result = nvprobe::doctor::check(&mut r, &req, &opts.env);
+        section(
+            &format!("nvprobe check --cuda {cuda}"),
+            &nvprobe::doctor::render_check(&r, &result),
+        );
+    }
+    (json, text)
+}
+
+#[test]
+fn golden_outputs_per_fixture() {
+    let bless = std::env::var_os("NVPROBE_BLESS").is_some();
+    let golden = golden_dir();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("proc").is_dir())
+        .collect();
+    dirs.sort();
+    let mut differ = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let (json, text) = outputs(dir);
+        for (ext, got) in [("json", json), ("txt", text)] {
+            let path = golden.join(format!("{name}.{ext}"));
+            if bless {
+                std::fs::create_dir_all(&golden).unwrap();
+                std::fs::write(&path, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != got {
+                differ.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "outputs differ from their golden files (review, then NVPROBE_BLESS=1 cargo test -p nvprobe-tests golden):\n{}",
+        differ.join("\n")
+    );
+    // No golden file without its fixture.
+    if !bless {
+        for e in std::fs::read_dir(&golden).unwrap() {
+            let p = e.unwrap().path();
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(
+                dirs.iter()
+                    .any(|d| d.file_name().is_some_and(|n| n.to_string_lossy() == stem)),
+                "{}: no fixture of that name",
+                p.display()
+            );
+        }
+    }
+}
