@@ -353,6 +353,29 @@ fn read_limited(fd: BorrowedFd<'_>, st: &Stat, limit: u64) -> io::Result<(Vec<u8
     Ok((buf, truncated))
 }
 
+/// Reads an open regular file whole (`st` is its `fstat`), refusing one over `limit` bytes
+/// (`InvalidData`) without reading it when its size says so.
+fn read_whole(fd: BorrowedFd<'_>, st: &Stat, limit: u64) -> io::Result<Vec<u8>> {
+    let over = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("over the {limit}-byte limit"),
+        )
+    };
+    if let Ok(size) = u64::try_from(st.st_size)
+        && size > limit
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{size} bytes, over the {limit}-byte limit"),
+        ));
+    }
+    match read_limited(fd, st, limit)? {
+        (_, true) => Err(over()),
+        (buf, false) => Ok(buf),
+    }
+}
+
 fn into_text(buf: Vec<u8>, truncated: bool) -> Text {
     let text = match String::from_utf8(buf) {
         Ok(s) => s,
@@ -811,19 +834,7 @@ impl Root {
     pub fn read_bytes_whole(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
         self.note(path, true);
         let (fd, st) = self.open_regular_in(path)?;
-        let over = || {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("over the {limit}-byte limit"),
-            )
-        };
-        if u64::try_from(st.st_size).is_ok_and(|size| size > limit) {
-            return Err(over());
-        }
-        match read_limited(fd.as_fd(), &st, limit)? {
-            (_, true) => Err(over()),
-            (buf, false) => Ok(buf),
-        }
+        read_whole(fd.as_fd(), &st, limit)
     }
 
     /// Reads a regular text file up to `limit` bytes.
@@ -926,6 +937,61 @@ pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
     )?;
     regular_only(&rustix::fs::fstat(&fd)?)?;
     Ok(std::fs::File::from(fd))
+}
+
+/// What a file type is called in an error.
+fn kind_name(kind: FileType) -> &'static str {
+    match kind {
+        FileType::RegularFile => "a regular file",
+        FileType::Directory => "a directory",
+        FileType::Symlink => "a symbolic link",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Unknown => "of an unknown type",
+    }
+}
+
+/// Reads the whole regular file `name` (one path component) of the open directory `dir`, for
+/// files that must be exactly that (a capture bundle's metadata): a symbolic link is not
+/// followed, nothing else than a regular file is ever opened for reading (the entry is
+/// opened `O_PATH` and checked with `fstat` first, so a FIFO cannot block and a device is
+/// never opened), and a file over `limit` bytes is refused without being read.
+///
+/// # Errors
+/// The open or read error (`NotFound` for a missing file), `InvalidInput` for a symbolic link
+/// or anything else that is not a regular file, `InvalidData` for a file over `limit`.
+pub fn read_regular_at(dir: BorrowedFd<'_>, name: &str, limit: u64) -> io::Result<Vec<u8>> {
+    let refused = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+    let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let entry = rustix::fs::openat(dir, name, OFlags::PATH | flags, Mode::empty())?;
+    let kind = FileType::from_raw_mode(rustix::fs::fstat(&entry)?.st_mode);
+    if kind == FileType::Symlink {
+        return Err(refused("a symbolic link, not followed".to_owned()));
+    }
+    if kind != FileType::RegularFile {
+        return Err(refused(format!(
+            "not a regular file but {}",
+            kind_name(kind)
+        )));
+    }
+    // Open for reading the same name again: O_NONBLOCK and the second `fstat` hold should the
+    // entry have been swapped for a FIFO or a link in between.
+    let read_flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | flags;
+    let fd = match rustix::fs::openat(dir, name, read_flags, Mode::empty()) {
+        Err(Errno::LOOP) => return Err(refused("a symbolic link, not followed".to_owned())),
+        other => other?,
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind != FileType::RegularFile {
+        return Err(refused(format!(
+            "not a regular file but {}",
+            kind_name(kind)
+        )));
+    }
+    read_whole(fd.as_fd(), &st, limit)
 }
 
 /// A short, stable description of an I/O error for `sources[].detail`.
@@ -1222,6 +1288,33 @@ mod tests {
             root.read_text("/fifo").unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    // See: issue 18
+    #[test]
+    fn r18_read_regular_at_refuses_links_fifos_devices_and_big_files() {
+        let dir = tmp("at");
+        fs::write(dir.join("ok"), "{}\n").unwrap();
+        symlink("ok", dir.join("link")).unwrap();
+        symlink("/dev/zero", dir.join("zero")).unwrap();
+        fs::create_dir(dir.join("d")).unwrap();
+        fs::write(dir.join("big"), vec![b' '; 101]).unwrap();
+        let fd = rustix::fs::open(&dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let read = |name: &str| read_regular_at(fd.as_fd(), name, 100);
+        let refused = |name: &str| read(name).unwrap_err().to_string();
+        assert_eq!(read("ok").unwrap(), b"{}\n");
+        assert_eq!(read("missing").unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(refused("link"), "a symbolic link, not followed");
+        assert_eq!(refused("zero"), "a symbolic link, not followed");
+        assert_eq!(refused("d"), "not a regular file but a directory");
+        assert_eq!(refused("big"), "101 bytes, over the 100-byte limit");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("fifo"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            assert_eq!(refused("fifo"), "not a regular file but a FIFO");
+        }
     }
 
     #[test]

@@ -42,7 +42,9 @@
 //! environment is the captured one, not the process's; `--deep` and `--cross-check` are on
 //! when the capture had them; a `--cross-check` evaluates the captured shim output instead of
 //! running the shim. A source named `capture` says so. Apart from that source, the replay of
-//! a capture gives the report of the captured run.
+//! a capture gives the report of the captured run. The metadata files must be regular files
+//! of the bundle of bounded size: a link, a FIFO, a device or an oversized file there is
+//! refused (named in the `capture` source), never followed, waited on or read whole.
 
 pub mod copy;
 pub mod ioctl_log;
@@ -381,16 +383,94 @@ pub fn annotate(opts: &Options, report: &mut Report) {
         .push(Source::new(SOURCE, status, parts.join("; ")));
 }
 
+/// The most `capture.json` may hold. Written by nvprobe it is under a kilobyte but for two
+/// parts: the shim's output, at most [`crate::crosscheck::OUTPUT_LIMIT`] (1 MiB) and at most
+/// 6 MiB once escaped as a JSON string (`\u00XX` for a control byte), and the allow-listed
+/// environment, which Linux caps with the arguments at `ARG_MAX` (2 MiB by default). 16 MiB
+/// holds both with room to spare; past it the file was not written by a capture.
+pub const CAPTURE_LIMIT: u64 = 16 << 20;
+
+/// The most `ioctl.json` may hold. The largest log among the fixtures is 43 KB for one GPU
+/// (`wsl2-rtx4070`, with the calls made once per machine); the probe asks about at most 64
+/// GPUs (`NV_ESC_CARD_INFO`'s longest array), so a real log stays under 64 × 43 KB ≈ 2.8 MB.
+/// 8 MiB leaves a margin of about three, and bounds the memory and time a replay spends on
+/// the log (parsed before the deadline's watchdog starts).
+pub const IOCTL_LIMIT: u64 = 8 << 20;
+
+/// Opens `DIR/.nvprobe`: `Ok(None)` when DIR is no capture (no `.nvprobe` directory, as for a
+/// plain fixture), `Err` with the reason when it is a link, which is not followed (the
+/// metadata comes from the bundle itself).
+fn open_meta_dir(dir: &Path) -> Result<Option<rustix::fd::OwnedFd>, String> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let path = dir.join(META_DIR);
+    let Ok(st) = rustix::fs::lstat(&path) else {
+        return Ok(None);
+    };
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => {}
+        FileType::Symlink => return Err(format!("{META_DIR}: a symbolic link, not followed")),
+        _ => return Ok(None),
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match rustix::fs::open(&path, flags, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+            Err(format!("{META_DIR}: a symbolic link, not followed"))
+        }
+        Err(e) => Err(format!(
+            "{META_DIR}: {}",
+            crate::root::describe_error(&e.into())
+        )),
+    }
+}
+
+/// Reads one metadata file of the bundle: a regular file, not a link, at most `limit` bytes
+/// ([`crate::root::read_regular_at`]). `Ok(None)` when it is missing; `Err` names the file and
+/// says why it was refused.
+fn read_meta_file(
+    meta_dir: &rustix::fd::OwnedFd,
+    name: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, String> {
+    use rustix::fd::AsFd as _;
+    match crate::root::read_regular_at(meta_dir.as_fd(), name, limit) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!(
+            "{name}: refused, {}",
+            crate::root::describe_error(&e)
+        )),
+    }
+}
+
 /// Under `--root DIR`: when DIR is a capture, replay it (ioctl replies, environment, flags).
 /// Does nothing for a plain fixture. Problems loading the bundle go into the `capture`
 /// source; the replay goes on with what could be read.
+///
+/// This runs before the deadline's watchdog, so it never blocks and reads a bounded amount:
+/// each metadata file must be a regular file of the bundle (no link followed, no FIFO or
+/// device opened for reading) of at most [`CAPTURE_LIMIT`] or [`IOCTL_LIMIT`] bytes.
 pub fn prepare_replay(opts: &mut Options, dir: &Path) {
-    let meta_dir = dir.join(META_DIR);
-    let Ok(text) = std::fs::read_to_string(meta_dir.join(CAPTURE_FILE)) else {
-        return;
-    };
     let mut problems = Vec::new();
-    let meta: CaptureMeta = match serde_json::from_str(&text) {
+    let meta_dir = match open_meta_dir(dir) {
+        Ok(Some(fd)) => fd,
+        Ok(None) => return,
+        Err(e) => {
+            problems.push(e);
+            return set_replay(opts, dir, None, None, problems);
+        }
+    };
+    let text = match read_meta_file(&meta_dir, CAPTURE_FILE, CAPTURE_LIMIT) {
+        Ok(Some(t)) => t,
+        // No capture.json: a plain fixture.
+        Ok(None) => return,
+        Err(e) => {
+            problems.push(e);
+            return set_replay(opts, dir, None, None, problems);
+        }
+    };
+    let meta: CaptureMeta = match serde_json::from_slice(&text) {
         Ok(m) => m,
         Err(e) => {
             problems.push(format!("{CAPTURE_FILE}: {e}"));
@@ -403,8 +483,8 @@ pub fn prepare_replay(opts: &mut Options, dir: &Path) {
             meta.format
         ));
     }
-    let driver = match std::fs::read_to_string(meta_dir.join(IOCTL_FILE)) {
-        Ok(t) => match serde_json::from_str::<IoctlLog>(&t)
+    let driver = match read_meta_file(&meta_dir, IOCTL_FILE, IOCTL_LIMIT) {
+        Ok(Some(t)) => match serde_json::from_slice::<IoctlLog>(&t)
             .map_err(|e| e.to_string())
             .and_then(|log| ReplayDriver::new(&log))
         {
@@ -414,7 +494,11 @@ pub fn prepare_replay(opts: &mut Options, dir: &Path) {
                 None
             }
         },
-        Err(_) => None,
+        Ok(None) => None,
+        Err(e) => {
+            problems.push(e);
+            None
+        }
     };
     set_replay(opts, dir, Some(meta), driver, problems);
 }
