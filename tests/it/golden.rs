@@ -16,7 +16,10 @@ fn golden_dir() -> PathBuf {
 
 /// Every output of one fixture machine, as one text.
 fn outputs(dir: &Path) -> (String, String) {
-    let opts = nvprobe::Options::new(Root::at(dir));
+    let mut opts = nvprobe::Options::new(Root::at(dir));
+    // As `--root` does: a fixture that is a capture bundle replays its ioctl and /dev/dxg
+    // answers.
+    nvprobe::capture::prepare_replay(&mut opts, dir);
     let report = nvprobe::probe(&opts);
     let json = report.to_json() + "\n";
     let mut text = String::new();
