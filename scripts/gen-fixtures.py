@@ -301,6 +301,9 @@ def h100x8_open_580():
         m.pci(bus, 0x10DE, 0x22A3, 0x10DE, 0x1796, 0x068000, 0xA1, driver="nvidia-nvswitch", parent=f"pci0000:00/0000:00:1d.{i}")
     m.nvidia_nodes(range(8))
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    # The driver's userspace, as the packages install it: without libcuda no CUDA program
+    # starts (issue 19).
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("580.65.06")))
     # NVSwitch systems run the fabric manager of the driver's version (issue 6).
     m.fabric_manager("580.65.06", 580)
 
@@ -376,6 +379,7 @@ def permission_denied_550():
     m.gpu_information("0000:4b:00.0", "NVIDIA L40S", "GPU-5c7e9a13-2d4f-4b8e-a6c1-7f3e2d1b0a98", 0, vbios="95.02.42.00.02", firmware="550.54.15")
     m.nvidia_nodes([0], mode="0660", gid=44, open_result="EACCES")
     m.lib_modules("5.14.0-427.42.1.el9_4.x86_64", "extra", ext=".ko.xz")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("550.54.15", libdir="/usr/lib64")))
 
 
 def nodes_missing_570():
@@ -389,6 +393,7 @@ def nodes_missing_570():
     # udev removed the nodes (or nvidia-modprobe is missing): only /dev/null is there.
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
 
 
 def legacy_470():
@@ -405,6 +410,7 @@ def legacy_470():
                     "gcc version 11.3.0 (Ubuntu 11.3.0-1ubuntu1~22.04)", "POE")
     m.nvidia_nodes([0, 1])
     m.lib_modules("5.15.0-125-generic", "updates/dkms", ext=".ko")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("470.161.03")))
 
 
 def pascal_on_590():
@@ -419,6 +425,7 @@ def pascal_on_590():
     m.node("/dev/nvidia-modeset", 195, 254)
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("590.44.01")))
 
 
 def mismatch_550():

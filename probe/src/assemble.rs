@@ -188,6 +188,7 @@ pub fn base(root: &Root, facts: &Facts) -> Report {
             installed: facts.installed.clone().unwrap_or_default(),
         },
         device_nodes: facts.nodes.clone().unwrap_or_default(),
+        cuda: crate::rules::CudaHere::default(),
         sources: facts.sources.clone(),
         findings: Vec::new(),
     }

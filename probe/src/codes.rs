@@ -61,6 +61,8 @@ catalogue! {
         "the `libcuda`/`libnvidia-ml` the loader would load is another release than the kernel module (\"Driver/library version mismatch\")";
     STUB_LIBRARY_SELECTED = "stub-library-selected", [Error],
         "the `libcuda.so.1`/`libnvidia-ml.so.1` the loader would load is a CUDA toolkit stub";
+    LIBCUDA_NOT_FOUND = "libcuda-not-found", [Warning],
+        "the nvidia module is loaded but the dynamic loader finds no `libcuda.so.1`: no CUDA program can start (the driver's userspace is not installed)";
     FORWARD_COMPAT_ACTIVE = "forward-compat-active", [Info],
         "a cuda-compat `libcuda` is loaded and accepted for this driver branch and GPU";
     FORWARD_COMPAT_UNSUPPORTED = "forward-compat-unsupported", [Error],

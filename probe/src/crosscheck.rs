@@ -929,6 +929,7 @@ mod tests {
             cross_check: None,
             kernel_modules: KernelModules::default(),
             device_nodes: Vec::new(),
+            cuda: crate::rules::CudaHere::default(),
             sources: Vec::new(),
             findings: Vec::new(),
         }

@@ -24,22 +24,28 @@
 //!
 //! Each has a `*_json` twin (`--json`) holding the same values as one JSON object.
 //!
-//! # Which CUDA version
-//! Node labels describe the node: `nvidia.com/cuda.runtime.*` is the kernel driver's CUDA
-//! version (`driver.cuda_version`), as GFD's label is. The package-manager outputs describe
-//! what a CUDA program started *here* gets from `cuDriverGetVersion`
-//! ([`package_cuda_version`]): the cuda-compat library's version when forward compatibility
-//! is active, nothing when the user-mode driver cannot initialise (a stub, a library of
-//! another release, a rejected cuda-compat library: conda then has no `__cuda` either), else
-//! the driver's.
+//! # Which CUDA version, which GPUs
+//! Every output reads the rules' answer (`report.cuda`, [`crate::rules`]) rather than working
+//! it out again. Node labels describe the node as GPU Feature Discovery would: its device
+//! labels (`nvidia.com/...`) only where GFD's NVML (CUDA on Tegra) starts, for the GPUs it
+//! lists; `nvidia.com/cuda.runtime-version.*` is the kernel driver's CUDA version, as GFD's
+//! label is; `nvprobe.cuda` says whether CUDA starts here (`yes`, `no`, `unknown`). The
+//! package-manager outputs describe what a CUDA program started *here* gets from
+//! `cuDriverGetVersion` ([`package_cuda_version`]): nothing where `cuInit` would fail (a stub,
+//! a library of another release, a rejected cuda-compat library, missing or denied nodes, no
+//! fabric manager, no usable GPU: conda then has no `__cuda` either), the cuda-compat
+//! library's version under forward compatibility, the L4T release's on Jetson, else the
+//! driver's; and the compute capabilities of the GPUs CUDA can use there
+//! ([`usable_cc_range`]).
 //!
 //! # Mixed GPUs
 //! A node gets one label set. When its GPUs differ, the per-GPU labels (`gpu.product`,
 //! `gpu.family`, `gpu.compute.*`, `gpu.memory`) describe the GPU with the **lowest** compute
 //! capability (ties: the lowest index), because a workload scheduled by those labels must run
 //! on whichever GPU it gets; `nvprobe.gpu.mixed=true` says the node is mixed. `gpu.count`
-//! counts every GPU. conda's `__cuda_arch` is the minimum too (CEP 46); the wheel variant's
-//! `sm_arch` is the maximum (nvidia-variant-provider's rule); `shell` gives both.
+//! counts the GPUs GFD would list. conda's `__cuda_arch` is the minimum too (CEP 46); the wheel
+//! variant's `sm_arch` is the maximum (nvidia-variant-provider's rule); `shell` gives both,
+//! over every GPU of the machine.
 
 use std::fmt::Write as _;
 
@@ -53,25 +59,41 @@ fn cc(g: &Gpu) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
-/// The GPU that represents the node: the lowest compute capability, else the first GPU.
-fn representative(r: &Report) -> Option<&Gpu> {
-    r.gpus
-        .iter()
-        .filter(|g| cc(g).is_some())
-        .min_by_key(|g| (cc(g), g.index))
-        .or_else(|| r.gpus.first())
+/// The GPUs whose indices are listed.
+fn among<'a>(r: &'a Report, indices: &'a [u32]) -> impl Iterator<Item = &'a Gpu> + 'a {
+    r.gpus.iter().filter(move |g| indices.contains(&g.index))
 }
 
-/// The compute capabilities on the machine, lowest and highest.
+/// The GPU that represents the node among `gpus`: the lowest compute capability, else the
+/// first.
+fn representative<'a>(gpus: &[&'a Gpu]) -> Option<&'a Gpu> {
+    gpus.iter()
+        .copied()
+        .filter(|g| cc(g).is_some())
+        .min_by_key(|g| (cc(g), g.index))
+        .or_else(|| gpus.first().copied())
+}
+
+/// The compute capabilities on the machine, lowest and highest (every GPU it has).
 pub fn cc_range(r: &Report) -> Option<((u32, u32), (u32, u32))> {
-    let all: Vec<(u32, u32)> = r.gpus.iter().filter_map(cc).collect();
+    range(r.gpus.iter())
+}
+
+/// The compute capabilities of the GPUs a CUDA program can use here (`cuda.usable_gpus`),
+/// lowest and highest: what conda's `__cuda_arch` and the wheel variant's `sm_arch` see.
+pub fn usable_cc_range(r: &Report) -> Option<((u32, u32), (u32, u32))> {
+    range(among(r, &r.cuda.usable_gpus))
+}
+
+fn range<'a>(gpus: impl Iterator<Item = &'a Gpu>) -> Option<((u32, u32), (u32, u32))> {
+    let all: Vec<(u32, u32)> = gpus.filter_map(cc).collect();
     Some((*all.iter().min()?, *all.iter().max()?))
 }
 
 /// True when the GPUs are not all the same model.
-fn mixed(r: &Report) -> bool {
-    let first = r.gpus.first();
-    r.gpus.iter().any(|g| {
+fn mixed(gpus: &[&Gpu]) -> bool {
+    let first = gpus.first();
+    gpus.iter().any(|g| {
         first.is_some_and(|f| {
             f.pci.device_id != g.pci.device_id || f.name != g.name || cc(f) != cc(g)
         })
@@ -79,32 +101,13 @@ fn mixed(r: &Report) -> bool {
 }
 
 /// The CUDA version a CUDA program started in this environment gets from
-/// `cuDriverGetVersion` (see the module docs): the selected cuda-compat `libcuda`'s when
-/// forward compatibility is active, `None` when the user-mode driver cannot initialise or no
-/// driver is known, else the kernel driver's.
+/// `cuDriverGetVersion` (`cuda.version`, [`crate::rules`]): `None` unless CUDA can start here
+/// (a stub, a library of another release, a rejected cuda-compat library, missing nodes, no
+/// usable GPU, an incomplete report: conda then has no `__cuda` either).
 pub fn package_cuda_version(r: &Report) -> Option<String> {
-    let has = |code: &str| r.findings.iter().any(|f| f.code == code);
-    // An incomplete report (cut by the deadline, or a source unreadable) may lack the very
-    // fact that stops CUDA from starting: no version rather than a guess.
-    if has(crate::findings::DEADLINE_EXCEEDED) || has(crate::findings::SOURCES_UNREADABLE) {
-        return None;
-    }
-    if has(crate::doctor::FORWARD_COMPAT_UNSUPPORTED)
-        || has(crate::doctor::DRIVER_LIBRARY_MISMATCH)
-        || has(crate::doctor::STUB_LIBRARY_SELECTED)
-    {
-        return None;
-    }
-    if has(crate::doctor::FORWARD_COMPAT_ACTIVE)
-        && let Some(v) = r
-            .libraries
-            .iter()
-            .find(|l| l.selected && l.kind == crate::doctor::libs::KIND_COMPAT)
-            .and_then(|l| l.cuda_version.clone())
-    {
-        return Some(v);
-    }
-    r.driver.as_ref()?.cuda_version.clone()
+    (r.cuda.can_start == crate::rules::Answer::Yes)
+        .then(|| r.cuda.version.clone())
+        .flatten()
 }
 
 /// A Kubernetes label value: at most 63 characters of `[A-Za-z0-9._-]`, beginning and ending
@@ -166,7 +169,10 @@ pub fn gpu_family(major: u32, minor: u32) -> &'static str {
 pub fn labels(r: &Report) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut label = |k: &str, v: &str| out.push((k.to_owned(), label_value(v)));
-    if !r.gpus.is_empty() {
+    // GFD's labels only where GFD would write them: NVML (CUDA on Tegra) starts, and there is
+    // a GPU it lists.
+    let gfd: Vec<&Gpu> = among(r, &r.cuda.gfd_gpus).collect();
+    if r.cuda.gfd_labels == crate::rules::Answer::Yes && !gfd.is_empty() {
         if let Some(d) = &r.driver {
             let mut parts = d.version.split('.');
             let (major, minor, rev) = (
@@ -196,8 +202,8 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
                 );
             }
         }
-        label("nvidia.com/gpu.count", &r.gpus.len().to_string());
-        if let Some(g) = representative(r) {
+        label("nvidia.com/gpu.count", &gfd.len().to_string());
+        if let Some(g) = representative(&gfd) {
             if let Some(name) = &g.name {
                 label("nvidia.com/gpu.product", &product_label(name));
             }
@@ -213,9 +219,13 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
                 label("nvidia.com/gpu.memory", &(bytes >> 20).to_string());
             }
         }
-        label("nvprobe.gpu.mixed", if mixed(r) { "true" } else { "false" });
+        label(
+            "nvprobe.gpu.mixed",
+            if mixed(&gfd) { "true" } else { "false" },
+        );
     }
     label("nvprobe.platform", r.platform.kind.as_str());
+    label("nvprobe.cuda", r.cuda.can_start.as_str());
     label(
         "nvprobe.healthy",
         if r.has_error() { "false" } else { "true" },
@@ -266,6 +276,10 @@ pub fn shell_vars(r: &Report) -> Vec<(String, String)> {
             d.and_then(|d| d.cuda_version.clone()).unwrap_or_default(),
         ),
         ("NVPROBE_CUDA", package_cuda_version(r).unwrap_or_default()),
+        (
+            "NVPROBE_CUDA_CAN_START",
+            r.cuda.can_start.as_str().to_owned(),
+        ),
         ("NVPROBE_GPU_COUNT", r.gpus.len().to_string()),
         (
             "NVPROBE_CC_MIN",
@@ -315,7 +329,7 @@ pub fn conda_packages(r: &Report) -> Vec<(&'static str, String, &'static str)> {
     let mut out = Vec::new();
     if let Some(cuda) = package_cuda_version(r) {
         out.push(("__cuda", cuda, "0"));
-        if let Some(((a, b), _)) = cc_range(r) {
+        if let Some(((a, b), _)) = usable_cc_range(r) {
             out.push(("__cuda_arch", format!("{a}.{b}"), "0"));
         }
     }
@@ -328,7 +342,7 @@ pub fn conda_packages(r: &Report) -> Vec<(&'static str, String, &'static str)> {
 pub fn conda(r: &Report) -> String {
     let mut out = String::new();
     let packages = conda_packages(r);
-    if let Some(((a, b), (c, d))) = cc_range(r).filter(|_| packages.len() > 1) {
+    if let Some(((a, b), (c, d))) = usable_cc_range(r).filter(|_| packages.len() > 1) {
         let _ = writeln!(out, "# cuda_arch_min: {a}.{b}");
         let _ = writeln!(out, "# cuda_arch_max: {c}.{d}");
     }
@@ -341,7 +355,7 @@ pub fn conda(r: &Report) -> String {
 /// `{"virtual_packages": [{name, version, build}], "cuda_arch": {min, max} | null}`.
 pub fn conda_json(r: &Report) -> Value {
     let packages = conda_packages(r);
-    let arch = cc_range(r)
+    let arch = usable_cc_range(r)
         .filter(|_| packages.len() > 1)
         .map(|((a, b), (c, d))| json!({"min": format!("{a}.{b}"), "max": format!("{c}.{d}")}));
     json!({
@@ -365,14 +379,26 @@ pub struct VariantFeature {
     pub multi_value: bool,
 }
 
-/// The `nvidia` wheel-variant features, as nvidia-variant-provider's `get_supported_configs`
-/// computes them from the CUDA version (UMD, [`package_cuda_version`]) and the *highest*
-/// compute capability. Empty outside CUDA 11.0–15.20 (the provider switches itself off);
-/// no `sm_arch` below 5.0.
+/// The `nvidia` wheel-variant features, as nvidia-variant-provider computes them
+/// (`detect_cuda.py`, `get_supported_configs`): only where NVML starts (`cuda.nvml`), from the
+/// user-mode driver's CUDA version (`nvmlSystemGetCudaDriverVersion_v2`, which asks libcuda's
+/// `cuDriverGetVersion` and needs no `cuInit`) and the *highest* compute capability of the
+/// GPUs NVML lists. Empty outside CUDA 11.0–15.20 (the provider switches itself off); no
+/// `sm_arch` below 5.0.
 pub fn wheel_variant_features(r: &Report) -> Vec<VariantFeature> {
     const MAJORS: std::ops::RangeInclusive<u32> = 11..=15;
     const MAX_MINOR: u32 = 20;
-    let Some((umd_major, umd_minor)) = package_cuda_version(r).and_then(|v| {
+    if r.cuda.nvml != crate::rules::Answer::Yes {
+        return Vec::new();
+    }
+    // `_v2` fails without a libcuda; the provider then asks `nvmlSystemGetCudaDriverVersion`,
+    // which answers with the version the kernel driver supports.
+    let version = r
+        .cuda
+        .user_mode_driver_version
+        .clone()
+        .or_else(|| r.driver.as_ref().and_then(|d| d.cuda_version.clone()));
+    let Some((umd_major, umd_minor)) = version.and_then(|v| {
         let (a, b) = v.split_once('.').unwrap_or((v.as_str(), "0"));
         Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
     }) else {
@@ -416,7 +442,9 @@ pub fn wheel_variant_features(r: &Report) -> Vec<VariantFeature> {
             multi_value: false,
         });
     }
-    if let Some((_, (major, minor))) = cc_range(r).filter(|(_, max)| *max >= (5, 0)) {
+    if let Some((_, (major, minor))) =
+        range(among(r, &r.cuda.nvml_gpus)).filter(|(_, max)| *max >= (5, 0))
+    {
         let mut values: Vec<String> = (0..=minor)
             .rev()
             .map(|m| format!("{major}{m}_real"))
@@ -454,12 +482,16 @@ pub fn wheel_variant_json(r: &Report) -> Value {
 }
 
 /// The override variables uv, conda, pixi/rattler and nvidia-variant-provider honour, with
-/// this machine's values. Without a usable CUDA driver, `CONDA_OVERRIDE_CUDA` and
-/// `CONDA_OVERRIDE_CUDA_ARCH` are empty (conda and pixi then have no `__cuda`), and the
-/// others are left out (an empty value would be an error or be ignored).
+/// this machine's values. Where CUDA cannot start here, `CONDA_OVERRIDE_CUDA` and
+/// `CONDA_OVERRIDE_CUDA_ARCH` are empty (conda and pixi then have no `__cuda`, as their own
+/// detection would find), and the others are left out (an empty value would be an error or be
+/// ignored). Where that is unknown (an incomplete report), nothing is pinned at all.
 pub fn override_vars(r: &Report) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let range = cc_range(r);
+    if r.cuda.can_start == crate::rules::Answer::Unknown {
+        return Vec::new();
+    }
+    let range = usable_cc_range(r);
     let cuda = package_cuda_version(r);
     if let Some(d) = r.driver.as_ref().filter(|_| cuda.is_some()) {
         out.push(("UV_CUDA_DRIVER_VERSION", d.version.clone()));

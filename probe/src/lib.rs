@@ -102,6 +102,7 @@ pub mod ioctl;
 pub mod platform;
 pub mod report;
 pub mod root;
+pub mod rules;
 pub mod sys;
 pub mod tables;
 #[cfg(test)]
@@ -347,6 +348,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     report.findings.extend(findings::completeness(&report));
     findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
+    report.cuda = rules::cuda_here(&report);
     report
 }
 
@@ -400,6 +402,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     report.findings.extend(findings::completeness(&report));
     findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
+    report.cuda = rules::cuda_here(&report);
     Some(report)
 }
 

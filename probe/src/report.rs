@@ -117,6 +117,10 @@ pub struct Report {
     pub kernel_modules: KernelModules,
     /// NVIDIA device nodes under `/dev` (extension).
     pub device_nodes: Vec<DeviceNode>,
+    /// What a CUDA program (and NVML) started here would get, derived from everything above
+    /// ([`crate::rules`]); the outputs read it (extension).
+    #[serde(default)]
+    pub cuda: crate::rules::CudaHere,
     /// Every source the probe consulted.
     pub sources: Vec<Source>,
     /// What is wrong or notable, most severe first.

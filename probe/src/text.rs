@@ -107,6 +107,25 @@ pub fn render(r: &Report) -> String {
     for (label, text) in crate::doctor::library_lines(r) {
         line(&mut out, &label, &text);
     }
+    // What a CUDA program started here gets (the rules' answer every export uses).
+    let c = &r.cuda;
+    let cuda = match c.can_start {
+        crate::rules::Answer::Yes => {
+            let gpus: Vec<String> = c.usable_gpus.iter().map(u32::to_string).collect();
+            format!(
+                "starts: CUDA {} ({} user-mode driver) on GPU {}",
+                c.version.as_deref().unwrap_or("?"),
+                c.user_mode_driver,
+                gpus.join(", ")
+            )
+        }
+        crate::rules::Answer::No => match &c.blocked_by {
+            Some(code) => format!("cannot start: {} (see {code})", c.reason),
+            None => format!("cannot start: {}", c.reason),
+        },
+        crate::rules::Answer::Unknown => format!("unknown: {}", c.reason),
+    };
+    line(&mut out, "CUDA", &cuda);
     // --cross-check: what NVML said, and why it could not say anything.
     if let Some(c) = &r.cross_check {
         let mut text = match c.status.as_str() {

@@ -159,6 +159,7 @@ fn ecosystem_labels_h100x8_match_gfd() {
          nvidia.com/gpu.compute.minor=0\n\
          nvprobe.gpu.mixed=false\n\
          nvprobe.platform=bare-metal\n\
+         nvprobe.cuda=yes\n\
          nvprobe.healthy=true\n"
     );
 }
@@ -217,11 +218,24 @@ fn ecosystem_labels_every_fixture_valid_and_consistent() {
             r["platform"]["kind"].as_str().unwrap()
         );
         let nvidia = l.keys().filter(|k| k.starts_with("nvidia.com/")).count();
-        if gpus.is_empty() {
-            assert_eq!(nvidia, 0, "{m}: nvidia.com labels on a node without a GPU");
+        assert_eq!(
+            l["nvprobe.cuda"],
+            r["cuda"]["can_start"].as_str().unwrap(),
+            "{m}"
+        );
+        // GFD writes device labels only where NVML (CUDA on Tegra) starts: the rules say
+        // where, and which GPUs it lists.
+        let gfd: Vec<&Value> = r["cuda"]["gfd_gpus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &gpus[usize::try_from(i.as_u64().unwrap()).unwrap()])
+            .collect();
+        if r["cuda"]["gfd_labels"] != "yes" || gfd.is_empty() {
+            assert_eq!(nvidia, 0, "{m}: nvidia.com labels where GFD writes none");
             continue;
         }
-        assert_eq!(l["nvidia.com/gpu.count"], gpus.len().to_string(), "{m}");
+        assert_eq!(l["nvidia.com/gpu.count"], gfd.len().to_string(), "{m}");
         if r["driver"].is_null() {
             assert!(!l.contains_key("nvidia.com/cuda.driver.major"), "{m}");
         } else {
@@ -239,7 +253,7 @@ fn ecosystem_labels_every_fixture_valid_and_consistent() {
                 "{m}"
             );
         }
-        let min_cc = gpus
+        let min_cc = gfd
             .iter()
             .filter_map(|g| g["compute_capability"].as_str())
             .map(|c| {
@@ -266,26 +280,153 @@ fn ecosystem_labels_every_fixture_valid_and_consistent() {
 fn ecosystem_labels_no_gpu_node_gets_no_nvidia_labels() {
     let (code, out) = run("no-gpu", &["labels"]);
     assert_eq!(code, 0);
-    assert_eq!(out, "nvprobe.platform=bare-metal\nnvprobe.healthy=true\n");
+    assert_eq!(
+        out,
+        "nvprobe.platform=bare-metal\nnvprobe.cuda=no\nnvprobe.healthy=true\n"
+    );
 }
 
-/// A GPU whose driver is not loaded: the GPU is labelled (from the PCI tables), no driver or
-/// CUDA labels, the node is unhealthy, and the exit code is still 0 (an NFD hook that exits
-/// non-zero has its output dropped).
+/// A GPU whose driver is not loaded, or whose libraries do not match the module: GFD's NVML
+/// fails there and it writes no device labels, so neither do we (a selector written for GFD
+/// must not schedule GPU pods onto the node); the node is unhealthy, CUDA cannot start, and
+/// the exit code is still 0 (an NFD hook that exits non-zero has its output dropped). Before
+/// (issue 19): `gpu.count`, `gpu.product` and `gpu.compute.*` were written.
 #[test]
 fn ecosystem_labels_broken_node_is_labelled_unhealthy() {
-    let (code, out) = run("kernel-update-no-dkms", &["labels"]);
-    assert_eq!(code, 0);
+    for m in [
+        "kernel-update-no-dkms",
+        "mismatch-l40s-550",
+        "nouveau",
+        "permission-denied-l40s-open-550",
+    ] {
+        let (code, out) = run(m, &["labels"]);
+        assert_eq!(code, 0);
+        let l = map(&out);
+        assert!(
+            !l.keys().any(|k| k.starts_with("nvidia.com/")),
+            "{m}: {l:?}"
+        );
+        assert_eq!(l["nvprobe.healthy"], "false", "{m}");
+        assert_eq!(l["nvprobe.cuda"], "no", "{m}");
+    }
+    // NVML works without the fabric manager: GFD labels the node, CUDA cannot start (802).
+    let (_, out) = run("hgx-h100-no-fabricmanager-570", &["labels"]);
     let l = map(&out);
-    assert_eq!(l["nvidia.com/gpu.count"], "1");
-    assert_eq!(l["nvidia.com/gpu.family"], "ada-lovelace");
-    assert_eq!(l["nvidia.com/gpu.compute.major"], "8");
-    assert_eq!(l["nvidia.com/gpu.compute.minor"], "9");
-    assert!(
-        !l.keys().any(|k| k.starts_with("nvidia.com/cuda.")),
-        "{l:?}"
+    assert_eq!(l["nvidia.com/gpu.count"], "2");
+    assert_eq!(
+        (l["nvprobe.cuda"].as_str(), l["nvprobe.healthy"].as_str()),
+        ("no", "false")
     );
-    assert_eq!(l["nvprobe.healthy"], "false");
+}
+
+/// conda's own detection (it loads `libcuda.so.1` and needs `cuInit` to succeed; CEP 46:
+/// `__cuda_arch` is the lowest compute capability of the devices CUDA can use), on every
+/// fixture machine. Before (issue 19) a container without libcuda, one without
+/// `/dev/nvidia-uvm`, a library mismatch, a missing fabric manager, denied device nodes and a
+/// rejected cuda-compat library all said `__cuda`, and Jetson said nothing.
+#[test]
+fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
+    let want = [
+        (
+            "bare-metal-h100x8-open-580",
+            "__cuda=13.0=0 __cuda_arch=9.0=0",
+        ),
+        ("compat-geforce-rtx4090-550", ""),
+        ("container-a100-proprietary-535", ""),
+        (
+            "container-h100-535-compat-12.9",
+            "__cuda=12.9=0 __cuda_arch=9.0=0",
+        ),
+        ("container-missing-nodes", ""),
+        ("container-no-gpu-injected", ""),
+        (
+            "container-visible-subset",
+            "__cuda=12.8=0 __cuda_arch=9.0=0",
+        ),
+        ("gvisor-h100", "__cuda=13.0=0 __cuda_arch=9.0=0"),
+        ("gvisor-no-nvproxy", ""),
+        ("hgx-h100-no-fabricmanager-570", ""),
+        ("jetson-orin-container-no-runtime", ""),
+        ("jetson-orin-l4t-36", "__cuda=12.6=0 __cuda_arch=8.7=0"),
+        ("kernel-update-no-dkms", ""),
+        (
+            "legacy-k80-proprietary-470",
+            "__cuda=11.4=0 __cuda_arch=3.7=0",
+        ),
+        ("mismatch-l40s-550", ""),
+        ("mixed-a4000-rtx4090-570", "__cuda=12.8=0 __cuda_arch=8.6=0"),
+        ("no-gpu", ""),
+        ("nodes-missing-rtx5090-open-570", ""),
+        ("nouveau", ""),
+        ("pascal-unbound-open-590", ""),
+        ("permission-denied-l40s-open-550", ""),
+        (
+            "rtx4090-565-toolkit-wheels",
+            "__cuda=12.7=0 __cuda_arch=8.9=0",
+        ),
+        ("wsl2-ldconfig-off", ""),
+        ("wsl2-rtx4070", "__cuda=12.6=0 __cuda_arch=8.9=0"),
+    ];
+    assert_eq!(
+        want.len(),
+        machines().len(),
+        "a fixture without an expectation"
+    );
+    for (m, packages) in want {
+        let (code, out) = run(m, &["export", "--format", "conda"]);
+        assert_eq!(code, 0, "{m}");
+        let got: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(got.join(" "), packages, "{m}");
+        // The overrides pin the same: empty (no __cuda) where CUDA cannot start.
+        let (_, ov) = run(m, &["export", "--format", "overrides"]);
+        let ov = map(&ov);
+        let cuda = packages
+            .split(' ')
+            .find_map(|p| p.strip_prefix("__cuda="))
+            .map(|v| v.trim_end_matches("=0"));
+        assert_eq!(
+            ov.get("CONDA_OVERRIDE_CUDA").map(String::as_str),
+            Some(cuda.unwrap_or("")),
+            "{m}"
+        );
+    }
+}
+
+/// A container that sees one of its host's GPUs: `__cuda_arch` is that GPU's, not the lowest
+/// in sysfs. Here the two hidden H100s of the fixture become A100s (8.0).
+#[test]
+fn ecosystem_conda_arch_counts_only_the_visible_gpus() {
+    let dir = std::env::temp_dir().join(format!("nvprobe-eco-visible-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_tree(&common::fixture("container-visible-subset"), &dir);
+    for bus in ["1b", "43"] {
+        let dev = dir.join(format!(
+            "sys/devices/pci0000:{bus}/0000:{bus}:01.0/0000:{bus}:00.0"
+        ));
+        std::fs::write(dev.join("device"), "0x20b2\n").unwrap();
+        let ue = std::fs::read_to_string(dev.join("uevent")).unwrap();
+        std::fs::write(dev.join("uevent"), ue.replace("10DE:2330", "10DE:20B2")).unwrap();
+    }
+    let out = common::nvprobe(&[
+        "--root",
+        dir.to_str().unwrap(),
+        "export",
+        "--format",
+        "conda",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let shell = common::nvprobe(&[
+        "--root",
+        dir.to_str().unwrap(),
+        "export",
+        "--format",
+        "shell",
+    ]);
+    let shell = String::from_utf8(shell.stdout).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(text.contains("__cuda_arch=9.0=0"), "{text}");
+    // The machine still has the A100s: the shell variables describe every GPU.
+    assert!(shell.contains("NVPROBE_CC_MIN=8.0\n"), "{shell}");
 }
 
 // --- Package managers ----------------------------------------------------------------------
@@ -386,7 +527,8 @@ fn ecosystem_shell_lines_eval_in_sh() {
     assert_eq!(
         text,
         "NVPROBE_PLATFORM=bare-metal\nNVPROBE_DRIVER=570.195.03\nNVPROBE_DRIVER_BRANCH=570\n\
-         NVPROBE_DRIVER_CUDA=12.8\nNVPROBE_CUDA=12.8\nNVPROBE_GPU_COUNT=2\nNVPROBE_CC_MIN=8.6\n\
+         NVPROBE_DRIVER_CUDA=12.8\nNVPROBE_CUDA=12.8\nNVPROBE_CUDA_CAN_START=yes\n\
+         NVPROBE_GPU_COUNT=2\nNVPROBE_CC_MIN=8.6\n\
          NVPROBE_CC_MAX=8.9\nNVPROBE_SM_ARCHS='86 89'\nNVPROBE_HEALTHY=true\nNVPROBE_ERRORS=''\n"
     );
     let (_, text) = run("kernel-update-no-dkms", &["export", "--format", "shell"]);

@@ -311,6 +311,25 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
     let cuda = libs::selected(m.libs, "libcuda.so.1");
     let nvml = libs::selected(m.libs, "libnvidia-ml.so.1");
 
+    // The module without its userspace, on a host (containers, WSL2, gVisor and Tegra have
+    // findings of their own for what was not injected or mounted).
+    if cuda.is_none()
+        && m.kernel_version.is_some()
+        && !report.gpus.is_empty()
+        && !report.platform.in_container
+        && matches!(report.platform.kind, PlatformKind::BareMetal)
+    {
+        out.push(Finding::new(
+            crate::codes::LIBCUDA_NOT_FOUND,
+            Severity::Warning,
+            format!(
+                "The nvidia kernel module {} is loaded, but the dynamic loader finds no libcuda.so.1 (LD_LIBRARY_PATH, /etc/ld.so.cache, the default directories): every CUDA program fails to start, and conda, pixi and uv see no CUDA.",
+                m.kernel_version.unwrap_or("?")
+            ),
+            "Install the driver's userspace of the same release: 'sudo apt install libnvidia-compute-<branch>' (Ubuntu), or the driver's 'nvidia-driver-cuda' package (RHEL, Fedora); then run 'sudo ldconfig'.",
+        ));
+    }
+
     // Driver/library version mismatch (the NVML "Driver/library version mismatch" case).
     if let Some(kv) = m.kernel_version
         && !report

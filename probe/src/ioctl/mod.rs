@@ -1465,6 +1465,7 @@ mod tests {
             cross_check: None,
             kernel_modules: report::KernelModules::default(),
             device_nodes: vec![],
+            cuda: crate::rules::CudaHere::default(),
             sources: vec![],
             findings: vec![],
         };

@@ -1,0 +1,325 @@
+//! Facts derived once from the report's findings and fields, which every output reads instead
+//! of working them out again (issue 19's rules stage, first part): can a CUDA program start
+//! here, which user-mode driver and CUDA version would it get, which GPUs can it use; and
+//! would NVML start, on which GPUs. `labels`, every `export` format and the text report read
+//! [`CudaHere`] from `report.cuda`; none looks for finding codes itself.
+//!
+//! The consumers' own rules are the spec:
+//! - conda and rattler load `libcuda.so.1` and need `cuInit(0)` to succeed before `__cuda`
+//!   exists; `__cuda_arch` (CEP 46) is the lowest compute capability of the devices CUDA can
+//!   use, absent without one;
+//! - GPU Feature Discovery writes its device labels from NVML: where NVML cannot start
+//!   (module not loaded, libraries of another release, `/dev/nvidiactl` missing or denied) it
+//!   writes none, and `gpu.count` is the devices NVML lists.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes;
+use crate::report::{PlatformKind, Report};
+
+/// `yes`, `no` or `unknown`: unknown when the report is incomplete (`deadline-exceeded`,
+/// `sources-unreadable`), never a guess either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// It would.
+    Yes,
+    /// It would not; `blocked_by` says why.
+    No,
+    /// The report lacks what the answer depends on.
+    #[default]
+    Unknown,
+}
+
+impl Answer {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yes => "yes",
+            Self::No => "no",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// `cuda` in the report (extension): what a CUDA program started here, in this environment,
+/// would get.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CudaHere {
+    /// Would `cuInit` succeed?
+    pub can_start: Answer,
+    /// The finding code that says why not (or why unknown); `null` when it can start, or
+    /// when no finding names the cause (then `reason` does).
+    pub blocked_by: Option<String>,
+    /// In words, one line.
+    pub reason: String,
+    /// The user-mode driver `cuInit` would use: `native` (the driver's `libcuda`),
+    /// `cuda-compat` (forward compatibility), `wsl` (`/usr/lib/wsl/lib`), `tegra` (the L4T
+    /// driver), `stub`, or `none`.
+    pub user_mode_driver: String,
+    /// What `cuDriverGetVersion` returns there (`12.8`), when CUDA can start.
+    pub version: Option<String>,
+    /// What `cuDriverGetVersion` of the user-mode driver says, whether or not `cuInit` would
+    /// succeed (it needs no `cuInit`; NVML's `nvmlSystemGetCudaDriverVersion_v2` asks it).
+    pub user_mode_driver_version: Option<String>,
+    /// The indices of the GPUs a CUDA program can use here (visible in this container, bound
+    /// to the nvidia driver, of an architecture the driver supports).
+    pub usable_gpus: Vec<u32>,
+    /// Would NVML (`nvmlInit`) start? GPU Feature Discovery's device labels depend on it.
+    pub nvml: Answer,
+    /// The indices of the GPUs NVML would list (visible and bound).
+    pub nvml_gpus: Vec<u32>,
+    /// Would GPU Feature Discovery label this node's devices? It asks NVML, and on Tegra
+    /// CUDA: where that fails it writes no device labels.
+    pub gfd_labels: Answer,
+    /// The GPUs GPU Feature Discovery would count and describe.
+    pub gfd_gpus: Vec<u32>,
+}
+
+/// Findings after which `cuInit` fails, most telling first.
+const CUDA_BLOCKERS: &[&str] = &[
+    codes::MODULE_NOT_BUILT_FOR_KERNEL,
+    codes::DRIVER_NOT_LOADED,
+    codes::WSL_GPU_NOT_EXPOSED,
+    codes::WSL_USERSPACE_MISSING,
+    codes::WSL_LIBRARIES_NOT_ON_LOADER_PATH,
+    codes::GVISOR_NVPROXY_NOT_ENABLED,
+    codes::TEGRA_GPU_NODES_MISSING,
+    codes::DRIVER_LIBRARY_MISMATCH,
+    codes::STUB_LIBRARY_SELECTED,
+    codes::FORWARD_COMPAT_UNSUPPORTED,
+    codes::DEVICE_NODES_MISSING,
+    codes::CONTAINER_DEVICE_NODES_MISSING,
+    codes::DEVICE_PERMISSION_DENIED,
+    codes::FABRIC_MANAGER_MISSING,
+];
+
+/// Findings after which `nvmlInit` fails.
+const NVML_BLOCKERS: &[&str] = &[
+    codes::DRIVER_NOT_LOADED,
+    codes::MODULE_NOT_BUILT_FOR_KERNEL,
+    codes::WSL_GPU_NOT_EXPOSED,
+    codes::WSL_USERSPACE_MISSING,
+    codes::WSL_LIBRARIES_NOT_ON_LOADER_PATH,
+    codes::GVISOR_NVPROXY_NOT_ENABLED,
+    codes::DRIVER_LIBRARY_MISMATCH,
+    codes::DEVICE_PERMISSION_DENIED,
+];
+
+/// The findings that make every answer unknown.
+const INCOMPLETE: &[&str] = &[codes::DEADLINE_EXCEEDED, codes::SOURCES_UNREADABLE];
+
+fn has(r: &Report, code: &str) -> bool {
+    r.findings.iter().any(|f| f.code == code)
+}
+
+/// The GPUs a process here sees: in a container, the injected ones; elsewhere those bound to
+/// the nvidia driver (or listed by the driver itself when sysfs does not say).
+fn visible_gpus(r: &Report) -> Vec<u32> {
+    let container = r.platform.details.container.as_ref();
+    r.gpus
+        .iter()
+        .filter(|g| match container {
+            Some(c) if !c.visible_gpus.is_empty() || !c.hidden_gpus.is_empty() => {
+                c.visible_gpus.contains(&g.pci.bus_id)
+            }
+            _ => true,
+        })
+        .filter(|g| match g.kernel_driver.as_deref() {
+            Some(d) => d == "nvidia" || d == "nvgpu",
+            // No PCI binding to read (WSL2, gVisor, procfs only): the driver's own listing.
+            None => g.seen_by.iter().any(|s| s != "sysfs-pci"),
+        })
+        .map(|g| g.index)
+        .collect()
+}
+
+/// The visible GPUs whose architecture the driver branch still supports.
+fn supported(r: &Report, visible: &[u32]) -> Vec<u32> {
+    let driver = r.driver.as_ref();
+    r.gpus
+        .iter()
+        .filter(|g| visible.contains(&g.index))
+        .filter(|g| {
+            driver.is_none_or(|d| {
+                crate::doctor::cuda::arch_unsupported(
+                    &crate::doctor::gpu_view(g),
+                    d.branch,
+                    &d.version,
+                )
+                .is_none()
+            })
+        })
+        .map(|g| g.index)
+        .collect()
+}
+
+/// The user-mode driver and the CUDA version it gives.
+fn user_mode_driver(r: &Report) -> (&'static str, Option<String>) {
+    match r.platform.kind {
+        PlatformKind::Tegra => {
+            let v = r
+                .platform
+                .details
+                .tegra
+                .as_ref()
+                .and_then(|t| t.l4t_cuda_version.clone());
+            return ("tegra", v);
+        }
+        PlatformKind::Wsl2 => {
+            return (
+                "wsl",
+                r.driver.as_ref().and_then(|d| d.cuda_version.clone()),
+            );
+        }
+        _ => {}
+    }
+    let Some(lib) = crate::doctor::libs::selected(&r.libraries, "libcuda.so.1") else {
+        return ("none", None);
+    };
+    if lib.stub {
+        return ("stub", None);
+    }
+    if lib.kind == crate::doctor::libs::KIND_COMPAT {
+        return ("cuda-compat", lib.cuda_version.clone());
+    }
+    (
+        "native",
+        r.driver.as_ref().and_then(|d| d.cuda_version.clone()),
+    )
+}
+
+/// Derives [`CudaHere`] from a report whose findings are complete.
+pub fn cuda_here(r: &Report) -> CudaHere {
+    let visible = visible_gpus(r);
+    let usable = supported(r, &visible);
+    let (umd, version) = user_mode_driver(r);
+    let mut out = CudaHere {
+        user_mode_driver: umd.to_owned(),
+        user_mode_driver_version: version.clone(),
+        usable_gpus: usable.clone(),
+        nvml_gpus: visible.clone(),
+        ..CudaHere::default()
+    };
+    if let Some(code) = INCOMPLETE.iter().find(|c| has(r, c)) {
+        out.blocked_by = Some((*code).to_owned());
+        out.reason =
+            "the report is incomplete, so whether CUDA and NVML start here is unknown".to_owned();
+        return out;
+    }
+    // NVML: the kernel module and a matching libnvidia-ml (Tegra has no NVML to speak of:
+    // its answer is unknown, and nothing is gated on it there).
+    let nvml_missing = r.platform.kind != PlatformKind::Wsl2
+        && (crate::doctor::libs::selected(&r.libraries, "libnvidia-ml.so.1").is_none()
+            || (r.platform.kind != PlatformKind::Gvisor
+                && !r.device_nodes.iter().any(|n| n.path == "/dev/nvidiactl")));
+    out.nvml = if r.platform.kind == PlatformKind::Tegra {
+        Answer::Unknown
+    } else if r.driver.is_none() || NVML_BLOCKERS.iter().any(|c| has(r, c)) || nvml_missing {
+        Answer::No
+    } else {
+        Answer::Yes
+    };
+    if out.nvml != Answer::Yes {
+        out.nvml_gpus.clear();
+    }
+    // CUDA.
+    let blocker = CUDA_BLOCKERS.iter().find(|c| has(r, c));
+    let (can, blocked_by, reason) = if let Some(code) = blocker {
+        (Answer::No, Some((*code).to_owned()), why(code).to_owned())
+    } else if r.driver.is_none() && r.platform.kind != PlatformKind::Tegra {
+        let code = [codes::NOUVEAU_BOUND, codes::NO_NVIDIA_GPU]
+            .into_iter()
+            .find(|c| has(r, c))
+            .map(str::to_owned);
+        (Answer::No, code, "no NVIDIA driver is loaded".to_owned())
+    } else if usable.is_empty() {
+        let code = [
+            codes::CONTAINER_GPU_NOT_VISIBLE,
+            codes::ARCH_UNSUPPORTED_BY_DRIVER,
+            codes::GPU_NOT_BOUND,
+            codes::NOUVEAU_BOUND,
+            codes::NO_NVIDIA_GPU,
+        ]
+        .into_iter()
+        .find(|c| has(r, c))
+        .map(str::to_owned);
+        (
+            Answer::No,
+            code,
+            "no GPU here that CUDA can use, so cuInit fails with CUDA_ERROR_NO_DEVICE (100)"
+                .to_owned(),
+        )
+    } else if umd == "none" {
+        (
+            Answer::No,
+            [codes::LIBCUDA_NOT_FOUND, codes::CONTAINER_LIBRARIES_MISSING]
+                .into_iter()
+                .find(|c| has(r, c))
+                .map(str::to_owned),
+            "no libcuda.so.1 on the loader's path, so no CUDA program can load the driver"
+                .to_owned(),
+        )
+    } else if version.is_none() {
+        (
+            Answer::Unknown,
+            None,
+            "the user-mode driver's CUDA version is not known".to_owned(),
+        )
+    } else {
+        (Answer::Yes, None, String::new())
+    };
+    out.can_start = can;
+    out.blocked_by = blocked_by;
+    if r.platform.kind == PlatformKind::Tegra {
+        out.gfd_labels = can;
+        out.gfd_gpus = if can == Answer::Yes {
+            usable.clone()
+        } else {
+            Vec::new()
+        };
+    } else {
+        out.gfd_labels = out.nvml;
+        out.gfd_gpus = out.nvml_gpus.clone();
+    }
+    if can == Answer::Yes {
+        out.version = version;
+        out.reason = format!(
+            "CUDA {} through the {umd} user-mode driver on {} GPU(s)",
+            out.version.as_deref().unwrap_or("?"),
+            usable.len()
+        );
+    } else {
+        out.reason = reason;
+        if can == Answer::No {
+            out.usable_gpus.clear();
+        }
+    }
+    out
+}
+
+/// What `cuInit` does after a blocking finding, in words.
+fn why(code: &str) -> &'static str {
+    match code {
+        codes::DRIVER_NOT_LOADED | codes::MODULE_NOT_BUILT_FOR_KERNEL => {
+            "the nvidia kernel module is not loaded, so cuInit finds no driver"
+        }
+        codes::DRIVER_LIBRARY_MISMATCH => {
+            "the libcuda that would load is of another release than the kernel module: cuInit fails with CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)"
+        }
+        codes::STUB_LIBRARY_SELECTED => {
+            "the loader picks a CUDA toolkit stub libcuda: cuInit fails with CUDA_ERROR_STUB_LIBRARY (34)"
+        }
+        codes::FORWARD_COMPAT_UNSUPPORTED => {
+            "the cuda-compat libcuda rejects this driver branch or GPU: cuInit fails with 803 or 804"
+        }
+        codes::FABRIC_MANAGER_MISSING => {
+            "the NVSwitch fabric is not set up: cuInit fails with CUDA_ERROR_SYSTEM_NOT_READY (802)"
+        }
+        codes::DEVICE_NODES_MISSING
+        | codes::CONTAINER_DEVICE_NODES_MISSING
+        | codes::TEGRA_GPU_NODES_MISSING => "device nodes cuInit needs are missing",
+        codes::DEVICE_PERMISSION_DENIED => "this user may not open the GPU device nodes",
+        _ => "the CUDA driver is not usable in this environment",
+    }
+}
