@@ -594,3 +594,107 @@ fn capture_replays_a_fifo_in_place_of_a_device_node() {
     std::fs::remove_dir_all(&machine).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// Everything under `dir` (not following links), for "nothing was written here" checks.
+fn entries_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.filter_map(Result::ok) {
+            out.push(e.path());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(entries_under(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn capture_races_on_the_bundle_never_write_outside_it() {
+    // An attacker who can write in --out swaps the bundle's directories for symlinks to a
+    // sentinel directory while the capture runs. Every write of the capture is relative to
+    // directories it opened without following links, so the sentinel stays empty.
+    let root = fixture("bare-metal-h100x8-open-580");
+    let sentinel = tmp("race-sentinel");
+    std::fs::create_dir_all(&sentinel).unwrap();
+    let victims = [
+        "sys",
+        "proc",
+        "dev",
+        "etc",
+        "usr",
+        "lib",
+        "sys/bus",
+        "sys/devices",
+        "sys/module",
+        "sys/bus/pci",
+        "proc/driver",
+        "proc/driver/nvidia",
+        ".nvprobe",
+    ];
+    for run in 0..40 {
+        let out = tmp(&format!("race-out-{run}"));
+        let mut child = common::nvprobe_command()
+            .args([
+                "capture",
+                "--root",
+                root.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut turn = 0_usize;
+        while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 60 {
+            let v = victims[turn % victims.len()];
+            turn += 1;
+            let path = out.join(v);
+            let moved = out.join(format!("{}.moved", v.replace('/', "_")));
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+                && std::fs::rename(&path, &moved).is_ok()
+            {
+                let _ = std::os::unix::fs::symlink(&sentinel, &path);
+                std::thread::yield_now();
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::rename(&moved, &path);
+            }
+        }
+        let _ = child.wait();
+        let written = entries_under(&sentinel);
+        assert!(
+            written.is_empty(),
+            "run {run}: the capture wrote outside its bundle: {written:?}"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    std::fs::remove_dir_all(&sentinel).unwrap();
+}
+
+#[test]
+fn capture_refuses_an_out_owned_by_another_user() {
+    // An empty directory someone else planted (in /tmp, say) could be raced from outside:
+    // capture refuses it with exit code 2.
+    if !rustix::process::geteuid().is_root() {
+        println!("skipped: not root, so no directory owned by another user can be made");
+        return;
+    }
+    let out = tmp("foreign-out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::chown(&out, Some(65534), Some(65534)).unwrap();
+    let o = nvprobe(&[
+        "capture",
+        "--root",
+        fixture("no-gpu").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("owned by uid 65534"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    std::fs::remove_dir_all(&out).unwrap();
+}

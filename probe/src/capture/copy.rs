@@ -4,16 +4,22 @@
 //! Each touched path is walked component by component on the source, as [`crate::root::Root`]
 //! resolves it under a fixture root: every symlink met on the way is recreated as a symlink
 //! with the same target text, and the walk goes on at its target (an absolute target taken
-//! inside the machine). So nothing is ever written through a link: every write goes to a
-//! symlink-free path below the bundle directory, checked with `lstat` at each step, and files
-//! are created with `O_EXCL`.
+//! inside the machine).
+//!
+//! # Writing only inside the bundle
+//! The bundle directory is held open ([`Bundle`]) and every write is relative to a directory
+//! descriptor: each directory on the way down is opened with `O_DIRECTORY|O_NOFOLLOW` from its
+//! parent's descriptor (created `0700` with `mkdirat` when missing), and the last component is
+//! made with `openat(O_CREAT|O_EXCL|O_NOFOLLOW)`, `mkdirat` or `symlinkat` from there. No path
+//! is ever resolved from a name again after a check, so a directory of the bundle swapped for
+//! a symlink while the copy runs makes that copy fail instead of writing where it points.
 //!
 //! What a leaf becomes:
 //! - a regular file: its bytes, up to [`FILE_LIMIT`]; a larger ELF file (a 30–100 MB
 //!   `libcuda.so`) keeps its size as a sparse file holding only the headers and the sections
 //!   nvprobe reads (section headers, string tables, `.dynamic`, notes); any other larger file
 //!   keeps its first [`FILE_LIMIT`] bytes and its size;
-//! - a directory: a directory; when the run listed it, each entry is created too (a
+//! - a directory: a directory (`0700`); when the run listed it, each entry is created too (a
 //!   directory, a symlink, a device stand-in, or an empty file for a regular file the run
 //!   never opened);
 //! - a character or block device, a FIFO or a socket: a regular file holding the stand-in
@@ -23,12 +29,17 @@
 //! A file that cannot be read is left out and listed in `capture.json` (`unreadable`).
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _, symlink};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::redact::Redactor;
 use crate::root::Access;
@@ -41,6 +52,15 @@ const SECTION_LIMIT: u64 = 1024 * 1024;
 const MAX_LINK_HOPS: usize = 40;
 /// Entries created per listed directory at most (as [`crate::root::DIR_LIMIT`]).
 const LIST_LIMIT: usize = crate::root::DIR_LIMIT;
+/// Every directory of a bundle.
+const DIR_MODE: u32 = 0o700;
+/// The mode a file of a bundle is created with (before the umask).
+const FILE_MODE: u32 = 0o666;
+/// How a directory of the bundle is opened: never through a symlink.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 /// What was copied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,13 +81,155 @@ pub struct CopyStats {
     pub unreadable: Vec<(String, String)>,
 }
 
-/// Copies touched paths from `src` (the directory standing for `/`) into `dest`.
+/// Why a bundle directory cannot be used.
+#[derive(Debug)]
+pub enum BundleError {
+    /// Not a directory, not empty, owned by someone else.
+    Refused(String),
+    /// An I/O error.
+    Failed(String),
+}
+
+/// The bundle directory, held open: every write of a capture is relative to it.
+#[derive(Debug)]
+pub struct Bundle {
+    dir: OwnedFd,
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+/// Checks that one path component names an entry of a directory (no `/`, `.` or `..`).
+fn plain_name(name: &OsStr) -> io::Result<&OsStr> {
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+        return Err(io_err(Errno::INVAL));
+    }
+    Ok(name)
+}
+
+impl Bundle {
+    /// Opens `out` for a capture: created `0700` when missing, else it must be an empty
+    /// directory owned by the effective user (never a symlink), and is made `0700`.
+    ///
+    /// # Errors
+    /// [`BundleError::Refused`] for a directory that cannot be used, [`BundleError::Failed`]
+    /// for an I/O error.
+    pub fn create(out: &Path) -> Result<Self, BundleError> {
+        let fail =
+            |e: &dyn std::fmt::Display| BundleError::Failed(format!("{}: {e}", out.display()));
+        match std::fs::symlink_metadata(out) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
+                }
+                match rustix::fs::mkdir(out, Mode::from_raw_mode(DIR_MODE)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(fail(&e)),
+                }
+            }
+            Err(e) => return Err(fail(&e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(BundleError::Refused(format!(
+                    "{} exists and is not a directory",
+                    out.display()
+                )));
+            }
+            Ok(_) => {}
+        }
+        let dir = match rustix::fs::open(out, DIR_FLAGS, Mode::empty()) {
+            Ok(d) => d,
+            Err(Errno::LOOP | Errno::NOTDIR) => {
+                return Err(BundleError::Refused(format!(
+                    "{} exists and is not a directory",
+                    out.display()
+                )));
+            }
+            Err(e) => return Err(fail(&e)),
+        };
+        let st = rustix::fs::fstat(&dir).map_err(|e| fail(&e))?;
+        let me = rustix::process::geteuid().as_raw();
+        if st.st_uid != me {
+            return Err(BundleError::Refused(format!(
+                "{} is owned by uid {}, not by this user (uid {me}); capture writes only into a directory of its own",
+                out.display(),
+                st.st_uid
+            )));
+        }
+        // Nobody else may add entries from here on; then it must be empty.
+        rustix::fs::fchmod(&dir, Mode::from_raw_mode(DIR_MODE)).map_err(|e| fail(&e))?;
+        let mut entries = rustix::fs::Dir::read_from(&dir).map_err(|e| fail(&e))?;
+        for entry in &mut entries {
+            let entry = entry.map_err(|e| fail(&e))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                return Err(BundleError::Refused(format!(
+                    "{} is not empty; capture writes only into a new or empty directory",
+                    out.display()
+                )));
+            }
+        }
+        Ok(Self { dir })
+    }
+
+    /// The directory `parts` of the bundle (`[]`: the bundle itself), opened without following
+    /// a symlink at any step; missing directories are created `0700` and counted in `dirs`.
+    fn open_dir(&self, parts: &[OsString], dirs: &mut usize) -> io::Result<OwnedFd> {
+        let mut cur = rustix::fs::openat(&self.dir, ".", DIR_FLAGS, Mode::empty())?;
+        for part in parts {
+            let name = plain_name(part)?;
+            let next = match rustix::fs::openat(&cur, name, DIR_FLAGS, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => {
+                    match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(DIR_MODE)) {
+                        Ok(()) => *dirs += 1,
+                        Err(Errno::EXIST) => {}
+                        Err(e) => return Err(io_err(e)),
+                    }
+                    rustix::fs::openat(&cur, name, DIR_FLAGS, Mode::empty())?
+                }
+                Err(e) => return Err(io_err(e)),
+            };
+            cur = next;
+        }
+        Ok(cur)
+    }
+
+    /// Writes a new file `name` in the bundle's directory `dir` (created with `O_EXCL`).
+    ///
+    /// # Errors
+    /// The directory cannot be opened, or the file exists or cannot be written.
+    pub fn write_file(&self, dir: &[OsString], name: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut dirs = 0;
+        let parent = self.open_dir(dir, &mut dirs)?;
+        let mut f = create_in(&parent, OsStr::new(name), 0o600)?;
+        f.write_all(bytes)
+    }
+}
+
+/// `openat(dir, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW)`: a new regular file, never through
+/// a link.
+fn create_in(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<File> {
+    let flags = OFlags::WRONLY
+        | OFlags::CREATE
+        | OFlags::EXCL
+        | OFlags::NOFOLLOW
+        | OFlags::CLOEXEC
+        | OFlags::NOCTTY;
+    let fd = rustix::fs::openat(dir, plain_name(name)?, flags, Mode::from_raw_mode(mode))?;
+    Ok(File::from(fd))
+}
+
+/// Copies touched paths from `src` (the directory standing for `/`) into a [`Bundle`].
 pub struct Copier<'a> {
     src: PathBuf,
-    dest: PathBuf,
+    bundle: &'a Bundle,
     redactor: Option<&'a mut Redactor>,
     /// Machine paths already copied in full.
     done: BTreeSet<String>,
+    /// The last directory of the bundle opened, kept for the next file in it.
+    last_dir: Option<(Vec<OsString>, OwnedFd)>,
     /// Stats.
     pub stats: CopyStats,
 }
@@ -136,7 +298,7 @@ pub fn stand_in_record(meta: &Metadata, real: &Path) -> String {
         meta.gid()
     );
     if ft.is_char_device() {
-        use rustix::fs::{Access as A, AtFlags, CWD};
+        use rustix::fs::{Access as A, CWD};
         // What CUDA would get opening it read-write, asked without opening it (opening
         // /dev/nvidiaN can initialise the GPU).
         let open = match rustix::fs::accessat(CWD, real, A::READ_OK | A::WRITE_OK, AtFlags::EACCESS)
@@ -150,13 +312,14 @@ pub fn stand_in_record(meta: &Metadata, real: &Path) -> String {
 }
 
 impl<'a> Copier<'a> {
-    /// A copier from `src` into `dest` (which must exist), redacting when `redactor` is given.
-    pub fn new(src: &Path, dest: &Path, redactor: Option<&'a mut Redactor>) -> Self {
+    /// A copier from `src` into `bundle`, redacting when `redactor` is given.
+    pub fn new(src: &Path, bundle: &'a Bundle, redactor: Option<&'a mut Redactor>) -> Self {
         Self {
             src: src.to_path_buf(),
-            dest: dest.to_path_buf(),
+            bundle,
             redactor,
             done: BTreeSet::new(),
+            last_dir: None,
             stats: CopyStats::default(),
         }
     }
@@ -180,6 +343,25 @@ impl<'a> Copier<'a> {
         }
     }
 
+    /// The bundle directory `parts`, opened (the last one is reused).
+    fn dir(&mut self, parts: &[OsString]) -> io::Result<OwnedFd> {
+        if let Some((p, fd)) = &self.last_dir
+            && p.as_slice() == parts
+        {
+            return fd.try_clone();
+        }
+        let fd = self.bundle.open_dir(parts, &mut self.stats.dirs)?;
+        self.last_dir = Some((parts.to_vec(), fd.try_clone()?));
+        Ok(fd)
+    }
+
+    /// The directory holding `parts` in the bundle and the last name.
+    fn parent(&mut self, parts: &[OsString]) -> Option<(OwnedFd, OsString)> {
+        let (last, above) = parts.split_last()?;
+        let dir = self.dir(above).ok()?;
+        Some((dir, last.clone()))
+    }
+
     /// Walks `path` on the source, recreating what it meets. Returns the real (symlink-free)
     /// components of what the path names, when it exists.
     fn copy_path(&mut self, path: &str, follow_last: bool) -> Option<Vec<OsString>> {
@@ -194,10 +376,10 @@ impl<'a> Copier<'a> {
             }
             done.push(name);
             let here = join(&self.src, &done);
-            let meta = fs::symlink_metadata(&here).ok()?;
+            let meta = std::fs::symlink_metadata(&here).ok()?;
             let last = pending.is_empty();
             if meta.file_type().is_symlink() {
-                let target = fs::read_link(&here).ok()?;
+                let target = std::fs::read_link(&here).ok()?;
                 self.make_link(&done, &target);
                 if last && !follow_last {
                     return Some(done);
@@ -228,7 +410,7 @@ impl<'a> Copier<'a> {
     /// The entries of a directory the run listed.
     fn copy_listing(&mut self, real: &[OsString]) {
         let dir = join(&self.src, real);
-        let Ok(entries) = fs::read_dir(&dir) else {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
             return;
         };
         let mut names: Vec<OsString> = entries
@@ -240,24 +422,26 @@ impl<'a> Copier<'a> {
         for name in names {
             let mut parts = real.to_vec();
             parts.push(name);
-            let dest = join(&self.dest, &parts);
-            if fs::symlink_metadata(&dest).is_ok() {
+            let Some((parent, last)) = self.parent(&parts) else {
+                continue;
+            };
+            if rustix::fs::statat(&parent, &last, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
                 continue;
             }
             let here = join(&self.src, &parts);
-            let Ok(meta) = fs::symlink_metadata(&here) else {
+            let Ok(meta) = std::fs::symlink_metadata(&here) else {
                 continue;
             };
             let ft = meta.file_type();
             if ft.is_symlink() {
-                if let Ok(target) = fs::read_link(&here) {
+                if let Ok(target) = std::fs::read_link(&here) {
                     self.make_link(&parts, &target);
                 }
             } else if ft.is_dir() {
                 self.make_dir(&parts);
             } else if ft.is_file() {
                 // Never opened by the run: its name is all it saw.
-                if self.safe_parent(&parts).is_some() && Self::create(&dest).is_ok() {
+                if create_in(&parent, &last, FILE_MODE).is_ok() {
                     self.stats.files += 1;
                 }
             } else {
@@ -266,90 +450,65 @@ impl<'a> Copier<'a> {
         }
     }
 
-    /// Checks that every directory above `parts` in the bundle is a real directory (never a
-    /// link), creating the missing ones. `None` when one is not.
-    fn safe_parent(&mut self, parts: &[OsString]) -> Option<()> {
-        let mut p = self.dest.clone();
-        for part in parts.iter().take(parts.len().saturating_sub(1)) {
-            p.push(part);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => return None,
-                Err(_) => {
-                    fs::create_dir(&p).ok()?;
-                    self.stats.dirs += 1;
-                }
-            }
-        }
-        Some(())
-    }
-
     fn make_dir(&mut self, parts: &[OsString]) {
-        if self.safe_parent(parts).is_none() {
+        let Some((parent, last)) = self.parent(parts) else {
             return;
-        }
-        let p = join(&self.dest, parts);
-        if fs::symlink_metadata(&p).is_err() && fs::create_dir(&p).is_ok() {
+        };
+        if rustix::fs::mkdirat(&parent, &last, Mode::from_raw_mode(DIR_MODE)).is_ok() {
             self.stats.dirs += 1;
         }
     }
 
     fn make_link(&mut self, parts: &[OsString], target: &Path) {
-        if self.safe_parent(parts).is_none() {
+        let Some((parent, last)) = self.parent(parts) else {
             return;
-        }
-        let p = join(&self.dest, parts);
-        if fs::symlink_metadata(&p).is_err() && symlink(target, &p).is_ok() {
+        };
+        if rustix::fs::symlinkat(target, &parent, &last).is_ok() {
             self.stats.links += 1;
         }
     }
 
-    fn create(dest: &Path) -> io::Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
-            .open(dest)
-    }
-
     fn make_leaf(&mut self, parts: &[OsString], here: &Path, meta: &Metadata) {
         let key = machine_path(parts);
-        if !self.done.insert(key.clone()) || self.safe_parent(parts).is_none() {
+        if self.done.contains(&key) {
             return;
         }
-        let dest = join(&self.dest, parts);
-        // A placeholder written for a listing is replaced by the full copy.
-        if let Ok(m) = fs::symlink_metadata(&dest) {
-            if m.is_file() && m.len() == 0 {
-                let _ = fs::remove_file(&dest);
-            } else {
-                return;
-            }
+        let Some((parent, last)) = self.parent(parts) else {
+            return;
+        };
+        // A placeholder written for a listing is replaced by the full copy; anything else
+        // already there (a directory, a link) is left alone.
+        if let Ok(st) = rustix::fs::statat(&parent, &last, AtFlags::SYMLINK_NOFOLLOW)
+            && (rustix::fs::FileType::from_raw_mode(st.st_mode)
+                != rustix::fs::FileType::RegularFile
+                || st.st_size != 0
+                || rustix::fs::unlinkat(&parent, &last, AtFlags::empty()).is_err())
+        {
+            return;
         }
+        self.done.insert(key.clone());
         if !meta.is_file() {
             let record = stand_in_record(meta, here);
-            if let Ok(mut f) = Self::create(&dest)
+            if let Ok(mut f) = create_in(&parent, &last, FILE_MODE)
                 && f.write_all(record.as_bytes()).is_ok()
             {
                 self.stats.stand_ins += 1;
             }
             return;
         }
-        match self.copy_file(here, &dest, meta, &key) {
-            Ok(()) => {}
-            Err(e) => {
-                let _ = fs::remove_file(&dest);
-                self.stats
-                    .unreadable
-                    .push((key, crate::root::describe_error(&e)));
-            }
+        if let Err(e) = self.copy_file(here, &parent, &last, meta, &key) {
+            let _ = rustix::fs::unlinkat(&parent, &last, AtFlags::empty());
+            self.stats
+                .unreadable
+                .push((key, crate::root::describe_error(&e)));
         }
     }
 
     fn copy_file(
         &mut self,
         here: &Path,
-        dest: &Path,
+        dir: &OwnedFd,
+        name: &OsStr,
         meta: &Metadata,
         key: &str,
     ) -> io::Result<()> {
@@ -361,7 +520,7 @@ impl<'a> Copier<'a> {
             src.seek(SeekFrom::Start(0))?;
             if n == 4 && &head == b"\x7fELF" {
                 let ranges = elf_ranges(&mut src, size).unwrap_or_default();
-                let mut out = Self::create(dest)?;
+                let mut out = create_in(dir, name, FILE_MODE)?;
                 for (start, len) in ranges {
                     let mut buf = vec![0_u8; usize::try_from(len).unwrap_or(0)];
                     src.seek(SeekFrom::Start(start))?;
@@ -385,7 +544,7 @@ impl<'a> Copier<'a> {
             let name = key.rsplit('/').next().unwrap_or(key);
             bytes = r.redact_file(name, &bytes);
         }
-        let mut out = Self::create(dest)?;
+        let mut out = create_in(dir, name, FILE_MODE)?;
         out.write_all(&bytes)?;
         if cut && size > bytes.len() as u64 {
             out.set_len(size)?;

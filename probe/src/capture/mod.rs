@@ -33,8 +33,11 @@
 //! The environment holds only the variables of [`env_allowed`] (never secrets).
 //!
 //! # Output directory
-//! DIR must not exist or be an empty directory: capture refuses anything else (an earlier
-//! capture included) rather than delete or merge files. Exit code 2 then.
+//! DIR must not exist (it is created `0700`) or be an empty directory owned by the effective
+//! user (it is made `0700`): capture refuses anything else (an earlier capture, a directory
+//! another user planted in `/tmp`) rather than delete, merge or race. Exit code 2 then. Every
+//! write goes through directory descriptors held open ([`copy::Bundle`]), never through a
+//! symlink, so nothing is written outside DIR even while someone swaps its directories.
 //!
 //! # Replay
 //! `--root DIR` on a directory with `.nvprobe/capture.json` ([`prepare_replay`]): the ioctl
@@ -568,41 +571,20 @@ pub struct Captured {
     pub meta: CaptureMeta,
 }
 
-/// Checks `out`: it must not exist (it is created) or be an empty directory.
-fn prepare_out(out: &Path) -> Result<(), CaptureError> {
-    match std::fs::symlink_metadata(out) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(out)
-            .map_err(|e| CaptureError::Failed(format!("cannot create {}: {e}", out.display()))),
-        Err(e) => Err(CaptureError::Failed(format!("{}: {e}", out.display()))),
-        Ok(m) if !m.is_dir() => Err(CaptureError::Usage(format!(
-            "{} exists and is not a directory",
-            out.display()
-        ))),
-        Ok(_) => {
-            let mut entries = std::fs::read_dir(out)
-                .map_err(|e| CaptureError::Failed(format!("{}: {e}", out.display())))?;
-            if entries.next().is_some() {
-                Err(CaptureError::Usage(format!(
-                    "{} is not empty; capture writes only into a new or empty directory",
-                    out.display()
-                )))
-            } else {
-                Ok(())
-            }
-        }
-    }
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CaptureError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CaptureError::Failed(format!("{}: {e}", path.display())))?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| CaptureError::Failed(format!("{}: {e}", path.display())))?;
-    std::io::Write::write_all(&mut f, format!("{text}\n").as_bytes())
-        .map_err(|e| CaptureError::Failed(format!("{}: {e}", path.display())))
+fn write_json<T: Serialize>(
+    bundle: &copy::Bundle,
+    name: &str,
+    value: &T,
+) -> Result<(), CaptureError> {
+    let what = |e: &dyn std::fmt::Display| CaptureError::Failed(format!("{META_DIR}/{name}: {e}"));
+    let text = serde_json::to_string_pretty(value).map_err(|e| what(&e))?;
+    bundle
+        .write_file(
+            &[std::ffi::OsString::from(META_DIR)],
+            name,
+            format!("{text}\n").as_bytes(),
+        )
+        .map_err(|e| what(&e))
 }
 
 /// `nvprobe capture --out DIR [--redact]`: probes as `opts` says with recording on and writes
@@ -626,7 +608,10 @@ pub fn run_with(
     redact: bool,
     driver: Option<Arc<dyn NvDriver>>,
 ) -> Result<Captured, CaptureError> {
-    prepare_out(out)?;
+    let bundle = copy::Bundle::create(out).map_err(|e| match e {
+        copy::BundleError::Refused(s) => CaptureError::Usage(s),
+        copy::BundleError::Failed(s) => CaptureError::Failed(s),
+    })?;
     let recorder = Recorder::new();
     let mut o = opts.clone();
     o.root = opts.root.clone().with_recorder(recorder.clone());
@@ -667,7 +652,7 @@ pub fn run_with(
     }
     let src_base = root_base(&opts.root);
     let touched = recorder.snapshot();
-    let mut copier = copy::Copier::new(&src_base, out, redactor.as_mut());
+    let mut copier = copy::Copier::new(&src_base, &bundle, redactor.as_mut());
     copier.copy_all(&touched);
     let stats = copier.stats;
     if let Some(r) = redactor.as_mut() {
@@ -675,9 +660,6 @@ pub fn run_with(
         shim_output = shim_output.map(|s| r.redact_text(&s));
     }
 
-    let meta_dir = out.join(META_DIR);
-    std::fs::create_dir(&meta_dir)
-        .map_err(|e| CaptureError::Failed(format!("{}: {e}", meta_dir.display())))?;
     let environment: BTreeMap<String, String> = opts
         .env
         .iter()
@@ -727,8 +709,8 @@ pub fn run_with(
             .collect(),
         ioctl_events: log.events.len(),
     };
-    write_json(&meta_dir.join(IOCTL_FILE), &log)?;
-    write_json(&meta_dir.join(CAPTURE_FILE), &meta)?;
+    write_json(&bundle, IOCTL_FILE, &log)?;
+    write_json(&bundle, CAPTURE_FILE, &meta)?;
     Ok(Captured { report, meta })
 }
 
