@@ -249,6 +249,10 @@ pub struct Access {
     pub nofollow: bool,
     /// Listed as a directory.
     pub listed: bool,
+    /// Its bytes read through this root (a text or binary file the probe parsed).
+    pub read: bool,
+    /// Parsed as an ELF file by the library inventory ([`Root::note_elf`]).
+    pub elf: bool,
 }
 
 /// The set of absolute machine paths a run touched, shared by every clone of a [`Root`] made
@@ -462,6 +466,27 @@ impl Root {
                 } else {
                     a.nofollow = true;
                 }
+            });
+        }
+    }
+
+    /// Notes that the bytes of `path` were read (the capture copies them).
+    fn note_read(&self, path: &str) {
+        if let Some(rec) = &self.recorder {
+            rec.note(path, |a| {
+                a.follow = true;
+                a.read = true;
+            });
+        }
+    }
+
+    /// Notes that the file at `path` is read as an ELF file outside this root (through the
+    /// path [`Root::resolve`] gave): a capture copies it only if it is one.
+    pub fn note_elf(&self, path: &str) {
+        if let Some(rec) = &self.recorder {
+            rec.note(path, |a| {
+                a.follow = true;
+                a.elf = true;
             });
         }
     }
@@ -762,7 +787,7 @@ impl Root {
     /// # Errors
     /// The open or read error, or `InvalidInput` when the path is not a regular file.
     pub fn read_bytes_limited(&self, path: &str, limit: u64) -> io::Result<(Vec<u8>, bool)> {
-        self.note(path, true);
+        self.note_read(path);
         let (fd, st) = self.open_regular_in(path)?;
         read_limited(fd.as_fd(), &st, limit)
     }
@@ -782,7 +807,7 @@ impl Root {
         mut f: impl FnMut(&str),
     ) -> io::Result<bool> {
         const PIECE: usize = 64 * 1024;
-        self.note(path, true);
+        self.note_read(path);
         let (fd, _) = self.open_regular_in(path)?;
         let mut left = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut buf = vec![0_u8; PIECE];
@@ -832,7 +857,7 @@ impl Root {
     /// Reads a whole regular file, refusing one over `limit` bytes (`InvalidData`) without
     /// reading it when its size says so.
     pub fn read_bytes_whole(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
-        self.note(path, true);
+        self.note_read(path);
         let (fd, st) = self.open_regular_in(path)?;
         read_whole(fd.as_fd(), &st, limit)
     }

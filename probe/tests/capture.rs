@@ -698,3 +698,122 @@ fn capture_refuses_an_out_owned_by_another_user() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn capture_copies_only_what_the_probe_parsed() {
+    // A `libcuda.so.1` on LD_LIBRARY_PATH that is a link to a secret, a 0600 library, a file
+    // only looked at: the secret's bytes never reach the bundle, no mode gets wider, and the
+    // bundle says what it left out.
+    use std::os::unix::fs::PermissionsExt as _;
+    let machine = tmp("secrets-machine");
+    copy_tree(&fixture("no-gpu"), &machine);
+    let put = |p: &str, bytes: &[u8], mode: u32| {
+        let full = machine.join(p);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, bytes).unwrap();
+        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    put("etc/shadow", b"root:$6$SECRET-HASH:19000::::::\n", 0o600);
+    std::fs::create_dir_all(machine.join("opt/evil")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", machine.join("opt/evil/libcuda.so.1")).unwrap();
+    // A real ELF file (any will do), private to its owner.
+    let elf = std::fs::read("/proc/self/exe").unwrap();
+    let elf = &elf[..elf.len().min(256 * 1024)];
+    put("opt/private/libnvidia-ml.so.1", elf, 0o600);
+    put(
+        "opt/private/libcuda.so.1",
+        b"\x7fELF-not-really SECRET-TOO",
+        0o640,
+    );
+    std::fs::set_permissions(
+        machine.join("opt/private"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+
+    let out = tmp("secrets-out");
+    let o = common::nvprobe_env(
+        &[
+            "capture",
+            "--root",
+            machine.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+        &[("LD_LIBRARY_PATH", "/opt/evil:/opt/private")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let captured = json(&o);
+
+    let mut files = Vec::new();
+    all_files(&out, &mut files);
+    for f in &files {
+        let body = std::fs::read(f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&body).contains("SECRET"),
+            "secret bytes in {}",
+            f.display()
+        );
+    }
+    // Modes: never wider than the source, never group/other writable; directories private.
+    for p in entries_under(&out) {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+        } else if meta.is_file() {
+            assert_eq!(mode & 0o022, 0, "{} is {mode:o}", p.display());
+            let rel = p.strip_prefix(&out).unwrap();
+            if let Ok(src) = std::fs::metadata(machine.join(rel)) {
+                let src_mode = src.permissions().mode() & 0o7777;
+                assert_eq!(
+                    mode & !src_mode,
+                    0,
+                    "{} is {mode:o}, its source {src_mode:o}",
+                    p.display()
+                );
+            }
+        }
+    }
+    let lib = out.join("opt/private/libnvidia-ml.so.1");
+    assert_eq!(
+        std::fs::metadata(&lib).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(&std::fs::read(&lib).unwrap()[..4], b"\x7fELF");
+    // The bundle says what it left out.
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
+            .unwrap();
+    let left_out = meta["left_out"].as_array().expect("left_out");
+    for path in ["/etc/shadow", "/opt/private/libcuda.so.1"] {
+        let entry = left_out.iter().find(|e| e["path"] == path);
+        assert!(
+            entry.is_some_and(|e| e["reason"].as_str().unwrap().contains("not an ELF file")),
+            "{path} in {meta:#}"
+        );
+    }
+    // The replay still tells the same story: the non-ELF files keep their size, not their
+    // bytes, so they are still no libraries (the one with a fake ELF magic says so in other
+    // words: its bytes are gone).
+    let replay = json(&common::nvprobe(&[
+        "--json",
+        "--root",
+        out.to_str().unwrap(),
+    ]));
+    let without_fake = |mut r: Value| {
+        let libs = r.pointer_mut("/libraries").and_then(Value::as_array_mut);
+        for lib in libs.into_iter().flatten() {
+            if lib["path"] == "/opt/private/libcuda.so.1" {
+                let problem = lib["problem"].as_str().unwrap_or_default().to_owned();
+                assert!(problem.starts_with("not a readable ELF"), "{lib}");
+                lib["problem"] = Value::Null;
+            }
+        }
+        machine_part(r)
+    };
+    pretty_assertions::assert_eq!(without_fake(captured), without_fake(replay));
+    std::fs::remove_dir_all(&machine).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -14,21 +14,33 @@
 //! is ever resolved from a name again after a check, so a directory of the bundle swapped for
 //! a symlink while the copy runs makes that copy fail instead of writing where it points.
 //!
-//! What a leaf becomes:
-//! - a regular file: its bytes, up to [`FILE_LIMIT`]; a larger ELF file (a 30–100 MB
-//!   `libcuda.so`) keeps its size as a sparse file holding only the headers and the sections
-//!   nvprobe reads (section headers, string tables, `.dynamic`, notes); any other larger file
-//!   keeps its first [`FILE_LIMIT`] bytes and its size;
-//! - a directory: a directory (`0700`); when the run listed it, each entry is created too (a
+//! # What is copied (the allow-list)
+//! Only what the probe itself parsed, as it parsed it:
+//! - a regular file whose bytes the run read through [`crate::root::Root`]: its bytes, up to
+//!   [`FILE_LIMIT`] (a larger file keeps its first [`FILE_LIMIT`] bytes and its size; a larger
+//!   ELF file keeps its size as a sparse file holding only the headers and the sections
+//!   nvprobe reads: section headers, string tables, `.dynamic`, notes);
+//! - a library the inventory parsed as ELF ([`crate::root::Root::note_elf`]): the same, but
+//!   only when the file starts with the ELF magic; anything else (a `libcuda.so.1` link to
+//!   `/etc/shadow`) keeps only its size, as zeros, and is listed in `left_out`;
+//! - a regular file the run only looked at (`stat`): its size, as zeros (sparse), listed in
+//!   `left_out`;
+//! - a directory: a directory; when the run listed it, each entry is created too (a
 //!   directory, a symlink, a device stand-in, or an empty file for a regular file the run
 //!   never opened);
 //! - a character or block device, a FIFO or a socket: a regular file holding the stand-in
 //!   record of [`crate::detect::devnodes`] (`type=char`, `major`, `minor`, `mode`, `uid`,
-//!   `gid`, `open=ok|EACCES|…`).
+//!   `gid`, `open=ok|EACCES|…`); the node itself is never opened.
+//!
+//! Modes: a file in the bundle has its source's permission bits without group and other
+//! write, set-id and sticky bits (never wider than the source); every directory is `0700`.
+//!
+//! Source files are opened with `O_NOFOLLOW` and must still be the regular file the walk saw;
+//! reads stop at [`FILE_LIMIT`].
 //!
 //! A file that cannot be read is left out and listed in `capture.json` (`unreadable`).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs::{File, Metadata};
@@ -54,8 +66,8 @@ const MAX_LINK_HOPS: usize = 40;
 const LIST_LIMIT: usize = crate::root::DIR_LIMIT;
 /// Every directory of a bundle.
 const DIR_MODE: u32 = 0o700;
-/// The mode a file of a bundle is created with (before the umask).
-const FILE_MODE: u32 = 0o666;
+/// The widest mode of a file in a bundle (and never wider than its source's).
+const FILE_MODE: u32 = 0o755;
 /// How a directory of the bundle is opened: never through a symlink.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -79,6 +91,8 @@ pub struct CopyStats {
     pub bytes: u64,
     /// Files that could not be read: (machine path, error).
     pub unreadable: Vec<(String, String)>,
+    /// Files whose bytes were left out on purpose: (machine path, why).
+    pub left_out: Vec<(String, String)>,
 }
 
 /// Why a bundle directory cannot be used.
@@ -221,13 +235,41 @@ fn create_in(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
+/// The mode of a bundle file copied from a source with `mode`.
+fn file_mode(mode: u32) -> u32 {
+    mode & FILE_MODE
+}
+
+/// What a capture keeps of a regular file, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Want {
+    /// Its size (the run only looked at it).
+    Size,
+    /// Its bytes if it is an ELF file, else its size (the inventory parsed it as a library).
+    Elf,
+    /// Its bytes (the run read them).
+    Content,
+}
+
+impl Want {
+    fn of(access: Access) -> Self {
+        if access.read {
+            Self::Content
+        } else if access.elf {
+            Self::Elf
+        } else {
+            Self::Size
+        }
+    }
+}
+
 /// Copies touched paths from `src` (the directory standing for `/`) into a [`Bundle`].
 pub struct Copier<'a> {
     src: PathBuf,
     bundle: &'a Bundle,
     redactor: Option<&'a mut Redactor>,
-    /// Machine paths already copied in full.
-    done: BTreeSet<String>,
+    /// Machine paths of leaves already made, with what was kept.
+    done: BTreeMap<String, Want>,
     /// The last directory of the bundle opened, kept for the next file in it.
     last_dir: Option<(Vec<OsString>, OwnedFd)>,
     /// Stats.
@@ -311,6 +353,24 @@ pub fn stand_in_record(meta: &Metadata, real: &Path) -> String {
     s
 }
 
+/// Opens the regular source file `here` that `lstat` described as `meta`: `O_NOFOLLOW`, and it
+/// must still be that file (device and inode).
+fn open_source(here: &Path, meta: &Metadata) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(here, flags, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+        || st.st_dev != meta.dev()
+        || st.st_ino != meta.ino()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "changed while being copied",
+        ));
+    }
+    Ok(File::from(fd))
+}
+
 impl<'a> Copier<'a> {
     /// A copier from `src` into `bundle`, redacting when `redactor` is given.
     pub fn new(src: &Path, bundle: &'a Bundle, redactor: Option<&'a mut Redactor>) -> Self {
@@ -318,7 +378,7 @@ impl<'a> Copier<'a> {
             src: src.to_path_buf(),
             bundle,
             redactor,
-            done: BTreeSet::new(),
+            done: BTreeMap::new(),
             last_dir: None,
             stats: CopyStats::default(),
         }
@@ -329,13 +389,13 @@ impl<'a> Copier<'a> {
         let mut listed = Vec::new();
         for (path, access) in touched {
             if (access.follow || access.listed)
-                && let Some(real) = self.copy_path(path, true)
+                && let Some(real) = self.copy_path(path, true, *access)
                 && access.listed
             {
                 listed.push(real);
             }
             if access.nofollow {
-                self.copy_path(path, false);
+                self.copy_path(path, false, *access);
             }
         }
         for real in listed {
@@ -364,7 +424,12 @@ impl<'a> Copier<'a> {
 
     /// Walks `path` on the source, recreating what it meets. Returns the real (symlink-free)
     /// components of what the path names, when it exists.
-    fn copy_path(&mut self, path: &str, follow_last: bool) -> Option<Vec<OsString>> {
+    fn copy_path(
+        &mut self,
+        path: &str,
+        follow_last: bool,
+        access: Access,
+    ) -> Option<Vec<OsString>> {
         let mut pending: Vec<OsString> = components(Path::new(path));
         pending.reverse();
         let mut done: Vec<OsString> = Vec::new();
@@ -398,7 +463,7 @@ impl<'a> Copier<'a> {
             } else if meta.is_dir() {
                 self.make_dir(&done);
             } else if last {
-                self.make_leaf(&done, &here, &meta);
+                self.make_leaf(&done, &here, &meta, Want::of(access));
             } else {
                 // A file in the middle of a path: the rest cannot exist.
                 return None;
@@ -441,11 +506,11 @@ impl<'a> Copier<'a> {
                 self.make_dir(&parts);
             } else if ft.is_file() {
                 // Never opened by the run: its name is all it saw.
-                if create_in(&parent, &last, FILE_MODE).is_ok() {
+                if create_in(&parent, &last, file_mode(meta.mode())).is_ok() {
                     self.stats.files += 1;
                 }
             } else {
-                self.make_leaf(&parts, &here, &meta);
+                self.make_leaf(&parts, &here, &meta, Want::Size);
             }
         }
     }
@@ -468,40 +533,70 @@ impl<'a> Copier<'a> {
         }
     }
 
-    fn make_leaf(&mut self, parts: &[OsString], here: &Path, meta: &Metadata) {
+    fn make_leaf(&mut self, parts: &[OsString], here: &Path, meta: &Metadata, want: Want) {
         let key = machine_path(parts);
-        if self.done.contains(&key) {
+        if self.done.get(&key).is_some_and(|w| *w >= want) {
             return;
         }
         let Some((parent, last)) = self.parent(parts) else {
             return;
         };
-        // A placeholder written for a listing is replaced by the full copy; anything else
-        // already there (a directory, a link) is left alone.
-        if let Ok(st) = rustix::fs::statat(&parent, &last, AtFlags::SYMLINK_NOFOLLOW)
-            && (rustix::fs::FileType::from_raw_mode(st.st_mode)
-                != rustix::fs::FileType::RegularFile
-                || st.st_size != 0
-                || rustix::fs::unlinkat(&parent, &last, AtFlags::empty()).is_err())
-        {
-            return;
+        // A placeholder (from a listing, or a weaker copy) is replaced; anything else that
+        // is already there (a directory, a link) is left alone.
+        if let Ok(st) = rustix::fs::statat(&parent, &last, AtFlags::SYMLINK_NOFOLLOW) {
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+                || rustix::fs::unlinkat(&parent, &last, AtFlags::empty()).is_err()
+            {
+                return;
+            }
+            if let Some(kept) = self.done.remove(&key) {
+                self.forget(&key, kept);
+            }
         }
-        self.done.insert(key.clone());
+        self.done.insert(key.clone(), want);
         if !meta.is_file() {
             let record = stand_in_record(meta, here);
-            if let Ok(mut f) = create_in(&parent, &last, FILE_MODE)
+            if let Ok(mut f) = create_in(&parent, &last, meta.mode() & 0o644)
                 && f.write_all(record.as_bytes()).is_ok()
             {
                 self.stats.stand_ins += 1;
             }
             return;
         }
-        if let Err(e) = self.copy_file(here, &parent, &last, meta, &key) {
+        let mode = file_mode(meta.mode());
+        let result = match want {
+            Want::Size => self.size_only(&parent, &last, meta.len(), mode).map(|()| {
+                self.stats.left_out.push((
+                    key.clone(),
+                    "only looked at (stat) by nvprobe: its size was kept, not its bytes".to_owned(),
+                ));
+            }),
+            Want::Elf | Want::Content => {
+                self.copy_file(here, &parent, &last, meta, &key, want == Want::Elf)
+            }
+        };
+        if let Err(e) = result {
             let _ = rustix::fs::unlinkat(&parent, &last, AtFlags::empty());
+            self.done.remove(&key);
             self.stats
                 .unreadable
                 .push((key, crate::root::describe_error(&e)));
         }
+    }
+
+    /// Drops the `left_out` note of a leaf about to be copied again with more.
+    fn forget(&mut self, key: &str, kept: Want) {
+        if kept != Want::Content {
+            self.stats.left_out.retain(|(p, _)| p != key);
+        }
+    }
+
+    /// A file of `size` zero bytes (sparse): what the run saw of a file it did not read.
+    fn size_only(&mut self, dir: &OwnedFd, name: &OsStr, size: u64, mode: u32) -> io::Result<()> {
+        let out = create_in(dir, name, mode)?;
+        out.set_len(size)?;
+        self.stats.files += 1;
+        Ok(())
     }
 
     fn copy_file(
@@ -511,29 +606,36 @@ impl<'a> Copier<'a> {
         name: &OsStr,
         meta: &Metadata,
         key: &str,
+        elf_only: bool,
     ) -> io::Result<()> {
-        let mut src = File::open(here)?;
+        let mut src = open_source(here, meta)?;
         let size = meta.len();
-        if size > FILE_LIMIT {
-            let mut head = [0_u8; 4];
-            let n = src.read(&mut head)?;
-            src.seek(SeekFrom::Start(0))?;
-            if n == 4 && &head == b"\x7fELF" {
-                let ranges = elf_ranges(&mut src, size).unwrap_or_default();
-                let mut out = create_in(dir, name, FILE_MODE)?;
-                for (start, len) in ranges {
-                    let mut buf = vec![0_u8; usize::try_from(len).unwrap_or(0)];
-                    src.seek(SeekFrom::Start(start))?;
-                    src.read_exact(&mut buf)?;
-                    out.seek(SeekFrom::Start(start))?;
-                    out.write_all(&buf)?;
-                    self.stats.bytes += len;
-                }
-                out.set_len(size)?;
-                self.stats.files += 1;
-                self.stats.sparse += 1;
-                return Ok(());
+        let mode = file_mode(meta.mode());
+        let is_elf = elf_header(&mut src)?;
+        if elf_only && !is_elf {
+            self.size_only(dir, name, size, mode)?;
+            self.stats.left_out.push((
+                key.to_owned(),
+                "not an ELF file, though nvprobe looked for a library there: its size was kept, not its bytes"
+                    .to_owned(),
+            ));
+            return Ok(());
+        }
+        if size > FILE_LIMIT && is_elf {
+            let ranges = elf_ranges(&mut src, size).unwrap_or_default();
+            let mut out = create_in(dir, name, mode)?;
+            for (start, len) in ranges {
+                let mut buf = vec![0_u8; usize::try_from(len).unwrap_or(0)];
+                src.seek(SeekFrom::Start(start))?;
+                src.read_exact(&mut buf)?;
+                out.seek(SeekFrom::Start(start))?;
+                out.write_all(&buf)?;
+                self.stats.bytes += len;
             }
+            out.set_len(size)?;
+            self.stats.files += 1;
+            self.stats.sparse += 1;
+            return Ok(());
         }
         let mut bytes = Vec::new();
         (&mut src).take(FILE_LIMIT).read_to_end(&mut bytes)?;
@@ -544,7 +646,7 @@ impl<'a> Copier<'a> {
             let name = key.rsplit('/').next().unwrap_or(key);
             bytes = r.redact_file(name, &bytes);
         }
-        let mut out = create_in(dir, name, FILE_MODE)?;
+        let mut out = create_in(dir, name, mode)?;
         out.write_all(&bytes)?;
         if cut && size > bytes.len() as u64 {
             out.set_len(size)?;
@@ -553,6 +655,26 @@ impl<'a> Copier<'a> {
         self.stats.bytes += bytes.len() as u64;
         Ok(())
     }
+}
+
+/// True when `f` starts with an ELF header that parses (the magic, a known class and byte
+/// order, sane sizes); the file is left at its start.
+fn elf_header(f: &mut File) -> io::Result<bool> {
+    let mut head = [0_u8; 64];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(head.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    f.seek(SeekFrom::Start(0))?;
+    let Some(head) = head.get(..n) else {
+        return Ok(false);
+    };
+    Ok(head.starts_with(b"\x7fELF") && goblin::elf::Elf::parse_header(head).is_ok())
 }
 
 /// The byte ranges of an ELF file that nvprobe reads: the ELF and program headers, the

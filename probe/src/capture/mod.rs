@@ -28,9 +28,13 @@
 //!   "copied": { "files": 120, "sparse": 2, "dirs": 80, "links": 30, "stand_ins": 12,
 //!               "bytes": 456789 },
 //!   "unreadable": [ { "path": "/sys/...", "error": "permission denied" } ],
+//!   "left_out": [ { "path": "/etc/shadow", "reason": "not an ELF file, ..." } ],
 //!   "ioctl_events": 14 }
 //! ```
-//! The environment holds only the variables of [`env_allowed`] (never secrets).
+//! The environment holds only the variables of [`env_allowed`] (never secrets). Files are
+//! copied only as the probe parsed them ([`copy`] says which, and `left_out` lists the files
+//! whose bytes were not kept and why). Bundles without `left_out` (older ones) read as having
+//! none.
 //!
 //! # Output directory
 //! DIR must not exist (it is created `0700`) or be an empty directory owned by the effective
@@ -151,6 +155,15 @@ pub struct Unreadable {
     pub error: String,
 }
 
+/// A file whose bytes a capture did not keep on purpose.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    /// The machine path.
+    pub path: String,
+    /// Why, and what was kept instead.
+    pub reason: String,
+}
+
 /// `capture.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureMeta {
@@ -174,6 +187,9 @@ pub struct CaptureMeta {
     pub copied: Copied,
     /// Files left out.
     pub unreadable: Vec<Unreadable>,
+    /// Files whose bytes were not kept on purpose (older bundles: none).
+    #[serde(default)]
+    pub left_out: Vec<LeftOut>,
     /// Events in `ioctl.json`.
     pub ioctl_events: usize,
 }
@@ -527,6 +543,7 @@ fn set_replay(
         shim_output: None,
         copied: Copied::default(),
         unreadable: Vec::new(),
+        left_out: Vec::new(),
         ioctl_events: 0,
     });
     opts.env = Env::from_pairs(meta.environment.clone());
@@ -705,6 +722,14 @@ pub fn run_with(
             .map(|(path, error)| Unreadable {
                 path: path.clone(),
                 error: error.clone(),
+            })
+            .collect(),
+        left_out: stats
+            .left_out
+            .iter()
+            .map(|(path, reason)| LeftOut {
+                path: path.clone(),
+                reason: reason.clone(),
             })
             .collect(),
         ioctl_events: log.events.len(),

@@ -255,6 +255,7 @@ impl Collector<'_> {
         }
         let real_name = file_name(&loc.path).to_owned();
         let kind = kind_of(file_name(&loc.found_as)).or_else(|| kind_of(&real_name))?;
+        self.root.note_elf(path);
         let elf = elfinfo::read(&loc.host);
         let mut lib = Library {
             path: loc.path.clone(),
