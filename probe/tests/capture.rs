@@ -817,3 +817,152 @@ fn capture_copies_only_what_the_probe_parsed() {
     std::fs::remove_dir_all(&machine).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn capture_stops_copying_at_the_deadline() {
+    // Thousands of GPU directories: the copy runs into the run's deadline, stops there, and
+    // both the bundle and the report say the bundle is incomplete.
+    let machine = tmp("deadline-machine");
+    copy_tree(&fixture("no-gpu"), &machine);
+    let gpus = machine.join("proc/driver/nvidia/gpus");
+    for i in 0..4000_u32 {
+        let d = gpus.join(format!("0000:{:02x}:{:02x}.0", i / 256, i % 256));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("information"),
+            format!(
+                "Model: \t\t NVIDIA H100\nIRQ:   \t\t 1\nGPU UUID: \t GPU-{i:08x}-0000-0000-0000-000000000000\nBus Location: \t 0000:{:02x}:{:02x}.0\n",
+                i / 256,
+                i % 256
+            ),
+        )
+        .unwrap();
+    }
+    // And as many NVIDIA PCI functions in sysfs (each directory listed is recreated).
+    let pci = machine.join("sys/bus/pci/devices");
+    for i in 0..4000_u32 {
+        let d = pci.join(format!("0000:{:02x}:{:02x}.0", i / 256, i % 256));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("vendor"), "0x10de\n").unwrap();
+    }
+    std::fs::write(
+        machine.join("proc/driver/nvidia/version"),
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build\n",
+    )
+    .unwrap();
+    let out = tmp("deadline-out");
+    let started = std::time::Instant::now();
+    let o = nvprobe(&[
+        "capture",
+        "--root",
+        machine.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--timeout",
+        "200",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // Before the copy had a deadline this took 13 s (debug build, loaded 2-CPU VM).
+    println!("capture took {took:?}");
+    assert!(took.as_millis() < 2500, "capture took {took:?}");
+    let report = json(&o);
+    assert!(
+        common::codes(&report).contains(&"deadline-exceeded".to_owned()),
+        "{report:#}"
+    );
+    let src = source(&report, "capture");
+    assert_eq!(src["status"], "timeout", "{src}");
+    assert!(
+        src["detail"].as_str().unwrap().contains("incomplete"),
+        "{src}"
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
+            .unwrap();
+    assert!(meta["incomplete"].as_str().is_some(), "{meta:#}");
+    // The replay says so too.
+    let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+    assert_eq!(
+        source(&replay, "capture")["status"],
+        "timeout",
+        "{replay:#}"
+    );
+    std::fs::remove_dir_all(&machine).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn capture_does_not_wait_for_a_file_under_a_lease() {
+    // A file another process holds a write lease on: a plain open(2) for reading waits for the
+    // lease holder up to /proc/sys/fs/lease-break-time (45 s by default). The copy opens with
+    // O_NONBLOCK, so the file is listed as unreadable at once. The lease is taken by python3
+    // (F_SETLEASE has no safe Rust wrapper here).
+    use std::io::BufRead as _;
+    let has_python = Command::new("python3")
+        .args(["-c", "import fcntl, signal"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_python {
+        println!("skipped: no python3 to hold a file lease");
+        return;
+    }
+    let machine = tmp("lease-machine");
+    copy_tree(&fixture("no-gpu"), &machine);
+    let leased = machine.join("etc/os-release");
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, os, signal, sys, time\n\
+             signal.signal(signal.SIGIO, signal.SIG_IGN)\n\
+             fd = os.open(sys.argv[1], os.O_RDWR)\n\
+             fcntl.fcntl(fd, 1024, fcntl.F_WRLCK)\n\
+             print('leased', flush=True)\n\
+             time.sleep(120)\n",
+            leased.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.trim() != "leased" {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        println!("skipped: could not take a lease here");
+        return;
+    }
+    let out = tmp("lease-out");
+    let started = std::time::Instant::now();
+    let o = nvprobe(&[
+        "capture",
+        "--root",
+        machine.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--timeout",
+        "500",
+    ]);
+    let took = started.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(took.as_secs() < 5, "capture took {took:?}");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
+            .unwrap();
+    assert!(
+        meta["unreadable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["path"] == "/etc/os-release"),
+        "{meta:#}"
+    );
+    std::fs::remove_dir_all(&machine).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -35,8 +35,11 @@
 //! Modes: a file in the bundle has its source's permission bits without group and other
 //! write, set-id and sticky bits (never wider than the source); every directory is `0700`.
 //!
-//! Source files are opened with `O_NOFOLLOW` and must still be the regular file the walk saw;
-//! reads stop at [`FILE_LIMIT`].
+//! # Bounded
+//! Source files are opened with `O_NONBLOCK|O_NOFOLLOW` (a file under a lease or a FIFO swapped
+//! in does not block the open) and must still be the regular file the walk saw; reads stop at
+//! [`FILE_LIMIT`]. The run's deadline is checked between files (and between the sections of a
+//! sparse copy): past it the copy stops and [`CopyStats::stopped`] says what was not copied.
 //!
 //! A file that cannot be read is left out and listed in `capture.json` (`unreadable`).
 
@@ -49,6 +52,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -93,6 +97,8 @@ pub struct CopyStats {
     pub unreadable: Vec<(String, String)>,
     /// Files whose bytes were left out on purpose: (machine path, why).
     pub left_out: Vec<(String, String)>,
+    /// Set when the deadline stopped the copy: what was not copied, in words.
+    pub stopped: Option<String>,
 }
 
 /// Why a bundle directory cannot be used.
@@ -268,6 +274,7 @@ pub struct Copier<'a> {
     src: PathBuf,
     bundle: &'a Bundle,
     redactor: Option<&'a mut Redactor>,
+    deadline: Option<Instant>,
     /// Machine paths of leaves already made, with what was kept.
     done: BTreeMap<String, Want>,
     /// The last directory of the bundle opened, kept for the next file in it.
@@ -353,10 +360,12 @@ pub fn stand_in_record(meta: &Metadata, real: &Path) -> String {
     s
 }
 
-/// Opens the regular source file `here` that `lstat` described as `meta`: `O_NOFOLLOW`, and it
-/// must still be that file (device and inode).
+/// Opens the regular source file `here` that `lstat` described as `meta`: `O_NONBLOCK` (a
+/// lease or a FIFO swapped in cannot block the open), `O_NOFOLLOW`, and it must still be that
+/// file (device and inode).
 fn open_source(here: &Path, meta: &Metadata) -> io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let flags =
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = rustix::fs::open(here, flags, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
@@ -372,22 +381,42 @@ fn open_source(here: &Path, meta: &Metadata) -> io::Result<File> {
 }
 
 impl<'a> Copier<'a> {
-    /// A copier from `src` into `bundle`, redacting when `redactor` is given.
-    pub fn new(src: &Path, bundle: &'a Bundle, redactor: Option<&'a mut Redactor>) -> Self {
+    /// A copier from `src` into `bundle`, redacting when `redactor` is given and stopping at
+    /// `deadline` when one is given.
+    pub fn new(
+        src: &Path,
+        bundle: &'a Bundle,
+        redactor: Option<&'a mut Redactor>,
+        deadline: Option<Instant>,
+    ) -> Self {
         Self {
             src: src.to_path_buf(),
             bundle,
             redactor,
+            deadline,
             done: BTreeMap::new(),
             last_dir: None,
             stats: CopyStats::default(),
         }
     }
 
-    /// Copies every recorded path, then the entries of listed directories.
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Copies every recorded path, then the entries of listed directories, until the
+    /// deadline.
     pub fn copy_all(&mut self, touched: &[(String, Access)]) {
         let mut listed = Vec::new();
-        for (path, access) in touched {
+        for (i, (path, access)) in touched.iter().enumerate() {
+            if self.past_deadline() {
+                self.stats.stopped = Some(format!(
+                    "{} of {} touched paths and every directory listing not copied",
+                    touched.len() - i,
+                    touched.len()
+                ));
+                return;
+            }
             if (access.follow || access.listed)
                 && let Some(real) = self.copy_path(path, true, *access)
                 && access.listed
@@ -398,8 +427,15 @@ impl<'a> Copier<'a> {
                 self.copy_path(path, false, *access);
             }
         }
-        for real in listed {
-            self.copy_listing(&real);
+        let total = listed.len();
+        for (i, real) in listed.into_iter().enumerate() {
+            if !self.copy_listing(&real) {
+                self.stats.stopped = Some(format!(
+                    "{} of {total} directory listings not copied in full",
+                    total - i
+                ));
+                return;
+            }
         }
     }
 
@@ -472,11 +508,11 @@ impl<'a> Copier<'a> {
         Some(done)
     }
 
-    /// The entries of a directory the run listed.
-    fn copy_listing(&mut self, real: &[OsString]) {
+    /// The entries of a directory the run listed; false when the deadline stopped it.
+    fn copy_listing(&mut self, real: &[OsString]) -> bool {
         let dir = join(&self.src, real);
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
+            return true;
         };
         let mut names: Vec<OsString> = entries
             .take(LIST_LIMIT)
@@ -485,6 +521,9 @@ impl<'a> Copier<'a> {
             .collect();
         names.sort();
         for name in names {
+            if self.past_deadline() {
+                return false;
+            }
             let mut parts = real.to_vec();
             parts.push(name);
             let Some((parent, last)) = self.parent(&parts) else {
@@ -513,6 +552,7 @@ impl<'a> Copier<'a> {
                 self.make_leaf(&parts, &here, &meta, Want::Size);
             }
         }
+        true
     }
 
     fn make_dir(&mut self, parts: &[OsString]) {
@@ -625,6 +665,15 @@ impl<'a> Copier<'a> {
             let ranges = elf_ranges(&mut src, size).unwrap_or_default();
             let mut out = create_in(dir, name, mode)?;
             for (start, len) in ranges {
+                if self.past_deadline() {
+                    self.stats
+                        .stopped
+                        .get_or_insert_with(|| format!("{key} cut short"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the deadline passed while copying it",
+                    ));
+                }
                 let mut buf = vec![0_u8; usize::try_from(len).unwrap_or(0)];
                 src.seek(SeekFrom::Start(start))?;
                 src.read_exact(&mut buf)?;

@@ -29,12 +29,13 @@
 //!               "bytes": 456789 },
 //!   "unreadable": [ { "path": "/sys/...", "error": "permission denied" } ],
 //!   "left_out": [ { "path": "/etc/shadow", "reason": "not an ELF file, ..." } ],
+//!   "incomplete": "the copy stopped at the 2000 ms deadline: ...",   // only when it did
 //!   "ioctl_events": 14 }
 //! ```
 //! The environment holds only the variables of [`env_allowed`] (never secrets). Files are
 //! copied only as the probe parsed them ([`copy`] says which, and `left_out` lists the files
-//! whose bytes were not kept and why). Bundles without `left_out` (older ones) read as having
-//! none.
+//! whose bytes were not kept and why). Bundles without `left_out` or `incomplete` (older
+//! ones) read as having none.
 //!
 //! # Output directory
 //! DIR must not exist (it is created `0700`) or be an empty directory owned by the effective
@@ -42,6 +43,11 @@
 //! another user planted in `/tmp`) rather than delete, merge or race. Exit code 2 then. Every
 //! write goes through directory descriptors held open ([`copy::Bundle`]), never through a
 //! symlink, so nothing is written outside DIR even while someone swaps its directories.
+//!
+//! # Deadline
+//! The copy shares the run's `--timeout`, counted from the start of the run: it stops at the
+//! deadline, the bundle's `incomplete` says so, and the capture's report gets a `capture`
+//! source with status `timeout` and a `deadline-exceeded` warning (its replay says so too).
 //!
 //! # Replay
 //! `--root DIR` on a directory with `.nvprobe/capture.json` ([`prepare_replay`]): the ioctl
@@ -190,6 +196,9 @@ pub struct CaptureMeta {
     /// Files whose bytes were not kept on purpose (older bundles: none).
     #[serde(default)]
     pub left_out: Vec<LeftOut>,
+    /// Set when the copy stopped at the deadline: what is missing, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     /// Events in `ioctl.json`.
     pub ioctl_events: usize,
 }
@@ -397,6 +406,12 @@ pub fn annotate(opts: &Options, report: &mut Report) {
         status = SourceStatus::Failed;
         parts.extend(r.problems.iter().cloned());
     }
+    if let Some(why) = &m.incomplete {
+        // The likely cause of any other failure of the replay.
+        status = SourceStatus::Timeout;
+        parts.push(format!("the bundle is incomplete: {why}"));
+        report.findings.push(incomplete_finding(why));
+    }
     report
         .sources
         .push(Source::new(SOURCE, status, parts.join("; ")));
@@ -461,6 +476,18 @@ fn read_meta_file(
             crate::root::describe_error(&e)
         )),
     }
+}
+
+/// The `deadline-exceeded` error of a capture whose copy stopped at the deadline.
+fn incomplete_finding(why: &str) -> crate::report::Finding {
+    crate::report::Finding::new(
+        crate::findings::DEADLINE_EXCEEDED,
+        crate::report::Severity::Error,
+        format!(
+            "The capture stopped copying files at its deadline ({why}): the bundle is incomplete, and a replay of it may not give the captured run's report."
+        ),
+        "Capture again with a longer --timeout.",
+    )
 }
 
 /// Under `--root DIR`: when DIR is a capture, replay it (ioctl replies, environment, flags).
@@ -544,6 +571,7 @@ fn set_replay(
         copied: Copied::default(),
         unreadable: Vec::new(),
         left_out: Vec::new(),
+        incomplete: None,
         ioctl_events: 0,
     });
     opts.env = Env::from_pairs(meta.environment.clone());
@@ -625,6 +653,8 @@ pub fn run_with(
     redact: bool,
     driver: Option<Arc<dyn NvDriver>>,
 ) -> Result<Captured, CaptureError> {
+    let started = Instant::now();
+    let deadline = started.checked_add(opts.timeout);
     let bundle = copy::Bundle::create(out).map_err(|e| match e {
         copy::BundleError::Refused(s) => CaptureError::Usage(s),
         copy::BundleError::Failed(s) => CaptureError::Failed(s),
@@ -648,7 +678,8 @@ pub fn run_with(
         shim_output: Arc::new(Mutex::new(None)),
     };
     o.capture = Some(Mode::Record(recording.clone()));
-    let report = crate::probe_with_deadline(&o).map_err(|e| CaptureError::Failed(e.to_string()))?;
+    let mut report =
+        crate::probe_with_deadline(&o).map_err(|e| CaptureError::Failed(e.to_string()))?;
 
     let mut log = recording.driver.log();
     let mut shim_output = recording
@@ -669,9 +700,25 @@ pub fn run_with(
     }
     let src_base = root_base(&opts.root);
     let touched = recorder.snapshot();
-    let mut copier = copy::Copier::new(&src_base, &bundle, redactor.as_mut());
+    let mut copier = copy::Copier::new(&src_base, &bundle, redactor.as_mut(), deadline);
     copier.copy_all(&touched);
     let stats = copier.stats;
+    let incomplete = stats.stopped.as_ref().map(|what| {
+        format!(
+            "the copy stopped at the {} ms deadline: {what}",
+            opts.timeout.as_millis()
+        )
+    });
+    if let Some(why) = &incomplete {
+        report.sources.push(Source::new(
+            SOURCE,
+            SourceStatus::Timeout,
+            format!("the bundle is incomplete: {why}"),
+        ));
+        report.findings.push(incomplete_finding(why));
+        crate::findings::dedup(&mut report.findings);
+        crate::findings::sort(&mut report.findings);
+    }
     if let Some(r) = redactor.as_mut() {
         redact_log(r, &mut log);
         shim_output = shim_output.map(|s| r.redact_text(&s));
@@ -732,6 +779,7 @@ pub fn run_with(
                 reason: reason.clone(),
             })
             .collect(),
+        incomplete,
         ioctl_events: log.events.len(),
     };
     write_json(&bundle, IOCTL_FILE, &log)?;
