@@ -70,6 +70,11 @@ fn container(entries: &[Vec<u8>]) -> Vec<u8> {
 
 /// A little-endian ELF64 shared object with `.nv_fatbin` = `fatbin` and `.shstrtab`.
 fn cuda_elf(fatbin: &[u8]) -> Vec<u8> {
+    cuda_elf_headers(fatbin, 1)
+}
+
+/// [`cuda_elf`] with `copies` `.nv_fatbin` section headers, all over the same bytes.
+fn cuda_elf_headers(fatbin: &[u8], copies: u16) -> Vec<u8> {
     let shstr = b"\0.shstrtab\0.nv_fatbin\0".to_vec();
     let mut out = vec![0u8; 64];
     let shstr_off = out.len();
@@ -93,7 +98,9 @@ fn cuda_elf(fatbin: &[u8]) -> Vec<u8> {
     };
     sh(0, 0, 0, 0);
     sh(1, 3, shstr_off, shstr.len());
-    sh(11, 1, fat_off, fatbin.len());
+    for _ in 0..copies {
+        sh(11, 1, fat_off, fatbin.len());
+    }
     out[..4].copy_from_slice(b"\x7fELF");
     out[4] = 2;
     out[5] = 1;
@@ -104,7 +111,7 @@ fn cuda_elf(fatbin: &[u8]) -> Vec<u8> {
     out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
     out[52..54].copy_from_slice(&64u16.to_le_bytes());
     out[58..60].copy_from_slice(&64u16.to_le_bytes());
-    out[60..62].copy_from_slice(&3u16.to_le_bytes());
+    out[60..62].copy_from_slice(&(2 + copies).to_le_bytes());
     out[62..64].copy_from_slice(&1u16.to_le_bytes());
     out
 }
@@ -295,5 +302,63 @@ fn check_binary_without_gpu_and_bad_paths() {
     assert_eq!(code, 0, "a library without GPU code needs no GPU: {v:#}");
     let out = nvprobe(&["check", "--binary", "/nonexistent/lib.so"]);
     assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 18: 100 section headers over one fatbin used to parse it 100 times (0.25 s and
+/// 65 MB each on a big fatbin, then an abort). Its bytes are read once: the same inventory as
+/// with one header, in about the time of one.
+#[test]
+fn scan_duplicate_fatbin_headers_read_once() {
+    let dir = tmpdir("dupheaders");
+    let entries: Vec<Vec<u8>> = (0..5_000)
+        .map(|i| {
+            let sm = [80, 86, 90][i % 3];
+            entry(2, sm, (1, 8), &cubin(sm))
+        })
+        .collect();
+    let fatbin = container(&entries);
+    let one = dir.join("libone.so");
+    let many = dir.join("libmany.so");
+    std::fs::write(&one, cuda_elf_headers(&fatbin, 1)).unwrap();
+    std::fs::write(&many, cuda_elf_headers(&fatbin, 100)).unwrap();
+    let scan = |path: &Path| {
+        let started = std::time::Instant::now();
+        let out = nvprobe(&[
+            "--json",
+            "--timeout",
+            "600000",
+            "scan",
+            path.to_str().unwrap(),
+        ]);
+        let took = started.elapsed();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v["scan"][0].clone(), took)
+    };
+    let (single, _) = scan(&one);
+    let (dup, took) = scan(&many);
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert_eq!(dup["fatbins"], single["fatbins"]);
+    assert_eq!(
+        dup["fatbins"][0]["entries"].as_array().unwrap().len(),
+        5_000
+    );
+    let problems: Vec<&str> = dup["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems.iter().any(|p| p.contains("read once")),
+        "{problems:?}"
+    );
+    assert!(problems.len() < 20, "{problems:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,15 +6,16 @@
 //! first bytes of uncompressed images) and, for files with CUDA code and no `libcudart`
 //! dependency, `.rodata` in chunks (the static runtime's marker).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::Elf;
 use goblin::elf::section_header::{SHT_DYNAMIC, SHT_NOBITS, SectionHeader};
 
-use super::fatbin::{count_wrappers, parse_section};
-use super::source::{FileRegion, MAX_READ, Source};
-use super::types::{CudaRuntime, ScanResult};
+use super::fatbin::{MAX_ENTRIES, count_wrappers, parse_section};
+use super::source::{Budget, FileRegion, MAX_READ, Source};
+use super::types::{CudaRuntime, ScanResult, note};
 
 /// Files larger than this are not read (2 GiB).
 pub const MAX_FILE_SIZE: u64 = 2 << 30;
@@ -36,17 +37,23 @@ struct Section {
     header: SectionHeader,
 }
 
-/// Fills `result` from the ELF file `file` of `file_len` bytes. `file_name` is the last path
-/// component (for the version suffix).
-pub(crate) fn scan_elf(file: &File, file_len: u64, file_name: &str, result: &mut ScanResult) {
-    let whole = FileRegion::new(file, 0, file_len);
+/// Fills `result` from the ELF file `file` of `file_len` bytes, every read within `budget`.
+/// `file_name` is the last path component (for the version suffix).
+pub(crate) fn scan_elf(
+    file: &File,
+    file_len: u64,
+    file_name: &str,
+    budget: &Budget,
+    result: &mut ScanResult,
+) {
+    let whole = FileRegion::new(file, 0, file_len, budget);
     let header_bytes = match whole.read_up_to(0, 64) {
         Ok(b) => b,
-        Err(e) => return result.problems.push(e),
+        Err(e) => return note(&mut result.problems, e),
     };
     let header = match Elf::parse_header(&header_bytes) {
         Ok(h) => h,
-        Err(e) => return result.problems.push(format!("unreadable ELF header: {e}")),
+        Err(e) => return note(&mut result.problems, format!("unreadable ELF header: {e}")),
     };
     let ctx = match (header.container(), header.endianness()) {
         (Ok(container), Ok(endian)) => Ctx::new(container, endian),
@@ -64,30 +71,110 @@ pub(crate) fn scan_elf(file: &File, file_len: u64, file_name: &str, result: &mut
     read_dynamic(&whole, &sections, ctx, result);
     result.version = own_version(file_name, result.soname.as_deref());
 
-    for section in &sections {
+    // Bytes already parsed, per kind: a section header over bytes another one covers is not
+    // read again (100 headers over one fatbin cost 100 parses, issue 18).
+    let mut fatbin_ranges = Ranges::default();
+    let mut wrapper_ranges = Ranges::default();
+    let mut kept = 0usize;
+    for (index, section) in sections.iter().enumerate() {
+        if budget.stopped().is_some() {
+            break;
+        }
         let name = section.name.as_str();
         let is_fatbin = name == ".nv_fatbin" || name == "__nv_relfatbin";
         let is_wrappers = name == ".nvFatBinSegment";
         if !is_fatbin && !is_wrappers {
             continue;
         }
-        let Some(region) = section_region(file, section, file_len, &mut result.problems) else {
+        let Some(region) = section_region(file, section, file_len, budget, &mut result.problems)
+        else {
             continue;
         };
+        let ranges = if is_fatbin {
+            &mut fatbin_ranges
+        } else {
+            &mut wrapper_ranges
+        };
+        if !ranges.claim(section.header.sh_offset, region.len(), index) {
+            continue;
+        }
         if is_fatbin {
             let fatbin = parse_section(
                 &region,
                 name,
                 section.header.sh_offset,
+                MAX_ENTRIES.saturating_sub(kept),
                 &mut result.problems,
             );
+            kept += fatbin.entries.len();
             result.fatbins.push(fatbin);
         } else {
             result.fatbin_registrations += count_wrappers(&region, &mut result.problems);
         }
     }
+    for (ranges, what) in [
+        (&fatbin_ranges, "fatbin"),
+        (&wrapper_ranges, ".nvFatBinSegment"),
+    ] {
+        if let Some(problem) = ranges.repeats(what) {
+            note(&mut result.problems, problem);
+        }
+    }
 
-    result.cuda_runtime = runtime(file, file_len, &sections, result);
+    result.cuda_runtime = runtime(file, file_len, &sections, budget, result);
+}
+
+/// The file ranges of the sections of one kind already read (disjoint, by start), and the
+/// sections skipped because their bytes overlap one of them.
+#[derive(Default)]
+struct Ranges {
+    /// Start offset → (end offset, section index), for non-empty ranges.
+    read: BTreeMap<u64, (u64, usize)>,
+    /// (section index, index of the section already read that it overlaps).
+    repeated: Vec<(usize, usize)>,
+}
+
+impl Ranges {
+    /// True when the section `index` at `[start, start + len)` is to be read: its bytes overlap
+    /// none already read. An empty section reads nothing and is always read.
+    fn claim(&mut self, start: u64, len: u64, index: usize) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let end = start.saturating_add(len);
+        // The ranges held are disjoint, so their ends grow with their starts: only the last one
+        // starting before `end` can reach past `start`.
+        if let Some((_, &(prev_end, prev_index))) = self.read.range(..end).next_back()
+            && prev_end > start
+        {
+            self.repeated.push((index, prev_index));
+            return false;
+        }
+        self.read.insert(start, (end, index));
+        true
+    }
+
+    /// The problem line for the sections skipped, if any.
+    fn repeats(&self, what: &str) -> Option<String> {
+        let (&(first, first_of), rest) = self.repeated.split_first()?;
+        let mut names: Vec<String> = std::iter::once(first)
+            .chain(rest.iter().map(|&(i, _)| i))
+            .take(MAX_SECTION_PROBLEMS)
+            .map(|i| i.to_string())
+            .collect();
+        if self.repeated.len() > MAX_SECTION_PROBLEMS {
+            names.push(format!(
+                "{} more",
+                self.repeated.len() - MAX_SECTION_PROBLEMS
+            ));
+        }
+        Some(format!(
+            "{} {what} section header(s) (sections {}) cover bytes of a section already read \
+             (the first: section {first_of}); those bytes were read once",
+            self.repeated.len(),
+            names.join(", ")
+        ))
+    }
 }
 
 /// The section headers and their names, or `None` (with a problem) when the table is unusable.
@@ -104,10 +191,13 @@ fn read_sections(
         return Some(Vec::new());
     }
     if u64::from(header.e_shentsize) != entry_size {
-        problems.push(format!(
-            "section header size is {} (expected {entry_size}); sections not read",
-            header.e_shentsize
-        ));
+        note(
+            problems,
+            format!(
+                "section header size is {} (expected {entry_size}); sections not read",
+                header.e_shentsize
+            ),
+        );
         return None;
     }
     let mut count = u64::from(header.e_shnum);
@@ -124,16 +214,20 @@ fn read_sections(
         return Some(Vec::new());
     }
     if count > MAX_SECTIONS {
-        problems.push(format!(
-            "{count} section headers claimed; sections not read"
-        ));
+        note(
+            problems,
+            format!("{count} section headers claimed; sections not read"),
+        );
         return None;
     }
     let table_len = count * entry_size;
     let table = match whole.read_at(offset, table_len) {
         Ok(t) => t,
         Err(e) => {
-            problems.push(format!("section header table ({count} entries): {e}"));
+            note(
+                problems,
+                format!("section header table ({count} entries): {e}"),
+            );
             return None;
         }
     };
@@ -145,7 +239,7 @@ fn read_sections(
     ) {
         Ok(h) => h,
         Err(e) => {
-            problems.push(format!("section headers unreadable: {e}"));
+            note(problems, format!("section headers unreadable: {e}"));
             return None;
         }
     };
@@ -163,7 +257,7 @@ fn read_sections(
             |h| match whole.read_at(h.sh_offset, h.sh_size.min(MAX_READ)) {
                 Ok(bytes) => Some(bytes),
                 Err(e) => {
-                    problems.push(format!("section name table: {e}"));
+                    note(problems, format!("section name table: {e}"));
                     None
                 }
             },
@@ -202,11 +296,14 @@ fn check_section_layout(sections: &[Section], file_len: u64, problems: &mut Vec<
             Some(end) if end <= file_len => ranges.push((h.sh_offset, end, index)),
             _ => {
                 if listed < MAX_SECTION_PROBLEMS {
-                    problems.push(format!(
-                        "section {index} '{}' (offset {:#x}, size {:#x}) extends past the end of \
+                    note(
+                        problems,
+                        format!(
+                            "section {index} '{}' (offset {:#x}, size {:#x}) extends past the end of \
                          the file ({file_len:#x} bytes)",
-                        section.name, h.sh_offset, h.sh_size
-                    ));
+                            section.name, h.sh_offset, h.sh_size
+                        ),
+                    );
                 }
                 listed += 1;
             }
@@ -219,9 +316,10 @@ fn check_section_layout(sections: &[Section], file_len: u64, problems: &mut Vec<
             && start < prev_end
         {
             if listed < MAX_SECTION_PROBLEMS {
-                problems.push(format!(
-                    "sections {prev_index} and {index} overlap in the file"
-                ));
+                note(
+                    problems,
+                    format!("sections {prev_index} and {index} overlap in the file"),
+                );
             }
             listed += 1;
         }
@@ -230,10 +328,10 @@ fn check_section_layout(sections: &[Section], file_len: u64, problems: &mut Vec<
         }
     }
     if listed > MAX_SECTION_PROBLEMS {
-        problems.push(format!(
-            "{} more section problems",
-            listed - MAX_SECTION_PROBLEMS
-        ));
+        note(
+            problems,
+            format!("{} more section problems", listed - MAX_SECTION_PROBLEMS),
+        );
     }
 }
 
@@ -243,6 +341,7 @@ fn section_region<'a>(
     file: &'a File,
     section: &Section,
     file_len: u64,
+    budget: &'a Budget,
     problems: &mut Vec<String>,
 ) -> Option<FileRegion<'a>> {
     let h = &section.header;
@@ -250,12 +349,12 @@ fn section_region<'a>(
         return None;
     }
     match h.sh_offset.checked_add(h.sh_size) {
-        Some(end) if end <= file_len => Some(FileRegion::new(file, h.sh_offset, h.sh_size)),
+        Some(end) if end <= file_len => Some(FileRegion::new(file, h.sh_offset, h.sh_size, budget)),
         _ => {
-            problems.push(format!(
-                "{}: section lies outside the file; not read",
-                section.name
-            ));
+            note(
+                problems,
+                format!("{}: section lies outside the file; not read", section.name),
+            );
             None
         }
     }
@@ -270,7 +369,7 @@ fn read_dynamic(whole: &FileRegion<'_>, sections: &[Section], ctx: Ctx, result: 
     let read = |offset: u64, size: u64| whole.read_at(offset, size.min(MAX_READ));
     let entries = match read(h.sh_offset, h.sh_size) {
         Ok(b) => b,
-        Err(e) => return result.problems.push(format!(".dynamic: {e}")),
+        Err(e) => return note(&mut result.problems, format!(".dynamic: {e}")),
     };
     let strings = usize::try_from(h.sh_link)
         .ok()
@@ -278,8 +377,8 @@ fn read_dynamic(whole: &FileRegion<'_>, sections: &[Section], ctx: Ctx, result: 
         .map(|s| read(s.header.sh_offset, s.header.sh_size));
     let strings = match strings {
         Some(Ok(b)) => b,
-        Some(Err(e)) => return result.problems.push(format!(".dynstr: {e}")),
-        None => return result.problems.push(".dynamic has no string table".into()),
+        Some(Err(e)) => return note(&mut result.problems, format!(".dynstr: {e}")),
+        None => return note(&mut result.problems, ".dynamic has no string table".into()),
     };
     let (width, little) = (
         if ctx.container == Container::Big {
@@ -335,6 +434,7 @@ fn runtime(
     file: &File,
     file_len: u64,
     sections: &[Section],
+    budget: &Budget,
     result: &mut ScanResult,
 ) -> Option<CudaRuntime> {
     let is_cudart = |name: &str| name.starts_with("libcudart.so");
@@ -350,18 +450,19 @@ fn runtime(
             version: own_version(needed, None),
         });
     }
-    if !result.has_cuda_code() {
+    // A file whose reads were stopped already says so; `.rodata` is not searched.
+    if !result.has_cuda_code() || budget.stopped().is_some() {
         return None;
     }
     let rodata = sections.iter().find(|s| s.name == ".rodata")?;
-    let region = section_region(file, rodata, file_len, &mut result.problems)?;
+    let region = section_region(file, rodata, file_len, budget, &mut result.problems)?;
     match contains(&region, STATIC_RUNTIME_MARKER, MAX_RODATA) {
         Ok(true) => Some(CudaRuntime::Static {
             evidence: "cudart's error strings in .rodata, no libcudart dependency".into(),
         }),
         Ok(false) => None,
         Err(e) => {
-            result.problems.push(format!(".rodata: {e}"));
+            note(&mut result.problems, format!(".rodata: {e}"));
             None
         }
     }
@@ -409,6 +510,31 @@ mod tests {
             None
         );
         assert_eq!(own_version("libx.so.abc", None), None);
+    }
+
+    #[test]
+    fn elf_overlapping_sections_read_once() {
+        let mut ranges = Ranges::default();
+        assert!(ranges.claim(100, 50, 2));
+        assert!(!ranges.claim(100, 50, 3), "the same bytes");
+        assert!(!ranges.claim(120, 10, 4), "inside");
+        assert!(!ranges.claim(60, 50, 5), "over the start");
+        assert!(!ranges.claim(140, u64::MAX, 6), "over the end");
+        assert!(ranges.claim(150, 10, 7), "adjacent after");
+        assert!(ranges.claim(90, 10, 8), "adjacent before");
+        assert!(ranges.claim(100, 0, 9), "empty");
+        assert!(!ranges.claim(0, 1000, 10), "over all of them");
+        assert_eq!(ranges.repeated.len(), 5);
+        let line = ranges.repeats("fatbin").unwrap();
+        assert!(
+            line.starts_with("5 fatbin section header(s) (sections 3, 4, 5, 6, 10)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("section 2") && line.contains("read once"),
+            "{line}"
+        );
+        assert_eq!(Ranges::default().repeats("fatbin"), None);
     }
 
     #[test]

@@ -46,7 +46,7 @@
 
 use super::image::{cubin_header, cubin_variant, ptx_header};
 use super::source::{Source, le_u16, le_u32, le_u64};
-use super::types::{Compression, Entry, EntryKind, Fatbin, SmArch, Variant};
+use super::types::{Compression, Entry, EntryKind, Fatbin, SmArch, Variant, note};
 
 /// Container magic.
 pub(crate) const FATBIN_MAGIC: u32 = 0xBA55_ED50;
@@ -60,7 +60,8 @@ const ENTRY_HEADER_SIZE: u64 = 64;
 const MAX_ENTRY_HEADER_SIZE: u64 = 4096;
 /// Zero padding tolerated between containers before giving up.
 const MAX_PADDING: u64 = 4096;
-/// Entries kept per section (libcublasLt 13 has about 5,400); more are counted, not kept.
+/// Entries kept per file, all its fatbin sections together (libcublasLt 13 has about 5,400);
+/// more are counted, not kept.
 pub(crate) const MAX_ENTRIES: usize = 200_000;
 /// Bytes of an uncompressed PTX payload read to find `.version` and `.target`.
 const PTX_PREFIX: u64 = 8192;
@@ -71,12 +72,14 @@ const FLAG_ZSTD: u64 = 0x8000;
 const FLAG_ARCH_SPECIFIC: u64 = 0x10_0000;
 const FLAG_FAMILY_SPECIFIC: u64 = 0x20_0000;
 
-/// Parses every container of a fatbin section. `file_offset` is where `src` starts in the file
-/// (for the offsets reported). Problems are appended to `problems`, prefixed with the section.
+/// Parses every container of a fatbin section, keeping at most `room` entries (what is left of
+/// the file's [`MAX_ENTRIES`]). `file_offset` is where `src` starts in the file (for the offsets
+/// reported). Problems are appended to `problems`, prefixed with the section.
 pub(crate) fn parse_section(
     src: &dyn Source,
     section: &str,
     file_offset: u64,
+    room: usize,
     problems: &mut Vec<String>,
 ) -> Fatbin {
     let mut fatbin = Fatbin {
@@ -93,7 +96,7 @@ pub(crate) fn parse_section(
         let header = match src.read_up_to(pos, CONTAINER_HEADER_SIZE) {
             Ok(h) => h,
             Err(e) => {
-                problems.push(format!("{section}: {e}"));
+                note(problems, format!("{section}: {e}"));
                 break;
             }
         };
@@ -108,35 +111,45 @@ pub(crate) fn parse_section(
                     Ok(next) if next >= len => break,
                     Ok(_) => {}
                     Err(e) => {
-                        problems.push(format!("{section}: {e}"));
+                        note(problems, format!("{section}: {e}"));
                         break;
                     }
                 }
             }
-            problems.push(format!(
-                "{section}: no fatbin container at section offset {pos:#x} (found {}); the \
+            note(
+                problems,
+                format!(
+                    "{section}: no fatbin container at section offset {pos:#x} (found {}); the \
                  rest of the section was not read",
-                magic.map_or_else(|| "a truncated header".to_owned(), |m| format!("{m:#010x}"))
-            ));
+                    magic.map_or_else(|| "a truncated header".to_owned(), |m| format!("{m:#010x}"))
+                ),
+            );
             break;
         }
         let version = le_u16(&header, 4).unwrap_or(0);
         let header_size = u64::from(le_u16(&header, 6).unwrap_or(0));
         let Some(body_size) = le_u64(&header, 8) else {
-            problems.push(format!(
-                "{section}: container header at {pos:#x} is truncated"
-            ));
+            note(
+                problems,
+                format!("{section}: container header at {pos:#x} is truncated"),
+            );
             break;
         };
         if version != 1 {
-            problems.push(format!(
-                "{section}: container at {pos:#x} has version {version} (known: 1); read anyway"
-            ));
+            note(
+                problems,
+                format!(
+                    "{section}: container at {pos:#x} has version {version} (known: 1); read anyway"
+                ),
+            );
         }
         if header_size < CONTAINER_HEADER_SIZE {
-            problems.push(format!(
-                "{section}: container at {pos:#x} has a header size of {header_size} (< 16)"
-            ));
+            note(
+                problems,
+                format!(
+                    "{section}: container at {pos:#x} has a header size of {header_size} (< 16)"
+                ),
+            );
             break;
         }
         let body_start = pos + header_size;
@@ -144,11 +157,14 @@ pub(crate) fn parse_section(
         let body_end = match claimed_end {
             Some(end) if end <= len => end,
             _ => {
-                problems.push(format!(
-                    "{section}: container at {pos:#x} claims {body_size} bytes but only {} \
+                note(
+                    problems,
+                    format!(
+                        "{section}: container at {pos:#x} claims {body_size} bytes but only {} \
                      remain in the section (truncated or lying size)",
-                    len.saturating_sub(body_start)
-                ));
+                        len.saturating_sub(body_start)
+                    ),
+                );
                 len
             }
         };
@@ -157,21 +173,24 @@ pub(crate) fn parse_section(
             src,
             section,
             file_offset,
-            body_start,
-            body_end,
+            (body_start, body_end),
+            room,
             &mut fatbin.entries,
             &mut dropped,
             problems,
         );
-        if body_end <= pos {
+        if body_end <= pos || src.stopped() {
             break;
         }
         pos = body_end;
     }
     if dropped > 0 {
-        problems.push(format!(
-            "{section}: {dropped} entries beyond the first {MAX_ENTRIES} were not listed"
-        ));
+        note(
+            problems,
+            format!(
+                "{section}: {dropped} entries beyond the file's first {MAX_ENTRIES} were not listed"
+            ),
+        );
     }
     fatbin
 }
@@ -190,14 +209,14 @@ fn skip_zeros(src: &dyn Source, pos: u64) -> Result<u64, String> {
     Ok(pos + offset)
 }
 
-/// Parses the entries in `[start, end)` of the section.
+/// Parses the entries in `[start, end)` of the section, keeping at most `room` in `entries`.
 #[expect(clippy::too_many_arguments, reason = "one internal call site")]
 fn parse_entries(
     src: &dyn Source,
     section: &str,
     file_offset: u64,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
+    room: usize,
     entries: &mut Vec<Entry>,
     dropped: &mut usize,
     problems: &mut Vec<String>,
@@ -205,16 +224,19 @@ fn parse_entries(
     let mut pos = start;
     while pos < end {
         if end - pos < ENTRY_HEADER_SIZE {
-            problems.push(format!(
-                "{section}: {} bytes at {pos:#x} are too short for an entry header",
-                end - pos
-            ));
+            note(
+                problems,
+                format!(
+                    "{section}: {} bytes at {pos:#x} are too short for an entry header",
+                    end - pos
+                ),
+            );
             return;
         }
         let header = match src.read_at(pos, ENTRY_HEADER_SIZE) {
             Ok(h) => h,
             Err(e) => {
-                problems.push(format!("{section}: {e}"));
+                note(problems, format!("{section}: {e}"));
                 return;
             }
         };
@@ -230,10 +252,13 @@ fn parse_entries(
         let uncompressed_size = le_u64(&header, 56).unwrap_or(0);
 
         if !(ENTRY_HEADER_SIZE..=MAX_ENTRY_HEADER_SIZE).contains(&header_size) {
-            problems.push(format!(
-                "{section}: entry at {pos:#x} has a header size of {header_size}; the rest of \
+            note(
+                problems,
+                format!(
+                    "{section}: entry at {pos:#x} has a header size of {header_size}; the rest of \
                  this container was not read"
-            ));
+                ),
+            );
             return;
         }
         let payload_start = pos + header_size;
@@ -241,10 +266,13 @@ fn parse_entries(
             .checked_add(payload_size)
             .filter(|&e| e <= end);
         if payload_end.is_none() {
-            problems.push(format!(
-                "{section}: entry at {pos:#x} claims a {payload_size}-byte payload past the end \
+            note(
+                problems,
+                format!(
+                    "{section}: entry at {pos:#x} claims a {payload_size}-byte payload past the end \
                  of its container (truncated or lying size)"
-            ));
+                ),
+            );
         }
 
         let compression = match (flags & FLAG_LZ4 != 0, flags & FLAG_ZSTD != 0) {
@@ -261,10 +289,13 @@ fn parse_entries(
             (true, false) => Variant::A,
             (false, true) => Variant::F,
             (true, true) => {
-                problems.push(format!(
-                    "{section}: entry at {pos:#x} is marked both arch- and family-specific; \
+                note(
+                    problems,
+                    format!(
+                        "{section}: entry at {pos:#x} is marked both arch- and family-specific; \
                      taken as arch-specific"
-                ));
+                    ),
+                );
                 Variant::A
             }
         };
@@ -284,20 +315,26 @@ fn parse_entries(
                     if let Ok(head) = src.read_up_to(payload_start, 64.min(payload_size)) {
                         if let Some(cubin) = cubin_header(&head) {
                             if cubin.sm != arch_number {
-                                problems.push(format!(
-                                    "{section}: entry at {pos:#x} says sm_{arch_number} but its \
+                                note(
+                                    problems,
+                                    format!(
+                                        "{section}: entry at {pos:#x} says sm_{arch_number} but its \
                                      cubin says sm_{}; the cubin is believed",
-                                    cubin.sm
-                                ));
+                                        cubin.sm
+                                    ),
+                                );
                                 arch_number = cubin.sm;
                             }
                             if variant == Variant::None {
                                 variant = cubin_variant(cubin);
                             }
                         } else {
-                            problems.push(format!(
-                                "{section}: SASS entry at {pos:#x} does not hold a CUDA ELF image"
-                            ));
+                            note(
+                                problems,
+                                format!(
+                                    "{section}: SASS entry at {pos:#x} does not hold a CUDA ELF image"
+                                ),
+                            );
                         }
                     }
                 }
@@ -306,22 +343,29 @@ fn parse_entries(
                         let ptx = ptx_header(&text);
                         if let Some(version) = ptx.version {
                             if Some(version) != ptx_isa {
-                                problems.push(format!(
-                                    "{section}: PTX entry at {pos:#x}: header says ISA {}, the \
+                                note(
+                                    problems,
+                                    format!(
+                                        "{section}: PTX entry at {pos:#x}: header says ISA {}, the \
                                      text says {}.{}; the text is believed",
-                                    ptx_isa.map_or_else(String::new, |(a, b)| format!("{a}.{b}")),
-                                    version.0,
-                                    version.1
-                                ));
+                                        ptx_isa
+                                            .map_or_else(String::new, |(a, b)| format!("{a}.{b}")),
+                                        version.0,
+                                        version.1
+                                    ),
+                                );
                             }
                             ptx_isa = Some(version);
                         }
                         if let Some(target) = ptx.target {
                             if target.number() != arch_number {
-                                problems.push(format!(
-                                    "{section}: PTX entry at {pos:#x} says sm_{arch_number} but \
+                                note(
+                                    problems,
+                                    format!(
+                                        "{section}: PTX entry at {pos:#x} says sm_{arch_number} but \
                                      its text targets {target}; the text is believed"
-                                ));
+                                    ),
+                                );
                                 arch_number = target.number();
                             }
                             if target.variant != Variant::None {
@@ -335,9 +379,12 @@ fn parse_entries(
         }
 
         let arch = SmArch::from_number(arch_number, variant).unwrap_or_else(|| {
-            problems.push(format!(
-                "{section}: entry at {pos:#x} names SM {arch_number}, which is no real target"
-            ));
+            note(
+                problems,
+                format!(
+                    "{section}: entry at {pos:#x} names SM {arch_number}, which is no real target"
+                ),
+            );
             SmArch {
                 major: 0,
                 minor: 0,
@@ -369,7 +416,7 @@ fn parse_entries(
             debug: flags & FLAG_DEBUG != 0,
             offset: file_offset.saturating_add(pos),
         };
-        if entries.len() < MAX_ENTRIES {
+        if entries.len() < room {
             entries.push(entry);
         } else {
             *dropped += 1;
@@ -392,7 +439,7 @@ pub(crate) fn count_wrappers(src: &dyn Source, problems: &mut Vec<String>) -> u6
         let chunk = match src.read_at(pos, chunk_len) {
             Ok(c) => c,
             Err(e) => {
-                problems.push(format!(".nvFatBinSegment: {e}"));
+                note(problems, format!(".nvFatBinSegment: {e}"));
                 return count;
             }
         };
@@ -401,9 +448,10 @@ pub(crate) fn count_wrappers(src: &dyn Source, problems: &mut Vec<String>) -> u6
                 Some(WRAPPER_MAGIC) => count += 1,
                 _ if record.iter().all(|&b| b == 0) => {}
                 _ => {
-                    problems.push(format!(
-                        ".nvFatBinSegment: record at {pos:#x} has no wrapper magic"
-                    ));
+                    note(
+                        problems,
+                        format!(".nvFatBinSegment: record at {pos:#x} has no wrapper magic"),
+                    );
                     return count;
                 }
             }
@@ -491,7 +539,13 @@ pub(crate) mod tests {
 
     fn parse(bytes: &[u8]) -> (Fatbin, Vec<String>) {
         let mut problems = Vec::new();
-        let fatbin = parse_section(&Bytes(bytes), ".nv_fatbin", 0x1000, &mut problems);
+        let fatbin = parse_section(
+            &Bytes(bytes),
+            ".nv_fatbin",
+            0x1000,
+            MAX_ENTRIES,
+            &mut problems,
+        );
         (fatbin, problems)
     }
 

@@ -26,7 +26,11 @@
 //! table, string tables and `.dynamic` are read only after their range is checked against the
 //! file size, and no single read exceeds 16 MiB; fatbins are walked entry header by entry header
 //! (64 bytes each) with the payloads skipped by offset, never loaded. Files over 2 GiB are not
-//! read. Every inconsistency becomes a line in [`ScanResult::problems`], never a panic.
+//! read. What one file costs is bounded whatever it claims: at most
+//! [`ScanLimits::max_read_per_file`] bytes read, 200,000 entries kept and 200 problems listed;
+//! fatbin sections whose bytes overlap a section already read (many section headers over one
+//! fatbin) are not read again. Every inconsistency becomes a line in [`ScanResult::problems`],
+//! never a panic.
 //!
 //! # Verdicts
 //! [`runs_on`] applies the driver's selection rules (`compat.rs` states the rules and their
@@ -51,7 +55,7 @@ pub use render::{render_scan, scan_json};
 pub use types::{
     Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
 };
-pub use walk::{ScanLimits, scan_file, scan_paths};
+pub use walk::{MAX_READ_PER_FILE, ScanLimits, scan_file, scan_paths};
 
 pub use crate::codes::{ARCH_MISSING_FROM_BINARY, PTX_TOO_NEW_FOR_DRIVER};
 use crate::report::{Finding, Severity};

@@ -2,8 +2,10 @@
 //! is read, and is capped, so no length taken from a file can make us allocate more than
 //! [`MAX_READ`] bytes at once or read past the end.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
 /// The most one read may ask for (section header tables, string tables, chunks of `.rodata`).
 pub(crate) const MAX_READ: u64 = 16 << 20;
@@ -15,6 +17,12 @@ pub(crate) trait Source {
 
     /// Exactly `len` bytes at `offset`, or a sentence saying why not.
     fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>, String>;
+
+    /// True once the file's [`Budget`] has stopped its reads (deadline or byte limit): every
+    /// further read fails, so a parser should stop rather than note one failure per step.
+    fn stopped(&self) -> bool {
+        false
+    }
 
     /// Up to `len` bytes at `offset`: fewer when the source ends first.
     fn read_up_to(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
@@ -65,17 +73,96 @@ impl Source for Bytes<'_> {
     }
 }
 
-/// A region `[base, base + len)` of an open file, read with `pread`.
+/// Why a file's reads were stopped before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The scan's deadline passed.
+    Deadline,
+    /// The file's byte budget was spent.
+    Bytes,
+}
+
+/// What one file's reads may cost: a deadline and a number of bytes, shared by every
+/// [`FileRegion`] of the file. Once a read is refused, every later one is too.
+pub(crate) struct Budget {
+    deadline: Option<Instant>,
+    limit: u64,
+    left: Cell<u64>,
+    stop: Cell<Option<Stop>>,
+}
+
+impl Budget {
+    /// At most `bytes` bytes, and no read once `deadline` has passed.
+    pub(crate) fn new(deadline: Option<Instant>, bytes: u64) -> Self {
+        Self {
+            deadline,
+            limit: bytes,
+            left: Cell::new(bytes),
+            stop: Cell::new(None),
+        }
+    }
+
+    /// Why reads were stopped, if they were.
+    pub(crate) fn stopped(&self) -> Option<Stop> {
+        self.stop.get()
+    }
+
+    /// The bytes of the limit not yet read.
+    #[cfg(test)]
+    pub(crate) fn left(&self) -> u64 {
+        self.left.get()
+    }
+
+    /// The sentence for a read refused for `stop`.
+    pub(crate) fn message(&self, stop: Stop) -> String {
+        match stop {
+            Stop::Deadline => "the deadline passed while reading this file; the rest of it was \
+                               not read"
+                .to_owned(),
+            Stop::Bytes => format!(
+                "stopped after reading {} bytes of this file (the limit per file); the rest of \
+                 it was not read",
+                self.limit - self.left.get()
+            ),
+        }
+    }
+
+    /// Takes `len` bytes from the budget, or says why not.
+    fn spend(&self, len: u64) -> Result<(), String> {
+        if let Some(stop) = self.stop.get() {
+            return Err(self.message(stop));
+        }
+        let stop = if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Stop::Deadline
+        } else if let Some(left) = self.left.get().checked_sub(len) {
+            self.left.set(left);
+            return Ok(());
+        } else {
+            Stop::Bytes
+        };
+        self.stop.set(Some(stop));
+        Err(self.message(stop))
+    }
+}
+
+/// A region `[base, base + len)` of an open file, read with `pread` within the file's
+/// [`Budget`].
 pub(crate) struct FileRegion<'a> {
     file: &'a File,
     base: u64,
     len: u64,
+    budget: &'a Budget,
 }
 
 impl<'a> FileRegion<'a> {
     /// The region; the caller has checked that it lies inside the file.
-    pub(crate) fn new(file: &'a File, base: u64, len: u64) -> Self {
-        Self { file, base, len }
+    pub(crate) fn new(file: &'a File, base: u64, len: u64, budget: &'a Budget) -> Self {
+        Self {
+            file,
+            base,
+            len,
+            budget,
+        }
     }
 }
 
@@ -84,8 +171,13 @@ impl Source for FileRegion<'_> {
         self.len
     }
 
+    fn stopped(&self) -> bool {
+        self.budget.stopped().is_some()
+    }
+
     fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>, String> {
         check_range(offset, len, self.len)?;
+        self.budget.spend(len)?;
         let absolute = self
             .base
             .checked_add(offset)
@@ -128,6 +220,33 @@ mod tests {
         assert_eq!(src.read_up_to(9, 100).unwrap(), Vec::<u8>::new());
         assert_eq!(le_u32(&data, 0), Some(0x0403_0201));
         assert_eq!(le_u32(&data, 1), None);
+    }
+
+    #[test]
+    fn source_budget_stops_reads() {
+        let path = std::env::temp_dir().join(format!("nvprobe-budget-{}", std::process::id()));
+        std::fs::write(&path, [7u8; 64]).unwrap();
+        let file = File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+
+        let budget = Budget::new(None, 40);
+        let src = FileRegion::new(&file, 0, 64, &budget);
+        assert_eq!(src.read_at(0, 32).unwrap().len(), 32);
+        assert_eq!(budget.left(), 8);
+        let refused = src.read_at(32, 16).unwrap_err();
+        assert!(
+            refused.contains("stopped after reading 32 bytes"),
+            "{refused}"
+        );
+        assert!(src.stopped());
+        assert_eq!(budget.stopped(), Some(Stop::Bytes));
+        // Once stopped, even a read that fits is refused.
+        assert!(src.read_at(0, 1).is_err());
+
+        let past = Budget::new(Some(Instant::now()), u64::MAX);
+        let src = FileRegion::new(&file, 0, 64, &past);
+        assert!(src.read_at(0, 1).unwrap_err().contains("deadline"));
+        assert_eq!(past.stopped(), Some(Stop::Deadline));
     }
 
     #[test]

@@ -285,6 +285,21 @@ impl ScanResult {
     }
 }
 
+/// Problems listed per file; a hostile file can otherwise raise one per fatbin entry (millions).
+pub(crate) const MAX_PROBLEMS: usize = 200;
+
+/// Appends `problem` to a file's problems, unless [`MAX_PROBLEMS`] are listed already: the last
+/// line listed then says that more were left out.
+pub(crate) fn note(problems: &mut Vec<String>, problem: String) {
+    match problems.len().cmp(&(MAX_PROBLEMS - 1)) {
+        std::cmp::Ordering::Less => problems.push(problem),
+        std::cmp::Ordering::Equal => problems.push(format!(
+            "more problems were not listed (at most {MAX_PROBLEMS} per file)"
+        )),
+        std::cmp::Ordering::Greater => {}
+    }
+}
+
 /// Serialises `Some((8, 4))` as `"8.4"` (versions are strings in the report).
 #[expect(
     clippy::ref_option,
@@ -316,6 +331,20 @@ mod tests {
         for bad in ["sm_", "sm_a", "sm_9x", "gfx90a", "sm_5", "sm_99999"] {
             assert_eq!(SmArch::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn problems_are_capped() {
+        let mut problems = Vec::new();
+        for i in 0..MAX_PROBLEMS * 3 {
+            note(&mut problems, format!("problem {i}"));
+        }
+        assert_eq!(problems.len(), MAX_PROBLEMS);
+        assert_eq!(
+            problems[MAX_PROBLEMS - 2],
+            format!("problem {}", MAX_PROBLEMS - 2)
+        );
+        assert!(problems[MAX_PROBLEMS - 1].starts_with("more problems were not listed"));
     }
 
     #[test]

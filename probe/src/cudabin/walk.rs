@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::elf::{MAX_FILE_SIZE, scan_elf};
+use super::source::Budget;
 use super::types::{FileKind, ScanResult};
 
 /// Bounds on a scan.
@@ -16,15 +17,24 @@ pub struct ScanLimits {
     pub max_files: usize,
     /// Files larger than this are reported, not read.
     pub max_file_size: u64,
+    /// Bytes read from one file at most, all reads together; the rest of a file is not read
+    /// (and its problems say so).
+    pub max_read_per_file: u64,
 }
 
+/// [`ScanLimits::max_read_per_file`] by default: 512 MiB, twice what a real library costs
+/// (`.rodata` is searched up to 256 MiB; fatbins cost 64 bytes per entry, plus up to 8 KiB per
+/// uncompressed PTX entry).
+pub const MAX_READ_PER_FILE: u64 = 512 << 20;
+
 impl Default for ScanLimits {
-    /// 32 levels, 200,000 files, 2 GiB.
+    /// 32 levels, 200,000 files, 2 GiB, 512 MiB read per file.
     fn default() -> Self {
         Self {
             max_depth: 32,
             max_files: 200_000,
             max_file_size: MAX_FILE_SIZE,
+            max_read_per_file: MAX_READ_PER_FILE,
         }
     }
 }
@@ -100,7 +110,8 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    scan_elf(&file, len, &name, &mut result);
+    let budget = Budget::new(None, limits.max_read_per_file);
+    scan_elf(&file, len, &name, &budget, &mut result);
     result
 }
 
