@@ -3,12 +3,12 @@
 //! parses, calls [`run`], prints and exits, so the whole command line is testable in-process.
 //!
 //! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
-//! `error` finding (for `check`: not satisfied; for `scan`: a path could not be read); 2 usage
+//! `error` finding (for `check`: not satisfied; for `scan`: a path could not be read, or the deadline cut the scan short); 2 usage
 //! error; 3 the probe itself failed (deadline before any report). `labels`, `export`, `schema`
 //! and `capture` exit 0 once their output is written, whatever the report found.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cli::{Cli, Command, ExportFormat};
 use crate::report::{Report, Source, SourceStatus};
@@ -138,13 +138,15 @@ impl Finish {
 }
 
 fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
+    // `--timeout` bounds the whole command, counted from here.
+    let started = Instant::now();
     match &cli.command {
         // No probe, no sandbox: the schema is embedded in the binary.
         Some(Command::Schema) => {
             return Outcome::out(format!("{}\n", crate::report::JSON_SCHEMA.trim_end()), 0);
         }
         // `nvprobe scan PATH...` reads only the given files: no machine probe.
-        Some(Command::Scan(args)) => return scan(&cli.options(), &args.paths),
+        Some(Command::Scan(args)) => return scan(&cli.options(), &args.paths, started),
         _ => {}
     }
     let o = cli.options();
@@ -327,8 +329,8 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
 }
 
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one
-/// could not be.
-fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf]) -> Outcome {
+/// could not be or the `--timeout` deadline (counted from `started`) cut the scan short.
+fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf], started: Instant) -> Outcome {
     if !o.no_sandbox {
         let policy = crate::sys::sandbox::Policy {
             read: paths
@@ -339,14 +341,20 @@ fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf]) -> Outcome {
         };
         let _ = crate::sys::sandbox::apply(&policy);
     }
-    let results = crate::cudabin::scan_paths(paths, &crate::cudabin::ScanLimits::default());
-    let text = if o.json {
-        crate::cudabin::scan_json(&results) + "\n"
-    } else {
-        crate::cudabin::render_scan(&results)
+    let limits = crate::cudabin::ScanLimits {
+        deadline: crate::cudabin::Deadline::after(started, Duration::from_millis(o.timeout_ms())),
+        ..crate::cudabin::ScanLimits::default()
     };
-    let failed = results
-        .iter()
-        .any(|r| r.kind == crate::cudabin::FileKind::Error);
+    let scan = crate::cudabin::scan(paths, &limits);
+    let text = if o.json {
+        crate::cudabin::scan_json(&scan) + "\n"
+    } else {
+        crate::cudabin::render_scan(&scan)
+    };
+    let failed = scan.stopped.is_some()
+        || scan
+            .results
+            .iter()
+            .any(|r| r.kind == crate::cudabin::FileKind::Error);
     Outcome::out(text, u8::from(failed))
 }

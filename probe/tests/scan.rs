@@ -362,3 +362,116 @@ fn scan_duplicate_fatbin_headers_read_once() {
     assert!(problems.len() < 20, "{problems:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A library whose fatbin has `n` SASS entries: reading it costs about `n` reads.
+fn big_library(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let entries: Vec<Vec<u8>> = (0..n).map(|_| entry(2, 80, (1, 8), &cubin(80))).collect();
+    let path = dir.join(name);
+    std::fs::write(&path, cuda_elf(&container(&entries))).unwrap();
+    path
+}
+
+/// A tree that takes far longer to scan than the timeouts below: 2,000 hard links to a
+/// library of 2,000 entries (tens of seconds for a debug build), 50 of them at the top and the
+/// rest in `sub/`.
+fn slow_tree(name: &str) -> PathBuf {
+    let dir = tmpdir(name);
+    let lib = big_library(&dir, "libbig.so", 2_000);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for i in 0..2_000 {
+        let link = if i < 50 {
+            dir.join(format!("lib{i:04}.so"))
+        } else {
+            dir.join(format!("sub/lib{i:04}.so"))
+        };
+        std::fs::hard_link(&lib, link).unwrap();
+    }
+    dir
+}
+
+/// Issue 18: `scan /usr --timeout 300` ran 10 s. The scan stops at the deadline, says so, lists
+/// what it did not read, and exits 1. (Unbounded, this tree takes about a minute in a debug
+/// build.)
+#[test]
+fn scan_stops_at_the_deadline() {
+    let dir = slow_tree("deadline");
+    let timeout_ms = 300;
+    let started = std::time::Instant::now();
+    let out = nvprobe(&[
+        "--timeout",
+        &timeout_ms.to_string(),
+        "scan",
+        dir.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    // Twice the timeout plus a margin for start-up and the output.
+    assert!(
+        took < std::time::Duration::from_millis(2 * timeout_ms + 500),
+        "took {took:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "cut short is not success");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("INCOMPLETE: the 300 ms deadline (--timeout) passed"),
+        "{text}"
+    );
+    assert!(text.contains("  not read  "), "{text}");
+
+    // The JSON of what was read costs more to write in a debug build (every entry of every
+    // file), so only a loose bound here.
+    let started = std::time::Instant::now();
+    let out = nvprobe(&["--json", "--timeout", "300", "scan", dir.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert_eq!(out.status.code(), Some(1), "cut short is not success");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["incomplete"], true, "{v:#}");
+    let reason = v["incomplete_reason"].as_str().unwrap();
+    assert!(reason.contains("300 ms deadline"), "{reason}");
+    let not_read: Vec<&str> = v["not_read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(!not_read.is_empty());
+    // The subdirectory was never reached: it is listed, not its files.
+    let sub = dir.join("sub");
+    assert!(not_read.contains(&sub.to_str().unwrap()), "{not_read:?}");
+    let scanned = v["scan"].as_array().unwrap();
+    assert!(scanned.len() < 50, "{}", scanned.len());
+    // A file cut mid-read is marked and listed; every other one listed was read to the end.
+    for f in scanned {
+        if f["incomplete"] == true {
+            assert!(not_read.contains(&f["path"].as_str().unwrap()));
+        } else {
+            assert!(f.get("incomplete").is_none(), "{f:#}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A deadline that passes while one big file is read cuts that file: its results so far are
+/// kept, it is marked, and it is listed as not read to the end.
+#[test]
+fn scan_deadline_cuts_a_file_mid_read() {
+    let dir = tmpdir("midread");
+    let lib = big_library(&dir, "libhuge.so", 200_000);
+    let out = nvprobe(&["--json", "--timeout", "150", "scan", lib.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = &v["scan"][0];
+    assert_eq!(file["incomplete"], true, "{:#}", file["problems"]);
+    let entries = file["fatbins"][0]["entries"].as_array().unwrap().len();
+    assert!(entries > 0 && entries < 200_000, "{entries}");
+    assert!(
+        file["problems"].as_array().unwrap().iter().any(|p| p
+            .as_str()
+            .unwrap()
+            .contains("deadline passed while reading")),
+        "{:#}",
+        file["problems"]
+    );
+    assert_eq!(v["not_read"][0], lib.to_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}

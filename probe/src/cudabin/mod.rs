@@ -32,6 +32,12 @@
 //! fatbin) are not read again. Every inconsistency becomes a line in [`ScanResult::problems`],
 //! never a panic.
 //!
+//! # Deadline
+//! [`ScanLimits::deadline`] (the run's `--timeout` for `scan` and `check --binary`) is checked
+//! before each directory, each file and each read. When it passes, [`scan`] returns what it
+//! read, the file it was reading marked [`ScanResult::incomplete`], and [`Scan::stopped`]
+//! listing the paths not read.
+//!
 //! # Verdicts
 //! [`runs_on`] applies the driver's selection rules (`compat.rs` states the rules and their
 //! sources) to a binary's entries; [`check_binary`] does it for a [`ScanResult`] and
@@ -55,7 +61,10 @@ pub use render::{render_scan, scan_json};
 pub use types::{
     Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
 };
-pub use walk::{MAX_READ_PER_FILE, ScanLimits, scan_file, scan_paths};
+pub use walk::{
+    Deadline, MAX_NOT_READ_LISTED, MAX_READ_PER_FILE, Scan, ScanLimits, Stopped, scan, scan_file,
+    scan_paths,
+};
 
 pub use crate::codes::{ARCH_MISSING_FROM_BINARY, PTX_TOO_NEW_FOR_DRIVER};
 use crate::report::{Finding, Severity};

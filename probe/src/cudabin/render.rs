@@ -4,8 +4,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{CudaRuntime, FileKind, ScanResult};
+use super::{CudaRuntime, FileKind, Scan, ScanResult, Stopped};
 use crate::report::{SCHEMA_VERSION, Tool};
+
+/// Paths of [`Stopped::not_read`] the text output lists; the rest are counted.
+const NOT_READ_SHOWN: usize = 10;
 
 /// The `--json` document of `nvprobe scan`.
 #[derive(Serialize)]
@@ -13,21 +16,33 @@ struct ScanDocument<'a> {
     schema_version: u32,
     tool: Tool,
     scan: &'a [ScanResult],
+    /// Only when the deadline cut the scan short.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    incomplete: bool,
+    /// `incomplete_reason`, `not_read`, `not_read_more`, only when incomplete.
+    #[serde(flatten)]
+    stopped: Option<&'a Stopped>,
 }
 
-/// The scan results as one JSON object: `schema_version`, `tool`, `scan` (one entry per file).
-pub fn scan_json(results: &[ScanResult]) -> String {
+/// The scan as one JSON object: `schema_version`, `tool`, `scan` (one entry per file); when
+/// the deadline cut it short, also `"incomplete": true`, `incomplete_reason`, `not_read` (the
+/// paths not read, or not to the end) and `not_read_more` (how many more were not listed).
+pub fn scan_json(scan: &Scan) -> String {
     let doc = ScanDocument {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
-        scan: results,
+        scan: &scan.results,
+        incomplete: scan.stopped.is_some(),
+        stopped: scan.stopped.as_ref(),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// The scan results for a terminal: per file its GPU code, runtime and problems. Files
-/// without CUDA code are summarised in one line at the end.
-pub fn render_scan(results: &[ScanResult]) -> String {
+/// The scan for a terminal: per file its GPU code, runtime and problems. Files without CUDA
+/// code are summarised in one line at the end; a scan cut short by the deadline ends with a
+/// line that says so and the paths it did not read.
+pub fn render_scan(scan: &Scan) -> String {
+    let results = scan.results.as_slice();
     let mut out = String::new();
     let mut plain = 0usize;
     for r in results {
@@ -50,6 +65,9 @@ pub fn render_scan(results: &[ScanResult]) -> String {
             FileKind::NotElf => facts.push("not an ELF file".to_owned()),
             FileKind::Error => facts.push("could not be read".to_owned()),
             FileKind::Elf => {}
+        }
+        if r.incomplete {
+            facts.push("not read to the end".to_owned());
         }
         if !facts.is_empty() {
             let _ = write!(head, "  ({})", facts.join(", "));
@@ -102,8 +120,18 @@ pub fn render_scan(results: &[ScanResult]) -> String {
     if plain > 0 {
         let _ = writeln!(out, "{plain} other ELF file(s) without CUDA GPU code");
     }
-    if results.is_empty() {
+    if results.is_empty() && scan.stopped.is_none() {
         out.push_str("no ELF files found\n");
+    }
+    if let Some(stopped) = &scan.stopped {
+        let _ = writeln!(out, "INCOMPLETE: {}:", stopped.reason);
+        for path in stopped.not_read.iter().take(NOT_READ_SHOWN) {
+            let _ = writeln!(out, "  not read  {path}");
+        }
+        let more = stopped.not_read.len().saturating_sub(NOT_READ_SHOWN) + stopped.not_read_more;
+        if more > 0 {
+            let _ = writeln!(out, "  and {more} more path(s) not read");
+        }
     }
     out
 }

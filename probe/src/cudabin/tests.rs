@@ -428,6 +428,72 @@ fn scan_directory_walk_bounded() {
     );
     let kinds: Vec<_> = results.iter().map(|r| r.kind).collect();
     assert_eq!(kinds, [FileKind::NotElf, FileKind::Elf, FileKind::Error]);
+
+    // Within a deadline far off, nothing changes and nothing is said.
+    let later = ScanLimits {
+        deadline: Deadline::after(
+            std::time::Instant::now(),
+            std::time::Duration::from_mins(10),
+        ),
+        ..ScanLimits::default()
+    };
+    let full = scan(&[&root], &later);
+    assert_eq!(full.stopped, None);
+    assert_eq!(full.results, scan_paths(&[&root], &ScanLimits::default()));
+
+    // A deadline already passed: nothing is read, and every path is listed as not read.
+    let passed = ScanLimits {
+        deadline: Deadline::after(std::time::Instant::now(), std::time::Duration::ZERO),
+        ..ScanLimits::default()
+    };
+    let paths = [root.join("pkg/_C.so"), root.clone()];
+    let cut = scan(&paths, &passed);
+    assert!(cut.results.is_empty());
+    let stopped = cut.stopped.unwrap();
+    assert_eq!(
+        stopped.not_read,
+        [paths[0].display().to_string(), root.display().to_string()]
+    );
+    assert_eq!(stopped.not_read_more, 0);
+    assert!(
+        stopped.reason.starts_with("the 0 ms deadline"),
+        "{}",
+        stopped.reason
+    );
+}
+
+#[test]
+fn scan_output_when_cut_short() {
+    let cut = Scan {
+        results: Vec::new(),
+        stopped: Some(Stopped {
+            reason: "the 5 ms deadline (--timeout) passed".into(),
+            not_read: (0..12).map(|i| format!("/lib/l{i}.so")).collect(),
+            not_read_more: 3,
+        }),
+    };
+    let text = render_scan(&cut);
+    assert!(
+        text.starts_with(
+            "INCOMPLETE: the 5 ms deadline (--timeout) passed:\n  not read  /lib/l0.so\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("  not read  /lib/l9.so\n  and 5 more path(s) not read\n"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&scan_json(&cut)).unwrap();
+    assert_eq!(json["incomplete"], true);
+    assert_eq!(json["not_read"].as_array().unwrap().len(), 12);
+    assert_eq!(json["not_read_more"], 3);
+    // A scan that finished says nothing of it.
+    let done = scan_json(&Scan::default());
+    assert!(
+        !done.contains("incomplete") && !done.contains("not_read"),
+        "{done}"
+    );
+    assert_eq!(render_scan(&Scan::default()), "no ELF files found\n");
 }
 
 /// The cache of `scripts/fetch-cuda-samples.sh`: `$NVPROBE_SAMPLES_DIR`, else

@@ -231,6 +231,10 @@ pub struct ScanResult {
     pub fatbin_registrations: u64,
     /// What could not be read or made sense of, in words. Never fatal: the rest is still valid.
     pub problems: Vec<String>,
+    /// The scan's deadline passed while this file was read: what is listed was read before,
+    /// the rest of the file was not (a problem says so). Serialised only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 impl ScanResult {
@@ -247,6 +251,7 @@ impl ScanResult {
             fatbins: Vec::new(),
             fatbin_registrations: 0,
             problems: Vec::new(),
+            incomplete: false,
         }
     }
 

@@ -2,10 +2,13 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use super::elf::{MAX_FILE_SIZE, scan_elf};
-use super::source::Budget;
+use super::source::{Budget, Stop};
 use super::types::{FileKind, ScanResult};
 
 /// Bounds on a scan.
@@ -20,6 +23,60 @@ pub struct ScanLimits {
     /// Bytes read from one file at most, all reads together; the rest of a file is not read
     /// (and its problems say so).
     pub max_read_per_file: u64,
+    /// When the scan stops: checked before each directory and file and before each read, so
+    /// it is overrun by at most one read (16 MiB at most). `None`: no deadline.
+    pub deadline: Option<Deadline>,
+}
+
+/// The moment a scan stops, and the `--timeout` it came from (for the words that say so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Deadline {
+    /// When.
+    pub at: Instant,
+    /// The run's timeout it was computed from.
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    /// `timeout` after `start` (`None` if that instant cannot be represented).
+    pub fn after(start: Instant, timeout: Duration) -> Option<Self> {
+        Some(Self {
+            at: start.checked_add(timeout)?,
+            timeout,
+        })
+    }
+
+    /// True once it has passed.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+}
+
+/// Paths listed in [`Stopped::not_read`] at most; the rest are counted.
+pub const MAX_NOT_READ_LISTED: usize = 100;
+
+/// A scan cut short by its deadline: why, and what it did not read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    /// In words, such as "the 300 ms deadline (--timeout) passed after 1234 files were read".
+    #[serde(rename = "incomplete_reason")]
+    pub reason: String,
+    /// The paths not read, or not to the end, in the order the scan would have read them: a
+    /// file (cut while being read, or not opened), a directory (none of what it holds that was
+    /// not listed in the results was read) or a path given on the command line. At most
+    /// [`MAX_NOT_READ_LISTED`].
+    pub not_read: Vec<String>,
+    /// How many more paths were not read than are listed in `not_read`.
+    pub not_read_more: usize,
+}
+
+/// What a scan found, and where it stopped when it did not finish.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// One result per file, as [`scan_paths`] returns them.
+    pub results: Vec<ScanResult>,
+    /// `Some` when the deadline cut the scan short: the results are partial.
+    pub stopped: Option<Stopped>,
 }
 
 /// [`ScanLimits::max_read_per_file`] by default: 512 MiB, twice what a real library costs
@@ -28,13 +85,14 @@ pub struct ScanLimits {
 pub const MAX_READ_PER_FILE: u64 = 512 << 20;
 
 impl Default for ScanLimits {
-    /// 32 levels, 200,000 files, 2 GiB, 512 MiB read per file.
+    /// 32 levels, 200,000 files, 2 GiB, 512 MiB read per file, no deadline.
     fn default() -> Self {
         Self {
             max_depth: 32,
             max_files: 200_000,
             max_file_size: MAX_FILE_SIZE,
             max_read_per_file: MAX_READ_PER_FILE,
+            deadline: None,
         }
     }
 }
@@ -46,19 +104,78 @@ impl Default for ScanLimits {
 /// Inside a directory, symlinks are skipped (so links like `libfoo.so -> libfoo.so.1` are not
 /// scanned twice and link cycles cannot loop), as are FIFOs, sockets and devices. A path given
 /// directly is followed if it is a symlink. Hitting a limit adds an `error` result for the
-/// directory that says so.
+/// directory that says so. The results of [`scan`], without saying whether the deadline cut
+/// them short: a caller with a deadline wants [`scan`].
 pub fn scan_paths<P: AsRef<Path>>(paths: &[P], limits: &ScanLimits) -> Vec<ScanResult> {
+    scan(paths, limits).results
+}
+
+/// [`scan_paths`] within `limits.deadline`: when it passes, the scan stops and
+/// [`Scan::stopped`] says what was not read. A file cut while being read is in the results,
+/// with what was read before, marked [`ScanResult::incomplete`].
+pub fn scan<P: AsRef<Path>>(paths: &[P], limits: &ScanLimits) -> Scan {
     let mut results = Vec::new();
-    for path in paths {
+    let mut left_over = None;
+    for (i, path) in paths.iter().enumerate() {
         let path = path.as_ref();
-        match fs::metadata(path) {
+        let rest = || paths.iter().skip(i + 1).map(|p| p.as_ref().to_path_buf());
+        if passed(limits) {
+            left_over = Some(std::iter::once(path.to_path_buf()).chain(rest()).collect());
+            break;
+        }
+        let cut = match fs::metadata(path) {
             Ok(meta) if meta.is_dir() => walk(path, limits, &mut results),
-            Ok(meta) if meta.is_file() => results.push(scan_file_limited(path, limits)),
-            Ok(_) => results.push(error(path, "not a regular file or directory".into())),
-            Err(e) => results.push(error(path, e.to_string())),
+            Ok(meta) if meta.is_file() => {
+                let result = scan_file_limited(path, limits);
+                let cut = result.incomplete.then(|| vec![path.to_path_buf()]);
+                results.push(result);
+                cut
+            }
+            Ok(_) => {
+                results.push(error(path, "not a regular file or directory".into()));
+                None
+            }
+            Err(e) => {
+                results.push(error(path, e.to_string()));
+                None
+            }
+        };
+        if let Some(mut not_read) = cut {
+            not_read.extend(rest());
+            left_over = Some(not_read);
+            break;
         }
     }
-    results
+    let stopped = left_over.map(|not_read: Vec<PathBuf>| {
+        let files = results
+            .iter()
+            .filter(|r| r.kind != FileKind::Error && !r.incomplete)
+            .count();
+        let timeout = limits.deadline.map_or(0, |d| d.timeout.as_millis());
+        Stopped {
+            reason: format!(
+                "the {timeout} ms deadline (--timeout) passed after {files} ELF file(s) were read \
+                 to the end; the paths in not_read were not read, or not to the end"
+            ),
+            not_read: not_read
+                .iter()
+                .take(MAX_NOT_READ_LISTED)
+                .map(|p| p.display().to_string())
+                .collect(),
+            not_read_more: not_read.len().saturating_sub(MAX_NOT_READ_LISTED),
+        }
+    });
+    Scan { results, stopped }
+}
+
+/// The directories still on a walk's stack, in the order it would pop them.
+fn pending(stack: &[(PathBuf, usize)]) -> impl Iterator<Item = PathBuf> + '_ {
+    stack.iter().rev().map(|(p, _)| p.clone())
+}
+
+/// True once the scan's deadline has passed.
+fn passed(limits: &ScanLimits) -> bool {
+    limits.deadline.is_some_and(|d| d.passed())
 }
 
 /// Scans one file (any kind): the [`ScanResult`] says what it is.
@@ -110,16 +227,27 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let budget = Budget::new(None, limits.max_read_per_file);
+    let budget = Budget::new(limits.deadline.map(|d| d.at), limits.max_read_per_file);
     scan_elf(&file, len, &name, &budget, &mut result);
+    if budget.stopped() == Some(Stop::Deadline) {
+        result.incomplete = true;
+        // The read that was refused said so, unless its failure was not worth a problem.
+        if !result.problems.iter().any(|p| p.contains("deadline")) {
+            result.problems.push(budget.message(Stop::Deadline));
+        }
+    }
     result
 }
 
-/// Depth-first walk of `root`, entries sorted by name.
-fn walk(root: &Path, limits: &ScanLimits, results: &mut Vec<ScanResult>) {
+/// Depth-first walk of `root`, entries sorted by name. When the deadline passes, returns what
+/// it did not read (or not to the end), in the order it would have read it.
+fn walk(root: &Path, limits: &ScanLimits, results: &mut Vec<ScanResult>) -> Option<Vec<PathBuf>> {
     let mut seen_files = 0usize;
     let mut stack = vec![(root.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = stack.pop() {
+        if passed(limits) {
+            return Some(std::iter::once(dir).chain(pending(&stack)).collect());
+        }
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
@@ -130,7 +258,7 @@ fn walk(root: &Path, limits: &ScanLimits, results: &mut Vec<ScanResult>) {
         let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
         entries.sort_by_key(fs::DirEntry::file_name);
         let mut subdirs = Vec::new();
-        for entry in entries {
+        for (index, entry) in entries.iter().enumerate() {
             // `file_type` does not follow symlinks.
             let Ok(file_type) = entry.file_type() else {
                 continue;
@@ -154,10 +282,34 @@ fn walk(root: &Path, limits: &ScanLimits, results: &mut Vec<ScanResult>) {
                             limits.max_files
                         ),
                     ));
-                    return;
+                    return None;
+                }
+                // What is left when the deadline cuts the walk here: this directory's other
+                // files, then its subdirectories, then the directories still on the stack.
+                let rest = |from: usize| {
+                    let files = entries
+                        .iter()
+                        .skip(from)
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                        .map(fs::DirEntry::path);
+                    let dirs = subdirs.iter().map(|(p, _)| p.clone()).chain(
+                        entries
+                            .iter()
+                            .skip(from)
+                            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(fs::DirEntry::path),
+                    );
+                    files.chain(dirs).chain(pending(&stack)).collect::<Vec<_>>()
+                };
+                if passed(limits) {
+                    return Some(rest(index));
                 }
                 seen_files += 1;
                 let result = scan_file_limited(&path, limits);
+                if result.incomplete {
+                    results.push(result);
+                    return Some(std::iter::once(path).chain(rest(index + 1)).collect());
+                }
                 if result.kind != FileKind::NotElf {
                     results.push(result);
                 }
@@ -166,4 +318,5 @@ fn walk(root: &Path, limits: &ScanLimits, results: &mut Vec<ScanResult>) {
         // Reverse so the stack pops them in name order.
         stack.extend(subdirs.into_iter().rev());
     }
+    None
 }
