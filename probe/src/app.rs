@@ -189,7 +189,11 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             match crate::doctor::CheckRequest::new(args.cuda.as_deref(), args.require.as_deref())
                 .and_then(|req| req.with_binaries(&args.binary))
             {
-                Ok(req) => Some(req),
+                // Reading the binaries stops at the run's deadline, like the probe.
+                Ok(req) => Some(crate::doctor::CheckRequest {
+                    deadline: crate::cudabin::Deadline::after(started, opts.timeout),
+                    ..req
+                }),
                 Err(msg) => return Outcome::err(format!("nvprobe check: {msg}\n"), 2),
             }
         }

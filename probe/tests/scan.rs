@@ -475,3 +475,46 @@ fn scan_deadline_cuts_a_file_mid_read() {
     assert_eq!(v["not_read"][0], lib.to_str().unwrap());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18: `check --binary` read every file whatever `--timeout` said. Cut short, it must not
+/// answer "satisfied" from the files it did read: the rest may hold the code that is missing.
+#[test]
+fn check_binary_cut_short_is_not_satisfied() {
+    let dir = slow_tree("checkdeadline");
+    let started = std::time::Instant::now();
+    let out = nvprobe(&[
+        "--json",
+        "--timeout",
+        "400",
+        "--root",
+        fixture("container-a100-proprietary-535").to_str().unwrap(),
+        "check",
+        "--binary",
+        dir.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{:#}", v["check"]);
+    // Every file read has SASS sm_80, which runs on the A100: still no "yes".
+    assert_eq!(v["check"]["verdict"], "not-satisfied", "{:#}", v["check"]);
+    let reason = v["check"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("not read to the end") && reason.contains("400 ms deadline"),
+        "{reason}"
+    );
+    assert!(codes(&v).contains(&"deadline-exceeded".to_owned()));
+    assert!(!codes(&v).contains(&"arch-missing-from-binary".to_owned()));
+
+    // With time enough, a small library in the same command line is read and runs.
+    let small = tmpdir("checkdeadline-small");
+    let lib = library(&small, "libsm80.so", &[80], &[]);
+    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    assert_eq!(
+        (code, &v["check"]["verdict"]),
+        (0, &Value::from("satisfied"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&small);
+}

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use super::{Machine, NOT_SATISFIED, SATISFIED};
-use crate::cudabin::{self, FileKind, ScanLimits};
-use crate::report::{CheckItem, Finding};
+use crate::cudabin::{self, Deadline, FileKind, ScanLimits};
+use crate::report::{CheckItem, Finding, Severity};
 
 fn cc_of(cc: &str) -> Option<(u8, u8)> {
     let (major, minor) = cc.split_once('.')?;
@@ -25,8 +25,46 @@ fn item(expression: &str, satisfied: bool, reason: String) -> CheckItem {
     }
 }
 
-/// One check item per binary path given, and the findings of the binaries that fail.
-pub(super) fn check(paths: &[PathBuf], m: &Machine<'_>) -> (Vec<CheckItem>, Vec<Finding>) {
+/// The item (never satisfied) and the warning for a path the deadline kept from being read to
+/// the end: code it did not read may be the only code for a GPU, or the code that is missing,
+/// so there is no verdict either way.
+fn cut_short(shown: &str, stopped: &cudabin::Stopped) -> (CheckItem, Finding) {
+    let not_read: Vec<&str> = stopped
+        .not_read
+        .iter()
+        .take(3)
+        .map(String::as_str)
+        .collect();
+    let more = stopped.not_read.len().saturating_sub(not_read.len()) + stopped.not_read_more;
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    let message = format!(
+        "{shown}: not read to the end, so no verdict: {} (not read: {}{more})",
+        stopped
+            .reason
+            .split_once("; ")
+            .map_or(stopped.reason.as_str(), |(first, _)| first),
+        not_read.join(", ")
+    );
+    let finding = Finding::new(
+        crate::findings::DEADLINE_EXCEEDED,
+        Severity::Warning,
+        message.clone(),
+        "Run again with a longer --timeout (in milliseconds) to read all of it.",
+    );
+    (item(shown, false, message), finding)
+}
+
+/// One check item per binary path given, and the findings of the binaries that fail. Reading
+/// stops at `deadline`: a path not read to the end by then is not satisfied.
+pub(super) fn check(
+    paths: &[PathBuf],
+    m: &Machine<'_>,
+    deadline: Option<Deadline>,
+) -> (Vec<CheckItem>, Vec<Finding>) {
     let max_isa = m
         .native_cuda
         .as_deref()
@@ -42,7 +80,18 @@ pub(super) fn check(paths: &[PathBuf], m: &Machine<'_>) -> (Vec<CheckItem>, Vec<
     let mut findings = Vec::new();
     for path in paths {
         let shown = path.display().to_string();
-        let results = cudabin::scan_paths(std::slice::from_ref(path), &ScanLimits::default());
+        let limits = ScanLimits {
+            deadline,
+            ..ScanLimits::default()
+        };
+        let scan = cudabin::scan(std::slice::from_ref(path), &limits);
+        if let Some(stopped) = &scan.stopped {
+            let (item, finding) = cut_short(&shown, stopped);
+            items.push(item);
+            findings.push(finding);
+            continue;
+        }
+        let results = scan.results;
         let errors: Vec<String> = results
             .iter()
             .filter(|r| r.kind == FileKind::Error)

@@ -461,6 +461,9 @@ pub struct CheckRequest {
     pub require: Option<require::Requirement>,
     /// `--binary`: CUDA binaries (files or directories) to check against every visible GPU.
     pub binaries: Vec<std::path::PathBuf>,
+    /// When reading `binaries` stops (the run's `--timeout`); a binary not read to the end by
+    /// then is not satisfied. `None`: no limit.
+    pub deadline: Option<crate::cudabin::Deadline>,
 }
 
 impl CheckRequest {
@@ -501,6 +504,7 @@ impl CheckRequest {
             cuda,
             require,
             binaries: Vec::new(),
+            deadline: None,
         })
     }
 
@@ -691,7 +695,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             items.push(eval_requirement(r, "--require", &m));
         }
         if !req.binaries.is_empty() {
-            let (bin_items, bin_findings) = binary::check(&req.binaries, &m);
+            let (bin_items, bin_findings) = binary::check(&req.binaries, &m, req.deadline);
             items.extend(bin_items);
             found.extend(bin_findings);
         }
