@@ -23,6 +23,12 @@ pub const MAX_FILE_SIZE: u64 = 2 << 30;
 const MAX_SECTIONS: u64 = 1 << 20;
 /// At most this many section problems are listed per file.
 const MAX_SECTION_PROBLEMS: usize = 8;
+/// Section names are kept up to this many bytes (the ones looked for are short).
+const MAX_SECTION_NAME: usize = 128;
+/// `DT_NEEDED` and `DT_SONAME` names are kept up to this many bytes (`PATH_MAX`).
+const MAX_NAME: usize = 4096;
+/// At most this many `DT_NEEDED` entries are listed.
+const MAX_NEEDED: usize = 1024;
 /// A string only the CUDA runtime carries: `cudaGetErrorString(cudaErrorInsufficientDriver)`.
 /// Present in `libcudart.so` and in every file with the runtime linked in statically; a file that
 /// loads the shared `libcudart` does not carry cudart's error table.
@@ -267,18 +273,21 @@ fn read_sections(
         headers
             .into_iter()
             .map(|header| Section {
-                name: c_string_at(&names, header.sh_name),
+                name: c_string_at(&names, header.sh_name, MAX_SECTION_NAME),
                 header,
             })
             .collect(),
     )
 }
 
-/// The NUL-terminated string at `offset` (empty when out of range).
-fn c_string_at(table: &[u8], offset: usize) -> String {
+/// The NUL-terminated string at `offset`, at most `max` bytes of it (empty when out of range).
+/// Without the cap, a string table of one long string named by every section header (or every
+/// `DT_NEEDED`) made a copy per name: 100,000 × 100 KB from a 1.7 MB file, then an abort.
+fn c_string_at(table: &[u8], offset: usize, max: usize) -> String {
     let Some(tail) = table.get(offset..) else {
         return String::new();
     };
+    let tail = tail.get(..max).unwrap_or(tail);
     let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
     String::from_utf8_lossy(tail.get(..end).unwrap_or_default()).into_owned()
 }
@@ -396,16 +405,32 @@ fn read_dynamic(whole: &FileRegion<'_>, sections: &[Section], ctx: Ctx, result: 
         }
         value
     };
+    let mut more_needed = 0usize;
     for pair in entries.chunks_exact(2 * width) {
         let (tag, value) = pair.split_at(width);
         let (tag, value) = (word(tag), word(value));
-        let name = || c_string_at(&strings, usize::try_from(value).unwrap_or(usize::MAX));
+        let name = || {
+            c_string_at(
+                &strings,
+                usize::try_from(value).unwrap_or(usize::MAX),
+                MAX_NAME,
+            )
+        };
         match tag {
             0 => break,
-            1 => result.needed.push(name()),
+            1 if result.needed.len() < MAX_NEEDED => result.needed.push(name()),
+            1 => more_needed += 1,
             14 => result.soname = Some(name()),
             _ => {}
         }
+    }
+    if more_needed > 0 {
+        note(
+            &mut result.problems,
+            format!(
+                ".dynamic: {more_needed} DT_NEEDED entries beyond the first {MAX_NEEDED} were not listed"
+            ),
+        );
     }
 }
 

@@ -358,6 +358,50 @@ fn scan_hostile_elf_files() {
     }
 }
 
+/// One long string named many times: every name used to be copied whole, 100,000 × 100 KB
+/// from a 1.7 MB file (`DT_NEEDED`), or 60,000 × 1 MB (section names): an abort on memory.
+#[test]
+fn scan_long_names_named_many_times() {
+    let dir = TempDir::new();
+    let long = "A".repeat(100_000);
+    let mut dynstr = vec![0u8];
+    dynstr.extend_from_slice(long.as_bytes());
+    dynstr.push(0);
+    let mut dynamic = Vec::new();
+    for _ in 0..100_000 {
+        dynamic.extend_from_slice(&1u64.to_le_bytes());
+        dynamic.extend_from_slice(&1u64.to_le_bytes());
+    }
+    dynamic.extend_from_slice(&[0; 16]);
+    let (bytes, _) = elf(&[
+        Sec(".dynstr", SHT_STRTAB, dynstr, 0),
+        Sec(".dynamic", SHT_DYNAMIC, dynamic, 2),
+    ]);
+    let result = scan_file(&dir.write("libneeds.so", &bytes));
+    assert_eq!(result.needed.len(), 1024);
+    assert_eq!(result.needed[0].len(), 4096);
+    assert!(
+        result
+            .problems
+            .iter()
+            .any(|p| p.contains("98976 DT_NEEDED")),
+        "{:?}",
+        result.problems
+    );
+
+    // 60,000 section headers, all named by a 1 MB name.
+    let name = "B".repeat(1 << 20);
+    let (mut bytes, shoff) = elf(&[Sec(&name, SHT_PROGBITS, Vec::new(), 0)]);
+    let header: Vec<u8> = bytes[shoff + 2 * 64..shoff + 3 * 64].to_vec();
+    for _ in 0..60_000 {
+        bytes.extend_from_slice(&header);
+    }
+    bytes[60..62].copy_from_slice(&60_003u16.to_le_bytes());
+    let result = scan_file(&dir.write("libnames.so", &bytes));
+    assert_eq!(result.kind, FileKind::Elf);
+    assert!(result.fatbins.is_empty());
+}
+
 #[test]
 fn scan_directory_walk_bounded() {
     let dir = TempDir::new();
