@@ -58,7 +58,8 @@ pub const MAX_NOT_READ_LISTED: usize = 100;
 /// A scan cut short by its deadline: why, and what it did not read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Stopped {
-    /// In words, such as "the 300 ms deadline (--timeout) passed after 1234 files were read".
+    /// In words, such as "the 300 ms deadline (--timeout) passed after 1234 file(s) were read to
+    /// the end; ...".
     #[serde(rename = "incomplete_reason")]
     pub reason: String,
     /// The paths not read, or not to the end, in the order the scan would have read them: a
@@ -154,7 +155,7 @@ pub fn scan<P: AsRef<Path>>(paths: &[P], limits: &ScanLimits) -> Scan {
         let timeout = limits.deadline.map_or(0, |d| d.timeout.as_millis());
         Stopped {
             reason: format!(
-                "the {timeout} ms deadline (--timeout) passed after {files} ELF file(s) were read \
+                "the {timeout} ms deadline (--timeout) passed after {files} file(s) were read \
                  to the end; the paths in not_read were not read, or not to the end"
             ),
             not_read: not_read
