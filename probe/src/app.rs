@@ -284,6 +284,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             Some(emit) => {
                 let at_deadline = finish.clone();
                 Ok(crate::probe_with_watchdog(&opts, move |probed| {
+                    crate::sys::signals::work_done();
                     let outcome =
                         at_deadline.outcome(probed.map_err(|e| e.to_string()), String::new());
                     emit(&outcome);
@@ -292,6 +293,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             }
         },
     };
+    crate::sys::signals::work_done();
     finish.outcome(probed, stderr)
 }
 
@@ -350,6 +352,7 @@ fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf], started: Instant) -> Ou
         ..crate::cudabin::ScanLimits::default()
     };
     let scan = crate::cudabin::scan(paths, &limits);
+    crate::sys::signals::work_done();
     let text = if o.json {
         crate::cudabin::scan_json(&scan) + "\n"
     } else {

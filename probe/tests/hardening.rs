@@ -552,3 +552,17 @@ fn hardening_cross_check_is_reported_in_text() {
         "{text}"
     );
 }
+
+/// `scan` prints file names as they are on disk: escaped, like every text output. Before: an
+/// escape sequence or a newline in a file name reached the terminal raw.
+#[test]
+fn hardening_scan_escapes_file_names() {
+    let dir = scratch("scan-escape");
+    let name = dir.join("a\x1b[31mred\nGPU 9");
+    fs::write(&name, b"not an ELF").unwrap();
+    let out = run(&[s("scan"), name.as_os_str()], &[]);
+    let _ = fs::remove_dir_all(&dir);
+    assert_terminal_safe(&out.stdout, "scan");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a\\x1b[31mred\\nGPU 9"), "{text}");
+}

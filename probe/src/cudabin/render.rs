@@ -42,6 +42,7 @@ pub fn scan_json(scan: &Scan) -> String {
 /// code are summarised in one line at the end; a scan cut short by the deadline ends with a
 /// line that says so and the paths it did not read.
 pub fn render_scan(scan: &Scan) -> String {
+    let esc = crate::text::escape;
     let results = scan.results.as_slice();
     let mut out = String::new();
     let mut plain = 0usize;
@@ -72,7 +73,8 @@ pub fn render_scan(scan: &Scan) -> String {
         if !facts.is_empty() {
             let _ = write!(head, "  ({})", facts.join(", "));
         }
-        let _ = writeln!(out, "{head}");
+        // File names, SONAMEs, versions and problems come from the files: escaped.
+        let _ = writeln!(out, "{}", esc(&head));
         let sass = r.sass_archs();
         if !sass.is_empty() {
             let list: Vec<String> = sass.iter().map(ToString::to_string).collect();
@@ -99,7 +101,7 @@ pub fn render_scan(scan: &Scan) -> String {
         }
         match &r.cuda_runtime {
             Some(CudaRuntime::Shared { soname, .. }) => {
-                let _ = writeln!(out, "  runtime  shared, {soname}");
+                let _ = writeln!(out, "  runtime  shared, {}", esc(soname));
             }
             Some(CudaRuntime::Static { .. }) => {
                 let _ = writeln!(out, "  runtime  static cudart (linked in)");
@@ -108,13 +110,15 @@ pub fn render_scan(scan: &Scan) -> String {
                 let v = version.as_deref().unwrap_or("?");
                 let _ = writeln!(
                     out,
-                    "  runtime  this file is the CUDA runtime {soname} ({v})"
+                    "  runtime  this file is the CUDA runtime {} ({})",
+                    esc(soname),
+                    esc(v)
                 );
             }
             None => {}
         }
         for p in &r.problems {
-            let _ = writeln!(out, "  problem  {p}");
+            let _ = writeln!(out, "  problem  {}", esc(p));
         }
     }
     if plain > 0 {
@@ -124,9 +128,9 @@ pub fn render_scan(scan: &Scan) -> String {
         out.push_str("no ELF files found\n");
     }
     if let Some(stopped) = &scan.stopped {
-        let _ = writeln!(out, "INCOMPLETE: {}:", stopped.reason);
+        let _ = writeln!(out, "INCOMPLETE: {}:", esc(&stopped.reason));
         for path in stopped.not_read.iter().take(NOT_READ_SHOWN) {
-            let _ = writeln!(out, "  not read  {path}");
+            let _ = writeln!(out, "  not read  {}", esc(path));
         }
         let more = stopped.not_read.len().saturating_sub(NOT_READ_SHOWN) + stopped.not_read_more;
         if more > 0 {

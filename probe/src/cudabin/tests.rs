@@ -657,3 +657,31 @@ fn sample_cudart_12() {
         })
     );
 }
+
+/// A file cut by the per-file byte limit is not read to the end, like one cut by the
+/// deadline: `check --binary` must not judge it on the part it read. Before, it kept
+/// `incomplete: false` and the check gave a verdict from part of the file.
+#[test]
+fn scan_byte_limit_marks_the_file_incomplete() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "libk.so.3.1",
+        &cuda_library(&["libc.so.6"], Some("libk.so.3"), &rodata_with_marker()),
+    );
+    let whole = scan_paths(&[&path], &ScanLimits::default());
+    assert!(!whole[0].incomplete);
+    let tight = ScanLimits {
+        max_read_per_file: 600,
+        ..ScanLimits::default()
+    };
+    let cut = scan_paths(&[&path], &tight);
+    assert!(cut[0].incomplete, "{:?}", cut[0].problems);
+    assert!(
+        cut[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("the limit per file")),
+        "{:?}",
+        cut[0].problems
+    );
+}

@@ -230,12 +230,24 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         .unwrap_or_default();
     let budget = Budget::new(limits.deadline.map(|d| d.at), limits.max_read_per_file);
     scan_elf(&file, len, &name, &budget, &mut result);
-    if budget.stopped() == Some(Stop::Deadline) {
-        result.incomplete = true;
-        // The read that was refused said so, unless its failure was not worth a problem.
-        if !result.problems.iter().any(|p| p.contains("deadline")) {
-            result.problems.push(budget.message(Stop::Deadline));
+    match budget.stopped() {
+        Some(Stop::Deadline) => {
+            result.incomplete = true;
+            // The read that was refused said so, unless its failure was not worth a problem.
+            if !result.problems.iter().any(|p| p.contains("deadline")) {
+                result.problems.push(budget.message(Stop::Deadline));
+            }
         }
+        // The byte limit cuts a file as surely as the deadline: what was not read may hold the
+        // code that matters, so the file is not read to the end.
+        Some(Stop::Bytes) => {
+            result.incomplete = true;
+            let message = budget.message(Stop::Bytes);
+            if !result.problems.contains(&message) {
+                result.problems.push(message);
+            }
+        }
+        None => {}
     }
     result
 }

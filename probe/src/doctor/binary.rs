@@ -51,7 +51,7 @@ fn cut_short(shown: &str, stopped: &cudabin::Stopped) -> (CheckItem, Finding) {
     );
     let finding = Finding::new(
         crate::findings::DEADLINE_EXCEEDED,
-        Severity::Warning,
+        Severity::Error,
         message.clone(),
         "Run again with a longer --timeout (in milliseconds) to read all of it.",
     );
@@ -92,6 +92,23 @@ pub(super) fn check(
             continue;
         }
         let results = scan.results;
+        // A file cut by the per-file byte limit: no verdict from part of it.
+        let partial: Vec<&str> = results
+            .iter()
+            .filter(|r| r.incomplete)
+            .map(|r| r.path.as_str())
+            .collect();
+        if !partial.is_empty() {
+            items.push(item(
+                &shown,
+                false,
+                format!(
+                    "{shown}: not read to the end (the per-file read limit), so no verdict: {}",
+                    partial.join(", ")
+                ),
+            ));
+            continue;
+        }
         let errors: Vec<String> = results
             .iter()
             .filter(|r| r.kind == FileKind::Error)

@@ -720,7 +720,8 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
         }
         if !items.iter().any(|i| i.verdict == MALFORMED) {
             let reason = format!(
-                "{why}; run again with a longer --timeout, or see the finding for what could not be read"
+                "{why}: {}",
+                incompleteness(report).map_or("", |f| f.message.as_str())
             );
             return CheckResult {
                 verdict: UNKNOWN.to_owned(),

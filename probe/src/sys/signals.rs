@@ -6,12 +6,23 @@
 //!   with `EFBIG` and `main` exits 3 with "cannot write the output", not death by signal 25;
 //! - a backstop timer (`SIGALRM`): the deadline watchdog is a thread, and without one (a
 //!   refused `clone`, `RLIMIT_NPROC`) a stalled source would hold the process as long as it
-//!   stalls; when the backstop fires, the process exits 3 ("the deadline passed before any
-//!   report") with a message.
+//!   stalls; when the backstop fires before the work is done ([`work_done`]), the process
+//!   exits 3 ("the deadline passed before any report") with a message.
 //!
 //! The handlers only call `write(2)` and `_exit(2)`, which are async-signal-safe.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// Set once the run's work is done and only its output is left to write: the backstop then
+/// lets the process finish (it bounds the probing and the scanning, not how long a reader
+/// takes to read what was found).
+static WORK_DONE: AtomicBool = AtomicBool::new(false);
+
+/// The run's work is done: from now on the backstop timer does nothing.
+pub fn work_done() {
+    WORK_DONE.store(true, Ordering::SeqCst);
+}
 
 const ABORT_MESSAGE: &[u8] =
     b"nvprobe: internal error: the process aborted (out of memory?); exit 3\n";
@@ -23,7 +34,11 @@ extern "C" fn on_abort(_: libc::c_int) {
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {
-    last_words(DEADLINE_MESSAGE);
+    // An atomic load is async-signal-safe. Returning resumes the interrupted call (or fails it
+    // with EINTR, which the writers retry).
+    if !WORK_DONE.load(Ordering::SeqCst) {
+        last_words(DEADLINE_MESSAGE);
+    }
 }
 
 /// Writes `msg` to stderr and ends the process with exit code 3.
