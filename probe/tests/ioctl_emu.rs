@@ -189,6 +189,38 @@ fn ioctl_emu_strict_check_only_when_needed() {
     assert_eq!(o.abi_match, Some(AbiMatch::Exact));
 }
 
+/// On bare metal a driver that answers a class allocation with `NV_ERR_INVALID_CLASS` (a bad
+/// device instance or subdevice id) is not gVisor's nvproxy: the deep source fails and says
+/// why, and no `gvisor-nvproxy-limit` is raised (issue 19; it was).
+#[test]
+fn ioctl_emu_invalid_class_on_bare_metal_is_no_gvisor_refusal() {
+    let emu = EmuDriver::new(
+        "580.95.05",
+        two_gpus(),
+        vec![Fault::GvisorDenyClass(0x2080)],
+    );
+    let opts = IoctlOptions {
+        deep: true,
+        gvisor: false,
+        ..IoctlOptions::default()
+    };
+    let o = probe_ioctl(&emu, &opts);
+    assert_clean(&emu);
+    assert_eq!(o.driver_version.as_deref(), Some("580.95.05"));
+    assert!(
+        !o.findings.iter().any(|f| f.code == "gvisor-nvproxy-limit"),
+        "{:?}",
+        o.findings
+    );
+    let deep = source(&o, "ioctl-deep");
+    assert_eq!(deep.status, SourceStatus::Failed);
+    assert!(
+        deep.detail.contains("NV_ERR_INVALID_CLASS"),
+        "{}",
+        deep.detail
+    );
+}
+
 #[test]
 fn ioctl_emu_gvisor_refusals() {
     let faults = vec![

@@ -321,8 +321,10 @@ impl Ctx<'_> {
             RmError::Status(s) if s == NvStatus::ERR_NOT_SUPPORTED && self.opts.gvisor => {
                 self.refusals.push(format!("{call} ({s})"));
             }
-            // Real drivers never refuse the client, device or subdevice classes.
-            RmError::Status(s) if s == NvStatus::ERR_INVALID_CLASS => {
+            // nvproxy refuses classes off its allow-list with NV_ERR_INVALID_CLASS; a real
+            // driver returns it for a bad device instance or subdevice id (open-gpu-kernel-
+            // modules 580.x, device.c and subdevice.c), which is no sandbox's refusal.
+            RmError::Status(s) if s == NvStatus::ERR_INVALID_CLASS && self.opts.gvisor => {
                 self.refusals.push(format!("{call} ({s})"));
             }
             RmError::Os(Errno::INVAL) if self.opts.gvisor => {
