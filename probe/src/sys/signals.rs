@@ -80,8 +80,11 @@ pub fn install(backstop: Option<Duration>) {
             tv_usec: 0,
         },
         it_value: libc::timeval {
-            tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_usec: libc::suseconds_t::from(after.subsec_micros().max(1)),
+            // The field types differ between C libraries (musl's are deprecated aliases in
+            // libc): converted by inference. A backstop is at most `--timeout` (600 s) past
+            // its deadline, so both fit.
+            tv_sec: after.as_secs().try_into().unwrap_or_default(),
+            tv_usec: after.subsec_micros().max(1).into(),
         },
     };
     // SAFETY: `timer` is a valid `itimerval`; the old value is not asked for (null).
