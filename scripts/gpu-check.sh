@@ -45,8 +45,9 @@ run)
   "$NVPROBE_BIN" --deep --cross-check > "$out/report.txt" 2>> "$out/report.err"
   nvidia-smi -q -x > "$out/nvidia-smi.xml" 2>&1
   tmp=$(mktemp -d)
-  "$NVPROBE_BIN" --deep --cross-check capture --out "$tmp/capture-deep" > /dev/null 2>> "$out/report.err"
-  "$NVPROBE_BIN" capture --out "$tmp/capture" > /dev/null 2>> "$out/report.err"
+  # A capture's copy shares the run's deadline: give it time, so the bundle is whole.
+  "$NVPROBE_BIN" --deep --cross-check --timeout 30000 capture --out "$tmp/capture-deep" > /dev/null 2>> "$out/report.err"
+  "$NVPROBE_BIN" --timeout 30000 capture --out "$tmp/capture" > /dev/null 2>> "$out/report.err"
   tar -C "$tmp" -czf "$out/captures.tgz" capture capture-deep
   python3 scripts/bench --bin "$NVPROBE_BIN" --tools "$bundle/bench-tools" > "$out/bench.txt" 2>&1
   tail -3 "$out/gpu-tests.log"
