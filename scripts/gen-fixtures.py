@@ -788,6 +788,12 @@ def main():
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
                  container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570):
         make()
+    # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
+    for top, dirs, files in os.walk(OUT, topdown=False):
+        if not dirs and not files and top != OUT:
+            os.rmdir(top)
+        elif not os.listdir(top) and top != OUT:
+            os.rmdir(top)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,33 @@ fn outputs(dir: &Path) -> (String, String) {
     (json, text)
 }
 
+/// The first empty directory under `dir` (symlinks not followed), if any.
+fn empty_dir(dir: &Path) -> Option<PathBuf> {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    if entries.is_empty() {
+        return Some(dir.to_path_buf());
+    }
+    entries
+        .iter()
+        .filter(|p| p.symlink_metadata().is_ok_and(|m| m.is_dir()))
+        .find_map(|p| empty_dir(p))
+}
+
+/// git keeps no empty directory, so a fixture with one reads differently in a clone (and in
+/// CI) than here: none may have one (`scripts/gen-fixtures.py` removes them).
+#[test]
+fn golden_fixtures_have_no_empty_directory() {
+    let found = empty_dir(&fixtures_dir());
+    assert!(
+        found.is_none(),
+        "{found:?}: an empty directory, which a clone lacks"
+    );
+}
+
 #[test]
 fn golden_outputs_per_fixture() {
     let bless = std::env::var_os("NVPROBE_BLESS").is_some();
