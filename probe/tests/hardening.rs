@@ -19,10 +19,7 @@ mod common;
 use common::{codes, copy_tree, fixture, nvprobe_command};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nvprobe-hardening-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("hardening", name)
 }
 
 /// A copy of a fixture machine to edit.

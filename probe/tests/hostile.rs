@@ -24,10 +24,7 @@ mod common;
 use common::{copy_tree, fixtures, nvprobe_command};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nvprobe-hostile-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir("hostile", name)
 }
 
 fn nvprobe(args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {

@@ -33,6 +33,14 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A fresh, empty scratch directory for one test: `<tmp>/nvprobe-<suite>-<name>-<pid>`.
+pub(crate) fn scratch_dir(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nvprobe-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// One fixture machine's root.
 pub(crate) fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
