@@ -162,7 +162,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             return Outcome::err(
                 format!(
                     "nvprobe: --root {}: {why}\n",
-                    crate::text::escape(&dir.to_string_lossy())
+                    crate::escape::escape(&dir.to_string_lossy())
                 ),
                 2,
             );

@@ -52,33 +52,6 @@ pub fn enrich_gpu(g: &mut Gpu) {
     }
 }
 
-/// Why a GPU's compute capability is unknown, when it is.
-pub fn cc_unknown_reason(g: &Gpu) -> Option<String> {
-    if g.compute_capability.is_some() {
-        return None;
-    }
-    let device = g
-        .pci
-        .device_id
-        .as_deref()
-        .and_then(|h| h.strip_prefix("0x"))
-        .and_then(|h| u16::from_str_radix(h, 16).ok());
-    Some(
-        match device.and_then(|d| tables::pci_lookup(d, None, None)) {
-            Some(entry) => entry
-                .cc_unknown_reason
-                .unwrap_or(tables::UNKNOWN_CHIP_REASON)
-                .to_owned(),
-            None if device.is_some() => format!(
-                "device ID {} is not in the PCI ID table (pci.ids {})",
-                g.pci.device_id.as_deref().unwrap_or("?"),
-                tables::PCI_IDS_VERSION
-            ),
-            None => "the PCI device ID is not known (no sysfs entry for this GPU)".to_owned(),
-        },
-    )
-}
-
 /// The driver section from the file sources.
 pub fn driver(facts: &Facts) -> Option<Driver> {
     let (version, source) = if let Some(v) = &facts.sys_version {
@@ -245,7 +218,7 @@ mod tests {
         enrich_gpu(&mut g);
         assert_eq!(g.chip.as_deref(), Some("GH100"));
         assert_eq!(g.compute_capability_source, Some(CcSource::ArchInfo));
-        assert_eq!(cc_unknown_reason(&g), None);
+        assert_eq!(crate::findings::cc_unknown_reason(&g), None);
         let mut other = Gpu::new("0000:02:00.0");
         other.pci.vendor_id = Some("0x1002".into());
         other.pci.device_id = Some("0x2330".into());

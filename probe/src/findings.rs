@@ -91,7 +91,7 @@ fn presence_unknown(report: &Report) -> bool {
 /// inventory and by NVML. Only the first report of these is kept.
 const ONE_PER_MACHINE: &[&str] = &[
     DEVICE_PERMISSION_DENIED,
-    crate::doctor::DRIVER_LIBRARY_MISMATCH,
+    crate::codes::DRIVER_LIBRARY_MISMATCH,
 ];
 
 /// Removes repeated findings: exact repeats, and later reports of a one-per-machine fault.
@@ -294,7 +294,7 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
     }
 
     for g in gpus {
-        if let Some(reason) = crate::assemble::cc_unknown_reason(g) {
+        if let Some(reason) = cc_unknown_reason(g) {
             out.push(Finding::new(
                 COMPUTE_CAPABILITY_UNKNOWN,
                 Severity::Info,
@@ -349,6 +349,33 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Why a GPU's compute capability is unknown, when it is.
+pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
+    if g.compute_capability.is_some() {
+        return None;
+    }
+    let device = g
+        .pci
+        .device_id
+        .as_deref()
+        .and_then(|h| h.strip_prefix("0x"))
+        .and_then(|h| u16::from_str_radix(h, 16).ok());
+    Some(
+        match device.and_then(|d| crate::tables::pci_lookup(d, None, None)) {
+            Some(entry) => entry
+                .cc_unknown_reason
+                .unwrap_or(crate::tables::UNKNOWN_CHIP_REASON)
+                .to_owned(),
+            None if device.is_some() => format!(
+                "device ID {} is not in the PCI ID table (pci.ids {})",
+                g.pci.device_id.as_deref().unwrap_or("?"),
+                crate::tables::PCI_IDS_VERSION
+            ),
+            None => "the PCI device ID is not known (no sysfs entry for this GPU)".to_owned(),
+        },
+    )
 }
 
 fn no_gpu_reasons(facts: &Facts) -> Vec<String> {

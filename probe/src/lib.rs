@@ -96,6 +96,7 @@ pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;
 pub mod doctor;
+pub mod escape;
 pub mod export;
 pub mod findings;
 pub mod ioctl;
@@ -175,7 +176,7 @@ impl Env {
                 report::SourceStatus::Failed,
                 format!(
                     "not valid UTF-8, so not read: {}",
-                    text::escape(&consulted.join(", "))
+                    escape::escape(&consulted.join(", "))
                 ),
             )
         })

@@ -12,69 +12,10 @@
 //!   (module not loaded, libraries of another release, `/dev/nvidiactl` missing or denied) it
 //!   writes none, and `gpu.count` is the devices NVML lists.
 
-use serde::{Deserialize, Serialize};
-
 use crate::codes;
 use crate::report::{PlatformKind, Report};
 
-/// `yes`, `no` or `unknown`: unknown when the report is incomplete (`deadline-exceeded`,
-/// `sources-unreadable`), never a guess either way.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Answer {
-    /// It would.
-    Yes,
-    /// It would not; `blocked_by` says why.
-    No,
-    /// The report lacks what the answer depends on.
-    #[default]
-    Unknown,
-}
-
-impl Answer {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Yes => "yes",
-            Self::No => "no",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-/// `cuda` in the report (extension): what a CUDA program started here, in this environment,
-/// would get.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CudaHere {
-    /// Would `cuInit` succeed?
-    pub can_start: Answer,
-    /// The finding code that says why not (or why unknown); `null` when it can start, or
-    /// when no finding names the cause (then `reason` does).
-    pub blocked_by: Option<String>,
-    /// In words, one line.
-    pub reason: String,
-    /// The user-mode driver `cuInit` would use: `native` (the driver's `libcuda`),
-    /// `cuda-compat` (forward compatibility), `wsl` (`/usr/lib/wsl/lib`), `tegra` (the L4T
-    /// driver), `stub`, or `none`.
-    pub user_mode_driver: String,
-    /// What `cuDriverGetVersion` returns there (`12.8`), when CUDA can start.
-    pub version: Option<String>,
-    /// What `cuDriverGetVersion` of the user-mode driver says, whether or not `cuInit` would
-    /// succeed (it needs no `cuInit`; NVML's `nvmlSystemGetCudaDriverVersion_v2` asks it).
-    pub user_mode_driver_version: Option<String>,
-    /// The indices of the GPUs a CUDA program can use here (visible in this container, bound
-    /// to the nvidia driver, of an architecture the driver supports).
-    pub usable_gpus: Vec<u32>,
-    /// Would NVML (`nvmlInit`) start? GPU Feature Discovery's device labels depend on it.
-    pub nvml: Answer,
-    /// The indices of the GPUs NVML would list (visible and bound).
-    pub nvml_gpus: Vec<u32>,
-    /// Would GPU Feature Discovery label this node's devices? It asks NVML, and on Tegra
-    /// CUDA: where that fails it writes no device labels.
-    pub gfd_labels: Answer,
-    /// The GPUs GPU Feature Discovery would count and describe.
-    pub gfd_gpus: Vec<u32>,
-}
+pub use crate::report::{Answer, CudaHere};
 
 /// Findings after which `cuInit` fails, most telling first.
 const CUDA_BLOCKERS: &[&str] = &[

@@ -5,8 +5,9 @@
 //! file names). Every such value goes through [`escape`] before it is written, so an escape
 //! sequence cannot drive the terminal and a newline cannot forge a line of the report.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
+
+pub use crate::escape::escape;
 
 use crate::report::{Flavor, Report, Severity, SourceStatus};
 
@@ -104,7 +105,7 @@ pub fn render(r: &Report) -> String {
         }
         line(&mut out, "", &second.join(" · "));
     }
-    for (label, text) in crate::doctor::library_lines(r) {
+    for (label, text) in library_lines(r) {
         line(&mut out, &label, &text);
     }
     // What a CUDA program started here gets (the rules' answer every export uses).
@@ -180,39 +181,6 @@ fn line(out: &mut String, label: &str, text: &str) {
     let _ = writeln!(out, "{:<LABEL$}{}", escape(label), escape(text));
 }
 
-/// True for characters that must not reach a terminal as they are: C0 and C1 controls
-/// (newline, tab, escape, ...), DEL, and the bidirectional-text overrides and isolates that
-/// can make a line read differently from what it holds.
-fn unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` with every control character and bidirectional override written out as an escape
-/// (`\n`, `\t`, `\x1b`, `\u{202e}`), so it prints as one visible line. Borrowed when there is
-/// nothing to escape.
-pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(unsafe_char) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if unsafe_char(c) && u32::from(c) < 0x100 => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c if unsafe_char(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 fn wrapped(out: &mut String, text: &str) {
     let indent = " ".repeat(LABEL);
     let mut cur = String::new();
@@ -231,4 +199,48 @@ fn wrapped(out: &mut String, text: &str) {
     if !cur.is_empty() {
         let _ = writeln!(out, "{indent}{cur}");
     }
+}
+
+/// Lines `(label, text)` for the libraries in the text report.
+fn library_lines(report: &Report) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, l) in report.libraries.iter().enumerate() {
+        let mut what = vec![l.kind.clone()];
+        if let Some(v) = &l.version {
+            what.push(v.clone());
+        }
+        if let Some(c) = l
+            .cuda_version
+            .as_deref()
+            .filter(|_| l.kind != crate::doctor::libs::KIND_RUNTIME)
+        {
+            what.push(format!("CUDA {c}"));
+        }
+        if l.stub {
+            what.push("stub".to_owned());
+        }
+        what.push(if l.selected {
+            format!("loaded via {}", l.found_by.as_deref().unwrap_or("?"))
+        } else {
+            format!(
+                "not on the loader's path ({})",
+                l.found_by.as_deref().unwrap_or("?")
+            )
+        });
+        if let Some(p) = &l.problem {
+            what.push(p.clone());
+        }
+        let label = if i == 0 { "Libraries" } else { "" };
+        out.push((
+            label.to_owned(),
+            format!("{} ({})", l.path, what.join(", ")),
+        ));
+    }
+    if out.is_empty() {
+        out.push((
+            "Libraries".to_owned(),
+            "no libcuda, libnvidia-ml or libcudart found".to_owned(),
+        ));
+    }
+    out
 }

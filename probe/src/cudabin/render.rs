@@ -42,7 +42,7 @@ pub fn scan_json(scan: &Scan) -> String {
 /// code are summarised in one line at the end; a scan cut short by the deadline ends with a
 /// line that says so and the paths it did not read.
 pub fn render_scan(scan: &Scan) -> String {
-    let esc = crate::text::escape;
+    let esc = crate::escape::escape;
     let results = scan.results.as_slice();
     let mut out = String::new();
     let mut plain = 0usize;

@@ -50,7 +50,7 @@ fn cut_short(shown: &str, stopped: &cudabin::Stopped) -> (CheckItem, Finding) {
         not_read.join(", ")
     );
     let finding = Finding::new(
-        crate::findings::DEADLINE_EXCEEDED,
+        crate::codes::DEADLINE_EXCEEDED,
         Severity::Error,
         message.clone(),
         "Run again with a longer --timeout (in milliseconds) to read all of it.",

@@ -480,8 +480,8 @@ impl CheckRequest {
                 let release: Vec<&str> = c.trim().splitn(3, '.').take(2).collect();
                 return Err(format!(
                     "--cuda: '{}' has a patch level: give the release as X.Y ({}), which alone decides compatibility",
-                    crate::text::escape(c),
-                    crate::text::escape(&release.join("."))
+                    crate::escape::escape(c),
+                    crate::escape::escape(&release.join("."))
                 ));
             }
             Some(c) => Some(
@@ -490,7 +490,7 @@ impl CheckRequest {
                     .ok_or_else(|| {
                         format!(
                             "--cuda: '{}' is not a CUDA version such as 12.4",
-                            crate::text::escape(c)
+                            crate::escape::escape(c)
                         )
                     })?,
             ),
@@ -535,8 +535,7 @@ const UNKNOWN: &str = "unknown";
 /// depend on could not be read), if any: no verdict on such a report can be trusted.
 fn incompleteness(report: &Report) -> Option<&Finding> {
     report.findings.iter().find(|f| {
-        f.code == crate::findings::DEADLINE_EXCEEDED
-            || f.code == crate::findings::SOURCES_UNREADABLE
+        f.code == crate::codes::DEADLINE_EXCEEDED || f.code == crate::codes::SOURCES_UNREADABLE
     })
 }
 
@@ -779,7 +778,7 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
         UNKNOWN => "unknown",
         _ => "not satisfied",
     };
-    let esc = crate::text::escape;
+    let esc = crate::escape::escape;
     let mut out = format!("{word}: {}\n", esc(&result.reason));
     if result.checks.len() > 1 {
         for i in &result.checks {
@@ -803,50 +802,6 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
         };
         let _ = writeln!(out, "  {sev} {}: {}", esc(&f.code), esc(&f.message));
         let _ = writeln!(out, "    Fix: {}", esc(&f.remedy));
-    }
-    out
-}
-
-/// Lines `(label, text)` for the libraries in the text report.
-pub fn library_lines(report: &Report) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (i, l) in report.libraries.iter().enumerate() {
-        let mut what = vec![l.kind.clone()];
-        if let Some(v) = &l.version {
-            what.push(v.clone());
-        }
-        if let Some(c) = l
-            .cuda_version
-            .as_deref()
-            .filter(|_| l.kind != libs::KIND_RUNTIME)
-        {
-            what.push(format!("CUDA {c}"));
-        }
-        if l.stub {
-            what.push("stub".to_owned());
-        }
-        what.push(if l.selected {
-            format!("loaded via {}", l.found_by.as_deref().unwrap_or("?"))
-        } else {
-            format!(
-                "not on the loader's path ({})",
-                l.found_by.as_deref().unwrap_or("?")
-            )
-        });
-        if let Some(p) = &l.problem {
-            what.push(p.clone());
-        }
-        let label = if i == 0 { "Libraries" } else { "" };
-        out.push((
-            label.to_owned(),
-            format!("{} ({})", l.path, what.join(", ")),
-        ));
-    }
-    if out.is_empty() {
-        out.push((
-            "Libraries".to_owned(),
-            "no libcuda, libnvidia-ml or libcudart found".to_owned(),
-        ));
     }
     out
 }

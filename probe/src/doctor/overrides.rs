@@ -179,7 +179,7 @@ pub fn apply(o: &Overrides, report: &mut Report) {
     if stands_in {
         report
             .findings
-            .retain(|f| f.code != crate::findings::NO_NVIDIA_GPU);
+            .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
     }
     if !said.is_empty() {
         report.findings.push(Finding::new(
