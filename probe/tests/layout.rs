@@ -11,7 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Pairs that still use each other; each is work left (the `sys` ones go with issue 20).
-const KNOWN: &[(&str, &str)] = &[("capture", "platform"), ("platform", "sys"), ("root", "sys")];
+const KNOWN: &[(&str, &str)] = &[
+    ("capture", "platform"),
+    ("platform", "sys"),
+    ("root", "sys"),
+];
 
 fn walk(dir: &Path, src: &Path, uses: &mut BTreeMap<String, BTreeSet<String>>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -23,7 +27,11 @@ fn walk(dir: &Path, src: &Path, uses: &mut BTreeMap<String, BTreeSet<String>>) {
         if path.extension().is_none_or(|e| e != "rs") {
             continue;
         }
-        let rel = path.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let top = rel
             .split('/')
             .next()
