@@ -2,36 +2,34 @@
 //! platform.
 
 use crate::detect::{Facts, pci::PciFunction, platform};
+use crate::report::values::PciHex;
 use crate::report::{
-    CcSource, Driver, DriverSource, Flavor, Gpu, KernelModules, Pci, Report, SCHEMA_VERSION, Tool,
+    CcSource, ComputeCapability, CudaVersion, Driver, DriverSource, Flavor, Gpu, KernelModules,
+    Pci, PciId, Report, SCHEMA_VERSION, Tool, Version,
 };
 use crate::root::Root;
 use crate::tables;
 
 /// The highest CUDA version a driver supports natively, from the generated branch table.
-pub fn native_cuda(version: &str) -> Option<String> {
-    tables::native_cuda_for_driver(version).map(|c| c.version.to_owned())
+pub fn native_cuda(version: &Version) -> Option<CudaVersion> {
+    tables::native_cuda_for_driver(version.as_str()).and_then(|c| c.version.parse().ok())
 }
 
 /// Fills what the generated PCI table knows about a GPU: chip, architecture, compute
 /// capability (source `pci-table`), and the name when no source named it. Values already set
 /// by a better source (the kernel's arch info, an override) are kept.
 pub fn enrich_gpu(g: &mut Gpu) {
-    let id = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|h| h.strip_prefix("0x"))
-            .and_then(|h| u16::from_str_radix(h, 16).ok())
-    };
-    let Some(device) = id(&g.pci.device_id) else {
+    let id = |v: Option<PciId>| v.and_then(PciId::as_u16);
+    let Some(device) = id(g.pci.device_id) else {
         return;
     };
-    if g.pci.vendor_id.as_deref() != Some("0x10de") {
+    if g.pci.vendor_id != Some(PciId::NVIDIA) {
         return;
     }
     let Some(entry) = tables::pci_lookup(
         device,
-        id(&g.pci.subsystem_vendor_id),
-        id(&g.pci.subsystem_device_id),
+        id(g.pci.subsystem_vendor_id),
+        id(g.pci.subsystem_device_id),
     ) else {
         return;
     };
@@ -47,7 +45,7 @@ pub fn enrich_gpu(g: &mut Gpu) {
     if g.compute_capability.is_none()
         && let Some((major, minor)) = entry.compute_capability
     {
-        g.compute_capability = Some(format!("{major}.{minor}"));
+        g.compute_capability = Some(ComputeCapability::new(major.into(), minor.into()));
         g.compute_capability_source = Some(CcSource::PciTable);
     }
 }
@@ -61,7 +59,7 @@ pub fn driver(facts: &Facts) -> Option<Driver> {
     } else {
         return None;
     };
-    let branch = crate::detect::driver::branch_of(&version)?;
+    let branch = version.major();
     let flavor = match (&facts.proc_version, facts.loaded_module("nvidia")) {
         (Some(p), _) if p.flavor != Flavor::Unknown => p.flavor,
         (_, Some(m)) if m.taint.is_some() => {
@@ -80,8 +78,8 @@ pub fn driver(facts: &Facts) -> Option<Driver> {
     })
 }
 
-fn hex16(v: Option<u16>) -> Option<String> {
-    v.map(|v| format!("0x{v:04x}"))
+fn hex16(v: Option<u16>) -> Option<PciId> {
+    v.map(|v| PciHex(v.into()))
 }
 
 fn gpu_from_pci(p: &PciFunction) -> Gpu {
@@ -91,8 +89,8 @@ fn gpu_from_pci(p: &PciFunction) -> Gpu {
             device_id: hex16(p.device),
             subsystem_vendor_id: hex16(p.subsystem_vendor),
             subsystem_device_id: hex16(p.subsystem_device),
-            class: p.class.map(|c| format!("0x{c:06x}")),
-            revision: p.revision.map(|r| format!("0x{r:02x}")),
+            class: p.class.map(PciHex),
+            revision: p.revision.map(|r| PciHex(r.into())),
             ..Pci::new(p.bus_id.clone())
         },
         kernel_driver: p.driver.clone(),
@@ -171,10 +169,8 @@ pub fn base(root: &Root, facts: &Facts) -> Report {
 /// driver found only by ioctl, and table facts for GPUs only the driver listed.
 pub fn complete(report: &mut Report) {
     if let Some(d) = &mut report.driver {
-        if d.branch == 0
-            && let Some(b) = crate::detect::driver::branch_of(&d.version)
-        {
-            d.branch = b;
+        if d.branch == 0 {
+            d.branch = d.version.major();
         }
         if d.cuda_version.is_none() {
             d.cuda_version = native_cuda(&d.version);
@@ -203,25 +199,35 @@ mod tests {
 
     #[test]
     fn assemble_native_cuda_from_tables() {
-        assert_eq!(native_cuda("580.65.06").as_deref(), Some("13.0"));
-        assert_eq!(native_cuda("565.57.01").as_deref(), Some("12.7"));
-        assert_eq!(native_cuda("440.33.01"), None);
+        assert_eq!(
+            native_cuda(&"580.65.06".parse().unwrap())
+                .map(|c| c.to_string())
+                .as_deref(),
+            Some("13.0")
+        );
+        assert_eq!(
+            native_cuda(&"565.57.01".parse().unwrap())
+                .map(|c| c.to_string())
+                .as_deref(),
+            Some("12.7")
+        );
+        assert_eq!(native_cuda(&"440.33.01".parse().unwrap()), None);
     }
 
     #[test]
     fn assemble_enrich_keeps_better_sources() {
         let mut g = Gpu::new("0000:01:00.0");
-        g.pci.vendor_id = Some("0x10de".into());
-        g.pci.device_id = Some("0x2330".into());
-        g.compute_capability = Some("9.0".into());
+        g.pci.vendor_id = Some("0x10de".parse().unwrap());
+        g.pci.device_id = Some("0x2330".parse().unwrap());
+        g.compute_capability = Some("9.0".parse().unwrap());
         g.compute_capability_source = Some(CcSource::ArchInfo);
         enrich_gpu(&mut g);
         assert_eq!(g.chip.as_deref(), Some("GH100"));
         assert_eq!(g.compute_capability_source, Some(CcSource::ArchInfo));
         assert_eq!(crate::findings::cc_unknown_reason(&g), None);
         let mut other = Gpu::new("0000:02:00.0");
-        other.pci.vendor_id = Some("0x1002".into());
-        other.pci.device_id = Some("0x2330".into());
+        other.pci.vendor_id = Some("0x1002".parse().unwrap());
+        other.pci.device_id = Some("0x2330".parse().unwrap());
         enrich_gpu(&mut other);
         assert_eq!(other.chip, None, "only NVIDIA IDs are looked up");
     }

@@ -529,8 +529,8 @@ fn evaluate(report: &Report, a: &Answer) -> Outcome {
     if let Some(nvml) = value(a.driver_version.as_ref()) {
         compared += 1;
         match &report.driver {
-            Some(d) if d.version == *nvml => {}
-            Some(d) => diffs.push(diff("driver.version", Some(&d.version), Some(nvml))),
+            Some(d) if d.version == **nvml => {}
+            Some(d) => diffs.push(diff("driver.version", Some(d.version.as_str()), Some(nvml))),
             None => diffs.push(diff("driver.version", None, Some(nvml))),
         }
     }
@@ -539,11 +539,15 @@ fn evaluate(report: &Report, a: &Answer) -> Outcome {
             .as_ref()
             .and_then(|c| value(c.cuda_driver_version.as_ref()))
     });
-    let probe_cuda = report.driver.as_ref().and_then(|d| d.cuda_version.as_ref());
+    let probe_cuda = report
+        .driver
+        .as_ref()
+        .and_then(|d| d.cuda_version)
+        .map(|c| c.to_string());
     if let (Some(p), Some(n)) = (probe_cuda, nvml_cuda) {
         compared += 1;
-        if !same_version(p, n) {
-            diffs.push(diff("driver.cuda_version", Some(p), Some(n)));
+        if !same_version(&p, n) {
+            diffs.push(diff("driver.cuda_version", Some(&p), Some(n)));
         }
     }
 
@@ -660,20 +664,20 @@ fn compare_gpu(
         };
     let ci = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
     for (field, probe, nvml) in [
-        ("pci.vendor_id", &g.pci.vendor_id, &pci.vendor_id),
-        ("pci.device_id", &g.pci.device_id, &pci.device_id),
+        ("pci.vendor_id", g.pci.vendor_id, &pci.vendor_id),
+        ("pci.device_id", g.pci.device_id, &pci.device_id),
         (
             "pci.subsystem_vendor_id",
-            &g.pci.subsystem_vendor_id,
+            g.pci.subsystem_vendor_id,
             &pci.subsystem_vendor_id,
         ),
         (
             "pci.subsystem_device_id",
-            &g.pci.subsystem_device_id,
+            g.pci.subsystem_device_id,
             &pci.subsystem_device_id,
         ),
     ] {
-        check(field, probe.clone(), nvml.clone(), ci);
+        check(field, probe.map(|p| p.to_string()), nvml.clone(), ci);
     }
     check(
         "name",
@@ -690,7 +694,7 @@ fn compare_gpu(
     );
     check(
         "compute_capability",
-        g.compute_capability.clone(),
+        g.compute_capability.map(|c| c.to_string()),
         value(n.compute_capability.as_ref()).cloned(),
         same_version,
     );
@@ -887,15 +891,15 @@ mod tests {
     fn gpu(bus: &str, device: &str, uuid: &str) -> Gpu {
         Gpu {
             pci: Pci {
-                vendor_id: Some("0x10de".into()),
-                device_id: Some(device.to_owned()),
-                subsystem_vendor_id: Some("0x10de".into()),
-                subsystem_device_id: Some("0x16c1".into()),
-                class: Some("0x030200".into()),
+                vendor_id: Some("0x10de".parse().unwrap()),
+                device_id: Some(device.parse().unwrap()),
+                subsystem_vendor_id: Some("0x10de".parse().unwrap()),
+                subsystem_device_id: Some("0x16c1".parse().unwrap()),
+                class: Some("0x030200".parse().unwrap()),
                 ..Pci::new(bus)
             },
             name: Some("H100 80GB HBM3".into()),
-            compute_capability: Some("9.0".into()),
+            compute_capability: Some("9.0".parse().unwrap()),
             compute_capability_source: Some(CcSource::PciTable),
             kernel_driver: Some("nvidia".into()),
             uuid: Some(uuid.to_owned()),
@@ -916,10 +920,10 @@ mod tests {
                 details: crate::report::PlatformDetails::default(),
             },
             driver: Some(Driver {
-                version: "580.95.05".into(),
+                version: "580.95.05".parse().unwrap(),
                 branch: 580,
                 flavor: Flavor::Open,
-                cuda_version: Some("13.0".into()),
+                cuda_version: Some("13.0".parse().unwrap()),
                 source: DriverSource::Procfs,
                 version_line: None,
                 params: None,

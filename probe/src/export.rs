@@ -51,12 +51,11 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value, json};
 
-use crate::report::{Gpu, Report};
+use crate::report::{CudaVersion, Gpu, Report};
 
-/// A compute capability `"9.0"` as numbers.
+/// A compute capability as numbers.
 fn cc(g: &Gpu) -> Option<(u32, u32)> {
-    let (major, minor) = g.compute_capability.as_deref()?.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    g.compute_capability.map(|c| (c.major, c.minor))
 }
 
 /// The GPUs whose indices are listed.
@@ -104,9 +103,9 @@ fn mixed(gpus: &[&Gpu]) -> bool {
 /// `cuDriverGetVersion` (`cuda.version`, [`crate::rules`]): `None` unless CUDA can start here
 /// (a stub, a library of another release, a rejected cuda-compat library, missing nodes, no
 /// usable GPU, an incomplete report: conda then has no `__cuda` either).
-pub fn package_cuda_version(r: &Report) -> Option<String> {
+pub fn package_cuda_version(r: &Report) -> Option<CudaVersion> {
     (r.cuda.can_start == crate::rules::Answer::Yes)
-        .then(|| r.cuda.version.clone())
+        .then_some(r.cuda.version)
         .flatten()
 }
 
@@ -174,13 +173,17 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
     let gfd: Vec<&Gpu> = among(r, &r.cuda.gfd_gpus).collect();
     if r.cuda.gfd_labels == crate::rules::Answer::Yes && !gfd.is_empty() {
         if let Some(d) = &r.driver {
-            let mut parts = d.version.split('.');
+            // GFD splits NVML's text (`580.65.06` → `580`, `65`, `06`): the text it is.
+            let mut parts = d.version.as_str().split('.');
             let (major, minor, rev) = (
                 parts.next().unwrap_or(""),
                 parts.next().unwrap_or(""),
                 parts.next().unwrap_or(""),
             );
-            let cuda = d.cuda_version.as_deref().and_then(|c| c.split_once('.'));
+            let cuda = d
+                .cuda_version
+                .map(|c| (c.major.to_string(), c.minor.to_string()));
+            let cuda = cuda.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
             // GFD writes the deprecated names and the current ones side by side.
             label("nvidia.com/cuda.driver.major", major);
             label("nvidia.com/cuda.driver.minor", minor);
@@ -192,7 +195,7 @@ pub fn labels(r: &Report) -> Vec<(String, String)> {
             label("nvidia.com/cuda.driver-version.major", major);
             label("nvidia.com/cuda.driver-version.minor", minor);
             label("nvidia.com/cuda.driver-version.revision", rev);
-            label("nvidia.com/cuda.driver-version.full", &d.version);
+            label("nvidia.com/cuda.driver-version.full", d.version.as_str());
             if let Some((cmaj, cmin)) = cuda {
                 label("nvidia.com/cuda.runtime-version.major", cmaj);
                 label("nvidia.com/cuda.runtime-version.minor", cmin);
@@ -265,7 +268,7 @@ pub fn shell_vars(r: &Report) -> Vec<(String, String)> {
         ("NVPROBE_PLATFORM", r.platform.kind.as_str().to_owned()),
         (
             "NVPROBE_DRIVER",
-            d.map_or(String::new(), |d| d.version.clone()),
+            d.map_or(String::new(), |d| d.version.to_string()),
         ),
         (
             "NVPROBE_DRIVER_BRANCH",
@@ -273,9 +276,16 @@ pub fn shell_vars(r: &Report) -> Vec<(String, String)> {
         ),
         (
             "NVPROBE_DRIVER_CUDA",
-            d.and_then(|d| d.cuda_version.clone()).unwrap_or_default(),
+            d.and_then(|d| d.cuda_version)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
         ),
-        ("NVPROBE_CUDA", package_cuda_version(r).unwrap_or_default()),
+        (
+            "NVPROBE_CUDA",
+            package_cuda_version(r)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        ),
         (
             "NVPROBE_CUDA_CAN_START",
             r.cuda.can_start.as_str().to_owned(),
@@ -328,7 +338,7 @@ pub fn shell_json(r: &Report) -> Value {
 pub fn conda_packages(r: &Report) -> Vec<(&'static str, String, &'static str)> {
     let mut out = Vec::new();
     if let Some(cuda) = package_cuda_version(r) {
-        out.push(("__cuda", cuda, "0"));
+        out.push(("__cuda", cuda.to_string(), "0"));
         if let Some(((a, b), _)) = usable_cc_range(r) {
             out.push(("__cuda_arch", format!("{a}.{b}"), "0"));
         }
@@ -396,12 +406,8 @@ pub fn wheel_variant_features(r: &Report) -> Vec<VariantFeature> {
     let version = r
         .cuda
         .user_mode_driver_version
-        .clone()
-        .or_else(|| r.driver.as_ref().and_then(|d| d.cuda_version.clone()));
-    let Some((umd_major, umd_minor)) = version.and_then(|v| {
-        let (a, b) = v.split_once('.').unwrap_or((v.as_str(), "0"));
-        Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
-    }) else {
+        .or_else(|| r.driver.as_ref().and_then(|d| d.cuda_version));
+    let Some((umd_major, umd_minor)) = version.map(|v| (v.major, v.minor)) else {
         return Vec::new();
     };
     if !MAJORS.contains(&umd_major) || umd_minor > MAX_MINOR {
@@ -492,9 +498,9 @@ pub fn override_vars(r: &Report) -> Vec<(String, String)> {
         return Vec::new();
     }
     let range = usable_cc_range(r);
-    let cuda = package_cuda_version(r);
+    let cuda = package_cuda_version(r).map(|c| c.to_string());
     if let Some(d) = r.driver.as_ref().filter(|_| cuda.is_some()) {
-        out.push(("UV_CUDA_DRIVER_VERSION", d.version.clone()));
+        out.push(("UV_CUDA_DRIVER_VERSION", d.version.to_string()));
     }
     out.push(("CONDA_OVERRIDE_CUDA", cuda.clone().unwrap_or_default()));
     match (&cuda, range) {

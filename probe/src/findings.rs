@@ -356,12 +356,7 @@ pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
     if g.compute_capability.is_some() {
         return None;
     }
-    let device = g
-        .pci
-        .device_id
-        .as_deref()
-        .and_then(|h| h.strip_prefix("0x"))
-        .and_then(|h| u16::from_str_radix(h, 16).ok());
+    let device = g.pci.device_id.and_then(crate::report::PciId::as_u16);
     Some(
         match device.and_then(|d| crate::tables::pci_lookup(d, None, None)) {
             Some(entry) => entry
@@ -370,7 +365,7 @@ pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
                 .to_owned(),
             None if device.is_some() => format!(
                 "device ID {} is not in the PCI ID table (pci.ids {})",
-                g.pci.device_id.as_deref().unwrap_or("?"),
+                crate::report::OrUnknown::or_q(&g.pci.device_id),
                 crate::tables::PCI_IDS_VERSION
             ),
             None => "the PCI device ID is not known (no sysfs entry for this GPU)".to_owned(),

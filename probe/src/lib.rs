@@ -14,16 +14,17 @@
 //!
 //! # A report
 //! ```
+//! use nvprobe::report::{ComputeCapability, CudaVersion};
 //! use nvprobe::{Options, root::Root};
 //! # let machine = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/bare-metal-h100x8-open-580");
 //! // `Root::host()` reads this machine; here, a fixture machine with eight H100s.
 //! let report = nvprobe::probe(&Options::new(Root::at(machine)));
 //!
 //! let driver = report.driver.as_ref().expect("an NVIDIA driver");
-//! assert_eq!(driver.version, "580.65.06");
-//! assert_eq!(driver.cuda_version.as_deref(), Some("13.0")); // the highest CUDA it runs natively
+//! assert_eq!(driver.version.as_str(), "580.65.06"); // typed: `driver.version.major()` is 580
+//! assert_eq!(driver.cuda_version, Some(CudaVersion::new(13, 0))); // the highest it runs natively
 //! assert_eq!(report.gpus.len(), 8);
-//! assert_eq!(report.gpus[0].compute_capability.as_deref(), Some("9.0"));
+//! assert_eq!(report.gpus[0].compute_capability, Some(ComputeCapability::new(9, 0)));
 //! assert!(!report.has_error()); // findings of severity `error` say what is broken, and the fix
 //! ```
 //!
@@ -61,7 +62,10 @@
 //! let report = nvprobe::probe(&nvprobe::Options::new(nvprobe::root::Root::at(machine)));
 //! // An RTX 4090 (8.9) and an RTX A4000 (8.6): the node is labelled by the lowest.
 //! assert!(nvprobe::export::nfd_labels(&report).contains("nvidia.com/gpu.compute.minor=6\n"));
-//! assert_eq!(nvprobe::export::package_cuda_version(&report).as_deref(), Some("12.8"));
+//! assert_eq!(
+//!     nvprobe::export::package_cuda_version(&report),
+//!     Some(nvprobe::report::CudaVersion::new(12, 8))
+//! );
 //! assert_eq!(
 //!     nvprobe::export::conda_packages(&report),
 //!     [("__cuda", "12.8".to_owned(), "0"), ("__cuda_arch", "8.6".to_owned(), "0")]
@@ -316,7 +320,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         &ioctl::IoctlOptions {
             deep: opts.deep,
             gvisor: report.platform.kind == report::PlatformKind::Gvisor,
-            version_hint: report.driver.as_ref().map(|d| d.version.clone()),
+            version_hint: report.driver.as_ref().map(|d| d.version.to_string()),
             allow_strict_check: true,
         },
     );

@@ -41,7 +41,11 @@
 use serde::{Deserialize, Serialize};
 
 pub mod platform_details;
+pub mod values;
 pub use platform_details::PlatformDetails;
+pub use values::{
+    ComputeCapability, CudaVersion, OrUnknown, PciClass, PciId, PciRevision, Version,
+};
 
 /// The schema version of this report format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -166,12 +170,12 @@ pub struct CudaHere {
     /// The user-mode driver `cuInit` would use: `native` (the driver's `libcuda`),
     /// `cuda-compat` (forward compatibility), `wsl` (`/usr/lib/wsl/lib`), `tegra` (the L4T
     /// driver), `stub`, or `none`.
-    pub user_mode_driver: String,
+    pub user_mode_driver: UserModeDriver,
     /// What `cuDriverGetVersion` returns there (`12.8`), when CUDA can start.
-    pub version: Option<String>,
+    pub version: Option<CudaVersion>,
     /// What `cuDriverGetVersion` of the user-mode driver says, whether or not `cuInit` would
     /// succeed (it needs no `cuInit`; NVML's `nvmlSystemGetCudaDriverVersion_v2` asks it).
-    pub user_mode_driver_version: Option<String>,
+    pub user_mode_driver_version: Option<CudaVersion>,
     /// The indices of the GPUs a CUDA program can use here (visible in this container, bound
     /// to the nvidia driver, of an architecture the driver supports).
     pub usable_gpus: Vec<u32>,
@@ -184,6 +188,45 @@ pub struct CudaHere {
     pub gfd_labels: Answer,
     /// The GPUs GPU Feature Discovery would count and describe.
     pub gfd_gpus: Vec<u32>,
+}
+
+/// The user-mode driver (`libcuda`) a CUDA program here would load.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserModeDriver {
+    /// The driver's own `libcuda`, of the kernel module's release.
+    Native,
+    /// A forward-compatibility `libcuda` (`cuda-compat`), newer than the kernel module.
+    CudaCompat,
+    /// WSL2's `/usr/lib/wsl/lib/libcuda.so.1`, over the Windows driver.
+    Wsl,
+    /// The L4T driver of a Jetson.
+    Tegra,
+    /// A CUDA toolkit stub: it can start nothing.
+    Stub,
+    /// No `libcuda.so.1` the loader would find.
+    #[default]
+    None,
+}
+
+impl UserModeDriver {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::CudaCompat => "cuda-compat",
+            Self::Wsl => "wsl",
+            Self::Tegra => "tegra",
+            Self::Stub => "stub",
+            Self::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for UserModeDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `tool`.
@@ -300,13 +343,13 @@ pub enum DriverSource {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Driver {
     /// The kernel-mode driver version, as the driver writes it (`580.95.05`).
-    pub version: String,
+    pub version: Version,
     /// The branch: the version's major number.
     pub branch: u32,
     /// Open or proprietary module.
     pub flavor: Flavor,
     /// The highest CUDA version the driver supports natively (`13.0`).
-    pub cuda_version: Option<String>,
+    pub cuda_version: Option<CudaVersion>,
     /// Where `version` came from.
     pub source: DriverSource,
     /// The first line of `/proc/driver/nvidia/version`, as written (extension).
@@ -334,17 +377,17 @@ pub struct Pci {
     /// `0000:3b:00.0`, lowercase.
     pub bus_id: String,
     /// `0x10de`.
-    pub vendor_id: Option<String>,
+    pub vendor_id: Option<PciId>,
     /// `0x2330`.
-    pub device_id: Option<String>,
+    pub device_id: Option<PciId>,
     /// `0x10de`.
-    pub subsystem_vendor_id: Option<String>,
+    pub subsystem_vendor_id: Option<PciId>,
     /// `0x16c1`.
-    pub subsystem_device_id: Option<String>,
+    pub subsystem_device_id: Option<PciId>,
     /// `0x030200` (extension).
-    pub class: Option<String>,
+    pub class: Option<PciClass>,
     /// `0xa1` (extension).
-    pub revision: Option<String>,
+    pub revision: Option<PciRevision>,
 }
 
 /// `gpus[].compute_capability_source`.
@@ -377,7 +420,7 @@ pub struct Gpu {
     /// Architecture (`Hopper`).
     pub architecture: Option<String>,
     /// `major.minor`, `None` when unknown.
-    pub compute_capability: Option<String>,
+    pub compute_capability: Option<ComputeCapability>,
     /// Where `compute_capability` came from.
     pub compute_capability_source: Option<CcSource>,
     /// The kernel driver bound to the PCI function.
@@ -442,7 +485,7 @@ pub struct Library {
     /// `cuda-driver`, `nvml`, `cuda-compat`, `cuda-runtime`.
     pub kind: String,
     /// Version from the file name or the ELF.
-    pub version: Option<String>,
+    pub version: Option<Version>,
     /// The path that was found before symlinks were resolved (`.../libcuda.so.1`) (extension).
     #[serde(default)]
     pub found_as: Option<String>,
@@ -463,7 +506,7 @@ pub struct Library {
     /// The CUDA version it provides: the forward-compatibility note's, or the runtime's
     /// `major.minor` (extension).
     #[serde(default)]
-    pub cuda_version: Option<String>,
+    pub cuda_version: Option<CudaVersion>,
     /// The `.note.cuda.fwd_compatibility` of a cuda-compat `libcuda` (extension).
     #[serde(default)]
     pub fwd_compat: Option<FwdCompat>,
@@ -476,7 +519,7 @@ pub struct Library {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FwdCompat {
     /// The CUDA version the library provides (`"12.9"`).
-    pub cuda_version: Option<String>,
+    pub cuda_version: Option<CudaVersion>,
     /// The host driver branches it runs on; `null` when the note has no list.
     pub driver_branches: Option<Vec<u32>>,
     /// The NVML brand values of the GPUs it runs on (1 Quadro, 2 Tesla, 7–11 virtual GPU

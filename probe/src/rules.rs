@@ -13,9 +13,9 @@
 //!   writes none, and `gpu.count` is the devices NVML lists.
 
 use crate::codes;
-use crate::report::{PlatformKind, Report};
+use crate::report::{CudaVersion, OrUnknown, PlatformKind, Report};
 
-pub use crate::report::{Answer, CudaHere};
+pub use crate::report::{Answer, CudaHere, UserModeDriver};
 
 /// Findings after which `cuInit` fails, most telling first.
 const CUDA_BLOCKERS: &[&str] = &[
@@ -86,7 +86,7 @@ fn supported(r: &Report, visible: &[u32]) -> Vec<u32> {
                 crate::doctor::cuda::arch_unsupported(
                     &crate::doctor::gpu_view(g),
                     d.branch,
-                    &d.version,
+                    d.version.as_str(),
                 )
                 .is_none()
             })
@@ -96,7 +96,8 @@ fn supported(r: &Report, visible: &[u32]) -> Vec<u32> {
 }
 
 /// The user-mode driver and the CUDA version it gives.
-fn user_mode_driver(r: &Report) -> (&'static str, Option<String>) {
+fn user_mode_driver(r: &Report) -> (UserModeDriver, Option<CudaVersion>) {
+    let native = r.driver.as_ref().and_then(|d| d.cuda_version);
     match r.platform.kind {
         PlatformKind::Tegra => {
             let v = r
@@ -104,30 +105,22 @@ fn user_mode_driver(r: &Report) -> (&'static str, Option<String>) {
                 .details
                 .tegra
                 .as_ref()
-                .and_then(|t| t.l4t_cuda_version.clone());
-            return ("tegra", v);
+                .and_then(|t| t.l4t_cuda_version);
+            return (UserModeDriver::Tegra, v);
         }
-        PlatformKind::Wsl2 => {
-            return (
-                "wsl",
-                r.driver.as_ref().and_then(|d| d.cuda_version.clone()),
-            );
-        }
+        PlatformKind::Wsl2 => return (UserModeDriver::Wsl, native),
         _ => {}
     }
     let Some(lib) = crate::doctor::libs::selected(&r.libraries, "libcuda.so.1") else {
-        return ("none", None);
+        return (UserModeDriver::None, None);
     };
     if lib.stub {
-        return ("stub", None);
+        return (UserModeDriver::Stub, None);
     }
     if lib.kind == crate::doctor::libs::KIND_COMPAT {
-        return ("cuda-compat", lib.cuda_version.clone());
+        return (UserModeDriver::CudaCompat, lib.cuda_version);
     }
-    (
-        "native",
-        r.driver.as_ref().and_then(|d| d.cuda_version.clone()),
-    )
+    (UserModeDriver::Native, native)
 }
 
 /// Derives [`CudaHere`] from a report whose findings are complete.
@@ -136,8 +129,8 @@ pub fn cuda_here(r: &Report) -> CudaHere {
     let usable = supported(r, &visible);
     let (umd, version) = user_mode_driver(r);
     let mut out = CudaHere {
-        user_mode_driver: umd.to_owned(),
-        user_mode_driver_version: version.clone(),
+        user_mode_driver: umd,
+        user_mode_driver_version: version,
         usable_gpus: usable.clone(),
         nvml_gpus: visible.clone(),
         ..CudaHere::default()
@@ -191,7 +184,7 @@ pub fn cuda_here(r: &Report) -> CudaHere {
             "no GPU here that CUDA can use, so cuInit fails with CUDA_ERROR_NO_DEVICE (100)"
                 .to_owned(),
         )
-    } else if umd == "none" {
+    } else if umd == UserModeDriver::None {
         (
             Answer::No,
             [codes::LIBCUDA_NOT_FOUND, codes::CONTAINER_LIBRARIES_MISSING]
@@ -227,7 +220,7 @@ pub fn cuda_here(r: &Report) -> CudaHere {
         out.version = version;
         out.reason = format!(
             "CUDA {} through the {umd} user-mode driver on {} GPU(s)",
-            out.version.as_deref().unwrap_or("?"),
+            out.version.or_q(),
             usable.len()
         );
     } else {

@@ -278,6 +278,18 @@ pub fn native_cuda_for_driver(version: &str) -> Option<CudaNative> {
     }
 }
 
+/// [`native_cuda_for_driver`] as a typed value: the CUDA version a driver supports natively.
+pub fn native_cuda(driver: &crate::report::Version) -> Option<crate::report::CudaVersion> {
+    native_cuda_for_driver(driver.as_str()).and_then(|n| n.version.parse().ok())
+}
+
+/// The native CUDA version of a driver branch, and whether it is only a lower bound (the
+/// branch is not in the table).
+pub fn native_cuda_for_branch(branch: u32) -> Option<(crate::report::CudaVersion, bool)> {
+    let n = native_cuda_for_driver(&branch.to_string())?;
+    Some((n.version.parse().ok()?, n.at_least))
+}
+
 /// The minimum Linux x86-64 driver of a CUDA toolkit's GA release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ToolkitDriver {
@@ -300,12 +312,12 @@ pub fn cuda_min_driver(major: u32, minor: u32) -> Option<ToolkitDriver> {
 
 /// The minimum Linux driver for CUDA minor-version compatibility within a CUDA major version:
 /// 11 → `450.80.02`, 12 → `525.60.13`, 13 → `580.65.06`.
-pub fn mvc_floor(cuda_major: u32) -> Option<&'static str> {
+pub fn mvc_floor(cuda_major: u32) -> Option<crate::report::Version> {
     MVC_FLOORS
         .binary_search_by_key(&cuda_major, |&(m, _)| m)
         .ok()
         .and_then(|i| MVC_FLOORS.get(i))
-        .map(|m| m.1)
+        .and_then(|m| m.1.parse().ok())
 }
 
 /// The last driver branch that supports an architecture (`"Pascal"` → 580, `"Kepler"` → 470).

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 pub use crate::escape::escape;
 
-use crate::report::{Flavor, Report, Severity, SourceStatus};
+use crate::report::{Flavor, OrUnknown, PciId, Report, Severity, SourceStatus};
 
 const WIDTH: usize = 100;
 const LABEL: usize = 10;
@@ -40,7 +40,7 @@ pub fn render(r: &Report) -> String {
                 Flavor::Wsl => "WSL2 driver",
                 Flavor::Unknown => "kernel module",
             };
-            let cuda = d.cuda_version.as_deref().map_or_else(
+            let cuda = d.cuda_version.map_or_else(
                 || "CUDA support unknown".to_owned(),
                 |c| format!("supports CUDA {c}"),
             );
@@ -63,19 +63,11 @@ pub fn render(r: &Report) -> String {
                 .unwrap_or_else(|| "unknown NVIDIA GPU".to_owned()),
         ];
         first.push(g.pci.bus_id.clone());
-        if let (Some(v), Some(d)) = (&g.pci.vendor_id, &g.pci.device_id) {
-            let mut ids = format!(
-                "{}:{}",
-                v.trim_start_matches("0x"),
-                d.trim_start_matches("0x")
-            );
-            if let (Some(sv), Some(sd)) = (&g.pci.subsystem_vendor_id, &g.pci.subsystem_device_id) {
-                let _ = write!(
-                    ids,
-                    " ({}:{})",
-                    sv.trim_start_matches("0x"),
-                    sd.trim_start_matches("0x")
-                );
+        let bare = |v: PciId| format!("{:04x}", v.0);
+        if let (Some(v), Some(d)) = (g.pci.vendor_id, g.pci.device_id) {
+            let mut ids = format!("{}:{}", bare(v), bare(d));
+            if let (Some(sv), Some(sd)) = (g.pci.subsystem_vendor_id, g.pci.subsystem_device_id) {
+                let _ = write!(ids, " ({}:{})", bare(sv), bare(sd));
             }
             first.push(ids);
         }
@@ -115,7 +107,7 @@ pub fn render(r: &Report) -> String {
             let gpus: Vec<String> = c.usable_gpus.iter().map(u32::to_string).collect();
             format!(
                 "starts: CUDA {} ({} user-mode driver) on GPU {}",
-                c.version.as_deref().unwrap_or("?"),
+                c.version.or_q(),
                 c.user_mode_driver,
                 gpus.join(", ")
             )
@@ -207,11 +199,10 @@ fn library_lines(report: &Report) -> Vec<(String, String)> {
     for (i, l) in report.libraries.iter().enumerate() {
         let mut what = vec![l.kind.clone()];
         if let Some(v) = &l.version {
-            what.push(v.clone());
+            what.push(v.to_string());
         }
         if let Some(c) = l
             .cuda_version
-            .as_deref()
             .filter(|_| l.kind != crate::doctor::libs::KIND_RUNTIME)
         {
             what.push(format!("CUDA {c}"));

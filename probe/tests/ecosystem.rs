@@ -889,10 +889,10 @@ fn documents() -> Vec<(String, Value)> {
     r.platform.details.wsl = Some(WslInfo {
         adapters: vec![WslAdapter {
             luid: "0x0_0xc2a1".to_owned(),
-            vendor_id: Some("0x10de".to_owned()),
-            device_id: Some("0x2786".to_owned()),
-            subsystem_vendor_id: Some("0x1043".to_owned()),
-            subsystem_device_id: Some("0x88f1".to_owned()),
+            vendor_id: Some("0x10de".parse().unwrap()),
+            device_id: Some("0x2786".parse().unwrap()),
+            subsystem_vendor_id: Some("0x1043".parse().unwrap()),
+            subsystem_device_id: Some("0x88f1".parse().unwrap()),
             flags: vec!["render".to_owned()],
             host_pci: Some("1:0.0".to_owned()),
             name: Some("NVIDIA GeForce RTX 4070".to_owned()),

@@ -56,7 +56,7 @@ fn pipeline(name: &str, env: Env, nv: &dyn NvDriver, dxg: &dyn DxgDevice, deep: 
         &IoctlOptions {
             deep,
             gvisor: report.platform.kind == PlatformKind::Gvisor,
-            version_hint: report.driver.as_ref().map(|d| d.version.clone()),
+            version_hint: report.driver.as_ref().map(|d| d.version.to_string()),
             allow_strict_check: true,
         },
     );
@@ -164,15 +164,34 @@ fn platforms_wsl2_dxg_gives_driver_and_gpus() {
     assert_eq!(d.branch, 560);
     assert_eq!(d.flavor, Flavor::Wsl);
     assert_eq!(d.source, DriverSource::Dxg);
-    assert_eq!(d.cuda_version.as_deref(), Some("12.6"));
+    assert_eq!(
+        d.cuda_version.as_ref().map(ToString::to_string).as_deref(),
+        Some("12.6")
+    );
     // Only NVIDIA adapters are GPUs; the compute-only H100 is listed (ENUMADAPTERS3 filter).
     assert_eq!(r.gpus.len(), 2, "{:#?}", r.gpus);
     let rtx = &r.gpus[0];
     assert_eq!(rtx.pci.bus_id, "0000:01:00.0");
-    assert_eq!(rtx.pci.device_id.as_deref(), Some("0x2786"));
+    assert_eq!(
+        rtx.pci
+            .device_id
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("0x2786")
+    );
     assert_eq!(rtx.name.as_deref(), Some("NVIDIA GeForce RTX 4070"));
-    assert_eq!(rtx.compute_capability.as_deref(), Some("8.9"));
-    assert_eq!(r.gpus[1].compute_capability.as_deref(), Some("9.0"));
+    assert_eq!(
+        rtx.compute_capability.map(|c| c.to_string()).as_deref(),
+        Some("8.9")
+    );
+    assert_eq!(
+        r.gpus[1]
+            .compute_capability
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some("9.0")
+    );
     let wsl = r.platform.details.wsl.as_ref().unwrap();
     assert_eq!(wsl.windows_driver_version.as_deref(), Some("32.0.15.6094"));
     assert_eq!(wsl.linux_branch_family, Some(560));
@@ -280,7 +299,13 @@ fn platforms_gvisor_version_through_nvproxy_and_refusals_named() {
     assert_eq!(d.version, "580.65.06");
     assert_eq!(d.source, DriverSource::Ioctl);
     assert_eq!(r.gpus.len(), 1);
-    assert_eq!(r.gpus[0].compute_capability.as_deref(), Some("9.0"));
+    assert_eq!(
+        r.gpus[0]
+            .compute_capability
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some("9.0")
+    );
     let limit = r
         .findings
         .iter()

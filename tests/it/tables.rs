@@ -277,9 +277,18 @@ fn tables_cuda_min_driver_and_mvc() {
         Confidence::Medium
     );
     assert_eq!(cuda_min_driver(13, 4).unwrap().confidence, Confidence::Low);
-    assert_eq!(mvc_floor(11), Some("450.80.02"));
-    assert_eq!(mvc_floor(12), Some("525.60.13"));
-    assert_eq!(mvc_floor(13), Some("580.65.06"));
+    assert_eq!(
+        mvc_floor(11).map(|v| v.to_string()).as_deref(),
+        Some("450.80.02")
+    );
+    assert_eq!(
+        mvc_floor(12).map(|v| v.to_string()).as_deref(),
+        Some("525.60.13")
+    );
+    assert_eq!(
+        mvc_floor(13).map(|v| v.to_string()).as_deref(),
+        Some("580.65.06")
+    );
     assert_eq!(mvc_floor(10), None);
 }
 

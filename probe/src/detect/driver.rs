@@ -8,13 +8,13 @@
 //!
 //! `/sys/module/nvidia/version` holds the bare version and a newline.
 
-use crate::report::{DriverParams, Flavor};
+use crate::report::{DriverParams, Flavor, Version};
 
 /// What `/proc/driver/nvidia/version` says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcVersion {
     /// The dotted version (`580.95.05`).
-    pub version: String,
+    pub version: Version,
     /// Open or proprietary, from the wording of the line.
     pub flavor: Flavor,
     /// The first line as written, without the newline.
@@ -44,7 +44,8 @@ pub fn parse_proc_version(text: &str) -> Option<ProcVersion> {
     let version = rest
         .split_whitespace()
         .find(|w| is_driver_version(w))?
-        .to_owned();
+        .parse()
+        .ok()?;
     let flavor = if rest.contains("Open Kernel Module") {
         Flavor::Open
     } else if rest.contains("Kernel Module") {
@@ -60,9 +61,13 @@ pub fn parse_proc_version(text: &str) -> Option<ProcVersion> {
 }
 
 /// Parses `/sys/module/nvidia/version`.
-pub fn parse_sys_version(text: &str) -> Option<String> {
+pub fn parse_sys_version(text: &str) -> Option<Version> {
     let v = text.trim();
-    is_driver_version(v).then(|| v.to_owned())
+    if is_driver_version(v) {
+        v.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The flavour from module taint flags: the proprietary module taints the kernel with `P`.
@@ -126,7 +131,10 @@ mod tests {
         let t = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.133.07  Release Build  (dvs-builder@U16-I3-B03-4-3)  Fri Mar 14 07:03:58 UTC 2025\n";
         assert_eq!(parse_proc_version(t).unwrap().version, "570.133.07");
         assert_eq!(
-            parse_sys_version("550.54.04\n").as_deref(),
+            parse_sys_version("550.54.04\n")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
             Some("550.54.04")
         );
     }

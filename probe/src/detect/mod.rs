@@ -46,7 +46,7 @@ pub struct Facts {
     /// `/proc/sys/kernel/osrelease`.
     pub kernel_release: Option<String>,
     /// `/sys/module/nvidia/version`.
-    pub sys_version: Option<String>,
+    pub sys_version: Option<crate::report::Version>,
     /// `/proc/driver/nvidia/version`.
     pub proc_version: Option<ProcVersion>,
     /// `/proc/driver/nvidia/params`.

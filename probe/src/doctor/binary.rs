@@ -7,11 +7,10 @@ use std::path::PathBuf;
 
 use super::{Machine, NOT_SATISFIED, SATISFIED};
 use crate::cudabin::{self, Deadline, FileKind, ScanLimits};
-use crate::report::{CheckItem, Finding, Severity};
+use crate::report::{CheckItem, ComputeCapability, Finding, Severity};
 
-fn cc_of(cc: &str) -> Option<(u8, u8)> {
-    let (major, minor) = cc.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+fn cc_of(cc: ComputeCapability) -> Option<(u8, u8)> {
+    Some((u8::try_from(cc.major).ok()?, u8::try_from(cc.minor).ok()?))
 }
 
 fn item(expression: &str, satisfied: bool, reason: String) -> CheckItem {
@@ -67,15 +66,7 @@ pub(super) fn check(
 ) -> (Vec<CheckItem>, Vec<Finding>) {
     let max_isa = m
         .native_cuda
-        .as_deref()
-        .and_then(|c| c.split_once('.'))
-        .and_then(|(a, b)| {
-            Some(cudabin::driver_max_ptx_isa(
-                a.parse().ok()?,
-                b.parse().ok()?,
-            ))
-        })
-        .flatten();
+        .and_then(|c| cudabin::driver_max_ptx_isa(c.major, c.minor));
     let mut items = Vec::new();
     let mut findings = Vec::new();
     for path in paths {
@@ -146,9 +137,9 @@ pub(super) fn check(
         let mut failures = Vec::new();
         let mut how = Vec::new();
         // Identical GPUs (same name and compute capability) get one verdict.
-        let mut groups: Vec<(Option<&str>, Option<&str>, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(Option<&str>, Option<ComputeCapability>, Vec<usize>)> = Vec::new();
         for (i, g) in m.gpus.iter().enumerate() {
-            let key = (g.name.as_deref(), g.cc.as_deref());
+            let key = (g.name.as_deref(), g.cc);
             match groups.iter_mut().find(|(n, c, _)| (*n, *c) == key) {
                 Some((_, _, idx)) => idx.push(i),
                 None => groups.push((key.0, key.1, vec![i])),

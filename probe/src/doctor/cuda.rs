@@ -17,11 +17,10 @@
 //!    versions) it runs with `cuda-minor-version-compat` (a warning: PTX JIT and APIs newer than
 //!    the driver fail); else `cuda-runtime-too-new`.
 
-use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use crate::report::{Finding, Library, Severity};
-use crate::tables::{self, compare_versions};
+use crate::report::{ComputeCapability, CudaVersion, Finding, Library, Severity, Version};
+use crate::tables;
 
 use super::{
     ARCH_UNSUPPORTED_BY_DRIVER, CUDA_CANNOT_TARGET_ARCH, CUDA_MINOR_VERSION_COMPAT,
@@ -41,30 +40,17 @@ pub struct CudaVerdict {
     pub findings: Vec<Finding>,
 }
 
-/// `12.4` → (12, 4).
-pub fn parse_version(v: &str) -> Option<(u32, u32)> {
-    let mut p = v.split('.');
-    let major = p.next()?.parse().ok()?;
-    let minor = match p.next() {
-        Some(m) => m.parse().ok()?,
-        None => 0,
-    };
-    Some((major, minor))
-}
-
 /// The first driver branch whose native CUDA version is at least `cuda` (12.7 → 565, which no
 /// toolkit row names). The tables give branch → CUDA only, hence the scan.
-pub fn min_branch_for_cuda(cuda: &str) -> Option<u32> {
+pub fn min_branch_for_cuda(cuda: CudaVersion) -> Option<u32> {
     (400..1000).find(|b| {
-        tables::native_cuda_for_driver(&b.to_string())
-            .is_some_and(|n| !n.at_least && compare_versions(n.version, cuda) != Ordering::Less)
+        tables::native_cuda_for_branch(*b).is_some_and(|(v, at_least)| !at_least && v >= cuda)
     })
 }
 
 /// The architecture for a compute capability, for GPUs known only by an overridden one.
-pub fn architecture_for_cc(cc: &str) -> Option<&'static str> {
-    let (major, minor) = parse_version(cc)?;
-    Some(match (major, minor) {
+pub fn architecture_for_cc(cc: ComputeCapability) -> Option<&'static str> {
+    Some(match (cc.major, cc.minor) {
         (2, _) => "Fermi",
         (3, _) => "Kepler",
         (5, _) => "Maxwell",
@@ -94,8 +80,7 @@ pub fn arch_unsupported(g: &GpuView, branch: u32, driver: &str) -> Option<Findin
             "{} ({}, {arch}{}) is not supported by driver {driver}: the R{last} branch was the last to support {arch} GPUs, so this driver will not drive it.",
             g.label(),
             g.bus_id,
-            g.cc.as_deref()
-                .map(|c| format!(", compute capability {c}"))
+            g.cc.map(|c| format!(", compute capability {c}"))
                 .unwrap_or_default()
         ),
         format!(
@@ -104,11 +89,12 @@ pub fn arch_unsupported(g: &GpuView, branch: u32, driver: &str) -> Option<Findin
     ))
 }
 
-fn cannot_target(g: &GpuView, req: (u32, u32)) -> Option<Finding> {
-    let cc = g.cc.as_deref()?;
-    let (ma, mi) = parse_version(cc)?;
-    let range = tables::toolkits_for_cc(u8::try_from(ma).ok()?, u8::try_from(mi).ok()?)?;
-    let req_s = format!("{}.{}", req.0, req.1);
+fn cannot_target(g: &GpuView, req_v: CudaVersion) -> Option<Finding> {
+    let cc = g.cc?;
+    let range =
+        tables::toolkits_for_cc(u8::try_from(cc.major).ok()?, u8::try_from(cc.minor).ok()?)?;
+    let req = (req_v.major, req_v.minor);
+    let req_s = req_v.to_string();
     if let Some(last) = range.last
         && req > last
     {
@@ -146,8 +132,9 @@ fn cannot_target(g: &GpuView, req: (u32, u32)) -> Option<Finding> {
 }
 
 /// Decides the verdict.
-pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
-    let req_s = format!("{}.{}", req.0, req.1);
+pub fn verdict(req_v: CudaVersion, m: &Machine<'_>) -> CudaVerdict {
+    let req = (req_v.major, req_v.minor);
+    let req_s = req_v.to_string();
     let mut findings = Vec::new();
     let mut blockers: Vec<String> = Vec::new();
     let no = |reason: String, findings: Vec<Finding>| CudaVerdict {
@@ -193,13 +180,13 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
     }
 
     for g in &m.gpus {
-        if let (Some(branch), Some(dv)) = (m.branch, m.driver_version.as_deref())
-            && let Some(f) = arch_unsupported(g, branch, dv)
+        if let (Some(branch), Some(dv)) = (m.branch, m.driver_version.as_ref())
+            && let Some(f) = arch_unsupported(g, branch, dv.as_str())
         {
             blockers.push(f.message.clone());
             findings.push(f);
         }
-        if let Some(f) = cannot_target(g, req) {
+        if let Some(f) = cannot_target(g, req_v) {
             blockers.push(f.message.clone());
             findings.push(f);
         }
@@ -209,38 +196,27 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
     let (umd, native, via_native) = match compat {
         Some(l) => (
             l.version.clone(),
-            l.cuda_version.clone().or_else(|| {
-                l.version
-                    .as_deref()
-                    .and_then(tables::native_cuda_for_driver)
-                    .map(|n| n.version.to_owned())
-            }),
+            l.cuda_version
+                .or_else(|| l.version.as_ref().and_then(tables::native_cuda)),
             "forward-compat",
         ),
-        None => (m.driver_version.clone(), m.native_cuda.clone(), "native"),
+        None => (m.driver_version.clone(), m.native_cuda, "native"),
     };
     let umd_label = match (&compat, &umd) {
         (Some(l), Some(v)) => format!("the cuda-compat libcuda {v} ({})", l.path),
         (None, Some(v)) => format!("driver {v}"),
         _ => "the driver".to_owned(),
     };
-    let native_ok = native
-        .as_deref()
-        .is_some_and(|n| compare_versions(&req_s, n) != Ordering::Greater);
+    let native_ok = native.is_some_and(|n| req_v <= n);
     let floor = tables::mvc_floor(req.0);
     let mvc_ok = !native_ok
-        && match (&umd, floor) {
-            (Some(u), Some(f)) => compare_versions(u, f) != Ordering::Less,
+        && match (&umd, &floor) {
+            (Some(u), Some(f)) => u.at_least(f),
             // Only a CUDA version is known (an override): the same major counts.
-            (None, Some(_)) => native
-                .as_deref()
-                .and_then(parse_version)
-                .is_some_and(|n| n.0 == req.0),
+            (None, Some(_)) => native.is_some_and(|n| n.major == req.0),
             _ => false,
         };
-    let native_s = native
-        .clone()
-        .unwrap_or_else(|| "an unknown version".to_owned());
+    let native_s = native.map_or_else(|| "an unknown version".to_owned(), |n| n.to_string());
 
     let (satisfied, via, reason) = if native_ok {
         (
@@ -256,7 +232,7 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
             ),
         )
     } else if mvc_ok {
-        let floor = floor.unwrap_or("?");
+        let floor = floor.as_ref().map_or("?", Version::as_str);
         findings.push(Finding::new(
             CUDA_MINOR_VERSION_COMPAT,
             Severity::Warning,
@@ -264,7 +240,7 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
                 "A program built with CUDA {req_s} runs on {umd_label} (CUDA {native_s}) only through minor-version compatibility (CUDA {}.x needs driver ≥ {floor}): PTX produced by CUDA {req_s} cannot be JIT-compiled by this driver, and APIs newer than CUDA {native_s} fail at run time.",
                 req.0
             ),
-            remedy_too_new(req, &req_s, m, "To get every feature, "),
+            remedy_too_new(req_v, m, "To get every feature, "),
         ));
         (
             true,
@@ -277,7 +253,7 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
     } else {
         let need = match tables::cuda_min_driver(req.0, req.1) {
             Some(t) => format!("driver ≥ {}", t.driver),
-            None => match min_branch_for_cuda(&req_s) {
+            None => match min_branch_for_cuda(req_v) {
                 Some(b) => format!("a driver of branch ≥ R{b}"),
                 None => "a driver newer than any nvprobe knows".to_owned(),
             },
@@ -293,7 +269,7 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
             CUDA_RUNTIME_TOO_NEW,
             Severity::Error,
             msg,
-            remedy_too_new(req, &req_s, m, ""),
+            remedy_too_new(req_v, m, ""),
         ));
         (
             false,
@@ -327,7 +303,9 @@ pub fn verdict(req: (u32, u32), m: &Machine<'_>) -> CudaVerdict {
     }
 }
 
-fn remedy_too_new(req: (u32, u32), req_s: &str, m: &Machine<'_>, lead: &str) -> String {
+fn remedy_too_new(req_v: CudaVersion, m: &Machine<'_>, lead: &str) -> String {
+    let req = (req_v.major, req_v.minor);
+    let req_s = req_v.to_string();
     let branch = tables::cuda_min_driver(req.0, req.1)
         .and_then(|t| {
             t.driver
@@ -335,7 +313,7 @@ fn remedy_too_new(req: (u32, u32), req_s: &str, m: &Machine<'_>, lead: &str) -> 
                 .next()
                 .and_then(|b| b.parse::<u32>().ok())
         })
-        .or_else(|| min_branch_for_cuda(req_s));
+        .or_else(|| min_branch_for_cuda(req_v));
     let mut out = String::from(lead);
     // A GPU whose last driver branch is older than the one needed cannot get there.
     let stuck = m.gpus.iter().find_map(|g| {
@@ -379,11 +357,7 @@ fn remedy_too_new(req: (u32, u32), req_s: &str, m: &Machine<'_>, lead: &str) -> 
         .libs
         .iter()
         .filter(|l| l.kind == libs::KIND_COMPAT && !l.selected)
-        .filter(|l| {
-            l.cuda_version
-                .as_deref()
-                .is_some_and(|c| compare_versions(req_s, c) != Ordering::Greater)
-        })
+        .filter(|l| l.cuda_version.is_some_and(|c| req_v <= c))
         .filter(|l| super::compat_problem(l, m).is_none())
         .collect();
     if let Some(l) = usable.first() {
@@ -391,7 +365,8 @@ fn remedy_too_new(req: (u32, u32), req_s: &str, m: &Machine<'_>, lead: &str) -> 
         let _ = write!(
             out,
             "; or enable the forward-compatibility libraries already in {dir} (CUDA {}): 'export LD_LIBRARY_PATH={dir}:$LD_LIBRARY_PATH'",
-            l.cuda_version.as_deref().unwrap_or("?")
+            l.cuda_version
+                .map_or_else(|| "?".to_owned(), |c| c.to_string())
         );
     } else if m.data_center && stuck.is_none() {
         let _ = write!(
@@ -410,18 +385,20 @@ mod tests {
 
     #[test]
     fn cuda_min_branch_scan() {
-        assert_eq!(min_branch_for_cuda("12.7"), Some(565));
-        assert_eq!(min_branch_for_cuda("12.4"), Some(550));
-        assert_eq!(min_branch_for_cuda("13.0"), Some(580));
-        assert_eq!(min_branch_for_cuda("99.0"), None);
+        let c = CudaVersion::new;
+        assert_eq!(min_branch_for_cuda(c(12, 7)), Some(565));
+        assert_eq!(min_branch_for_cuda(c(12, 4)), Some(550));
+        assert_eq!(min_branch_for_cuda(c(13, 0)), Some(580));
+        assert_eq!(min_branch_for_cuda(c(99, 0)), None);
     }
 
     #[test]
     fn cuda_architecture_for_cc() {
-        assert_eq!(architecture_for_cc("6.1"), Some("Pascal"));
-        assert_eq!(architecture_for_cc("7.5"), Some("Turing"));
-        assert_eq!(architecture_for_cc("8.9"), Some("Ada"));
-        assert_eq!(architecture_for_cc("12.0"), Some("Blackwell"));
-        assert_eq!(architecture_for_cc("1.0"), None);
+        let cc = ComputeCapability::new;
+        assert_eq!(architecture_for_cc(cc(6, 1)), Some("Pascal"));
+        assert_eq!(architecture_for_cc(cc(7, 5)), Some("Turing"));
+        assert_eq!(architecture_for_cc(cc(8, 9)), Some("Ada"));
+        assert_eq!(architecture_for_cc(cc(12, 0)), Some("Blackwell"));
+        assert_eq!(architecture_for_cc(cc(1, 0)), None);
     }
 }

@@ -12,6 +12,7 @@
 //! Every size read from the file is checked against the file size and a fixed cap before
 //! anything is allocated; a hostile file gives an error, never a panic.
 
+use crate::report::{CudaVersion, Version};
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom};
 use std::path::Path;
@@ -54,7 +55,7 @@ pub struct ElfInfo {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FwdCompatNote {
     /// `"CUDA version"`: the CUDA version the library provides (`"12.9"`).
-    pub cuda_version: Option<String>,
+    pub cuda_version: Option<CudaVersion>,
     /// `"driver"`: the host driver branches it accepts; `None` when the note has no list.
     pub drivers: Option<Vec<u32>>,
     /// `"device"`: the NVML brand values it accepts; `None` when the note has no list.
@@ -370,10 +371,9 @@ pub fn parse_fwd_compat_json(desc: &[u8]) -> Result<FwdCompatNote, ElfError> {
     let cuda_version = obj
         .get("CUDA version")
         .and_then(|x| x.as_str())
-        .filter(|s| {
-            !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        })
-        .map(str::to_owned);
+        .and_then(|s| s.parse::<Version>().ok())
+        .as_ref()
+        .and_then(CudaVersion::of_dotted);
     Ok(FwdCompatNote {
         cuda_version,
         drivers: list("driver"),
@@ -512,7 +512,10 @@ mod tests {
         assert!(info.is_64);
         assert_eq!(info.soname.as_deref(), Some("libcuda.so.1"));
         let n = info.fwd_compat.unwrap();
-        assert_eq!(n.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(
+            n.cuda_version.as_ref().map(ToString::to_string).as_deref(),
+            Some("12.9")
+        );
         assert_eq!(n.drivers.unwrap(), [535, 550, 560, 565, 570, 575]);
         assert_eq!(n.devices.unwrap(), [1, 2, 7, 8, 9, 10, 11, 12, 13, 14]);
         assert!(info.problems.is_empty(), "{:?}", info.problems);
@@ -521,7 +524,10 @@ mod tests {
     #[test]
     fn elfinfo_orin_note_without_lists() {
         let n = parse_fwd_compat_json(br#"{"format":1,"CUDA version":"13.2"}"#).unwrap();
-        assert_eq!(n.cuda_version.as_deref(), Some("13.2"));
+        assert_eq!(
+            n.cuda_version.as_ref().map(ToString::to_string).as_deref(),
+            Some("13.2")
+        );
         assert_eq!(n.drivers, None);
         assert_eq!(n.devices, None);
     }
@@ -600,7 +606,13 @@ mod tests {
         assert_eq!(info.soname.as_deref(), Some("libcuda.so.1"));
         assert!(info.problems.is_empty(), "{:?}", info.problems);
         let note = info.fwd_compat.expect("the note");
-        assert_eq!(note.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(
+            note.cuda_version
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("12.9")
+        );
         assert_eq!(note.drivers.unwrap(), [535, 550, 560, 565, 570, 575]);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -123,7 +123,7 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
     let pkg = format!("nvidia-fabricmanager-{branch}");
     let wrong: Vec<&(String, String)> = packages
         .iter()
-        .filter(|(_, v)| *v != driver.version)
+        .filter(|(_, v)| driver.version != *v.as_str())
         .collect();
     if let Some((p, v)) = wrong.first() {
         report.findings.push(Finding::new(

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::Env;
-use crate::report::{FwdCompat, Library, Source, SourceStatus};
+use crate::report::{CudaVersion, FwdCompat, Library, Source, SourceStatus, Version};
 use crate::root::Root;
 
 use super::elfinfo;
@@ -193,22 +193,16 @@ fn suffix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// A driver version from a driver library's real name: a suffix with at least two parts and a
 /// branch of 100 or more (`libcuda.so.1.1` on WSL has none).
-pub fn driver_version_from_name(name: &str) -> Option<String> {
+pub fn driver_version_from_name(name: &str) -> Option<Version> {
     let s = PREFIXES.iter().take(2).find_map(|p| suffix(name, p))?;
-    let mut parts = s.split('.');
-    let major: u32 = parts.next()?.parse().ok()?;
-    (major >= 100 && parts.next().is_some()).then(|| s.to_owned())
+    let v: Version = s.parse().ok()?;
+    (v.major() >= 100 && v.parts().len() >= 2).then_some(v)
 }
 
 /// A runtime version from `libcudart.so.12.4.127`: three parts or more.
-pub fn runtime_version_from_name(name: &str) -> Option<String> {
-    let s = suffix(name, "libcudart.so")?;
-    (s.split('.').count() >= 3).then(|| s.to_owned())
-}
-
-fn major_minor(v: &str) -> Option<String> {
-    let mut p = v.split('.');
-    Some(format!("{}.{}", p.next()?, p.next()?))
+pub fn runtime_version_from_name(name: &str) -> Option<Version> {
+    let v: Version = suffix(name, "libcudart.so")?.parse().ok()?;
+    (v.parts().len() >= 3).then_some(v)
 }
 
 fn kind_of(name: &str) -> Option<&'static str> {
@@ -278,7 +272,7 @@ impl Collector<'_> {
                 }
                 if let Some(n) = &info.fwd_compat {
                     lib.fwd_compat = Some(FwdCompat {
-                        cuda_version: n.cuda_version.clone(),
+                        cuda_version: n.cuda_version,
                         driver_branches: n.drivers.clone(),
                         devices: n.devices.clone(),
                     });
@@ -291,9 +285,13 @@ impl Collector<'_> {
             lib.version = runtime_version_from_name(&real_name).or_else(|| {
                 // A wheel's libcudart.so.12 has no full version: the dist-info has it.
                 let major = suffix(&real_name, "libcudart.so")?.split('.').next()?;
-                self.wheel_versions.get(wheel_site?)?.get(major).cloned()
+                self.wheel_versions
+                    .get(wheel_site?)?
+                    .get(major)?
+                    .parse()
+                    .ok()
             });
-            lib.cuda_version = lib.version.as_deref().and_then(major_minor);
+            lib.cuda_version = lib.version.as_ref().and_then(CudaVersion::of_dotted);
         } else {
             lib.version = driver_version_from_name(&real_name);
             let in_compat_dir = loc.path.contains("/compat/") || found_by == "cuda-compat-dir";
@@ -646,18 +644,27 @@ mod tests {
     #[test]
     fn libs_names() {
         assert_eq!(
-            driver_version_from_name("libcuda.so.580.65.06").as_deref(),
+            driver_version_from_name("libcuda.so.580.65.06")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
             Some("580.65.06")
         );
         assert_eq!(
-            driver_version_from_name("libnvidia-ml.so.570.26").as_deref(),
+            driver_version_from_name("libnvidia-ml.so.570.26")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
             Some("570.26")
         );
         assert_eq!(driver_version_from_name("libcuda.so.1.1"), None);
         assert_eq!(driver_version_from_name("libcuda.so.1"), None);
         assert_eq!(driver_version_from_name("libcuda.so"), None);
         assert_eq!(
-            runtime_version_from_name("libcudart.so.12.4.127").as_deref(),
+            runtime_version_from_name("libcudart.so.12.4.127")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
             Some("12.4.127")
         );
         assert_eq!(runtime_version_from_name("libcudart.so.12"), None);
@@ -688,7 +695,10 @@ mod tests {
         let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
         assert_eq!(l.path, "/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15");
         assert_eq!(l.found_by.as_deref(), Some("default-dir"));
-        assert_eq!(l.version.as_deref(), Some("550.54.15"));
+        assert_eq!(
+            l.version.as_ref().map(ToString::to_string).as_deref(),
+            Some("550.54.15")
+        );
         assert!(!l.stub);
 
         let cache =
@@ -698,13 +708,19 @@ mod tests {
         let root = Root::at(&d);
         let inv = collect(&root, &Env::default());
         let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
-        assert_eq!(l.version.as_deref(), Some("535.104.05"));
+        assert_eq!(
+            l.version.as_ref().map(ToString::to_string).as_deref(),
+            Some("535.104.05")
+        );
         assert_eq!(l.found_by.as_deref(), Some("ld-so-cache"));
 
         let env = Env::from_pairs([("LD_LIBRARY_PATH", "/opt/bad::/usr/lib/x86_64-linux-gnu")]);
         let inv = collect(&root, &env);
         let l = selected(&inv.libraries, "libcuda.so.1").unwrap();
-        assert_eq!(l.version.as_deref(), Some("550.54.15"));
+        assert_eq!(
+            l.version.as_ref().map(ToString::to_string).as_deref(),
+            Some("550.54.15")
+        );
         assert_eq!(l.found_by.as_deref(), Some("ld-library-path"));
         assert_eq!(inv.libraries.iter().filter(|l| l.selected).count(), 1);
         let detail = &inv
@@ -754,8 +770,18 @@ mod tests {
             .iter()
             .find(|l| l.kind == KIND_COMPAT)
             .unwrap();
-        assert_eq!(compat.version.as_deref(), Some("575.57.08"));
-        assert_eq!(compat.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(
+            compat.version.as_ref().map(ToString::to_string).as_deref(),
+            Some("575.57.08")
+        );
+        assert_eq!(
+            compat
+                .cuda_version
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("12.9")
+        );
         assert_eq!(
             compat
                 .fwd_compat
@@ -777,8 +803,14 @@ mod tests {
             .iter()
             .find(|l| l.kind == KIND_RUNTIME)
             .unwrap();
-        assert_eq!(rt.version.as_deref(), Some("12.9.79"));
-        assert_eq!(rt.cuda_version.as_deref(), Some("12.9"));
+        assert_eq!(
+            rt.version.as_ref().map(ToString::to_string).as_deref(),
+            Some("12.9.79")
+        );
+        assert_eq!(
+            rt.cuda_version.as_ref().map(ToString::to_string).as_deref(),
+            Some("12.9")
+        );
         assert_eq!(rt.found_by.as_deref(), Some("python-wheel"));
     }
 }

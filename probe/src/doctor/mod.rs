@@ -31,12 +31,13 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use crate::report::{
-    CheckItem, CheckResult, DriverSource, Finding, Gpu, Library, PlatformKind, Report, Severity,
+    CheckItem, CheckResult, ComputeCapability, CudaVersion, DriverSource, Finding, Gpu, Library,
+    OrUnknown, PlatformKind, Report, Severity, Version,
 };
-use crate::tables::{self, compare_versions};
 use crate::{Env, Options};
 
-/// A GPU as the doctor sees it: the report's fields, completed from the PCI table.
+/// A GPU as the verdicts see it: the report's fields (already completed from the PCI table by
+/// `assemble::complete`), with the architecture of an overridden compute capability.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GpuView {
     /// PCI bus id (or several, joined, for a grouped finding).
@@ -44,7 +45,7 @@ pub struct GpuView {
     /// Marketing name.
     pub name: Option<String>,
     /// Compute capability.
-    pub cc: Option<String>,
+    pub cc: Option<ComputeCapability>,
     /// Architecture (`Pascal`).
     pub architecture: Option<String>,
     /// NVML brand name, inferred from the name (`tesla`, `nvidia`, `geforce`, ...).
@@ -59,42 +60,16 @@ impl GpuView {
     }
 }
 
-fn hex(v: Option<&String>) -> Option<u16> {
-    u16::from_str_radix(v?.trim_start_matches("0x"), 16).ok()
-}
-
-/// The report's GPU, completed from the PCI table where the report has no value.
+/// The report's GPU as the verdicts see it. The PCI table's facts are in the report already
+/// (`assemble::enrich_gpu`); an overridden compute capability brings its own architecture.
 pub fn gpu_view(g: &Gpu) -> GpuView {
-    let entry = hex(g.pci.device_id.as_ref()).and_then(|d| {
-        tables::pci_lookup(
-            d,
-            hex(g.pci.subsystem_vendor_id.as_ref()),
-            hex(g.pci.subsystem_device_id.as_ref()),
-        )
-    });
-    let name = g
-        .name
-        .clone()
-        .or_else(|| entry.and_then(|e| e.name).map(str::to_owned));
-    let cc = g.compute_capability.clone().or_else(|| {
-        entry
-            .and_then(|e| e.compute_capability)
-            .map(|(a, b)| format!("{a}.{b}"))
-    });
-    let overridden = g.compute_capability_source == Some(crate::report::CcSource::Override);
-    let architecture = if overridden {
-        cc.as_deref()
-            .and_then(cuda::architecture_for_cc)
-            .map(str::to_owned)
+    let name = g.name.clone();
+    let cc = g.compute_capability;
+    let from_cc = || cc.and_then(cuda::architecture_for_cc).map(str::to_owned);
+    let architecture = if g.compute_capability_source == Some(crate::report::CcSource::Override) {
+        from_cc()
     } else {
-        g.architecture
-            .clone()
-            .or_else(|| entry.and_then(|e| e.architecture).map(str::to_owned))
-            .or_else(|| {
-                cc.as_deref()
-                    .and_then(cuda::architecture_for_cc)
-                    .map(str::to_owned)
-            })
+        g.architecture.clone().or_else(from_cc)
     };
     GpuView {
         bus_id: g.pci.bus_id.clone(),
@@ -174,14 +149,14 @@ pub fn brand_value(brand: &str) -> Option<u32> {
 #[derive(Clone, Debug)]
 pub struct Machine<'a> {
     /// The driver version (detected or overridden).
-    pub driver_version: Option<String>,
+    pub driver_version: Option<Version>,
     /// The detected kernel module version, when it can be compared with library file names
     /// (not on WSL, not overridden).
-    pub kernel_version: Option<&'a str>,
+    pub kernel_version: Option<&'a Version>,
     /// The driver branch.
     pub branch: Option<u32>,
     /// The CUDA version the driver supports (or `NVPROBE_CUDA_VERSION`).
-    pub native_cuda: Option<String>,
+    pub native_cuda: Option<CudaVersion>,
     /// The visible GPUs.
     pub gpus: Vec<GpuView>,
     /// The inventory.
@@ -226,12 +201,9 @@ impl<'a> Machine<'a> {
         });
         Self {
             driver_version: d.map(|d| d.version.clone()),
-            kernel_version: d.filter(|_| comparable).map(|d| d.version.as_str()),
+            kernel_version: d.filter(|_| comparable).map(|d| &d.version),
             branch: d.map(|d| d.branch),
-            native_cuda: ov
-                .cuda
-                .clone()
-                .or_else(|| d.and_then(|d| d.cuda_version.clone())),
+            native_cuda: ov.cuda.or_else(|| d.and_then(|d| d.cuda_version)),
             gpus,
             libs: &report.libraries,
             data_center,
@@ -252,7 +224,7 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
         ));
     }
     if let (Some(lv), Some(dv)) = (&l.version, &m.driver_version)
-        && compare_versions(lv, dv) == Ordering::Less
+        && lv.cmp_numbers(dv) == Ordering::Less
     {
         return Some(format!(
             "it is {lv}, older than the driver {dv}: forward compatibility only runs a newer user-mode driver on an older kernel module (error 803)"
@@ -324,7 +296,7 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
             Severity::Warning,
             format!(
                 "The nvidia kernel module {} is loaded, but the dynamic loader finds no libcuda.so.1 (LD_LIBRARY_PATH, /etc/ld.so.cache, the default directories): every CUDA program fails to start, and conda, pixi and uv see no CUDA.",
-                m.kernel_version.unwrap_or("?")
+                m.kernel_version.or_q()
             ),
             "Install the driver's userspace of the same release: 'sudo apt install libnvidia-compute-<branch>' (Ubuntu), or the driver's 'nvidia-driver-cuda' package (RHEL, Fedora); then run 'sudo ldconfig'.",
         ));
@@ -341,15 +313,18 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
             .into_iter()
             .flatten()
             .filter(|l| l.kind != libs::KIND_COMPAT && !l.stub)
-            .filter(|l| l.version.as_deref().is_some_and(|v| v != kv))
+            .filter(|l| l.version.as_ref().is_some_and(|v| v != kv))
             .collect();
         if let Some(first) = off.first() {
-            let lv = first.version.as_deref().unwrap_or("?");
+            let lv = first.version.or_q();
             let list: Vec<String> = off
                 .iter()
-                .map(|l| format!("{} ({})", l.path, l.version.as_deref().unwrap_or("?")))
+                .map(|l| format!("{} ({})", l.path, l.version.or_q()))
                 .collect();
-            let newer = compare_versions(lv, kv) == Ordering::Greater;
+            let newer = first
+                .version
+                .as_ref()
+                .is_some_and(|v| v.cmp_numbers(kv) == Ordering::Greater);
             let remedy = if report.platform.in_container {
                 format!(
                     "In a container the driver libraries are mounted from the host when it starts: restart the container after the host's driver update. If the image itself ships driver libraries ({}), rebuild it without them.",
@@ -398,7 +373,7 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
 
     // Forward compatibility in use.
     if let Some(l) = cuda.filter(|l| l.kind == libs::KIND_COMPAT && !l.stub) {
-        let cv = l.cuda_version.as_deref().unwrap_or("?");
+        let cv = l.cuda_version.or_q();
         match compat_problem(l, m) {
             None => out.push(Finding::new(
                 FORWARD_COMPAT_ACTIVE,
@@ -406,8 +381,8 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
                 format!(
                     "Programs load the forward-compatibility libcuda {} ({}, CUDA {cv}) on driver {}: CUDA {cv} programs run on this older kernel module.",
                     l.path,
-                    l.version.as_deref().unwrap_or("?"),
-                    m.driver_version.as_deref().unwrap_or("?")
+                    l.version.or_q(),
+                    m.driver_version.or_q()
                 ),
                 "Nothing to do. Upgrading the driver to a branch that supports CUDA natively removes the need for it.",
             )),
@@ -428,7 +403,8 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
 }
 
 fn arch_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
-    let (Some(branch), Some(dv)) = (m.branch, m.driver_version.as_deref()) else {
+    let (Some(branch), Some(dv)) = (m.branch, m.driver_version.as_ref().map(Version::as_str))
+    else {
         return;
     };
     // One finding per (name, architecture), listing the bus ids.
@@ -456,7 +432,7 @@ fn arch_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckRequest {
     /// `--cuda`.
-    pub cuda: Option<(u32, u32)>,
+    pub cuda: Option<CudaVersion>,
     /// `--require`.
     pub require: Option<require::Requirement>,
     /// `--binary`: CUDA binaries (files or directories) to check against every visible GPU.
@@ -484,16 +460,12 @@ impl CheckRequest {
                     crate::escape::escape(&release.join("."))
                 ));
             }
-            Some(c) => Some(
-                overrides::parse_cuda(c.trim())
-                    .and_then(|v| cuda::parse_version(&v))
-                    .ok_or_else(|| {
-                        format!(
-                            "--cuda: '{}' is not a CUDA version such as 12.4",
-                            crate::escape::escape(c)
-                        )
-                    })?,
-            ),
+            Some(c) => Some(overrides::parse_cuda(c.trim()).ok_or_else(|| {
+                format!(
+                    "--cuda: '{}' is not a CUDA version such as 12.4",
+                    crate::escape::escape(c)
+                )
+            })?),
             None => None,
         };
         let require = match requirement {
@@ -541,8 +513,9 @@ fn incompleteness(report: &Report) -> Option<&Finding> {
 
 fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> CheckItem {
     let facts = require::Facts {
-        cuda: m.native_cuda.clone(),
-        driver: m.driver_version.clone(),
+        // The requirement language compares text, with libnvidia-container's rules.
+        cuda: m.native_cuda.map(|c| c.to_string()),
+        driver: m.driver_version.as_ref().map(ToString::to_string),
     };
     let mut verdict = SATISFIED;
     let mut reason = None;
@@ -553,7 +526,7 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
             (
                 g.bus_id.clone(),
                 require::Device {
-                    arch: g.cc.clone(),
+                    arch: g.cc.map(|c| c.to_string()),
                     brand: g.brand.map(str::to_owned),
                 },
             )
@@ -677,7 +650,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             let v = cuda::verdict(c, &m);
             items.push(CheckItem {
                 kind: "cuda".to_owned(),
-                expression: format!("{}.{}", c.0, c.1),
+                expression: c.to_string(),
                 source: "--cuda".to_owned(),
                 verdict: if v.satisfied {
                     SATISFIED

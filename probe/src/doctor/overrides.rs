@@ -4,7 +4,10 @@
 //! `override-invalid`. An empty variable counts as unset.
 
 use crate::Env;
-use crate::report::{CcSource, Driver, DriverSource, Finding, Flavor, Gpu, Report, Severity};
+use crate::report::{
+    CcSource, ComputeCapability, CudaVersion, Driver, DriverSource, Finding, Flavor, Gpu, Report,
+    Severity, Version,
+};
 use crate::tables;
 
 use super::{OVERRIDE_INVALID, OVERRIDE_USED};
@@ -20,11 +23,11 @@ pub const CC_VAR: &str = "NVPROBE_COMPUTE_CAPABILITY";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// A driver version such as `550.54.15`.
-    pub driver: Option<String>,
+    pub driver: Option<Version>,
     /// A CUDA version, normalised to `major.minor`.
-    pub cuda: Option<String>,
+    pub cuda: Option<CudaVersion>,
     /// A compute capability `major.minor`.
-    pub compute_capability: Option<String>,
+    pub compute_capability: Option<ComputeCapability>,
 }
 
 fn digits(s: &str, max: usize) -> bool {
@@ -32,62 +35,84 @@ fn digits(s: &str, max: usize) -> bool {
 }
 
 /// `550.54.15`, `570.26`: two or three numeric parts, a branch of at least 100.
-pub fn parse_driver(v: &str) -> Option<String> {
+pub fn parse_driver(v: &str) -> Option<Version> {
     let parts: Vec<&str> = v.split('.').collect();
     if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| digits(p, 4)) {
         return None;
     }
-    let branch: u32 = parts.first()?.parse().ok()?;
-    (branch >= 100).then(|| v.to_owned())
+    let version: Version = v.parse().ok()?;
+    (version.major() >= 100).then_some(version)
 }
 
 /// `12.4`, `12` (→ `12.0`), `12.4.1` (→ `12.4`).
-pub fn parse_cuda(v: &str) -> Option<String> {
+pub fn parse_cuda(v: &str) -> Option<CudaVersion> {
     let parts: Vec<&str> = v.split('.').collect();
     if parts.is_empty() || parts.len() > 3 || !parts.iter().all(|p| digits(p, 3)) {
         return None;
     }
     let major: u32 = parts.first()?.parse().ok()?;
     let minor: u32 = parts.get(1).map_or(Some(0), |m| m.parse().ok())?;
-    (major > 0).then(|| format!("{major}.{minor}"))
+    (major > 0).then_some(CudaVersion::new(major, minor))
 }
 
 /// `8.6`, `12.0`.
-pub fn parse_cc(v: &str) -> Option<String> {
+pub fn parse_cc(v: &str) -> Option<ComputeCapability> {
     let (a, b) = v.split_once('.')?;
     if !digits(a, 2) || !digits(b, 2) {
         return None;
     }
     let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
-    (a > 0).then(|| format!("{a}.{b}"))
+    (a > 0).then_some(ComputeCapability::new(a, b))
+}
+
+/// One override variable: its parsed value, or a note in `bad` when it is malformed.
+fn take<T>(
+    env: &Env,
+    bad: &mut Vec<(String, String)>,
+    var: &str,
+    parse: fn(&str) -> Option<T>,
+    expect: &str,
+) -> Option<T> {
+    let raw = env.get(var)?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let v = parse(raw);
+    if v.is_none() {
+        let shown: String = raw.chars().take(40).collect();
+        bad.push((
+            format!("{var}={shown:?} is not {expect}"),
+            format!("set {var} to {expect}, or unset it"),
+        ));
+    }
+    v
 }
 
 /// Reads the variables; malformed values become `override-invalid` findings.
 pub fn read(env: &Env) -> (Overrides, Vec<Finding>) {
     let mut o = Overrides::default();
     let mut bad = Vec::new();
-    let mut take = |var: &str, parse: fn(&str) -> Option<String>, expect: &str| -> Option<String> {
-        let raw = env.get(var)?.trim();
-        if raw.is_empty() {
-            return None;
-        }
-        let v = parse(raw);
-        if v.is_none() {
-            let shown: String = raw.chars().take(40).collect();
-            bad.push((
-                format!("{var}={shown:?} is not {expect}"),
-                format!("set {var} to {expect}, or unset it"),
-            ));
-        }
-        v
-    };
     o.driver = take(
+        env,
+        &mut bad,
         DRIVER_VAR,
         parse_driver,
         "a driver version such as 550.54.15",
     );
-    o.cuda = take(CUDA_VAR, parse_cuda, "a CUDA version such as 12.4");
-    o.compute_capability = take(CC_VAR, parse_cc, "a compute capability such as 8.6");
+    o.cuda = take(
+        env,
+        &mut bad,
+        CUDA_VAR,
+        parse_cuda,
+        "a CUDA version such as 12.4",
+    );
+    o.compute_capability = take(
+        env,
+        &mut bad,
+        CC_VAR,
+        parse_cc,
+        "a compute capability such as 8.6",
+    );
     // One finding per code: the report keeps the first of each.
     let findings = if bad.is_empty() {
         Vec::new()
@@ -114,15 +139,11 @@ pub fn apply(o: &Overrides, report: &mut Report) {
     // and `no-nvidia-gpu` would contradict it (`override-used` says none was detected).
     let mut stands_in = false;
     if let Some(v) = &o.driver {
-        let branch = v
-            .split('.')
-            .next()
-            .and_then(|b| b.parse().ok())
-            .unwrap_or_default();
-        let native = tables::native_cuda_for_driver(v).map(|n| n.version.to_owned());
+        let branch = v.major();
+        let native = tables::native_cuda(v);
         let detected = report.driver.as_ref().map(|d| d.version.clone());
         let d = report.driver.get_or_insert_with(|| Driver {
-            version: String::new(),
+            version: v.clone(),
             branch: 0,
             flavor: Flavor::Unknown,
             cuda_version: None,
@@ -148,7 +169,7 @@ pub fn apply(o: &Overrides, report: &mut Report) {
     if let Some(c) = &o.cuda {
         match report.driver.as_mut() {
             Some(d) => {
-                let before = d.cuda_version.replace(c.clone());
+                let before = d.cuda_version.replace(*c);
                 said.push(match before {
                     Some(b) if b != *c => format!("{CUDA_VAR}={c} replaced the driver's CUDA version {b}"),
                     _ => format!("{CUDA_VAR}={c} gives the driver's CUDA version"),
@@ -172,7 +193,7 @@ pub fn apply(o: &Overrides, report: &mut Report) {
             ));
         }
         for g in &mut report.gpus {
-            g.compute_capability = Some(cc.clone());
+            g.compute_capability = Some(*cc);
             g.compute_capability_source = Some(CcSource::Override);
         }
     }
@@ -204,17 +225,50 @@ mod tests {
 
     #[test]
     fn overrides_parse() {
-        assert_eq!(parse_driver("550.54.15").as_deref(), Some("550.54.15"));
-        assert_eq!(parse_driver("570.26").as_deref(), Some("570.26"));
+        assert_eq!(
+            parse_driver("550.54.15")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("550.54.15")
+        );
+        assert_eq!(
+            parse_driver("570.26")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("570.26")
+        );
         assert_eq!(parse_driver("550"), None);
         assert_eq!(parse_driver("5.5.5"), None);
         assert_eq!(parse_driver("550.54.15-1"), None);
-        assert_eq!(parse_cuda("12.4").as_deref(), Some("12.4"));
-        assert_eq!(parse_cuda("12").as_deref(), Some("12.0"));
-        assert_eq!(parse_cuda("12.4.1").as_deref(), Some("12.4"));
+        assert_eq!(
+            parse_cuda("12.4")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("12.4")
+        );
+        assert_eq!(
+            parse_cuda("12")
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("12.0")
+        );
+        assert_eq!(
+            parse_cuda("12.4.1")
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("12.4")
+        );
         assert_eq!(parse_cuda("twelve"), None);
         assert_eq!(parse_cuda("0.0"), None);
-        assert_eq!(parse_cc("8.6").as_deref(), Some("8.6"));
+        assert_eq!(
+            parse_cc("8.6").as_ref().map(ToString::to_string).as_deref(),
+            Some("8.6")
+        );
         assert_eq!(parse_cc("86"), None);
         assert_eq!(parse_cc("sm_86"), None);
     }
@@ -225,7 +279,13 @@ mod tests {
         let (o, bad) = read(&env);
         assert_eq!(o.driver, None);
         assert_eq!(o.cuda, None);
-        assert_eq!(o.compute_capability.as_deref(), Some("9.0"));
+        assert_eq!(
+            o.compute_capability
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("9.0")
+        );
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].code, OVERRIDE_INVALID);
         let env = Env::from_pairs([(DRIVER_VAR, "latest"), (CC_VAR, "sm_90")]);

@@ -223,13 +223,13 @@ pub struct CardInfo {
 
 impl CardInfo {
     /// `0x10de`.
-    pub fn vendor_hex(&self) -> String {
-        hex4(self.vendor_id)
+    pub fn vendor_hex(&self) -> report::PciId {
+        report::values::PciHex(self.vendor_id.into())
     }
 
     /// `0x2330`.
-    pub fn device_hex(&self) -> String {
-        hex4(self.device_id)
+    pub fn device_hex(&self) -> report::PciId {
+        report::values::PciHex(self.device_id.into())
     }
 }
 
@@ -250,7 +250,7 @@ pub struct DeepInfo {
     /// `GPU_GET_INFO_V2` SM version (`0x900`).
     pub sm_version: Option<u32>,
     /// The compute capability from the SM version (`9.0`).
-    pub compute_capability: Option<String>,
+    pub compute_capability: Option<report::ComputeCapability>,
     /// `GPU_GET_INFO_V2` SMC (MIG) mode: 0 unsupported, 1 enabled, 2 disabled, 3/4 pending.
     pub mig_mode: Option<u32>,
     /// `BUS_GET_PCI_INFO` subsystem vendor.
@@ -1168,7 +1168,7 @@ pub fn format_uuid(b: &[u8]) -> String {
 
 /// The compute capability (`9.0`) of an SM version (`0x900`); old encodings put the minor in
 /// the high nibble (`0x350` is 3.5). `None` for 0 and implausible values.
-pub fn compute_capability(sm: u32) -> Option<String> {
+pub fn compute_capability(sm: u32) -> Option<report::ComputeCapability> {
     let major = sm >> 8;
     let mut minor = sm & 0xFF;
     if minor > 0xF {
@@ -1176,7 +1176,7 @@ pub fn compute_capability(sm: u32) -> Option<String> {
     }
     (1..=99)
         .contains(&major)
-        .then(|| format!("{major}.{minor}"))
+        .then_some(report::ComputeCapability::new(major, minor))
 }
 
 /// The architecture's name for an `MC_GET_ARCH_INFO` architecture value (generated tables).
@@ -1228,12 +1228,17 @@ pub fn errno_name(e: Errno) -> String {
 /// before deriving values from `driver.version` (branch, CUDA version).
 pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) {
     let mut disagreements: Vec<String> = Vec::new();
-    if let Some(version) = &outcome.driver_version {
+    // A version the kernel gave that is not a version is not a driver fact.
+    let version = outcome
+        .driver_version
+        .as_deref()
+        .and_then(|v| v.parse::<report::Version>().ok());
+    if let Some(version) = &version {
         match &mut report.driver {
             None => {
                 report.driver = Some(report::Driver {
                     version: version.clone(),
-                    branch: DriverVersion::parse(version).map_or(0, |v| v.major),
+                    branch: version.major(),
                     flavor: report::Flavor::Unknown,
                     cuda_version: None,
                     source: report::DriverSource::Ioctl,
@@ -1285,16 +1290,16 @@ pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) {
     }
 }
 
-fn fill_or_note(
+fn fill_or_note<T: std::fmt::Display>(
     disagreements: &mut Vec<String>,
     bus: &str,
     field: &str,
-    slot: &mut Option<String>,
-    value: String,
+    slot: &mut Option<T>,
+    value: T,
 ) {
     match slot {
         None => *slot = Some(value),
-        Some(old) if !old.eq_ignore_ascii_case(&value) => {
+        Some(old) if !old.to_string().eq_ignore_ascii_case(&value.to_string()) => {
             disagreements.push(format!("{bus} {field}: driver {value}, sysfs {old}"));
         }
         Some(_) => {}
@@ -1361,7 +1366,7 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
             &bus,
             "subsystem_vendor_id",
             &mut gpu.pci.subsystem_vendor_id,
-            hex4(v),
+            report::values::PciHex(v.into()),
         );
     }
     if let Some(v) = deep.subsystem_device_id {
@@ -1370,7 +1375,7 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
             &bus,
             "subsystem_device_id",
             &mut gpu.pci.subsystem_device_id,
-            hex4(v),
+            report::values::PciHex(v.into()),
         );
     }
     if let Some(uuid) = &deep.uuid {
@@ -1388,16 +1393,16 @@ fn merge_card(report: &mut report::Report, card: &CardInfo, disagreements: &mut 
     if deep.memory_bytes.is_some() {
         gpu.memory_bytes = deep.memory_bytes;
     }
-    if let Some(cc) = &deep.compute_capability {
+    if let Some(cc) = deep.compute_capability {
         // The kernel's SM version beats a table lookup.
-        if let Some(old) = &gpu.compute_capability
+        if let Some(old) = gpu.compute_capability
             && old != cc
         {
             disagreements.push(format!(
                 "{bus} compute capability: driver {cc}, table {old}"
             ));
         }
-        gpu.compute_capability = Some(cc.clone());
+        gpu.compute_capability = Some(cc);
         gpu.compute_capability_source = Some(report::CcSource::ArchInfo);
     }
     if !gpu.seen_by.iter().any(|s| s == SOURCE_IOCTL_DEEP) {
@@ -1412,9 +1417,27 @@ mod tests {
 
     #[test]
     fn ioctl_decode_helpers() {
-        assert_eq!(compute_capability(0x900).as_deref(), Some("9.0"));
-        assert_eq!(compute_capability(0xA03).as_deref(), Some("10.3"));
-        assert_eq!(compute_capability(0x350).as_deref(), Some("3.5"));
+        assert_eq!(
+            compute_capability(0x900)
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("9.0")
+        );
+        assert_eq!(
+            compute_capability(0xA03)
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("10.3")
+        );
+        assert_eq!(
+            compute_capability(0x350)
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("3.5")
+        );
         assert_eq!(compute_capability(0), None);
         assert_eq!(compute_capability(u32::MAX), None);
         assert_eq!(c_string(b"abc\0zzz"), Ok("abc".to_owned()));
@@ -1433,11 +1456,11 @@ mod tests {
     fn gpu(bus: &str, driver: Option<&str>) -> Gpu {
         Gpu {
             pci: Pci {
-                vendor_id: Some("0x10de".to_owned()),
-                device_id: Some("0x2331".to_owned()),
+                vendor_id: Some("0x10de".parse().unwrap()),
+                device_id: Some("0x2331".parse().unwrap()),
                 ..Pci::new(bus)
             },
-            compute_capability: Some("8.0".to_owned()),
+            compute_capability: Some("8.0".parse().unwrap()),
             compute_capability_source: Some(report::CcSource::PciTable),
             kernel_driver: driver.map(str::to_owned),
             seen_by: vec!["sysfs".to_owned()],
@@ -1487,7 +1510,7 @@ mod tests {
                     gpu_id: 0x3b00,
                     minor_number: 0,
                     deep: Some(DeepInfo {
-                        compute_capability: Some("9.0".to_owned()),
+                        compute_capability: Some("9.0".parse().unwrap()),
                         uuid: Some("GPU-x".to_owned()),
                         ..DeepInfo::default()
                     }),
@@ -1522,7 +1545,13 @@ mod tests {
             [0, 1, 2]
         );
         let h = &report.gpus[1];
-        assert_eq!(h.compute_capability.as_deref(), Some("9.0"));
+        assert_eq!(
+            h.compute_capability
+                .as_ref()
+                .map(std::string::ToString::to_string)
+                .as_deref(),
+            Some("9.0")
+        );
         assert_eq!(
             h.compute_capability_source,
             Some(report::CcSource::ArchInfo)

@@ -109,7 +109,7 @@ pub fn refine(opts: &Options, report: &mut Report) {
     info.driver_in_nvproxy_list = report
         .driver
         .as_ref()
-        .map(|d| nvproxy_list_status(&d.version).to_owned());
+        .map(|d| nvproxy_list_status(d.version.as_str()).to_owned());
 
     if info.nvproxy {
         let mut missing: Vec<String> = info

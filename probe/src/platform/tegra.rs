@@ -185,7 +185,7 @@ pub fn refine(root: &Root, facts: &Facts, report: &mut Report) {
         .l4t_release
         .as_deref()
         .and_then(l4t_cuda_version)
-        .map(str::to_owned);
+        .and_then(|c| c.parse().ok());
     info.gpu_nodes
         .extend(report.device_nodes.iter().map(|n| n.path.clone()));
 
@@ -200,7 +200,7 @@ pub fn refine(root: &Root, facts: &Facts, report: &mut Report) {
             name: Some(name),
             chip: soc.chip.map(str::to_owned),
             architecture: Some(soc.architecture.to_owned()),
-            compute_capability: Some(soc.cc.to_owned()),
+            compute_capability: soc.cc.parse().ok(),
             compute_capability_source: Some(CcSource::SocTable),
             kernel_driver: info.gpu_driver.clone(),
             seen_by: vec!["device-tree".to_owned()],

@@ -36,8 +36,8 @@ const LIB_FILES: &[&str] = &[
     "nvidia-smi",
 ];
 
-fn hex16(v: u32) -> String {
-    format!("0x{:04x}", v & 0xFFFF)
+fn hex16(v: u32) -> crate::report::PciId {
+    crate::report::values::PciHex(v & 0xFFFF)
 }
 
 fn is_nvidia(a: &DxgAdapter) -> bool {
@@ -198,7 +198,11 @@ pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) {
             .and_then(dxg::linux_branch_family);
         info.windows_driver_version = Some(win);
     }
-    if let (Some(v), Some(family)) = (&info.nvidia_version, info.linux_branch_family) {
+    let version = info
+        .nvidia_version
+        .as_deref()
+        .and_then(|v| v.parse::<crate::report::Version>().ok());
+    if let (Some(v), Some(family)) = (&version, info.linux_branch_family) {
         let replace = report
             .driver
             .as_ref()
@@ -208,7 +212,7 @@ pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) {
                 version: v.clone(),
                 branch: family,
                 flavor: Flavor::Wsl,
-                cuda_version: assemble::native_cuda(&family.to_string()),
+                cuda_version: crate::tables::native_cuda_for_branch(family).map(|(c, _)| c),
                 source: DriverSource::Dxg,
                 version_line: info.windows_driver_version.as_ref().map(|w| {
                     format!("Windows driver {w} (NVIDIA {v}, Linux branch family R{family})")

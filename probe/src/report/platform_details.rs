@@ -55,13 +55,13 @@ pub struct WslAdapter {
     /// The Windows adapter LUID, `0xHIGH_LOW`.
     pub luid: String,
     /// `0x10de`.
-    pub vendor_id: Option<String>,
+    pub vendor_id: Option<crate::report::PciId>,
     /// `0x2786`.
-    pub device_id: Option<String>,
+    pub device_id: Option<crate::report::PciId>,
     /// Subsystem vendor.
-    pub subsystem_vendor_id: Option<String>,
+    pub subsystem_vendor_id: Option<crate::report::PciId>,
     /// Subsystem device.
-    pub subsystem_device_id: Option<String>,
+    pub subsystem_device_id: Option<crate::report::PciId>,
     /// Adapter type flags in words: `render`, `display`, `software`, `compute-only`, ...
     pub flags: Vec<String>,
     /// The host PCI location `bus:device.function`, when the adapter is on PCI.
@@ -111,7 +111,7 @@ pub struct TegraInfo {
     /// The first line of `/etc/nv_tegra_release`, as written.
     pub l4t_line: Option<String>,
     /// The CUDA version the `L4T` release's driver provides (`JetPack` table), when known.
-    pub l4t_cuda_version: Option<String>,
+    pub l4t_cuda_version: Option<crate::report::CudaVersion>,
     /// The integrated GPU's kernel driver: `nvgpu` or `nvidia`.
     pub gpu_driver: Option<String>,
     /// The GPU's device nodes that are present.
