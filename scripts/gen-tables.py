@@ -10,6 +10,7 @@ Inputs (all in data/, see data/README.md):
   driver-branches.tsv            hand-kept: driver branch -> native CUDA version
   cuda-mvc.tsv                   hand-kept: CUDA major -> minor-version-compatibility driver floor
   cc-toolkits.tsv                hand-kept: compute capability -> first/last CUDA toolkit
+  nvml-brands.tsv                hand-kept: GPU name (+ driver branch) -> NVML product brand, from real captures
 
 Modes: write (default), --check (exit 1 with a unified diff when the file on disk differs),
 --dry-run (print the output to stdout). Output is deterministic: sorted rows, no timestamps,
@@ -37,7 +38,8 @@ ARCHES = "data/architectures.tsv"
 BRANCHES = "data/driver-branches.tsv"
 MVC = "data/cuda-mvc.tsv"
 CC_TOOLKITS = "data/cc-toolkits.tsv"
-INPUTS = [PCI_IDS, OGKM, TOOLKITS, CHIPS, ARCHES, BRANCHES, MVC, CC_TOOLKITS]
+BRANDS = "data/nvml-brands.tsv"
+INPUTS = [PCI_IDS, OGKM, TOOLKITS, CHIPS, ARCHES, BRANDS, BRANCHES, MVC, CC_TOOLKITS]
 
 COMMAND = "python3 scripts/gen-tables.py"
 
@@ -289,12 +291,15 @@ def load_toolkits() -> list[tuple[int, int, str, str]]:
     return out
 
 
-def load_mvc() -> list[tuple[int, str]]:
+def load_mvc() -> list[tuple[int, str, int]]:
     out = []
-    for row in read_tsv(MVC, ["cuda_major", "mvc_floor", "evidence"]):
+    for row in read_tsv(MVC, ["cuda_major", "mvc_floor", "below_branch", "evidence"]):
         if not re.fullmatch(r"\d+(\.\d+)+", row["mvc_floor"]) or not row["evidence"]:
             raise GenError(f"{MVC}: bad row {row}")
-        out.append((int(row["cuda_major"]), row["mvc_floor"]))
+        below = int(row["below_branch"]) if row["below_branch"] else 0
+        if below and below <= int(row["mvc_floor"].split(".")[0]):
+            raise GenError(f"{MVC}: below_branch not above the floor: {row}")
+        out.append((int(row["cuda_major"]), row["mvc_floor"], below))
     return sorted(out)
 
 
@@ -328,6 +333,30 @@ def resolve_chip(token: str, known: set[str]) -> str | None:
     return best
 
 
+BRAND_MATCHES = ("prefix", "contains", "name", "vgpu-series")
+# nvml.h NVML_BRAND_* names as libnvidia-container spells them in brand= conditions.
+BRAND_NAMES = ("quadro", "tesla", "nvs", "grid", "geforce", "titan", "vapps", "vpc", "vcs", "vws",
+               "cloudgaming", "quadrortx", "nvidiartx", "nvidia")
+
+
+def load_brands() -> list[tuple[str, str, int, int, str]]:
+    """Rows in file order (the first match wins); every row needs evidence."""
+    out = []
+    for row in read_tsv(BRANDS, ["match", "pattern", "min_branch", "max_branch", "brand", "evidence"]):
+        if row["match"] not in BRAND_MATCHES or not row["pattern"] or not row["evidence"]:
+            raise GenError(f"{BRANDS}: bad row {row}")
+        if row["brand"] and row["brand"] not in BRAND_NAMES:
+            raise GenError(f"{BRANDS}: unknown brand {row['brand']!r}")
+        if not row["brand"] and not row["evidence"].startswith("unknown:"):
+            raise GenError(f"{BRANDS}: a row without a brand must say why ('unknown: ...'): {row}")
+        lo = int(row["min_branch"]) if row["min_branch"] else 0
+        hi = int(row["max_branch"]) if row["max_branch"] else 0xFFFF_FFFF
+        if lo > hi:
+            raise GenError(f"{BRANDS}: empty branch range {row}")
+        out.append((row["match"], row["pattern"], lo, hi, row["brand"]))
+    return out
+
+
 def bracket_name(pci_name: str) -> str | None:
     m = re.fullmatch(r"\S+ \[(.+)\]", pci_name)
     return m.group(1) if m else None
@@ -342,6 +371,7 @@ def build(check_only_inputs: bool = False) -> tuple[str, dict]:
     toolkits = load_toolkits()
     mvc = load_mvc()
     cc_toolkits = load_cc_toolkits()
+    brands = load_brands()
 
     chip_index = {c["name"]: i for i, c in enumerate(chips)}
     known = set(chip_index)
@@ -475,9 +505,15 @@ def build(check_only_inputs: bool = False) -> tuple[str, dict]:
         w(f"    ({major}, {minor}, {rs_str(drv)}, Confidence::{conf[cf]}),")
     w("];")
     w("")
-    w(f"static MVC_FLOORS: [(u32, &str); {len(mvc)}] = [")
-    for major, floor in mvc:
-        w(f"    ({major}, {rs_str(floor)}),")
+    w(f"static NVML_BRANDS: [(&str, &str, u32, u32, &str); {len(brands)}] = [")
+    for kind, pattern, lo, hi, brand in brands:
+        hi_rs = "u32::MAX" if hi == 0xFFFF_FFFF else str(hi)
+        w(f"    ({rs_str(kind)}, {rs_str(pattern)}, {lo}, {hi_rs}, {rs_str(brand)}),")
+    w("];")
+    w("")
+    w(f"static MVC_FLOORS: [(u32, &str, u32); {len(mvc)}] = [")
+    for major, floor, below in mvc:
+        w(f"    ({major}, {rs_str(floor)}, {below}),")
     w("];")
     w("")
     arch_rows = sorted(arches.items())

@@ -176,8 +176,14 @@ pub fn complete(report: &mut Report) {
             d.cuda_version = native_cuda(&d.version);
         }
     }
+    let branch = report.driver.as_ref().map(|d| d.branch);
     for g in &mut report.gpus {
         enrich_gpu(g);
+        g.brand = g
+            .name
+            .as_deref()
+            .and_then(|n| tables::nvml_brand(n, branch))
+            .map(str::to_owned);
     }
 }
 

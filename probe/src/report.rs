@@ -22,7 +22,8 @@
 //!   `compute_capability` (`"9.0"`, never guessed), `compute_capability_source`,
 //!   `kernel_driver` (the bound driver), `uuid`, `memory_bytes`; *extension*: `minor_number`
 //!   (`/dev/nvidiaN`), `pci.class`, `pci.revision`, `vbios_version`, `firmware_version`,
-//!   `seen_by` (which sources saw this GPU).
+//!   `seen_by` (which sources saw this GPU), `brand` (the NVML product brand, from a table of
+//!   real `nvidia-smi -q` output; `null` when not known).
 //! - `libraries`: userspace libraries (filled by the doctor, `doctor::libs`): `path` (the file,
 //!   symlinks resolved), `kind`, `version`; *extension*: `found_as`, `found_by`, `selected`
 //!   (the loader would load it), `soname`, `stub`, `cuda_version`, `fwd_compat`
@@ -437,6 +438,12 @@ pub struct Gpu {
     pub firmware_version: Option<String>,
     /// The names of the sources that saw this GPU (extension).
     pub seen_by: Vec<String>,
+    /// The NVML product brand `nvmlDeviceGetBrand` gives for this name and driver branch
+    /// (`geforce`, `nvidia`, `nvidiartx`, `tesla`, `vcs`, …, as `brand=` conditions spell it),
+    /// from a table of real `nvidia-smi -q` output; `null` when the table does not know it
+    /// (extension).
+    #[serde(default)]
+    pub brand: Option<String>,
 }
 
 impl Pci {
@@ -473,6 +480,7 @@ impl Gpu {
             vbios_version: None,
             firmware_version: None,
             seen_by: Vec::new(),
+            brand: None,
         }
     }
 }

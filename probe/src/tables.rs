@@ -290,6 +290,50 @@ pub fn native_cuda_for_branch(branch: u32) -> Option<(crate::report::CudaVersion
     Some((n.version.parse().ok()?, n.at_least))
 }
 
+/// The NVML product brand (`nvmlDeviceGetBrand`, as libnvidia-container's `brand=` spells it:
+/// `geforce`, `nvidia`, `nvidiartx`, `tesla`, …) of a GPU from its name and driver branch, from
+/// `data/nvml-brands.tsv` (each row from real `nvidia-smi -q` output). `None` when no row knows
+/// the name, or a row says it is unknown: never a guess from words in the name.
+pub fn nvml_brand(name: &str, branch: Option<u32>) -> Option<&'static str> {
+    let lower = name.trim().to_ascii_lowercase();
+    for &(kind, pattern, lo, hi, brand) in &NVML_BRANDS {
+        let p = pattern.to_ascii_lowercase();
+        let matches = match kind {
+            "prefix" => lower.starts_with(&p),
+            "contains" => lower.contains(&p),
+            "name" => lower == p,
+            "vgpu-series" => is_vgpu_profile(&lower, &p),
+            _ => false,
+        };
+        let in_range =
+            (lo == 0 && hi == u32::MAX) || branch.is_some_and(|b| (lo..=hi).contains(&b));
+        if matches && in_range {
+            return (!brand.is_empty()).then_some(brand);
+        }
+    }
+    None
+}
+
+/// A vGPU profile name: `GRID A100-4C`, `NVIDIA A10-12Q` (board, framebuffer GB, series).
+fn is_vgpu_profile(lower: &str, series: &str) -> bool {
+    let Some(rest) = lower
+        .strip_prefix("grid ")
+        .or_else(|| lower.strip_prefix("nvidia "))
+    else {
+        return false;
+    };
+    let Some((board, profile)) = rest.rsplit_once('-') else {
+        return false;
+    };
+    let Some(fb) = profile.strip_suffix(series) else {
+        return false;
+    };
+    !board.is_empty()
+        && !board.contains(' ')
+        && !fb.is_empty()
+        && fb.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The minimum Linux x86-64 driver of a CUDA toolkit's GA release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ToolkitDriver {
@@ -314,10 +358,21 @@ pub fn cuda_min_driver(major: u32, minor: u32) -> Option<ToolkitDriver> {
 /// 11 → `450.80.02`, 12 → `525.60.13`, 13 → `580.65.06`.
 pub fn mvc_floor(cuda_major: u32) -> Option<crate::report::Version> {
     MVC_FLOORS
-        .binary_search_by_key(&cuda_major, |&(m, _)| m)
+        .binary_search_by_key(&cuda_major, |&(m, _, _)| m)
         .ok()
         .and_then(|i| MVC_FLOORS.get(i))
         .and_then(|m| m.1.parse().ok())
+}
+
+/// The first driver branch past minor-version compatibility for a CUDA major: from it on, the
+/// driver runs every release of that major natively (11 → 525, 12 → 580; 13 → `None`, no upper
+/// bound yet; CUDA Compatibility guide, Table 1).
+pub fn mvc_below_branch(cuda_major: u32) -> Option<u32> {
+    MVC_FLOORS
+        .binary_search_by_key(&cuda_major, |&(m, _, _)| m)
+        .ok()
+        .and_then(|i| MVC_FLOORS.get(i))
+        .and_then(|m| (m.2 != 0).then_some(m.2))
 }
 
 /// The last driver branch that supports an architecture (`"Pascal"` → 580, `"Kepler"` → 470).
@@ -390,6 +445,53 @@ fn component(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nvml_brands_follow_real_captures() {
+        let b = nvml_brand;
+        assert_eq!(b("NVIDIA GeForce RTX 4090", Some(550)), Some("geforce"));
+        assert_eq!(b("NVIDIA TITAN RTX", Some(545)), Some("titan"));
+        assert_eq!(b("Tesla T4", Some(440)), Some("tesla"));
+        assert_eq!(b("Tesla T4", Some(535)), Some("nvidia"));
+        assert_eq!(
+            b("Tesla T4", Some(470)),
+            None,
+            "no capture between R460 and R515"
+        );
+        assert_eq!(b("Tesla T4", None), None);
+        assert_eq!(b("Tesla V100-SXM2-16GB", Some(570)), Some("tesla"));
+        assert_eq!(b("NVIDIA A100-SXM4-80GB", Some(535)), Some("nvidia"));
+        assert_eq!(b("NVIDIA H100 80GB HBM3", Some(580)), Some("nvidia"));
+        assert_eq!(b("NVIDIA L4", Some(550)), Some("nvidia"));
+        assert_eq!(
+            b("NVIDIA L40", Some(550)),
+            None,
+            "only L4 and L40S were seen"
+        );
+        assert_eq!(
+            b(
+                "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+                Some(590)
+            ),
+            Some("nvidiartx")
+        );
+        assert_eq!(
+            b("NVIDIA RTX PRO 6000 Blackwell Server Edition", Some(590)),
+            None
+        );
+        assert_eq!(b("NVIDIA RTX A4000", Some(570)), Some("nvidiartx"));
+        assert_eq!(b("Quadro RTX 5000", Some(535)), None);
+        assert_eq!(b("Quadro P2000", Some(525)), Some("quadro"));
+        assert_eq!(b("GRID A100-4C", Some(510)), Some("vcs"));
+        assert_eq!(b("NVIDIA A10-12Q", Some(535)), Some("vws"));
+        assert_eq!(b("NVIDIA A10G", Some(515)), Some("nvidia"));
+        assert_eq!(
+            b("NVIDIA B200", Some(580)),
+            None,
+            "no capture of a B200's brand"
+        );
+        assert_eq!(b("", Some(580)), None);
+    }
 
     fn sorted_strictly<K: Ord, T>(rows: &[T], key: impl Fn(&T) -> K) -> bool {
         rows.windows(2).all(|w| key(&w[0]) < key(&w[1]))

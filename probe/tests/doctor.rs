@@ -584,3 +584,33 @@ fn doctor_every_fixture_answers() {
     }
     assert!(seen >= 14, "{seen}");
 }
+
+/// `brand=` conditions see the NVML brand `nvidia-smi -q` reports (`data/nvml-brands.tsv`): a
+/// `GeForce RTX` card is `geforce`, an H100 `nvidia`, never a guess from the name; a GPU whose
+/// brand is not known makes a `brand=` requirement unknown, not satisfied.
+#[test]
+fn doctor_require_brand_is_the_nvml_brand() {
+    for (machine, expr, want) in [
+        ("rtx4090-565-toolkit-wheels", "brand=geforce", "satisfied"),
+        (
+            "rtx4090-565-toolkit-wheels",
+            "brand=geforcertx",
+            "not-satisfied",
+        ),
+        ("bare-metal-h100x8-open-580", "brand=nvidia", "satisfied"),
+        ("bare-metal-h100x8-open-580", "brand=tesla", "not-satisfied"),
+        ("legacy-k80-proprietary-470", "brand=tesla", "satisfied"),
+        (
+            "mixed-a4000-rtx4090-570",
+            "brand=nvidiartx",
+            "not-satisfied",
+        ),
+        ("jetson-orin-l4t-36", "brand=tesla", "unknown"),
+        ("jetson-orin-l4t-36", "cuda>=12.0", "satisfied"),
+    ] {
+        let (code, v) = check_json(machine, &["--require", expr], &[]);
+        let verdict = v["check"]["verdict"].as_str().unwrap_or_default();
+        assert_eq!(verdict, want, "{machine} {expr}: {}", v["check"]["reason"]);
+        assert_eq!(code, i32::from(want != "satisfied"), "{machine} {expr}");
+    }
+}

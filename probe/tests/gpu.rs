@@ -135,6 +135,68 @@ fn gpu_deep_agrees_with_nvidia_smi() {
     }
 }
 
+/// `nvidia-smi -q` key/value lines, split on the first " : " (drivers from 610 pad the key
+/// column wider and print `KMD Version`/`CUDA UMD Version` beside the deprecated
+/// `Driver Version`/`CUDA Version`).
+fn smi_q_values(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(" : "))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| {
+            // "610.57.04 [Deprecated; will be removed in CUDA 14.0. ...]"
+            v.split(" [").next().unwrap_or(v).trim().to_owned()
+        })
+        .collect()
+}
+
+/// The brand table and the native CUDA version agree with `nvidia-smi -q` where nvprobe
+/// knows them (a brand nvprobe does not know is `null`, never a guess).
+#[test]
+fn gpu_brand_and_cuda_version_agree_with_nvidia_smi_q() {
+    let (_, r) = report(&[]);
+    require_gpu(&r);
+    let Ok(smi) = Command::new("nvidia-smi").arg("-q").output() else {
+        eprintln!("skipped: nvidia-smi is not installed here");
+        return;
+    };
+    let text = String::from_utf8_lossy(&smi.stdout);
+    let mut cuda = smi_q_values(&text, "CUDA UMD Version");
+    cuda.extend(smi_q_values(&text, "CUDA Version"));
+    if let Some(c) = cuda.first() {
+        assert_eq!(r["driver"]["cuda_version"], c.as_str(), "{text}");
+    }
+    // nvidia-smi's words for NVML's brand values (nvidia-ml-py example.py).
+    let words = |b: &str| match b {
+        "geforce" => "GeForce",
+        "titan" => "Titan",
+        "tesla" => "Tesla",
+        "quadro" => "Quadro",
+        "nvidiartx" => "NVIDIA RTX",
+        "nvidia" => "NVIDIA",
+        "vws" => "NVIDIA RTX Virtual Workstation",
+        _ => "",
+    };
+    let brands = smi_q_values(&text, "Product Brand");
+    for (g, smi_brand) in r["gpus"].as_array().unwrap().iter().zip(&brands) {
+        if let Some(b) = g["brand"].as_str() {
+            if b == "vcs" {
+                assert!(
+                    smi_brand == "NVIDIA Virtual Compute Server"
+                        || smi_brand == "NVIDIA vGPU for Compute",
+                    "{g:#}: nvidia-smi says {smi_brand}"
+                );
+            } else {
+                assert_eq!(words(b), smi_brand, "{g:#}");
+            }
+        } else {
+            eprintln!(
+                "brand of {} not in the table; nvidia-smi says {smi_brand}",
+                g["name"]
+            );
+        }
+    }
+}
+
 #[test]
 fn gpu_cross_check_agrees_with_nvml() {
     let (_, r) = report(&["--cross-check"]);

@@ -249,10 +249,11 @@ fn tables_native_cuda_for_driver() {
     assert_eq!(exact("595.71.05"), "13.2");
     assert_eq!(exact("610.47"), "13.3");
     assert_eq!(exact("615.71.09"), "13.4");
-    assert_eq!(exact("616.00"), "13.4");
+    // 616.xx are the Windows numbers of R615; no Linux R616 is known, so only "at least".
+    assert!(native_cuda_for_driver("616.00").unwrap().at_least);
     let newer = native_cuda_for_driver("700.12.01").unwrap();
     assert!(newer.at_least);
-    assert_eq!((newer.version, newer.table_branch), ("13.4", 616));
+    assert_eq!((newer.version, newer.table_branch), ("13.4", 615));
     let gap = native_cuda_for_driver("596.36").unwrap();
     assert!(gap.at_least);
     assert_eq!(gap.version, "13.2");
@@ -276,7 +277,12 @@ fn tables_cuda_min_driver_and_mvc() {
         cuda_min_driver(13, 3).unwrap().confidence,
         Confidence::Medium
     );
-    assert_eq!(cuda_min_driver(13, 4).unwrap().confidence, Confidence::Low);
+    // 13.4 GA shipped with r615.71.09 (secondary sources; the release notes' table is not in hand).
+    assert_eq!(d(13, 4), Some("615.71.09"));
+    assert_eq!(
+        cuda_min_driver(13, 4).unwrap().confidence,
+        Confidence::Medium
+    );
     assert_eq!(
         mvc_floor(11).map(|v| v.to_string()).as_deref(),
         Some("450.80.02")
@@ -318,7 +324,10 @@ fn tables_toolkits_for_cc() {
     assert_eq!(r(10, 3), Some(((12, 9), None)));
     assert_eq!(r(11, 0), Some(((13, 0), None)));
     assert_eq!(r(12, 1), Some(((12, 9), None)));
-    assert_eq!(r(2, 0), None);
+    // Tesla (1.x) ended with CUDA 6.5, Fermi (2.x) with 8.0.
+    assert_eq!(r(1, 3), Some(((1, 0), Some((6, 5)))));
+    assert_eq!(r(2, 0), Some(((1, 0), Some((8, 0)))));
+    assert_eq!(r(4, 0), None);
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn min_branch_for_cuda(cuda: CudaVersion) -> Option<u32> {
 /// The architecture for a compute capability, for GPUs known only by an overridden one.
 pub fn architecture_for_cc(cc: ComputeCapability) -> Option<&'static str> {
     Some(match (cc.major, cc.minor) {
+        (1, _) => "Tesla",
         (2, _) => "Fermi",
         (3, _) => "Kepler",
         (5, _) => "Maxwell",
@@ -209,9 +210,11 @@ pub fn verdict(req_v: CudaVersion, m: &Machine<'_>) -> CudaVerdict {
     };
     let native_ok = native.is_some_and(|n| req_v <= n);
     let floor = tables::mvc_floor(req.0);
+    // Within the major's range: from `below` on, a driver runs the whole major natively.
+    let below = tables::mvc_below_branch(req.0);
     let mvc_ok = !native_ok
         && match (&umd, &floor) {
-            (Some(u), Some(f)) => u.at_least(f),
+            (Some(u), Some(f)) => u.at_least(f) && below.is_none_or(|b| u.major() < b),
             // Only a CUDA version is known (an override): the same major counts.
             (None, Some(_)) => native.is_some_and(|n| n.major == req.0),
             _ => false,
@@ -399,6 +402,7 @@ mod tests {
         assert_eq!(architecture_for_cc(cc(7, 5)), Some("Turing"));
         assert_eq!(architecture_for_cc(cc(8, 9)), Some("Ada"));
         assert_eq!(architecture_for_cc(cc(12, 0)), Some("Blackwell"));
-        assert_eq!(architecture_for_cc(cc(1, 0)), None);
+        assert_eq!(architecture_for_cc(cc(1, 3)), Some("Tesla"));
+        assert_eq!(architecture_for_cc(cc(4, 0)), None);
     }
 }

@@ -48,8 +48,9 @@ pub struct GpuView {
     pub cc: Option<ComputeCapability>,
     /// Architecture (`Pascal`).
     pub architecture: Option<String>,
-    /// NVML brand name, inferred from the name (`tesla`, `nvidia`, `geforce`, ...).
-    pub brand: Option<&'static str>,
+    /// The NVML brand (`tesla`, `nvidia`, `geforce`, ...), from the report; `None` when the
+    /// brand table does not know this GPU.
+    pub brand: Option<String>,
 }
 
 impl GpuView {
@@ -73,53 +74,11 @@ pub fn gpu_view(g: &Gpu) -> GpuView {
     };
     GpuView {
         bus_id: g.pci.bus_id.clone(),
-        brand: name.as_deref().and_then(brand_of),
+        brand: g.brand.clone(),
         name,
         cc,
         architecture,
     }
-}
-
-/// The NVML brand of a GPU from its marketing name, as `nvmlDeviceGetBrand` names them in
-/// `NVIDIA_REQUIRE_*` (`tesla`, `nvidia`, `quadro`, `quadrortx`, `nvidiartx`, `geforce`,
-/// `geforcertx`, `titan`, `titanrtx`, `nvs`, `grid`). Data-center GPUs without "Tesla" in the
-/// name report `nvidia` on current drivers. `None` when the name says nothing; a requirement
-/// then treats the brand as missing data (true).
-pub fn brand_of(name: &str) -> Option<&'static str> {
-    let n = name.to_ascii_lowercase();
-    let has = |s: &str| n.contains(s);
-    Some(if has("geforce rtx") {
-        "geforcertx"
-    } else if has("geforce") {
-        "geforce"
-    } else if has("titan rtx") {
-        "titanrtx"
-    } else if has("titan") {
-        "titan"
-    } else if has("quadro rtx") {
-        "quadrortx"
-    } else if has("quadro") {
-        "quadro"
-    } else if has("nvs ") {
-        "nvs"
-    } else if has("grid") {
-        "grid"
-    } else if has("tesla") {
-        "tesla"
-    } else if has("rtx") {
-        // RTX A6000, RTX 6000 Ada, RTX PRO 6000 Blackwell: the professional "NVIDIA RTX" brand.
-        "nvidiartx"
-    } else if [
-        "a100", "a800", "a30", "a40", "a10", "a16", "a2 ", "h100", "h200", "h800", "h20", "gh200",
-        "l4", "l40", "l20", "b100", "b200", "b300", "gb200", "gb300", "t4", "v100", "p100", "p40",
-    ]
-    .iter()
-    .any(|m| has(m))
-    {
-        "nvidia"
-    } else {
-        return None;
-    })
 }
 
 /// NVML's `nvmlBrandType_t` value of a brand name (`pynvml` in nvidia-ml-py 13.615).
@@ -195,7 +154,7 @@ impl<'a> Machine<'a> {
         let gpus: Vec<GpuView> = visible.into_iter().map(gpu_view).collect();
         let data_center = gpus.iter().any(|g| {
             matches!(
-                g.brand,
+                g.brand.as_deref(),
                 Some("tesla" | "nvidia" | "nvidiartx" | "quadro" | "quadrortx")
             )
         });
@@ -232,7 +191,7 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
     }
     if let Some(devices) = note.and_then(|n| n.devices.as_ref()) {
         for g in &m.gpus {
-            if let Some(b) = g.brand
+            if let Some(b) = g.brand.as_deref()
                 && let Some(v) = brand_value(b)
                 && !devices.contains(&v)
             {
@@ -527,7 +486,7 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
                 g.bus_id.clone(),
                 require::Device {
                     arch: g.cc.map(|c| c.to_string()),
-                    brand: g.brand.map(str::to_owned),
+                    brand: g.brand.clone(),
                 },
             )
         })
@@ -560,6 +519,27 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
                 break;
             }
         }
+    }
+    // libnvidia-container reads brand and arch from NVML, which always has them; a GPU whose
+    // brand or compute capability nvprobe does not know would count as satisfied there only
+    // by luck, so a requirement that holds here only through that missing value is unknown.
+    let uses = |p: require::Property| r.groups.iter().flatten().any(|c| c.property == p);
+    if verdict == SATISFIED
+        && let Some((bus, what)) = devices.iter().find_map(|(bus, d)| {
+            if uses(require::Property::Brand) && d.brand.is_none() {
+                Some((bus, "NVML brand"))
+            } else if uses(require::Property::Arch) && d.arch.is_none() {
+                Some((bus, "compute capability"))
+            } else {
+                None
+            }
+        })
+    {
+        verdict = UNKNOWN;
+        reason = Some(format!(
+            "{source}: '{}' holds only if GPU {bus}'s {what}, which nvprobe does not know, fits; the container runtime reads it from NVML",
+            r.text
+        ));
     }
     let reason = reason.unwrap_or_else(|| {
         let mut s = format!("{source}: '{}' holds", r.text);
@@ -705,7 +685,8 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
     let worst = items
         .iter()
         .find(|i| i.verdict == MALFORMED)
-        .or_else(|| items.iter().find(|i| i.verdict == NOT_SATISFIED));
+        .or_else(|| items.iter().find(|i| i.verdict == NOT_SATISFIED))
+        .or_else(|| items.iter().find(|i| i.verdict == UNKNOWN));
     let (verdict, reason) = match worst {
         Some(i) => (i.verdict.clone(), i.reason.clone()),
         None => (
@@ -784,16 +765,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn doctor_brands() {
-        assert_eq!(brand_of("NVIDIA H100 80GB HBM3"), Some("nvidia"));
-        assert_eq!(brand_of("Tesla K80"), Some("tesla"));
-        assert_eq!(brand_of("NVIDIA GeForce RTX 4090"), Some("geforcertx"));
-        assert_eq!(brand_of("NVIDIA GeForce GTX 1080 Ti"), Some("geforce"));
-        assert_eq!(brand_of("NVIDIA RTX A6000"), Some("nvidiartx"));
-        assert_eq!(brand_of("Quadro RTX 8000"), Some("quadrortx"));
-        assert_eq!(brand_of("NVIDIA L40S"), Some("nvidia"));
-        assert_eq!(brand_of("NVIDIA A100-SXM4-40GB"), Some("nvidia"));
-        assert_eq!(brand_of("Graphics Device"), None);
+    fn doctor_brand_values_are_nvml_enum_values() {
+        assert_eq!(brand_value("geforce"), Some(5));
+        assert_eq!(brand_value("nvidia"), Some(14));
+        assert_eq!(brand_value("vcs"), Some(9));
         assert_eq!(brand_value("geforcertx"), Some(15));
+        assert_eq!(brand_value("ati"), None);
     }
 }
