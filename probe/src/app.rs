@@ -147,6 +147,8 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
         }
         // `nvprobe scan PATH...` reads only the given files: no machine probe.
         Some(Command::Scan(args)) => return scan(&cli.options(), &args.paths, started),
+        // `nvprobe compare` reads reports, bundles or node lists: no machine probe.
+        Some(Command::Compare(args)) => return compare(&cli.options(), args, started),
         _ => {}
     }
     let o = cli.options();
@@ -332,6 +334,58 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Overrides => x::overrides(report),
         }
     }
+}
+
+/// `nvprobe compare`: exit 0 when every input was read and the nodes are the same where it
+/// matters, 1 when they differ or an input could not be read, 2 when a named input does not
+/// exist.
+fn compare(
+    o: &crate::cli::ProbeOptions,
+    args: &crate::cli::CompareArgs,
+    started: Instant,
+) -> Outcome {
+    let named: Vec<&PathBuf> = args.paths.iter().chain(&args.k8s_nodes).collect();
+    for p in &named {
+        if let Err(e) = std::fs::metadata(p) {
+            let shown = crate::escape::escape(&p.to_string_lossy()).into_owned();
+            return Outcome::err(format!("nvprobe compare: {shown}: {e}\n"), 2);
+        }
+    }
+    if !o.no_sandbox {
+        let policy = crate::sys::sandbox::Policy {
+            read: named
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
+            ..crate::sys::sandbox::Policy::default()
+        };
+        let _ = crate::sys::sandbox::apply(&policy);
+    }
+    let deadline = started + Duration::from_millis(o.timeout_ms());
+    let inputs = match &args.k8s_nodes {
+        Some(file) => {
+            let name = file.to_string_lossy();
+            match crate::compare::read_bounded(file, crate::compare::K8S_LIMIT, false) {
+                Ok(bytes) => crate::compare::read_k8s_nodes(&bytes, &name),
+                Err(error) => crate::compare::Inputs {
+                    unread: vec![crate::compare::Unread {
+                        path: name.into_owned(),
+                        error,
+                    }],
+                    ..crate::compare::Inputs::default()
+                },
+            }
+        }
+        None => crate::compare::read_paths(&args.paths, deadline),
+    };
+    let c = crate::compare::compare(inputs);
+    crate::sys::signals::work_done();
+    let text = if o.json {
+        crate::export::json_text(&crate::compare::to_json(&c))
+    } else {
+        crate::compare::render(&c)
+    };
+    Outcome::out(text, c.exit_code())
 }
 
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one

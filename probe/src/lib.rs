@@ -92,6 +92,7 @@ pub mod assemble;
 pub mod capture;
 pub mod cli;
 pub mod codes;
+pub mod compare;
 pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;
