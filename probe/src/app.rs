@@ -94,22 +94,34 @@ struct Finish {
     sandbox: Source,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum FinishKind {
     Report,
     Labels,
     Export(ExportFormat),
     Capture,
+    /// `nvprobe explain`: the text and the messages it matches.
+    Explain(String, Vec<crate::explain::Message>),
 }
 
 impl Finish {
     fn outcome(self, probed: Result<Report, String>, stderr: String) -> Outcome {
+        let json = self.json;
         let mut report = match probed {
             Ok(r) => r,
             Err(e) => return Outcome::err(format!("nvprobe: {e}\n"), 3),
         };
         report.sources.insert(0, self.sandbox);
         let (stdout, code) = match (self.kind, &self.check) {
+            (FinishKind::Explain(text, messages), None) => {
+                let e = crate::explain::explain(&report, &text, messages, &self.env);
+                let out = if json {
+                    crate::explain::to_json(&report, &e)
+                } else {
+                    crate::explain::render(&report, &e)
+                };
+                (out, e.exit_code())
+            }
             (_, Some(req)) => {
                 let result = crate::doctor::check(&mut report, req, &self.env);
                 let text = if self.json {
@@ -179,6 +191,18 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     // `--root` on a capture bundle: its ioctl replies, environment and flags are replayed.
     if let Some(dir) = &o.root {
         crate::capture::prepare_replay(&mut opts, dir);
+    }
+    // `nvprobe explain TEXT`: a text that matches no known message is answered unprobed.
+    if let Some(Command::Explain(args)) = &cli.command {
+        let text = args.text.join(" ");
+        if crate::explain::recognise(&text).is_empty() {
+            let out = if o.json {
+                crate::explain::json_unknown(&text)
+            } else {
+                crate::explain::render_unknown(&text)
+            };
+            return Outcome::out(out, crate::explain::EXIT_UNKNOWN_MESSAGE);
+        }
     }
     // `nvprobe capture --out DIR`: DIR is checked before anything is probed.
     let capture = match &cli.command {
@@ -250,6 +274,10 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     let finish = Finish {
         json: o.json,
         kind: match &cli.command {
+            Some(Command::Explain(args)) => FinishKind::Explain(
+                args.text.join(" "),
+                crate::explain::recognise(&args.text.join(" ")),
+            ),
             Some(Command::Labels(_)) => FinishKind::Labels,
             Some(Command::Export(args)) => FinishKind::Export(args.format),
             Some(Command::Capture(_)) => FinishKind::Capture,

@@ -98,6 +98,7 @@ pub mod cudabin;
 pub mod detect;
 pub mod doctor;
 pub mod escape;
+pub mod explain;
 pub mod export;
 pub mod findings;
 pub mod ioctl;
