@@ -246,3 +246,26 @@ fn explain_incomplete_report_is_unknown() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["explain"]["verdict"], "unknown", "{:#}", v["explain"]);
 }
+
+/// "Unknown symbol in module" on a kernel 6.8 machine with driver 545.29.02 installed: the
+/// known-bad combination (with its source) is among the causes found.
+#[test]
+fn explain_unknown_symbol_names_the_known_bad_combination() {
+    let (v, rc) = explain(
+        "kernel-6.8-driver-545-no-module",
+        "modprobe: ERROR: could not insert 'nvidia': Unknown symbol in module, or unknown parameter (see dmesg)",
+    );
+    assert_eq!(rc, 1);
+    let present: Vec<&str> = v["explain"]["present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(present.contains(&"known-bad-kernel-driver"), "{present:?}");
+    assert!(
+        v["explain"]["present"]
+            .to_string()
+            .contains("nixpkgs/issues/296773")
+    );
+}
