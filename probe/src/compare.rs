@@ -915,6 +915,44 @@ mod tests {
         assert_eq!(odd.nodes.len(), 1);
     }
 
+    /// Real reports of every fixture, mangled byte by byte and cut short (a deterministic
+    /// fuzz run): reading, comparing and rendering never panic.
+    #[test]
+    fn compare_mangled_reports_never_panic() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden");
+        let mut rng = crate::testutil::XorShift(0x2323_b0b0);
+        let mut inputs = Inputs::default();
+        for e in std::fs::read_dir(fixtures).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let good = std::fs::read(&path).unwrap();
+            let v = parse_report(&good).unwrap();
+            inputs
+                .nodes
+                .push(node_from_report("good".into(), NodeSource::Report, &v));
+            for _ in 0..40 {
+                let mut bad = good.clone();
+                for _ in 0..=rng.below(8) {
+                    let i = rng.below(bad.len());
+                    bad[i] = u8::try_from(rng.below(256)).unwrap();
+                }
+                bad.truncate(rng.below(bad.len() + 1).max(1));
+                if let Ok(v) = parse_report(&bad) {
+                    inputs
+                        .nodes
+                        .push(node_from_report("bad".into(), NodeSource::Report, &v));
+                }
+                let k8s = read_k8s_nodes(&bad, "x");
+                inputs.nodes.extend(k8s.nodes);
+            }
+        }
+        let c = compare(inputs);
+        let _ = render(&c);
+        let _ = to_json(&c);
+    }
+
     #[test]
     fn compare_parse_report_refuses_other_json() {
         assert!(parse_report(b"{}").is_err());
