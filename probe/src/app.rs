@@ -5,7 +5,10 @@
 //! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
 //! `error` finding (for `check`: not satisfied; for `scan`: a path could not be read, or the deadline cut the scan short); 2 usage
 //! error; 3 the probe itself failed (deadline before any report). `labels`, `export`, `schema`
-//! and `capture` exit 0 once their output is written, whatever the report found.
+//! and `capture` exit 0 once their output is written, whatever the report found. `explain`:
+//! 0 none of the message's causes present, 1 one present (or unknown), 4 the text matches no
+//! known message ([`crate::explain`]). `compare`: 0 the same everywhere, 1 a difference or an
+//! input unread ([`crate::compare`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

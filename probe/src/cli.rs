@@ -56,14 +56,15 @@ pub struct ProbeOptions {
     pub no_sandbox: bool,
 }
 
-/// The options of `nvprobe scan`, which reads only the files it is given.
+/// The options of `nvprobe scan` and `nvprobe compare`, which read only the files they are
+/// given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ScanOptions {
-    /// Print the inventory as one JSON object on stdout.
+    /// Print the result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 
-    /// Hard deadline for the whole scan, in milliseconds (1 to 600000) [default: 2000].
+    /// Hard deadline for the whole command, in milliseconds (1 to 600000) [default: 2000].
     #[arg(long, value_name = "MS", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
     pub timeout: Option<u64>,
