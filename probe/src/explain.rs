@@ -490,6 +490,7 @@ mod tests {
             ),
             ("cuInit failed: 804", "compat-not-supported"),
             ("CUDA error 999", "unknown-error"),
+            ("RuntimeError: CUDA error: unknown error", "unknown-error"),
             (
                 "Failed to initialize NVML: Driver/library version mismatch",
                 "nvml-version-mismatch",
