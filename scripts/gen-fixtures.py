@@ -330,6 +330,21 @@ def kernel_update_no_dkms():
     m.lib_modules("6.8.0-51-generic")
 
 
+def kernel_68_driver_545():
+    """A kernel update to 6.8 with driver 545.29.02 installed: DKMS could not build the module
+    for 6.8 (NixOS/nixpkgs#296773, "Build failure: nvidia-x11-545.29.02-6.8.1"), so it exists
+    only for the previous kernel; the driver's userspace (libcuda 545.29.02) is in the loader
+    cache."""
+    m = Machine("kernel-6.8-driver-545-no-module")
+    bare_ubuntu(m, "6.8.0-51-generic")
+    m.pci("0000:01:00.0", 0x10DE, 0x2684, 0x1043, 0x889D, 0x030000, 0xA1, parent="pci0000:00/0000:00:01.0")
+    m.write("/proc/modules", "nvme 61440 2 - Live 0x0000000000000000\n")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+    m.lib_modules("6.5.0-45-generic", "updates/dkms")
+    m.lib_modules("6.8.0-51-generic")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("545.29.02")))
+
+
 def nouveau():
     m = Machine("nouveau")
     m.kernel("6.11.4-301.fc41.x86_64", "Linux version 6.11.4-301.fc41.x86_64 (mockbuild@a0ad3e8ac2fd4b8a8b2ce3bdab0b8d67) (gcc (GCC) 14.2.1 20240912 (Red Hat 14.2.1-3), GNU ld version 2.43.1-2.fc41) #1 SMP PREEMPT_DYNAMIC Sun Oct 20 15:02:33 UTC 2024")
@@ -781,7 +796,7 @@ def mixed_4090_a4000_570():
 def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
-    for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, nouveau, container_535,
+    for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, kernel_68_driver_545, nouveau, container_535,
                  permission_denied_550, nodes_missing_570, legacy_470, pascal_on_590,
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,

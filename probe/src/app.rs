@@ -5,7 +5,10 @@
 //! Exit codes: 0 report written, no `error` finding; 1 report written with at least one
 //! `error` finding (for `check`: not satisfied; for `scan`: a path could not be read, or the deadline cut the scan short); 2 usage
 //! error; 3 the probe itself failed (deadline before any report). `labels`, `export`, `schema`
-//! and `capture` exit 0 once their output is written, whatever the report found.
+//! and `capture` exit 0 once their output is written, whatever the report found. `explain`:
+//! 0 none of the message's causes present, 1 one present (or unknown), 4 the text matches no
+//! known message ([`crate::explain`]). `compare`: 0 the same everywhere, 1 a difference or an
+//! input unread ([`crate::compare`]).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -94,22 +97,34 @@ struct Finish {
     sandbox: Source,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum FinishKind {
     Report,
     Labels,
     Export(ExportFormat),
     Capture,
+    /// `nvprobe explain`: the text and the messages it matches.
+    Explain(String, Vec<crate::explain::Message>),
 }
 
 impl Finish {
     fn outcome(self, probed: Result<Report, String>, stderr: String) -> Outcome {
+        let json = self.json;
         let mut report = match probed {
             Ok(r) => r,
             Err(e) => return Outcome::err(format!("nvprobe: {e}\n"), 3),
         };
         report.sources.insert(0, self.sandbox);
         let (stdout, code) = match (self.kind, &self.check) {
+            (FinishKind::Explain(text, messages), None) => {
+                let e = crate::explain::explain(&report, &text, messages, &self.env);
+                let out = if json {
+                    crate::explain::to_json(&report, &e)
+                } else {
+                    crate::explain::render(&report, &e)
+                };
+                (out, e.exit_code())
+            }
             (_, Some(req)) => {
                 let result = crate::doctor::check(&mut report, req, &self.env);
                 let text = if self.json {
@@ -147,6 +162,8 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
         }
         // `nvprobe scan PATH...` reads only the given files: no machine probe.
         Some(Command::Scan(args)) => return scan(&cli.options(), &args.paths, started),
+        // `nvprobe compare` reads reports, bundles or node lists: no machine probe.
+        Some(Command::Compare(args)) => return compare(&cli.options(), args, started),
         _ => {}
     }
     let o = cli.options();
@@ -177,6 +194,18 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     // `--root` on a capture bundle: its ioctl replies, environment and flags are replayed.
     if let Some(dir) = &o.root {
         crate::capture::prepare_replay(&mut opts, dir);
+    }
+    // `nvprobe explain TEXT`: a text that matches no known message is answered unprobed.
+    if let Some(Command::Explain(args)) = &cli.command {
+        let text = args.text.join(" ");
+        if crate::explain::recognise(&text).is_empty() {
+            let out = if o.json {
+                crate::explain::json_unknown(&text)
+            } else {
+                crate::explain::render_unknown(&text)
+            };
+            return Outcome::out(out, crate::explain::EXIT_UNKNOWN_MESSAGE);
+        }
     }
     // `nvprobe capture --out DIR`: DIR is checked before anything is probed.
     let capture = match &cli.command {
@@ -248,6 +277,10 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     let finish = Finish {
         json: o.json,
         kind: match &cli.command {
+            Some(Command::Explain(args)) => FinishKind::Explain(
+                args.text.join(" "),
+                crate::explain::recognise(&args.text.join(" ")),
+            ),
             Some(Command::Labels(_)) => FinishKind::Labels,
             Some(Command::Export(args)) => FinishKind::Export(args.format),
             Some(Command::Capture(_)) => FinishKind::Capture,
@@ -332,6 +365,58 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Overrides => x::overrides(report),
         }
     }
+}
+
+/// `nvprobe compare`: exit 0 when every input was read and the nodes are the same where it
+/// matters, 1 when they differ or an input could not be read, 2 when a named input does not
+/// exist.
+fn compare(
+    o: &crate::cli::ProbeOptions,
+    args: &crate::cli::CompareArgs,
+    started: Instant,
+) -> Outcome {
+    let named: Vec<&PathBuf> = args.paths.iter().chain(&args.k8s_nodes).collect();
+    for p in &named {
+        if let Err(e) = std::fs::metadata(p) {
+            let shown = crate::escape::escape(&p.to_string_lossy()).into_owned();
+            return Outcome::err(format!("nvprobe compare: {shown}: {e}\n"), 2);
+        }
+    }
+    if !o.no_sandbox {
+        let policy = crate::sys::sandbox::Policy {
+            read: named
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok())
+                .collect(),
+            ..crate::sys::sandbox::Policy::default()
+        };
+        let _ = crate::sys::sandbox::apply(&policy);
+    }
+    let deadline = started + Duration::from_millis(o.timeout_ms());
+    let inputs = match &args.k8s_nodes {
+        Some(file) => {
+            let name = file.to_string_lossy();
+            match crate::compare::read_bounded(file, crate::compare::K8S_LIMIT, false) {
+                Ok(bytes) => crate::compare::read_k8s_nodes(&bytes, &name),
+                Err(error) => crate::compare::Inputs {
+                    unread: vec![crate::compare::Unread {
+                        path: name.into_owned(),
+                        error,
+                    }],
+                    ..crate::compare::Inputs::default()
+                },
+            }
+        }
+        None => crate::compare::read_paths(&args.paths, deadline),
+    };
+    let c = crate::compare::compare(inputs);
+    crate::sys::signals::work_done();
+    let text = if o.json {
+        crate::export::json_text(&crate::compare::to_json(&c))
+    } else {
+        crate::compare::render(&c)
+    };
+    Outcome::out(text, c.exit_code())
 }
 
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one

@@ -56,14 +56,15 @@ pub struct ProbeOptions {
     pub no_sandbox: bool,
 }
 
-/// The options of `nvprobe scan`, which reads only the files it is given.
+/// The options of `nvprobe scan` and `nvprobe compare`, which read only the files they are
+/// given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ScanOptions {
-    /// Print the inventory as one JSON object on stdout.
+    /// Print the result as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
 
-    /// Hard deadline for the whole scan, in milliseconds (1 to 600000) [default: 2000].
+    /// Hard deadline for the whole command, in milliseconds (1 to 600000) [default: 2000].
     #[arg(long, value_name = "MS", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_MS))]
     pub timeout: Option<u64>,
@@ -107,10 +108,13 @@ impl Cli {
             Some(Command::Capture(a)) => self.opts.merged(&a.opts),
             Some(Command::Labels(a)) => self.opts.merged(a),
             Some(Command::Export(a)) => self.opts.merged(&a.opts),
-            Some(Command::Scan(a)) => self.opts.merged(&ProbeOptions {
-                json: a.opts.json,
-                timeout: a.opts.timeout,
-                no_sandbox: a.opts.no_sandbox,
+            Some(Command::Explain(a)) => self.opts.merged(&a.opts),
+            Some(
+                Command::Compare(CompareArgs { opts, .. }) | Command::Scan(ScanArgs { opts, .. }),
+            ) => self.opts.merged(&ProbeOptions {
+                json: opts.json,
+                timeout: opts.timeout,
+                no_sandbox: opts.no_sandbox,
                 ..ProbeOptions::default()
             }),
         }
@@ -255,6 +259,33 @@ pub enum Command {
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
 
+    /// What an error message means, and which of its causes is present here.
+    ///
+    /// Takes an error message as people paste it ("CUDA driver version is insufficient for
+    /// CUDA runtime version", "Failed to initialize NVML: Driver/library version mismatch",
+    /// `cuInit` 803, ...), names its known causes, probes this machine (the same options as
+    /// `nvprobe`: --root, --json, --timeout, ...) and answers with the findings that apply
+    /// here, or "none of the known causes is present" with what was checked. The messages and
+    /// their sources are the vendored table `data/error-messages.tsv`. Exit codes: 0 a known
+    /// message and none of its causes is present here; 1 a cause is present here (or the report
+    /// is incomplete, so none can be ruled out); 2 usage error; 3 the probe itself failed;
+    /// 4 the text matches no known message.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
+
+    /// What differs, where it matters, between the reports of many nodes.
+    ///
+    /// Reads `nvprobe --json` reports and capture bundles (files, or a directory of them; a
+    /// directory's `*.json` files and bundle subdirectories, symlinks not followed), or with
+    /// --k8s-nodes the output of `kubectl get nodes -o json` (the labels `nvprobe labels`
+    /// writes), and says what differs: driver branch (mixed branches are a known cause of
+    /// NCCL hangs), driver version, the driver's CUDA version, GPU models, whether CUDA
+    /// starts, fabric manager, container toolkit. Probes nothing. Exit codes: 0 every input
+    /// read and the same everywhere; 1 a difference, or an input unreadable or incomplete;
+    /// 2 usage error; 3 the comparison itself failed.
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
+
     /// Print the JSON Schema of the `--json` report.
     ///
     /// Print the JSON Schema (draft 2020-12) of the `--json` report, including the `check`
@@ -269,6 +300,20 @@ Examples:
   nvprobe check --binary /opt/venv/lib/python3.12/site-packages/torch/lib
   NVIDIA_REQUIRE_CUDA='cuda>=12.6' nvprobe check
   nvprobe check --cuda 13.0 --json | jq .check.verdict";
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  nvprobe explain 'CUDA driver version is insufficient for CUDA runtime version'
+  nvprobe explain Failed to initialize NVML: Driver/library version mismatch
+  nvprobe explain cuInit 803
+  nvprobe explain --json CUDA_ERROR_UNSUPPORTED_PTX_VERSION";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  nvprobe compare node-a.json node-b.json node-c.json
+  nvprobe compare reports/                 every *.json report and capture bundle in it
+  kubectl get nodes -o json > nodes.json && nvprobe compare --k8s-nodes nodes.json
+  nvprobe compare --json reports/ | jq .compare.verdict";
 
 const LABELS_EXAMPLES: &str = "\
 Examples:
@@ -331,6 +376,34 @@ pub struct ScanArgs {
 
     /// ELF files or directories to scan.
     #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `nvprobe explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ProbeOptions,
+
+    /// The error message, as pasted (several words are joined with spaces).
+    #[arg(value_name = "TEXT", required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub text: Vec<String>,
+}
+
+/// `nvprobe compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub opts: ScanOptions,
+
+    /// `kubectl get nodes -o json` output: compare the nodes by their labels.
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    pub k8s_nodes: Option<PathBuf>,
+
+    /// `nvprobe --json` reports, capture bundles, or directories of them.
+    #[arg(value_name = "REPORT", required_unless_present = "k8s_nodes")]
     pub paths: Vec<PathBuf>,
 }
 

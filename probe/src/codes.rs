@@ -117,6 +117,8 @@ catalogue! {
         "a Linux NVIDIA driver package is installed inside WSL2, which breaks the WSL driver";
     WSL_TOOLS_NOT_ON_PATH = "wsl-tools-not-on-path", [Info],
         "`nvidia-smi` is in `/usr/lib/wsl/lib` but not on `PATH` (SSH, systemd)";
+    KNOWN_BAD_KERNEL_DRIVER = "known-bad-kernel-driver", [Error],
+        "the installed, unloaded driver release is known not to build for the running kernel (a row of `data/known-bad.tsv`; the finding cites its source)";
 
 }
 

@@ -96,11 +96,13 @@ pub mod assemble;
 pub mod capture;
 pub mod cli;
 pub mod codes;
+pub mod compare;
 pub mod crosscheck;
 pub mod cudabin;
 pub mod detect;
 pub mod doctor;
 pub mod escape;
+pub mod explain;
 pub mod export;
 pub mod findings;
 pub mod ioctl;
@@ -334,6 +336,8 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     // 5. The compatibility doctor: overrides, the library inventory, forward compatibility,
     //    architecture support, fabric manager.
     doctor::apply(opts, &mut report, facts.pci.as_ref());
+    // 5b. Known-bad combinations (data/known-bad.tsv).
+    doctor::known_bad::apply(&mut report);
     // 6. Only with --cross-check: NVML through the glibc shim, bounded by what is left of the
     //    deadline (with a reserve, so a hanging NVML still ends in a written report).
     if opts.cross_check {

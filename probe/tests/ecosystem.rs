@@ -349,6 +349,7 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("jetson-orin-container-no-runtime", ""),
         ("jetson-orin-l4t-36", "__cuda=12.6=0 __cuda_arch=8.7=0"),
         ("kernel-update-no-dkms", ""),
+        ("kernel-6.8-driver-545-no-module", ""),
         (
             "legacy-k80-proprietary-470",
             "__cuda=11.4=0 __cuda_arch=3.7=0",

@@ -160,7 +160,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nvprobe-gen-docs-{}", std::process::id()));
         let files = super::generate(&dir).unwrap();
         let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
-        for cmd in ["check", "capture", "scan", "labels", "export", "schema"] {
+        for cmd in [
+            "check", "capture", "scan", "labels", "export", "explain", "compare", "schema",
+        ] {
             assert!(
                 read("completions/nvprobe.bash").contains(cmd),
                 "bash: {cmd}"
@@ -182,7 +184,7 @@ mod tests {
             man.contains(".TH nvprobe 1") && man.contains("Examples:"),
             "{man}"
         );
-        assert_eq!(files.len(), 3 + 1 + 6);
+        assert_eq!(files.len(), 3 + 1 + 8);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

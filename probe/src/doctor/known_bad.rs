@@ -1,0 +1,259 @@
+//! Known-bad combinations: the vendored table `data/known-bad.tsv`, a source per row, and the
+//! rule that raises `known-bad-kernel-driver` from it.
+//!
+//! A `kernel-driver` row says that driver releases `driver_from..=driver_to` cannot be built
+//! (or linked) for kernels from `kernel_from` on. It applies where the driver is **not**
+//! loaded (a loaded module was evidently built: a distribution may have patched it) and the
+//! installed driver release is known from its userspace (the `libcuda` the loader selects,
+//! which the driver packages install with the module sources). It never applies in a
+//! container, under WSL2 or gVisor (no module of their own). The finding quotes the row's
+//! source.
+
+use crate::codes::KNOWN_BAD_KERNEL_DRIVER;
+use crate::report::{Finding, PlatformKind, Report, Severity};
+use crate::tables::compare_versions;
+
+/// The vendored table.
+pub const TABLE: &str = include_str!("../../../data/known-bad.tsv");
+
+/// One row of [`TABLE`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Stable name.
+    pub id: String,
+    /// `kernel-driver`.
+    pub kind: String,
+    /// The first kernel release affected.
+    pub kernel_from: String,
+    /// The first driver release affected.
+    pub driver_from: String,
+    /// The last driver release affected.
+    pub driver_to: String,
+    /// The first good release of that branch, if the source names one.
+    pub fixed_in: Option<String>,
+    /// What happens.
+    pub what: String,
+    /// Where it is said.
+    pub source: String,
+}
+
+/// The rows of [`TABLE`] (a malformed row is skipped; a test keeps there none).
+pub fn rows() -> Vec<Row> {
+    TABLE
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let [
+                id,
+                kind,
+                kernel_from,
+                driver_from,
+                driver_to,
+                fixed_in,
+                what,
+                source,
+            ] = c.as_slice()
+            else {
+                return None;
+            };
+            Some(Row {
+                id: (*id).to_owned(),
+                kind: (*kind).to_owned(),
+                kernel_from: (*kernel_from).to_owned(),
+                driver_from: (*driver_from).to_owned(),
+                driver_to: (*driver_to).to_owned(),
+                fixed_in: Some((*fixed_in).to_owned()).filter(|f| !f.is_empty()),
+                what: (*what).to_owned(),
+                source: (*source).to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The numeric part of a kernel release: `6.8.0-51-generic` → `6.8.0`; `None` without one.
+pub fn kernel_version(release: &str) -> Option<&str> {
+    let end = release
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(release.len());
+    let v = release.get(..end)?.trim_end_matches('.');
+    (v.contains('.') && v.starts_with(|c: char| c.is_ascii_digit())).then_some(v)
+}
+
+/// The `kernel-driver` rows that say `driver` cannot be built for kernel `kernel` (a version).
+pub fn kernel_driver_rows(kernel: &str, driver: &str) -> Vec<Row> {
+    use std::cmp::Ordering::{Greater, Less};
+    rows()
+        .into_iter()
+        .filter(|r| r.kind == "kernel-driver")
+        .filter(|r| compare_versions(kernel, &r.kernel_from) != Less)
+        .filter(|r| {
+            compare_versions(driver, &r.driver_from) != Less
+                && compare_versions(driver, &r.driver_to) != Greater
+        })
+        .collect()
+}
+
+/// Adds `known-bad-kernel-driver` where the installed, unloaded driver is a known-bad
+/// combination with the running kernel.
+pub fn apply(report: &mut Report) {
+    if report.driver.is_some()
+        || report.platform.in_container
+        || matches!(
+            report.platform.kind,
+            PlatformKind::Wsl2 | PlatformKind::Gvisor | PlatformKind::Container
+        )
+    {
+        return;
+    }
+    let Some(release) = report.platform.kernel_release.clone() else {
+        return;
+    };
+    let Some(kernel) = kernel_version(&release) else {
+        return;
+    };
+    let Some(installed) = report
+        .libraries
+        .iter()
+        .find(|l| l.kind == "cuda-driver" && l.selected && !l.stub)
+        .and_then(|l| l.version.clone())
+    else {
+        return;
+    };
+    for row in kernel_driver_rows(kernel, installed.as_str()) {
+        let fix = match &row.fixed_in {
+            Some(f) => format!("Install driver {f} or newer of that branch (or a newer branch)"),
+            None => "Install a newer driver release that supports this kernel (its release notes list the supported kernels)".to_owned(),
+        };
+        report.findings.push(Finding::new(
+            KNOWN_BAD_KERNEL_DRIVER,
+            Severity::Error,
+            format!(
+                "The installed driver {installed} (its libcuda) is a known-bad combination with kernel {release}: {} Source: {}.",
+                row.what, row.source
+            ),
+            format!(
+                "{fix}, then rebuild the module ('sudo dkms autoinstall -k {release}') and reboot; or boot a kernel older than {}.",
+                row.kernel_from
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check mode of the vendored table: eight columns, unique ids, known kinds, versions
+    /// that parse, `driver_from <= driver_to < fixed_in` in one branch, a URL in every source.
+    #[test]
+    fn known_bad_table_is_valid() {
+        let data_rows = TABLE
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .count();
+        let rows = rows();
+        assert_eq!(rows.len() + 1, data_rows, "a row without eight columns");
+        assert!(!rows.is_empty());
+        let version = |v: &str| {
+            !v.is_empty()
+                && v.split('.').count() >= 2
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let mut ids = std::collections::HashSet::new();
+        for r in &rows {
+            assert!(ids.insert(r.id.clone()), "duplicate {}", r.id);
+            assert_eq!(r.kind, "kernel-driver", "{}", r.id);
+            for v in [&r.kernel_from, &r.driver_from, &r.driver_to] {
+                assert!(version(v), "{}: {v:?}", r.id);
+            }
+            let branch = |v: &str| v.split('.').next().unwrap().to_owned();
+            assert_eq!(branch(&r.driver_from), branch(&r.driver_to), "{}", r.id);
+            assert_ne!(
+                compare_versions(&r.driver_from, &r.driver_to),
+                std::cmp::Ordering::Greater,
+                "{}",
+                r.id
+            );
+            if let Some(f) = &r.fixed_in {
+                assert!(version(f), "{}", r.id);
+                assert_eq!(
+                    compare_versions(f, &r.driver_to),
+                    std::cmp::Ordering::Greater,
+                    "{}",
+                    r.id
+                );
+            }
+            assert!(r.source.contains("https://"), "{}: no URL", r.id);
+            assert!(!r.what.is_empty(), "{}", r.id);
+        }
+    }
+
+    #[test]
+    fn known_bad_kernel_version_and_ranges() {
+        assert_eq!(kernel_version("6.8.0-51-generic"), Some("6.8.0"));
+        assert_eq!(
+            kernel_version("5.14.0-427.42.1.el9_4.x86_64"),
+            Some("5.14.0")
+        );
+        assert_eq!(kernel_version("6.7"), Some("6.7"));
+        assert_eq!(kernel_version("weird"), None);
+        assert_eq!(kernel_version(""), None);
+        let ids = |k: &str, d: &str| -> Vec<String> {
+            kernel_driver_rows(k, d).into_iter().map(|r| r.id).collect()
+        };
+        assert_eq!(ids("6.8.0", "545.29.02"), ["kernel-6.8-545"]);
+        assert!(ids("6.7.0", "545.29.02").is_empty());
+        assert_eq!(ids("6.3.1", "530.30.02"), ["kernel-6.3-vm-flags-530"]);
+        assert!(ids("6.3.1", "530.41.03").is_empty());
+        assert!(ids("6.2.16", "530.30.02").is_empty());
+        assert_eq!(ids("6.7.3", "550.40.07"), ["kernel-6.7.3-rcu-550"]);
+        assert!(ids("6.7.2", "550.40.07").is_empty());
+        assert!(ids("6.8.0", "550.54.14").is_empty());
+        assert!(ids("6.8.0", "580.65.06").is_empty());
+    }
+
+    /// On the fixture machine (kernel 6.8, driver 545.29.02 installed, module not built): the
+    /// finding, with the row's source. With the module loaded, or in a container, none.
+    #[test]
+    fn known_bad_kernel_driver_on_fixture() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/kernel-6.8-driver-545-no-module"
+        );
+        let report = crate::probe(&crate::Options::new(crate::root::Root::at(root)));
+        let f: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.code == KNOWN_BAD_KERNEL_DRIVER)
+            .collect();
+        assert_eq!(f.len(), 1, "{:?}", report.findings);
+        assert!(f[0].message.contains("545.29.02"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("https://github.com/NixOS/nixpkgs/issues/296773"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].remedy.contains("dkms autoinstall -k 6.8.0-51-generic"));
+        let strip = |r: &Report| {
+            let mut r = r.clone();
+            r.findings.retain(|f| f.code != KNOWN_BAD_KERNEL_DRIVER);
+            r
+        };
+        let mut r = strip(&report);
+        r.platform.in_container = true;
+        apply(&mut r);
+        assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
+        let mut r = strip(&report);
+        r.platform.kernel_release = Some("6.5.0-45-generic".into());
+        apply(&mut r);
+        assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
+        let mut r = strip(&report);
+        r.libraries.clear();
+        apply(&mut r);
+        assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
+    }
+}
