@@ -351,6 +351,58 @@ pub fn evaluate(facts: &Facts, report: &Report) -> Vec<Finding> {
     out
 }
 
+/// The findings of what the ioctl source recorded: device nodes it may not open, calls gVisor
+/// refused, GPUs the driver reports lost, and values where the driver and procfs/sysfs
+/// disagree ([`crate::ioctl::merge_into`]).
+pub fn ioctl(outcome: &crate::ioctl::IoctlOutcome, disagreements: &[String]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (path, errno) in &outcome.denied {
+        out.push(Finding::new(
+            crate::codes::DEVICE_PERMISSION_DENIED,
+            Severity::Error,
+            format!("{path} exists but cannot be opened: {errno}"),
+            "Run as a user with access to the NVIDIA device nodes (usually the video group, or \
+             mode 0666 from the driver's DeviceFileMode), or in a container pass the device \
+             through (--gpus, the NVIDIA container toolkit, or a device cgroup rule for major 195).",
+        ));
+    }
+    for bus in &outcome.lost {
+        out.push(Finding::new(
+            crate::codes::GPU_LOST,
+            Severity::Error,
+            format!("The driver reports the GPU at {bus} as lost (NV_ERR_GPU_IS_LOST)"),
+            "The GPU fell off the bus or stopped responding. Check the kernel log for Xid \
+             errors; a reset (nvidia-smi -r) or a reboot is usually needed.",
+        ));
+    }
+    if !outcome.refusals.is_empty() {
+        out.push(Finding::new(
+            crate::codes::GVISOR_NVPROXY_LIMIT,
+            Severity::Warning,
+            format!(
+                "The sandbox's NVIDIA proxy (gVisor nvproxy) refused: {}",
+                outcome.refusals.join(", ")
+            ),
+            "gVisor passes only allow-listed NVIDIA ioctls for supported driver versions. Use a \
+             driver version runsc supports, enable the needed capabilities \
+             (--nvproxy-driver-capabilities), or read these values outside the sandbox.",
+        ));
+    }
+    if !disagreements.is_empty() {
+        out.push(Finding::new(
+            crate::codes::SOURCES_DISAGREE,
+            Severity::Warning,
+            format!(
+                "The NVIDIA driver and procfs/sysfs disagree: {}",
+                disagreements.join("; ")
+            ),
+            "Usually a stale bind mount of /proc or /sys, or a driver reloaded without a \
+             reboot; the values from the driver (ioctl) are the current ones.",
+        ));
+    }
+    out
+}
+
 /// Why a GPU's compute capability is unknown, when it is.
 pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
     if g.compute_capability.is_some() {

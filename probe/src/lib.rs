@@ -326,7 +326,11 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
             allow_strict_check: true,
         },
     );
-    ioctl::merge_into(&mut report, &outcome);
+    let disagreements = ioctl::merge_into(&mut report, &outcome);
+    // The ioctl source records facts; what they mean is a rule's.
+    report
+        .findings
+        .extend(findings::ioctl(&outcome, &disagreements));
     // 3b. The platform: WSL2 (/dev/dxg), gVisor, Tegra, containers.
     platform::refine(opts, &facts, &mut report);
     assemble::complete(&mut report);

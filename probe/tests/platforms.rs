@@ -60,7 +60,10 @@ fn pipeline(name: &str, env: Env, nv: &dyn NvDriver, dxg: &dyn DxgDevice, deep: 
             allow_strict_check: true,
         },
     );
-    ioctl::merge_into(&mut report, &outcome);
+    let disagreements = ioctl::merge_into(&mut report, &outcome);
+    report
+        .findings
+        .extend(nvprobe::findings::ioctl(&outcome, &disagreements));
     platform::refine_with(&opts, &facts, &mut report, dxg);
     assemble::complete(&mut report);
     let f = findings::evaluate(&facts, &report);

@@ -91,7 +91,7 @@ use std::fmt::Write as _;
 
 use rustix::io::Errno;
 
-use crate::report::{self, Finding, Severity, Source, SourceStatus};
+use crate::report::{self, Source, SourceStatus};
 use rm::{Rm, RmError};
 use variant::{
     AbiMatch, AbiVariant, BuildVersionLayout, DriverVersion, FbInfoLayout, GpuInfoLayout,
@@ -287,8 +287,12 @@ pub struct IoctlOutcome {
     pub strict_check_used: bool,
     /// `ioctl` and `ioctl-deep` records.
     pub sources: Vec<Source>,
-    /// `device-permission-denied`, `gvisor-nvproxy-limit`, `gpu-lost`.
-    pub findings: Vec<Finding>,
+    /// Device nodes that exist but could not be opened: (path, errno name).
+    pub denied: Vec<(String, String)>,
+    /// Calls refused the way gVisor nvproxy refuses, in words (only under gVisor).
+    pub refusals: Vec<String>,
+    /// Bus ids of GPUs the driver reports lost (`NV_ERR_GPU_IS_LOST`).
+    pub lost: Vec<String>,
 }
 
 /// The source names this module records.
@@ -305,7 +309,8 @@ struct Ctx<'o> {
     opts: &'o IoctlOptions,
     /// Calls refused the way gVisor nvproxy refuses, in words.
     refusals: Vec<String>,
-    findings: Vec<Finding>,
+    denied: Vec<(String, String)>,
+    lost: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -336,14 +341,7 @@ impl Ctx<'_> {
     }
 
     fn permission_denied(&mut self, path: &str, e: Errno) {
-        self.findings.push(Finding::new(
-            crate::codes::DEVICE_PERMISSION_DENIED,
-            Severity::Error,
-            format!("{path} exists but cannot be opened: {}", errno_name(e)),
-            "Run as a user with access to the NVIDIA device nodes (usually the video group, or \
-             mode 0666 from the driver's DeviceFileMode), or in a container pass the device \
-             through (--gpus, the NVIDIA container toolkit, or a device cgroup rule for major 195).",
-        ));
+        self.denied.push((path.to_owned(), errno_name(e)));
     }
 }
 
@@ -385,12 +383,15 @@ pub fn probe_ioctl(driver: &dyn NvDriver, opts: &IoctlOptions) -> IoctlOutcome {
         excluded_gpu_ids: Vec::new(),
         strict_check_used: false,
         sources: Vec::new(),
-        findings: Vec::new(),
+        denied: Vec::new(),
+        refusals: Vec::new(),
+        lost: Vec::new(),
     };
     let mut ctx = Ctx {
         opts,
         refusals: Vec::new(),
-        findings: Vec::new(),
+        denied: Vec::new(),
+        lost: Vec::new(),
     };
     let mut ctl = match open_node(driver, CTL_PATH, false) {
         Ok(f) => f,
@@ -429,7 +430,9 @@ pub fn probe_ioctl(driver: &dyn NvDriver, opts: &IoctlOptions) -> IoctlOutcome {
                     format!("{CTL_PATH} could not be opened"),
                 ));
             }
-            out.findings = ctx.findings;
+            out.denied = ctx.denied;
+            out.refusals = ctx.refusals;
+            out.lost = ctx.lost;
             return out;
         }
     };
@@ -473,20 +476,9 @@ pub fn probe_ioctl(driver: &dyn NvDriver, opts: &IoctlOptions) -> IoctlOutcome {
     }
     drop(ctl);
 
-    out.findings = ctx.findings;
-    if !ctx.refusals.is_empty() {
-        out.findings.push(Finding::new(
-            crate::codes::GVISOR_NVPROXY_LIMIT,
-            Severity::Warning,
-            format!(
-                "The sandbox's NVIDIA proxy (gVisor nvproxy) refused: {}",
-                ctx.refusals.join(", ")
-            ),
-            "gVisor passes only allow-listed NVIDIA ioctls for supported driver versions. Use a \
-             driver version runsc supports, enable the needed capabilities \
-             (--nvproxy-driver-capabilities), or read these values outside the sandbox.",
-        ));
-    }
+    out.denied = ctx.denied;
+    out.refusals = ctx.refusals;
+    out.lost = ctx.lost;
     out
 }
 
@@ -937,21 +929,8 @@ fn lost_check(ctx: &mut Ctx<'_>, card: &CardInfo, e: RmError) {
 }
 
 fn gpu_lost(ctx: &mut Ctx<'_>, card: &CardInfo) {
-    let already = ctx
-        .findings
-        .iter()
-        .any(|f| f.code == crate::codes::GPU_LOST && f.message.contains(&card.bus_id));
-    if !already {
-        ctx.findings.push(Finding::new(
-            crate::codes::GPU_LOST,
-            Severity::Error,
-            format!(
-                "The driver reports the GPU at {} as lost (NV_ERR_GPU_IS_LOST)",
-                card.bus_id
-            ),
-            "The GPU fell off the bus or stopped responding. Check the kernel log for Xid \
-             errors; a reset (nvidia-smi -r) or a reboot is usually needed.",
-        ));
+    if !ctx.lost.contains(&card.bus_id) {
+        ctx.lost.push(card.bus_id.clone());
     }
 }
 
@@ -1226,7 +1205,10 @@ pub fn errno_name(e: Errno) -> String {
 /// fills what the ioctls know and the report does not, adds GPUs only the driver lists, and
 /// says so (finding `sources-disagree`) where the driver and procfs/sysfs differ. Call it
 /// before deriving values from `driver.version` (branch, CUDA version).
-pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) {
+///
+/// Returns where the driver and the files disagree, in words (facts for the rules stage,
+/// [`crate::findings::ioctl`]).
+pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) -> Vec<String> {
     let mut disagreements: Vec<String> = Vec::new();
     // A version the kernel gave that is not a version is not a driver fact.
     let version = outcome
@@ -1275,19 +1257,7 @@ pub fn merge_into(report: &mut report::Report, outcome: &IoctlOutcome) {
     }
 
     report.sources.extend(outcome.sources.iter().cloned());
-    report.findings.extend(outcome.findings.iter().cloned());
-    if !disagreements.is_empty() {
-        report.findings.push(Finding::new(
-            crate::codes::SOURCES_DISAGREE,
-            Severity::Warning,
-            format!(
-                "The NVIDIA driver and procfs/sysfs disagree: {}",
-                disagreements.join("; ")
-            ),
-            "Usually a stale bind mount of /proc or /sys, or a driver reloaded without a \
-             reboot; the values from the driver (ioctl) are the current ones.",
-        ));
-    }
+    disagreements
 }
 
 fn fill_or_note<T: std::fmt::Display>(
@@ -1530,9 +1500,14 @@ mod tests {
             excluded_gpu_ids: vec![],
             strict_check_used: false,
             sources: vec![Source::new(SOURCE_IOCTL, SourceStatus::Ok, "x")],
-            findings: vec![],
+            denied: vec![],
+            refusals: vec![],
+            lost: vec![],
         };
-        merge_into(&mut report, &outcome);
+        let disagreements = merge_into(&mut report, &outcome);
+        report
+            .findings
+            .extend(crate::findings::ioctl(&outcome, &disagreements));
         let d = report.driver.as_ref().unwrap();
         assert_eq!(
             (d.version.as_str(), d.branch, d.source),
