@@ -696,7 +696,11 @@ def jetson_orin_container_no_runtime():
     jetson("jetson-orin-container-no-runtime", in_container=True)
 
 
-def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml"), smi=True):
+CONTAINER_570_LINE = "NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Mar 25 18:52:58 UTC 2025"
+
+
+def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml"), smi=True,
+                   version="570.133.20", line=CONTAINER_570_LINE, extra_cache=()):
     """A Docker container on a host with `gpus` H100s (sysfs shows them all) and driver
     570.133.20; the toolkit injected the GPUs at indices `visible` (procfs copy + nodes)."""
     m = Machine(name)
@@ -708,29 +712,29 @@ def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml
     buses = [f"0000:{b:02x}:00.0" for b in (0x1b, 0x43, 0x52, 0x61)][:gpus]
     for i, bus in enumerate(buses):
         m.pci(bus, 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent=f"pci0000:{bus[5:7]}/0000:{bus[5:7]}:01.0")
-    m.nvidia_driver("570.133.20", "NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Mar 25 18:52:58 UTC 2025",
-                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "OE", modify_device_files=0)
+    m.nvidia_driver(version, line, "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "OE", modify_device_files=0)
     if visible:
         m.node("/dev/nvidiactl", 195, 255)
         if uvm:
             m.node("/dev/nvidia-uvm", 508, 0)
             m.node("/dev/nvidia-uvm-tools", 508, 1)
     for i in visible:
-        m.gpu_information(buses[i], "NVIDIA H100 80GB HBM3", f"GPU-5d2e8c4a-1f3b-4a6d-9e7c-0b1a2c3d4e{i:02x}", i, vbios="96.00.99.00.01", firmware="570.133.20")
+        m.gpu_information(buses[i], "NVIDIA H100 80GB HBM3", f"GPU-5d2e8c4a-1f3b-4a6d-9e7c-0b1a2c3d4e{i:02x}", i, vbios="96.00.99.00.01", firmware=version)
         m.node(f"/dev/nvidia{i}", 195, i)
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
     libdir = "/usr/lib/x86_64-linux-gnu"
     entries = []
     for base in libs:
-        m.write_bytes(f"{libdir}/{base}.so.570.133.20", elf_so(base + ".so.1"))
-        m.link(f"{libdir}/{base}.so.1", f"{base}.so.570.133.20")
+        m.write_bytes(f"{libdir}/{base}.so.{version}", elf_so(base + ".so.1"))
+        m.link(f"{libdir}/{base}.so.1", f"{base}.so.{version}")
         entries.append((base + ".so.1", f"{libdir}/{base}.so.1"))
     if "libcuda" in libs:
-        m.write_bytes(f"{libdir}/libnvidia-ptxjitcompiler.so.570.133.20", elf_so("libnvidia-ptxjitcompiler.so.1"))
-        m.link(f"{libdir}/libnvidia-ptxjitcompiler.so.1", "libnvidia-ptxjitcompiler.so.570.133.20")
+        m.write_bytes(f"{libdir}/libnvidia-ptxjitcompiler.so.{version}", elf_so("libnvidia-ptxjitcompiler.so.1"))
+        m.link(f"{libdir}/libnvidia-ptxjitcompiler.so.1", f"libnvidia-ptxjitcompiler.so.{version}")
     if smi:
         m.write("/usr/bin/nvidia-smi", "")
-    m.write_bytes("/etc/ld.so.cache", ld_so_cache(entries))
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(entries + list(extra_cache)))
+    return m
 
 
 def container_visible_subset():
@@ -757,6 +761,57 @@ def container_no_gpu_requested():
     m.write("/sys/module/nvidia/initstate", "live\n")
     m.write("/sys/module/nvidia/taint", "OE\n")
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+
+
+# --- issue 23: virtual-GPU managers ------------------------------------------------------------
+def cuda_runtime(m, full, soname, libdir="/usr/local/cuda/lib64"):
+    """A CUDA image's runtime: libcudart.so.<full> with its SONAME link, as the toolkit's
+    cuda-cudart package installs it; returns the ld.so.cache entry (the image's
+    /etc/ld.so.conf.d/000_cuda.conf puts this directory in the cache)."""
+    m.write_bytes(f"{libdir}/libcudart.so.{full}", elf_so(soname))
+    m.link(f"{libdir}/{soname}", f"libcudart.so.{full}")
+    m.write("/etc/ld.so.conf.d/000_cuda.conf", libdir + "\n")
+    return (soname, f"{libdir}/{soname}")
+
+
+def container_hami_580_cuda11():
+    """A Kubernetes pod on an H100 host with driver 580 (CUDA 13.0) under HAMi: the device
+    plugin mounted the host's /usr/local/vgpu/ld.so.preload over /etc/ld.so.preload and
+    libvgpu.so beside it; the image is a CUDA 11.8 one (libcudart 11.8.89): two majors behind."""
+    line = "NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build  (dvs-builder@U22-I3-AF03-09-1)  Sun Jul 27 06:54:38 UTC 2025"
+    m = container_base("container-hami-580-cuda11", gpus=1, visible=[0], version="580.65.06", line=line,
+                       extra_cache=[("libcudart.so.11.0", "/usr/local/cuda/lib64/libcudart.so.11.0")])
+    cuda_runtime(m, "11.8.89", "libcudart.so.11.0")
+    m.write("/etc/ld.so.preload", "/usr/local/vgpu/libvgpu.so\n")
+    m.write_bytes("/usr/local/vgpu/libvgpu.so", elf_so("libvgpu.so"))
+
+
+def vcuda_config(pod_uid, container, bus_id, memory, cores, driver=(570, 133)):
+    """gpu-manager's vcuda.config: struct resource_data_t (vcuda-controller include/hijack.h,
+    packed, aligned 8), as virtual-manager's setting_to_disk writes it: FILENAME_MAX 4096,
+    NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 16; 8240 bytes."""
+    import struct
+    b = bytearray(8240)
+    b[0:len(pod_uid)] = pod_uid.encode()
+    b[4096:4096 + len(container)] = container.encode()
+    b[8192:8192 + len(bus_id)] = bus_id.encode()
+    struct.pack_into("<QiiiiI", b, 8208, memory, cores, 1, driver[0], driver[1], 1 if cores < 100 else 0)
+    return bytes(b)
+
+
+def container_gpu_manager_570():
+    """A pod under tkestack GPU-Manager with tencent.com/vcuda-core 50: /usr/local/nvidia is
+    the virtual driver (libcuda-control.so), /etc/vcuda the pod's directory with the
+    container's vcuda.config; the image is CUDA 12.4."""
+    m = container_base("container-gpu-manager-570", gpus=1, visible=[0],
+                       extra_cache=[("libcudart.so.12", "/usr/local/cuda/lib64/libcudart.so.12")])
+    cuda_runtime(m, "12.4.127", "libcudart.so.12")
+    m.write_bytes("/usr/local/nvidia/lib64/libcuda-control.so", elf_so("libcuda-control.so"))
+    m.link("/usr/local/nvidia/lib64/libcuda.so.1", "libcuda-control.so")
+    m.write("/etc/vcuda/vcuda.sock", "")
+    cid = "k8s_cuda_trainer-7d9f8b6c5-x2v4q_default_3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d_0"
+    m.write_bytes(f"/etc/vcuda/{cid}/vcuda.config", vcuda_config("3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", cid, "00000000:1B:00.0", 4 * 268435456, 50))
+    m.write_bytes(f"/etc/vcuda/{cid}/pids.config", (4242).to_bytes(4, "little"))
 
 
 # --- issue 9: one label set per node -----------------------------------------------------------
@@ -786,7 +841,8 @@ def main():
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
-                 container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570):
+                 container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570,
+                 container_hami_580_cuda11, container_gpu_manager_570):
         make()
     # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
     for top, dirs, files in os.walk(OUT, topdown=False):

@@ -117,6 +117,14 @@ catalogue! {
         "a Linux NVIDIA driver package is installed inside WSL2, which breaks the WSL driver";
     WSL_TOOLS_NOT_ON_PATH = "wsl-tools-not-on-path", [Info],
         "`nvidia-smi` is in `/usr/lib/wsl/lib` but not on `PATH` (SSH, systemd)";
+    CUDA_RUNTIME_MAJORS_BEHIND = "cuda-runtime-majors-behind", [Info],
+        "the CUDA runtime is more than one major behind the driver's CUDA version: it runs (backward compatibility), but outside the one-major window of virtual-GPU managers";
+    VGPU_BASELINE_OLDER_THAN_RUNTIME = "vgpu-baseline-older-than-runtime", [Warning],
+        "a virtual-GPU manager (HAMi, GPU-Manager) whose hooks were built for an older CUDA than the runtime programs load";
+    VGPU_CUDA_MAJOR_MISMATCH = "vgpu-cuda-major-mismatch", [Warning],
+        "under a virtual-GPU manager, the runtime's, the driver's and the manager's CUDA majors differ";
+    VGPU_FRACTIONAL_ALLOCATION = "vgpu-fractional-allocation", [Info, Warning],
+        "a fractional GPU (`vcuda-core` or `CUDA_DEVICE_SM_LIMIT` below 100): cross-major CUDA use needs per-application hooks (warning when the runtime's major is not the driver's)";
 
 }
 

@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod platform_details;
 pub use platform_details::PlatformDetails;
+pub mod stack;
 
 /// The schema version of this report format.
 pub const SCHEMA_VERSION: u32 = 1;

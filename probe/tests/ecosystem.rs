@@ -982,7 +982,15 @@ fn ecosystem_schema_matches_the_rust_types() {
         ("$", BTreeSet::from(["check"])),
         (
             "Platform",
-            BTreeSet::from(["wsl", "gvisor", "tegra", "container"]),
+            BTreeSet::from([
+                "wsl",
+                "gvisor",
+                "tegra",
+                "container",
+                "vgpu_manager",
+                "kernel_build",
+                "packages",
+            ]),
         ),
     ]
     .into();

@@ -20,6 +20,7 @@ pub mod modules;
 pub mod pci;
 pub mod platform;
 pub mod procgpus;
+pub mod vgpu;
 
 use std::io;
 

@@ -19,6 +19,7 @@ pub mod elfinfo;
 pub mod fabric;
 pub mod ldcache;
 pub mod libs;
+pub mod majors;
 pub mod overrides;
 pub mod require;
 

@@ -1,0 +1,179 @@
+//! The layers people check by hand (issue 23), on fixture machines in real formats:
+//! virtual-GPU managers (HAMi's `ld.so.preload` and variables, GPU-Manager's `/etc/vcuda`),
+//! the runtime's CUDA major against the driver's, kernel module builds (headers, DKMS trees,
+//! signatures, Secure Boot, taint) and the driver package layers (dpkg `status`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use serde_json::Value;
+
+mod common;
+use common::{codes, fixture, nvprobe_env};
+
+fn report(machine: &str, env: &[(&str, &str)]) -> Value {
+    let root = fixture(machine);
+    let out = nvprobe_env(&["--json", "--root", root.to_str().unwrap()], env);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn findings<'a>(r: &'a Value, code: &str) -> Vec<&'a Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
+fn one<'a>(r: &'a Value, code: &str) -> &'a Value {
+    let all = findings(r, code);
+    assert_eq!(all.len(), 1, "{code} in {:?}", codes(r));
+    all[0]
+}
+
+fn source<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no source {name}"))
+}
+
+// --- virtual-GPU managers ---------------------------------------------------------------------
+
+#[test]
+fn vgpu_hami_from_ld_so_preload_with_a_runtime_of_another_major() {
+    let r = report("container-hami-580-cuda11", &[]);
+    let v = &r["platform"]["vgpu_manager"];
+    assert_eq!(v["kind"], "hami");
+    assert_eq!(v["library"], "/usr/local/vgpu/libvgpu.so");
+    assert_eq!(source(&r, "vgpu-manager")["status"], "ok");
+    let f = one(&r, "vgpu-cuda-major-mismatch");
+    assert_eq!(f["severity"], "warning");
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("runtime 11.8") && m.contains("driver CUDA 13.0"),
+        "{m}"
+    );
+    // HAMi's baseline is not known: no finding claims one.
+    assert!(v["baseline_cuda"].is_null());
+    assert!(findings(&r, "vgpu-baseline-older-than-runtime").is_empty());
+    // No share set: nothing fractional.
+    assert!(findings(&r, "vgpu-fractional-allocation").is_empty());
+}
+
+#[test]
+fn vgpu_hami_variables_make_a_fractional_share_that_warns_across_majors() {
+    let r = report(
+        "container-hami-580-cuda11",
+        &[
+            ("CUDA_DEVICE_SM_LIMIT", "30"),
+            ("CUDA_DEVICE_MEMORY_LIMIT_0", "10240m"),
+            ("CUDA_DEVICE_MEMORY_SHARED_CACHE", "/tmp/3f1b.cache"),
+        ],
+    );
+    let v = &r["platform"]["vgpu_manager"];
+    assert_eq!(v["core_percent"], 30);
+    assert_eq!(v["memory_limits"], serde_json::json!(["0=10240m"]));
+    let f = one(&r, "vgpu-fractional-allocation");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("30%"));
+}
+
+#[test]
+fn vgpu_hami_from_ld_preload_alone() {
+    // A plain container (driver 570, no runtime) where the user set LD_PRELOAD themselves.
+    let r = report(
+        "container-visible-subset",
+        &[("LD_PRELOAD", "/usr/local/vgpu/libvgpu.so")],
+    );
+    let v = &r["platform"]["vgpu_manager"];
+    assert_eq!(v["kind"], "hami");
+    let ev = v["evidence"].to_string();
+    assert!(
+        ev.contains("LD_PRELOAD holds") && ev.contains("does not exist here"),
+        "{ev}"
+    );
+    // Nothing known about the runtime: no major rule fires, none passes either.
+    assert!(findings(&r, "vgpu-cuda-major-mismatch").is_empty());
+}
+
+#[test]
+fn vgpu_hami_variables_without_the_library_are_not_enforced() {
+    let r = report(
+        "container-visible-subset",
+        &[("CUDA_DEVICE_MEMORY_LIMIT", "4g")],
+    );
+    let v = &r["platform"]["vgpu_manager"];
+    assert_eq!(v["memory_limits"], serde_json::json!(["all=4g"]));
+    assert!(v["evidence"].to_string().contains("not enforced"));
+}
+
+#[test]
+fn vgpu_gpu_manager_vcuda_config_baseline_and_fractional_share() {
+    let r = report("container-gpu-manager-570", &[]);
+    let v = &r["platform"]["vgpu_manager"];
+    assert_eq!(v["kind"], "gpu-manager");
+    assert_eq!(v["core_percent"], 50);
+    assert_eq!(v["baseline_cuda"], "11.5");
+    assert_eq!(v["library"], "/usr/local/nvidia/lib64/libcuda-control.so");
+    let b = one(&r, "vgpu-baseline-older-than-runtime");
+    assert_eq!(b["severity"], "warning");
+    assert!(b["message"].as_str().unwrap().contains("CUDA 12.4 runtime"));
+    let m = one(&r, "vgpu-cuda-major-mismatch");
+    assert!(
+        m["message"]
+            .as_str()
+            .unwrap()
+            .contains("baseline CUDA 11.5")
+    );
+    // Runtime 12.4 and driver 12.8 share a major: the share itself is only worth knowing.
+    assert_eq!(one(&r, "vgpu-fractional-allocation")["severity"], "info");
+}
+
+#[test]
+fn vgpu_none_on_a_plain_machine() {
+    let r = report("bare-metal-h100x8-open-580", &[]);
+    assert!(r["platform"].get("vgpu_manager").is_none());
+    assert_eq!(source(&r, "vgpu-manager")["status"], "absent");
+    for c in codes(&r) {
+        assert!(!c.starts_with("vgpu-"), "{c}");
+    }
+}
+
+// --- driver and runtime majors ------------------------------------------------------------------
+
+#[test]
+fn majors_runtime_two_behind_the_driver_is_info() {
+    let r = report("container-hami-580-cuda11", &[]);
+    let f = one(&r, "cuda-runtime-majors-behind");
+    assert_eq!(f["severity"], "info");
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("11.8") && m.contains("2 majors behind") && m.contains("CUDA 13.0"),
+        "{m}"
+    );
+}
+
+#[test]
+fn majors_image_cuda_version_when_no_runtime_is_found() {
+    let r = report("bare-metal-h100x8-open-580", &[("CUDA_VERSION", "11.8.0")]);
+    let f = one(&r, "cuda-runtime-majors-behind");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("CUDA_VERSION=11.8.0")
+    );
+    // One major behind is inside the window.
+    let r = report("bare-metal-h100x8-open-580", &[("CUDA_VERSION", "12.4.1")]);
+    assert!(findings(&r, "cuda-runtime-majors-behind").is_empty());
+    // Same major: nothing.
+    let r = report("container-gpu-manager-570", &[]);
+    assert!(findings(&r, "cuda-runtime-majors-behind").is_empty());
+}
