@@ -814,6 +814,121 @@ def container_gpu_manager_570():
     m.write_bytes(f"/etc/vcuda/{cid}/pids.config", (4242).to_bytes(4, "little"))
 
 
+# --- issue 23: kernel module builds -------------------------------------------------------------
+EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+SHIM_LOCK = "605dab50-e046-4300-abb6-3dd810dd8b23"
+# efivarfs attributes: NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS = 0x07; SecureBoot is
+# BOOTSERVICE_ACCESS | RUNTIME_ACCESS = 0x06.
+EFI_ATTR_BS_RT = (0x06).to_bytes(4, "little")
+
+
+def fake_der(tag):
+    """A stand-in X.509 certificate: a DER SEQUENCE header and distinct content."""
+    body = (tag.encode() * 40)[:700]
+    return b"\x30\x82" + len(body).to_bytes(2, "big") + body
+
+
+def mok_list(certs):
+    """MokListRT as the efivar holds it after the attributes: EFI_SIGNATURE_LISTs of
+    EFI_CERT_X509_GUID (a1 59 c0 a5 e4 94 a7 4a 87 b5 ab 15 5c 2b f0 72), one cert each, with
+    the owner GUID before the data."""
+    import struct
+    x509 = bytes.fromhex("a159c0a5e494a74a87b5ab155c2bf072")
+    owner = bytes.fromhex("50ab5d6046e0004300abb63dd810dd8b")
+    out = b""
+    for c in certs:
+        size = 16 + len(c)
+        out += x509 + struct.pack("<III", 28 + size, 0, size) + owner + c
+    return out
+
+
+def secure_boot(m, on, lockdown="integrity", sig_enforce="Y"):
+    m.write_bytes(f"/sys/firmware/efi/efivars/SecureBoot-{EFI_GLOBAL}", EFI_ATTR_BS_RT + bytes([1 if on else 0]))
+    modes = ["none", "integrity", "confidentiality"]
+    m.write("/sys/kernel/security/lockdown", " ".join(f"[{x}]" if x == lockdown else x for x in modes) + "\n")
+    m.write("/sys/module/module/parameters/sig_enforce", sig_enforce + "\n")
+
+
+def kernel_headers(m, release):
+    """linux-headers-<release>: /usr/src/linux-headers-<release> with its Makefile, and the
+    /lib/modules/<release>/build link into it."""
+    m.write(f"/usr/src/linux-headers-{release}/Makefile", "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 8\nSUBLEVEL = 0\n")
+    m.link(f"/lib/modules/{release}/build", f"/usr/src/linux-headers-{release}")
+
+
+def dkms_tree(m, module, version, releases, source=True, ext=".ko.zst", ko=b""):
+    """/var/lib/dkms/<module>/<version> as DKMS 3 leaves it: `source` -> /usr/src/<m>-<v>
+    (dangling once the package is removed), `<release>/x86_64/module/*.ko*` per build."""
+    base = f"/var/lib/dkms/{module}/{version}"
+    m.link(f"{base}/source", f"/usr/src/{module}-{version}")
+    if source:
+        m.write(f"/usr/src/{module}-{version}/dkms.conf",
+                f'PACKAGE_NAME="{module}"\nPACKAGE_VERSION="{version}"\nAUTOINSTALL="yes"\n'
+                'BUILT_MODULE_NAME[0]="nvidia"\nDEST_MODULE_LOCATION[0]="/updates/dkms"\n')
+    for r in releases:
+        for n in ("nvidia", "nvidia-uvm", "nvidia-modeset", "nvidia-drm", "nvidia-peermem"):
+            m.write_bytes(f"{base}/{r}/x86_64/module/{n}{ext}", ko)
+        m.write(f"{base}/{r}/x86_64/log/make.log", f"DKMS make.log for {module}-{version} for kernel {r} (x86_64)\n")
+
+
+def module_file(signed):
+    """The end of a kernel module: an ELF head, then (signed) the PKCS#7 blob, struct
+    module_signature {algo 0, hash 0, id_type 2 (PKEY_ID_PKCS7), signer_len 0, key_id_len 0,
+    pad[3], sig_len big-endian} and the magic, as scripts/sign-file appends them."""
+    head = b"\x7fELF\x02\x01\x01" + bytes(9) + b".modinfo\0license=NVIDIA\0" + bytes(64) + b"\x01\x02section headers"
+    if not signed:
+        return head
+    sig = b"\x30\x82\x02\x10" + b"pkcs7" * 100
+    return head + sig + bytes([0, 0, 2, 0, 0, 0, 0, 0]) + len(sig).to_bytes(4, "big") + b"~Module signature appended~\n"
+
+
+def unbound_a6000(m):
+    """An RTX A6000 on the bus with no driver bound, and /proc/modules without nvidia."""
+    m.pci("0000:41:00.0", 0x10DE, 0x2230, 0x10DE, 0x1459, 0x030000, 0xA1, parent="pci0000:40/0000:40:01.1")
+    m.pci("0000:41:00.1", 0x10DE, 0x1AEF, 0x10DE, 0x1459, 0x040300, 0xA1, driver="snd_hda_intel", parent="pci0000:40/0000:40:01.1")
+    m.write("/proc/modules", "snd_hda_intel 61440 4 - Live 0x0000000000000000\nnvme 61440 2 - Live 0x0000000000000000\n")
+    m.write("/proc/sys/kernel/tainted", "0\n")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+
+
+def dkms_secure_boot_mok_not_enrolled():
+    """Ubuntu 22.04 with Secure Boot: DKMS built 535.183.01 for the running kernel and signed
+    it with the MOK that update-secureboot-policy made, but the key was never enrolled
+    (MokListRT holds Canonical's only): 'Key was rejected by service'. A tree of 525.147.05,
+    whose package is gone, is still in /var/lib/dkms."""
+    r = "6.8.0-51-generic"
+    m = Machine("dkms-secure-boot-mok-not-enrolled")
+    m.kernel(r, UBUNTU_2204_KERNEL.format(r=r))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.cgroup(BARE_CGROUP)
+    m.host_bridges()
+    unbound_a6000(m)
+    m.lib_modules(r, "updates/dkms", ext=".ko")
+    for n in ("nvidia", "nvidia-uvm", "nvidia-modeset", "nvidia-drm", "nvidia-peermem"):
+        m.write_bytes(f"/lib/modules/{r}/updates/dkms/{n}.ko", module_file(signed=True))
+    kernel_headers(m, r)
+    dkms_tree(m, "nvidia", "535.183.01", [r], ext=".ko", ko=module_file(signed=True))
+    dkms_tree(m, "nvidia", "525.147.05", ["6.5.0-41-generic"], source=False)
+    secure_boot(m, on=True)
+    mok = fake_der("local-mok")
+    m.write_bytes("/var/lib/shim-signed/mok/MOK.der", mok)
+    m.write_bytes(f"/sys/firmware/efi/efivars/MokListRT-{SHIM_LOCK}", EFI_ATTR_BS_RT + mok_list([fake_der("canonical")]))
+
+
+def dkms_no_headers_550():
+    """Ubuntu 24.04 after a kernel update: the running 6.8.0-51 has no headers (its build link
+    dangles), so DKMS built 550.127.05 for 6.8.0-49 only."""
+    m = Machine("dkms-no-headers-550")
+    bare_ubuntu(m, "6.8.0-51-generic")
+    unbound_a6000(m)
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.lib_modules("6.8.0-51-generic")
+    kernel_headers(m, "6.8.0-49-generic")
+    m.link("/lib/modules/6.8.0-51-generic/build", "/usr/src/linux-headers-6.8.0-51-generic")
+    dkms_tree(m, "nvidia", "550.127.05", ["6.8.0-49-generic"])
+    secure_boot(m, on=False, lockdown="none", sig_enforce="N")
+
+
 # --- issue 9: one label set per node -----------------------------------------------------------
 def mixed_4090_a4000_570():
     """A workstation with two different GPUs: an RTX A4000 (GA104, 8.6) and an RTX 4090 (AD102,
@@ -842,7 +957,8 @@ def main():
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
                  container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570,
-                 container_hami_580_cuda11, container_gpu_manager_570):
+                 container_hami_580_cuda11, container_gpu_manager_570,
+                 dkms_secure_boot_mok_not_enrolled, dkms_no_headers_550):
         make()
     # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
     for top, dirs, files in os.walk(OUT, topdown=False):

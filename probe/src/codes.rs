@@ -119,6 +119,14 @@ catalogue! {
         "`nvidia-smi` is in `/usr/lib/wsl/lib` but not on `PATH` (SSH, systemd)";
     CUDA_RUNTIME_MAJORS_BEHIND = "cuda-runtime-majors-behind", [Info],
         "the CUDA runtime is more than one major behind the driver's CUDA version: it runs (backward compatibility), but outside the one-major window of virtual-GPU managers";
+    KERNEL_HEADERS_MISSING = "kernel-headers-missing", [Error],
+        "DKMS manages the nvidia module, none is built for the running kernel, and its headers are not installed (the command installs them)";
+    DKMS_NOT_BUILT_FOR_KERNEL = "dkms-not-built-for-kernel", [Error],
+        "DKMS manages the nvidia module and the headers are there, but it is not built for the running kernel (`dkms autoinstall -k`)";
+    MODULE_SIGNATURE_NOT_TRUSTED = "module-signature-not-trusted", [Error],
+        "the kernel enforces module signatures (Secure Boot, lockdown, `sig_enforce`) and the unloaded nvidia module is unsigned or signed with a key the firmware does not hold (enroll the MOK)";
+    DKMS_STALE_TREES = "dkms-stale-trees", [Warning],
+        "DKMS trees of removed driver versions, or of versions beside the loaded one (the commands remove them)";
     VGPU_BASELINE_OLDER_THAN_RUNTIME = "vgpu-baseline-older-than-runtime", [Warning],
         "a virtual-GPU manager (HAMi, GPU-Manager) whose hooks were built for an older CUDA than the runtime programs load";
     VGPU_CUDA_MAJOR_MISMATCH = "vgpu-cuda-major-mismatch", [Warning],

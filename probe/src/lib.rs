@@ -333,6 +333,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     // 5b. Issue 23: runtime and driver majors, the virtual-GPU manager's rules.
     doctor::majors::check(&mut report, &opts.env);
     platform::vgpu_manager::check(opts, &mut report);
+    doctor::kmod::apply(&facts, &mut report);
     // 6. Only with --cross-check: NVML through the glibc shim, bounded by what is left of the
     //    deadline (with a reserve, so a hanging NVML still ends in a written report).
     if opts.cross_check {

@@ -177,3 +177,183 @@ fn majors_image_cuda_version_when_no_runtime_is_found() {
     let r = report("container-gpu-manager-570", &[]);
     assert!(findings(&r, "cuda-runtime-majors-behind").is_empty());
 }
+
+// --- kernel module builds -----------------------------------------------------------------------
+
+/// A copy of a fixture machine in a scratch directory, to change one file of it.
+fn scratch_copy(machine: &str, name: &str) -> std::path::PathBuf {
+    let dir = common::scratch_dir("stack", name);
+    common::copy_tree(&fixture(machine), &dir);
+    dir
+}
+
+fn report_at(root: &std::path::Path) -> Value {
+    let out = nvprobe_env(&["--json", "--root", root.to_str().unwrap()], &[]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn kmod_secure_boot_with_a_mok_the_firmware_does_not_hold() {
+    let r = report("dkms-secure-boot-mok-not-enrolled", &[]);
+    let k = &r["platform"]["kernel_build"];
+    assert_eq!(k["secure_boot"], true);
+    assert_eq!(k["lockdown"], "integrity");
+    assert_eq!(k["sig_enforce"], true);
+    assert_eq!(k["module_signed"], true);
+    assert_eq!(k["mok_key"], "/var/lib/shim-signed/mok/MOK.der");
+    assert_eq!(k["mok_enrolled"], false);
+    assert_eq!(k["headers"], "/lib/modules/6.8.0-51-generic/build");
+    let f = one(&r, "module-signature-not-trusted");
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("Key was rejected by service")
+    );
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo mokutil --import /var/lib/shim-signed/mok/MOK.der")
+    );
+    // Built for the running kernel with its headers: nothing to build.
+    assert!(findings(&r, "dkms-not-built-for-kernel").is_empty());
+    assert!(findings(&r, "kernel-headers-missing").is_empty());
+}
+
+#[test]
+fn kmod_enrolled_mok_is_trusted() {
+    let dir = scratch_copy("dkms-secure-boot-mok-not-enrolled", "enrolled");
+    // Enroll it: the firmware's list now holds the local key.
+    let key = std::fs::read(dir.join("var/lib/shim-signed/mok/MOK.der")).unwrap();
+    let var = dir.join("sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23");
+    let mut list = std::fs::read(&var).unwrap();
+    list.extend_from_slice(&key);
+    std::fs::write(&var, list).unwrap();
+    let r = report_at(&dir);
+    assert_eq!(r["platform"]["kernel_build"]["mok_enrolled"], true);
+    assert!(findings(&r, "module-signature-not-trusted").is_empty());
+}
+
+#[test]
+fn kmod_unsigned_module_under_secure_boot() {
+    let dir = scratch_copy("dkms-secure-boot-mok-not-enrolled", "unsigned");
+    let ko = dir.join("lib/modules/6.8.0-51-generic/updates/dkms/nvidia.ko");
+    let mut bytes = std::fs::read(&ko).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"\x30\x82\x02\x10")
+        .unwrap();
+    bytes.truncate(at);
+    std::fs::write(&ko, bytes).unwrap();
+    let r = report_at(&dir);
+    assert_eq!(r["platform"]["kernel_build"]["module_signed"], false);
+    let f = one(&r, "module-signature-not-trusted");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("the module is not signed")
+    );
+}
+
+#[test]
+fn kmod_no_enforcement_no_signature_finding() {
+    let dir = scratch_copy("dkms-secure-boot-mok-not-enrolled", "sb-off");
+    std::fs::write(
+        dir.join("sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"),
+        [6, 0, 0, 0, 0],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sys/kernel/security/lockdown"),
+        "[none] integrity confidentiality\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("sys/module/module/parameters/sig_enforce"), "N\n").unwrap();
+    let r = report_at(&dir);
+    assert_eq!(r["platform"]["kernel_build"]["secure_boot"], false);
+    assert!(findings(&r, "module-signature-not-trusted").is_empty());
+}
+
+#[test]
+fn kmod_stale_dkms_tree_of_a_removed_version() {
+    let r = report("dkms-secure-boot-mok-not-enrolled", &[]);
+    let k = &r["platform"]["kernel_build"]["dkms"];
+    assert_eq!(k[0]["version"], "525.147.05");
+    assert_eq!(k[0]["source_present"], false);
+    assert_eq!(k[0]["built_for"], serde_json::json!(["6.5.0-41-generic"]));
+    let f = one(&r, "dkms-stale-trees");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("nvidia/525.147.05"));
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo rm -rf /var/lib/dkms/nvidia/525.147.05")
+    );
+    // The tree in use is not stale.
+    assert!(!f["message"].as_str().unwrap().contains("535.183.01"));
+}
+
+#[test]
+fn kmod_headers_missing_for_the_running_kernel() {
+    let r = report("dkms-no-headers-550", &[]);
+    let k = &r["platform"]["kernel_build"];
+    // The build link dangles: no headers.
+    assert!(k["headers"].is_null());
+    let f = one(&r, "kernel-headers-missing");
+    assert_eq!(f["severity"], "error");
+    let remedy = f["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("sudo apt install linux-headers-6.8.0-51-generic"),
+        "{remedy}"
+    );
+    assert!(
+        remedy.contains("sudo dkms autoinstall -k 6.8.0-51-generic"),
+        "{remedy}"
+    );
+    assert!(findings(&r, "module-signature-not-trusted").is_empty());
+}
+
+#[test]
+fn kmod_headers_there_but_dkms_did_not_build() {
+    let dir = scratch_copy("dkms-no-headers-550", "headers");
+    let h = dir.join("usr/src/linux-headers-6.8.0-51-generic");
+    std::fs::create_dir_all(&h).unwrap();
+    std::fs::write(h.join("Makefile"), "VERSION = 6\n").unwrap();
+    let r = report_at(&dir);
+    assert_eq!(
+        r["platform"]["kernel_build"]["headers"],
+        "/lib/modules/6.8.0-51-generic/build"
+    );
+    assert!(findings(&r, "kernel-headers-missing").is_empty());
+    let f = one(&r, "dkms-not-built-for-kernel");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("'sudo dkms autoinstall -k 6.8.0-51-generic'")
+    );
+}
+
+#[test]
+fn kmod_taint_of_the_loaded_module() {
+    // The open module of the H100 fixture is loaded with taint OE: unsigned.
+    let r = report("bare-metal-h100x8-open-580", &[]);
+    let k = &r["platform"]["kernel_build"];
+    assert_eq!(k["module_signed"], false);
+    assert!(k["module_signed_by"].as_str().unwrap().contains("OE"));
+    let dir = scratch_copy("dkms-no-headers-550", "tainted");
+    std::fs::write(dir.join("proc/sys/kernel/tainted"), "12289\n").unwrap();
+    let r = report_at(&dir);
+    assert_eq!(r["platform"]["kernel_build"]["taint_flags"], "POE");
+    assert_eq!(r["platform"]["kernel_build"]["tainted"], 12289);
+}
+
+#[test]
+fn kmod_not_reported_in_a_container() {
+    let r = report("container-hami-580-cuda11", &[]);
+    assert!(r["platform"].get("kernel_build").is_none());
+}

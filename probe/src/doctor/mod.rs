@@ -17,6 +17,7 @@ mod binary;
 pub mod cuda;
 pub mod elfinfo;
 pub mod fabric;
+pub mod kmod;
 pub mod ldcache;
 pub mod libs;
 pub mod majors;

@@ -51,6 +51,12 @@ pub struct KernelBuildInfo {
     /// The `SecureBoot` EFI variable: `true` when Secure Boot is on, `null` when unknown (no
     /// efivarfs, or not EFI).
     pub secure_boot: Option<bool>,
+    /// The Machine Owner Key DKMS signs modules with (`/var/lib/shim-signed/mok/MOK.der`,
+    /// `/var/lib/dkms/mok.pub`), `null` when there is none.
+    pub mok_key: Option<String>,
+    /// Whether that key is enrolled: found in the firmware's `MokListRT` (`null` when either is
+    /// not readable).
+    pub mok_enrolled: Option<bool>,
     /// `/proc/sys/kernel/tainted`, the kernel's taint bitmask.
     pub tainted: Option<u64>,
     /// The taint flags of that mask in the kernel's letters (`P`, `O`, `E`, ...).
