@@ -929,6 +929,100 @@ def dkms_no_headers_550():
     secure_boot(m, on=False, lockdown="none", sig_enforce="N")
 
 
+# --- issue 23: driver package layers -----------------------------------------------------------
+def dpkg_stanza(pkg, version, section="multiverse/libs", status="install ok installed", source=None,
+                arch="amd64", size=1024, depends=None, desc="NVIDIA driver package"):
+    """One /var/lib/dpkg/status stanza in dpkg's field order, with an indented long
+    description as dpkg writes it."""
+    lines = [f"Package: {pkg}", f"Status: {status}", "Priority: optional", f"Section: {section}",
+             f"Installed-Size: {size}", "Maintainer: Ubuntu Core Developers <ubuntu-devel-discuss@lists.ubuntu.com>",
+             f"Architecture: {arch}"]
+    if source:
+        lines.append(f"Source: {source}")
+    lines.append(f"Version: {version}")
+    if depends:
+        lines.append(f"Depends: {depends}")
+    lines += [f"Description: {desc}", " This package is part of the NVIDIA driver stack.", " .",
+              " Version: in a description is not a field.",
+              "Original-Maintainer: Debian NVIDIA Maintainers <pkg-nvidia-devel@lists.alioth.debian.org>"]
+    return "\n".join(lines) + "\n"
+
+
+def dpkg_status(m, stanzas):
+    base = dpkg_stanza("libc6", "2.39-0ubuntu8.3", section="libs", size=13011, desc="GNU C Library: Shared libraries")
+    m.write("/var/lib/dpkg/status", "\n".join([base] + stanzas))
+
+
+def dpkg_split_branch_530_535():
+    """Ubuntu 22.04, an L40S: the 535-server module packages are installed and loaded, but
+    the userspace is 530 (libnvidia-compute-530, nvidia-utils-530, pinned from another
+    repository): split branches, and the libraries the loader finds are 530's."""
+    r = "6.8.0-49-generic"
+    m = Machine("dpkg-split-branch-530-535")
+    m.kernel(r, UBUNTU_2204_KERNEL.format(r=r))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.cgroup(BARE_CGROUP)
+    m.host_bridges()
+    m.pci("0000:ca:00.0", 0x10DE, 0x26B9, 0x10DE, 0x1851, 0x030200, 0xA1, driver="nvidia", parent="pci0000:c9/0000:c9:01.0")
+    m.nvidia_driver("535.183.01", "NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "PO")
+    m.gpu_information("0000:ca:00.0", "NVIDIA L40S", "GPU-8a9b0c1d-2e3f-4a5b-8c7d-9e0f1a2b3c4d", 0, vbios="95.02.66.00.02")
+    m.nvidia_nodes([0])
+    m.lib_modules(r, "kernel/nvidia-535srv", ext=".ko")
+    m.write("/proc/sys/kernel/tainted", "4097\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("530.30.02")))
+    kv = "6.8.0-49.49~22.04.1+1"
+    dpkg_status(m, [
+        dpkg_stanza(f"linux-modules-nvidia-535-server-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8",
+                    depends=f"linux-image-{r} | linux-image-unsigned-{r}, linux-signatures-nvidia-{r} (= {kv}), linux-objects-nvidia-535-server-{r} (= {kv}), nvidia-kernel-common-535-server (>= 535.183.01)"),
+        dpkg_stanza(f"linux-objects-nvidia-535-server-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8"),
+        dpkg_stanza(f"linux-signatures-nvidia-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8"),
+        dpkg_stanza("nvidia-kernel-common-535-server", "535.183.01-0ubuntu0.22.04.1", source="nvidia-graphics-drivers-535-server"),
+        dpkg_stanza("libnvidia-compute-530", "530.30.02-0ubuntu1", source="nvidia-graphics-drivers-530"),
+        dpkg_stanza("nvidia-utils-530", "530.30.02-0ubuntu1", section="multiverse/utils", source="nvidia-graphics-drivers-530"),
+        dpkg_stanza("nvidia-container-toolkit", "1.17.8-1", section="utils", depends="nvidia-container-toolkit-base (= 1.17.8-1), libnvidia-container-tools (>= 1.17.8-1), libnvidia-container-tools (<< 2.0.0)"),
+        dpkg_stanza("nvidia-container-toolkit-base", "1.17.8-1", section="utils"),
+    ])
+
+
+def dpkg_desktop_flavour_orphans_570():
+    """Ubuntu 24.04, an H100 PCIe (no NVSwitch) with the desktop nvidia-driver-570 loaded;
+    left from 550: the module package of an old kernel and its firmware package, a removed
+    libnvidia-compute-550 (config files only), the fabric manager and NSCQ of 550; the
+    container toolkit is 1.13.5."""
+    m = Machine("dpkg-desktop-flavour-orphans-570")
+    bare_ubuntu(m)
+    m.pci("0000:17:00.0", 0x10DE, 0x2331, 0x10DE, 0x1626, 0x030200, 0xA1, driver="nvidia", parent="pci0000:16/0000:16:01.0")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "O")
+    m.gpu_information("0000:17:00.0", "NVIDIA H100 PCIe", "GPU-3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", 0, vbios="96.00.30.00.01", firmware="570.195.03")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "kernel/nvidia-570", ext=".ko")
+    m.lib_modules("6.8.0-45-generic", "kernel/nvidia-550", ext=".ko")
+    m.write("/proc/sys/kernel/tainted", "4096\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
+    k49, k45 = "6.8.0-49.49+1", "6.8.0-45.45+1"
+    v570, v550 = "570.195.03-0ubuntu0.24.04.1", "550.127.05-0ubuntu0.24.04.1"
+    dpkg_status(m, [
+        dpkg_stanza("nvidia-driver-570", v570, source="nvidia-graphics-drivers-570",
+                    depends="libnvidia-gl-570 (= 570.195.03-0ubuntu0.24.04.1), nvidia-kernel-common-570 (= 570.195.03-0ubuntu0.24.04.1), libnvidia-compute-570, xserver-xorg-video-nvidia-570, nvidia-utils-570"),
+        dpkg_stanza("libnvidia-compute-570", v570, source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("libnvidia-compute-550", v550, status="deinstall ok config-files", source="nvidia-graphics-drivers-550"),
+        dpkg_stanza("nvidia-utils-570", v570, section="multiverse/utils", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-kernel-common-570", v570, section="multiverse/x11", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("xserver-xorg-video-nvidia-570", v570, section="multiverse/x11", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-firmware-570-570.195.03", v570, section="multiverse/kernel", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-firmware-550-550.127.05", v550, section="multiverse/kernel", source="nvidia-graphics-drivers-550"),
+        dpkg_stanza("linux-modules-nvidia-570-6.8.0-49-generic", k49, section="kernel", source="linux-restricted-modules"),
+        dpkg_stanza("linux-modules-nvidia-550-6.8.0-45-generic", k45, section="kernel", source="linux-restricted-modules"),
+        dpkg_stanza("nvidia-fabricmanager-550", "550.127.05-1", section="multiverse/utils"),
+        dpkg_stanza("libnvidia-nscq-550", "550.127.05-1", section="multiverse/libs"),
+        dpkg_stanza("nvidia-container-toolkit", "1.13.5-1", section="utils", depends="nvidia-container-toolkit-base (= 1.13.5-1), libnvidia-container-tools (>= 1.13.5-1), libnvidia-container-tools (<< 2.0.0)"),
+        dpkg_stanza("nvidia-container-toolkit-base", "1.13.5-1", section="utils"),
+        dpkg_stanza("libnvidia-container1", "1.13.5-1", section="libs"),
+    ])
+
+
 # --- issue 9: one label set per node -----------------------------------------------------------
 def mixed_4090_a4000_570():
     """A workstation with two different GPUs: an RTX A4000 (GA104, 8.6) and an RTX 4090 (AD102,
@@ -958,7 +1052,8 @@ def main():
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
                  container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570,
                  container_hami_580_cuda11, container_gpu_manager_570,
-                 dkms_secure_boot_mok_not_enrolled, dkms_no_headers_550):
+                 dkms_secure_boot_mok_not_enrolled, dkms_no_headers_550,
+                 dpkg_split_branch_530_535, dpkg_desktop_flavour_orphans_570):
         make()
     # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
     for top, dirs, files in os.walk(OUT, topdown=False):

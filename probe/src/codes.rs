@@ -127,6 +127,16 @@ catalogue! {
         "the kernel enforces module signatures (Secure Boot, lockdown, `sig_enforce`) and the unloaded nvidia module is unsigned or signed with a key the firmware does not hold (enroll the MOK)";
     DKMS_STALE_TREES = "dkms-stale-trees", [Warning],
         "DKMS trees of removed driver versions, or of versions beside the loaded one (the commands remove them)";
+    DRIVER_PACKAGES_SPLIT_BRANCH = "driver-packages-split-branch", [Error],
+        "the kernel module packages and the userspace packages (`libnvidia-compute`) are of different driver branches, none in common";
+    DRIVER_PACKAGES_ORPHANED = "driver-packages-orphaned", [Warning],
+        "driver packages of another branch than the one in use are still installed (the command removes them)";
+    DRIVER_DESKTOP_FLAVOUR_ON_SERVER = "driver-desktop-flavour-on-server", [Info],
+        "the desktop metapackage `nvidia-driver-<branch>` on a machine whose GPUs are all data-center ones (the `-server` flavour is the headless one)";
+    FABRIC_MANAGER_PACKAGE_MISMATCH = "fabric-manager-package-mismatch", [Warning],
+        "`nvidia-fabricmanager` or `libnvidia-nscq` is installed in another version than the driver (without `NVSwitches` on the bus; with them, `fabric-manager-missing`)";
+    CONTAINER_TOOLKIT_OUTDATED = "container-toolkit-outdated", [Warning],
+        "`nvidia-container-toolkit` is older than 1.14";
     VGPU_BASELINE_OLDER_THAN_RUNTIME = "vgpu-baseline-older-than-runtime", [Warning],
         "a virtual-GPU manager (HAMi, GPU-Manager) whose hooks were built for an older CUDA than the runtime programs load";
     VGPU_CUDA_MAJOR_MISMATCH = "vgpu-cuda-major-mismatch", [Warning],

@@ -357,3 +357,127 @@ fn kmod_not_reported_in_a_container() {
     let r = report("container-hami-580-cuda11", &[]);
     assert!(r["platform"].get("kernel_build").is_none());
 }
+
+// --- driver package layers ----------------------------------------------------------------------
+
+fn package_names(r: &Value) -> Vec<String> {
+    r["platform"]["packages"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn packages_split_branch_userspace_530_with_module_535() {
+    let r = report("dpkg-split-branch-530-535", &[]);
+    let p = &r["platform"]["packages"];
+    assert_eq!(p["manager"], "dpkg");
+    assert_eq!(p["container_toolkit"], "1.17.8");
+    let layers: Vec<(&str, &str)> = p["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["name"].as_str().unwrap(), x["layer"].as_str().unwrap()))
+        .collect();
+    assert!(layers.contains(&("linux-modules-nvidia-535-server-6.8.0-49-generic", "module")));
+    assert!(layers.contains(&("libnvidia-compute-530", "userspace")));
+    assert!(layers.contains(&("nvidia-utils-530", "utils")));
+    let f = one(&r, "driver-packages-split-branch");
+    assert_eq!(f["severity"], "error");
+    let m = f["message"].as_str().unwrap();
+    assert!(m.contains("branch 535") && m.contains("branch 530"), "{m}");
+    let remedy = f["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("sudo apt install libnvidia-compute-535-server nvidia-utils-535-server"),
+        "{remedy}"
+    );
+    assert!(remedy.contains("sudo apt purge libnvidia-compute-530 nvidia-utils-530"));
+    // Split is its own finding, not also an orphan one; 1.17.8 is recent enough.
+    assert!(findings(&r, "driver-packages-orphaned").is_empty());
+    assert!(findings(&r, "container-toolkit-outdated").is_empty());
+    // The library inventory agrees: the loader finds 530's libraries.
+    assert_eq!(one(&r, "driver-library-mismatch")["severity"], "error");
+}
+
+#[test]
+fn packages_orphans_of_an_earlier_branch() {
+    let r = report("dpkg-desktop-flavour-orphans-570", &[]);
+    // A package with only its config files left is not installed.
+    assert!(!package_names(&r).contains(&"libnvidia-compute-550".to_owned()));
+    let f = one(&r, "driver-packages-orphaned");
+    assert_eq!(f["severity"], "warning");
+    let remedy = f["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains(
+            "sudo apt purge nvidia-firmware-550-550.127.05 linux-modules-nvidia-550-6.8.0-45-generic"
+        ),
+        "{remedy}"
+    );
+    // The packages of the branch in use are not orphans.
+    assert!(!f["message"].as_str().unwrap().contains("570-6.8.0-49"));
+    assert!(findings(&r, "driver-packages-split-branch").is_empty());
+}
+
+#[test]
+fn packages_desktop_flavour_on_a_data_center_server() {
+    let r = report("dpkg-desktop-flavour-orphans-570", &[]);
+    let f = one(&r, "driver-desktop-flavour-on-server");
+    assert_eq!(f["severity"], "info");
+    assert!(f["message"].as_str().unwrap().contains("nvidia-driver-570"));
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo apt install nvidia-headless-570-server nvidia-utils-570-server")
+    );
+    // A workstation GPU with the desktop flavour is as it should be.
+    let dir = scratch_copy("dpkg-desktop-flavour-orphans-570", "geforce");
+    let info = dir.join("proc/driver/nvidia/gpus/0000:17:00.0/information");
+    let text = std::fs::read_to_string(&info)
+        .unwrap()
+        .replace("NVIDIA H100 PCIe", "NVIDIA GeForce RTX 4090");
+    std::fs::write(&info, text).unwrap();
+    let r = report_at(&dir);
+    assert!(findings(&r, "driver-desktop-flavour-on-server").is_empty());
+}
+
+#[test]
+fn packages_fabric_manager_of_another_version() {
+    let r = report("dpkg-desktop-flavour-orphans-570", &[]);
+    let f = one(&r, "fabric-manager-package-mismatch");
+    assert_eq!(f["severity"], "warning");
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("nvidia-fabricmanager-550 550.127.05")
+            && m.contains("libnvidia-nscq-550 550.127.05")
+            && m.contains("570.195.03"),
+        "{m}"
+    );
+    // With NVSwitches on the bus the fabric manager check says it; the H100x8 fixture's
+    // fabric manager is the driver's version: nothing.
+    let r = report("bare-metal-h100x8-open-580", &[]);
+    assert_eq!(package_names(&r), ["nvidia-fabricmanager-580"]);
+    assert!(findings(&r, "fabric-manager-package-mismatch").is_empty());
+    assert!(findings(&r, "fabric-manager-missing").is_empty());
+}
+
+#[test]
+fn packages_container_toolkit_older_than_1_14() {
+    let r = report("dpkg-desktop-flavour-orphans-570", &[]);
+    assert_eq!(r["platform"]["packages"]["container_toolkit"], "1.13.5");
+    let f = one(&r, "container-toolkit-outdated");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("1.13.5"));
+}
+
+#[test]
+fn packages_rpm_database_is_not_read_and_says_so() {
+    let dir = scratch_copy("nouveau", "rpm");
+    std::fs::create_dir_all(dir.join("var/lib/rpm")).unwrap();
+    std::fs::write(dir.join("var/lib/rpm/rpmdb.sqlite"), b"SQLite format 3\0").unwrap();
+    let r = report_at(&dir);
+    assert_eq!(source(&r, "packages")["status"], "skipped");
+    assert!(r["platform"].get("packages").is_none());
+}

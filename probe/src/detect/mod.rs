@@ -11,7 +11,8 @@
 //! 8. `device-nodes`: `/dev/nvidia*`.
 //! 9. `installed-modules`: `/lib/modules/*/…/nvidia*.ko*`, `nouveau.ko*`.
 //! 10. `kernel-build`: headers, DKMS trees, signatures, Secure Boot, taint ([`kbuild`]).
-//! 11. `os-release` and `platform`.
+//! 11. `packages`: the NVIDIA driver packages in dpkg's database ([`packages`]).
+//! 12. `os-release` and `platform`.
 //!
 //! A missing file is `absent`, never an error; `EACCES` is `denied`; anything else `failed`.
 
@@ -19,6 +20,7 @@ pub mod devnodes;
 pub mod driver;
 pub mod kbuild;
 pub mod modules;
+pub mod packages;
 pub mod pci;
 pub mod platform;
 pub mod procgpus;
@@ -310,6 +312,11 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
         f.installed.as_deref(),
     );
     f.kernel_build = Some(build);
+    f.sources.push(source);
+
+    observe(packages::SOURCE, &f);
+    let (pkgs, source) = packages::read(root);
+    f.packages = pkgs;
     f.sources.push(source);
     f
 }

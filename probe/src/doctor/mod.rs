@@ -22,6 +22,7 @@ pub mod ldcache;
 pub mod libs;
 pub mod majors;
 pub mod overrides;
+pub mod packages;
 pub mod require;
 
 pub use crate::codes::{
