@@ -10,7 +10,8 @@
 //!   `kernel_release` (from `/proc/sys/kernel/osrelease`, `null` when unreadable);
 //!   *extension*: `os` (`/etc/os-release` `ID`, `VERSION_ID`, `PRETTY_NAME`), `in_container`,
 //!   `hints` (the evidence for the kind, in words), and per platform `wsl`, `gvisor`, `tegra`,
-//!   `container` (present only when they apply; see [`PlatformDetails`]).
+//!   `container`, `vgpu_manager`, `kernel_build`, `packages` (present only when they apply; see
+//!   [`PlatformDetails`] and [`stack`]).
 //! - `driver`: `null` when no driver was seen, else `version` (kernel-mode driver, zero padding
 //!   kept), `branch` (the major number), `flavor` (`open`, `proprietary`, `wsl`, `unknown`),
 //!   `cuda_version` (the highest CUDA version the branch supports natively, `null` if unknown),

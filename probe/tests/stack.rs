@@ -298,6 +298,46 @@ fn kmod_stale_dkms_tree_of_a_removed_version() {
 }
 
 #[test]
+fn kmod_stale_dkms_tree_beside_the_loaded_driver() {
+    // The H100 host runs 580.65.06; DKMS also still holds 570.86.15, whose source is there.
+    let dir = scratch_copy("bare-metal-h100x8-open-580", "beside");
+    for v in ["580.65.06", "570.86.15"] {
+        let src = dir.join(format!("usr/src/nvidia-{v}"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("dkms.conf"),
+            format!("PACKAGE_NAME=\"nvidia\"\nPACKAGE_VERSION=\"{v}\"\n"),
+        )
+        .unwrap();
+        let tree = dir.join(format!("var/lib/dkms/nvidia/{v}"));
+        std::fs::create_dir_all(tree.join("6.8.0-49-generic/x86_64/module")).unwrap();
+        std::fs::write(
+            tree.join("6.8.0-49-generic/x86_64/module/nvidia.ko.zst"),
+            b"(zstd)",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(format!("/usr/src/nvidia-{v}"), tree.join("source")).unwrap();
+    }
+    let r = report_at(&dir);
+    let f = one(&r, "dkms-stale-trees");
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("nvidia/570.86.15 (another version is the loaded driver)"),
+        "{m}"
+    );
+    assert!(!m.contains("580.65.06"), "{m}");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo dkms remove nvidia/570.86.15 --all")
+    );
+    // Loaded and built: nothing to build, and the compressed module's signature is not guessed.
+    assert!(findings(&r, "dkms-not-built-for-kernel").is_empty());
+    assert!(findings(&r, "kernel-headers-missing").is_empty());
+}
+
+#[test]
 fn kmod_headers_missing_for_the_running_kernel() {
     let r = report("dkms-no-headers-550", &[]);
     let k = &r["platform"]["kernel_build"];
