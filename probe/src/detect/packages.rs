@@ -20,6 +20,8 @@
 //! - `nscq`: `libnvidia-nscq[-<branch>]`;
 //! - `container-toolkit`: `nvidia-container-toolkit[-base]`, `libnvidia-container1`,
 //!   `libnvidia-container-tools`;
+//! - Debian's `nvidia-tesla-<branch>-*` packages by their suffix (`-kernel-dkms`, `-cuda1`,
+//!   `-smi`, `-driver`);
 //! - `other`: any other `nvidia`/`libnvidia` package with a branch in its name
 //!   (`nvidia-firmware-<branch>-<version>`, `libnvidia-extra-<branch>`, ...).
 
@@ -83,7 +85,8 @@ pub fn classify(name: &str, version: &str) -> Option<DriverPackage> {
         .iter()
         .find(|(n, _)| *n == name)
         .or_else(|| LAYERS.iter().find(|(p, _)| name.starts_with(p)))
-        .map(|(_, l)| *l);
+        .map(|(_, l)| *l)
+        .or_else(|| debian_tesla(name));
     let branch = branch_in_name(name);
     let layer = match (layer, branch) {
         (Some(l), _) => l,
@@ -104,6 +107,28 @@ pub fn classify(name: &str, version: &str) -> Option<DriverPackage> {
         branch,
         server: name.split('-').any(|p| p == "server"),
     })
+}
+
+/// Debian's own data-center driver (`nvidia-tesla-<branch>-kernel-dkms`,
+/// `libnvidia-tesla-<branch>-cuda1`, `nvidia-tesla-<branch>-driver`, ...): the layer from the
+/// suffix.
+fn debian_tesla(name: &str) -> Option<&'static str> {
+    if !name.contains("nvidia-tesla-") {
+        return None;
+    }
+    Some(
+        if name.ends_with("-kernel-dkms") || name.ends_with("-kernel-support") {
+            "module"
+        } else if name.ends_with("-cuda1") || name.ends_with("-nvidia-ml1") {
+            "userspace"
+        } else if name.ends_with("-smi") {
+            "utils"
+        } else if name.ends_with("-driver") {
+            "meta"
+        } else {
+            return None;
+        },
+    )
 }
 
 /// The installed NVIDIA driver packages of a dpkg `status` file, in its order.
@@ -238,6 +263,19 @@ mod tests {
         assert_eq!(
             c("nvidia-container-toolkit", "1.17.8-1"),
             ("container-toolkit".to_owned(), None, false)
+        );
+        // Debian's names for the data-center driver.
+        assert_eq!(
+            c("nvidia-tesla-535-kernel-dkms", "535.216.01-1~deb12u1"),
+            ("module".to_owned(), Some(535), false)
+        );
+        assert_eq!(
+            c("libnvidia-tesla-535-cuda1", "535.216.01-1~deb12u1"),
+            ("userspace".to_owned(), Some(535), false)
+        );
+        assert_eq!(
+            c("nvidia-tesla-535-driver", "535.216.01-1~deb12u1"),
+            ("meta".to_owned(), Some(535), false)
         );
         assert!(classify("nvidia-prime", "0.8.17.1").is_none());
         assert!(classify("libc6", "2.39-0ubuntu8.3").is_none());
