@@ -521,3 +521,30 @@ fn packages_rpm_database_is_not_read_and_says_so() {
     assert_eq!(source(&r, "packages")["status"], "skipped");
     assert!(r["platform"].get("packages").is_none());
 }
+
+// --- hostile input ------------------------------------------------------------------------------
+
+#[test]
+fn vgpu_hostile_variables_never_reach_the_terminal_raw() {
+    let root = fixture("container-hami-580-cuda11");
+    let out = nvprobe_env(
+        &["--root", root.to_str().unwrap()],
+        &[
+            ("LD_PRELOAD", "/tmp/\u{1b}]0;pwned\u{7}/libvgpu.so"),
+            ("CUDA_DEVICE_MEMORY_LIMIT_0", "1g\u{1b}[2J"),
+            ("CUDA_DEVICE_SM_LIMIT", "30"),
+        ],
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text}"
+    );
+    assert!(text.contains("vgpu-fractional-allocation"), "{text}");
+    let r = report(
+        "container-hami-580-cuda11",
+        &[("CUDA_DEVICE_MEMORY_LIMIT_0", "1g\u{1b}[2J")],
+    );
+    let limits = r["platform"]["vgpu_manager"]["memory_limits"].to_string();
+    assert!(!limits.contains("\\u001b"), "{limits}");
+}
