@@ -806,8 +806,16 @@ def container_gpu_manager_570():
     m = container_base("container-gpu-manager-570", gpus=1, visible=[0],
                        extra_cache=[("libcudart.so.12", "/usr/local/cuda/lib64/libcudart.so.12")])
     cuda_runtime(m, "12.4.127", "libcudart.so.12")
-    m.write_bytes("/usr/local/nvidia/lib64/libcuda-control.so", elf_so("libcuda-control.so"))
-    m.link("/usr/local/nvidia/lib64/libcuda.so.1", "libcuda-control.so")
+    # /usr/local/nvidia is gpu-manager's driver volume in share mode (pkg/services/volume):
+    # the driver's libraries mirrored, and libcuda-control.so cloned over the SONAME files
+    # libcuda.so.1 / libcuda.so and libnvidia-ml.so.1 / libnvidia-ml.so.
+    nv = "/usr/local/nvidia/lib64"
+    hook = elf_so("libcuda-control.so")
+    m.write_bytes(f"{nv}/libcuda-control.so", hook)
+    for base in ("libcuda.so", "libnvidia-ml.so"):
+        m.write_bytes(f"{nv}/{base}.570.133.20", elf_so(base + ".1"))
+        m.write_bytes(f"{nv}/{base}.1", hook)
+        m.write_bytes(f"{nv}/{base}", hook)
     m.write("/etc/vcuda/vcuda.sock", "")
     cid = "k8s_cuda_trainer-7d9f8b6c5-x2v4q_default_3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d_0"
     m.write_bytes(f"/etc/vcuda/{cid}/vcuda.config", vcuda_config("3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", cid, "00000000:1B:00.0", 4 * 268435456, 50))

@@ -137,6 +137,32 @@ fn vgpu_gpu_manager_vcuda_config_baseline_and_fractional_share() {
 }
 
 #[test]
+fn vgpu_gpu_manager_hook_on_the_loader_path_is_not_a_stub() {
+    // GPU-Manager sets LD_LIBRARY_PATH=/usr/local/nvidia/lib64, where libcuda.so.1 is a copy of
+    // its hook (SONAME libcuda-control.so): small and unversioned, but no toolkit stub.
+    let r = report(
+        "container-gpu-manager-570",
+        &[("LD_LIBRARY_PATH", "/usr/local/nvidia/lib64")],
+    );
+    let selected: Vec<&Value> = r["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["selected"] == true && l["kind"] == "cuda-driver")
+        .collect();
+    assert_eq!(selected.len(), 1, "{selected:?}");
+    assert_eq!(selected[0]["path"], "/usr/local/nvidia/lib64/libcuda.so.1");
+    assert_eq!(selected[0]["soname"], "libcuda-control.so");
+    assert_eq!(selected[0]["stub"], false);
+    assert!(
+        findings(&r, "stub-library-selected").is_empty(),
+        "{:?}",
+        codes(&r)
+    );
+    assert_eq!(r["cuda"]["can_start"], "yes");
+}
+
+#[test]
 fn vgpu_none_on_a_plain_machine() {
     let r = report("bare-metal-h100x8-open-580", &[]);
     assert!(r["platform"].get("vgpu_manager").is_none());
