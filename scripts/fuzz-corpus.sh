@@ -38,6 +38,8 @@ for f in $fx/*/dev/nvidia*; do [ -f "$f" ] && add devnode_standin "$f"; done
 add driver_version $fx/*/sys/module/nvidia/version
 add ldcache $fx/*/etc/ld.so.cache
 add dpkg_status $fx/*/var/lib/dpkg/status
+add stack_files $fx/*/etc/ld.so.preload $fx/*/etc/vcuda/*/vcuda.config $fx/*/sys/kernel/security/lockdown \
+  $fx/*/sys/firmware/efi/efivars/SecureBoot-* $fx/*/lib/modules/*/updates/dkms/nvidia.ko
 libs=()
 while IFS= read -r -d '' f; do libs+=("$f"); done \
   < <(find $fx -type f \( -name '*.so' -o -name '*.so.*' \) -size -64k -print0)

@@ -711,7 +711,11 @@ def jetson_orin_container_no_runtime():
     jetson("jetson-orin-container-no-runtime", in_container=True)
 
 
-def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml"), smi=True):
+CONTAINER_570_LINE = "NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Mar 25 18:52:58 UTC 2025"
+
+
+def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml"), smi=True,
+                   version="570.133.20", line=CONTAINER_570_LINE, extra_cache=()):
     """A Docker container on a host with `gpus` H100s (sysfs shows them all) and driver
     570.133.20; the toolkit injected the GPUs at indices `visible` (procfs copy + nodes)."""
     m = Machine(name)
@@ -723,29 +727,29 @@ def container_base(name, gpus, visible, uvm=True, libs=("libcuda", "libnvidia-ml
     buses = [f"0000:{b:02x}:00.0" for b in (0x1b, 0x43, 0x52, 0x61)][:gpus]
     for i, bus in enumerate(buses):
         m.pci(bus, 0x10DE, 0x2330, 0x10DE, 0x16C1, 0x030200, 0xA1, driver="nvidia", parent=f"pci0000:{bus[5:7]}/0000:{bus[5:7]}:01.0")
-    m.nvidia_driver("570.133.20", "NVIDIA UNIX Open Kernel Module for x86_64  570.133.20  Release Build  (dvs-builder@U16-I3-B03-4-3)  Tue Mar 25 18:52:58 UTC 2025",
-                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "OE", modify_device_files=0)
+    m.nvidia_driver(version, line, "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "OE", modify_device_files=0)
     if visible:
         m.node("/dev/nvidiactl", 195, 255)
         if uvm:
             m.node("/dev/nvidia-uvm", 508, 0)
             m.node("/dev/nvidia-uvm-tools", 508, 1)
     for i in visible:
-        m.gpu_information(buses[i], "NVIDIA H100 80GB HBM3", f"GPU-5d2e8c4a-1f3b-4a6d-9e7c-0b1a2c3d4e{i:02x}", i, vbios="96.00.99.00.01", firmware="570.133.20")
+        m.gpu_information(buses[i], "NVIDIA H100 80GB HBM3", f"GPU-5d2e8c4a-1f3b-4a6d-9e7c-0b1a2c3d4e{i:02x}", i, vbios="96.00.99.00.01", firmware=version)
         m.node(f"/dev/nvidia{i}", 195, i)
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
     libdir = "/usr/lib/x86_64-linux-gnu"
     entries = []
     for base in libs:
-        m.write_bytes(f"{libdir}/{base}.so.570.133.20", elf_so(base + ".so.1"))
-        m.link(f"{libdir}/{base}.so.1", f"{base}.so.570.133.20")
+        m.write_bytes(f"{libdir}/{base}.so.{version}", elf_so(base + ".so.1"))
+        m.link(f"{libdir}/{base}.so.1", f"{base}.so.{version}")
         entries.append((base + ".so.1", f"{libdir}/{base}.so.1"))
     if "libcuda" in libs:
-        m.write_bytes(f"{libdir}/libnvidia-ptxjitcompiler.so.570.133.20", elf_so("libnvidia-ptxjitcompiler.so.1"))
-        m.link(f"{libdir}/libnvidia-ptxjitcompiler.so.1", "libnvidia-ptxjitcompiler.so.570.133.20")
+        m.write_bytes(f"{libdir}/libnvidia-ptxjitcompiler.so.{version}", elf_so("libnvidia-ptxjitcompiler.so.1"))
+        m.link(f"{libdir}/libnvidia-ptxjitcompiler.so.1", f"libnvidia-ptxjitcompiler.so.{version}")
     if smi:
         m.write("/usr/bin/nvidia-smi", "")
-    m.write_bytes("/etc/ld.so.cache", ld_so_cache(entries))
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(entries + list(extra_cache)))
+    return m
 
 
 def container_visible_subset():
@@ -772,6 +776,274 @@ def container_no_gpu_requested():
     m.write("/sys/module/nvidia/initstate", "live\n")
     m.write("/sys/module/nvidia/taint", "OE\n")
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+
+
+# --- issue 23: virtual-GPU managers ------------------------------------------------------------
+def cuda_runtime(m, full, soname, libdir="/usr/local/cuda/lib64"):
+    """A CUDA image's runtime: libcudart.so.<full> with its SONAME link, as the toolkit's
+    cuda-cudart package installs it; returns the ld.so.cache entry (the image's
+    /etc/ld.so.conf.d/000_cuda.conf puts this directory in the cache)."""
+    m.write_bytes(f"{libdir}/libcudart.so.{full}", elf_so(soname))
+    m.link(f"{libdir}/{soname}", f"libcudart.so.{full}")
+    m.write("/etc/ld.so.conf.d/000_cuda.conf", libdir + "\n")
+    return (soname, f"{libdir}/{soname}")
+
+
+def container_hami_580_cuda11():
+    """A Kubernetes pod on an H100 host with driver 580 (CUDA 13.0) under HAMi: the device
+    plugin mounted the host's /usr/local/vgpu/ld.so.preload over /etc/ld.so.preload and
+    libvgpu.so beside it; the image is a CUDA 11.8 one (libcudart 11.8.89): two majors behind."""
+    line = "NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build  (dvs-builder@U22-I3-AF03-09-1)  Sun Jul 27 06:54:38 UTC 2025"
+    m = container_base("container-hami-580-cuda11", gpus=1, visible=[0], version="580.65.06", line=line,
+                       extra_cache=[("libcudart.so.11.0", "/usr/local/cuda/lib64/libcudart.so.11.0")])
+    cuda_runtime(m, "11.8.89", "libcudart.so.11.0")
+    m.write("/etc/ld.so.preload", "/usr/local/vgpu/libvgpu.so\n")
+    m.write_bytes("/usr/local/vgpu/libvgpu.so", elf_so("libvgpu.so"))
+
+
+def vcuda_config(pod_uid, container, bus_id, memory, cores, driver=(570, 133)):
+    """gpu-manager's vcuda.config: struct resource_data_t (vcuda-controller include/hijack.h,
+    packed, aligned 8), as virtual-manager's setting_to_disk writes it: FILENAME_MAX 4096,
+    NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 16; 8240 bytes."""
+    import struct
+    b = bytearray(8240)
+    b[0:len(pod_uid)] = pod_uid.encode()
+    b[4096:4096 + len(container)] = container.encode()
+    b[8192:8192 + len(bus_id)] = bus_id.encode()
+    struct.pack_into("<QiiiiI", b, 8208, memory, cores, 1, driver[0], driver[1], 1 if cores < 100 else 0)
+    return bytes(b)
+
+
+def container_gpu_manager_570():
+    """A pod under tkestack GPU-Manager with tencent.com/vcuda-core 50: /usr/local/nvidia is
+    the virtual driver (libcuda-control.so), /etc/vcuda the pod's directory with the
+    container's vcuda.config; the image is CUDA 12.4."""
+    m = container_base("container-gpu-manager-570", gpus=1, visible=[0],
+                       extra_cache=[("libcudart.so.12", "/usr/local/cuda/lib64/libcudart.so.12")])
+    cuda_runtime(m, "12.4.127", "libcudart.so.12")
+    # /usr/local/nvidia is gpu-manager's driver volume in share mode (pkg/services/volume):
+    # the driver's libraries mirrored, and libcuda-control.so cloned over the SONAME files
+    # libcuda.so.1 / libcuda.so and libnvidia-ml.so.1 / libnvidia-ml.so.
+    nv = "/usr/local/nvidia/lib64"
+    hook = elf_so("libcuda-control.so")
+    m.write_bytes(f"{nv}/libcuda-control.so", hook)
+    for base in ("libcuda.so", "libnvidia-ml.so"):
+        m.write_bytes(f"{nv}/{base}.570.133.20", elf_so(base + ".1"))
+        m.write_bytes(f"{nv}/{base}.1", hook)
+        m.write_bytes(f"{nv}/{base}", hook)
+    m.write("/etc/vcuda/vcuda.sock", "")
+    cid = "k8s_cuda_trainer-7d9f8b6c5-x2v4q_default_3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d_0"
+    m.write_bytes(f"/etc/vcuda/{cid}/vcuda.config", vcuda_config("3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", cid, "00000000:1B:00.0", 4 * 268435456, 50))
+    m.write_bytes(f"/etc/vcuda/{cid}/pids.config", (4242).to_bytes(4, "little"))
+
+
+# --- issue 23: kernel module builds -------------------------------------------------------------
+EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+SHIM_LOCK = "605dab50-e046-4300-abb6-3dd810dd8b23"
+# efivarfs attributes: NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS = 0x07; SecureBoot is
+# BOOTSERVICE_ACCESS | RUNTIME_ACCESS = 0x06.
+EFI_ATTR_BS_RT = (0x06).to_bytes(4, "little")
+
+
+def fake_der(tag):
+    """A stand-in X.509 certificate: a DER SEQUENCE header and distinct content."""
+    body = (tag.encode() * 40)[:700]
+    return b"\x30\x82" + len(body).to_bytes(2, "big") + body
+
+
+def mok_list(certs):
+    """MokListRT as the efivar holds it after the attributes: EFI_SIGNATURE_LISTs of
+    EFI_CERT_X509_GUID (a1 59 c0 a5 e4 94 a7 4a 87 b5 ab 15 5c 2b f0 72), one cert each, with
+    the owner GUID before the data."""
+    import struct
+    x509 = bytes.fromhex("a159c0a5e494a74a87b5ab155c2bf072")
+    owner = bytes.fromhex("50ab5d6046e0004300abb63dd810dd8b")
+    out = b""
+    for c in certs:
+        size = 16 + len(c)
+        out += x509 + struct.pack("<III", 28 + size, 0, size) + owner + c
+    return out
+
+
+def secure_boot(m, on, lockdown="integrity", sig_enforce="Y"):
+    m.write_bytes(f"/sys/firmware/efi/efivars/SecureBoot-{EFI_GLOBAL}", EFI_ATTR_BS_RT + bytes([1 if on else 0]))
+    modes = ["none", "integrity", "confidentiality"]
+    m.write("/sys/kernel/security/lockdown", " ".join(f"[{x}]" if x == lockdown else x for x in modes) + "\n")
+    m.write("/sys/module/module/parameters/sig_enforce", sig_enforce + "\n")
+
+
+def kernel_headers(m, release):
+    """linux-headers-<release>: /usr/src/linux-headers-<release> with its Makefile, and the
+    /lib/modules/<release>/build link into it."""
+    m.write(f"/usr/src/linux-headers-{release}/Makefile", "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 8\nSUBLEVEL = 0\n")
+    m.link(f"/lib/modules/{release}/build", f"/usr/src/linux-headers-{release}")
+
+
+def dkms_tree(m, module, version, releases, source=True, ext=".ko.zst", ko=b""):
+    """/var/lib/dkms/<module>/<version> as DKMS 3 leaves it: `source` -> /usr/src/<m>-<v>
+    (dangling once the package is removed), `<release>/x86_64/module/*.ko*` per build."""
+    base = f"/var/lib/dkms/{module}/{version}"
+    m.link(f"{base}/source", f"/usr/src/{module}-{version}")
+    if source:
+        m.write(f"/usr/src/{module}-{version}/dkms.conf",
+                f'PACKAGE_NAME="{module}"\nPACKAGE_VERSION="{version}"\nAUTOINSTALL="yes"\n'
+                'BUILT_MODULE_NAME[0]="nvidia"\nDEST_MODULE_LOCATION[0]="/updates/dkms"\n')
+    for r in releases:
+        for n in ("nvidia", "nvidia-uvm", "nvidia-modeset", "nvidia-drm", "nvidia-peermem"):
+            m.write_bytes(f"{base}/{r}/x86_64/module/{n}{ext}", ko)
+        m.write(f"{base}/{r}/x86_64/log/make.log", f"DKMS make.log for {module}-{version} for kernel {r} (x86_64)\n")
+
+
+def module_file(signed):
+    """The end of a kernel module: an ELF head, then (signed) the PKCS#7 blob, struct
+    module_signature {algo 0, hash 0, id_type 2 (PKEY_ID_PKCS7), signer_len 0, key_id_len 0,
+    pad[3], sig_len big-endian} and the magic, as scripts/sign-file appends them."""
+    head = b"\x7fELF\x02\x01\x01" + bytes(9) + b".modinfo\0license=NVIDIA\0" + bytes(64) + b"\x01\x02section headers"
+    if not signed:
+        return head
+    sig = b"\x30\x82\x02\x10" + b"pkcs7" * 100
+    return head + sig + bytes([0, 0, 2, 0, 0, 0, 0, 0]) + len(sig).to_bytes(4, "big") + b"~Module signature appended~\n"
+
+
+def unbound_a6000(m):
+    """An RTX A6000 on the bus with no driver bound, and /proc/modules without nvidia."""
+    m.pci("0000:41:00.0", 0x10DE, 0x2230, 0x10DE, 0x1459, 0x030000, 0xA1, parent="pci0000:40/0000:40:01.1")
+    m.pci("0000:41:00.1", 0x10DE, 0x1AEF, 0x10DE, 0x1459, 0x040300, 0xA1, driver="snd_hda_intel", parent="pci0000:40/0000:40:01.1")
+    m.write("/proc/modules", "snd_hda_intel 61440 4 - Live 0x0000000000000000\nnvme 61440 2 - Live 0x0000000000000000\n")
+    m.write("/proc/sys/kernel/tainted", "0\n")
+    m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
+
+
+def dkms_secure_boot_mok_not_enrolled():
+    """Ubuntu 22.04 with Secure Boot: DKMS built 535.183.01 for the running kernel and signed
+    it with the MOK that update-secureboot-policy made, but the key was never enrolled
+    (MokListRT holds Canonical's only): 'Key was rejected by service'. A tree of 525.147.05,
+    whose package is gone, is still in /var/lib/dkms."""
+    r = "6.8.0-51-generic"
+    m = Machine("dkms-secure-boot-mok-not-enrolled")
+    m.kernel(r, UBUNTU_2204_KERNEL.format(r=r))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.cgroup(BARE_CGROUP)
+    m.host_bridges()
+    unbound_a6000(m)
+    m.lib_modules(r, "updates/dkms", ext=".ko")
+    for n in ("nvidia", "nvidia-uvm", "nvidia-modeset", "nvidia-drm", "nvidia-peermem"):
+        m.write_bytes(f"/lib/modules/{r}/updates/dkms/{n}.ko", module_file(signed=True))
+    kernel_headers(m, r)
+    dkms_tree(m, "nvidia", "535.183.01", [r], ext=".ko", ko=module_file(signed=True))
+    dkms_tree(m, "nvidia", "525.147.05", ["6.5.0-41-generic"], source=False)
+    secure_boot(m, on=True)
+    mok = fake_der("local-mok")
+    m.write_bytes("/var/lib/shim-signed/mok/MOK.der", mok)
+    m.write_bytes(f"/sys/firmware/efi/efivars/MokListRT-{SHIM_LOCK}", EFI_ATTR_BS_RT + mok_list([fake_der("canonical")]))
+
+
+def dkms_no_headers_550():
+    """Ubuntu 24.04 after a kernel update: the running 6.8.0-51 has no headers (its build link
+    dangles), so DKMS built 550.127.05 for 6.8.0-49 only."""
+    m = Machine("dkms-no-headers-550")
+    bare_ubuntu(m, "6.8.0-51-generic")
+    unbound_a6000(m)
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.lib_modules("6.8.0-51-generic")
+    kernel_headers(m, "6.8.0-49-generic")
+    m.link("/lib/modules/6.8.0-51-generic/build", "/usr/src/linux-headers-6.8.0-51-generic")
+    dkms_tree(m, "nvidia", "550.127.05", ["6.8.0-49-generic"])
+    secure_boot(m, on=False, lockdown="none", sig_enforce="N")
+
+
+# --- issue 23: driver package layers -----------------------------------------------------------
+def dpkg_stanza(pkg, version, section="multiverse/libs", status="install ok installed", source=None,
+                arch="amd64", size=1024, depends=None, desc="NVIDIA driver package"):
+    """One /var/lib/dpkg/status stanza in dpkg's field order, with an indented long
+    description as dpkg writes it."""
+    lines = [f"Package: {pkg}", f"Status: {status}", "Priority: optional", f"Section: {section}",
+             f"Installed-Size: {size}", "Maintainer: Ubuntu Core Developers <ubuntu-devel-discuss@lists.ubuntu.com>",
+             f"Architecture: {arch}"]
+    if source:
+        lines.append(f"Source: {source}")
+    lines.append(f"Version: {version}")
+    if depends:
+        lines.append(f"Depends: {depends}")
+    lines += [f"Description: {desc}", " This package is part of the NVIDIA driver stack.", " .",
+              " Version: in a description is not a field.",
+              "Original-Maintainer: Debian NVIDIA Maintainers <pkg-nvidia-devel@lists.alioth.debian.org>"]
+    return "\n".join(lines) + "\n"
+
+
+def dpkg_status(m, stanzas):
+    base = dpkg_stanza("libc6", "2.39-0ubuntu8.3", section="libs", size=13011, desc="GNU C Library: Shared libraries")
+    m.write("/var/lib/dpkg/status", "\n".join([base] + stanzas))
+
+
+def dpkg_split_branch_530_535():
+    """Ubuntu 22.04, an L40S: the 535-server module packages are installed and loaded, but
+    the userspace is 530 (libnvidia-compute-530, nvidia-utils-530, pinned from another
+    repository): split branches, and the libraries the loader finds are 530's."""
+    r = "6.8.0-49-generic"
+    m = Machine("dpkg-split-branch-530-535")
+    m.kernel(r, UBUNTU_2204_KERNEL.format(r=r))
+    m.os_release("Ubuntu 22.04.5 LTS", "ubuntu", "22.04", "jammy")
+    m.cgroup(BARE_CGROUP)
+    m.host_bridges()
+    m.pci("0000:ca:00.0", 0x10DE, 0x26B9, 0x10DE, 0x1851, 0x030200, 0xA1, driver="nvidia", parent="pci0000:c9/0000:c9:01.0")
+    m.nvidia_driver("535.183.01", "NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)", "PO")
+    m.gpu_information("0000:ca:00.0", "NVIDIA L40S", "GPU-8a9b0c1d-2e3f-4a5b-8c7d-9e0f1a2b3c4d", 0, vbios="95.02.66.00.02")
+    m.nvidia_nodes([0])
+    m.lib_modules(r, "kernel/nvidia-535srv", ext=".ko")
+    m.write("/proc/sys/kernel/tainted", "4097\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("530.30.02")))
+    kv = "6.8.0-49.49~22.04.1+1"
+    dpkg_status(m, [
+        dpkg_stanza(f"linux-modules-nvidia-535-server-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8",
+                    depends=f"linux-image-{r} | linux-image-unsigned-{r}, linux-signatures-nvidia-{r} (= {kv}), linux-objects-nvidia-535-server-{r} (= {kv}), nvidia-kernel-common-535-server (>= 535.183.01)"),
+        dpkg_stanza(f"linux-objects-nvidia-535-server-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8"),
+        dpkg_stanza(f"linux-signatures-nvidia-{r}", kv, section="kernel", source="linux-restricted-modules-hwe-6.8"),
+        dpkg_stanza("nvidia-kernel-common-535-server", "535.183.01-0ubuntu0.22.04.1", source="nvidia-graphics-drivers-535-server"),
+        dpkg_stanza("libnvidia-compute-530", "530.30.02-0ubuntu1", source="nvidia-graphics-drivers-530"),
+        dpkg_stanza("nvidia-utils-530", "530.30.02-0ubuntu1", section="multiverse/utils", source="nvidia-graphics-drivers-530"),
+        dpkg_stanza("nvidia-container-toolkit", "1.17.8-1", section="utils", depends="nvidia-container-toolkit-base (= 1.17.8-1), libnvidia-container-tools (>= 1.17.8-1), libnvidia-container-tools (<< 2.0.0)"),
+        dpkg_stanza("nvidia-container-toolkit-base", "1.17.8-1", section="utils"),
+    ])
+
+
+def dpkg_desktop_flavour_orphans_570():
+    """Ubuntu 24.04, an H100 PCIe (no NVSwitch) with the desktop nvidia-driver-570 loaded;
+    left from 550: the module package of an old kernel and its firmware package, a removed
+    libnvidia-compute-550 (config files only), the fabric manager and NSCQ of 550; the
+    container toolkit is 1.13.5."""
+    m = Machine("dpkg-desktop-flavour-orphans-570")
+    bare_ubuntu(m)
+    m.pci("0000:17:00.0", 0x10DE, 0x2331, 0x10DE, 0x1626, 0x030200, 0xA1, driver="nvidia", parent="pci0000:16/0000:16:01.0")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "O")
+    m.gpu_information("0000:17:00.0", "NVIDIA H100 PCIe", "GPU-3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", 0, vbios="96.00.30.00.01", firmware="570.195.03")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "kernel/nvidia-570", ext=".ko")
+    m.lib_modules("6.8.0-45-generic", "kernel/nvidia-550", ext=".ko")
+    m.write("/proc/sys/kernel/tainted", "4096\n")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
+    k49, k45 = "6.8.0-49.49+1", "6.8.0-45.45+1"
+    v570, v550 = "570.195.03-0ubuntu0.24.04.1", "550.127.05-0ubuntu0.24.04.1"
+    dpkg_status(m, [
+        dpkg_stanza("nvidia-driver-570", v570, source="nvidia-graphics-drivers-570",
+                    depends="libnvidia-gl-570 (= 570.195.03-0ubuntu0.24.04.1), nvidia-kernel-common-570 (= 570.195.03-0ubuntu0.24.04.1), libnvidia-compute-570, xserver-xorg-video-nvidia-570, nvidia-utils-570"),
+        dpkg_stanza("libnvidia-compute-570", v570, source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("libnvidia-compute-550", v550, status="deinstall ok config-files", source="nvidia-graphics-drivers-550"),
+        dpkg_stanza("nvidia-utils-570", v570, section="multiverse/utils", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-kernel-common-570", v570, section="multiverse/x11", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("xserver-xorg-video-nvidia-570", v570, section="multiverse/x11", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-firmware-570-570.195.03", v570, section="multiverse/kernel", source="nvidia-graphics-drivers-570"),
+        dpkg_stanza("nvidia-firmware-550-550.127.05", v550, section="multiverse/kernel", source="nvidia-graphics-drivers-550"),
+        dpkg_stanza("linux-modules-nvidia-570-6.8.0-49-generic", k49, section="kernel", source="linux-restricted-modules"),
+        dpkg_stanza("linux-modules-nvidia-550-6.8.0-45-generic", k45, section="kernel", source="linux-restricted-modules"),
+        dpkg_stanza("nvidia-fabricmanager-550", "550.127.05-1", section="multiverse/utils"),
+        dpkg_stanza("libnvidia-nscq-550", "550.127.05-1", section="multiverse/libs"),
+        dpkg_stanza("nvidia-container-toolkit", "1.13.5-1", section="utils", depends="nvidia-container-toolkit-base (= 1.13.5-1), libnvidia-container-tools (>= 1.13.5-1), libnvidia-container-tools (<< 2.0.0)"),
+        dpkg_stanza("nvidia-container-toolkit-base", "1.13.5-1", section="utils"),
+        dpkg_stanza("libnvidia-container1", "1.13.5-1", section="libs"),
+    ])
 
 
 # --- issue 9: one label set per node -----------------------------------------------------------
@@ -801,7 +1073,10 @@ def main():
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,
-                 container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570):
+                 container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570,
+                 container_hami_580_cuda11, container_gpu_manager_570,
+                 dkms_secure_boot_mok_not_enrolled, dkms_no_headers_550,
+                 dpkg_split_branch_530_535, dpkg_desktop_flavour_orphans_570):
         make()
     # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
     for top, dirs, files in os.walk(OUT, topdown=False):

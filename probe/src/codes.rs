@@ -119,6 +119,32 @@ catalogue! {
         "`nvidia-smi` is in `/usr/lib/wsl/lib` but not on `PATH` (SSH, systemd)";
     KNOWN_BAD_KERNEL_DRIVER = "known-bad-kernel-driver", [Error],
         "the installed, unloaded driver release is known not to build for the running kernel (a row of `data/known-bad.tsv`; the finding cites its source)";
+    CUDA_RUNTIME_MAJORS_BEHIND = "cuda-runtime-majors-behind", [Info],
+        "the CUDA runtime is more than one major behind the driver's CUDA version: it runs (backward compatibility), but outside the one-major window of virtual-GPU managers";
+    KERNEL_HEADERS_MISSING = "kernel-headers-missing", [Error],
+        "DKMS manages the nvidia module, none is built for the running kernel, and its headers are not installed (the command installs them)";
+    DKMS_NOT_BUILT_FOR_KERNEL = "dkms-not-built-for-kernel", [Error],
+        "DKMS manages the nvidia module and the headers are there, but it is not built for the running kernel (`dkms autoinstall -k`)";
+    MODULE_SIGNATURE_NOT_TRUSTED = "module-signature-not-trusted", [Error],
+        "the kernel enforces module signatures (Secure Boot, lockdown, `sig_enforce`) and the unloaded nvidia module is unsigned or signed with a key the firmware does not hold (enroll the MOK)";
+    DKMS_STALE_TREES = "dkms-stale-trees", [Warning],
+        "DKMS trees of removed driver versions, or of versions beside the loaded one (the commands remove them)";
+    DRIVER_PACKAGES_SPLIT_BRANCH = "driver-packages-split-branch", [Error],
+        "the kernel module packages and the userspace packages (`libnvidia-compute`) are of different driver branches, none in common";
+    DRIVER_PACKAGES_ORPHANED = "driver-packages-orphaned", [Warning],
+        "driver packages of another branch than the one in use are still installed (the command removes them)";
+    DRIVER_DESKTOP_FLAVOUR_ON_SERVER = "driver-desktop-flavour-on-server", [Info],
+        "the desktop metapackage `nvidia-driver-<branch>` on a machine whose GPUs are all data-center ones (the `-server` flavour is the headless one)";
+    FABRIC_MANAGER_PACKAGE_MISMATCH = "fabric-manager-package-mismatch", [Warning],
+        "`nvidia-fabricmanager` or `libnvidia-nscq` is installed in another version than the driver (without `NVSwitches` on the bus; with them, `fabric-manager-missing`)";
+    CONTAINER_TOOLKIT_OUTDATED = "container-toolkit-outdated", [Warning],
+        "`nvidia-container-toolkit` is older than 1.14";
+    VGPU_BASELINE_OLDER_THAN_RUNTIME = "vgpu-baseline-older-than-runtime", [Warning],
+        "a virtual-GPU manager (HAMi, GPU-Manager) whose hooks were built for an older CUDA than the runtime programs load";
+    VGPU_CUDA_MAJOR_MISMATCH = "vgpu-cuda-major-mismatch", [Warning],
+        "under a virtual-GPU manager, the runtime's, the driver's and the manager's CUDA majors differ";
+    VGPU_FRACTIONAL_ALLOCATION = "vgpu-fractional-allocation", [Info, Warning],
+        "a fractional GPU (`vcuda-core` or `CUDA_DEVICE_SM_LIMIT` below 100): cross-major CUDA use needs per-application hooks (warning when the runtime's major is not the driver's)";
 
 }
 

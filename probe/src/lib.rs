@@ -342,6 +342,12 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     doctor::apply(opts, &mut report, facts.pci.as_ref());
     // 5b. Known-bad combinations (data/known-bad.tsv).
     doctor::known_bad::apply(&mut report);
+    // 5b. Issue 23: runtime and driver majors, the virtual-GPU manager, kernel module builds,
+    //     driver package layers.
+    doctor::majors::check(&mut report, &opts.env);
+    platform::vgpu_manager::check(opts, &mut report);
+    doctor::kmod::apply(&facts, &mut report);
+    doctor::packages::apply(&facts, &mut report);
     // 6. Only with --cross-check: NVML through the glibc shim, bounded by what is left of the
     //    deadline (with a reserve, so a hanging NVML still ends in a written report).
     if opts.cross_check {

@@ -10,7 +10,8 @@
 //!   `kernel_release` (from `/proc/sys/kernel/osrelease`, `null` when unreadable);
 //!   *extension*: `os` (`/etc/os-release` `ID`, `VERSION_ID`, `PRETTY_NAME`), `in_container`,
 //!   `hints` (the evidence for the kind, in words), and per platform `wsl`, `gvisor`, `tegra`,
-//!   `container` (present only when they apply; see [`PlatformDetails`]).
+//!   `container`, `vgpu_manager`, `kernel_build`, `packages` (present only when they apply; see
+//!   [`PlatformDetails`] and [`stack`]).
 //! - `driver`: `null` when no driver was seen, else `version` (kernel-mode driver, zero padding
 //!   kept), `branch` (the major number), `flavor` (`open`, `proprietary`, `wsl`, `unknown`),
 //!   `cuda_version` (the highest CUDA version the branch supports natively, `null` if unknown),
@@ -47,6 +48,7 @@ pub use platform_details::PlatformDetails;
 pub use values::{
     ComputeCapability, CudaVersion, OrUnknown, PciClass, PciId, PciRevision, Version,
 };
+pub mod stack;
 
 /// The schema version of this report format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -61,6 +63,10 @@ pub const JSON_SCHEMA: &str = match std::str::from_utf8(&SCHEMA_MIN) {
 
 const SCHEMA_SRC: &[u8] = include_bytes!("../schema/report.schema.json");
 const SCHEMA_MIN_LEN: usize = minify_json(SCHEMA_SRC, None);
+#[expect(
+    clippy::large_const_arrays,
+    reason = "only read by the const JSON_SCHEMA, at compile time (clippy 1.95 crashes on a static here)"
+)]
 const SCHEMA_MIN: [u8; SCHEMA_MIN_LEN] = {
     let mut out = [0u8; SCHEMA_MIN_LEN];
     minify_json(SCHEMA_SRC, Some(&mut out));

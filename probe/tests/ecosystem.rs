@@ -333,6 +333,15 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ),
         ("compat-geforce-rtx4090-550", ""),
         ("container-a100-proprietary-535", ""),
+        // Under a virtual-GPU manager CUDA starts: the manager limits it, never stops it.
+        (
+            "container-gpu-manager-570",
+            "__cuda=12.8=0 __cuda_arch=9.0=0",
+        ),
+        (
+            "container-hami-580-cuda11",
+            "__cuda=13.0=0 __cuda_arch=9.0=0",
+        ),
         (
             "container-h100-535-compat-12.9",
             "__cuda=12.9=0 __cuda_arch=9.0=0",
@@ -343,6 +352,13 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
             "container-visible-subset",
             "__cuda=12.8=0 __cuda_arch=9.0=0",
         ),
+        ("dkms-no-headers-550", ""),
+        ("dkms-secure-boot-mok-not-enrolled", ""),
+        (
+            "dpkg-desktop-flavour-orphans-570",
+            "__cuda=12.8=0 __cuda_arch=9.0=0",
+        ),
+        ("dpkg-split-branch-530-535", ""),
         ("gvisor-h100", "__cuda=13.0=0 __cuda_arch=9.0=0"),
         ("gvisor-no-nvproxy", ""),
         ("hgx-h100-no-fabricmanager-570", ""),
@@ -983,7 +999,15 @@ fn ecosystem_schema_matches_the_rust_types() {
         ("$", BTreeSet::from(["check"])),
         (
             "Platform",
-            BTreeSet::from(["wsl", "gvisor", "tegra", "container"]),
+            BTreeSet::from([
+                "wsl",
+                "gvisor",
+                "tegra",
+                "container",
+                "vgpu_manager",
+                "kernel_build",
+                "packages",
+            ]),
         ),
     ]
     .into();

@@ -10,16 +10,21 @@
 //! 7. `sysfs-pci`: `/sys/bus/pci/devices/*`.
 //! 8. `device-nodes`: `/dev/nvidia*`.
 //! 9. `installed-modules`: `/lib/modules/*/…/nvidia*.ko*`, `nouveau.ko*`.
-//! 10. `os-release` and `platform`.
+//! 10. `kernel-build`: headers, DKMS trees, signatures, Secure Boot, taint ([`kbuild`]).
+//! 11. `packages`: the NVIDIA driver packages in dpkg's database ([`packages`]).
+//! 12. `os-release` and `platform`.
 //!
 //! A missing file is `absent`, never an error; `EACCES` is `denied`; anything else `failed`.
 
 pub mod devnodes;
 pub mod driver;
+pub mod kbuild;
 pub mod modules;
+pub mod packages;
 pub mod pci;
 pub mod platform;
 pub mod procgpus;
+pub mod vgpu;
 
 use std::io;
 
@@ -65,6 +70,10 @@ pub struct Facts {
     pub pci: Option<PciScan>,
     /// NVIDIA device nodes; `None` when `/dev` could not be read.
     pub nodes: Option<Vec<DeviceNode>>,
+    /// How the nvidia module is built for the running kernel (`kernel-build`, issue 23).
+    pub kernel_build: Option<crate::report::stack::KernelBuildInfo>,
+    /// The NVIDIA driver packages installed (`packages`, issue 23).
+    pub packages: Option<crate::report::stack::DriverPackagesInfo>,
     /// The sources, in reading order.
     pub sources: Vec<Source>,
 }
@@ -111,6 +120,8 @@ impl Facts {
         );
         opt(self.pci.as_ref(), &mut snapshot.pci);
         opt(self.nodes.as_ref(), &mut snapshot.nodes);
+        opt(self.kernel_build.as_ref(), &mut snapshot.kernel_build);
+        opt(self.packages.as_ref(), &mut snapshot.packages);
         list(&self.sources, &mut snapshot.sources);
     }
 
@@ -292,6 +303,21 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
         }
         Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
     }
+
+    observe(kbuild::SOURCE, &f);
+    let (build, source) = kbuild::read(
+        root,
+        f.kernel_release.as_deref(),
+        &f.loaded,
+        f.installed.as_deref(),
+    );
+    f.kernel_build = Some(build);
+    f.sources.push(source);
+
+    observe(packages::SOURCE, &f);
+    let (pkgs, source) = packages::read(root);
+    f.packages = pkgs;
+    f.sources.push(source);
     f
 }
 

@@ -66,6 +66,9 @@ const PREFIXES: &[&str] = &["libcuda.so", "libnvidia-ml.so", "libcudart.so"];
 const MAX_LIBRARIES: usize = 64;
 /// A stub is smaller than this.
 const STUB_MAX_SIZE: u64 = 4 << 20;
+/// The SONAME of GPU-Manager's CUDA hook (tkestack/vcuda-controller builds
+/// `libcuda-control.so`; gpu-manager's volume manager clones it over the driver's SONAME files).
+pub const VCUDA_HOOK_SONAME: &str = "libcuda-control.so";
 
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
@@ -299,7 +302,11 @@ impl Collector<'_> {
                 KIND_COMPAT.clone_into(&mut lib.kind);
             }
             let in_wsl = loc.path.starts_with("/usr/lib/wsl/");
-            lib.stub = lib.version.is_none() && !in_wsl && loc.size < STUB_MAX_SIZE;
+            // GPU-Manager's vcuda hook, copied over `libcuda.so.1` and `libnvidia-ml.so.1` in
+            // its driver volume: small and unversioned like a stub, but it forwards every call
+            // to the driver's `libcuda.so.<version>` beside it (issue 23).
+            let vcuda_hook = lib.soname.as_deref() == Some(VCUDA_HOOK_SONAME);
+            lib.stub = lib.version.is_none() && !in_wsl && !vcuda_hook && loc.size < STUB_MAX_SIZE;
         }
         if loc.path.split('/').any(|c| c == "stubs") {
             lib.stub = true;

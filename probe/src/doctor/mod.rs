@@ -17,10 +17,13 @@ mod binary;
 pub mod cuda;
 pub mod elfinfo;
 pub mod fabric;
+pub mod kmod;
 pub mod known_bad;
 pub mod ldcache;
 pub mod libs;
+pub mod majors;
 pub mod overrides;
+pub mod packages;
 pub mod require;
 
 pub use crate::codes::{

@@ -16,6 +16,7 @@ pub mod container;
 pub mod dxg;
 pub mod gvisor;
 pub mod tegra;
+pub mod vgpu_manager;
 pub mod wsl;
 
 use crate::Options;
@@ -51,6 +52,7 @@ pub fn refine_with(
     report: &mut Report,
     dxg_device: &dyn dxg::DxgDevice,
 ) {
+    vgpu_manager::refine(opts, report);
     match report.platform.kind {
         PlatformKind::Wsl2 => wsl::refine(opts, report, dxg_device),
         PlatformKind::Gvisor => gvisor::refine(opts, report),

@@ -19,6 +19,15 @@ pub struct PlatformDetails {
     /// Containers: which GPUs, nodes and libraries were injected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerInfo>,
+    /// A virtual-GPU manager (HAMi, GPU-Manager) intercepting CUDA here (issue 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vgpu_manager: Option<super::stack::VgpuManagerInfo>,
+    /// How the nvidia kernel module is built for the running kernel (issue 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_build: Option<super::stack::KernelBuildInfo>,
+    /// The NVIDIA driver packages installed (issue 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<super::stack::DriverPackagesInfo>,
 }
 
 /// `platform.wsl`.

@@ -1,0 +1,295 @@
+//! The NVIDIA driver packages the package manager installed (issue 23): the source
+//! `packages`, what people otherwise read from `apt list --installed | grep nvidia` or
+//! `dpkg -l`.
+//!
+//! Read from dpkg's database, `/var/lib/dpkg/status`: one stanza per package (`Package:`,
+//! `Status: install ok installed`, `Version:`), continuation lines indented. Packages whose
+//! status is not `installed` (`deinstall ok config-files`, the `rc` of `dpkg -l`) are left out.
+//! An rpm database (`/var/lib/rpm`) is not read: its formats (Berkeley DB, NDB, `SQLite`) are not
+//! parsed here, so on rpm systems the source says `skipped` and nothing is concluded.
+//!
+//! Layers, by the names Ubuntu's and NVIDIA's repositories use:
+//! - `module`: `linux-modules-nvidia-<branch>[-server][-open]-<kernel>`,
+//!   `linux-objects-nvidia-…`, `nvidia-dkms-<branch>…`, `nvidia-kernel-source-<branch>…`,
+//!   `nvidia-kernel-common-<branch>…`;
+//! - `userspace`: `libnvidia-compute-<branch>[-server]` (`libcuda`, `libnvidia-ml`);
+//! - `utils`: `nvidia-utils-<branch>[-server]` (`nvidia-smi`);
+//! - `meta`: `nvidia-driver-<branch>[-server][-open]`, `nvidia-headless[-no-dkms]-<branch>…`,
+//!   `cuda-drivers[-<branch>]`;
+//! - `fabric-manager`: `nvidia-fabricmanager[-<branch>]`, `cuda-drivers-fabricmanager-<branch>`;
+//! - `nscq`: `libnvidia-nscq[-<branch>]`;
+//! - `container-toolkit`: `nvidia-container-toolkit[-base]`, `libnvidia-container1`,
+//!   `libnvidia-container-tools`;
+//! - Debian's `nvidia-tesla-<branch>-*` packages by their suffix (`-kernel-dkms`, `-cuda1`,
+//!   `-smi`, `-driver`);
+//! - `other`: any other `nvidia`/`libnvidia` package with a branch in its name
+//!   (`nvidia-firmware-<branch>-<version>`, `libnvidia-extra-<branch>`, ...).
+
+use crate::report::stack::{DriverPackage, DriverPackagesInfo};
+use crate::report::{Source, SourceStatus};
+use crate::root::Root;
+
+/// The source's name.
+pub const SOURCE: &str = "packages";
+
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+const RPM_DB: &str = "/var/lib/rpm";
+
+/// Name prefixes and their layer, longest first where they overlap.
+const LAYERS: &[(&str, &str)] = &[
+    ("linux-modules-nvidia-", "module"),
+    ("linux-objects-nvidia-", "module"),
+    ("nvidia-dkms-", "module"),
+    ("nvidia-kernel-source-", "module"),
+    ("nvidia-kernel-common-", "module"),
+    ("libnvidia-compute-", "userspace"),
+    ("nvidia-utils-", "utils"),
+    ("nvidia-driver-", "meta"),
+    ("nvidia-headless-", "meta"),
+    ("cuda-drivers-fabricmanager-", "fabric-manager"),
+    ("cuda-drivers-", "meta"),
+    ("nvidia-fabricmanager-", "fabric-manager"),
+    ("libnvidia-nscq-", "nscq"),
+];
+
+const EXACT: &[(&str, &str)] = &[
+    ("cuda-drivers", "meta"),
+    ("nvidia-fabricmanager", "fabric-manager"),
+    ("libnvidia-nscq", "nscq"),
+    ("nvidia-container-toolkit", "container-toolkit"),
+    ("nvidia-container-toolkit-base", "container-toolkit"),
+    ("libnvidia-container1", "container-toolkit"),
+    ("libnvidia-container-tools", "container-toolkit"),
+];
+
+/// The branch in a package name: its first `-`-separated part of three digits after the
+/// `nvidia` part (`linux-modules-nvidia-535-server-6.8.0-49-generic` is 535, never 6 or 49).
+pub fn branch_in_name(name: &str) -> Option<u32> {
+    let at = name.find("nvidia")?;
+    name.get(at..)?
+        .split('-')
+        .find(|p| p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse().ok())
+}
+
+/// The upstream part of a Debian version: `1:535.183.01-0ubuntu1` is `535.183.01`.
+pub fn upstream(version: &str) -> &str {
+    let v = version.split_once(':').map_or(version, |(_, r)| r);
+    v.rsplit_once('-').map_or(v, |(u, _)| u)
+}
+
+/// The layer of an NVIDIA driver package, with its branch and flavour; `None` for packages
+/// that are not one.
+pub fn classify(name: &str, version: &str) -> Option<DriverPackage> {
+    let layer = EXACT
+        .iter()
+        .find(|(n, _)| *n == name)
+        .or_else(|| LAYERS.iter().find(|(p, _)| name.starts_with(p)))
+        .map(|(_, l)| *l)
+        .or_else(|| debian_tesla(name));
+    let branch = branch_in_name(name);
+    let layer = match (layer, branch) {
+        (Some(l), _) => l,
+        (None, Some(_)) if name.starts_with("nvidia-") || name.starts_with("libnvidia-") => "other",
+        _ => return None,
+    };
+    // Unversioned names (`nvidia-fabricmanager`, `libnvidia-nscq`, `cuda-drivers`) take
+    // their branch from the version; the toolkit has none.
+    let branch = branch.or_else(|| {
+        (layer != "container-toolkit")
+            .then(|| crate::detect::driver::branch_of(upstream(version)))
+            .flatten()
+    });
+    Some(DriverPackage {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        layer: layer.to_owned(),
+        branch,
+        server: name.split('-').any(|p| p == "server"),
+    })
+}
+
+/// Debian's own data-center driver (`nvidia-tesla-<branch>-kernel-dkms`,
+/// `libnvidia-tesla-<branch>-cuda1`, `nvidia-tesla-<branch>-driver`, ...): the layer from the
+/// suffix.
+fn debian_tesla(name: &str) -> Option<&'static str> {
+    if !name.contains("nvidia-tesla-") {
+        return None;
+    }
+    Some(
+        if name.ends_with("-kernel-dkms") || name.ends_with("-kernel-support") {
+            "module"
+        } else if name.ends_with("-cuda1") || name.ends_with("-nvidia-ml1") {
+            "userspace"
+        } else if name.ends_with("-smi") {
+            "utils"
+        } else if name.ends_with("-driver") {
+            "meta"
+        } else {
+            return None;
+        },
+    )
+}
+
+/// The installed NVIDIA driver packages of a dpkg `status` file, in its order.
+pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
+    let mut out = Vec::new();
+    for stanza in status.split("\n\n") {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
+                .map(str::trim)
+        };
+        let (Some(pkg), Some(version)) = (field("Package"), field("Version")) else {
+            continue;
+        };
+        // `Status: want flag status`; only `installed` counts (`half-configured` and the rest
+        // are broken installs, `config-files` a removed package).
+        if field("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
+            continue;
+        }
+        if let Some(p) = classify(pkg, version) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Reads the package database under `root`.
+pub fn read(root: &Root) -> (Option<DriverPackagesInfo>, Source) {
+    match root.read_bytes_whole(DPKG_STATUS, 64 << 20) {
+        Ok(bytes) => {
+            let packages = parse_dpkg_status(&String::from_utf8_lossy(&bytes));
+            let container_toolkit = packages
+                .iter()
+                .find(|p| p.name == "nvidia-container-toolkit")
+                .or_else(|| {
+                    packages
+                        .iter()
+                        .find(|p| p.name == "nvidia-container-toolkit-base")
+                })
+                .map(|p| upstream(&p.version).to_owned());
+            let detail = format!(
+                "{DPKG_STATUS}: {} NVIDIA driver package(s) installed",
+                packages.len()
+            );
+            (
+                Some(DriverPackagesInfo {
+                    manager: "dpkg".to_owned(),
+                    packages,
+                    container_toolkit,
+                }),
+                Source::new(SOURCE, SourceStatus::Ok, detail),
+            )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let source = if root.exists(RPM_DB) {
+                Source::new(
+                    SOURCE,
+                    SourceStatus::Skipped,
+                    format!("no {DPKG_STATUS}; the rpm database in {RPM_DB} is not read"),
+                )
+            } else {
+                Source::new(
+                    SOURCE,
+                    SourceStatus::Absent,
+                    format!("{DPKG_STATUS}: no such file"),
+                )
+            };
+            (None, source)
+        }
+        Err(e) => (
+            None,
+            Source::new(
+                SOURCE,
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    SourceStatus::Denied
+                } else {
+                    SourceStatus::Failed
+                },
+                format!("{DPKG_STATUS}: {}", crate::root::describe_error(&e)),
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_branch_and_layer_from_real_names() {
+        let c = |n: &str, v: &str| {
+            let p = classify(n, v).unwrap();
+            (p.layer, p.branch, p.server)
+        };
+        assert_eq!(
+            c(
+                "linux-modules-nvidia-535-server-6.8.0-49-generic",
+                "6.8.0-49.49~22.04.1+1"
+            ),
+            ("module".to_owned(), Some(535), true)
+        );
+        assert_eq!(
+            c(
+                "linux-modules-nvidia-550-generic-hwe-22.04",
+                "6.8.0-49.49~22.04.1+1"
+            ),
+            ("module".to_owned(), Some(550), false)
+        );
+        assert_eq!(
+            c("libnvidia-compute-570", "570.195.03-0ubuntu0.24.04.1"),
+            ("userspace".to_owned(), Some(570), false)
+        );
+        assert_eq!(
+            c(
+                "nvidia-driver-550-server-open",
+                "550.127.05-0ubuntu0.22.04.1"
+            ),
+            ("meta".to_owned(), Some(550), true)
+        );
+        assert_eq!(
+            c("nvidia-fabricmanager", "1:580.65.06-1"),
+            ("fabric-manager".to_owned(), Some(580), false)
+        );
+        assert_eq!(
+            c(
+                "nvidia-firmware-550-550.127.05",
+                "550.127.05-0ubuntu0.24.04.1"
+            ),
+            ("other".to_owned(), Some(550), false)
+        );
+        assert_eq!(
+            c("nvidia-container-toolkit", "1.17.8-1"),
+            ("container-toolkit".to_owned(), None, false)
+        );
+        // Debian's names for the data-center driver.
+        assert_eq!(
+            c("nvidia-tesla-535-kernel-dkms", "535.216.01-1~deb12u1"),
+            ("module".to_owned(), Some(535), false)
+        );
+        assert_eq!(
+            c("libnvidia-tesla-535-cuda1", "535.216.01-1~deb12u1"),
+            ("userspace".to_owned(), Some(535), false)
+        );
+        assert_eq!(
+            c("nvidia-tesla-535-driver", "535.216.01-1~deb12u1"),
+            ("meta".to_owned(), Some(535), false)
+        );
+        assert!(classify("nvidia-prime", "0.8.17.1").is_none());
+        assert!(classify("libc6", "2.39-0ubuntu8.3").is_none());
+        assert_eq!(upstream("1:580.65.06-1"), "580.65.06");
+        assert_eq!(upstream("1.13.5-1"), "1.13.5");
+        assert_eq!(upstream("535.183.01"), "535.183.01");
+    }
+
+    #[test]
+    fn packages_only_installed_stanzas() {
+        let status = "Package: libnvidia-compute-550\nStatus: deinstall ok config-files\nVersion: 550.127.05-0ubuntu0.24.04.1\n\nPackage: nvidia-utils-570\nStatus: install ok installed\nPriority: optional\nVersion: 570.195.03-0ubuntu0.24.04.1\nDescription: NVIDIA driver support binaries\n Version: 1.0 in a description is not a field\n\nPackage: libnvidia-compute-570\nStatus: install ok half-configured\nVersion: 570.195.03-0ubuntu0.24.04.1\n";
+        let p = parse_dpkg_status(status);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "nvidia-utils-570");
+        assert_eq!(p[0].version, "570.195.03-0ubuntu0.24.04.1");
+    }
+}
