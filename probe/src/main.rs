@@ -9,15 +9,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// Size classes instead of musl's allocator: see `nvprobe::sys::alloc`.
-#[global_allocator]
-static ALLOC: nvprobe::sys::alloc::Arena = nvprobe::sys::alloc::Arena::new();
-
 fn main() -> ExitCode {
     nvprobe::app::exit_3_on_panic();
-    let parsed = nvprobe::cli::Cli::parse_plain(std::env::args_os())
-        .map_or_else(nvprobe::cli::Cli::try_parse, Ok);
-    let cli = match parsed {
+    let cli = match nvprobe::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -23,9 +23,7 @@
 //! aliases the memory the kernel writes.
 #![allow(unsafe_code)]
 
-pub mod alloc;
 pub mod dxg;
-pub mod mem;
 pub mod sandbox;
 pub mod signals;
 
