@@ -119,69 +119,6 @@ impl Cli {
             }),
         }
     }
-
-    /// The most common command lines, those made only of the options and no subcommand
-    /// (`nvprobe --json --root DIR`), parsed without clap: building clap's command tree
-    /// (every subcommand and its help) took ~0.2 ms of a ~2 ms run (issue 11). `None` for
-    /// anything else (a subcommand, `--help`, a repeated or malformed option, a value that
-    /// starts with `-`, non-UTF-8), which clap then parses and explains. `args` starts with
-    /// the program name, like [`std::env::args_os`]. A test checks that whatever this accepts,
-    /// clap parses the same way.
-    pub fn parse_plain(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<Self> {
-        let mut cli = Self {
-            opts: ProbeOptions::default(),
-            command: None,
-        };
-        let o = &mut cli.opts;
-        let mut args = args.into_iter().skip(1);
-        while let Some(arg) = args.next() {
-            let arg = arg.into_string().ok()?;
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
-                None => (arg.as_str(), None),
-            };
-            let flag = |set: &mut bool| {
-                if *set || inline.is_some() {
-                    return None;
-                }
-                *set = true;
-                Some(())
-            };
-            match name {
-                "--json" => flag(&mut o.json)?,
-                "--deep" => flag(&mut o.deep)?,
-                "--cross-check" => flag(&mut o.cross_check)?,
-                "--no-sandbox" => flag(&mut o.no_sandbox)?,
-                "--root" | "--timeout" => {
-                    let value = match inline {
-                        Some(v) => v,
-                        None => args.next()?.into_string().ok()?,
-                    };
-                    if value.is_empty() || value.starts_with('-') {
-                        return None;
-                    }
-                    if name == "--root" {
-                        if o.root.is_some() {
-                            return None;
-                        }
-                        o.root = Some(PathBuf::from(value));
-                    } else {
-                        if o.timeout.is_some() || !value.bytes().all(|b| b.is_ascii_digit()) {
-                            return None;
-                        }
-                        o.timeout = Some(
-                            value
-                                .parse()
-                                .ok()
-                                .filter(|t| (1..=MAX_TIMEOUT_MS).contains(t))?,
-                        );
-                    }
-                }
-                _ => return None,
-            }
-        }
-        Some(cli)
-    }
 }
 
 const TOP_EXAMPLES: &str = "\
@@ -454,81 +391,32 @@ pub struct CheckArgs {
 mod tests {
     use super::*;
 
-    /// Every command line `parse_plain` accepts, clap parses to the same `Cli`; and the plain
-    /// ones it must not leave to clap (the common invocations) are accepted.
+    /// The options given before the command and after it are merged: flags from either
+    /// place, a value after the command wins.
     #[test]
-    fn cli_plain_parse_agrees_with_clap() {
-        let tokens: &[&[&str]] = &[
-            &["--json"],
-            &["--deep"],
-            &["--cross-check"],
-            &["--no-sandbox"],
-            &["--root", "/tmp/x"],
-            &["--root=/tmp/y"],
-            &["--root", "rel dir"],
-            &["--root", ""],
-            &["--root="],
-            &["--root", "-x"],
-            &["--root"],
-            &["--timeout", "300"],
-            &["--timeout=600000"],
-            &["--timeout", "600001"],
-            &["--timeout", "0"],
-            &["--timeout", "+5"],
-            &["--timeout", "abc"],
-            &["--json=true"],
-            &["-h"],
-            &["--help"],
-            &["--version"],
-            &["check", "--cuda", "12.4"],
-            &["labels"],
-            &["--"],
-            &["--jso"],
-        ];
-        let mut accepted = 0;
-        // Every sequence of up to three token groups.
-        let n = tokens.len();
-        for i in 0..n {
-            for j in 0..=n {
-                for k in 0..=n {
-                    let mut argv = vec!["nvprobe"];
-                    argv.extend_from_slice(tokens[i]);
-                    if j < n {
-                        argv.extend_from_slice(tokens[j]);
-                    }
-                    if k < n {
-                        argv.extend_from_slice(tokens[k]);
-                    }
-                    let plain = Cli::parse_plain(argv.iter().map(std::ffi::OsString::from));
-                    if let Some(plain) = plain {
-                        accepted += 1;
-                        let clap = Cli::try_parse_from(&argv)
-                            .unwrap_or_else(|e| panic!("{argv:?}: plain accepted, clap: {e}"));
-                        assert_eq!(format!("{plain:?}"), format!("{clap:?}"), "{argv:?}");
-                    }
-                }
-            }
-        }
-        assert!(accepted > 400, "{accepted}");
-        let p = |a: &[&str]| Cli::parse_plain(a.iter().map(std::ffi::OsString::from));
-        let cli = p(&[
+    fn cli_options_before_and_after_the_command_merge() {
+        let cli = Cli::try_parse_from([
             "nvprobe",
             "--json",
-            "--root",
-            "/r",
             "--timeout",
             "300",
+            "check",
             "--deep",
+            "--timeout",
+            "400",
+            "--cuda",
+            "12.4",
         ])
         .unwrap();
         let o = cli.options();
-        assert!(o.json && o.deep && !o.no_sandbox && cli.command.is_none());
-        assert_eq!((o.root, o.timeout), (Some(PathBuf::from("/r")), Some(300)));
-        assert_eq!(
-            p(&["nvprobe"]).map(|c| c.options().timeout_ms()),
-            Some(2000)
-        );
-        assert!(p(&["nvprobe", "--json", "--json"]).is_none());
-        assert!(p(&["nvprobe", "check"]).is_none());
+        assert!(o.json && o.deep && !o.no_sandbox);
+        assert_eq!(o.timeout, Some(400));
+        let cli = Cli::try_parse_from(["nvprobe", "--json", "--root", "/r"]).unwrap();
+        let o = cli.options();
+        assert!(o.json && cli.command.is_none());
+        assert_eq!(o.root, Some(PathBuf::from("/r")));
+        assert_eq!(o.timeout_ms(), DEFAULT_TIMEOUT_MS);
+        assert!(Cli::try_parse_from(["nvprobe", "--json", "--json"]).is_err());
+        assert!(Cli::try_parse_from(["nvprobe", "--timeout", "0"]).is_err());
     }
 }

@@ -749,187 +749,31 @@ impl Report {
         self.sources.iter().find(|s| s.name == name)
     }
 
-    /// The report as pretty JSON.
+    /// The report as pretty JSON (`serde_json::to_string_pretty`'s layout: two spaces per
+    /// level), into a buffer sized for a report of a few GPUs rather than grown from empty.
     pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(16 * 1024);
         // Serialising these plain types cannot fail: no maps with non-string keys, no
         // non-finite floats.
-        // Sized for a report of a few GPUs, so the buffer is not regrown a dozen times.
-        match to_pretty_json(self, 16 * 1024) {
-            Ok(text) => text,
+        match serde_json::to_writer_pretty(&mut out, self) {
+            // serde_json writes valid UTF-8 only.
+            Ok(()) => String::from_utf8(out).unwrap_or_default(),
             Err(e) => format!("{{\"error\":\"{e}\"}}"),
         }
-    }
-}
-
-/// `value` as pretty JSON, byte for byte what `serde_json::to_string_pretty` writes, into a
-/// buffer of `capacity` bytes to start with. It writes a line break and its indent in one
-/// piece (`serde_json`'s `PrettyFormatter` writes the indent two spaces at a time): the
-/// indentation was ~20% of the report's rendering, itself ~20% of a fixture run's
-/// instructions (callgrind).
-pub fn to_pretty_json<T: Serialize + ?Sized>(
-    value: &T,
-    capacity: usize,
-) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(capacity);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Pretty::default());
-    value.serialize(&mut ser)?;
-    // serde_json writes valid UTF-8 only.
-    Ok(String::from_utf8(out).unwrap_or_default())
-}
-
-/// `",\n"` and the indent of up to 32 levels: a line break with its indent is a slice of it.
-const BREAK: &[u8; 66] = b",\n                                                                ";
-
-/// `serde_json`'s pretty layout (two spaces per level), in fewer writes.
-#[derive(Default)]
-struct Pretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl Pretty {
-    /// A line break and the indent of the current depth, after a comma if `comma`.
-    fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, comma: bool) -> std::io::Result<()> {
-        let from = usize::from(!comma);
-        if let Some(piece) = BREAK.get(from..2 + 2 * self.depth) {
-            return w.write_all(piece);
-        }
-        w.write_all(BREAK.get(from..2).unwrap_or(b"\n"))?;
-        for _ in 0..self.depth {
-            w.write_all(b"  ")?;
-        }
-        Ok(())
-    }
-
-    fn open<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.line(w, false)?;
-        }
-        w.write_all(bracket)
-    }
-}
-
-impl serde_json::ser::Formatter for Pretty {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.line(w, !first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.line(w, !first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::XorShift;
-    use serde_json::{Value, json};
 
-    /// A random JSON value: nested arrays and objects (empty ones too), strings that need
-    /// escaping, numbers, booleans and nulls.
-    fn random_value(rng: &mut XorShift, depth: usize) -> Value {
-        let pick = if depth == 0 {
-            rng.below(4)
-        } else {
-            rng.below(6)
-        };
-        match pick {
-            0 => Value::Null,
-            1 => Value::Bool(rng.below(2) == 0),
-            2 => json!(rng.next_u64() % 100_000),
-            3 => {
-                let chars = ["a", "\"", "\\", "\n", "\u{1}", "é", " ", "/", "{"];
-                let n = rng.below(6);
-                Value::String((0..n).map(|_| chars[rng.below(chars.len())]).collect())
-            }
-            4 => Value::Array(
-                (0..rng.below(4))
-                    .map(|_| random_value(rng, depth - 1))
-                    .collect(),
-            ),
-            _ => Value::Object(
-                (0..rng.below(4))
-                    .map(|i| (format!("k{i}"), random_value(rng, depth - 1)))
-                    .collect(),
-            ),
-        }
-    }
-
+    /// The schema the binary carries is the file's, whitespace aside.
     #[test]
-    fn pretty_json_is_serde_jsons_layout_byte_for_byte() {
-        let mut rng = XorShift(0x005e_ed0f_0150);
-        for _ in 0..2_000 {
-            let v = random_value(&mut rng, 6);
-            assert_eq!(
-                to_pretty_json(&v, 0).unwrap(),
-                serde_json::to_string_pretty(&v).unwrap()
-            );
-        }
-        // Deeper than the precomputed indent: the indent is then written level by level.
-        let mut deep = json!({"leaf": [1, 2]});
-        for i in 0..40 {
-            deep = if i % 2 == 0 {
-                json!([deep, {}])
-            } else {
-                json!({"k": deep, "e": []})
-            };
-        }
-        assert_eq!(
-            to_pretty_json(&deep, 0).unwrap(),
-            serde_json::to_string_pretty(&deep).unwrap()
-        );
+    fn json_schema_is_the_minified_file() {
+        let file: serde_json::Value = serde_json::from_slice(SCHEMA_SRC).unwrap();
+        let carried: serde_json::Value = serde_json::from_str(JSON_SCHEMA).unwrap();
+        assert_eq!(file, carried);
+        assert!(JSON_SCHEMA.len() < SCHEMA_SRC.len());
+        assert!(!JSON_SCHEMA.contains('\n'));
     }
 }

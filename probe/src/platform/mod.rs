@@ -30,22 +30,8 @@ use crate::detect::Facts;
 use crate::report::{PlatformKind, Report};
 use crate::root::Root;
 
-/// Refines the report for its platform, with `/dev/dxg` on the host (or under `--root`).
-pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
-    // A capture records /dev/dxg through its driver; a replay answers from the bundle.
-    if let Some(nv) = crate::capture::dxg_driver(opts) {
-        refine_with(opts, facts, report, &dxg::DxgViaNv(nv.as_ref()));
-    } else {
-        refine_with(
-            opts,
-            facts,
-            report,
-            &crate::sys::dxg::HostDxg::new(opts.root.clone()),
-        );
-    }
-}
-
-/// [`refine`] with a chosen `/dev/dxg` (the emulator in tests).
+/// Refines the report for its platform, with `dxg_device` for `/dev/dxg` (the host's, a
+/// capture's recorder or replay, or the emulator in tests: the caller chooses).
 pub fn refine_with(
     opts: &Options,
     facts: &Facts,

@@ -1,7 +1,7 @@
 //! The host side of the ioctl boundary: opening NVIDIA device nodes and sending ioctls.
 //!
-//! This is the only module of the probe with `unsafe` code: one `ioctl(2)` call, `_exit(2)` in
-//! [`exit_now`] and `getrlimit(2)` in [`open_files_limit`] (its submodules hold the rest).
+//! This is the only module of the probe with `unsafe` code: one `ioctl(2)` call and `_exit(2)`
+//! in [`exit_now`] (its submodules hold the rest).
 //!
 //! # Safety
 //! `ioctl(2)` lets the driver read and write user memory at addresses taken from the request
@@ -23,9 +23,7 @@
 //! aliases the memory the kernel writes.
 #![allow(unsafe_code)]
 
-pub mod alloc;
 pub mod dxg;
-pub mod mem;
 pub mod sandbox;
 pub mod signals;
 
@@ -88,20 +86,6 @@ pub fn exit_now(code: u8) -> ! {
     // SAFETY: `_exit` takes no pointers, touches no Rust-owned memory and never returns; the
     // kernel ends every thread of the process.
     unsafe { libc::_exit(i32::from(code)) }
-}
-
-/// The soft `RLIMIT_NOFILE` of this process, `None` when unlimited or when it cannot be read
-/// (a seccomp filter that refuses the call, say). rustix's `getrlimit` assumes the call cannot
-/// fail and would read an unset value then; the C function reports the failure.
-pub fn open_files_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid, exclusive `rlimit` for the call to fill; nothing else is read
-    // or written.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) };
-    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
 
 /// Opens device nodes under a [`Root`]: on the host, the real nodes; under a fixture root, a
