@@ -43,6 +43,7 @@
 //! sources) to a binary's entries; [`check_binary`] does it for a [`ScanResult`] and
 //! [`verdict_finding`] turns a failed verdict into a report finding.
 
+mod archive;
 mod compat;
 mod elf;
 mod fatbin;
@@ -51,6 +52,7 @@ mod render;
 mod source;
 mod types;
 mod walk;
+mod wheel;
 
 #[cfg(test)]
 mod tests;
@@ -59,7 +61,8 @@ pub use compat::{Verdict, arch_matches, driver_max_ptx_isa, runs_on};
 pub use elf::MAX_FILE_SIZE;
 pub use render::{render_scan, scan_json};
 pub use types::{
-    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
+    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, Installed, ScanResult, SmArch,
+    Variant,
 };
 pub use walk::{
     Deadline, MAX_NOT_READ_LISTED, MAX_READ_PER_FILE, Scan, ScanLimits, Stopped, scan, scan_file,

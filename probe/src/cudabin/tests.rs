@@ -232,7 +232,8 @@ fn scan_synthetic_runtime_kinds() {
         result.cuda_runtime,
         Some(CudaRuntime::Shared {
             soname: "libcudart.so.12".into(),
-            version: Some("12".into())
+            version: Some("12".into()),
+            installed: None,
         })
     );
     let cudart = dir.write(
