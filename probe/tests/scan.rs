@@ -213,17 +213,25 @@ fn scan_directory_and_unreadable_paths() {
 #[test]
 fn check_binary_sass_for_the_gpu_runs() {
     let dir = tmpdir("sass");
-    let lib = library(&dir, "libsm80.so", &[80], &[]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    // sm_86 SASS runs on the A4000 (8.6) and the RTX 4090 (8.9): same major, minor not above.
+    let lib = library(&dir, "libsm86.so", &[86], &[]);
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &lib);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["check"]["verdict"], "satisfied");
+    let reason = v["check"]["reason"].as_str().unwrap();
     assert!(
-        v["check"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("SASS sm_80"),
+        reason.contains("GPU 0 (NVIDIA GeForce RTX 4090): SASS sm_86")
+            && reason.contains("GPU 1 (NVIDIA RTX A4000): SASS sm_86"),
         "{}",
         v["check"]
+    );
+    // Every part is listed, each satisfied.
+    let parts = v["check"]["checks"][0]["parts"].as_array().unwrap();
+    let names: Vec<&str> = parts.iter().map(|p| p["part"].as_str().unwrap()).collect();
+    assert_eq!(names, ["elf-machine", "cuda", "runtime", "kernels"]);
+    assert!(
+        parts.iter().all(|p| p["verdict"] == "satisfied"),
+        "{parts:#?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -272,9 +280,9 @@ fn check_binary_missing_arch_fails_with_the_finding() {
 #[test]
 fn check_binary_ptx_newer_than_the_driver() {
     let dir = tmpdir("ptxnew");
-    // Driver 535 supports CUDA 12.2 (PTX ISA 8.2); ISA 8.8 PTX cannot be JIT-compiled.
+    // Driver 570 supports CUDA 12.8 (PTX ISA 8.7); ISA 8.8 PTX cannot be JIT-compiled.
     let lib = library(&dir, "libptx88.so", &[], &[("8.8", 80)]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    let (code, v) = check_binary("container-visible-subset", &lib);
     assert_eq!(code, 1, "{v:#}");
     assert!(
         codes(&v).contains(&"ptx-too-new-for-driver".to_owned()),
@@ -290,16 +298,25 @@ fn check_binary_without_gpu_and_bad_paths() {
     let lib = library(&dir, "libsm90.so", &[90], &[]);
     let (code, v) = check_binary("no-gpu", &lib);
     assert_eq!(code, 1);
+    assert_eq!(v["check"]["verdict"], "not-satisfied");
+    let reason = v["check"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("CUDA cannot start on this machine: no NVIDIA driver is loaded"),
+        "{reason}"
+    );
+    // No CUDA code found is its own verdict, never "satisfied".
+    let plain = dir.join("libplain.so");
+    std::fs::write(&plain, cuda_elf(&[])).unwrap();
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &plain);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "no-cuda-code");
     assert!(
         v["check"]["reason"]
             .as_str()
             .unwrap()
-            .contains("no NVIDIA GPU is visible")
+            .contains("no CUDA code found"),
+        "{v:#}"
     );
-    let plain = dir.join("libplain.so");
-    std::fs::write(&plain, cuda_elf(&[])).unwrap();
-    let (code, v) = check_binary("no-gpu", &plain);
-    assert_eq!(code, 0, "a library without GPU code needs no GPU: {v:#}");
     let out = nvprobe(&["check", "--binary", "/nonexistent/lib.so"]);
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
@@ -509,8 +526,8 @@ fn check_binary_cut_short_is_unknown() {
 
     // With time enough, a small library in the same command line is read and runs.
     let small = tmpdir("checkdeadline-small");
-    let lib = library(&small, "libsm80.so", &[80], &[]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    let lib = library(&small, "libsm86.so", &[86], &[]);
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &lib);
     assert_eq!(
         (code, &v["check"]["verdict"]),
         (0, &Value::from("satisfied"))
