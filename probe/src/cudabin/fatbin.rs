@@ -543,7 +543,9 @@ fn concatenated(
     }
     let count = usize::try_from(count).unwrap_or(usize::MAX).min(fits);
     let mut entries = Vec::with_capacity(count);
-    for (i, sub) in area[8..]
+    for (i, sub) in area
+        .get(8..)
+        .unwrap_or_default()
         .chunks_exact(SUB_HEADER_SIZE)
         .take(count)
         .enumerate()

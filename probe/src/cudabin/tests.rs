@@ -726,14 +726,15 @@ fn scan_hostile_concatenated_entries() {
         e.header_size = header_size;
         let mut bytes = e.bytes();
         bytes[20..24].copy_from_slice(&options.to_le_bytes());
-        if let Some(area) = bytes.get_mut(usize::try_from(options).unwrap()..) {
-            if area.len() >= 8 {
-                area[..4].copy_from_slice(&count.to_le_bytes());
-                area[4..8].copy_from_slice(&count.wrapping_mul(64).wrapping_add(8).to_le_bytes());
-                for (i, sub) in area[8..].chunks_exact_mut(64).enumerate() {
-                    sub[0] = 2;
-                    sub[28..32].copy_from_slice(&(80 + u32::try_from(i).unwrap()).to_le_bytes());
-                }
+        if let Some(area) = bytes
+            .get_mut(usize::try_from(options).unwrap()..)
+            .filter(|a| a.len() >= 8)
+        {
+            area[..4].copy_from_slice(&count.to_le_bytes());
+            area[4..8].copy_from_slice(&count.wrapping_mul(64).wrapping_add(8).to_le_bytes());
+            for (i, sub) in area[8..].chunks_exact_mut(64).enumerate() {
+                sub[0] = 2;
+                sub[28..32].copy_from_slice(&(80 + u32::try_from(i).unwrap()).to_le_bytes());
             }
         }
         let mut c = Vec::new();

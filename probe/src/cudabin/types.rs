@@ -270,7 +270,7 @@ pub struct ScanResult {
     /// `.nvFatBinSegment`: how many fatbins the file registers with the runtime at load time.
     pub fatbin_registrations: u64,
     /// `e_machine` of the ELF file (of the first ELF member of an archive): `62` x86-64, `183`
-    /// AArch64, `190` CUDA (a bare cubin). `None` for bare fatbins and unreadable files.
+    /// `AArch64`, `190` CUDA (a bare cubin). `None` for bare fatbins and unreadable files.
     pub elf_machine: Option<u16>,
     /// The CUDA toolkit release that built the device code (`13.5`), from the header comment
     /// of an uncompressed PTX image or the tool note of an uncompressed cubin, when one says.

@@ -206,15 +206,15 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
     };
     let mut magic = [0u8; 8];
     let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
+    while let Some(rest) = magic.get_mut(got..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return error(path, e.to_string()),
         }
     }
-    let magic = &magic[..got];
+    let magic = magic.get(..got).unwrap_or_default();
     // What cuobjdump reads: ELF files (a bare cubin is one), archives, bare fatbins.
     let kind = if magic.starts_with(b"\x7fELF") {
         FileKind::Elf

@@ -273,11 +273,13 @@ pub(super) fn check(
             ));
             continue;
         }
+        let runtime_part = runtime(&with_code, here, &mut findings);
+        let kernels_part = kernels(&with_code, here, &mut findings);
         let parts = vec![
             elf_machine(&with_code, here, &mut findings),
             cuda(here),
-            runtime(&with_code, here, &mut findings),
-            kernels(&with_code, here, &mut findings),
+            runtime_part.clone(),
+            kernels_part.clone(),
         ];
         let failed = parts
             .iter()
@@ -294,8 +296,7 @@ pub(super) fn check(
                 SATISFIED,
                 format!(
                     "{shown} runs: {}; {}",
-                    parts[3].reason.trim_start_matches("runs: "),
-                    parts[2].reason
+                    kernels_part.reason, runtime_part.reason
                 ),
             ),
         };
@@ -360,10 +361,16 @@ fn cuda(here: &Here) -> BinaryPart {
     }
 }
 
-/// What runtime a file needs: its words, and the release `(major, minor if known)`; `Err`
-/// with the reason when the file needs one whose release is not known.
-fn runtime_needed(r: &ScanResult) -> Option<Result<(String, (u32, Option<u32>)), String>> {
-    let release = |v: &str| -> Option<(u32, Option<u32>)> {
+/// A CUDA release: the major, and the minor when known.
+type Release = (u32, Option<u32>);
+
+/// Identical GPUs: name, compute capability, indices.
+type Group<'a> = (Option<&'a str>, Option<(u8, u8)>, Vec<u32>);
+
+/// What runtime a file needs: its words, and its release; `Err` with the reason when the file
+/// needs one whose release is not known.
+fn runtime_needed(r: &ScanResult) -> Option<Result<(String, Release), String>> {
+    let release = |v: &str| -> Option<Release> {
         let mut parts = v.split('.');
         let major = parts.next()?.parse().ok()?;
         Some((major, parts.next().and_then(|m| m.parse().ok())))
@@ -510,7 +517,7 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
         return tally.part("kernels", "");
     }
     // Identical GPUs (same name and compute capability) get one verdict.
-    let mut groups: Vec<(Option<&str>, Option<(u8, u8)>, Vec<u32>)> = Vec::new();
+    let mut groups: Vec<Group<'_>> = Vec::new();
     for g in &here.gpus {
         let key = (g.name.as_deref(), g.cc);
         match groups.iter_mut().find(|(n, c, _)| (*n, *c) == key) {
