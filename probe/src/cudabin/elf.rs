@@ -151,11 +151,17 @@ pub(crate) fn scan_elf(
         }
     }
 
+    // Fatbins outside the fatbin sections, which neither scan nor cuobjdump lists: cuFFT keeps
+    // ~24,000 containers in `.ldata` (the large-data section of huge libraries), and more
+    // registrations than the fatbin sections hold containers point at `.data`. Their headers
+    // are counted, so nothing found never reads as nothing there.
     let containers: u64 = result.fatbins.iter().map(|f| u64::from(f.containers)).sum();
-    if result.fatbin_registrations > containers && budget.stopped().is_none() {
-        // More fatbins registered than the fatbin sections hold: cuFFT keeps its containers
-        // in `.data`. Count the headers there, so nothing found never reads as nothing there.
-        for section in sections.iter().filter(|s| s.name == ".data") {
+    let unaccounted = result.fatbin_registrations > containers;
+    if budget.stopped().is_none() {
+        let elsewhere = sections
+            .iter()
+            .filter(|s| s.name == ".ldata" || (unaccounted && s.name == ".data"));
+        for section in elsewhere {
             let Some(region) = section_region(
                 file,
                 section,
@@ -611,10 +617,11 @@ fn contains(src: &dyn Source, needle: &[u8], limit: u64) -> Result<bool, String>
     const CHUNK: u64 = 4 << 20;
     let overlap = needle.len() as u64;
     let end = src.len().min(limit);
+    let finder = memchr::memmem::Finder::new(needle);
     let mut pos = 0u64;
     while pos < end {
         let chunk = src.read_up_to(pos, CHUNK.min(end - pos + overlap))?;
-        if chunk.windows(needle.len()).any(|w| w == needle) {
+        if finder.find(&chunk).is_some() {
             return Ok(true);
         }
         if chunk.len() as u64 <= overlap {

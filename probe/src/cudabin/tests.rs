@@ -715,6 +715,16 @@ fn scan_fatbins_in_data_are_counted() {
     ]);
     let result = scan_file(&dir.write("libplain.so", &bytes));
     assert_eq!(result.fatbin_headers_elsewhere, 0);
+    // cuFFT: `.ldata` (not 8-aligned in the file) holds them, with no registration at all.
+    let mut ldata = vec![0u8; 4];
+    ldata.extend(container(&[TestEntry::new(2, 80, 0, &[1; 16])]));
+    ldata.extend(container(&[TestEntry::new(2, 90, 0, &[1; 16])]));
+    let (bytes, _) = elf(&[
+        Sec(".nv_fatbin", SHT_PROGBITS, container(&[]), 0),
+        Sec(".ldata", SHT_PROGBITS, ldata, 0),
+    ]);
+    let result = scan_file(&dir.write("libcufft.so.11", &bytes));
+    assert_eq!(result.fatbin_headers_elsewhere, 2, "{result:?}");
 }
 
 /// Concatenated entries whose options area lies: counts past the header, no area at all.
