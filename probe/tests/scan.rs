@@ -800,3 +800,89 @@ fn check_real_binary_rdc_ptx_only_is_not_its_device_library() {
         "{v:#}"
     );
 }
+
+/// A little-endian ELF64 x86-64 shared object holding `sections` (name, bytes), each at an
+/// 8-aligned offset after `pad` bytes of zeros, plus `.shstrtab`.
+fn elf_with(sections: &[(&str, &[u8])], pad: usize) -> Vec<u8> {
+    let mut names = b"\0.shstrtab\0".to_vec();
+    let mut out = vec![0u8; 64];
+    let mut headers: Vec<[u8; 64]> = vec![[0; 64]];
+    let mut add = |out: &mut Vec<u8>, name: u32, ty: u32, data: &[u8], pad: usize| {
+        while !out.len().is_multiple_of(8) {
+            out.push(0);
+        }
+        out.extend(std::iter::repeat_n(0, pad));
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&name.to_le_bytes());
+        h[4..8].copy_from_slice(&ty.to_le_bytes());
+        h[24..32].copy_from_slice(&(out.len() as u64).to_le_bytes());
+        h[32..40].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(data);
+        h
+    };
+    let mut offsets = Vec::new();
+    for (name, _) in sections {
+        offsets.push(u32::try_from(names.len()).unwrap());
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+    }
+    headers.push(add(&mut out, 1, 3, &names, 0));
+    for ((_, data), name) in sections.iter().zip(offsets) {
+        headers.push(add(&mut out, name, 1, data, pad));
+    }
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let shoff = out.len();
+    for h in &headers {
+        out.extend_from_slice(h);
+    }
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2;
+    out[5] = 1;
+    out[6] = 1;
+    out[16..18].copy_from_slice(&3u16.to_le_bytes());
+    out[18..20].copy_from_slice(&62u16.to_le_bytes());
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes());
+    out[58..60].copy_from_slice(&64u16.to_le_bytes());
+    out[60..62].copy_from_slice(&u16::try_from(headers.len()).unwrap().to_le_bytes());
+    out[62..64].copy_from_slice(&1u16.to_le_bytes());
+    out
+}
+
+/// cuFFT keeps its fatbins in `.ldata`, where neither scan nor cuobjdump lists them: the SASS
+/// it does list covers the GPU, but what the hidden ones cover is not known, so the answer is
+/// "unknown", never "satisfied" on what was found.
+#[test]
+fn check_binary_with_fatbins_outside_the_fatbin_sections_is_unknown() {
+    let dir = tmpdir("cufft");
+    let sm90 = container(&[entry(2, 90, (1, 8), &cubin(90))]);
+    let mut ldata = Vec::new();
+    for sm in [80, 90, 100] {
+        ldata.extend(container(&[entry(2, sm, (1, 8), &cubin(sm))]));
+    }
+    let lib = dir.join("libcufft.so.11");
+    std::fs::write(
+        &lib,
+        elf_with(&[(".nv_fatbin", &sm90), (".ldata", &ldata)], 4),
+    )
+    .unwrap();
+    let out = nvprobe(&["--json", "scan", lib.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scan"][0]["fatbin_headers_elsewhere"], 3, "{v:#}");
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "unknown");
+    let kernels = part(&v, "kernels");
+    assert_eq!(kernels["verdict"], "unknown");
+    assert!(
+        kernels["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 fatbin container(s)"),
+        "{kernels}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
