@@ -612,22 +612,24 @@ fn static_runtime_version(result: &ScanResult) -> Option<String> {
     Some(major.to_string())
 }
 
-/// Whether `needle` occurs in the first `limit` bytes of `src`, read in chunks.
+/// Whether `needle` occurs in the first `limit` bytes of `src`, read in chunks from the end
+/// of that range backwards: the static runtime is linked last, so its strings lie at the end of
+/// `.rodata` (curand 10.3: in the last 7 KB of 20 MB).
 fn contains(src: &dyn Source, needle: &[u8], limit: u64) -> Result<bool, String> {
     const CHUNK: u64 = 4 << 20;
     let overlap = needle.len() as u64;
     let end = src.len().min(limit);
     let finder = memchr::memmem::Finder::new(needle);
-    let mut pos = 0u64;
-    while pos < end {
-        let chunk = src.read_up_to(pos, CHUNK.min(end - pos + overlap))?;
+    let mut stop = end;
+    while stop > 0 {
+        let start = stop.saturating_sub(CHUNK);
+        // Each chunk reaches `overlap` bytes into the one after it (read before it), so a
+        // needle across the boundary is found.
+        let chunk = src.read_up_to(start, (stop - start + overlap).min(end - start))?;
         if finder.find(&chunk).is_some() {
             return Ok(true);
         }
-        if chunk.len() as u64 <= overlap {
-            break;
-        }
-        pos += chunk.len() as u64 - overlap;
+        stop = start;
     }
     Ok(false)
 }
@@ -686,6 +688,11 @@ mod tests {
     fn elf_contains_across_chunks() {
         let mut data = vec![b'x'; 9 << 20];
         let at = (4 << 20) - 10;
+        data[at..at + STATIC_RUNTIME_MARKER.len()].copy_from_slice(STATIC_RUNTIME_MARKER);
+        assert!(contains(&Bytes(&data), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
+        // Across the boundary of the chunks read backwards from the end (9 MiB - 4 MiB).
+        let mut data = vec![b'x'; 9 << 20];
+        let at = (5 << 20) - 10;
         data[at..at + STATIC_RUNTIME_MARKER.len()].copy_from_slice(STATIC_RUNTIME_MARKER);
         assert!(contains(&Bytes(&data), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
         assert!(!contains(&Bytes(&data), STATIC_RUNTIME_MARKER, 1 << 20).unwrap());

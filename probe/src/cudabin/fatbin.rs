@@ -607,29 +607,65 @@ fn concatenated(
     entries
 }
 
-/// Counts the fatbin container headers (magic, version 1, header size 16) in a section that is
-/// not a fatbin section, read in chunks (cuFFT's 280 MB `.ldata` holds 24,453).
+/// Counts the fatbin containers (magic, version 1, header size 16) in a section that is not a
+/// fatbin section (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
+/// is looked for right after its body (one small read when they lie back to back, as they do),
+/// then in a growing window; bytes inside a container's body are never searched, so an image
+/// that happens to hold the magic is not counted.
 pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
-    const CHUNK: u64 = 8 << 20;
     let mut pattern = [0u8; 8];
     pattern[..4].copy_from_slice(&FATBIN_MAGIC.to_le_bytes());
     pattern[4..6].copy_from_slice(&1u16.to_le_bytes());
     pattern[6..].copy_from_slice(&16u16.to_le_bytes());
     let finder = memchr::memmem::Finder::new(&pattern);
-    let overlap = pattern.len() as u64 - 1;
+    let len = src.len();
     let mut count = 0;
     let mut pos = 0u64;
-    while pos < src.len() {
-        let chunk = src.read_up_to(pos, CHUNK)?;
-        count += finder.find_iter(&chunk).count() as u64;
-        if (chunk.len() as u64) <= overlap || pos + chunk.len() as u64 >= src.len() {
-            break;
-        }
-        // The next chunk starts `overlap` bytes back: a header across the boundary is found
-        // there, and none is found twice (a match needs all 8 bytes).
-        pos += chunk.len() as u64 - overlap;
+    while let Some((at, header)) = next_container(src, &finder, pos)? {
+        count += 1;
+        let body = le_u64(&header, 8).unwrap_or(u64::MAX);
+        let end = at
+            .saturating_add(CONTAINER_HEADER_SIZE)
+            .saturating_add(body);
+        // A body that runs past the section is a lie (or a false match): look on right after
+        // the header instead.
+        pos = if end <= len {
+            end
+        } else {
+            at + CONTAINER_HEADER_SIZE
+        };
     }
     Ok(count)
+}
+
+/// The next container header at or after `pos`: its offset and its 16 bytes. Looks in 64
+/// bytes first (containers back to back, with padding), then in windows growing to 8 MiB.
+fn next_container(
+    src: &dyn Source,
+    finder: &memchr::memmem::Finder<'_>,
+    pos: u64,
+) -> Result<Option<(u64, Vec<u8>)>, String> {
+    const MAX_WINDOW: u64 = 8 << 20;
+    let overlap = finder.needle().len() as u64 - 1;
+    let mut window = 64u64;
+    let mut start = pos;
+    while start < src.len() {
+        let chunk = src.read_up_to(start, window.max(CONTAINER_HEADER_SIZE))?;
+        if let Some(i) = finder.find(&chunk) {
+            let at = start + i as u64;
+            let header = match chunk.get(i..i + 16) {
+                Some(h) => h.to_vec(),
+                None => src.read_up_to(at, CONTAINER_HEADER_SIZE)?,
+            };
+            return Ok(Some((at, header)));
+        }
+        if start + chunk.len() as u64 >= src.len() || (chunk.len() as u64) <= overlap {
+            break;
+        }
+        start += chunk.len() as u64 - overlap;
+        window = (window * 16).min(MAX_WINDOW);
+    }
+    Ok(None)
 }
 
 /// Counts the `__fatBinC_Wrapper_t` records of a `.nvFatBinSegment` section.
@@ -940,6 +976,32 @@ pub(crate) mod tests {
             problems.iter().any(|p| p.contains("no fatbin container")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn fatbin_containers_counted_outside_fatbin_sections() {
+        // Back to back, after a gap of 3 bytes, after a 100 KB gap; an image holding the
+        // magic is not counted (its body is skipped); a container whose body runs past the end
+        // is counted and the search goes on after its header.
+        let mut payload = vec![7u8; 40];
+        payload[8..16].copy_from_slice(&container(&[])[..8]);
+        let one = container(&[TestEntry::new(2, 80, 0, &payload)]);
+        let mut data = vec![1, 2, 3];
+        data.extend(&one);
+        data.extend(&one);
+        data.extend([0, 0, 0]);
+        data.extend(&one);
+        data.extend(vec![9u8; 100_000]);
+        data.extend(&one);
+        let mut lie = container(&[]);
+        lie[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        data.extend(&lie);
+        data.extend(&one);
+        assert_eq!(count_containers(&Bytes(&data)).unwrap(), 6);
+        assert_eq!(count_containers(&Bytes(&[])).unwrap(), 0);
+        // A header cut by the section end still counts: a sign of GPU code, never a pass.
+        assert_eq!(count_containers(&Bytes(&one[..12])).unwrap(), 1);
+        assert_eq!(count_containers(&Bytes(&one[..7])).unwrap(), 0);
     }
 
     #[test]
