@@ -607,8 +607,12 @@ fn concatenated(
     entries
 }
 
+/// Containers counted per section outside the fatbin sections: one read each (cuFFT's 24,453
+/// took 68 ms; any number above zero already says the file holds code that is not listed).
+pub(crate) const MAX_COUNTED: u64 = 1000;
+
 /// Counts the fatbin containers (magic, version 1, header size 16) in a section that is not a
-/// fatbin section (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
+/// fatbin section, up to [`MAX_COUNTED`] (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
 /// is looked for right after its body (one small read when they lie back to back, as they do),
 /// then in a growing window; bytes inside a container's body are never searched, so an image
 /// that happens to hold the magic is not counted.
@@ -621,7 +625,9 @@ pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
     let len = src.len();
     let mut count = 0;
     let mut pos = 0u64;
-    while let Some((at, header)) = next_container(src, &finder, pos)? {
+    while count < MAX_COUNTED
+        && let Some((at, header)) = next_container(src, &finder, pos)?
+    {
         count += 1;
         let body = le_u64(&header, 8).unwrap_or(u64::MAX);
         let end = at

@@ -489,8 +489,8 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
     for r in files {
         if r.fatbin_headers_elsewhere > 0 {
             tally.unknown.push(format!(
-                "{} keeps {} fatbin container(s) outside its fatbin sections (in .data), whose \
-                 GPU code is not read: which GPUs they cover is not known",
+                "{} keeps fatbin containers outside its fatbin sections ({} counted, in .ldata \
+                 or .data), whose GPU code is not read: which GPUs they cover is not known",
                 r.path, r.fatbin_headers_elsewhere
             ));
             continue;
