@@ -609,7 +609,7 @@ fn concatenated(
 
 /// Containers counted per section outside the fatbin sections: one read each (cuFFT's 24,453
 /// took 68 ms; any number above zero already says the file holds code that is not listed).
-pub(crate) const MAX_COUNTED: u64 = 1000;
+pub(crate) const MAX_COUNTED: u64 = 200;
 
 /// Counts the fatbin containers (magic, version 1, header size 16) in a section that is not a
 /// fatbin section, up to [`MAX_COUNTED`] (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
