@@ -610,6 +610,8 @@ fn concatenated(
 /// Containers counted per section outside the fatbin sections: one read each (cuFFT's 24,453
 /// took 68 ms; any number above zero already says the file holds code that is not listed).
 pub(crate) const MAX_COUNTED: u64 = 200;
+/// How far past a container the next one is looked for.
+const NEARBY: u64 = 64 << 10;
 
 /// Counts the fatbin containers (magic, version 1, header size 16) in a section that is not a
 /// fatbin section, up to [`MAX_COUNTED`] (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
@@ -625,8 +627,16 @@ pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
     let len = src.len();
     let mut count = 0;
     let mut pos = 0u64;
+    // The first container is looked for in the whole section; the next ones only nearby
+    // (cuFFT's come in runs, with megabytes of other data between them): the count says how
+    // many lie in the first run, enough to say there is code here that is not listed.
     while count < MAX_COUNTED
-        && let Some((at, header)) = next_container(src, &finder, pos)?
+        && let Some((at, header)) = next_container(
+            src,
+            &finder,
+            pos,
+            if count == 0 { u64::MAX } else { NEARBY },
+        )?
     {
         count += 1;
         let body = le_u64(&header, 8).unwrap_or(u64::MAX);
@@ -644,19 +654,22 @@ pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
     Ok(count)
 }
 
-/// The next container header at or after `pos`: its offset and its 16 bytes. Looks in 64
-/// bytes first (containers back to back, with padding), then in windows growing to 8 MiB.
+/// The next container header at or after `pos` and before `pos + reach`: its offset and its
+/// 16 bytes. Looks in 64 bytes first (containers back to back, with padding), then in windows
+/// growing to 8 MiB.
 fn next_container(
     src: &dyn Source,
     finder: &memchr::memmem::Finder<'_>,
     pos: u64,
+    reach: u64,
 ) -> Result<Option<(u64, Vec<u8>)>, String> {
     const MAX_WINDOW: u64 = 8 << 20;
     let overlap = finder.needle().len() as u64 - 1;
     let mut window = 64u64;
     let mut start = pos;
-    while start < src.len() {
-        let chunk = src.read_up_to(start, window.max(CONTAINER_HEADER_SIZE))?;
+    while start < src.len() && start - pos < reach {
+        let left = (reach - (start - pos)).saturating_add(overlap);
+        let chunk = src.read_up_to(start, window.min(left).max(CONTAINER_HEADER_SIZE))?;
         if let Some(i) = finder.find(&chunk) {
             let at = start + i as u64;
             let header = match chunk.get(i..i + 16) {
@@ -986,9 +999,9 @@ pub(crate) mod tests {
 
     #[test]
     fn fatbin_containers_counted_outside_fatbin_sections() {
-        // Back to back, after a gap of 3 bytes, after a 100 KB gap; an image holding the
-        // magic is not counted (its body is skipped); a container whose body runs past the end
-        // is counted and the search goes on after its header.
+        // Back to back, after a gap of 3 bytes, after a 50 KB gap; an image holding the magic
+        // is not counted (its body is skipped); a container whose body runs past the end is
+        // counted and the search goes on after its header.
         let mut payload = vec![7u8; 40];
         payload[8..16].copy_from_slice(&container(&[])[..8]);
         let one = container(&[TestEntry::new(2, 80, 0, &payload)]);
@@ -997,13 +1010,20 @@ pub(crate) mod tests {
         data.extend(&one);
         data.extend([0, 0, 0]);
         data.extend(&one);
-        data.extend(vec![9u8; 100_000]);
+        data.extend(vec![9u8; 50_000]);
         data.extend(&one);
         let mut lie = container(&[]);
         lie[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         data.extend(&lie);
         data.extend(&one);
         assert_eq!(count_containers(&Bytes(&data)).unwrap(), 6);
+        // The first container is found however far in; after it, only the run it starts.
+        let mut far = vec![0u8; 300_000];
+        far.extend(&one);
+        far.extend(&one);
+        far.extend(vec![9u8; 200_000]);
+        far.extend(&one);
+        assert_eq!(count_containers(&Bytes(&far)).unwrap(), 2);
         assert_eq!(count_containers(&Bytes(&[])).unwrap(), 0);
         // A header cut by the section end still counts: a sign of GPU code, never a pass.
         assert_eq!(count_containers(&Bytes(&one[..12])).unwrap(), 1);

@@ -151,7 +151,7 @@ pub fn render_scan(scan: &Scan) -> String {
         if r.fatbin_headers_elsewhere > 0 {
             let _ = writeln!(
                 out,
-                "  hidden   {} fatbin container(s) (at most 200 counted per section) outside \
+                "  hidden   {} fatbin container(s) (counted: the first run in each section) outside \
                  the fatbin sections (.ldata, .data): their GPU code is not listed",
                 r.fatbin_headers_elsewhere
             );

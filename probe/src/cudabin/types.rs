@@ -278,7 +278,7 @@ pub struct ScanResult {
     /// Fatbin container headers found outside the fatbin sections (cuFFT keeps thousands in
     /// `.data`): their images are not listed (nor by `cuobjdump`), so what GPUs they cover is
     /// not known. Counted in `.ldata`, and in `.data` when more fatbins are registered than
-    /// the fatbin sections hold, at most 200 per section. Serialised only when not zero.
+    /// the fatbin sections hold: the first run of them in each section, at most 200. Serialised only when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub fatbin_headers_elsewhere: u64,
     /// What could not be read or made sense of, in words. Never fatal: the rest is still valid.
