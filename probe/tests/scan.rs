@@ -807,7 +807,7 @@ fn elf_with(sections: &[(&str, &[u8])], pad: usize) -> Vec<u8> {
     let mut names = b"\0.shstrtab\0".to_vec();
     let mut out = vec![0u8; 64];
     let mut headers: Vec<[u8; 64]> = vec![[0; 64]];
-    let mut add = |out: &mut Vec<u8>, name: u32, ty: u32, data: &[u8], pad: usize| {
+    let add = |out: &mut Vec<u8>, name: u32, ty: u32, data: &[u8], pad: usize| {
         while !out.len().is_multiple_of(8) {
             out.push(0);
         }
