@@ -563,3 +563,107 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
     tally.fine.sort();
     tally.part("kernels", "")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cudabin::Installed;
+
+    fn here(umd: &str, cuda: (u32, u32)) -> Here {
+        Here {
+            can_start: Answer::Yes,
+            cuda_reason: String::new(),
+            user_mode_driver: umd.to_owned(),
+            driver_cuda: Some(cuda),
+            gpus: Vec::new(),
+            machine: Some((EM_X86_64, "x86-64")),
+        }
+    }
+
+    fn needing(runtime: CudaRuntime) -> ScanResult {
+        let mut r = ScanResult::new("libx.so".to_owned(), FileKind::Elf);
+        r.cuda_runtime = Some(runtime);
+        r
+    }
+
+    fn shared(major: &str, full: Option<&str>) -> ScanResult {
+        needing(CudaRuntime::Shared {
+            soname: format!("libcudart.so.{major}"),
+            version: Some(major.to_owned()),
+            installed: full.map(|v| Installed {
+                version: v.to_owned(),
+                from: "site-packages".to_owned(),
+            }),
+        })
+    }
+
+    fn static_rt(version: Option<&str>) -> ScanResult {
+        needing(CudaRuntime::Static {
+            evidence: String::new(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    /// The runtime part on one machine: its verdict and reason, and the finding codes.
+    fn verdict(file: &ScanResult, here: &Here) -> (String, String, Vec<String>) {
+        let mut findings = Vec::new();
+        let part = runtime(&[file], here, &mut findings);
+        let codes = findings.into_iter().map(|f| f.code).collect();
+        (part.verdict, part.reason, codes)
+    }
+
+    #[test]
+    fn binary_runtime_against_the_user_mode_driver() {
+        // CUDA 13 on a 570 driver (CUDA 12.8): cudaErrorInsufficientDriver.
+        let (v, reason, codes) = verdict(&shared("13", None), &here("native", (12, 8)));
+        assert_eq!(v, NOT_SATISFIED);
+        assert!(reason.contains("cudaErrorInsufficientDriver"), "{reason}");
+        assert_eq!(codes, [CUDA_RUNTIME_TOO_NEW]);
+        // A 12.9 runtime from a wheel on a CUDA 12.4 driver: minor-version compatibility.
+        let (v, reason, _) = verdict(&shared("12", Some("12.9.79")), &here("native", (12, 4)));
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("minor-version compatibility"), "{reason}");
+        assert!(reason.contains("12.9.79"), "{reason}");
+        // cuda-compat 12.9 on a 535 driver runs a CUDA 12 runtime, not a 13 one.
+        let compat = here("cuda-compat", (12, 9));
+        let (v, reason, _) = verdict(&shared("12", None), &compat);
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("forward compatibility"), "{reason}");
+        assert_eq!(verdict(&static_rt(Some("13.5")), &compat).0, NOT_SATISFIED);
+        // An older major runs on a newer driver.
+        let (v, reason, _) = verdict(&shared("11", None), &here("native", (13, 0)));
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("natively"), "{reason}");
+        // Before CUDA 11 the release must be the driver's or older.
+        assert_eq!(
+            verdict(&static_rt(Some("10.2")), &here("native", (10, 1))).0,
+            NOT_SATISFIED
+        );
+        assert_eq!(
+            verdict(&static_rt(Some("10.1")), &here("native", (10, 2))).0,
+            SATISFIED
+        );
+        // Not known: never a pass.
+        assert_eq!(
+            verdict(&static_rt(None), &here("native", (13, 0))).0,
+            UNKNOWN
+        );
+        let mut unknown_driver = here("native", (13, 0));
+        unknown_driver.driver_cuda = None;
+        assert_eq!(verdict(&shared("12", None), &unknown_driver).0, UNKNOWN);
+        // A file without a runtime of its own needs none.
+        let plain = ScanResult::new("k.cubin".to_owned(), FileKind::Cubin);
+        assert_eq!(verdict(&plain, &here("native", (12, 8))).0, SATISFIED);
+    }
+
+    #[test]
+    fn binary_machine_facts_parse() {
+        assert_eq!(version_of("12.8"), Some((12, 8)));
+        assert_eq!(version_of("13"), Some((13, 0)));
+        assert_eq!(version_of("12.x"), None);
+        assert_eq!(cc_of("8.7"), Some((8, 7)));
+        assert_eq!(cc_of("8"), None);
+        assert_eq!(machine_name(EM_AARCH64), "aarch64");
+        assert_eq!(machine_name(999), "ELF machine 999");
+    }
+}
