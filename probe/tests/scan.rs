@@ -883,3 +883,47 @@ fn check_binary_with_fatbins_outside_the_fatbin_sections_is_unknown() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A library from a wheel needs `libcudart.so.13`, which says only "13": the runtime wheel's
+/// `.dist-info` above it gives the full version, read before the sandbox goes on (the scan may
+/// read only beneath the path given).
+#[test]
+fn scan_runtime_version_from_a_wheel_dist_info() {
+    let dir = tmpdir("wheel");
+    let site = dir.join("site-packages");
+    let lib_dir = site.join("torch/lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    std::fs::create_dir_all(site.join("nvidia_cuda_runtime-13.5.37.dist-info")).unwrap();
+    std::fs::create_dir_all(site.join("nvidia_cuda_runtime_cu12-12.4.127.dist-info")).unwrap();
+    let lib = lib_dir.join("libconcat.so");
+    std::fs::copy(cuda_file("libconcat.so"), &lib).unwrap();
+    for args in [
+        &["--json", "scan"][..],
+        &["--json", "scan", "--no-sandbox"][..],
+    ] {
+        let mut args = args.to_vec();
+        args.push(lib.to_str().unwrap());
+        let out = nvprobe(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let runtime = &v["scan"][0]["cuda_runtime"];
+        assert_eq!(
+            runtime["installed"]["version"], "13.5.37",
+            "{args:?}: {v:#}"
+        );
+        assert!(
+            runtime["installed"]["from"]
+                .as_str()
+                .unwrap()
+                .ends_with("nvidia_cuda_runtime-13.5.37.dist-info")
+        );
+    }
+    // And check --binary weighs 13.5, not 13: minor-version compatibility on CUDA 13.0.
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 0, "{v:#}");
+    let runtime = part(&v, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("(CUDA 13.5)") && runtime.contains("minor-version compatibility"),
+        "{runtime}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

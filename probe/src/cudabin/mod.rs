@@ -65,7 +65,7 @@ mod render;
 mod source;
 mod types;
 mod walk;
-mod wheel;
+pub mod wheel;
 
 #[cfg(test)]
 mod tests;

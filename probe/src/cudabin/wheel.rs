@@ -3,10 +3,67 @@
 //! `site-packages/nvidia_cuda_runtime_cu12-12.4.127.dist-info` says `12.4.127` (CUDA 13 wheels:
 //! `nvidia_cuda_runtime-13.5.37.dist-info`, the library in `nvidia/cu13/lib/`).
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use super::types::Installed;
+
+/// The runtime `.dist-info` directories of the directories above the paths given to a scan,
+/// listed by [`look_above`] before the sandbox, which allows reading only beneath those paths,
+/// goes on: directory → `(version, dist-info path)`.
+static ABOVE: OnceLock<Mutex<BTreeMap<PathBuf, Vec<(String, String)>>>> = OnceLock::new();
+
+/// Lists the runtime wheels' `.dist-info` directories in the directories above each of
+/// `paths` (up to the levels [`installed_runtime`] looks at), for a scan that runs under the
+/// sandbox. Call before the sandbox goes on.
+pub fn look_above(paths: &[PathBuf]) {
+    let mut found = BTreeMap::new();
+    for path in paths {
+        let Ok(path) = fs::canonicalize(path) else {
+            continue;
+        };
+        let mut dir = path.parent();
+        for _ in 0..MAX_LEVELS {
+            let Some(here) = dir else { break };
+            found
+                .entry(here.to_path_buf())
+                .or_insert_with(|| runtimes_in(here));
+            dir = here.parent();
+        }
+    }
+    let cache = ABOVE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Ok(mut cache) = cache.lock() {
+        cache.extend(found);
+    }
+}
+
+/// The runtime wheels' `(version, dist-info path)` in `dir`, from [`look_above`]'s list when
+/// it has `dir`, else by reading it.
+fn runtimes_near(dir: &Path) -> Vec<(String, String)> {
+    let listed = ABOVE
+        .get()
+        .and_then(|c| c.lock().ok())
+        .and_then(|c| c.get(dir).cloned());
+    listed.unwrap_or_else(|| runtimes_in(dir))
+}
+
+/// Reads `dir` for runtime wheels' `.dist-info` directories.
+fn runtimes_in(dir: &Path) -> Vec<(String, String)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .take(MAX_ENTRIES)
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let version = dist_info_version(&name)?;
+            Some((version, dir.join(name).display().to_string()))
+        })
+        .collect()
+}
 
 /// Directories above the file looked at (`site-packages/nvidia/cuda_runtime/lib/x.so`: 3).
 const MAX_LEVELS: usize = 4;
@@ -17,27 +74,17 @@ const MAX_ENTRIES: usize = 20_000;
 /// `nvidia_cuda_runtime[_cuN]-X.Y.Z.dist-info` in a directory above it whose version's major
 /// is `major`. `None` when none is there (the file did not come from a wheel).
 pub(crate) fn installed_runtime(file: &Path, major: &str) -> Option<Installed> {
+    let file = fs::canonicalize(file).ok()?;
     let mut dir = file.parent();
     for _ in 0..MAX_LEVELS {
         let here = dir?;
-        if let Ok(entries) = fs::read_dir(here) {
-            let mut found: Vec<(String, String)> = entries
-                .take(MAX_ENTRIES)
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let version = dist_info_version(&name)?;
-                    Some((version, name))
-                })
-                .filter(|(v, _)| v.split('.').next() == Some(major))
-                .collect();
-            found.sort();
-            if let Some((version, name)) = found.pop() {
-                return Some(Installed {
-                    version,
-                    from: here.join(name).display().to_string(),
-                });
-            }
+        let mut found: Vec<(String, String)> = runtimes_near(here)
+            .into_iter()
+            .filter(|(v, _)| v.split('.').next() == Some(major))
+            .collect();
+        found.sort();
+        if let Some((version, from)) = found.pop() {
+            return Some(Installed { version, from });
         }
         dir = here.parent();
     }

@@ -385,11 +385,7 @@ fn runtime_needed(r: &ScanResult) -> Option<Result<(String, Release), String>> {
             let Some(v) = full.or(version.as_deref()).and_then(release) else {
                 return Some(Err(format!("{}: {soname} names no CUDA release", r.path)));
             };
-            let words = match full {
-                Some(full) => format!("{soname} ({full})"),
-                None => soname.clone(),
-            };
-            Some(Ok((words, v)))
+            Some(Ok((soname.clone(), v)))
         }
         CudaRuntime::Static { version, .. } => match version.as_deref().and_then(release) {
             Some(v) => Some(Ok(("the static CUDA runtime".to_owned(), v))),
@@ -436,9 +432,9 @@ fn runtime(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
         let (dmaj, dmin) = driver;
         if ok {
             let via = if umd == "cuda-compat" {
-                "forward compatibility (cuda-compat)"
+                "through forward compatibility (cuda-compat)"
             } else if driver.0 == major && minor.is_some_and(|m| m > driver.1) {
-                "minor-version compatibility"
+                "through minor-version compatibility"
             } else {
                 "natively"
             };
@@ -623,7 +619,7 @@ mod tests {
         let (v, reason, _) = verdict(&shared("12", Some("12.9.79")), &here("native", (12, 4)));
         assert_eq!(v, SATISFIED);
         assert!(reason.contains("minor-version compatibility"), "{reason}");
-        assert!(reason.contains("12.9.79"), "{reason}");
+        assert!(reason.contains("(CUDA 12.9)"), "{reason}");
         // cuda-compat 12.9 on a 535 driver runs a CUDA 12 runtime, not a 13 one.
         let compat = here("cuda-compat", (12, 9));
         let (v, reason, _) = verdict(&shared("12", None), &compat);
