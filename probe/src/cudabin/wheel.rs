@@ -13,7 +13,10 @@ use super::types::Installed;
 /// The runtime `.dist-info` directories of the directories above the paths given to a scan,
 /// listed by [`look_above`] before the sandbox, which allows reading only beneath those paths,
 /// goes on: directory → `(version, dist-info path)`.
-static ABOVE: OnceLock<Mutex<BTreeMap<PathBuf, Vec<(String, String)>>>> = OnceLock::new();
+static ABOVE: OnceLock<Mutex<Listing>> = OnceLock::new();
+
+/// Directory → the runtime wheels in it: `(version, dist-info path)`.
+type Listing = BTreeMap<PathBuf, Vec<(String, String)>>;
 
 /// Lists the runtime wheels' `.dist-info` directories in the directories above each of
 /// `paths` (up to the levels [`installed_runtime`] looks at), for a scan that runs under the
