@@ -270,6 +270,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
                     .iter()
                     .filter_map(|p| std::fs::canonicalize(p).ok()),
             );
+            crate::cudabin::wheel::look_above(&req.binaries);
         }
         crate::sys::sandbox::apply(&policy)
     };
@@ -422,6 +423,8 @@ fn compare(
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one
 /// could not be or the `--timeout` deadline (counted from `started`) cut the scan short.
 fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf], started: Instant) -> Outcome {
+    // The wheels' .dist-info above the paths, read while it still may be.
+    crate::cudabin::wheel::look_above(paths);
     if !o.no_sandbox {
         let policy = crate::sys::sandbox::Policy {
             read: paths

@@ -126,7 +126,7 @@ Examples:
   nvprobe                                  what is here, what is wrong, how to fix it
   nvprobe --json                           the same as one JSON object (nvprobe schema)
   nvprobe check --cuda 12.8                will a CUDA 12.8 build run here? (exit 0/1)
-  nvprobe check --binary .venv/lib         do these CUDA binaries cover this GPU?
+  nvprobe check --binary .venv/lib         will these CUDA programs run here?
   nvprobe labels                           Kubernetes node labels (NFD feature file)
   nvprobe export --format conda            __cuda and __cuda_arch for conda and pixi
   nvprobe capture --out bundle             a bug-report bundle that --root replays
@@ -380,9 +380,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
     pub require: Option<String>,
 
-    /// CUDA binaries (ELF files, or directories such as a Python environment's site-packages)
-    /// whose GPU code must run on every visible GPU: SASS for its compute capability, or PTX
-    /// the driver can JIT. Repeat or list several.
+    /// CUDA programs and libraries (ELF files, archives, fatbins, cubins, or directories such
+    /// as a Python environment's site-packages) that must run here: built for this CPU, CUDA
+    /// able to start, their CUDA runtime supported by the driver, and GPU code for every usable
+    /// GPU (SASS for its compute capability, or PTX the driver can JIT). Repeat or list several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub binary: Vec<PathBuf>,
 }

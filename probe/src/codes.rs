@@ -76,7 +76,7 @@ catalogue! {
     OVERRIDE_INVALID = "override-invalid", [Warning],
         "an `NVPROBE_*` override was malformed and ignored";
     CUDA_RUNTIME_TOO_NEW = "cuda-runtime-too-new", [Error],
-        "`check --cuda`: the version needs a newer driver and no compatibility path applies";
+        "`check --cuda` or `check --binary`: the CUDA runtime needs a newer driver and no compatibility path applies";
     CUDA_MINOR_VERSION_COMPAT = "cuda-minor-version-compat", [Warning],
         "`check --cuda`: it runs through minor-version compatibility only (PTX JIT and newer APIs fail)";
     CUDA_CANNOT_TARGET_ARCH = "cuda-cannot-target-arch", [Error],
@@ -85,6 +85,8 @@ catalogue! {
         "`check --binary`: no SASS for the GPU's compute capability and no PTX it could JIT";
     PTX_TOO_NEW_FOR_DRIVER = "ptx-too-new-for-driver", [Error],
         "`check --binary`: the only code for the GPU is PTX newer than the driver can compile";
+    BINARY_WRONG_MACHINE = "binary-wrong-machine", [Error],
+        "`check --binary`: the file is built for another CPU architecture than this machine's";
     CROSS_CHECK_DISAGREES = "cross-check-disagrees", [Warning],
         "`--cross-check`: NVML reports a value that differs from the probe's";
     SOURCES_DISAGREE = "sources-disagree", [Warning],

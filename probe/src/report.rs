@@ -545,8 +545,9 @@ pub struct FwdCompat {
 /// (extension): the verdict of `--cuda`, `--require` or the `NVIDIA_REQUIRE_*` variables.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
-    /// `satisfied`, `not-satisfied`, `malformed`, or `unknown` (the report is incomplete: a
-    /// source timed out or could not be read, so no answer is given).
+    /// `satisfied`, `not-satisfied`, `malformed`, `no-cuda-code` (`check --binary` found no CUDA
+    /// code to run), or `unknown` (the report is incomplete: a source timed out or could not be
+    /// read, so no answer is given; or a part of the answer is not known).
     pub verdict: String,
     /// One line: why.
     pub reason: String,
@@ -557,16 +558,34 @@ pub struct CheckResult {
 /// One question of `nvprobe check` (extension).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckItem {
-    /// `cuda` (`--cuda`) or `require` (`--require` or an environment variable).
+    /// `cuda` (`--cuda`), `require` (`--require` or an environment variable) or `binary`
+    /// (`--binary`).
     pub kind: String,
     /// What was asked: `12.4`, or the requirement text.
     pub expression: String,
     /// `--cuda`, `--require`, or the environment variable's name.
     pub source: String,
-    /// `satisfied`, `not-satisfied`, `malformed` or `unknown`.
+    /// `satisfied`, `not-satisfied`, `malformed`, `no-cuda-code` or `unknown`.
     pub verdict: String,
     /// For `cuda`: `native`, `forward-compat`, `minor-version-compat`, `none`.
     pub via: Option<String>,
+    /// One line: why.
+    pub reason: String,
+    /// For `binary`: each part of the verdict, in the order they are weighed (`elf-machine`,
+    /// `cuda`, `runtime`, `kernels`); empty (and absent) for the other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<BinaryPart>,
+}
+
+/// One part of a `check --binary` verdict (extension).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryPart {
+    /// `elf-machine` (the file's ELF machine against the platform's), `cuda` (can CUDA start
+    /// here), `runtime` (the CUDA runtime it needs against the user-mode driver) or `kernels`
+    /// (its GPU code against every usable GPU).
+    pub part: String,
+    /// `satisfied`, `not-satisfied` or `unknown`.
+    pub verdict: String,
     /// One line: why.
     pub reason: String,
 }

@@ -889,6 +889,17 @@ fn documents() -> Vec<(String, Value)> {
         "check --require".to_owned(),
         serde_json::from_str(&out).unwrap(),
     ));
+    // check --binary, with its parts, on a real nvcc-built library.
+    let lib =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda-files/libconcat.so");
+    let (_, out) = run(
+        "mixed-a4000-rtx4090-570",
+        &["check", "--binary", lib.to_str().unwrap(), "--json"],
+    );
+    docs.push((
+        "check --binary".to_owned(),
+        serde_json::from_str(&out).unwrap(),
+    ));
     let mut r = nvprobe::probe(&nvprobe::Options::new(nvprobe::root::Root::at(fixture(
         "bare-metal-h100x8-open-580",
     ))));
@@ -997,6 +1008,7 @@ fn ecosystem_schema_matches_the_rust_types() {
     let root = schema();
     let optional: BTreeMap<&str, BTreeSet<&str>> = [
         ("$", BTreeSet::from(["check"])),
+        ("CheckItem", BTreeSet::from(["parts"])),
         (
             "Platform",
             BTreeSet::from([

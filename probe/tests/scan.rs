@@ -213,17 +213,25 @@ fn scan_directory_and_unreadable_paths() {
 #[test]
 fn check_binary_sass_for_the_gpu_runs() {
     let dir = tmpdir("sass");
-    let lib = library(&dir, "libsm80.so", &[80], &[]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    // sm_86 SASS runs on the A4000 (8.6) and the RTX 4090 (8.9): same major, minor not above.
+    let lib = library(&dir, "libsm86.so", &[86], &[]);
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &lib);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["check"]["verdict"], "satisfied");
+    let reason = v["check"]["reason"].as_str().unwrap();
     assert!(
-        v["check"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("SASS sm_80"),
+        reason.contains("GPU 0 (NVIDIA GeForce RTX 4090): SASS sm_86")
+            && reason.contains("GPU 1 (NVIDIA RTX A4000): SASS sm_86"),
         "{}",
         v["check"]
+    );
+    // Every part is listed, each satisfied.
+    let parts = v["check"]["checks"][0]["parts"].as_array().unwrap();
+    let names: Vec<&str> = parts.iter().map(|p| p["part"].as_str().unwrap()).collect();
+    assert_eq!(names, ["elf-machine", "cuda", "runtime", "kernels"]);
+    assert!(
+        parts.iter().all(|p| p["verdict"] == "satisfied"),
+        "{parts:#?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -272,9 +280,9 @@ fn check_binary_missing_arch_fails_with_the_finding() {
 #[test]
 fn check_binary_ptx_newer_than_the_driver() {
     let dir = tmpdir("ptxnew");
-    // Driver 535 supports CUDA 12.2 (PTX ISA 8.2); ISA 8.8 PTX cannot be JIT-compiled.
+    // Driver 570 supports CUDA 12.8 (PTX ISA 8.7); ISA 8.8 PTX cannot be JIT-compiled.
     let lib = library(&dir, "libptx88.so", &[], &[("8.8", 80)]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    let (code, v) = check_binary("container-visible-subset", &lib);
     assert_eq!(code, 1, "{v:#}");
     assert!(
         codes(&v).contains(&"ptx-too-new-for-driver".to_owned()),
@@ -290,16 +298,25 @@ fn check_binary_without_gpu_and_bad_paths() {
     let lib = library(&dir, "libsm90.so", &[90], &[]);
     let (code, v) = check_binary("no-gpu", &lib);
     assert_eq!(code, 1);
+    assert_eq!(v["check"]["verdict"], "not-satisfied");
+    let reason = v["check"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("CUDA cannot start on this machine: no NVIDIA driver is loaded"),
+        "{reason}"
+    );
+    // No CUDA code found is its own verdict, never "satisfied".
+    let plain = dir.join("libplain.so");
+    std::fs::write(&plain, cuda_elf(&[])).unwrap();
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &plain);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "no-cuda-code");
     assert!(
         v["check"]["reason"]
             .as_str()
             .unwrap()
-            .contains("no NVIDIA GPU is visible")
+            .contains("no CUDA code found"),
+        "{v:#}"
     );
-    let plain = dir.join("libplain.so");
-    std::fs::write(&plain, cuda_elf(&[])).unwrap();
-    let (code, v) = check_binary("no-gpu", &plain);
-    assert_eq!(code, 0, "a library without GPU code needs no GPU: {v:#}");
     let out = nvprobe(&["check", "--binary", "/nonexistent/lib.so"]);
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
@@ -509,12 +526,404 @@ fn check_binary_cut_short_is_unknown() {
 
     // With time enough, a small library in the same command line is read and runs.
     let small = tmpdir("checkdeadline-small");
-    let lib = library(&small, "libsm80.so", &[80], &[]);
-    let (code, v) = check_binary("container-a100-proprietary-535", &lib);
+    let lib = library(&small, "libsm86.so", &[86], &[]);
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &lib);
     assert_eq!(
         (code, &v["check"]["verdict"]),
         (0, &Value::from("satisfied"))
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&small);
+}
+
+// --- Real files built by nvcc 13.5 (probe/tests/cuda-files, scripts/build-cuda-files.sh) ---
+
+fn cuda_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cuda-files")
+        .join(name)
+}
+
+/// What cuobjdump lists for a file, as sorted names: `sm_80` for a cubin, `ptx sm_90` for PTX.
+fn cuobjdump_listing(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(cuda_file(&format!("{name}.cuobjdump"))).unwrap();
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let (kind, file) = line.split_once(": ")?;
+            let (stem, ext) = file.rsplit_once('.')?;
+            let sm = stem.rsplit('.').next()?;
+            match (kind.split_whitespace().next()?, ext) {
+                ("ELF", "cubin") => Some(sm.to_owned()),
+                ("PTX", "ptx") => Some(format!("ptx {sm}")),
+                _ => None,
+            }
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// What `scan --json` lists for a file, in cuobjdump's names (an `f` cubin without its suffix,
+/// PTX by its number), and the file's scan result.
+fn scan_listing(name: &str) -> (Vec<String>, Value) {
+    let out = nvprobe(&["--json", "scan", cuda_file(name).to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = v["scan"][0].clone();
+    let mut names: Vec<String> = file["fatbins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["entries"].as_array().unwrap().iter())
+        .map(|e| {
+            let target = e["target"].as_str().unwrap();
+            match e["kind"].as_str().unwrap() {
+                "sass" => target.trim_end_matches('f').to_owned(),
+                "ptx" => format!("ptx sm_{}", target.trim_start_matches("compute_")),
+                other => format!("{other} {target}"),
+            }
+        })
+        .collect();
+    names.sort();
+    (names, file)
+}
+
+#[test]
+fn scan_real_files_agree_with_cuobjdump() {
+    for (name, kind) in [
+        ("libconcat.so", "elf"),
+        ("concat.fatbin", "fatbin"),
+        ("bare.fatbin", "fatbin"),
+        ("bare.cubin", "cubin"),
+        ("librdc.a", "archive"),
+        ("librdcptx.so", "elf"),
+    ] {
+        let (listed, file) = scan_listing(name);
+        assert_eq!(listed, cuobjdump_listing(name), "{name}: {file:#}");
+        assert_eq!(file["kind"], kind, "{name}");
+        assert_eq!(file["problems"], Value::Array(vec![]), "{name}: {file:#}");
+    }
+}
+
+#[test]
+fn scan_real_files_details() {
+    // --concat: the images inside the kind-0x100 entries, with their a/f targets.
+    let (_, file) = scan_listing("concat.fatbin");
+    let entries = file["fatbins"][0]["entries"].as_array().unwrap();
+    let inside: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["concatenated"] == true)
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(inside, ["sm_90a", "sm_80"]);
+    assert!(entries.iter().any(|e| e["target"] == "sm_100f"));
+    assert_eq!(file["toolkit"], "13.5");
+
+    let (_, file) = scan_listing("libconcat.so");
+    assert_eq!(file["cuda_runtime"]["soname"], "libcudart.so.13");
+    assert_eq!(file["elf_machine"], 62);
+
+    // PTX-only -rdc: the device library's sm_90 cubin is relocatable, no kernel of the program.
+    let (_, file) = scan_listing("librdcptx.so");
+    let sass: Vec<&Value> = file["fatbins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["entries"].as_array().unwrap().iter())
+        .filter(|e| e["kind"] == "sass")
+        .collect();
+    assert_eq!(sass.len(), 1);
+    assert_eq!(sass[0]["relocatable"], true);
+
+    let (_, file) = scan_listing("librdc.a");
+    assert_eq!(file["fatbins"][0]["section"], "rdc.o:__nv_relfatbin");
+    assert_eq!(file["elf_machine"], 62);
+
+    let (_, file) = scan_listing("bare.cubin");
+    assert_eq!(file["elf_machine"], 190);
+    assert_eq!(file["toolkit"], "13.5");
+}
+
+/// The parts of the first check item, by name.
+fn parts(v: &Value) -> Vec<(String, String)> {
+    v["check"]["checks"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["part"].as_str().unwrap().to_owned(),
+                p["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn part<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["check"]["checks"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["part"] == name)
+        .unwrap()
+}
+
+#[test]
+fn check_real_binary_verdicts_by_machine() {
+    // A CUDA 13 library on a CUDA 13.0 driver with H100s: SASS sm_90 from the concatenated
+    // entry, libcudart.so.13 natively.
+    let lib = cuda_file("libconcat.so");
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(
+        (code, v["check"]["verdict"].as_str()),
+        (0, Some("satisfied")),
+        "{v:#}"
+    );
+    assert!(
+        part(&v, "kernels")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SASS sm_90")
+    );
+
+    // The same library on a 570 driver (CUDA 12.8): libcudart.so.13 cannot start, whatever
+    // the kernels; the reason names the runtime, the first part that fails.
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &lib);
+    assert_eq!(code, 1);
+    assert_eq!(v["check"]["verdict"], "not-satisfied");
+    let reason = v["check"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("libcudart.so.13") && reason.contains("cudaErrorInsufficientDriver"),
+        "{reason}"
+    );
+    assert!(codes(&v).contains(&"cuda-runtime-too-new".to_owned()));
+    assert_eq!(
+        parts(&v),
+        [
+            ("elf-machine".into(), "satisfied".into()),
+            ("cuda".into(), "satisfied".into()),
+            ("runtime".into(), "not-satisfied".into()),
+            ("kernels".into(), "not-satisfied".into()),
+        ]
+    );
+
+    // Forward compatibility: cuda-compat 12.9 on a 535 driver gives CUDA 12.9, not 13.
+    let (code, v) = check_binary("container-h100-535-compat-12.9", &lib);
+    assert_eq!(code, 1);
+    assert!(
+        part(&v, "runtime")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the cuda-compat user-mode driver gives CUDA 12.9"),
+        "{v:#}"
+    );
+
+    // Jetson (aarch64): an x86-64 library cannot load at all; that is the reason given.
+    let (code, v) = check_binary("jetson-orin-l4t-36", &lib);
+    assert_eq!(code, 1);
+    assert!(codes(&v).contains(&"binary-wrong-machine".to_owned()));
+    assert!(
+        v["check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("x86-64 code and this machine is aarch64"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn check_real_binary_ptx_jit_limit_of_the_loaded_driver() {
+    // compute_90 PTX is ISA 9.5: with cuda-compat 12.9 the JIT takes up to ISA 8.8 (not 535's
+    // 8.2), so it is too new there, and the message says 8.8.
+    let (code, v) = check_binary("container-h100-535-compat-12.9", &cuda_file("bare.fatbin"));
+    assert_eq!(code, 1);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "ptx-too-new-for-driver")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["message"].as_str().unwrap().contains("up to ISA 8.8"),
+        "{f}"
+    );
+    // A bare fatbin has no host code and needs no runtime: those parts pass.
+    assert_eq!(part(&v, "runtime")["verdict"], "satisfied");
+    assert_eq!(part(&v, "elf-machine")["verdict"], "satisfied");
+
+    // Jetson: the L4T release's CUDA (12.6, PTX ISA 8.5) limits the JIT.
+    let dir = tmpdir("jetson-ptx");
+    let fatbin = dir.join("ptx88.fatbin");
+    std::fs::write(
+        &fatbin,
+        container(&[entry(1, 80, (8, 8), &ptx("8.8", "sm_80"))]),
+    )
+    .unwrap();
+    let (code, v) = check_binary("jetson-orin-l4t-36", &fatbin);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        v["check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("up to ISA 8.5"),
+        "{v:#}"
+    );
+    // ... and a cubin for sm_86 runs on the Orin (8.7).
+    let (code, v) = check_binary("jetson-orin-l4t-36", &cuda_file("bare.cubin"));
+    assert_eq!(
+        (code, v["check"]["verdict"].as_str()),
+        (0, Some("satisfied")),
+        "{v:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_real_binary_rdc_ptx_only_is_not_its_device_library() {
+    // The relocatable sm_90 cubin in __nv_relfatbin carries no kernel: on H100s only the
+    // compute_120 PTX could, and it cannot run on 9.0. Never "runs: SASS sm_90".
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &cuda_file("librdcptx.so"));
+    assert_eq!(code, 1, "{v:#}");
+    let kernels = part(&v, "kernels");
+    assert_eq!(kernels["verdict"], "not-satisfied");
+    let reason = kernels["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("SASS for none") && reason.contains("compute_120"),
+        "{reason}"
+    );
+    // An archive of -rdc objects: its SASS sm_80 is the program's (linked later).
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &cuda_file("librdc.a"));
+    assert_eq!(
+        (code, v["check"]["verdict"].as_str()),
+        (0, Some("satisfied")),
+        "{v:#}"
+    );
+}
+
+/// A little-endian ELF64 x86-64 shared object holding `sections` (name, bytes), each at an
+/// 8-aligned offset after `pad` bytes of zeros, plus `.shstrtab`.
+fn elf_with(sections: &[(&str, &[u8])], pad: usize) -> Vec<u8> {
+    let mut names = b"\0.shstrtab\0".to_vec();
+    let mut out = vec![0u8; 64];
+    let mut headers: Vec<[u8; 64]> = vec![[0; 64]];
+    let add = |out: &mut Vec<u8>, name: u32, ty: u32, data: &[u8], pad: usize| {
+        while !out.len().is_multiple_of(8) {
+            out.push(0);
+        }
+        out.extend(std::iter::repeat_n(0, pad));
+        let mut h = [0u8; 64];
+        h[0..4].copy_from_slice(&name.to_le_bytes());
+        h[4..8].copy_from_slice(&ty.to_le_bytes());
+        h[24..32].copy_from_slice(&(out.len() as u64).to_le_bytes());
+        h[32..40].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(data);
+        h
+    };
+    let mut offsets = Vec::new();
+    for (name, _) in sections {
+        offsets.push(u32::try_from(names.len()).unwrap());
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+    }
+    headers.push(add(&mut out, 1, 3, &names, 0));
+    for ((_, data), name) in sections.iter().zip(offsets) {
+        headers.push(add(&mut out, name, 1, data, pad));
+    }
+    while !out.len().is_multiple_of(8) {
+        out.push(0);
+    }
+    let shoff = out.len();
+    for h in &headers {
+        out.extend_from_slice(h);
+    }
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2;
+    out[5] = 1;
+    out[6] = 1;
+    out[16..18].copy_from_slice(&3u16.to_le_bytes());
+    out[18..20].copy_from_slice(&62u16.to_le_bytes());
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[40..48].copy_from_slice(&(shoff as u64).to_le_bytes());
+    out[52..54].copy_from_slice(&64u16.to_le_bytes());
+    out[58..60].copy_from_slice(&64u16.to_le_bytes());
+    out[60..62].copy_from_slice(&u16::try_from(headers.len()).unwrap().to_le_bytes());
+    out[62..64].copy_from_slice(&1u16.to_le_bytes());
+    out
+}
+
+/// cuFFT keeps its fatbins in `.ldata`, where neither scan nor cuobjdump lists them: the SASS
+/// it does list covers the GPU, but what the hidden ones cover is not known, so the answer is
+/// "unknown", never "satisfied" on what was found.
+#[test]
+fn check_binary_with_fatbins_outside_the_fatbin_sections_is_unknown() {
+    let dir = tmpdir("cufft");
+    let sm90 = container(&[entry(2, 90, (1, 8), &cubin(90))]);
+    let mut ldata = Vec::new();
+    for sm in [80, 90, 100] {
+        ldata.extend(container(&[entry(2, sm, (1, 8), &cubin(sm))]));
+    }
+    let lib = dir.join("libcufft.so.11");
+    std::fs::write(
+        &lib,
+        elf_with(&[(".nv_fatbin", &sm90), (".ldata", &ldata)], 4),
+    )
+    .unwrap();
+    let out = nvprobe(&["--json", "scan", lib.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scan"][0]["fatbin_headers_elsewhere"], 3, "{v:#}");
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["check"]["verdict"], "unknown");
+    let kernels = part(&v, "kernels");
+    assert_eq!(kernels["verdict"], "unknown");
+    assert!(
+        kernels["reason"].as_str().unwrap().contains("(3 counted"),
+        "{kernels}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A library from a wheel needs `libcudart.so.13`, which says only "13": the runtime wheel's
+/// `.dist-info` above it gives the full version, read before the sandbox goes on (the scan may
+/// read only beneath the path given).
+#[test]
+fn scan_runtime_version_from_a_wheel_dist_info() {
+    let dir = tmpdir("wheel");
+    let site = dir.join("site-packages");
+    let lib_dir = site.join("torch/lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    std::fs::create_dir_all(site.join("nvidia_cuda_runtime-13.5.37.dist-info")).unwrap();
+    std::fs::create_dir_all(site.join("nvidia_cuda_runtime_cu12-12.4.127.dist-info")).unwrap();
+    let lib = lib_dir.join("libconcat.so");
+    std::fs::copy(cuda_file("libconcat.so"), &lib).unwrap();
+    for args in [
+        &["--json", "scan"][..],
+        &["--json", "scan", "--no-sandbox"][..],
+    ] {
+        let mut args = args.to_vec();
+        args.push(lib.to_str().unwrap());
+        let out = nvprobe(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let runtime = &v["scan"][0]["cuda_runtime"];
+        assert_eq!(
+            runtime["installed"]["version"], "13.5.37",
+            "{args:?}: {v:#}"
+        );
+        assert!(
+            runtime["installed"]["from"]
+                .as_str()
+                .unwrap()
+                .ends_with("nvidia_cuda_runtime-13.5.37.dist-info")
+        );
+    }
+    // And check --binary weighs 13.5, not 13: minor-version compatibility on CUDA 13.0.
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &lib);
+    assert_eq!(code, 0, "{v:#}");
+    let runtime = part(&v, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("(CUDA 13.5)") && runtime.contains("minor-version compatibility"),
+        "{runtime}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

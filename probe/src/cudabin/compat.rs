@@ -253,6 +253,8 @@ mod tests {
             stored_size: 0,
             debug: false,
             offset: 0,
+            relocatable: false,
+            concatenated: false,
         }
     }
 

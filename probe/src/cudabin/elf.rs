@@ -11,11 +11,16 @@ use std::fs::File;
 
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::Elf;
+use goblin::elf::header::ET_REL;
 use goblin::elf::section_header::{SHT_DYNAMIC, SHT_NOBITS, SectionHeader};
 
-use super::fatbin::{MAX_ENTRIES, count_wrappers, parse_section};
+use super::fatbin::{MAX_ENTRIES, count_containers, count_wrappers, parse_section};
+use super::image::{cubin_header, cubin_variant, toolkit_release};
 use super::source::{Budget, FileRegion, MAX_READ, Source};
-use super::types::{CudaRuntime, ScanResult, note};
+use super::types::{CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, note};
+
+/// `EM_CUDA`: a cubin.
+const EM_CUDA: u16 = 190;
 
 /// Files larger than this are not read (2 GiB).
 pub const MAX_FILE_SIZE: u64 = 2 << 30;
@@ -43,16 +48,17 @@ struct Section {
     header: SectionHeader,
 }
 
-/// Fills `result` from the ELF file `file` of `file_len` bytes, every read within `budget`.
-/// `file_name` is the last path component (for the version suffix).
+/// Fills `result` from the ELF image at `base` in `file`, `file_len` bytes long (the whole
+/// file, or an archive member), every read within `budget`. `file_name` is the last path
+/// component (for the version suffix).
 pub(crate) fn scan_elf(
     file: &File,
-    file_len: u64,
+    (base, file_len): (u64, u64),
     file_name: &str,
     budget: &Budget,
     result: &mut ScanResult,
 ) {
-    let whole = FileRegion::new(file, 0, file_len, budget);
+    let whole = FileRegion::new(file, base, file_len, budget);
     let header_bytes = match whole.read_up_to(0, 64) {
         Ok(b) => b,
         Err(e) => return note(&mut result.problems, e),
@@ -69,6 +75,10 @@ pub(crate) fn scan_elf(
                 .push("ELF header has an unknown class or byte order".into());
         }
     };
+    result.elf_machine = Some(header.e_machine);
+    if header.e_machine == EM_CUDA {
+        return bare_cubin(&whole, base, result);
+    }
     let Some(sections) = read_sections(&whole, &header, ctx, &mut result.problems) else {
         return;
     };
@@ -92,8 +102,13 @@ pub(crate) fn scan_elf(
         if !is_fatbin && !is_wrappers {
             continue;
         }
-        let Some(region) = section_region(file, section, file_len, budget, &mut result.problems)
-        else {
+        let Some(region) = section_region(
+            file,
+            section,
+            (base, file_len),
+            budget,
+            &mut result.problems,
+        ) else {
             continue;
         };
         let ranges = if is_fatbin {
@@ -105,14 +120,23 @@ pub(crate) fn scan_elf(
             continue;
         }
         if is_fatbin {
-            let fatbin = parse_section(
+            let mut fatbin = parse_section(
                 &region,
                 name,
-                section.header.sh_offset,
+                base.saturating_add(section.header.sh_offset),
                 MAX_ENTRIES.saturating_sub(kept),
                 &mut result.problems,
             );
             kept += fatbin.entries.len();
+            // In a linked file, the cubins of `__nv_relfatbin` are relocatable device-library
+            // code (libcudadevrt) that the driver links with the file's PTX: no kernel of the
+            // program is in them (its own SASS, when it has some, was linked into .nv_fatbin).
+            if name == "__nv_relfatbin" && header.e_type != ET_REL {
+                for entry in &mut fatbin.entries {
+                    entry.relocatable = entry.kind == EntryKind::Sass;
+                }
+            }
+            result.toolkit_seen(fatbin.toolkit);
             result.fatbins.push(fatbin);
         } else {
             result.fatbin_registrations += count_wrappers(&region, &mut result.problems);
@@ -127,7 +151,79 @@ pub(crate) fn scan_elf(
         }
     }
 
-    result.cuda_runtime = runtime(file, file_len, &sections, budget, result);
+    // Fatbins outside the fatbin sections, which neither scan nor cuobjdump lists: cuFFT keeps
+    // ~24,000 containers in `.ldata` (the large-data section of huge libraries), and more
+    // registrations than the fatbin sections hold containers point at `.data`. Their headers
+    // are counted, so nothing found never reads as nothing there.
+    let containers: u64 = result.fatbins.iter().map(|f| u64::from(f.containers)).sum();
+    let unaccounted = result.fatbin_registrations > containers;
+    if budget.stopped().is_none() {
+        let elsewhere = sections
+            .iter()
+            .filter(|s| s.name == ".ldata" || (unaccounted && s.name == ".data"));
+        for section in elsewhere {
+            let Some(region) = section_region(
+                file,
+                section,
+                (base, file_len),
+                budget,
+                &mut result.problems,
+            ) else {
+                continue;
+            };
+            match count_containers(&region) {
+                Ok(n) => result.fatbin_headers_elsewhere += n,
+                Err(e) => note(&mut result.problems, format!("{}: {e}", section.name)),
+            }
+        }
+    }
+
+    result.cuda_runtime = runtime(file, (base, file_len), &sections, budget, result);
+}
+
+/// A bare cubin (`nvcc -cubin`, `EM_CUDA`): itself one SASS image, listed in a pseudo-section
+/// `cubin`.
+fn bare_cubin(whole: &FileRegion<'_>, base: u64, result: &mut ScanResult) {
+    result.kind = FileKind::Cubin;
+    let head = match whole.read_up_to(0, 4096) {
+        Ok(h) => h,
+        Err(e) => return note(&mut result.problems, e),
+    };
+    let Some(cubin) = cubin_header(&head) else {
+        return note(
+            &mut result.problems,
+            "an EM_CUDA ELF file whose header names no SM this scanner knows".to_owned(),
+        );
+    };
+    let Some(arch) = SmArch::from_number(cubin.sm, cubin_variant(cubin)) else {
+        return note(
+            &mut result.problems,
+            format!("cubin names SM {}, which is no real target", cubin.sm),
+        );
+    };
+    let toolkit = toolkit_release(&head);
+    result.toolkit_seen(toolkit);
+    result.fatbins.push(Fatbin {
+        section: "cubin".to_owned(),
+        offset: base,
+        size: whole.len(),
+        containers: 0,
+        entries: vec![Entry {
+            kind: EntryKind::Sass,
+            arch,
+            target: arch.to_string(),
+            ptx_isa: None,
+            compressed: false,
+            compression: None,
+            size: whole.len(),
+            stored_size: whole.len(),
+            debug: false,
+            offset: base,
+            relocatable: false,
+            concatenated: false,
+        }],
+        toolkit,
+    });
 }
 
 /// The file ranges of the sections of one kind already read (disjoint, by start), and the
@@ -349,7 +445,7 @@ fn check_section_layout(sections: &[Section], file_len: u64, problems: &mut Vec<
 fn section_region<'a>(
     file: &'a File,
     section: &Section,
-    file_len: u64,
+    (base, file_len): (u64, u64),
     budget: &'a Budget,
     problems: &mut Vec<String>,
 ) -> Option<FileRegion<'a>> {
@@ -358,7 +454,12 @@ fn section_region<'a>(
         return None;
     }
     match h.sh_offset.checked_add(h.sh_size) {
-        Some(end) if end <= file_len => Some(FileRegion::new(file, h.sh_offset, h.sh_size, budget)),
+        Some(end) if end <= file_len => Some(FileRegion::new(
+            file,
+            base.saturating_add(h.sh_offset),
+            h.sh_size,
+            budget,
+        )),
         _ => {
             note(
                 problems,
@@ -457,7 +558,7 @@ pub(crate) fn own_version(file_name: &str, soname: Option<&str>) -> Option<Strin
 /// with CUDA code) the static runtime found by its marker in `.rodata`.
 fn runtime(
     file: &File,
-    file_len: u64,
+    image: (u64, u64),
     sections: &[Section],
     budget: &Budget,
     result: &mut ScanResult,
@@ -473,6 +574,7 @@ fn runtime(
         return Some(CudaRuntime::Shared {
             soname: needed.clone(),
             version: own_version(needed, None),
+            installed: None,
         });
     }
     // A file whose reads were stopped already says so; `.rodata` is not searched.
@@ -480,10 +582,11 @@ fn runtime(
         return None;
     }
     let rodata = sections.iter().find(|s| s.name == ".rodata")?;
-    let region = section_region(file, rodata, file_len, budget, &mut result.problems)?;
+    let region = section_region(file, rodata, image, budget, &mut result.problems)?;
     match contains(&region, STATIC_RUNTIME_MARKER, MAX_RODATA) {
         Ok(true) => Some(CudaRuntime::Static {
             evidence: "cudart's error strings in .rodata, no libcudart dependency".into(),
+            version: static_runtime_version(result),
         }),
         Ok(false) => None,
         Err(e) => {
@@ -493,21 +596,40 @@ fn runtime(
     }
 }
 
-/// Whether `needle` occurs in the first `limit` bytes of `src`, read in chunks.
+/// The release of a static runtime, as far as the file shows: nvcc links the runtime of the
+/// toolkit that builds the program, so the newest toolkit named by its device code, else the
+/// CUDA major of its newest PTX ISA (ISA 9.x is CUDA 13, 8.x 12, 7.x 11). A lower bound: code
+/// built by an older toolkit may be linked in, never code of a newer one.
+fn static_runtime_version(result: &ScanResult) -> Option<String> {
+    if let Some(toolkit) = &result.toolkit {
+        return Some(toolkit.clone());
+    }
+    let isa = result.entries().filter_map(|e| e.ptx_isa).max()?;
+    let major = match isa.0 {
+        7..=9 => isa.0 + 4,
+        _ => return None,
+    };
+    Some(major.to_string())
+}
+
+/// Whether `needle` occurs in the first `limit` bytes of `src`, read in chunks from the end
+/// of that range backwards: the static runtime is linked last, so its strings lie at the end of
+/// `.rodata` (curand 10.3: in the last 7 KB of 20 MB).
 fn contains(src: &dyn Source, needle: &[u8], limit: u64) -> Result<bool, String> {
     const CHUNK: u64 = 4 << 20;
     let overlap = needle.len() as u64;
     let end = src.len().min(limit);
-    let mut pos = 0u64;
-    while pos < end {
-        let chunk = src.read_up_to(pos, CHUNK.min(end - pos + overlap))?;
-        if chunk.windows(needle.len()).any(|w| w == needle) {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut stop = end;
+    while stop > 0 {
+        let start = stop.saturating_sub(CHUNK);
+        // Each chunk reaches `overlap` bytes into the one after it (read before it), so a
+        // needle across the boundary is found.
+        let chunk = src.read_up_to(start, (stop - start + overlap).min(end - start))?;
+        if finder.find(&chunk).is_some() {
             return Ok(true);
         }
-        if chunk.len() as u64 <= overlap {
-            break;
-        }
-        pos += chunk.len() as u64 - overlap;
+        stop = start;
     }
     Ok(false)
 }
@@ -566,6 +688,11 @@ mod tests {
     fn elf_contains_across_chunks() {
         let mut data = vec![b'x'; 9 << 20];
         let at = (4 << 20) - 10;
+        data[at..at + STATIC_RUNTIME_MARKER.len()].copy_from_slice(STATIC_RUNTIME_MARKER);
+        assert!(contains(&Bytes(&data), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
+        // Across the boundary of the chunks read backwards from the end (9 MiB - 4 MiB).
+        let mut data = vec![b'x'; 9 << 20];
+        let at = (5 << 20) - 10;
         data[at..at + STATIC_RUNTIME_MARKER.len()].copy_from_slice(STATIC_RUNTIME_MARKER);
         assert!(contains(&Bytes(&data), STATIC_RUNTIME_MARKER, u64::MAX).unwrap());
         assert!(!contains(&Bytes(&data), STATIC_RUNTIME_MARKER, 1 << 20).unwrap());

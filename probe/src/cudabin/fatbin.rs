@@ -44,7 +44,7 @@
 //! An array of 24-byte `__fatBinC_Wrapper_t` records: magic `0x466243B1`, version (1, or 2 for
 //! relocatable device code), and two pointers (relocated at load time, so not followed here).
 
-use super::image::{cubin_header, cubin_variant, ptx_header};
+use super::image::{cubin_header, cubin_variant, ptx_header, toolkit_release};
 use super::source::{Source, le_u16, le_u32, le_u64};
 use super::types::{Compression, Entry, EntryKind, Fatbin, SmArch, Variant, note};
 
@@ -65,6 +65,13 @@ const MAX_PADDING: u64 = 4096;
 pub(crate) const MAX_ENTRIES: usize = 200_000;
 /// Bytes of an uncompressed PTX payload read to find `.version` and `.target`.
 const PTX_PREFIX: u64 = 8192;
+/// Bytes of an uncompressed cubin read for its tool note (`.note.nv.tkinfo`, which nvcc 13.5
+/// places within the first 1 KiB), while no image of the section has named its toolkit.
+const CUBIN_PREFIX: u64 = 4096;
+/// Entry kind of a concatenated entry (`nvcc --concat`): several images in one payload.
+const KIND_CONCAT: u16 = 0x100;
+/// One image header in a concatenated entry's options area.
+const SUB_HEADER_SIZE: usize = 64;
 
 const FLAG_DEBUG: u64 = 0x2;
 const FLAG_LZ4: u64 = 0x2000;
@@ -88,6 +95,7 @@ pub(crate) fn parse_section(
         size: src.len(),
         containers: 0,
         entries: Vec::new(),
+        toolkit: None,
     };
     let mut dropped = 0usize;
     let mut pos = 0u64;
@@ -175,7 +183,7 @@ pub(crate) fn parse_section(
             file_offset,
             (body_start, body_end),
             room,
-            &mut fatbin.entries,
+            &mut fatbin,
             &mut dropped,
             problems,
         );
@@ -217,7 +225,7 @@ fn parse_entries(
     file_offset: u64,
     (start, end): (u64, u64),
     room: usize,
-    entries: &mut Vec<Entry>,
+    fatbin: &mut Fatbin,
     dropped: &mut usize,
     problems: &mut Vec<String>,
 ) {
@@ -281,6 +289,32 @@ fn parse_entries(
             (false, true) => Some(Compression::Zstd),
             (true, true) => Some(Compression::Unknown),
         };
+        if kind == KIND_CONCAT {
+            let parent = Parent {
+                pos,
+                header_size,
+                options: u64::from(field(20)),
+                offset: file_offset.saturating_add(pos),
+                compression,
+                stored_size: if compressed_size > 0 {
+                    compressed_size
+                } else {
+                    payload_size
+                },
+            };
+            for entry in concatenated(src, section, &parent, problems) {
+                if fatbin.entries.len() < room {
+                    fatbin.entries.push(entry);
+                } else {
+                    *dropped += 1;
+                }
+            }
+            match payload_end {
+                Some(next) => pos = next,
+                None => return,
+            }
+            continue;
+        }
         let mut variant = match (
             flags & FLAG_ARCH_SPECIFIC != 0,
             flags & FLAG_FAMILY_SPECIFIC != 0,
@@ -312,7 +346,16 @@ fn parse_entries(
         if compression.is_none() && payload_end.is_some() {
             match entry_kind {
                 EntryKind::Sass => {
-                    if let Ok(head) = src.read_up_to(payload_start, 64.min(payload_size)) {
+                    // While no image has named its toolkit, read as far as a cubin's tool note.
+                    let want = if fatbin.toolkit.is_none() {
+                        CUBIN_PREFIX
+                    } else {
+                        64
+                    };
+                    if let Ok(head) = src.read_up_to(payload_start, want.min(payload_size)) {
+                        if fatbin.toolkit.is_none() {
+                            fatbin.toolkit = toolkit_release(&head);
+                        }
                         if let Some(cubin) = cubin_header(&head) {
                             if cubin.sm != arch_number {
                                 note(
@@ -340,6 +383,10 @@ fn parse_entries(
                 }
                 EntryKind::Ptx => {
                     if let Ok(text) = src.read_up_to(payload_start, PTX_PREFIX.min(payload_size)) {
+                        let release = toolkit_release(&text);
+                        if release > fatbin.toolkit {
+                            fatbin.toolkit = release;
+                        }
                         let ptx = ptx_header(&text);
                         if let Some(version) = ptx.version {
                             if Some(version) != ptx_isa {
@@ -415,9 +462,11 @@ fn parse_entries(
             },
             debug: flags & FLAG_DEBUG != 0,
             offset: file_offset.saturating_add(pos),
+            relocatable: false,
+            concatenated: false,
         };
-        if entries.len() < room {
-            entries.push(entry);
+        if fatbin.entries.len() < room {
+            fatbin.entries.push(entry);
         } else {
             *dropped += 1;
         }
@@ -426,6 +475,216 @@ fn parse_entries(
             None => return,
         }
     }
+}
+
+/// A concatenated entry, as [`concatenated`] needs it.
+struct Parent {
+    /// Section offset of its header.
+    pos: u64,
+    /// Its header size (the options area lies inside).
+    header_size: u64,
+    /// Offset of the options area in the header.
+    options: u64,
+    /// File offset of its header (every image inside reports it).
+    offset: u64,
+    /// How its payload (all the images together) is compressed.
+    compression: Option<Compression>,
+    /// Bytes its payload occupies in the file.
+    stored_size: u64,
+}
+
+/// The images of a concatenated entry (kind `0x100`, `nvcc --concat`), from the image headers
+/// in its options area, without decompressing the payload.
+///
+/// Layout (read from `nvcc --concat` 13.5 output, checked against `cuobjdump --list-elf`): the
+/// options area holds a `u32` count and a `u32` byte size (8 + 64 × count), then one 64-byte
+/// image header per image, laid out as an entry header: kind (2: cubin), `0x0101`, the
+/// image's offset in the uncompressed payload (`u32`), its size (`u64`), 8 zero bytes, the
+/// version, the SM number at 28, the flags (`a`/`f` bits as for entries) at 40.
+fn concatenated(
+    src: &dyn Source,
+    section: &str,
+    parent: &Parent,
+    problems: &mut Vec<String>,
+) -> Vec<Entry> {
+    let pos = parent.pos;
+    let header = match src.read_at(pos, parent.header_size) {
+        Ok(h) => h,
+        Err(e) => {
+            note(problems, format!("{section}: {e}"));
+            return Vec::new();
+        }
+    };
+    let area = usize::try_from(parent.options)
+        .ok()
+        .and_then(|o| header.get(o..))
+        .filter(|a| a.len() >= 8);
+    let Some(area) = area else {
+        note(
+            problems,
+            format!(
+                "{section}: concatenated entry at {pos:#x} has no options area inside its \
+                 {}-byte header; its images are not listed",
+                parent.header_size
+            ),
+        );
+        return Vec::new();
+    };
+    let count = le_u32(area, 0).unwrap_or(0);
+    let fits = (area.len() - 8) / SUB_HEADER_SIZE;
+    if usize::try_from(count).map_or(true, |c| c > fits) {
+        note(
+            problems,
+            format!(
+                "{section}: concatenated entry at {pos:#x} claims {count} images, but its \
+                 header has room for {fits}; those are listed"
+            ),
+        );
+    }
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(fits);
+    let mut entries = Vec::with_capacity(count);
+    for (i, sub) in area
+        .get(8..)
+        .unwrap_or_default()
+        .chunks_exact(SUB_HEADER_SIZE)
+        .take(count)
+        .enumerate()
+    {
+        let kind = match le_u16(sub, 0).unwrap_or(0) {
+            1 => EntryKind::Ptx,
+            2 => EntryKind::Sass,
+            other => EntryKind::Unknown(other),
+        };
+        let flags = le_u64(sub, 40).unwrap_or(0);
+        let variant = match (
+            flags & FLAG_ARCH_SPECIFIC != 0,
+            flags & FLAG_FAMILY_SPECIFIC != 0,
+        ) {
+            (false, true) => Variant::F,
+            (true, _) => Variant::A,
+            (false, false) => Variant::None,
+        };
+        let number = le_u32(sub, 28).unwrap_or(0);
+        let arch = SmArch::from_number(number, variant).unwrap_or_else(|| {
+            note(
+                problems,
+                format!(
+                    "{section}: image {i} of the concatenated entry at {pos:#x} names SM \
+                     {number}, which is no real target"
+                ),
+            );
+            SmArch {
+                major: 0,
+                minor: 0,
+                variant,
+            }
+        });
+        let version = (
+            u32::from(le_u16(sub, 26).unwrap_or(0)),
+            u32::from(le_u16(sub, 24).unwrap_or(0)),
+        );
+        let target = match kind {
+            EntryKind::Sass => arch.to_string(),
+            EntryKind::Ptx => arch.compute_name(),
+            EntryKind::Unknown(_) => format!("unknown_{}{}", arch.number(), variant.suffix()),
+        };
+        entries.push(Entry {
+            kind,
+            arch,
+            target,
+            ptx_isa: (kind == EntryKind::Ptx).then_some(version),
+            compressed: parent.compression.is_some(),
+            compression: parent.compression,
+            size: le_u64(sub, 8).unwrap_or(0),
+            // The payload holds every image: its bytes are counted once, on the first.
+            stored_size: if i == 0 { parent.stored_size } else { 0 },
+            debug: flags & FLAG_DEBUG != 0,
+            offset: parent.offset,
+            relocatable: false,
+            concatenated: true,
+        });
+    }
+    entries
+}
+
+/// Containers counted per section outside the fatbin sections: one read each (cuFFT's 24,453
+/// took 68 ms; any number above zero already says the file holds code that is not listed).
+pub(crate) const MAX_COUNTED: u64 = 200;
+/// How far past a container the next one is looked for.
+const NEARBY: u64 = 64 << 10;
+
+/// Counts the fatbin containers (magic, version 1, header size 16) in a section that is not a
+/// fatbin section, up to [`MAX_COUNTED`] (cuFFT's 280 MB `.ldata` holds 24,453). From each container found, the next
+/// is looked for right after its body (one small read when they lie back to back, as they do),
+/// then in a growing window; bytes inside a container's body are never searched, so an image
+/// that happens to hold the magic is not counted.
+pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
+    let mut pattern = [0u8; 8];
+    pattern[..4].copy_from_slice(&FATBIN_MAGIC.to_le_bytes());
+    pattern[4..6].copy_from_slice(&1u16.to_le_bytes());
+    pattern[6..].copy_from_slice(&16u16.to_le_bytes());
+    let finder = memchr::memmem::Finder::new(&pattern);
+    let len = src.len();
+    let mut count = 0;
+    let mut pos = 0u64;
+    // The first container is looked for in the whole section; the next ones only nearby
+    // (cuFFT's come in runs, with megabytes of other data between them): the count says how
+    // many lie in the first run, enough to say there is code here that is not listed.
+    while count < MAX_COUNTED
+        && let Some((at, header)) = next_container(
+            src,
+            &finder,
+            pos,
+            if count == 0 { u64::MAX } else { NEARBY },
+        )?
+    {
+        count += 1;
+        let body = le_u64(&header, 8).unwrap_or(u64::MAX);
+        let end = at
+            .saturating_add(CONTAINER_HEADER_SIZE)
+            .saturating_add(body);
+        // A body that runs past the section is a lie (or a false match): look on right after
+        // the header instead.
+        pos = if end <= len {
+            end
+        } else {
+            at + CONTAINER_HEADER_SIZE
+        };
+    }
+    Ok(count)
+}
+
+/// The next container header at or after `pos` and before `pos + reach`: its offset and its
+/// 16 bytes. Looks in 64 bytes first (containers back to back, with padding), then in windows
+/// growing to 8 MiB.
+fn next_container(
+    src: &dyn Source,
+    finder: &memchr::memmem::Finder<'_>,
+    pos: u64,
+    reach: u64,
+) -> Result<Option<(u64, Vec<u8>)>, String> {
+    const MAX_WINDOW: u64 = 8 << 20;
+    let overlap = finder.needle().len() as u64 - 1;
+    let mut window = 64u64;
+    let mut start = pos;
+    while start < src.len() && start - pos < reach {
+        let left = (reach - (start - pos)).saturating_add(overlap);
+        let chunk = src.read_up_to(start, window.min(left).max(CONTAINER_HEADER_SIZE))?;
+        if let Some(i) = finder.find(&chunk) {
+            let at = start + i as u64;
+            let header = match chunk.get(i..i + 16) {
+                Some(h) => h.to_vec(),
+                None => src.read_up_to(at, CONTAINER_HEADER_SIZE)?,
+            };
+            return Ok(Some((at, header)));
+        }
+        if start + chunk.len() as u64 >= src.len() || (chunk.len() as u64) <= overlap {
+            break;
+        }
+        start += chunk.len() as u64 - overlap;
+        window = (window * 16).min(MAX_WINDOW);
+    }
+    Ok(None)
 }
 
 /// Counts the `__fatBinC_Wrapper_t` records of a `.nvFatBinSegment` section.
@@ -736,6 +995,39 @@ pub(crate) mod tests {
             problems.iter().any(|p| p.contains("no fatbin container")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn fatbin_containers_counted_outside_fatbin_sections() {
+        // Back to back, after a gap of 3 bytes, after a 50 KB gap; an image holding the magic
+        // is not counted (its body is skipped); a container whose body runs past the end is
+        // counted and the search goes on after its header.
+        let mut payload = vec![7u8; 40];
+        payload[8..16].copy_from_slice(&container(&[])[..8]);
+        let one = container(&[TestEntry::new(2, 80, 0, &payload)]);
+        let mut data = vec![1, 2, 3];
+        data.extend(&one);
+        data.extend(&one);
+        data.extend([0, 0, 0]);
+        data.extend(&one);
+        data.extend(vec![9u8; 50_000]);
+        data.extend(&one);
+        let mut lie = container(&[]);
+        lie[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        data.extend(&lie);
+        data.extend(&one);
+        assert_eq!(count_containers(&Bytes(&data)).unwrap(), 6);
+        // The first container is found however far in; after it, only the run it starts.
+        let mut far = vec![0u8; 300_000];
+        far.extend(&one);
+        far.extend(&one);
+        far.extend(vec![9u8; 200_000]);
+        far.extend(&one);
+        assert_eq!(count_containers(&Bytes(&far)).unwrap(), 2);
+        assert_eq!(count_containers(&Bytes(&[])).unwrap(), 0);
+        // A header cut by the section end still counts: a sign of GPU code, never a pass.
+        assert_eq!(count_containers(&Bytes(&one[..12])).unwrap(), 1);
+        assert_eq!(count_containers(&Bytes(&one[..7])).unwrap(), 0);
     }
 
     #[test]

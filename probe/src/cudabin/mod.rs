@@ -1,8 +1,17 @@
 //! The CUDA content of ELF files (`nvprobe scan`) and whether it runs on a GPU
 //! (`nvprobe check --binary`).
 //!
+//! # What a scan reads
+//! What `cuobjdump` reads: ELF files (executables, shared objects, relocatable objects), `ar`
+//! archives member by member (`archive.rs`), bare fatbin files (one pseudo-section `fatbin`)
+//! and bare cubins (an `EM_CUDA` ELF file: one SASS image in a pseudo-section `cubin`).
+//! Concatenated entries (`nvcc --concat`, kind `0x100`) list their images from the headers in
+//! their options area (`fatbin.rs`). Fatbins outside the fatbin sections (cuFFT's `.ldata`,
+//! `.data` when more fatbins are registered than the fatbin sections hold) are counted, not
+//! listed ([`ScanResult::fatbin_headers_elsewhere`]).
+//!
 //! # What a scan reports
-//! For each ELF file: its fatbin sections (`.nv_fatbin`, and `__nv_relfatbin` in relocatable
+//! For each file: its fatbin sections (`.nv_fatbin`, and `__nv_relfatbin` in relocatable
 //! objects) with every embedded image: SASS (cubin) architecture `sm_XY[a|f]`, PTX virtual
 //! architecture and ISA version, whether the image is compressed (LZ4 or Zstandard; the entry
 //! headers say everything needed, nothing is decompressed); the fatbin registrations in
@@ -18,8 +27,12 @@
 //!   version") in `.rodata` means the runtime is linked in ([`CudaRuntime::Static`]). A file that
 //!   uses the shared runtime calls `cudaGetErrorString` in `libcudart` and does not carry the
 //!   table; checked on libnvjpeg 12.4 and 13.2 (static) and libcudart 12.9.
-//!   The static runtime's version is not recorded in the file in a readable form, so none is
-//!   given.
+//!   The static runtime's release is not recorded in the file as such: it is taken from the
+//!   toolkit that built the file's device code (the `Cuda compilation tools, release X.Y` text
+//!   of an uncompressed PTX or cubin image), else the CUDA major of its newest PTX ISA; `None`
+//!   when neither is readable.
+//! - A wheel's `.dist-info` beside the shared runtime gives its full version
+//!   (`nvidia_cuda_runtime_cu12-12.4.127.dist-info`, `wheel.rs`).
 //!
 //! # Hostile files
 //! Nothing read from a file sizes an allocation beyond what the file holds: the section header
@@ -43,6 +56,7 @@
 //! sources) to a binary's entries; [`check_binary`] does it for a [`ScanResult`] and
 //! [`verdict_finding`] turns a failed verdict into a report finding.
 
+mod archive;
 mod compat;
 mod elf;
 mod fatbin;
@@ -51,6 +65,7 @@ mod render;
 mod source;
 mod types;
 mod walk;
+pub mod wheel;
 
 #[cfg(test)]
 mod tests;
@@ -59,7 +74,8 @@ pub use compat::{Verdict, arch_matches, driver_max_ptx_isa, runs_on};
 pub use elf::MAX_FILE_SIZE;
 pub use render::{render_scan, scan_json};
 pub use types::{
-    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, Variant,
+    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, Installed, ScanResult, SmArch,
+    Variant,
 };
 pub use walk::{
     Deadline, MAX_NOT_READ_LISTED, MAX_READ_PER_FILE, Scan, ScanLimits, Stopped, scan, scan_file,

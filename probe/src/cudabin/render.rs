@@ -65,6 +65,9 @@ pub fn render_scan(scan: &Scan) -> String {
         match r.kind {
             FileKind::NotElf => facts.push("not an ELF file".to_owned()),
             FileKind::Error => facts.push("could not be read".to_owned()),
+            FileKind::Archive => facts.push("ar archive".to_owned()),
+            FileKind::Fatbin => facts.push("fatbin file".to_owned()),
+            FileKind::Cubin => facts.push("cubin".to_owned()),
             FileKind::Elf => {}
         }
         if r.incomplete {
@@ -79,6 +82,15 @@ pub fn render_scan(scan: &Scan) -> String {
         if !sass.is_empty() {
             let list: Vec<String> = sass.iter().map(ToString::to_string).collect();
             let _ = writeln!(out, "  SASS     {}", list.join(" "));
+        }
+        let relocatable = r.relocatable_archs();
+        if !relocatable.is_empty() {
+            let list: Vec<String> = relocatable.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  SASS     {} (relocatable device-library code only, no kernels)",
+                list.join(" ")
+            );
         }
         let ptx = r.ptx_archs();
         if !ptx.is_empty() {
@@ -100,11 +112,27 @@ pub fn render_scan(scan: &Scan) -> String {
             );
         }
         match &r.cuda_runtime {
+            Some(CudaRuntime::Shared {
+                soname,
+                installed: Some(installed),
+                ..
+            }) => {
+                let _ = writeln!(
+                    out,
+                    "  runtime  shared, {} ({} from {})",
+                    esc(soname),
+                    esc(&installed.version),
+                    esc(&installed.from)
+                );
+            }
             Some(CudaRuntime::Shared { soname, .. }) => {
                 let _ = writeln!(out, "  runtime  shared, {}", esc(soname));
             }
-            Some(CudaRuntime::Static { .. }) => {
-                let _ = writeln!(out, "  runtime  static cudart (linked in)");
+            Some(CudaRuntime::Static { version, .. }) => {
+                let v = version
+                    .as_deref()
+                    .map_or_else(String::new, |v| format!(", CUDA {}", esc(v)));
+                let _ = writeln!(out, "  runtime  static cudart (linked in{v})");
             }
             Some(CudaRuntime::IsRuntime { soname, version }) => {
                 let v = version.as_deref().unwrap_or("?");
@@ -116,6 +144,17 @@ pub fn render_scan(scan: &Scan) -> String {
                 );
             }
             None => {}
+        }
+        if let Some(toolkit) = &r.toolkit {
+            let _ = writeln!(out, "  toolkit  CUDA {}", esc(toolkit));
+        }
+        if r.fatbin_headers_elsewhere > 0 {
+            let _ = writeln!(
+                out,
+                "  hidden   {} fatbin container(s) (counted: the first run in each section) outside \
+                 the fatbin sections (.ldata, .data): their GPU code is not listed",
+                r.fatbin_headers_elsewhere
+            );
         }
         for p in &r.problems {
             let _ = writeln!(out, "  problem  {}", esc(p));

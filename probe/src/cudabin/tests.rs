@@ -232,7 +232,8 @@ fn scan_synthetic_runtime_kinds() {
         result.cuda_runtime,
         Some(CudaRuntime::Shared {
             soname: "libcudart.so.12".into(),
-            version: Some("12".into())
+            version: Some("12".into()),
+            installed: None,
         })
     );
     let cudart = dir.write(
@@ -684,4 +685,135 @@ fn scan_byte_limit_marks_the_file_incomplete() {
         "{:?}",
         cut[0].problems
     );
+}
+
+/// cuFFT keeps its fatbins in `.data`: more registrations than `.nv_fatbin` holds containers
+/// makes the scan count the headers there, so the file is never "nothing found".
+#[test]
+fn scan_fatbins_in_data_are_counted() {
+    let dir = TempDir::new();
+    let mut data = vec![0u8; 24];
+    for _ in 0..3 {
+        data.extend(container(&[TestEntry::new(2, 80, 0, &[1; 16])]));
+        while !data.len().is_multiple_of(8) {
+            data.push(0);
+        }
+    }
+    let (bytes, _) = elf(&[
+        Sec(".nv_fatbin", SHT_PROGBITS, container(&[]), 0),
+        Sec(".data", SHT_PROGBITS, data.clone(), 0),
+        Sec(".nvFatBinSegment", SHT_PROGBITS, wrapper_records(4), 0),
+    ]);
+    let result = scan_file(&dir.write("libcufft_like.so", &bytes));
+    assert_eq!(result.fatbin_headers_elsewhere, 3, "{result:?}");
+    assert!(result.has_cuda_code());
+    // As many registrations as containers: .data is not searched.
+    let (bytes, _) = elf(&[
+        Sec(".nv_fatbin", SHT_PROGBITS, container(&[]), 0),
+        Sec(".data", SHT_PROGBITS, data, 0),
+        Sec(".nvFatBinSegment", SHT_PROGBITS, wrapper_records(1), 0),
+    ]);
+    let result = scan_file(&dir.write("libplain.so", &bytes));
+    assert_eq!(result.fatbin_headers_elsewhere, 0);
+    // cuFFT: `.ldata` (not 8-aligned in the file) holds them, with no registration at all.
+    let mut ldata = vec![0u8; 4];
+    ldata.extend(container(&[TestEntry::new(2, 80, 0, &[1; 16])]));
+    ldata.extend(container(&[TestEntry::new(2, 90, 0, &[1; 16])]));
+    let (bytes, _) = elf(&[
+        Sec(".nv_fatbin", SHT_PROGBITS, container(&[]), 0),
+        Sec(".ldata", SHT_PROGBITS, ldata, 0),
+    ]);
+    let result = scan_file(&dir.write("libcufft.so.11", &bytes));
+    assert_eq!(result.fatbin_headers_elsewhere, 2, "{result:?}");
+}
+
+/// Concatenated entries whose options area lies: counts past the header, no area at all.
+#[test]
+fn scan_hostile_concatenated_entries() {
+    let dir = TempDir::new();
+    let concat = |count: u32, options: u32, header_size: u32| {
+        let mut e = TestEntry::new(0x100, 0, 0x8000, &[0x28, 0xb5, 0x2f, 0xfd]);
+        e.header_size = header_size;
+        let mut bytes = e.bytes();
+        bytes[20..24].copy_from_slice(&options.to_le_bytes());
+        if let Some(area) = bytes
+            .get_mut(usize::try_from(options).unwrap()..)
+            .filter(|a| a.len() >= 8)
+        {
+            area[..4].copy_from_slice(&count.to_le_bytes());
+            area[4..8].copy_from_slice(&count.wrapping_mul(64).wrapping_add(8).to_le_bytes());
+            for (i, sub) in area[8..].chunks_exact_mut(64).enumerate() {
+                sub[0] = 2;
+                sub[28..32].copy_from_slice(&(80 + u32::try_from(i).unwrap()).to_le_bytes());
+            }
+        }
+        let mut c = Vec::new();
+        c.extend_from_slice(&super::fatbin::FATBIN_MAGIC.to_le_bytes());
+        c.extend_from_slice(&1u16.to_le_bytes());
+        c.extend_from_slice(&16u16.to_le_bytes());
+        c.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        c.extend(bytes);
+        c
+    };
+    // Two images, honest.
+    let r = scan_file(&dir.write("ok.fatbin", &concat(2, 64, 200)));
+    let targets: Vec<&str> = r.entries().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets, ["sm_80", "sm_81"], "{r:?}");
+    assert!(r.entries().all(|e| e.concatenated && e.compressed));
+    // A count far past the header: only what fits is listed, and a problem says so.
+    let r = scan_file(&dir.write("lie.fatbin", &concat(u32::MAX, 64, 200)));
+    assert_eq!(r.entries().count(), 2);
+    assert!(r.problems.iter().any(|p| p.contains("claims")), "{r:?}");
+    // An options offset past the header: nothing listed, a problem.
+    let r = scan_file(&dir.write("far.fatbin", &concat(2, 4000, 200)));
+    assert_eq!(r.entries().count(), 0);
+    assert!(
+        r.problems.iter().any(|p| p.contains("options area")),
+        "{r:?}"
+    );
+}
+
+/// Archives that lie about their members' sizes, or are cut, never panic and say so.
+#[test]
+fn scan_hostile_archives() {
+    let dir = TempDir::new();
+    let member = |name: &str, size: &str, data: &[u8]| {
+        let mut h =
+            format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 0, 0, 0, 644).into_bytes();
+        h.extend_from_slice(data);
+        if h.len() % 2 == 1 {
+            h.push(b'\n');
+        }
+        h
+    };
+    let (elf_bytes, _) = elf(&[Sec(
+        "__nv_relfatbin",
+        SHT_PROGBITS,
+        container(&[TestEntry::new(2, 80, 0, &cubin(8, 0x0600_5004))]),
+        0,
+    )]);
+    let mut good = b"!<arch>\n".to_vec();
+    good.extend(member("/", "4", &[0; 4]));
+    good.extend(member("a.o/", &elf_bytes.len().to_string(), &elf_bytes));
+    good.extend(member("notes.txt/", "5", b"hello"));
+    let r = scan_file(&dir.write("libgood.a", &good));
+    assert_eq!(r.kind, FileKind::Archive);
+    assert_eq!(r.fatbins.len(), 1, "{r:?}");
+    assert_eq!(r.fatbins[0].section, "a.o:__nv_relfatbin");
+    assert!(r.problems.is_empty(), "{r:?}");
+
+    let mut lying = b"!<arch>\n".to_vec();
+    lying.extend(member("a.o/", "99999999", &elf_bytes));
+    let r = scan_file(&dir.write("liblie.a", &lying));
+    assert!(r.fatbins.is_empty());
+    assert!(r.problems.iter().any(|p| p.contains("lying size")), "{r:?}");
+
+    for cut in [8, 20, 67, 100, good.len() - 3] {
+        let r = scan_file(&dir.write("libcut.a", &good[..cut]));
+        assert_eq!(r.kind, FileKind::Archive, "cut at {cut}");
+    }
+    let mut garbage = b"!<arch>\n".to_vec();
+    garbage.extend_from_slice(&[0xff; 200]);
+    let r = scan_file(&dir.write("libjunk.a", &garbage));
+    assert!(!r.problems.is_empty());
 }

@@ -152,6 +152,17 @@ pub struct Entry {
     pub debug: bool,
     /// File offset of the entry header.
     pub offset: u64,
+    /// A relocatable cubin in the `__nv_relfatbin` of a linked file (`-rdc` whose own code is
+    /// PTX only): device-library code (libcudadevrt) the driver links with the PTX at load
+    /// time. It carries none of the program's kernels, so it never counts as code for a GPU.
+    /// Serialised only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relocatable: bool,
+    /// Inside a concatenated entry (`nvcc --concat`, fatbin entry kind `0x100`): this image's
+    /// header came from the concatenated entry's options area, and `offset` is that entry's.
+    /// Serialised only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub concatenated: bool,
 }
 
 /// One fatbin section of an ELF file, all its containers' entries together.
@@ -167,6 +178,10 @@ pub struct Fatbin {
     pub containers: u32,
     /// Every entry of every container, in file order.
     pub entries: Vec<Entry>,
+    /// The toolkit release an uncompressed image of this section names (see
+    /// [`ScanResult::toolkit`]).
+    #[serde(skip)]
+    pub(crate) toolkit: Option<(u32, u32)>,
 }
 
 /// Which CUDA runtime (`cudart`) a file uses.
@@ -179,12 +194,19 @@ pub enum CudaRuntime {
         soname: String,
         /// Its version suffix, `12`.
         version: Option<String>,
+        /// The runtime a wheel installed beside the file, when one did (see [`Installed`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        installed: Option<Installed>,
     },
     /// The runtime is linked in (`-cudart static`, nvcc's default): the file carries cudart's
     /// own error strings and needs no `libcudart`.
     Static {
         /// What showed it.
         evidence: String,
+        /// The CUDA release the runtime is of, as far as the file shows: the toolkit release
+        /// named in its device code (`13.5`), else the CUDA major its newest PTX ISA implies
+        /// (`13`). `None` when neither is readable (compressed images only, no PTX).
+        version: Option<String>,
     },
     /// The file is the shared runtime itself (`SONAME libcudart.so.N`).
     IsRuntime {
@@ -195,12 +217,30 @@ pub enum CudaRuntime {
     },
 }
 
+/// The full version of a shared runtime a Python wheel installed: `nvidia-cuda-runtime-cu12`
+/// puts `libcudart.so.12` in `site-packages/nvidia/cuda_runtime/lib/` and its version in
+/// `site-packages/nvidia_cuda_runtime_cu12-12.4.127.dist-info/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Installed {
+    /// `12.4.127`.
+    pub version: String,
+    /// The `.dist-info` directory it was read from.
+    pub from: String,
+}
+
 /// What kind of file was scanned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
     /// An ELF file (its problems, if any, are listed).
     Elf,
+    /// An `ar` archive (`libfoo.a`): each ELF member is read, its fatbins listed with the
+    /// member's name before the section's (`foo.o:__nv_relfatbin`).
+    Archive,
+    /// A bare fatbin file (`nvcc -fatbin`): one pseudo-section `fatbin` holds its containers.
+    Fatbin,
+    /// A bare cubin (`nvcc -cubin`): an `EM_CUDA` ELF file, itself one SASS image.
+    Cubin,
     /// Readable, but not ELF.
     NotElf,
     /// Could not be read at all (see `problems`).
@@ -229,6 +269,18 @@ pub struct ScanResult {
     /// Fatbin wrapper records (`__fatBinC_Wrapper_t`, magic `0x466243b1`) in
     /// `.nvFatBinSegment`: how many fatbins the file registers with the runtime at load time.
     pub fatbin_registrations: u64,
+    /// `e_machine` of the ELF file (of the first ELF member of an archive): `62` x86-64, `183`
+    /// `AArch64`, `190` CUDA (a bare cubin). `None` for bare fatbins and unreadable files.
+    pub elf_machine: Option<u16>,
+    /// The CUDA toolkit release that built the device code (`13.5`), from the header comment
+    /// of an uncompressed PTX image or the tool note of an uncompressed cubin, when one says.
+    pub toolkit: Option<String>,
+    /// Fatbin container headers found outside the fatbin sections (cuFFT keeps thousands in
+    /// `.data`): their images are not listed (nor by `cuobjdump`), so what GPUs they cover is
+    /// not known. Counted in `.ldata`, and in `.data` when more fatbins are registered than
+    /// the fatbin sections hold: the first run of them in each section, at most 200. Serialised only when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fatbin_headers_elsewhere: u64,
     /// What could not be read or made sense of, in words. Never fatal: the rest is still valid.
     pub problems: Vec<String>,
     /// The scan's deadline passed while this file was read: what is listed was read before,
@@ -250,8 +302,25 @@ impl ScanResult {
             cuda_runtime: None,
             fatbins: Vec::new(),
             fatbin_registrations: 0,
+            elf_machine: None,
+            toolkit: None,
+            fatbin_headers_elsewhere: 0,
             problems: Vec::new(),
             incomplete: false,
+        }
+    }
+
+    /// Keeps the newest toolkit release an image named.
+    pub(crate) fn toolkit_seen(&mut self, release: Option<(u32, u32)>) {
+        let Some((major, minor)) = release else {
+            return;
+        };
+        let known = self.toolkit.as_deref().and_then(|t| {
+            let (a, b) = t.split_once('.')?;
+            Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
+        });
+        if known.is_none_or(|k| (major, minor) > k) {
+            self.toolkit = Some(format!("{major}.{minor}"));
         }
     }
 
@@ -260,18 +329,26 @@ impl ScanResult {
         self.fatbins.iter().flat_map(|f| f.entries.iter())
     }
 
-    /// True when the file carries GPU code (any fatbin entry) or registers fatbins.
+    /// True when the file carries GPU code (any fatbin entry), registers fatbins or holds
+    /// fatbin headers elsewhere.
     pub fn has_cuda_code(&self) -> bool {
-        self.entries().next().is_some() || self.fatbin_registrations > 0
+        self.entries().next().is_some()
+            || self.fatbin_registrations > 0
+            || self.fatbin_headers_elsewhere > 0
     }
 
-    /// The distinct SASS architectures, sorted.
+    /// The distinct SASS architectures that carry kernels (not [`Entry::relocatable`]), sorted.
     pub fn sass_archs(&self) -> Vec<SmArch> {
-        let mut archs: Vec<SmArch> = self
-            .entries()
-            .filter(|e| e.kind == EntryKind::Sass)
-            .map(|e| e.arch)
-            .collect();
+        self.archs_of(|e| e.kind == EntryKind::Sass && !e.relocatable)
+    }
+
+    /// The distinct architectures of relocatable device-library cubins, sorted.
+    pub fn relocatable_archs(&self) -> Vec<SmArch> {
+        self.archs_of(|e| e.relocatable)
+    }
+
+    fn archs_of(&self, pick: impl Fn(&Entry) -> bool) -> Vec<SmArch> {
+        let mut archs: Vec<SmArch> = self.entries().filter(|e| pick(e)).map(|e| e.arch).collect();
         archs.sort_unstable();
         archs.dedup();
         archs
@@ -288,6 +365,14 @@ impl ScanResult {
         archs.dedup();
         archs
     }
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes &T"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Problems listed per file; a hostile file can otherwise raise one per fatbin entry (millions).
@@ -365,6 +450,8 @@ mod tests {
             stored_size: 1,
             debug: false,
             offset: 0,
+            relocatable: false,
+            concatenated: false,
         };
         let json = serde_json::to_value(&entry).unwrap();
         assert_eq!(json["kind"], "unknown-4");

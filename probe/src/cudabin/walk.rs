@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::archive::{AR_MAGIC, scan_archive};
 use super::elf::{MAX_FILE_SIZE, scan_elf};
-use super::source::{Budget, Stop};
-use super::types::{FileKind, ScanResult};
+use super::fatbin::{FATBIN_MAGIC, MAX_ENTRIES, parse_section};
+use super::source::{Budget, FileRegion, Stop};
+use super::types::{CudaRuntime, FileKind, ScanResult};
+use super::wheel::installed_runtime;
 
 /// Bounds on a scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,20 +204,30 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         Ok(_) => return error(path, "not a regular file".into()),
         Err(e) => return error(path, e.to_string()),
     };
-    let mut magic = [0u8; 4];
-    let is_elf = match file.read_exact(&mut magic) {
-        Ok(()) => magic == *b"\x7fELF",
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => false,
-        Err(e) => return error(path, e.to_string()),
-    };
-    let kind = if is_elf {
+    let mut magic = [0u8; 8];
+    let mut got = 0;
+    while let Some(rest) = magic.get_mut(got..).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return error(path, e.to_string()),
+        }
+    }
+    let magic = magic.get(..got).unwrap_or_default();
+    // What cuobjdump reads: ELF files (a bare cubin is one), archives, bare fatbins.
+    let kind = if magic.starts_with(b"\x7fELF") {
         FileKind::Elf
+    } else if magic == AR_MAGIC {
+        FileKind::Archive
+    } else if magic.starts_with(&FATBIN_MAGIC.to_le_bytes()) {
+        FileKind::Fatbin
     } else {
         FileKind::NotElf
     };
     let mut result = ScanResult::new(path.display().to_string(), kind);
     result.size = Some(len);
-    if !is_elf {
+    if kind == FileKind::NotElf {
         return result;
     }
     if len > limits.max_file_size {
@@ -229,7 +242,19 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let budget = Budget::new(limits.deadline.map(|d| d.at), limits.max_read_per_file);
-    scan_elf(&file, len, &name, &budget, &mut result);
+    match kind {
+        FileKind::Archive => scan_archive(&file, len, &budget, &mut result),
+        FileKind::Fatbin => {
+            let region = FileRegion::new(&file, 0, len, &budget);
+            let fatbin = parse_section(&region, "fatbin", 0, MAX_ENTRIES, &mut result.problems);
+            result.toolkit_seen(fatbin.toolkit);
+            result.fatbins.push(fatbin);
+        }
+        _ => {
+            scan_elf(&file, (0, len), &name, &budget, &mut result);
+            wheel_runtime(path, &mut result);
+        }
+    }
     match budget.stopped() {
         Some(Stop::Deadline) => {
             result.incomplete = true;
@@ -250,6 +275,28 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         None => {}
     }
     result
+}
+
+/// The full version of the shared runtime, from a wheel's `.dist-info` beside the file when
+/// it came from one: for the runtime itself when its name says only the major, and for the
+/// runtime a file needs.
+fn wheel_runtime(path: &Path, result: &mut ScanResult) {
+    match &mut result.cuda_runtime {
+        Some(CudaRuntime::IsRuntime {
+            version: Some(version),
+            ..
+        }) if !version.contains('.') => {
+            if let Some(found) = installed_runtime(path, version) {
+                *version = found.version;
+            }
+        }
+        Some(CudaRuntime::Shared {
+            version: Some(major),
+            installed,
+            ..
+        }) => *installed = installed_runtime(path, major),
+        _ => {}
+    }
 }
 
 /// Depth-first walk of `root`, entries sorted by name. When the deadline passes, returns what

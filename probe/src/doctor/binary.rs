@@ -1,26 +1,133 @@
-//! `nvprobe check --binary PATH...`: does each CUDA binary carry code that runs on every
-//! visible GPU? SASS for the GPU's compute capability (same major, minor not above, exact for
-//! `a` targets, same family for `f` targets), or PTX the driver can JIT (its ISA not newer than
-//! the user-mode driver's CUDA version supports). The rules are in `cudabin::compat`.
+//! `nvprobe check --binary PATH...`: will this program run here? One verdict per path, from
+//! four parts, each listed in `--json` (`checks[].parts`), the reason naming the first that
+//! fails:
+//! 1. `elf-machine`: the file's ELF machine is the platform's (an x86-64 binary cannot load on
+//!    an aarch64 Jetson);
+//! 2. `cuda`: the machine's own CUDA verdict from the rules stage (`report.cuda.can_start`): a
+//!    machine whose driver is not loaded, or cannot start CUDA, runs nothing;
+//! 3. `runtime`: the CUDA runtime the file needs (`libcudart.so.N`, or the static runtime's
+//!    release) against the CUDA version of the user-mode driver that would load (the native
+//!    libcuda, cuda-compat's under forward compatibility, L4T's on Jetson). CUDA 11 and later
+//!    run a runtime of the same major on any driver of that major (minor-version
+//!    compatibility); an older major's driver fails with `cudaErrorInsufficientDriver`. Before
+//!    CUDA 11 the driver must be at least the runtime's release (CUDA Compatibility guide,
+//!    "Minor Version Compatibility");
+//! 4. `kernels`: the GPU code against every usable GPU: SASS for its compute capability (same
+//!    major, minor not above, exact for `a` targets, same family for `f` targets), or PTX the
+//!    user-mode driver can JIT (its ISA not newer than the driver's CUDA version supports). The
+//!    rules are in `cudabin::compat`. Relocatable device-library cubins (libcudadevrt in a
+//!    PTX-only `-rdc` program) carry no kernels and never count.
+//!
+//! A path with no CUDA code at all is `no-cuda-code` (exit 1): nothing was found to run, which
+//! is never "satisfied". Code the scan could not see (fatbin headers in `.data`, registrations
+//! without images) makes `kernels` unknown.
 
 use std::path::PathBuf;
 
-use super::{Machine, NOT_SATISFIED, SATISFIED};
-use crate::cudabin::{self, Deadline, FileKind, ScanLimits};
-use crate::report::{CheckItem, ComputeCapability, Finding, Severity};
+use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use crate::codes::{BINARY_WRONG_MACHINE, CUDA_RUNTIME_TOO_NEW, DEADLINE_EXCEEDED};
+use crate::cudabin::{self, CudaRuntime, Deadline, FileKind, ScanLimits, ScanResult, Verdict};
+use crate::report::{
+    Answer, BinaryPart, CheckItem, ComputeCapability, Finding, PlatformKind, Report, Severity,
+};
+
+/// `EM_X86_64`, `EM_AARCH64`, `EM_PPC64`, `EM_CUDA`.
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const EM_PPC64: u16 = 21;
+const EM_CUDA: u16 = 190;
+
+/// A GPU CUDA can use here.
+struct UsableGpu {
+    index: u32,
+    name: Option<String>,
+    cc: Option<(u8, u8)>,
+}
+
+/// What the verdict needs from the machine. Read from the report in [`here`] and nowhere
+/// else: the rules stage computed all of it (`report.cuda`).
+pub(super) struct Here {
+    /// Would `cuInit` succeed?
+    can_start: Answer,
+    /// Why not (or the CUDA version and driver when it would).
+    cuda_reason: String,
+    /// `native`, `cuda-compat`, `tegra`, `wsl`, ...
+    user_mode_driver: String,
+    /// The CUDA version that user-mode driver gives (cuda-compat's when it is the one loaded,
+    /// the L4T release's on Jetson).
+    driver_cuda: Option<(u32, u32)>,
+    /// The GPUs a CUDA program can use.
+    gpus: Vec<UsableGpu>,
+    /// The ELF machine of programs here, and its name.
+    machine: Option<(u16, &'static str)>,
+}
+
+/// The machine facts of [`Here`], from the report.
+pub(super) fn here(report: &Report) -> Here {
+    let cuda = &report.cuda;
+    let gpus = report
+        .gpus
+        .iter()
+        .filter(|g| cuda.usable_gpus.contains(&g.index))
+        .map(|g| {
+            let view = super::gpu_view(g);
+            UsableGpu {
+                index: g.index,
+                name: view.name,
+                cc: view.cc.and_then(cc_of),
+            }
+        })
+        .collect();
+    // Jetson is aarch64; elsewhere nvprobe runs on the machine it checks, so its own
+    // architecture is the machine's.
+    let machine = if report.platform.kind == PlatformKind::Tegra {
+        Some((EM_AARCH64, "aarch64"))
+    } else {
+        own_machine()
+    };
+    Here {
+        can_start: cuda.can_start,
+        cuda_reason: cuda.reason.clone(),
+        user_mode_driver: cuda.user_mode_driver.to_string(),
+        driver_cuda: cuda.user_mode_driver_version.map(|v| (v.major, v.minor)),
+        gpus,
+        machine,
+    }
+}
+
+fn own_machine() -> Option<(u16, &'static str)> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some((EM_X86_64, "x86-64")),
+        "aarch64" => Some((EM_AARCH64, "aarch64")),
+        "powerpc64" => Some((EM_PPC64, "ppc64")),
+        _ => None,
+    }
+}
+
+fn machine_name(machine: u16) -> String {
+    match machine {
+        EM_X86_64 => "x86-64".to_owned(),
+        EM_AARCH64 => "aarch64".to_owned(),
+        EM_PPC64 => "ppc64".to_owned(),
+        3 => "i386".to_owned(),
+        40 => "arm".to_owned(),
+        other => format!("ELF machine {other}"),
+    }
+}
 
 fn cc_of(cc: ComputeCapability) -> Option<(u8, u8)> {
     Some((u8::try_from(cc.major).ok()?, u8::try_from(cc.minor).ok()?))
 }
 
-fn item(expression: &str, satisfied: bool, reason: String) -> CheckItem {
+fn item(expression: &str, verdict: &str, reason: String) -> CheckItem {
     CheckItem {
         kind: "binary".to_owned(),
         expression: expression.to_owned(),
         source: "--binary".to_owned(),
-        verdict: if satisfied { SATISFIED } else { NOT_SATISFIED }.to_owned(),
+        verdict: verdict.to_owned(),
         via: None,
         reason,
+        parts: Vec::new(),
     }
 }
 
@@ -49,24 +156,54 @@ fn cut_short(shown: &str, stopped: &cudabin::Stopped) -> (CheckItem, Finding) {
         not_read.join(", ")
     );
     let finding = Finding::new(
-        crate::codes::DEADLINE_EXCEEDED,
+        DEADLINE_EXCEEDED,
         Severity::Error,
         message.clone(),
         "Run again with a longer --timeout (in milliseconds) to read all of it.",
     );
-    (item(shown, false, message), finding)
+    (item(shown, UNKNOWN, message), finding)
+}
+
+/// One part's findings across the files of a path: what failed, what is unknown, what is fine.
+#[derive(Default)]
+struct Tally {
+    failed: Vec<String>,
+    unknown: Vec<String>,
+    fine: Vec<String>,
+}
+
+impl Tally {
+    fn part(mut self, name: &str, nothing: &str) -> BinaryPart {
+        for list in [&mut self.failed, &mut self.unknown, &mut self.fine] {
+            let mut seen = std::collections::HashSet::new();
+            list.retain(|s| seen.insert(s.clone()));
+        }
+        let (verdict, reasons) = if !self.failed.is_empty() {
+            (NOT_SATISFIED, self.failed)
+        } else if !self.unknown.is_empty() {
+            (UNKNOWN, self.unknown)
+        } else {
+            (SATISFIED, self.fine)
+        };
+        BinaryPart {
+            part: name.to_owned(),
+            verdict: verdict.to_owned(),
+            reason: if reasons.is_empty() {
+                nothing.to_owned()
+            } else {
+                reasons.join("; ")
+            },
+        }
+    }
 }
 
 /// One check item per binary path given, and the findings of the binaries that fail. Reading
-/// stops at `deadline`: a path not read to the end by then is not satisfied.
+/// stops at `deadline`: a path not read to the end by then has no verdict (`unknown`).
 pub(super) fn check(
     paths: &[PathBuf],
-    m: &Machine<'_>,
+    here: &Here,
     deadline: Option<Deadline>,
 ) -> (Vec<CheckItem>, Vec<Finding>) {
-    let max_isa = m
-        .native_cuda
-        .and_then(|c| cudabin::driver_max_ptx_isa(c.major, c.minor));
     let mut items = Vec::new();
     let mut findings = Vec::new();
     for path in paths {
@@ -92,7 +229,7 @@ pub(super) fn check(
         if !partial.is_empty() {
             items.push(item(
                 &shown,
-                false,
+                UNKNOWN,
                 format!(
                     "{shown}: not read to the end (the per-file read limit), so no verdict: {}",
                     partial.join(", ")
@@ -108,90 +245,408 @@ pub(super) fn check(
         if !errors.is_empty() {
             items.push(item(
                 &shown,
-                false,
+                NOT_SATISFIED,
                 format!("{shown}: cannot be read: {}", errors.join(", ")),
             ));
             continue;
         }
-        let with_code: Vec<&cudabin::ScanResult> =
-            results.iter().filter(|r| r.has_cuda_code()).collect();
+        let with_code: Vec<&ScanResult> = results.iter().filter(|r| r.has_cuda_code()).collect();
         if with_code.is_empty() {
             items.push(item(
                 &shown,
-                true,
+                NO_CUDA_CODE,
                 format!(
-                    "{shown}: no CUDA GPU code in {} ELF file(s): nothing to run on a GPU",
+                    "{shown}: no CUDA code found in {} file(s) (ELF files, archives, fatbins, \
+                     cubins): nothing here runs on a GPU",
                     results.len()
                 ),
             ));
             continue;
         }
-        if m.gpus.is_empty() {
-            items.push(item(
+        let runtime_part = runtime(&with_code, here, &mut findings);
+        let kernels_part = kernels(&with_code, here, &mut findings);
+        let parts = vec![
+            elf_machine(&with_code, here, &mut findings),
+            cuda(here),
+            runtime_part.clone(),
+            kernels_part.clone(),
+        ];
+        let failed = parts
+            .iter()
+            .find(|p| p.verdict == NOT_SATISFIED)
+            .or_else(|| parts.iter().find(|p| p.verdict == UNKNOWN));
+        let mut it = match failed {
+            // Per-file reasons name their file; the machine's do not.
+            Some(p) if p.reason.contains(shown.as_str()) => {
+                item(&shown, &p.verdict, p.reason.clone())
+            }
+            Some(p) => item(&shown, &p.verdict, format!("{shown}: {}", p.reason)),
+            None => item(
                 &shown,
-                false,
-                format!("{shown}: has CUDA GPU code but no NVIDIA GPU is visible to run it"),
+                SATISFIED,
+                format!(
+                    "{shown} runs: {}; {}",
+                    kernels_part.reason, runtime_part.reason
+                ),
+            ),
+        };
+        it.parts = parts;
+        items.push(it);
+    }
+    (items, findings)
+}
+
+/// Part 1: each file's ELF machine against the platform's.
+fn elf_machine(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> BinaryPart {
+    let mut tally = Tally::default();
+    for r in files {
+        let Some(machine) = r.elf_machine.filter(|&m| m != EM_CUDA) else {
+            continue;
+        };
+        match here.machine {
+            None => tally.unknown.push(format!(
+                "this machine's architecture ({}) is not one nvprobe knows",
+                std::env::consts::ARCH
+            )),
+            Some((want, name)) if machine == want => tally.fine.push(format!("{name} code")),
+            Some((_, name)) => {
+                let message = format!(
+                    "{} is {} code and this machine is {name}: it cannot be loaded here",
+                    r.path,
+                    machine_name(machine)
+                );
+                findings.push(Finding::new(
+                    BINARY_WRONG_MACHINE,
+                    Severity::Error,
+                    message.clone(),
+                    format!("Install the {name} build of this program or package."),
+                ));
+                tally.failed.push(message);
+            }
+        }
+    }
+    tally.part("elf-machine", "no host code (bare fatbins or cubins)")
+}
+
+/// Part 2: can CUDA start here at all (the rules stage's verdict).
+fn cuda(here: &Here) -> BinaryPart {
+    let (verdict, reason) = match here.can_start {
+        Answer::Yes => (SATISFIED, here.cuda_reason.clone()),
+        Answer::No => (
+            NOT_SATISFIED,
+            format!("CUDA cannot start on this machine: {}", here.cuda_reason),
+        ),
+        Answer::Unknown => (
+            UNKNOWN,
+            format!(
+                "whether CUDA can start on this machine is unknown: {}",
+                here.cuda_reason
+            ),
+        ),
+    };
+    BinaryPart {
+        part: "cuda".to_owned(),
+        verdict: verdict.to_owned(),
+        reason,
+    }
+}
+
+/// A CUDA release: the major, and the minor when known.
+type Release = (u32, Option<u32>);
+
+/// Identical GPUs: name, compute capability, indices.
+type Group<'a> = (Option<&'a str>, Option<(u8, u8)>, Vec<u32>);
+
+/// What runtime a file needs: its words, and its release; `Err` with the reason when the file
+/// needs one whose release is not known.
+fn runtime_needed(r: &ScanResult) -> Option<Result<(String, Release), String>> {
+    let release = |v: &str| -> Option<Release> {
+        let mut parts = v.split('.');
+        let major = parts.next()?.parse().ok()?;
+        Some((major, parts.next().and_then(|m| m.parse().ok())))
+    };
+    match r.cuda_runtime.as_ref()? {
+        CudaRuntime::Shared {
+            soname,
+            version,
+            installed,
+        } => {
+            let full = installed.as_ref().map(|i| i.version.as_str());
+            let Some(v) = full.or(version.as_deref()).and_then(release) else {
+                return Some(Err(format!("{}: {soname} names no CUDA release", r.path)));
+            };
+            Some(Ok((soname.clone(), v)))
+        }
+        CudaRuntime::Static { version, .. } => match version.as_deref().and_then(release) {
+            Some(v) => Some(Ok(("the static CUDA runtime".to_owned(), v))),
+            None => Some(Err(format!(
+                "{}: the release of its static CUDA runtime is not readable (its device code is \
+                 compressed and names none)",
+                r.path
+            ))),
+        },
+        CudaRuntime::IsRuntime { soname, version } => {
+            let v = version.as_deref().and_then(release)?;
+            Some(Ok((soname.clone(), v)))
+        }
+    }
+}
+
+/// Part 3: the CUDA runtime each file needs against the user-mode driver's CUDA version.
+fn runtime(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> BinaryPart {
+    let mut tally = Tally::default();
+    let umd = here.user_mode_driver.as_str();
+    for r in files {
+        let (words, (major, minor)) = match runtime_needed(r) {
+            None => continue,
+            Some(Err(why)) => {
+                tally.unknown.push(why);
+                continue;
+            }
+            Some(Ok(need)) => need,
+        };
+        let Some(driver) = here.driver_cuda else {
+            tally.unknown.push(format!(
+                "{} needs {words}, and the user-mode driver's CUDA version is not known",
+                r.path
+            ));
+            continue;
+        };
+        // CUDA 11+: any driver of the runtime's major or newer (minor-version
+        // compatibility); before 11, the driver's release must be at least the runtime's.
+        let ok = if major >= 11 {
+            driver.0 >= major
+        } else {
+            driver >= (major, minor.unwrap_or(0))
+        };
+        let (dmaj, dmin) = driver;
+        if ok {
+            let via = if umd == "cuda-compat" {
+                "through forward compatibility (cuda-compat)"
+            } else if driver.0 == major && minor.is_some_and(|m| m > driver.1) {
+                "through minor-version compatibility"
+            } else {
+                "natively"
+            };
+            let need = match minor {
+                Some(m) => format!("{major}.{m}"),
+                None => major.to_string(),
+            };
+            tally.fine.push(format!(
+                "{words} (CUDA {need}) runs on the {umd} user-mode driver's CUDA {dmaj}.{dmin} \
+                 {via}"
+            ));
+        } else {
+            let need = match minor {
+                Some(m) => format!("{major}.{m}"),
+                None => major.to_string(),
+            };
+            let message = format!(
+                "{} needs {words} (CUDA {need}), but the {umd} user-mode driver gives CUDA \
+                 {dmaj}.{dmin}: it fails with cudaErrorInsufficientDriver (\"CUDA driver version \
+                 is insufficient for CUDA runtime version\")",
+                r.path
+            );
+            findings.push(Finding::new(
+                CUDA_RUNTIME_TOO_NEW,
+                Severity::Error,
+                message.clone(),
+                format!(
+                    "Upgrade the NVIDIA driver to a branch for CUDA {major}, or on a data-center \
+                     GPU install cuda-compat {major}.x (forward compatibility), or install a build \
+                     of this program for CUDA {dmaj}."
+                ),
+            ));
+            tally.failed.push(message);
+        }
+    }
+    tally.part(
+        "runtime",
+        "needs no CUDA runtime of its own (driver API, or an object linked later)",
+    )
+}
+
+/// Part 4: the kernels of each file against every usable GPU.
+fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> BinaryPart {
+    let mut tally = Tally::default();
+    let max_isa = here
+        .driver_cuda
+        .and_then(|(a, b)| cudabin::driver_max_ptx_isa(a, b));
+    for r in files {
+        if r.fatbin_headers_elsewhere > 0 {
+            tally.unknown.push(format!(
+                "{} keeps fatbin containers outside its fatbin sections ({} counted, in .ldata \
+                 or .data), whose GPU code is not read: which GPUs they cover is not known",
+                r.path, r.fatbin_headers_elsewhere
             ));
             continue;
         }
-        let mut failures = Vec::new();
-        let mut how = Vec::new();
-        // Identical GPUs (same name and compute capability) get one verdict.
-        let mut groups: Vec<(Option<&str>, Option<ComputeCapability>, Vec<usize>)> = Vec::new();
-        for (i, g) in m.gpus.iter().enumerate() {
-            let key = (g.name.as_deref(), g.cc);
-            match groups.iter_mut().find(|(n, c, _)| (*n, *c) == key) {
-                Some((_, _, idx)) => idx.push(i),
-                None => groups.push((key.0, key.1, vec![i])),
-            }
+        if !r.entries().any(|e| !e.relocatable) {
+            let what = if r.relocatable_archs().is_empty() {
+                format!("registers {} fatbin(s)", r.fatbin_registrations)
+            } else {
+                "holds only relocatable device-library cubins".to_owned()
+            };
+            tally.unknown.push(format!(
+                "{} {what}, but no GPU code of its own was found",
+                r.path
+            ));
         }
-        for (name, cc, idx) in &groups {
-            let gpus = match idx.as_slice() {
-                [one] => format!("GPU {one}"),
-                many => format!(
-                    "GPUs {}",
-                    many.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-            };
-            let label = format!("{gpus} ({})", name.unwrap_or("NVIDIA GPU"));
-            let Some(cc) = cc.and_then(cc_of) else {
-                failures.push(format!(
-                    "{label}: compute capability unknown (run with --deep or set NVPROBE_COMPUTE_CAPABILITY)"
-                ));
-                continue;
-            };
-            for r in &with_code {
-                let Some(v) = cudabin::check_binary(r, cc, max_isa) else {
-                    continue;
-                };
-                if v.runs() {
-                    how.push(match &v {
-                        cudabin::Verdict::Sass { arch } => format!("{label}: SASS {arch}"),
-                        cudabin::Verdict::PtxJit { arch, .. } => {
-                            format!("{label}: PTX {} (JIT)", arch.compute_name())
-                        }
-                        _ => String::new(),
-                    });
-                } else if let Some(f) = cudabin::verdict_finding(&r.path, &label, cc, &v) {
-                    failures.push(f.message.clone());
-                    findings.push(f);
+    }
+    if !tally.unknown.is_empty() {
+        return tally.part("kernels", "");
+    }
+    if here.gpus.is_empty() {
+        tally
+            .failed
+            .push("no GPU here that a CUDA program can use".to_owned());
+        return tally.part("kernels", "");
+    }
+    // Identical GPUs (same name and compute capability) get one verdict.
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for g in &here.gpus {
+        let key = (g.name.as_deref(), g.cc);
+        match groups.iter_mut().find(|(n, c, _)| (*n, *c) == key) {
+            Some((_, _, idx)) => idx.push(g.index),
+            None => groups.push((key.0, key.1, vec![g.index])),
+        }
+    }
+    for (name, cc, idx) in &groups {
+        let gpus = match idx.as_slice() {
+            [one] => format!("GPU {one}"),
+            many => format!(
+                "GPUs {}",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        let label = format!("{gpus} ({})", name.unwrap_or("NVIDIA GPU"));
+        let Some(cc) = *cc else {
+            tally.unknown.push(format!(
+                "{label}: compute capability unknown (run with --deep or set \
+                 NVPROBE_COMPUTE_CAPABILITY)"
+            ));
+            continue;
+        };
+        for r in files {
+            let v = cudabin::runs_on(r.entries().filter(|e| !e.relocatable), cc, max_isa);
+            match &v {
+                Verdict::Sass { arch } => tally.fine.push(format!("{label}: SASS {arch}")),
+                Verdict::PtxJit { arch, .. } => tally
+                    .fine
+                    .push(format!("{label}: PTX {} (JIT)", arch.compute_name())),
+                _ => {
+                    if let Some(f) = cudabin::verdict_finding(&r.path, &label, cc, &v) {
+                        tally.failed.push(f.message.clone());
+                        findings.push(f);
+                    }
                 }
             }
         }
-        how.sort();
-        how.dedup();
-        if failures.is_empty() {
-            items.push(item(
-                &shown,
-                true,
-                format!("{shown} runs: {}", how.join(", ")),
-            ));
-        } else {
-            items.push(item(&shown, false, failures.join(" ")));
+    }
+    tally.fine.sort();
+    tally.part("kernels", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cudabin::Installed;
+
+    fn here(umd: &str, cuda: (u32, u32)) -> Here {
+        Here {
+            can_start: Answer::Yes,
+            cuda_reason: String::new(),
+            user_mode_driver: umd.to_owned(),
+            driver_cuda: Some(cuda),
+            gpus: Vec::new(),
+            machine: Some((EM_X86_64, "x86-64")),
         }
     }
-    (items, findings)
+
+    fn needing(runtime: CudaRuntime) -> ScanResult {
+        let mut r = ScanResult::new("libx.so".to_owned(), FileKind::Elf);
+        r.cuda_runtime = Some(runtime);
+        r
+    }
+
+    fn shared(major: &str, full: Option<&str>) -> ScanResult {
+        needing(CudaRuntime::Shared {
+            soname: format!("libcudart.so.{major}"),
+            version: Some(major.to_owned()),
+            installed: full.map(|v| Installed {
+                version: v.to_owned(),
+                from: "site-packages".to_owned(),
+            }),
+        })
+    }
+
+    fn static_rt(version: Option<&str>) -> ScanResult {
+        needing(CudaRuntime::Static {
+            evidence: String::new(),
+            version: version.map(str::to_owned),
+        })
+    }
+
+    /// The runtime part on one machine: its verdict and reason, and the finding codes.
+    fn verdict(file: &ScanResult, here: &Here) -> (String, String, Vec<String>) {
+        let mut findings = Vec::new();
+        let part = runtime(&[file], here, &mut findings);
+        let codes = findings.into_iter().map(|f| f.code).collect();
+        (part.verdict, part.reason, codes)
+    }
+
+    #[test]
+    fn binary_runtime_against_the_user_mode_driver() {
+        // CUDA 13 on a 570 driver (CUDA 12.8): cudaErrorInsufficientDriver.
+        let (v, reason, codes) = verdict(&shared("13", None), &here("native", (12, 8)));
+        assert_eq!(v, NOT_SATISFIED);
+        assert!(reason.contains("cudaErrorInsufficientDriver"), "{reason}");
+        assert_eq!(codes, [CUDA_RUNTIME_TOO_NEW]);
+        // A 12.9 runtime from a wheel on a CUDA 12.4 driver: minor-version compatibility.
+        let (v, reason, _) = verdict(&shared("12", Some("12.9.79")), &here("native", (12, 4)));
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("minor-version compatibility"), "{reason}");
+        assert!(reason.contains("(CUDA 12.9)"), "{reason}");
+        // cuda-compat 12.9 on a 535 driver runs a CUDA 12 runtime, not a 13 one.
+        let compat = here("cuda-compat", (12, 9));
+        let (v, reason, _) = verdict(&shared("12", None), &compat);
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("forward compatibility"), "{reason}");
+        assert_eq!(verdict(&static_rt(Some("13.5")), &compat).0, NOT_SATISFIED);
+        // An older major runs on a newer driver.
+        let (v, reason, _) = verdict(&shared("11", None), &here("native", (13, 0)));
+        assert_eq!(v, SATISFIED);
+        assert!(reason.contains("natively"), "{reason}");
+        // Before CUDA 11 the release must be the driver's or older.
+        assert_eq!(
+            verdict(&static_rt(Some("10.2")), &here("native", (10, 1))).0,
+            NOT_SATISFIED
+        );
+        assert_eq!(
+            verdict(&static_rt(Some("10.1")), &here("native", (10, 2))).0,
+            SATISFIED
+        );
+        // Not known: never a pass.
+        assert_eq!(
+            verdict(&static_rt(None), &here("native", (13, 0))).0,
+            UNKNOWN
+        );
+        let mut unknown_driver = here("native", (13, 0));
+        unknown_driver.driver_cuda = None;
+        assert_eq!(verdict(&shared("12", None), &unknown_driver).0, UNKNOWN);
+        // A file without a runtime of its own needs none.
+        let plain = ScanResult::new("k.cubin".to_owned(), FileKind::Cubin);
+        assert_eq!(verdict(&plain, &here("native", (12, 8))).0, SATISFIED);
+    }
+
+    #[test]
+    fn binary_machine_facts_parse() {
+        assert_eq!(cc_of(ComputeCapability::new(8, 7)), Some((8, 7)));
+        assert_eq!(cc_of(ComputeCapability::new(300, 0)), None);
+        assert_eq!(machine_name(EM_AARCH64), "aarch64");
+        assert_eq!(machine_name(999), "ELF machine 999");
+    }
 }

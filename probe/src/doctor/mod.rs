@@ -465,6 +465,8 @@ const SATISFIED: &str = "satisfied";
 const NOT_SATISFIED: &str = "not-satisfied";
 const MALFORMED: &str = "malformed";
 const UNKNOWN: &str = "unknown";
+/// `check --binary` found no CUDA code: nothing to run, never satisfied (exit 1).
+const NO_CUDA_CODE: &str = "no-cuda-code";
 
 /// The finding that makes the report incomplete (the deadline cut it, or a source the answers
 /// depend on could not be read), if any: no verdict on such a report can be trusted.
@@ -563,6 +565,7 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
         source: source.to_owned(),
         verdict: verdict.to_owned(),
         via: None,
+        parts: Vec::new(),
         reason,
     }
 }
@@ -578,6 +581,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
             source: "NVIDIA_DISABLE_REQUIRE".to_owned(),
             verdict: SATISFIED.to_owned(),
             via: None,
+            parts: Vec::new(),
             reason: format!("NVIDIA_DISABLE_REQUIRE={v} turns the NVIDIA_REQUIRE_* checks off"),
         });
         return;
@@ -601,6 +605,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
             source: "environment".to_owned(),
             verdict: SATISFIED.to_owned(),
             via: None,
+            parts: Vec::new(),
             reason: "nothing to check: no --cuda, no --require, and no NVIDIA_REQUIRE_* variable in the environment".to_owned(),
         });
         return;
@@ -614,6 +619,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
                 source: k.clone(),
                 verdict: MALFORMED.to_owned(),
                 via: None,
+                parts: Vec::new(),
                 reason: format!(
                     "{k}: {} (the container runtime refuses to start such a container)",
                     e.to_string().lines().next().unwrap_or_default()
@@ -643,6 +649,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
                 }
                 .to_owned(),
                 via: Some(v.via.to_owned()),
+                parts: Vec::new(),
                 reason: v.reason,
             });
             found.extend(v.findings);
@@ -651,7 +658,8 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             items.push(eval_requirement(r, "--require", &m));
         }
         if !req.binaries.is_empty() {
-            let (bin_items, bin_findings) = binary::check(&req.binaries, &m, req.deadline);
+            let here = binary::here(report);
+            let (bin_items, bin_findings) = binary::check(&req.binaries, &here, req.deadline);
             items.extend(bin_items);
             found.extend(bin_findings);
         }
@@ -686,11 +694,11 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             };
         }
     }
-    let worst = items
+    // Anything but "satisfied" decides: a malformed question first, then a "no", then
+    // "nothing to check" and "unknown" (never read as a pass).
+    let worst = [MALFORMED, NOT_SATISFIED, NO_CUDA_CODE, UNKNOWN]
         .iter()
-        .find(|i| i.verdict == MALFORMED)
-        .or_else(|| items.iter().find(|i| i.verdict == NOT_SATISFIED))
-        .or_else(|| items.iter().find(|i| i.verdict == UNKNOWN));
+        .find_map(|v| items.iter().find(|i| i.verdict == *v));
     let (verdict, reason) = match worst {
         Some(i) => (i.verdict.clone(), i.reason.clone()),
         None => (
@@ -734,6 +742,7 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
         SATISFIED => "satisfied",
         MALFORMED => "malformed",
         UNKNOWN => "unknown",
+        NO_CUDA_CODE => "no CUDA code found",
         _ => "not satisfied",
     };
     let esc = crate::escape::escape;
