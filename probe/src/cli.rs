@@ -74,7 +74,7 @@ pub struct ScanOptions {
 }
 
 /// `--timeout` when not given, in milliseconds.
-pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+pub use crate::DEFAULT_TIMEOUT_MS;
 /// The longest `--timeout` accepted, in milliseconds.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 

@@ -74,22 +74,31 @@
 //! keep in step with these types.
 //!
 //! # API surface
-//! Meant for other tools, and kept stable within a `schema_version`: [`probe`],
-//! [`probe_with_deadline`], [`Options`], [`Env`], [`root::Root`], everything in [`report`],
-//! [`doctor::CheckRequest`], [`doctor::check`], [`doctor::render_check`],
-//! [`doctor::check_json`], [`doctor::exit_code`], and [`export`]. [`app::run`] is the whole
-//! command line (it applies the self-sandbox to the calling process: for the binary, not for
-//! a host program). The other modules are public for the binary, the tests and the fuzz
-//! targets, and change without notice. The `emulator` feature adds an emulated NVIDIA driver
+//! For installers and package managers, [`api`] is the stable surface: [`api::Machine`]
+//! (`host()`, `at(dir)` for a fixture or a replayed capture, a deadline), one call for the
+//! typed driver version, CUDA version and compute capabilities ([`api::Machine::cuda`]), one
+//! for the full report ([`api::Machine::report`]); its docs say what is stable. Build it
+//! without the command line: `default-features = false` leaves out clap (feature `cli`).
+//!
+//! Also kept stable within a `schema_version`: [`probe`], [`probe_with_deadline`],
+//! [`Options`], [`Env`], [`root::Root`], everything in [`report`], [`doctor::CheckRequest`],
+//! [`doctor::check`], [`doctor::render_check`], [`doctor::check_json`],
+//! [`doctor::exit_code`], and [`export`]. `app::run` (feature `cli`) is the whole command
+//! line (it applies the self-sandbox to the calling process: for the binary, not for a host
+//! program). The other modules are public for the binary, the tests and the fuzz targets,
+//! and change without notice. The `emulator` feature adds an emulated NVIDIA driver
 //! (`ioctl::emu`) for tests.
 #![warn(missing_docs)]
 // No panics on hostile input (issue 10): library code reads with `get`, never `[i]`; tests may
 // index.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod api;
+#[cfg(feature = "cli")]
 pub mod app;
 pub mod assemble;
 pub mod capture;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod codes;
 pub mod crosscheck;
@@ -116,6 +125,9 @@ use std::time::Duration;
 
 use report::Report;
 use root::Root;
+
+/// The default deadline of a run (`--timeout`), in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
 /// The environment variables the probe consults, captured once so library code never reads
 /// the process environment directly (tests pass their own).
@@ -252,7 +264,7 @@ impl Options {
             root,
             deep: false,
             cross_check: false,
-            timeout: Duration::from_millis(cli::DEFAULT_TIMEOUT_MS),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
             env: Env::default(),
             capture: None,
             stall: None,
