@@ -276,6 +276,67 @@ fn ecosystem_labels_every_fixture_valid_and_consistent() {
     }
 }
 
+/// NFD's `local` source (node-feature-discovery `source/local/local.go`): files in
+/// `/etc/kubernetes/node-feature-discovery/features.d/` of at most 65,536 bytes, each line
+/// trimmed, `#` lines comments (`# +` a directive), `key[=value]` split at the first `=`,
+/// value `true` when absent; unprefixed keys get `feature.node.kubernetes.io/` (nfd-master,
+/// until the `DisableAutoPrefix` gate), which denies other `kubernetes.io`/`k8s.io` namespaces.
+fn nfd_feature_file(text: &str) -> BTreeMap<String, String> {
+    assert!(text.len() <= 65_536, "over NFD's feature-file limit");
+    text.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (l.to_owned(), "true".to_owned()),
+        })
+        .map(|(k, v)| {
+            let k = if k.contains('/') {
+                k
+            } else {
+                format!("feature.node.kubernetes.io/{k}")
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// `nvprobe labels` is a feature file NFD reads as written: the labels nfd-master would set
+/// are `labels --json`, each a valid label in a namespace NFD accepts.
+#[test]
+fn ecosystem_labels_are_an_nfd_feature_file() {
+    for m in machines() {
+        let (_, out) = run(&m, &["labels"]);
+        assert!(out.lines().all(|l| l == l.trim() && !l.is_empty()), "{m}");
+        let nfd = nfd_feature_file(&out);
+        let (_, json) = run(&m, &["labels", "--json"]);
+        let json: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            nfd.len(),
+            json.len(),
+            "{m}: a label lost or merged by NFD's parse"
+        );
+        for (k, v) in &json {
+            let key = if k.contains('/') {
+                k.clone()
+            } else {
+                format!("feature.node.kubernetes.io/{k}")
+            };
+            assert_eq!(nfd.get(&key), Some(v), "{m}: {k}");
+        }
+        for k in nfd.keys() {
+            assert!(k8s_name_ok(k), "{m}: {k}");
+            let ns = k.split_once('/').unwrap().0;
+            let denied = (ns == "kubernetes.io"
+                || ns.ends_with(".kubernetes.io")
+                || ns == "k8s.io"
+                || ns.ends_with(".k8s.io"))
+                && ns != "feature.node.kubernetes.io";
+            assert!(!denied, "{m}: nfd-master denies the namespace of {k}");
+        }
+    }
+}
+
 #[test]
 fn ecosystem_labels_no_gpu_node_gets_no_nvidia_labels() {
     let (code, out) = run("no-gpu", &["labels"]);
