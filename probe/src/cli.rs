@@ -56,6 +56,19 @@ pub struct ProbeOptions {
     pub no_sandbox: bool,
 }
 
+/// The arguments of `nvprobe labels`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct LabelsArgs {
+    #[command(flatten)]
+    pub opts: ProbeOptions,
+
+    /// Write the labels to FILE instead of stdout, atomically: into a dot file beside it
+    /// (NFD skips dot files), then renamed over FILE. For NFD's features.d from an image
+    /// with no shell (the FROM scratch image).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// The options of `nvprobe scan`, which reads only the files it is given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ScanOptions {
@@ -105,7 +118,7 @@ impl Cli {
             None | Some(Command::Schema) => self.opts.clone(),
             Some(Command::Check(a)) => self.opts.merged(&a.opts),
             Some(Command::Capture(a)) => self.opts.merged(&a.opts),
-            Some(Command::Labels(a)) => self.opts.merged(a),
+            Some(Command::Labels(a)) => self.opts.merged(&a.opts),
             Some(Command::Export(a)) => self.opts.merged(&a.opts),
             Some(Command::Scan(a)) => self.opts.merged(&ProbeOptions {
                 json: a.opts.json,
@@ -239,7 +252,7 @@ pub enum Command {
     /// Exit codes: 0 labels written (whatever the findings: see `nvprobe.healthy`), 2 usage
     /// error, 3 the probe itself failed.
     #[command(after_help = LABELS_EXAMPLES)]
-    Labels(ProbeOptions),
+    Labels(LabelsArgs),
 
     /// Facts for package managers and scripts: shell, conda, wheel-variant, overrides.
     ///
@@ -273,7 +286,7 @@ Examples:
 const LABELS_EXAMPLES: &str = "\
 Examples:
   nvprobe labels
-  nvprobe labels > /etc/kubernetes/node-feature-discovery/features.d/nvprobe
+  nvprobe labels --output /etc/kubernetes/node-feature-discovery/features.d/nvprobe
   nvprobe labels --root tests/fixtures/mixed-a4000-rtx4090-570";
 
 const EXPORT_EXAMPLES: &str = "\

@@ -20,7 +20,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 
 mod common;
-use common::{fixture, fixtures, nvprobe_command};
+use common::{fixture, fixtures, nvprobe_command, scratch_dir};
 
 /// Every fixture machine, by name, sorted.
 fn machines() -> Vec<String> {
@@ -335,6 +335,33 @@ fn ecosystem_labels_are_an_nfd_feature_file() {
             assert!(!denied, "{m}: nfd-master denies the namespace of {k}");
         }
     }
+}
+
+/// `labels --output FILE` (the FROM scratch image has no shell to redirect): the same labels,
+/// written under the sandbox through a dot file renamed over FILE, nothing on stdout, nothing
+/// left beside it; a missing directory is a usage error.
+#[test]
+fn ecosystem_labels_output_replaces_the_feature_file() {
+    let dir = scratch_dir("ecosystem", "labels-output");
+    let file = dir.join("nvprobe");
+    std::fs::write(&file, "nvprobe.stale=true\n").unwrap();
+    let m = "mixed-a4000-rtx4090-570";
+    let (code, out) = run(m, &["labels", "--output", file.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (_, labels) = run(m, &["labels"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), labels);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["nvprobe"], "nothing left beside the file");
+    let missing = dir.join("no-such-dir/nvprobe");
+    let out = nvprobe_command()
+        .args(["labels", "--output", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
