@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Cli, Command, ExportFormat};
+use crate::cli::{Cli, Command, ExportFormat, LabelsArgs};
 use crate::report::{Report, Source, SourceStatus};
 use crate::root::Root;
 use crate::{Env, Options};
@@ -100,7 +100,8 @@ struct Finish {
 #[derive(Clone, Debug)]
 enum FinishKind {
     Report,
-    Labels,
+    /// With `--output FILE`: written there instead of stdout.
+    Labels(Option<PathBuf>),
     Export(ExportFormat),
     Capture,
     /// `nvprobe explain`: the text and the messages it matches.
@@ -136,7 +137,22 @@ impl Finish {
             }
             // Labels and exports are written whatever the report found: a hook or an `eval` that
             // fails on a broken node would drop the very labels that say it is broken.
-            (FinishKind::Labels, None) => (labels(&report, self.json), 0),
+            (FinishKind::Labels(None), None) => (labels(&report, self.json), 0),
+            (FinishKind::Labels(Some(file)), None) => {
+                match write_atomically(&file, &labels(&report, self.json)) {
+                    Ok(()) => (String::new(), 0),
+                    Err(e) => {
+                        return Outcome {
+                            stdout: String::new(),
+                            stderr: format!(
+                                "{stderr}nvprobe: cannot write {}: {e}\n",
+                                crate::escape::escape(&file.to_string_lossy())
+                            ),
+                            code: 3,
+                        };
+                    }
+                }
+            }
             (FinishKind::Export(format), None) => (export(&report, format, self.json), 0),
             // A capture succeeded once its bundle is written, whatever the report found.
             (FinishKind::Capture, None) => (render(&report, self.json), 0),
@@ -185,6 +201,26 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             );
         }
     }
+    // `labels --output FILE`: its directory must exist (NFD's features.d on the host mount).
+    let output_dir = match &cli.command {
+        Some(Command::Labels(LabelsArgs {
+            output: Some(file), ..
+        })) => {
+            let dir = output_dir(file);
+            if !dir.is_dir() {
+                return Outcome::err(
+                    format!(
+                        "nvprobe: --output {}: {} is not a directory\n",
+                        crate::escape::escape(&file.to_string_lossy()),
+                        crate::escape::escape(&dir.to_string_lossy())
+                    ),
+                    2,
+                );
+            }
+            Some(dir)
+        }
+        _ => None,
+    };
     let root = o.root.clone().map_or_else(Root::host, Root::at);
     let mut opts = Options::new(root);
     opts.deep = o.deep;
@@ -264,6 +300,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
         };
         let mut policy =
             crate::sys::sandbox::Policy::for_run(&opts.root, &opts.env, shim.as_deref());
+        policy.write.extend(output_dir);
         if let Some(req) = &check {
             policy.read.extend(
                 req.binaries
@@ -282,7 +319,7 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
                 args.text.join(" "),
                 crate::explain::recognise(&args.text.join(" ")),
             ),
-            Some(Command::Labels(_)) => FinishKind::Labels,
+            Some(Command::Labels(args)) => FinishKind::Labels(args.output.clone()),
             Some(Command::Export(args)) => FinishKind::Export(args.format),
             Some(Command::Capture(_)) => FinishKind::Capture,
             _ => FinishKind::Report,
@@ -338,6 +375,30 @@ fn render(report: &Report, json: bool) -> String {
     } else {
         crate::text::render(report)
     }
+}
+
+/// The directory `labels --output FILE` writes in.
+fn output_dir(file: &std::path::Path) -> PathBuf {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes `text` to `file` so that a reader sees the old file or the new one, never a part:
+/// into `.NAME.nvprobe-tmp` beside it (NFD skips dot files), then renamed over it.
+fn write_atomically(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let name = file
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".nvprobe-tmp");
+    let tmp = output_dir(file).join(tmp_name);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn labels(report: &Report, json: bool) -> String {

@@ -56,6 +56,19 @@ pub struct ProbeOptions {
     pub no_sandbox: bool,
 }
 
+/// The arguments of `nvprobe labels`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
+pub struct LabelsArgs {
+    #[command(flatten)]
+    pub opts: ProbeOptions,
+
+    /// Write the labels to FILE instead of stdout, atomically: into a dot file beside it
+    /// (NFD skips dot files), then renamed over FILE. For NFD's features.d from an image
+    /// with no shell (the FROM scratch image).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// The options of `nvprobe scan` and `nvprobe compare`, which read only the files they are
 /// given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
@@ -75,7 +88,7 @@ pub struct ScanOptions {
 }
 
 /// `--timeout` when not given, in milliseconds.
-pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+pub use crate::DEFAULT_TIMEOUT_MS;
 /// The longest `--timeout` accepted, in milliseconds.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
@@ -106,7 +119,7 @@ impl Cli {
             None | Some(Command::Schema) => self.opts.clone(),
             Some(Command::Check(a)) => self.opts.merged(&a.opts),
             Some(Command::Capture(a)) => self.opts.merged(&a.opts),
-            Some(Command::Labels(a)) => self.opts.merged(a),
+            Some(Command::Labels(a)) => self.opts.merged(&a.opts),
             Some(Command::Export(a)) => self.opts.merged(&a.opts),
             Some(Command::Explain(a)) => self.opts.merged(&a.opts),
             Some(
@@ -180,7 +193,7 @@ pub enum Command {
     /// Exit codes: 0 labels written (whatever the findings: see `nvprobe.healthy`), 2 usage
     /// error, 3 the probe itself failed.
     #[command(after_help = LABELS_EXAMPLES)]
-    Labels(ProbeOptions),
+    Labels(LabelsArgs),
 
     /// Facts for package managers and scripts: shell, conda, wheel-variant, overrides.
     ///
@@ -255,7 +268,7 @@ Examples:
 const LABELS_EXAMPLES: &str = "\
 Examples:
   nvprobe labels
-  nvprobe labels > /etc/kubernetes/node-feature-discovery/features.d/nvprobe
+  nvprobe labels --output /etc/kubernetes/node-feature-discovery/features.d/nvprobe
   nvprobe labels --root tests/fixtures/mixed-a4000-rtx4090-570";
 
 const EXPORT_EXAMPLES: &str = "\

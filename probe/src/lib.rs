@@ -78,43 +78,68 @@
 //! keep in step with these types.
 //!
 //! # API surface
-//! Meant for other tools, and kept stable within a `schema_version`: [`probe`],
-//! [`probe_with_deadline`], [`Options`], [`Env`], [`root::Root`], everything in [`report`],
-//! [`doctor::CheckRequest`], [`doctor::check`], [`doctor::render_check`],
-//! [`doctor::check_json`], [`doctor::exit_code`], and [`export`]. [`app::run`] is the whole
-//! command line (it applies the self-sandbox to the calling process: for the binary, not for
-//! a host program). The other modules are public for the binary, the tests and the fuzz
-//! targets, and change without notice. The `emulator` feature adds an emulated NVIDIA driver
-//! (`ioctl::emu`) for tests.
+//! For installers and package managers, [`api`] is the stable surface: [`api::Machine`]
+//! (`host()`, `at(dir)` for a fixture or a replayed capture, a deadline), one call for the
+//! typed driver version, CUDA version and compute capabilities ([`api::Machine::cuda`]), one
+//! for the full report ([`api::Machine::report`]); its docs say what is stable. Build it
+//! without the command line: `default-features = false` leaves out clap (feature `cli`).
+//!
+//! Also kept stable within a `schema_version`: [`probe`], [`probe_with_deadline`],
+//! [`Options`], [`Env`], [`root::Root`], everything in [`report`], [`doctor::CheckRequest`],
+//! [`doctor::check`], [`doctor::render_check`], [`doctor::check_json`],
+//! [`doctor::exit_code`], and [`export`]. `app::run` (feature `cli`) is the whole command
+//! line (it applies the self-sandbox to the calling process: for the binary, not for a host
+//! program). The other modules are public (and hidden from these docs) only with the
+//! `internals` feature, for the binary, the tests and the fuzz targets, and change without
+//! notice; `cli`, a default feature, turns it on, so with `default-features = false` they are
+//! private. The `emulator` feature adds an emulated NVIDIA driver (`ioctl::emu`) for tests.
 #![warn(missing_docs)]
 // No panics on hostile input (issue 10): library code reads with `get`, never `[i]`; tests may
 // index.
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+/// A module outside the stable surface: `pub` (hidden from the docs) for the binary, the tests
+/// and the fuzz targets, with the `internals` feature (which `cli`, a default feature, turns
+/// on); `pub(crate)` for an embedder built with `default-features = false`, who sees only the
+/// stable modules.
+macro_rules! internal {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        #[allow(
+            unreachable_pub,
+            dead_code,
+            unused_imports,
+            // Pedantic lints that spare exported names (`avoid-breaking-exported-api`) and
+            // would now judge them.
+            clippy::struct_field_names,
+            reason = "without `internals` a module serves only the stable surface: its `pub` items \
+                      are crate-visible, and what only the binary uses (the sandbox, capture \
+                      recording, scan) is unused"
+        )]
+        pub(crate) mod $name;
+    )*};
+}
+
+pub mod api;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod app;
-pub mod assemble;
-pub mod capture;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
-pub mod codes;
-pub mod compare;
-pub mod crosscheck;
-pub mod cudabin;
-pub mod detect;
 pub mod doctor;
-pub mod escape;
-pub mod explain;
 pub mod export;
-pub mod findings;
-pub mod ioctl;
-pub mod platform;
 pub mod report;
 pub mod root;
-pub mod rules;
-pub mod sys;
-pub mod tables;
 #[cfg(test)]
 mod testutil;
-pub mod text;
+internal!(
+    assemble, capture, codes, compare, crosscheck, cudabin, detect, escape, explain, findings,
+    ioctl, platform, rules, sys, tables, text,
+);
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -122,6 +147,9 @@ use std::time::Duration;
 
 use report::Report;
 use root::Root;
+
+/// The default deadline of a run (`--timeout`), in milliseconds.
+pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
 /// The environment variables the probe consults, captured once so library code never reads
 /// the process environment directly (tests pass their own).
@@ -258,7 +286,7 @@ impl Options {
             root,
             deep: false,
             cross_check: false,
-            timeout: Duration::from_millis(cli::DEFAULT_TIMEOUT_MS),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
             env: Env::default(),
             capture: None,
             stall: None,

@@ -20,7 +20,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 
 mod common;
-use common::{fixture, fixtures, nvprobe_command};
+use common::{fixture, fixtures, nvprobe_command, scratch_dir};
 
 /// Every fixture machine, by name, sorted.
 fn machines() -> Vec<String> {
@@ -274,6 +274,94 @@ fn ecosystem_labels_every_fixture_valid_and_consistent() {
         let json: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
         assert_eq!(json, l, "{m}");
     }
+}
+
+/// NFD's `local` source (node-feature-discovery `source/local/local.go`): files in
+/// `/etc/kubernetes/node-feature-discovery/features.d/` of at most 65,536 bytes, each line
+/// trimmed, `#` lines comments (`# +` a directive), `key[=value]` split at the first `=`,
+/// value `true` when absent; unprefixed keys get `feature.node.kubernetes.io/` (nfd-master,
+/// until the `DisableAutoPrefix` gate), which denies other `kubernetes.io`/`k8s.io` namespaces.
+fn nfd_feature_file(text: &str) -> BTreeMap<String, String> {
+    assert!(text.len() <= 65_536, "over NFD's feature-file limit");
+    text.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (l.to_owned(), "true".to_owned()),
+        })
+        .map(|(k, v)| {
+            let k = if k.contains('/') {
+                k
+            } else {
+                format!("feature.node.kubernetes.io/{k}")
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// `nvprobe labels` is a feature file NFD reads as written: the labels nfd-master would set
+/// are `labels --json`, each a valid label in a namespace NFD accepts.
+#[test]
+fn ecosystem_labels_are_an_nfd_feature_file() {
+    for m in machines() {
+        let (_, out) = run(&m, &["labels"]);
+        assert!(out.lines().all(|l| l == l.trim() && !l.is_empty()), "{m}");
+        let nfd = nfd_feature_file(&out);
+        let (_, json) = run(&m, &["labels", "--json"]);
+        let json: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            nfd.len(),
+            json.len(),
+            "{m}: a label lost or merged by NFD's parse"
+        );
+        for (k, v) in &json {
+            let key = if k.contains('/') {
+                k.clone()
+            } else {
+                format!("feature.node.kubernetes.io/{k}")
+            };
+            assert_eq!(nfd.get(&key), Some(v), "{m}: {k}");
+        }
+        for k in nfd.keys() {
+            assert!(k8s_name_ok(k), "{m}: {k}");
+            let ns = k.split_once('/').unwrap().0;
+            let denied = (ns == "kubernetes.io"
+                || ns.ends_with(".kubernetes.io")
+                || ns == "k8s.io"
+                || ns.ends_with(".k8s.io"))
+                && ns != "feature.node.kubernetes.io";
+            assert!(!denied, "{m}: nfd-master denies the namespace of {k}");
+        }
+    }
+}
+
+/// `labels --output FILE` (the FROM scratch image has no shell to redirect): the same labels,
+/// written under the sandbox through a dot file renamed over FILE, nothing on stdout, nothing
+/// left beside it; a missing directory is a usage error.
+#[test]
+fn ecosystem_labels_output_replaces_the_feature_file() {
+    let dir = scratch_dir("ecosystem", "labels-output");
+    let file = dir.join("nvprobe");
+    std::fs::write(&file, "nvprobe.stale=true\n").unwrap();
+    let m = "mixed-a4000-rtx4090-570";
+    let (code, out) = run(m, &["labels", "--output", file.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (_, labels) = run(m, &["labels"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), labels);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["nvprobe"], "nothing left beside the file");
+    let missing = dir.join("no-such-dir/nvprobe");
+    let out = nvprobe_command()
+        .args(["labels", "--output", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -8,8 +8,8 @@
 //!    filesystem right the kernel knows is handled, and granted back only as [`Policy`] says:
 //!    read beneath `/proc`, `/sys`, `/dev`, `/etc`, `/usr`, `/lib*`, `/opt`, `/run`, `/var` (or
 //!    beneath the `--root` directory), read-write-ioctl on the NVIDIA device nodes, execute of
-//!    the shim (and of the dynamic loader) with `--cross-check`, and write beneath `capture`'s
-//!    output directory. From ABI 4 TCP bind/connect are handled and never granted.
+//!    the shim (and of the dynamic loader) with `--cross-check`, write beneath `capture`'s
+//!    output directory and beneath `labels --output`'s directory (the dot file and its rename). From ABI 4 TCP bind/connect are handled and never granted.
 //! 3. seccomp (`x86_64`, the `seccompiler` crate): allows the syscalls the static binary was
 //!    measured to make ([`SYSCALLS`]: `strace -f` over fixtures and the host), allows `ioctl`
 //!    only with the request numbers the probe issues ([`super::ISSUED_REQUESTS`]), and answers
@@ -353,6 +353,11 @@ pub const SYSCALLS: &[(&str, libc::c_long)] = &[
     ("faccessat", libc::SYS_faccessat),
     ("faccessat2", libc::SYS_faccessat2),
     ("getdents64", libc::SYS_getdents64),
+    // `labels --output`: the rename of the finished file over the old one (Landlock allows
+    // writes only beneath that file's directory).
+    ("rename", libc::SYS_rename),
+    ("renameat", libc::SYS_renameat),
+    ("renameat2", libc::SYS_renameat2),
     ("getcwd", libc::SYS_getcwd),
     ("dup2", libc::SYS_dup2),
     ("dup3", libc::SYS_dup3),

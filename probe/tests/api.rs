@@ -1,0 +1,155 @@
+//! The embeddable API (`nvprobe::api`): the same answers as the binary on every fixture, and a
+//! capture bundle replayed through the library exactly as `nvprobe --root DIR` replays it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use nvprobe::api::{CanStart, ComputeCapability, CudaVersion, Machine};
+use serde_json::Value;
+
+mod common;
+use common::{fixture, fixtures, nvprobe, scratch_dir};
+
+/// The `PATH` the hermetic binary runs with ([`common::nvprobe_command`]).
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A report without the `sandbox` source, which only the binary has.
+fn without_sandbox(mut report: Value) -> Value {
+    report["sources"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["name"] != "sandbox");
+    report
+}
+
+fn binary_report(root: &std::path::Path) -> Value {
+    let out = nvprobe(&["--root", root.to_str().unwrap(), "--json"]);
+    assert!(out.status.code().unwrap() <= 1, "{out:?}");
+    without_sandbox(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn api_report_is_the_binary_report_on_every_fixture() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let root = entry.unwrap().path();
+        let machine = Machine::at(&root).env([("PATH", PATH)]);
+        let report = machine.report().unwrap();
+        let lib: Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(lib, binary_report(&root), "{}", root.display());
+
+        // The typed answer is the report's `cuda` object, converted.
+        let cuda = machine.cuda().unwrap();
+        let usable = report.cuda.usable_gpus.len();
+        assert_eq!(
+            cuda.compute_capabilities.len(),
+            usable,
+            "{}",
+            root.display()
+        );
+        assert_eq!(
+            cuda.driver_version.as_ref(),
+            report.driver.as_ref().map(|d| &d.version),
+            "{}",
+            root.display()
+        );
+        assert_eq!(cuda.cuda_version, report.cuda.version, "{}", root.display());
+        assert_eq!(
+            cuda.can_start == CanStart::Yes,
+            report.cuda.can_start == nvprobe::report::Answer::Yes
+        );
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} fixtures");
+}
+
+#[test]
+fn api_cuda_typed_values() {
+    let cuda = Machine::at(fixture("mixed-a4000-rtx4090-570"))
+        .cuda()
+        .unwrap();
+    assert_eq!(cuda.can_start, CanStart::Yes);
+    let driver = cuda.driver_version.clone().unwrap();
+    assert_eq!((driver.major(), driver.parts()), (570, &[570, 195, 3][..]));
+    assert_eq!(driver.to_string(), "570.195.03");
+    assert_eq!(
+        cuda.cuda_version,
+        Some(CudaVersion {
+            major: 12,
+            minor: 8
+        })
+    );
+    let cc = |major, minor| ComputeCapability { major, minor };
+    assert_eq!(cuda.compute_capabilities, [cc(8, 9), cc(8, 6)]);
+    assert_eq!(cuda.min_compute_capability(), Some(cc(8, 6)));
+    assert_eq!(cuda.max_compute_capability(), Some(cc(8, 9)));
+
+    // No driver: nothing to use, and says so.
+    let none = Machine::at(fixture("no-gpu")).cuda().unwrap();
+    assert_eq!(none.can_start, CanStart::No);
+    assert_eq!((none.driver_version, none.cuda_version), (None, None));
+    assert!(none.compute_capabilities.is_empty());
+
+    // A GPU the driver no longer supports: the driver is there, no GPU is usable.
+    let pascal = Machine::at(fixture("pascal-unbound-open-590"))
+        .cuda()
+        .unwrap();
+    assert_eq!(pascal.can_start, CanStart::No);
+    assert!(pascal.driver_version.is_some());
+    assert!(pascal.compute_capabilities.is_empty());
+}
+
+/// `Machine::at(capture)` replays the bundle (ioctl replies, environment, flags) as the
+/// binary's `--root` does; before the API, the library had no stable way to do it.
+#[test]
+fn api_replays_a_capture_like_root() {
+    let dir = scratch_dir("api", "capture");
+    let bundle = dir.join("bundle");
+    let out = nvprobe(&[
+        "--root",
+        fixture("bare-metal-h100x8-open-580").to_str().unwrap(),
+        "capture",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(out.status.code().unwrap() <= 1, "{out:?}");
+    let report = Machine::at(&bundle).report().unwrap();
+    let lib: Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert!(
+        lib["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "capture"),
+        "replayed as a capture: {lib:#}"
+    );
+    assert_eq!(lib, binary_report(&bundle));
+    let cuda = Machine::at(&bundle).cuda().unwrap();
+    assert_eq!(cuda.compute_capabilities.len(), 8);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A deadline too short for anything still answers, or says the deadline passed: never a
+/// hang, and never a healthy answer from a run the deadline cut short.
+#[test]
+fn api_deadline_is_kept() {
+    let machine =
+        Machine::at(fixture("bare-metal-h100x8-open-580")).timeout(std::time::Duration::ZERO);
+    let started = std::time::Instant::now();
+    match machine.report() {
+        // The worker may, rarely, finish before the caller looks: then the report is whole.
+        Ok(report) => {
+            if report
+                .findings
+                .iter()
+                .any(|f| f.code == "deadline-exceeded")
+            {
+                assert_ne!(report.cuda.can_start, nvprobe::report::Answer::Yes);
+            }
+        }
+        Err(e) => assert!(e.to_string().contains("deadline"), "{e}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
