@@ -403,6 +403,49 @@ pub fn ioctl(outcome: &crate::ioctl::IoctlOutcome, disagreements: &[String]) -> 
     out
 }
 
+/// The findings of what `platform::gvisor` recorded (`platform.gvisor`): nvproxy off, or on
+/// without the device nodes or driver capabilities CUDA and NVML need.
+pub fn gvisor(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(info) = report.platform.details.gvisor.as_ref() else {
+        return out;
+    };
+    if info.nvproxy {
+        let mut missing: Vec<String> = info
+            .missing_nodes
+            .iter()
+            .map(|n| format!("device node {n}"))
+            .collect();
+        missing.extend(info.missing_capabilities.iter().map(|c| {
+            let lib = if c == "compute" {
+                "libcuda.so.1"
+            } else {
+                "libnvidia-ml.so.1"
+            };
+            format!("the '{c}' capability ({lib})")
+        }));
+        if !missing.is_empty() {
+            out.push(Finding::new(
+                crate::codes::GVISOR_NVPROXY_CAPABILITIES_MISSING,
+                Severity::Warning,
+                format!(
+                    "gVisor's nvproxy is on, but this sandbox lacks {}.",
+                    missing.join(", ")
+                ),
+                "Run runsc with '--nvproxy --nvproxy-driver-capabilities=compute,utility' (the default is compute and utility; 'graphics' and 'video' must be asked for), and start the container with the GPU requested ('docker run --runtime=runsc --gpus all', or NVIDIA_VISIBLE_DEVICES with '--nvproxy-docker') so the driver libraries and every /dev/nvidia* node are mounted.",
+            ));
+        }
+    } else {
+        out.push(Finding::new(
+            crate::codes::GVISOR_NVPROXY_NOT_ENABLED,
+            Severity::Error,
+            "This is a gVisor sandbox without NVIDIA device nodes (/dev/nvidiactl is absent): runsc runs without nvproxy, or no GPU was requested, so CUDA cannot see a GPU.",
+            "Start runsc with '--nvproxy' (Docker: add it to the runsc runtime's runtimeArgs in /etc/docker/daemon.json; GKE Sandbox enables it for GPU node pools) and request the GPU ('--gpus all'). The host driver must be one runsc supports ('runsc nvproxy list-supported-drivers').",
+        ));
+    }
+    out
+}
+
 /// Why a GPU's compute capability is unknown, when it is.
 pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
     if g.compute_capability.is_some() {

@@ -368,6 +368,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         let dxg = sys::dxg::HostDxg::new(opts.root.clone());
         platform::refine_with(opts, &facts, &mut report, &dxg);
     }
+    report.findings.extend(findings::gvisor(&report));
     assemble::complete(&mut report);
     // 4. Findings from everything gathered.
     let file_findings = findings::evaluate(&facts, &report);

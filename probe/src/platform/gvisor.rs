@@ -11,7 +11,7 @@
 //! `libnvidia-ml.so.1`).
 
 use crate::Options;
-use crate::report::{Finding, Report, Severity, platform_details::GvisorInfo};
+use crate::report::{Report, platform_details::GvisorInfo};
 
 /// Driver versions runsc's nvproxy supports (gVisor `pkg/sentry/devices/nvproxy/version.go`,
 /// snapshot 3c5eee17d).
@@ -111,39 +111,6 @@ pub fn refine(opts: &Options, report: &mut Report) {
         .as_ref()
         .map(|d| nvproxy_list_status(d.version.as_str()).to_owned());
 
-    if info.nvproxy {
-        let mut missing: Vec<String> = info
-            .missing_nodes
-            .iter()
-            .map(|n| format!("device node {n}"))
-            .collect();
-        missing.extend(info.missing_capabilities.iter().map(|c| {
-            let lib = if c == "compute" {
-                "libcuda.so.1"
-            } else {
-                "libnvidia-ml.so.1"
-            };
-            format!("the '{c}' capability ({lib})")
-        }));
-        if !missing.is_empty() {
-            report.findings.push(Finding::new(
-                super::GVISOR_NVPROXY_CAPABILITIES_MISSING,
-                Severity::Warning,
-                format!(
-                    "gVisor's nvproxy is on, but this sandbox lacks {}.",
-                    missing.join(", ")
-                ),
-                "Run runsc with '--nvproxy --nvproxy-driver-capabilities=compute,utility' (the default is compute and utility; 'graphics' and 'video' must be asked for), and start the container with the GPU requested ('docker run --runtime=runsc --gpus all', or NVIDIA_VISIBLE_DEVICES with '--nvproxy-docker') so the driver libraries and every /dev/nvidia* node are mounted.",
-            ));
-        }
-    } else {
-        report.findings.push(Finding::new(
-            super::GVISOR_NVPROXY_NOT_ENABLED,
-            Severity::Error,
-            "This is a gVisor sandbox without NVIDIA device nodes (/dev/nvidiactl is absent): runsc runs without nvproxy, or no GPU was requested, so CUDA cannot see a GPU.",
-            "Start runsc with '--nvproxy' (Docker: add it to the runsc runtime's runtimeArgs in /etc/docker/daemon.json; GKE Sandbox enables it for GPU node pools) and request the GPU ('--gpus all'). The host driver must be one runsc supports ('runsc nvproxy list-supported-drivers').",
-        ));
-    }
     report.platform.details.gvisor = Some(info);
 }
 
