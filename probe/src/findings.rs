@@ -446,6 +446,40 @@ pub fn gvisor(report: &Report) -> Vec<Finding> {
     out
 }
 
+/// The finding of what `platform::tegra` recorded (`platform.tegra`): a Jetson whose integrated
+/// GPU has no device node here (`gpu_nodes` lists the nvgpu nodes and `/dev/nvidia*` seen).
+pub fn tegra(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(info) = report.platform.details.tegra.as_ref() else {
+        return out;
+    };
+    let reachable = info.gpu_nodes.iter().any(|n| {
+        crate::platform::tegra::NVGPU_NODES.contains(&n.as_str())
+            || n.strip_prefix("/dev/nvidia")
+                .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+    });
+    // `family` is set only for a Tegra SoC nvprobe knows.
+    if info.family.is_some() && !reachable {
+        let in_container = report.platform.in_container;
+        out.push(Finding::new(
+            crate::codes::TEGRA_GPU_NODES_MISSING,
+            Severity::Error,
+            format!(
+                "This is a Jetson ({}), but none of the integrated GPU's device nodes ({}, /dev/nvidia0 on Thor) exist{}, so CUDA reports no device.",
+                info.family.as_deref().unwrap_or("Tegra"),
+                crate::platform::tegra::NVGPU_NODES.join(", "),
+                if in_container { " in this container" } else { "" }
+            ),
+            if in_container {
+                "Start the container with the NVIDIA runtime, which mounts the Jetson's GPU nodes and L4T libraries (CSV mode): 'docker run --runtime nvidia' (or 'default-runtime: nvidia' in /etc/docker/daemon.json), or with CDI: 'sudo nvidia-ctk cdi generate --mode=csv --output=/etc/cdi/nvidia.yaml' then '--device nvidia.com/gpu=all'."
+            } else {
+                "Check that the GPU driver is loaded ('lsmod | grep -e nvgpu -e nvidia', 'sudo dmesg | grep -i gpu') and that the L4T packages match the kernel (reflash or 'sudo apt install --reinstall nvidia-l4t-kernel nvidia-l4t-core'); add the user to the 'video' and 'render' groups."
+            },
+        ));
+    }
+    out
+}
+
 /// Why a GPU's compute capability is unknown, when it is.
 pub fn cc_unknown_reason(g: &crate::report::Gpu) -> Option<String> {
     if g.compute_capability.is_some() {

@@ -369,6 +369,7 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         platform::refine_with(opts, &facts, &mut report, &dxg);
     }
     report.findings.extend(findings::gvisor(&report));
+    report.findings.extend(findings::tegra(&report));
     assemble::complete(&mut report);
     // 4. Findings from everything gathered.
     let file_findings = findings::evaluate(&facts, &report);

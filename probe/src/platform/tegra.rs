@@ -11,7 +11,7 @@
 //! `/dev/nvgpu/igpu0/*`) or by the unified `nvidia` driver (Thor, R38: `/dev/nvidia0`).
 
 use crate::detect::Facts;
-use crate::report::{CcSource, Finding, Gpu, Report, Severity, platform_details::TegraInfo};
+use crate::report::{CcSource, Gpu, Report, platform_details::TegraInfo};
 use crate::root::Root;
 
 /// One Tegra `SoC`: compatible string, family, chip, architecture, compute capability.
@@ -76,7 +76,7 @@ pub const SOCS: &[Soc] = &[
 ];
 
 /// The nvgpu device nodes, any of which means the GPU is reachable.
-const NVGPU_NODES: &[&str] = &[
+pub(crate) const NVGPU_NODES: &[&str] = &[
     "/dev/nvhost-ctrl-gpu",
     "/dev/nvhost-gpu",
     "/dev/nvgpu/igpu0/ctrl",
@@ -208,26 +208,6 @@ pub fn refine(root: &Root, facts: &Facts, report: &mut Report) {
         });
     }
 
-    let nvgpu_nodes = NVGPU_NODES.iter().any(|n| root.exists(n));
-    let reachable = nvgpu_nodes || super::any_gpu_node(report);
-    if soc.is_some() && !reachable {
-        let in_container = report.platform.in_container;
-        report.findings.push(Finding::new(
-            super::TEGRA_GPU_NODES_MISSING,
-            Severity::Error,
-            format!(
-                "This is a Jetson ({}), but none of the integrated GPU's device nodes ({}, /dev/nvidia0 on Thor) exist{}, so CUDA reports no device.",
-                info.family.as_deref().unwrap_or("Tegra"),
-                NVGPU_NODES.join(", "),
-                if in_container { " in this container" } else { "" }
-            ),
-            if in_container {
-                "Start the container with the NVIDIA runtime, which mounts the Jetson's GPU nodes and L4T libraries (CSV mode): 'docker run --runtime nvidia' (or 'default-runtime: nvidia' in /etc/docker/daemon.json), or with CDI: 'sudo nvidia-ctk cdi generate --mode=csv --output=/etc/cdi/nvidia.yaml' then '--device nvidia.com/gpu=all'."
-            } else {
-                "Check that the GPU driver is loaded ('lsmod | grep -e nvgpu -e nvidia', 'sudo dmesg | grep -i gpu') and that the L4T packages match the kernel (reflash or 'sudo apt install --reinstall nvidia-l4t-kernel nvidia-l4t-core'); add the user to the 'video' and 'render' groups."
-            },
-        ));
-    }
     report.platform.details.tegra = Some(info);
 }
 
