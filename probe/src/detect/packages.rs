@@ -133,26 +133,49 @@ fn debian_tesla(name: &str) -> Option<&'static str> {
 
 /// The installed NVIDIA driver packages of a dpkg `status` file, in its order.
 pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
-    let mut out = Vec::new();
-    for stanza in status.split("\n\n") {
-        let field = |name: &str| {
-            stanza
-                .lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
-                .map(str::trim)
-        };
-        let (Some(pkg), Some(version)) = (field("Package"), field("Version")) else {
-            continue;
-        };
+    // One pass over the lines: most of a status file is other packages' descriptions, so only
+    // a stanza's `Package`, `Version` and `Status` lines are looked at, and a stanza whose name
+    // is no driver layer (that depends on the name alone) costs nothing more.
+    fn finish(
+        out: &mut Vec<DriverPackage>,
+        pkg: Option<&str>,
+        version: Option<&str>,
+        status: Option<&str>,
+    ) {
         // `Status: want flag status`; only `installed` counts (`half-configured` and the rest
         // are broken installs, `config-files` a removed package).
-        if field("Status").and_then(|s| s.split_whitespace().nth(2)) != Some("installed") {
-            continue;
-        }
-        if let Some(p) = classify(pkg, version) {
+        if let (Some(pkg), Some(version)) = (pkg, version)
+            && status.and_then(|s| s.split_whitespace().nth(2)) == Some("installed")
+            && let Some(p) = classify(pkg, version)
+        {
             out.push(p);
         }
     }
+    let mut out = Vec::new();
+    let (mut pkg, mut version, mut state) = (None, None, None);
+    let mut wanted = false;
+    for line in status.lines() {
+        if line.trim().is_empty() {
+            finish(&mut out, pkg.take(), version.take(), state.take());
+            wanted = false;
+            continue;
+        }
+        let value = |name: &str| {
+            line.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(':'))
+                .map(str::trim)
+        };
+        if let Some(p) = value("Package") {
+            wanted = classify(p, "").is_some();
+            pkg = wanted.then_some(p);
+        } else if !wanted {
+        } else if let Some(v) = value("Version") {
+            version = Some(v);
+        } else if let Some(v) = value("Status") {
+            state = Some(v);
+        }
+    }
+    finish(&mut out, pkg, version, state);
     out
 }
 
@@ -160,7 +183,10 @@ pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
 pub fn read(root: &Root) -> (Option<DriverPackagesInfo>, Source) {
     match root.read_bytes_whole(DPKG_STATUS, 64 << 20) {
         Ok(bytes) => {
-            let packages = parse_dpkg_status(&String::from_utf8_lossy(&bytes));
+            // Valid UTF-8 (the usual case) is not copied again.
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let packages = parse_dpkg_status(&text);
             let container_toolkit = packages
                 .iter()
                 .find(|p| p.name == "nvidia-container-toolkit")
