@@ -411,6 +411,21 @@ def nodes_missing_570():
     m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
 
 
+def rtx5090_570():
+    """An RTX 5090 (GB202, compute capability 12.0) on the 570 open driver, nodes present: CUDA
+    starts (CUDA 12.8); a cu124 wheel has no sm_120 code for it (issue 22)."""
+    m = Machine("rtx5090-open-570")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:01:00.0", 0x10DE, 0x2B85, 0x1458, 0x4198, 0x030000, 0xA1, driver="nvidia")
+    m.pci("0000:01:00.1", 0x10DE, 0x22E8, 0x1458, 0x4198, 0x040300, 0xA1, driver="snd_hda_intel")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04.2)", "OE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce RTX 5090", "GPU-9e1d2c3b-4a5f-4e6d-8c7b-0a1f2e3d4c5b", 0, firmware="570.195.03")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
+
+
 def legacy_470():
     m = Machine("legacy-k80-proprietary-470")
     m.kernel("5.15.0-125-generic", UBUNTU_2204_KERNEL.format(r="5.15.0-125-generic"))
@@ -1069,7 +1084,7 @@ def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
     for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, kernel_68_driver_545, nouveau, container_535,
-                 permission_denied_550, nodes_missing_570, legacy_470, pascal_on_590,
+                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590,
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,

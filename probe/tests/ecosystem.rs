@@ -469,6 +469,7 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
             "rtx4090-565-toolkit-wheels",
             "__cuda=12.7=0 __cuda_arch=8.9=0",
         ),
+        ("rtx5090-open-570", "__cuda=12.8=0 __cuda_arch=12.0=0"),
         ("wsl2-ldconfig-off", ""),
         ("wsl2-rtx4070", "__cuda=12.6=0 __cuda_arch=8.9=0"),
     ];

@@ -128,6 +128,7 @@ fn item(expression: &str, verdict: &str, reason: String) -> CheckItem {
         via: None,
         reason,
         parts: Vec::new(),
+        framework: None,
     }
 }
 

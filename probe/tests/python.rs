@@ -1,0 +1,256 @@
+//! `nvprobe check --python`: the fixture environments of `probe/tests/venvs` (written by
+//! `scripts/gen-venvs.py`: real `.dist-info` formats, the real nvcc-built `libconcat.so` as
+//! each framework's CUDA library) on the fixture machines.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+mod common;
+use common::{codes, copy_tree, fixture, nvprobe, scratch_dir};
+
+fn venv(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/venvs")
+        .join(name)
+}
+
+fn site(name: &str) -> PathBuf {
+    venv(name).join("lib/python3.12/site-packages")
+}
+
+/// `check --python PATH --json` on a fixture machine: the exit code and the JSON.
+fn check(machine: &str, path: &Path) -> (i32, Value) {
+    let out = nvprobe(&[
+        "--root",
+        fixture(machine).to_str().unwrap(),
+        "check",
+        "--no-sandbox",
+        "--json",
+        "--python",
+        path.to_str().unwrap(),
+    ]);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), json)
+}
+
+/// The one framework item of a check.
+fn framework(json: &Value) -> &Value {
+    let checks = json["check"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    assert_eq!(checks[0]["kind"], "python");
+    &checks[0]
+}
+
+fn part<'a>(item: &'a Value, name: &str) -> &'a Value {
+    item["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["part"] == name)
+        .unwrap_or_else(|| panic!("no part {name}: {item:#?}"))
+}
+
+#[test]
+fn python_torch_cu124_on_rtx5090_has_no_kernel_image() {
+    let (code, json) = check("rtx5090-open-570", &venv("torch-cu124"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    assert_eq!(item["expression"], "torch 2.5.1+cu124");
+    let f = &item["framework"];
+    assert_eq!(f["name"], "torch");
+    assert_eq!(f["version"], "2.5.1+cu124");
+    assert_eq!(f["cuda"], "12.4");
+    assert_eq!(f["cuda_from"], "torch/version.py");
+    assert!(
+        f["libraries"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("torch/lib/libtorch_cuda.so")
+    );
+    assert!(
+        f["cuda_wheels"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("nvidia-cuda-runtime-cu12 12.4.127"))
+    );
+    assert_eq!(f["missing_wheels"], Value::Array(Vec::new()));
+    // The runtime runs (CUDA 12.4 on the 570 driver's 12.8); the kernels do not: no sm_120.
+    assert_eq!(part(item, "runtime")["verdict"], "satisfied");
+    assert_eq!(part(item, "kernels")["verdict"], "not-satisfied");
+    let reason = item["reason"].as_str().unwrap();
+    assert!(reason.contains("no kernel image is available"), "{reason}");
+    assert!(reason.contains("compute capability 12.0"), "{reason}");
+    assert!(codes(&json).contains(&"arch-missing-from-binary".to_owned()));
+    assert_eq!(json["check"]["verdict"], "not-satisfied");
+}
+
+#[test]
+fn python_torch_cu124_on_h100_runs() {
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("torch-cu124"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let reason = item["reason"].as_str().unwrap();
+    assert!(reason.contains("SASS sm_90"), "{reason}");
+    assert!(reason.contains("(CUDA 12.4)"), "{reason}");
+}
+
+#[test]
+fn python_torch_cu130_on_570_runtime_too_new() {
+    let (code, json) = check("mixed-a4000-rtx4090-570", &venv("torch-cu130"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    assert_eq!(item["framework"]["cuda"], "13.0");
+    assert_eq!(
+        item["framework"]["cuda_wheels"],
+        serde_json::json!(["nvidia-cuda-runtime 13.0.96"])
+    );
+    assert_eq!(part(item, "runtime")["verdict"], "not-satisfied");
+    let reason = item["reason"].as_str().unwrap();
+    assert!(reason.contains("cudaErrorInsufficientDriver"), "{reason}");
+    assert!(reason.contains("(CUDA 13.0)"), "{reason}");
+    assert!(reason.contains("CUDA 12.8"), "{reason}");
+    assert!(codes(&json).contains(&"cuda-runtime-too-new".to_owned()));
+}
+
+#[test]
+fn python_torch_cpu_only_is_its_own_verdict() {
+    let (code, json) = check("rtx5090-open-570", &venv("torch-cpu"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "cpu-only");
+    assert_eq!(json["check"]["verdict"], "cpu-only");
+    assert_eq!(item["framework"]["cuda"], Value::Null);
+    assert_eq!(item["framework"]["libraries"], Value::Array(Vec::new()));
+    assert!(item["parts"].is_null());
+    let text = nvprobe(&[
+        "--root",
+        fixture("rtx5090-open-570").to_str().unwrap(),
+        "check",
+        "--no-sandbox",
+        "--python",
+        venv("torch-cpu").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.starts_with("CPU only: torch 2.5.1+cpu"), "{text}");
+}
+
+#[test]
+fn python_jax_with_cuda_plugins() {
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("jax-cuda12"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    assert_eq!(item["framework"]["name"], "jax");
+    assert_eq!(item["framework"]["cuda"], "12");
+    assert!(
+        item["framework"]["libraries"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("jax_plugins/xla_cuda12/xla_cuda_plugin.so")
+    );
+    let (code, json) = check("rtx5090-open-570", &venv("jax-cuda12"));
+    assert_eq!(code, 1);
+    assert_eq!(framework(&json)["verdict"], "not-satisfied");
+}
+
+#[test]
+fn python_cupy_cuda12x() {
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("cupy-cuda12x"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["expression"], "cupy-cuda12x 13.3.0");
+    assert_eq!(item["framework"]["cuda"], "12");
+    assert_eq!(item["framework"]["cuda_from"], "the package name");
+}
+
+/// The venv, its site-packages and its interpreter give the same answer; the interpreter is
+/// a link to a base interpreter that need not exist here (it is never run).
+#[test]
+fn python_venv_site_packages_and_interpreter_agree() {
+    let answer = |p: &Path| {
+        let (code, json) = check("rtx5090-open-570", p);
+        (code, framework(&json)["verdict"].clone())
+    };
+    let want = answer(&venv("torch-cu124"));
+    assert_eq!(answer(&site("torch-cu124")), want);
+    assert_eq!(answer(&venv("torch-cu124").join("bin/python")), want);
+    assert_eq!(answer(&venv("torch-cu124").join("bin/python3")), want);
+}
+
+#[test]
+fn python_no_framework_and_usage_errors() {
+    let (code, json) = check("rtx5090-open-570", &venv("no-framework"));
+    assert_eq!(code, 1);
+    assert_eq!(framework(&json)["verdict"], "no-cuda-code");
+    let out = nvprobe(&[
+        "--root",
+        fixture("rtx5090-open-570").to_str().unwrap(),
+        "check",
+        "--python",
+        "/nonexistent/venv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--python"));
+}
+
+/// A library that is a link out of the environment is not read, and the verdict is unknown,
+/// never satisfied, even on a machine where the real library would run.
+#[test]
+fn python_links_out_of_the_venv_are_not_followed() {
+    let dir = scratch_dir("python", "escape");
+    copy_tree(&venv("torch-cu124"), &dir);
+    let lib = dir.join("lib/python3.12/site-packages/torch/lib/libtorch_cuda.so");
+    let outside = dir.join("outside.so");
+    std::fs::rename(&lib, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &lib).unwrap();
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a link out of the environment"),
+        "{item:#}"
+    );
+    // A RECORD cut by a hostile writer: a path with `..` is never joined.
+    std::fs::remove_file(&lib).unwrap();
+    std::fs::rename(&outside, &lib).unwrap();
+    let record = dir.join("lib/python3.12/site-packages/torch-2.5.1+cu124.dist-info/RECORD");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(
+        &record,
+        text + "torch/lib/../../../../../../etc/libcuda_evil.so,,\n",
+    )
+    .unwrap();
+    let (_, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(framework(&json)["verdict"], "unknown");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With the sandbox on (the default), the environment is read all the same.
+#[test]
+fn python_under_the_sandbox() {
+    let out = nvprobe(&[
+        "--root",
+        fixture("bare-metal-h100x8-open-580").to_str().unwrap(),
+        "check",
+        "--json",
+        "--python",
+        venv("torch-cu124").to_str().unwrap(),
+    ]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{json:#}");
+    assert_eq!(framework(&json)["verdict"], "satisfied");
+}
