@@ -989,6 +989,23 @@ fn documents() -> Vec<(String, Value)> {
         "check --binary".to_owned(),
         serde_json::from_str(&out).unwrap(),
     ));
+    // check --python: a framework with its parts, and a CPU-only one.
+    let venvs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/venvs");
+    for venv in ["torch-cu124", "torch-cpu"] {
+        let (_, out) = run(
+            "rtx5090-open-570",
+            &[
+                "check",
+                "--python",
+                venvs.join(venv).to_str().unwrap(),
+                "--json",
+            ],
+        );
+        docs.push((
+            format!("check --python {venv}"),
+            serde_json::from_str(&out).unwrap(),
+        ));
+    }
     let mut r = nvprobe::probe(&nvprobe::Options::new(nvprobe::root::Root::at(fixture(
         "bare-metal-h100x8-open-580",
     ))));
@@ -1097,7 +1114,7 @@ fn ecosystem_schema_matches_the_rust_types() {
     let root = schema();
     let optional: BTreeMap<&str, BTreeSet<&str>> = [
         ("$", BTreeSet::from(["check"])),
-        ("CheckItem", BTreeSet::from(["parts"])),
+        ("CheckItem", BTreeSet::from(["parts", "framework"])),
         (
             "Platform",
             BTreeSet::from([

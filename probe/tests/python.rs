@@ -1,6 +1,11 @@
 //! `nvprobe check --python`: the fixture environments of `probe/tests/venvs` (written by
 //! `scripts/gen-venvs.py`: real `.dist-info` formats, the real nvcc-built `libconcat.so` as
 //! each framework's CUDA library) on the fixture machines.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 

@@ -123,7 +123,7 @@ fn read_in(dir: &Path, rel: &str, limit: u64) -> Result<(Vec<u8>, bool), String>
 /// `dir/rel` when it (after symlinks) is a regular file inside `dir`.
 fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
     if rel.split('/').any(|c| c == ".." || c.is_empty()) || rel.starts_with('/') {
-        return Err(format!("{}: a path outside the environment", rel));
+        return Err(format!("{rel}: a path outside the environment"));
     }
     let path = dir.join(rel);
     let meta = fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -274,12 +274,23 @@ fn record_paths(record: &str) -> Vec<String> {
 
 fn is_shared_lib(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
-    file.ends_with(".so") || file.contains(".so.")
+    Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("so"))
+        || file.contains(".so.")
 }
 
-/// `cuda = '12.4'` or `cuda: Optional[str] = '12.4'` in `torch/version.py`: `Some(Some(..))`;
-/// `None` there: `Some(None)`; no such line: `None`.
-fn torch_version_py_cuda(text: &str) -> Option<Option<String>> {
+/// What `torch/version.py` says of CUDA.
+#[derive(Debug, PartialEq, Eq)]
+enum PyCuda {
+    /// `cuda = '12.4'` or `cuda: Optional[str] = '12.4'`.
+    Version(String),
+    /// `cuda: Optional[str] = None`: a build without CUDA.
+    NoCuda,
+}
+
+/// The `cuda` line of `torch/version.py`; `None` when it has none.
+fn torch_version_py_cuda(text: &str) -> Option<PyCuda> {
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("cuda") else {
             continue;
@@ -289,10 +300,10 @@ fn torch_version_py_cuda(text: &str) -> Option<Option<String>> {
         }
         let value = rest.split_once('=')?.1.trim();
         if value == "None" {
-            return Some(None);
+            return Some(PyCuda::NoCuda);
         }
         let v = value.trim_matches(|c| c == '\'' || c == '"');
-        return Some(Some(v.to_owned()));
+        return Some(PyCuda::Version(v.to_owned()));
     }
     None
 }
@@ -363,6 +374,9 @@ pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, Str
     Ok(env)
 }
 
+/// Chooses a framework's CUDA libraries among the paths of its `RECORD`.
+type Pick = dyn Fn(&str) -> bool;
+
 /// The frameworks among `all`, the distributions of `site`.
 fn frameworks_in(site: &Path, all: &[Dist], out: &mut Vec<Framework>) {
     let find = |name: &str| all.iter().find(|d| d.name == name);
@@ -371,7 +385,7 @@ fn frameworks_in(site: &Path, all: &[Dist], out: &mut Vec<Framework>) {
         .filter(|d| d.name.starts_with("nvidia-"))
         .collect();
     // torch and the frameworks whose CUDA libraries are their own files.
-    let simple: [(&str, &dyn Fn(&str) -> bool); 5] = [
+    let simple: [(&str, &Pick); 5] = [
         ("torch", &|p: &str| {
             p.starts_with("torch/lib/") && p.contains("cuda") && is_shared_lib(p)
         }),
@@ -456,7 +470,7 @@ fn framework(
     main: &Dist,
     dists: &[&Dist],
     wheels: &[&Dist],
-    pick: &dyn Fn(&str) -> bool,
+    pick: &Pick,
 ) -> Framework {
     let mut problems = Vec::new();
     let mut libraries = Vec::new();
@@ -515,15 +529,15 @@ fn torch_cuda(site: &Path, d: &Dist, f: &mut Framework) {
     };
     let tag = local_tag_cuda(&d.version);
     match (from_py, tag) {
-        (Some(Some(cuda)), _) => {
+        (Some(PyCuda::Version(cuda)), _) => {
             f.info.cuda = Some(cuda);
             f.info.cuda_from = "torch/version.py".to_owned();
         }
-        (Some(None), Some(Ok(cuda))) => f.problems.push(format!(
+        (Some(PyCuda::NoCuda), Some(Ok(cuda))) => f.problems.push(format!(
             "torch/version.py says no CUDA, and the version {} says CUDA {cuda}",
             d.version
         )),
-        (Some(None), _) => {
+        (Some(PyCuda::NoCuda), _) => {
             f.info.cuda_from = "torch/version.py".to_owned();
             f.cpu_only = Some(format!(
                 "torch {} is a build without CUDA (torch/version.py: cuda = None): it runs on the \
@@ -682,15 +696,15 @@ mod tests {
         assert_eq!(local_tag_cuda("2.5.1"), None);
         assert_eq!(
             torch_version_py_cuda("__version__ = '2.5.1+cu124'\ncuda: Optional[str] = '12.4'\n"),
-            Some(Some("12.4".to_owned()))
+            Some(PyCuda::Version("12.4".to_owned()))
         );
         assert_eq!(
             torch_version_py_cuda("cuda = '11.8'\n"),
-            Some(Some("11.8".to_owned()))
+            Some(PyCuda::Version("11.8".to_owned()))
         );
         assert_eq!(
             torch_version_py_cuda("cuda: Optional[str] = None\n"),
-            Some(None)
+            Some(PyCuda::NoCuda)
         );
         assert_eq!(torch_version_py_cuda("cudnn = 9\n"), None);
     }
