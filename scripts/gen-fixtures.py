@@ -458,6 +458,21 @@ def pascal_on_590():
     m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("590.44.01")))
 
 
+def pascal_580():
+    """A GTX 1080 Ti (Pascal, 6.1) on the proprietary 580 driver, the last branch for Pascal:
+    CUDA 13.0 starts, but PyTorch's cu128 and cu13x builds carry no sm_6x code; cu126 does
+    (issue 22)."""
+    m = Machine("pascal-gtx1080ti-580")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:01:00.0", 0x10DE, 0x1B06, 0x10DE, 0x120F, 0x030000, 0xA1, driver="nvidia", parent="pci0000:00/0000:00:01.0")
+    m.nvidia_driver("580.95.05", "NVIDIA UNIX x86_64 Kernel Module  580.95.05  Tue Sep 23 09:39:10 UTC 2025",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "POE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce GTX 1080 Ti", "GPU-3b1c5d7e-9f20-4a6b-8c1d-2e3f4a5b6c7d", 0, vbios="86.02.39.00.01")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("580.95.05")))
+
+
 def mismatch_550():
     """Driver packages upgraded to 550.107.02, the 550.90.07 module still loaded: NVML says
     'Driver/library version mismatch' (oddmario/NVIDIA-Ubuntu-Driver-Guide#4)."""
@@ -1084,7 +1099,7 @@ def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
     for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, kernel_68_driver_545, nouveau, container_535,
-                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590,
+                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590, pascal_580,
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,

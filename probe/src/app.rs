@@ -431,6 +431,7 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Conda => x::conda_json(report),
             ExportFormat::WheelVariant => x::wheel_variant_json(report),
             ExportFormat::Overrides => x::overrides_json(report),
+            ExportFormat::Uv => x::uv_json(report),
         };
         x::json_text(&value)
     } else {
@@ -439,6 +440,7 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Conda => x::conda(report),
             ExportFormat::WheelVariant => x::wheel_variant(report),
             ExportFormat::Overrides => x::overrides(report),
+            ExportFormat::Uv => x::uv(report),
         }
     }
 }

@@ -280,7 +280,8 @@ Examples:
   nvprobe export --format conda
   nvprobe export --format wheel-variant
   eval \"$(nvprobe export --format overrides)\"   # then: pixi install, conda create, uv pip install
-  nvprobe export --format conda --json";
+  nvprobe export --format conda --json
+  eval \"$(nvprobe export --format uv)\" && uv pip install torch";
 
 /// `nvprobe export`.
 #[derive(Debug, Args)]
@@ -306,6 +307,9 @@ pub enum ExportFormat {
     /// `UV_CUDA_DRIVER_VERSION`, `CONDA_OVERRIDE_CUDA`, `CONDA_OVERRIDE_CUDA_ARCH`,
     /// `NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION`, `NV_VARIANT_PROVIDER_FORCE_SM_ARCH`.
     Overrides,
+    /// `UV_TORCH_BACKEND=cuXYZ` (or `cpu`): the PyTorch CUDA build that runs here, from the
+    /// driver's CUDA version and every usable GPU's compute capability (`data/torch-builds.tsv`).
+    Uv,
 }
 
 impl ExportFormat {
@@ -316,6 +320,7 @@ impl ExportFormat {
             Self::Conda => "conda",
             Self::WheelVariant => "wheel-variant",
             Self::Overrides => "overrides",
+            Self::Uv => "uv",
         }
     }
 }

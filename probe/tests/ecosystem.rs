@@ -463,6 +463,7 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("no-gpu", ""),
         ("nodes-missing-rtx5090-open-570", ""),
         ("nouveau", ""),
+        ("pascal-gtx1080ti-580", "__cuda=13.0=0 __cuda_arch=6.1=0"),
         ("pascal-unbound-open-590", ""),
         ("permission-denied-l40s-open-550", ""),
         (

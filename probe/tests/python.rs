@@ -259,3 +259,145 @@ fn python_under_the_sandbox() {
     assert_eq!(out.status.code(), Some(0), "{json:#}");
     assert_eq!(framework(&json)["verdict"], "satisfied");
 }
+
+/// `export --format uv` on every fixture machine: the backend, and why.
+#[test]
+fn python_export_uv_on_every_fixture_machine() {
+    let want: &[(&str, Option<&str>, &str)] = &[
+        (
+            "bare-metal-h100x8-open-580",
+            Some("cu130"),
+            "runs the CUDA 13.0 build natively",
+        ),
+        (
+            "compat-geforce-rtx4090-550",
+            Some("cpu"),
+            "CUDA cannot start here",
+        ),
+        (
+            "container-a100-proprietary-535",
+            Some("cpu"),
+            "no libcuda.so.1",
+        ),
+        (
+            "container-gpu-manager-570",
+            Some("cu128"),
+            "compute capability 9.0",
+        ),
+        // cuda-compat 12.9 under the 535 driver: its CUDA 12.9 runs cu129 natively.
+        (
+            "container-h100-535-compat-12.9",
+            Some("cu129"),
+            "gives CUDA 12.9",
+        ),
+        ("container-hami-580-cuda11", Some("cu130"), "CUDA 13.0"),
+        ("container-missing-nodes", Some("cpu"), "device nodes"),
+        ("container-no-gpu-injected", Some("cpu"), "device nodes"),
+        ("container-visible-subset", Some("cu128"), "CUDA 12.8"),
+        ("dkms-no-headers-550", Some("cpu"), "not loaded"),
+        (
+            "dkms-secure-boot-mok-not-enrolled",
+            Some("cpu"),
+            "not loaded",
+        ),
+        (
+            "dpkg-desktop-flavour-orphans-570",
+            Some("cu128"),
+            "CUDA 12.8",
+        ),
+        ("dpkg-split-branch-530-535", Some("cpu"), "another release"),
+        ("gvisor-h100", Some("cu130"), "CUDA 13.0"),
+        ("gvisor-no-nvproxy", Some("cpu"), "not usable"),
+        ("hgx-h100-no-fabricmanager-570", Some("cpu"), "fabric"),
+        // PyTorch's table is x86-64's: nothing is pinned on a Jetson.
+        ("jetson-orin-container-no-runtime", None, "not x86-64"),
+        ("jetson-orin-l4t-36", None, "not x86-64"),
+        ("kernel-6.8-driver-545-no-module", Some("cpu"), "not loaded"),
+        ("kernel-update-no-dkms", Some("cpu"), "not loaded"),
+        // CUDA 11.4 runs none of the CUDA 12/13 builds, and none carries sm_37.
+        (
+            "legacy-k80-proprietary-470",
+            Some("cpu"),
+            "compute capability 3.7",
+        ),
+        ("mismatch-l40s-550", Some("cpu"), "another release"),
+        (
+            "mixed-a4000-rtx4090-570",
+            Some("cu128"),
+            "compute capability 8.6, 8.9",
+        ),
+        ("no-gpu", Some("cpu"), "no NVIDIA driver"),
+        (
+            "nodes-missing-rtx5090-open-570",
+            Some("cpu"),
+            "device nodes",
+        ),
+        ("nouveau", Some("cpu"), "no NVIDIA driver"),
+        // Pascal on 580: CUDA 13.0 starts, but only cu126 carries sm_60 (uv's driver-only
+        // pick, cu130, would have no kernel for it).
+        (
+            "pascal-gtx1080ti-580",
+            Some("cu126"),
+            "compute capability 6.1",
+        ),
+        (
+            "pascal-unbound-open-590",
+            Some("cpu"),
+            "no GPU here that CUDA can use",
+        ),
+        (
+            "permission-denied-l40s-open-550",
+            Some("cpu"),
+            "may not open",
+        ),
+        // 565 gives CUDA 12.7: cu126 natively, rather than cu128 by minor-version compatibility.
+        (
+            "rtx4090-565-toolkit-wheels",
+            Some("cu126"),
+            "runs the CUDA 12.6 build natively",
+        ),
+        // An RTX 5090 on 570: cu128 carries sm_120 (cu126 does not; cu13x needs R580).
+        ("rtx5090-open-570", Some("cu128"), "compute capability 12.0"),
+        ("wsl2-ldconfig-off", Some("cpu"), "not usable"),
+        ("wsl2-rtx4070", Some("cu126"), "CUDA 12.6"),
+    ];
+    let machines: Vec<String> = std::fs::read_dir(common::fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        want.len(),
+        machines.len(),
+        "a fixture without an expectation"
+    );
+    for (m, backend, why) in want {
+        let root = fixture(m);
+        let out = nvprobe(&["--root", root.to_str().unwrap(), "export", "--format", "uv"]);
+        assert_eq!(out.status.code(), Some(0), "{m}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let pinned = text
+            .lines()
+            .find_map(|l| l.strip_prefix("UV_TORCH_BACKEND="));
+        assert_eq!(pinned, *backend, "{m}: {text}");
+        assert!(text.contains(why), "{m}: {text}");
+        if let Some(b) = backend {
+            assert!(
+                text.contains(&format!(
+                    "# pip: --index-url https://download.pytorch.org/whl/{b}\n"
+                )),
+                "{m}: {text}"
+            );
+        }
+        let out = nvprobe(&[
+            "--root",
+            root.to_str().unwrap(),
+            "export",
+            "--format",
+            "uv",
+            "--json",
+        ]);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["UV_TORCH_BACKEND"].as_str(), *backend, "{m}");
+        assert!(json["reason"].as_str().unwrap().contains(why), "{m}");
+    }
+}
