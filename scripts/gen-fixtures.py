@@ -473,6 +473,20 @@ def pascal_580():
     m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("580.95.05")))
 
 
+def h100_535():
+    """An H100 PCIe on the 535 proprietary driver (CUDA 12.2), bare metal: a cu128 wheel's
+    CUDA 12.8 runtime runs through minor-version compatibility only (issue 22)."""
+    m = Machine("h100-pcie-proprietary-535")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:17:00.0", 0x10DE, 0x2331, 0x10DE, 0x1626, 0x030200, 0xA1, driver="nvidia", parent="pci0000:16/0000:16:02.0")
+    m.nvidia_driver("535.230.02", "NVIDIA UNIX x86_64 Kernel Module  535.230.02  Fri Dec 20 01:53:41 UTC 2024",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "POE")
+    m.gpu_information("0000:17:00.0", "NVIDIA H100 PCIe", "GPU-6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d", 0, vbios="96.00.30.00.01")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("535.230.02")))
+
+
 def mismatch_550():
     """Driver packages upgraded to 550.107.02, the 550.90.07 module still loaded: NVML says
     'Driver/library version mismatch' (oddmario/NVIDIA-Ubuntu-Driver-Guide#4)."""
@@ -1099,7 +1113,7 @@ def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
     for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, kernel_68_driver_545, nouveau, container_535,
-                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590, pascal_580,
+                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590, pascal_580, h100_535,
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,

@@ -125,6 +125,10 @@ def main():
     # torch 2.9.0+cu130 from download.pytorch.org/whl/cu130: the CUDA 13 wheels have no -cu13
     # suffix (nvidia-cuda-runtime 13.0.96, its libraries in nvidia/cu13/lib).
     torch_venv("torch-cu130", "2.9.0+cu130", "13.0", LIB13, [("nvidia-cuda-runtime", "13.0.96")])
+    # torch 2.9.0+cu128: its CUDA 12 wheels as torch 2.9.0's METADATA requires them (trimmed
+    # to the runtime and cuBLAS).
+    torch_venv("torch-cu128", "2.9.0+cu128", "12.8", LIB12,
+               [("nvidia-cuda-runtime-cu12", "12.8.90"), ("nvidia-cublas-cu12", "12.8.4.1")])
     torch_venv("torch-cpu", "2.5.1+cpu", None, None, [])
     # jax with its CUDA 12 plugins: the XLA plugin carries the GPU code; the CUDA wheels are
     # the plugin's `with-cuda` extra.

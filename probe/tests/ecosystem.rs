@@ -449,6 +449,10 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("dpkg-split-branch-530-535", ""),
         ("gvisor-h100", "__cuda=13.0=0 __cuda_arch=9.0=0"),
         ("gvisor-no-nvproxy", ""),
+        (
+            "h100-pcie-proprietary-535",
+            "__cuda=12.2=0 __cuda_arch=9.0=0",
+        ),
         ("hgx-h100-no-fabricmanager-570", ""),
         ("jetson-orin-container-no-runtime", ""),
         ("jetson-orin-l4t-36", "__cuda=12.6=0 __cuda_arch=8.7=0"),

@@ -127,6 +127,24 @@ fn python_torch_cu130_on_570_runtime_too_new() {
     assert!(codes(&json).contains(&"cuda-runtime-too-new".to_owned()));
 }
 
+/// A cu128 wheel on a 535 driver (CUDA 12.2): it runs, through minor-version compatibility,
+/// with the warning that PTX JIT and newer APIs fail.
+#[test]
+fn python_torch_cu128_on_535_runs_through_minor_version_compat() {
+    let (code, json) = check("h100-pcie-proprietary-535", &venv("torch-cu128"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let runtime = part(item, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("through minor-version compatibility"),
+        "{runtime}"
+    );
+    assert!(runtime.contains("(CUDA 12.8)"), "{runtime}");
+    assert!(runtime.contains("CUDA 12.2"), "{runtime}");
+    assert!(codes(&json).contains(&"cuda-minor-version-compat".to_owned()));
+}
+
 #[test]
 fn python_torch_cpu_only_is_its_own_verdict() {
     let (code, json) = check("rtx5090-open-570", &venv("torch-cpu"));
@@ -308,6 +326,13 @@ fn python_export_uv_on_every_fixture_machine() {
         ("dpkg-split-branch-530-535", Some("cpu"), "another release"),
         ("gvisor-h100", Some("cu130"), "CUDA 13.0"),
         ("gvisor-no-nvproxy", Some("cpu"), "not usable"),
+        // 535 gives CUDA 12.2: no build is native; cu129 runs through minor-version
+        // compatibility and carries sm_90.
+        (
+            "h100-pcie-proprietary-535",
+            Some("cu129"),
+            "CUDA 12.9 build through minor-version compatibility",
+        ),
         ("hgx-h100-no-fabricmanager-570", Some("cpu"), "fabric"),
         // PyTorch's table is x86-64's: nothing is pinned on a Jetson.
         ("jetson-orin-container-no-runtime", None, "not x86-64"),
