@@ -426,3 +426,27 @@ fn python_export_uv_on_every_fixture_machine() {
         assert!(json["reason"].as_str().unwrap().contains(why), "{m}");
     }
 }
+
+/// A FIFO where `torch/version.py` should be is not opened (it would block): the verdict is
+/// unknown, and the run ends.
+#[test]
+fn python_a_fifo_is_not_opened() {
+    let dir = scratch_dir("python", "fifo");
+    copy_tree(&venv("torch-cu124"), &dir);
+    let version = dir.join("lib/python3.12/site-packages/torch/version.py");
+    std::fs::remove_file(&version).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&version).status();
+    if !made.is_ok_and(|s| s.success()) {
+        println!("skipped: no mkfifo");
+        return;
+    }
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown", "{item:#}");
+    assert!(
+        item["reason"].as_str().unwrap().contains("not a file"),
+        "{item:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
