@@ -411,6 +411,21 @@ def nodes_missing_570():
     m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
 
 
+def rtx5090_570():
+    """An RTX 5090 (GB202, compute capability 12.0) on the 570 open driver, nodes present: CUDA
+    starts (CUDA 12.8); a cu124 wheel has no sm_120 code for it (issue 22)."""
+    m = Machine("rtx5090-open-570")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:01:00.0", 0x10DE, 0x2B85, 0x1458, 0x4198, 0x030000, 0xA1, driver="nvidia")
+    m.pci("0000:01:00.1", 0x10DE, 0x22E8, 0x1458, 0x4198, 0x040300, 0xA1, driver="snd_hda_intel")
+    m.nvidia_driver("570.195.03", "NVIDIA UNIX Open Kernel Module for x86_64  570.195.03  Release Build  (dvs-builder@U22-I3-H04-03-1)  Sat Sep 20 00:47:16 UTC 2025",
+                    "gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04.2)", "OE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce RTX 5090", "GPU-9e1d2c3b-4a5f-4e6d-8c7b-0a1f2e3d4c5b", 0, firmware="570.195.03")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("570.195.03")))
+
+
 def legacy_470():
     m = Machine("legacy-k80-proprietary-470")
     m.kernel("5.15.0-125-generic", UBUNTU_2204_KERNEL.format(r="5.15.0-125-generic"))
@@ -441,6 +456,35 @@ def pascal_on_590():
     m.write("/dev/null", "type=char\nmajor=1\nminor=3\nmode=0666\nuid=0\ngid=0\nopen=ok\n")
     m.lib_modules("6.8.0-49-generic", "updates/dkms")
     m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("590.44.01")))
+
+
+def pascal_580():
+    """A GTX 1080 Ti (Pascal, 6.1) on the proprietary 580 driver, the last branch for Pascal:
+    CUDA 13.0 starts, but PyTorch's cu128 and cu13x builds carry no sm_6x code; cu126 does
+    (issue 22)."""
+    m = Machine("pascal-gtx1080ti-580")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:01:00.0", 0x10DE, 0x1B06, 0x10DE, 0x120F, 0x030000, 0xA1, driver="nvidia", parent="pci0000:00/0000:00:01.0")
+    m.nvidia_driver("580.95.05", "NVIDIA UNIX x86_64 Kernel Module  580.95.05  Tue Sep 23 09:39:10 UTC 2025",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "POE")
+    m.gpu_information("0000:01:00.0", "NVIDIA GeForce GTX 1080 Ti", "GPU-3b1c5d7e-9f20-4a6b-8c1d-2e3f4a5b6c7d", 0, vbios="86.02.39.00.01")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("580.95.05")))
+
+
+def h100_535():
+    """An H100 PCIe on the 535 proprietary driver (CUDA 12.2), bare metal: a cu128 wheel's
+    CUDA 12.8 runtime runs through minor-version compatibility only (issue 22)."""
+    m = Machine("h100-pcie-proprietary-535")
+    bare_ubuntu(m, "6.8.0-49-generic")
+    m.pci("0000:17:00.0", 0x10DE, 0x2331, 0x10DE, 0x1626, 0x030200, 0xA1, driver="nvidia", parent="pci0000:16/0000:16:02.0")
+    m.nvidia_driver("535.230.02", "NVIDIA UNIX x86_64 Kernel Module  535.230.02  Fri Dec 20 01:53:41 UTC 2024",
+                    "gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)", "POE")
+    m.gpu_information("0000:17:00.0", "NVIDIA H100 PCIe", "GPU-6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d", 0, vbios="96.00.30.00.01")
+    m.nvidia_nodes([0])
+    m.lib_modules("6.8.0-49-generic", "updates/dkms")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("535.230.02")))
 
 
 def mismatch_550():
@@ -1069,7 +1113,7 @@ def main():
     if not os.path.isdir(os.path.join(OUT, "..")):
         sys.exit("run from the workspace: tests/ not found")
     for make in (h100x8_open_580, no_gpu, kernel_update_no_dkms, kernel_68_driver_545, nouveau, container_535,
-                 permission_denied_550, nodes_missing_570, legacy_470, pascal_on_590,
+                 permission_denied_550, nodes_missing_570, rtx5090_570, legacy_470, pascal_on_590, pascal_580, h100_535,
                  mismatch_550, container_h100_compat, compat_on_geforce, hgx_no_fabric_manager,
                  wheels_565, wsl2_rtx4070, wsl2_ldconfig_off, gvisor_h100, gvisor_no_nvproxy,
                  jetson_orin_l4t_36, jetson_orin_container_no_runtime, container_visible_subset,

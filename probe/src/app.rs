@@ -251,8 +251,10 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
     // `nvprobe check`: arguments are validated before anything is probed.
     let check = match &cli.command {
         Some(Command::Check(args)) => {
+            let deadline = crate::cudabin::Deadline::after(started, opts.timeout);
             match crate::doctor::CheckRequest::new(args.cuda.as_deref(), args.require.as_deref())
                 .and_then(|req| req.with_binaries(&args.binary))
+                .and_then(|req| req.with_python(&args.python, deadline))
             {
                 // Reading the binaries stops at the run's deadline, like the probe.
                 Ok(req) => Some(crate::doctor::CheckRequest {
@@ -307,7 +309,19 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
                     .iter()
                     .filter_map(|p| std::fs::canonicalize(p).ok()),
             );
+            let python_libs: Vec<std::path::PathBuf> = req
+                .python
+                .iter()
+                .flat_map(crate::doctor::python::PythonEnv::libraries)
+                .collect();
+            policy.read.extend(
+                req.python
+                    .iter()
+                    .flat_map(|env| env.site_packages.iter())
+                    .filter_map(|p| std::fs::canonicalize(p).ok()),
+            );
             crate::cudabin::wheel::look_above(&req.binaries);
+            crate::cudabin::wheel::look_above(&python_libs);
         }
         crate::sys::sandbox::apply(&policy)
     };
@@ -417,6 +431,7 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Conda => x::conda_json(report),
             ExportFormat::WheelVariant => x::wheel_variant_json(report),
             ExportFormat::Overrides => x::overrides_json(report),
+            ExportFormat::Uv => x::uv_json(report),
         };
         x::json_text(&value)
     } else {
@@ -425,6 +440,7 @@ fn export(report: &Report, format: ExportFormat, json: bool) -> String {
             ExportFormat::Conda => x::conda(report),
             ExportFormat::WheelVariant => x::wheel_variant(report),
             ExportFormat::Overrides => x::overrides(report),
+            ExportFormat::Uv => x::uv(report),
         }
     }
 }

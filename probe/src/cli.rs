@@ -140,6 +140,7 @@ Examples:
   nvprobe --json                           the same as one JSON object (nvprobe schema)
   nvprobe check --cuda 12.8                will a CUDA 12.8 build run here? (exit 0/1)
   nvprobe check --binary .venv/lib         will these CUDA programs run here?
+  nvprobe check --python .venv             will this venv's torch/jax/cupy run here?
   nvprobe labels                           Kubernetes node labels (NFD feature file)
   nvprobe export --format conda            __cuda and __cuda_arch for conda and pixi
   nvprobe capture --out bundle             a bug-report bundle that --root replays
@@ -248,6 +249,8 @@ Examples:
   nvprobe check --cuda 12.8
   nvprobe check --require 'cuda>=12.4 brand=tesla,driver>=535,driver<536'
   nvprobe check --binary /opt/venv/lib/python3.12/site-packages/torch/lib
+  nvprobe check --python .venv
+  nvprobe check --python .venv/bin/python --json | jq '.check.checks[].framework'
   NVIDIA_REQUIRE_CUDA='cuda>=12.6' nvprobe check
   nvprobe check --cuda 13.0 --json | jq .check.verdict";
 
@@ -277,7 +280,8 @@ Examples:
   nvprobe export --format conda
   nvprobe export --format wheel-variant
   eval \"$(nvprobe export --format overrides)\"   # then: pixi install, conda create, uv pip install
-  nvprobe export --format conda --json";
+  nvprobe export --format conda --json
+  eval \"$(nvprobe export --format uv)\" && uv pip install torch";
 
 /// `nvprobe export`.
 #[derive(Debug, Args)]
@@ -303,6 +307,9 @@ pub enum ExportFormat {
     /// `UV_CUDA_DRIVER_VERSION`, `CONDA_OVERRIDE_CUDA`, `CONDA_OVERRIDE_CUDA_ARCH`,
     /// `NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION`, `NV_VARIANT_PROVIDER_FORCE_SM_ARCH`.
     Overrides,
+    /// `UV_TORCH_BACKEND=cuXYZ` (or `cpu`): the PyTorch CUDA build that runs here, from the
+    /// driver's CUDA version and every usable GPU's compute capability (`data/torch-builds.tsv`).
+    Uv,
 }
 
 impl ExportFormat {
@@ -313,6 +320,7 @@ impl ExportFormat {
             Self::Conda => "conda",
             Self::WheelVariant => "wheel-variant",
             Self::Overrides => "overrides",
+            Self::Uv => "uv",
         }
     }
 }
@@ -399,6 +407,14 @@ pub struct CheckArgs {
     /// GPU (SASS for its compute capability, or PTX the driver can JIT). Repeat or list several.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     pub binary: Vec<PathBuf>,
+
+    /// Python environments whose CUDA frameworks must run here: a virtual environment, a
+    /// site-packages directory, or an interpreter (never run). One verdict per framework found
+    /// (torch, jax with its CUDA plugins, cupy, tensorflow, onnxruntime-gpu, vllm,
+    /// paddlepaddle-gpu), from its `.dist-info` and its CUDA libraries, as --binary judges them;
+    /// a build without CUDA is `cpu-only`. Repeat or list several.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub python: Vec<PathBuf>,
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ catalogue! {
     CUDA_RUNTIME_TOO_NEW = "cuda-runtime-too-new", [Error],
         "`check --cuda` or `check --binary`: the CUDA runtime needs a newer driver and no compatibility path applies";
     CUDA_MINOR_VERSION_COMPAT = "cuda-minor-version-compat", [Warning],
-        "`check --cuda`: it runs through minor-version compatibility only (PTX JIT and newer APIs fail)";
+        "`check --cuda`, `--binary` or `--python`: it runs through minor-version compatibility only (PTX JIT and newer APIs fail)";
     CUDA_CANNOT_TARGET_ARCH = "cuda-cannot-target-arch", [Error],
         "`check --cuda`: that CUDA version cannot build code for the GPU's compute capability";
     ARCH_MISSING_FROM_BINARY = "arch-missing-from-binary", [Error],

@@ -530,6 +530,183 @@ pub fn overrides_json(r: &Report) -> Value {
     object(override_vars(r))
 }
 
+/// PyTorch's CUDA builds (`data/torch-builds.tsv`): backend, CUDA release, SASS, PTX, source.
+const TORCH_BUILDS: &str = include_str!("../../data/torch-builds.tsv");
+
+/// One CUDA build of PyTorch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorchBuild {
+    /// `cu128`: uv's backend name and the index's.
+    pub backend: String,
+    /// The CUDA release it is built for.
+    pub cuda: (u32, u32),
+    /// Compute capabilities with SASS.
+    pub sass: Vec<(u32, u32)>,
+    /// The compute capability with PTX, if any.
+    pub ptx: Option<(u32, u32)>,
+}
+
+fn parse_cc(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The rows of `data/torch-builds.tsv`, oldest CUDA first; a malformed row is left out (the
+/// table's test fails on it).
+pub fn torch_builds() -> Vec<TorchBuild> {
+    let mut rows: Vec<TorchBuild> = TORCH_BUILDS
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("backend\t") && !l.is_empty())
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let [backend, cuda, sass, ptx, source] = cols.as_slice() else {
+                return None;
+            };
+            if !source.contains("https://") {
+                return None;
+            }
+            let sass: Option<Vec<_>> = sass.split(' ').map(parse_cc).collect();
+            Some(TorchBuild {
+                backend: (*backend).to_owned(),
+                cuda: parse_cc(cuda)?,
+                sass: sass?,
+                ptx: if ptx.is_empty() {
+                    None
+                } else {
+                    Some(parse_cc(ptx)?)
+                },
+            })
+        })
+        .collect();
+    rows.sort_by_key(|b| b.cuda);
+    rows
+}
+
+/// Does `build` carry code for a GPU of compute capability `cc`, on a driver giving CUDA
+/// `driver`? SASS of the same major and a minor not above; or its PTX, not newer than the GPU,
+/// which the driver JITs only when it is at least the build's CUDA release.
+fn torch_build_runs_on(build: &TorchBuild, cc: (u32, u32), driver: (u32, u32)) -> bool {
+    build.sass.iter().any(|s| s.0 == cc.0 && s.1 <= cc.1)
+        || build.ptx.is_some_and(|p| p <= cc && driver >= build.cuda)
+}
+
+/// The PyTorch build `uv` should install here (`UV_TORCH_BACKEND`): the newest CUDA build
+/// whose runtime the user-mode driver runs natively (its CUDA version at least the build's)
+/// and that carries code for every usable GPU; else the newest that runs through minor-version
+/// compatibility (same major); `cpu` where CUDA cannot start or no build fits. `Err` with the
+/// reason where no pick can be made (the answer is unknown, or the machine is not x86-64,
+/// whose builds the table lists): nothing is pinned then.
+pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
+    use crate::rules::Answer;
+    if r.platform.kind == crate::report::PlatformKind::Tegra || std::env::consts::ARCH != "x86_64" {
+        return Err(
+            "no pick: the table lists PyTorch's x86-64 builds, and this machine is not x86-64"
+                .to_owned(),
+        );
+    }
+    match r.cuda.can_start {
+        Answer::Unknown => {
+            return Err(format!(
+                "no pick: whether CUDA can start here is unknown ({})",
+                r.cuda.reason
+            ));
+        }
+        Answer::No => {
+            return Ok((
+                "cpu".to_owned(),
+                format!("CUDA cannot start here: {}", r.cuda.reason),
+            ));
+        }
+        Answer::Yes => {}
+    }
+    let Some(driver) = package_cuda_version(r).map(|v| (v.major, v.minor)) else {
+        return Err("no pick: the user-mode driver's CUDA version is not known".to_owned());
+    };
+    let gpus: Vec<&Gpu> = among(r, &r.cuda.usable_gpus).collect();
+    if gpus.is_empty() {
+        return Ok(("cpu".to_owned(), "no GPU here that CUDA can use".to_owned()));
+    }
+    let mut ccs = Vec::new();
+    for g in &gpus {
+        match cc(g) {
+            Some(c) => ccs.push(c),
+            None => {
+                return Err(format!(
+                    "no pick: GPU {}'s compute capability is not known (run with --deep or set \
+                     NVPROBE_COMPUTE_CAPABILITY)",
+                    g.index
+                ));
+            }
+        }
+    }
+    ccs.sort_unstable();
+    ccs.dedup();
+    let arch = ccs
+        .iter()
+        .map(|(a, b)| format!("{a}.{b}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fits = |b: &&TorchBuild| ccs.iter().all(|&c| torch_build_runs_on(b, c, driver));
+    let builds = torch_builds();
+    let (dmaj, dmin) = driver;
+    if let Some(b) = builds.iter().rev().filter(|b| b.cuda <= driver).find(fits) {
+        return Ok((
+            b.backend.clone(),
+            format!(
+                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build natively, \
+                 and it carries code for compute capability {arch}",
+                b.cuda.0, b.cuda.1
+            ),
+        ));
+    }
+    if let Some(b) = builds.iter().rev().filter(|b| b.cuda.0 == dmaj).find(fits) {
+        return Ok((
+            b.backend.clone(),
+            format!(
+                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build through \
+                 minor-version compatibility (no PTX JIT of newer code), and it carries code for \
+                 compute capability {arch}",
+                b.cuda.0, b.cuda.1
+            ),
+        ));
+    }
+    Ok((
+        "cpu".to_owned(),
+        format!(
+            "no PyTorch CUDA build in nvprobe's table both runs on the driver's CUDA \
+             {dmaj}.{dmin} and carries code for compute capability {arch}"
+        ),
+    ))
+}
+
+/// `export --format uv`: `UV_TORCH_BACKEND=...` for `eval`, the reason and pip's
+/// `--index-url` as comments; only comments where no pick can be made.
+pub fn uv(r: &Report) -> String {
+    match uv_torch_backend(r) {
+        Ok((backend, why)) => format!(
+            "# nvprobe: {backend}: {why}\n# pip: --index-url https://download.pytorch.org/whl/{backend}\nUV_TORCH_BACKEND={backend}\n",
+            why = crate::escape::escape(&why).replace('\n', " ")
+        ),
+        Err(why) => format!(
+            "# nvprobe: {}\n",
+            crate::escape::escape(&why).replace('\n', " ")
+        ),
+    }
+}
+
+/// [`uv`] as one JSON object: `UV_TORCH_BACKEND` (`null` where no pick), `index_url`,
+/// `reason`.
+pub fn uv_json(r: &Report) -> Value {
+    match uv_torch_backend(r) {
+        Ok((backend, why)) => json!({
+            "UV_TORCH_BACKEND": backend,
+            "index_url": format!("https://download.pytorch.org/whl/{backend}"),
+            "reason": why,
+        }),
+        Err(why) => json!({"UV_TORCH_BACKEND": null, "index_url": null, "reason": why}),
+    }
+}
+
 /// Pretty JSON and a newline.
 pub fn json_text(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
@@ -555,6 +732,52 @@ fn object(pairs: Vec<(String, String)>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_torch_builds_table_is_valid() {
+        let rows: Vec<&str> = TORCH_BUILDS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .skip(1)
+            .collect();
+        assert_eq!(rows.len(), torch_builds().len(), "a malformed row");
+        for (row, b) in rows.iter().zip(torch_builds()) {
+            assert!(
+                row.contains("https://github.com/pytorch/pytorch/blob/"),
+                "{row}"
+            );
+            let digits = b.backend.strip_prefix("cu").unwrap_or_default();
+            assert_eq!(digits, format!("{}{}", b.cuda.0, b.cuda.1), "{row}");
+            assert!(b.sass.windows(2).all(|w| w[0] < w[1]), "{row}");
+            assert!(b.ptx.is_none_or(|p| b.sass.contains(&p)), "{row}");
+        }
+    }
+
+    #[test]
+    fn export_torch_build_code_rules() {
+        let builds = torch_builds();
+        let by = |n: &str| {
+            builds
+                .iter()
+                .find(|b| b.backend == n)
+                .cloned()
+                .unwrap_or_else(|| panic!("{n}"))
+        };
+        // Pascal (6.1): only cu126 carries sm_60.
+        assert!(torch_build_runs_on(&by("cu126"), (6, 1), (13, 0)));
+        assert!(!torch_build_runs_on(&by("cu128"), (6, 1), (13, 0)));
+        assert!(!torch_build_runs_on(&by("cu130"), (6, 1), (13, 0)));
+        // Blackwell (12.0): no code in cu126.
+        assert!(!torch_build_runs_on(&by("cu126"), (12, 0), (12, 8)));
+        assert!(torch_build_runs_on(&by("cu128"), (12, 0), (12, 8)));
+        // SASS sm_120 runs on a 12.1 GPU (same major, minor not above).
+        assert!(torch_build_runs_on(&by("cu128"), (12, 1), (12, 8)));
+        // PTX 12.0 JITs on a newer major only where the driver is at least the build's CUDA;
+        // cu128 has no PTX.
+        assert!(torch_build_runs_on(&by("cu129"), (13, 0), (12, 9)));
+        assert!(!torch_build_runs_on(&by("cu129"), (13, 0), (12, 8)));
+        assert!(!torch_build_runs_on(&by("cu128"), (13, 0), (13, 0)));
+    }
 
     #[test]
     fn export_label_values_are_kubernetes_safe() {

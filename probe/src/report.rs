@@ -558,14 +558,15 @@ pub struct CheckResult {
 /// One question of `nvprobe check` (extension).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckItem {
-    /// `cuda` (`--cuda`), `require` (`--require` or an environment variable) or `binary`
-    /// (`--binary`).
+    /// `cuda` (`--cuda`), `require` (`--require` or an environment variable), `binary`
+    /// (`--binary`) or `python` (`--python`: one per framework found).
     pub kind: String,
     /// What was asked: `12.4`, or the requirement text.
     pub expression: String,
     /// `--cuda`, `--require`, or the environment variable's name.
     pub source: String,
-    /// `satisfied`, `not-satisfied`, `malformed`, `no-cuda-code` or `unknown`.
+    /// `satisfied`, `not-satisfied`, `malformed`, `no-cuda-code`, `cpu-only` (`--python`: a
+    /// framework build without CUDA) or `unknown`.
     pub verdict: String,
     /// For `cuda`: `native`, `forward-compat`, `minor-version-compat`, `none`.
     pub via: Option<String>,
@@ -575,6 +576,29 @@ pub struct CheckItem {
     /// `cuda`, `runtime`, `kernels`); empty (and absent) for the other kinds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<BinaryPart>,
+    /// For `python`: the framework checked (absent for the other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<PythonFramework>,
+}
+
+/// A CUDA framework found in a Python environment by `check --python` (extension).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonFramework {
+    /// The distribution's normalised name: `torch`, `jax`, `cupy-cuda12x`, ...
+    pub name: String,
+    /// Its version as installed (`2.5.1+cu124`), local tag included.
+    pub version: String,
+    /// The CUDA version the build is for (`12.4`, or a major alone: `12`); `null` for a
+    /// CPU-only build or when it is not known.
+    pub cuda: Option<String>,
+    /// Where `cuda` comes from: `torch/version.py`, the local tag, the plugin's name, ...
+    pub cuda_from: String,
+    /// The framework's CUDA libraries checked (paths as found).
+    pub libraries: Vec<String>,
+    /// The `nvidia-*` CUDA wheels it requires that are installed, as `name version`.
+    pub cuda_wheels: Vec<String>,
+    /// The `nvidia-*` CUDA wheels it requires (for this platform) that are not installed.
+    pub missing_wheels: Vec<String>,
 }
 
 /// One part of a `check --binary` verdict (extension).

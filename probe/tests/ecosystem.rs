@@ -449,6 +449,10 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("dpkg-split-branch-530-535", ""),
         ("gvisor-h100", "__cuda=13.0=0 __cuda_arch=9.0=0"),
         ("gvisor-no-nvproxy", ""),
+        (
+            "h100-pcie-proprietary-535",
+            "__cuda=12.2=0 __cuda_arch=9.0=0",
+        ),
         ("hgx-h100-no-fabricmanager-570", ""),
         ("jetson-orin-container-no-runtime", ""),
         ("jetson-orin-l4t-36", "__cuda=12.6=0 __cuda_arch=8.7=0"),
@@ -463,12 +467,14 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("no-gpu", ""),
         ("nodes-missing-rtx5090-open-570", ""),
         ("nouveau", ""),
+        ("pascal-gtx1080ti-580", "__cuda=13.0=0 __cuda_arch=6.1=0"),
         ("pascal-unbound-open-590", ""),
         ("permission-denied-l40s-open-550", ""),
         (
             "rtx4090-565-toolkit-wheels",
             "__cuda=12.7=0 __cuda_arch=8.9=0",
         ),
+        ("rtx5090-open-570", "__cuda=12.8=0 __cuda_arch=12.0=0"),
         ("wsl2-ldconfig-off", ""),
         ("wsl2-rtx4070", "__cuda=12.6=0 __cuda_arch=8.9=0"),
     ];
@@ -988,6 +994,23 @@ fn documents() -> Vec<(String, Value)> {
         "check --binary".to_owned(),
         serde_json::from_str(&out).unwrap(),
     ));
+    // check --python: a framework with its parts, and a CPU-only one.
+    let venvs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/venvs");
+    for venv in ["torch-cu124", "torch-cpu"] {
+        let (_, out) = run(
+            "rtx5090-open-570",
+            &[
+                "check",
+                "--python",
+                venvs.join(venv).to_str().unwrap(),
+                "--json",
+            ],
+        );
+        docs.push((
+            format!("check --python {venv}"),
+            serde_json::from_str(&out).unwrap(),
+        ));
+    }
     let mut r = nvprobe::probe(&nvprobe::Options::new(nvprobe::root::Root::at(fixture(
         "bare-metal-h100x8-open-580",
     ))));
@@ -1096,7 +1119,7 @@ fn ecosystem_schema_matches_the_rust_types() {
     let root = schema();
     let optional: BTreeMap<&str, BTreeSet<&str>> = [
         ("$", BTreeSet::from(["check"])),
-        ("CheckItem", BTreeSet::from(["parts"])),
+        ("CheckItem", BTreeSet::from(["parts", "framework"])),
         (
             "Platform",
             BTreeSet::from([

@@ -47,6 +47,7 @@ fn outputs(dir: &Path) -> (String, String) {
         "nvprobe export --format overrides",
         &nvprobe::export::overrides(&report),
     );
+    section("nvprobe export --format uv", &nvprobe::export::uv(&report));
     for cuda in ["12.4", "13.0"] {
         let mut r = report.clone();
         let req = nvprobe::doctor::CheckRequest::new(Some(cuda), None).unwrap();

@@ -25,7 +25,9 @@
 use std::path::PathBuf;
 
 use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
-use crate::codes::{BINARY_WRONG_MACHINE, CUDA_RUNTIME_TOO_NEW, DEADLINE_EXCEEDED};
+use crate::codes::{
+    BINARY_WRONG_MACHINE, CUDA_MINOR_VERSION_COMPAT, CUDA_RUNTIME_TOO_NEW, DEADLINE_EXCEEDED,
+};
 use crate::cudabin::{self, CudaRuntime, Deadline, FileKind, ScanLimits, ScanResult, Verdict};
 use crate::report::{
     Answer, BinaryPart, CheckItem, ComputeCapability, Finding, PlatformKind, Report, Severity,
@@ -128,6 +130,7 @@ fn item(expression: &str, verdict: &str, reason: String) -> CheckItem {
         via: None,
         reason,
         parts: Vec::new(),
+        framework: None,
     }
 }
 
@@ -421,9 +424,11 @@ fn runtime(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
         };
         let (dmaj, dmin) = driver;
         if ok {
+            let mvc =
+                umd != "cuda-compat" && driver.0 == major && minor.is_some_and(|m| m > driver.1);
             let via = if umd == "cuda-compat" {
                 "through forward compatibility (cuda-compat)"
-            } else if driver.0 == major && minor.is_some_and(|m| m > driver.1) {
+            } else if mvc {
                 "through minor-version compatibility"
             } else {
                 "natively"
@@ -432,6 +437,23 @@ fn runtime(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
                 Some(m) => format!("{major}.{m}"),
                 None => major.to_string(),
             };
+            if mvc {
+                findings.push(Finding::new(
+                    CUDA_MINOR_VERSION_COMPAT,
+                    Severity::Warning,
+                    format!(
+                        "{} needs {words} (CUDA {need}) and runs on the {umd} user-mode driver's \
+                         CUDA {dmaj}.{dmin} only through minor-version compatibility: PTX built by \
+                         CUDA {need} cannot be JIT-compiled by this driver, and APIs newer than \
+                         CUDA {dmaj}.{dmin} fail at run time",
+                        r.path
+                    ),
+                    format!(
+                        "To get every feature, upgrade the NVIDIA driver to one for CUDA {need} or \
+                         newer, or install a build of this program for CUDA {dmaj}.{dmin}."
+                    ),
+                ));
+            }
             tally.fine.push(format!(
                 "{words} (CUDA {need}) runs on the {umd} user-mode driver's CUDA {dmaj}.{dmin} \
                  {via}"

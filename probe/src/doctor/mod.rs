@@ -24,6 +24,7 @@ pub mod libs;
 pub mod majors;
 pub mod overrides;
 pub mod packages;
+pub mod python;
 pub mod require;
 
 pub use crate::codes::{
@@ -400,6 +401,8 @@ pub struct CheckRequest {
     pub require: Option<require::Requirement>,
     /// `--binary`: CUDA binaries (files or directories) to check against every visible GPU.
     pub binaries: Vec<std::path::PathBuf>,
+    /// `--python`: the Python environments found, each with its CUDA frameworks.
+    pub python: Vec<python::PythonEnv>,
     /// When reading `binaries` stops (the run's `--timeout`); a binary not read to the end by
     /// then is not satisfied. `None`: no limit.
     pub deadline: Option<crate::cudabin::Deadline>,
@@ -439,6 +442,7 @@ impl CheckRequest {
             cuda,
             require,
             binaries: Vec::new(),
+            python: Vec::new(),
             deadline: None,
         })
     }
@@ -457,6 +461,23 @@ impl CheckRequest {
             }
         }
         self.binaries = paths.to_vec();
+        Ok(self)
+    }
+
+    /// Adds `--python` environments, read (their `.dist-info` and file lists only) until
+    /// `deadline`.
+    ///
+    /// # Errors
+    /// A usage message naming a path that is no Python environment.
+    pub fn with_python(
+        mut self,
+        paths: &[std::path::PathBuf],
+        deadline: Option<crate::cudabin::Deadline>,
+    ) -> Result<Self, String> {
+        for p in paths {
+            self.python
+                .push(python::inspect(p, deadline).map_err(|e| format!("--python: {e}"))?);
+        }
         Ok(self)
     }
 }
@@ -566,6 +587,7 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
         verdict: verdict.to_owned(),
         via: None,
         parts: Vec::new(),
+        framework: None,
         reason,
     }
 }
@@ -582,6 +604,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
             verdict: SATISFIED.to_owned(),
             via: None,
             parts: Vec::new(),
+            framework: None,
             reason: format!("NVIDIA_DISABLE_REQUIRE={v} turns the NVIDIA_REQUIRE_* checks off"),
         });
         return;
@@ -606,6 +629,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
             verdict: SATISFIED.to_owned(),
             via: None,
             parts: Vec::new(),
+            framework: None,
             reason: "nothing to check: no --cuda, no --require, and no NVIDIA_REQUIRE_* variable in the environment".to_owned(),
         });
         return;
@@ -620,6 +644,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
                 verdict: MALFORMED.to_owned(),
                 via: None,
                 parts: Vec::new(),
+                framework: None,
                 reason: format!(
                     "{k}: {} (the container runtime refuses to start such a container)",
                     e.to_string().lines().next().unwrap_or_default()
@@ -650,6 +675,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
                 .to_owned(),
                 via: Some(v.via.to_owned()),
                 parts: Vec::new(),
+                framework: None,
                 reason: v.reason,
             });
             found.extend(v.findings);
@@ -663,7 +689,17 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             items.extend(bin_items);
             found.extend(bin_findings);
         }
-        if req.cuda.is_none() && req.require.is_none() && req.binaries.is_empty() {
+        for env in &req.python {
+            let here = binary::here(report);
+            let (py_items, py_findings) = python::check(env, &here, req.deadline);
+            items.extend(py_items);
+            found.extend(py_findings);
+        }
+        if req.cuda.is_none()
+            && req.require.is_none()
+            && req.binaries.is_empty()
+            && req.python.is_empty()
+        {
             env_requirements(env, &m, &mut items);
         }
     }
@@ -696,9 +732,15 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
     }
     // Anything but "satisfied" decides: a malformed question first, then a "no", then
     // "nothing to check" and "unknown" (never read as a pass).
-    let worst = [MALFORMED, NOT_SATISFIED, NO_CUDA_CODE, UNKNOWN]
-        .iter()
-        .find_map(|v| items.iter().find(|i| i.verdict == *v));
+    let worst = [
+        MALFORMED,
+        NOT_SATISFIED,
+        NO_CUDA_CODE,
+        python::CPU_ONLY,
+        UNKNOWN,
+    ]
+    .iter()
+    .find_map(|v| items.iter().find(|i| i.verdict == *v));
     let (verdict, reason) = match worst {
         Some(i) => (i.verdict.clone(), i.reason.clone()),
         None => (
@@ -743,6 +785,7 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
         MALFORMED => "malformed",
         UNKNOWN => "unknown",
         NO_CUDA_CODE => "no CUDA code found",
+        python::CPU_ONLY => "CPU only",
         _ => "not satisfied",
     };
     let esc = crate::escape::escape;

@@ -1,0 +1,734 @@
+//! `nvprobe check --python PATH`: will this Python environment's CUDA frameworks run here?
+//!
+//! PATH is a virtual environment (its `pyvenv.cfg` and `lib/python3.*/site-packages`), a
+//! `site-packages` (or Debian `dist-packages`) directory, or an interpreter (`bin/python3`,
+//! whose prefix is the directory above `bin/`; it is never run). Only these are read, each
+//! with a size limit and none through a symlink that leaves the directory:
+//! - the names in `site-packages` (the `*.dist-info` directories: name and version, local tag
+//!   such as `+cu124` included);
+//! - a framework's `METADATA` (its `Requires-Dist`: the `nvidia-*` CUDA wheels it needs) and
+//!   `RECORD` (the files it installed: its CUDA libraries);
+//! - `torch/version.py` (`cuda = '12.4'`, or `None` for a CPU-only build).
+//!
+//! The frameworks: `torch`, `jax` (`jaxlib` with its `jax-cudaNN-plugin` / `-pjrt` plugins),
+//! `cupy-cudaNNx`, `tensorflow`, `onnxruntime-gpu`, `vllm`, `paddlepaddle-gpu`. Each one's
+//! CUDA libraries get the verdict `check --binary` gives ([`super::binary::check`]): the worst
+//! of its libraries'. A build without CUDA (torch `+cpu`, jax without a CUDA plugin) is
+//! `cpu-only`: it runs, but not on a GPU, which is never "satisfied" for a CUDA question.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::binary::{self, Here};
+use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use crate::cudabin::Deadline;
+use crate::report::{CheckItem, Finding, PythonFramework};
+
+/// A framework build without CUDA (exit 1: nothing here runs on a GPU).
+pub(super) const CPU_ONLY: &str = "cpu-only";
+
+/// Entries of one `site-packages` directory read at most.
+const MAX_ENTRIES: usize = 200_000;
+/// Bytes of a `METADATA` read at most (its headers come first; the description follows).
+const MAX_METADATA: u64 = 1 << 20;
+/// Bytes of a `RECORD` read at most (torch's is about 2 MB).
+const MAX_RECORD: u64 = 16 << 20;
+/// Bytes of `torch/version.py` read at most.
+const MAX_VERSION_PY: u64 = 64 << 10;
+/// Libraries checked per framework at most.
+const MAX_LIBRARIES: usize = 64;
+
+/// One installed distribution (a `*.dist-info` directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Dist {
+    /// Normalised (PEP 503): lower case, runs of `-_.` as `-`.
+    name: String,
+    version: String,
+    /// The `.dist-info` directory.
+    dir: PathBuf,
+}
+
+/// A framework found, and what its verdict is computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Framework {
+    /// What the JSON lists.
+    info: PythonFramework,
+    /// The libraries to check (inside the environment).
+    libraries: Vec<PathBuf>,
+    /// A build without CUDA: why.
+    cpu_only: Option<String>,
+    /// What could not be read or does not add up: the verdict is at best unknown.
+    problems: Vec<String>,
+}
+
+/// A Python environment as found, before any verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonEnv {
+    /// The path given.
+    pub path: PathBuf,
+    /// The `site-packages` directories read.
+    pub site_packages: Vec<PathBuf>,
+    frameworks: Vec<Framework>,
+    /// What could not be read.
+    problems: Vec<String>,
+}
+
+impl PythonEnv {
+    /// Every library a verdict will read (for the sandbox and the runtime wheels' look-up).
+    pub fn libraries(&self) -> Vec<PathBuf> {
+        self.frameworks
+            .iter()
+            .flat_map(|f| f.libraries.iter().cloned())
+            .collect()
+    }
+}
+
+/// PEP 503 normalisation.
+fn normalise(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// `torch-2.5.1+cu124.dist-info` → (`torch`, `2.5.1+cu124`).
+fn dist_info_name(file: &str) -> Option<(String, String)> {
+    let stem = file.strip_suffix(".dist-info")?;
+    let (name, version) = stem.split_once('-')?;
+    (!name.is_empty() && !version.is_empty()).then(|| (normalise(name), version.to_owned()))
+}
+
+/// Reads `rel` under `dir`, at most `limit` bytes; `Err` says why not. A symlink is followed
+/// only when its target stays inside `dir`.
+fn read_in(dir: &Path, rel: &str, limit: u64) -> Result<(Vec<u8>, bool), String> {
+    let path = inside(dir, rel)?;
+    let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let cut = buf.len() as u64 > limit;
+    buf.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((buf, cut))
+}
+
+/// `dir/rel` when it (after symlinks) is a regular file inside `dir`.
+fn inside(dir: &Path, rel: &str) -> Result<PathBuf, String> {
+    if rel.split('/').any(|c| c == ".." || c.is_empty()) || rel.starts_with('/') {
+        return Err(format!("{rel}: a path outside the environment"));
+    }
+    let path = dir.join(rel);
+    let meta = fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        let (Ok(real), Ok(base)) = (fs::canonicalize(&path), fs::canonicalize(dir)) else {
+            return Err(format!("{}: a broken link", path.display()));
+        };
+        if !real.starts_with(&base) {
+            return Err(format!("{}: a link out of the environment", path.display()));
+        }
+        if !real.is_file() {
+            return Err(format!("{}: not a file", path.display()));
+        }
+    }
+    Ok(path)
+}
+
+/// The `site-packages` directories of PATH.
+fn site_dirs(path: &Path) -> Result<Vec<PathBuf>, String> {
+    // An interpreter: `PREFIX/bin/python3` (the path as given, not followed: a venv's
+    // interpreter is a link to the base one, whose prefix is not the venv).
+    fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let interpreter = !path.is_dir();
+    let prefix = if interpreter {
+        path.parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .ok_or_else(|| format!("{}: no prefix above the interpreter", path.display()))?
+    } else {
+        path.to_path_buf()
+    };
+    let mut found = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = fs::read_dir(prefix.join(lib)) else {
+            continue;
+        };
+        let mut versions: Vec<PathBuf> = entries
+            .take(256)
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+            .map(|e| e.path())
+            .collect();
+        versions.sort();
+        for v in versions {
+            for name in ["site-packages", "dist-packages"] {
+                let dir = v.join(name);
+                // lib64 is often a link to lib: one directory, read once.
+                let canon = fs::canonicalize(&dir).ok();
+                if dir.is_dir()
+                    && !found
+                        .iter()
+                        .any(|d: &PathBuf| fs::canonicalize(d).ok() == canon)
+                {
+                    found.push(dir);
+                }
+            }
+        }
+    }
+    if found.is_empty() && !interpreter {
+        // A site-packages directory itself.
+        found.push(prefix);
+    }
+    if found.is_empty() {
+        return Err(format!(
+            "{}: no lib/python3.*/site-packages beside this interpreter",
+            path.display()
+        ));
+    }
+    Ok(found)
+}
+
+/// The `*.dist-info` directories of `site`, or why the listing is incomplete.
+fn dists(site: &Path, deadline: Option<Deadline>) -> (Vec<Dist>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let entries = match fs::read_dir(site) {
+        Ok(e) => e,
+        Err(e) => return (out, vec![format!("{}: {e}", site.display())]),
+    };
+    for (n, entry) in entries.enumerate() {
+        if n >= MAX_ENTRIES {
+            problems.push(format!(
+                "{}: more than {MAX_ENTRIES} entries, the rest not read",
+                site.display()
+            ));
+            break;
+        }
+        if n % 1024 == 0 && deadline.is_some_and(|d| d.passed()) {
+            problems.push(format!(
+                "{}: not listed to the end before the deadline",
+                site.display()
+            ));
+            break;
+        }
+        let Ok(entry) = entry else { continue };
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some((name, version)) = dist_info_name(&file) {
+            out.push(Dist {
+                name,
+                version,
+                dir: site.join(&file),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, problems)
+}
+
+/// The `Requires-Dist` of a `METADATA` that apply on this machine (no extra, a
+/// `platform_machine` marker that names this one): normalised names.
+fn requires_dist(metadata: &str) -> Vec<String> {
+    let arch = std::env::consts::ARCH;
+    metadata
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+        .filter_map(|r| {
+            let (req, marker) = r.split_once(';').unwrap_or((r, ""));
+            if marker.contains("extra ==") || marker.contains("extra==") {
+                return None;
+            }
+            if marker.contains("platform_machine") && !marker.contains(arch) {
+                return None;
+            }
+            if marker.contains("platform_system") && !marker.contains("Linux") {
+                return None;
+            }
+            let end = req
+                .trim()
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .unwrap_or(req.trim().len());
+            Some(normalise(&req.trim()[..end]))
+        })
+        .collect()
+}
+
+/// The files a `RECORD` lists (`path,sha256=...,size`).
+fn record_paths(record: &str) -> Vec<String> {
+    record
+        .lines()
+        .filter_map(|l| {
+            // Paths with commas are quoted (csv); they are no CUDA library anyway.
+            let path = l.split(',').next()?;
+            (!path.is_empty() && !path.starts_with('"')).then(|| path.to_owned())
+        })
+        .collect()
+}
+
+fn is_shared_lib(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("so"))
+        || file.contains(".so.")
+}
+
+/// What `torch/version.py` says of CUDA.
+#[derive(Debug, PartialEq, Eq)]
+enum PyCuda {
+    /// `cuda = '12.4'` or `cuda: Optional[str] = '12.4'`.
+    Version(String),
+    /// `cuda: Optional[str] = None`: a build without CUDA.
+    NoCuda,
+}
+
+/// The `cuda` line of `torch/version.py`; `None` when it has none.
+fn torch_version_py_cuda(text: &str) -> Option<PyCuda> {
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("cuda") else {
+            continue;
+        };
+        if !rest.starts_with([' ', ':', '=']) {
+            continue;
+        }
+        let value = rest.split_once('=')?.1.trim();
+        if value == "None" {
+            return Some(PyCuda::NoCuda);
+        }
+        let v = value.trim_matches(|c| c == '\'' || c == '"');
+        return Some(PyCuda::Version(v.to_owned()));
+    }
+    None
+}
+
+/// `+cu124` → `12.4`, `+cu130` → `13.0`; `+cpu` → `Err(())`.
+fn local_tag_cuda(version: &str) -> Option<Result<String, ()>> {
+    let local = version.split_once('+')?.1;
+    if local == "cpu" || local.starts_with("rocm") || local.starts_with("xpu") {
+        return Some(Err(()));
+    }
+    let digits = local.strip_prefix("cu")?;
+    if digits.len() < 3 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (major, minor) = digits.split_at(digits.len() - 1);
+    Some(Ok(format!("{major}.{minor}")))
+}
+
+/// What one framework's `.dist-info` says: its `Requires-Dist` and `RECORD` files.
+fn read_dist(site: &Path, d: &Dist, problems: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
+    let rel = |f: &str| {
+        format!(
+            "{}/{f}",
+            d.dir.file_name().unwrap_or_default().to_string_lossy()
+        )
+    };
+    let requires = match read_in(site, &rel("METADATA"), MAX_METADATA) {
+        Ok((bytes, _)) => requires_dist(&String::from_utf8_lossy(&bytes)),
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    let files = match read_in(site, &rel("RECORD"), MAX_RECORD) {
+        Ok((_, true)) => {
+            problems.push(format!(
+                "{}: longer than {MAX_RECORD} bytes, not read to the end",
+                rel("RECORD")
+            ));
+            Vec::new()
+        }
+        Ok((bytes, false)) => record_paths(&String::from_utf8_lossy(&bytes)),
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    (requires, files)
+}
+
+/// Finds the CUDA frameworks of the environment at `path`.
+///
+/// # Errors
+/// A usage message when `path` is not an environment, `site-packages` or interpreter.
+pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, String> {
+    let sites = site_dirs(path)?;
+    let mut env = PythonEnv {
+        path: path.to_path_buf(),
+        site_packages: sites.clone(),
+        frameworks: Vec::new(),
+        problems: Vec::new(),
+    };
+    for site in &sites {
+        let (all, problems) = dists(site, deadline);
+        env.problems.extend(problems);
+        frameworks_in(site, &all, &mut env.frameworks);
+    }
+    Ok(env)
+}
+
+/// Chooses a framework's CUDA libraries among the paths of its `RECORD`.
+type Pick = dyn Fn(&str) -> bool;
+
+/// The frameworks among `all`, the distributions of `site`.
+fn frameworks_in(site: &Path, all: &[Dist], out: &mut Vec<Framework>) {
+    let find = |name: &str| all.iter().find(|d| d.name == name);
+    let wheels: Vec<&Dist> = all
+        .iter()
+        .filter(|d| d.name.starts_with("nvidia-"))
+        .collect();
+    // torch and the frameworks whose CUDA libraries are their own files.
+    let simple: [(&str, &Pick); 5] = [
+        ("torch", &|p: &str| {
+            p.starts_with("torch/lib/") && p.contains("cuda") && is_shared_lib(p)
+        }),
+        ("tensorflow", &|p: &str| {
+            is_shared_lib(p)
+                && (p.contains("_pywrap_tensorflow_internal")
+                    || p.contains("libtensorflow_framework"))
+        }),
+        ("onnxruntime-gpu", &|p: &str| {
+            is_shared_lib(p) && p.contains("onnxruntime_providers_cuda")
+        }),
+        ("vllm", &|p: &str| {
+            p.starts_with("vllm/") && is_shared_lib(p) && p.matches('/').count() == 1
+        }),
+        ("paddlepaddle-gpu", &|p: &str| {
+            is_shared_lib(p) && p.starts_with("paddle/") && p.contains("libpaddle")
+        }),
+    ];
+    for (name, pick) in &simple {
+        let Some(d) = find(name) else { continue };
+        let mut f = framework(site, d, &[d], &wheels, pick);
+        if *name == "torch" {
+            torch_cuda(site, d, &mut f);
+        } else if let Some(Ok(cuda)) = local_tag_cuda(&d.version) {
+            f.info.cuda = Some(cuda);
+            f.info.cuda_from = "the local version tag".to_owned();
+        }
+        out.push(f);
+    }
+    // jax: jaxlib's CUDA lives in the jax-cudaNN-plugin and -pjrt wheels.
+    if let Some(d) = find("jax").or_else(|| find("jaxlib")) {
+        let plugins: Vec<&Dist> = all
+            .iter()
+            .filter(|p| p.name.starts_with("jax-cuda") || p.name.starts_with("jax-rocm"))
+            .collect();
+        let mut with = vec![d];
+        with.extend(plugins.iter().copied());
+        let mut f = framework(site, d, &with, &wheels, &|p: &str| {
+            is_shared_lib(p) && (p.starts_with("jax_cuda") || p.starts_with("jax_plugins/xla_cuda"))
+        });
+        match plugins.iter().find(|p| p.name.starts_with("jax-cuda")) {
+            Some(p) => {
+                let major = p.name["jax-cuda".len()..]
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                f.info.cuda = Some(major);
+                f.info.cuda_from = format!("the plugin {}", p.name);
+            }
+            None => {
+                f.cpu_only = Some(format!(
+                    "jax {} has no CUDA plugin installed (jax-cuda12-plugin, jax-cuda13-plugin): \
+                     it runs on the CPU only",
+                    d.version
+                ));
+            }
+        }
+        out.push(f);
+    }
+    // cupy-cuda12x, cupy-cuda11x, cupy-cuda13x.
+    for d in all.iter().filter(|d| d.name.starts_with("cupy-cuda")) {
+        let mut f = framework(site, d, &[d], &wheels, &|p: &str| {
+            is_shared_lib(p) && (p.starts_with("cupy/") || p.starts_with("cupy_backends/"))
+        });
+        let major: String = d.name["cupy-cuda".len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if !major.is_empty() {
+            f.info.cuda = Some(major);
+            f.info.cuda_from = "the package name".to_owned();
+        }
+        out.push(f);
+    }
+}
+
+/// A framework from its distributions: its libraries (the files of `dists` that `pick`
+/// chooses) and the `nvidia-*` wheels it requires.
+fn framework(
+    site: &Path,
+    main: &Dist,
+    dists: &[&Dist],
+    wheels: &[&Dist],
+    pick: &Pick,
+) -> Framework {
+    let mut problems = Vec::new();
+    let mut libraries = Vec::new();
+    let mut cuda_wheels = Vec::new();
+    let mut missing_wheels = Vec::new();
+    for d in dists {
+        let (requires, files) = read_dist(site, d, &mut problems);
+        for r in requires.iter().filter(|r| r.starts_with("nvidia-")) {
+            match wheels.iter().find(|w| &w.name == r) {
+                Some(w) => cuda_wheels.push(format!("{} {}", w.name, w.version)),
+                None => missing_wheels.push(r.clone()),
+            }
+        }
+        for f in files.iter().filter(|f| pick(f)) {
+            if libraries.len() >= MAX_LIBRARIES {
+                problems.push(format!(
+                    "{}: more than {MAX_LIBRARIES} CUDA libraries, the rest not checked",
+                    main.name
+                ));
+                break;
+            }
+            match inside(site, f) {
+                Ok(p) => libraries.push(p),
+                Err(e) => problems.push(format!("{} lists {}: {e}", d.name, f)),
+            }
+        }
+    }
+    cuda_wheels.sort();
+    cuda_wheels.dedup();
+    missing_wheels.sort();
+    missing_wheels.dedup();
+    Framework {
+        info: PythonFramework {
+            name: main.name.clone(),
+            version: main.version.clone(),
+            cuda: None,
+            cuda_from: "not known".to_owned(),
+            libraries: libraries.iter().map(|p| p.display().to_string()).collect(),
+            cuda_wheels,
+            missing_wheels,
+        },
+        libraries,
+        cpu_only: None,
+        problems,
+    }
+}
+
+/// torch's CUDA version: `torch/version.py`, else the local tag.
+fn torch_cuda(site: &Path, d: &Dist, f: &mut Framework) {
+    let from_py = match read_in(site, "torch/version.py", MAX_VERSION_PY) {
+        Ok((bytes, _)) => torch_version_py_cuda(&String::from_utf8_lossy(&bytes)),
+        Err(e) => {
+            f.problems.push(e);
+            None
+        }
+    };
+    let tag = local_tag_cuda(&d.version);
+    match (from_py, tag) {
+        (Some(PyCuda::Version(cuda)), _) => {
+            f.info.cuda = Some(cuda);
+            f.info.cuda_from = "torch/version.py".to_owned();
+        }
+        (Some(PyCuda::NoCuda), Some(Ok(cuda))) => f.problems.push(format!(
+            "torch/version.py says no CUDA, and the version {} says CUDA {cuda}",
+            d.version
+        )),
+        (Some(PyCuda::NoCuda), _) => {
+            f.info.cuda_from = "torch/version.py".to_owned();
+            f.cpu_only = Some(format!(
+                "torch {} is a build without CUDA (torch/version.py: cuda = None): it runs on the \
+                 CPU only",
+                d.version
+            ));
+        }
+        (None, Some(Ok(cuda))) => {
+            f.info.cuda = Some(cuda);
+            f.info.cuda_from = "the local version tag".to_owned();
+        }
+        (None, Some(Err(()))) => {
+            f.info.cuda_from = "the local version tag".to_owned();
+            f.cpu_only = Some(format!(
+                "torch {} is a build without CUDA: it runs on the CPU only",
+                d.version
+            ));
+        }
+        (None, None) => {}
+    }
+    if f.cpu_only.is_none() && f.info.cuda.is_some() && f.libraries.is_empty() {
+        f.problems.push(format!(
+            "torch {} is a CUDA build but its RECORD lists no torch/lib/*cuda*.so",
+            d.version
+        ));
+    }
+}
+
+/// One check item per framework of `env` (or one saying none was found), and the findings of
+/// the libraries that fail.
+pub(super) fn check(
+    env: &PythonEnv,
+    here: &Here,
+    deadline: Option<Deadline>,
+) -> (Vec<CheckItem>, Vec<Finding>) {
+    let shown = env.path.display().to_string();
+    let mut items = Vec::new();
+    let mut findings = Vec::new();
+    let item = |expression: String, verdict: &str, reason: String| CheckItem {
+        kind: "python".to_owned(),
+        expression,
+        source: "--python".to_owned(),
+        verdict: verdict.to_owned(),
+        via: None,
+        reason,
+        parts: Vec::new(),
+        framework: None,
+    };
+    if env.frameworks.is_empty() {
+        let (verdict, reason) = if env.problems.is_empty() {
+            (
+                NO_CUDA_CODE,
+                format!(
+                    "{shown}: no CUDA framework installed (torch, jax, cupy, tensorflow, \
+                     onnxruntime-gpu, vllm, paddlepaddle-gpu) in {}",
+                    list(&env.site_packages)
+                ),
+            )
+        } else {
+            (
+                UNKNOWN,
+                format!(
+                    "{shown}: not read to the end, so no verdict: {}",
+                    env.problems.join("; ")
+                ),
+            )
+        };
+        items.push(item(shown.clone(), verdict, reason));
+        return (items, findings);
+    }
+    for f in &env.frameworks {
+        let what = format!("{} {}", f.info.name, f.info.version);
+        let built = f
+            .info
+            .cuda
+            .as_ref()
+            .map(|c| format!(" (CUDA {}, from {})", c, f.info.cuda_from))
+            .unwrap_or_default();
+        let mut it = if let Some(why) = &f.cpu_only {
+            item(what.clone(), CPU_ONLY, why.clone())
+        } else if !f.problems.is_empty() {
+            item(
+                what.clone(),
+                UNKNOWN,
+                format!("{what}{built}: no verdict: {}", f.problems.join("; ")),
+            )
+        } else if f.libraries.is_empty() {
+            item(
+                what.clone(),
+                NO_CUDA_CODE,
+                format!("{what}{built}: its RECORD lists no CUDA library to check"),
+            )
+        } else {
+            let (lib_items, lib_findings) = binary::check(&f.libraries, here, deadline);
+            findings.extend(lib_findings);
+            let worst = [NOT_SATISFIED, UNKNOWN, SATISFIED, NO_CUDA_CODE]
+                .iter()
+                .find_map(|v| lib_items.iter().find(|i| i.verdict == *v));
+            match worst {
+                Some(w) => {
+                    let mut it = item(
+                        what.clone(),
+                        &w.verdict,
+                        format!("{what}{built}: {}", w.reason),
+                    );
+                    it.parts.clone_from(&w.parts);
+                    it
+                }
+                None => item(what.clone(), UNKNOWN, format!("{what}{built}: no verdict")),
+            }
+        };
+        // Required CUDA wheels that are not installed: the library may not load at all.
+        if it.verdict == SATISFIED && !f.info.missing_wheels.is_empty() {
+            it.verdict = UNKNOWN.to_owned();
+            it.reason = format!(
+                "{}; but it requires {}, which is not installed here: whether its libraries are \
+                 found elsewhere is not known",
+                it.reason,
+                f.info.missing_wheels.join(", ")
+            );
+        }
+        it.framework = Some(f.info.clone());
+        items.push(it);
+    }
+    (items, findings)
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_names_and_versions_parse() {
+        assert_eq!(
+            dist_info_name("torch-2.5.1+cu124.dist-info"),
+            Some(("torch".to_owned(), "2.5.1+cu124".to_owned()))
+        );
+        assert_eq!(
+            dist_info_name("nvidia_cuda_runtime_cu12-12.4.127.dist-info")
+                .unwrap()
+                .0,
+            "nvidia-cuda-runtime-cu12"
+        );
+        assert_eq!(dist_info_name("torch"), None);
+        assert_eq!(local_tag_cuda("2.5.1+cu124"), Some(Ok("12.4".to_owned())));
+        assert_eq!(local_tag_cuda("2.9.0+cu130"), Some(Ok("13.0".to_owned())));
+        assert_eq!(local_tag_cuda("2.5.1+cpu"), Some(Err(())));
+        assert_eq!(local_tag_cuda("2.5.1"), None);
+        assert_eq!(
+            torch_version_py_cuda("__version__ = '2.5.1+cu124'\ncuda: Optional[str] = '12.4'\n"),
+            Some(PyCuda::Version("12.4".to_owned()))
+        );
+        assert_eq!(
+            torch_version_py_cuda("cuda = '11.8'\n"),
+            Some(PyCuda::Version("11.8".to_owned()))
+        );
+        assert_eq!(
+            torch_version_py_cuda("cuda: Optional[str] = None\n"),
+            Some(PyCuda::NoCuda)
+        );
+        assert_eq!(torch_version_py_cuda("cudnn = 9\n"), None);
+    }
+
+    #[test]
+    fn python_requires_dist_for_this_platform() {
+        let meta = "Metadata-Version: 2.1\nName: torch\n\
+            Requires-Dist: filelock\n\
+            Requires-Dist: nvidia-cuda-runtime-cu12==12.4.127; platform_system == \"Linux\" and platform_machine == \"x86_64\"\n\
+            Requires-Dist: opt-einsum>=3.3; extra == \"opt-einsum\"\n\
+            \nRequires-Dist: not-a-header\n";
+        let got = requires_dist(meta);
+        assert!(got.contains(&"filelock".to_owned()));
+        assert!(!got.contains(&"opt-einsum".to_owned()));
+        assert!(!got.contains(&"not-a-header".to_owned()));
+        assert_eq!(
+            got.contains(&"nvidia-cuda-runtime-cu12".to_owned()),
+            std::env::consts::ARCH == "x86_64"
+        );
+        assert_eq!(
+            record_paths(
+                "torch/lib/libtorch_cuda.so,sha256=abc,12\ntorch-2.5.1.dist-info/RECORD,,\n"
+            ),
+            ["torch/lib/libtorch_cuda.so", "torch-2.5.1.dist-info/RECORD"]
+        );
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Writes the fixture Python environments of `probe/tests/python.rs` into `probe/tests/venvs/`.
+
+Each is a virtual environment as `python3.12 -m venv` and pip leave it (`pyvenv.cfg`,
+`bin/python3` a link to the base interpreter, `lib/python3.12/site-packages`), trimmed to what
+`nvprobe check --python` reads: every `.dist-info` (`METADATA` with the `Requires-Dist` pip
+reports for that release, `RECORD` with sha256 and size as pip writes them, `WHEEL`,
+`INSTALLER`), `torch/version.py` as torch ships it, and the framework's CUDA libraries. The big
+libraries nvprobe does not read (cuBLAS, cuDNN, libtorch_cpu, ...) are listed in `RECORD` but
+not written.
+
+The CUDA libraries are the real nvcc 13.5 build `probe/tests/cuda-files/libconcat.so` (SASS
+sm_75, sm_90, sm_100, no PTX; needs `libcudart.so.13`): as is for CUDA 13 builds, and for CUDA
+12 builds with its `DT_NEEDED` string `libcudart.so.13` replaced by `libcudart.so.12` (the same
+length; nothing else changes). Neither carries sm_120 code, as a cu124 wheel does not.
+
+Run from the workspace: python3 scripts/gen-venvs.py
+"""
+
+import base64
+import hashlib
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "probe", "tests", "venvs")
+LIB13 = open(os.path.join(HERE, "..", "probe", "tests", "cuda-files", "libconcat.so"), "rb").read()
+assert LIB13.count(b"libcudart.so.13\0") == 1
+LIB12 = LIB13.replace(b"libcudart.so.13\0", b"libcudart.so.12\0")
+# Listed, not written: the RECORD line of a file left out carries the empty file's hash and size.
+EMPTY_SHA256 = base64.urlsafe_b64encode(hashlib.sha256(b"").digest()).rstrip(b"=").decode()
+LINUX_X86 = '; platform_system == "Linux" and platform_machine == "x86_64"'
+
+
+class Venv:
+    def __init__(self, name):
+        self.root = os.path.join(OUT, name)
+        self.site = os.path.join(self.root, "lib", "python3.12", "site-packages")
+        os.makedirs(self.site)
+        with open(os.path.join(self.root, "pyvenv.cfg"), "w") as f:
+            f.write("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.3\n"
+                    "executable = /usr/bin/python3.12\n"
+                    f"command = /usr/bin/python3 -m venv /opt/{name}\n")
+        os.makedirs(os.path.join(self.root, "bin"))
+        os.symlink("/usr/bin/python3.12", os.path.join(self.root, "bin", "python3"))
+        os.symlink("python3", os.path.join(self.root, "bin", "python"))
+
+    def dist(self, name, version, requires=(), files=(), listed=(), summary=""):
+        """A distribution: `files` (path, bytes) written and listed, `listed` only listed."""
+        info = f"{name.replace('-', '_')}-{version}.dist-info"
+        record = []
+        for path, data in files:
+            full = os.path.join(self.site, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+        for path, digest, size in listed:
+            record.append(f"{path},sha256={digest},{size}")
+        meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+                f"Summary: {summary}"]
+        meta += [f"Requires-Dist: {r}" for r in requires]
+        metadata = ("\n".join(meta) + "\n\n" + summary + "\n").encode()
+        wheel = b"Wheel-Version: 1.0\nGenerator: bdist_wheel (0.44.0)\nRoot-Is-Purelib: false\nTag: cp312-cp312-linux_x86_64\n\n"
+        for fname, data in (("INSTALLER", b"pip\n"), ("METADATA", metadata), ("WHEEL", wheel)):
+            full = os.path.join(self.site, info, fname)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{info}/{fname},sha256={digest},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        with open(os.path.join(self.site, info, "RECORD"), "w") as f:
+            f.write("\n".join(record) + "\n")
+
+
+def version_py(version, cuda, git="a8d6afb511a69687bbb2b7e88a3cf67917e1697e"):
+    cuda = "None" if cuda is None else f"'{cuda}'"
+    return (f"from typing import Optional\n\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n"
+            f"__version__ = '{version}'\ndebug = False\ncuda: Optional[str] = {cuda}\n"
+            f"git_version = '{git}'\nhip: Optional[str] = None\nxpu: Optional[str] = None\n").encode()
+
+
+# torch 2.5.1's CUDA wheels, as its METADATA requires them (pip install --dry-run --report).
+CU124 = [("nvidia-cuda-nvrtc-cu12", "12.4.127"), ("nvidia-cuda-runtime-cu12", "12.4.127"),
+         ("nvidia-cuda-cupti-cu12", "12.4.127"), ("nvidia-cudnn-cu12", "9.1.0.70"),
+         ("nvidia-cublas-cu12", "12.4.5.8"), ("nvidia-cufft-cu12", "11.2.1.3"),
+         ("nvidia-curand-cu12", "10.3.5.147"), ("nvidia-cusolver-cu12", "11.6.1.9"),
+         ("nvidia-cusparse-cu12", "12.3.1.170"), ("nvidia-nccl-cu12", "2.21.5"),
+         ("nvidia-nvtx-cu12", "12.4.127"), ("nvidia-nvjitlink-cu12", "12.4.127")]
+TORCH_BASE = ["filelock", "typing-extensions>=4.8.0", "networkx", "jinja2", "fsspec"]
+TORCH_TAIL = ['triton==3.1.0; platform_system == "Linux" and platform_machine == "x86_64" and python_version < "3.13"',
+              'setuptools; python_version >= "3.12"', 'sympy==1.13.1; python_version >= "3.9"',
+              "opt-einsum>=3.3; extra == 'opt-einsum'", "optree>=0.12.0; extra == 'optree'"]
+
+
+def nvidia_wheels(v, wheels):
+    for name, version in wheels:
+        module = name.removeprefix("nvidia-").removesuffix("-cu12").removesuffix("-cu13").replace("-", "_")
+        lib = "cu13/lib" if name.endswith("-cu13") or version.startswith("13.") else f"{module}/lib"
+        v.dist(name, version, listed=[(f"nvidia/{lib}/lib{module}.so", EMPTY_SHA256, 0)],
+               summary="CUDA runtime libraries")
+
+
+def torch_venv(name, version, cuda, lib, wheels):
+    v = Venv(name)
+    files = [("torch/__init__.py", b"# torch\n"), ("torch/version.py", version_py(version, cuda))]
+    if lib is not None:
+        files.append(("torch/lib/libtorch_cuda.so", lib))
+    requires = TORCH_BASE + [f"{n}=={w}{LINUX_X86}" for n, w in wheels] + TORCH_TAIL
+    v.dist("torch", version, requires=requires, files=files,
+           listed=[("torch/lib/libtorch_cpu.so", EMPTY_SHA256, 0)],
+           summary="Tensors and Dynamic neural networks in Python with strong GPU acceleration")
+    nvidia_wheels(v, wheels)
+    return v
+
+
+def main():
+    if not os.path.isdir(os.path.join(HERE, "..", "probe", "tests")):
+        sys.exit("run from the workspace: probe/tests not found")
+    shutil.rmtree(OUT, ignore_errors=True)
+    torch_venv("torch-cu124", "2.5.1+cu124", "12.4", LIB12, CU124)
+    # torch 2.9.0+cu130 from download.pytorch.org/whl/cu130: the CUDA 13 wheels have no -cu13
+    # suffix (nvidia-cuda-runtime 13.0.96, its libraries in nvidia/cu13/lib).
+    torch_venv("torch-cu130", "2.9.0+cu130", "13.0", LIB13, [("nvidia-cuda-runtime", "13.0.96")])
+    # torch 2.9.0+cu128: its CUDA 12 wheels as torch 2.9.0's METADATA requires them (trimmed
+    # to the runtime and cuBLAS).
+    torch_venv("torch-cu128", "2.9.0+cu128", "12.8", LIB12,
+               [("nvidia-cuda-runtime-cu12", "12.8.90"), ("nvidia-cublas-cu12", "12.8.4.1")])
+    torch_venv("torch-cpu", "2.5.1+cpu", None, None, [])
+    # jax with its CUDA 12 plugins: the XLA plugin carries the GPU code; the CUDA wheels are
+    # the plugin's `with-cuda` extra.
+    v = Venv("jax-cuda12")
+    v.dist("jax", "0.4.35", requires=["jaxlib<=0.4.35,>=0.4.34", "ml-dtypes>=0.4.0", "numpy>=1.24",
+                                      "jax-cuda12-plugin[with-cuda]<=0.4.35,>=0.4.35; extra == \"cuda12\""],
+           files=[("jax/__init__.py", b"# jax\n")], summary="Differentiate, compile, and transform Numpy code.")
+    v.dist("jaxlib", "0.4.35", requires=["scipy>=1.10", "numpy>=1.24", "ml-dtypes>=0.2.0"],
+           files=[("jaxlib/__init__.py", b"# jaxlib\n")], summary="XLA library for JAX")
+    v.dist("jax-cuda12-pjrt", "0.4.35", files=[("jax_plugins/xla_cuda12/xla_cuda_plugin.so", LIB12),
+                                               ("jax_plugins/xla_cuda12/__init__.py", b"# plugin\n")],
+           summary="JAX XLA PJRT Plugin for NVIDIA GPUs")
+    v.dist("jax-cuda12-plugin", "0.4.35", requires=["jax-cuda12-pjrt==0.4.35",
+                                                    "nvidia-cuda-runtime-cu12>=12.1.105; extra == \"with-cuda\""],
+           files=[("jax_cuda12_plugin/__init__.py", b"# plugin\n")], summary="JAX Plugins for NVIDIA GPUs")
+    # cupy-cuda12x: its CUB module holds device code built by nvcc.
+    v = Venv("cupy-cuda12x")
+    v.dist("cupy-cuda12x", "13.3.0", requires=["numpy<2.3,>=1.22", "fastrlock>=0.5"],
+           files=[("cupy/__init__.py", b"# cupy\n"), ("cupy/cuda/cub.cpython-312-x86_64-linux-gnu.so", LIB12)],
+           summary="CuPy: NumPy & SciPy for GPU")
+    # No CUDA framework at all.
+    v = Venv("no-framework")
+    v.dist("numpy", "2.1.3", files=[("numpy/__init__.py", b"# numpy\n")], summary="Fundamental package for array computing in Python")
+
+
+if __name__ == "__main__":
+    main()
