@@ -970,3 +970,40 @@ fn capture_does_not_wait_for_a_file_under_a_lease() {
     std::fs::remove_dir_all(&machine).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn capture_keeps_only_the_vcuda_core_of_gpu_managers_file() {
+    // gpu-manager writes the pod's UID and the container's name into vcuda.config; a bundle
+    // carries only the field nvprobe reads (vcuda-core), and replays to the same answer.
+    let machine = fixture("container-gpu-manager-570");
+    let out = tmp("vcuda-out");
+    let o = nvprobe(&[
+        "capture",
+        "--root",
+        machine.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let live = json(&o);
+    let dir =
+        "etc/vcuda/k8s_cuda_trainer-7d9f8b6c5-x2v4q_default_3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d_0";
+    let original = std::fs::read(machine.join(dir).join("vcuda.config")).unwrap();
+    let copied = std::fs::read(out.join(dir).join("vcuda.config")).unwrap();
+    assert_eq!(copied.len(), original.len());
+    assert_ne!(copied, original, "the pod's data must not be copied");
+    assert!(
+        copied
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == 0 || (8216..8220).contains(&i)),
+        "only the utilization field may survive"
+    );
+    let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+    assert_eq!(
+        replay["platform"]["vgpu_manager"], live["platform"]["vgpu_manager"],
+        "{replay:#}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -689,6 +689,11 @@ impl<'a> Copier<'a> {
         let mut bytes = Vec::new();
         (&mut src).take(FILE_LIMIT).read_to_end(&mut bytes)?;
         let cut = bytes.len() as u64 == FILE_LIMIT;
+        // gpu-manager's per-container file: only the field nvprobe reads travels, with or
+        // without --redact (the rest is the pod's UID and the container's name).
+        if key.rsplit('/').next() == Some("vcuda.config") {
+            bytes = crate::detect::vgpu::vcuda_config_for_capture(&bytes);
+        }
         if let Some(r) = self.redactor.as_deref_mut()
             && !cut
         {

@@ -240,6 +240,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn capture_keeps_only_the_vcuda_core_of_a_vcuda_config() {
+        // gpu-manager's packed resource_data_t: the pod UID first, the container name later,
+        // `utilization` (vcuda-core) at byte 8216.
+        let mut cfg = vec![0u8; 8240];
+        cfg[..36].copy_from_slice(b"5f3c2a10-1111-2222-3333-444455556666");
+        cfg[100..118].copy_from_slice(b"my-secret-workload");
+        cfg[8216..8220].copy_from_slice(&50i32.to_le_bytes());
+        let out = crate::detect::vgpu::vcuda_config_for_capture(&cfg);
+        assert_eq!(out.len(), cfg.len());
+        assert_eq!(crate::detect::vgpu::vcuda_core(&out), Some(50));
+        assert!(out.iter().enumerate().all(|(i, b)| *b == 0 || (8216..8220).contains(&i)));
+        // A file of another size keeps nothing.
+        assert!(
+            crate::detect::vgpu::vcuda_config_for_capture(b"pod-uid")
+                .iter()
+                .all(|b| *b == 0)
+        );
+    }
+
+    #[test]
     fn capture_redact_uuids_consistently() {
         let mut r = Redactor::new();
         let a = r.redact_file(

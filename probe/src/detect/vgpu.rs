@@ -61,6 +61,22 @@ pub fn vcuda_core(config: &[u8]) -> Option<u32> {
     u32::try_from(i32::from_le_bytes(raw)).ok()
 }
 
+/// What a capture keeps of a `vcuda.config`: the one field nvprobe reads (`utilization`) at
+/// its place, every other byte zero. The rest (the pod's UID, the container's name, limits) is
+/// the cluster's, not the machine's, and does not travel in a bug-report bundle.
+pub fn vcuda_config_for_capture(config: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; config.len()];
+    if config.len() == VCUDA_CONFIG_SIZE
+        && let (Some(to), Some(from)) = (
+            out.get_mut(VCUDA_UTILIZATION_AT..VCUDA_UTILIZATION_AT + 4),
+            config.get(VCUDA_UTILIZATION_AT..VCUDA_UTILIZATION_AT + 4),
+        )
+    {
+        to.copy_from_slice(from);
+    }
+    out
+}
+
 fn is_hami_lib(entry: &str) -> bool {
     entry
         .rsplit('/')
