@@ -51,12 +51,8 @@ pub struct Message {
 
 /// The rows of [`TABLE`] (a row without its six columns is skipped; a test keeps there none).
 pub fn table() -> Vec<Message> {
-    TABLE
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .skip(1)
-        .filter_map(|l| {
-            let c: Vec<&str> = l.split('\t').collect();
+    crate::tables::tsv_records(TABLE)
+        .filter_map(|c| {
             let [id, patterns, meaning, causes, unchecked, source] = c.as_slice() else {
                 return None;
             };
@@ -436,12 +432,12 @@ mod tests {
     /// cause a catalogued finding code, a source with a URL.
     #[test]
     fn explain_table_is_valid() {
-        let data_rows = TABLE
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .count();
         let rows = table();
-        assert_eq!(rows.len() + 1, data_rows, "a row without six columns");
+        assert_eq!(
+            rows.len(),
+            crate::tables::tsv_records(TABLE).count(),
+            "a row without six columns"
+        );
         let mut ids = std::collections::HashSet::new();
         for m in &rows {
             assert!(ids.insert(m.id.clone()), "duplicate id {}", m.id);

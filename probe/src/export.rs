@@ -554,11 +554,8 @@ fn parse_cc(s: &str) -> Option<(u32, u32)> {
 /// The rows of `data/torch-builds.tsv`, oldest CUDA first; a malformed row is left out (the
 /// table's test fails on it).
 pub fn torch_builds() -> Vec<TorchBuild> {
-    let mut rows: Vec<TorchBuild> = TORCH_BUILDS
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("backend\t") && !l.is_empty())
-        .filter_map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
+    let mut rows: Vec<TorchBuild> = crate::tables::tsv_records(TORCH_BUILDS)
+        .filter_map(|cols| {
             let [backend, cuda, sass, ptx, source] = cols.as_slice() else {
                 return None;
             };
@@ -735,10 +732,8 @@ mod tests {
 
     #[test]
     fn export_torch_builds_table_is_valid() {
-        let rows: Vec<&str> = TORCH_BUILDS
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .skip(1)
+        let rows: Vec<String> = crate::tables::tsv_records(TORCH_BUILDS)
+            .map(|c| c.join("\t"))
             .collect();
         assert_eq!(rows.len(), torch_builds().len(), "a malformed row");
         for (row, b) in rows.iter().zip(torch_builds()) {

@@ -290,6 +290,16 @@ pub fn native_cuda_for_branch(branch: u32) -> Option<(crate::report::CudaVersion
     Some((n.version.parse().ok()?, n.at_least))
 }
 
+/// The records of a hand-kept table embedded with `include_str!` (`data/*.tsv`): its lines
+/// without the `#` comments, blank lines and the header line, each split on tabs. A record of
+/// the wrong width is the reader's to refuse.
+pub fn tsv_records(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+}
+
 /// The NVML product brand (`nvmlDeviceGetBrand`, as libnvidia-container's `brand=` spells it:
 /// `geforce`, `nvidia`, `nvidiartx`, `tesla`, …) of a GPU from its name and driver branch, from
 /// `data/nvml-brands.tsv` (each row from real `nvidia-smi -q` output). `None` when no row knows
