@@ -353,7 +353,8 @@ def load_brands() -> list[tuple[str, str, int, int, str]]:
         hi = int(row["max_branch"]) if row["max_branch"] else 0xFFFF_FFFF
         if lo > hi:
             raise GenError(f"{BRANDS}: empty branch range {row}")
-        out.append((row["match"], row["pattern"], lo, hi, row["brand"]))
+        # Lowercase here, so that a lookup compares without allocating.
+        out.append((row["match"], row["pattern"].lower(), lo, hi, row["brand"]))
     return out
 
 

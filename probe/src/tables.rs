@@ -306,13 +306,13 @@ pub fn tsv_records(text: &str) -> impl Iterator<Item = Vec<&str>> {
 /// the name, or a row says it is unknown: never a guess from words in the name.
 pub fn nvml_brand(name: &str, branch: Option<u32>) -> Option<&'static str> {
     let lower = name.trim().to_ascii_lowercase();
-    for &(kind, pattern, lo, hi, brand) in &NVML_BRANDS {
-        let p = pattern.to_ascii_lowercase();
+    // The generator writes the patterns lowercase.
+    for &(kind, p, lo, hi, brand) in &NVML_BRANDS {
         let matches = match kind {
-            "prefix" => lower.starts_with(&p),
-            "contains" => lower.contains(&p),
+            "prefix" => lower.starts_with(p),
+            "contains" => lower.contains(p),
             "name" => lower == p,
-            "vgpu-series" => is_vgpu_profile(&lower, &p),
+            "vgpu-series" => is_vgpu_profile(&lower, p),
             _ => false,
         };
         let in_range =
