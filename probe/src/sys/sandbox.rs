@@ -11,7 +11,7 @@
 //!    the shim (and of the dynamic loader) with `--cross-check`, write beneath `capture`'s
 //!    output directory and beneath `labels --output`'s directory (the dot file and its rename). From ABI 4 TCP bind/connect are handled and never granted.
 //! 3. seccomp (`x86_64`, the `seccompiler` crate): allows the syscalls the static binary was
-//!    measured to make ([`SYSCALLS`]: `strace -f` over fixtures and the host), allows `ioctl`
+//!    measured to make ([`syscalls`]: `strace -f` over fixtures and the host), allows `ioctl`
 //!    only with the request numbers the probe issues ([`super::ISSUED_REQUESTS`]), and answers
 //!    every other syscall with `EPERM`, which a reporting tool survives better than a kill (a
 //!    syscall of another architecture's ABI kills the process: that is no code of ours). With
@@ -325,15 +325,19 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
 // ---- seccomp ---------------------------------------------------------------------------------
 
 /// The syscalls the static (musl) binary makes, measured with `strace -f` over every fixture
-/// and over the host, with and without `--deep`, plus what the std runtime needs to spawn and
-/// end the deadline watchdog and to report errors, and what the last-resort signal handlers
+/// and over the host, with and without `--deep`, and over every command (`scan`, `check`,
+/// `capture`, `labels --output`, `compare`, `explain`), plus what the std runtime needs to spawn
+/// and end the deadline watchdog and to report errors, and what the last-resort signal handlers
 /// call. `ioctl` is not here: it is filtered by request number.
+///
+/// The list is kept short on purpose: when the filter is installed, the kernel runs it once for
+/// every syscall number to learn which numbers it allows whatever the arguments, and that work
+/// grows with the list's length (seccompiler's filter is a linear chain).
 #[cfg(target_arch = "x86_64")]
-pub const SYSCALLS: &[(&str, libc::c_long)] = &[
+const MUSL_AND_GLIBC: &[(&str, libc::c_long)] = &[
     // Files: bounded reads under Root, directory listings, device nodes.
     ("read", libc::SYS_read),
     ("pread64", libc::SYS_pread64),
-    ("readv", libc::SYS_readv),
     ("write", libc::SYS_write),
     ("writev", libc::SYS_writev),
     ("open", libc::SYS_open),
@@ -349,49 +353,33 @@ pub const SYSCALLS: &[(&str, libc::c_long)] = &[
     ("statx", libc::SYS_statx),
     ("readlink", libc::SYS_readlink),
     ("readlinkat", libc::SYS_readlinkat),
-    ("access", libc::SYS_access),
     ("faccessat", libc::SYS_faccessat),
     ("faccessat2", libc::SYS_faccessat2),
     ("getdents64", libc::SYS_getdents64),
     // `labels --output`: the rename of the finished file over the old one (Landlock allows
     // writes only beneath that file's directory).
     ("rename", libc::SYS_rename),
-    ("renameat", libc::SYS_renameat),
-    ("renameat2", libc::SYS_renameat2),
     ("getcwd", libc::SYS_getcwd),
     ("dup2", libc::SYS_dup2),
-    ("dup3", libc::SYS_dup3),
     // Memory.
     ("brk", libc::SYS_brk),
     ("mmap", libc::SYS_mmap),
     ("munmap", libc::SYS_munmap),
     ("mremap", libc::SYS_mremap),
     ("mprotect", libc::SYS_mprotect),
-    ("madvise", libc::SYS_madvise),
     // Threads: the deadline watchdog (and the library's worker), its stack guard.
     ("clone", libc::SYS_clone),
-    ("clone3", libc::SYS_clone3),
     ("futex", libc::SYS_futex),
     ("set_tid_address", libc::SYS_set_tid_address),
-    ("set_robust_list", libc::SYS_set_robust_list),
-    ("rseq", libc::SYS_rseq),
-    ("sched_yield", libc::SYS_sched_yield),
-    ("sched_getaffinity", libc::SYS_sched_getaffinity),
-    ("membarrier", libc::SYS_membarrier),
     ("nanosleep", libc::SYS_nanosleep),
     ("clock_nanosleep", libc::SYS_clock_nanosleep),
     ("clock_gettime", libc::SYS_clock_gettime),
     ("gettid", libc::SYS_gettid),
     ("getpid", libc::SYS_getpid),
-    ("getuid", libc::SYS_getuid),
     ("geteuid", libc::SYS_geteuid),
-    ("getgid", libc::SYS_getgid),
-    ("getegid", libc::SYS_getegid),
     ("getrandom", libc::SYS_getrandom),
-    ("uname", libc::SYS_uname),
     ("prctl", libc::SYS_prctl),
     ("poll", libc::SYS_poll),
-    ("ppoll", libc::SYS_ppoll),
     // Signals and the end of the run.
     ("rt_sigaction", libc::SYS_rt_sigaction),
     ("rt_sigprocmask", libc::SYS_rt_sigprocmask),
@@ -403,12 +391,45 @@ pub const SYSCALLS: &[(&str, libc::c_long)] = &[
     ("exit_group", libc::SYS_exit_group),
 ];
 
+/// What only the glibc build makes (the test binaries and a `cargo build` for the host run the
+/// sandbox too): glibc's own start-up, thread and `rename` paths. The released binary is musl
+/// and does without them.
+#[cfg(all(target_arch = "x86_64", not(target_env = "musl")))]
+const GLIBC_ONLY: &[(&str, libc::c_long)] = &[
+    ("readv", libc::SYS_readv),
+    ("access", libc::SYS_access),
+    ("renameat", libc::SYS_renameat),
+    ("renameat2", libc::SYS_renameat2),
+    ("dup3", libc::SYS_dup3),
+    ("madvise", libc::SYS_madvise),
+    ("clone3", libc::SYS_clone3),
+    ("set_robust_list", libc::SYS_set_robust_list),
+    ("rseq", libc::SYS_rseq),
+    ("sched_yield", libc::SYS_sched_yield),
+    ("sched_getaffinity", libc::SYS_sched_getaffinity),
+    ("membarrier", libc::SYS_membarrier),
+    ("getuid", libc::SYS_getuid),
+    ("getgid", libc::SYS_getgid),
+    ("getegid", libc::SYS_getegid),
+    ("uname", libc::SYS_uname),
+    ("ppoll", libc::SYS_ppoll),
+];
+#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+const GLIBC_ONLY: &[(&str, libc::c_long)] = &[];
+
+/// Every syscall the filter allows (`ioctl` aside): [`MUSL_AND_GLIBC`], and [`GLIBC_ONLY`]
+/// in a glibc build.
+#[cfg(target_arch = "x86_64")]
+pub fn syscalls() -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
+    MUSL_AND_GLIBC.iter().chain(GLIBC_ONLY)
+}
+
 /// The ioctl requests allowed through the filter: the probe's own.
 pub fn ioctl_requests() -> &'static [u32] {
     super::ISSUED_REQUESTS
 }
 
-/// The seccomp program: [`SYSCALLS`] allowed, `ioctl` only with [`ioctl_requests`] (the
+/// The seccomp program: [`syscalls`] allowed, `ioctl` only with [`ioctl_requests`] (the
 /// kernel reads the request as an `unsigned int`, so its low 32 bits are compared), `EPERM`
 /// for everything else.
 #[cfg(target_arch = "x86_64")]
@@ -418,7 +439,7 @@ pub fn program() -> Result<seccompiler::BpfProgram, seccompiler::Error> {
         SeccompRule, TargetArch,
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        SYSCALLS.iter().map(|&(_, nr)| (nr, Vec::new())).collect();
+        syscalls().map(|&(_, nr)| (nr, Vec::new())).collect();
     let ioctl = ioctl_requests()
         .iter()
         .map(|&req| {
@@ -442,7 +463,7 @@ fn seccomp() -> Result<String, Layer> {
     match seccompiler::apply_filter(&prog) {
         Ok(()) => Ok(format!(
             "seccomp: {} syscalls, ioctl with {} request numbers, EPERM otherwise",
-            SYSCALLS.len(),
+            syscalls().count(),
             ioctl_requests().len()
         )),
         Err(seccompiler::Error::Seccomp(e))
@@ -526,7 +547,7 @@ mod tests {
         let p = program().unwrap();
         assert!(p.len() < 4096, "{} instructions", p.len());
         let a = AUDIT_ARCH_X86_64;
-        for &(name, nr) in SYSCALLS {
+        for &(name, nr) in syscalls() {
             assert_eq!(run(&p, nr32(nr), a, [0; 6]), RET_ALLOW, "{name}");
         }
         for nr in [
@@ -544,7 +565,7 @@ mod tests {
         }
         // Every number, in the list or not, gets the list's answer (ioctl aside), and so does
         // its x32 twin: x32 numbers are never in the list.
-        let listed: Vec<u32> = SYSCALLS.iter().map(|&(_, n)| nr32(n)).collect();
+        let listed: Vec<u32> = syscalls().map(|&(_, n)| nr32(n)).collect();
         for nr in 0..1024_u32 {
             if nr == nr32(libc::SYS_ioctl) {
                 continue;
