@@ -403,6 +403,212 @@ pub fn ioctl(outcome: &crate::ioctl::IoctlOutcome, disagreements: &[String]) -> 
     out
 }
 
+/// The platform rules: WSL2, containers, gVisor and Tegra, from the report and what the
+/// platform sources recorded besides (`platform::refine_with`'s answer).
+pub fn platform(
+    facts: &Facts,
+    report: &Report,
+    platform_facts: &crate::platform::PlatformFacts,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(wsl_facts) = &platform_facts.wsl {
+        out.extend(wsl(report, wsl_facts));
+    }
+    out.extend(container(facts, report));
+    out.extend(gvisor(report));
+    out.extend(tegra(report));
+    out
+}
+
+/// The container findings: no GPU injected, device nodes or driver libraries the toolkit should
+/// have brought, a subset of the host's GPUs. From the report's `platform.container`.
+pub fn container(facts: &Facts, report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(info) = report.platform.details.container.as_ref() else {
+        return out;
+    };
+    let driver_present = facts.nvidia_loaded() || report.driver.is_some();
+    let gpu_nodes = crate::platform::any_gpu_node(report);
+    let visible = &info.visible_gpus;
+    let hidden = &info.hidden_gpus;
+    let missing = &info.missing_device_nodes;
+    let expected = &info.expected;
+    let caps = &info.driver_capabilities;
+    let from_env = info.driver_capabilities_from == "env";
+    let visible_env = &info.nvidia_visible_devices;
+    if !gpu_nodes && visible.is_empty() && (driver_present || !report.gpus.is_empty()) {
+        let asked = crate::platform::container::asks_for_gpus(visible_env.as_deref());
+        let what = match visible_env.as_deref() {
+            None => "NVIDIA_VISIBLE_DEVICES is unset".to_owned(),
+            Some(v) => format!("NVIDIA_VISIBLE_DEVICES={v}"),
+        };
+        out.push(Finding::new(
+            crate::codes::CONTAINER_GPU_NOT_VISIBLE,
+            if asked { Severity::Error } else { Severity::Warning },
+            format!(
+                "This container sees the host's NVIDIA driver{}, but no GPU was injected: no /dev/nvidiaN node ({what}).",
+                if hidden.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} GPU(s) in sysfs", hidden.len())
+                }
+            ),
+            if asked {
+                "The variable was set but the NVIDIA runtime did not act on it: start the container with '--gpus all' or '--runtime=nvidia' (Docker), '--device nvidia.com/gpu=all' (CDI, Podman), or request 'nvidia.com/gpu' (Kubernetes). For unprivileged containers the toolkit ignores the variable unless 'accept-nvidia-visible-devices-envvar-when-unprivileged = true' is set in /etc/nvidia-container-runtime/config.toml."
+            } else {
+                "Start the container with the GPU: 'docker run --gpus all' (or '--runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all'), '--device nvidia.com/gpu=all' with CDI, or 'nvidia.com/gpu' resources on Kubernetes."
+            },
+        ));
+    }
+    if !missing.is_empty() {
+        let uvm = missing.iter().any(|m| m == "/dev/nvidia-uvm");
+        out.push(Finding::new(
+            crate::codes::CONTAINER_DEVICE_NODES_MISSING,
+            Severity::Error,
+            format!(
+                "The container has GPU access but lacks {}{}.",
+                missing.join(", "),
+                if uvm {
+                    ": without /dev/nvidia-uvm CUDA fails to initialise (cudaErrorUnknown / 'no CUDA-capable device')"
+                } else {
+                    ""
+                }
+            ),
+            "The host must create the nodes before the container starts: run 'sudo nvidia-modprobe -u -c=0' on the host (or set 'load-kmods = true' under [nvidia-container-cli] in /etc/nvidia-container-runtime/config.toml). With CDI, regenerate the spec after a driver change: 'sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml'. Then restart the container.",
+        ));
+    }
+    let absent: Vec<&crate::report::platform_details::ExpectedFile> = expected.iter().filter(|e| e.found.is_none()).collect();
+    if (gpu_nodes || !visible.is_empty()) && !absent.is_empty() {
+        let mut by_cap: Vec<String> = Vec::new();
+        for e in &absent {
+            by_cap.push(format!("{} ({})", e.name, e.capability));
+        }
+        let caps_text = caps.join(",");
+        let compute = if absent.iter().any(|e| e.name == "libcuda.so.1") {
+            ": CUDA programs cannot start ('libcuda.so.1: cannot open shared object file')"
+        } else {
+            ""
+        };
+        out.push(Finding::new(
+            crate::codes::CONTAINER_LIBRARIES_MISSING,
+            // A warning, not an error: a minimal image (nvprobe alone in a distroless container)
+            // legitimately has no driver libraries.
+            Severity::Warning,
+            format!(
+                "NVIDIA_DRIVER_CAPABILITIES {} {caps_text}, but the container lacks {}{compute}.",
+                if from_env { "is" } else { "defaults to" },
+                by_cap.join(", ")
+            ),
+            "The driver libraries come from the host through the NVIDIA container runtime: run with '--gpus all' or '--runtime=nvidia' (not just '--device /dev/nvidia0'), set NVIDIA_DRIVER_CAPABILITIES to include the capability (e.g. 'compute,utility', or 'all'), and with CDI regenerate the spec ('sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml'). Do not copy driver libraries into the image.",
+        ));
+    }
+    if !visible.is_empty() && !hidden.is_empty() {
+        out.push(Finding::new(
+            crate::codes::CONTAINER_VISIBLE_SUBSET,
+            Severity::Info,
+            format!(
+                "This container sees {} of the host's {} NVIDIA GPU(s): {} (sysfs also shows {}).",
+                visible.len(),
+                visible.len() + hidden.len(),
+                visible.join(", "),
+                hidden.join(", ")
+            ),
+            "Nothing to fix if intended; NVIDIA_VISIBLE_DEVICES (or the device plugin's allocation) picks the GPUs. CUDA numbers the visible ones from 0.",
+        ));
+    }
+    out
+}
+
+/// The WSL2 findings: no NVIDIA GPU behind `/dev/dxg`, the Windows driver's libraries off the
+/// loader path or missing, `nvidia-smi` off `PATH`, a Linux driver installed inside WSL. From
+/// the report's `platform.wsl` and what the WSL source recorded besides.
+pub fn wsl(report: &Report, f: &crate::platform::wsl::WslFacts) -> Vec<Finding> {
+    use crate::platform::wsl::{WSL_DRIVERS, WSL_LIB};
+    use crate::report::SourceStatus;
+    let mut out = Vec::new();
+    let Some(info) = report.platform.details.wsl.as_ref() else {
+        return out;
+    };
+    if f.nvidia_adapters == 0 {
+        let why = match f.dxg_status {
+            SourceStatus::Ok => format!(
+                "/dev/dxg lists {} adapter(s), none of them an NVIDIA GPU",
+                info.adapters.len()
+            ),
+            SourceStatus::Skipped => {
+                "/dev/dxg is a fixture stand-in, so its adapters could not be listed".to_owned()
+            }
+            _ => f.dxg_detail.clone(),
+        };
+        if f.dxg_status != SourceStatus::Skipped {
+            out.push(Finding::new(
+                crate::codes::WSL_GPU_NOT_EXPOSED,
+                Severity::Error,
+                format!("This is WSL2, but no NVIDIA GPU reaches it: {why}."),
+                "Install the NVIDIA Windows driver (the normal Game Ready/Studio or data-centre driver; do not install a Linux driver inside WSL), update WSL with 'wsl --update' in Windows, and restart it with 'wsl --shutdown'. In a container on WSL, pass /dev/dxg and /usr/lib/wsl ('docker run --gpus all' does this with the NVIDIA container toolkit).",
+            ));
+        }
+    }
+    if f.lib_dir && f.has_libcuda && info.loader_path_via.is_none() {
+        let mut why = f.stale_loader_config.clone().unwrap_or_else(|| {
+            format!(
+                "no /etc/ld.so.conf.d file lists {WSL_LIB} and LD_LIBRARY_PATH does not hold it"
+            )
+        });
+        if f.ldconfig_off {
+            why.push_str("; /etc/wsl.conf sets [automount] ldconfig = false");
+        }
+        out.push(Finding::new(
+            crate::codes::WSL_LIBRARIES_NOT_ON_LOADER_PATH,
+            Severity::Error,
+            format!(
+                "The Windows driver's libcuda.so.1 is in {WSL_LIB}, but the dynamic loader will not find it ({why}): CUDA programs fail with 'libcuda.so.1: cannot open shared object file' or report no device."
+            ),
+            format!(
+                "Run 'echo {WSL_LIB} | sudo tee /etc/ld.so.conf.d/ld.wsl.conf && sudo ldconfig' (and remove 'ldconfig = false' from /etc/wsl.conf), or export LD_LIBRARY_PATH={WSL_LIB} for the service or SSH session."
+            ),
+        ));
+    }
+    if f.lib_dir
+        && info.lib_dir_on_path == Some(false)
+        && info.lib_files.iter().any(|f| f.ends_with("/nvidia-smi"))
+    {
+        out.push(Finding::new(
+            crate::codes::WSL_TOOLS_NOT_ON_PATH,
+            Severity::Info,
+            format!(
+                "nvidia-smi is {WSL_LIB}/nvidia-smi, and {WSL_LIB} is not on PATH here: WSL adds it only for shells it starts itself, so under SSH, cron or systemd 'nvidia-smi' is not found."
+            ),
+            format!(
+                "Call {WSL_LIB}/nvidia-smi by its path, or add 'export PATH=\"$PATH:{WSL_LIB}\"' to /etc/profile.d/wsl-nvidia.sh (Environment=PATH=... for a systemd unit)."
+            ),
+        ));
+    }
+    if f.lib_dir && !f.has_libcuda && info.driver_store.is_empty() && f.nvidia_adapters > 0 {
+        out.push(Finding::new(
+            crate::codes::WSL_USERSPACE_MISSING,
+            Severity::Error,
+            format!(
+                "The NVIDIA GPU is visible through /dev/dxg, but {WSL_LIB}/libcuda.so.1 and the driver store under {WSL_DRIVERS} are missing, so CUDA cannot load."
+            ),
+            "Reinstall or update the NVIDIA Windows driver, then 'wsl --shutdown' and start WSL again; in a container, mount /usr/lib/wsl (the NVIDIA container toolkit does this for '--gpus').",
+        ));
+    }
+    let shadow = &f.linux_driver_libraries;
+    if !shadow.is_empty() {
+        out.push(Finding::new(
+            crate::codes::WSL_LINUX_DRIVER_INSTALLED,
+            Severity::Warning,
+            format!(
+                "A Linux NVIDIA driver's libraries are installed inside WSL ({}): they do not work with /dev/dxg and can shadow the WSL libcuda.so.1.",
+                shadow.join(", ")
+            ),
+            "Remove the Linux driver packages inside WSL (e.g. 'sudo apt purge \"*nvidia-driver*\" \"libnvidia-compute*\"'; keep only the CUDA toolkit, e.g. cuda-toolkit-12-x, never 'cuda' or 'cuda-drivers'), then 'sudo ldconfig'.",
+        ));
+    }
+    out
+}
+
 /// The findings of what `platform::gvisor` recorded (`platform.gvisor`): nvproxy off, or on
 /// without the device nodes or driver capabilities CUDA and NVML need.
 pub fn gvisor(report: &Report) -> Vec<Finding> {

@@ -361,15 +361,15 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         .extend(findings::ioctl(&outcome, &disagreements));
     // 3b. The platform: WSL2 (/dev/dxg), gVisor, Tegra, containers. A capture records
     // /dev/dxg through its driver; a replay answers from the bundle.
-    if let Some(nv) = capture::dxg_driver(opts) {
+    let platform_facts = if let Some(nv) = capture::dxg_driver(opts) {
         let dxg = platform::dxg::DxgViaNv(nv.as_ref());
-        platform::refine_with(opts, &facts, &mut report, &dxg);
+        platform::refine_with(opts, &facts, &mut report, &dxg)
     } else {
         let dxg = sys::dxg::HostDxg::new(opts.root.clone());
-        platform::refine_with(opts, &facts, &mut report, &dxg);
-    }
-    report.findings.extend(findings::gvisor(&report));
-    report.findings.extend(findings::tegra(&report));
+        platform::refine_with(opts, &facts, &mut report, &dxg)
+    };
+    let platform_findings = findings::platform(&facts, &report, &platform_facts);
+    report.findings.extend(platform_findings);
     assemble::complete(&mut report);
     // 4. Findings from everything gathered.
     let file_findings = findings::evaluate(&facts, &report);

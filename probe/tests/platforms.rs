@@ -64,7 +64,9 @@ fn pipeline(name: &str, env: Env, nv: &dyn NvDriver, dxg: &dyn DxgDevice, deep: 
     report
         .findings
         .extend(nvprobe::findings::ioctl(&outcome, &disagreements));
-    platform::refine_with(&opts, &facts, &mut report, dxg);
+    let platform_facts = platform::refine_with(&opts, &facts, &mut report, dxg);
+    let platform_findings = findings::platform(&facts, &report, &platform_facts);
+    report.findings.extend(platform_findings);
     assemble::complete(&mut report);
     let f = findings::evaluate(&facts, &report);
     report.findings.extend(f);

@@ -11,7 +11,7 @@
 use crate::Options;
 use crate::detect::Facts;
 use crate::report::{
-    Finding, Report, Severity,
+    Report,
     platform_details::{ContainerInfo, ExpectedFile},
 };
 
@@ -61,7 +61,8 @@ pub fn asks_for_gpus(visible: Option<&str>) -> bool {
         .is_some_and(|v| !v.is_empty() && v != "void" && v != "none")
 }
 
-/// Fills `platform.container` and the container findings.
+/// Fills `platform.container`: which GPUs the container sees, the device nodes it lacks, the
+/// libraries its capabilities should have brought (`findings::container` words them).
 pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
     let env = &opts.env;
     let visible_env = env.get("NVIDIA_VISIBLE_DEVICES").map(str::to_owned);
@@ -124,89 +125,6 @@ pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
         })
         .collect();
 
-    let driver_present = facts.nvidia_loaded() || report.driver.is_some();
-    let mut findings = Vec::new();
-    if !gpu_nodes && visible.is_empty() && (driver_present || !report.gpus.is_empty()) {
-        let asked = asks_for_gpus(visible_env.as_deref());
-        let what = match visible_env.as_deref() {
-            None => "NVIDIA_VISIBLE_DEVICES is unset".to_owned(),
-            Some(v) => format!("NVIDIA_VISIBLE_DEVICES={v}"),
-        };
-        findings.push(Finding::new(
-            super::CONTAINER_GPU_NOT_VISIBLE,
-            if asked { Severity::Error } else { Severity::Warning },
-            format!(
-                "This container sees the host's NVIDIA driver{}, but no GPU was injected: no /dev/nvidiaN node ({what}).",
-                if hidden.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and {} GPU(s) in sysfs", hidden.len())
-                }
-            ),
-            if asked {
-                "The variable was set but the NVIDIA runtime did not act on it: start the container with '--gpus all' or '--runtime=nvidia' (Docker), '--device nvidia.com/gpu=all' (CDI, Podman), or request 'nvidia.com/gpu' (Kubernetes). For unprivileged containers the toolkit ignores the variable unless 'accept-nvidia-visible-devices-envvar-when-unprivileged = true' is set in /etc/nvidia-container-runtime/config.toml."
-            } else {
-                "Start the container with the GPU: 'docker run --gpus all' (or '--runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all'), '--device nvidia.com/gpu=all' with CDI, or 'nvidia.com/gpu' resources on Kubernetes."
-            },
-        ));
-    }
-    if !missing.is_empty() {
-        let uvm = missing.iter().any(|m| m == "/dev/nvidia-uvm");
-        findings.push(Finding::new(
-            super::CONTAINER_DEVICE_NODES_MISSING,
-            Severity::Error,
-            format!(
-                "The container has GPU access but lacks {}{}.",
-                missing.join(", "),
-                if uvm {
-                    ": without /dev/nvidia-uvm CUDA fails to initialise (cudaErrorUnknown / 'no CUDA-capable device')"
-                } else {
-                    ""
-                }
-            ),
-            "The host must create the nodes before the container starts: run 'sudo nvidia-modprobe -u -c=0' on the host (or set 'load-kmods = true' under [nvidia-container-cli] in /etc/nvidia-container-runtime/config.toml). With CDI, regenerate the spec after a driver change: 'sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml'. Then restart the container.",
-        ));
-    }
-    let absent: Vec<&ExpectedFile> = expected.iter().filter(|e| e.found.is_none()).collect();
-    if (gpu_nodes || !visible.is_empty()) && !absent.is_empty() {
-        let mut by_cap: Vec<String> = Vec::new();
-        for e in &absent {
-            by_cap.push(format!("{} ({})", e.name, e.capability));
-        }
-        let caps_text = caps.join(",");
-        let compute = if absent.iter().any(|e| e.name == "libcuda.so.1") {
-            ": CUDA programs cannot start ('libcuda.so.1: cannot open shared object file')"
-        } else {
-            ""
-        };
-        findings.push(Finding::new(
-            super::CONTAINER_LIBRARIES_MISSING,
-            // A warning, not an error: a minimal image (nvprobe alone in a distroless container)
-            // legitimately has no driver libraries.
-            Severity::Warning,
-            format!(
-                "NVIDIA_DRIVER_CAPABILITIES {} {caps_text}, but the container lacks {}{compute}.",
-                if from_env { "is" } else { "defaults to" },
-                by_cap.join(", ")
-            ),
-            "The driver libraries come from the host through the NVIDIA container runtime: run with '--gpus all' or '--runtime=nvidia' (not just '--device /dev/nvidia0'), set NVIDIA_DRIVER_CAPABILITIES to include the capability (e.g. 'compute,utility', or 'all'), and with CDI regenerate the spec ('sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml'). Do not copy driver libraries into the image.",
-        ));
-    }
-    if !visible.is_empty() && !hidden.is_empty() {
-        findings.push(Finding::new(
-            super::CONTAINER_VISIBLE_SUBSET,
-            Severity::Info,
-            format!(
-                "This container sees {} of the host's {} NVIDIA GPU(s): {} (sysfs also shows {}).",
-                visible.len(),
-                visible.len() + hidden.len(),
-                visible.join(", "),
-                hidden.join(", ")
-            ),
-            "Nothing to fix if intended; NVIDIA_VISIBLE_DEVICES (or the device plugin's allocation) picks the GPUs. CUDA numbers the visible ones from 0.",
-        ));
-    }
-    report.findings.extend(findings);
     report.platform.details.container = Some(ContainerInfo {
         nvidia_visible_devices: visible_env,
         driver_capabilities: caps,

@@ -30,17 +30,26 @@ use crate::detect::Facts;
 use crate::report::{PlatformKind, Report};
 use crate::root::Root;
 
+/// What the platform sources recorded that the report does not hold and a rule needs.
+#[derive(Clone, Debug, Default)]
+pub struct PlatformFacts {
+    /// WSL2's (`None` elsewhere).
+    pub wsl: Option<wsl::WslFacts>,
+}
+
 /// Refines the report for its platform, with `dxg_device` for `/dev/dxg` (the host's, a
-/// capture's recorder or replay, or the emulator in tests: the caller chooses).
+/// capture's recorder or replay, or the emulator in tests: the caller chooses). The platform
+/// sources record facts; the rules (`findings::wsl`, `gvisor`, `tegra`, `container`) word them.
 pub fn refine_with(
     opts: &Options,
     facts: &Facts,
     report: &mut Report,
     dxg_device: &dyn dxg::DxgDevice,
-) {
+) -> PlatformFacts {
+    let mut out = PlatformFacts::default();
     vgpu_manager::refine(opts, report);
     match report.platform.kind {
-        PlatformKind::Wsl2 => wsl::refine(opts, report, dxg_device),
+        PlatformKind::Wsl2 => out.wsl = Some(wsl::refine(opts, report, dxg_device)),
         PlatformKind::Gvisor => gvisor::refine(opts, report),
         PlatformKind::Tegra => tegra::refine(&opts.root, facts, report),
         PlatformKind::Container | PlatformKind::BareMetal => {
@@ -49,6 +58,7 @@ pub fn refine_with(
             }
         }
     }
+    out
 }
 
 /// Directories where driver libraries are injected or installed, in the loader's usual order,

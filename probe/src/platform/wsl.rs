@@ -15,7 +15,7 @@
 use crate::Options;
 use crate::assemble;
 use crate::report::{
-    Driver, DriverSource, Finding, Flavor, Gpu, Pci, Report, Severity, Source, SourceStatus,
+    Driver, DriverSource, Flavor, Gpu, Pci, Report, Source, SourceStatus,
     platform_details::{WslAdapter, WslInfo},
 };
 use crate::root::Root;
@@ -161,8 +161,31 @@ fn linux_driver_libraries(root: &Root) -> Vec<String> {
     out
 }
 
-/// Fills `platform.wsl`, the driver and the GPUs from `/dev/dxg`, and the WSL findings.
-pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) {
+/// What the WSL source read that the report's `platform.wsl` does not hold and the WSL rule
+/// ([`crate::findings::wsl`]) needs. The source records these; it raises no finding.
+#[derive(Clone, Debug)]
+pub struct WslFacts {
+    /// How listing `/dev/dxg`'s adapters went, and why when it did not.
+    pub dxg_status: SourceStatus,
+    pub dxg_detail: String,
+    /// NVIDIA adapters among them.
+    pub nvidia_adapters: usize,
+    /// `/usr/lib/wsl/lib` exists.
+    pub lib_dir: bool,
+    /// `/usr/lib/wsl/lib/libcuda.so.1` exists.
+    pub has_libcuda: bool,
+    /// A loader configuration that names the directory but is not in effect (why).
+    pub stale_loader_config: Option<String>,
+    /// `/etc/wsl.conf` turns WSL's `ldconfig` off (read only when the loader misses the
+    /// directory).
+    pub ldconfig_off: bool,
+    /// A Linux driver's versioned libraries installed inside WSL.
+    pub linux_driver_libraries: Vec<String>,
+}
+
+/// Fills `platform.wsl`, the driver and the GPUs from `/dev/dxg`; returns the facts the WSL
+/// rule needs besides.
+pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) -> WslFacts {
     let root = &opts.root;
     let outcome = dxg::query(device);
     report
@@ -267,90 +290,24 @@ pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) {
         );
     }
 
-    // Findings.
-    let mut findings = Vec::new();
-    if nvidia.is_empty() {
-        let why = match outcome.status {
-            SourceStatus::Ok => format!(
-                "/dev/dxg lists {} adapter(s), none of them an NVIDIA GPU",
-                outcome.adapters.len()
-            ),
-            SourceStatus::Skipped => {
-                "/dev/dxg is a fixture stand-in, so its adapters could not be listed".to_owned()
-            }
-            _ => outcome.detail.clone(),
-        };
-        if outcome.status != SourceStatus::Skipped {
-            findings.push(Finding::new(
-                super::WSL_GPU_NOT_EXPOSED,
-                Severity::Error,
-                format!("This is WSL2, but no NVIDIA GPU reaches it: {why}."),
-                "Install the NVIDIA Windows driver (the normal Game Ready/Studio or data-centre driver; do not install a Linux driver inside WSL), update WSL with 'wsl --update' in Windows, and restart it with 'wsl --shutdown'. In a container on WSL, pass /dev/dxg and /usr/lib/wsl ('docker run --gpus all' does this with the NVIDIA container toolkit).",
-            ));
-        }
-    }
-    if lib_dir && has_libcuda && via.is_none() {
-        let ldconfig_off = root
-            .read_text("/etc/wsl.conf")
-            .is_ok_and(|t| wsl_conf_disables_ldconfig(&t.text));
-        let mut why = stale.unwrap_or_else(|| {
-            format!(
-                "no /etc/ld.so.conf.d file lists {WSL_LIB} and LD_LIBRARY_PATH does not hold it"
-            )
-        });
-        if ldconfig_off {
-            why.push_str("; /etc/wsl.conf sets [automount] ldconfig = false");
-        }
-        findings.push(Finding::new(
-            super::WSL_LIBRARIES_NOT_ON_LOADER_PATH,
-            Severity::Error,
-            format!(
-                "The Windows driver's libcuda.so.1 is in {WSL_LIB}, but the dynamic loader will not find it ({why}): CUDA programs fail with 'libcuda.so.1: cannot open shared object file' or report no device."
-            ),
-            format!(
-                "Run 'echo {WSL_LIB} | sudo tee /etc/ld.so.conf.d/ld.wsl.conf && sudo ldconfig' (and remove 'ldconfig = false' from /etc/wsl.conf), or export LD_LIBRARY_PATH={WSL_LIB} for the service or SSH session."
-            ),
-        ));
-    }
-    if lib_dir
-        && info.lib_dir_on_path == Some(false)
-        && info.lib_files.iter().any(|f| f.ends_with("/nvidia-smi"))
-    {
-        findings.push(Finding::new(
-            super::WSL_TOOLS_NOT_ON_PATH,
-            Severity::Info,
-            format!(
-                "nvidia-smi is {WSL_LIB}/nvidia-smi, and {WSL_LIB} is not on PATH here: WSL adds it only for shells it starts itself, so under SSH, cron or systemd 'nvidia-smi' is not found."
-            ),
-            format!(
-                "Call {WSL_LIB}/nvidia-smi by its path, or add 'export PATH=\"$PATH:{WSL_LIB}\"' to /etc/profile.d/wsl-nvidia.sh (Environment=PATH=... for a systemd unit)."
-            ),
-        ));
-    }
-    if lib_dir && !has_libcuda && info.driver_store.is_empty() && !nvidia.is_empty() {
-        findings.push(Finding::new(
-            super::WSL_USERSPACE_MISSING,
-            Severity::Error,
-            format!(
-                "The NVIDIA GPU is visible through /dev/dxg, but {WSL_LIB}/libcuda.so.1 and the driver store under {WSL_DRIVERS} are missing, so CUDA cannot load."
-            ),
-            "Reinstall or update the NVIDIA Windows driver, then 'wsl --shutdown' and start WSL again; in a container, mount /usr/lib/wsl (the NVIDIA container toolkit does this for '--gpus').",
-        ));
-    }
-    let shadow = linux_driver_libraries(root);
-    if !shadow.is_empty() {
-        findings.push(Finding::new(
-            super::WSL_LINUX_DRIVER_INSTALLED,
-            Severity::Warning,
-            format!(
-                "A Linux NVIDIA driver's libraries are installed inside WSL ({}): they do not work with /dev/dxg and can shadow the WSL libcuda.so.1.",
-                shadow.join(", ")
-            ),
-            "Remove the Linux driver packages inside WSL (e.g. 'sudo apt purge \"*nvidia-driver*\" \"libnvidia-compute*\"'; keep only the CUDA toolkit, e.g. cuda-toolkit-12-x, never 'cuda' or 'cuda-drivers'), then 'sudo ldconfig'.",
-        ));
-    }
-    report.findings.extend(findings);
+    // Facts the rule (`findings::wsl`) needs beyond the report's `platform.wsl`.
+    let facts = WslFacts {
+        dxg_status: outcome.status,
+        dxg_detail: outcome.detail.clone(),
+        nvidia_adapters: nvidia.len(),
+        lib_dir,
+        has_libcuda,
+        stale_loader_config: stale,
+        ldconfig_off: lib_dir
+            && has_libcuda
+            && via.is_none()
+            && root
+                .read_text("/etc/wsl.conf")
+                .is_ok_and(|t| wsl_conf_disables_ldconfig(&t.text)),
+        linux_driver_libraries: linux_driver_libraries(root),
+    };
     report.platform.details.wsl = Some(info);
+    facts
 }
 
 fn serde_name(s: SourceStatus) -> String {
