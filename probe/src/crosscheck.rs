@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::report::{
-    CrossCheck, Difference, Finding, Gpu, PlatformKind, Report, Severity, Source, SourceStatus,
+    CrossCheck, Difference, Gpu, PlatformKind, Report, Source, SourceStatus,
 };
 
 /// The only protocol this nvprobe accepts from the shim.
@@ -98,8 +98,9 @@ impl Status {
 pub struct Outcome {
     /// For `report.cross_check`.
     pub cross_check: CrossCheck,
-    /// To append to `report.findings` (then sort them).
-    pub findings: Vec<Finding>,
+    /// NVML refused to start with `LIB_RM_VERSION_MISMATCH`: the library it loaded (as shown).
+    /// `findings::cross_check` words this and a disagreement; the cross-check raises nothing.
+    pub rm_mismatch_library: Option<String>,
     /// To append to `report.sources`: the [`SOURCE`] record.
     pub source: Source,
 }
@@ -111,7 +112,7 @@ impl Outcome {
                 status: status.as_str().to_owned(),
                 differences: Vec::new(),
             },
-            findings: Vec::new(),
+            rm_mismatch_library: None,
             source: Source::new(SOURCE, source_status, detail),
         }
     }
@@ -519,7 +520,7 @@ fn evaluate(report: &Report, a: &Answer) -> Outcome {
         );
     };
     if let Val::Error { error } = init {
-        return init_failure(report, error, &lib_shown);
+        return init_failure(error, &lib_shown);
     }
 
     let mut diffs = Vec::new();
@@ -636,9 +637,7 @@ fn evaluate(report: &Report, a: &Answer) -> Outcome {
     let mut outcome = if diffs.is_empty() {
         Outcome::new(Status::Agree, SourceStatus::Ok, detail)
     } else {
-        let mut o = Outcome::new(Status::Disagree, SourceStatus::Ok, detail);
-        o.findings.push(disagree_finding(report, &diffs));
-        o
+        Outcome::new(Status::Disagree, SourceStatus::Ok, detail)
     };
     outcome.cross_check.differences = diffs;
     outcome
@@ -719,7 +718,7 @@ fn diff(field: &str, probe: Option<&str>, nvml: Option<&str>) -> Difference {
 }
 
 /// What NVML's init error means for the cross-check.
-fn init_failure(report: &Report, error: &ErrorInfo, lib_shown: &str) -> Outcome {
+fn init_failure(error: &ErrorInfo, lib_shown: &str) -> Outcome {
     let said = error.describe();
     if error.is(18, "NVML_ERROR_LIB_RM_VERSION_MISMATCH") {
         let mut o = Outcome::new(
@@ -727,7 +726,7 @@ fn init_failure(report: &Report, error: &ErrorInfo, lib_shown: &str) -> Outcome 
             SourceStatus::Failed,
             format!("NVML ({lib_shown}) refused to start: {said}"),
         );
-        o.findings.push(mismatch_finding(report, lib_shown));
+        o.rm_mismatch_library = Some(lib_shown.to_owned());
         return o;
     }
     let (status, detail) = if error.is(9, "NVML_ERROR_DRIVER_NOT_LOADED") {
@@ -754,91 +753,11 @@ fn init_failure(report: &Report, error: &ErrorInfo, lib_shown: &str) -> Outcome 
     Outcome::new(Status::Unavailable, status, detail)
 }
 
-/// `driver-library-mismatch` from NVML's `LIB_RM_VERSION_MISMATCH`.
-fn mismatch_finding(report: &Report, lib_shown: &str) -> Finding {
-    let lib_version = library_version(lib_shown);
-    let module = report.driver.as_ref().map(|d| d.version.as_str());
-    let versions = match (lib_version, module) {
-        (Some(l), Some(m)) => format!(" (library {l}, kernel module {m})"),
-        (None, Some(m)) => format!(" (kernel module {m})"),
-        (Some(l), None) => format!(" (library {l})"),
-        (None, None) => String::new(),
-    };
-    Finding::new(
-        DRIVER_LIBRARY_MISMATCH,
-        Severity::Error,
-        format!(
-            "NVML refuses to start: the user-space driver library {lib_shown} and the loaded \
-             nvidia kernel module come from different driver releases{versions}. CUDA programs \
-             will fail to initialise the same way."
-        ),
-        "This usually follows a driver upgrade without a reboot: the new libraries are \
-         installed while the old kernel module is still loaded. Reboot, or reload the modules \
-         when no process uses the GPU: `sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia \
-         && sudo modprobe nvidia`. In a container, restart it after fixing the host. If the \
-         versions still differ, reinstall the driver so the module and libraries match.",
-    )
-}
-
 /// `580.82.07` from `/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.580.82.07`.
-fn library_version(path: &str) -> Option<&str> {
+pub(crate) fn library_version(path: &str) -> Option<&str> {
     let (_, v) = path.rsplit_once("libnvidia-ml.so.")?;
     let looks_like = v.contains('.') && v.chars().all(|c| c.is_ascii_digit() || c == '.');
     looks_like.then_some(v)
-}
-
-/// `cross-check-disagrees`, listing the first differences.
-fn disagree_finding(report: &Report, diffs: &[Difference]) -> Finding {
-    let shown: Vec<String> = diffs
-        .iter()
-        .take(4)
-        .map(|d| {
-            format!(
-                "{}: nvprobe {}, NVML {}",
-                d.field,
-                d.probe.as_deref().unwrap_or("none"),
-                d.nvml.as_deref().unwrap_or("none")
-            )
-        })
-        .collect();
-    let more = diffs.len().saturating_sub(shown.len());
-    let mut message = format!(
-        "NVML disagrees with nvprobe on {} value(s): {}",
-        diffs.len(),
-        shown.join("; ")
-    );
-    if more > 0 {
-        let _ = write!(message, "; and {more} more");
-    }
-    let mut remedy = String::new();
-    let override_used = report
-        .driver
-        .as_ref()
-        .is_some_and(|d| d.source == crate::report::DriverSource::Override);
-    if override_used && diffs.iter().any(|d| d.field == "driver.version") {
-        remedy.push_str("NVPROBE_DRIVER_VERSION overrides the driver version nvprobe reports. ");
-    }
-    let newer_cuda = diffs.iter().any(|d| {
-        d.field == "driver.cuda_version"
-            && matches!(
-                (d.probe.as_deref().and_then(parse_version), d.nvml.as_deref().and_then(parse_version)),
-                (Some(p), Some(n)) if n > p
-            )
-    });
-    if newer_cuda {
-        remedy.push_str(
-            "libcuda reports a newer CUDA version than this driver branch supports natively: a \
-             cuda-compat (forward compatibility) libcuda is probably on the library path. ",
-        );
-    }
-    remedy.push_str(
-        "nvprobe reads the kernel driver (procfs, sysfs, ioctls); NVML asks the same driver \
-         through libnvidia-ml.so.1. A difference means one of them reads another machine or \
-         driver than you expect (an override, a container whose /proc or /sys is not the \
-         host's, a second driver install on the library path). If none applies, please report \
-         it with the output of `nvprobe --json --cross-check` and of `nvprobe-shim`.",
-    );
-    Finding::new(CROSS_CHECK_DISAGREES, Severity::Warning, message, remedy)
 }
 
 /// `0000:3b:00.0` from NVML's `00000000:3B:00.0` or sysfs' `0000:3b:00.0`; `None` when it is
@@ -869,7 +788,7 @@ fn normalize_name(s: &str) -> String {
 }
 
 /// `(major, minor)` of `13.0`, `9.0`, `12.4`.
-fn parse_version(s: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_version(s: &str) -> Option<(u32, u32)> {
     let (major, minor) = s.trim().split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
@@ -883,9 +802,14 @@ fn same_version(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The findings the rule words from a cross-check of [`report`].
+    fn found(o: &Outcome) -> Vec<crate::report::Finding> {
+        crate::findings::cross_check(&report(), o)
+    }
+
     use super::*;
     use crate::report::{
-        CcSource, Driver, DriverSource, Flavor, KernelModules, Pci, Platform, Tool,
+        CcSource, Driver, DriverSource, Flavor, KernelModules, Pci, Platform, Severity, Tool,
     };
 
     fn gpu(bus: &str, device: &str, uuid: &str) -> Gpu {
@@ -958,7 +882,7 @@ mod tests {
         let o = eval(&report(), &answer("580.95.05", "13.0", &[GPU0]));
         assert_eq!(o.status(), Some(Status::Agree), "{o:?}");
         assert!(o.cross_check.differences.is_empty());
-        assert!(o.findings.is_empty());
+        assert!(found(&o).is_empty());
         assert_eq!(o.source.status, SourceStatus::Ok);
         assert!(
             o.source.detail.contains("13.580.95.05"),
@@ -996,10 +920,10 @@ mod tests {
             o.cross_check.differences[0].nvml.as_deref(),
             Some("580.82.07")
         );
-        assert_eq!(o.findings.len(), 1);
-        assert_eq!(o.findings[0].code, CROSS_CHECK_DISAGREES);
-        assert_eq!(o.findings[0].severity, Severity::Warning);
-        assert!(o.findings[0].message.contains("580.82.07"));
+        assert_eq!(found(&o).len(), 1);
+        assert_eq!(found(&o)[0].code, CROSS_CHECK_DISAGREES);
+        assert_eq!(found(&o)[0].severity, Severity::Warning);
+        assert!(found(&o)[0].message.contains("580.82.07"));
     }
 
     #[test]
@@ -1062,7 +986,7 @@ mod tests {
         let o = eval(&report(), &text);
         assert_eq!(o.cross_check.differences.len(), 1);
         assert_eq!(o.cross_check.differences[0].field, "driver.cuda_version");
-        assert!(o.findings[0].remedy.contains("cuda-compat"));
+        assert!(found(&o)[0].remedy.contains("cuda-compat"));
     }
 
     fn init_error(code: &str, value: u32) -> String {
@@ -1078,8 +1002,9 @@ mod tests {
             &init_error("NVML_ERROR_LIB_RM_VERSION_MISMATCH", 18),
         );
         assert_eq!(o.status(), Some(Status::Unavailable));
-        assert_eq!(o.findings.len(), 1);
-        let f = &o.findings[0];
+        assert_eq!(found(&o).len(), 1);
+        let fs = found(&o);
+        let f = &fs[0];
         assert_eq!(f.code, DRIVER_LIBRARY_MISMATCH);
         assert_eq!(f.severity, Severity::Error);
         assert!(
@@ -1105,7 +1030,7 @@ mod tests {
             assert_eq!(o.status(), Some(Status::Unavailable), "{code}");
             assert_eq!(o.source.status, source, "{code}");
             assert!(o.source.detail.contains(code), "{}", o.source.detail);
-            assert!(o.findings.is_empty());
+            assert!(found(&o).is_empty());
         }
         let missing = r#"{"protocol":"nvprobe-shim/1","library":{"name":"libnvidia-ml.so.1","error":{"code":"library-not-found","message":"libnvidia-ml.so.1: cannot open shared object file"}},"libcuda":null}"#;
         let o = eval(&report(), missing);

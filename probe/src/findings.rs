@@ -403,6 +403,101 @@ pub fn ioctl(outcome: &crate::ioctl::IoctlOutcome, disagreements: &[String]) -> 
     out
 }
 
+/// The cross-check's findings: NVML disagrees with the probe, or refused to start because the
+/// user-space library is another release than the kernel module.
+pub fn cross_check(report: &Report, outcome: &crate::crosscheck::Outcome) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let differences = &outcome.cross_check.differences;
+    if !differences.is_empty() {
+        out.push(cross_check_disagrees(report, differences));
+    }
+    if let Some(lib) = &outcome.rm_mismatch_library {
+        out.push(cross_check_mismatch(report, lib));
+    }
+    out
+}
+
+/// `driver-library-mismatch` from NVML's `LIB_RM_VERSION_MISMATCH`.
+fn cross_check_mismatch(report: &Report, lib_shown: &str) -> Finding {
+    let lib_version = crate::crosscheck::library_version(lib_shown);
+    let module = report.driver.as_ref().map(|d| d.version.as_str());
+    let versions = match (lib_version, module) {
+        (Some(l), Some(m)) => format!(" (library {l}, kernel module {m})"),
+        (None, Some(m)) => format!(" (kernel module {m})"),
+        (Some(l), None) => format!(" (library {l})"),
+        (None, None) => String::new(),
+    };
+    Finding::new(
+        crate::codes::DRIVER_LIBRARY_MISMATCH,
+        Severity::Error,
+        format!(
+            "NVML refuses to start: the user-space driver library {lib_shown} and the loaded \
+             nvidia kernel module come from different driver releases{versions}. CUDA programs \
+             will fail to initialise the same way."
+        ),
+        "This usually follows a driver upgrade without a reboot: the new libraries are \
+         installed while the old kernel module is still loaded. Reboot, or reload the modules \
+         when no process uses the GPU: `sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia \
+         && sudo modprobe nvidia`. In a container, restart it after fixing the host. If the \
+         versions still differ, reinstall the driver so the module and libraries match.",
+    )
+}
+
+
+/// `cross-check-disagrees`, listing the first differences.
+fn cross_check_disagrees(report: &Report, diffs: &[crate::report::Difference]) -> Finding {
+    let shown: Vec<String> = diffs
+        .iter()
+        .take(4)
+        .map(|d| {
+            format!(
+                "{}: nvprobe {}, NVML {}",
+                d.field,
+                d.probe.as_deref().unwrap_or("none"),
+                d.nvml.as_deref().unwrap_or("none")
+            )
+        })
+        .collect();
+    let more = diffs.len().saturating_sub(shown.len());
+    let mut message = format!(
+        "NVML disagrees with nvprobe on {} value(s): {}",
+        diffs.len(),
+        shown.join("; ")
+    );
+    if more > 0 {
+        let _ = std::fmt::Write::write_fmt(&mut message, format_args!("; and {more} more"));
+    }
+    let mut remedy = String::new();
+    let override_used = report
+        .driver
+        .as_ref()
+        .is_some_and(|d| d.source == crate::report::DriverSource::Override);
+    if override_used && diffs.iter().any(|d| d.field == "driver.version") {
+        remedy.push_str("NVPROBE_DRIVER_VERSION overrides the driver version nvprobe reports. ");
+    }
+    let newer_cuda = diffs.iter().any(|d| {
+        d.field == "driver.cuda_version"
+            && matches!(
+                (d.probe.as_deref().and_then(crate::crosscheck::parse_version), d.nvml.as_deref().and_then(crate::crosscheck::parse_version)),
+                (Some(p), Some(n)) if n > p
+            )
+    });
+    if newer_cuda {
+        remedy.push_str(
+            "libcuda reports a newer CUDA version than this driver branch supports natively: a \
+             cuda-compat (forward compatibility) libcuda is probably on the library path. ",
+        );
+    }
+    remedy.push_str(
+        "nvprobe reads the kernel driver (procfs, sysfs, ioctls); NVML asks the same driver \
+         through libnvidia-ml.so.1. A difference means one of them reads another machine or \
+         driver than you expect (an override, a container whose /proc or /sys is not the \
+         host's, a second driver install on the library path). If none applies, please report \
+         it with the output of `nvprobe --json --cross-check` and of `nvprobe-shim`.",
+    );
+    Finding::new(crate::codes::CROSS_CHECK_DISAGREES, Severity::Warning, message, remedy)
+}
+
 /// The platform rules: WSL2, containers, gVisor and Tegra, from the report and what the
 /// platform sources recorded besides (`platform::refine_with`'s answer).
 pub fn platform(

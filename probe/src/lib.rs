@@ -393,9 +393,10 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
         // A capture keeps the shim's output; its replay reads it instead of running the shim.
         let outcome = capture::cross_check(opts, &report, deadline)
             .unwrap_or_else(|| crosscheck::run_cross_check(&report, None, deadline));
+        let cross_check_findings = findings::cross_check(&report, &outcome);
+        report.findings.extend(cross_check_findings);
         report.cross_check = Some(outcome.cross_check);
         report.sources.push(outcome.source);
-        report.findings.extend(outcome.findings);
     }
     capture::annotate(opts, &mut report);
     if let Some(source) = opts.env.source() {

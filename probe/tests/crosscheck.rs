@@ -322,6 +322,11 @@ fn fake(name: &str, timeout: Duration) -> crosscheck::Outcome {
     run(&s.fake(name), timeout)
 }
 
+/// The findings the rule words from a cross-check of [`report`].
+fn found(o: &crosscheck::Outcome) -> Vec<nvprobe::report::Finding> {
+    nvprobe::findings::cross_check(&report(), o)
+}
+
 fn fields(o: &crosscheck::Outcome) -> Vec<&str> {
     o.cross_check
         .differences
@@ -349,7 +354,7 @@ fn system_has_nvml() -> bool {
 fn crosscheck_e2e_agree() {
     let o = scenario("agree");
     assert_eq!(o.status(), Some(Status::Agree), "{o:#?}");
-    assert!(o.findings.is_empty());
+    assert!(found(&o).is_empty());
     assert_eq!(o.source.name, crosscheck::SOURCE);
     assert_eq!(o.source.status, SourceStatus::Ok);
     // The path of the library the loader picked, through LD_LIBRARY_PATH.
@@ -383,9 +388,9 @@ fn crosscheck_e2e_disagree() {
         (d.probe.as_deref(), d.nvml.as_deref()),
         (Some("580.95.05"), Some("580.82.07"))
     );
-    assert_eq!(o.findings.len(), 1);
-    assert_eq!(o.findings[0].code, crosscheck::CROSS_CHECK_DISAGREES);
-    assert_eq!(o.findings[0].severity, Severity::Warning);
+    assert_eq!(found(&o).len(), 1);
+    assert_eq!(found(&o)[0].code, crosscheck::CROSS_CHECK_DISAGREES);
+    assert_eq!(found(&o)[0].severity, Severity::Warning);
 }
 
 #[test]
@@ -398,7 +403,7 @@ fn crosscheck_e2e_init_driver_not_loaded() {
         "{}",
         o.source.detail
     );
-    assert!(o.findings.is_empty());
+    assert!(found(&o).is_empty());
 }
 
 #[test]
@@ -417,8 +422,9 @@ fn crosscheck_e2e_init_no_permission() {
 fn crosscheck_e2e_init_rm_mismatch() {
     let o = scenario("rm-mismatch");
     assert_eq!(o.status(), Some(Status::Unavailable), "{o:#?}");
-    assert_eq!(o.findings.len(), 1);
-    let f = &o.findings[0];
+    assert_eq!(found(&o).len(), 1);
+    let fs = found(&o);
+    let f = &fs[0];
     assert_eq!(f.code, crosscheck::DRIVER_LIBRARY_MISMATCH);
     assert_eq!(f.severity, Severity::Error);
     assert!(f.message.contains("580.95.05"), "{}", f.message);

@@ -305,7 +305,7 @@ pub fn cross_check(
                     status: crate::crosscheck::Status::Unavailable.as_str().to_owned(),
                     differences: Vec::new(),
                 },
-                findings: Vec::new(),
+                rm_mismatch_library: None,
                 source: Source::new(
                     crate::crosscheck::SOURCE,
                     SourceStatus::Absent,
