@@ -141,11 +141,12 @@ pub fn gpus(facts: &Facts) -> Vec<Gpu> {
 /// The report from the file sources, without findings: later stages (ioctl) amend it before
 /// the findings are evaluated.
 pub fn base(root: &Root, facts: &Facts) -> Report {
-    let platform = platform::detect(
+    let mut platform = platform::detect(
         root,
         facts.kernel_release.as_deref(),
         facts.params.as_ref().and_then(|p| p.modify_device_files),
     );
+    platform.arch = machine_arch(root, facts, platform.kind);
     Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
@@ -162,6 +163,34 @@ pub fn base(root: &Root, facts: &Facts) -> Report {
         cuda: crate::rules::CudaHere::default(),
         sources: facts.sources.clone(),
         findings: Vec::new(),
+    }
+}
+
+/// The machine's CPU architecture: the kernel's `/proc/sys/kernel/arch` (a capture keeps it);
+/// else nvprobe's own on the host (it runs there); under `--root`, the one the kernel module
+/// was built for, else `aarch64` on Tegra (Arm cores), else unknown. Never nvprobe's
+/// own for a root: a capture or a node's `/` mounted on a machine of another architecture is
+/// not this machine.
+fn machine_arch(root: &Root, facts: &Facts, kind: crate::report::PlatformKind) -> Option<String> {
+    if let Some(arch) = &facts.kernel_arch {
+        return Some(arch.clone());
+    }
+    if root.is_host() {
+        return Some(own_arch().to_owned());
+    }
+    facts
+        .proc_version
+        .as_ref()
+        .and_then(|v| crate::detect::driver::arch_of_version_line(&v.line))
+        .or((kind == crate::report::PlatformKind::Tegra).then_some("aarch64"))
+        .map(str::to_owned)
+}
+
+/// nvprobe's own architecture, as `uname -m` spells it.
+pub fn own_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
     }
 }
 

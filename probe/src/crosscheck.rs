@@ -838,6 +838,7 @@ mod tests {
             platform: Platform {
                 kind: PlatformKind::BareMetal,
                 kernel_release: None,
+                arch: None,
                 os: None,
                 in_container: false,
                 hints: Vec::new(),

@@ -290,6 +290,12 @@ pub struct Platform {
     pub kind: PlatformKind,
     /// The running kernel's release.
     pub kernel_release: Option<String>,
+    /// The machine's CPU architecture as `uname -m` names it (`x86_64`, `aarch64`, `ppc64le`):
+    /// nvprobe's own on the host; under `--root`, the one the NVIDIA kernel module was built
+    /// for (`/proc/driver/nvidia/version`), `aarch64` on Tegra; `null` when nothing says.
+    /// Programs of another architecture cannot load here (`check --binary`).
+    #[serde(default)]
+    pub arch: Option<String>,
     /// The distribution, from `/etc/os-release`.
     pub os: Option<OsRelease>,
     /// True when the probe runs inside a container (also for `gvisor` and `wsl2` containers).

@@ -927,3 +927,50 @@ fn scan_runtime_version_from_a_wheel_dist_info() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `check --binary` judges the ELF machine against the machine under `--root`, never against
+/// nvprobe's own: an aarch64 server (a GH200 node's root, say, read on an x86-64 laptop) cannot
+/// load x86-64 code, and a root that names no architecture leaves that part unknown.
+#[test]
+fn check_binary_elf_machine_is_the_roots() {
+    let lib = cuda_file("libconcat.so");
+    let arm = tmpdir("root-aarch64");
+    common::copy_tree(&fixture("bare-metal-h100x8-open-580"), &arm);
+    let version = arm.join("proc/driver/nvidia/version");
+    let text = std::fs::read_to_string(&version).unwrap();
+    assert!(text.contains("for x86_64"), "{text}");
+    std::fs::write(&version, text.replace("for x86_64", "for aarch64")).unwrap();
+    let out = nvprobe(&[
+        "--json",
+        "--root",
+        arm.to_str().unwrap(),
+        "check",
+        "--binary",
+        lib.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    assert_eq!(v["platform"]["arch"], "aarch64", "{v:#}");
+    assert!(codes(&v).contains(&"binary-wrong-machine".to_owned()));
+    assert_eq!(part(&v, "elf-machine")["verdict"], "not-satisfied", "{v:#}");
+
+    // /proc/sys/kernel/arch (a capture of a 6.1+ kernel keeps it) wins over the module's line.
+    std::fs::create_dir_all(arm.join("proc/sys/kernel")).unwrap();
+    std::fs::write(arm.join("proc/sys/kernel/arch"), "x86_64\n").unwrap();
+    let out = nvprobe(&[
+        "--json",
+        "--root",
+        arm.to_str().unwrap(),
+        "check",
+        "--binary",
+        lib.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["platform"]["arch"], "x86_64", "{v:#}");
+    assert_eq!(part(&v, "elf-machine")["verdict"], "satisfied", "{v:#}");
+
+    // No driver version file and not Tegra: the architecture is unknown, so is that part.
+    let (_, v) = check_binary("nouveau", &lib);
+    assert!(v["platform"]["arch"].is_null(), "{v:#}");
+    assert_eq!(part(&v, "elf-machine")["verdict"], "unknown", "{v:#}");
+}

@@ -60,6 +60,17 @@ pub fn parse_proc_version(text: &str) -> Option<ProcVersion> {
     })
 }
 
+/// The CPU architecture a driver version line names (`… Kernel Module for x86_64 …`,
+/// `NVIDIA UNIX x86_64 Kernel Module …`, `… for aarch64 …`), as `uname -m` spells it.
+pub fn arch_of_version_line(line: &str) -> Option<&'static str> {
+    line.split_whitespace().find_map(|w| match w {
+        "x86_64" | "amd64" => Some("x86_64"),
+        "aarch64" | "arm64" => Some("aarch64"),
+        "ppc64le" => Some("ppc64le"),
+        _ => None,
+    })
+}
+
 /// Parses `/sys/module/nvidia/version`.
 pub fn parse_sys_version(text: &str) -> Option<Version> {
     let v = text.trim();
@@ -104,6 +115,19 @@ pub fn parse_params(text: &str) -> DriverParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn driver_version_line_names_the_architecture() {
+        for (line, want) in [
+            ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.95.05  Release Build  (dvs-builder@U22-I3-AF03-09-1)  Wed Sep 24 22:25:26 UTC 2025", Some("x86_64")),
+            ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024", Some("x86_64")),
+            ("NVRM version: NVIDIA UNIX Open Kernel Module for aarch64  580.95.05  Release Build", Some("aarch64")),
+            ("NVRM version: NVIDIA UNIX Kernel Module for ppc64le  470.82.01", Some("ppc64le")),
+            ("NVRM version: NVIDIA UNIX Kernel Module  580.95.05", None),
+        ] {
+            assert_eq!(arch_of_version_line(line), want, "{line}");
+        }
+    }
 
     #[test]
     fn driver_open_580_line() {

@@ -50,6 +50,8 @@ const PCI: &str = "/sys/bus/pci/devices";
 pub struct Facts {
     /// `/proc/sys/kernel/osrelease`.
     pub kernel_release: Option<String>,
+    /// `/proc/sys/kernel/arch` (Linux 6.1 and later; `uname -m`), when it holds a plausible name.
+    pub kernel_arch: Option<String>,
     /// `/sys/module/nvidia/version`.
     pub sys_version: Option<crate::report::Version>,
     /// `/proc/driver/nvidia/version`.
@@ -107,6 +109,7 @@ impl Facts {
             }
         }
         opt(self.kernel_release.as_ref(), &mut snapshot.kernel_release);
+        opt(self.kernel_arch.as_ref(), &mut snapshot.kernel_arch);
         opt(self.sys_version.as_ref(), &mut snapshot.sys_version);
         opt(self.proc_version.as_ref(), &mut snapshot.proc_version);
         opt(self.params.as_ref(), &mut snapshot.params);
@@ -163,6 +166,17 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
         ),
         Err(e) => f.record_err("kernel-release", OSRELEASE, &e),
     }
+    // Best effort, no source of its own: the platform's architecture falls back to nvprobe's
+    // own on the host and to the kernel module's under --root (`assemble::machine_arch`).
+    f.kernel_arch = root
+        .read_text_limited("/proc/sys/kernel/arch", 64)
+        .ok()
+        .map(|t| t.text.trim().to_owned())
+        .filter(|a| {
+            !a.is_empty()
+                && a.len() <= 16
+                && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
 
     observe("sysfs-module", &f);
     match root.read_text(SYSVER) {

@@ -126,6 +126,7 @@ pub fn detect(
     Platform {
         kind,
         kernel_release: kernel_release.map(str::to_owned),
+        arch: None,
         os: os_release(root),
         in_container,
         hints,

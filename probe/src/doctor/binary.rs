@@ -29,9 +29,7 @@ use crate::codes::{
     BINARY_WRONG_MACHINE, CUDA_MINOR_VERSION_COMPAT, CUDA_RUNTIME_TOO_NEW, DEADLINE_EXCEEDED,
 };
 use crate::cudabin::{self, CudaRuntime, Deadline, FileKind, ScanLimits, ScanResult, Verdict};
-use crate::report::{
-    Answer, BinaryPart, CheckItem, ComputeCapability, Finding, PlatformKind, Report, Severity,
-};
+use crate::report::{Answer, BinaryPart, CheckItem, ComputeCapability, Finding, Report, Severity};
 
 /// `EM_X86_64`, `EM_AARCH64`, `EM_PPC64`, `EM_CUDA`.
 const EM_X86_64: u16 = 62;
@@ -60,8 +58,9 @@ pub(super) struct Here {
     driver_cuda: Option<(u32, u32)>,
     /// The GPUs a CUDA program can use.
     gpus: Vec<UsableGpu>,
-    /// The ELF machine of programs here, and its name.
-    machine: Option<(u16, &'static str)>,
+    /// The ELF machine of programs here, and its name (`None`: the architecture is unknown;
+    /// `Err`: one nvprobe has no ELF machine for).
+    machine: Option<Result<(u16, &'static str), String>>,
 }
 
 /// The machine facts of [`Here`], from the report.
@@ -80,13 +79,14 @@ pub(super) fn here(report: &Report) -> Here {
             }
         })
         .collect();
-    // Jetson is aarch64; elsewhere nvprobe runs on the machine it checks, so its own
-    // architecture is the machine's.
-    let machine = if report.platform.kind == PlatformKind::Tegra {
-        Some((EM_AARCH64, "aarch64"))
-    } else {
-        own_machine()
-    };
+    // The model's architecture: nvprobe's own on the host, the kernel module's (or Tegra's)
+    // under --root, unknown when nothing says.
+    let machine = report.platform.arch.as_deref().map(|a| match a {
+        "x86_64" => Ok((EM_X86_64, "x86-64")),
+        "aarch64" => Ok((EM_AARCH64, "aarch64")),
+        "ppc64le" => Ok((EM_PPC64, "ppc64le")),
+        other => Err(other.to_owned()),
+    });
     Here {
         can_start: cuda.can_start,
         cuda_reason: cuda.reason.clone(),
@@ -94,15 +94,6 @@ pub(super) fn here(report: &Report) -> Here {
         driver_cuda: cuda.user_mode_driver_version.map(|v| (v.major, v.minor)),
         gpus,
         machine,
-    }
-}
-
-fn own_machine() -> Option<(u16, &'static str)> {
-    match std::env::consts::ARCH {
-        "x86_64" => Some((EM_X86_64, "x86-64")),
-        "aarch64" => Some((EM_AARCH64, "aarch64")),
-        "powerpc64" => Some((EM_PPC64, "ppc64")),
-        _ => None,
     }
 }
 
@@ -306,13 +297,17 @@ fn elf_machine(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) 
         let Some(machine) = r.elf_machine.filter(|&m| m != EM_CUDA) else {
             continue;
         };
-        match here.machine {
-            None => tally.unknown.push(format!(
-                "this machine's architecture ({}) is not one nvprobe knows",
-                std::env::consts::ARCH
+        match &here.machine {
+            None => tally.unknown.push(
+                "this machine's CPU architecture is unknown (under --root it comes from \
+                 /proc/driver/nvidia/version, which this root lacks)"
+                    .to_owned(),
+            ),
+            Some(Err(arch)) => tally.unknown.push(format!(
+                "this machine's architecture ({arch}) is not one nvprobe knows"
             )),
-            Some((want, name)) if machine == want => tally.fine.push(format!("{name} code")),
-            Some((_, name)) => {
+            Some(Ok((want, name))) if machine == *want => tally.fine.push(format!("{name} code")),
+            Some(Ok((_, name))) => {
                 let message = format!(
                     "{} is {} code and this machine is {name}: it cannot be loaded here",
                     r.path,
@@ -584,7 +579,7 @@ mod tests {
             user_mode_driver: umd.to_owned(),
             driver_cuda: Some(cuda),
             gpus: Vec::new(),
-            machine: Some((EM_X86_64, "x86-64")),
+            machine: Some(Ok((EM_X86_64, "x86-64"))),
         }
     }
 

@@ -1446,6 +1446,7 @@ mod tests {
             platform: report::Platform {
                 kind: report::PlatformKind::BareMetal,
                 kernel_release: None,
+                arch: None,
                 os: None,
                 in_container: false,
                 hints: vec![],
