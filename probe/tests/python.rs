@@ -145,6 +145,105 @@ fn python_torch_cu128_on_535_runs_through_minor_version_compat() {
     assert!(codes(&json).contains(&"cuda-minor-version-compat".to_owned()));
 }
 
+/// A conda environment with conda-forge's cuda-compat 12.9 (575.57.08) and torch cu128: the
+/// libcuda it loads once activated is judged with the forward-compatibility rules.
+const COMPAT_ENV: &str = "conda-cuda-compat-12.9-torch-cu128";
+
+/// Accepted: an H100 on R535 (in the note's driver list, a data-center brand): the framework
+/// runs on the compat's CUDA 12.9, not through minor-version compatibility on 12.2.
+#[test]
+fn python_env_cuda_compat_accepted_on_h100_535() {
+    let (code, json) = check("h100-pcie-proprietary-535", &venv(COMPAT_ENV));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let runtime = part(item, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("cuda-compat user-mode driver's CUDA 12.9 through forward compatibility"),
+        "{runtime}"
+    );
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cuda-compat/libcuda.so.575.57.08 (575.57.08, CUDA 12.9, from cuda-compat-impl-575.57.08-"),
+        "{reason}"
+    );
+    assert!(reason.contains("accepted by driver 535.230.02"), "{reason}");
+    let codes = codes(&json);
+    assert!(
+        codes.contains(&"forward-compat-active".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"cuda-minor-version-compat".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"forward-compat-unsupported".to_owned()),
+        "{codes:?}"
+    );
+}
+
+/// Rejected: a consumer RTX 4090 (R565): forward compatibility does not run on consumer GPUs
+/// (804), so the framework fails whatever its kernels, with the finding that says why.
+#[test]
+fn python_env_cuda_compat_rejected_on_geforce() {
+    let (code, json) = check("rtx4090-565-toolkit-wheels", &venv(COMPAT_ENV));
+    assert_eq!(code, 1, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is loaded, but NVIDIA GeForce RTX 4090"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE (804)"),
+        "{reason}"
+    );
+    let f = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "forward-compat-unsupported")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("conda remove cuda-compat")
+    );
+}
+
+/// Older than the driver (580 > 575): the activation removes its links, the system's libcuda
+/// runs the framework natively.
+#[test]
+fn python_env_cuda_compat_older_than_the_driver_is_not_used() {
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv(COMPAT_ENV));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let runtime = part(item, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("native user-mode driver's CUDA 13.0"),
+        "{runtime}"
+    );
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is not loaded: the driver 580.65.06 is at least as new"),
+        "{reason}"
+    );
+    let codes = codes(&json);
+    assert!(
+        !codes.contains(&"forward-compat-active".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"forward-compat-unsupported".to_owned()),
+        "{codes:?}"
+    );
+}
+
 #[test]
 fn python_torch_cpu_only_is_its_own_verdict() {
     let (code, json) = check("rtx5090-open-570", &venv("torch-cpu"));

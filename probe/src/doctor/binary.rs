@@ -40,6 +40,7 @@ const EM_PPC64: u16 = 21;
 const EM_CUDA: u16 = 190;
 
 /// A GPU CUDA can use here.
+#[derive(Clone)]
 struct UsableGpu {
     index: u32,
     name: Option<String>,
@@ -48,6 +49,7 @@ struct UsableGpu {
 
 /// What the verdict needs from the machine. Read from the report in [`here`] and nowhere
 /// else: the rules stage computed all of it (`report.cuda`).
+#[derive(Clone)]
 pub(super) struct Here {
     /// Would `cuInit` succeed?
     can_start: Answer,
@@ -94,6 +96,18 @@ pub(super) fn here(report: &Report) -> Here {
         driver_cuda: cuda.user_mode_driver_version.map(|v| (v.major, v.minor)),
         gpus,
         machine,
+    }
+}
+
+impl Here {
+    /// The same machine with a forward-compatibility libcuda of CUDA `cuda` loaded instead
+    /// (a Python environment's own cuda-compat, accepted by [`super::compat_problem`]).
+    pub(super) fn with_compat(&self, cuda: (u32, u32)) -> Self {
+        Self {
+            user_mode_driver: "cuda-compat".to_owned(),
+            driver_cuda: Some(cuda),
+            ..self.clone()
+        }
     }
 }
 

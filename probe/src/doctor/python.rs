@@ -15,15 +15,30 @@
 //! CUDA libraries get the verdict `check --binary` gives ([`super::binary::check`]): the worst
 //! of its libraries'. A build without CUDA (torch `+cpu`, jax without a CUDA plugin) is
 //! `cpu-only`: it runs, but not on a GPU, which is never "satisfied" for a CUDA question.
+//!
+//! A conda environment can carry its own forward-compatibility libcuda: conda-forge's
+//! `cuda-compat` (`cuda-compat-impl`) installs `PREFIX/cuda-compat/libcuda.so.<driver>`, and
+//! its activation script links it into `PREFIX/lib`, "so they are on the default library
+//! search path when the environment is active" (conda-forge/cuda-compat-feedstock
+//! `recipe/activate.sh`). No `PyPI` wheel ships one (`pip index versions nvidia-cuda-compat`,
+//! `-cu12`, `-cu13`, `cuda-compat`: none). Its note is judged with the machine's own
+//! forward-compatibility rules ([`super::compat_problem`]): accepted, the frameworks are judged
+//! against its CUDA version; rejected, every CUDA framework fails (803 or 804, or the
+//! activation undoes the links); older than the driver, the activation removes the links and
+//! the system's libcuda is used.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::binary::{self, Here};
-use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use super::{Machine, NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use crate::codes::{FORWARD_COMPAT_ACTIVE, FORWARD_COMPAT_UNSUPPORTED};
 use crate::cudabin::Deadline;
-use crate::report::{CheckItem, Finding, PythonFramework};
+use crate::report::{
+    CheckItem, Finding, FwdCompat, Library, OrUnknown, PythonFramework, Severity, Version,
+};
 
 /// A framework build without CUDA (exit 1: nothing here runs on a GPU).
 pub(super) const CPU_ONLY: &str = "cpu-only";
@@ -70,8 +85,76 @@ pub struct PythonEnv {
     /// The `site-packages` directories read.
     pub site_packages: Vec<PathBuf>,
     frameworks: Vec<Framework>,
+    /// The environment's own forward-compatibility libcuda (conda-forge `cuda-compat`).
+    compat: Option<EnvCompat>,
     /// What could not be read.
     problems: Vec<String>,
+}
+
+/// A cuda-compat libcuda inside the environment: `PREFIX/cuda-compat/libcuda.so.<driver>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EnvCompat {
+    path: PathBuf,
+    /// From the file name (`libcuda.so.575.57.08`).
+    version: Option<Version>,
+    /// Its `.note.cuda.fwd_compatibility`; `Err` says why it could not be read.
+    note: Result<FwdCompat, String>,
+    /// The conda package that installed it (`conda-meta/cuda-compat-impl-*.json`), if listed.
+    package: Option<String>,
+}
+
+/// Entries of `PREFIX/cuda-compat` and `PREFIX/conda-meta` read at most.
+const MAX_COMPAT_ENTRIES: usize = 4096;
+
+/// The environment's own cuda-compat libcuda, when it has one.
+fn env_compat(prefix: &Path) -> Option<EnvCompat> {
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|e| {
+                e.take(MAX_COMPAT_ENTRIES)
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let dir = prefix.join("cuda-compat");
+    let (file, version) = names(&dir).into_iter().find_map(|n| {
+        let v = super::libs::driver_version_from_name(&n)?;
+        n.starts_with("libcuda.so.").then_some((n, v))
+    })?;
+    let note = match inside(&dir, &file) {
+        Err(e) => Err(e),
+        Ok(path) => match super::elfinfo::read(&path) {
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(info) => info
+                .fwd_compat
+                .map(|n| FwdCompat {
+                    cuda_version: n.cuda_version,
+                    driver_branches: n.drivers,
+                    devices: n.devices,
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{}: no {} note",
+                        path.display(),
+                        super::elfinfo::FWD_COMPAT_SECTION
+                    )
+                }),
+        },
+    };
+    let package = names(&prefix.join("conda-meta")).into_iter().find_map(|n| {
+        n.strip_prefix("cuda-compat-impl-")?;
+        n.strip_suffix(".json").map(str::to_owned)
+    });
+    Some(EnvCompat {
+        path: dir.join(file),
+        version: Some(version),
+        note,
+        package,
+    })
 }
 
 impl PythonEnv {
@@ -360,10 +443,16 @@ fn read_dist(site: &Path, d: &Dist, problems: &mut Vec<String>) -> (Vec<String>,
 /// A usage message when `path` is not an environment, `site-packages` or interpreter.
 pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, String> {
     let sites = site_dirs(path)?;
+    let prefix = if path.is_dir() {
+        Some(path)
+    } else {
+        path.parent().and_then(Path::parent)
+    };
     let mut env = PythonEnv {
         path: path.to_path_buf(),
         site_packages: sites.clone(),
         frameworks: Vec::new(),
+        compat: prefix.and_then(env_compat),
         problems: Vec::new(),
     };
     for site in &sites {
@@ -571,11 +660,22 @@ fn torch_cuda(site: &Path, d: &Dist, f: &mut Framework) {
 pub(super) fn check(
     env: &PythonEnv,
     here: &Here,
+    m: &Machine<'_>,
     deadline: Option<Deadline>,
 ) -> (Vec<CheckItem>, Vec<Finding>) {
     let shown = env.path.display().to_string();
     let mut items = Vec::new();
     let mut findings = Vec::new();
+    let compat = env
+        .compat
+        .as_ref()
+        .map(|c| judge_compat(c, &shown, m, here, &mut findings));
+    let (here, compat_failed, compat_said) = match &compat {
+        Some(CompatUse::Loaded(h, said)) => (h, None, Some(said.as_str())),
+        Some(CompatUse::Unused(said)) => (here, None, Some(said.as_str())),
+        Some(CompatUse::Fails(why)) => (here, Some(why.as_str()), None),
+        None => (here, None, None),
+    };
     let item = |expression: String, verdict: &str, reason: String| CheckItem {
         kind: "python".to_owned(),
         expression,
@@ -618,6 +718,8 @@ pub(super) fn check(
             .unwrap_or_default();
         let mut it = if let Some(why) = &f.cpu_only {
             item(what.clone(), CPU_ONLY, why.clone())
+        } else if let Some(why) = compat_failed {
+            item(what.clone(), NOT_SATISFIED, format!("{what}{built}: {why}"))
         } else if !f.problems.is_empty() {
             item(
                 what.clone(),
@@ -659,10 +761,116 @@ pub(super) fn check(
                 f.info.missing_wheels.join(", ")
             );
         }
+        if let Some(said) = compat_said
+            && f.cpu_only.is_none()
+        {
+            let _ = write!(it.reason, " ({said})");
+        }
         it.framework = Some(f.info.clone());
         items.push(it);
     }
     (items, findings)
+}
+
+/// What an environment's own cuda-compat libcuda means for its frameworks.
+enum CompatUse {
+    /// Accepted: the frameworks run on it (the machine with it loaded, and what to say).
+    Loaded(Here, String),
+    /// Not used (older than the driver: the activation removes its links); what to say.
+    Unused(String),
+    /// Rejected: every CUDA framework fails; why.
+    Fails(String),
+}
+
+/// Judges the environment's cuda-compat libcuda with the machine's forward-compatibility
+/// rules ([`super::compat_problem`]), adding the finding that says what happens.
+fn judge_compat(
+    c: &EnvCompat,
+    shown: &str,
+    m: &Machine<'_>,
+    here: &Here,
+    findings: &mut Vec<Finding>,
+) -> CompatUse {
+    let note = match &c.note {
+        Ok(n) => n,
+        Err(e) => {
+            return CompatUse::Fails(format!(
+                "the environment's cuda-compat libcuda {} cannot be read as one ({e}), so \
+                 whether CUDA starts with it is not known",
+                c.path.display()
+            ));
+        }
+    };
+    let cv = note.cuda_version.or_q();
+    let from = c
+        .package
+        .as_ref()
+        .map(|p| format!(", from {p}"))
+        .unwrap_or_default();
+    let what = format!(
+        "the environment's cuda-compat libcuda {} ({}, CUDA {cv}{from})",
+        c.path.display(),
+        c.version.or_q()
+    );
+    let lib = Library {
+        path: c.path.display().to_string(),
+        kind: super::libs::KIND_COMPAT.to_owned(),
+        version: c.version.clone(),
+        cuda_version: note.cuda_version,
+        fwd_compat: Some(note.clone()),
+        ..Library::default()
+    };
+    // Older than (or as new as) the driver: conda-forge's activation removes its links ("The
+    // system driver is sufficient; cuda-compat will not be activated").
+    if let (Some(lv), Some(dv)) = (&c.version, &m.driver_version)
+        && lv.major() <= dv.major()
+    {
+        return CompatUse::Unused(format!(
+            "{what} is not loaded: the driver {dv} is at least as new, so the environment's \
+             activation removes its links and the system's libcuda is used"
+        ));
+    }
+    match super::compat_problem(&lib, m) {
+        None => {
+            let Some(cuda) = note.cuda_version else {
+                return CompatUse::Fails(format!(
+                    "{what} names no CUDA version in its note, so what it runs is not known"
+                ));
+            };
+            findings.push(Finding::new(
+                FORWARD_COMPAT_ACTIVE,
+                Severity::Info,
+                format!(
+                    "{shown}: programs of this environment load {what} on driver {}: CUDA {cv} \
+                     programs run on this older kernel module.",
+                    m.driver_version.or_q()
+                ),
+                "Nothing to do. Upgrading the driver to a branch that supports CUDA natively \
+                 removes the need for it.",
+            ));
+            CompatUse::Loaded(
+                here.with_compat((cuda.major, cuda.minor)),
+                format!(
+                    "with {what}, accepted by driver {}",
+                    m.driver_version.or_q()
+                ),
+            )
+        }
+        Some(why) => {
+            findings.push(Finding::new(
+                FORWARD_COMPAT_UNSUPPORTED,
+                Severity::Error,
+                format!(
+                    "{shown}: programs of this environment load {what} once it is activated, \
+                     but {why}: its CUDA programs fail, also those the driver itself would run."
+                ),
+                "Remove it from the environment ('conda remove cuda-compat cuda-compat-impl'), \
+                 or install builds for the driver's CUDA version. Forward compatibility needs a \
+                 data-center GPU and a driver branch in the library's list.",
+            ));
+            CompatUse::Fails(format!("{what} is loaded, but {why}"))
+        }
+    }
 }
 
 fn list(paths: &[PathBuf]) -> String {
