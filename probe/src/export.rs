@@ -646,34 +646,150 @@ pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
     let fits = |b: &&TorchBuild| ccs.iter().all(|&c| torch_build_runs_on(b, c, driver));
     let builds = torch_builds();
     let (dmaj, dmin) = driver;
-    if let Some(b) = builds.iter().rev().filter(|b| b.cuda <= driver).find(fits) {
+    // Who gives that CUDA version: the driver (its release), or cuda-compat on it.
+    let release = r
+        .driver
+        .as_ref()
+        .map(|d| format!(" {}", d.version))
+        .unwrap_or_default();
+    let giver = if r.cuda.user_mode_driver.to_string() == "cuda-compat" {
+        format!("the cuda-compat libcuda on driver{release}")
+    } else {
+        format!("the driver{release}")
+    };
+    let pick = builds
+        .iter()
+        .rev()
+        .filter(|b| b.cuda <= driver)
+        .find(fits)
+        .map(|b| (b, "natively"))
+        .or_else(|| {
+            builds
+                .iter()
+                .rev()
+                .filter(|b| b.cuda.0 == dmaj)
+                .find(fits)
+                .map(|b| {
+                    (
+                        b,
+                        "through minor-version compatibility (no PTX JIT of newer code)",
+                    )
+                })
+        });
+    let Some((b, how)) = pick else {
+        let why: Vec<String> = builds
+            .iter()
+            .rev()
+            .map(|b| not_picked(b, &ccs, driver))
+            .collect();
         return Ok((
-            b.backend.clone(),
+            "cpu".to_owned(),
             format!(
-                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build natively, \
-                 and it carries code for compute capability {arch}",
-                b.cuda.0, b.cuda.1
+                "no PyTorch CUDA build in nvprobe's table both runs on the driver's CUDA \
+                 {dmaj}.{dmin} and carries code for compute capability {arch} ({}): {}",
+                gpus_by_cc(&gpus, &ccs, None),
+                why.join("; ")
             ),
         ));
-    }
-    if let Some(b) = builds.iter().rev().filter(|b| b.cuda.0 == dmaj).find(fits) {
-        return Ok((
-            b.backend.clone(),
-            format!(
-                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build through \
-                 minor-version compatibility (no PTX JIT of newer code), and it carries code for \
-                 compute capability {arch}",
-                b.cuda.0, b.cuda.1
-            ),
-        ));
-    }
+    };
+    let newer: Vec<String> = builds
+        .iter()
+        .filter(|n| n.cuda > b.cuda)
+        .map(|n| not_picked(n, &ccs, driver))
+        .collect();
+    let newer = if newer.is_empty() {
+        String::new()
+    } else {
+        format!("; newer builds: {}", newer.join("; "))
+    };
     Ok((
-        "cpu".to_owned(),
+        b.backend.clone(),
         format!(
-            "no PyTorch CUDA build in nvprobe's table both runs on the driver's CUDA \
-             {dmaj}.{dmin} and carries code for compute capability {arch}"
+            "{giver} gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build {how}, and it \
+             carries code for compute capability {arch} ({}){newer}",
+            b.cuda.0,
+            b.cuda.1,
+            gpus_by_cc(&gpus, &ccs, Some(b))
         ),
     ))
+}
+
+/// `sm_61`.
+fn sm(cc: (u32, u32)) -> String {
+    format!("sm_{}{}", cc.0, cc.1)
+}
+
+/// The code of `build` a GPU of compute capability `cc` runs: `SASS sm_60`, or its PTX.
+fn code_for(build: &TorchBuild, cc: (u32, u32)) -> Option<String> {
+    build
+        .sass
+        .iter()
+        .filter(|s| s.0 == cc.0 && s.1 <= cc.1)
+        .max()
+        .map(|&s| format!("SASS {}", sm(s)))
+        .or_else(|| {
+            build
+                .ptx
+                .filter(|&p| p <= cc)
+                .map(|p| format!("PTX compute_{}{} (JIT)", p.0, p.1))
+        })
+}
+
+/// The GPUs of each compute capability, with the code of `build` each runs:
+/// `GPU 0 NVIDIA GeForce GTX 1080 Ti, sm_61 Pascal: SASS sm_60`.
+fn gpus_by_cc(gpus: &[&Gpu], ccs: &[(u32, u32)], build: Option<&TorchBuild>) -> String {
+    ccs.iter()
+        .map(|&c| {
+            let of: Vec<&&Gpu> = gpus.iter().filter(|g| cc(g) == Some(c)).collect();
+            let arch = of
+                .iter()
+                .find_map(|g| g.architecture.as_deref())
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default();
+            let names: Vec<String> = of
+                .iter()
+                .map(|g| match &g.name {
+                    Some(n) => format!("GPU {} {n}", g.index),
+                    None => format!("GPU {}", g.index),
+                })
+                .collect();
+            let code = build
+                .and_then(|b| code_for(b, c))
+                .map(|k| format!(": {k}"))
+                .unwrap_or_default();
+            format!("{}, {}{arch}{code}", names.join(", "), sm(c))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why `build` is not the pick on a driver giving CUDA `driver`: it needs a newer driver, has
+/// no code for some GPU, or runs only through minor-version compatibility.
+fn not_picked(build: &TorchBuild, ccs: &[(u32, u32)], driver: (u32, u32)) -> String {
+    let (bmaj, bmin) = build.cuda;
+    let name = &build.backend;
+    if bmaj > driver.0 || (bmaj < 11 && build.cuda > driver) {
+        return format!("{name} needs CUDA {bmaj}.{bmin} (a newer driver)");
+    }
+    let missing: Vec<String> = ccs
+        .iter()
+        .filter(|&&c| !torch_build_runs_on(build, c, driver))
+        .map(|&c| sm(c))
+        .collect();
+    if !missing.is_empty() {
+        let from = build
+            .sass
+            .first()
+            .map(|&s| format!(", its SASS starts at {}", sm(s)))
+            .unwrap_or_default();
+        return format!("{name} has no code for {}{from}", missing.join(", "));
+    }
+    if build.cuda > driver {
+        return format!(
+            "{name} (CUDA {bmaj}.{bmin}) runs only through minor-version compatibility"
+        );
+    }
+    format!("{name} also fits")
 }
 
 /// `export --format uv`: `UV_TORCH_BACKEND=...` for `eval`, the reason and pip's

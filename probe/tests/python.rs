@@ -526,6 +526,81 @@ fn python_export_uv_on_every_fixture_machine() {
     }
 }
 
+/// The uv pick says why, in its comment line: the driver release and the CUDA version it
+/// gives, each GPU with its architecture and the code it runs, and why each newer build is not
+/// the pick. The lines scripts read stay as they were: two comments, then the assignment.
+#[test]
+fn python_export_uv_names_the_driver_and_the_architecture() {
+    let uv = |m: &str| {
+        let out = nvprobe(&[
+            "--root",
+            fixture(m).to_str().unwrap(),
+            "export",
+            "--format",
+            "uv",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{m}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = uv("pascal-gtx1080ti-580");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[1],
+        "# pip: --index-url https://download.pytorch.org/whl/cu126"
+    );
+    assert_eq!(lines[2], "UV_TORCH_BACKEND=cu126");
+    let why = lines[0];
+    assert!(
+        why.starts_with("# nvprobe: cu126: the driver 580.95.05 gives CUDA 13.0, "),
+        "{why}"
+    );
+    assert!(
+        why.contains("(GPU 0 NVIDIA GeForce GTX 1080 Ti, sm_61 Pascal: SASS sm_60)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu128 has no code for sm_61, its SASS starts at sm_70"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu130 has no code for sm_61, its SASS starts at sm_75"),
+        "{why}"
+    );
+    // An RTX 5090 on 570 (CUDA 12.8): cu129 only through minor-version compatibility, cu130
+    // needs a newer driver.
+    let why = uv("rtx5090-open-570");
+    assert!(
+        why.contains("the driver 570.195.03 gives CUDA 12.8"),
+        "{why}"
+    );
+    assert!(why.contains("sm_120 Blackwell: SASS sm_120"), "{why}");
+    assert!(
+        why.contains("cu129 (CUDA 12.9) runs only through minor-version compatibility"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu130 needs CUDA 13.0 (a newer driver)"),
+        "{why}"
+    );
+    // cuda-compat on 535: the CUDA version comes from it, and the reason says so.
+    let why = uv("container-h100-535-compat-12.9");
+    assert!(
+        why.contains("the cuda-compat libcuda on driver 535.216.03 gives CUDA 12.9"),
+        "{why}"
+    );
+    // No build fits: each one's reason.
+    let why = uv("legacy-k80-proprietary-470");
+    assert!(
+        why.contains("GPU 0 Tesla K80, GPU 1 Tesla K80, sm_37 Kepler"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu126 needs CUDA 12.6 (a newer driver)"),
+        "{why}"
+    );
+}
+
 /// A FIFO where `torch/version.py` should be is not opened (it would block): the verdict is
 /// unknown, and the run ends.
 #[test]
