@@ -36,14 +36,15 @@ LINUX_X86 = '; platform_system == "Linux" and platform_machine == "x86_64"'
 
 
 class Venv:
-    def __init__(self, name):
+    def __init__(self, name, home="/usr/bin", system_site=False):
         self.root = os.path.join(OUT, name)
         self.site = os.path.join(self.root, "lib", "python3.12", "site-packages")
         os.makedirs(self.site)
+        flag = " --system-site-packages" if system_site else ""
         with open(os.path.join(self.root, "pyvenv.cfg"), "w") as f:
-            f.write("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.3\n"
-                    "executable = /usr/bin/python3.12\n"
-                    f"command = /usr/bin/python3 -m venv /opt/{name}\n")
+            f.write(f"home = {home}\ninclude-system-site-packages = {str(system_site).lower()}\nversion = 3.12.3\n"
+                    f"executable = {home}/python3.12\n"
+                    f"command = {home}/python3 -m venv{flag} /opt/{name}\n")
         os.makedirs(os.path.join(self.root, "bin"))
         os.symlink("/usr/bin/python3.12", os.path.join(self.root, "bin", "python3"))
         os.symlink("python3", os.path.join(self.root, "bin", "python"))
@@ -228,6 +229,18 @@ def main():
     v.dist("cupy-cuda12x", "13.3.0", requires=["numpy<2.3,>=1.22", "fastrlock>=0.5"],
            files=[("cupy/__init__.py", b"# cupy\n"), ("cupy/cuda/cub.cpython-312-x86_64-linux-gnu.so", LIB12)],
            summary="CuPy: NumPy & SciPy for GPU")
+    # A base interpreter's prefix (as uv or python.org install one: PREFIX/bin/python3.12,
+    # PREFIX/lib/python3.12/site-packages) with torch cu124 installed in it, and a venv made
+    # with --system-site-packages from it that has only numpy: `import torch` finds the base's.
+    # Its pyvenv.cfg names home = /opt/base-python3.12/bin; the test copies the venv and points
+    # home at probe/tests/venvs/base-python3.12/bin.
+    v = torch_venv("base-python3.12", "2.5.1+cu124", "12.4", LIB12, CU124)
+    os.remove(os.path.join(v.root, "pyvenv.cfg"))
+    os.remove(os.path.join(v.root, "bin", "python3"))
+    open(os.path.join(v.root, "bin", "python3.12"), "wb").close()
+    os.symlink("python3.12", os.path.join(v.root, "bin", "python3"))
+    v = Venv("system-site-packages", home="/opt/base-python3.12/bin", system_site=True)
+    v.dist("numpy", "2.1.3", files=[("numpy/__init__.py", b"# numpy\n")], summary="Fundamental package for array computing in Python")
     # No CUDA framework at all.
     v = Venv("no-framework")
     v.dist("numpy", "2.1.3", files=[("numpy/__init__.py", b"# numpy\n")], summary="Fundamental package for array computing in Python")

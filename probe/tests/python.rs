@@ -526,6 +526,106 @@ fn python_export_uv_on_every_fixture_machine() {
     }
 }
 
+/// A copy of `name` whose `pyvenv.cfg` says `include-system-site-packages = true` with the
+/// base interpreter in `home` (the fixture's own names a path that is not on this machine).
+fn with_system_site(name: &str, tag: &str, home: &str) -> PathBuf {
+    let dir = scratch_dir("python", tag);
+    copy_tree(&venv(name), &dir);
+    std::fs::write(
+        dir.join("pyvenv.cfg"),
+        format!(
+            "home = {home}\ninclude-system-site-packages = true\nversion = 3.12.3\n\
+             executable = {home}/python3.12\ncommand = {home}/python3 -m venv \
+             --system-site-packages /opt/x\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// `include-system-site-packages = true`: the base interpreter's torch is found, judged, and
+/// marked as the base's; the environment's own framework shadows the base's of the same name;
+/// a `home` that is not there makes an environment without its own framework unknown.
+#[test]
+fn python_system_site_packages_are_read() {
+    let base = venv("base-python3.12");
+    let home = base.join("bin");
+    let dir = with_system_site(
+        "system-site-packages",
+        "system-site",
+        home.to_str().unwrap(),
+    );
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    assert_eq!(item["expression"], "torch 2.5.1+cu124");
+    assert_eq!(item["framework"]["from_base"], true);
+    assert!(
+        item["framework"]["libraries"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(base.to_str().unwrap())
+    );
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(from the base interpreter: include-system-site-packages = true)"),
+        "{item:#}"
+    );
+    // Read under the sandbox too (the base's site-packages is allowed like the venv's).
+    let out = nvprobe(&[
+        "--root",
+        fixture("bare-metal-h100x8-open-580").to_str().unwrap(),
+        "check",
+        "--json",
+        "--python",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The fixture as written, its false flag: the base is not read.
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("torch-cu128"));
+    assert_eq!(code, 0);
+    assert_eq!(framework(&json)["framework"]["from_base"], false);
+    // The environment's own torch cu128 shadows the base's cu124.
+    let own = with_system_site("torch-cu128", "system-site-own", home.to_str().unwrap());
+    let (_, json) = check("bare-metal-h100x8-open-580", &own);
+    let item = framework(&json);
+    assert_eq!(item["expression"], "torch 2.9.0+cu128");
+    assert_eq!(item["framework"]["from_base"], false);
+    // A home that is not there (the fixture's own pyvenv.cfg): no verdict, and why.
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("system-site-packages"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("include-system-site-packages = true, but the base interpreter's prefix /opt/base-python3.12"),
+        "{item:#}"
+    );
+    // A relative home is refused.
+    let rel = with_system_site("system-site-packages", "system-site-rel", "../base/bin");
+    let (_, json) = check("bare-metal-h100x8-open-580", &rel);
+    assert!(
+        framework(&json)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no absolute home"),
+        "{json:#}"
+    );
+    for d in [dir, own, rel] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
 /// The uv pick says why, in its comment line: the driver release and the CUDA version it
 /// gives, each GPU with its architecture and the code it runs, and why each newer build is not
 /// the pick. The lines scripts read stay as they were: two comments, then the assignment.

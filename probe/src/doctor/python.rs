@@ -460,7 +460,104 @@ pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, Str
         env.problems.extend(problems);
         frameworks_in(site, &all, &mut env.frameworks);
     }
+    // `include-system-site-packages = true`: the base interpreter's site-packages come after
+    // the environment's on `sys.path`, so a framework there is imported unless the
+    // environment has its own.
+    if let Some(prefix) = prefix {
+        match base_sites(prefix) {
+            Ok(base) => {
+                for site in base {
+                    let (all, problems) = dists(&site, deadline);
+                    env.problems.extend(problems);
+                    let mut found = Vec::new();
+                    frameworks_in(&site, &all, &mut found);
+                    for mut f in found {
+                        if env.frameworks.iter().any(|e| e.info.name == f.info.name) {
+                            continue;
+                        }
+                        f.info.from_base = true;
+                        env.frameworks.push(f);
+                    }
+                    env.site_packages.push(site);
+                }
+            }
+            Err(e) => env.problems.push(e),
+        }
+    }
     Ok(env)
+}
+
+/// Bytes of `pyvenv.cfg` read at most.
+const MAX_PYVENV_CFG: u64 = 64 << 10;
+
+/// The base interpreter's `site-packages` of a virtual environment whose `pyvenv.cfg` says
+/// `include-system-site-packages = true` (empty otherwise, or without a `pyvenv.cfg`): from
+/// `home =` (the base interpreter's directory, `PREFIX/bin`), `PREFIX/lib/python3.X/
+/// site-packages` of the `version` it names, and Debian's `dist-packages`. `Err` when the
+/// file says so but cannot be followed (a relative or missing `home`).
+fn base_sites(prefix: &Path) -> Result<Vec<PathBuf>, String> {
+    let Ok((bytes, _)) = read_in(prefix, "pyvenv.cfg", MAX_PYVENV_CFG) else {
+        return Ok(Vec::new());
+    };
+    // site.py: `key = value` lines, the key stripped and lower-cased.
+    let text = String::from_utf8_lossy(&bytes);
+    let get = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case(key)).then(|| v.trim().to_owned())
+        })
+    };
+    if !get("include-system-site-packages").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Ok(Vec::new());
+    }
+    let shown = prefix.join("pyvenv.cfg");
+    let home = get("home").map(PathBuf::from);
+    let Some(base) = home
+        .as_deref()
+        .filter(|h| h.is_absolute())
+        .and_then(Path::parent)
+    else {
+        return Err(format!(
+            "{}: include-system-site-packages = true, but no absolute home = to find the base \
+             interpreter's site-packages",
+            shown.display()
+        ));
+    };
+    // `version = 3.12.3` (venv) or `version_info = 3.12.3.final.0` (virtualenv, uv).
+    let minor = get("version")
+        .or_else(|| get("version_info"))
+        .and_then(|v| {
+            let mut p = v.split('.');
+            Some(format!("python{}.{}", p.next()?, p.next()?))
+        });
+    let mut sites = Vec::new();
+    let mut names: Vec<String> = vec!["python3".to_owned()];
+    names.extend(minor);
+    for lib in ["lib", "lib64", "local/lib"] {
+        for name in &names {
+            for leaf in ["site-packages", "dist-packages"] {
+                let dir = base.join(lib).join(name).join(leaf);
+                let canon = fs::canonicalize(&dir).ok();
+                if canon.is_some()
+                    && dir.is_dir()
+                    && !sites
+                        .iter()
+                        .any(|d: &PathBuf| fs::canonicalize(d).ok() == canon)
+                {
+                    sites.push(dir);
+                }
+            }
+        }
+    }
+    if sites.is_empty() {
+        return Err(format!(
+            "{}: include-system-site-packages = true, but the base interpreter's prefix {} has \
+             no lib/python3*/site-packages here",
+            shown.display(),
+            base.display()
+        ));
+    }
+    Ok(sites)
 }
 
 /// Chooses a framework's CUDA libraries among the paths of its `RECORD`.
@@ -600,6 +697,7 @@ fn framework(
             libraries: libraries.iter().map(|p| p.display().to_string()).collect(),
             cuda_wheels,
             missing_wheels,
+            from_base: false,
         },
         libraries,
         cpu_only: None,
@@ -710,12 +808,15 @@ pub(super) fn check(
     }
     for f in &env.frameworks {
         let what = format!("{} {}", f.info.name, f.info.version);
-        let built = f
+        let mut built = f
             .info
             .cuda
             .as_ref()
             .map(|c| format!(" (CUDA {}, from {})", c, f.info.cuda_from))
             .unwrap_or_default();
+        if f.info.from_base {
+            built.push_str(" (from the base interpreter: include-system-site-packages = true)");
+        }
         let mut it = if let Some(why) = &f.cpu_only {
             item(what.clone(), CPU_ONLY, why.clone())
         } else if let Some(why) = compat_failed {
