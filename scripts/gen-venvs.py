@@ -224,11 +224,14 @@ def main():
     v.dist("jax-cuda12-plugin", "0.4.35", requires=["jax-cuda12-pjrt==0.4.35",
                                                     "nvidia-cuda-runtime-cu12>=12.1.105; extra == \"with-cuda\""],
            files=[("jax_cuda12_plugin/__init__.py", b"# plugin\n")], summary="JAX Plugins for NVIDIA GPUs")
-    # cupy-cuda12x: its CUB module holds device code built by nvcc.
+    # cupy-cuda12x: its CUB module holds device code built by nvcc; its other kernels are
+    # compiled at run time by NVRTC, which it dlopens (cupy 13.3.0's METADATA requires no
+    # nvidia-* wheel): nvidia-cuda-nvrtc-cu12 installed beside it, as CuPy's install guide says.
     v = Venv("cupy-cuda12x")
     v.dist("cupy-cuda12x", "13.3.0", requires=["numpy<2.3,>=1.22", "fastrlock>=0.5"],
            files=[("cupy/__init__.py", b"# cupy\n"), ("cupy/cuda/cub.cpython-312-x86_64-linux-gnu.so", LIB12)],
            summary="CuPy: NumPy & SciPy for GPU")
+    nvidia_wheels(v, [("nvidia-cuda-nvrtc-cu12", "12.6.85")])
     # A base interpreter's prefix (as uv or python.org install one: PREFIX/bin/python3.12,
     # PREFIX/lib/python3.12/site-packages) with torch cu124 installed in it, and a venv made
     # with --system-site-packages from it that has only numpy: `import torch` finds the base's.

@@ -293,6 +293,89 @@ fn python_cupy_cuda12x() {
     assert_eq!(item["expression"], "cupy-cuda12x 13.3.0");
     assert_eq!(item["framework"]["cuda"], "12");
     assert_eq!(item["framework"]["cuda_from"], "the package name");
+    assert_eq!(part(item, "nvrtc")["verdict"], "satisfied");
+    assert_eq!(
+        part(item, "nvrtc")["reason"],
+        "libnvrtc.so.12 from nvidia-cuda-nvrtc-cu12 12.6.85"
+    );
+}
+
+/// cupy compiles its kernels at run time with NVRTC: a GPU its prebuilt CUB module has no code
+/// for (an RTX 5090, a Pascal GTX 1080 Ti: the module has `sm_75`, `sm_90`, `sm_100`) still runs it,
+/// which `no-cuda-code` or a missing-SASS verdict would get wrong. Without NVRTC in the
+/// environment it is unknown; on a CUDA 11.4 driver its CUDA 12 runtime fails.
+#[test]
+fn python_cupy_jit_compiles_with_nvrtc() {
+    for (m, arch) in [
+        ("rtx5090-open-570", "sm_120, newer than NVRTC 12.6 knows"),
+        (
+            "pascal-gtx1080ti-580",
+            "GPU 0 (NVIDIA GeForce GTX 1080 Ti): sm_61",
+        ),
+    ] {
+        let (code, json) = check(m, &venv("cupy-cuda12x"));
+        assert_eq!(code, 0, "{m}: {json:#}");
+        let item = framework(&json);
+        assert_eq!(item["verdict"], "satisfied", "{m}");
+        let kernels = part(item, "kernels");
+        assert_eq!(kernels["verdict"], "satisfied", "{m}");
+        let reason = kernels["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("compiled at run time by NVRTC for "),
+            "{reason}"
+        );
+        assert!(reason.contains(arch), "{reason}");
+        assert!(
+            reason.contains("its prebuilt CUB/Thrust modules have no code for it"),
+            "{reason}"
+        );
+        // The prebuilt module's missing architecture is not the framework's finding.
+        assert!(
+            !codes(&json).contains(&"arch-missing-from-binary".to_owned()),
+            "{m}"
+        );
+        assert!(
+            item["reason"]
+                .as_str()
+                .unwrap()
+                .contains(" runs: its kernels are compiled at run time")
+        );
+    }
+    // No NVRTC wheel: unknown, and the wheel to install.
+    let dir = scratch_dir("python", "cupy-no-nvrtc");
+    copy_tree(&venv("cupy-cuda12x"), &dir);
+    std::fs::remove_dir_all(
+        dir.join("lib/python3.12/site-packages/nvidia_cuda_nvrtc_cu12-12.6.85.dist-info"),
+    )
+    .unwrap();
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown");
+    assert_eq!(part(item, "nvrtc")["verdict"], "unknown");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("compiles its kernels with NVRTC (libnvrtc.so.12) at run time, and the wheel nvidia-cuda-nvrtc-cu12 is not installed"),
+        "{item:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // CUDA 11.4 (R470): the CUDA 12 runtime cannot start; sm_37 is past NVRTC 12's range too.
+    let (code, json) = check("legacy-k80-proprietary-470", &venv("cupy-cuda12x"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    assert_eq!(part(item, "runtime")["verdict"], "not-satisfied");
+    let kernels = part(item, "kernels");
+    assert_eq!(kernels["verdict"], "not-satisfied");
+    assert!(
+        kernels["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sm_37, which NVRTC 12.6 cannot build for"),
+        "{kernels:#}"
+    );
 }
 
 /// The venv, its site-packages and its interpreter give the same answer; the interpreter is

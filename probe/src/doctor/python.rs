@@ -37,7 +37,8 @@ use super::{Machine, NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
 use crate::codes::{FORWARD_COMPAT_ACTIVE, FORWARD_COMPAT_UNSUPPORTED};
 use crate::cudabin::Deadline;
 use crate::report::{
-    CheckItem, Finding, FwdCompat, Library, OrUnknown, PythonFramework, Severity, Version,
+    BinaryPart, CheckItem, Finding, FwdCompat, Library, OrUnknown, PythonFramework, Severity,
+    Version,
 };
 
 /// A framework build without CUDA (exit 1: nothing here runs on a GPU).
@@ -87,6 +88,8 @@ pub struct PythonEnv {
     frameworks: Vec<Framework>,
     /// The environment's own forward-compatibility libcuda (conda-forge `cuda-compat`).
     compat: Option<EnvCompat>,
+    /// The `nvidia-*` distributions installed (cupy's NVRTC is one, required by no one).
+    dists: Vec<Dist>,
     /// What could not be read.
     problems: Vec<String>,
 }
@@ -453,12 +456,15 @@ pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, Str
         site_packages: sites.clone(),
         frameworks: Vec::new(),
         compat: prefix.and_then(env_compat),
+        dists: Vec::new(),
         problems: Vec::new(),
     };
     for site in &sites {
         let (all, problems) = dists(site, deadline);
         env.problems.extend(problems);
         frameworks_in(site, &all, &mut env.frameworks);
+        env.dists
+            .extend(all.into_iter().filter(|d| d.name.starts_with("nvidia-")));
     }
     // `include-system-site-packages = true`: the base interpreter's site-packages come after
     // the environment's on `sys.path`, so a framework there is imported unless the
@@ -471,6 +477,8 @@ pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, Str
                     env.problems.extend(problems);
                     let mut found = Vec::new();
                     frameworks_in(&site, &all, &mut found);
+                    env.dists
+                        .extend(all.into_iter().filter(|d| d.name.starts_with("nvidia-")));
                     for mut f in found {
                         if env.frameworks.iter().any(|e| e.info.name == f.info.name) {
                             continue;
@@ -827,6 +835,10 @@ pub(super) fn check(
                 UNKNOWN,
                 format!("{what}{built}: no verdict: {}", f.problems.join("; ")),
             )
+        } else if f.info.name.starts_with("cupy-cuda") {
+            let (it, found) = cupy(f, &what, &built, env, here, deadline);
+            findings.extend(found);
+            it
         } else if f.libraries.is_empty() {
             item(
                 what.clone(),
@@ -871,6 +883,140 @@ pub(super) fn check(
         items.push(it);
     }
     (items, findings)
+}
+
+/// cupy's verdict. Its kernels (elementwise, reductions, the user's `RawKernel`s) are
+/// compiled at run time by NVRTC for the GPU at hand, so a wheel without prebuilt code for this
+/// GPU still runs (`no-cuda-code` or a missing SASS is not its verdict). It runs when CUDA
+/// starts, the driver runs a CUDA runtime of its major, its prebuilt modules (CUB, Thrust) are
+/// for this machine's CPU, and NVRTC is there: `libnvrtc.so.N` from the `nvidia-cuda-nvrtc-cuNN`
+/// wheel (`nvidia-cuda-nvrtc` for CUDA 13; cupy 13.3.0's `METADATA` requires neither, it
+/// `dlopen`s it). Without that wheel NVRTC may come from a CUDA Toolkit on the system
+/// (`CUDA_PATH`), which `--python` does not look for: unknown.
+fn cupy(
+    f: &Framework,
+    what: &str,
+    built: &str,
+    env: &PythonEnv,
+    here: &Here,
+    deadline: Option<Deadline>,
+) -> (CheckItem, Vec<Finding>) {
+    let major: Option<u32> = f.info.cuda.as_deref().and_then(|c| c.parse().ok());
+    let mut parts = binary::start_parts(here, what, major);
+    let mut findings = Vec::new();
+    let mut prebuilt = String::new();
+    if !f.libraries.is_empty() {
+        let (lib_items, lib_findings) = binary::check(&f.libraries, here, deadline);
+        // The prebuilt kernels' findings are not the framework's: it compiles its own.
+        findings.extend(
+            lib_findings
+                .into_iter()
+                .filter(|x| x.code != crate::codes::ARCH_MISSING_FROM_BINARY),
+        );
+        for li in &lib_items {
+            if li.verdict == UNKNOWN && li.parts.is_empty() {
+                parts.push(BinaryPart {
+                    part: "elf-machine".to_owned(),
+                    verdict: UNKNOWN.to_owned(),
+                    reason: li.reason.clone(),
+                });
+            }
+            for p in &li.parts {
+                match p.part.as_str() {
+                    "elf-machine" if p.verdict != SATISFIED => parts.push(p.clone()),
+                    "kernels" if p.verdict != SATISFIED => {
+                        prebuilt = format!(
+                            "; its prebuilt CUB/Thrust modules have no code for it ({}), so the \
+                             routines that use them fail",
+                            p.reason.split(". Launching").next().unwrap_or_default()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    // NVRTC: the nvidia-cuda-nvrtc wheel of its major (CUDA 13's has no -cu13 suffix).
+    let wanted = major.map(|m| {
+        if m >= 13 {
+            "nvidia-cuda-nvrtc".to_owned()
+        } else {
+            format!("nvidia-cuda-nvrtc-cu{m}")
+        }
+    });
+    let nvrtc = wanted.as_ref().and_then(|w| {
+        env.dists
+            .iter()
+            .find(|d| &d.name == w || d.name == format!("{w}-cu{}", major.unwrap_or(0)))
+    });
+    let so = major.map_or_else(|| "libnvrtc.so".to_owned(), |m| format!("libnvrtc.so.{m}"));
+    parts.push(match nvrtc {
+        Some(d) => BinaryPart {
+            part: "nvrtc".to_owned(),
+            verdict: SATISFIED.to_owned(),
+            reason: format!("{so} from {} {}", d.name, d.version),
+        },
+        None => BinaryPart {
+            part: "nvrtc".to_owned(),
+            verdict: UNKNOWN.to_owned(),
+            reason: format!(
+                "{what} compiles its kernels with NVRTC ({so}) at run time, and the wheel {w} \
+                 is not installed in this environment ('pip install {w}'); whether a CUDA \
+                 Toolkit on the system provides it (CUDA_PATH) is not checked",
+                w = wanted.as_deref().unwrap_or("nvidia-cuda-nvrtc"),
+            ),
+        },
+    });
+    let nvrtc_version = nvrtc.and_then(|d| {
+        let mut p = d.version.split('.');
+        Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+    });
+    parts.push(binary::jit_kernels_part(here, nvrtc_version, &prebuilt));
+    let failed = parts
+        .iter()
+        .find(|p| p.verdict == NOT_SATISFIED)
+        .or_else(|| parts.iter().find(|p| p.verdict == UNKNOWN));
+    let mut it = match failed {
+        Some(p) => CheckItem {
+            verdict: p.verdict.clone(),
+            reason: format!("{what}{built}: {}", p.reason),
+            ..python_item(what)
+        },
+        None => CheckItem {
+            verdict: SATISFIED.to_owned(),
+            reason: format!(
+                "{what}{built} runs: its kernels are {} (NVRTC: {}); {}",
+                parts
+                    .iter()
+                    .find(|p| p.part == "kernels")
+                    .map_or("", |p| p.reason.as_str()),
+                parts
+                    .iter()
+                    .find(|p| p.part == "nvrtc")
+                    .map_or("", |p| p.reason.as_str()),
+                parts
+                    .iter()
+                    .find(|p| p.part == "runtime")
+                    .map_or("", |p| p.reason.as_str()),
+            ),
+            ..python_item(what)
+        },
+    };
+    it.parts = parts;
+    (it, findings)
+}
+
+fn python_item(expression: &str) -> CheckItem {
+    CheckItem {
+        kind: "python".to_owned(),
+        expression: expression.to_owned(),
+        source: "--python".to_owned(),
+        verdict: UNKNOWN.to_owned(),
+        via: None,
+        reason: String::new(),
+        parts: Vec::new(),
+        framework: None,
+    }
 }
 
 /// What an environment's own cuda-compat libcuda means for its frameworks.
