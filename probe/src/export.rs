@@ -544,6 +544,9 @@ pub struct TorchBuild {
     pub sass: Vec<(u32, u32)>,
     /// The compute capability with PTX, if any.
     pub ptx: Option<(u32, u32)>,
+    /// The torch release the lists are known for (`2.4`), when not the newest builds: newer
+    /// torch on that index may carry other code.
+    pub torch: Option<String>,
 }
 
 fn parse_cc(s: &str) -> Option<(u32, u32)> {
@@ -556,7 +559,7 @@ fn parse_cc(s: &str) -> Option<(u32, u32)> {
 pub fn torch_builds() -> Vec<TorchBuild> {
     let mut rows: Vec<TorchBuild> = crate::tables::tsv_records(TORCH_BUILDS)
         .filter_map(|cols| {
-            let [backend, cuda, sass, ptx, source] = cols.as_slice() else {
+            let [backend, cuda, sass, ptx, torch, source] = cols.as_slice() else {
                 return None;
             };
             if !source.contains("https://") {
@@ -572,6 +575,7 @@ pub fn torch_builds() -> Vec<TorchBuild> {
                 } else {
                     Some(parse_cc(ptx)?)
                 },
+                torch: (!torch.is_empty()).then(|| (*torch).to_owned()),
             })
         })
         .collect();
@@ -590,7 +594,8 @@ fn torch_build_runs_on(build: &TorchBuild, cc: (u32, u32), driver: (u32, u32)) -
 /// The PyTorch build `uv` should install here (`UV_TORCH_BACKEND`): the newest CUDA build
 /// whose runtime the user-mode driver runs natively (its CUDA version at least the build's)
 /// and that carries code for every usable GPU; else the newest that runs through minor-version
-/// compatibility (same major); `cpu` where CUDA cannot start or no build fits. `Err` with the
+/// compatibility (same major); the builds of an older torch (a `torch` release in the table)
+/// only where none of the newest torch's fits; `cpu` where CUDA cannot start or no build fits. `Err` with the
 /// reason where no pick can be made (the answer is unknown, or the machine is not x86-64,
 /// whose builds the table lists): nothing is pinned then.
 pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
@@ -657,25 +662,25 @@ pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
     } else {
         format!("the driver{release}")
     };
-    let pick = builds
-        .iter()
-        .rev()
-        .filter(|b| b.cuda <= driver)
-        .find(fits)
-        .map(|b| (b, "natively"))
-        .or_else(|| {
+    // The builds of the newest torch first; the lists of an older torch (the `torch` column)
+    // only where none of those runs here. Natively before minor-version compatibility.
+    let mvc = "through minor-version compatibility (no PTX JIT of newer code)";
+    let pick = [false, true].into_iter().find_map(|older| {
+        let of = || {
             builds
                 .iter()
                 .rev()
-                .filter(|b| b.cuda.0 == dmaj)
-                .find(fits)
-                .map(|b| {
-                    (
-                        b,
-                        "through minor-version compatibility (no PTX JIT of newer code)",
-                    )
-                })
-        });
+                .filter(move |b| b.torch.is_some() == older)
+        };
+        of().filter(|b| b.cuda <= driver)
+            .find(fits)
+            .map(|b| (b, "natively"))
+            .or_else(|| {
+                of().filter(|b| b.cuda.0 == dmaj)
+                    .find(fits)
+                    .map(|b| (b, mvc))
+            })
+    });
     let Some((b, how)) = pick else {
         let why: Vec<String> = builds
             .iter()
@@ -694,14 +699,21 @@ pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
     };
     let newer: Vec<String> = builds
         .iter()
-        .filter(|n| n.cuda > b.cuda)
+        .filter(|n| n.cuda > b.cuda && !(b.torch.is_none() && n.torch.is_some()))
         .map(|n| not_picked(n, &ccs, driver))
         .collect();
-    let newer = if newer.is_empty() {
+    let mut newer = if newer.is_empty() {
         String::new()
     } else {
         format!("; newer builds: {}", newer.join("; "))
     };
+    if let Some(t) = &b.torch {
+        let _ = write!(
+            newer,
+            "; the code lists are torch {t}'s: install torch=={t}.* from this index (newer torch \
+             there may be built for other GPUs)"
+        );
+    }
     Ok((
         b.backend.clone(),
         format!(
@@ -854,7 +866,8 @@ mod tests {
         assert_eq!(rows.len(), torch_builds().len(), "a malformed row");
         for (row, b) in rows.iter().zip(torch_builds()) {
             assert!(
-                row.contains("https://github.com/pytorch/pytorch/blob/"),
+                row.contains("https://github.com/pytorch/pytorch/blob/")
+                    || row.contains("https://github.com/pytorch/builder/blob/"),
                 "{row}"
             );
             let digits = b.backend.strip_prefix("cu").unwrap_or_default();

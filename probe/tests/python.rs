@@ -508,8 +508,9 @@ fn python_export_uv_on_every_fixture_machine() {
         ("dpkg-split-branch-530-535", Some("cpu"), "another release"),
         ("gvisor-h100", Some("cu130"), "CUDA 13.0"),
         ("gvisor-no-nvproxy", Some("cpu"), "not usable"),
-        // 535 gives CUDA 12.2: no build is native; cu129 runs through minor-version
-        // compatibility and carries sm_90.
+        // 535 gives CUDA 12.2: none of the newest torch's builds is native; cu129 runs
+        // through minor-version compatibility and carries sm_90 (cu121, native, is torch 2.4's
+        // and only a fallback).
         (
             "h100-pcie-proprietary-535",
             Some("cu129"),
@@ -521,11 +522,12 @@ fn python_export_uv_on_every_fixture_machine() {
         ("jetson-orin-l4t-36", None, "not x86-64"),
         ("kernel-6.8-driver-545-no-module", Some("cpu"), "not loaded"),
         ("kernel-update-no-dkms", Some("cpu"), "not loaded"),
-        // CUDA 11.4 runs none of the CUDA 12/13 builds, and none carries sm_37.
+        // CUDA 11.4 runs none of the CUDA 12/13 builds; torch 2.4's cu118 carries sm_37 and
+        // runs through minor-version compatibility (CUDA 11.8 on 11.4).
         (
             "legacy-k80-proprietary-470",
-            Some("cpu"),
-            "compute capability 3.7",
+            Some("cu118"),
+            "CUDA 11.8 build through minor-version compatibility",
         ),
         ("mismatch-l40s-550", Some("cpu"), "another release"),
         (
@@ -772,14 +774,36 @@ fn python_export_uv_names_the_driver_and_the_architecture() {
         why.contains("the cuda-compat libcuda on driver 535.216.03 gives CUDA 12.9"),
         "{why}"
     );
-    // No build fits: each one's reason.
+    // A build from torch 2.4's lists says to pin torch 2.4: cu118 on a K80 with R470.
     let why = uv("legacy-k80-proprietary-470");
     assert!(
-        why.contains("GPU 0 Tesla K80, GPU 1 Tesla K80, sm_37 Kepler"),
+        why.contains("GPU 0 Tesla K80, GPU 1 Tesla K80, sm_37 Kepler: SASS sm_37"),
         "{why}"
     );
     assert!(
-        why.contains("cu126 needs CUDA 12.6 (a newer driver)"),
+        why.contains("cu121 needs CUDA 12.1 (a newer driver)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("the code lists are torch 2.4's: install torch==2.4.*"),
+        "{why}"
+    );
+    assert!(why.ends_with("UV_TORCH_BACKEND=cu118\n"), "{why}");
+    // No build fits (compute capability 3.0 on the K80 machine): each build's reason.
+    let out = common::nvprobe_env(
+        &[
+            "--root",
+            fixture("legacy-k80-proprietary-470").to_str().unwrap(),
+            "export",
+            "--format",
+            "uv",
+        ],
+        &[("NVPROBE_COMPUTE_CAPABILITY", "3.0")],
+    );
+    let why = String::from_utf8(out.stdout).unwrap();
+    assert!(why.ends_with("UV_TORCH_BACKEND=cpu\n"), "{why}");
+    assert!(
+        why.contains("cu124 needs CUDA 12.4 (a newer driver); cu121 needs CUDA 12.1 (a newer driver); cu118 has no code for sm_30, its SASS starts at sm_37"),
         "{why}"
     );
 }
