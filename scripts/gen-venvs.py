@@ -30,6 +30,8 @@ OUT = os.path.join(HERE, "..", "probe", "tests", "venvs")
 LIB13 = open(os.path.join(HERE, "..", "probe", "tests", "cuda-files", "libconcat.so"), "rb").read()
 assert LIB13.count(b"libcudart.so.13\0") == 1
 LIB12 = LIB13.replace(b"libcudart.so.13\0", b"libcudart.so.12\0")
+# A real sm_61 (Pascal) build needing libcudart.so.12 (scripts/build-sm61-lib.sh).
+LIB61 = open(os.path.join(HERE, "..", "probe", "tests", "cuda-files", "libsm61.so"), "rb").read()
 # Listed, not written: the RECORD line of a file left out carries the empty file's hash and size.
 EMPTY_SHA256 = base64.urlsafe_b64encode(hashlib.sha256(b"").digest()).rstrip(b"=").decode()
 LINUX_X86 = '; platform_system == "Linux" and platform_machine == "x86_64"'
@@ -192,6 +194,9 @@ def main():
     torch_venv("torch-cu128", "2.9.0+cu128", "12.8", LIB12,
                [("nvidia-cuda-runtime-cu12", "12.8.90"), ("nvidia-cublas-cu12", "12.8.4.1")])
     torch_venv("torch-cpu", "2.5.1+cpu", None, None, [])
+    # torch 2.6.0+cu126, whose build carries sm_60 SASS (Pascal runs it): its CUDA library is
+    # the real sm_61 build libsm61.so (trimmed to the runtime wheel torch 2.6.0 requires).
+    torch_venv("torch-cu126", "2.6.0+cu126", "12.6", LIB61, [("nvidia-cuda-runtime-cu12", "12.6.77")])
     # A conda environment with conda-forge's cuda-compat 12.9 (cuda-compat-impl 575.57.08:
     # recipe/build.sh of conda-forge/cuda-compat-feedstock puts libcuda.so.<driver> and its
     # links in PREFIX/cuda-compat; the activation links them into PREFIX/lib) and torch

@@ -244,6 +244,33 @@ fn python_env_cuda_compat_older_than_the_driver_is_not_used() {
     );
 }
 
+/// The Pascal machine: `export --format uv` picks cu126, and a torch cu126 environment whose
+/// library is a real `sm_61` build (`libsm61.so`, ptxas 12.6) runs there; the cu124 fixture's
+/// library (`sm_75`, `sm_90`, `sm_100`) does not.
+#[test]
+fn python_torch_cu126_runs_on_pascal() {
+    let (code, json) = check("pascal-gtx1080ti-580", &venv("torch-cu126"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    assert_eq!(item["framework"]["cuda"], "12.6");
+    let kernels = part(item, "kernels")["reason"].as_str().unwrap();
+    assert!(kernels.contains("NVIDIA GeForce GTX 1080 Ti"), "{kernels}");
+    assert!(kernels.contains("SASS sm_61"), "{kernels}");
+    assert_eq!(part(item, "runtime")["verdict"], "satisfied");
+    let uv = nvprobe(&[
+        "--root",
+        fixture("pascal-gtx1080ti-580").to_str().unwrap(),
+        "export",
+        "--format",
+        "uv",
+    ]);
+    assert!(String::from_utf8_lossy(&uv.stdout).ends_with("UV_TORCH_BACKEND=cu126\n"));
+    let (code, json) = check("pascal-gtx1080ti-580", &venv("torch-cu124"));
+    assert_eq!(code, 1);
+    assert_eq!(framework(&json)["verdict"], "not-satisfied");
+}
+
 #[test]
 fn python_torch_cpu_only_is_its_own_verdict() {
     let (code, json) = check("rtx5090-open-570", &venv("torch-cpu"));
