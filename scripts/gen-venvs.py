@@ -19,6 +19,8 @@ Run from the workspace: python3 scripts/gen-venvs.py
 
 import base64
 import hashlib
+import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -28,20 +30,23 @@ OUT = os.path.join(HERE, "..", "probe", "tests", "venvs")
 LIB13 = open(os.path.join(HERE, "..", "probe", "tests", "cuda-files", "libconcat.so"), "rb").read()
 assert LIB13.count(b"libcudart.so.13\0") == 1
 LIB12 = LIB13.replace(b"libcudart.so.13\0", b"libcudart.so.12\0")
+# A real sm_61 (Pascal) build needing libcudart.so.12 (scripts/build-sm61-lib.sh).
+LIB61 = open(os.path.join(HERE, "..", "probe", "tests", "cuda-files", "libsm61.so"), "rb").read()
 # Listed, not written: the RECORD line of a file left out carries the empty file's hash and size.
 EMPTY_SHA256 = base64.urlsafe_b64encode(hashlib.sha256(b"").digest()).rstrip(b"=").decode()
 LINUX_X86 = '; platform_system == "Linux" and platform_machine == "x86_64"'
 
 
 class Venv:
-    def __init__(self, name):
+    def __init__(self, name, home="/usr/bin", system_site=False):
         self.root = os.path.join(OUT, name)
         self.site = os.path.join(self.root, "lib", "python3.12", "site-packages")
         os.makedirs(self.site)
+        flag = " --system-site-packages" if system_site else ""
         with open(os.path.join(self.root, "pyvenv.cfg"), "w") as f:
-            f.write("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.3\n"
-                    "executable = /usr/bin/python3.12\n"
-                    f"command = /usr/bin/python3 -m venv /opt/{name}\n")
+            f.write(f"home = {home}\ninclude-system-site-packages = {str(system_site).lower()}\nversion = 3.12.3\n"
+                    f"executable = {home}/python3.12\n"
+                    f"command = {home}/python3 -m venv{flag} /opt/{name}\n")
         os.makedirs(os.path.join(self.root, "bin"))
         os.symlink("/usr/bin/python3.12", os.path.join(self.root, "bin", "python3"))
         os.symlink("python3", os.path.join(self.root, "bin", "python"))
@@ -76,6 +81,65 @@ class Venv:
             f.write("\n".join(record) + "\n")
 
 
+def gen_fixtures():
+    """scripts/gen-fixtures.py as a module (its elf_so and the cuda-compat 12.9 note)."""
+    spec = importlib.util.spec_from_file_location("gen_fixtures", os.path.join(HERE, "gen-fixtures.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class CondaEnv(Venv):
+    """A conda environment (`conda create -p PREFIX python=3.12`): no pyvenv.cfg, a real
+    `bin/python3.12`, `conda-meta/` with one JSON record per package and `history`. Packages
+    pip installs into it get `.dist-info` as in a venv."""
+
+    def __init__(self, name):
+        self.root = os.path.join(OUT, name)
+        self.site = os.path.join(self.root, "lib", "python3.12", "site-packages")
+        os.makedirs(self.site)
+        os.makedirs(os.path.join(self.root, "bin"))
+        # The interpreter is a file of the environment (not read by nvprobe: empty here).
+        open(os.path.join(self.root, "bin", "python3.12"), "wb").close()
+        os.symlink("python3.12", os.path.join(self.root, "bin", "python3"))
+        os.symlink("python3.12", os.path.join(self.root, "bin", "python"))
+        os.makedirs(os.path.join(self.root, "conda-meta"))
+        self.history = [f"==> 2025-06-12 09:14:03 <==", f"# cmd: /opt/conda/bin/conda create -p /opt/conda/envs/{name} python=3.12",
+                        "# conda version: 25.5.0"]
+
+    def conda_package(self, name, version, build, files, depends=()):
+        """A conda package's `conda-meta/NAME-VERSION-BUILD.json` (the fields conda writes;
+        `paths_data` trimmed to the paths) and its files (`(path, bytes)`, or `(path, None,
+        target)` for a symlink)."""
+        paths = []
+        for f in files:
+            full = os.path.join(self.root, f[0])
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            if f[1] is None:
+                os.symlink(f[2], full)
+                paths.append({"_path": f[0], "path_type": "softlink"})
+            else:
+                with open(full, "wb") as out:
+                    out.write(f[1])
+                paths.append({"_path": f[0], "path_type": "hardlink",
+                              "sha256": hashlib.sha256(f[1]).hexdigest(), "size_in_bytes": len(f[1])})
+        fn = f"{name}-{version}-{build}.conda"
+        record = {"build": build, "build_number": int(build.rsplit("_", 1)[-1]), "channel": "https://conda.anaconda.org/conda-forge/linux-64",
+                  "constrains": [], "depends": list(depends), "extracted_package_dir": f"/opt/conda/pkgs/{name}-{version}-{build}",
+                  "files": [f[0] for f in files], "fn": fn, "license": "LicenseRef-NVIDIA-End-User-License-Agreement",
+                  "link": {"source": f"/opt/conda/pkgs/{name}-{version}-{build}", "type": 1}, "name": name,
+                  "paths_data": {"paths": paths, "paths_version": 1}, "requested_spec": "", "subdir": "linux-64",
+                  "url": f"https://conda.anaconda.org/conda-forge/linux-64/{fn}", "version": version}
+        with open(os.path.join(self.root, "conda-meta", f"{name}-{version}-{build}.json"), "w") as out:
+            json.dump(record, out, indent=1, sort_keys=True)
+            out.write("\n")
+        self.history.append(f"+conda-forge/linux-64::{name}-{version}-{build}")
+
+    def close(self):
+        with open(os.path.join(self.root, "conda-meta", "history"), "w") as out:
+            out.write("\n".join(self.history) + "\n")
+
+
 def version_py(version, cuda, git="a8d6afb511a69687bbb2b7e88a3cf67917e1697e"):
     cuda = "None" if cuda is None else f"'{cuda}'"
     return (f"from typing import Optional\n\n__all__ = ['__version__', 'debug', 'cuda', 'git_version', 'hip']\n"
@@ -104,8 +168,8 @@ def nvidia_wheels(v, wheels):
                summary="CUDA runtime libraries")
 
 
-def torch_venv(name, version, cuda, lib, wheels):
-    v = Venv(name)
+def torch_venv(name, version, cuda, lib, wheels, kind=None):
+    v = (kind or Venv)(name)
     files = [("torch/__init__.py", b"# torch\n"), ("torch/version.py", version_py(version, cuda))]
     if lib is not None:
         files.append(("torch/lib/libtorch_cuda.so", lib))
@@ -130,6 +194,27 @@ def main():
     torch_venv("torch-cu128", "2.9.0+cu128", "12.8", LIB12,
                [("nvidia-cuda-runtime-cu12", "12.8.90"), ("nvidia-cublas-cu12", "12.8.4.1")])
     torch_venv("torch-cpu", "2.5.1+cpu", None, None, [])
+    # torch 2.6.0+cu126, whose build carries sm_60 SASS (Pascal runs it): its CUDA library is
+    # the real sm_61 build libsm61.so (trimmed to the runtime wheel torch 2.6.0 requires).
+    torch_venv("torch-cu126", "2.6.0+cu126", "12.6", LIB61, [("nvidia-cuda-runtime-cu12", "12.6.77")])
+    # A conda environment with conda-forge's cuda-compat 12.9 (cuda-compat-impl 575.57.08:
+    # recipe/build.sh of conda-forge/cuda-compat-feedstock puts libcuda.so.<driver> and its
+    # links in PREFIX/cuda-compat; the activation links them into PREFIX/lib) and torch
+    # 2.9.0+cu128 installed by pip. The libcuda is a stand-in (the real one is ~100 MB) with the
+    # real file name, SONAME and forward-compatibility note (the one of the 575.57.08 compat
+    # libcuda, as tests/fixtures' container-h100-535-compat-12.9). The conda-meta records have
+    # the fields conda writes; their build strings are made up (conda-forge was not reachable).
+    gf = gen_fixtures()
+    drv = "575.57.08"
+    v = torch_venv("conda-cuda-compat-12.9-torch-cu128", "2.9.0+cu128", "12.8", LIB12,
+                   [("nvidia-cuda-runtime-cu12", "12.8.90"), ("nvidia-cublas-cu12", "12.8.4.1")], kind=CondaEnv)
+    v.conda_package("cuda-compat-impl", drv, "h4a5a7c8_0", [
+        (f"cuda-compat/libcuda.so.{drv}", gf.elf_so("libcuda.so.1", gf.COMPAT_12_9)),
+        ("cuda-compat/libcuda.so.1", None, f"libcuda.so.{drv}"),
+        ("cuda-compat/libcuda.so", None, "libcuda.so.1"),
+    ])
+    v.conda_package("cuda-compat", "12.9.1", "ha804496_0", [], depends=[f"cuda-compat-impl {drv} h4a5a7c8_0"])
+    v.close()
     # jax with its CUDA 12 plugins: the XLA plugin carries the GPU code; the CUDA wheels are
     # the plugin's `with-cuda` extra.
     v = Venv("jax-cuda12")
@@ -144,11 +229,26 @@ def main():
     v.dist("jax-cuda12-plugin", "0.4.35", requires=["jax-cuda12-pjrt==0.4.35",
                                                     "nvidia-cuda-runtime-cu12>=12.1.105; extra == \"with-cuda\""],
            files=[("jax_cuda12_plugin/__init__.py", b"# plugin\n")], summary="JAX Plugins for NVIDIA GPUs")
-    # cupy-cuda12x: its CUB module holds device code built by nvcc.
+    # cupy-cuda12x: its CUB module holds device code built by nvcc; its other kernels are
+    # compiled at run time by NVRTC, which it dlopens (cupy 13.3.0's METADATA requires no
+    # nvidia-* wheel): nvidia-cuda-nvrtc-cu12 installed beside it, as CuPy's install guide says.
     v = Venv("cupy-cuda12x")
     v.dist("cupy-cuda12x", "13.3.0", requires=["numpy<2.3,>=1.22", "fastrlock>=0.5"],
            files=[("cupy/__init__.py", b"# cupy\n"), ("cupy/cuda/cub.cpython-312-x86_64-linux-gnu.so", LIB12)],
            summary="CuPy: NumPy & SciPy for GPU")
+    nvidia_wheels(v, [("nvidia-cuda-nvrtc-cu12", "12.6.85")])
+    # A base interpreter's prefix (as uv or python.org install one: PREFIX/bin/python3.12,
+    # PREFIX/lib/python3.12/site-packages) with torch cu124 installed in it, and a venv made
+    # with --system-site-packages from it that has only numpy: `import torch` finds the base's.
+    # Its pyvenv.cfg names home = /opt/base-python3.12/bin; the test copies the venv and points
+    # home at probe/tests/venvs/base-python3.12/bin.
+    v = torch_venv("base-python3.12", "2.5.1+cu124", "12.4", LIB12, CU124)
+    os.remove(os.path.join(v.root, "pyvenv.cfg"))
+    os.remove(os.path.join(v.root, "bin", "python3"))
+    open(os.path.join(v.root, "bin", "python3.12"), "wb").close()
+    os.symlink("python3.12", os.path.join(v.root, "bin", "python3"))
+    v = Venv("system-site-packages", home="/opt/base-python3.12/bin", system_site=True)
+    v.dist("numpy", "2.1.3", files=[("numpy/__init__.py", b"# numpy\n")], summary="Fundamental package for array computing in Python")
     # No CUDA framework at all.
     v = Venv("no-framework")
     v.dist("numpy", "2.1.3", files=[("numpy/__init__.py", b"# numpy\n")], summary="Fundamental package for array computing in Python")

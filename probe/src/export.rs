@@ -544,6 +544,9 @@ pub struct TorchBuild {
     pub sass: Vec<(u32, u32)>,
     /// The compute capability with PTX, if any.
     pub ptx: Option<(u32, u32)>,
+    /// The torch release the lists are known for (`2.4`), when not the newest builds: newer
+    /// torch on that index may carry other code.
+    pub torch: Option<String>,
 }
 
 fn parse_cc(s: &str) -> Option<(u32, u32)> {
@@ -556,7 +559,7 @@ fn parse_cc(s: &str) -> Option<(u32, u32)> {
 pub fn torch_builds() -> Vec<TorchBuild> {
     let mut rows: Vec<TorchBuild> = crate::tables::tsv_records(TORCH_BUILDS)
         .filter_map(|cols| {
-            let [backend, cuda, sass, ptx, source] = cols.as_slice() else {
+            let [backend, cuda, sass, ptx, torch, source] = cols.as_slice() else {
                 return None;
             };
             if !source.contains("https://") {
@@ -572,6 +575,7 @@ pub fn torch_builds() -> Vec<TorchBuild> {
                 } else {
                     Some(parse_cc(ptx)?)
                 },
+                torch: (!torch.is_empty()).then(|| (*torch).to_owned()),
             })
         })
         .collect();
@@ -590,7 +594,8 @@ fn torch_build_runs_on(build: &TorchBuild, cc: (u32, u32), driver: (u32, u32)) -
 /// The PyTorch build `uv` should install here (`UV_TORCH_BACKEND`): the newest CUDA build
 /// whose runtime the user-mode driver runs natively (its CUDA version at least the build's)
 /// and that carries code for every usable GPU; else the newest that runs through minor-version
-/// compatibility (same major); `cpu` where CUDA cannot start or no build fits. `Err` with the
+/// compatibility (same major); the builds of an older torch (a `torch` release in the table)
+/// only where none of the newest torch's fits; `cpu` where CUDA cannot start or no build fits. `Err` with the
 /// reason where no pick can be made (the answer is unknown, or the machine is not x86-64,
 /// whose builds the table lists): nothing is pinned then.
 pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
@@ -646,34 +651,157 @@ pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
     let fits = |b: &&TorchBuild| ccs.iter().all(|&c| torch_build_runs_on(b, c, driver));
     let builds = torch_builds();
     let (dmaj, dmin) = driver;
-    if let Some(b) = builds.iter().rev().filter(|b| b.cuda <= driver).find(fits) {
+    // Who gives that CUDA version: the driver (its release), or cuda-compat on it.
+    let release = r
+        .driver
+        .as_ref()
+        .map(|d| format!(" {}", d.version))
+        .unwrap_or_default();
+    let giver = if r.cuda.user_mode_driver.to_string() == "cuda-compat" {
+        format!("the cuda-compat libcuda on driver{release}")
+    } else {
+        format!("the driver{release}")
+    };
+    // The builds of the newest torch first; the lists of an older torch (the `torch` column)
+    // only where none of those runs here. Natively before minor-version compatibility.
+    let mvc = "through minor-version compatibility (no PTX JIT of newer code)";
+    let pick = [false, true].into_iter().find_map(|older| {
+        let of = || {
+            builds
+                .iter()
+                .rev()
+                .filter(move |b| b.torch.is_some() == older)
+        };
+        of().filter(|b| b.cuda <= driver)
+            .find(fits)
+            .map(|b| (b, "natively"))
+            .or_else(|| {
+                of().filter(|b| b.cuda.0 == dmaj)
+                    .find(fits)
+                    .map(|b| (b, mvc))
+            })
+    });
+    let Some((b, how)) = pick else {
+        let why: Vec<String> = builds
+            .iter()
+            .rev()
+            .map(|b| not_picked(b, &ccs, driver))
+            .collect();
         return Ok((
-            b.backend.clone(),
+            "cpu".to_owned(),
             format!(
-                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build natively, \
-                 and it carries code for compute capability {arch}",
-                b.cuda.0, b.cuda.1
+                "no PyTorch CUDA build in nvprobe's table both runs on the driver's CUDA \
+                 {dmaj}.{dmin} and carries code for compute capability {arch} ({}): {}",
+                gpus_by_cc(&gpus, &ccs, None),
+                why.join("; ")
             ),
         ));
-    }
-    if let Some(b) = builds.iter().rev().filter(|b| b.cuda.0 == dmaj).find(fits) {
-        return Ok((
-            b.backend.clone(),
-            format!(
-                "the driver gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build through \
-                 minor-version compatibility (no PTX JIT of newer code), and it carries code for \
-                 compute capability {arch}",
-                b.cuda.0, b.cuda.1
-            ),
-        ));
+    };
+    let newer: Vec<String> = builds
+        .iter()
+        .filter(|n| n.cuda > b.cuda && !(b.torch.is_none() && n.torch.is_some()))
+        .map(|n| not_picked(n, &ccs, driver))
+        .collect();
+    let mut newer = if newer.is_empty() {
+        String::new()
+    } else {
+        format!("; newer builds: {}", newer.join("; "))
+    };
+    if let Some(t) = &b.torch {
+        let _ = write!(
+            newer,
+            "; the code lists are torch {t}'s: install torch=={t}.* from this index (newer torch \
+             there may be built for other GPUs)"
+        );
     }
     Ok((
-        "cpu".to_owned(),
+        b.backend.clone(),
         format!(
-            "no PyTorch CUDA build in nvprobe's table both runs on the driver's CUDA \
-             {dmaj}.{dmin} and carries code for compute capability {arch}"
+            "{giver} gives CUDA {dmaj}.{dmin}, which runs the CUDA {}.{} build {how}, and it \
+             carries code for compute capability {arch} ({}){newer}",
+            b.cuda.0,
+            b.cuda.1,
+            gpus_by_cc(&gpus, &ccs, Some(b))
         ),
     ))
+}
+
+/// `sm_61`.
+fn sm(cc: (u32, u32)) -> String {
+    format!("sm_{}{}", cc.0, cc.1)
+}
+
+/// The code of `build` a GPU of compute capability `cc` runs: `SASS sm_60`, or its PTX.
+fn code_for(build: &TorchBuild, cc: (u32, u32)) -> Option<String> {
+    build
+        .sass
+        .iter()
+        .filter(|s| s.0 == cc.0 && s.1 <= cc.1)
+        .max()
+        .map(|&s| format!("SASS {}", sm(s)))
+        .or_else(|| {
+            build
+                .ptx
+                .filter(|&p| p <= cc)
+                .map(|p| format!("PTX compute_{}{} (JIT)", p.0, p.1))
+        })
+}
+
+/// The GPUs of each compute capability, with the code of `build` each runs:
+/// `GPU 0 NVIDIA GeForce GTX 1080 Ti, sm_61 Pascal: SASS sm_60`.
+fn gpus_by_cc(gpus: &[&Gpu], ccs: &[(u32, u32)], build: Option<&TorchBuild>) -> String {
+    ccs.iter()
+        .map(|&c| {
+            let of: Vec<&&Gpu> = gpus.iter().filter(|g| cc(g) == Some(c)).collect();
+            let arch = of
+                .iter()
+                .find_map(|g| g.architecture.as_deref())
+                .map(|a| format!(" {a}"))
+                .unwrap_or_default();
+            let names: Vec<String> = of
+                .iter()
+                .map(|g| match &g.name {
+                    Some(n) => format!("GPU {} {n}", g.index),
+                    None => format!("GPU {}", g.index),
+                })
+                .collect();
+            let code = build
+                .and_then(|b| code_for(b, c))
+                .map(|k| format!(": {k}"))
+                .unwrap_or_default();
+            format!("{}, {}{arch}{code}", names.join(", "), sm(c))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why `build` is not the pick on a driver giving CUDA `driver`: it needs a newer driver, has
+/// no code for some GPU, or runs only through minor-version compatibility.
+fn not_picked(build: &TorchBuild, ccs: &[(u32, u32)], driver: (u32, u32)) -> String {
+    let (bmaj, bmin) = build.cuda;
+    let name = &build.backend;
+    if bmaj > driver.0 || (bmaj < 11 && build.cuda > driver) {
+        return format!("{name} needs CUDA {bmaj}.{bmin} (a newer driver)");
+    }
+    let missing: Vec<String> = ccs
+        .iter()
+        .filter(|&&c| !torch_build_runs_on(build, c, driver))
+        .map(|&c| sm(c))
+        .collect();
+    if !missing.is_empty() {
+        let from = build
+            .sass
+            .first()
+            .map(|&s| format!(", its SASS starts at {}", sm(s)))
+            .unwrap_or_default();
+        return format!("{name} has no code for {}{from}", missing.join(", "));
+    }
+    if build.cuda > driver {
+        return format!(
+            "{name} (CUDA {bmaj}.{bmin}) runs only through minor-version compatibility"
+        );
+    }
+    format!("{name} also fits")
 }
 
 /// `export --format uv`: `UV_TORCH_BACKEND=...` for `eval`, the reason and pip's
@@ -738,7 +866,8 @@ mod tests {
         assert_eq!(rows.len(), torch_builds().len(), "a malformed row");
         for (row, b) in rows.iter().zip(torch_builds()) {
             assert!(
-                row.contains("https://github.com/pytorch/pytorch/blob/"),
+                row.contains("https://github.com/pytorch/pytorch/blob/")
+                    || row.contains("https://github.com/pytorch/builder/blob/"),
                 "{row}"
             );
             let digits = b.backend.strip_prefix("cu").unwrap_or_default();

@@ -605,6 +605,10 @@ pub struct PythonFramework {
     pub cuda_wheels: Vec<String>,
     /// The `nvidia-*` CUDA wheels it requires (for this platform) that are not installed.
     pub missing_wheels: Vec<String>,
+    /// Found in the base interpreter's `site-packages`, not the environment's own (its
+    /// `pyvenv.cfg` says `include-system-site-packages = true`).
+    #[serde(default)]
+    pub from_base: bool,
 }
 
 /// One part of a `check --binary` verdict (extension).

@@ -145,6 +145,132 @@ fn python_torch_cu128_on_535_runs_through_minor_version_compat() {
     assert!(codes(&json).contains(&"cuda-minor-version-compat".to_owned()));
 }
 
+/// A conda environment with conda-forge's cuda-compat 12.9 (575.57.08) and torch cu128: the
+/// libcuda it loads once activated is judged with the forward-compatibility rules.
+const COMPAT_ENV: &str = "conda-cuda-compat-12.9-torch-cu128";
+
+/// Accepted: an H100 on R535 (in the note's driver list, a data-center brand): the framework
+/// runs on the compat's CUDA 12.9, not through minor-version compatibility on 12.2.
+#[test]
+fn python_env_cuda_compat_accepted_on_h100_535() {
+    let (code, json) = check("h100-pcie-proprietary-535", &venv(COMPAT_ENV));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let runtime = part(item, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("cuda-compat user-mode driver's CUDA 12.9 through forward compatibility"),
+        "{runtime}"
+    );
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cuda-compat/libcuda.so.575.57.08 (575.57.08, CUDA 12.9, from cuda-compat-impl-575.57.08-"),
+        "{reason}"
+    );
+    assert!(reason.contains("accepted by driver 535.230.02"), "{reason}");
+    let codes = codes(&json);
+    assert!(
+        codes.contains(&"forward-compat-active".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"cuda-minor-version-compat".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"forward-compat-unsupported".to_owned()),
+        "{codes:?}"
+    );
+}
+
+/// Rejected: a consumer RTX 4090 (R565): forward compatibility does not run on consumer GPUs
+/// (804), so the framework fails whatever its kernels, with the finding that says why.
+#[test]
+fn python_env_cuda_compat_rejected_on_geforce() {
+    let (code, json) = check("rtx4090-565-toolkit-wheels", &venv(COMPAT_ENV));
+    assert_eq!(code, 1, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is loaded, but NVIDIA GeForce RTX 4090"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE (804)"),
+        "{reason}"
+    );
+    let f = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "forward-compat-unsupported")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(f["severity"], "error");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("conda remove cuda-compat")
+    );
+}
+
+/// Older than the driver (580 > 575): the activation removes its links, the system's libcuda
+/// runs the framework natively.
+#[test]
+fn python_env_cuda_compat_older_than_the_driver_is_not_used() {
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv(COMPAT_ENV));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    let runtime = part(item, "runtime")["reason"].as_str().unwrap();
+    assert!(
+        runtime.contains("native user-mode driver's CUDA 13.0"),
+        "{runtime}"
+    );
+    let reason = item["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is not loaded: the driver 580.65.06 is at least as new"),
+        "{reason}"
+    );
+    let codes = codes(&json);
+    assert!(
+        !codes.contains(&"forward-compat-active".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        !codes.contains(&"forward-compat-unsupported".to_owned()),
+        "{codes:?}"
+    );
+}
+
+/// The Pascal machine: `export --format uv` picks cu126, and a torch cu126 environment whose
+/// library is a real `sm_61` build (`libsm61.so`, ptxas 12.6) runs there; the cu124 fixture's
+/// library (`sm_75`, `sm_90`, `sm_100`) does not.
+#[test]
+fn python_torch_cu126_runs_on_pascal() {
+    let (code, json) = check("pascal-gtx1080ti-580", &venv("torch-cu126"));
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    assert_eq!(item["framework"]["cuda"], "12.6");
+    let kernels = part(item, "kernels")["reason"].as_str().unwrap();
+    assert!(kernels.contains("NVIDIA GeForce GTX 1080 Ti"), "{kernels}");
+    assert!(kernels.contains("SASS sm_61"), "{kernels}");
+    assert_eq!(part(item, "runtime")["verdict"], "satisfied");
+    let uv = nvprobe(&[
+        "--root",
+        fixture("pascal-gtx1080ti-580").to_str().unwrap(),
+        "export",
+        "--format",
+        "uv",
+    ]);
+    assert!(String::from_utf8_lossy(&uv.stdout).ends_with("UV_TORCH_BACKEND=cu126\n"));
+    let (code, json) = check("pascal-gtx1080ti-580", &venv("torch-cu124"));
+    assert_eq!(code, 1);
+    assert_eq!(framework(&json)["verdict"], "not-satisfied");
+}
+
 #[test]
 fn python_torch_cpu_only_is_its_own_verdict() {
     let (code, json) = check("rtx5090-open-570", &venv("torch-cpu"));
@@ -194,6 +320,89 @@ fn python_cupy_cuda12x() {
     assert_eq!(item["expression"], "cupy-cuda12x 13.3.0");
     assert_eq!(item["framework"]["cuda"], "12");
     assert_eq!(item["framework"]["cuda_from"], "the package name");
+    assert_eq!(part(item, "nvrtc")["verdict"], "satisfied");
+    assert_eq!(
+        part(item, "nvrtc")["reason"],
+        "libnvrtc.so.12 from nvidia-cuda-nvrtc-cu12 12.6.85"
+    );
+}
+
+/// cupy compiles its kernels at run time with NVRTC: a GPU its prebuilt CUB module has no code
+/// for (an RTX 5090, a Pascal GTX 1080 Ti: the module has `sm_75`, `sm_90`, `sm_100`) still runs it,
+/// which `no-cuda-code` or a missing-SASS verdict would get wrong. Without NVRTC in the
+/// environment it is unknown; on a CUDA 11.4 driver its CUDA 12 runtime fails.
+#[test]
+fn python_cupy_jit_compiles_with_nvrtc() {
+    for (m, arch) in [
+        ("rtx5090-open-570", "sm_120, newer than NVRTC 12.6 knows"),
+        (
+            "pascal-gtx1080ti-580",
+            "GPU 0 (NVIDIA GeForce GTX 1080 Ti): sm_61",
+        ),
+    ] {
+        let (code, json) = check(m, &venv("cupy-cuda12x"));
+        assert_eq!(code, 0, "{m}: {json:#}");
+        let item = framework(&json);
+        assert_eq!(item["verdict"], "satisfied", "{m}");
+        let kernels = part(item, "kernels");
+        assert_eq!(kernels["verdict"], "satisfied", "{m}");
+        let reason = kernels["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("compiled at run time by NVRTC for "),
+            "{reason}"
+        );
+        assert!(reason.contains(arch), "{reason}");
+        assert!(
+            reason.contains("its prebuilt CUB/Thrust modules have no code for it"),
+            "{reason}"
+        );
+        // The prebuilt module's missing architecture is not the framework's finding.
+        assert!(
+            !codes(&json).contains(&"arch-missing-from-binary".to_owned()),
+            "{m}"
+        );
+        assert!(
+            item["reason"]
+                .as_str()
+                .unwrap()
+                .contains(" runs: its kernels are compiled at run time")
+        );
+    }
+    // No NVRTC wheel: unknown, and the wheel to install.
+    let dir = scratch_dir("python", "cupy-no-nvrtc");
+    copy_tree(&venv("cupy-cuda12x"), &dir);
+    std::fs::remove_dir_all(
+        dir.join("lib/python3.12/site-packages/nvidia_cuda_nvrtc_cu12-12.6.85.dist-info"),
+    )
+    .unwrap();
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown");
+    assert_eq!(part(item, "nvrtc")["verdict"], "unknown");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("compiles its kernels with NVRTC (libnvrtc.so.12) at run time, and the wheel nvidia-cuda-nvrtc-cu12 is not installed"),
+        "{item:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // CUDA 11.4 (R470): the CUDA 12 runtime cannot start; sm_37 is past NVRTC 12's range too.
+    let (code, json) = check("legacy-k80-proprietary-470", &venv("cupy-cuda12x"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "not-satisfied");
+    assert_eq!(part(item, "runtime")["verdict"], "not-satisfied");
+    let kernels = part(item, "kernels");
+    assert_eq!(kernels["verdict"], "not-satisfied");
+    assert!(
+        kernels["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sm_37, which NVRTC 12.6 cannot build for"),
+        "{kernels:#}"
+    );
 }
 
 /// The venv, its site-packages and its interpreter give the same answer; the interpreter is
@@ -326,8 +535,9 @@ fn python_export_uv_on_every_fixture_machine() {
         ("dpkg-split-branch-530-535", Some("cpu"), "another release"),
         ("gvisor-h100", Some("cu130"), "CUDA 13.0"),
         ("gvisor-no-nvproxy", Some("cpu"), "not usable"),
-        // 535 gives CUDA 12.2: no build is native; cu129 runs through minor-version
-        // compatibility and carries sm_90.
+        // 535 gives CUDA 12.2: none of the newest torch's builds is native; cu129 runs
+        // through minor-version compatibility and carries sm_90 (cu121, native, is torch 2.4's
+        // and only a fallback).
         (
             "h100-pcie-proprietary-535",
             Some("cu129"),
@@ -339,11 +549,12 @@ fn python_export_uv_on_every_fixture_machine() {
         ("jetson-orin-l4t-36", None, "not x86-64"),
         ("kernel-6.8-driver-545-no-module", Some("cpu"), "not loaded"),
         ("kernel-update-no-dkms", Some("cpu"), "not loaded"),
-        // CUDA 11.4 runs none of the CUDA 12/13 builds, and none carries sm_37.
+        // CUDA 11.4 runs none of the CUDA 12/13 builds; torch 2.4's cu118 carries sm_37 and
+        // runs through minor-version compatibility (CUDA 11.8 on 11.4).
         (
             "legacy-k80-proprietary-470",
-            Some("cpu"),
-            "compute capability 3.7",
+            Some("cu118"),
+            "CUDA 11.8 build through minor-version compatibility",
         ),
         ("mismatch-l40s-550", Some("cpu"), "another release"),
         (
@@ -425,6 +636,203 @@ fn python_export_uv_on_every_fixture_machine() {
         assert_eq!(json["UV_TORCH_BACKEND"].as_str(), *backend, "{m}");
         assert!(json["reason"].as_str().unwrap().contains(why), "{m}");
     }
+}
+
+/// A copy of `name` whose `pyvenv.cfg` says `include-system-site-packages = true` with the
+/// base interpreter in `home` (the fixture's own names a path that is not on this machine).
+fn with_system_site(name: &str, tag: &str, home: &str) -> PathBuf {
+    let dir = scratch_dir("python", tag);
+    copy_tree(&venv(name), &dir);
+    std::fs::write(
+        dir.join("pyvenv.cfg"),
+        format!(
+            "home = {home}\ninclude-system-site-packages = true\nversion = 3.12.3\n\
+             executable = {home}/python3.12\ncommand = {home}/python3 -m venv \
+             --system-site-packages /opt/x\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// `include-system-site-packages = true`: the base interpreter's torch is found, judged, and
+/// marked as the base's; the environment's own framework shadows the base's of the same name;
+/// a `home` that is not there makes an environment without its own framework unknown.
+#[test]
+fn python_system_site_packages_are_read() {
+    let base = venv("base-python3.12");
+    let home = base.join("bin");
+    let dir = with_system_site(
+        "system-site-packages",
+        "system-site",
+        home.to_str().unwrap(),
+    );
+    let (code, json) = check("bare-metal-h100x8-open-580", &dir);
+    assert_eq!(code, 0, "{json:#}");
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "satisfied");
+    assert_eq!(item["expression"], "torch 2.5.1+cu124");
+    assert_eq!(item["framework"]["from_base"], true);
+    assert!(
+        item["framework"]["libraries"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(base.to_str().unwrap())
+    );
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(from the base interpreter: include-system-site-packages = true)"),
+        "{item:#}"
+    );
+    // Read under the sandbox too (the base's site-packages is allowed like the venv's).
+    let out = nvprobe(&[
+        "--root",
+        fixture("bare-metal-h100x8-open-580").to_str().unwrap(),
+        "check",
+        "--json",
+        "--python",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The fixture as written, its false flag: the base is not read.
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("torch-cu128"));
+    assert_eq!(code, 0);
+    assert_eq!(framework(&json)["framework"]["from_base"], false);
+    // The environment's own torch cu128 shadows the base's cu124.
+    let own = with_system_site("torch-cu128", "system-site-own", home.to_str().unwrap());
+    let (_, json) = check("bare-metal-h100x8-open-580", &own);
+    let item = framework(&json);
+    assert_eq!(item["expression"], "torch 2.9.0+cu128");
+    assert_eq!(item["framework"]["from_base"], false);
+    // A home that is not there (the fixture's own pyvenv.cfg): no verdict, and why.
+    let (code, json) = check("bare-metal-h100x8-open-580", &venv("system-site-packages"));
+    assert_eq!(code, 1);
+    let item = framework(&json);
+    assert_eq!(item["verdict"], "unknown");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("include-system-site-packages = true, but the base interpreter's prefix /opt/base-python3.12"),
+        "{item:#}"
+    );
+    // A relative home is refused.
+    let rel = with_system_site("system-site-packages", "system-site-rel", "../base/bin");
+    let (_, json) = check("bare-metal-h100x8-open-580", &rel);
+    assert!(
+        framework(&json)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no absolute home"),
+        "{json:#}"
+    );
+    for d in [dir, own, rel] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+/// The uv pick says why, in its comment line: the driver release and the CUDA version it
+/// gives, each GPU with its architecture and the code it runs, and why each newer build is not
+/// the pick. The lines scripts read stay as they were: two comments, then the assignment.
+#[test]
+fn python_export_uv_names_the_driver_and_the_architecture() {
+    let uv = |m: &str| {
+        let out = nvprobe(&[
+            "--root",
+            fixture(m).to_str().unwrap(),
+            "export",
+            "--format",
+            "uv",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{m}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = uv("pascal-gtx1080ti-580");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[1],
+        "# pip: --index-url https://download.pytorch.org/whl/cu126"
+    );
+    assert_eq!(lines[2], "UV_TORCH_BACKEND=cu126");
+    let why = lines[0];
+    assert!(
+        why.starts_with("# nvprobe: cu126: the driver 580.95.05 gives CUDA 13.0, "),
+        "{why}"
+    );
+    assert!(
+        why.contains("(GPU 0 NVIDIA GeForce GTX 1080 Ti, sm_61 Pascal: SASS sm_60)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu128 has no code for sm_61, its SASS starts at sm_70"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu130 has no code for sm_61, its SASS starts at sm_75"),
+        "{why}"
+    );
+    // An RTX 5090 on 570 (CUDA 12.8): cu129 only through minor-version compatibility, cu130
+    // needs a newer driver.
+    let why = uv("rtx5090-open-570");
+    assert!(
+        why.contains("the driver 570.195.03 gives CUDA 12.8"),
+        "{why}"
+    );
+    assert!(why.contains("sm_120 Blackwell: SASS sm_120"), "{why}");
+    assert!(
+        why.contains("cu129 (CUDA 12.9) runs only through minor-version compatibility"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu130 needs CUDA 13.0 (a newer driver)"),
+        "{why}"
+    );
+    // cuda-compat on 535: the CUDA version comes from it, and the reason says so.
+    let why = uv("container-h100-535-compat-12.9");
+    assert!(
+        why.contains("the cuda-compat libcuda on driver 535.216.03 gives CUDA 12.9"),
+        "{why}"
+    );
+    // A build from torch 2.4's lists says to pin torch 2.4: cu118 on a K80 with R470.
+    let why = uv("legacy-k80-proprietary-470");
+    assert!(
+        why.contains("GPU 0 Tesla K80, GPU 1 Tesla K80, sm_37 Kepler: SASS sm_37"),
+        "{why}"
+    );
+    assert!(
+        why.contains("cu121 needs CUDA 12.1 (a newer driver)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("the code lists are torch 2.4's: install torch==2.4.*"),
+        "{why}"
+    );
+    assert!(why.ends_with("UV_TORCH_BACKEND=cu118\n"), "{why}");
+    // No build fits (compute capability 3.0 on the K80 machine): each build's reason.
+    let out = common::nvprobe_env(
+        &[
+            "--root",
+            fixture("legacy-k80-proprietary-470").to_str().unwrap(),
+            "export",
+            "--format",
+            "uv",
+        ],
+        &[("NVPROBE_COMPUTE_CAPABILITY", "3.0")],
+    );
+    let why = String::from_utf8(out.stdout).unwrap();
+    assert!(why.ends_with("UV_TORCH_BACKEND=cpu\n"), "{why}");
+    assert!(
+        why.contains("cu124 needs CUDA 12.4 (a newer driver); cu121 needs CUDA 12.1 (a newer driver); cu118 has no code for sm_30, its SASS starts at sm_37"),
+        "{why}"
+    );
 }
 
 /// A FIFO where `torch/version.py` should be is not opened (it would block): the verdict is

@@ -598,6 +598,7 @@ fn scan_real_files_agree_with_cuobjdump() {
         ("bare.cubin", "cubin"),
         ("librdc.a", "archive"),
         ("librdcptx.so", "elf"),
+        ("libsm61.so", "elf"),
     ] {
         let (listed, file) = scan_listing(name);
         assert_eq!(listed, cuobjdump_listing(name), "{name}: {file:#}");

@@ -38,6 +38,7 @@ const EM_PPC64: u16 = 21;
 const EM_CUDA: u16 = 190;
 
 /// A GPU CUDA can use here.
+#[derive(Clone)]
 struct UsableGpu {
     index: u32,
     name: Option<String>,
@@ -46,6 +47,7 @@ struct UsableGpu {
 
 /// What the verdict needs from the machine. Read from the report in [`here`] and nowhere
 /// else: the rules stage computed all of it (`report.cuda`).
+#[derive(Clone)]
 pub(super) struct Here {
     /// Would `cuInit` succeed?
     can_start: Answer,
@@ -94,6 +96,146 @@ pub(super) fn here(report: &Report) -> Here {
         driver_cuda: cuda.user_mode_driver_version.map(|v| (v.major, v.minor)),
         gpus,
         machine,
+    }
+}
+
+impl Here {
+    /// The same machine with a forward-compatibility libcuda of CUDA `cuda` loaded instead
+    /// (a Python environment's own cuda-compat, accepted by [`super::compat_problem`]).
+    pub(super) fn with_compat(&self, cuda: (u32, u32)) -> Self {
+        Self {
+            user_mode_driver: "cuda-compat".to_owned(),
+            driver_cuda: Some(cuda),
+            ..self.clone()
+        }
+    }
+}
+
+/// The `cuda` and `runtime` parts of a framework that loads the CUDA runtime of a major alone
+/// and compiles its kernels at run time (cupy-cudaNNx): CUDA 11 and later run on any driver of
+/// that major or newer (minor-version compatibility).
+pub(super) fn start_parts(here: &Here, what: &str, major: Option<u32>) -> Vec<BinaryPart> {
+    let umd = here.user_mode_driver.as_str();
+    let (verdict, reason) = match (major, here.driver_cuda) {
+        (None, _) => (
+            UNKNOWN,
+            format!("{what}: the CUDA major it is built for is not known"),
+        ),
+        (Some(_), None) => (
+            UNKNOWN,
+            format!("{what}: the user-mode driver's CUDA version is not known"),
+        ),
+        (Some(m), Some((dmaj, dmin))) if dmaj >= m && m >= 11 => (
+            SATISFIED,
+            format!(
+                "{what} loads a CUDA {m} runtime, which runs on the {umd} user-mode driver's \
+                 CUDA {dmaj}.{dmin}"
+            ),
+        ),
+        (Some(m), Some((dmaj, dmin))) => (
+            NOT_SATISFIED,
+            format!(
+                "{what} loads a CUDA {m} runtime, but the {umd} user-mode driver gives CUDA \
+                 {dmaj}.{dmin}: it fails with cudaErrorInsufficientDriver"
+            ),
+        ),
+    };
+    vec![
+        cuda(here),
+        BinaryPart {
+            part: "runtime".to_owned(),
+            verdict: verdict.to_owned(),
+            reason,
+        },
+    ]
+}
+
+/// A compute capability.
+type Cc = (u8, u8);
+
+/// The `kernels` part of a framework that compiles its kernels at run time with NVRTC of CUDA
+/// `nvrtc` (cupy): every usable GPU needs an architecture that NVRTC release can still build
+/// for (`data/` compute-capability table); a GPU newer than it gets PTX of the newest
+/// architecture it knows, which the driver JIT-compiles. `note` is added to the reason.
+pub(super) fn jit_kernels_part(here: &Here, nvrtc: Option<(u32, u32)>, note: &str) -> BinaryPart {
+    let mut failed = Vec::new();
+    let mut fine = Vec::new();
+    // One entry per (name, architecture): `GPUs 0,1 (NVIDIA H100 80GB HBM3): sm_90`.
+    let mut groups: Vec<(Option<String>, Option<Cc>, Vec<u32>)> = Vec::new();
+    for g in &here.gpus {
+        match groups
+            .iter_mut()
+            .find(|(n, c, _)| *n == g.name && *c == g.cc)
+        {
+            Some(group) => group.2.push(g.index),
+            None => groups.push((g.name.clone(), g.cc, vec![g.index])),
+        }
+    }
+    for (name, cc, indices) in &groups {
+        let list: Vec<String> = indices.iter().map(u32::to_string).collect();
+        let gpus = format!(
+            "GPU{} {}{}",
+            if indices.len() > 1 { "s" } else { "" },
+            list.join(","),
+            name.as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+        let Some((a, b)) = *cc else {
+            failed.push((UNKNOWN, format!("{gpus}: its architecture is not known")));
+            continue;
+        };
+        let range = crate::tables::toolkits_for_cc(a, b);
+        match (nvrtc, range) {
+            (Some(v), Some(r)) if r.last.is_some_and(|last| v > last) => failed.push((
+                NOT_SATISFIED,
+                format!(
+                    "{gpus}: sm_{a}{b}, which NVRTC {}.{} cannot build for (CUDA support for it \
+                     ended with {}.{})",
+                    v.0,
+                    v.1,
+                    r.last.map_or(0, |l| l.0),
+                    r.last.map_or(0, |l| l.1)
+                ),
+            )),
+            (Some(v), Some(r)) if r.first != (7, 0) && v < r.first => fine.push(format!(
+                "{gpus}: sm_{a}{b}, newer than NVRTC {}.{} knows: PTX of its newest \
+                 architecture, JIT-compiled by the driver",
+                v.0, v.1
+            )),
+            _ => fine.push(format!("{gpus}: sm_{a}{b}")),
+        }
+    }
+    let (verdict, reason) = if failed.iter().any(|(v, _)| *v == NOT_SATISFIED) {
+        (
+            NOT_SATISFIED,
+            failed
+                .iter()
+                .map(|(_, r)| r.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    } else if !failed.is_empty() {
+        (
+            UNKNOWN,
+            failed
+                .iter()
+                .map(|(_, r)| r.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    } else if fine.is_empty() {
+        (UNKNOWN, "no usable GPU".to_owned())
+    } else {
+        (
+            SATISFIED,
+            format!("compiled at run time by NVRTC for {}", fine.join("; ")),
+        )
+    };
+    BinaryPart {
+        part: "kernels".to_owned(),
+        verdict: verdict.to_owned(),
+        reason: format!("{reason}{note}"),
     }
 }
 

@@ -691,7 +691,7 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
         }
         for env in &req.python {
             let here = binary::here(report);
-            let (py_items, py_findings) = python::check(env, &here, req.deadline);
+            let (py_items, py_findings) = python::check(env, &here, &m, req.deadline);
             items.extend(py_items);
             found.extend(py_findings);
         }

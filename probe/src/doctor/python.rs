@@ -15,15 +15,31 @@
 //! CUDA libraries get the verdict `check --binary` gives ([`super::binary::check`]): the worst
 //! of its libraries'. A build without CUDA (torch `+cpu`, jax without a CUDA plugin) is
 //! `cpu-only`: it runs, but not on a GPU, which is never "satisfied" for a CUDA question.
+//!
+//! A conda environment can carry its own forward-compatibility libcuda: conda-forge's
+//! `cuda-compat` (`cuda-compat-impl`) installs `PREFIX/cuda-compat/libcuda.so.<driver>`, and
+//! its activation script links it into `PREFIX/lib`, "so they are on the default library
+//! search path when the environment is active" (conda-forge/cuda-compat-feedstock
+//! `recipe/activate.sh`). No `PyPI` wheel ships one (`pip index versions nvidia-cuda-compat`,
+//! `-cu12`, `-cu13`, `cuda-compat`: none). Its note is judged with the machine's own
+//! forward-compatibility rules ([`super::compat_problem`]): accepted, the frameworks are judged
+//! against its CUDA version; rejected, every CUDA framework fails (803 or 804, or the
+//! activation undoes the links); older than the driver, the activation removes the links and
+//! the system's libcuda is used.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::binary::{self, Here};
-use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use super::{Machine, NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
+use crate::codes::{FORWARD_COMPAT_ACTIVE, FORWARD_COMPAT_UNSUPPORTED};
 use crate::cudabin::Deadline;
-use crate::report::{CheckItem, Finding, PythonFramework};
+use crate::report::{
+    BinaryPart, CheckItem, Finding, FwdCompat, Library, OrUnknown, PythonFramework, Severity,
+    Version,
+};
 
 /// A framework build without CUDA (exit 1: nothing here runs on a GPU).
 pub(super) const CPU_ONLY: &str = "cpu-only";
@@ -70,8 +86,78 @@ pub struct PythonEnv {
     /// The `site-packages` directories read.
     pub site_packages: Vec<PathBuf>,
     frameworks: Vec<Framework>,
+    /// The environment's own forward-compatibility libcuda (conda-forge `cuda-compat`).
+    compat: Option<EnvCompat>,
+    /// The `nvidia-*` distributions installed (cupy's NVRTC is one, required by no one).
+    dists: Vec<Dist>,
     /// What could not be read.
     problems: Vec<String>,
+}
+
+/// A cuda-compat libcuda inside the environment: `PREFIX/cuda-compat/libcuda.so.<driver>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EnvCompat {
+    path: PathBuf,
+    /// From the file name (`libcuda.so.575.57.08`).
+    version: Option<Version>,
+    /// Its `.note.cuda.fwd_compatibility`; `Err` says why it could not be read.
+    note: Result<FwdCompat, String>,
+    /// The conda package that installed it (`conda-meta/cuda-compat-impl-*.json`), if listed.
+    package: Option<String>,
+}
+
+/// Entries of `PREFIX/cuda-compat` and `PREFIX/conda-meta` read at most.
+const MAX_COMPAT_ENTRIES: usize = 4096;
+
+/// The environment's own cuda-compat libcuda, when it has one.
+fn env_compat(prefix: &Path) -> Option<EnvCompat> {
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|e| {
+                e.take(MAX_COMPAT_ENTRIES)
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let dir = prefix.join("cuda-compat");
+    let (file, version) = names(&dir).into_iter().find_map(|n| {
+        let v = super::libs::driver_version_from_name(&n)?;
+        n.starts_with("libcuda.so.").then_some((n, v))
+    })?;
+    let note = match inside(&dir, &file) {
+        Err(e) => Err(e),
+        Ok(path) => match super::elfinfo::read(&path) {
+            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(info) => info
+                .fwd_compat
+                .map(|n| FwdCompat {
+                    cuda_version: n.cuda_version,
+                    driver_branches: n.drivers,
+                    devices: n.devices,
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "{}: no {} note",
+                        path.display(),
+                        super::elfinfo::FWD_COMPAT_SECTION
+                    )
+                }),
+        },
+    };
+    let package = names(&prefix.join("conda-meta")).into_iter().find_map(|n| {
+        n.strip_prefix("cuda-compat-impl-")?;
+        n.strip_suffix(".json").map(str::to_owned)
+    });
+    Some(EnvCompat {
+        path: dir.join(file),
+        version: Some(version),
+        note,
+        package,
+    })
 }
 
 impl PythonEnv {
@@ -360,18 +446,126 @@ fn read_dist(site: &Path, d: &Dist, problems: &mut Vec<String>) -> (Vec<String>,
 /// A usage message when `path` is not an environment, `site-packages` or interpreter.
 pub fn inspect(path: &Path, deadline: Option<Deadline>) -> Result<PythonEnv, String> {
     let sites = site_dirs(path)?;
+    let prefix = if path.is_dir() {
+        Some(path)
+    } else {
+        path.parent().and_then(Path::parent)
+    };
     let mut env = PythonEnv {
         path: path.to_path_buf(),
         site_packages: sites.clone(),
         frameworks: Vec::new(),
+        compat: prefix.and_then(env_compat),
+        dists: Vec::new(),
         problems: Vec::new(),
     };
     for site in &sites {
         let (all, problems) = dists(site, deadline);
         env.problems.extend(problems);
         frameworks_in(site, &all, &mut env.frameworks);
+        env.dists
+            .extend(all.into_iter().filter(|d| d.name.starts_with("nvidia-")));
+    }
+    // `include-system-site-packages = true`: the base interpreter's site-packages come after
+    // the environment's on `sys.path`, so a framework there is imported unless the
+    // environment has its own.
+    if let Some(prefix) = prefix {
+        match base_sites(prefix) {
+            Ok(base) => {
+                for site in base {
+                    let (all, problems) = dists(&site, deadline);
+                    env.problems.extend(problems);
+                    let mut found = Vec::new();
+                    frameworks_in(&site, &all, &mut found);
+                    env.dists
+                        .extend(all.into_iter().filter(|d| d.name.starts_with("nvidia-")));
+                    for mut f in found {
+                        if env.frameworks.iter().any(|e| e.info.name == f.info.name) {
+                            continue;
+                        }
+                        f.info.from_base = true;
+                        env.frameworks.push(f);
+                    }
+                    env.site_packages.push(site);
+                }
+            }
+            Err(e) => env.problems.push(e),
+        }
     }
     Ok(env)
+}
+
+/// Bytes of `pyvenv.cfg` read at most.
+const MAX_PYVENV_CFG: u64 = 64 << 10;
+
+/// The base interpreter's `site-packages` of a virtual environment whose `pyvenv.cfg` says
+/// `include-system-site-packages = true` (empty otherwise, or without a `pyvenv.cfg`): from
+/// `home =` (the base interpreter's directory, `PREFIX/bin`), `PREFIX/lib/python3.X/
+/// site-packages` of the `version` it names, and Debian's `dist-packages`. `Err` when the
+/// file says so but cannot be followed (a relative or missing `home`).
+fn base_sites(prefix: &Path) -> Result<Vec<PathBuf>, String> {
+    let Ok((bytes, _)) = read_in(prefix, "pyvenv.cfg", MAX_PYVENV_CFG) else {
+        return Ok(Vec::new());
+    };
+    // site.py: `key = value` lines, the key stripped and lower-cased.
+    let text = String::from_utf8_lossy(&bytes);
+    let get = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case(key)).then(|| v.trim().to_owned())
+        })
+    };
+    if !get("include-system-site-packages").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Ok(Vec::new());
+    }
+    let shown = prefix.join("pyvenv.cfg");
+    let home = get("home").map(PathBuf::from);
+    let Some(base) = home
+        .as_deref()
+        .filter(|h| h.is_absolute())
+        .and_then(Path::parent)
+    else {
+        return Err(format!(
+            "{}: include-system-site-packages = true, but no absolute home = to find the base \
+             interpreter's site-packages",
+            shown.display()
+        ));
+    };
+    // `version = 3.12.3` (venv) or `version_info = 3.12.3.final.0` (virtualenv, uv).
+    let minor = get("version")
+        .or_else(|| get("version_info"))
+        .and_then(|v| {
+            let mut p = v.split('.');
+            Some(format!("python{}.{}", p.next()?, p.next()?))
+        });
+    let mut sites = Vec::new();
+    let mut names: Vec<String> = vec!["python3".to_owned()];
+    names.extend(minor);
+    for lib in ["lib", "lib64", "local/lib"] {
+        for name in &names {
+            for leaf in ["site-packages", "dist-packages"] {
+                let dir = base.join(lib).join(name).join(leaf);
+                let canon = fs::canonicalize(&dir).ok();
+                if canon.is_some()
+                    && dir.is_dir()
+                    && !sites
+                        .iter()
+                        .any(|d: &PathBuf| fs::canonicalize(d).ok() == canon)
+                {
+                    sites.push(dir);
+                }
+            }
+        }
+    }
+    if sites.is_empty() {
+        return Err(format!(
+            "{}: include-system-site-packages = true, but the base interpreter's prefix {} has \
+             no lib/python3*/site-packages here",
+            shown.display(),
+            base.display()
+        ));
+    }
+    Ok(sites)
 }
 
 /// Chooses a framework's CUDA libraries among the paths of its `RECORD`.
@@ -511,6 +705,7 @@ fn framework(
             libraries: libraries.iter().map(|p| p.display().to_string()).collect(),
             cuda_wheels,
             missing_wheels,
+            from_base: false,
         },
         libraries,
         cpu_only: None,
@@ -571,11 +766,22 @@ fn torch_cuda(site: &Path, d: &Dist, f: &mut Framework) {
 pub(super) fn check(
     env: &PythonEnv,
     here: &Here,
+    m: &Machine<'_>,
     deadline: Option<Deadline>,
 ) -> (Vec<CheckItem>, Vec<Finding>) {
     let shown = env.path.display().to_string();
     let mut items = Vec::new();
     let mut findings = Vec::new();
+    let compat = env
+        .compat
+        .as_ref()
+        .map(|c| judge_compat(c, &shown, m, here, &mut findings));
+    let (here, compat_failed, compat_said) = match &compat {
+        Some(CompatUse::Loaded(h, said)) => (h, None, Some(said.as_str())),
+        Some(CompatUse::Unused(said)) => (here, None, Some(said.as_str())),
+        Some(CompatUse::Fails(why)) => (here, Some(why.as_str()), None),
+        None => (here, None, None),
+    };
     let item = |expression: String, verdict: &str, reason: String| CheckItem {
         kind: "python".to_owned(),
         expression,
@@ -610,20 +816,29 @@ pub(super) fn check(
     }
     for f in &env.frameworks {
         let what = format!("{} {}", f.info.name, f.info.version);
-        let built = f
+        let mut built = f
             .info
             .cuda
             .as_ref()
             .map(|c| format!(" (CUDA {}, from {})", c, f.info.cuda_from))
             .unwrap_or_default();
+        if f.info.from_base {
+            built.push_str(" (from the base interpreter: include-system-site-packages = true)");
+        }
         let mut it = if let Some(why) = &f.cpu_only {
             item(what.clone(), CPU_ONLY, why.clone())
+        } else if let Some(why) = compat_failed {
+            item(what.clone(), NOT_SATISFIED, format!("{what}{built}: {why}"))
         } else if !f.problems.is_empty() {
             item(
                 what.clone(),
                 UNKNOWN,
                 format!("{what}{built}: no verdict: {}", f.problems.join("; ")),
             )
+        } else if f.info.name.starts_with("cupy-cuda") {
+            let (it, found) = cupy(f, &what, &built, env, here, deadline);
+            findings.extend(found);
+            it
         } else if f.libraries.is_empty() {
             item(
                 what.clone(),
@@ -659,10 +874,250 @@ pub(super) fn check(
                 f.info.missing_wheels.join(", ")
             );
         }
+        if let Some(said) = compat_said
+            && f.cpu_only.is_none()
+        {
+            let _ = write!(it.reason, " ({said})");
+        }
         it.framework = Some(f.info.clone());
         items.push(it);
     }
     (items, findings)
+}
+
+/// cupy's verdict. Its kernels (elementwise, reductions, the user's `RawKernel`s) are
+/// compiled at run time by NVRTC for the GPU at hand, so a wheel without prebuilt code for this
+/// GPU still runs (`no-cuda-code` or a missing SASS is not its verdict). It runs when CUDA
+/// starts, the driver runs a CUDA runtime of its major, its prebuilt modules (CUB, Thrust) are
+/// for this machine's CPU, and NVRTC is there: `libnvrtc.so.N` from the `nvidia-cuda-nvrtc-cuNN`
+/// wheel (`nvidia-cuda-nvrtc` for CUDA 13; cupy 13.3.0's `METADATA` requires neither, it
+/// `dlopen`s it). Without that wheel NVRTC may come from a CUDA Toolkit on the system
+/// (`CUDA_PATH`), which `--python` does not look for: unknown.
+fn cupy(
+    f: &Framework,
+    what: &str,
+    built: &str,
+    env: &PythonEnv,
+    here: &Here,
+    deadline: Option<Deadline>,
+) -> (CheckItem, Vec<Finding>) {
+    let major: Option<u32> = f.info.cuda.as_deref().and_then(|c| c.parse().ok());
+    let mut parts = binary::start_parts(here, what, major);
+    let mut findings = Vec::new();
+    let mut prebuilt = String::new();
+    if !f.libraries.is_empty() {
+        let (lib_items, lib_findings) = binary::check(&f.libraries, here, deadline);
+        // The prebuilt kernels' findings are not the framework's: it compiles its own.
+        findings.extend(
+            lib_findings
+                .into_iter()
+                .filter(|x| x.code != crate::codes::ARCH_MISSING_FROM_BINARY),
+        );
+        for li in &lib_items {
+            if li.verdict == UNKNOWN && li.parts.is_empty() {
+                parts.push(BinaryPart {
+                    part: "elf-machine".to_owned(),
+                    verdict: UNKNOWN.to_owned(),
+                    reason: li.reason.clone(),
+                });
+            }
+            for p in &li.parts {
+                match p.part.as_str() {
+                    "elf-machine" if p.verdict != SATISFIED => parts.push(p.clone()),
+                    "kernels" if p.verdict != SATISFIED => {
+                        prebuilt = format!(
+                            "; its prebuilt CUB/Thrust modules have no code for it ({}), so the \
+                             routines that use them fail",
+                            p.reason.split(". Launching").next().unwrap_or_default()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    // NVRTC: the nvidia-cuda-nvrtc wheel of its major (CUDA 13's has no -cu13 suffix).
+    let wanted = major.map(|m| {
+        if m >= 13 {
+            "nvidia-cuda-nvrtc".to_owned()
+        } else {
+            format!("nvidia-cuda-nvrtc-cu{m}")
+        }
+    });
+    let nvrtc = wanted.as_ref().and_then(|w| {
+        env.dists
+            .iter()
+            .find(|d| &d.name == w || d.name == format!("{w}-cu{}", major.unwrap_or(0)))
+    });
+    let so = major.map_or_else(|| "libnvrtc.so".to_owned(), |m| format!("libnvrtc.so.{m}"));
+    parts.push(match nvrtc {
+        Some(d) => BinaryPart {
+            part: "nvrtc".to_owned(),
+            verdict: SATISFIED.to_owned(),
+            reason: format!("{so} from {} {}", d.name, d.version),
+        },
+        None => BinaryPart {
+            part: "nvrtc".to_owned(),
+            verdict: UNKNOWN.to_owned(),
+            reason: format!(
+                "{what} compiles its kernels with NVRTC ({so}) at run time, and the wheel {w} \
+                 is not installed in this environment ('pip install {w}'); whether a CUDA \
+                 Toolkit on the system provides it (CUDA_PATH) is not checked",
+                w = wanted.as_deref().unwrap_or("nvidia-cuda-nvrtc"),
+            ),
+        },
+    });
+    let nvrtc_version = nvrtc.and_then(|d| {
+        let mut p = d.version.split('.');
+        Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+    });
+    parts.push(binary::jit_kernels_part(here, nvrtc_version, &prebuilt));
+    let failed = parts
+        .iter()
+        .find(|p| p.verdict == NOT_SATISFIED)
+        .or_else(|| parts.iter().find(|p| p.verdict == UNKNOWN));
+    let mut it = match failed {
+        Some(p) => CheckItem {
+            verdict: p.verdict.clone(),
+            reason: format!("{what}{built}: {}", p.reason),
+            ..python_item(what)
+        },
+        None => CheckItem {
+            verdict: SATISFIED.to_owned(),
+            reason: format!(
+                "{what}{built} runs: its kernels are {} (NVRTC: {}); {}",
+                parts
+                    .iter()
+                    .find(|p| p.part == "kernels")
+                    .map_or("", |p| p.reason.as_str()),
+                parts
+                    .iter()
+                    .find(|p| p.part == "nvrtc")
+                    .map_or("", |p| p.reason.as_str()),
+                parts
+                    .iter()
+                    .find(|p| p.part == "runtime")
+                    .map_or("", |p| p.reason.as_str()),
+            ),
+            ..python_item(what)
+        },
+    };
+    it.parts = parts;
+    (it, findings)
+}
+
+fn python_item(expression: &str) -> CheckItem {
+    CheckItem {
+        kind: "python".to_owned(),
+        expression: expression.to_owned(),
+        source: "--python".to_owned(),
+        verdict: UNKNOWN.to_owned(),
+        via: None,
+        reason: String::new(),
+        parts: Vec::new(),
+        framework: None,
+    }
+}
+
+/// What an environment's own cuda-compat libcuda means for its frameworks.
+enum CompatUse {
+    /// Accepted: the frameworks run on it (the machine with it loaded, and what to say).
+    Loaded(Here, String),
+    /// Not used (older than the driver: the activation removes its links); what to say.
+    Unused(String),
+    /// Rejected: every CUDA framework fails; why.
+    Fails(String),
+}
+
+/// Judges the environment's cuda-compat libcuda with the machine's forward-compatibility
+/// rules ([`super::compat_problem`]), adding the finding that says what happens.
+fn judge_compat(
+    c: &EnvCompat,
+    shown: &str,
+    m: &Machine<'_>,
+    here: &Here,
+    findings: &mut Vec<Finding>,
+) -> CompatUse {
+    let note = match &c.note {
+        Ok(n) => n,
+        Err(e) => {
+            return CompatUse::Fails(format!(
+                "the environment's cuda-compat libcuda {} cannot be read as one ({e}), so \
+                 whether CUDA starts with it is not known",
+                c.path.display()
+            ));
+        }
+    };
+    let cv = note.cuda_version.or_q();
+    let from = c
+        .package
+        .as_ref()
+        .map(|p| format!(", from {p}"))
+        .unwrap_or_default();
+    let what = format!(
+        "the environment's cuda-compat libcuda {} ({}, CUDA {cv}{from})",
+        c.path.display(),
+        c.version.or_q()
+    );
+    let lib = Library {
+        path: c.path.display().to_string(),
+        kind: super::libs::KIND_COMPAT.to_owned(),
+        version: c.version.clone(),
+        cuda_version: note.cuda_version,
+        fwd_compat: Some(note.clone()),
+        ..Library::default()
+    };
+    // Older than (or as new as) the driver: conda-forge's activation removes its links ("The
+    // system driver is sufficient; cuda-compat will not be activated").
+    if let (Some(lv), Some(dv)) = (&c.version, &m.driver_version)
+        && lv.major() <= dv.major()
+    {
+        return CompatUse::Unused(format!(
+            "{what} is not loaded: the driver {dv} is at least as new, so the environment's \
+             activation removes its links and the system's libcuda is used"
+        ));
+    }
+    match super::compat_problem(&lib, m) {
+        None => {
+            let Some(cuda) = note.cuda_version else {
+                return CompatUse::Fails(format!(
+                    "{what} names no CUDA version in its note, so what it runs is not known"
+                ));
+            };
+            findings.push(Finding::new(
+                FORWARD_COMPAT_ACTIVE,
+                Severity::Info,
+                format!(
+                    "{shown}: programs of this environment load {what} on driver {}: CUDA {cv} \
+                     programs run on this older kernel module.",
+                    m.driver_version.or_q()
+                ),
+                "Nothing to do. Upgrading the driver to a branch that supports CUDA natively \
+                 removes the need for it.",
+            ));
+            CompatUse::Loaded(
+                here.with_compat((cuda.major, cuda.minor)),
+                format!(
+                    "with {what}, accepted by driver {}",
+                    m.driver_version.or_q()
+                ),
+            )
+        }
+        Some(why) => {
+            findings.push(Finding::new(
+                FORWARD_COMPAT_UNSUPPORTED,
+                Severity::Error,
+                format!(
+                    "{shown}: programs of this environment load {what} once it is activated, \
+                     but {why}: its CUDA programs fail, also those the driver itself would run."
+                ),
+                "Remove it from the environment ('conda remove cuda-compat cuda-compat-impl'), \
+                 or install builds for the driver's CUDA version. Forward compatibility needs a \
+                 data-center GPU and a driver branch in the library's list.",
+            ));
+            CompatUse::Fails(format!("{what} is loaded, but {why}"))
+        }
+    }
 }
 
 fn list(paths: &[PathBuf]) -> String {
