@@ -38,7 +38,9 @@ pub fn refine_with(
     report: &mut Report,
     dxg_device: &dyn dxg::DxgDevice,
 ) {
-    vgpu_manager::refine(opts, report);
+    if !opts.cuda_only {
+        vgpu_manager::refine(opts, report);
+    }
     match report.platform.kind {
         PlatformKind::Wsl2 => wsl::refine(opts, report, dxg_device),
         PlatformKind::Gvisor => gvisor::refine(opts, report),
