@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Tests the nvprobe wheel as a user gets it, then its variantlib plugin.
 #
-# Usage: scripts/test-wheel.sh [WHEEL]   (default: build it with scripts/build-wheel.sh)
+# Usage: scripts/test-wheel.sh [WHEEL...]   (default: build them with scripts/build-wheel.sh)
+#        The manylinux wheel of those given is tested (pip on this glibc machine refuses the
+#        musllinux one; scripts/build-wheel.sh checks its contents).
 #
 # 1. `pip install --no-index WHEEL` into a fresh virtual environment (no network): `nvprobe
-#    --json`, `nvprobe schema` and `python -m nvprobe --version` run from there.
+#    --json`, `nvprobe schema` and `python -m nvprobe --version` run from there; `nvprobe
+#    --cross-check` runs the wheel's own nvprobe-shim (installed beside nvprobe).
 # 2. `uvx --offline --from WHEEL nvprobe --json` with an empty uv cache.
 # 3. variantlib and nvidia-variant-provider (python/tests/vendor, sha256-checked) beside the
 #    wheel: python/tests/test_variant.py compares the two plugins on every fixture machine.
@@ -17,7 +20,10 @@ VARIANTLIB_VERSION=0.2.2
 NVP_WHEEL=python/tests/vendor/nvidia_variant_provider-0.0.2-py3-none-any.whl
 NVP_SHA256=9e2a47474224ad2d6bd1e76dc2a6ab609602d4d06f77bed61279827179fc185b
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-wheel=${1:-$(scripts/build-wheel.sh)}
+if [ $# -eq 0 ]; then set -- $(scripts/build-wheel.sh); fi
+wheel=
+for w in "$@"; do case "$(basename "$w")" in *manylinux*) wheel=$w; break ;; esac; done
+[ -n "$wheel" ] || { echo "error: no manylinux wheel among: $*" >&2; exit 1; }
 wheel=$(realpath "$wheel")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,6 +46,29 @@ assert schema["$schema"].startswith("https://json-schema.org/"), schema.get("$sc
 print("report ok:", [f["code"] for f in report["findings"]], "; schema ok")
 EOF
 "$work/venv/bin/python" -m nvprobe --version
+
+echo "== nvprobe --cross-check runs the wheel's nvprobe-shim"
+[ -x "$work/venv/bin/nvprobe-shim" ] || { echo "no executable nvprobe-shim beside nvprobe" >&2; exit 1; }
+set +e
+env -u NVPROBE_SHIM "$work/venv/bin/nvprobe" --cross-check --json > "$work/cross.json"
+code=$?
+set -e
+if [ "$code" -gt 1 ]; then echo "nvprobe --cross-check --json exited $code" >&2; exit 1; fi
+"$work/venv/bin/python" - "$work/cross.json" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+status = report["cross_check"]["status"]
+detail = next(s["detail"] for s in report["sources"] if s["name"] == "nvml-shim")
+# The shim was found and answered in its protocol: either NVML ran (agree/disagree), or the
+# shim's own dlopen said why not. "no nvprobe-shim next to nvprobe" would mean it was not found,
+# "failed" that it could not start (a glibc it cannot use).
+if status in ("agree", "disagree"):
+    print("cross-check ok: NVML ran through the wheel's shim:", status)
+else:
+    assert status == "unavailable", (status, detail)
+    assert detail.startswith("NVML is not available: libnvidia-ml.so.1 cannot be loaded: "), detail
+    print("cross-check ok: the wheel's shim ran; here", detail)
+EOF
 
 echo "== uvx --offline --from WHEEL nvprobe --json"
 tools="$target_dir/wheel-tools"
