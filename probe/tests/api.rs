@@ -161,6 +161,27 @@ fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
     assert_eq!(answers.len(), 3, "{answers:?}");
 }
 
+/// Nothing is kept between two calls on one `Machine`: an `ld.so.cache` rewritten between them
+/// (an `ldconfig`, here a mangled one) shows in the next answer.
+#[test]
+fn api_calls_read_the_machine_afresh() {
+    let dir = scratch_dir("api-fresh", "rtx5090");
+    common::copy_tree(&fixture("rtx5090-open-570"), &dir);
+    let machine = Machine::at(&dir).env([("PATH", PATH)]);
+    assert_eq!(machine.cuda().unwrap().can_start, CanStart::Yes);
+    std::fs::write(
+        dir.join("etc/ld.so.cache"),
+        b"glibc-ld.so.cache1.1 truncated",
+    )
+    .unwrap();
+    assert_eq!(machine.cuda().unwrap().can_start, CanStart::Unknown);
+    assert_eq!(
+        machine.report().unwrap().cuda.can_start,
+        nvprobe::report::Answer::Unknown
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A report part as JSON, to compare.
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap()
