@@ -85,8 +85,9 @@ out="$target_dir/wheels"
 mkdir -p "$out"
 # Bytecode left by a local run of the package must not travel in the wheel.
 find python -name __pycache__ -type d -prune -exec rm -rf {} +
-# The wheel's .data directory (pyproject.toml: `data`), filled per wheel below.
-data=python/wheel-data
+# The wheel's .data directory, which maturin takes when it exists (`<module>.data` beside the
+# package): made for the manylinux build only, so a plain `pip install ./python` builds too.
+data=python/nvprobe.data
 log=$(mktemp)
 check=$(mktemp -d)
 trap 'rm -f "$log"; rm -rf "$check" "$data"' EXIT
@@ -113,7 +114,7 @@ build() {
     exit 1
   fi
   # The shim is in the manylinux wheel and in no other.
-  if [ -n "$(ls -A "$data/scripts")" ]; then
+  if [ -e "$data/scripts/nvprobe-shim" ]; then
     cmp -s "$(find "$check" -path '*.data/scripts/nvprobe-shim' -type f)" "$shim" \
       || { echo "error: no nvprobe-shim in $wheel" >&2; exit 1; }
   elif find "$check" -name nvprobe-shim | grep -q .; then
@@ -124,11 +125,12 @@ build() {
   echo "$wheel"
 }
 
-rm -rf "$data" && mkdir -p "$data/scripts"
+rm -rf "$data"
 if [ -n "$shim" ]; then
+  mkdir -p "$data/scripts"
   cp "$shim" "$data/scripts/nvprobe-shim"
   build manylinux_2_17
-  rm -f "$data/scripts/nvprobe-shim"
+  rm -rf "$data"
   build musllinux_1_1
 else
   build manylinux_2_17 musllinux_1_1
