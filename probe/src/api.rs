@@ -91,13 +91,32 @@ impl Machine {
     /// passed before anything was read; an answer cut short by the deadline, or missing a
     /// source it could not read, has [`Cuda::can_start`] [`CanStart::Unknown`].
     pub fn cuda(&self) -> Result<Cuda, Error> {
-        self.report().map(|r| Cuda::from_report(&r))
+        self.cuda_report().map(|r| Cuda::from_report(&r))
+    }
+
+    /// The run [`Machine::cuda`] reads: the same run as [`Machine::report`], without the
+    /// stages `report.cuda` does not depend on ([`crate::Options::cuda_only`]). Its `cuda`,
+    /// `driver` and `gpus` are a full report's; the rest is not. For the tests that compare.
+    #[doc(hidden)]
+    pub fn cuda_report(&self) -> Result<Report, Error> {
+        let mut opts = self.fresh_run();
+        opts.cuda_only = true;
+        crate::probe_with_deadline(&opts).map_err(Error::Deadline)
     }
 
     /// The full report, the value `nvprobe --json` prints, within the deadline (a partial
     /// report with a `deadline-exceeded` finding when it passes).
     pub fn report(&self) -> Result<Report, Error> {
-        crate::probe_with_deadline(&self.opts).map_err(Error::Deadline)
+        crate::probe_with_deadline(&self.fresh_run()).map_err(Error::Deadline)
+    }
+
+    /// This machine's options for one call, with nothing kept from an earlier call: the
+    /// `ld.so.cache` is shared by one run's stages, never across calls (an `ldconfig` between
+    /// two calls must show).
+    fn fresh_run(&self) -> Options {
+        let mut opts = self.opts.clone();
+        opts.ld_cache = crate::doctor::ldcache::Shared::default();
+        opts
     }
 }
 

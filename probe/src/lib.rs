@@ -275,6 +275,14 @@ pub struct Options {
     /// the binary's backstop timer. Never set by the command line.
     #[doc(hidden)]
     pub no_watchdog: bool,
+    /// Read only what `report.cuda` can depend on ([`api::Machine::cuda`]): the stages whose
+    /// sources are not among the completeness rule's and whose findings no CUDA or NVML
+    /// rule reads (kernel module builds, driver packages, virtual-GPU managers, runtime
+    /// majors, known-bad kernel/driver pairs) are skipped. `report.cuda` is the same as a
+    /// full run's (`probe/tests/api.rs` compares them on every fixture); the rest of the
+    /// report is not, so it is never shown.
+    #[doc(hidden)]
+    pub cuda_only: bool,
     /// The run's `/etc/ld.so.cache`, parsed once for the platform checks and the doctor.
     pub ld_cache: doctor::ldcache::Shared,
 }
@@ -291,6 +299,7 @@ impl Options {
             capture: None,
             stall: None,
             no_watchdog: false,
+            cuda_only: false,
             ld_cache: doctor::ldcache::Shared::default(),
         }
     }
@@ -324,7 +333,7 @@ fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
 fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     let started = std::time::Instant::now();
     // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
-    let facts = detect::collect_observed(&opts.root, &mut |name, facts| {
+    let facts = detect::collect_scoped(&opts.root, opts.cuda_only, &mut |name, facts| {
         let mut p = lock(partial);
         name.clone_into(&mut p.running);
         facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));

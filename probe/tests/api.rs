@@ -65,6 +65,128 @@ fn api_report_is_the_binary_report_on_every_fixture() {
     assert!(seen >= 20, "only {seen} fixtures");
 }
 
+/// Fixture machines with a source broken in the ways the completeness rule counts (absent
+/// kernel release, a version file that does not parse, a directory where a file belongs, a
+/// mangled `ld.so.cache`): the answer there must be unknown, never a confident yes.
+fn broken_machines() -> Vec<std::path::PathBuf> {
+    let cases: &[(&str, &str, &str, Option<&[u8]>)] = &[
+        (
+            "no-osrelease",
+            "bare-metal-h100x8-open-580",
+            "proc/sys/kernel/osrelease",
+            None,
+        ),
+        (
+            "bad-procver",
+            "bare-metal-h100x8-open-580",
+            "proc/driver/nvidia/version",
+            Some(b"NVRM garbage\n"),
+        ),
+        (
+            "bad-sysver",
+            "container-a100-proprietary-535",
+            "sys/module/nvidia/version",
+            Some(b"\xff\xfe\n"),
+        ),
+        (
+            "bad-ldcache",
+            "rtx5090-open-570",
+            "etc/ld.so.cache",
+            Some(b"glibc-ld.so.cache1.1 truncated"),
+        ),
+        (
+            "dir-modules",
+            "hgx-h100-no-fabricmanager-570",
+            "proc/modules",
+            Some(b""),
+        ),
+    ];
+    cases
+        .iter()
+        .map(|(name, from, path, content)| {
+            let dir = scratch_dir("api-broken", name);
+            common::copy_tree(&fixture(from), &dir);
+            let target = dir.join(path);
+            let _ = std::fs::remove_file(&target);
+            match content {
+                // An empty content: a directory where the file belongs, so the read fails.
+                Some([]) => std::fs::create_dir_all(&target).unwrap(),
+                Some(b) => std::fs::write(&target, b).unwrap(),
+                None => {}
+            }
+            dir
+        })
+        .collect()
+}
+
+/// `Machine::cuda` runs without the stages `report.cuda` does not depend on: on every fixture
+/// and on broken copies of some, its `cuda` object, driver and GPUs are the full run's, field
+/// for field, and so is the typed answer.
+#[test]
+fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
+    let mut answers = std::collections::BTreeSet::new();
+    let mut seen = 0;
+    let roots = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .chain(broken_machines());
+    for root in roots {
+        let machine = Machine::at(&root).env([("PATH", PATH)]);
+        let full = machine.report().unwrap();
+        let fast = machine.cuda_report().unwrap();
+        assert_eq!(json(&fast.cuda), json(&full.cuda), "{}", root.display());
+        assert_eq!(json(&fast.driver), json(&full.driver), "{}", root.display());
+        let ccs = |r: &nvprobe::report::Report| {
+            r.gpus
+                .iter()
+                .map(|g| (g.index, g.pci.bus_id.clone(), g.compute_capability))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ccs(&fast), ccs(&full), "{}", root.display());
+        let cuda = machine.cuda().unwrap();
+        let can = match full.cuda.can_start {
+            nvprobe::report::Answer::Yes => CanStart::Yes,
+            nvprobe::report::Answer::No => CanStart::No,
+            nvprobe::report::Answer::Unknown => CanStart::Unknown,
+        };
+        assert_eq!(cuda.can_start, can, "{}", root.display());
+        if root.starts_with(std::env::temp_dir()) {
+            assert_eq!(cuda.can_start, CanStart::Unknown, "{}", root.display());
+        }
+        answers.insert(format!("{can:?}"));
+        seen += 1;
+    }
+    assert!(seen >= 25, "only {seen} machines");
+    // Every answer is compared, the unknown ones included.
+    assert_eq!(answers.len(), 3, "{answers:?}");
+}
+
+/// Nothing is kept between two calls on one `Machine`: an `ld.so.cache` rewritten between them
+/// (an `ldconfig`, here a mangled one) shows in the next answer.
+#[test]
+fn api_calls_read_the_machine_afresh() {
+    let dir = scratch_dir("api-fresh", "rtx5090");
+    common::copy_tree(&fixture("rtx5090-open-570"), &dir);
+    let machine = Machine::at(&dir).env([("PATH", PATH)]);
+    assert_eq!(machine.cuda().unwrap().can_start, CanStart::Yes);
+    std::fs::write(
+        dir.join("etc/ld.so.cache"),
+        b"glibc-ld.so.cache1.1 truncated",
+    )
+    .unwrap();
+    assert_eq!(machine.cuda().unwrap().can_start, CanStart::Unknown);
+    assert_eq!(
+        machine.report().unwrap().cuda.can_start,
+        nvprobe::report::Answer::Unknown
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A report part as JSON, to compare.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
 #[test]
 fn api_cuda_typed_values() {
     let cuda = Machine::at(fixture("mixed-a4000-rtx4090-570"))

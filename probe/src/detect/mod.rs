@@ -150,6 +150,16 @@ pub fn collect(root: &Root) -> Facts {
 /// [`collect`], telling `observe` the name of each source before it is read, with the facts
 /// gathered so far (the deadline uses this to report a partial run).
 pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> Facts {
+    collect_scoped(root, false, observe)
+}
+
+/// [`collect_observed`]; with `cuda_only`, without the kernel-build and package sources
+/// ([`crate::Options::cuda_only`]: only the doctor's host layers read them).
+pub fn collect_scoped(
+    root: &Root,
+    cuda_only: bool,
+    observe: &mut dyn FnMut(&str, &Facts),
+) -> Facts {
     let mut f = Facts::default();
     observe("kernel-release", &f);
 
@@ -318,6 +328,9 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
         Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
     }
 
+    if cuda_only {
+        return f;
+    }
     observe(kbuild::SOURCE, &f);
     let (build, source) = kbuild::read(
         root,

@@ -47,7 +47,9 @@ pub fn refine_with(
     dxg_device: &dyn dxg::DxgDevice,
 ) -> PlatformFacts {
     let mut out = PlatformFacts::default();
-    vgpu_manager::refine(opts, report);
+    if !opts.cuda_only {
+        vgpu_manager::refine(opts, report);
+    }
     match report.platform.kind {
         PlatformKind::Wsl2 => out.wsl = Some(wsl::refine(opts, report, dxg_device)),
         PlatformKind::Gvisor => gvisor::refine(opts, report),

@@ -25,6 +25,7 @@
 //! (`write`, `exit_group`, `rt_sigreturn`) is. A layer the kernel lacks (`ENOSYS`,
 //! `EOPNOTSUPP`) is left out and named in the `sandbox` source; the probe runs on.
 
+#[cfg(target_arch = "x86_64")]
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -224,6 +225,7 @@ fn errno_text(e: Errno) -> String {
     crate::ioctl::errno_name(e)
 }
 
+#[cfg(target_arch = "x86_64")]
 fn io_text(e: &std::io::Error) -> String {
     Errno::from_io_error(e).map_or_else(|| e.to_string(), errno_text)
 }
