@@ -381,6 +381,49 @@ fn kmod_headers_missing_for_the_running_kernel() {
         "{remedy}"
     );
     assert!(findings(&r, "module-signature-not-trusted").is_empty());
+    // One cause, one finding: the /lib/modules rule's "not rebuilt" is this one, and its
+    // facts (the older kernel with a module, booting it as a way out) move here.
+    assert!(findings(&r, "module-not-built-for-kernel").is_empty());
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("Kernel(s) 6.8.0-49-generic have a module"),
+        "{m}"
+    );
+    assert!(
+        remedy.contains("Or boot kernel 6.8.0-49-generic"),
+        "{remedy}"
+    );
+    let dnl = one(&r, "driver-not-loaded");
+    assert!(
+        dnl["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("(see kernel-headers-missing)"),
+        "{dnl}"
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "kernel-headers-missing");
+}
+
+#[test]
+fn kmod_module_not_built_stays_when_it_is_the_only_cause() {
+    // No DKMS (a .run install for the old kernel): /lib/modules is the only evidence.
+    let r = report("kernel-update-no-dkms", &[]);
+    let f = one(&r, "module-not-built-for-kernel");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("install its headers")
+    );
+    assert!(findings(&r, "kernel-headers-missing").is_empty());
+    assert!(findings(&r, "dkms-not-built-for-kernel").is_empty());
+    assert!(
+        one(&r, "driver-not-loaded")["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("(see module-not-built-for-kernel)")
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "module-not-built-for-kernel");
 }
 
 #[test]
@@ -402,6 +445,15 @@ fn kmod_headers_there_but_dkms_did_not_build() {
             .unwrap()
             .contains("'sudo dkms autoinstall -k 6.8.0-51-generic'")
     );
+    // The same single cause with the headers there: DKMS has not run.
+    assert!(findings(&r, "module-not-built-for-kernel").is_empty());
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kernel(s) 6.8.0-49-generic")
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "dkms-not-built-for-kernel");
 }
 
 #[test]
