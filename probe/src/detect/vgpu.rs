@@ -207,24 +207,34 @@ fn gpu_manager(root: &Root, problems: &mut Vec<String>) -> Option<VgpuManagerInf
             .filter(|e| e.as_str() != VCUDA_CONFIG)
             .map(|e| format!("{VCUDA_DIR}/{e}/{VCUDA_CONFIG}")),
     );
+    // The container's directory is named after the pod (its UID among it): reports say
+    // `<container>`, so the UID does not travel in a report either, and a capture (which
+    // renames the directory) replays to the same words.
+    let shown = |path: &str| {
+        if path.matches('/').count() > 3 {
+            format!("{VCUDA_DIR}/<container>/{VCUDA_CONFIG}")
+        } else {
+            crate::escape::escape(path).into_owned()
+        }
+    };
     for path in configs.iter().filter(|p| root.exists(p)) {
         match root.read_bytes_whole(path, 64 * 1024) {
             Ok(b) => match vcuda_core(&b) {
                 Some(c) => {
                     info.evidence
-                        .push(format!("{}: vcuda-core {c}", crate::escape::escape(path)));
+                        .push(format!("{}: vcuda-core {c}", shown(path)));
                     info.core_percent = Some(c);
                     break;
                 }
                 None => problems.push(format!(
                     "{}: {} bytes, not the {VCUDA_CONFIG_SIZE} of gpu-manager's resource_data_t",
-                    crate::escape::escape(path),
+                    shown(path),
                     b.len()
                 )),
             },
             Err(e) => problems.push(format!(
                 "{}: {}",
-                crate::escape::escape(path),
+                shown(path),
                 crate::root::describe_error(&e)
             )),
         }
