@@ -119,6 +119,17 @@ pub fn read(root: &Root, env: &Env) -> (Option<VgpuManagerInfo>, Source) {
     (None, source)
 }
 
+/// HAMi's `baseline_cuda` stays unknown: HAMi-core does not record the CUDA release it was
+/// built against. At Project-HAMi/HAMi-core 8f3a89c the build's `cuda.h` only enters as the
+/// `CUDA_VERSION` macro in `#if CUDA_VERSION < 13000` blocks (`src/libvgpu.c`,
+/// `src/cuda/context.c`, ...), which drop a few hooks from a CUDA 13 build; no version string,
+/// no symbol (`static_config.h.in` declares only `GIT_HASH_<hash>`/`GIT_BRANCH_<branch>`, never
+/// defined, so absent from the file), and no variable (it reads `CUDA_DEVICE_*`,
+/// `GPU_CORE_UTILIZATION_POLICY`, `CUDA_REDIRECT`, `LIBCUDA_LOG_LEVEL`, ...; the device plugin
+/// sets none with a version). Even the hooks a CUDA 13 build drops cannot be told from the file:
+/// their names stay in the hook table (`src/cuda/hook.c`, `cuda_library_entry`) either way, and
+/// release builds hide the functions (`-fvisibility=hidden`). So the baseline rule does not
+/// fire for HAMi; the one-major rule (runtime major = driver major) still does.
 fn hami(root: &Root, env: &Env, preload: Option<&str>) -> Option<VgpuManagerInfo> {
     let mut info = VgpuManagerInfo {
         kind: "hami".to_owned(),
