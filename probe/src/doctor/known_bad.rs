@@ -272,6 +272,9 @@ mod tests {
         assert!(ids("6.7.2", "550.40.07").is_empty());
         assert!(ids("6.8.0", "550.54.14").is_empty());
         assert!(ids("6.8.0", "580.65.06").is_empty());
+        assert_eq!(ids("7.1.0", "580.142"), ["kernel-7.1-580"]);
+        assert!(ids("7.0.12", "580.142").is_empty());
+        assert!(ids("7.1.0", "580.159.04").is_empty());
     }
 
     #[test]
