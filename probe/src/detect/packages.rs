@@ -53,8 +53,6 @@ const RPM_SQLITE: &[&str] = &[
     "/var/lib/rpm/rpmdb.sqlite",
     "/usr/lib/sysimage/rpm/rpmdb.sqlite",
 ];
-/// The largest rpm database read (a Fedora workstation's is ~100 MB).
-const RPM_SQLITE_LIMIT: u64 = 256 << 20;
 
 /// rpm package names and their layer.
 const RPM_EXACT: &[(&str, &str)] = &[
@@ -184,8 +182,10 @@ pub fn classify_rpm(name: &str, version: &str) -> Option<DriverPackage> {
 
 /// The driver packages of an `rpmdb.sqlite` image, in row order, each name once (a multilib
 /// `i686` twin is the same layer).
-pub fn parse_rpmdb(bytes: &[u8]) -> Result<Vec<DriverPackage>, super::rpmdb::Error> {
-    let rows = super::rpmdb::packages(bytes, &|n| classify_rpm(n, "").is_some())?;
+pub fn parse_rpmdb(
+    src: &dyn super::rpmdb::Bytes,
+) -> Result<Vec<DriverPackage>, super::rpmdb::Error> {
+    let rows = super::rpmdb::packages(src, &|n| classify_rpm(n, "").is_some())?;
     let mut out: Vec<DriverPackage> = Vec::new();
     for r in rows {
         let version = match r.epoch {
@@ -216,8 +216,8 @@ fn toolkit_version(packages: &[DriverPackage]) -> Option<String> {
 /// Reads the first `SQLite` rpm database under `root`; `None` when there is none.
 fn read_rpm(root: &Root) -> Option<(Option<DriverPackagesInfo>, Source)> {
     let path = RPM_SQLITE.iter().find(|p| root.exists(p))?;
-    let bytes = match root.read_bytes_whole(path, RPM_SQLITE_LIMIT) {
-        Ok(b) => b,
+    let file = match root.open_for_reads(path) {
+        Ok((fd, size)) => super::rpmdb::File(fd, size),
         Err(e) => {
             let status = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 SourceStatus::Denied
@@ -228,7 +228,7 @@ fn read_rpm(root: &Root) -> Option<(Option<DriverPackagesInfo>, Source)> {
             return Some((None, Source::new(SOURCE, status, detail)));
         }
     };
-    Some(match parse_rpmdb(&bytes) {
+    Some(match parse_rpmdb(&file) {
         Ok(packages) => {
             let wal = format!("{path}-wal");
             let pending = root.metadata(&wal).is_ok_and(|m| !m.is_empty());
@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn packages_from_a_real_rpmdb_sqlite() {
-        let p = parse_rpmdb(ROCKY9).unwrap();
+        let p = parse_rpmdb(&ROCKY9).unwrap();
         let got: Vec<(&str, &str, &str, Option<u32>)> = p
             .iter()
             .map(|p| (p.name.as_str(), p.version.as_str(), p.layer.as_str(), p.branch))
@@ -489,7 +489,7 @@ mod tests {
         }
         assert_eq!(toolkit_version(&p).as_deref(), Some("1.13.5"));
         // bash and dkms are in the database, and not driver packages.
-        let all = super::super::rpmdb::packages(ROCKY9, &|_| true).unwrap();
+        let all = super::super::rpmdb::packages(&ROCKY9, &|_| true).unwrap();
         assert_eq!(all.len(), 12);
         let bash = all.iter().find(|p| p.name == "bash").unwrap();
         assert_eq!(
@@ -499,13 +499,31 @@ mod tests {
     }
 
     #[test]
+    fn packages_rpmdb_without_a_name_table_reads_every_row() {
+        // The Name table renamed in sqlite_schema: the walk of all of Packages finds the same.
+        let mut db = ROCKY9.to_vec();
+        let mut renamed = 0;
+        while let Some(at) = db.windows(13).position(|w| w == b"tableNameName") {
+            db[at + 6] = b'x';
+            renamed += 1;
+        }
+        assert!(renamed > 0);
+        let mut slow = parse_rpmdb(&&db[..]).unwrap();
+        let mut fast = parse_rpmdb(&ROCKY9).unwrap();
+        slow.sort_by(|a, b| a.name.cmp(&b.name));
+        fast.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(slow, fast);
+        assert_eq!(fast.len(), 10);
+    }
+
+    #[test]
     fn packages_rpmdb_truncated_or_corrupted_never_panics() {
         // Cut anywhere: an error, or packages of the whole file (a cut past the Packages
         // table's pages), never a panic or a package made up.
-        let full = parse_rpmdb(ROCKY9).unwrap();
+        let full = parse_rpmdb(&ROCKY9).unwrap();
         let mut refused = 0;
         for len in (0..ROCKY9.len()).step_by(97) {
-            match parse_rpmdb(&ROCKY9[..len]) {
+            match parse_rpmdb(&&ROCKY9[..len]) {
                 Ok(p) => assert!(p.iter().all(|p| full.contains(p)), "{len}"),
                 Err(_) => refused += 1,
             }
@@ -517,12 +535,12 @@ mod tests {
             for v in [0x00, 0xff, 0x05] {
                 let was = bad[at];
                 bad[at] = v;
-                let _ = parse_rpmdb(&bad);
+                let _ = parse_rpmdb(&&bad[..]);
                 bad[at] = was;
             }
         }
         // Not a database at all.
-        assert!(parse_rpmdb(b"\x8e\xad\xe8\x01 an rpm file").is_err());
+        assert!(parse_rpmdb(&&b"\x8e\xad\xe8\x01 an rpm file"[..]).is_err());
     }
 
     #[test]

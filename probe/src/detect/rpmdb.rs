@@ -12,6 +12,7 @@
 //! and the pages visited are counted ([`PAGE_BUDGET`]), so a cycle of child or overflow pointers
 //! ends. The format: <https://www.sqlite.org/fileformat2.html>; rpm's header layout:
 //! <https://github.com/rpm-software-management/rpm/blob/master/docs/manual/format_header.md>.
+//! Only the rows rpm's `Name` table names for the packages wanted are read (see [`packages`]).
 //! Changes still in a write-ahead log (`rpmdb.sqlite-wal`) are not read: `SQLite` writes them
 //! into the main file when rpm's last connection closes.
 
@@ -40,8 +41,58 @@ pub struct RpmPackage {
 /// Why a database could not be read.
 pub type Error = &'static str;
 
+/// Where a database's bytes come from: a file read page by page (`pread`), or bytes in memory.
+pub trait Bytes {
+    /// The size in bytes.
+    fn size(&self) -> u64;
+    /// Fills `buf` from `offset`; false when it cannot (past the end, an I/O error).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool;
+}
+
+impl Bytes for &[u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let Ok(at) = usize::try_from(offset) else {
+            return false;
+        };
+        match at
+            .checked_add(buf.len())
+            .and_then(|end| (*self).get(at..end))
+        {
+            Some(s) => {
+                buf.copy_from_slice(s);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// An open file and its size, read with `pread`.
+pub struct File(pub std::os::fd::OwnedFd, pub u64);
+
+impl Bytes for File {
+    fn size(&self) -> u64 {
+        self.1
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let mut got = 0;
+        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+            match rustix::io::pread(&self.0, rest, offset + got as u64) {
+                Ok(0) => return false,
+                Ok(n) => got += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
 struct Db<'a> {
-    bytes: &'a [u8],
+    src: &'a dyn Bytes,
     page_size: usize,
     usable: usize,
     pages: u32,
@@ -127,26 +178,27 @@ fn record(rec: &[u8]) -> Option<Vec<Value<'_>>> {
 }
 
 impl<'a> Db<'a> {
-    fn open(bytes: &'a [u8]) -> Result<Self, Error> {
-        if !bytes.starts_with(b"SQLite format 3\0") || bytes.len() < 100 {
+    fn open(src: &'a dyn Bytes) -> Result<Self, Error> {
+        let mut head = [0_u8; 100];
+        if !src.read_at(0, &mut head) || !head.starts_with(b"SQLite format 3\0") {
             return Err("not an SQLite 3 database");
         }
-        let page_size = match be16(bytes, 16).ok_or("truncated header")? {
+        let page_size = match be16(&head, 16).ok_or("truncated header")? {
             1 => 65536,
             n if (512..=32768).contains(&n) && n.is_power_of_two() => n,
             _ => return Err("invalid page size"),
         };
-        let reserved = usize::from(*bytes.get(20).ok_or("truncated header")?);
+        let reserved = usize::from(*head.get(20).ok_or("truncated header")?);
         let usable = page_size
             .checked_sub(reserved)
             .filter(|u| *u >= 480)
             .ok_or("invalid reserved space")?;
-        if !matches!(be32(bytes, 56), Some(0 | 1)) {
+        if !matches!(be32(&head, 56), Some(0 | 1)) {
             return Err("text encoding is not UTF-8");
         }
-        let pages = u32::try_from(bytes.len() / page_size).map_err(|_| "file too large")?;
+        let pages = u32::try_from(src.size() / page_size as u64).map_err(|_| "file too large")?;
         Ok(Self {
-            bytes,
+            src,
             page_size,
             usable,
             pages,
@@ -154,16 +206,75 @@ impl<'a> Db<'a> {
         })
     }
 
-    fn page(&mut self, n: u32) -> Result<&'a [u8], Error> {
+    fn page(&mut self, n: u32) -> Result<Vec<u8>, Error> {
         if n == 0 || n > self.pages {
             return Err("page number out of range (a truncated database?)");
         }
         self.budget = self.budget.checked_sub(1).ok_or("page budget spent")?;
-        let start = (n as usize - 1) * self.page_size;
-        let bytes: &'a [u8] = self.bytes;
-        bytes
-            .get(start..start + self.page_size)
-            .ok_or("page past the end of the file")
+        let mut buf = vec![0_u8; self.page_size];
+        if !self
+            .src
+            .read_at(u64::from(n - 1) * self.page_size as u64, &mut buf)
+        {
+            return Err("page past the end of the file");
+        }
+        Ok(buf)
+    }
+
+    /// The b-tree page header of page `n`: its offset in the page, kind, cell count and
+    /// header length.
+    fn header(n: u32, page: &[u8]) -> Result<(usize, bool, usize, usize), Error> {
+        let h = if n == 1 { 100 } else { 0 };
+        let (hdr, interior) = match *page.get(h).ok_or("truncated page")? {
+            0x0d => (8, false),
+            0x05 => (12, true),
+            _ => return Err("not a table b-tree page"),
+        };
+        let cells = be16(page, h + 3).ok_or("truncated page")?;
+        Ok((h, interior, cells, hdr))
+    }
+
+    fn cell(&self, page: &[u8], h: usize, hdr: usize, i: usize) -> Result<usize, Error> {
+        let ptr = be16(page, h + hdr + 2 * i).ok_or("truncated cell pointers")?;
+        if ptr >= self.usable {
+            return Err("cell pointer out of the page");
+        }
+        Ok(ptr)
+    }
+
+    /// The payload of the row `rowid` of the table b-tree rooted at `root`, `None` when there
+    /// is no such row: one descent through the interior pages' keys.
+    fn row(&mut self, root: u32, rowid: i64) -> Result<Option<Vec<u8>>, Error> {
+        let mut n = root;
+        for _ in 0..=DEPTH_LIMIT {
+            let page = self.page(n)?;
+            let (h, interior, cells, hdr) = Self::header(n, &page)?;
+            if interior {
+                let mut next = be32(&page, h + 8).ok_or("truncated page")?;
+                for i in 0..cells {
+                    let ptr = self.cell(&page, h, hdr, i)?;
+                    let (key, _) = varint(&page, ptr + 4).ok_or("truncated cell")?;
+                    #[allow(clippy::cast_possible_wrap)]
+                    if rowid <= key as i64 {
+                        next = be32(&page, ptr).ok_or("truncated cell")?;
+                        break;
+                    }
+                }
+                n = next;
+                continue;
+            }
+            for i in 0..cells {
+                let ptr = self.cell(&page, h, hdr, i)?;
+                let (len, a) = varint(&page, ptr).ok_or("truncated cell")?;
+                let (id, b) = varint(&page, ptr + a).ok_or("truncated cell")?;
+                #[allow(clippy::cast_possible_wrap)]
+                if id as i64 == rowid {
+                    return self.payload(&page, ptr + a + b, len).map(Some);
+                }
+            }
+            return Ok(None);
+        }
+        Err("b-tree too deep")
     }
 
     /// Every row of the table b-tree rooted at `root`: `f(rowid, payload)`.
@@ -177,33 +288,23 @@ impl<'a> Db<'a> {
             return Err("b-tree too deep");
         }
         let page = self.page(root)?;
-        let h = if root == 1 { 100 } else { 0 };
-        let kind = *page.get(h).ok_or("truncated page")?;
-        let cells = be16(page, h + 3).ok_or("truncated page")?;
-        let (hdr, interior) = match kind {
-            0x0d => (8, false),
-            0x05 => (12, true),
-            _ => return Err("not a table b-tree page"),
-        };
+        let (h, interior, cells, hdr) = Self::header(root, &page)?;
         for i in 0..cells {
-            let ptr = be16(page, h + hdr + 2 * i).ok_or("truncated cell pointers")?;
-            if ptr >= self.usable {
-                return Err("cell pointer out of the page");
-            }
+            let ptr = self.cell(&page, h, hdr, i)?;
             if interior {
-                let child = be32(page, ptr).ok_or("truncated cell")?;
+                let child = be32(&page, ptr).ok_or("truncated cell")?;
                 self.walk(child, depth + 1, f)?;
             } else {
-                let (len, n) = varint(page, ptr).ok_or("truncated cell")?;
-                let (rowid, m) = varint(page, ptr + n).ok_or("truncated cell")?;
+                let (len, n) = varint(&page, ptr).ok_or("truncated cell")?;
+                let (rowid, m) = varint(&page, ptr + n).ok_or("truncated cell")?;
                 #[allow(clippy::cast_possible_wrap)]
                 let rowid = rowid as i64;
-                let payload = self.payload(page, ptr + n + m, len)?;
+                let payload = self.payload(&page, ptr + n + m, len)?;
                 f(rowid, &payload);
             }
         }
         if interior {
-            let right = be32(page, h + 8).ok_or("truncated page")?;
+            let right = be32(&page, h + 8).ok_or("truncated page")?;
             self.walk(right, depth + 1, f)?;
         }
         Ok(())
@@ -214,7 +315,7 @@ impl<'a> Db<'a> {
     fn payload(&mut self, page: &[u8], at: usize, len: u64) -> Result<Vec<u8>, Error> {
         let len = usize::try_from(len)
             .ok()
-            .filter(|l| *l <= BLOB_LIMIT && *l <= self.bytes.len())
+            .filter(|l| *l <= BLOB_LIMIT && *l as u64 <= self.src.size())
             .ok_or("payload larger than the file")?;
         let u = self.usable;
         let x = u - 35;
@@ -237,26 +338,27 @@ impl<'a> Db<'a> {
                 let p = self.page(next)?;
                 let take = (len - out.len()).min(u - 4);
                 out.extend_from_slice(p.get(4..4 + take).ok_or("truncated overflow page")?);
-                next = be32(p, 0).ok_or("truncated overflow page")?;
+                next = be32(&p, 0).ok_or("truncated overflow page")?;
             }
         }
         Ok(out)
     }
 
-    /// The root page of the table `name`, from `sqlite_schema`.
-    fn table_root(&mut self, name: &str) -> Result<u32, Error> {
-        let mut root = None;
+    /// The root pages of the tables `names`, from `sqlite_schema` (`None` for one not there).
+    fn table_roots<const N: usize>(&mut self, names: [&str; N]) -> Result<[Option<u32>; N], Error> {
+        let mut roots = [None; N];
         self.walk(1, 0, &mut |_, p| {
             if let Some(cols) = record(p)
                 && let [Value::Bytes(b"table"), Value::Bytes(n), _, Value::Int(r), ..] =
                     cols.as_slice()
-                && *n == name.as_bytes()
-                && root.is_none()
+                && let Some(i) = names.iter().position(|x| x.as_bytes() == *n)
+                && let Some(slot) = roots.get_mut(i)
+                && slot.is_none()
             {
-                root = u32::try_from(*r).ok();
+                *slot = u32::try_from(*r).ok();
             }
         })?;
-        root.ok_or("no such table")
+        Ok(roots)
     }
 }
 
@@ -299,22 +401,52 @@ pub fn header(blob: &[u8]) -> Option<RpmPackage> {
     (named && !p.name.is_empty()).then_some(p)
 }
 
-/// The packages of an `rpmdb.sqlite` image whose name `keep` accepts, in row order. The
-/// header of a row is only decoded when its blob is assembled; a row that is not a header is
-/// skipped.
-pub fn packages(bytes: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<RpmPackage>, Error> {
-    let mut db = Db::open(bytes)?;
-    let root = db.table_root("Packages")?;
+/// The packages of an `rpmdb.sqlite` whose name `keep` accepts. rpm's `Name` table (name,
+/// `hnum`) says which rows to read, so only their headers are read, each by one descent of
+/// `Packages` (a 100 MB database costs a few dozen pages); without a `Name` table, every row
+/// of `Packages` is read, in row order.
+pub fn packages(src: &dyn Bytes, keep: &dyn Fn(&str) -> bool) -> Result<Vec<RpmPackage>, Error> {
+    let mut db = Db::open(src)?;
+    let [Some(root), name] = db.table_roots(["Packages", "Name"])? else {
+        return Err("no Packages table");
+    };
     let mut out = Vec::new();
-    db.walk(root, 0, &mut |_, p| {
-        if let Some(cols) = record(p)
-            && let Some(Value::Bytes(blob)) = cols.get(1)
-            && let Some(h) = header(blob)
+    let mut add = |blob: &[u8]| {
+        if let Some(h) = header(blob)
             && keep(&h.name)
         {
             out.push(h);
         }
-    })?;
+    };
+    if let Some(name) = name {
+        let mut rows = Vec::new();
+        db.walk(name, 0, &mut |_, p| {
+            if let Some(cols) = record(p)
+                && let [Value::Bytes(key), Value::Int(hnum), ..] = cols.as_slice()
+                && keep(&String::from_utf8_lossy(key))
+            {
+                rows.push(*hnum);
+            }
+        })?;
+        rows.sort_unstable();
+        rows.dedup();
+        for hnum in rows {
+            if let Some(p) = db.row(root, hnum)?
+                && let Some(cols) = record(&p)
+                && let Some(Value::Bytes(blob)) = cols.get(1)
+            {
+                add(blob);
+            }
+        }
+    } else {
+        db.walk(root, 0, &mut |_, p| {
+            if let Some(cols) = record(p)
+                && let Some(Value::Bytes(blob)) = cols.get(1)
+            {
+                add(blob);
+            }
+        })?;
+    }
     Ok(out)
 }
 
@@ -355,17 +487,17 @@ mod tests {
 
     #[test]
     fn rpmdb_refuses_odd_files_without_panicking() {
-        assert!(packages(b"", &|_| true).is_err());
-        assert!(packages(b"SQLite format 3\0", &|_| true).is_err());
+        assert!(packages(&&b""[..], &|_| true).is_err());
+        assert!(packages(&&b"SQLite format 3\0"[..], &|_| true).is_err());
         let mut h = b"SQLite format 3\0".to_vec();
         h.resize(4096, 0);
         h[16] = 0x10; // 4096-byte pages
         // Page 1's b-tree page type 0: not a table page.
-        assert!(packages(&h, &|_| true).is_err());
+        assert!(packages(&&h[..], &|_| true).is_err());
         h[100] = 0x05; // interior whose right-most child is page 1: a cycle, ended by depth
         h[108..112].copy_from_slice(&1_u32.to_be_bytes());
-        assert!(packages(&h, &|_| true).is_err());
+        assert!(packages(&&h[..], &|_| true).is_err());
         h[16] = 0x03; // 768: not a power of two
-        assert!(packages(&h, &|_| true).is_err());
+        assert!(packages(&&h[..], &|_| true).is_err());
     }
 }
