@@ -279,8 +279,9 @@ pub struct Copier<'a> {
     done: BTreeMap<String, Want>,
     /// The last directory of the bundle opened, kept for the next file in it.
     last_dir: Option<(Vec<OsString>, OwnedFd)>,
-    /// GPU-Manager's per-container directories under `/etc/vcuda` and their bundle names.
-    vcuda_dirs: BTreeMap<OsString, OsString>,
+    /// GPU-Manager's per-container directories under `/etc/vcuda`; the i-th is
+    /// `container-<i>` in the bundle.
+    vcuda_dirs: Vec<OsString>,
     /// Stats.
     pub stats: CopyStats,
 }
@@ -398,7 +399,7 @@ impl<'a> Copier<'a> {
             deadline,
             done: BTreeMap::new(),
             last_dir: None,
-            vcuda_dirs: BTreeMap::new(),
+            vcuda_dirs: Vec::new(),
             stats: CopyStats::default(),
         }
     }
@@ -451,17 +452,19 @@ impl<'a> Copier<'a> {
     fn bundle_parts(&mut self, parts: &[OsString]) -> Vec<OsString> {
         let mut out = parts.to_vec();
         if let [etc, vcuda, name, ..] = out.as_mut_slice()
-            && etc.as_os_str() == "etc"
-            && vcuda.as_os_str() == "vcuda"
-            && name.as_os_str() != "vcuda.config"
-            && name.as_os_str() != "vcuda.sock"
+            && *etc == "etc"
+            && *vcuda == "vcuda"
+            && *name != "vcuda.config"
+            && *name != "vcuda.sock"
         {
-            let next = OsString::from(format!("container-{}", self.vcuda_dirs.len()));
-            *name = self
-                .vcuda_dirs
-                .entry(name.clone())
-                .or_insert(next)
-                .clone();
+            let i = if let Some(i) = self.vcuda_dirs.iter().position(|d| d == name) {
+                i
+            } else {
+                self.vcuda_dirs.push(name.clone());
+                self.vcuda_dirs.len() - 1
+            };
+            *name = OsString::from("container-");
+            name.push(i.to_string());
         }
         out
     }

@@ -20,6 +20,8 @@
 pub const PAGE_BUDGET: usize = 100_000;
 /// The largest blob assembled (rpm refuses headers over 256 MiB; real ones are under 1 MiB).
 const BLOB_LIMIT: usize = 32 << 20;
+/// Packages read at most (a machine has a few dozen NVIDIA ones).
+const ROW_LIMIT: usize = 1024;
 /// Interior pages nested at most (a b-tree of this file's size is never deeper than ~10).
 const DEPTH_LIMIT: u32 = 24;
 
@@ -419,17 +421,19 @@ pub fn packages(src: &dyn Bytes, keep: &dyn Fn(&str) -> bool) -> Result<Vec<RpmP
         }
     };
     if let Some(name) = name {
-        let mut rows = Vec::new();
+        // Each row once, in the Name table's order (rpm's install order); no sort (its code
+        // is 5 KB of the static binary), so the list is bounded instead.
+        let mut rows: Vec<i64> = Vec::new();
         db.walk(name, 0, &mut |_, p| {
             if let Some(cols) = record(p)
                 && let [Value::Bytes(key), Value::Int(hnum), ..] = cols.as_slice()
+                && rows.len() < ROW_LIMIT
+                && !rows.contains(hnum)
                 && keep(&String::from_utf8_lossy(key))
             {
                 rows.push(*hnum);
             }
         })?;
-        rows.sort_unstable();
-        rows.dedup();
         for hnum in rows {
             if let Some(p) = db.row(root, hnum)?
                 && let Some(cols) = record(&p)

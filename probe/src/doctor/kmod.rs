@@ -87,16 +87,12 @@ fn one_root_cause(findings: &mut Vec<Finding>, facts: &Facts, report: &mut Repor
     };
     report.findings.remove(at);
     let mut root = findings.remove(i);
-    let mut others: Vec<&str> = facts
-        .installed
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .filter(|m| m.name == "nvidia" && !m.running_kernel)
-        .map(|m| m.kernel_release.as_str())
-        .collect();
-    others.sort_unstable();
-    others.dedup();
+    let mut others: Vec<&str> = Vec::new();
+    for m in facts.installed.as_deref().unwrap_or_default() {
+        if m.name == "nvidia" && !m.running_kernel && !others.contains(&m.kernel_release.as_str()) {
+            others.push(&m.kernel_release);
+        }
+    }
     if let Some(first) = others.first() {
         let _ = write!(
             root.message,
