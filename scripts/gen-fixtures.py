@@ -1052,6 +1052,28 @@ def dpkg_split_branch_530_535():
     ])
 
 
+def rpm_split_branch_550_560():
+    """Rocky Linux 9.4, an L40S: NVIDIA's open DKMS module of 560 (kmod-nvidia-open-dkms) is
+    loaded, but the userspace packages are 550's (nvidia-driver-cuda-libs pinned by a
+    versionlock), as are the fabric manager and NSCQ; the container toolkit is 1.13.5. The
+    package database is a real rpmdb.sqlite (scripts/rpmdb/gen-rpmdb.sh)."""
+    r = "5.14.0-427.42.1.el9_4.x86_64"
+    m = Machine("rpm-split-branch-550-560")
+    m.kernel(r, "Linux version 5.14.0-427.42.1.el9_4.x86_64 (mockbuild@x64-builder02.almalinux.org) (gcc (GCC) 11.4.1 20231218 (Red Hat 11.4.1-3), GNU ld version 2.35.2-43.el9) #1 SMP PREEMPT_DYNAMIC Fri Oct 18 08:21:48 EDT 2024")
+    m.write("/etc/os-release", 'NAME="Rocky Linux"\nVERSION="9.4 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n')
+    m.cgroup(BARE_CGROUP)
+    m.host_bridges()
+    m.pci("0000:4b:00.0", 0x10DE, 0x26B9, 0x10DE, 0x1851, 0x030200, 0xA1, driver="nvidia", parent="pci0000:4a/0000:4a:01.0")
+    m.nvidia_driver("560.35.03", "NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)  Fri Aug 16 21:22:33 UTC 2024",
+                    "gcc version 11.4.1 20231218 (Red Hat 11.4.1-3) (GCC)", "OE")
+    m.gpu_information("0000:4b:00.0", "NVIDIA L40S", "GPU-5c7e9a13-2d4f-4b8e-a6c1-7f3e2d1b0a99", 0, vbios="95.02.42.00.02", firmware="560.35.03")
+    m.nvidia_nodes([0])
+    m.lib_modules(r, "extra", ext=".ko.xz")
+    m.write_bytes("/etc/ld.so.cache", ld_so_cache(m.driver_libs("550.127.05", libdir="/usr/lib64")))
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "rpmdb", "rocky9-nvidia.sqlite"), "rb") as f:
+        m.write_bytes("/var/lib/rpm/rpmdb.sqlite", f.read())
+
+
 def dpkg_desktop_flavour_orphans_570():
     """Ubuntu 24.04, an H100 PCIe (no NVSwitch) with the desktop nvidia-driver-570 loaded;
     left from 550: the module package of an old kernel and its firmware package, a removed
@@ -1120,7 +1142,7 @@ def main():
                  container_missing_nodes, container_no_gpu_requested, mixed_4090_a4000_570,
                  container_hami_580_cuda11, container_gpu_manager_570,
                  dkms_secure_boot_mok_not_enrolled, dkms_no_headers_550,
-                 dpkg_split_branch_530_535, dpkg_desktop_flavour_orphans_570):
+                 dpkg_split_branch_530_535, dpkg_desktop_flavour_orphans_570, rpm_split_branch_550_560):
         make()
     # git keeps no empty directory: drop them, so the trees here are the ones a clone has.
     for top, dirs, files in os.walk(OUT, topdown=False):

@@ -121,6 +121,8 @@ catalogue! {
         "`nvidia-smi` is in `/usr/lib/wsl/lib` but not on `PATH` (SSH, systemd)";
     KNOWN_BAD_KERNEL_DRIVER = "known-bad-kernel-driver", [Error],
         "the installed, unloaded driver release is known not to build for the running kernel (a row of `data/known-bad.tsv`; the finding cites its source)";
+    KNOWN_BAD_DRIVER_RELEASE = "known-bad-driver-release", [Warning],
+        "the driver in use is of a release range with a documented defect (a `driver-defect` row of `data/known-bad.tsv`; the finding cites its source)";
     CUDA_RUNTIME_MAJORS_BEHIND = "cuda-runtime-majors-behind", [Info],
         "the CUDA runtime is more than one major behind the driver's CUDA version: it runs (backward compatibility), but outside the one-major window of virtual-GPU managers";
     KERNEL_HEADERS_MISSING = "kernel-headers-missing", [Error],

@@ -676,6 +676,18 @@ impl Root {
         Ok(buf)
     }
 
+    /// Opens a regular file for positioned reads (`pread` on the descriptor), with its size:
+    /// for a large file of which only some pages are read (rpm's `rpmdb.sqlite`). Recorded as
+    /// read, so a capture copies it (up to its limit).
+    ///
+    /// # Errors
+    /// The open error, or `InvalidInput` when the path is not a regular file.
+    pub fn open_for_reads(&self, path: &str) -> io::Result<(OwnedFd, u64)> {
+        self.note_read(path);
+        let (fd, st) = self.open_regular_in(path)?;
+        Ok((fd, u64::try_from(st.st_size).unwrap_or(0)))
+    }
+
     /// Reads a whole regular file, refusing one over `limit` bytes (`InvalidData`) without
     /// reading it when its size says so.
     pub fn read_bytes_whole(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {

@@ -19,6 +19,8 @@ pub use crate::report::{Answer, CudaHere, UserModeDriver};
 
 /// Findings after which `cuInit` fails, most telling first.
 const CUDA_BLOCKERS: &[&str] = &[
+    codes::KERNEL_HEADERS_MISSING,
+    codes::DKMS_NOT_BUILT_FOR_KERNEL,
     codes::MODULE_NOT_BUILT_FOR_KERNEL,
     codes::DRIVER_NOT_LOADED,
     codes::WSL_GPU_NOT_EXPOSED,
@@ -37,6 +39,8 @@ const CUDA_BLOCKERS: &[&str] = &[
 
 /// Findings after which `nvmlInit` fails.
 const NVML_BLOCKERS: &[&str] = &[
+    codes::KERNEL_HEADERS_MISSING,
+    codes::DKMS_NOT_BUILT_FOR_KERNEL,
     codes::DRIVER_NOT_LOADED,
     codes::MODULE_NOT_BUILT_FOR_KERNEL,
     codes::WSL_GPU_NOT_EXPOSED,
@@ -235,7 +239,10 @@ pub fn cuda_here(r: &Report) -> CudaHere {
 /// What `cuInit` does after a blocking finding, in words.
 fn why(code: &str) -> &'static str {
     match code {
-        codes::DRIVER_NOT_LOADED | codes::MODULE_NOT_BUILT_FOR_KERNEL => {
+        codes::DRIVER_NOT_LOADED
+        | codes::MODULE_NOT_BUILT_FOR_KERNEL
+        | codes::KERNEL_HEADERS_MISSING
+        | codes::DKMS_NOT_BUILT_FOR_KERNEL => {
             "the nvidia kernel module is not loaded, so cuInit finds no driver"
         }
         codes::DRIVER_LIBRARY_MISMATCH => {

@@ -973,37 +973,73 @@ fn capture_does_not_wait_for_a_file_under_a_lease() {
 
 #[test]
 fn capture_keeps_only_the_vcuda_core_of_gpu_managers_file() {
-    // gpu-manager writes the pod's UID and the container's name into vcuda.config; a bundle
-    // carries only the field nvprobe reads (vcuda-core), and replays to the same answer.
+    // gpu-manager writes the pod's UID and the container's name into vcuda.config and names
+    // the container's directory after them; a bundle carries only the field nvprobe reads
+    // (vcuda-core), under a neutral directory name, and replays to the same answer.
     let machine = fixture("container-gpu-manager-570");
-    let out = tmp("vcuda-out");
-    let o = nvprobe(&[
-        "capture",
-        "--root",
-        machine.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let live = json(&o);
+    let uid = "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
     let dir =
         "etc/vcuda/k8s_cuda_trainer-7d9f8b6c5-x2v4q_default_3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d_0";
-    let original = std::fs::read(machine.join(dir).join("vcuda.config")).unwrap();
-    let copied = std::fs::read(out.join(dir).join("vcuda.config")).unwrap();
-    assert_eq!(copied.len(), original.len());
-    assert_ne!(copied, original, "the pod's data must not be copied");
-    assert!(
-        copied
-            .iter()
-            .enumerate()
-            .all(|(i, b)| *b == 0 || (8216..8220).contains(&i)),
-        "only the utilization field may survive"
-    );
-    let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
-    assert_eq!(
-        replay["platform"]["vgpu_manager"], live["platform"]["vgpu_manager"],
-        "{replay:#}"
-    );
-    std::fs::remove_dir_all(&out).unwrap();
+    assert!(machine.join(dir).is_dir());
+    for redact in [false, true] {
+        let out = tmp(if redact { "vcuda-out-r" } else { "vcuda-out" });
+        let mut args = vec![
+            "capture",
+            "--root",
+            machine.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        if redact {
+            args.push("--redact");
+        }
+        let o = nvprobe(&args);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let live = json(&o);
+        assert!(!out.join(dir).exists());
+        let original = std::fs::read(machine.join(dir).join("vcuda.config")).unwrap();
+        let copied = std::fs::read(out.join("etc/vcuda/container-0/vcuda.config")).unwrap();
+        assert_eq!(copied.len(), original.len());
+        assert_ne!(copied, original, "the pod's data must not be copied");
+        assert!(
+            copied
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == 0 || (8216..8220).contains(&i)),
+            "only the utilization field may survive"
+        );
+        // Nowhere in the bundle: no file or directory name, no file's bytes.
+        let mut stack = vec![out.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                assert!(!name.contains(uid), "{}", e.path().display());
+                let ft = e.file_type().unwrap();
+                if ft.is_dir() {
+                    stack.push(e.path());
+                } else if ft.is_file() {
+                    let bytes = std::fs::read(e.path()).unwrap();
+                    assert!(
+                        !bytes.windows(uid.len()).any(|w| w == uid.as_bytes()),
+                        "{}",
+                        e.path().display()
+                    );
+                } else if ft.is_symlink() {
+                    let t = std::fs::read_link(e.path()).unwrap();
+                    assert!(!t.to_string_lossy().contains(uid));
+                }
+            }
+        }
+        // Nor in the report, live or replayed, which answer the same.
+        assert!(!live.to_string().contains(uid), "{live:#}");
+        let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+        assert_eq!(
+            replay["platform"]["vgpu_manager"], live["platform"]["vgpu_manager"],
+            "{replay:#}"
+        );
+        assert_eq!(replay["platform"]["vgpu_manager"]["core_percent"], 50);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }

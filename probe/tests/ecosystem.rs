@@ -470,6 +470,8 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
         ("pascal-gtx1080ti-580", "__cuda=13.0=0 __cuda_arch=6.1=0"),
         ("pascal-unbound-open-590", ""),
         ("permission-denied-l40s-open-550", ""),
+        // libcuda 550 with the 560 module loaded: cuInit fails (803), conda sees no __cuda.
+        ("rpm-split-branch-550-560", ""),
         (
             "rtx4090-565-toolkit-wheels",
             "__cuda=12.7=0 __cuda_arch=8.9=0",

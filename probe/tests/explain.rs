@@ -92,6 +92,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         HEALTHY,
     ),
     (
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.",
+        "dkms-no-headers-550",
+        "kernel-headers-missing",
+        HEALTHY,
+    ),
+    (
         "modprobe: ERROR: could not insert 'nvidia': Unknown symbol in module, or unknown parameter (see dmesg)",
         "kernel-update-no-dkms",
         "module-not-built-for-kernel",

@@ -586,6 +586,8 @@ fn python_export_uv_on_every_fixture_machine() {
             Some("cpu"),
             "may not open",
         ),
+        // libcuda 550 under the 560 module (split rpm packages): CUDA cannot start.
+        ("rpm-split-branch-550-560", Some("cpu"), "another release"),
         // 565 gives CUDA 12.7: cu126 natively, rather than cu128 by minor-version compatibility.
         (
             "rtx4090-565-toolkit-wheels",

@@ -1,7 +1,8 @@
 //! The layers people check by hand (issue 23), on fixture machines in real formats:
 //! virtual-GPU managers (HAMi's `ld.so.preload` and variables, GPU-Manager's `/etc/vcuda`),
 //! the runtime's CUDA major against the driver's, kernel module builds (headers, DKMS trees,
-//! signatures, Secure Boot, taint) and the driver package layers (dpkg `status`).
+//! signatures, Secure Boot, taint) and the driver package layers (dpkg `status`, rpm's
+//! `rpmdb.sqlite`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -381,6 +382,49 @@ fn kmod_headers_missing_for_the_running_kernel() {
         "{remedy}"
     );
     assert!(findings(&r, "module-signature-not-trusted").is_empty());
+    // One cause, one finding: the /lib/modules rule's "not rebuilt" is this one, and its
+    // facts (the older kernel with a module, booting it as a way out) move here.
+    assert!(findings(&r, "module-not-built-for-kernel").is_empty());
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.contains("Kernel(s) 6.8.0-49-generic have a module"),
+        "{m}"
+    );
+    assert!(
+        remedy.contains("Or boot kernel 6.8.0-49-generic"),
+        "{remedy}"
+    );
+    let dnl = one(&r, "driver-not-loaded");
+    assert!(
+        dnl["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("(see kernel-headers-missing)"),
+        "{dnl}"
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "kernel-headers-missing");
+}
+
+#[test]
+fn kmod_module_not_built_stays_when_it_is_the_only_cause() {
+    // No DKMS (a .run install for the old kernel): /lib/modules is the only evidence.
+    let r = report("kernel-update-no-dkms", &[]);
+    let f = one(&r, "module-not-built-for-kernel");
+    assert!(
+        f["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("install its headers")
+    );
+    assert!(findings(&r, "kernel-headers-missing").is_empty());
+    assert!(findings(&r, "dkms-not-built-for-kernel").is_empty());
+    assert!(
+        one(&r, "driver-not-loaded")["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("(see module-not-built-for-kernel)")
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "module-not-built-for-kernel");
 }
 
 #[test]
@@ -402,6 +446,15 @@ fn kmod_headers_there_but_dkms_did_not_build() {
             .unwrap()
             .contains("'sudo dkms autoinstall -k 6.8.0-51-generic'")
     );
+    // The same single cause with the headers there: DKMS has not run.
+    assert!(findings(&r, "module-not-built-for-kernel").is_empty());
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kernel(s) 6.8.0-49-generic")
+    );
+    assert_eq!(r["cuda"]["blocked_by"], "dkms-not-built-for-kernel");
 }
 
 #[test]
@@ -539,10 +592,100 @@ fn packages_container_toolkit_older_than_1_14() {
 }
 
 #[test]
-fn packages_rpm_database_is_not_read_and_says_so() {
-    let dir = scratch_copy("nouveau", "rpm");
-    std::fs::create_dir_all(dir.join("var/lib/rpm")).unwrap();
-    std::fs::write(dir.join("var/lib/rpm/rpmdb.sqlite"), b"SQLite format 3\0").unwrap();
+fn packages_rpm_split_branch_from_a_real_rpmdb_sqlite() {
+    // Rocky 9: kmod-nvidia-open-dkms 560 loaded, nvidia-driver-cuda-libs 550 (rpm 4.18's own
+    // database, scripts/rpmdb/gen-rpmdb.sh).
+    let r = report("rpm-split-branch-550-560", &[]);
+    assert_eq!(source(&r, "packages")["status"], "ok");
+    let p = &r["platform"]["packages"];
+    assert_eq!(p["manager"], "rpm");
+    assert_eq!(p["container_toolkit"], "1.13.5");
+    let names = package_names(&r);
+    assert!(
+        names.contains(&"kmod-nvidia-open-dkms".to_owned()),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"bash".to_owned()), "{names:?}");
+    let f = one(&r, "driver-packages-split-branch");
+    let m = f["message"].as_str().unwrap();
+    assert!(m.contains("branch 560") && m.contains("branch 550"), "{m}");
+    let remedy = f["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("sudo dnf module switch-to nvidia-driver:560-dkms"),
+        "{remedy}"
+    );
+    assert!(!remedy.contains("apt"), "{remedy}");
+    let fm = one(&r, "fabric-manager-package-mismatch");
+    assert!(
+        fm["message"]
+            .as_str()
+            .unwrap()
+            .contains("nvidia-fabric-manager 550.127.05"),
+        "{fm}"
+    );
+    assert!(
+        fm["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo dnf install nvidia-fabric-manager-560.35.03")
+    );
+    assert!(
+        one(&r, "container-toolkit-outdated")["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("sudo dnf install nvidia-container-toolkit")
+    );
+    assert!(findings(&r, "driver-packages-orphaned").is_empty());
+}
+
+#[test]
+fn packages_rpm_database_at_the_sysimage_path() {
+    // openSUSE and newer Fedora keep it under /usr/lib/sysimage/rpm.
+    let dir = scratch_copy("rpm-split-branch-550-560", "sysimage");
+    std::fs::create_dir_all(dir.join("usr/lib/sysimage/rpm")).unwrap();
+    std::fs::rename(
+        dir.join("var/lib/rpm/rpmdb.sqlite"),
+        dir.join("usr/lib/sysimage/rpm/rpmdb.sqlite"),
+    )
+    .unwrap();
+    let r = report_at(&dir);
+    let s = source(&r, "packages");
+    assert_eq!(s["status"], "ok");
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("/usr/lib/sysimage/rpm/rpmdb.sqlite: 10 NVIDIA"),
+        "{s}"
+    );
+    assert_eq!(one(&r, "driver-packages-split-branch")["severity"], "error");
+}
+
+#[test]
+fn packages_rpm_database_damaged_or_of_another_form() {
+    // Cut in the middle: the source fails, no package finding is made from half a database.
+    let dir = scratch_copy("rpm-split-branch-550-560", "cut");
+    let db = dir.join("var/lib/rpm/rpmdb.sqlite");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..bytes.len() / 2]).unwrap();
+    let r = report_at(&dir);
+    let s = source(&r, "packages");
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not read as an rpm database"),
+        "{s}"
+    );
+    assert!(r["platform"].get("packages").is_none());
+    assert!(findings(&r, "driver-packages-split-branch").is_empty());
+    // A header-only file is refused the same way.
+    std::fs::write(&db, b"SQLite format 3\0").unwrap();
+    assert_eq!(source(&report_at(&dir), "packages")["status"], "failed");
+    // The Berkeley DB form (RHEL 8 and older) is not read: skipped, nothing concluded.
+    std::fs::remove_file(&db).unwrap();
+    std::fs::write(dir.join("var/lib/rpm/Packages"), [0_u8; 4096]).unwrap();
     let r = report_at(&dir);
     assert_eq!(source(&r, "packages")["status"], "skipped");
     assert!(r["platform"].get("packages").is_none());

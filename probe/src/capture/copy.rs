@@ -279,6 +279,9 @@ pub struct Copier<'a> {
     done: BTreeMap<String, Want>,
     /// The last directory of the bundle opened, kept for the next file in it.
     last_dir: Option<(Vec<OsString>, OwnedFd)>,
+    /// GPU-Manager's per-container directories under `/etc/vcuda`; the i-th is
+    /// `container-<i>` in the bundle.
+    vcuda_dirs: Vec<OsString>,
     /// Stats.
     pub stats: CopyStats,
 }
@@ -396,6 +399,7 @@ impl<'a> Copier<'a> {
             deadline,
             done: BTreeMap::new(),
             last_dir: None,
+            vcuda_dirs: Vec::new(),
             stats: CopyStats::default(),
         }
     }
@@ -439,23 +443,51 @@ impl<'a> Copier<'a> {
         }
     }
 
-    /// The bundle directory `parts`, opened (the last one is reused).
+    /// Where the machine path `parts` goes in the bundle: the same path, but for
+    /// GPU-Manager's per-container directory `/etc/vcuda/<name>`, whose name is the
+    /// container's (`k8s_<container>_<pod>_<namespace>_<pod UID>_<n>`): in the bundle it is
+    /// `container-<i>`, always (as `vcuda.config` keeps only vcuda-core, with or without
+    /// `--redact`). The probe reads whatever directories are there, so a replay answers the
+    /// same.
+    fn bundle_parts(&mut self, parts: &[OsString]) -> Vec<OsString> {
+        let mut out = parts.to_vec();
+        if let [etc, vcuda, name, ..] = out.as_mut_slice()
+            && *etc == "etc"
+            && *vcuda == "vcuda"
+            && *name != "vcuda.config"
+            && *name != "vcuda.sock"
+        {
+            let i = if let Some(i) = self.vcuda_dirs.iter().position(|d| d == name) {
+                i
+            } else {
+                self.vcuda_dirs.push(name.clone());
+                self.vcuda_dirs.len() - 1
+            };
+            *name = OsString::from("container-");
+            name.push(i.to_string());
+        }
+        out
+    }
+
+    /// The bundle directory `parts` (machine components), opened (the last one is reused).
     fn dir(&mut self, parts: &[OsString]) -> io::Result<OwnedFd> {
+        let parts = self.bundle_parts(parts);
         if let Some((p, fd)) = &self.last_dir
-            && p.as_slice() == parts
+            && *p == parts
         {
             return fd.try_clone();
         }
-        let fd = self.bundle.open_dir(parts, &mut self.stats.dirs)?;
-        self.last_dir = Some((parts.to_vec(), fd.try_clone()?));
+        let fd = self.bundle.open_dir(&parts, &mut self.stats.dirs)?;
+        self.last_dir = Some((parts, fd.try_clone()?));
         Ok(fd)
     }
 
-    /// The directory holding `parts` in the bundle and the last name.
+    /// The directory holding `parts` in the bundle and the last name (in the bundle).
     fn parent(&mut self, parts: &[OsString]) -> Option<(OwnedFd, OsString)> {
+        let mapped = self.bundle_parts(parts);
         let (last, above) = parts.split_last()?;
         let dir = self.dir(above).ok()?;
-        Some((dir, last.clone()))
+        Some((dir, mapped.last().unwrap_or(last).clone()))
     }
 
     /// Walks `path` on the source, recreating what it meets. Returns the real (symlink-free)
@@ -574,7 +606,8 @@ impl<'a> Copier<'a> {
     }
 
     fn make_leaf(&mut self, parts: &[OsString], here: &Path, meta: &Metadata, want: Want) {
-        let key = machine_path(parts);
+        // The bundle's path: what capture.json lists (left out, unreadable).
+        let key = machine_path(&self.bundle_parts(parts));
         if self.done.get(&key).is_some_and(|w| *w >= want) {
             return;
         }

@@ -11,7 +11,8 @@
 //! 8. `device-nodes`: `/dev/nvidia*`.
 //! 9. `installed-modules`: `/lib/modules/*/…/nvidia*.ko*`, `nouveau.ko*`.
 //! 10. `kernel-build`: headers, DKMS trees, signatures, Secure Boot, taint ([`kbuild`]).
-//! 11. `packages`: the NVIDIA driver packages in dpkg's database ([`packages`]).
+//! 11. `packages`: the NVIDIA driver packages in dpkg's database, or rpm's `SQLite` one
+//!     ([`packages`], [`rpmdb`]).
 //! 12. `os-release` and `platform`.
 //!
 //! A missing file is `absent`, never an error; `EACCES` is `denied`; anything else `failed`.
@@ -24,6 +25,7 @@ pub mod packages;
 pub mod pci;
 pub mod platform;
 pub mod procgpus;
+pub mod rpmdb;
 pub mod vgpu;
 
 use std::io;

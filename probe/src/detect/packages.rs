@@ -5,8 +5,11 @@
 //! Read from dpkg's database, `/var/lib/dpkg/status`: one stanza per package (`Package:`,
 //! `Status: install ok installed`, `Version:`), continuation lines indented. Packages whose
 //! status is not `installed` (`deinstall ok config-files`, the `rc` of `dpkg -l`) are left out.
-//! An rpm database (`/var/lib/rpm`) is not read: its formats (Berkeley DB, NDB, `SQLite`) are not
-//! parsed here, so on rpm systems the source says `skipped` and nothing is concluded.
+//! Without it, rpm's database in its `SQLite` form (RPM 4.16+: Fedora 33+, RHEL 9,
+//! `/var/lib/rpm/rpmdb.sqlite`; openSUSE, newer Fedora: `/usr/lib/sysimage/rpm/rpmdb.sqlite`),
+//! read by [`super::rpmdb`]; its older forms (Berkeley DB `Packages`, NDB `Packages.db`, RHEL 8
+//! and older) are not parsed, so there the source says `skipped` and nothing is concluded.
+//! An rpm package's version is written as dpkg's is, `[epoch:]version-release`.
 //!
 //! Layers, by the names Ubuntu's and NVIDIA's repositories use:
 //! - `module`: `linux-modules-nvidia-<branch>[-server][-open]-<kernel>`,
@@ -24,6 +27,17 @@
 //!   `-smi`, `-driver`);
 //! - `other`: any other `nvidia`/`libnvidia` package with a branch in its name
 //!   (`nvidia-firmware-<branch>-<version>`, `libnvidia-extra-<branch>`, ...).
+//!
+//! rpm names (NVIDIA's RHEL/Fedora/SUSE repository, the `yum-packaging-*` spec files; RPM
+//! Fusion's and negativo17's): `module` `kmod-nvidia*` (`kmod-nvidia-latest-dkms`,
+//! `kmod-nvidia-open-dkms`, precompiled `kmod-nvidia-<driver>-<kernel>`), `nvidia-kmod*`,
+//! `dkms-nvidia`, `akmod-nvidia`, `xorg-x11-drv-nvidia-kmodsrc`; `userspace`
+//! `nvidia-driver-cuda-libs`, `nvidia-driver-libs`, `nvidia-driver-NVML`,
+//! `xorg-x11-drv-nvidia-[cuda-]libs`; `utils` `nvidia-driver-cuda`, `xorg-x11-drv-nvidia-cuda`;
+//! `meta` `nvidia-driver`, `nvidia-open`, `cuda-drivers[-<branch>]`, `xorg-x11-drv-nvidia`;
+//! `fabric-manager` `nvidia-fabric-manager`, `nvidia-fabricmanager-<branch>`; `nscq`
+//! `libnvidia-nscq[-<branch>]`; the container toolkit's names as above. Their branch is the
+//! version's.
 
 use crate::report::stack::{DriverPackage, DriverPackagesInfo};
 use crate::report::{Source, SourceStatus};
@@ -34,6 +48,40 @@ pub const SOURCE: &str = "packages";
 
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const RPM_DB: &str = "/var/lib/rpm";
+/// rpm's `SQLite` databases, in the order rpm's own `%_dbpath` looks.
+const RPM_SQLITE: &[&str] = &[
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+];
+
+/// rpm package names and their layer.
+const RPM_EXACT: &[(&str, &str)] = &[
+    ("nvidia-driver", "meta"),
+    ("nvidia-open", "meta"),
+    ("xorg-x11-drv-nvidia", "meta"),
+    ("nvidia-driver-libs", "userspace"),
+    ("nvidia-driver-cuda-libs", "userspace"),
+    ("nvidia-driver-NVML", "userspace"),
+    ("xorg-x11-drv-nvidia-libs", "userspace"),
+    ("xorg-x11-drv-nvidia-cuda-libs", "userspace"),
+    ("nvidia-driver-cuda", "utils"),
+    ("xorg-x11-drv-nvidia-cuda", "utils"),
+    ("dkms-nvidia", "module"),
+    ("akmod-nvidia", "module"),
+    ("xorg-x11-drv-nvidia-kmodsrc", "module"),
+    ("nvidia-fabric-manager", "fabric-manager"),
+];
+
+/// rpm name prefixes and their layer (after [`RPM_EXACT`]).
+const RPM_PREFIXES: &[(&str, &str)] = &[
+    ("kmod-nvidia", "module"),
+    ("nvidia-kmod", "module"),
+    ("nvidia-fabricmanager", "fabric-manager"),
+    ("nvidia-fabric-manager-", "fabric-manager"),
+    ("cuda-drivers-fabricmanager", "fabric-manager"),
+    ("libnvidia-nscq", "nscq"),
+    ("cuda-drivers", "meta"),
+];
 
 /// Name prefixes and their layer, longest first where they overlap.
 const LAYERS: &[(&str, &str)] = &[
@@ -106,6 +154,111 @@ pub fn classify(name: &str, version: &str) -> Option<DriverPackage> {
         layer: layer.to_owned(),
         branch,
         server: name.split('-').any(|p| p == "server"),
+    })
+}
+
+/// The layer of an rpm package (`name`, `[epoch:]version-release`), `None` for packages that
+/// are not one of the driver's.
+pub fn classify_rpm(name: &str, version: &str) -> Option<DriverPackage> {
+    let layer = RPM_EXACT
+        .iter()
+        .chain(EXACT.iter().filter(|(_, l)| *l == "container-toolkit"))
+        .find(|(n, _)| *n == name)
+        .or_else(|| RPM_PREFIXES.iter().find(|(p, _)| name.starts_with(p)))
+        .map(|(_, l)| *l)?;
+    let branch = (layer != "container-toolkit")
+        .then(|| {
+            branch_in_name(name).or_else(|| crate::detect::driver::branch_of(upstream(version)))
+        })
+        .flatten();
+    Some(DriverPackage {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        layer: layer.to_owned(),
+        branch,
+        server: false,
+    })
+}
+
+/// The driver packages of an `rpmdb.sqlite` image, in row order, each name once (a multilib
+/// `i686` twin is the same layer).
+pub fn parse_rpmdb(
+    src: &dyn super::rpmdb::Bytes,
+) -> Result<Vec<DriverPackage>, super::rpmdb::Error> {
+    let rows = super::rpmdb::packages(src, &|n| classify_rpm(n, "").is_some())?;
+    let mut out: Vec<DriverPackage> = Vec::new();
+    for r in rows {
+        let version = match r.epoch {
+            Some(e) => format!("{e}:{}-{}", r.version, r.release),
+            None => format!("{}-{}", r.version, r.release),
+        };
+        if !out.iter().any(|p| p.name == r.name)
+            && let Some(p) = classify_rpm(&r.name, &version)
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn toolkit_version(packages: &[DriverPackage]) -> Option<String> {
+    packages
+        .iter()
+        .find(|p| p.name == "nvidia-container-toolkit")
+        .or_else(|| {
+            packages
+                .iter()
+                .find(|p| p.name == "nvidia-container-toolkit-base")
+        })
+        .map(|p| upstream(&p.version).to_owned())
+}
+
+/// Reads the first `SQLite` rpm database under `root`; `None` when there is none.
+fn read_rpm(root: &Root) -> Option<(Option<DriverPackagesInfo>, Source)> {
+    let path = RPM_SQLITE.iter().find(|p| root.exists(p))?;
+    let file = match root.open_for_reads(path) {
+        Ok((fd, size)) => super::rpmdb::File(fd, size),
+        Err(e) => {
+            let status = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                SourceStatus::Denied
+            } else {
+                SourceStatus::Failed
+            };
+            let detail = format!("{path}: {}", crate::root::describe_error(&e));
+            return Some((None, Source::new(SOURCE, status, detail)));
+        }
+    };
+    Some(match parse_rpmdb(&file) {
+        Ok(packages) => {
+            let wal = format!("{path}-wal");
+            let pending = root.metadata(&wal).is_ok_and(|m| !m.is_empty());
+            let detail = format!(
+                "{path}: {} NVIDIA driver package(s) installed{}",
+                packages.len(),
+                if pending {
+                    " (its write-ahead log is not empty: changes since the last checkpoint are not read)"
+                } else {
+                    ""
+                }
+            );
+            let container_toolkit = toolkit_version(&packages);
+            (
+                Some(DriverPackagesInfo {
+                    manager: "rpm".to_owned(),
+                    packages,
+                    container_toolkit,
+                }),
+                Source::new(SOURCE, SourceStatus::Ok, detail),
+            )
+        }
+        Err(why) => (
+            None,
+            Source::new(
+                SOURCE,
+                SourceStatus::Failed,
+                format!("{path}: not read as an rpm database: {why}"),
+            ),
+        ),
     })
 }
 
@@ -187,15 +340,7 @@ pub fn read(root: &Root) -> (Option<DriverPackagesInfo>, Source) {
             let text = String::from_utf8(bytes)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             let packages = parse_dpkg_status(&text);
-            let container_toolkit = packages
-                .iter()
-                .find(|p| p.name == "nvidia-container-toolkit")
-                .or_else(|| {
-                    packages
-                        .iter()
-                        .find(|p| p.name == "nvidia-container-toolkit-base")
-                })
-                .map(|p| upstream(&p.version).to_owned());
+            let container_toolkit = toolkit_version(&packages);
             let detail = format!(
                 "{DPKG_STATUS}: {} NVIDIA driver package(s) installed",
                 packages.len()
@@ -210,11 +355,16 @@ pub fn read(root: &Root) -> (Option<DriverPackagesInfo>, Source) {
             )
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(rpm) = read_rpm(root) {
+                return rpm;
+            }
             let source = if root.exists(RPM_DB) {
                 Source::new(
                     SOURCE,
                     SourceStatus::Skipped,
-                    format!("no {DPKG_STATUS}; the rpm database in {RPM_DB} is not read"),
+                    format!(
+                        "no {DPKG_STATUS}; the rpm database in {RPM_DB} is not in the SQLite form read here (rpmdb.sqlite)"
+                    ),
                 )
             } else {
                 Source::new(
@@ -308,6 +458,109 @@ mod tests {
         assert_eq!(upstream("1:580.65.06-1"), "580.65.06");
         assert_eq!(upstream("1.13.5-1"), "1.13.5");
         assert_eq!(upstream("535.183.01"), "535.183.01");
+    }
+
+    /// The real rpm database of the fixture rpm-split-branch-550-560 (scripts/rpmdb/gen-rpmdb.sh).
+    const ROCKY9: &[u8] = include_bytes!("../../../scripts/rpmdb/rocky9-nvidia.sqlite");
+
+    #[test]
+    fn packages_from_a_real_rpmdb_sqlite() {
+        let p = parse_rpmdb(&ROCKY9).unwrap();
+        let got: Vec<(&str, &str, &str, Option<u32>)> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.layer.as_str(), p.branch))
+            .collect();
+        // Row order is rpm's install order (the transaction's), not asserted; the set is.
+        let want = [
+            ("kmod-nvidia-open-dkms", "3:560.35.03-1.el9", "module", Some(560)),
+            ("nvidia-kmod-common", "3:560.35.03-1.el9", "module", Some(560)),
+            ("nvidia-driver", "3:550.127.05-1.el9", "meta", Some(550)),
+            ("nvidia-driver-libs", "3:550.127.05-1.el9", "userspace", Some(550)),
+            ("nvidia-driver-cuda", "3:550.127.05-1.el9", "utils", Some(550)),
+            ("nvidia-driver-cuda-libs", "3:550.127.05-1.el9", "userspace", Some(550)),
+            ("nvidia-fabric-manager", "550.127.05-1", "fabric-manager", Some(550)),
+            ("libnvidia-nscq-550", "550.127.05-1", "nscq", Some(550)),
+            ("nvidia-container-toolkit", "1.13.5-1", "container-toolkit", None),
+            ("nvidia-container-toolkit-base", "1.13.5-1", "container-toolkit", None),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for w in want {
+            assert!(got.contains(&w), "{w:?} not in {got:?}");
+        }
+        assert_eq!(toolkit_version(&p).as_deref(), Some("1.13.5"));
+        // bash and dkms are in the database, and not driver packages.
+        let all = super::super::rpmdb::packages(&ROCKY9, &|_| true).unwrap();
+        assert_eq!(all.len(), 12);
+        let bash = all.iter().find(|p| p.name == "bash").unwrap();
+        assert_eq!(
+            (bash.version.as_str(), bash.release.as_str(), bash.arch.as_str(), bash.epoch),
+            ("5.1.8", "9.el9", "x86_64", None)
+        );
+    }
+
+    #[test]
+    fn packages_rpmdb_without_a_name_table_reads_every_row() {
+        // The Name table renamed in sqlite_schema: the walk of all of Packages finds the same.
+        let mut db = ROCKY9.to_vec();
+        let mut renamed = 0;
+        while let Some(at) = db.windows(13).position(|w| w == b"tableNameName") {
+            db[at + 6] = b'x';
+            renamed += 1;
+        }
+        assert!(renamed > 0);
+        let mut slow = parse_rpmdb(&&db[..]).unwrap();
+        let mut fast = parse_rpmdb(&ROCKY9).unwrap();
+        slow.sort_by(|a, b| a.name.cmp(&b.name));
+        fast.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(slow, fast);
+        assert_eq!(fast.len(), 10);
+    }
+
+    #[test]
+    fn packages_rpmdb_truncated_or_corrupted_never_panics() {
+        // Cut anywhere: an error, or packages of the whole file (a cut past the Packages
+        // table's pages), never a panic or a package made up.
+        let full = parse_rpmdb(&ROCKY9).unwrap();
+        let mut refused = 0;
+        for len in (0..ROCKY9.len()).step_by(97) {
+            match parse_rpmdb(&&ROCKY9[..len]) {
+                Ok(p) => assert!(p.iter().all(|p| full.contains(p)), "{len}"),
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(refused > 0);
+        // One byte changed at a time, over the whole file (every page kind and pointer).
+        let mut bad = ROCKY9.to_vec();
+        for at in (0..bad.len()).step_by(31) {
+            for v in [0x00, 0xff, 0x05] {
+                let was = bad[at];
+                bad[at] = v;
+                let _ = parse_rpmdb(&&bad[..]);
+                bad[at] = was;
+            }
+        }
+        // Not a database at all.
+        assert!(parse_rpmdb(&&b"\x8e\xad\xe8\x01 an rpm file"[..]).is_err());
+    }
+
+    #[test]
+    fn packages_rpm_names() {
+        let c = |n: &str, v: &str| classify_rpm(n, v).map(|p| (p.layer, p.branch));
+        assert_eq!(
+            c("kmod-nvidia-550.90.12-4.18.0-553.22.1", "3:550.90.12-3.el8_10"),
+            Some(("module".to_owned(), Some(550)))
+        );
+        assert_eq!(
+            c("cuda-drivers-fabricmanager-535", "535.216.01-1"),
+            Some(("fabric-manager".to_owned(), Some(535)))
+        );
+        assert_eq!(
+            c("xorg-x11-drv-nvidia-cuda-libs", "3:565.77-1.fc41"),
+            Some(("userspace".to_owned(), Some(565)))
+        );
+        assert_eq!(c("nvidia-settings", "3:550.127.05-1.el9"), None);
+        assert_eq!(c("nvidia-persistenced", "3:550.127.05-1.el9"), None);
+        assert_eq!(c("kernel-core", "5.14.0-427.42.1.el9_4"), None);
     }
 
     #[test]

@@ -119,6 +119,17 @@ pub fn read(root: &Root, env: &Env) -> (Option<VgpuManagerInfo>, Source) {
     (None, source)
 }
 
+/// HAMi's `baseline_cuda` stays unknown: HAMi-core does not record the CUDA release it was
+/// built against. At Project-HAMi/HAMi-core 8f3a89c the build's `cuda.h` only enters as the
+/// `CUDA_VERSION` macro in `#if CUDA_VERSION < 13000` blocks (`src/libvgpu.c`,
+/// `src/cuda/context.c`, ...), which drop a few hooks from a CUDA 13 build; no version string,
+/// no symbol (`static_config.h.in` declares only `GIT_HASH_<hash>`/`GIT_BRANCH_<branch>`, never
+/// defined, so absent from the file), and no variable (it reads `CUDA_DEVICE_*`,
+/// `GPU_CORE_UTILIZATION_POLICY`, `CUDA_REDIRECT`, `LIBCUDA_LOG_LEVEL`, ...; the device plugin
+/// sets none with a version). Even the hooks a CUDA 13 build drops cannot be told from the file:
+/// their names stay in the hook table (`src/cuda/hook.c`, `cuda_library_entry`) either way, and
+/// release builds hide the functions (`-fvisibility=hidden`). So the baseline rule does not
+/// fire for HAMi; the one-major rule (runtime major = driver major) still does.
 fn hami(root: &Root, env: &Env, preload: Option<&str>) -> Option<VgpuManagerInfo> {
     let mut info = VgpuManagerInfo {
         kind: "hami".to_owned(),
@@ -207,24 +218,34 @@ fn gpu_manager(root: &Root, problems: &mut Vec<String>) -> Option<VgpuManagerInf
             .filter(|e| e.as_str() != VCUDA_CONFIG)
             .map(|e| format!("{VCUDA_DIR}/{e}/{VCUDA_CONFIG}")),
     );
+    // The container's directory is named after the pod (its UID among it): reports say
+    // `<container>`, so the UID does not travel in a report either, and a capture (which
+    // renames the directory) replays to the same words.
+    let shown = |path: &str| {
+        if path.matches('/').count() > 3 {
+            format!("{VCUDA_DIR}/<container>/{VCUDA_CONFIG}")
+        } else {
+            crate::escape::escape(path).into_owned()
+        }
+    };
     for path in configs.iter().filter(|p| root.exists(p)) {
         match root.read_bytes_whole(path, 64 * 1024) {
             Ok(b) => match vcuda_core(&b) {
                 Some(c) => {
                     info.evidence
-                        .push(format!("{}: vcuda-core {c}", crate::escape::escape(path)));
+                        .push(format!("{}: vcuda-core {c}", shown(path)));
                     info.core_percent = Some(c);
                     break;
                 }
                 None => problems.push(format!(
                     "{}: {} bytes, not the {VCUDA_CONFIG_SIZE} of gpu-manager's resource_data_t",
-                    crate::escape::escape(path),
+                    shown(path),
                     b.len()
                 )),
             },
             Err(e) => problems.push(format!(
                 "{}: {}",
-                crate::escape::escape(path),
+                shown(path),
                 crate::root::describe_error(&e)
             )),
         }

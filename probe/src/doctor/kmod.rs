@@ -16,12 +16,13 @@
 //! image's, not the running kernel's.
 
 use crate::codes::{
-    DKMS_NOT_BUILT_FOR_KERNEL, DKMS_STALE_TREES, KERNEL_HEADERS_MISSING,
-    MODULE_SIGNATURE_NOT_TRUSTED,
+    DKMS_NOT_BUILT_FOR_KERNEL, DKMS_STALE_TREES, DRIVER_NOT_LOADED, KERNEL_HEADERS_MISSING,
+    MODULE_NOT_BUILT_FOR_KERNEL, MODULE_SIGNATURE_NOT_TRUSTED,
 };
 use crate::detect::Facts;
 use crate::report::stack::{DkmsTree, KernelBuildInfo};
 use crate::report::{Finding, PlatformKind, Report, Severity};
+use std::fmt::Write as _;
 
 /// Distribution families for the commands.
 fn family(report: &Report) -> &'static str {
@@ -58,9 +59,63 @@ pub fn apply(facts: &Facts, report: &mut Report) {
     let Some(info) = facts.kernel_build.clone() else {
         return;
     };
-    let findings = rules(&info, facts, report);
+    let mut findings = rules(&info, facts, report);
+    one_root_cause(&mut findings, facts, report);
     report.platform.details.kernel_build = Some(info);
     report.findings.extend(findings);
+}
+
+/// One cause, one finding. `module-not-built-for-kernel` (from `/lib/modules` alone) says the
+/// running kernel has no module while older kernels do; where DKMS manages the module, the
+/// DKMS rule knows why (the headers are missing, or DKMS has not run). Then the DKMS finding
+/// is the root cause (in the dropped finding's place): it takes the other kernels' names and the "boot the old kernel" way out
+/// from `module-not-built-for-kernel`, which is dropped, and `driver-not-loaded` points to it.
+/// Each stays when it is the only cause (no DKMS tree: only `module-not-built-for-kernel`).
+fn one_root_cause(findings: &mut Vec<Finding>, facts: &Facts, report: &mut Report) {
+    let Some(i) = findings
+        .iter()
+        .position(|f| f.code == KERNEL_HEADERS_MISSING || f.code == DKMS_NOT_BUILT_FOR_KERNEL)
+    else {
+        return;
+    };
+    let Some(at) = report
+        .findings
+        .iter()
+        .position(|f| f.code == MODULE_NOT_BUILT_FOR_KERNEL)
+    else {
+        return;
+    };
+    report.findings.remove(at);
+    let mut root = findings.remove(i);
+    let mut others: Vec<&str> = Vec::new();
+    for m in facts.installed.as_deref().unwrap_or_default() {
+        if m.name == "nvidia" && !m.running_kernel && !others.contains(&m.kernel_release.as_str()) {
+            others.push(&m.kernel_release);
+        }
+    }
+    if let Some(first) = others.first() {
+        let _ = write!(
+            root.message,
+            " Kernel(s) {} have a module: the kernel was updated and the driver was not rebuilt for it.",
+            others.join(", ")
+        );
+        let _ = write!(
+            root.remedy,
+            " Or boot kernel {first}, which has the module."
+        );
+    }
+    if let Some(f) = report
+        .findings
+        .iter_mut()
+        .find(|f| f.code == DRIVER_NOT_LOADED)
+    {
+        f.remedy = format!(
+            "Build the module for the running kernel (see {}), then 'sudo modprobe nvidia' and check 'sudo dmesg | grep -i nvrm'.",
+            root.code
+        );
+    }
+    // Where the dropped finding stood: the cause before its effect (driver-not-loaded).
+    report.findings.insert(at, root);
 }
 
 fn rules(info: &KernelBuildInfo, facts: &Facts, report: &Report) -> Vec<Finding> {

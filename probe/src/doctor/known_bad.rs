@@ -1,5 +1,11 @@
 //! Known-bad combinations: the vendored table `data/known-bad.tsv`, a source per row, and the
-//! rule that raises `known-bad-kernel-driver` from it.
+//! rules that raise `known-bad-kernel-driver` and `known-bad-driver-release` from it.
+//!
+//! A `driver-defect` row says that driver releases `driver_from..=driver_to` have a documented
+//! defect whatever the kernel; it applies to the driver in use (the loaded module's release,
+//! else the selected `libcuda`'s), in a container too (its libraries are the host's release).
+//! No row of a GPU × CUDA × minimum-driver kind is kept: no NVIDIA document found states one
+//! beyond the CUDA minor-version rule `doctor` already applies.
 //!
 //! A `kernel-driver` row says that driver releases `driver_from..=driver_to` cannot be built
 //! (or linked) for kernels from `kernel_from` on. It applies where the driver is **not**
@@ -9,7 +15,7 @@
 //! container, under WSL2 or gVisor (no module of their own). The finding quotes the row's
 //! source.
 
-use crate::codes::KNOWN_BAD_KERNEL_DRIVER;
+use crate::codes::{KNOWN_BAD_DRIVER_RELEASE, KNOWN_BAD_KERNEL_DRIVER};
 use crate::report::{Finding, PlatformKind, Report, Severity};
 use crate::tables::compare_versions;
 
@@ -91,9 +97,62 @@ pub fn kernel_driver_rows(kernel: &str, driver: &str) -> Vec<Row> {
         .collect()
 }
 
-/// Adds `known-bad-kernel-driver` where the installed, unloaded driver is a known-bad
-/// combination with the running kernel.
+/// The `driver-defect` rows whose release range holds `driver`.
+pub fn driver_defect_rows(driver: &str) -> Vec<Row> {
+    use std::cmp::Ordering::{Greater, Less};
+    rows()
+        .into_iter()
+        .filter(|r| r.kind == "driver-defect")
+        .filter(|r| {
+            compare_versions(driver, &r.driver_from) != Less
+                && compare_versions(driver, &r.driver_to) != Greater
+        })
+        .collect()
+}
+
+/// Adds `known-bad-driver-release` for the driver in use, and `known-bad-kernel-driver` where
+/// the installed, unloaded driver is a known-bad combination with the running kernel.
 pub fn apply(report: &mut Report) {
+    defects(report);
+    kernel_driver(report);
+}
+
+fn defects(report: &mut Report) {
+    let in_use = report
+        .driver
+        .as_ref()
+        .map(|d| d.version.to_string())
+        .or_else(|| {
+            report
+                .libraries
+                .iter()
+                .find(|l| l.kind == "cuda-driver" && l.selected && !l.stub)
+                .and_then(|l| l.version.as_ref().map(ToString::to_string))
+        });
+    let Some(version) = in_use else {
+        return;
+    };
+    for row in driver_defect_rows(&version) {
+        let fix = match &row.fixed_in {
+            Some(f) => format!(
+                "Update the driver to {f} or newer of branch {}",
+                f.split('.').next().unwrap_or("")
+            ),
+            None => "Update the driver to a newer release".to_owned(),
+        };
+        report.findings.push(Finding::new(
+            KNOWN_BAD_DRIVER_RELEASE,
+            Severity::Warning,
+            format!(
+                "The driver {version} is of a release range ({}..{}) with a documented defect: {} Source: {}.",
+                row.driver_from, row.driver_to, row.what, row.source
+            ),
+            format!("{fix} (or a newer branch), then reboot or reload the modules."),
+        ));
+    }
+}
+
+fn kernel_driver(report: &mut Report) {
     if report.driver.is_some()
         || report.platform.in_container
         || matches!(
@@ -161,8 +220,12 @@ mod tests {
         let mut ids = std::collections::HashSet::new();
         for r in &rows {
             assert!(ids.insert(r.id.clone()), "duplicate {}", r.id);
-            assert_eq!(r.kind, "kernel-driver", "{}", r.id);
-            for v in [&r.kernel_from, &r.driver_from, &r.driver_to] {
+            match r.kind.as_str() {
+                "kernel-driver" => assert!(version(&r.kernel_from), "{}", r.id),
+                "driver-defect" => assert!(r.kernel_from.is_empty(), "{}", r.id),
+                other => panic!("{}: unknown kind {other}", r.id),
+            }
+            for v in [&r.driver_from, &r.driver_to] {
                 assert!(version(v), "{}: {v:?}", r.id);
             }
             let branch = |v: &str| v.split('.').next().unwrap().to_owned();
@@ -209,6 +272,54 @@ mod tests {
         assert!(ids("6.7.2", "550.40.07").is_empty());
         assert!(ids("6.8.0", "550.54.14").is_empty());
         assert!(ids("6.8.0", "580.65.06").is_empty());
+        assert_eq!(ids("7.1.0", "580.142"), ["kernel-7.1-580"]);
+        assert!(ids("7.0.12", "580.142").is_empty());
+        assert!(ids("7.1.0", "580.159.04").is_empty());
+    }
+
+    #[test]
+    fn known_bad_driver_defect_ranges_and_finding() {
+        let ids =
+            |d: &str| -> Vec<String> { driver_defect_rows(d).into_iter().map(|r| r.id).collect() };
+        assert_eq!(ids("535.54.03"), ["nvml-process-info-v3-abi-535"]);
+        assert_eq!(ids("535.43.02"), ["nvml-process-info-v3-abi-535"]);
+        assert_eq!(ids("535.86.10"), ["nvml-process-info-v3-abi-535"]);
+        assert!(ids("535.104.05").is_empty());
+        assert!(ids("530.41.03").is_empty());
+        assert!(ids("550.54.15").is_empty());
+        // The kernel-driver rows never match as defects, nor the reverse.
+        assert!(kernel_driver_rows("6.8.0", "535.54.03").is_empty());
+        // A machine whose loaded driver is 535.54.03: the finding, with its source; at
+        // 535.216.03 (the fixture as it is) none.
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/container-a100-proprietary-535"
+        );
+        let report = crate::probe(&crate::Options::new(crate::root::Root::at(root)));
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.code != KNOWN_BAD_DRIVER_RELEASE)
+        );
+        let mut r = report.clone();
+        r.driver.as_mut().unwrap().version = "535.54.03".parse().unwrap();
+        apply(&mut r);
+        let f: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.code == KNOWN_BAD_DRIVER_RELEASE)
+            .collect();
+        assert_eq!(f.len(), 1, "{:?}", r.findings);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].message.contains("535.54.03"), "{}", f[0].message);
+        assert!(
+            f[0].message
+                .contains("https://github.com/XuehaiPan/nvitop/pull/89"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].remedy.contains("535.104.05"), "{}", f[0].remedy);
     }
 
     /// On the fixture machine (kernel 6.8, driver 545.29.02 installed, module not built): the

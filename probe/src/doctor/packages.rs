@@ -71,6 +71,8 @@ fn join(set: &BTreeSet<u32>) -> String {
 fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
     let mut out = Vec::new();
     let pkgs = &info.packages;
+    // The commands are dnf's where the packages are rpm's (NVIDIA's RHEL repository names).
+    let rpm = info.manager == "rpm";
     let loaded = report.driver.as_ref().filter(|d| {
         matches!(
             d.source,
@@ -104,18 +106,31 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
             DRIVER_PACKAGES_SPLIT_BRANCH,
             Severity::Error,
             format!(
-                "The driver's packages are split between branches: the kernel module packages are of branch {} and the userspace (libnvidia-compute) of branch {}, with none in common: programs load libraries that cannot talk to the module ('Failed to initialize NVML: Driver/library version mismatch', cuInit fails).",
+                "The driver's packages are split between branches: the kernel module packages are of branch {} and the userspace ({}) of branch {}, with none in common: programs load libraries that cannot talk to the module ('Failed to initialize NVML: Driver/library version mismatch', cuInit fails).",
                 join(&module),
+                if rpm {
+                    "nvidia-driver-cuda-libs"
+                } else {
+                    "libnvidia-compute"
+                },
                 join(&userspace)
             ),
-            format!(
-                "Install the userspace of the module's branch and remove the other: 'sudo apt install libnvidia-compute-{b}{suffix} nvidia-utils-{b}{suffix}'{}, then 'sudo ldconfig'; or install the whole driver of one branch with 'sudo apt install nvidia-driver-{b}{suffix}'.",
-                if other.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and 'sudo apt purge {}'", names(&other))
-                }
-            ),
+            if rpm {
+                format!(
+                    "Install the userspace of the module's branch: drop any version lock on it ('sudo dnf versionlock delete {}'), then 'sudo dnf module switch-to nvidia-driver:{b}-dkms' (or ':{b}-open'; RHEL 10 and Fedora: 'sudo dnf versionlock add \\*nvidia\\*{b}\\*') and 'sudo dnf distro-sync {}', then 'sudo ldconfig'.",
+                    names(&other),
+                    names(&other)
+                )
+            } else {
+                format!(
+                    "Install the userspace of the module's branch and remove the other: 'sudo apt install libnvidia-compute-{b}{suffix} nvidia-utils-{b}{suffix}'{}, then 'sudo ldconfig'; or install the whole driver of one branch with 'sudo apt install nvidia-driver-{b}{suffix}'.",
+                    if other.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and 'sudo apt purge {}'", names(&other))
+                    }
+                )
+            },
         ));
     }
 
@@ -139,10 +154,17 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
                     "Driver packages of another branch than the one in use ({b}) are still installed: {}. They are left from an earlier driver: old module packages are rebuilt or kept for old kernels only, and a later upgrade may pull them back in against branch {b}.",
                     list.join(", ")
                 ),
-                format!(
-                    "Remove them: 'sudo apt purge {}', then 'sudo apt autoremove'.",
-                    names(&orphans)
-                ),
+                if rpm {
+                    format!(
+                        "Remove them: 'sudo dnf remove {}'.",
+                        names(&orphans)
+                    )
+                } else {
+                    format!(
+                        "Remove them: 'sudo apt purge {}', then 'sudo apt autoremove'.",
+                        names(&orphans)
+                    )
+                },
             ));
         }
     }
@@ -218,7 +240,12 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
                     "The fabric manager packages ({}) are not of the driver's version {dv}: nvidia-fabricmanager refuses to start on a version mismatch, so on an NVSwitch system CUDA fails with 'system not yet initialized', and DCGM cannot read the NVSwitches through NSCQ.",
                     list.join(", ")
                 ),
-                if off.iter().any(|p| p.branch != Some(b)) {
+                if rpm {
+                    format!(
+                        "Install the ones of the driver's version: 'sudo dnf install nvidia-fabric-manager-{dv} libnvidia-nscq-{b}-{dv}' (remove the others with 'sudo dnf remove {}' where the names differ), then 'sudo systemctl restart nvidia-fabricmanager'; without NVSwitches, removing them is enough.",
+                        names(&off)
+                    )
+                } else if off.iter().any(|p| p.branch != Some(b)) {
                     format!(
                         "Replace them with the driver's: 'sudo apt purge {}' and 'sudo apt install nvidia-fabricmanager-{b}={dv}-* libnvidia-nscq-{b}={dv}-*'; without NVSwitches, the purge alone is enough.",
                         names(&off)
@@ -241,7 +268,14 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
             format!(
                 "The NVIDIA container toolkit is {v}, older than 1.14: it predates the unified packages of NVIDIA's libnvidia-container repository (v1.14.0) and the CDI support current container runtimes and Kubernetes device plugins use."
             ),
-            "Upgrade it from NVIDIA's repository (https://nvidia.github.io/libnvidia-container): 'sudo apt install nvidia-container-toolkit', then 'sudo nvidia-ctk runtime configure --runtime=docker' (or containerd) and restart the runtime.",
+            format!(
+                "Upgrade it from NVIDIA's repository (https://nvidia.github.io/libnvidia-container): '{}', then 'sudo nvidia-ctk runtime configure --runtime=docker' (or containerd) and restart the runtime.",
+                if rpm {
+                    "sudo dnf install nvidia-container-toolkit"
+                } else {
+                    "sudo apt install nvidia-container-toolkit"
+                }
+            ),
         ));
     }
     out

@@ -80,7 +80,7 @@ pub struct DkmsTree {
 /// `platform.packages`: the NVIDIA driver packages the package manager has installed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriverPackagesInfo {
-    /// `dpkg` (`/var/lib/dpkg/status`).
+    /// `dpkg` (`/var/lib/dpkg/status`) or `rpm` (`rpmdb.sqlite`).
     pub manager: String,
     /// Every installed NVIDIA driver package, by layer.
     pub packages: Vec<DriverPackage>,
