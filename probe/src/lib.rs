@@ -277,8 +277,8 @@ pub struct Options {
     pub no_watchdog: bool,
     /// Read only what `report.cuda` can depend on ([`api::Machine::cuda`]): the stages whose
     /// sources are not among the completeness rule's and whose findings no CUDA or NVML
-    /// rule reads (kernel module builds, driver packages, virtual-GPU managers, runtime
-    /// majors, known-bad kernel/driver pairs) are skipped. `report.cuda` is the same as a
+    /// rule reads (driver packages, virtual-GPU managers) are skipped; kernel module builds
+    /// are read, since `cuda.blocked_by` names their root cause (headers missing, DKMS). `report.cuda` is the same as a
     /// full run's (`probe/tests/api.rs` compares them on every fixture); the rest of the
     /// report is not, so it is never shown.
     #[doc(hidden)]

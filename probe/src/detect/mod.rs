@@ -155,8 +155,8 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
     collect_scoped(root, false, observe)
 }
 
-/// [`collect_observed`]; with `cuda_only`, without the kernel-build and package sources
-/// ([`crate::Options::cuda_only`]: only the doctor's host layers read them).
+/// [`collect_observed`]; with `cuda_only`, without the package source
+/// ([`crate::Options::cuda_only`]: only the doctor's package rules read it).
 pub fn collect_scoped(
     root: &Root,
     cuda_only: bool,
@@ -330,9 +330,9 @@ pub fn collect_scoped(
         Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
     }
 
-    if cuda_only {
-        return f;
-    }
+    // The kernel module build is read in a cuda-only run too: when the module is missing
+    // for the running kernel, its root cause (headers missing, DKMS not built) is what
+    // `report.cuda.blocked_by` names.
     observe(kbuild::SOURCE, &f);
     let (build, source) = kbuild::read(
         root,
@@ -343,6 +343,9 @@ pub fn collect_scoped(
     f.kernel_build = Some(build);
     f.sources.push(source);
 
+    if cuda_only {
+        return f;
+    }
     observe(packages::SOURCE, &f);
     let (pkgs, source) = packages::read(root);
     f.packages = pkgs;
