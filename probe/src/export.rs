@@ -600,7 +600,9 @@ fn torch_build_runs_on(build: &TorchBuild, cc: (u32, u32), driver: (u32, u32)) -
 /// whose builds the table lists): nothing is pinned then.
 pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
     use crate::rules::Answer;
-    if r.platform.kind == crate::report::PlatformKind::Tegra || std::env::consts::ARCH != "x86_64" {
+    if r.platform.kind == crate::report::PlatformKind::Tegra
+        || r.cpu_arch() != crate::report::CpuArch::X86_64
+    {
         return Err(
             "no pick: the table lists PyTorch's x86-64 builds, and this machine is not x86-64"
                 .to_owned(),

@@ -46,7 +46,7 @@ pub mod platform_details;
 pub mod values;
 pub use platform_details::PlatformDetails;
 pub use values::{
-    ComputeCapability, CudaVersion, OrUnknown, PciClass, PciId, PciRevision, Version,
+    ComputeCapability, CpuArch, CudaVersion, OrUnknown, PciClass, PciId, PciRevision, Version,
 };
 pub mod stack;
 
@@ -792,6 +792,16 @@ impl Source {
 }
 
 impl Report {
+    /// The machine's CPU architecture (`platform.arch`), for where its loader looks: nvprobe's
+    /// own where the model does not know it (a root without a kernel `arch` file or a driver
+    /// version line), which is what every file search assumed before the model had the field.
+    pub fn cpu_arch(&self) -> CpuArch {
+        self.platform
+            .arch
+            .as_deref()
+            .map_or_else(CpuArch::own, CpuArch::named)
+    }
+
     /// True when a finding has severity `error`.
     pub fn has_error(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)

@@ -614,3 +614,59 @@ fn doctor_require_brand_is_the_nvml_brand() {
         assert_eq!(code, i32::from(want != "satisfied"), "{machine} {expr}");
     }
 }
+
+/// The library inventory searches as the machine's loader does, not as nvprobe's own would:
+/// an aarch64 root (an SBSA server's, read on an x86-64 machine) is searched in
+/// `aarch64-linux-gnu`, not `x86_64-linux-gnu`, and an x86-64 library found there is flagged
+/// as ELF for another machine.
+#[test]
+fn doctor_library_search_follows_the_machines_architecture() {
+    let dir = std::env::temp_dir().join(format!("nvprobe-doctor-arm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_tree(&fixture("mixed-a4000-rtx4090-570"), &dir);
+    let version = dir.join("proc/driver/nvidia/version");
+    let text = std::fs::read_to_string(&version).unwrap();
+    assert!(text.contains("for x86_64"), "{text}");
+    std::fs::write(&version, text.replace("for x86_64", "for aarch64")).unwrap();
+    let run = |dir: &Path| {
+        let out = nvprobe(&["--json", "--root", dir.to_str().unwrap()], &[]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The libraries sit in the x86-64 directory, which an aarch64 loader never searches.
+    let v = run(&dir);
+    assert_eq!(v["platform"]["arch"], "aarch64");
+    let libs = v["libraries"].as_array().unwrap();
+    assert!(
+        libs.iter().all(|l| !l["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/usr/lib/x86_64-linux-gnu/")
+            || l["found_by"] != "default-dir"),
+        "{libs:#?}"
+    );
+    assert_ne!(v["cuda"]["can_start"], "yes", "{:#}", v["cuda"]);
+    // In the aarch64 directory they are found, and being x86-64 ELF files, flagged.
+    std::fs::rename(
+        dir.join("usr/lib/x86_64-linux-gnu"),
+        dir.join("usr/lib/aarch64-linux-gnu"),
+    )
+    .unwrap();
+    let v = run(&dir);
+    let libs = v["libraries"].as_array().unwrap();
+    let cuda = libs
+        .iter()
+        .find(|l| {
+            l["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("/usr/lib/aarch64-linux-gnu/libcuda.so.")
+        })
+        .unwrap_or_else(|| panic!("{libs:#?}"));
+    assert!(
+        cuda["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("ELF for another machine")),
+        "{cuda:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

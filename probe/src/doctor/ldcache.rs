@@ -62,14 +62,12 @@ pub struct Cache {
     pub format: &'static str,
 }
 
-/// The flags `ld.so` of this build accepts.
-pub fn native_flags() -> i32 {
-    if cfg!(target_arch = "x86_64") {
-        FLAG_ELF_LIBC6 | FLAG_X8664_LIB64
-    } else if cfg!(target_arch = "aarch64") {
-        FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64
-    } else {
-        FLAG_ELF_LIBC6
+/// The entry flags the machine's `ld.so` accepts.
+pub fn flags_for(arch: crate::report::CpuArch) -> i32 {
+    match arch {
+        crate::report::CpuArch::X86_64 => FLAG_ELF_LIBC6 | FLAG_X8664_LIB64,
+        crate::report::CpuArch::Aarch64 => FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64,
+        crate::report::CpuArch::Other => FLAG_ELF_LIBC6,
     }
 }
 
@@ -137,10 +135,9 @@ impl Cache {
             .map(|e| (e.flags, self.text(e.soname), self.text(e.path)))
     }
 
-    /// True when an entry for this architecture lives under `dir` (a path prefix ending in
-    /// `/`).
-    pub fn has_dir(&self, dir: &str) -> bool {
-        let flags = native_flags();
+    /// True when an entry for `arch` lives under `dir` (a path prefix ending in `/`).
+    pub fn has_dir(&self, dir: &str, arch: crate::report::CpuArch) -> bool {
+        let flags = flags_for(arch);
         self.entries
             .iter()
             .any(|e| e.flags == flags && self.bytes(e.path).starts_with(dir.as_bytes()))

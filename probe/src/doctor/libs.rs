@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::Env;
-use crate::report::{CudaVersion, FwdCompat, Library, Source, SourceStatus, Version};
+use crate::report::{CpuArch, CudaVersion, FwdCompat, Library, Source, SourceStatus, Version};
 use crate::root::Root;
 
 use super::elfinfo;
@@ -72,34 +72,9 @@ pub const VCUDA_HOOK_SONAME: &str = "libcuda-control.so";
 
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
-fn triplet() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "aarch64-linux-gnu"
-    } else {
-        "x86_64-linux-gnu"
-    }
-}
-
-fn cuda_target() -> &'static str {
-    if cfg!(target_arch = "aarch64") {
-        "sbsa-linux"
-    } else {
-        "x86_64-linux"
-    }
-}
-
-/// `e_machine` of this build: `EM_X86_64`, `EM_AARCH64`.
-fn native_machine() -> u16 {
-    if cfg!(target_arch = "aarch64") {
-        183
-    } else {
-        62
-    }
-}
-
-/// The default directories of `ld.so`.
-pub fn default_dirs() -> Vec<String> {
-    let t = triplet();
+/// The default directories of the machine's `ld.so`.
+pub fn default_dirs(arch: CpuArch) -> Vec<String> {
+    let t = arch.triplet();
     vec![
         format!("/lib/{t}"),
         format!("/usr/lib/{t}"),
@@ -232,6 +207,8 @@ struct Collector<'a> {
     wheel_versions: BTreeMap<String, BTreeMap<String, String>>,
     /// The loader's default directories that exist here (looked up once, not per SONAME).
     default_dirs: Vec<String>,
+    /// The machine's architecture: its loader's directories, cache entries and ELF machine.
+    arch: CpuArch,
 }
 
 impl Collector<'_> {
@@ -264,7 +241,7 @@ impl Collector<'_> {
         match &elf {
             Ok(info) => {
                 lib.soname.clone_from(&info.soname);
-                if info.machine != native_machine() || !info.is_64 {
+                if info.machine != self.arch.elf_machine() || !info.is_64 {
                     lib.problem = Some(format!(
                         "ELF for another machine (e_machine {}, {}-bit)",
                         info.machine,
@@ -346,7 +323,7 @@ impl Collector<'_> {
             .iter()
             .map(|d| (join(d, soname), "ld-library-path"))
             .collect();
-        if let Some(p) = cache.and_then(|c| c.lookup(soname, ldcache::native_flags())) {
+        if let Some(p) = cache.and_then(|c| c.lookup(soname, ldcache::flags_for(self.arch))) {
             candidates.push((p.to_owned(), "ld-so-cache"));
         }
         candidates.extend(
@@ -381,7 +358,7 @@ impl Collector<'_> {
 }
 
 /// The directories named by `CUDA_HOME`, `CUDA_PATH` and `/usr/local/cuda*`.
-fn cuda_dirs(root: &Root, env: &Env) -> Vec<(String, &'static str)> {
+fn cuda_dirs(root: &Root, env: &Env, arch: CpuArch) -> Vec<(String, &'static str)> {
     let mut homes: Vec<(String, &'static str)> = ["CUDA_HOME", "CUDA_PATH"]
         .iter()
         .filter_map(|v| env.get(v))
@@ -397,7 +374,7 @@ fn cuda_dirs(root: &Root, env: &Env) -> Vec<(String, &'static str)> {
                 .map(|n| (format!("/usr/local/{n}"), "cuda-toolkit")),
         );
     }
-    let t = cuda_target();
+    let t = arch.cuda_target();
     let mut out = Vec::new();
     for (home, how) in homes {
         out.push((
@@ -477,13 +454,19 @@ fn wheel_versions(root: &Root, site: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Builds the inventory.
+/// Builds the inventory of a machine of nvprobe's own architecture.
 pub fn collect(root: &Root, env: &Env) -> Inventory {
-    collect_shared(root, env, &ldcache::Shared::default())
+    collect_shared(root, env, &ldcache::Shared::default(), CpuArch::own())
 }
 
-/// [`collect`] with the run's `/etc/ld.so.cache` (read and parsed once per run).
-pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inventory {
+/// [`collect`] with the run's `/etc/ld.so.cache` (read and parsed once per run), for a
+/// machine of architecture `arch` (the model's `platform.arch`).
+pub fn collect_shared(
+    root: &Root,
+    env: &Env,
+    ld_cache: &ldcache::Shared,
+    arch: CpuArch,
+) -> Inventory {
     let loaded = ld_cache.get(root);
     let mut sources = vec![match loaded {
         Ok(c) => Source::new(
@@ -511,8 +494,9 @@ pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inv
         unreadable: Vec::new(),
         wheel_versions: BTreeMap::new(),
         default_dirs: Vec::new(),
+        arch,
     };
-    for d in default_dirs() {
+    for d in default_dirs(arch) {
         match root.metadata(&d) {
             Ok(m) if m.is_dir() => c.default_dirs.push(d),
             Ok(_) => {}
@@ -543,7 +527,7 @@ pub fn collect_shared(root: &Root, env: &Env, ld_cache: &ldcache::Shared) -> Inv
             );
         }
     }
-    for (dir, how) in cuda_dirs(root, env) {
+    for (dir, how) in cuda_dirs(root, env, arch) {
         c.scan_dir(&dir, how, None);
     }
     if let Some(p) = env.get("CONDA_PREFIX").filter(|p| p.starts_with('/')) {

@@ -218,7 +218,7 @@ pub fn apply(opts: &Options, report: &mut Report, pci: Option<&crate::detect::pc
     report.findings.extend(bad);
     overrides::apply(&ov, report);
 
-    let inv = libs::collect_shared(&opts.root, &opts.env, &opts.ld_cache);
+    let inv = libs::collect_shared(&opts.root, &opts.env, &opts.ld_cache, report.cpu_arch());
     report.libraries = inv.libraries;
     report.sources.extend(inv.sources);
 

@@ -114,7 +114,7 @@ pub fn refine(opts: &Options, facts: &Facts, report: &mut Report) {
         }
     }
 
-    let finder = super::Finder::for_run(opts);
+    let finder = super::Finder::for_run(opts, report.cpu_arch());
     let expected: Vec<ExpectedFile> = CAPABILITY_FILES
         .iter()
         .filter(|(cap, _)| caps.iter().any(|c| c == cap))

@@ -97,7 +97,7 @@ pub fn refine(opts: &Options, report: &mut Report) {
     if !super::any_gpu_node(report) {
         info.missing_nodes.push("/dev/nvidiaN".to_owned());
     }
-    let finder = super::Finder::for_run(opts);
+    let finder = super::Finder::for_run(opts, report.cpu_arch());
     for (cap, lib) in [
         ("compute", "libcuda.so.1"),
         ("utility", "libnvidia-ml.so.1"),

@@ -93,12 +93,14 @@ const BIN_DIRS: &[&str] = &[
 /// with the doctor.
 pub struct Finder<'a> {
     opts: &'a Options,
+    /// The machine's architecture (`platform.arch`): which loader cache entries apply.
+    arch: crate::report::CpuArch,
 }
 
 impl<'a> Finder<'a> {
-    /// The finder of a run: its root, environment and loader cache.
-    pub fn for_run(opts: &'a Options) -> Self {
-        Self { opts }
+    /// The finder of a run: its root, environment and loader cache, for a machine of `arch`.
+    pub fn for_run(opts: &'a Options, arch: crate::report::CpuArch) -> Self {
+        Self { opts, arch }
     }
 
     /// The path under which `name` would be found, if any.
@@ -131,7 +133,7 @@ impl<'a> Finder<'a> {
                     .get(root)
                     .as_ref()
                     .ok()?
-                    .lookup(name, crate::doctor::ldcache::native_flags())
+                    .lookup(name, crate::doctor::ldcache::flags_for(self.arch))
                     .filter(|p| root.exists(p))
                     .map(str::to_owned)
             })
@@ -148,8 +150,8 @@ pub fn any_gpu_node(report: &Report) -> bool {
     })
 }
 
-/// Whether `/etc/ld.so.cache` lists a library under `dir` (a path prefix such as
-/// `/usr/lib/wsl/lib/`): `None` when there is no readable cache.
-pub fn ld_cache_contains(root: &Root, dir: &str) -> Option<bool> {
-    Some(crate::doctor::ldcache::read(root).ok()?.has_dir(dir))
+/// Whether `/etc/ld.so.cache` lists a library of a machine of `arch` under `dir` (a path
+/// prefix such as `/usr/lib/wsl/lib/`): `None` when there is no readable cache.
+pub fn ld_cache_contains(root: &Root, dir: &str, arch: crate::report::CpuArch) -> Option<bool> {
+    Some(crate::doctor::ldcache::read(root).ok()?.has_dir(dir, arch))
 }

@@ -375,3 +375,57 @@ mod tests {
         assert_eq!(CudaVersion::new(12, 8).as_int(), 12080);
     }
 }
+
+/// A machine's CPU architecture, for where its dynamic loader looks and which ELF files it
+/// loads. Read from the model's `platform.arch` ([`crate::report::Report::cpu_arch`]), never
+/// re-derived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuArch {
+    /// `x86_64`.
+    X86_64,
+    /// `aarch64` (SBSA servers, Jetson).
+    Aarch64,
+    /// Anything else (`ppc64le`, ...).
+    Other,
+}
+
+impl CpuArch {
+    /// nvprobe's own architecture.
+    pub fn own() -> Self {
+        Self::named(std::env::consts::ARCH)
+    }
+
+    /// From `uname -m`'s name.
+    pub fn named(name: &str) -> Self {
+        match name {
+            "x86_64" => Self::X86_64,
+            "aarch64" => Self::Aarch64,
+            _ => Self::Other,
+        }
+    }
+
+    /// The Debian multiarch triplet of its library directories.
+    pub fn triplet(self) -> &'static str {
+        match self {
+            Self::Aarch64 => "aarch64-linux-gnu",
+            Self::X86_64 | Self::Other => "x86_64-linux-gnu",
+        }
+    }
+
+    /// The CUDA toolkit's target directory name (`targets/<this>`).
+    pub fn cuda_target(self) -> &'static str {
+        match self {
+            Self::Aarch64 => "sbsa-linux",
+            Self::X86_64 | Self::Other => "x86_64-linux",
+        }
+    }
+
+    /// Its ELF `e_machine` (`EM_X86_64`, `EM_AARCH64`; `EM_NONE` for others).
+    pub fn elf_machine(self) -> u16 {
+        match self {
+            Self::X86_64 => 62,
+            Self::Aarch64 => 183,
+            Self::Other => 0,
+        }
+    }
+}
