@@ -941,16 +941,20 @@ fn check_binary_elf_machine_is_the_roots() {
     let text = std::fs::read_to_string(&version).unwrap();
     assert!(text.contains("for x86_64"), "{text}");
     std::fs::write(&version, text.replace("for x86_64", "for aarch64")).unwrap();
-    let out = nvprobe(&[
-        "--json",
-        "--root",
-        arm.to_str().unwrap(),
-        "check",
-        "--binary",
-        lib.to_str().unwrap(),
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    let run = || {
+        let out = nvprobe(&[
+            "--json",
+            "--root",
+            arm.to_str().unwrap(),
+            "check",
+            "--binary",
+            lib.to_str().unwrap(),
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, v) = run();
+    assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(v["platform"]["arch"], "aarch64", "{v:#}");
     assert!(codes(&v).contains(&"binary-wrong-machine".to_owned()));
     assert_eq!(part(&v, "elf-machine")["verdict"], "not-satisfied", "{v:#}");
@@ -958,15 +962,7 @@ fn check_binary_elf_machine_is_the_roots() {
     // /proc/sys/kernel/arch (a capture of a 6.1+ kernel keeps it) wins over the module's line.
     std::fs::create_dir_all(arm.join("proc/sys/kernel")).unwrap();
     std::fs::write(arm.join("proc/sys/kernel/arch"), "x86_64\n").unwrap();
-    let out = nvprobe(&[
-        "--json",
-        "--root",
-        arm.to_str().unwrap(),
-        "check",
-        "--binary",
-        lib.to_str().unwrap(),
-    ]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v) = run();
     assert_eq!(v["platform"]["arch"], "x86_64", "{v:#}");
     assert_eq!(part(&v, "elf-machine")["verdict"], "satisfied", "{v:#}");
 
