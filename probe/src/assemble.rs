@@ -176,7 +176,7 @@ fn machine_arch(root: &Root, facts: &Facts, kind: crate::report::PlatformKind) -
         return Some(arch.clone());
     }
     if root.is_host() {
-        return Some(own_arch().to_owned());
+        return Some(crate::report::values::own_arch_name().to_owned());
     }
     facts
         .proc_version
@@ -184,14 +184,6 @@ fn machine_arch(root: &Root, facts: &Facts, kind: crate::report::PlatformKind) -
         .and_then(|v| crate::detect::driver::arch_of_version_line(&v.line))
         .or((kind == crate::report::PlatformKind::Tegra).then_some("aarch64"))
         .map(str::to_owned)
-}
-
-/// nvprobe's own architecture, as `uname -m` spells it.
-pub fn own_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
-        other => other,
-    }
 }
 
 /// Derives what later stages may have left unset: the branch and native CUDA version of a

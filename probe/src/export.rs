@@ -659,7 +659,7 @@ pub fn uv_torch_backend(r: &Report) -> Result<(String, String), String> {
         .as_ref()
         .map(|d| format!(" {}", d.version))
         .unwrap_or_default();
-    let giver = if r.cuda.user_mode_driver.to_string() == "cuda-compat" {
+    let giver = if r.cuda.user_mode_driver == crate::report::UserModeDriver::CudaCompat {
         format!("the cuda-compat libcuda on driver{release}")
     } else {
         format!("the driver{release}")

@@ -275,12 +275,12 @@ pub struct Options {
     /// the binary's backstop timer. Never set by the command line.
     #[doc(hidden)]
     pub no_watchdog: bool,
-    /// Read only what `report.cuda` can depend on ([`api::Machine::cuda`]): the stages whose
-    /// sources are not among the completeness rule's and whose findings no CUDA or NVML
-    /// rule reads (driver packages, virtual-GPU managers) are skipped; kernel module builds
-    /// are read, since `cuda.blocked_by` names their root cause (headers missing, DKMS). `report.cuda` is the same as a
-    /// full run's (`probe/tests/api.rs` compares them on every fixture); the rest of the
-    /// report is not, so it is never shown.
+    /// Read only what `report.cuda` can depend on ([`api::Machine::cuda`]): the sources that
+    /// are not among the completeness rule's and whose facts no CUDA or NVML rule reads
+    /// (driver packages, virtual-GPU managers) are skipped; kernel module builds are read,
+    /// since `cuda.blocked_by` names their root cause (headers missing, DKMS). `report.cuda`
+    /// is the same as a full run's (`probe/tests/api.rs` compares them on every fixture); the
+    /// rest of the report is not, so it is never shown.
     #[doc(hidden)]
     pub cuda_only: bool,
     /// The run's `/etc/ld.so.cache`, parsed once for the platform checks and the doctor.

@@ -83,11 +83,11 @@ pub(super) fn here(report: &Report) -> Here {
         .collect();
     // The model's architecture: nvprobe's own on the host, the kernel module's (or Tegra's)
     // under --root, unknown when nothing says.
-    let machine = report.platform.arch.as_deref().map(|a| match a {
-        "x86_64" => Ok((EM_X86_64, "x86-64")),
-        "aarch64" => Ok((EM_AARCH64, "aarch64")),
-        "ppc64le" => Ok((EM_PPC64, "ppc64le")),
-        other => Err(other.to_owned()),
+    let machine = report.platform.arch.as_deref().map(|a| {
+        let arch = crate::report::CpuArch::named(a);
+        arch.elf_name()
+            .map(|name| (arch.elf_machine(), name))
+            .ok_or_else(|| a.to_owned())
     });
     Here {
         can_start: cuda.can_start,

@@ -67,7 +67,7 @@ pub fn flags_for(arch: crate::report::CpuArch) -> i32 {
     match arch {
         crate::report::CpuArch::X86_64 => FLAG_ELF_LIBC6 | FLAG_X8664_LIB64,
         crate::report::CpuArch::Aarch64 => FLAG_ELF_LIBC6 | FLAG_AARCH64_LIB64,
-        crate::report::CpuArch::Other => FLAG_ELF_LIBC6,
+        crate::report::CpuArch::Ppc64le | crate::report::CpuArch::Other => FLAG_ELF_LIBC6,
     }
 }
 

@@ -28,7 +28,6 @@ pub use crate::codes::{
 };
 use crate::detect::Facts;
 use crate::report::{PlatformKind, Report};
-use crate::root::Root;
 
 /// What the platform sources recorded that the report does not hold and a rule needs.
 #[derive(Clone, Debug, Default)]
@@ -150,8 +149,19 @@ pub fn any_gpu_node(report: &Report) -> bool {
     })
 }
 
-/// Whether `/etc/ld.so.cache` lists a library of a machine of `arch` under `dir` (a path
-/// prefix such as `/usr/lib/wsl/lib/`): `None` when there is no readable cache.
-pub fn ld_cache_contains(root: &Root, dir: &str, arch: crate::report::CpuArch) -> Option<bool> {
-    Some(crate::doctor::ldcache::read(root).ok()?.has_dir(dir, arch))
+/// Whether the run's `/etc/ld.so.cache` (parsed once, shared with the doctor) lists a library
+/// of a machine of `arch` under `dir` (a path prefix such as `/usr/lib/wsl/lib/`): `None` when
+/// there is no readable cache.
+pub fn ld_cache_contains(
+    opts: &Options,
+    dir: &str,
+    arch: crate::report::CpuArch,
+) -> Option<bool> {
+    Some(
+        opts.ld_cache
+            .get(&opts.root)
+            .as_ref()
+            .ok()?
+            .has_dir(dir, arch),
+    )
 }

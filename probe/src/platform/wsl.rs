@@ -75,12 +75,10 @@ pub fn gpu_of(a: &DxgAdapter) -> Gpu {
 
 /// Where the loader would find [`WSL_LIB`]: `Some(via)` or `None`, plus a note when the
 /// configuration lists it but the cache does not.
-pub fn loader_path(
-    root: &Root,
-    env: &crate::Env,
-    arch: crate::report::CpuArch,
-) -> (Option<String>, Option<String>) {
-    if env
+pub fn loader_path(opts: &Options, arch: crate::report::CpuArch) -> (Option<String>, Option<String>) {
+    let root = &opts.root;
+    if opts
+        .env
         .get("LD_LIBRARY_PATH")
         .unwrap_or("")
         .split([':', ';'])
@@ -89,7 +87,7 @@ pub fn loader_path(
         return (Some("LD_LIBRARY_PATH".to_owned()), None);
     }
     let conf = conf_listing(root);
-    match super::ld_cache_contains(root, &format!("{WSL_LIB}/"), arch) {
+    match super::ld_cache_contains(opts, &format!("{WSL_LIB}/"), arch) {
         Some(true) => (Some("ld.so.cache".to_owned()), None),
         Some(false) => (
             None,
@@ -278,7 +276,7 @@ pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) -> Ws
         .collect();
     let has_libcuda = info.lib_files.iter().any(|f| f.ends_with("/libcuda.so.1"));
     let (via, stale) = if lib_dir {
-        loader_path(root, &opts.env, report.cpu_arch())
+        loader_path(opts, report.cpu_arch())
     } else {
         (None, None)
     };

@@ -385,14 +385,24 @@ pub enum CpuArch {
     X86_64,
     /// `aarch64` (SBSA servers, Jetson).
     Aarch64,
-    /// Anything else (`ppc64le`, ...).
+    /// `ppc64le` (POWER, which CUDA 12 still built for).
+    Ppc64le,
+    /// Anything else.
     Other,
+}
+
+/// nvprobe's own architecture, as `uname -m` spells it (`x86_64`, `aarch64`, `ppc64le`).
+pub fn own_arch_name() -> &'static str {
+    match std::env::consts::ARCH {
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        other => other,
+    }
 }
 
 impl CpuArch {
     /// nvprobe's own architecture.
     pub fn own() -> Self {
-        Self::named(std::env::consts::ARCH)
+        Self::named(own_arch_name())
     }
 
     /// From `uname -m`'s name.
@@ -400,7 +410,19 @@ impl CpuArch {
         match name {
             "x86_64" => Self::X86_64,
             "aarch64" => Self::Aarch64,
+            "ppc64le" => Self::Ppc64le,
             _ => Self::Other,
+        }
+    }
+
+    /// The name `check --binary` gives its ELF machine (`x86-64`, as `file` and cuobjdump
+    /// write it), `None` for an architecture nvprobe has no ELF machine for.
+    pub fn elf_name(self) -> Option<&'static str> {
+        match self {
+            Self::X86_64 => Some("x86-64"),
+            Self::Aarch64 => Some("aarch64"),
+            Self::Ppc64le => Some("ppc64le"),
+            Self::Other => None,
         }
     }
 
@@ -408,6 +430,7 @@ impl CpuArch {
     pub fn triplet(self) -> &'static str {
         match self {
             Self::Aarch64 => "aarch64-linux-gnu",
+            Self::Ppc64le => "powerpc64le-linux-gnu",
             Self::X86_64 | Self::Other => "x86_64-linux-gnu",
         }
     }
@@ -416,15 +439,17 @@ impl CpuArch {
     pub fn cuda_target(self) -> &'static str {
         match self {
             Self::Aarch64 => "sbsa-linux",
+            Self::Ppc64le => "ppc64le-linux",
             Self::X86_64 | Self::Other => "x86_64-linux",
         }
     }
 
-    /// Its ELF `e_machine` (`EM_X86_64`, `EM_AARCH64`; `EM_NONE` for others).
+    /// Its ELF `e_machine` (`EM_X86_64`, `EM_AARCH64`, `EM_PPC64`; `EM_NONE` for others).
     pub fn elf_machine(self) -> u16 {
         match self {
             Self::X86_64 => 62,
             Self::Aarch64 => 183,
+            Self::Ppc64le => 21,
             Self::Other => 0,
         }
     }
