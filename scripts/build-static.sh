@@ -26,6 +26,9 @@ case "$desc" in
   "") echo "note: 'file' is not installed; readelf says static-pie" >&2 ;;
   *) echo "error: file(1) does not call $bin static-pie: $desc" >&2; exit 1 ;;
 esac
+if ! readelf -SW "$bin" | grep -q '\.relr\.dyn'; then
+  echo "note: $bin has no packed relative relocations (.relr.dyn): this linker ignored -z pack-relative-relocs (GNU ld before 2.38), so the binary is ~45 KB larger" >&2
+fi
 size=$(stat -c %s "$bin")
 limit=$((2 * 1024 * 1024))
 if [ "$size" -ge "$limit" ]; then
