@@ -109,6 +109,19 @@ pub fn dedup(findings: &mut Vec<Finding>) {
     });
 }
 
+/// A capture bundle whose copy stopped at its deadline (the live capture's report, and its
+/// replay): what a replay reads may not be what the captured run read.
+pub fn capture_incomplete(why: &str) -> Finding {
+    Finding::new(
+        DEADLINE_EXCEEDED,
+        Severity::Error,
+        format!(
+            "The capture stopped copying files at its deadline ({why}): the bundle is incomplete, and a replay of it may not give the captured run's report."
+        ),
+        "Capture again with a longer --timeout.",
+    )
+}
+
 /// Orders findings: errors first, then warnings, then info; stable within a severity.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by_key(|f| f.severity);

@@ -138,7 +138,7 @@ pub mod root;
 mod testutil;
 internal!(
     assemble, capture, codes, compare, crosscheck, cudabin, detect, escape, explain, findings,
-    ioctl, platform, rules, sys, tables, text,
+    ioctl, model, platform, rules, sys, tables, text,
 );
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -313,7 +313,7 @@ pub fn probe(opts: &Options) -> Report {
 
 /// What a run has gathered so far, for a report when the deadline passes.
 #[derive(Debug, Default)]
-struct Partial {
+pub(crate) struct Partial {
     /// The source or stage running now.
     running: String,
     /// The file facts so far, until the report exists.
@@ -322,7 +322,7 @@ struct Partial {
     report: Option<Report>,
 }
 
-fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
+pub(crate) fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
     // A poisoned lock only means a stage panicked mid-update; what it holds is still the last
     // complete snapshot.
     partial
@@ -331,94 +331,19 @@ fn lock(partial: &Mutex<Partial>) -> std::sync::MutexGuard<'_, Partial> {
 }
 
 fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
-    let started = std::time::Instant::now();
-    // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
-    let facts = detect::collect_scoped(&opts.root, opts.cuda_only, &mut |name, facts| {
-        let mut p = lock(partial);
-        name.clone_into(&mut p.running);
-        facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
-        drop(p);
-        if let Some((stall_at, pause)) = &opts.stall
-            && stall_at == name
-        {
-            std::thread::sleep(*pause);
-        }
-    });
-    // 2. The report from the files. A snapshot with the file findings stands in for the run
-    //    if a later stage hangs.
-    let mut report = assemble::base(&opts.root, &facts);
-    publish(
-        partial,
-        "ioctl",
-        assemble::with_findings(report.clone(), &facts),
-    );
-    // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
-    //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
-    let outcome = ioctl::probe_ioctl(
-        capture::driver(opts).as_ref(),
-        &ioctl::IoctlOptions {
-            deep: opts.deep,
-            gvisor: report.platform.kind == report::PlatformKind::Gvisor,
-            version_hint: report.driver.as_ref().map(|d| d.version.to_string()),
-            allow_strict_check: true,
-        },
-    );
-    let disagreements = ioctl::merge_into(&mut report, &outcome);
-    // The ioctl source records facts; what they mean is a rule's.
-    report
-        .findings
-        .extend(findings::ioctl(&outcome, &disagreements));
-    // 3b. The platform: WSL2 (/dev/dxg), gVisor, Tegra, containers. A capture records
-    // /dev/dxg through its driver; a replay answers from the bundle.
-    let platform_facts = if let Some(nv) = capture::dxg_driver(opts) {
-        let dxg = platform::dxg::DxgViaNv(nv.as_ref());
-        platform::refine_with(opts, &facts, &mut report, &dxg)
-    } else {
-        let dxg = sys::dxg::HostDxg::new(opts.root.clone());
-        platform::refine_with(opts, &facts, &mut report, &dxg)
+    // Sources build the model once; the rules stage derives every finding and the verdict.
+    let snapshot = |m: &model::Model| {
+        publish(partial, crosscheck::SOURCE, rules::findings(m.clone()));
     };
-    let platform_findings = findings::platform(&facts, &report, &platform_facts);
-    report.findings.extend(platform_findings);
-    assemble::complete(&mut report);
-    // 4. Findings from everything gathered.
-    let file_findings = findings::evaluate(&facts, &report);
-    report.findings.extend(file_findings);
-    // 5. The compatibility doctor: overrides, the library inventory, forward compatibility,
-    //    architecture support, fabric manager.
-    doctor::apply(opts, &mut report, facts.pci.as_ref());
-    // 5b. Known-bad combinations (data/known-bad.tsv).
-    doctor::known_bad::apply(&mut report);
-    // 5b. Issue 23: runtime and driver majors, the virtual-GPU manager, kernel module builds,
-    //     driver package layers.
-    doctor::majors::check(&mut report, &opts.env);
-    platform::vgpu_manager::check(opts, &mut report);
-    doctor::kmod::apply(&facts, &mut report);
-    doctor::packages::apply(&facts, &mut report);
-    // 6. Only with --cross-check: NVML through the glibc shim, bounded by what is left of the
-    //    deadline (with a reserve, so a hanging NVML still ends in a written report).
-    if opts.cross_check {
-        publish(partial, crosscheck::SOURCE, report.clone());
-        let deadline = crosscheck::shim_deadline(started, opts.timeout);
-        // A capture keeps the shim's output; its replay reads it instead of running the shim.
-        let outcome = capture::cross_check(opts, &report, deadline)
-            .unwrap_or_else(|| crosscheck::run_cross_check(&report, None, deadline));
-        let cross_check_findings = findings::cross_check(&report, &outcome);
-        report.findings.extend(cross_check_findings);
-        report.cross_check = Some(outcome.cross_check);
-        report.sources.push(outcome.source);
-    }
-    capture::annotate(opts, &mut report);
-    if let Some(source) = opts.env.source() {
-        report.sources.push(source);
-    }
-    report.findings.extend(findings::completeness(&report));
-    findings::dedup(&mut report.findings);
-    findings::sort(&mut report.findings);
-    report.cuda = rules::cuda_here(&report);
-    report
+    rules::evaluate(model::build(
+        opts,
+        partial,
+        std::time::Instant::now(),
+        &snapshot,
+    ))
 }
 
-fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
+pub(crate) fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
     let mut p = lock(partial);
     next.clone_into(&mut p.running);
     p.report = Some(snapshot);
@@ -465,11 +390,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     if let Some(source) = opts.env.source() {
         report.sources.push(source);
     }
-    report.findings.extend(findings::completeness(&report));
-    findings::dedup(&mut report.findings);
-    findings::sort(&mut report.findings);
-    report.cuda = rules::cuda_here(&report);
-    Some(report)
+    Some(rules::finish(report))
 }
 
 /// The deadline passed before a report was ready.

@@ -1,5 +1,5 @@
-//! Facts derived once from the report's findings and fields, which every output reads instead
-//! of working them out again (issue 19's rules stage, first part): can a CUDA program start
+//! The rules stage ([`evaluate`]): every finding, from the model alone, and from them the facts
+//! every output reads instead of working them out again: can a CUDA program start
 //! here, which user-mode driver and CUDA version would it get, which GPUs can it use; and
 //! would NVML start, on which GPUs. `labels`, every `export` format and the text report read
 //! [`CudaHere`] from `report.cuda`; none looks for finding codes itself.
@@ -13,9 +13,73 @@
 //!   writes none, and `gpu.count` is the devices NVML lists.
 
 use crate::codes;
+use crate::doctor::{self, fabric, kmod, known_bad, majors, overrides, packages};
+use crate::findings;
+use crate::model::Model;
+use crate::platform::vgpu_manager;
 use crate::report::{CudaVersion, OrUnknown, PlatformKind, Report};
 
 pub use crate::report::{Answer, CudaHere, UserModeDriver};
+
+/// The rules stage: every finding and the CUDA verdict, from the model alone, in one place and
+/// in this order (a rule may read, and `kmod` may fold into its root cause, the findings
+/// before it; `findings::sort` keeps this order within a severity). The machine's own rules
+/// (its driver's answers, its platform, its files) read the machine as detected; the rest read
+/// it with the `NVPROBE_*` overrides in place. Returns the model's report with its findings
+/// and `cuda`; nothing else in it is written here.
+pub fn evaluate(model: Model) -> Report {
+    finish(findings(model))
+}
+
+/// [`evaluate`] without the last step ([`finish`]): the findings in rule order, for a
+/// snapshot of an unfinished run.
+pub(crate) fn findings(model: Model) -> Report {
+    let Model { report, seen, .. } = &model;
+    let detected = model.detected();
+    let mut found = findings::ioctl(&seen.ioctl, &seen.disagreements);
+    found.extend(findings::platform(&seen.facts, detected, &seen.platform));
+    found.extend(findings::evaluate(&seen.facts, detected));
+    overrides::findings(&seen.overrides, &mut found);
+    doctor::findings(report, &seen.overrides.values, &mut found);
+    if let Some(f) = &seen.fabric {
+        found.extend(fabric::findings(report, f));
+    }
+    found.extend(known_bad::findings(report));
+    found.extend(majors::findings(report, &seen.env));
+    found.extend(vgpu_manager::findings(report, &seen.env));
+    kmod::findings(&seen.facts, report, &mut found);
+    found.extend(packages::findings(report));
+    if let Some(outcome) = &seen.cross_check {
+        found.extend(findings::cross_check(report, outcome));
+    }
+    if let Some(why) = &seen.capture_incomplete {
+        found.push(findings::capture_incomplete(why));
+    }
+    let Model { mut report, .. } = model;
+    report.findings = found;
+    report
+}
+
+/// The last rules, on a report whose other findings are in: a source that could not be read
+/// makes it unknown (`findings::completeness`), one finding per cause, in severity order, and
+/// from all of them the CUDA verdict (`report.cuda`).
+pub fn finish(mut report: Report) -> Report {
+    report.findings.extend(findings::completeness(&report));
+    findings::dedup(&mut report.findings);
+    findings::sort(&mut report.findings);
+    report.cuda = cuda_here(&report);
+    report
+}
+
+/// A capture whose copy stopped at its deadline: the bundle is incomplete. Records the
+/// `capture` source and re-derives the findings and the verdict of the captured run's report.
+pub fn capture_stopped(report: &mut Report, source: crate::report::Source, why: &str) {
+    report.sources.push(source);
+    report.findings.push(findings::capture_incomplete(why));
+    findings::dedup(&mut report.findings);
+    findings::sort(&mut report.findings);
+    report.cuda = cuda_here(report);
+}
 
 /// Findings after which `cuInit` fails, most telling first.
 const CUDA_BLOCKERS: &[&str] = &[

@@ -358,10 +358,11 @@ fn run_shim(path: &Path, deadline: Instant) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Adds the `capture` source to the report of a replay.
-pub fn annotate(opts: &Options, report: &mut Report) {
+/// Adds the `capture` source to the report of a replay. Returns why the bundle is incomplete,
+/// when its capture stopped copying at the deadline (`findings::capture_incomplete` words it).
+pub fn annotate(opts: &Options, report: &mut Report) -> Option<String> {
     let Some(Mode::Replay(r)) = &opts.capture else {
-        return;
+        return None;
     };
     let m = &r.meta;
     let mut parts = vec![format!(
@@ -410,11 +411,11 @@ pub fn annotate(opts: &Options, report: &mut Report) {
         // The likely cause of any other failure of the replay.
         status = SourceStatus::Timeout;
         parts.push(format!("the bundle is incomplete: {why}"));
-        report.findings.push(incomplete_finding(why));
     }
     report
         .sources
         .push(Source::new(SOURCE, status, parts.join("; ")));
+    m.incomplete.clone()
 }
 
 /// The most `capture.json` may hold. Written by nvprobe it is under a kilobyte but for two
@@ -479,17 +480,6 @@ fn read_meta_file(
 }
 
 /// The `deadline-exceeded` error of a capture whose copy stopped at the deadline.
-fn incomplete_finding(why: &str) -> crate::report::Finding {
-    crate::report::Finding::new(
-        crate::findings::DEADLINE_EXCEEDED,
-        crate::report::Severity::Error,
-        format!(
-            "The capture stopped copying files at its deadline ({why}): the bundle is incomplete, and a replay of it may not give the captured run's report."
-        ),
-        "Capture again with a longer --timeout.",
-    )
-}
-
 /// Under `--root DIR`: when DIR is a capture, replay it (ioctl replies, environment, flags).
 /// Does nothing for a plain fixture. Problems loading the bundle go into the `capture`
 /// source; the replay goes on with what could be read.
@@ -710,14 +700,12 @@ pub fn run_with(
         )
     });
     if let Some(why) = &incomplete {
-        report.sources.push(Source::new(
+        let source = Source::new(
             SOURCE,
             SourceStatus::Timeout,
             format!("the bundle is incomplete: {why}"),
-        ));
-        report.findings.push(incomplete_finding(why));
-        crate::findings::dedup(&mut report.findings);
-        crate::findings::sort(&mut report.findings);
+        );
+        crate::rules::capture_stopped(&mut report, source, why);
     }
     if let Some(r) = redactor.as_mut() {
         redact_log(r, &mut log);

@@ -64,22 +64,31 @@ fn running(root: &Root) -> Option<String> {
         .map(|p| format!("process {p} is nv-fabricmanager"))
 }
 
-/// Adds `fabric-manager-missing` when `NVSwitch` functions are present (in `scan`, the run's PCI
-/// scan) and the fabric manager is not running or has another version than the driver.
-pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
-    let Some(scan) = scan else { return };
+/// What the fabric manager source read on a machine with `NVSwitch` functions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FabricFacts {
+    /// The `NVSwitch` functions' bus ids.
+    pub switches: Vec<String>,
+    /// Why the fabric manager counts as running (its process or socket), if it does.
+    pub running: Option<String>,
+    /// The installed fabric manager packages and their upstream versions.
+    pub packages: Vec<(String, String)>,
+}
+
+/// The source: on a host with `NVSwitch` functions (in `scan`, the run's PCI scan) and a
+/// driver, whether the fabric manager runs and which packages are installed; records the
+/// `fabric-manager` source (skipped in a container, where the host's is not visible).
+pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Option<FabricFacts> {
+    let scan = scan?;
     let switches: Vec<String> = scan
         .functions
         .iter()
         .filter(|f| f.vendor == NVIDIA_VENDOR && f.class.map(|c| c >> 8) == Some(0x0680))
         .map(|f| f.bus_id.clone())
         .collect();
-    if switches.is_empty() {
-        return;
+    if switches.is_empty() || report.driver.is_none() {
+        return None;
     }
-    let Some(driver) = report.driver.clone() else {
-        return;
-    };
     if report.platform.in_container {
         report.sources.push(Source::new(
             "fabric-manager",
@@ -89,7 +98,7 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
                 switches.len()
             ),
         ));
-        return;
+        return None;
     }
     let run = running(root);
     let packages = root
@@ -119,6 +128,25 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
             }
         ),
     ));
+    Some(FabricFacts {
+        switches,
+        running: run,
+        packages,
+    })
+}
+
+/// The rule: `fabric-manager-missing` when the fabric manager is not running, or is installed
+/// in another version than the driver.
+pub fn findings(report: &Report, facts: &FabricFacts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(driver) = report.driver.as_ref() else {
+        return out;
+    };
+    let FabricFacts {
+        switches,
+        running: run,
+        packages,
+    } = facts;
     let branch = driver.branch;
     let pkg = format!("nvidia-fabricmanager-{branch}");
     let wrong: Vec<&(String, String)> = packages
@@ -126,7 +154,7 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
         .filter(|(_, v)| driver.version != *v.as_str())
         .collect();
     if let Some((p, v)) = wrong.first() {
-        report.findings.push(Finding::new(
+        out.push(Finding::new(
             FABRIC_MANAGER_MISSING,
             Severity::Error,
             format!(
@@ -140,7 +168,7 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
             ),
         ));
     } else if run.is_none() {
-        report.findings.push(Finding::new(
+        out.push(Finding::new(
             FABRIC_MANAGER_MISSING,
             Severity::Error,
             format!(
@@ -155,6 +183,7 @@ pub fn check(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) {
             },
         ));
     }
+    out
 }
 
 #[cfg(test)]

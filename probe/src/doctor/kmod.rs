@@ -21,7 +21,7 @@ use crate::codes::{
 };
 use crate::detect::Facts;
 use crate::report::stack::{DkmsTree, KernelBuildInfo};
-use crate::report::{Finding, PlatformKind, Report, Severity};
+use crate::report::{Finding, Report, Severity};
 use std::fmt::Write as _;
 
 /// Distribution families for the commands.
@@ -51,18 +51,15 @@ fn headers_command(report: &Report, release: &str) -> String {
     }
 }
 
-/// Records `platform.kernel_build` (on a bare-metal host) and adds its findings.
-pub fn apply(facts: &Facts, report: &mut Report) {
-    if report.platform.in_container || report.platform.kind != PlatformKind::BareMetal {
-        return;
-    }
-    let Some(info) = facts.kernel_build.clone() else {
+/// The rules on `platform.kernel_build` (which the model holds on a bare-metal host only),
+/// added to `found`, the findings so far.
+pub fn findings(facts: &Facts, report: &Report, found: &mut Vec<Finding>) {
+    let Some(info) = report.platform.details.kernel_build.as_ref() else {
         return;
     };
-    let mut findings = rules(&info, facts, report);
-    one_root_cause(&mut findings, facts, report);
-    report.platform.details.kernel_build = Some(info);
-    report.findings.extend(findings);
+    let mut new = rules(info, facts, report);
+    one_root_cause(&mut new, facts, found);
+    found.extend(new);
 }
 
 /// One cause, one finding. `module-not-built-for-kernel` (from `/lib/modules` alone) says the
@@ -71,21 +68,20 @@ pub fn apply(facts: &Facts, report: &mut Report) {
 /// is the root cause (in the dropped finding's place): it takes the other kernels' names and the "boot the old kernel" way out
 /// from `module-not-built-for-kernel`, which is dropped, and `driver-not-loaded` points to it.
 /// Each stays when it is the only cause (no DKMS tree: only `module-not-built-for-kernel`).
-fn one_root_cause(findings: &mut Vec<Finding>, facts: &Facts, report: &mut Report) {
+fn one_root_cause(findings: &mut Vec<Finding>, facts: &Facts, found: &mut Vec<Finding>) {
     let Some(i) = findings
         .iter()
         .position(|f| f.code == KERNEL_HEADERS_MISSING || f.code == DKMS_NOT_BUILT_FOR_KERNEL)
     else {
         return;
     };
-    let Some(at) = report
-        .findings
+    let Some(at) = found
         .iter()
         .position(|f| f.code == MODULE_NOT_BUILT_FOR_KERNEL)
     else {
         return;
     };
-    report.findings.remove(at);
+    found.remove(at);
     let mut root = findings.remove(i);
     let mut others: Vec<&str> = Vec::new();
     for m in facts.installed.as_deref().unwrap_or_default() {
@@ -104,18 +100,14 @@ fn one_root_cause(findings: &mut Vec<Finding>, facts: &Facts, report: &mut Repor
             " Or boot kernel {first}, which has the module."
         );
     }
-    if let Some(f) = report
-        .findings
-        .iter_mut()
-        .find(|f| f.code == DRIVER_NOT_LOADED)
-    {
+    if let Some(f) = found.iter_mut().find(|f| f.code == DRIVER_NOT_LOADED) {
         f.remedy = format!(
             "Build the module for the running kernel (see {}), then 'sudo modprobe nvidia' and check 'sudo dmesg | grep -i nvrm'.",
             root.code
         );
     }
     // Where the dropped finding stood: the cause before its effect (driver-not-loaded).
-    report.findings.insert(at, root);
+    found.insert(at, root);
 }
 
 fn rules(info: &KernelBuildInfo, facts: &Facts, report: &Report) -> Vec<Finding> {

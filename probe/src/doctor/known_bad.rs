@@ -112,12 +112,14 @@ pub fn driver_defect_rows(driver: &str) -> Vec<Row> {
 
 /// Adds `known-bad-driver-release` for the driver in use, and `known-bad-kernel-driver` where
 /// the installed, unloaded driver is a known-bad combination with the running kernel.
-pub fn apply(report: &mut Report) {
-    defects(report);
-    kernel_driver(report);
+pub fn findings(report: &Report) -> Vec<Finding> {
+    let mut out = defects(report);
+    out.extend(kernel_driver(report));
+    out
 }
 
-fn defects(report: &mut Report) {
+fn defects(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
     let in_use = report
         .driver
         .as_ref()
@@ -130,7 +132,7 @@ fn defects(report: &mut Report) {
                 .and_then(|l| l.version.as_ref().map(ToString::to_string))
         });
     let Some(version) = in_use else {
-        return;
+        return out;
     };
     for row in driver_defect_rows(&version) {
         let fix = match &row.fixed_in {
@@ -140,7 +142,7 @@ fn defects(report: &mut Report) {
             ),
             None => "Update the driver to a newer release".to_owned(),
         };
-        report.findings.push(Finding::new(
+        out.push(Finding::new(
             KNOWN_BAD_DRIVER_RELEASE,
             Severity::Warning,
             format!(
@@ -150,9 +152,11 @@ fn defects(report: &mut Report) {
             format!("{fix} (or a newer branch), then reboot or reload the modules."),
         ));
     }
+    out
 }
 
-fn kernel_driver(report: &mut Report) {
+fn kernel_driver(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
     if report.driver.is_some()
         || report.platform.in_container
         || matches!(
@@ -160,13 +164,13 @@ fn kernel_driver(report: &mut Report) {
             PlatformKind::Wsl2 | PlatformKind::Gvisor | PlatformKind::Container
         )
     {
-        return;
+        return out;
     }
     let Some(release) = report.platform.kernel_release.clone() else {
-        return;
+        return out;
     };
     let Some(kernel) = kernel_version(&release) else {
-        return;
+        return out;
     };
     let Some(installed) = report
         .libraries
@@ -174,14 +178,14 @@ fn kernel_driver(report: &mut Report) {
         .find(|l| l.kind == "cuda-driver" && l.selected && !l.stub)
         .and_then(|l| l.version.clone())
     else {
-        return;
+        return out;
     };
     for row in kernel_driver_rows(kernel, installed.as_str()) {
         let fix = match &row.fixed_in {
             Some(f) => format!("Install driver {f} or newer of that branch (or a newer branch)"),
             None => "Install a newer driver release that supports this kernel (its release notes list the supported kernels)".to_owned(),
         };
-        report.findings.push(Finding::new(
+        out.push(Finding::new(
             KNOWN_BAD_KERNEL_DRIVER,
             Severity::Error,
             format!(
@@ -194,6 +198,7 @@ fn kernel_driver(report: &mut Report) {
             ),
         ));
     }
+    out
 }
 
 #[cfg(test)]
@@ -304,7 +309,8 @@ mod tests {
         );
         let mut r = report.clone();
         r.driver.as_mut().unwrap().version = "535.54.03".parse().unwrap();
-        apply(&mut r);
+        let new = findings(&r);
+        r.findings.extend(new);
         let f: Vec<&Finding> = r
             .findings
             .iter()
@@ -352,15 +358,18 @@ mod tests {
         };
         let mut r = strip(&report);
         r.platform.in_container = true;
-        apply(&mut r);
+        let new = findings(&r);
+        r.findings.extend(new);
         assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
         let mut r = strip(&report);
         r.platform.kernel_release = Some("6.5.0-45-generic".into());
-        apply(&mut r);
+        let new = findings(&r);
+        r.findings.extend(new);
         assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
         let mut r = strip(&report);
         r.libraries.clear();
-        apply(&mut r);
+        let new = findings(&r);
+        r.findings.extend(new);
         assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
     }
 }

@@ -72,10 +72,11 @@ pub fn driver_cuda(report: &Report) -> Option<(CudaVersion, u32)> {
     Some((v, v.major))
 }
 
-/// Adds `cuda-runtime-majors-behind` for each runtime more than one major behind the driver.
-pub fn check(report: &mut Report, env: &Env) {
+/// `cuda-runtime-majors-behind` for each runtime more than one major behind the driver.
+pub fn findings(report: &Report, env: &Env) -> Vec<Finding> {
+    let mut out = Vec::new();
     let Some((dv, dm)) = driver_cuda(report) else {
-        return;
+        return out;
     };
     let driver = report
         .driver
@@ -85,7 +86,7 @@ pub fn check(report: &mut Report, env: &Env) {
         if r.major + 1 >= dm {
             continue;
         }
-        report.findings.push(Finding::new(
+        out.push(Finding::new(
             CUDA_RUNTIME_MAJORS_BEHIND,
             Severity::Info,
             format!(
@@ -100,6 +101,7 @@ pub fn check(report: &mut Report, env: &Env) {
             ),
         ));
     }
+    out
 }
 
 #[cfg(test)]

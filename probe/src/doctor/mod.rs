@@ -10,8 +10,9 @@
 //! - [`require`]: the `NVIDIA_REQUIRE_*` language with libnvidia-container's semantics.
 //! - [`fabric`]: the fabric manager on NVSwitch systems.
 //!
-//! [`apply`] runs at stage 3 of [`crate::probe`] and adds the libraries and the findings every
-//! report carries; [`check`] answers `nvprobe check` on a finished report.
+//! [`read_libraries`] is a source of the model (`model::build`); [`findings`] and the modules'
+//! `findings` functions are rules (`rules::evaluate`); [`check`] answers `nvprobe check` on a
+//! finished report.
 
 mod binary;
 pub mod cuda;
@@ -211,27 +212,23 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
     None
 }
 
-/// Stage 3 of [`crate::probe`]: overrides, the library inventory, and the findings about
-/// them, the GPUs' architectures and the fabric manager.
-pub fn apply(opts: &Options, report: &mut Report, pci: Option<&crate::detect::pci::PciScan>) {
-    let (ov, bad) = overrides::read(&opts.env);
-    report.findings.extend(bad);
-    overrides::apply(&ov, report);
-
+/// The library inventory: what the dynamic loader would load here (a source of the model).
+pub fn read_libraries(opts: &Options, report: &mut Report) {
     let inv = libs::collect_shared(&opts.root, &opts.env, &opts.ld_cache, report.cpu_arch());
     report.libraries = inv.libraries;
     report.sources.extend(inv.sources);
+}
 
-    let mut found = Vec::new();
-    {
-        let m = Machine::new(report, &ov);
-        library_findings(report, &m, &mut found);
-        arch_findings(report, &m, &mut found);
+/// The doctor's rules on the model: the libraries (missing, mismatched, stubs, forward
+/// compatibility) and the GPUs' architectures, each added to `found` unless already there.
+pub fn findings(report: &Report, ov: &overrides::Overrides, found: &mut Vec<Finding>) {
+    let mut new = Vec::new();
+    let m = Machine::new(report, ov);
+    library_findings(report, &m, found, &mut new);
+    arch_findings(report, &m, &mut new);
+    for f in new {
+        push_unique(found, f);
     }
-    for f in found {
-        push_unique(&mut report.findings, f);
-    }
-    fabric::check(&opts.root, report, pci);
 }
 
 fn push_unique(findings: &mut Vec<Finding>, f: Finding) {
@@ -243,7 +240,7 @@ fn push_unique(findings: &mut Vec<Finding>, f: Finding) {
     }
 }
 
-fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
+fn library_findings(report: &Report, m: &Machine<'_>, before: &[Finding], out: &mut Vec<Finding>) {
     let cuda = libs::selected(m.libs, "libcuda.so.1");
     let nvml = libs::selected(m.libs, "libnvidia-ml.so.1");
 
@@ -268,10 +265,7 @@ fn library_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
 
     // Driver/library version mismatch (the NVML "Driver/library version mismatch" case).
     if let Some(kv) = m.kernel_version
-        && !report
-            .findings
-            .iter()
-            .any(|f| f.code == DRIVER_LIBRARY_MISMATCH)
+        && !before.iter().any(|f| f.code == DRIVER_LIBRARY_MISMATCH)
     {
         let off: Vec<&Library> = [cuda, nvml]
             .into_iter()
@@ -656,7 +650,7 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
 
 /// Answers `nvprobe check` on a report, adding the findings the verdicts raise.
 pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult {
-    let (ov, _) = overrides::read(env);
+    let ov = overrides::read(env).values;
     let mut items = Vec::new();
     let mut found = Vec::new();
     {

@@ -88,8 +88,29 @@ fn take<T>(
     v
 }
 
-/// Reads the variables; malformed values become `override-invalid` findings.
-pub fn read(env: &Env) -> (Overrides, Vec<Finding>) {
+/// The overrides as read from the environment and, once [`apply`] has put them into the
+/// model, what each replaced: the facts [`findings`] words.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Read {
+    /// The valid overrides.
+    pub values: Overrides,
+    /// Each malformed variable: what is wrong with it, and the fix.
+    pub invalid: Vec<(String, String)>,
+    /// What each override did to the model, in words (filled by [`apply`]).
+    pub said: Vec<String>,
+    /// An override stands for a driver or GPU nothing detected (filled by [`apply`]).
+    pub stands_in: bool,
+}
+
+impl Overrides {
+    /// Whether any override is set.
+    pub fn any(&self) -> bool {
+        self.driver.is_some() || self.cuda.is_some() || self.compute_capability.is_some()
+    }
+}
+
+/// Reads the variables; a malformed value is recorded in `invalid` (and ignored).
+pub fn read(env: &Env) -> Read {
     let mut o = Overrides::default();
     let mut bad = Vec::new();
     o.driver = take(
@@ -113,27 +134,50 @@ pub fn read(env: &Env) -> (Overrides, Vec<Finding>) {
         parse_cc,
         "a compute capability such as 8.6",
     );
-    // One finding per code: the report keeps the first of each.
-    let findings = if bad.is_empty() {
-        Vec::new()
-    } else {
-        let (what, fix): (Vec<String>, Vec<String>) = bad.into_iter().unzip();
+    Read {
+        values: o,
+        invalid: bad,
+        ..Read::default()
+    }
+}
+
+/// The rule: `override-invalid` for malformed variables (one finding for all), and
+/// `override-used` for what the overrides replaced; an override that stands for a GPU or
+/// driver nothing detected takes back `no-nvidia-gpu`.
+pub fn findings(read: &Read, found: &mut Vec<Finding>) {
+    if !read.invalid.is_empty() {
+        let (what, fix): (Vec<&str>, Vec<&str>) = read
+            .invalid
+            .iter()
+            .map(|(w, f)| (w.as_str(), f.as_str()))
+            .unzip();
         let mut fix = fix.join("; ");
         if let Some(c) = fix.get_mut(..1) {
             c.make_ascii_uppercase();
         }
-        vec![Finding::new(
+        found.push(Finding::new(
             OVERRIDE_INVALID,
             Severity::Warning,
             format!("{}; ignored, detection was used instead.", what.join("; ")),
             format!("{fix}."),
-        )]
-    };
-    (o, findings)
+        ));
+    }
+    if read.stands_in {
+        found.retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
+    }
+    if !read.said.is_empty() {
+        found.push(Finding::new(
+            OVERRIDE_USED,
+            Severity::Info,
+            format!("Environment override in use: {}.", read.said.join("; ")),
+            "Unset the NVPROBE_* variables to report what is detected on this machine.",
+        ));
+    }
 }
 
-/// Puts the overrides into the report and says so.
-pub fn apply(o: &Overrides, report: &mut Report) {
+/// Puts the overrides into the model, and records what each replaced.
+pub fn apply(mut read: Read, report: &mut Report) -> Read {
+    let o = &read.values;
     let mut said = Vec::new();
     // An override that stands for a driver or GPU nothing detected: the report then has one,
     // and `no-nvidia-gpu` would contradict it (`override-used` says none was detected).
@@ -197,19 +241,9 @@ pub fn apply(o: &Overrides, report: &mut Report) {
             g.compute_capability_source = Some(CcSource::Override);
         }
     }
-    if stands_in {
-        report
-            .findings
-            .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
-    }
-    if !said.is_empty() {
-        report.findings.push(Finding::new(
-            OVERRIDE_USED,
-            Severity::Info,
-            format!("Environment override in use: {}.", said.join("; ")),
-            "Unset the NVPROBE_* variables to report what is detected on this machine.",
-        ));
-    }
+    read.said = said;
+    read.stands_in = stands_in;
+    read
 }
 
 fn override_gpu() -> Gpu {
@@ -276,7 +310,10 @@ mod tests {
     #[test]
     fn overrides_malformed_is_a_finding() {
         let env = Env::from_pairs([(DRIVER_VAR, "latest"), (CUDA_VAR, ""), (CC_VAR, "9.0")]);
-        let (o, bad) = read(&env);
+        let r = read(&env);
+        let o = &r.values;
+        let mut bad = Vec::new();
+        findings(&r, &mut bad);
         assert_eq!(o.driver, None);
         assert_eq!(o.cuda, None);
         assert_eq!(
@@ -289,7 +326,8 @@ mod tests {
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].code, OVERRIDE_INVALID);
         let env = Env::from_pairs([(DRIVER_VAR, "latest"), (CC_VAR, "sm_90")]);
-        let (_, bad) = read(&env);
+        let mut bad = Vec::new();
+        findings(&read(&env), &mut bad);
         assert_eq!(bad.len(), 1);
         assert!(bad[0].message.contains(DRIVER_VAR) && bad[0].message.contains(CC_VAR));
     }

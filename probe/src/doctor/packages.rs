@@ -25,26 +25,23 @@ use crate::codes::{
     CONTAINER_TOOLKIT_OUTDATED, DRIVER_DESKTOP_FLAVOUR_ON_SERVER, DRIVER_PACKAGES_ORPHANED,
     DRIVER_PACKAGES_SPLIT_BRANCH, FABRIC_MANAGER_MISSING, FABRIC_MANAGER_PACKAGE_MISMATCH,
 };
-use crate::detect::Facts;
 use crate::detect::packages::upstream;
 use crate::report::stack::{DriverPackage, DriverPackagesInfo};
-use crate::report::{DriverSource, Finding, PlatformKind, Report, Severity};
+use crate::report::{DriverSource, Finding, Report, Severity};
 use crate::tables::compare_versions;
 
 /// The oldest container toolkit not flagged.
 pub const TOOLKIT_MINIMUM: &str = "1.14.0";
 
-/// Records `platform.packages` (on a bare-metal host) and adds its findings.
-pub fn apply(facts: &Facts, report: &mut Report) {
-    if report.platform.in_container || report.platform.kind != PlatformKind::BareMetal {
-        return;
-    }
-    let Some(info) = facts.packages.clone() else {
-        return;
-    };
-    let findings = rules(&info, report);
-    report.platform.details.packages = Some(info);
-    report.findings.extend(findings);
+/// The rules on `platform.packages` (which the model holds on a bare-metal host only).
+pub fn findings(report: &Report) -> Vec<Finding> {
+    report
+        .platform
+        .details
+        .packages
+        .as_ref()
+        .map(|info| rules(info, report))
+        .unwrap_or_default()
 }
 
 fn branches(pkgs: &[DriverPackage], layer: &str) -> BTreeSet<u32> {

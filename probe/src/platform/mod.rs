@@ -1,9 +1,9 @@
 //! The places where other tools go blind: WSL2, gVisor, Tegra/Jetson and containers.
 //!
-//! [`refine`] runs after the ioctl stage of [`crate::probe`] and before the findings. For the
-//! platform kind [`crate::detect::platform`] decided, it fills `platform.<kind>`, completes the
-//! driver and GPU list where the usual sources cannot see them, and adds the platform's
-//! findings:
+//! [`refine_with`] is a source of the model: it runs after the ioctl source in
+//! `model::build`. For the platform kind [`crate::detect::platform`] decided, it fills
+//! `platform.<kind>` and completes the driver and GPU list where the usual sources cannot see
+//! them; `findings::platform` words what it found (it raises no finding itself):
 //! - [`wsl`]: `/dev/dxg` adapters ([`dxg`]), the Windows driver mapped to its NVIDIA version and
 //!   Linux branch family, the userspace under `/usr/lib/wsl`, and whether the loader finds it;
 //! - [`gvisor`]: what nvproxy exposes (device nodes, libraries for its capabilities);

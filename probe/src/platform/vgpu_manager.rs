@@ -36,13 +36,13 @@ fn name(kind: &str) -> &'static str {
     }
 }
 
-/// The rules of a manager recorded by [`refine`]; to run once the library inventory is known.
-pub fn check(opts: &Options, report: &mut Report) {
-    let Some(info) = report.platform.details.vgpu_manager.clone() else {
-        return;
+/// The rules of a manager recorded by [`refine`], on the model (with its library inventory).
+pub fn findings(report: &Report, env: &crate::Env) -> Vec<Finding> {
+    let Some(info) = report.platform.details.vgpu_manager.as_ref() else {
+        return Vec::new();
     };
     let who = name(&info.kind);
-    let runtimes = majors::runtimes(report, &opts.env);
+    let runtimes = majors::runtimes(report, env);
     let driver = majors::driver_cuda(report);
     let baseline = info
         .baseline_cuda
@@ -122,5 +122,5 @@ pub fn check(opts: &Options, report: &mut Report) {
             "Keep the image's CUDA major equal to the driver's; for another major, ask the platform for a whole GPU (vcuda-core 100, no CUDA_DEVICE_SM_LIMIT) or per-application hooks.",
         ));
     }
-    report.findings.extend(out);
+    out
 }
