@@ -127,7 +127,7 @@ impl Finish {
                 (out, e.exit_code())
             }
             (_, Some(req)) => {
-                let result = crate::doctor::check(&mut report, req, &self.env);
+                let result = crate::doctor::check(&report, req, &self.env);
                 let text = if self.json {
                     crate::doctor::check_json(&report, &result) + "\n"
                 } else {

@@ -236,8 +236,7 @@ pub fn explain(
         .flatten()
         .and_then(|expr| {
             let req = crate::doctor::CheckRequest::new(None, Some(&expr)).ok()?;
-            let mut r = report.clone();
-            Some((expr, crate::doctor::check(&mut r, &req, env)))
+            Some((expr, crate::doctor::check(report, &req, env)))
         });
     let mut end = text.len().min(MAX_TEXT);
     while !text.is_char_boundary(end) {

@@ -45,10 +45,10 @@
 //! # let machine = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/bare-metal-h100x8-open-580");
 //! use nvprobe::doctor::{CheckRequest, check};
 //! let opts = nvprobe::Options::new(nvprobe::root::Root::at(machine));
-//! let mut report = nvprobe::probe(&opts);
+//! let report = nvprobe::probe(&opts);
 //!
 //! let req = CheckRequest::new(Some("12.8"), None)?; // or a `NVIDIA_REQUIRE_CUDA` expression
-//! let result = check(&mut report, &req, &opts.env);
+//! let result = check(&report, &req, &opts.env);
 //! assert_eq!(result.verdict, "satisfied");
 //! assert_eq!(result.checks[0].via.as_deref(), Some("native"));
 //! # Ok::<(), String>(())

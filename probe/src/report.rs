@@ -559,6 +559,12 @@ pub struct CheckResult {
     pub reason: String,
     /// Each question asked, in order.
     pub checks: Vec<CheckItem>,
+    /// The findings the verdicts raise (a runtime too new for the driver, no kernel image for
+    /// a GPU, ...). Not a field of the `check` object: the outputs (`doctor::check_json`,
+    /// `doctor::render_check`, `doctor::shown_findings`) list them among the report's
+    /// findings.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
 }
 
 /// One question of `nvprobe check` (extension).

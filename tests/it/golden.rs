@@ -49,12 +49,11 @@ fn outputs(dir: &Path) -> (String, String) {
     );
     section("nvprobe export --format uv", &nvprobe::export::uv(&report));
     for cuda in ["12.4", "13.0"] {
-        let mut r = report.clone();
         let req = nvprobe::doctor::CheckRequest::new(Some(cuda), None).unwrap();
-        let result = nvprobe::doctor::check(&mut r, &req, &opts.env);
+        let result = nvprobe::doctor::check(&report, &req, &opts.env);
         section(
             &format!("nvprobe check --cuda {cuda}"),
-            &nvprobe::doctor::render_check(&r, &result),
+            &nvprobe::doctor::render_check(&report, &result),
         );
     }
     (json, text)

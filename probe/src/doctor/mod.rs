@@ -485,8 +485,8 @@ const NO_CUDA_CODE: &str = "no-cuda-code";
 
 /// The finding that makes the report incomplete (the deadline cut it, or a source the answers
 /// depend on could not be read), if any: no verdict on such a report can be trusted.
-fn incompleteness(report: &Report) -> Option<&Finding> {
-    report.findings.iter().find(|f| {
+fn incompleteness(findings: &[Finding]) -> Option<&Finding> {
+    findings.iter().find(|f| {
         f.code == crate::codes::DEADLINE_EXCEEDED || f.code == crate::codes::SOURCES_UNREADABLE
     })
 }
@@ -648,8 +648,10 @@ fn env_requirements(env: &Env, m: &Machine<'_>, items: &mut Vec<CheckItem>) {
     }
 }
 
-/// Answers `nvprobe check` on a report, adding the findings the verdicts raise.
-pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult {
+/// Answers `nvprobe check` on a finished report: the verdicts, and the findings they raise
+/// (`CheckResult::findings`; the report itself is not changed, and [`shown_findings`] gives
+/// both lists as the outputs show them).
+pub fn check(report: &Report, req: &CheckRequest, env: &Env) -> CheckResult {
     let ov = overrides::read(env).values;
     let mut items = Vec::new();
     let mut found = Vec::new();
@@ -697,13 +699,11 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             env_requirements(env, &m, &mut items);
         }
     }
-    for f in found {
-        push_unique(&mut report.findings, f);
-    }
-    crate::findings::sort(&mut report.findings);
+    let found = new_findings(report, found);
     // Missing data is never a pass (nor a confident "no"): on an incomplete report every
     // answer is unknown.
-    if let Some(why) = incompleteness(report) {
+    let incomplete = incompleteness(&report.findings).or_else(|| incompleteness(&found));
+    if let Some(why) = incomplete {
         let why = format!(
             "unknown: the report is incomplete ({}), so this cannot be answered",
             why.code
@@ -713,14 +713,12 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
             i.reason = format!("{why}; from what was read: {}", i.reason);
         }
         if !items.iter().any(|i| i.verdict == MALFORMED) {
-            let reason = format!(
-                "{why}: {}",
-                incompleteness(report).map_or("", |f| f.message.as_str())
-            );
+            let reason = format!("{why}: {}", incomplete.map_or("", |f| f.message.as_str()));
             return CheckResult {
                 verdict: UNKNOWN.to_owned(),
                 reason,
                 checks: items,
+                findings: found,
             };
         }
     }
@@ -750,7 +748,29 @@ pub fn check(report: &mut Report, req: &CheckRequest, env: &Env) -> CheckResult 
         verdict,
         reason,
         checks: items,
+        findings: found,
     }
+}
+
+/// The verdicts' findings that the report does not already hold (one per code and message).
+fn new_findings(report: &Report, found: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for f in found {
+        let known = |x: &Finding| x.code == f.code && x.message == f.message;
+        if !report.findings.iter().any(known) && !out.iter().any(known) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The findings `check` shows: the report's and its verdicts', most severe first (the order
+/// within a severity kept, the report's first).
+pub fn shown_findings(report: &Report, result: &CheckResult) -> Vec<Finding> {
+    let mut all = report.findings.clone();
+    all.extend(result.findings.iter().cloned());
+    crate::findings::sort(&mut all);
+    all
 }
 
 /// The exit code of a check: 0 satisfied, 1 not (or unknown), 2 malformed.
@@ -765,6 +785,11 @@ pub fn exit_code(result: &CheckResult) -> u8 {
 /// The report as JSON with the `check` object added.
 pub fn check_json(report: &Report, result: &CheckResult) -> String {
     let mut v = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    if let (Some(obj), false) = (v.as_object_mut(), result.findings.is_empty())
+        && let Ok(f) = serde_json::to_value(shown_findings(report, result))
+    {
+        obj.insert("findings".to_owned(), f);
+    }
     if let (Some(obj), Ok(c)) = (v.as_object_mut(), serde_json::to_value(result)) {
         obj.insert("check".to_owned(), c);
     }
@@ -789,8 +814,8 @@ pub fn render_check(report: &Report, result: &CheckResult) -> String {
             let _ = writeln!(out, "  {}: {}", i.verdict, esc(&i.reason));
         }
     }
-    let relevant: Vec<&Finding> = report
-        .findings
+    let shown = shown_findings(report, result);
+    let relevant: Vec<&Finding> = shown
         .iter()
         .filter(|f| {
             f.severity != Severity::Info
