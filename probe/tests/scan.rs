@@ -636,6 +636,27 @@ fn scan_real_files_details() {
         .collect();
     assert_eq!(sass.len(), 1);
     assert_eq!(sass[0]["relocatable"], true);
+    // Its kernels are in the zstd-compressed cubin, which scan does not decompress, and says so.
+    assert_eq!(sass[0]["compression"], "zstd");
+    let kernels = &sass[0]["kernels"];
+    assert_eq!(
+        (&kernels["count"], &kernels["decompressed"]),
+        (&Value::Null, &Value::Bool(false)),
+        "{kernels}"
+    );
+    assert!(
+        kernels["unread"]
+            .as_str()
+            .unwrap()
+            .contains("scan does not decompress"),
+        "{kernels}"
+    );
+    let out = nvprobe(&["scan", cuda_file("librdcptx.so").to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("SASS     sm_90 (relocatable; kernels not read: compressed)"),
+        "{text}"
+    );
 
     let (_, file) = scan_listing("librdc.a");
     assert_eq!(file["fatbins"][0]["section"], "rdc.o:__nv_relfatbin");
@@ -793,6 +814,20 @@ fn check_real_binary_rdc_ptx_only_is_not_its_device_library() {
         reason.contains("SASS for none") && reason.contains("compute_120"),
         "{reason}"
     );
+    // check --binary decompresses the cubin (zstd, 2,688 bytes): no kernel in it, so on an
+    // RTX 5090 (12.0) the program's compute_120 PTX decides, against the driver's PTX ISA
+    // (CUDA 12.8: up to 8.7; the PTX is 9.5), not the cubin's sm_90.
+    let (code, v) = check_binary("rtx5090-open-570", &cuda_file("librdcptx.so"));
+    assert_eq!(code, 1, "{v:#}");
+    let kernels = part(&v, "kernels");
+    assert_eq!(kernels["verdict"], "not-satisfied");
+    let reason = kernels["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("PTX for compute_120 is ISA 9.5") && reason.contains("up to ISA 8.7"),
+        "{reason}"
+    );
+    assert!(codes(&v).contains(&"ptx-too-new-for-driver".to_owned()));
+    assert!(!codes(&v).contains(&"arch-missing-from-binary".to_owned()));
     // An archive of -rdc objects: its SASS sm_80 is the program's (linked later).
     let (code, v) = check_binary("mixed-a4000-rtx4090-570", &cuda_file("librdc.a"));
     assert_eq!(

@@ -254,6 +254,7 @@ mod tests {
             debug: false,
             offset: 0,
             relocatable: false,
+            kernels: None,
             concatenated: false,
         }
     }

@@ -16,8 +16,11 @@ use goblin::elf::section_header::{SHT_DYNAMIC, SHT_NOBITS, SectionHeader};
 
 use super::fatbin::{MAX_ENTRIES, count_containers, count_wrappers, parse_section};
 use super::image::{cubin_header, cubin_variant, toolkit_release};
+use super::inflate::relocatable_kernels;
 use super::source::{Budget, FileRegion, MAX_READ, Source};
-use super::types::{CudaRuntime, Entry, EntryKind, Fatbin, FileKind, ScanResult, SmArch, note};
+use super::types::{
+    CudaRuntime, Entry, EntryKind, Fatbin, FileKind, Kernels, ScanResult, SmArch, note,
+};
 
 /// `EM_CUDA`: a cubin.
 const EM_CUDA: u16 = 190;
@@ -131,9 +134,29 @@ pub(crate) fn scan_elf(
             // In a linked file, the cubins of `__nv_relfatbin` are relocatable device-library
             // code (libcudadevrt) that the driver links with the file's PTX: no kernel of the
             // program is in them (its own SASS, when it has some, was linked into .nv_fatbin).
+            // Whether one does define kernels is in its symbol table (`inflate.rs`).
             if name == "__nv_relfatbin" && header.e_type != ET_REL {
+                let section_start = base.saturating_add(section.header.sh_offset);
                 for entry in &mut fatbin.entries {
-                    entry.relocatable = entry.kind == EntryKind::Sass;
+                    if entry.kind != EntryKind::Sass {
+                        continue;
+                    }
+                    entry.relocatable = true;
+                    entry.kernels = Some(if entry.concatenated {
+                        Kernels {
+                            count: None,
+                            decompressed: false,
+                            unread: Some("inside a concatenated entry, not read".to_owned()),
+                        }
+                    } else {
+                        relocatable_kernels(
+                            &region,
+                            entry.offset.saturating_sub(section_start),
+                            entry.compression,
+                            budget.inflate_left(),
+                            &mut |bytes| budget.inflated(bytes),
+                        )
+                    });
                 }
             }
             result.toolkit_seen(fatbin.toolkit);
@@ -220,6 +243,7 @@ fn bare_cubin(whole: &FileRegion<'_>, base: u64, result: &mut ScanResult) {
             debug: false,
             offset: base,
             relocatable: false,
+            kernels: None,
             concatenated: false,
         }],
         toolkit,

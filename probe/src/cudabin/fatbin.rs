@@ -463,6 +463,7 @@ fn parse_entries(
             debug: flags & FLAG_DEBUG != 0,
             offset: file_offset.saturating_add(pos),
             relocatable: false,
+            kernels: None,
             concatenated: false,
         };
         if fatbin.entries.len() < room {
@@ -601,6 +602,7 @@ fn concatenated(
             debug: flags & FLAG_DEBUG != 0,
             offset: parent.offset,
             relocatable: false,
+            kernels: None,
             concatenated: true,
         });
     }

@@ -14,7 +14,11 @@
 //! For each file: its fatbin sections (`.nv_fatbin`, and `__nv_relfatbin` in relocatable
 //! objects) with every embedded image: SASS (cubin) architecture `sm_XY[a|f]`, PTX virtual
 //! architecture and ISA version, whether the image is compressed (LZ4 or Zstandard; the entry
-//! headers say everything needed, nothing is decompressed); the fatbin registrations in
+//! headers say everything needed for listing, and a listing decompresses nothing); for a
+//! relocatable cubin in a linked file's `__nv_relfatbin`, the kernels it defines
+//! ([`Entry::kernels`]: read when uncompressed, decompressed only when
+//! [`ScanLimits::max_decompressed_per_file`] allows, as `check --binary` does; `inflate.rs`);
+//! the fatbin registrations in
 //! `.nvFatBinSegment`; `DT_NEEDED`/`DT_SONAME`; the CUDA runtime it uses; its own version. The
 //! formats are described in the private modules `fatbin.rs` (container and entry headers, flag
 //! bits) and `image.rs` (cubin `e_flags`, PTX header lines).
@@ -38,7 +42,8 @@
 //! Nothing read from a file sizes an allocation beyond what the file holds: the section header
 //! table, string tables and `.dynamic` are read only after their range is checked against the
 //! file size, and no single read exceeds 16 MiB; fatbins are walked entry header by entry header
-//! (64 bytes each) with the payloads skipped by offset, never loaded. Files over 2 GiB are not
+//! (64 bytes each) with the payloads skipped by offset, never loaded (but relocatable cubins,
+//! [`MAX_CUBIN`] bytes each at most, read or decompressed). Files over 2 GiB are not
 //! read. What one file costs is bounded whatever it claims: at most
 //! [`ScanLimits::max_read_per_file`] bytes read, 200,000 entries kept and 200 problems listed;
 //! fatbin sections whose bytes overlap a section already read (many section headers over one
@@ -61,6 +66,7 @@ mod compat;
 mod elf;
 mod fatbin;
 mod image;
+mod inflate;
 mod render;
 mod source;
 mod types;
@@ -74,9 +80,10 @@ pub use compat::{Verdict, arch_matches, driver_max_ptx_isa, runs_on};
 pub use elf::MAX_FILE_SIZE;
 pub use render::{render_scan, scan_json};
 pub use types::{
-    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, Installed, ScanResult, SmArch,
-    Variant,
+    Compression, CudaRuntime, Entry, EntryKind, Fatbin, FileKind, Installed, Kernels, ScanResult,
+    SmArch, Variant,
 };
+pub use inflate::{DECOMPRESS_FOR_CHECK, MAX_CUBIN};
 pub use walk::{
     Deadline, MAX_NOT_READ_LISTED, MAX_READ_PER_FILE, Scan, ScanLimits, Stopped, scan, scan_file,
     scan_paths,
@@ -94,6 +101,53 @@ pub fn check_binary(
 ) -> Option<Verdict> {
     result.entries().next()?;
     Some(runs_on(result.entries(), gpu_cc, driver_max_ptx_isa))
+}
+
+/// What a file's relocatable cubins ([`Entry::relocatable`]) mean for one GPU, beyond the
+/// file's own code: their kernels, when they define some, run only where their SASS fits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RelocatableVerdict {
+    /// None defines a kernel this GPU lacks: the file's own code decides (also when there are
+    /// no relocatable cubins).
+    Fine,
+    /// Some define kernels and none of those fits the GPU: the verdict for them.
+    Missing(Verdict),
+    /// Some whose SASS does not fit the GPU were not read (compressed and not decompressed,
+    /// over the budget, unreadable): whether they define kernels is not known. Lists each as
+    /// `sm_90: why`.
+    Unknown(Vec<String>),
+}
+
+/// [`RelocatableVerdict`] for `result` on a GPU of compute capability `gpu_cc`.
+pub fn relocatable_verdict(result: &ScanResult, gpu_cc: (u8, u8)) -> RelocatableVerdict {
+    let relocatable = || result.entries().filter(|e| e.relocatable);
+    let with_kernels: Vec<&Entry> = relocatable()
+        .filter(|e| e.kernels.as_ref().is_some_and(|k| k.count.unwrap_or(0) > 0))
+        .collect();
+    if !with_kernels.is_empty() {
+        let v = runs_on(with_kernels, gpu_cc, None);
+        if !v.runs() {
+            return RelocatableVerdict::Missing(v);
+        }
+    }
+    let unread: Vec<String> = relocatable()
+        .filter(|e| !arch_matches(e.arch, gpu_cc, true))
+        .filter_map(|e| {
+            let kernels = e.kernels.as_ref();
+            if kernels.is_some_and(|k| k.count.is_some()) {
+                return None;
+            }
+            let why = kernels
+                .and_then(|k| k.unread.as_deref())
+                .unwrap_or("not read");
+            Some(format!("{}: {why}", e.arch))
+        })
+        .collect();
+    if unread.is_empty() {
+        RelocatableVerdict::Fine
+    } else {
+        RelocatableVerdict::Unknown(unread)
+    }
 }
 
 /// A finding for a verdict that fails (`None` when the binary runs): `arch-missing-from-binary`

@@ -86,11 +86,20 @@ pub fn render_scan(scan: &Scan) -> String {
         let relocatable = r.relocatable_archs();
         if !relocatable.is_empty() {
             let list: Vec<String> = relocatable.iter().map(ToString::to_string).collect();
-            let _ = writeln!(
-                out,
-                "  SASS     {} (relocatable device-library code only, no kernels)",
-                list.join(" ")
-            );
+            let counts: Vec<Option<u32>> = r
+                .entries()
+                .filter(|e| e.relocatable)
+                .map(|e| e.kernels.as_ref().and_then(|k| k.count))
+                .collect();
+            let kernels: u32 = counts.iter().flatten().sum();
+            let what = if counts.iter().any(Option::is_none) {
+                "relocatable; kernels not read: compressed".to_owned()
+            } else if kernels == 0 {
+                "relocatable device-library code only, no kernels".to_owned()
+            } else {
+                format!("relocatable, {kernels} kernel(s)")
+            };
+            let _ = writeln!(out, "  SASS     {} ({what})", list.join(" "));
         }
         let ptx = r.ptx_archs();
         if !ptx.is_empty() {

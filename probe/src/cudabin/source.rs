@@ -89,6 +89,9 @@ pub(crate) struct Budget {
     limit: u64,
     left: Cell<u64>,
     stop: Cell<Option<Stop>>,
+    /// Bytes the file may still decompress (`inflate.rs`), of `inflate_limit`.
+    inflate_left: Cell<u64>,
+    inflate_limit: u64,
 }
 
 impl Budget {
@@ -99,7 +102,42 @@ impl Budget {
             limit: bytes,
             left: Cell::new(bytes),
             stop: Cell::new(None),
+            inflate_left: Cell::new(0),
+            inflate_limit: 0,
         }
+    }
+
+    /// The same, allowed to decompress `bytes` bytes in all (`inflate.rs`).
+    pub(crate) fn with_inflate(mut self, bytes: u64) -> Self {
+        self.inflate_left.set(bytes);
+        self.inflate_limit = bytes;
+        self
+    }
+
+    /// The bytes the file may still decompress, or why none.
+    pub(crate) fn inflate_left(&self) -> Result<u64, String> {
+        if self.inflate_limit == 0 {
+            return Err("scan does not decompress (check --binary does, within a budget)".into());
+        }
+        if let Some(stop) = self.stop.get() {
+            return Err(self.message(stop));
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err("not decompressed: the deadline passed".to_owned());
+        }
+        match self.inflate_left.get() {
+            0 => Err(format!(
+                "not decompressed: this file's {}-byte decompression budget is spent",
+                self.inflate_limit
+            )),
+            left => Ok(left),
+        }
+    }
+
+    /// Charges `bytes` decompressed.
+    pub(crate) fn inflated(&self, bytes: u64) {
+        self.inflate_left
+            .set(self.inflate_left.get().saturating_sub(bytes));
     }
 
     /// Why reads were stopped, if they were.
@@ -247,6 +285,20 @@ mod tests {
         let src = FileRegion::new(&file, 0, 64, &past);
         assert!(src.read_at(0, 1).unwrap_err().contains("deadline"));
         assert_eq!(past.stopped(), Some(Stop::Deadline));
+    }
+
+    #[test]
+    fn source_budget_bounds_decompression() {
+        let none = Budget::new(None, 1 << 20);
+        assert!(none.inflate_left().unwrap_err().contains("scan does not decompress"));
+        let some = Budget::new(None, 1 << 20).with_inflate(100);
+        assert_eq!(some.inflate_left(), Ok(100));
+        some.inflated(60);
+        assert_eq!(some.inflate_left(), Ok(40));
+        some.inflated(1000);
+        assert!(some.inflate_left().unwrap_err().contains("100-byte decompression budget"));
+        let past = Budget::new(Some(Instant::now()), 1 << 20).with_inflate(100);
+        assert!(past.inflate_left().unwrap_err().contains("deadline"));
     }
 
     #[test]

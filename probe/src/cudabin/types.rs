@@ -154,15 +154,33 @@ pub struct Entry {
     pub offset: u64,
     /// A relocatable cubin in the `__nv_relfatbin` of a linked file (`-rdc` whose own code is
     /// PTX only): device-library code (libcudadevrt) the driver links with the PTX at load
-    /// time. It carries none of the program's kernels, so it never counts as code for a GPU.
-    /// Serialised only when true.
+    /// time. It carries none of the program's kernels unless [`Entry::kernels`] counts some, so
+    /// by itself it never counts as code for a GPU. Serialised only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub relocatable: bool,
+    /// Relocatable cubins only: the kernels they define, as far as they were read
+    /// (`inflate.rs`). Serialised only for relocatable cubins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<Kernels>,
     /// Inside a concatenated entry (`nvcc --concat`, fatbin entry kind `0x100`): this image's
     /// header came from the concatenated entry's options area, and `offset` is that entry's.
     /// Serialised only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub concatenated: bool,
+}
+
+/// What was read of a relocatable cubin's kernels (entry functions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Kernels {
+    /// The kernels (`__global__` functions) it defines: 0 for device-library code such as
+    /// libcudadevrt's; `None` when not read.
+    pub count: Option<u32>,
+    /// It was decompressed to read them (`check --binary` only, within its budget).
+    pub decompressed: bool,
+    /// Why they were not read: compressed and not decompressed (by `scan`, or past the
+    /// budget), or unreadable. Serialised only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<String>,
 }
 
 /// One fatbin section of an ELF file, all its containers' entries together.
@@ -451,6 +469,7 @@ mod tests {
             debug: false,
             offset: 0,
             relocatable: false,
+            kernels: None,
             concatenated: false,
         };
         let json = serde_json::to_value(&entry).unwrap();

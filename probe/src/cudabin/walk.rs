@@ -29,6 +29,10 @@ pub struct ScanLimits {
     /// When the scan stops: checked before each directory and file and before each read, so
     /// it is overrun by at most one read (16 MiB at most). `None`: no deadline.
     pub deadline: Option<Deadline>,
+    /// Bytes one file may decompress, all its images together, to tell whether its relocatable
+    /// cubins define kernels (`inflate.rs`); 0 (the default, and `scan`'s): nothing is
+    /// decompressed. `check --binary` uses [`DECOMPRESS_FOR_CHECK`](super::DECOMPRESS_FOR_CHECK).
+    pub max_decompressed_per_file: u64,
 }
 
 /// The moment a scan stops, and the `--timeout` it came from (for the words that say so).
@@ -89,7 +93,7 @@ pub struct Scan {
 pub const MAX_READ_PER_FILE: u64 = 512 << 20;
 
 impl Default for ScanLimits {
-    /// 32 levels, 200,000 files, 2 GiB, 512 MiB read per file, no deadline.
+    /// 32 levels, 200,000 files, 2 GiB, 512 MiB read per file, no deadline, no decompression.
     fn default() -> Self {
         Self {
             max_depth: 32,
@@ -97,6 +101,7 @@ impl Default for ScanLimits {
             max_file_size: MAX_FILE_SIZE,
             max_read_per_file: MAX_READ_PER_FILE,
             deadline: None,
+            max_decompressed_per_file: 0,
         }
     }
 }
@@ -241,7 +246,8 @@ fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let budget = Budget::new(limits.deadline.map(|d| d.at), limits.max_read_per_file);
+    let budget = Budget::new(limits.deadline.map(|d| d.at), limits.max_read_per_file)
+        .with_inflate(limits.max_decompressed_per_file);
     match kind {
         FileKind::Archive => scan_archive(&file, len, &budget, &mut result),
         FileKind::Fatbin => {

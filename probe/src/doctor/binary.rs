@@ -16,7 +16,11 @@
 //!    major, minor not above, exact for `a` targets, same family for `f` targets), or PTX the
 //!    user-mode driver can JIT (its ISA not newer than the driver's CUDA version supports). The
 //!    rules are in `cudabin::compat`. Relocatable device-library cubins (libcudadevrt in a
-//!    PTX-only `-rdc` program) carry no kernels and never count.
+//!    PTX-only `-rdc` program) carry no kernels and never count; whether one does define
+//!    kernels is read from its symbol table, decompressing it (Zstandard) within
+//!    [`cudabin::DECOMPRESS_FOR_CHECK`] bytes per file and the deadline (`cudabin::inflate`).
+//!    One that defines kernels must fit the GPU too; one not read whose SASS does not fit the
+//!    GPU makes `kernels` unknown, never satisfied.
 //!
 //! A path with no CUDA code at all is `no-cuda-code` (exit 1): nothing was found to run, which
 //! is never "satisfied". Code the scan could not see (fatbin headers in `.data`, registrations
@@ -28,7 +32,9 @@ use super::{NO_CUDA_CODE, NOT_SATISFIED, SATISFIED, UNKNOWN};
 use crate::codes::{
     BINARY_WRONG_MACHINE, CUDA_MINOR_VERSION_COMPAT, CUDA_RUNTIME_TOO_NEW, DEADLINE_EXCEEDED,
 };
-use crate::cudabin::{self, CudaRuntime, Deadline, FileKind, ScanLimits, ScanResult, Verdict};
+use crate::cudabin::{
+    self, CudaRuntime, Deadline, FileKind, RelocatableVerdict, ScanLimits, ScanResult, Verdict,
+};
 use crate::report::{Answer, BinaryPart, CheckItem, ComputeCapability, Finding, Report, Severity};
 
 /// `EM_X86_64`, `EM_AARCH64`, `EM_PPC64`, `EM_CUDA`.
@@ -346,6 +352,7 @@ pub(super) fn check(
         let shown = path.display().to_string();
         let limits = ScanLimits {
             deadline,
+            max_decompressed_per_file: cudabin::DECOMPRESS_FOR_CHECK,
             ..ScanLimits::default()
         };
         let scan = cudabin::scan(std::slice::from_ref(path), &limits);
@@ -640,7 +647,7 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
             ));
             continue;
         }
-        if !r.entries().any(|e| !e.relocatable) {
+        if !r.entries().any(|e| !e.relocatable || has_kernels(e)) {
             let what = if r.relocatable_archs().is_empty() {
                 format!("registers {} fatbin(s)", r.fatbin_registrations)
             } else {
@@ -690,7 +697,24 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
             continue;
         };
         for r in files {
-            let v = cudabin::runs_on(r.entries().filter(|e| !e.relocatable), cc, max_isa);
+            // The file's own code; without any, the kernels of its relocatable cubins.
+            let own = if r.entries().any(|e| !e.relocatable) {
+                cudabin::runs_on(r.entries().filter(|e| !e.relocatable), cc, max_isa)
+            } else {
+                cudabin::runs_on(r.entries().filter(|e| has_kernels(e)), cc, None)
+            };
+            let v = match (own.runs(), cudabin::relocatable_verdict(r, cc)) {
+                (true, RelocatableVerdict::Missing(v)) => v,
+                (true, RelocatableVerdict::Unknown(unread)) => {
+                    tally.unknown.push(format!(
+                        "{label}: {} has relocatable cubins this GPU cannot run whose kernels were                          not read ({}): whether it needs them is not known",
+                        r.path,
+                        unread.join("; ")
+                    ));
+                    continue;
+                }
+                _ => own,
+            };
             match &v {
                 Verdict::Sass { arch } => tally.fine.push(format!("{label}: SASS {arch}")),
                 Verdict::PtxJit { arch, .. } => tally
@@ -706,7 +730,59 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
         }
     }
     tally.fine.sort();
+    for r in files {
+        if let Some(line) = relocatable_summary(r) {
+            tally.fine.push(line);
+        }
+    }
     tally.part("kernels", "")
+}
+
+/// A relocatable cubin read to define kernels.
+fn has_kernels(e: &cudabin::Entry) -> bool {
+    e.kernels
+        .as_ref()
+        .is_some_and(|k| k.count.is_some_and(|n| n > 0))
+}
+
+/// What was read of a file's relocatable cubins, for the reason of a verdict that passes:
+/// `libx.so: relocatable cubins sm_75, sm_90 define no kernels (2 decompressed)`.
+fn relocatable_summary(r: &ScanResult) -> Option<String> {
+    let relocatable: Vec<&cudabin::Entry> = r.entries().filter(|e| e.relocatable).collect();
+    if relocatable.is_empty() {
+        return None;
+    }
+    let archs = r
+        .relocatable_archs()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let count = |f: fn(&cudabin::Kernels) -> bool| {
+        relocatable
+            .iter()
+            .filter(|e| e.kernels.as_ref().is_some_and(f))
+            .count()
+    };
+    let kernels: u32 = relocatable
+        .iter()
+        .filter_map(|e| e.kernels.as_ref()?.count)
+        .sum();
+    let decompressed = count(|k| k.decompressed);
+    let unread = count(|k| k.count.is_none());
+    let mut how = vec![format!("{decompressed} decompressed")];
+    if unread > 0 {
+        how.push(format!("{unread} not read"));
+    }
+    Some(format!(
+        "{}: relocatable cubins {archs} define {} ({})",
+        r.path,
+        match kernels {
+            0 => "no kernels".to_owned(),
+            n => format!("{n} kernel(s)"),
+        },
+        how.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -807,5 +883,94 @@ mod tests {
         assert_eq!(cc_of(ComputeCapability::new(300, 0)), None);
         assert_eq!(machine_name(EM_AARCH64), "aarch64");
         assert_eq!(machine_name(999), "ELF machine 999");
+    }
+
+    /// The real PTX-only `-rdc` library (`probe/tests/cuda-files/librdcptx.so`: `compute_120`
+    /// PTX, ISA 9.5, and a zstd-compressed relocatable `sm_90` cubin holding a `__device__`
+    /// function only), scanned allowing `inflate` bytes of decompression, and its `kernels`
+    /// part on one GPU of compute capability `cc` under a CUDA `cuda` driver.
+    fn rdc_ptx_kernels(inflate: u64, cc: (u8, u8), cuda: (u32, u32)) -> (ScanResult, BinaryPart) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda-files/librdcptx.so");
+        let limits = ScanLimits {
+            max_decompressed_per_file: inflate,
+            ..ScanLimits::default()
+        };
+        let result = cudabin::scan(&[path], &limits).results.remove(0);
+        let mut here = here("native", cuda);
+        here.gpus = vec![UsableGpu {
+            index: 0,
+            name: Some("GPU".to_owned()),
+            cc: Some(cc),
+        }];
+        let part = kernels(&[&result], &here, &mut Vec::new());
+        (result, part)
+    }
+
+    #[test]
+    fn binary_rdc_ptx_only_judged_by_its_ptx_after_decompressing() {
+        // check --binary's budget: the cubin is decompressed, defines no kernel, and the
+        // program's PTX decides: JIT on 12.0 under a CUDA 13.5 driver (PTX ISA 9.5) ...
+        let (result, part) = rdc_ptx_kernels(cudabin::DECOMPRESS_FOR_CHECK, (12, 0), (13, 5));
+        let cubin = result.entries().find(|e| e.relocatable).unwrap();
+        let read = cubin.kernels.as_ref().unwrap();
+        assert_eq!((read.count, read.decompressed), (Some(0), true), "{read:?}");
+        assert_eq!(part.verdict, SATISFIED, "{}", part.reason);
+        assert!(
+            part.reason.contains("PTX compute_120 (JIT)"),
+            "{}",
+            part.reason
+        );
+        assert!(
+            part.reason
+                .contains("relocatable cubins sm_90 define no kernels (1 decompressed)"),
+            "{}",
+            part.reason
+        );
+        // ... too new for a CUDA 13.0 driver (ISA 9.0), never "runs: SASS sm_90" on a 9.0 GPU.
+        let (_, part) = rdc_ptx_kernels(cudabin::DECOMPRESS_FOR_CHECK, (12, 0), (13, 0));
+        assert_eq!(part.verdict, NOT_SATISFIED);
+        assert!(
+            part.reason.contains("only up to ISA 9.0"),
+            "{}",
+            part.reason
+        );
+        let (_, part) = rdc_ptx_kernels(cudabin::DECOMPRESS_FOR_CHECK, (9, 0), (13, 5));
+        assert_eq!(part.verdict, NOT_SATISFIED);
+        assert!(part.reason.contains("SASS for none"), "{}", part.reason);
+    }
+
+    #[test]
+    fn binary_rdc_ptx_only_past_the_decompression_budget_is_unknown() {
+        // 2,688 bytes uncompressed: a 1,000-byte budget stops the decoder, and what the cubin
+        // holds stays unknown: never "runs".
+        for inflate in [1000, 0] {
+            let (result, part) = rdc_ptx_kernels(inflate, (12, 0), (13, 5));
+            let cubin = result.entries().find(|e| e.relocatable).unwrap();
+            let read = cubin.kernels.as_ref().unwrap();
+            assert_eq!((read.count, read.decompressed), (None, false), "{read:?}");
+            let why = read.unread.as_deref().unwrap();
+            assert!(
+                why.contains(if inflate > 0 {
+                    "budget"
+                } else {
+                    "does not decompress"
+                }),
+                "{why}"
+            );
+            assert_eq!(part.verdict, UNKNOWN, "{}", part.reason);
+            assert!(
+                part.reason.contains("sm_90: compressed (zstd)"),
+                "{}",
+                part.reason
+            );
+            assert_eq!(
+                cudabin::relocatable_verdict(&result, (12, 0)),
+                cudabin::RelocatableVerdict::Unknown(vec![format!("sm_90: {why}")])
+            );
+            // A failure of the program's own code still fails.
+            let (_, part) = rdc_ptx_kernels(inflate, (9, 0), (13, 5));
+            assert_eq!(part.verdict, NOT_SATISFIED);
+        }
     }
 }
