@@ -5,7 +5,7 @@ use crate::detect::{Facts, pci::PciFunction, platform};
 use crate::report::values::PciHex;
 use crate::report::{
     CcSource, ComputeCapability, CudaVersion, Driver, DriverSource, Flavor, Gpu, KernelModules,
-    Pci, PciId, Report, SCHEMA_VERSION, Tool, Version,
+    Pci, PciId, Report, SCHEMA_VERSION, SourceStatus, Tool, Version,
 };
 use crate::root::Root;
 use crate::tables;
@@ -205,6 +205,40 @@ pub fn complete(report: &mut Report) {
             .as_deref()
             .and_then(|n| tables::nvml_brand(n, branch))
             .map(str::to_owned);
+    }
+    reach(report);
+}
+
+/// Per GPU, what this process can reach: whether it sees the GPU at all (in a container, only
+/// the GPUs the runtime injected, as the container source found them), and its device node
+/// with the access `/dev`'s listing gave it.
+fn reach(report: &mut Report) {
+    let Report {
+        gpus,
+        platform,
+        device_nodes,
+        sources,
+        ..
+    } = report;
+    let injected = platform
+        .details
+        .container
+        .as_ref()
+        .filter(|c| !c.visible_gpus.is_empty() || !c.hidden_gpus.is_empty())
+        .map(|c| &c.visible_gpus);
+    let listed = sources
+        .iter()
+        .any(|s| s.name == "device-nodes" && s.status == SourceStatus::Ok);
+    for g in gpus {
+        g.visible = injected.is_none_or(|v| v.contains(&g.pci.bus_id));
+        g.device_node = g.minor_number.map(|m| format!("/dev/nvidia{m}"));
+        g.device_access = g.device_node.as_ref().map(|path| {
+            match device_nodes.iter().find(|n| &n.path == path) {
+                Some(n) => n.access.clone(),
+                None if listed => "missing".to_owned(),
+                None => "unknown".to_owned(),
+            }
+        });
     }
 }
 

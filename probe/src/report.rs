@@ -456,6 +456,23 @@ pub struct Gpu {
     /// (extension).
     #[serde(default)]
     pub brand: Option<String>,
+    /// Whether this process can see the GPU: `false` for one the container runtime did not
+    /// inject (`NVIDIA_VISIBLE_DEVICES`, the device cgroup), `true` elsewhere (extension).
+    #[serde(default = "yes")]
+    pub visible: bool,
+    /// The GPU's device node, `/dev/nvidia<minor>`, when its minor number is known
+    /// (extension).
+    #[serde(default)]
+    pub device_node: Option<String>,
+    /// Whether this process can open that node read-write: `ok`, `denied` or `unknown` as in
+    /// `device_nodes[].access`, or `missing` when `/dev` was listed without it; `null` without
+    /// a node (extension).
+    #[serde(default)]
+    pub device_access: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Pci {
@@ -493,6 +510,9 @@ impl Gpu {
             firmware_version: None,
             seen_by: Vec::new(),
             brand: None,
+            visible: true,
+            device_node: None,
+            device_access: None,
         }
     }
 }

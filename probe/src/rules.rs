@@ -122,18 +122,12 @@ fn has(r: &Report, code: &str) -> bool {
     r.findings.iter().any(|f| f.code == code)
 }
 
-/// The GPUs a process here sees: in a container, the injected ones; elsewhere those bound to
-/// the nvidia driver (or listed by the driver itself when sysfs does not say).
+/// The GPUs a process here sees (`gpus[].visible`: in a container, the injected ones) that are
+/// bound to the nvidia driver (or listed by the driver itself when sysfs does not say).
 fn visible_gpus(r: &Report) -> Vec<u32> {
-    let container = r.platform.details.container.as_ref();
     r.gpus
         .iter()
-        .filter(|g| match container {
-            Some(c) if !c.visible_gpus.is_empty() || !c.hidden_gpus.is_empty() => {
-                c.visible_gpus.contains(&g.pci.bus_id)
-            }
-            _ => true,
-        })
+        .filter(|g| g.visible)
         .filter(|g| match g.kernel_driver.as_deref() {
             Some(d) => d == "nvidia" || d == "nvgpu",
             // No PCI binding to read (WSL2, gVisor, procfs only): the driver's own listing.

@@ -96,3 +96,51 @@ fn model_machine_rules_read_the_detected_machine_under_overrides() {
         "an override does not load the module: {got:?}"
     );
 }
+
+/// Per GPU, the model says what this process can reach; the rules read it (issue 19): a GPU the
+/// container runtime did not inject is not visible and never usable, and a GPU's device node
+/// carries its access (denied, missing).
+#[test]
+fn model_gpus_carry_visibility_and_device_access() {
+    let run = |name: &str| nvprobe::probe(&Options::new(Root::at(fixture(name))));
+    let r = run("container-visible-subset");
+    let hidden: Vec<u32> = r
+        .gpus
+        .iter()
+        .filter(|g| !g.visible)
+        .map(|g| g.index)
+        .collect();
+    assert!(!hidden.is_empty(), "{:#?}", r.gpus);
+    assert!(r.gpus.iter().any(|g| g.visible));
+    for i in &hidden {
+        assert!(
+            !r.cuda.usable_gpus.contains(i),
+            "GPU {i} is hidden but usable"
+        );
+        assert!(
+            !r.cuda.nvml_gpus.contains(i),
+            "GPU {i} is hidden but NVML lists it"
+        );
+    }
+    let r = run("permission-denied-l40s-open-550");
+    assert!(
+        r.gpus
+            .iter()
+            .any(|g| g.device_access.as_deref() == Some("denied")),
+        "{:#?}",
+        r.gpus
+    );
+    let r = run("nodes-missing-rtx5090-open-570");
+    let g = &r.gpus[0];
+    assert_eq!(g.device_node.as_deref(), Some("/dev/nvidia0"));
+    assert_eq!(g.device_access.as_deref(), Some("missing"));
+    // On a healthy machine every GPU is visible and its node open to this process.
+    let r = run("bare-metal-h100x8-open-580");
+    assert!(
+        r.gpus
+            .iter()
+            .all(|g| g.visible && g.device_access.as_deref() == Some("ok")),
+        "{:#?}",
+        r.gpus
+    );
+}
