@@ -61,8 +61,14 @@ fn vgpu_hami_from_ld_so_preload_with_a_runtime_of_another_major() {
         m.contains("runtime 11.8") && m.contains("driver CUDA 13.0"),
         "{m}"
     );
-    // HAMi's baseline is not known: no finding claims one.
+    // HAMi's baseline is not known: no finding claims one, and the report says why.
     assert!(v["baseline_cuda"].is_null());
+    assert!(
+        v["baseline_source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("unknown: HAMi-core records")),
+        "{v}"
+    );
     assert!(findings(&r, "vgpu-baseline-older-than-runtime").is_empty());
     // No share set: nothing fractional.
     assert!(findings(&r, "vgpu-fractional-allocation").is_empty());

@@ -129,10 +129,16 @@ pub fn read(root: &Root, env: &Env) -> (Option<VgpuManagerInfo>, Source) {
 /// sets none with a version). Even the hooks a CUDA 13 build drops cannot be told from the file:
 /// their names stay in the hook table (`src/cuda/hook.c`, `cuda_library_entry`) either way, and
 /// release builds hide the functions (`-fvisibility=hidden`). So the baseline rule does not
-/// fire for HAMi; the one-major rule (runtime major = driver major) still does.
+/// fire for HAMi, and `baseline_source` says so; the one-major rule (runtime major = driver
+/// major) still does.
 fn hami(root: &Root, env: &Env, preload: Option<&str>) -> Option<VgpuManagerInfo> {
     let mut info = VgpuManagerInfo {
         kind: "hami".to_owned(),
+        // Said, not left blank: the baseline rule cannot be applied here, and a reader must
+        // not take its silence for a pass.
+        baseline_source: Some(
+            "unknown: HAMi-core records the CUDA release it was built against nowhere (no version string, symbol or variable), so whether its hooks know the runtime's API cannot be checked; the one-major rule still applies".to_owned(),
+        ),
         ..VgpuManagerInfo::default()
     };
     if let Some(lib) = preload.and_then(|t| preload_entries(t).into_iter().find(|e| is_hami_lib(e)))

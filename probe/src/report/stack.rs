@@ -23,7 +23,8 @@ pub struct VgpuManagerInfo {
     /// The CUDA version the manager's hooks were built against (the newest API it knows),
     /// when known.
     pub baseline_cuda: Option<String>,
-    /// Where `baseline_cuda` comes from, in words.
+    /// Where `baseline_cuda` comes from, in words; or, when it cannot be known (HAMi), why
+    /// (starting `unknown:`).
     pub baseline_source: Option<String>,
 }
 
