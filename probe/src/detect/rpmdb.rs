@@ -43,7 +43,8 @@ pub struct RpmPackage {
 /// Why a database could not be read.
 pub type Error = &'static str;
 
-/// Where a database's bytes come from: a file read page by page (`pread`), or bytes in memory.
+/// Where a database's bytes come from: a file read page by page (`pread`,
+/// [`crate::root::ReadAt`]), or bytes in memory.
 pub trait Bytes {
     /// The size in bytes.
     fn size(&self) -> u64;
@@ -72,24 +73,14 @@ impl Bytes for &[u8] {
     }
 }
 
-/// An open file and its size, read with `pread`.
-pub struct File(pub std::os::fd::OwnedFd, pub u64);
-
-impl Bytes for File {
+/// A file opened under the probe's root, read with `pread` (under a capture's recorder each
+/// range read is noted, so the bundle keeps exactly the pages read here).
+impl Bytes for crate::root::ReadAt {
     fn size(&self) -> u64 {
-        self.1
+        crate::root::ReadAt::size(self)
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
-        let mut got = 0;
-        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
-            match rustix::io::pread(&self.0, rest, offset + got as u64) {
-                Ok(0) => return false,
-                Ok(n) => got += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => return false,
-            }
-        }
-        true
+        crate::root::ReadAt::read_at(self, offset, buf)
     }
 }
 
