@@ -124,6 +124,32 @@ pub struct Access {
     pub read: bool,
     /// Parsed as an ELF file by the library inventory ([`Root::note_elf`]).
     pub elf: bool,
+    /// Read with positioned reads ([`Root::open_for_reads`]): only the byte ranges read
+    /// ([`Recorder::ranges`]) are the probe's, and a capture keeps only those.
+    pub positioned: bool,
+}
+
+/// The byte ranges read from one file, merged: start → end (exclusive), none touching.
+pub type Ranges = BTreeMap<u64, u64>;
+
+/// Adds `start..end` to `ranges`, merging it with the ranges it overlaps or touches.
+fn add_range(ranges: &mut Ranges, mut start: u64, mut end: u64) {
+    if start >= end {
+        return;
+    }
+    if let Some((&s, &e)) = ranges.range(..=start).next_back()
+        && e >= start
+    {
+        start = s;
+        end = end.max(e);
+    }
+    while let Some((&s, &e)) = ranges.range(start..).next()
+        && s <= end
+    {
+        ranges.remove(&s);
+        end = end.max(e);
+    }
+    ranges.insert(start, end);
 }
 
 /// The set of absolute machine paths a run touched, shared by every clone of a [`Root`] made
@@ -131,6 +157,8 @@ pub struct Access {
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     paths: Arc<Mutex<BTreeMap<String, Access>>>,
+    /// The byte ranges read from the files opened with [`Root::open_for_reads`].
+    ranges: Arc<Mutex<BTreeMap<String, Ranges>>>,
 }
 
 impl Recorder {
@@ -155,6 +183,62 @@ impl Recorder {
             .iter()
             .map(|(p, a)| (p.clone(), *a))
             .collect()
+    }
+
+    fn note_range(&self, path: &str, start: u64, end: u64) {
+        let mut map = self
+            .ranges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        add_range(map.entry(path.to_owned()).or_default(), start, end);
+    }
+
+    /// The byte ranges read so far from each file opened with [`Root::open_for_reads`]
+    /// (merged; a file opened but never read has none).
+    pub fn ranges(&self) -> BTreeMap<String, Ranges> {
+        self.ranges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A regular file opened for positioned reads ([`Root::open_for_reads`]): its size, and
+/// `pread` at any offset. Under a recorder each range read is noted (clipped to the size), so
+/// that a capture keeps exactly those bytes.
+#[derive(Debug)]
+pub struct ReadAt {
+    fd: OwnedFd,
+    size: u64,
+    note: Option<(Recorder, String)>,
+}
+
+impl ReadAt {
+    /// The file's size when it was opened.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Fills `buf` from `offset`; false when it cannot (past the end, an I/O error).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = offset.checked_add(buf.len() as u64) else {
+            return false;
+        };
+        if let Some((rec, path)) = &self.note {
+            // What the reader asked for, within the file: a read that fails on the machine
+            // fails the same way on the copy, which has the same size.
+            rec.note_range(path, offset.min(self.size), end.min(self.size));
+        }
+        let mut got = 0;
+        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+            match rustix::io::pread(&self.fd, rest, offset + got as u64) {
+                Ok(0) => return false,
+                Ok(n) => got += n,
+                Err(Errno::INTR) => {}
+                Err(_) => return false,
+            }
+        }
+        true
     }
 }
 
@@ -678,14 +762,24 @@ impl Root {
 
     /// Opens a regular file for positioned reads (`pread` on the descriptor), with its size:
     /// for a large file of which only some pages are read (rpm's `rpmdb.sqlite`). Recorded as
-    /// read, so a capture copies it (up to its limit).
+    /// read with positioned reads, and under a recorder each range read is noted: a capture
+    /// keeps the file's size and only those bytes (a sparse file), whatever its size.
     ///
     /// # Errors
     /// The open error, or `InvalidInput` when the path is not a regular file.
-    pub fn open_for_reads(&self, path: &str) -> io::Result<(OwnedFd, u64)> {
-        self.note_read(path);
+    pub fn open_for_reads(&self, path: &str) -> io::Result<ReadAt> {
+        if let Some(rec) = &self.recorder {
+            rec.note(path, |a| {
+                a.follow = true;
+                a.positioned = true;
+            });
+        }
         let (fd, st) = self.open_regular_in(path)?;
-        Ok((fd, u64::try_from(st.st_size).unwrap_or(0)))
+        Ok(ReadAt {
+            fd,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            note: self.recorder.clone().map(|r| (r, path.to_owned())),
+        })
     }
 
     /// Reads a whole regular file, refusing one over `limit` bytes (`InvalidData`) without
@@ -1130,6 +1224,52 @@ mod tests {
         assert!(get("/d").is_some_and(|a| a.listed));
         assert!(get("/missing").is_some_and(|a| a.follow));
         assert!(Root::at(&dir).recorder().is_none());
+    }
+
+    #[test]
+    fn root_recorder_notes_the_ranges_of_positioned_reads() {
+        let mut r = Ranges::new();
+        for (s, e) in [
+            (10, 20),
+            (30, 40),
+            (20, 25),
+            (0, 5),
+            (5, 5),
+            (38, 50),
+            (60, 70),
+        ] {
+            add_range(&mut r, s, e);
+        }
+        let got: Vec<(u64, u64)> = r.into_iter().collect();
+        assert_eq!(got, [(0, 5), (10, 25), (30, 50), (60, 70)]);
+        let mut r = Ranges::new();
+        add_range(&mut r, 10, 20);
+        add_range(&mut r, 30, 40);
+        add_range(&mut r, 0, 100);
+        assert_eq!(r.into_iter().collect::<Vec<_>>(), [(0, 100)]);
+
+        let dir = tmp("ranges");
+        fs::write(dir.join("db"), vec![7_u8; 10_000]).unwrap();
+        let rec = Recorder::new();
+        let root = Root::at(&dir).with_recorder(rec.clone());
+        let f = root.open_for_reads("/db").unwrap();
+        assert_eq!(f.size(), 10_000);
+        let mut buf = [0_u8; 4096];
+        assert!(f.read_at(4096, &mut buf));
+        assert!(f.read_at(0, &mut buf[..100]));
+        assert!(f.read_at(0, &mut buf));
+        // Past the end: refused, noted only up to the end.
+        assert!(!f.read_at(8192, &mut buf));
+        assert!(!f.read_at(u64::MAX, &mut buf));
+        let ranges = rec.ranges();
+        let got: Vec<(u64, u64)> = ranges["/db"].iter().map(|(s, e)| (*s, *e)).collect();
+        assert_eq!(got, [(0, 10_000)]);
+        let seen = rec.snapshot();
+        let a = seen.iter().find(|(p, _)| p == "/db").unwrap().1;
+        assert!(a.positioned && a.follow && !a.read);
+        // Without a recorder nothing is noted.
+        let f = Root::at(&dir).open_for_reads("/db").unwrap();
+        assert!(f.read_at(0, &mut buf));
     }
 
     // See: issue 10

@@ -1043,3 +1043,162 @@ fn capture_keeps_only_the_vcuda_core_of_gpu_managers_file() {
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
+
+/// A machine whose `rpmdb.sqlite` is over [`capture::copy::FILE_LIMIT`]: the ten NVIDIA
+/// packages of the fixture `rpm-split-branch-550-560` among 600 other packages of 6 KB headers
+/// (a 4.9 MB database, built by `common::rpmdb`), most NVIDIA rows past the first 4 MiB. Each
+/// other package's header ends in `OTHER-PACKAGE-TAIL-<n>`, in its last overflow page.
+fn big_rpmdb_machine(dir: &Path) -> Vec<u8> {
+    use common::rpmdb::{Pkg, rpmdb};
+    copy_tree(&fixture("rpm-split-branch-550-560"), dir);
+    let nv = |name: &'static str, epoch, version: &'static str, release: &'static str| Pkg {
+        name,
+        epoch,
+        version,
+        release,
+        arch: "x86_64",
+        description: "NVIDIA package",
+    };
+    let drv = |name| nv(name, Some(3), "550.127.05", "1.el9");
+    let descriptions: Vec<(String, String)> = (0..600)
+        .map(|i| {
+            let mut body = format!("other package {i}: ").repeat(320);
+            body.truncate(6000);
+            let d = format!("{body} OTHER-PACKAGE-TAIL-{i:04}");
+            (format!("other-package-{i:04}"), d)
+        })
+        .collect();
+    let mut pkgs = vec![nv("nvidia-fabric-manager", None, "550.127.05", "1")];
+    pkgs.extend(descriptions.iter().map(|(name, d)| Pkg {
+        name,
+        epoch: None,
+        version: "1.0",
+        release: "1.el9",
+        arch: "x86_64",
+        description: d,
+    }));
+    pkgs.extend([
+        drv("nvidia-driver-libs"),
+        drv("nvidia-driver-cuda-libs"),
+        drv("nvidia-driver-cuda"),
+        drv("nvidia-driver"),
+        nv("nvidia-container-toolkit-base", None, "1.13.5", "1"),
+        nv("nvidia-container-toolkit", None, "1.13.5", "1"),
+        nv("libnvidia-nscq-550", None, "550.127.05", "1"),
+        nv("kmod-nvidia-open-dkms", Some(3), "560.35.03", "1.el9"),
+        nv("nvidia-kmod-common", Some(3), "560.35.03", "1.el9"),
+    ]);
+    let db = rpmdb(&pkgs);
+    std::fs::write(dir.join("var/lib/rpm/rpmdb.sqlite"), &db).unwrap();
+    db
+}
+
+/// Pages of 4 KiB of `bytes` that are not all zeros.
+fn data_pages(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(4096)
+        .filter(|p| p.iter().any(|b| *b != 0))
+        .count()
+}
+
+#[test]
+fn capture_keeps_only_the_rpmdb_pages_read() {
+    // See: issue 23. A capture copied the first 4 MiB of the database: its replay found
+    // zeros where the NVIDIA rows were and marked `packages` failed. Now it keeps the file's
+    // size and only the pages the reader visited, and replays to the live run's report.
+    use std::os::unix::fs::MetadataExt as _;
+    let machine = tmp("big-rpmdb-machine");
+    let db = big_rpmdb_machine(&machine);
+    let limit = usize::try_from(capture::copy::FILE_LIMIT).unwrap();
+    assert!(db.len() > limit, "{} bytes", db.len());
+    let tail = |b: &[u8]| {
+        b.windows(19)
+            .filter(|w| *w == b"OTHER-PACKAGE-TAIL-")
+            .count()
+    };
+    assert_eq!(tail(&db), 600);
+
+    let plain = json(&nvprobe(&["--json", "--root", machine.to_str().unwrap()]));
+    assert_eq!(source(&plain, "packages")["status"], "ok", "{plain:#}");
+    let names: Vec<&str> = plain["platform"]["packages"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(plain["platform"]["packages"]["container_toolkit"], "1.13.5");
+
+    // What a capture kept before: the first FILE_LIMIT bytes, the rest zeros.
+    let cut = tmp("big-rpmdb-cut");
+    copy_tree(&machine, &cut);
+    let mut first = db[..limit].to_vec();
+    first.resize(db.len(), 0);
+    std::fs::write(cut.join("var/lib/rpm/rpmdb.sqlite"), &first).unwrap();
+    let old = json(&nvprobe(&["--json", "--root", cut.to_str().unwrap()]));
+    assert_eq!(source(&old, "packages")["status"], "failed", "{old:#}");
+    std::fs::remove_dir_all(&cut).unwrap();
+
+    for redact in [false, true] {
+        let out = tmp(&format!("big-rpmdb-out-{redact}"));
+        let captured = json(&capture_of(
+            &machine,
+            &out,
+            if redact { &["--redact"][..] } else { &[][..] },
+        ));
+        let replay = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+        assert_eq!(source(&replay, "capture")["status"], "ok", "{replay:#}");
+        assert_eq!(source(&replay, "packages"), source(&plain, "packages"));
+        assert_eq!(
+            replay["platform"]["packages"], plain["platform"]["packages"],
+            "{replay:#}"
+        );
+        // Redacted, the GPU's UUID differs; the rest is the captured run's, as without.
+        if !redact {
+            pretty_assertions::assert_eq!(machine_part(captured.clone()), machine_part(replay));
+            pretty_assertions::assert_eq!(machine_part(plain.clone()), machine_part(captured));
+        }
+
+        // The copy: the same size, a hole but for the pages read, none of the other
+        // packages' headers past their first page.
+        let copy_path = out.join("var/lib/rpm/rpmdb.sqlite");
+        let meta = std::fs::metadata(&copy_path).unwrap();
+        let copy = std::fs::read(&copy_path).unwrap();
+        assert_eq!(copy.len(), db.len());
+        let (kept, total) = (data_pages(&copy), db.len() / 4096);
+        let on_disk = meta.blocks() * 512;
+        eprintln!(
+            "rpmdb {} bytes ({total} pages): the bundle keeps {kept} pages, {on_disk} bytes on disk",
+            db.len()
+        );
+        assert!(kept * 20 < total, "{kept} of {total} pages kept");
+        assert!(on_disk < 1 << 20, "{on_disk} bytes on disk");
+        assert_eq!(tail(&copy), 0, "another package's header tail was copied");
+        for (i, page) in copy.chunks(4096).enumerate() {
+            if page.iter().any(|b| *b != 0) {
+                assert_eq!(page, &db[i * 4096..(i + 1) * 4096], "page {}", i + 1);
+            }
+        }
+        let bundle: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            bundle["copied"]["sparse"].as_u64().unwrap() >= 1,
+            "{bundle:#}"
+        );
+        if !redact {
+            // The bundle is untrusted: its copy grown to 64 GiB (a hole) is read page by
+            // page, never whole, and answers the same.
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&copy_path)
+                .unwrap();
+            f.set_len(64 << 30).unwrap();
+            let grown = json(&nvprobe(&["--json", "--root", out.to_str().unwrap()]));
+            assert_eq!(grown["platform"]["packages"], plain["platform"]["packages"]);
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    std::fs::remove_dir_all(&machine).unwrap();
+}

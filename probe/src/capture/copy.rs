@@ -23,6 +23,18 @@
 //! - a library the inventory parsed as ELF ([`crate::root::Root::note_elf`]): the same, but
 //!   only when the file starts with the ELF magic; anything else (a `libcuda.so.1` link to
 //!   `/etc/shadow`) keeps only its size, as zeros, and is listed in `left_out`;
+//! - a file the run read with positioned reads ([`crate::root::Root::open_for_reads`]: rpm's
+//!   `rpmdb.sqlite`, often tens of MB): its size, as a sparse file holding only the byte ranges
+//!   the run read ([`crate::root::Recorder::ranges`], at most [`RANGES_LIMIT`] bytes), so a
+//!   replay reads the same bytes at the same offsets and gives the same answer, whatever the
+//!   file's size. For the rpm database these are the pages the reader visited: page 1 (the
+//!   file header and the schema; more schema pages if it has them), the pages of rpm's
+//!   `Name` table (every installed package's name and row number), and on the way to each
+//!   NVIDIA package's row the interior pages of `Packages` (row numbers and page numbers),
+//!   the leaf page holding the row (which may hold the start of a neighbouring package's
+//!   header too) and the row's overflow pages. The rest of the file (the other packages'
+//!   headers: their files, scripts, changelogs) is left as a hole. `--redact` replaces UUID
+//!   text in the kept bytes (same length, so nothing moves);
 //! - a regular file the run only looked at (`stat`): its size, as zeros (sparse), listed in
 //!   `left_out`;
 //! - a directory: a directory; when the run listed it, each entry is created too (a
@@ -38,7 +50,7 @@
 //! # Bounded
 //! Source files are opened with `O_NONBLOCK|O_NOFOLLOW` (a file under a lease or a FIFO swapped
 //! in does not block the open) and must still be the regular file the walk saw; reads stop at
-//! [`FILE_LIMIT`]. The run's deadline is checked between files (and between the sections of a
+//! [`FILE_LIMIT`] ([`RANGES_LIMIT`] for the ranges of positioned reads). The run's deadline is checked between files (and between the sections of a
 //! sparse copy): past it the copy stops and [`CopyStats::stopped`] says what was not copied.
 //!
 //! A file that cannot be read is left out and listed in `capture.json` (`unreadable`).
@@ -58,10 +70,13 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::redact::Redactor;
-use crate::root::Access;
+use crate::root::{Access, Ranges};
 
 /// The most bytes copied from one file (a larger ELF file is copied sparsely).
 pub const FILE_LIMIT: u64 = 4 * 1024 * 1024;
+/// The most bytes kept of a file read with positioned reads (the reader of rpm's database
+/// visits a few dozen pages of a 100 MB one; its page budget allows far more).
+pub const RANGES_LIMIT: u64 = 16 * 1024 * 1024;
 /// The most bytes of one ELF section kept in a sparse copy.
 const SECTION_LIMIT: u64 = 1024 * 1024;
 /// Symlinks followed per path at most (as [`crate::root::Root`]).
@@ -83,7 +98,7 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
 pub struct CopyStats {
     /// Regular files with content.
     pub files: usize,
-    /// Of which copied sparsely (large ELF files).
+    /// Of which copied sparsely (large ELF files, files read with positioned reads).
     pub sparse: usize,
     /// Directories.
     pub dirs: usize,
@@ -253,6 +268,8 @@ enum Want {
     Size,
     /// Its bytes if it is an ELF file, else its size (the inventory parsed it as a library).
     Elf,
+    /// Its size and the byte ranges read (the run read it with positioned reads).
+    Ranges,
     /// Its bytes (the run read them).
     Content,
 }
@@ -261,6 +278,8 @@ impl Want {
     fn of(access: Access) -> Self {
         if access.read {
             Self::Content
+        } else if access.positioned {
+            Self::Ranges
         } else if access.elf {
             Self::Elf
         } else {
@@ -409,8 +428,10 @@ impl<'a> Copier<'a> {
     }
 
     /// Copies every recorded path, then the entries of listed directories, until the
-    /// deadline.
-    pub fn copy_all(&mut self, touched: &[(String, Access)]) {
+    /// deadline. `ranges`: the byte ranges read from the files read with positioned reads
+    /// ([`crate::root::Recorder::ranges`]).
+    pub fn copy_all(&mut self, touched: &[(String, Access)], ranges: &BTreeMap<String, Ranges>) {
+        let none = Ranges::new();
         let mut listed = Vec::new();
         for (i, (path, access)) in touched.iter().enumerate() {
             if self.past_deadline() {
@@ -422,13 +443,14 @@ impl<'a> Copier<'a> {
                 return;
             }
             if (access.follow || access.listed)
-                && let Some(real) = self.copy_path(path, true, *access)
+                && let Some(real) =
+                    self.copy_path(path, true, *access, ranges.get(path).unwrap_or(&none))
                 && access.listed
             {
                 listed.push(real);
             }
             if access.nofollow {
-                self.copy_path(path, false, *access);
+                self.copy_path(path, false, *access, &none);
             }
         }
         let total = listed.len();
@@ -497,6 +519,7 @@ impl<'a> Copier<'a> {
         path: &str,
         follow_last: bool,
         access: Access,
+        ranges: &Ranges,
     ) -> Option<Vec<OsString>> {
         let mut pending: Vec<OsString> = components(Path::new(path));
         pending.reverse();
@@ -531,7 +554,7 @@ impl<'a> Copier<'a> {
             } else if meta.is_dir() {
                 self.make_dir(&done);
             } else if last {
-                self.make_leaf(&done, &here, &meta, Want::of(access));
+                self.make_leaf(&done, &here, &meta, Want::of(access), ranges);
             } else {
                 // A file in the middle of a path: the rest cannot exist.
                 return None;
@@ -581,7 +604,7 @@ impl<'a> Copier<'a> {
                     self.stats.files += 1;
                 }
             } else {
-                self.make_leaf(&parts, &here, &meta, Want::Size);
+                self.make_leaf(&parts, &here, &meta, Want::Size, &Ranges::new());
             }
         }
         true
@@ -605,7 +628,14 @@ impl<'a> Copier<'a> {
         }
     }
 
-    fn make_leaf(&mut self, parts: &[OsString], here: &Path, meta: &Metadata, want: Want) {
+    fn make_leaf(
+        &mut self,
+        parts: &[OsString],
+        here: &Path,
+        meta: &Metadata,
+        want: Want,
+        ranges: &Ranges,
+    ) {
         // The bundle's path: what capture.json lists (left out, unreadable).
         let key = machine_path(&self.bundle_parts(parts));
         if self.done.get(&key).is_some_and(|w| *w >= want) {
@@ -644,6 +674,7 @@ impl<'a> Copier<'a> {
                     "only looked at (stat) by nvprobe: its size was kept, not its bytes".to_owned(),
                 ));
             }),
+            Want::Ranges => self.copy_ranges(here, &parent, &last, meta, &key, ranges),
             Want::Elf | Want::Content => {
                 self.copy_file(here, &parent, &last, meta, &key, want == Want::Elf)
             }
@@ -669,6 +700,62 @@ impl<'a> Copier<'a> {
         let out = create_in(dir, name, mode)?;
         out.set_len(size)?;
         self.stats.files += 1;
+        Ok(())
+    }
+
+    /// A file read with positioned reads: its size, holding only the byte `ranges` read (at
+    /// most [`RANGES_LIMIT`] bytes, in file order; past it the rest is a hole, noted in
+    /// `left_out`), everything else a hole.
+    fn copy_ranges(
+        &mut self,
+        here: &Path,
+        dir: &OwnedFd,
+        name: &OsStr,
+        meta: &Metadata,
+        key: &str,
+        ranges: &Ranges,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let src = open_source(here, meta)?;
+        let size = meta.len();
+        let out = create_in(dir, name, file_mode(meta.mode()))?;
+        let mut left = RANGES_LIMIT;
+        for (&start, &end) in ranges {
+            if self.past_deadline() {
+                self.stats
+                    .stopped
+                    .get_or_insert_with(|| format!("{key} cut short"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the deadline passed while copying it",
+                ));
+            }
+            let end = end.min(size);
+            let Some(len) = end.checked_sub(start).filter(|l| *l > 0) else {
+                continue;
+            };
+            if len > left {
+                self.stats.left_out.push((
+                    key.to_owned(),
+                    format!(
+                        "nvprobe read more than {} MiB of it: only the first ranges read were kept, the rest is a hole",
+                        RANGES_LIMIT >> 20
+                    ),
+                ));
+                break;
+            }
+            left -= len;
+            let mut buf = vec![0_u8; usize::try_from(len).map_err(|_| io_err(Errno::FBIG))?];
+            src.read_exact_at(&mut buf, start)?;
+            if let Some(r) = self.redactor.as_deref_mut() {
+                r.redact_in_place(&mut buf);
+            }
+            out.write_all_at(&buf, start)?;
+            self.stats.bytes += len;
+        }
+        out.set_len(size)?;
+        self.stats.files += 1;
+        self.stats.sparse += 1;
         Ok(())
     }
 

@@ -6,7 +6,8 @@
 //! read, listed or `readlink`ed is noted) and a [`RecordingDriver`] around its ioctl driver
 //! (every open and ioctl, with the bytes sent and returned). Then the touched paths are copied
 //! into DIR ([`copy`]: symlinks kept as links, device nodes as stand-in records, large ELF
-//! libraries as sparse skeletons), and the metadata and ioctl log are written under
+//! libraries as sparse skeletons, rpm's database as a sparse file holding only the pages
+//! read), and the metadata and ioctl log are written under
 //! `DIR/.nvprobe/`. Capture writes nothing outside DIR.
 //!
 //! # The bundle (format `nvprobe-capture/1`)
@@ -140,7 +141,7 @@ pub struct Flags {
 pub struct Copied {
     /// Regular files with content.
     pub files: usize,
-    /// Of which sparse ELF skeletons.
+    /// Of which sparse: ELF skeletons, and files holding only the ranges read (rpm's database).
     pub sparse: usize,
     /// Directories.
     pub dirs: usize,
@@ -691,7 +692,7 @@ pub fn run_with(
     let src_base = root_base(&opts.root);
     let touched = recorder.snapshot();
     let mut copier = copy::Copier::new(&src_base, &bundle, redactor.as_mut(), deadline);
-    copier.copy_all(&touched);
+    copier.copy_all(&touched, &recorder.ranges());
     let stats = copier.stats;
     let incomplete = stats.stopped.as_ref().map(|what| {
         format!(

@@ -198,6 +198,16 @@ impl Redactor {
         self.redact_serial_lines(text).into_bytes()
     }
 
+    /// Pages of a binary file kept in place (a database's pages): UUID text replaced by its
+    /// placeholder, which has the same length, so nothing moves. Serial lines are text-only
+    /// and not looked for here.
+    pub fn redact_in_place(&mut self, bytes: &mut [u8]) {
+        let out = self.redact_uuids(bytes);
+        if let Some(dst) = (out.len() == bytes.len()).then_some(bytes) {
+            dst.copy_from_slice(&out);
+        }
+    }
+
     /// Text (the shim's JSON output), redacted.
     pub fn redact_text(&mut self, text: &str) -> String {
         let bytes = self.redact_uuids(text.as_bytes());

@@ -217,7 +217,7 @@ fn toolkit_version(packages: &[DriverPackage]) -> Option<String> {
 fn read_rpm(root: &Root) -> Option<(Option<DriverPackagesInfo>, Source)> {
     let path = RPM_SQLITE.iter().find(|p| root.exists(p))?;
     let file = match root.open_for_reads(path) {
-        Ok((fd, size)) => super::rpmdb::File(fd, size),
+        Ok(file) => file,
         Err(e) => {
             let status = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 SourceStatus::Denied

@@ -9,8 +9,9 @@
 //! The file is untrusted: every read is bounds-checked, anything the format does not allow (a
 //! page type other than a table b-tree's where one is expected, a payload larger than the file,
 //! a header whose index runs past its data) makes the walk stop with an error, never a panic,
-//! and the pages visited are counted ([`PAGE_BUDGET`]), so a cycle of child or overflow pointers
-//! ends. The format: <https://www.sqlite.org/fileformat2.html>; rpm's header layout:
+//! and the pages visited are counted ([`PAGE_BUDGET`], and at most [`READ_BUDGET`] bytes), so a
+//! cycle of child or overflow pointers ends, and so does a walk made to visit pages again and
+//! again. The format: <https://www.sqlite.org/fileformat2.html>; rpm's header layout:
 //! <https://github.com/rpm-software-management/rpm/blob/master/docs/manual/format_header.md>.
 //! Only the rows rpm's `Name` table names for the packages wanted are read (see [`packages`]).
 //! Changes still in a write-ahead log (`rpmdb.sqlite-wal`) are not read: `SQLite` writes them
@@ -18,6 +19,10 @@
 
 /// Pages visited at most in one walk (a 100,000-page database is 400 MB at 4 KiB pages).
 pub const PAGE_BUDGET: usize = 100_000;
+/// Bytes read at most in one walk: [`PAGE_BUDGET`] pages of 4 KiB, rpm's page size. With the
+/// largest pages (64 KiB) that is 6,400 pages, still four times a 100 MB database, instead of
+/// 6.5 GB read from a file built to make the walk visit pages over and over.
+pub const READ_BUDGET: u64 = PAGE_BUDGET as u64 * 4096;
 /// The largest blob assembled (rpm refuses headers over 256 MiB; real ones are under 1 MiB).
 const BLOB_LIMIT: usize = 32 << 20;
 /// Packages read at most (a machine has a few dozen NVIDIA ones).
@@ -43,7 +48,8 @@ pub struct RpmPackage {
 /// Why a database could not be read.
 pub type Error = &'static str;
 
-/// Where a database's bytes come from: a file read page by page (`pread`), or bytes in memory.
+/// Where a database's bytes come from: a file read page by page (`pread`,
+/// [`crate::root::ReadAt`]), or bytes in memory.
 pub trait Bytes {
     /// The size in bytes.
     fn size(&self) -> u64;
@@ -72,24 +78,14 @@ impl Bytes for &[u8] {
     }
 }
 
-/// An open file and its size, read with `pread`.
-pub struct File(pub std::os::fd::OwnedFd, pub u64);
-
-impl Bytes for File {
+/// A file opened under the probe's root, read with `pread` (under a capture's recorder each
+/// range read is noted, so the bundle keeps exactly the pages read here).
+impl Bytes for crate::root::ReadAt {
     fn size(&self) -> u64 {
-        self.1
+        crate::root::ReadAt::size(self)
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
-        let mut got = 0;
-        while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
-            match rustix::io::pread(&self.0, rest, offset + got as u64) {
-                Ok(0) => return false,
-                Ok(n) => got += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => return false,
-            }
-        }
-        true
+        crate::root::ReadAt::read_at(self, offset, buf)
     }
 }
 
@@ -204,7 +200,7 @@ impl<'a> Db<'a> {
             page_size,
             usable,
             pages,
-            budget: PAGE_BUDGET,
+            budget: PAGE_BUDGET.min(usize::try_from(READ_BUDGET).unwrap_or(usize::MAX) / page_size),
         })
     }
 
@@ -487,6 +483,53 @@ mod tests {
         assert!(header(&h).is_none());
         assert!(header(&[0xff; 8]).is_none());
         assert!(header(&[]).is_none());
+    }
+
+    /// Counts the bytes read through it.
+    struct Counting<'a>(&'a [u8], std::cell::Cell<u64>);
+
+    impl Bytes for Counting<'_> {
+        fn size(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> bool {
+            self.1.set(self.1.get() + buf.len() as u64);
+            self.0.read_at(offset, buf)
+        }
+    }
+
+    #[test]
+    fn rpmdb_reads_are_bounded_in_bytes_with_large_pages() {
+        // 64 KiB pages: page 1 an interior page whose 16,000 cells all name page 2, itself an
+        // interior page whose 16,000 cells all name page 3, an empty leaf. No cycle and not
+        // deep, so only the budget stops the walk: 100,000 pages would be 6.5 GB read (a
+        // hostile capture bundle replayed); the byte budget stops it at READ_BUDGET.
+        const P: usize = 65536;
+        let mut db = vec![0_u8; 3 * P];
+        db[..16].copy_from_slice(b"SQLite format 3\0");
+        db[16..18].copy_from_slice(&1_u16.to_be_bytes());
+        db[56..60].copy_from_slice(&1_u32.to_be_bytes());
+        let cells = 16_000_u16;
+        for (page, h, child) in [(0, 100, 2_u32), (1, 0, 3)] {
+            let base = page * P;
+            let at = base + h;
+            db[at] = 0x05;
+            db[at + 3..at + 5].copy_from_slice(&cells.to_be_bytes());
+            db[at + 8..at + 12].copy_from_slice(&child.to_be_bytes());
+            // One cell near the page's end (child, key 1), named by every pointer.
+            let cell = P - 8;
+            db[base + cell..base + cell + 4].copy_from_slice(&child.to_be_bytes());
+            db[base + cell + 4] = 1;
+            for i in 0..usize::from(cells) {
+                let ptr = at + 12 + 2 * i;
+                db[ptr..ptr + 2].copy_from_slice(&u16::try_from(cell).unwrap().to_be_bytes());
+            }
+        }
+        db[2 * P] = 0x0d;
+        let src = Counting(&db, std::cell::Cell::new(0));
+        assert_eq!(packages(&src, &|_| true), Err("page budget spent"));
+        let read = src.1.get();
+        assert!(read <= READ_BUDGET + 100, "{read} bytes read");
     }
 
     #[test]

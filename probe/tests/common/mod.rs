@@ -5,6 +5,8 @@
     reason = "each test binary compiles this module and uses part of it"
 )]
 
+pub(crate) mod rpmdb;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
