@@ -37,10 +37,11 @@ case "$target" in
     scripts/build-static.sh >/dev/null ;;
   aarch64-unknown-linux-musl)
     # No aarch64 C toolchain needed: Rust's musl target ships its C runtime, and rust-lld
-    # links it, with the x86_64 build's packed relative relocations (.cargo/config.toml says why).
+    # links it, with the x86_64 build's packed relative relocations and no .eh_frame_hdr (.cargo/config.toml
+    # says why).
     rustup target add "$target" >&2
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld
-    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C linker-flavor=ld.lld -C link-self-contained=yes -C link-arg=-zpack-relative-relocs"
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C linker-flavor=ld.lld -C link-self-contained=yes -C link-arg=-zpack-relative-relocs -C link-arg=--no-eh-frame-hdr"
     ;;
   *) echo "error: unsupported target $target" >&2; exit 2 ;;
 esac
