@@ -123,6 +123,8 @@ catalogue! {
         "the installed, unloaded driver release is known not to build for the running kernel (a row of `data/known-bad.tsv`; the finding cites its source)";
     KNOWN_BAD_DRIVER_RELEASE = "known-bad-driver-release", [Warning],
         "the driver in use is of a release range with a documented defect (a `driver-defect` row of `data/known-bad.tsv`; the finding cites its source)";
+    GPU_NEWER_THAN_DRIVER = "gpu-newer-than-driver", [Error],
+        "the loaded open kernel module is older than the first release that supports a GPU on the bus (`data/gpu-first-driver.tsv`, from the open modules' README of each release; the finding cites it)";
     CUDA_RUNTIME_MAJORS_BEHIND = "cuda-runtime-majors-behind", [Info],
         "the CUDA runtime is more than one major behind the driver's CUDA version: it runs (backward compatibility), but outside the one-major window of virtual-GPU managers";
     KERNEL_HEADERS_MISSING = "kernel-headers-missing", [Error],

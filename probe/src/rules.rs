@@ -233,6 +233,7 @@ pub fn cuda_here(r: &Report) -> CudaHere {
         let code = [
             codes::CONTAINER_GPU_NOT_VISIBLE,
             codes::ARCH_UNSUPPORTED_BY_DRIVER,
+            codes::GPU_NEWER_THAN_DRIVER,
             codes::GPU_NOT_BOUND,
             codes::NOUVEAU_BOUND,
             codes::NO_NVIDIA_GPU,

@@ -4,8 +4,13 @@
 //! A `driver-defect` row says that driver releases `driver_from..=driver_to` have a documented
 //! defect whatever the kernel; it applies to the driver in use (the loaded module's release,
 //! else the selected `libcuda`'s), in a container too (its libraries are the host's release).
-//! No row of a GPU × CUDA × minimum-driver kind is kept: no NVIDIA document found states one
-//! beyond the CUDA minor-version rule `doctor` already applies.
+//! The GPU × minimum-driver kind is its own generated table, `data/gpu-first-driver.tsv`
+//! (`scripts/gen-gpu-first-driver.py`): per PCI device id, the first release of the open kernel
+//! modules whose README lists the GPU. With the open module loaded and older than that release,
+//! `gpu-newer-than-driver` says so and cites that README. It says nothing for the proprietary
+//! modules (which often supported a GPU earlier) nor for ids listed since the first README with
+//! the table. The CUDA side (a CUDA release's minimum driver) is the toolkit table `doctor`
+//! already applies.
 //!
 //! A `kernel-driver` row says that driver releases `driver_from..=driver_to` cannot be built
 //! (or linked) for kernels from `kernel_from` on. It applies where the driver is **not**
@@ -15,8 +20,10 @@
 //! container, under WSL2 or gVisor (no module of their own). The finding quotes the row's
 //! source.
 
-use crate::codes::{KNOWN_BAD_DRIVER_RELEASE, KNOWN_BAD_KERNEL_DRIVER};
-use crate::report::{Finding, PlatformKind, Report, Severity};
+use crate::codes::{GPU_NEWER_THAN_DRIVER, KNOWN_BAD_DRIVER_RELEASE, KNOWN_BAD_KERNEL_DRIVER};
+use crate::report::{
+    DriverSource, Finding, Flavor, PciId, PlatformKind, Report, Severity, Version,
+};
 use crate::tables::compare_versions;
 
 /// The vendored table.
@@ -115,6 +122,67 @@ pub fn driver_defect_rows(driver: &str) -> Vec<Row> {
 pub fn findings(report: &Report) -> Vec<Finding> {
     let mut out = defects(report);
     out.extend(kernel_driver(report));
+    out.extend(gpu_driver(report));
+    out
+}
+
+/// The generated GPU × minimum-driver table (`scripts/gen-gpu-first-driver.py`).
+pub const GPU_FIRST_DRIVER: &str = include_str!("../../../data/gpu-first-driver.tsv");
+
+/// The first open-kernel-module release whose README lists PCI device `device` (with its
+/// product name there), for ids first listed after the first README with the table.
+pub fn gpu_first_driver(device: u16) -> Option<(Version, &'static str)> {
+    let key = format!("0x{device:04x}\t");
+    GPU_FIRST_DRIVER
+        .lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|rest| {
+            let (release, name) = rest.split_once('\t')?;
+            Some((release.parse().ok()?, name))
+        })
+}
+
+/// `gpu-newer-than-driver`: the loaded open module is older than the first release that
+/// supports a GPU on the bus. Only the open flavour (the table is the open modules' own list),
+/// only a module the machine reports (not an override).
+fn gpu_driver(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(d) = report.driver.as_ref().filter(|d| {
+        d.flavor == Flavor::Open
+            && matches!(
+                d.source,
+                DriverSource::Sysfs | DriverSource::Procfs | DriverSource::Ioctl
+            )
+    }) else {
+        return out;
+    };
+    for g in &report.gpus {
+        let Some(device) = g
+            .pci
+            .device_id
+            .filter(|_| g.pci.vendor_id == Some(PciId::NVIDIA))
+            .and_then(PciId::as_u16)
+        else {
+            continue;
+        };
+        let Some((first, name)) = gpu_first_driver(device) else {
+            continue;
+        };
+        if d.version.cmp_numbers(&first) != std::cmp::Ordering::Less {
+            continue;
+        }
+        out.push(Finding::new(
+            GPU_NEWER_THAN_DRIVER,
+            Severity::Error,
+            format!(
+                "{name} ({}, PCI device 0x{device:04x}) is supported by the open kernel modules from release {first} on, and the loaded open module is {}: it does not know this GPU, so CUDA cannot use it. Source: https://github.com/NVIDIA/open-gpu-kernel-modules/blob/{first}/README.md (the first release whose list has it).",
+                g.pci.bus_id, d.version
+            ),
+            format!(
+                "Install driver {first} or newer (a branch that has it), then reboot or reload the modules."
+            ),
+        ));
+    }
     out
 }
 
@@ -371,5 +439,57 @@ mod tests {
         let new = findings(&r);
         r.findings.extend(new);
         assert!(r.findings.iter().all(|f| f.code != KNOWN_BAD_KERNEL_DRIVER));
+    }
+
+    /// The GPU × minimum-driver table: rows parse, and on the RTX 5090 fixture (open 570.86.16)
+    /// an older open module gets the finding with its README, the proprietary flavour and the
+    /// fixture as it is none.
+    #[test]
+    fn known_bad_gpu_newer_than_the_open_module() {
+        let rows: Vec<&str> = GPU_FIRST_DRIVER
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert!(rows.len() > 100, "{}", rows.len());
+        for l in &rows {
+            let dev = u16::from_str_radix(l.get(2..6).unwrap(), 16).unwrap();
+            assert!(gpu_first_driver(dev).is_some(), "{l}");
+        }
+        assert_eq!(
+            gpu_first_driver(0x2b85)
+                .map(|(v, _)| v.to_string())
+                .as_deref(),
+            Some("570.86.16")
+        );
+        // Listed since the first README with the table: no minimum known.
+        assert_eq!(gpu_first_driver(0x1e04), None);
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/rtx5090-open-570"
+        );
+        let report = crate::probe(&crate::Options::new(crate::root::Root::at(root)));
+        assert!(
+            findings(&report)
+                .iter()
+                .all(|f| f.code != GPU_NEWER_THAN_DRIVER)
+        );
+        let mut r = report.clone();
+        r.driver.as_mut().unwrap().version = "565.57.01".parse().unwrap();
+        let f: Vec<Finding> = findings(&r)
+            .into_iter()
+            .filter(|f| f.code == GPU_NEWER_THAN_DRIVER)
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(f[0].message.contains("0x2b85") && f[0].message.contains("565.57.01"));
+        assert!(
+            f[0].message
+                .contains("open-gpu-kernel-modules/blob/570.86.16/README.md"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].remedy.contains("570.86.16"));
+        r.driver.as_mut().unwrap().flavor = Flavor::Proprietary;
+        assert!(findings(&r).iter().all(|f| f.code != GPU_NEWER_THAN_DRIVER));
     }
 }
