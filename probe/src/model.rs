@@ -70,6 +70,27 @@ pub(crate) fn build(
     started: std::time::Instant,
     before_shim: &dyn Fn(&Model),
 ) -> Model {
+    // The kernel driver and /dev/dxg: the host's, or a capture's recorder or replay (a capture
+    // records /dev/dxg through its driver).
+    let nv = capture::driver(opts);
+    if let Some(dxg_nv) = capture::dxg_driver(opts) {
+        let dxg = platform::dxg::DxgViaNv(dxg_nv.as_ref());
+        build_on(opts, nv.as_ref(), &dxg, partial, started, before_shim)
+    } else {
+        let dxg = crate::sys::dxg::HostDxg::new(opts.root.clone());
+        build_on(opts, nv.as_ref(), &dxg, partial, started, before_shim)
+    }
+}
+
+/// [`build`] with the devices given: the NVIDIA driver (`/dev/nvidia*` ioctls) and `/dev/dxg`.
+fn build_on(
+    opts: &Options,
+    nv: &dyn ioctl::NvDriver,
+    dxg: &dyn platform::dxg::DxgDevice,
+    partial: &Mutex<Partial>,
+    started: std::time::Instant,
+    before_shim: &dyn Fn(&Model),
+) -> Model {
     // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
     let facts = detect::collect_scoped(&opts.root, opts.cuda_only, &mut |name, facts| {
         let mut p = crate::lock(partial);
@@ -93,7 +114,7 @@ pub(crate) fn build(
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
     let outcome = ioctl::probe_ioctl(
-        capture::driver(opts).as_ref(),
+        nv,
         &ioctl::IoctlOptions {
             deep: opts.deep,
             gvisor: report.platform.kind == PlatformKind::Gvisor,
@@ -102,15 +123,8 @@ pub(crate) fn build(
         },
     );
     let disagreements = ioctl::merge_into(&mut report, &outcome);
-    // 4. The platform: WSL2 (/dev/dxg), gVisor, Tegra, containers, virtual-GPU managers. A
-    //    capture records /dev/dxg through its driver; a replay answers from the bundle.
-    let platform_facts = if let Some(nv) = capture::dxg_driver(opts) {
-        let dxg = platform::dxg::DxgViaNv(nv.as_ref());
-        platform::refine_with(opts, &facts, &mut report, &dxg)
-    } else {
-        let dxg = crate::sys::dxg::HostDxg::new(opts.root.clone());
-        platform::refine_with(opts, &facts, &mut report, &dxg)
-    };
+    // 4. The platform: WSL2 (/dev/dxg), gVisor, Tegra, containers, virtual-GPU managers.
+    let platform_facts = platform::refine_with(opts, &facts, &mut report, dxg);
     assemble::complete(&mut report);
     // 5. The NVPROBE_* overrides stand in for the driver, the CUDA version or the compute
     //    capabilities; the machine as detected is kept for the rules about it.
@@ -167,6 +181,23 @@ pub(crate) fn build(
 pub fn read(opts: &Options) -> Model {
     build(
         opts,
+        &Mutex::new(Partial::default()),
+        std::time::Instant::now(),
+        &|_| {},
+    )
+}
+
+/// [`read`] with the devices given (an emulated NVIDIA driver and `/dev/dxg` in tests): the
+/// same sources in the same order as a run.
+pub fn read_on(
+    opts: &Options,
+    nv: &dyn ioctl::NvDriver,
+    dxg: &dyn platform::dxg::DxgDevice,
+) -> Model {
+    build_on(
+        opts,
+        nv,
+        dxg,
         &Mutex::new(Partial::default()),
         std::time::Instant::now(),
         &|_| {},

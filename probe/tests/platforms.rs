@@ -16,7 +16,7 @@ use nvprobe::platform::dxg::DxgDevice;
 use nvprobe::platform::dxg::emu::{DxgFault, EmuAdapter, EmuDxg};
 use nvprobe::report::{DriverSource, Flavor, PlatformKind, Report, Severity, SourceStatus};
 use nvprobe::root::Root;
-use nvprobe::{Env, Options, assemble, detect, findings, ioctl, platform};
+use nvprobe::{Env, Options, ioctl, platform};
 use rustix::io::Errno;
 use serde_json::Value;
 
@@ -45,34 +45,13 @@ fn finding<'a>(report: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no finding {code}: {report:#}"))
 }
 
-/// The stages of `nvprobe::probe` with emulated devices.
+/// `nvprobe::probe` with emulated devices: the run's own sources (`model::read_on`) and rules
+/// (`rules::evaluate`), not a copy of them.
 fn pipeline(name: &str, env: Env, nv: &dyn NvDriver, dxg: &dyn DxgDevice, deep: bool) -> Report {
     let mut opts = Options::new(Root::at(fixture(name)));
     opts.env = env;
-    let facts = detect::collect(&opts.root);
-    let mut report = assemble::base(&opts.root, &facts);
-    let outcome = ioctl::probe_ioctl(
-        nv,
-        &IoctlOptions {
-            deep,
-            gvisor: report.platform.kind == PlatformKind::Gvisor,
-            version_hint: report.driver.as_ref().map(|d| d.version.to_string()),
-            allow_strict_check: true,
-        },
-    );
-    let disagreements = ioctl::merge_into(&mut report, &outcome);
-    report
-        .findings
-        .extend(nvprobe::findings::ioctl(&outcome, &disagreements));
-    let platform_facts = platform::refine_with(&opts, &facts, &mut report, dxg);
-    let platform_findings = findings::platform(&facts, &report, &platform_facts);
-    report.findings.extend(platform_findings);
-    assemble::complete(&mut report);
-    let f = findings::evaluate(&facts, &report);
-    report.findings.extend(f);
-    findings::dedup(&mut report.findings);
-    findings::sort(&mut report.findings);
-    report
+    opts.deep = deep;
+    nvprobe::rules::evaluate(nvprobe::model::read_on(&opts, nv, dxg))
 }
 
 fn no_nv() -> EmuDriver {
