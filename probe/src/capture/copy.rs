@@ -427,6 +427,21 @@ impl<'a> Copier<'a> {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
+    /// Between two pieces of one file: past the deadline, notes that `key` was cut short and
+    /// stops its copy (`TimedOut`).
+    fn stop_at_deadline(&mut self, key: &str) -> io::Result<()> {
+        if !self.past_deadline() {
+            return Ok(());
+        }
+        self.stats
+            .stopped
+            .get_or_insert_with(|| format!("{key} cut short"));
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the deadline passed while copying it",
+        ))
+    }
+
     /// Copies every recorded path, then the entries of listed directories, until the
     /// deadline. `ranges`: the byte ranges read from the files read with positioned reads
     /// ([`crate::root::Recorder::ranges`]).
@@ -721,15 +736,7 @@ impl<'a> Copier<'a> {
         let out = create_in(dir, name, file_mode(meta.mode()))?;
         let mut left = RANGES_LIMIT;
         for (&start, &end) in ranges {
-            if self.past_deadline() {
-                self.stats
-                    .stopped
-                    .get_or_insert_with(|| format!("{key} cut short"));
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the deadline passed while copying it",
-                ));
-            }
+            self.stop_at_deadline(key)?;
             let end = end.min(size);
             let Some(len) = end.checked_sub(start).filter(|l| *l > 0) else {
                 continue;
@@ -785,15 +792,7 @@ impl<'a> Copier<'a> {
             let ranges = elf_ranges(&mut src, size).unwrap_or_default();
             let mut out = create_in(dir, name, mode)?;
             for (start, len) in ranges {
-                if self.past_deadline() {
-                    self.stats
-                        .stopped
-                        .get_or_insert_with(|| format!("{key} cut short"));
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the deadline passed while copying it",
-                    ));
-                }
+                self.stop_at_deadline(key)?;
                 let mut buf = vec![0_u8; usize::try_from(len).unwrap_or(0)];
                 src.seek(SeekFrom::Start(start))?;
                 src.read_exact(&mut buf)?;
