@@ -153,6 +153,8 @@ fn supported(r: &Report, visible: &[u32]) -> Vec<u32> {
                 .is_none()
             })
         })
+        // A GPU newer than the loaded open module (`gpu-newer-than-driver`): not usable.
+        .filter(|g| known_bad::gpu_too_new(r, g).is_none())
         .map(|g| g.index)
         .collect()
 }
