@@ -45,6 +45,16 @@ pub(crate) fn findings(model: Model) -> Report {
         found.extend(fabric::findings(report, f));
     }
     found.extend(known_bad::findings(report));
+    // One cause, one finding: a GPU left unbound because the loaded open module predates it is
+    // `gpu-newer-than-driver`; `gpu-not-bound` stays only for an unbound GPU it does not explain.
+    let unbound_unexplained = report.gpus.iter().any(|g| {
+        g.seen_by.iter().any(|s| s == "sysfs-pci")
+            && g.kernel_driver.is_none()
+            && known_bad::gpu_too_new(report, g).is_none()
+    });
+    if !unbound_unexplained {
+        found.retain(|f| f.code != crate::codes::GPU_NOT_BOUND);
+    }
     found.extend(majors::findings(report, &seen.env));
     found.extend(vgpu_manager::findings(report, &seen.env));
     kmod::findings(&seen.facts, report, &mut found);
@@ -153,6 +163,8 @@ fn supported(r: &Report, visible: &[u32]) -> Vec<u32> {
                 .is_none()
             })
         })
+        // A GPU newer than the loaded open module (`gpu-newer-than-driver`): not usable.
+        .filter(|g| known_bad::gpu_too_new(r, g).is_none())
         .map(|g| g.index)
         .collect()
 }

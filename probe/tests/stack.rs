@@ -723,3 +723,61 @@ fn vgpu_hostile_variables_never_reach_the_terminal_raw() {
     let limits = r["platform"]["vgpu_manager"]["memory_limits"].to_string();
     assert!(!limits.contains("\\u001b"), "{limits}");
 }
+
+// --- GPU × minimum driver -----------------------------------------------------------------------
+
+/// The L40S machine with the open 550 module, its GPU's device id changed to an RTX 5090's
+/// (0x2b85, first listed by the open modules' README at 570.86.16): one error that names the
+/// GPU, both releases and cites that README.
+#[test]
+fn gpu_newer_than_the_loaded_open_module() {
+    let dir = scratch_copy("permission-denied-l40s-open-550", "gpu-newer-than-driver");
+    let dev = dir.join("sys/devices/pci0000:4a/0000:4a:01.0/0000:4b:00.0/device");
+    assert_eq!(std::fs::read_to_string(&dev).unwrap().trim(), "0x26b9");
+    std::fs::write(&dev, "0x2b85\n").unwrap();
+    // The same id where the probe may read it too: the uevent and /proc/bus/pci/devices.
+    for (file, from, to) in [
+        (dev.with_file_name("uevent"), "26B9", "2B85"),
+        (dir.join("proc/bus/pci/devices"), "10de26b9", "10de2b85"),
+    ] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{}", file.display());
+        std::fs::write(&file, text.replace(from, to)).unwrap();
+    }
+    let r = report_at(&dir);
+    let f = one(&r, "gpu-newer-than-driver");
+    assert_eq!(f["severity"], "error");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("0x2b85") && msg.contains("550."), "{msg}");
+    assert!(
+        msg.contains("https://github.com/NVIDIA/open-gpu-kernel-modules/blob/570.86.16/README.md"),
+        "{msg}"
+    );
+    assert!(f["remedy"].as_str().unwrap().contains("570.86.16"));
+    // Left unbound, as the driver does with a GPU it does not know (no driver link, no DRIVER=
+    // in the uevent, no /proc/driver/nvidia/gpus entry): still one finding, and no
+    // gpu-not-bound beside it (one cause, one finding).
+    std::fs::remove_file(dev.with_file_name("driver")).unwrap();
+    let uevent = dev.with_file_name("uevent");
+    let text = std::fs::read_to_string(&uevent).unwrap();
+    std::fs::write(&uevent, text.replace("DRIVER=nvidia\n", "")).unwrap();
+    std::fs::remove_dir_all(dir.join("proc/driver/nvidia/gpus/0000:4b:00.0")).unwrap();
+    let r = report_at(&dir);
+    one(&r, "gpu-newer-than-driver");
+    assert!(findings(&r, "gpu-not-bound").is_empty(), "{:?}", codes(&r));
+    // The same unbound GPU with its own id (an L40S, which 550 supports): gpu-not-bound stays.
+    for (file, from, to) in [
+        (dev.clone(), "0x2b85", "0x26b9"),
+        (uevent, "2B85", "26B9"),
+        (dir.join("proc/bus/pci/devices"), "10de2b85", "10de26b9"),
+    ] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace(from, to)).unwrap();
+    }
+    let r = report_at(&dir);
+    assert!(findings(&r, "gpu-newer-than-driver").is_empty());
+    one(&r, "gpu-not-bound");
+    // The fixture as it is (an L40S, listed since the first README with the table): none.
+    let r = report("permission-denied-l40s-open-550", &[]);
+    assert!(findings(&r, "gpu-newer-than-driver").is_empty());
+}

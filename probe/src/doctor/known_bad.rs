@@ -22,7 +22,7 @@
 
 use crate::codes::{GPU_NEWER_THAN_DRIVER, KNOWN_BAD_DRIVER_RELEASE, KNOWN_BAD_KERNEL_DRIVER};
 use crate::report::{
-    DriverSource, Finding, Flavor, PciId, PlatformKind, Report, Severity, Version,
+    DriverSource, Finding, Flavor, Gpu, PciId, PlatformKind, Report, Severity, Version,
 };
 use crate::tables::compare_versions;
 
@@ -142,35 +142,38 @@ pub fn gpu_first_driver(device: u16) -> Option<(Version, &'static str)> {
         })
 }
 
-/// `gpu-newer-than-driver`: the loaded open module is older than the first release that
-/// supports a GPU on the bus. Only the open flavour (the table is the open modules' own list),
-/// only a module the machine reports (not an override).
-fn gpu_driver(report: &Report) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let Some(d) = report.driver.as_ref().filter(|d| {
+/// For GPU `g`: its PCI device id and the first open-module release that lists it, when the
+/// loaded open module (sysfs, procfs or ioctl; not an override) is older than that release.
+/// The rules stage also counts such a GPU as not usable by CUDA.
+pub fn gpu_too_new(report: &Report, g: &Gpu) -> Option<(u16, Version, &'static str)> {
+    let d = report.driver.as_ref().filter(|d| {
         d.flavor == Flavor::Open
             && matches!(
                 d.source,
                 DriverSource::Sysfs | DriverSource::Procfs | DriverSource::Ioctl
             )
-    }) else {
+    })?;
+    let device = g
+        .pci
+        .device_id
+        .filter(|_| g.pci.vendor_id == Some(PciId::NVIDIA))
+        .and_then(PciId::as_u16)?;
+    let (first, name) = gpu_first_driver(device)?;
+    (d.version.cmp_numbers(&first) == std::cmp::Ordering::Less).then_some((device, first, name))
+}
+
+/// `gpu-newer-than-driver`: the loaded open module is older than the first release that
+/// supports a GPU on the bus. Only the open flavour (the table is the open modules' own list),
+/// only a module the machine reports (not an override).
+fn gpu_driver(report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(d) = report.driver.as_ref() else {
         return out;
     };
     for g in &report.gpus {
-        let Some(device) = g
-            .pci
-            .device_id
-            .filter(|_| g.pci.vendor_id == Some(PciId::NVIDIA))
-            .and_then(PciId::as_u16)
-        else {
+        let Some((device, first, name)) = gpu_too_new(report, g) else {
             continue;
         };
-        let Some((first, name)) = gpu_first_driver(device) else {
-            continue;
-        };
-        if d.version.cmp_numbers(&first) != std::cmp::Ordering::Less {
-            continue;
-        }
         out.push(Finding::new(
             GPU_NEWER_THAN_DRIVER,
             Severity::Error,
