@@ -5,7 +5,7 @@
 //! defect whatever the kernel; it applies to the driver in use (the loaded module's release,
 //! else the selected `libcuda`'s), in a container too (its libraries are the host's release).
 //! The GPU × minimum-driver kind is its own generated table, `data/gpu-first-driver.tsv`
-//! (`scripts/gen-gpu-first-driver.py`): per PCI device id, the first release of the open kernel
+//! (`scripts/gen-gpu-first-driver.py`, from the vendored extract of every release's README): per PCI device id, the first release of the open kernel
 //! modules whose README lists the GPU. With the open module loaded and older than that release,
 //! `gpu-newer-than-driver` says so and cites that README. It says nothing for the proprietary
 //! modules (which often supported a GPU earlier) nor for ids listed since the first README with
