@@ -28,29 +28,116 @@ for l in sys.stdin:
     if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="gpu" and m.get("executable"): print(m["executable"])')
   cp "$test_bin" "$bundle/gpu-tests"
   python3 scripts/bench --build-tools "$bundle/bench-tools"
+  cargo build --release --locked -q -p nvprobe-example-installer --target x86_64-unknown-linux-musl
+  cp "${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/nvprobe-example-installer" "$bundle/installer"
   ls -la "$bundle" >&2
   ;;
 run)
+  # The device tool brings back at most 8 files: everything goes under $out/raw and leaves as
+  # one archive, beside gpu-tests.log and summary.txt (the figures a session reads first).
   out=${2:?usage: scripts/gpu-check.sh run OUTDIR}
-  mkdir -p "$out"
+  raw=$(mktemp -d)/raw
+  mkdir -p "$out" "$raw"
   export NVPROBE_BIN="$PWD/$bundle/nvprobe" NVPROBE_SHIM="$PWD/$bundle/nvprobe-shim"
+  nv=$NVPROBE_BIN
+  sum="$out/summary.txt"
+  # step NAME SECONDS CMD...: stdout to raw/NAME.out, stderr to raw/NAME.err, exit code and wall
+  # time to the summary; every step is bounded, so one hang cannot eat the lease.
+  step() {
+    local name=$1 secs=$2 t0 t1 rc
+    shift 2
+    t0=$(date +%s%N)
+    timeout -k 5 "$secs" "$@" > "$raw/$name.out" 2> "$raw/$name.err"
+    rc=$?
+    t1=$(date +%s%N)
+    printf '%-28s rc=%-3s %8.1f ms\n' "$name" "$rc" "$(( (t1 - t0) / 1000 ))e-3" >> "$sum"
+  }
   {
+    echo "== date"; date -u
     echo "== uname"; uname -a
     echo "== /proc/driver/nvidia/version"; cat /proc/driver/nvidia/version 2>&1
-    echo "== test-gpu"; "$bundle/gpu-tests" --test-threads=1 2>&1
-  } > "$out/gpu-tests.log" 2>&1
-  "$NVPROBE_BIN" --json > "$out/report.json" 2> "$out/report.err"
-  "$NVPROBE_BIN" --json --deep > "$out/report-deep.json" 2>> "$out/report.err"
-  "$NVPROBE_BIN" --json --cross-check > "$out/report-crosscheck.json" 2>> "$out/report.err"
-  "$NVPROBE_BIN" --deep --cross-check > "$out/report.txt" 2>> "$out/report.err"
-  nvidia-smi -q -x > "$out/nvidia-smi.xml" 2>&1
-  tmp=$(mktemp -d)
+    echo "== id"; id
+    echo "== seccomp/nnp"; grep -E 'Seccomp|NoNewPrivs' /proc/self/status
+  } > "$sum" 2>&1
+  # Raw facts, as they are on this machine, for fixtures.
+  {
+    for f in /proc/driver/nvidia/version /proc/driver/nvidia/params /proc/driver/nvidia/registry \
+      /proc/driver/nvidia/gpus/*/information /proc/driver/nvidia/capabilities/*/* \
+      /sys/module/nvidia/version /sys/module/nvidia*/initstate /proc/modules /proc/devices \
+      /proc/cmdline /proc/self/mountinfo /etc/os-release /proc/sys/kernel/osrelease; do
+      echo "== $f"; cat "$f" 2>&1
+    done
+    echo "== ls -la /dev"; ls -la /dev /dev/nvidia-caps 2>&1
+    echo "== ls /sys/bus/pci/drivers/nvidia"; ls -la /sys/bus/pci/drivers/nvidia 2>&1
+    for d in /sys/bus/pci/devices/*; do
+      [ "$(cat "$d/vendor" 2>/dev/null)" = 0x10de ] || continue
+      echo "== $d"; for f in vendor device subsystem_vendor subsystem_device class revision numa_node current_link_speed current_link_width; do echo "$f: $(cat "$d/$f" 2>&1)"; done
+      ls -la "$d/driver" 2>&1
+    done
+    echo "== find driver libs"; find / -xdev \( -name 'libcuda.so*' -o -name 'libnvidia-ml.so*' -o -name 'libcudart.so*' -o -name 'nvidia-smi' \) 2>/dev/null | head -50
+    ls -la /usr/local/nvidia /usr/local/nvidia/lib64 2>&1 | head -80
+    echo "== ldconfig -p | grep nvidia"; ldconfig -p 2>&1 | grep -Ei 'cuda|nvidia' | head -40
+    echo "== env"; env | grep -Ei 'cuda|nvidia|path' | sort
+    echo "== dmesg"; dmesg 2>&1 | tail -40
+  } > "$raw/machine.txt" 2>&1
+  step gpu-tests 180 "$bundle/gpu-tests" --test-threads=1
+  cat "$raw/gpu-tests.out" "$raw/gpu-tests.err" > "$out/gpu-tests.log"
+  step report 20 "$nv" --json
+  step report-nosandbox 20 "$nv" --json --no-sandbox
+  step report-deep 20 "$nv" --json --deep
+  step report-crosscheck 20 "$nv" --json --cross-check
+  step report-text 20 "$nv" --deep --cross-check
+  step report-nobody 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$nv" --json --deep
+  step report-envi 20 env -i "$nv" --json
+  step report-timeout1 20 "$nv" --json --deep --timeout 1
+  step labels 20 "$nv" labels
+  step export-shell 20 "$nv" export --format shell
+  step export-conda 20 "$nv" export --format conda
+  step export-variant 20 "$nv" export --format wheel-variant
+  step export-overrides 20 "$nv" export --format overrides
+  step check-cuda-13.0 20 "$nv" check --cuda 13.0
+  step check-cuda-13.2 20 "$nv" check --cuda 13.2
+  step check-cuda-12.4 20 "$nv" check --cuda 12.4
+  step check-require 20 "$nv" check --require 'cuda>=12.4 brand=tesla,driver>=535'
+  py=$(command -v python3)
+  venv=$(dirname "$(dirname "$(readlink -f "$py")")")
+  [ -d /opt/torch/.venv ] && venv=/opt/torch/.venv
+  echo "python: $py venv: $venv" >> "$sum"
+  step check-python 120 "$nv" check --python "$venv" --json --timeout 100000
+  step check-python-text 120 "$nv" check --python "$venv" --timeout 100000
+  # What the frameworks themselves say, to judge check --python against.
+  step torch-truth 120 "$py" -c 'import torch,json; print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "available": torch.cuda.is_available(), "cc": torch.cuda.get_device_capability(0) if torch.cuda.is_available() else None, "arch_list": torch.cuda.get_arch_list(), "x": float((torch.ones(4, device="cuda") * 2).sum()) if torch.cuda.is_available() else None}))'
+  step jax-truth 120 "$py" -c 'import jax; print(jax.__version__, jax.devices())'
+  step cupy-truth 120 "$py" -c 'import cupy; print(cupy.__version__, cupy.cuda.runtime.runtimeGetVersion(), cupy.cuda.runtime.driverGetVersion(), int(cupy.arange(4).sum()))'
+  # scan against cuobjdump on real CUDA libraries (issue 21).
+  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)
+  echo "site-packages: $site" >> "$sum"
+  ls -la "$site/nvidia"/*/lib "$site/torch/lib" > "$raw/libs.txt" 2>&1
+  for lib in "$site"/nvidia/*/lib/libcublasLt.so.* "$site"/nvidia/*/lib/libcufft.so.* "$site"/nvidia/*/lib/libcudart.so.* "$site"/torch/lib/libtorch_cuda.so; do
+    [ -f "$lib" ] || continue
+    n=$(basename "$lib")
+    step "scan-$n" 60 "$nv" scan --json --timeout 50000 "$lib"
+    step "cuobjdump-$n" 120 cuobjdump --list-elf --list-ptx "$lib"
+  done
+  step check-binary-torch 60 "$nv" check --binary "$site/torch/lib" --json --timeout 50000
+  # The embedded API's warm call on this machine (issue 24).
+  [ -x "$bundle/installer" ] && step api-bench 60 "$bundle/installer" --bench 2000
+  step cuobjdump-version 10 cuobjdump --version
+  step nvidia-smi-xml 30 nvidia-smi -q -x
+  step nvidia-smi-q 30 nvidia-smi -q
+  step nvidia-smi 30 nvidia-smi
   # A capture's copy shares the run's deadline: give it time, so the bundle is whole.
-  "$NVPROBE_BIN" --deep --cross-check --timeout 30000 capture --out "$tmp/capture-deep" > /dev/null 2>> "$out/report.err"
-  "$NVPROBE_BIN" --timeout 30000 capture --out "$tmp/capture" > /dev/null 2>> "$out/report.err"
-  tar -C "$tmp" -czf "$out/captures.tgz" capture capture-deep
-  python3 scripts/bench --bin "$NVPROBE_BIN" --tools "$bundle/bench-tools" > "$out/bench.txt" 2>&1
-  tail -3 "$out/gpu-tests.log"
+  step capture-deep 60 "$nv" --deep --cross-check --timeout 30000 capture --out "$raw/capture-deep"
+  step capture 60 "$nv" --timeout 30000 capture --out "$raw/capture"
+  step replay 20 "$nv" --json --root "$raw/capture"
+  step replay-deep 20 "$nv" --json --root "$raw/capture-deep"
+  step bench 240 python3 scripts/bench --runs 200 --bin "$nv" --tools "$bundle/bench-tools"
+  tar -C "$raw" -czf "$out/captures.tgz" capture capture-deep && rm -rf "$raw/capture" "$raw/capture-deep"
+  tar -C "$(dirname "$raw")" -czf "$out/raw.tgz" raw
+  echo "== bench" >> "$sum"; tail -30 "$raw/bench.out" >> "$sum"
+  echo "== api-bench" >> "$sum"; cat "$raw/api-bench.out" >> "$sum" 2>/dev/null
+  echo "== gpu-tests" >> "$sum"; tail -5 "$out/gpu-tests.log" >> "$sum"
+  cat "$sum"
   ;;
 *)
   sed -n '2,13p' "$0" >&2
