@@ -374,6 +374,17 @@ pub fn mvc_floor(cuda_major: u32) -> Option<crate::report::Version> {
         .and_then(|m| m.1.parse().ok())
 }
 
+/// The first open-kernel-module release whose README lists PCI device `device`, and the
+/// product name there (`data/gpu-first-driver.tsv`): `None` for ids listed since the first
+/// README with the table, whose minimum is not known, and for ids never listed.
+pub fn gpu_first_open_driver(device: u16) -> Option<(&'static str, &'static str)> {
+    GPU_FIRST_DRIVER
+        .binary_search_by_key(&device, |&(d, _, _)| d)
+        .ok()
+        .and_then(|i| GPU_FIRST_DRIVER.get(i))
+        .map(|&(_, release, name)| (release, name))
+}
+
 /// The first driver branch past minor-version compatibility for a CUDA major: from it on, the
 /// driver runs every release of that major natively (11 → 525, 12 → 580; 13 → `None`, no upper
 /// bound yet; CUDA Compatibility guide, Table 1).
@@ -516,6 +527,7 @@ mod tests {
         assert!(sorted_strictly(&BRANCHES, |r| r.0));
         assert!(sorted_strictly(&TOOLKITS, |r| (r.0, r.1)));
         assert!(sorted_strictly(&MVC_FLOORS, |r| r.0));
+        assert!(sorted_strictly(&GPU_FIRST_DRIVER, |r| r.0));
         assert!(sorted_strictly(&ARCHITECTURES, |r| r.0));
         assert!(sorted_strictly(&CC_TOOLKITS, |r| r.0));
     }

@@ -126,20 +126,16 @@ pub fn findings(report: &Report) -> Vec<Finding> {
     out
 }
 
-/// The generated GPU × minimum-driver table (`scripts/gen-gpu-first-driver.py`).
-pub const GPU_FIRST_DRIVER: &str = include_str!("../../../data/gpu-first-driver.tsv");
+/// The GPU × minimum-driver table as vendored (`scripts/gen-gpu-first-driver.py`); the probe
+/// reads its generated form, [`crate::tables::gpu_first_open_driver`].
+#[cfg(test)]
+const GPU_FIRST_DRIVER: &str = include_str!("../../../data/gpu-first-driver.tsv");
 
 /// The first open-kernel-module release whose README lists PCI device `device` (with its
 /// product name there), for ids first listed after the first README with the table.
 pub fn gpu_first_driver(device: u16) -> Option<(Version, &'static str)> {
-    let key = format!("0x{device:04x}\t");
-    GPU_FIRST_DRIVER
-        .lines()
-        .find_map(|l| l.strip_prefix(key.as_str()))
-        .and_then(|rest| {
-            let (release, name) = rest.split_once('\t')?;
-            Some((release.parse().ok()?, name))
-        })
+    let (release, name) = crate::tables::gpu_first_open_driver(device)?;
+    Some((release.parse().ok()?, name))
 }
 
 /// For GPU `g`: its PCI device id and the first open-module release that lists it, when the
