@@ -23,8 +23,12 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The options of every command that probes the machine. Each command lists only the options
-/// it takes (`schema --help` shows none), so they are flattened into each, not global.
+// The options of every command that probes the machine. Each command lists only the options
+// it takes (`schema --help` shows none), so they are flattened into each, not global. No doc
+// comment on this struct or on the other argument structs: clap takes a struct's doc comment
+// for the about of the command it is flattened into, and since the subcommands are deferred
+// (`Command`), it would be applied after, and over, the subcommand's own.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ProbeOptions {
     /// Print the report as one JSON object on stdout (`schema_version` 1).
@@ -56,7 +60,8 @@ pub struct ProbeOptions {
     pub no_sandbox: bool,
 }
 
-/// The arguments of `nvprobe labels`.
+// The arguments of `nvprobe labels` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct LabelsArgs {
     #[command(flatten)]
@@ -69,8 +74,9 @@ pub struct LabelsArgs {
     pub output: Option<PathBuf>,
 }
 
-/// The options of `nvprobe scan` and `nvprobe compare`, which read only the files they are
-/// given.
+// The options of `nvprobe scan` and `nvprobe compare`, which read only the files they are
+// given (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct ScanOptions {
     /// Print the result as one JSON object on stdout.
@@ -149,8 +155,10 @@ Examples:
 Environment overrides: NVPROBE_DRIVER_VERSION, NVPROBE_CUDA_VERSION, NVPROBE_COMPUTE_CAPABILITY.
 NVPROBE_SHIM: the nvprobe-shim binary for --cross-check (default: next to nvprobe).";
 
-/// The subcommands.
+/// The subcommands. Each one's arguments are built only when it is the one run (`defer`):
+/// building every subcommand's arguments was most of clap's start-up, paid by every run.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Will a CUDA build, a container requirement or a CUDA binary run here? (exit 0 or 1)
     ///
@@ -283,7 +291,8 @@ Examples:
   nvprobe export --format conda --json
   eval \"$(nvprobe export --format uv)\" && uv pip install torch";
 
-/// `nvprobe export`.
+// The arguments of `nvprobe export` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -325,7 +334,8 @@ impl ExportFormat {
     }
 }
 
-/// `nvprobe scan`.
+// The arguments of `nvprobe scan` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     #[command(flatten)]
@@ -337,7 +347,8 @@ pub struct ScanArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// `nvprobe explain`.
+// The arguments of `nvprobe explain` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
@@ -349,7 +360,8 @@ pub struct ExplainArgs {
     pub text: Vec<String>,
 }
 
-/// `nvprobe compare`.
+// The arguments of `nvprobe compare` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -365,7 +377,8 @@ pub struct CompareArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// `nvprobe capture`.
+// The arguments of `nvprobe capture` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
     #[command(flatten)]
@@ -383,7 +396,8 @@ pub struct CaptureArgs {
     pub redact: bool,
 }
 
-/// `nvprobe check`.
+// The arguments of `nvprobe check` (no doc comment: see `ProbeOptions`).
+#[allow(missing_docs)]
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]

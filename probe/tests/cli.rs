@@ -292,6 +292,40 @@ fn cli_help_and_version_exit_0() {
     );
 }
 
+/// Each subcommand's own help starts with the summary the top-level help lists for it. The
+/// subcommands' arguments are built lazily (clap's `defer`), after their summaries: a doc
+/// comment on an argument struct would then replace the subcommand's about.
+#[test]
+fn cli_subcommand_help_starts_with_its_summary() {
+    let top = String::from_utf8(nvprobe(&["--help"]).stdout).unwrap();
+    let listed: Vec<(String, String)> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            Some((name.to_owned(), about.trim().to_owned()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 8, "{top}");
+    for (name, about) in listed {
+        for flag in ["-h", "--help"] {
+            let out = nvprobe(&[&name, flag]);
+            assert_eq!(out.status.code(), Some(0), "{name} {flag}");
+            let help = String::from_utf8(out.stdout).unwrap();
+            // The short about drops the summary's final full stop; the long one keeps it.
+            let first = help
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            assert_eq!(first, about, "{name} {flag}:\n{help}");
+        }
+    }
+}
+
 /// A `--root` that does not exist is a usage error, not a machine without a GPU (issue 18).
 #[test]
 fn cli_missing_root_is_a_usage_error() {
