@@ -75,7 +75,7 @@ pub fn table() -> Vec<Message> {
         .collect()
 }
 
-/// The text as matched: cut at [`MAX_TEXT`], lowercased, runs of white space made one space.
+/// The text as matched: cut at `MAX_TEXT`, lowercased, runs of white space made one space.
 pub fn normalize(text: &str) -> String {
     let mut end = text.len().min(MAX_TEXT);
     while !text.is_char_boundary(end) {
@@ -142,7 +142,7 @@ pub fn recognise(text: &str) -> Vec<Message> {
 /// The answer for one run.
 #[derive(Clone, Debug)]
 pub struct Explanation {
-    /// The text as given (cut at [`MAX_TEXT`]).
+    /// The text as given (cut at `MAX_TEXT`).
     pub text: String,
     /// The messages it matches.
     pub messages: Vec<Message>,

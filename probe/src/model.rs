@@ -1,6 +1,6 @@
 //! The model of the machine, built once by the sources before any rule runs.
 //!
-//! [`build`] runs the sources in order. Each step writes its own fields of the report (the
+//! `build` runs the sources in order. Each step writes its own fields of the report (the
 //! model's serialisation: `driver`, `gpus`, `platform`, `libraries`, `sources`, ...) once, and
 //! returns what it read that the report does not hold ([`Observed`]: the ioctl outcome, the
 //! platform facts, the overrides, the fabric manager, the cross-check's NVML answer, a
@@ -82,7 +82,7 @@ pub(crate) fn build(
     }
 }
 
-/// [`build`] with the devices given: the NVIDIA driver (`/dev/nvidia*` ioctls) and `/dev/dxg`.
+/// `build` with the devices given: the NVIDIA driver (`/dev/nvidia*` ioctls) and `/dev/dxg`.
 fn build_on(
     opts: &Options,
     nv: &dyn ioctl::NvDriver,

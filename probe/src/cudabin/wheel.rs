@@ -19,7 +19,7 @@ static ABOVE: OnceLock<Mutex<Listing>> = OnceLock::new();
 type Listing = BTreeMap<PathBuf, Vec<(String, String)>>;
 
 /// Lists the runtime wheels' `.dist-info` directories in the directories above each of
-/// `paths` (up to the levels [`installed_runtime`] looks at), for a scan that runs under the
+/// `paths` (up to the levels `installed_runtime` looks at), for a scan that runs under the
 /// sandbox. Call before the sandbox goes on.
 pub fn look_above(paths: &[PathBuf]) {
     let mut found = BTreeMap::new();

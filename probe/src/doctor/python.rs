@@ -12,7 +12,7 @@
 //!
 //! The frameworks: `torch`, `jax` (`jaxlib` with its `jax-cudaNN-plugin` / `-pjrt` plugins),
 //! `cupy-cudaNNx`, `tensorflow`, `onnxruntime-gpu`, `vllm`, `paddlepaddle-gpu`. Each one's
-//! CUDA libraries get the verdict `check --binary` gives ([`super::binary::check`]): the worst
+//! CUDA libraries get the verdict `check --binary` gives (`super::binary::check`): the worst
 //! of its libraries'. A build without CUDA (torch `+cpu`, jax without a CUDA plugin) is
 //! `cpu-only`: it runs, but not on a GPU, which is never "satisfied" for a CUDA question.
 //!

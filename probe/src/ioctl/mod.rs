@@ -29,7 +29,7 @@
 //!    every path.
 //!
 //! The raw syscalls sit behind [`NvDriver`] / [`NvFile`]; the host implementation is
-//! [`crate::sys::HostDriver`], the test one is [`emu::EmuDriver`].
+//! [`crate::sys::HostDriver`], the test one is `emu::EmuDriver`.
 
 #[cfg(any(test, feature = "emulator"))]
 #[cfg_attr(

@@ -16,7 +16,7 @@
 //! first NUL with control characters dropped.
 //!
 //! The raw syscalls sit behind [`DxgDevice`] / [`DxgFile`]; the host implementation is
-//! [`crate::sys::dxg::HostDxg`], the test one is [`emu::EmuDxg`].
+//! [`crate::sys::dxg::HostDxg`], the test one is `emu::EmuDxg`.
 
 use bytemuck::Zeroable as _;
 use nvprobe_abi::dxg::{

@@ -3,7 +3,7 @@
 //!
 //! # Safety
 //! `ioctl(2)` lets `dxgkrnl` read and write user memory at addresses taken from the argument
-//! struct. [`HostDxgFile::ioctl`] only sends requests it can vouch for, checked by [`prepare`]
+//! struct. [`HostDxgFile::ioctl`] only sends requests it can vouch for, checked by `prepare`
 //! before the call:
 //! - the request is one of the three above, whose encoded size equals the argument buffer's
 //!   length, so the kernel's copy-in and copy-out of the struct stay inside it;

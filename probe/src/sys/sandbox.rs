@@ -419,7 +419,7 @@ const GLIBC_ONLY: &[(&str, libc::c_long)] = &[
 #[cfg(all(target_arch = "x86_64", target_env = "musl"))]
 const GLIBC_ONLY: &[(&str, libc::c_long)] = &[];
 
-/// Every syscall the filter allows (`ioctl` aside): [`MUSL_AND_GLIBC`], and [`GLIBC_ONLY`]
+/// Every syscall the filter allows (`ioctl` aside): `MUSL_AND_GLIBC`, and `GLIBC_ONLY`
 /// in a glibc build.
 #[cfg(target_arch = "x86_64")]
 pub fn syscalls() -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
