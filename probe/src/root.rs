@@ -307,38 +307,31 @@ fn read_limited(fd: BorrowedFd<'_>, st: &Stat, limit: u64) -> io::Result<(Vec<u8
         ));
     }
     // More than a page: on into a buffer of the announced size, grown while the file goes on.
-    let want = size
+    // The reads land in the vector's spare capacity, never zero-filled first (zeroing a
+    // 600 KB dpkg status cost more instructions than reading it).
+    let mut want = size
         .unwrap_or(2 * PAGE)
         .min(limit.saturating_add(1))
         .max(len + 1);
     let mut buf = Vec::with_capacity(want);
     buf.extend_from_slice(read);
-    buf.resize(want, 0);
     loop {
-        if len == buf.len() {
-            if len > limit {
+        if buf.len() >= want {
+            if buf.len() > limit {
                 break;
             }
-            let grow = buf.len().min(limit.saturating_add(1) - len).max(1);
-            buf.resize(len + grow, 0);
+            want = buf.len() + buf.len().min(limit.saturating_add(1) - buf.len()).max(1);
+            buf.reserve_exact(want - buf.len());
         }
-        let Some(spare) = buf.get_mut(len..) else {
-            break;
-        };
-        let n = match rustix::io::read(fd, spare) {
+        let n = match rustix::io::read(fd, rustix::buffer::spare_capacity(&mut buf)) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         };
-        if n == 0 {
-            break;
-        }
-        len += n;
-        if size == Some(len) {
+        if n == 0 || size == Some(buf.len()) {
             break;
         }
     }
-    buf.truncate(len);
     let truncated = buf.len() > limit;
     buf.truncate(limit);
     Ok((buf, truncated))
