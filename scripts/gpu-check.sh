@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-hardware checks and captures, for a session that is lent an NVIDIA machine (which has no
-# Rust toolchain). Two steps:
+# Rust toolchain). Three steps:
 #
 #   scripts/gpu-check.sh prepare     # here: builds the static nvprobe, nvprobe-shim and the
 #                                    # test-gpu test binary into .gpu-bundle/ (git-ignored)
@@ -8,6 +8,8 @@
 #                                    # runs the test-gpu tests, the probe (plain, --deep,
 #                                    # --cross-check), captures bundles, nvidia-smi -q -x,
 #                                    # and the benchmark, writing everything under OUTDIR
+#   scripts/gpu-check.sh fixtures DIR [NAME]  # here again, DIR = the run's files: the
+#                                    # captures become tests/fixtures/NAME{,-deep} + goldens
 #
 # With the device tool: run(command="scripts/gpu-check.sh run $OUT", carry=[".gpu-bundle"]).
 set -uo pipefail
@@ -127,8 +129,8 @@ run)
   step nvidia-smi-q 30 nvidia-smi -q
   step nvidia-smi 30 nvidia-smi
   # A capture's copy shares the run's deadline: give it time, so the bundle is whole.
-  step capture-deep 60 "$nv" --deep --cross-check --timeout 30000 capture --out "$raw/capture-deep"
-  step capture 60 "$nv" --timeout 30000 capture --out "$raw/capture"
+  step capture-deep 60 "$nv" --deep --cross-check --timeout 30000 capture --redact --out "$raw/capture-deep"
+  step capture 60 "$nv" --timeout 30000 capture --redact --out "$raw/capture"
   step replay 20 "$nv" --json --root "$raw/capture"
   step replay-deep 20 "$nv" --json --root "$raw/capture-deep"
   step bench 240 python3 scripts/bench --runs 200 --bin "$nv" --tools "$bundle/bench-tools"
@@ -139,8 +141,40 @@ run)
   echo "== gpu-tests" >> "$sum"; tail -5 "$out/gpu-tests.log" >> "$sum"
   cat "$sum"
   ;;
+fixtures)
+  # Here, after a run: its two capture bundles become fixtures with golden reports (review
+  # them, then commit). The captures were taken with --redact (no UUIDs or serials).
+  src=${2:?usage: scripts/gpu-check.sh fixtures DIR_WITH_captures.tgz [NAME]}
+  set -e
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  tar -xzf "$src/captures.tgz" -C "$tmp"
+  name=${3:-}
+  if [ -z "$name" ]; then
+    ver=$(grep -o '[0-9]\{3\}\.[0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\?' \
+      "$tmp/capture/proc/driver/nvidia/version" 2>/dev/null | head -1 || true)
+    [ "$(cat "$tmp/capture/proc/sys/kernel/osrelease" 2>/dev/null)" = 4.4.0 ] && rt=gvisor- || rt=
+    name=real-h200-$rt${ver:-unknown-driver}
+  fi
+  for c in capture capture-deep; do
+    dest=tests/fixtures/$name${c#capture}
+    [ -e "$dest" ] && { echo "$dest exists: pass another NAME" >&2; exit 1; }
+    cp -a "$tmp/$c" "$dest"
+    # git keeps no empty directory (tests/it/golden.rs checks that none is left).
+    find "$dest" -depth -type d -empty -delete
+    echo "fixture: $dest ($(du -sh "$dest" | cut -f1))" >&2
+  done
+  NVPROBE_BLESS=1 cargo test -q -p nvprobe-tests golden >&2
+  git status --short tests/ >&2
+  cat >&2 <<'EOF'
+Next: give each new fixture its expectations, from what the machine itself said (raw.tgz:
+torch-truth, cupy-truth, nvidia-smi-q, export-conda): conda's virtual packages in
+probe/tests/ecosystem.rs and uv's torch backend in probe/tests/python.rs (both fail with "a
+fixture without an expectation" until then). Then cargo test --workspace, and commit.
+EOF
+  ;;
 *)
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,16p' "$0" >&2
   exit 2
   ;;
 esac
