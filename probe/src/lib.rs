@@ -152,13 +152,14 @@ use root::Root;
 pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
 /// The environment variables the probe consults, captured once so library code never reads
-/// the process environment directly (tests pass their own).
+/// the process environment directly (tests pass their own). Shared, not copied, by the
+/// options, the model and the worker thread that hold it.
 #[derive(Clone, Debug, Default)]
 pub struct Env {
-    vars: std::collections::BTreeMap<String, String>,
+    vars: std::sync::Arc<std::collections::BTreeMap<String, String>>,
     /// Names (lossily decoded) of the process variables left out because the name or the
     /// value is not UTF-8.
-    not_utf8: Vec<String>,
+    not_utf8: std::sync::Arc<Vec<String>>,
 }
 
 /// Variables the probe consults, by prefix or by name: one of these left out for not being
@@ -170,20 +171,24 @@ impl Env {
     /// The process environment. A variable whose name or value is not UTF-8 is left out (and
     /// named in [`Env::not_utf8`]): `std::env::vars` would panic on it.
     pub fn from_process() -> Self {
-        let mut env = Self::default();
+        let mut vars = std::collections::BTreeMap::new();
+        let mut not_utf8 = Vec::new();
         for (k, v) in std::env::vars_os() {
             match (k.into_string(), v.into_string()) {
                 (Ok(k), Ok(v)) => {
-                    env.vars.insert(k, v);
+                    vars.insert(k, v);
                 }
-                (k, _) => env.not_utf8.push(match k {
+                (k, _) => not_utf8.push(match k {
                     Ok(k) => k,
                     Err(k) => k.to_string_lossy().into_owned(),
                 }),
             }
         }
-        env.not_utf8.sort();
-        env
+        not_utf8.sort();
+        Self {
+            vars: vars.into(),
+            not_utf8: not_utf8.into(),
+        }
     }
 
     /// The names of the process variables left out because they are not UTF-8.
@@ -221,11 +226,13 @@ impl Env {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         Self {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            not_utf8: Vec::new(),
+            vars: std::sync::Arc::new(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+            not_utf8: std::sync::Arc::default(),
         }
     }
 

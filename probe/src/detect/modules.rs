@@ -117,14 +117,16 @@ pub fn loaded(root: &Root, proc_modules: Option<&[ProcModule]>) -> Vec<LoadedMod
         let from_proc = proc_modules.and_then(|m| m.iter().find(|p| p.name == name));
         let sys_dir = format!("/sys/module/{name}");
         // A module with parameters or a version has /sys/module/<name> even when it is
-        // built in; `initstate` exists only for loadable modules that are loaded.
-        let in_sys = root.exists(&format!("{sys_dir}/initstate"))
-            || root.exists(&format!("{sys_dir}/version"));
+        // built in; `initstate` exists only for loadable modules that are loaded. The version
+        // is read once: its open says whether it is there.
+        let version_read = root.read_text(&format!("{sys_dir}/version"));
+        let has_version =
+            !matches!(&version_read, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let in_sys = has_version || root.exists(&format!("{sys_dir}/initstate"));
         if from_proc.is_none() && !in_sys {
             continue;
         }
-        let version = root
-            .read_text(&format!("{sys_dir}/version"))
+        let version = version_read
             .ok()
             .map(|t| t.text.trim().to_owned())
             .filter(|v| !v.is_empty());

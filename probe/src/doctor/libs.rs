@@ -431,12 +431,10 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
     sites
 }
 
-/// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`).
-fn wheel_versions(root: &Root, site: &str) -> BTreeMap<String, String> {
+/// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`), from the names in a
+/// site directory.
+fn wheel_versions(names: Vec<String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Ok(names) = root.read_dir_names(site) else {
-        return out;
-    };
     for n in names {
         let Some(stem) = n
             .strip_prefix("nvidia_cuda_runtime")
@@ -534,7 +532,13 @@ pub fn collect_shared(
         c.scan_dir(&format!("{}/lib", p.trim_end_matches('/')), "conda", None);
     }
     for site in python_sites(root, env) {
-        let versions = wheel_versions(root, &site);
+        // A site that does not exist has no wheel directories either (one that cannot be
+        // listed may still have them: they are looked for).
+        let names = match root.read_dir_names(&site) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            names => names.unwrap_or_default(),
+        };
+        let versions = wheel_versions(names);
         if !versions.is_empty() {
             c.wheel_versions.insert(site.clone(), versions);
         }
