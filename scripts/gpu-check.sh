@@ -76,7 +76,7 @@ run)
       echo "== $d"; for f in vendor device subsystem_vendor subsystem_device class revision numa_node current_link_speed current_link_width; do echo "$f: $(cat "$d/$f" 2>&1)"; done
       ls -la "$d/driver" 2>&1
     done
-    echo "== find driver libs"; find / -xdev \( -name 'libcuda.so*' -o -name 'libnvidia-ml.so*' -o -name 'libcudart.so*' -o -name 'nvidia-smi' \) 2>/dev/null | head -50
+    echo "== find driver libs"; timeout 20 find / -xdev \( -name 'libcuda.so*' -o -name 'libnvidia-ml.so*' -o -name 'libcudart.so*' -o -name 'nvidia-smi' \) 2>/dev/null | head -50
     ls -la /usr/local/nvidia /usr/local/nvidia/lib64 2>&1 | head -80
     echo "== ldconfig -p | grep nvidia"; ldconfig -p 2>&1 | grep -Ei 'cuda|nvidia' | head -40
     echo "== env"; env | grep -Ei 'cuda|nvidia|path' | sort
@@ -101,6 +101,18 @@ run)
   step check-cuda-13.2 20 "$nv" check --cuda 13.2
   step check-cuda-12.4 20 "$nv" check --cuda 12.4
   step check-require 20 "$nv" check --require 'cuda>=12.4 brand=tesla,driver>=535'
+  step nvidia-smi-xml 30 nvidia-smi -q -x
+  step nvidia-smi-q 30 nvidia-smi -q
+  step nvidia-smi 30 nvidia-smi
+  # A capture's copy shares the run's deadline: give it time, so the bundle is whole.
+  step capture-deep 60 "$nv" --deep --cross-check --timeout 30000 capture --redact --out "$raw/capture-deep"
+  step capture 60 "$nv" --timeout 30000 capture --redact --out "$raw/capture"
+  step replay 20 "$nv" --json --root "$raw/capture"
+  step replay-deep 20 "$nv" --json --root "$raw/capture-deep"
+  # What matters most leaves first: if a later step runs the call out of time, the captures
+  # and what was gathered so far are already in $out.
+  tar -C "$raw" -czf "$out/captures.tgz" capture capture-deep && rm -rf "$raw/capture" "$raw/capture-deep"
+  tar -C "$(dirname "$raw")" -czf "$out/raw.tgz" raw
   py=$(command -v python3)
   venv=$(dirname "$(dirname "$(readlink -f "$py")")")
   [ -d /opt/torch/.venv ] && venv=/opt/torch/.venv
@@ -119,22 +131,13 @@ run)
     [ -f "$lib" ] || continue
     n=$(basename "$lib")
     step "scan-$n" 60 "$nv" scan --json --timeout 50000 "$lib"
-    step "cuobjdump-$n" 120 cuobjdump --list-elf --list-ptx "$lib"
+    step "cuobjdump-$n" 60 cuobjdump --list-elf --list-ptx "$lib"
   done
   step check-binary-torch 60 "$nv" check --binary "$site/torch/lib" --json --timeout 50000
   # The embedded API's warm call on this machine (issue 24).
   [ -x "$bundle/installer" ] && step api-bench 60 "$bundle/installer" --bench 2000
   step cuobjdump-version 10 cuobjdump --version
-  step nvidia-smi-xml 30 nvidia-smi -q -x
-  step nvidia-smi-q 30 nvidia-smi -q
-  step nvidia-smi 30 nvidia-smi
-  # A capture's copy shares the run's deadline: give it time, so the bundle is whole.
-  step capture-deep 60 "$nv" --deep --cross-check --timeout 30000 capture --redact --out "$raw/capture-deep"
-  step capture 60 "$nv" --timeout 30000 capture --redact --out "$raw/capture"
-  step replay 20 "$nv" --json --root "$raw/capture"
-  step replay-deep 20 "$nv" --json --root "$raw/capture-deep"
   step bench 240 python3 scripts/bench --runs 200 --bin "$nv" --tools "$bundle/bench-tools"
-  tar -C "$raw" -czf "$out/captures.tgz" capture capture-deep && rm -rf "$raw/capture" "$raw/capture-deep"
   tar -C "$(dirname "$raw")" -czf "$out/raw.tgz" raw
   echo "== bench" >> "$sum"; tail -30 "$raw/bench.out" >> "$sum"
   echo "== api-bench" >> "$sum"; cat "$raw/api-bench.out" >> "$sum" 2>/dev/null
