@@ -23,9 +23,12 @@ logs=$target_dir/logs
 mkdir -p "$logs" fuzz/artifacts
 
 run_one() {
-  local t=$1 work=$target_dir/corpus/$1
+  local t=$1 work=$target_dir/corpus/$1 seeds=()
   mkdir -p "$work" "fuzz/artifacts/$t"
-  "$target_dir/$triple/release/$t" "$work" "fuzz/corpus/$t" \
+  # A target without committed seeds starts from an empty corpus (libFuzzer exits on a
+  # corpus directory that does not exist).
+  [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
+  "$target_dir/$triple/release/$t" "$work" "${seeds[@]}" \
     -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="fuzz/artifacts/$t/" >"$logs/$t.log" 2>&1
   echo $? >"$logs/$t.rc"

@@ -2,10 +2,14 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use nvprobe::doctor::ldcache;
+use nvprobe::report::CpuArch;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(cache) = ldcache::parse(data) {
-        let _ = cache.lookup("libcuda.so.1", ldcache::native_flags());
-        let _ = cache.lookup("libnvidia-ml.so.1", ldcache::native_flags());
+        let flags = ldcache::flags_for(CpuArch::own());
+        let _ = cache.lookup("libcuda.so.1", flags);
+        let _ = cache.lookup("libnvidia-ml.so.1", flags);
+        let _ = cache.has_dir("/usr/lib/x86_64-linux-gnu", CpuArch::own());
+        let _ = cache.iter().count();
     }
 });

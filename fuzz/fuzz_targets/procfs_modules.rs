@@ -1,4 +1,5 @@
-//! `/proc/modules` and module file names under `/lib/modules`.
+//! `/proc/modules`, module file names under `/lib/modules`, and the lines of a `modules.dep`
+//! that can name a watched module (checked against a plain line filter).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use nvprobe::detect::modules;
@@ -9,4 +10,9 @@ fuzz_target!(|data: &[u8]| {
     for line in text.lines() {
         let _ = modules::module_name_of_file(line);
     }
+    let naive: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("nvidia") || l.contains("nouveau"))
+        .collect();
+    assert_eq!(modules::watched_lines(&text), naive);
 });

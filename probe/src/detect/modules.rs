@@ -66,7 +66,7 @@ pub fn module_name_of_file(file: &str) -> Option<&str> {
 /// are looked at. A distribution's modules.dep is ~700 KB and ~6,000 lines: the two names are
 /// searched for with `memchr::memmem` (vector speed), and only the lines around a hit are cut
 /// out; splitting every line took ~3 ms a run (issue 11), `str::contains` on chunks ~0.5 ms.
-fn watched_lines(text: &str) -> Vec<&str> {
+pub fn watched_lines(text: &str) -> Vec<&str> {
     use memchr::memmem::Finder;
     let bytes = text.as_bytes();
     let names = [Finder::new("nvidia"), Finder::new("nouveau")];
