@@ -75,9 +75,7 @@ pub(crate) fn findings(model: Model) -> Report {
 /// from all of them the CUDA verdict (`report.cuda`).
 pub fn finish(mut report: Report) -> Report {
     report.findings.extend(findings::completeness(&report));
-    findings::dedup(&mut report.findings);
-    findings::sort(&mut report.findings);
-    report.cuda = cuda_here(&report);
+    settle(&mut report);
     report
 }
 
@@ -86,6 +84,11 @@ pub fn finish(mut report: Report) -> Report {
 pub fn capture_stopped(report: &mut Report, source: crate::report::Source, why: &str) {
     report.sources.push(source);
     report.findings.push(findings::capture_incomplete(why));
+    settle(report);
+}
+
+/// One finding per cause, in severity order, and from them the CUDA verdict.
+fn settle(report: &mut Report) {
     findings::dedup(&mut report.findings);
     findings::sort(&mut report.findings);
     report.cuda = cuda_here(report);
