@@ -907,13 +907,18 @@ mod tests {
         (result, part)
     }
 
+    /// What the scan read of the relocatable cubin in [`rdc_ptx_kernels`]' file.
+    fn relocatable_read(result: &ScanResult) -> &cudabin::Kernels {
+        let cubin = result.entries().find(|e| e.relocatable).unwrap();
+        cubin.kernels.as_ref().unwrap()
+    }
+
     #[test]
     fn binary_rdc_ptx_only_judged_by_its_ptx_after_decompressing() {
         // check --binary's budget: the cubin is decompressed, defines no kernel, and the
         // program's PTX decides: JIT on 12.0 under a CUDA 13.5 driver (PTX ISA 9.5) ...
         let (result, part) = rdc_ptx_kernels(cudabin::DECOMPRESS_FOR_CHECK, (12, 0), (13, 5));
-        let cubin = result.entries().find(|e| e.relocatable).unwrap();
-        let read = cubin.kernels.as_ref().unwrap();
+        let read = relocatable_read(&result);
         assert_eq!((read.count, read.decompressed), (Some(0), true), "{read:?}");
         assert_eq!(part.verdict, SATISFIED, "{}", part.reason);
         assert!(
@@ -946,8 +951,7 @@ mod tests {
         // holds stays unknown: never "runs".
         for inflate in [1000, 0] {
             let (result, part) = rdc_ptx_kernels(inflate, (12, 0), (13, 5));
-            let cubin = result.entries().find(|e| e.relocatable).unwrap();
-            let read = cubin.kernels.as_ref().unwrap();
+            let read = relocatable_read(&result);
             assert_eq!((read.count, read.decompressed), (None, false), "{read:?}");
             let why = read.unread.as_deref().unwrap();
             assert!(
