@@ -691,6 +691,15 @@ pub fn run_with(
     }
     let src_base = root_base(&opts.root);
     let touched = recorder.snapshot();
+    // Debug builds only: `NVPROBE_TEST_STALL=capture-copy:MS` starts the copy MS past the
+    // deadline, so a test can show it stopping there on any machine, however fast.
+    #[cfg(debug_assertions)]
+    if let Some((name, pause)) = &opts.stall
+        && name == "capture-copy"
+        && let Some(d) = deadline
+    {
+        std::thread::sleep(d.saturating_duration_since(Instant::now()) + *pause);
+    }
     let mut copier = copy::Copier::new(&src_base, &bundle, redactor.as_mut(), deadline);
     copier.copy_all(&touched, &recorder.ranges());
     let stats = copier.stats;
