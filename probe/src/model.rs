@@ -128,11 +128,12 @@ fn build_on(
     assemble::complete(&mut report);
     // 5. The NVPROBE_* overrides stand in for the driver, the CUDA version or the compute
     //    capabilities; the machine as detected is kept for the rules about it.
+    let module_version = report.driver.as_ref().map(|d| d.version.clone());
     let read = overrides::read(&opts.env);
     let detected = read.values.any().then(|| report.clone());
     let overrides = overrides::apply(read, &mut report);
     // 6. The libraries the dynamic loader would load, and the fabric manager.
-    doctor::read_libraries(opts, &mut report);
+    doctor::read_libraries(opts, &mut report, module_version.as_ref());
     let fabric = fabric::read(&opts.root, &mut report, facts.pci.as_ref());
     // 7. The host's layers: kernel module builds and driver packages (bare-metal hosts only:
     //    a container's are its image's, not the machine's).

@@ -27,8 +27,9 @@
 //! # Versions and stubs
 //! The driver libraries' version is the file name's suffix (`libcuda.so.580.65.06`); a
 //! forward-compatibility `libcuda` also carries its CUDA version and accepted driver branches in
-//! `.note.cuda.fwd_compatibility`. A file is a *stub* when it lies in a `stubs` directory, or
-//! when it is a `libcuda`/`libnvidia-ml` without a driver version in its real name, smaller than
+//! `.note.cuda.fwd_compatibility` (so does the driver's own: a `libcuda` of the loaded module's
+//! version is the driver's, [`settle_compat`]). A file is a *stub* when it lies in a `stubs`
+//! directory, or when it is a `libcuda`/`libnvidia-ml` without a driver version in its real name, smaller than
 //! 4 MiB and outside `/usr/lib/wsl` (real driver libraries are versioned files of 2–100 MB; the
 //! classic Docker-build trick copies the toolkit's `stubs/libcuda.so` to `libcuda.so.1`).
 
@@ -450,6 +451,23 @@ fn wheel_versions(names: Vec<String>) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// Settles a `libcuda`'s kind once the loaded kernel module's version is known: a file taken
+/// for a forward-compatibility one (it carries `.note.cuda.fwd_compatibility`, or lies in a
+/// `compat` directory) whose version is the module's own is the driver's `libcuda`. The note
+/// alone does not tell them apart: the 580 driver's own `libcuda.so.580.159.04` carries it too
+/// (seen on a real H200 container, `tests/fixtures/real-h200-580.159.04`), and a cuda-compat
+/// package of the running driver's release changes nothing.
+pub fn settle_compat(lib: &mut Library, module_version: &Version) {
+    if lib.kind == KIND_COMPAT
+        && lib
+            .version
+            .as_ref()
+            .is_some_and(|v| v.cmp_numbers(module_version) == std::cmp::Ordering::Equal)
+    {
+        KIND_DRIVER.clone_into(&mut lib.kind);
+    }
 }
 
 /// Builds the inventory of a machine of nvprobe's own architecture.

@@ -213,9 +213,16 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
 }
 
 /// The library inventory: what the dynamic loader would load here (a source of the model).
-pub fn read_libraries(opts: &Options, report: &mut Report) {
+/// `module_version` is the loaded kernel module's version as detected (before any override):
+/// a `libcuda` of that same version is the driver's own, whatever notes it carries.
+pub fn read_libraries(opts: &Options, report: &mut Report, module_version: Option<&Version>) {
     let inv = libs::collect_shared(&opts.root, &opts.env, &opts.ld_cache, report.cpu_arch());
     report.libraries = inv.libraries;
+    if let Some(kv) = module_version {
+        for l in &mut report.libraries {
+            libs::settle_compat(l, kv);
+        }
+    }
     report.sources.extend(inv.sources);
 }
 
