@@ -782,6 +782,17 @@ fn capture_copies_only_what_the_probe_parsed() {
         0o600
     );
     assert_eq!(&std::fs::read(&lib).unwrap()[..4], b"\x7fELF");
+    // A library travels as its headers and the sections the inventory reads, at their
+    // offsets and with its size: not its code.
+    let copied = std::fs::read(&lib).unwrap();
+    assert_eq!(copied.len(), elf.len());
+    let nonzero = |b: &[u8]| b.iter().filter(|&&x| x != 0).count();
+    assert!(
+        nonzero(&copied) * 20 < nonzero(elf),
+        "{} of {} non-zero bytes copied",
+        nonzero(&copied),
+        nonzero(elf)
+    );
     // The bundle says what it left out.
     let meta: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(".nvprobe/capture.json")).unwrap())
@@ -1196,4 +1207,45 @@ fn capture_keeps_only_the_rpmdb_pages_read() {
         std::fs::remove_dir_all(&out).unwrap();
     }
     std::fs::remove_dir_all(&machine).unwrap();
+}
+
+#[test]
+fn capture_of_a_replay_is_a_capture_of_the_replayed_machine() {
+    // A bundle captured again (to bring it under today's copy rules) keeps the machine it
+    // names, its redaction and the shim's output: the shim of the machine doing the second
+    // capture never runs (its NVML is not the captured machine's).
+    let first = tmp("recapture-first");
+    copy_tree(&fixture("gvisor-h100"), &first);
+    let meta_path = first.join(".nvprobe/capture.json");
+    let mut meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    let shim = r#"{"protocol":"nvprobe-shim/1","shim_version":"0.1.0","library":{"name":"libnvidia-ml.so.1","path":"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"},"missing_symbols":[],"init":{"function":"nvmlInit_v2"},"nvml_version":"12.550.54.15","driver_version":"550.54.15","cuda_driver_version":"12.4","gpu_count":0,"gpus":[]}"#;
+    meta["redacted"] = Value::Bool(true);
+    meta["flags"]["cross_check"] = Value::Bool(true);
+    meta["shim_output"] = Value::String(format!("{shim}\n"));
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+
+    let second = tmp("recapture-second");
+    let o = capture_of(&first, &second, &[]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let again: Value = serde_json::from_str(
+        &std::fs::read_to_string(second.join(".nvprobe/capture.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["machine"], meta["machine"], "{again:#}");
+    assert_eq!(again["redacted"], true, "{again:#}");
+    assert_eq!(again["shim_output"], meta["shim_output"], "{again:#}");
+    // Both replay to the same report.
+    let replay =
+        |dir: &Path| machine_part(json(&nvprobe(&["--json", "--root", dir.to_str().unwrap()])));
+    let (a, b) = (replay(&first), replay(&second));
+    // The kept output is read (it disagrees with this fixture: the point is that it is there).
+    assert_eq!(
+        a["cross_check"]["status"], "disagree",
+        "{:#}",
+        a["cross_check"]
+    );
+    pretty_assertions::assert_eq!(a, b);
+    std::fs::remove_dir_all(&first).unwrap();
+    std::fs::remove_dir_all(&second).unwrap();
 }

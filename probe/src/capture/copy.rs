@@ -20,9 +20,11 @@
 //!   [`FILE_LIMIT`] (a larger file keeps its first [`FILE_LIMIT`] bytes and its size; a larger
 //!   ELF file keeps its size as a sparse file holding only the headers and the sections
 //!   nvprobe reads: section headers, string tables, `.dynamic`, notes);
-//! - a library the inventory parsed as ELF ([`crate::root::Root::note_elf`]): the same, but
-//!   only when the file starts with the ELF magic; anything else (a `libcuda.so.1` link to
-//!   `/etc/shadow`) keeps only its size, as zeros, and is listed in `left_out`;
+//! - a library the inventory parsed as ELF ([`crate::root::Root::note_elf`]): whatever its
+//!   size, a sparse file holding only the headers and sections nvprobe reads, as above (a
+//!   driver's code never travels), and only when the file starts with the ELF magic; anything
+//!   else (a `libcuda.so.1` link to `/etc/shadow`) keeps only its size, as zeros, and is
+//!   listed in `left_out`;
 //! - a file the run read with positioned reads ([`crate::root::Root::open_for_reads`]: rpm's
 //!   `rpmdb.sqlite`, often tens of MB): its size, as a sparse file holding only the byte ranges
 //!   the run read ([`crate::root::Recorder::ranges`], at most [`RANGES_LIMIT`] bytes), so a
@@ -788,7 +790,7 @@ impl<'a> Copier<'a> {
             ));
             return Ok(());
         }
-        if size > FILE_LIMIT && is_elf {
+        if is_elf && (size > FILE_LIMIT || elf_only) {
             let ranges = elf_ranges(&mut src, size).unwrap_or_default();
             let mut out = create_in(dir, name, mode)?;
             for (start, len) in ranges {
@@ -865,7 +867,7 @@ fn elf_ranges(f: &mut File, size: u64) -> Option<Vec<(u64, u64)>> {
     let mut ranges = vec![(0_u64, head_len)];
     let clip = |start: u64, len: u64| -> Option<(u64, u64)> {
         let end = start.checked_add(len.min(SECTION_LIMIT))?.min(size);
-        (end > start).then_some((start, end - start))
+        (end > start).then(|| (start, end - start))
     };
     ranges.extend(clip(
         header.e_phoff,
@@ -876,10 +878,17 @@ fn elf_ranges(f: &mut File, size: u64) -> Option<Vec<(u64, u64)>> {
         return Some(ranges);
     }
     ranges.extend(clip(header.e_shoff, sh_len));
+    // A section table that cannot be read (a cut file) leaves the headers read so far.
     let mut table = vec![0_u8; usize::try_from(sh_len).ok()?];
-    f.seek(SeekFrom::Start(header.e_shoff)).ok()?;
-    f.read_exact(&mut table).ok()?;
-    let shdrs = SectionHeader::parse_from(&table, 0, usize::from(header.e_shnum), ctx).ok()?;
+    let read = f
+        .seek(SeekFrom::Start(header.e_shoff))
+        .and_then(|_| f.read_exact(&mut table));
+    let Some(shdrs) = read
+        .ok()
+        .and_then(|()| SectionHeader::parse_from(&table, 0, usize::from(header.e_shnum), ctx).ok())
+    else {
+        return Some(ranges);
+    };
     for s in &shdrs {
         if matches!(s.sh_type, SHT_DYNAMIC | SHT_NOTE | SHT_STRTAB) {
             ranges.extend(clip(s.sh_offset, s.sh_size));

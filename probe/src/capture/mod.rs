@@ -223,6 +223,9 @@ pub struct Recording {
     pub driver: RecordingDriver,
     /// The shim's stdout, once run.
     pub shim_output: Arc<Mutex<Option<String>>>,
+    /// A capture of a replay: the replayed bundle's shim output, kept instead of running this
+    /// machine's shim (whose NVML is not the captured machine's).
+    pub replayed_shim_output: Option<String>,
 }
 
 /// A capture being replayed.
@@ -291,9 +294,14 @@ pub fn cross_check(
     match &opts.capture {
         None => None,
         Some(Mode::Record(rec)) => {
-            let path = crate::crosscheck::locate_shim().ok()?;
-            let out = run_shim(&path, deadline).ok()?;
-            let text = String::from_utf8_lossy(&out).into_owned();
+            let text = if let Some(kept) = &rec.replayed_shim_output {
+                kept.clone()
+            } else {
+                let path = crate::crosscheck::locate_shim().ok()?;
+                let out = run_shim(&path, deadline).ok()?;
+                String::from_utf8_lossy(&out).into_owned()
+            };
+            let out = text.as_bytes().to_vec();
             *rec.shim_output
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(text);
@@ -664,9 +672,16 @@ pub fn run_with(
             dxg: crate::platform::dxg::NvViaDxg(crate::sys::dxg::HostDxg::new(o.root.clone())),
         }),
     };
+    // A capture of a replay is a capture of the replayed machine: its name, its redaction and
+    // its shim output carry over (a bundle re-captured with today's copy rules stays whole).
+    let replayed = match &opts.capture {
+        Some(Mode::Replay(r)) => Some(&r.meta),
+        _ => None,
+    };
     let recording = Recording {
         driver: RecordingDriver::new(inner),
         shim_output: Arc::new(Mutex::new(None)),
+        replayed_shim_output: replayed.and_then(|m| m.shim_output.clone()),
     };
     o.capture = Some(Mode::Record(recording.clone()));
     let mut report =
@@ -737,7 +752,9 @@ pub fn run_with(
         created_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        machine: if opts.root.is_host() {
+        machine: if let Some(m) = replayed {
+            m.machine.clone()
+        } else if opts.root.is_host() {
             "/".to_owned()
         } else {
             std::fs::canonicalize(opts.root.base())
@@ -750,7 +767,7 @@ pub fn run_with(
             cross_check: opts.cross_check,
             timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
         },
-        redacted: redact,
+        redacted: redact || replayed.is_some_and(|m| m.redacted),
         environment,
         shim_output,
         copied: Copied {
