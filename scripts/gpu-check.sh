@@ -9,7 +9,7 @@
 #                                    # --cross-check), captures bundles, nvidia-smi -q -x,
 #                                    # and the benchmark, writing everything under OUTDIR
 #   scripts/gpu-check.sh fixtures DIR [NAME]  # here again, DIR = the run's files: the
-#                                    # captures become tests/fixtures/NAME{,-deep} + goldens
+#                                    # captures become tests/real/NAME{,-deep} + goldens
 #
 # With the device tool: run(command="scripts/gpu-check.sh run $OUT", carry=[".gpu-bundle"]).
 set -uo pipefail
@@ -145,8 +145,9 @@ run)
   cat "$sum"
   ;;
 fixtures)
-  # Here, after a run: its two capture bundles become fixtures with golden reports (review
-  # them, then commit). The captures were taken with --redact (no UUIDs or serials).
+  # Here, after a run: its two capture bundles become tests/real/NAME{,-deep} with golden
+  # reports (review them, then commit). The captures were taken with --redact (no UUIDs or
+  # serials); their large sparse files are packed for git (scripts/pack-sparse.py).
   src=${2:?usage: scripts/gpu-check.sh fixtures DIR_WITH_captures.tgz [NAME]}
   set -e
   tmp=$(mktemp -d)
@@ -160,20 +161,21 @@ fixtures)
     name=real-h200-$rt${ver:-unknown-driver}
   fi
   for c in capture capture-deep; do
-    dest=tests/fixtures/$name${c#capture}
+    dest=tests/real/$name${c#capture}
     [ -e "$dest" ] && { echo "$dest exists: pass another NAME" >&2; exit 1; }
     cp -a "$tmp/$c" "$dest"
     # git keeps no empty directory (tests/it/golden.rs checks that none is left).
     find "$dest" -depth -type d -empty -delete
-    echo "fixture: $dest ($(du -sh "$dest" | cut -f1))" >&2
+    python3 scripts/pack-sparse.py "$dest"
+    echo "bundle: $dest ($(du -sh "$dest" | cut -f1))" >&2
   done
   NVPROBE_BLESS=1 cargo test -q -p nvprobe-tests golden >&2
   git status --short tests/ >&2
   cat >&2 <<'EOF'
-Next: give each new fixture its expectations, from what the machine itself said (raw.tgz:
-torch-truth, cupy-truth, nvidia-smi-q, export-conda): conda's virtual packages in
-probe/tests/ecosystem.rs and uv's torch backend in probe/tests/python.rs (both fail with "a
-fixture without an expectation" until then). Then cargo test --workspace, and commit.
+Next: what the machine itself said (raw.tgz: nvidia-smi, nvidia-smi-q, torch-truth,
+cupy-truth, jax-truth) goes into tests/it/real.rs as the new bundles' expectations (the test
+real_bundles_all_have_expectations fails until then) and into tests/real/README.md. Then cargo
+test --workspace, and commit.
 EOF
   ;;
 *)

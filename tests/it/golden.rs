@@ -1,14 +1,15 @@
 //! A golden report per fixture machine: the JSON report, and every output people act on (the
 //! text report, `labels`, each `export` format, `check --cuda` for two versions), written
 //! under `tests/golden/<fixture>.json` and `tests/golden/<fixture>.txt`. Any change to any
-//! field shows in review as a diff of these files. `NVPROBE_BLESS=1 cargo test -p
+//! field shows in review as a diff of these files. The real machines' bundles
+//! (`tests/real/<name>`) get theirs the same way. `NVPROBE_BLESS=1 cargo test -p
 //! nvprobe-tests golden` rewrites them after an intended change.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use nvprobe::root::Root;
-use nvprobe_tests::fixtures_dir;
+use nvprobe_tests::{RealFixture, fixtures_dir, real_dir, real_names};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("golden")
@@ -79,11 +80,13 @@ fn empty_dir(dir: &Path) -> Option<PathBuf> {
 /// CI) than here: none may have one (`scripts/gen-fixtures.py` removes them).
 #[test]
 fn golden_fixtures_have_no_empty_directory() {
-    let found = empty_dir(&fixtures_dir());
-    assert!(
-        found.is_none(),
-        "{found:?}: an empty directory, which a clone lacks"
-    );
+    for dir in [fixtures_dir(), real_dir()] {
+        let found = empty_dir(&dir);
+        assert!(
+            found.is_none(),
+            "{found:?}: an empty directory, which a clone lacks"
+        );
+    }
 }
 
 #[test]
@@ -96,9 +99,27 @@ fn golden_outputs_per_fixture() {
         .filter(|p| p.join("proc").is_dir())
         .collect();
     dirs.sort();
+    let mut names: Vec<String> = dirs
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     let mut differ = Vec::new();
-    for dir in &dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    // The real machines' bundles too, written out with their holes.
+    let real = real_names();
+    assert!(!real.is_empty(), "no bundle under {}", real_dir().display());
+    let mut machines: Vec<(String, Option<RealFixture>, PathBuf)> = names
+        .iter()
+        .cloned()
+        .zip(dirs.iter().cloned())
+        .map(|(n, d)| (n, None, d))
+        .collect();
+    for name in &real {
+        let fixture = RealFixture::new(name).unwrap();
+        let dir = fixture.path().to_path_buf();
+        machines.push((name.clone(), Some(fixture), dir));
+    }
+    names.extend(real);
+    for (name, _keep, dir) in &machines {
         let (json, text) = outputs(dir);
         for (ext, got) in [("json", json), ("txt", text)] {
             let path = golden.join(format!("{name}.{ext}"));
@@ -124,9 +145,8 @@ fn golden_outputs_per_fixture() {
             let p = e.unwrap().path();
             let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
             assert!(
-                dirs.iter()
-                    .any(|d| d.file_name().is_some_and(|n| n.to_string_lossy() == stem)),
-                "{}: no fixture of that name",
+                names.contains(&stem),
+                "{}: no fixture or real bundle of that name",
                 p.display()
             );
         }

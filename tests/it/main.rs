@@ -6,4 +6,5 @@
 )]
 mod fixtures; // every fixture machine through the library API
 mod golden; // a golden report and every output per fixture machine
+mod real; // the real machines' bundles against what the machines said
 mod tables; // generated tables: lookups and spot checks

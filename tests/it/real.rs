@@ -1,0 +1,80 @@
+//! The real machines' bundles (`tests/real`) against what each machine itself said when it
+//! was captured (`scripts/gpu-check.sh run`: `nvidia-smi`, `nvidia-smi -q`, PyTorch, `CuPy`;
+//! quoted in `tests/real/README.md`). A fixture written by hand can only agree with its
+//! author; these agree with the driver.
+
+use nvprobe::root::Root;
+use nvprobe_tests::{RealFixture, real_names};
+use serde_json::Value;
+
+/// The report of a real bundle, replayed as `--root` replays it.
+fn report(name: &str) -> (nvprobe::report::Report, Value) {
+    let fixture = RealFixture::new(name).unwrap();
+    let mut opts = nvprobe::Options::new(Root::at(fixture.path()));
+    nvprobe::capture::prepare_replay(&mut opts, fixture.path());
+    let report = nvprobe::probe(&opts);
+    let json: Value = serde_json::from_str(&report.to_json()).unwrap();
+    (report, json)
+}
+
+/// Every bundle here is listed below with what its machine said; a new one needs its own.
+#[test]
+fn real_bundles_all_have_expectations() {
+    let known = ["real-h200-580.159.04", "real-h200-580.159.04-deep"];
+    for name in real_names() {
+        assert!(
+            known.contains(&name.as_str()),
+            "{name}: a real bundle without expectations in tests/it/real.rs"
+        );
+    }
+}
+
+/// An H200 in a container (`NVIDIA_VISIBLE_DEVICES=0`), open module 580.159.04, captured
+/// 2026-12-04, plain and with `--deep --cross-check`.
+#[test]
+fn real_h200_580_agrees_with_the_machine() {
+    for name in ["real-h200-580.159.04", "real-h200-580.159.04-deep"] {
+        let deep = name.ends_with("-deep");
+        let (report, v) = report(name);
+        // nvidia-smi: "Driver Version: 580.159.04     CUDA Version: 13.0"; CuPy:
+        // cudaDriverGetVersion() = 13000.
+        assert_eq!(v["driver"]["version"], "580.159.04", "{name}");
+        assert_eq!(v["driver"]["flavor"], "open", "{name}");
+        assert_eq!(v["driver"]["cuda_version"], "13.0", "{name}");
+        // nvidia-smi -q: one GPU, "NVIDIA H200", bus 00000000:00:06.0, 143771 MiB; PyTorch:
+        // get_device_capability(0) = (9, 0).
+        let gpus = v["gpus"].as_array().unwrap();
+        assert_eq!(gpus.len(), 1, "{name}");
+        let g = &gpus[0];
+        assert_eq!(g["name"], "NVIDIA H200", "{name}");
+        assert_eq!(g["pci"]["bus_id"], "0000:00:06.0", "{name}");
+        assert_eq!(g["compute_capability"], "9.0", "{name}");
+        if deep {
+            assert_eq!(
+                g["memory_bytes"].as_u64(),
+                Some(143_771 * 1024 * 1024),
+                "{name}"
+            );
+            // NVML through the shim, on the machine: it agreed.
+            assert_eq!(v["cross_check"]["status"], "agree", "{name}");
+        }
+        // PyTorch: torch.cuda.is_available() and a kernel ran. The driver's own libcuda
+        // (580.159.04, the module's version) is loaded, not a forward-compatibility one,
+        // though it carries the forward-compatibility note too.
+        assert_eq!(v["cuda"]["can_start"], "yes", "{name}");
+        assert_eq!(v["cuda"]["user_mode_driver"], "native", "{name}");
+        assert_eq!(v["cuda"]["version"], "13.0", "{name}");
+        assert_eq!(v["cuda"]["usable_gpus"], serde_json::json!([0]), "{name}");
+        let lib = &v["libraries"][0];
+        assert_eq!(lib["path"], "/usr/local/nvidia/lib64/libcuda.so.580.159.04");
+        assert_eq!(lib["kind"], "cuda-driver", "{name}");
+        assert!(lib["fwd_compat"].is_object(), "{name}: {lib:#}");
+        // A healthy machine: no finding at all (forward-compat-active was one, wrongly).
+        assert_eq!(v["findings"], serde_json::json!([]), "{name}");
+        // conda's virtual packages: __cuda from cuDriverGetVersion (13000), __cuda_arch from
+        // the device (9.0).
+        let conda = nvprobe::export::conda(&report);
+        assert!(conda.contains("__cuda=13.0=0\n"), "{name}: {conda}");
+        assert!(conda.contains("__cuda_arch=9.0=0\n"), "{name}: {conda}");
+    }
+}
