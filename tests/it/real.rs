@@ -78,3 +78,21 @@ fn real_h200_580_agrees_with_the_machine() {
         assert!(conda.contains("__cuda_arch=9.0=0\n"), "{name}: {conda}");
     }
 }
+
+/// The API's `Machine::cuda` reads less than a full run (`Options::cuda_only`); on the real
+/// bundles, as on every fixture (`probe/tests/api.rs`), its `cuda`, driver and GPUs are the
+/// full run's.
+#[test]
+fn real_bundles_cuda_only_run_answers_as_the_full_report() {
+    for name in real_names() {
+        let fixture = RealFixture::new(&name).unwrap();
+        let machine = nvprobe::api::Machine::at(fixture.path());
+        let full = machine.report().unwrap();
+        let fast = machine.cuda_report().unwrap();
+        assert_eq!(fast.cuda, full.cuda, "{name}");
+        assert_eq!(fast.driver, full.driver, "{name}");
+        assert_eq!(fast.gpus, full.gpus, "{name}");
+        // And it read less: the runtimes and the toolkit's directories are not listed.
+        assert!(fast.libraries.len() < full.libraries.len(), "{name}");
+    }
+}

@@ -295,6 +295,37 @@ impl Collector<'_> {
         Some(i)
     }
 
+    /// The places the loader does not search but CUDA libraries live in: the CUDA toolkit's
+    /// directories, a conda environment, Python environments' runtime wheels.
+    fn other_places(&mut self, env: &Env) {
+        let root = self.root;
+        for (dir, how) in cuda_dirs(root, env, self.arch) {
+            self.scan_dir(&dir, how, None);
+        }
+        if let Some(p) = env.get("CONDA_PREFIX").filter(|p| p.starts_with('/')) {
+            self.scan_dir(&format!("{}/lib", p.trim_end_matches('/')), "conda", None);
+        }
+        for site in python_sites(root, env) {
+            // A site that does not exist has no wheel directories either (one that cannot be
+            // listed may still have them: they are looked for).
+            let names = match root.read_dir_names(&site) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                names => names.unwrap_or_default(),
+            };
+            let versions = wheel_versions(names);
+            if !versions.is_empty() {
+                self.wheel_versions.insert(site.clone(), versions);
+            }
+            for sub in [
+                "nvidia/cuda_runtime/lib",
+                "nvidia/cu13/lib",
+                "nvidia/cu12/lib",
+            ] {
+                self.scan_dir(&format!("{site}/{sub}"), "python-wheel", Some(&site));
+            }
+        }
+    }
+
     /// Every library file in `dir`.
     fn scan_dir(&mut self, dir: &str, found_by: &str, wheel_site: Option<&str>) {
         let names = match self.root.read_dir_names(dir) {
@@ -457,7 +488,7 @@ fn wheel_versions(names: Vec<String>) -> BTreeMap<String, String> {
 /// for a forward-compatibility one (it carries `.note.cuda.fwd_compatibility`, or lies in a
 /// `compat` directory) whose version is the module's own is the driver's `libcuda`. The note
 /// alone does not tell them apart: the 580 driver's own `libcuda.so.580.159.04` carries it too
-/// (seen on a real H200 container, `tests/fixtures/real-h200-580.159.04`), and a cuda-compat
+/// (seen on a real H200 container, `tests/real/real-h200-580.159.04`), and a cuda-compat
 /// package of the running driver's release changes nothing.
 pub fn settle_compat(lib: &mut Library, module_version: &Version) {
     if lib.kind == KIND_COMPAT
@@ -470,18 +501,38 @@ pub fn settle_compat(lib: &mut Library, module_version: &Version) {
     }
 }
 
+/// How much of the inventory a run reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: the loader's pick for each of [`LOADER_SONAMES`], and the other places.
+    All,
+    /// What `report.cuda` depends on ([`crate::Options::cuda_only`]): the loader's
+    /// `libcuda.so.1` and `libnvidia-ml.so.1`, and WSL's directories (the loader missing them
+    /// blocks CUDA). The other places never hold a selected library, and the runtimes only
+    /// matter to `check`; on a real H200 container they were 9 in 10 of the inventory's
+    /// system calls.
+    Cuda,
+}
+
 /// Builds the inventory of a machine of nvprobe's own architecture.
 pub fn collect(root: &Root, env: &Env) -> Inventory {
-    collect_shared(root, env, &ldcache::Shared::default(), CpuArch::own())
+    collect_shared(
+        root,
+        env,
+        &ldcache::Shared::default(),
+        CpuArch::own(),
+        Scope::All,
+    )
 }
 
 /// [`collect`] with the run's `/etc/ld.so.cache` (read and parsed once per run), for a
-/// machine of architecture `arch` (the model's `platform.arch`).
+/// machine of architecture `arch` (the model's `platform.arch`), as far as `scope` asks.
 pub fn collect_shared(
     root: &Root,
     env: &Env,
     ld_cache: &ldcache::Shared,
     arch: CpuArch,
+    scope: Scope,
 ) -> Inventory {
     let loaded = ld_cache.get(root);
     let mut sources = vec![match loaded {
@@ -521,7 +572,11 @@ pub fn collect_shared(
         }
     }
     let mut resolved = Vec::new();
-    for soname in LOADER_SONAMES {
+    let sonames = match scope {
+        Scope::All => LOADER_SONAMES,
+        Scope::Cuda => LOADER_SONAMES.get(..2).unwrap_or(LOADER_SONAMES),
+    };
+    for soname in sonames {
         match c.resolve(soname, &ld_path, cache) {
             Some(i) => resolved.push(format!(
                 "{soname} → {}",
@@ -530,8 +585,10 @@ pub fn collect_shared(
             None => resolved.push(format!("{soname}: not found")),
         }
     }
-    for dir in ["/usr/local/nvidia/lib64", "/usr/local/nvidia/lib"] {
-        c.scan_dir(dir, "nvidia-docker", None);
+    if scope == Scope::All {
+        for dir in ["/usr/local/nvidia/lib64", "/usr/local/nvidia/lib"] {
+            c.scan_dir(dir, "nvidia-docker", None);
+        }
     }
     c.scan_dir("/usr/lib/wsl/lib", "wsl", None);
     if let Ok(stores) = root.read_dir_names("/usr/lib/wsl/drivers") {
@@ -543,30 +600,8 @@ pub fn collect_shared(
             );
         }
     }
-    for (dir, how) in cuda_dirs(root, env, arch) {
-        c.scan_dir(&dir, how, None);
-    }
-    if let Some(p) = env.get("CONDA_PREFIX").filter(|p| p.starts_with('/')) {
-        c.scan_dir(&format!("{}/lib", p.trim_end_matches('/')), "conda", None);
-    }
-    for site in python_sites(root, env) {
-        // A site that does not exist has no wheel directories either (one that cannot be
-        // listed may still have them: they are looked for).
-        let names = match root.read_dir_names(&site) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            names => names.unwrap_or_default(),
-        };
-        let versions = wheel_versions(names);
-        if !versions.is_empty() {
-            c.wheel_versions.insert(site.clone(), versions);
-        }
-        for sub in [
-            "nvidia/cuda_runtime/lib",
-            "nvidia/cu13/lib",
-            "nvidia/cu12/lib",
-        ] {
-            c.scan_dir(&format!("{site}/{sub}"), "python-wheel", Some(&site));
-        }
+    if scope == Scope::All {
+        c.other_places(env);
     }
 
     // Selected first, in SONAME order; the rest as found.

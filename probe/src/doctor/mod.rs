@@ -216,7 +216,18 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
 /// `module_version` is the loaded kernel module's version as detected (before any override):
 /// a `libcuda` of that same version is the driver's own, whatever notes it carries.
 pub fn read_libraries(opts: &Options, report: &mut Report, module_version: Option<&Version>) {
-    let inv = libs::collect_shared(&opts.root, &opts.env, &opts.ld_cache, report.cpu_arch());
+    let scope = if opts.cuda_only {
+        libs::Scope::Cuda
+    } else {
+        libs::Scope::All
+    };
+    let inv = libs::collect_shared(
+        &opts.root,
+        &opts.env,
+        &opts.ld_cache,
+        report.cpu_arch(),
+        scope,
+    );
     report.libraries = inv.libraries;
     if let Some(kv) = module_version {
         for l in &mut report.libraries {
