@@ -26,11 +26,14 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 use super::source::{Source, le_u16, le_u32, le_u64};
 use super::types::{Compression, Kernels};
 
-/// Bytes one relocatable cubin may take, read or decompressed (all of libcudadevrt's, one per
-/// architecture, are about 1 MB together).
-pub const MAX_CUBIN: u64 = 1 << 20;
-/// What `check --binary` lets one file decompress, all its relocatable cubins together.
-pub const DECOMPRESS_FOR_CHECK: u64 = 4 << 20;
+/// Bytes one relocatable cubin may take, read or decompressed. All of libcudadevrt's, one per
+/// architecture, are about 1 MB together; PyTorch 2.11's `libtorch_nvshmem.so` (cu130) holds
+/// NVSHMEM's device library as relocatable cubins of 7 to 10 MB each (1 MiB made `check
+/// --binary` of PyTorch on a real H200 "unknown").
+pub const MAX_CUBIN: u64 = 16 << 20;
+/// What `check --binary` lets one file decompress, all its relocatable cubins together:
+/// `libtorch_nvshmem.so`'s 24 come to about 53 MB (about 0.1 s on a 2-CPU VM).
+pub const DECOMPRESS_FOR_CHECK: u64 = 64 << 20;
 
 /// `st_other` bit of a kernel's symbol in a cubin (`STO_CUDA_ENTRY`).
 const STO_CUDA_ENTRY: u8 = 0x10;
@@ -260,6 +263,23 @@ mod tests {
         // LZ4 is not decompressed.
         let lz4 = relocatable_kernels(&Bytes(RDCPTX), 0x22f0, Some(Compression::Lz4), Ok(1 << 20), &mut |_| {});
         assert_eq!(lz4.count, None);
+    }
+
+    #[test]
+    fn inflate_reads_a_cubin_the_size_of_nvshmems() {
+        // PyTorch 2.11's libtorch_nvshmem.so holds relocatable cubins of 7 to 10 MB; with 1 MiB
+        // a cubin, check --binary of PyTorch on a real H200 was "unknown". The real kernel
+        // cubin, grown to 9 MiB (zeros after its last byte: its headers do not move).
+        let mut big = zstd(&RDC[1784..1784 + 893], MAX_CUBIN).0.unwrap();
+        big.resize(9 << 20, 0);
+        let packed = compress_to_vec(&big[..], CompressionLevel::Fastest);
+        let (out, produced) = zstd(&packed, MAX_CUBIN);
+        assert_eq!(produced, 9 << 20);
+        assert_eq!(count_kernels(&out.unwrap()), Ok(1));
+        // Past MAX_CUBIN it is not read, whatever the file's budget.
+        big.resize(usize::try_from(MAX_CUBIN).unwrap() + 1, 0);
+        let packed = compress_to_vec(&big[..], CompressionLevel::Fastest);
+        assert_eq!(zstd(&packed, MAX_CUBIN).0, Err(Failure::TooBig));
     }
 
     #[test]

@@ -707,7 +707,7 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
                 (true, RelocatableVerdict::Missing(v)) => v,
                 (true, RelocatableVerdict::Unknown(unread)) => {
                     tally.unknown.push(format!(
-                        "{label}: {} has relocatable cubins this GPU cannot run whose kernels were                          not read ({}): whether it needs them is not known",
+                        "{label}: {} has relocatable cubins this GPU cannot run whose kernels were not read ({}): whether it needs them is not known",
                         r.path,
                         unread.join("; ")
                     ));
