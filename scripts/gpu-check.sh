@@ -134,6 +134,13 @@ run)
     step "cuobjdump-$n" 60 cuobjdump --list-elf --list-ptx "$lib"
   done
   step check-binary-torch 60 "$nv" check --binary "$site/torch/lib" --json --timeout 50000
+  # The runs above are single and cold (the first read of each library); the benchmark is warm,
+  # medians of 3, every real CUDA library here over 1 MB (issue 21's "every real NVIDIA
+  # library tried").
+  libs=$(find "$site"/nvidia/*/lib "$site"/torch/lib -maxdepth 1 -type f -name '*.so*' -size +1M 2>/dev/null | sort)
+  # shellcheck disable=SC2086 # one word per library path (no spaces in site-packages)
+  [ -n "$libs" ] && step scan-bench 300 env TOOLS="$bundle/bench-tools" NVPROBE="$nv" \
+    scripts/bench-scan-vs-cuobjdump.sh -n 3 $libs
   # The embedded API's warm call on this machine (issue 24).
   [ -x "$bundle/installer" ] && step api-bench 60 "$bundle/installer" --bench 2000
   step cuobjdump-version 10 cuobjdump --version
@@ -141,6 +148,7 @@ run)
   tar -C "$(dirname "$raw")" -czf "$out/raw.tgz" raw
   echo "== bench" >> "$sum"; tail -30 "$raw/bench.out" >> "$sum"
   echo "== api-bench" >> "$sum"; cat "$raw/api-bench.out" >> "$sum" 2>/dev/null
+  echo "== scan-bench" >> "$sum"; cat "$raw/scan-bench.out" >> "$sum" 2>/dev/null
   echo "== gpu-tests" >> "$sum"; tail -5 "$out/gpu-tests.log" >> "$sum"
   cat "$sum"
   ;;

@@ -171,17 +171,28 @@ pub(crate) fn relocatable_kernels(
             "its {stored} bytes are over the {MAX_CUBIN}-byte limit per cubin"
         ));
     }
+    // What will not be decompressed is not read either (`scan` decompresses nothing: reading
+    // the payloads it skips was most of its reads on a file of relocatable cubins).
+    let cap = match (compression, allowance) {
+        (None, _) => None,
+        (Some(Compression::Zstd), Ok(left)) => Some(left.min(MAX_CUBIN)),
+        (Some(Compression::Zstd), Err(why)) => return unread(format!("compressed (zstd); {why}")),
+        (Some(other), _) => {
+            let name = if other == Compression::Lz4 {
+                "LZ4"
+            } else {
+                "an unknown scheme"
+            };
+            return unread(format!("compressed ({name}), which is not decompressed"));
+        }
+    };
     let bytes = match src.read_at(start, stored) {
         Ok(b) => b,
         Err(e) => return unread(e),
     };
-    let (image, decompressed) = match compression {
+    let (image, decompressed) = match cap {
         None => (bytes, false),
-        Some(Compression::Zstd) => {
-            let cap = match allowance {
-                Ok(left) => left.min(MAX_CUBIN),
-                Err(why) => return unread(format!("compressed (zstd); {why}")),
-            };
+        Some(cap) => {
             let (image, produced) = zstd(&bytes, cap);
             spend(produced);
             match image {
@@ -196,14 +207,6 @@ pub(crate) fn relocatable_kernels(
                     return unread("compressed (zstd), and not valid zstd".to_owned());
                 }
             }
-        }
-        Some(other) => {
-            let name = if other == Compression::Lz4 {
-                "LZ4"
-            } else {
-                "an unknown scheme"
-            };
-            return unread(format!("compressed ({name}), which is not decompressed"));
         }
     };
     match count_kernels(&image) {
