@@ -61,9 +61,15 @@ fn runtimes_in(dir: &Path) -> Vec<(String, String)> {
         .take(MAX_ENTRIES)
         .filter_map(Result::ok)
         .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
+            // Most entries are something else (a site-packages holds hundreds): told apart by
+            // their bytes, not copied into a String each.
+            let name = e.file_name();
+            if !name.as_encoded_bytes().starts_with(b"nvidia_cuda_runtime") {
+                return None;
+            }
+            let name = name.to_string_lossy();
             let version = dist_info_version(&name)?;
-            Some((version, dir.join(name).display().to_string()))
+            Some((version, dir.join(&*name).display().to_string()))
         })
         .collect()
 }
