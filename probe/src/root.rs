@@ -473,6 +473,17 @@ impl Root {
         self.resolve_inner(path, true)
     }
 
+    /// Resolves `path`, which is `name` inside `dir`, a directory this root already resolved
+    /// (its host path, from [`Self::resolve`], or `canonicalize` on the host): only `name` is
+    /// walked (one `lstat`, more when it is a symlink), not every component of the directory
+    /// again for each of its files. Symlinks are followed inside the root, as `resolve` does.
+    pub fn resolve_in(&self, dir: &Path, name: &str, path: &str) -> io::Result<PathBuf> {
+        self.note(path, true);
+        let mut pending = Vec::new();
+        push_components(&mut pending, Path::new(name));
+        self.walk(dir.to_path_buf(), pending, true, path)
+    }
+
     /// Resolves an absolute path, following symlinks inside the root except in the last
     /// component, so the result names the link itself when the path ends in one.
     pub fn resolve_nofollow(&self, path: &str) -> io::Result<PathBuf> {

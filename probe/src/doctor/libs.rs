@@ -34,7 +34,7 @@
 //! classic Docker-build trick copies the toolkit's `stubs/libcuda.so` to `libcuda.so.1`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Env;
 use crate::report::{CpuArch, CudaVersion, FwdCompat, Library, Source, SourceStatus, Version};
@@ -119,7 +119,9 @@ fn loader_skips(e: &std::io::Error) -> bool {
 
 /// The file at `path` when it is a regular file; `Ok(None)` when it is not there for the
 /// loader ([`loader_skips`]); `Err` when it could not be read.
-fn locate(root: &Root, path: &str) -> std::io::Result<Option<Located>> {
+/// `dir`: the directory `path` lies in, already resolved (a directory listing's files share
+/// it), so only the file's own name is walked.
+fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option<Located>> {
     let skip = |e: std::io::Error| if loader_skips(&e) { Ok(None) } else { Err(e) };
     // Most candidates are missing: one `stat` says so before any resolution.
     let meta = match root.metadata(path) {
@@ -129,10 +131,10 @@ fn locate(root: &Root, path: &str) -> std::io::Result<Option<Located>> {
     if !meta.is_file() {
         return Ok(None);
     }
-    let host = match if root.is_host() {
-        std::fs::canonicalize(path)
-    } else {
-        root.resolve(path)
+    let host = match match dir {
+        Some(d) => root.resolve_in(d, file_name(path), path),
+        None if root.is_host() => std::fs::canonicalize(path),
+        None => root.resolve(path),
     } {
         Ok(h) => h,
         Err(e) => return skip(e),
@@ -215,7 +217,18 @@ struct Collector<'a> {
 impl Collector<'_> {
     /// Reads one file; `None` when it is not there. Returns the index in `libs`.
     fn add(&mut self, path: &str, found_by: &str, wheel_site: Option<&str>) -> Option<usize> {
-        let loc = match locate(self.root, path) {
+        self.add_in(path, None, found_by, wheel_site)
+    }
+
+    /// [`Self::add`] for a file of `dir`, a directory already resolved.
+    fn add_in(
+        &mut self,
+        path: &str,
+        dir: Option<&Path>,
+        found_by: &str,
+        wheel_site: Option<&str>,
+    ) -> Option<usize> {
+        let loc = match locate(self.root, path, dir) {
             Ok(loc) => loc?,
             Err(e) => {
                 self.unreadable.push(format!("{path}: {e}"));
@@ -337,9 +350,20 @@ impl Collector<'_> {
                 return;
             }
         };
+        // The directory is resolved once for all its files (on a real H200 container, each
+        // file's path walked again from / was 750 `stat`s a run).
+        let mut real_dir = None;
         for name in names {
             if PREFIXES.iter().any(|p| name.starts_with(p)) {
-                self.add(&join(dir, &name), found_by, wheel_site);
+                if real_dir.is_none() {
+                    real_dir = Some(if self.root.is_host() {
+                        std::fs::canonicalize(dir)
+                    } else {
+                        self.root.resolve(dir)
+                    });
+                }
+                let resolved = real_dir.as_ref().and_then(|r| r.as_deref().ok());
+                self.add_in(&join(dir, &name), resolved, found_by, wheel_site);
             }
         }
     }
