@@ -8,6 +8,7 @@
 #                                    # runs the test-gpu tests, the probe (plain, --deep,
 #                                    # --cross-check), captures bundles, nvidia-smi -q -x,
 #                                    # and the benchmark, writing everything under OUTDIR
+#   scripts/gpu-check.sh bench OUTDIR   # there: only the timings (bench, the API), a minute
 #   scripts/gpu-check.sh fixtures DIR [NAME]  # here again, DIR = the run's files: the
 #                                    # captures become tests/real/NAME{,-deep} + goldens
 #
@@ -151,6 +152,25 @@ run)
   echo "== scan-bench" >> "$sum"; cat "$raw/scan-bench.out" >> "$sum" 2>/dev/null
   echo "== gpu-tests" >> "$sum"; tail -5 "$out/gpu-tests.log" >> "$sum"
   cat "$sum"
+  ;;
+bench)
+  # There, like run but only the timings (about a minute): scripts/bench, the API's warm call,
+  # and where strace exists the system calls of a plain run and of one API call.
+  out=${2:?usage: scripts/gpu-check.sh bench OUTDIR}
+  mkdir -p "$out"
+  nv=$PWD/$bundle/nvprobe
+  {
+    echo "== $(date -u) $(uname -r) $(nproc) CPUs; $(head -1 /proc/driver/nvidia/version 2>/dev/null || echo 'no NVIDIA driver')"
+    echo "== api (installer --bench 2000)"; timeout 60 "$bundle/installer" --bench 2000 2>&1
+    echo "== bench"; timeout 240 python3 scripts/bench --runs 200 --bin "$nv" --tools "$bundle/bench-tools" 2>/dev/null
+    if command -v strace > /dev/null; then
+      echo "== strace -c nvprobe --json"; timeout 30 strace -c -f "$nv" --json 2>&1 >/dev/null | head -25
+      echo "== strace -c installer --bench 1"; timeout 30 strace -c -f "$bundle/installer" --bench 1 2>&1 >/dev/null | head -25
+    else
+      echo "== no strace here"
+    fi
+  } > "$out/bench.txt" 2>&1
+  cat "$out/bench.txt"
   ;;
 fixtures)
   # Here, after a run: its two capture bundles become tests/real/NAME{,-deep} with golden
