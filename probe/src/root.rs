@@ -109,6 +109,10 @@ impl Meta {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The file itself, whatever name reached it: `(device, inode)`.
+    pub fn identity(&self) -> (u64, u64) {
+        (self.st.st_dev, self.st.st_ino)
+    }
 }
 
 /// How a recorded path was used.

@@ -212,6 +212,8 @@ struct Collector<'a> {
     default_dirs: Vec<String>,
     /// The machine's architecture: its loader's directories, cache entries and ELF machine.
     arch: CpuArch,
+    /// The directories listed so far, by identity.
+    listed: std::collections::BTreeSet<(u64, u64)>,
 }
 
 impl Collector<'_> {
@@ -341,6 +343,17 @@ impl Collector<'_> {
 
     /// Every library file in `dir`.
     fn scan_dir(&mut self, dir: &str, found_by: &str, wheel_site: Option<&str>) {
+        // The toolkit is reachable by several names (`$CUDA_HOME`, `/usr/local/cuda`,
+        // `/usr/local/cuda-13`, `/usr/local/cuda-13.0`, and `lib64` links to
+        // `targets/<arch>-linux/lib`): a directory already listed is not listed again (its
+        // files are in the inventory under the name that listed it first). On a real H200
+        // container that was four listings of each of the toolkit's directories.
+        if let Ok(m) = self.root.metadata(dir)
+            && m.is_dir()
+            && !self.listed.insert(m.identity())
+        {
+            return;
+        }
         let names = match self.root.read_dir_names(dir) {
             Ok(names) => names,
             Err(e) => {
@@ -586,6 +599,7 @@ pub fn collect_shared(
         wheel_versions: BTreeMap::new(),
         default_dirs: Vec::new(),
         arch,
+        listed: std::collections::BTreeSet::new(),
     };
     for d in default_dirs(arch) {
         match root.metadata(&d) {
