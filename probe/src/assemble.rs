@@ -141,11 +141,13 @@ pub fn gpus(facts: &Facts) -> Vec<Gpu> {
 /// The report from the file sources, without findings: later stages (ioctl) amend it before
 /// the findings are evaluated.
 pub fn base(root: &Root, facts: &Facts) -> Report {
-    let mut platform = platform::detect(
-        root,
-        facts.kernel_release.as_deref(),
-        facts.params.as_ref().and_then(|p| p.modify_device_files),
-    );
+    let mut platform = facts.platform.clone().unwrap_or_else(|| {
+        platform::detect(
+            root,
+            facts.kernel_release.as_deref(),
+            facts.params.as_ref().and_then(|p| p.modify_device_files),
+        )
+    });
     platform.arch = machine_arch(root, facts, platform.kind);
     Report {
         schema_version: SCHEMA_VERSION,

@@ -78,6 +78,9 @@ pub struct Facts {
     pub kernel_build: Option<crate::report::stack::KernelBuildInfo>,
     /// The NVIDIA driver packages installed (`packages`, issue 23).
     pub packages: Option<crate::report::stack::DriverPackagesInfo>,
+    /// The platform as the files show it ([`platform::detect`]), decided before the
+    /// packages, which are read on a bare-metal host only.
+    pub platform: Option<crate::report::Platform>,
     /// The sources, in reading order.
     pub sources: Vec<Source>,
 }
@@ -127,6 +130,7 @@ impl Facts {
         opt(self.nodes.as_ref(), &mut snapshot.nodes);
         opt(self.kernel_build.as_ref(), &mut snapshot.kernel_build);
         opt(self.packages.as_ref(), &mut snapshot.packages);
+        opt(self.platform.as_ref(), &mut snapshot.platform);
         list(&self.sources, &mut snapshot.sources);
     }
 
@@ -343,13 +347,32 @@ pub fn collect_scoped(
     f.kernel_build = Some(build);
     f.sources.push(source);
 
+    let platform = platform::detect(
+        root,
+        f.kernel_release.as_deref(),
+        f.params.as_ref().and_then(|p| p.modify_device_files),
+    );
+    let host_layers =
+        !platform.in_container && platform.kind == crate::report::PlatformKind::BareMetal;
+    f.platform = Some(platform);
     if cuda_only {
         return f;
     }
     observe(packages::SOURCE, &f);
-    let (pkgs, source) = packages::read(root);
-    f.packages = pkgs;
-    f.sources.push(source);
+    if host_layers {
+        let (pkgs, source) = packages::read(root);
+        f.packages = pkgs;
+        f.sources.push(source);
+    } else {
+        // The model keeps the packages of a bare-metal host only: a container's are its
+        // image's (a 400 KB dpkg status read for nothing on a real H200 container: 0.7 ms).
+        f.record(
+            packages::SOURCE,
+            SourceStatus::Skipped,
+            "not read: driver packages are read on a bare-metal host only (a container's are \
+             its image's; WSL2, gVisor and Tegra keep the driver elsewhere)",
+        );
+    }
     f
 }
 
