@@ -899,4 +899,34 @@ mod tests {
         );
         assert_eq!(rt.found_by.as_deref(), Some("python-wheel"));
     }
+
+    #[test]
+    fn settle_compat_keeps_forward_compat_only_for_another_release() {
+        let lib = |version: &str| Library {
+            kind: KIND_COMPAT.to_owned(),
+            version: version.parse().ok(),
+            ..Library::default()
+        };
+        let module: Version = "580.159.04".parse().unwrap();
+        // The driver's own libcuda carries the note too (the real H200): its release is the
+        // module's.
+        let mut own = lib("580.159.04");
+        settle_compat(&mut own, &module);
+        assert_eq!(own.kind, KIND_DRIVER);
+        // A newer one is forward compatibility; an older one stays compat (and its problem
+        // says it is older).
+        for v in ["590.44.01", "580.95.05"] {
+            let mut other = lib(v);
+            settle_compat(&mut other, &module);
+            assert_eq!(other.kind, KIND_COMPAT, "{v}");
+        }
+        // Only a compat libcuda is settled.
+        let mut nvml = Library {
+            kind: KIND_NVML.to_owned(),
+            version: Some(module.clone()),
+            ..Library::default()
+        };
+        settle_compat(&mut nvml, &module);
+        assert_eq!(nvml.kind, KIND_NVML);
+    }
 }
