@@ -71,7 +71,9 @@ impl Drop for RealFixture {
     }
 }
 
-fn unpack_tree(from: &Path, to: &Path) -> io::Result<()> {
+/// Copies the tree `from` to `to`, writing each `.nvprobe-sparse` pack back as the file it
+/// holds (symlinks stay links).
+pub fn unpack_tree(from: &Path, to: &Path) -> io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;

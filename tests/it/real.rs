@@ -96,3 +96,56 @@ fn real_bundles_cuda_only_run_answers_as_the_full_report() {
         assert!(fast.libraries.len() < full.libraries.len(), "{name}");
     }
 }
+
+/// `scripts/pack-sparse.py` and `unpack_tree` give back every byte, the size and the mode of a
+/// sparse file, and leave small files and symlinks as they are.
+#[test]
+fn real_bundles_pack_and_unpack_round_trip() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("nvprobe-pack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let packed = dir.join("packed");
+    std::fs::create_dir_all(packed.join("lib")).unwrap();
+    // 3 MiB, mostly a hole: a header, a block in the middle, the last bytes.
+    let mut big = vec![0_u8; 3 << 20];
+    big[..64].copy_from_slice(&[0x7f; 64]);
+    big[(1 << 20) + 5..(1 << 20) + 9000].fill(0xab);
+    let n = big.len();
+    big[n - 10..].fill(0xcd);
+    let lib = packed.join("lib/libbig.so.1.2");
+    std::fs::write(&lib, &big).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::fs::write(packed.join("lib/small"), b"small file\n").unwrap();
+    std::os::unix::fs::symlink("libbig.so.1.2", packed.join("lib/libbig.so.1")).unwrap();
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pack-sparse.py");
+    let Ok(out) = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&packed)
+        .output()
+    else {
+        println!("skipped: no python3 to run scripts/pack-sparse.py");
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert!(!lib.exists());
+    let pack = packed.join("lib/libbig.so.1.2.nvprobe-sparse");
+    // Five 4 KiB blocks hold data: the pack keeps them, not the 3 MiB.
+    assert!(std::fs::metadata(&pack).unwrap().len() < 24 << 10);
+
+    let back = dir.join("back");
+    nvprobe_tests::unpack_tree(&packed, &back).unwrap();
+    let file = back.join("lib/libbig.so.1.2");
+    assert_eq!(std::fs::read(&file).unwrap(), big);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o750);
+    assert_eq!(
+        std::fs::read(back.join("lib/small")).unwrap(),
+        b"small file\n"
+    );
+    assert_eq!(
+        std::fs::read_link(back.join("lib/libbig.so.1")).unwrap(),
+        std::path::Path::new("libbig.so.1.2")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
