@@ -546,8 +546,8 @@ pub enum Scope {
     /// What `report.cuda` depends on ([`crate::Options::cuda_only`]): the loader's
     /// `libcuda.so.1` and `libnvidia-ml.so.1`, and WSL's directories (the loader missing them
     /// blocks CUDA). The other places never hold a selected library, and the runtimes only
-    /// matter to `check`; on a real H200 container they were 9 in 10 of the inventory's
-    /// system calls.
+    /// matter to `check`; on a real H200 container they were most of the API call's system
+    /// calls (the CUDA toolkit's directories, resolved file by file).
     Cuda,
 }
 
