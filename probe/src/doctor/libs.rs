@@ -495,7 +495,10 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
             }
         }
     }
-    sites.dedup();
+    // `/usr/lib/python3/dist-packages` comes first and again from `/usr/lib`'s listing: each
+    // site once, in the order found (a consecutive-only `dedup` missed that one).
+    let mut seen = std::collections::BTreeSet::new();
+    sites.retain(|s| seen.insert(s.clone()));
     sites.truncate(32);
     sites
 }
