@@ -497,10 +497,13 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
     }
     // `/usr/lib/python3/dist-packages` comes first and again from `/usr/lib`'s listing: each
     // site once, in the order found (a consecutive-only `dedup` missed that one).
-    let mut seen = std::collections::BTreeSet::new();
-    sites.retain(|s| seen.insert(s.clone()));
-    sites.truncate(32);
-    sites
+    let mut unique: Vec<String> = Vec::with_capacity(sites.len());
+    for s in sites {
+        if !unique.contains(&s) && unique.len() < 32 {
+            unique.push(s);
+        }
+    }
+    unique
 }
 
 /// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`), from the names in a
