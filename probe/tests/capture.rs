@@ -57,6 +57,19 @@ fn source<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 fn capture_of(root: &Path, out: &Path, extra: &[&str]) -> Output {
+    let o = capture_env(root, out, extra, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "capture failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// `nvprobe capture --root ROOT --out OUT --json EXTRA...` with `env` added, whatever it exits
+/// with.
+fn capture_env(root: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec![
         "capture",
         "--root",
@@ -66,14 +79,7 @@ fn capture_of(root: &Path, out: &Path, extra: &[&str]) -> Output {
         "--json",
     ];
     args.extend_from_slice(extra);
-    let o = nvprobe(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "capture failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::nvprobe_env(&args, env)
 }
 
 #[test]
@@ -732,15 +738,10 @@ fn capture_copies_only_what_the_probe_parsed() {
     .unwrap();
 
     let out = tmp("secrets-out");
-    let o = common::nvprobe_env(
-        &[
-            "capture",
-            "--root",
-            machine.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ],
+    let o = capture_env(
+        &machine,
+        &out,
+        &[],
         &[("LD_LIBRARY_PATH", "/opt/evil:/opt/private")],
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -860,17 +861,10 @@ fn capture_stops_copying_at_the_deadline() {
     .unwrap();
     let out = tmp("deadline-out");
     let started = std::time::Instant::now();
-    let o = common::nvprobe_env(
-        &[
-            "capture",
-            "--root",
-            machine.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-            "--timeout",
-            "2000",
-        ],
+    let o = capture_env(
+        &machine,
+        &out,
+        &["--timeout", "2000"],
         &[("NVPROBE_TEST_STALL", "capture-copy:50")],
     );
     let took = started.elapsed();
