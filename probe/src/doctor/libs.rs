@@ -133,8 +133,7 @@ fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option
     }
     let host = match match dir {
         Some(d) => root.resolve_in(d, file_name(path), path),
-        None if root.is_host() => std::fs::canonicalize(path),
-        None => root.resolve(path),
+        None => real_path(root, path),
     } {
         Ok(h) => h,
         Err(e) => return skip(e),
@@ -153,6 +152,16 @@ fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option
         host,
         size: meta.len(),
     }))
+}
+
+/// `path`'s host path with every symlink resolved: `realpath` on the host, the walk inside
+/// the root ([`Root::resolve`]) for a fixture or a bundle.
+fn real_path(root: &Root, path: &str) -> std::io::Result<PathBuf> {
+    if root.is_host() {
+        std::fs::canonicalize(path)
+    } else {
+        root.resolve(path)
+    }
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -368,14 +377,10 @@ impl Collector<'_> {
         let mut real_dir = None;
         for name in names {
             if PREFIXES.iter().any(|p| name.starts_with(p)) {
-                if real_dir.is_none() {
-                    real_dir = Some(if self.root.is_host() {
-                        std::fs::canonicalize(dir)
-                    } else {
-                        self.root.resolve(dir)
-                    });
-                }
-                let resolved = real_dir.as_ref().and_then(|r| r.as_deref().ok());
+                let resolved = real_dir
+                    .get_or_insert_with(|| real_path(self.root, dir))
+                    .as_deref()
+                    .ok();
                 self.add_in(&join(dir, &name), resolved, found_by, wheel_site);
             }
         }
