@@ -138,7 +138,7 @@ pub mod root;
 mod testutil;
 internal!(
     assemble, capture, codes, compare, crosscheck, cudabin, detect, escape, explain, findings,
-    ioctl, model, platform, rules, sys, tables, text,
+    ioctl, model, platform, rules, search, sys, tables, text,
 );
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -643,7 +643,7 @@ fn contains(src: &dyn Source, needle: &[u8], limit: u64) -> Result<bool, String>
     const CHUNK: u64 = 4 << 20;
     let overlap = needle.len() as u64;
     let end = src.len().min(limit);
-    let finder = memchr::memmem::Finder::new(needle);
+    let finder = crate::search::Finder::new(needle);
     let mut stop = end;
     while stop > 0 {
         let start = stop.saturating_sub(CHUNK);

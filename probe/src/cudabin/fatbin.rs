@@ -625,7 +625,7 @@ pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
     pattern[..4].copy_from_slice(&FATBIN_MAGIC.to_le_bytes());
     pattern[4..6].copy_from_slice(&1u16.to_le_bytes());
     pattern[6..].copy_from_slice(&16u16.to_le_bytes());
-    let finder = memchr::memmem::Finder::new(&pattern);
+    let finder = crate::search::Finder::new(&pattern);
     let len = src.len();
     let mut count = 0;
     let mut pos = 0u64;
@@ -661,7 +661,7 @@ pub(crate) fn count_containers(src: &dyn Source) -> Result<u64, String> {
 /// growing to 8 MiB.
 fn next_container(
     src: &dyn Source,
-    finder: &memchr::memmem::Finder<'_>,
+    finder: &crate::search::Finder<'_>,
     pos: u64,
     reach: u64,
 ) -> Result<Option<(u64, Vec<u8>)>, String> {

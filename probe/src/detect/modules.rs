@@ -64,12 +64,12 @@ pub fn module_name_of_file(file: &str) -> Option<&str> {
 /// The lines of a `modules.dep` that can name a watched module, in file order: every watched
 /// name contains `nvidia` or `nouveau` (with `-` or `_`), so only lines holding one of those
 /// are looked at. A distribution's modules.dep is ~700 KB and ~6,000 lines: the two names are
-/// searched for with `memchr::memmem` (vector speed), and only the lines around a hit are cut
+/// searched for with `crate::search` (vector speed), and only the lines around a hit are cut
 /// out; splitting every line took ~3 ms a run (issue 11), `str::contains` on chunks ~0.5 ms.
 pub fn watched_lines(text: &str) -> Vec<&str> {
-    use memchr::memmem::Finder;
+    use crate::search::Finder;
     let bytes = text.as_bytes();
-    let names = [Finder::new("nvidia"), Finder::new("nouveau")];
+    let names = [Finder::new(b"nvidia"), Finder::new(b"nouveau")];
     // The next hit of each name at or after `pos`, found again only once `pos` passes it.
     let mut next = [names[0].find(bytes), names[1].find(bytes)];
     let mut out = Vec::new();
@@ -90,11 +90,11 @@ pub fn watched_lines(text: &str) -> Vec<&str> {
         // newline between them.
         let start = bytes
             .get(pos..hit)
-            .and_then(|b| memchr::memrchr(b'\n', b))
+            .and_then(|b| crate::search::rfind_byte(b'\n', b))
             .map_or(pos, |i| pos + i + 1);
         let (end, newline) = bytes
             .get(hit..)
-            .and_then(|b| memchr::memchr(b'\n', b))
+            .and_then(|b| crate::search::find_byte(b'\n', b))
             .map_or((bytes.len(), false), |i| (hit + i, true));
         // As `str::lines`: a line ended by `\r\n` loses the `\r`.
         let cut = if newline && bytes.get(end.wrapping_sub(1)) == Some(&b'\r') {

@@ -311,7 +311,7 @@ pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
     // `str::lines` cost more than everything else the run does).
     let mut rest = status;
     while !rest.is_empty() {
-        let (line, next) = memchr::memchr(b'\n', rest.as_bytes())
+        let (line, next) = crate::search::find_byte(b'\n', rest.as_bytes())
             .and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
             .unwrap_or((rest, ""));
         rest = next;
