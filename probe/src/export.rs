@@ -836,7 +836,7 @@ pub fn uv_json(r: &Report) -> Value {
 
 /// Pretty JSON and a newline.
 pub fn json_text(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
+    crate::report::json::pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n"
 }
 
 fn lines(pairs: &[(String, String)]) -> String {

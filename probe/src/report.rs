@@ -48,6 +48,7 @@ pub use platform_details::PlatformDetails;
 pub use values::{
     ComputeCapability, CpuArch, CudaVersion, OrUnknown, PciClass, PciId, PciRevision, Version,
 };
+pub(crate) mod json;
 pub mod stack;
 
 /// The schema version of this report format.
@@ -841,14 +842,9 @@ impl Report {
     /// The report as pretty JSON (`serde_json::to_string_pretty`'s layout: two spaces per
     /// level), into a buffer sized for a report of a few GPUs rather than grown from empty.
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(16 * 1024);
         // Serialising these plain types cannot fail: no maps with non-string keys, no
         // non-finite floats.
-        match serde_json::to_writer_pretty(&mut out, self) {
-            // serde_json writes valid UTF-8 only.
-            Ok(()) => String::from_utf8(out).unwrap_or_default(),
-            Err(e) => format!("{{\"error\":\"{e}\"}}"),
-        }
+        json::pretty_sized(self, 16 * 1024).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
 

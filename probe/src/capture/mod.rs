@@ -621,7 +621,7 @@ fn write_json<T: Serialize>(
     value: &T,
 ) -> Result<(), CaptureError> {
     let what = |e: &dyn std::fmt::Display| CaptureError::Failed(format!("{META_DIR}/{name}: {e}"));
-    let text = serde_json::to_string_pretty(value).map_err(|e| what(&e))?;
+    let text = crate::report::json::pretty(value).map_err(|e| what(&e))?;
     bundle
         .write_file(
             &[std::ffi::OsString::from(META_DIR)],

@@ -35,7 +35,7 @@ pub fn scan_json(scan: &Scan) -> String {
         incomplete: scan.stopped.is_some(),
         stopped: scan.stopped.as_ref(),
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    crate::report::json::pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// The scan for a terminal: per file its GPU code, runtime and problems. Files without CUDA

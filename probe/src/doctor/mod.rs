@@ -811,7 +811,7 @@ pub fn check_json(report: &Report, result: &CheckResult) -> String {
     if let (Some(obj), Ok(c)) = (v.as_object_mut(), serde_json::to_value(result)) {
         obj.insert("check".to_owned(), c);
     }
-    serde_json::to_string_pretty(&v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    crate::report::json::pretty(&v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// The check for people: the verdict and its reason on the first line, then the findings the
