@@ -494,16 +494,22 @@ mod tests {
     use super::*;
 
     /// `SECCOMP_RET_ALLOW`.
+    #[cfg(target_arch = "x86_64")]
     const RET_ALLOW: u32 = 0x7fff_0000;
     /// `SECCOMP_RET_ERRNO | EPERM`.
+    #[cfg(target_arch = "x86_64")]
     const RET_EPERM: u32 = 0x0005_0000 | 1;
     /// `SECCOMP_RET_KILL_PROCESS`.
+    #[cfg(target_arch = "x86_64")]
     const RET_KILL_PROCESS: u32 = 0x8000_0000;
     /// `AUDIT_ARCH_X86_64`.
+    #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
     /// `__X32_SYSCALL_BIT`.
+    #[cfg(target_arch = "x86_64")]
     const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
+    #[cfg(target_arch = "x86_64")]
     fn nr32(n: libc::c_long) -> u32 {
         u32::try_from(n).unwrap()
     }
