@@ -47,8 +47,15 @@ nvcc -rdc=true -gencode arch=compute_90,code=sm_90 -c $pic -o helper.o helper.cu
 ar rcs libhelper.a helper.o
 nvcc -rdc=true -gencode arch=compute_120,code=compute_120 -cudadevrt none $pic -shared \
     -cudart shared -o librdcptx.so app.cu libhelper.a
-strip --strip-unneeded libconcat.so librdcptx.so
-for f in libconcat.so concat.fatbin bare.fatbin bare.cubin librdc.a librdcptx.so; do
+# The same with LZ4 (nvcc 12.x's compression; nvcc 13's --compress-mode=speed): a PTX-only
+# program linked with two relocatable sm_90 objects, one defining the `scale` kernel.
+lz4="--compress-mode=speed"
+nvcc -rdc=true -gencode arch=compute_90,code=sm_90 $lz4 -c $pic -o helper-lz4.o helper.cu
+nvcc -rdc=true -gencode arch=compute_90,code=sm_90 $lz4 -c $pic -o kern-lz4.o lib.cu
+nvcc -rdc=true -gencode arch=compute_120,code=compute_120 $lz4 -cudadevrt none $pic -shared \
+    -cudart shared -o librdclz4.so app.cu helper-lz4.o kern-lz4.o
+strip --strip-unneeded libconcat.so librdcptx.so librdclz4.so
+for f in libconcat.so concat.fatbin bare.fatbin bare.cubin librdc.a librdcptx.so librdclz4.so; do
     cp "$f" "$out/$f"
     cuobjdump -all --list-elf --list-ptx "$f" 2>/dev/null | sed "s|$work/||" > "$out/$f.cuobjdump"
 done

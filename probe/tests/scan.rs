@@ -601,6 +601,7 @@ fn scan_real_files_agree_with_cuobjdump() {
         ("bare.cubin", "cubin"),
         ("librdc.a", "archive"),
         ("librdcptx.so", "elf"),
+        ("librdclz4.so", "elf"),
         ("libsm61.so", "elf"),
     ] {
         let (listed, file) = scan_listing(name);

@@ -95,6 +95,7 @@ pub(crate) fn scan_elf(
     let mut fatbin_ranges = Ranges::default();
     let mut wrapper_ranges = Ranges::default();
     let mut kept = 0usize;
+    let mut scratch = Vec::new();
     for (index, section) in sections.iter().enumerate() {
         if budget.stopped().is_some() {
             break;
@@ -155,6 +156,7 @@ pub(crate) fn scan_elf(
                             entry.compression,
                             budget.inflate_left(),
                             &mut |bytes| budget.inflated(bytes),
+                            &mut scratch,
                         )
                     });
                 }

@@ -6,20 +6,21 @@
 //! that does define kernels runs them only on GPUs its SASS fits. Which is which is in the
 //! cubin's symbol table (`STT_FUNC` symbols with `STO_CUDA_ENTRY`, `0x10` in `st_other`: the
 //! `__global__` functions; a `__device__` function has none), and nvcc 13 compresses the cubins
-//! (Zstandard). So:
+//! (Zstandard; nvcc 12.x and `--compress-mode=speed`: LZ4). So:
 //! - an uncompressed relocatable cubin is read (at most [`MAX_CUBIN`] bytes);
-//! - a Zstandard one is decompressed only when the scan allows it
+//! - a Zstandard or LZ4 one is decompressed only when the scan allows it
 //!   ([`ScanLimits::max_decompressed_per_file`](super::ScanLimits), which `check --binary` sets
 //!   to [`DECOMPRESS_FOR_CHECK`] and `scan` leaves at 0), at most [`MAX_CUBIN`] bytes out per
-//!   cubin and that budget per file, whatever the frame declares, and never past the deadline;
-//! - LZ4 (nvcc 12.x, `--compress-mode=speed`) is not decompressed: no vendored real file uses
-//!   it with `-rdc`, and its decoder would cost the static binary more bytes.
+//!   cubin and that budget per file (LZ4 charged at a quarter: it decodes four times as fast),
+//!   whatever the frame or the entry header declares, and never past the deadline.
+//!   `nvidia-nvshmem-cu12` 3.8.0's `libnvshmem_host.so.3` has its 162 relocatable cubins in
+//!   LZ4.
 //!
 //! What is not read stays unknown ([`Kernels::count`] `None`), and `check --binary` never
 //! calls a program that depends on it runnable.
 //!
-//! The decoder is `ruzstd` (pure Rust, `no_std`, maintained): with this module it adds 49,152
-//! bytes to the static binary (2,016,944 to 2,066,096 of its 2,097,152).
+//! The decoders are `ruzstd` and `lz4_flex` (pure Rust, maintained; `probe/Cargo.toml` says
+//! what each costs the static binary).
 
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
@@ -31,9 +32,14 @@ use super::types::{Compression, Kernels};
 /// NVSHMEM's device library as relocatable cubins of 7 to 10 MB each (1 MiB made `check
 /// --binary` of PyTorch on a real H200 "unknown").
 pub const MAX_CUBIN: u64 = 16 << 20;
-/// What `check --binary` lets one file decompress, all its relocatable cubins together:
-/// `libtorch_nvshmem.so`'s 24 come to about 53 MB (about 0.1 s on a 2-CPU VM).
-pub const DECOMPRESS_FOR_CHECK: u64 = 64 << 20;
+/// What `check --binary` lets one file decompress, all its relocatable cubins together, in
+/// bytes of Zstandard output: about a quarter of a second of decoding. PyTorch 2.11's
+/// `libtorch_nvshmem.so` (cu130) has 24 zstd cubins of about 53 MB in all.
+pub const DECOMPRESS_FOR_CHECK: u64 = 128 << 20;
+/// LZ4 output is charged to the budget at a quarter of its bytes: it decodes about four times
+/// as fast as `ruzstd` (the static binary, on a 2-CPU VM: about 0.5 ms a megabyte against 2).
+/// `nvidia-nvshmem-cu12`'s `libnvshmem_host.so.3` has 162 LZ4 cubins of 463 MB in all.
+const LZ4_CHARGE_DIVISOR: u64 = 4;
 
 /// `st_other` bit of a kernel's symbol in a cubin (`STO_CUDA_ENTRY`).
 const STO_CUDA_ENTRY: u8 = 0x10;
@@ -48,9 +54,30 @@ const MAX_SYMBOLS: usize = 1 << 20;
 pub(crate) enum Failure {
     /// The image is larger than the bytes allowed.
     TooBig,
-    /// The stream is not valid Zstandard. (The decoder's error is not kept: its messages
-    /// would cost the static binary kilobytes for a word the verdict does not use.)
+    /// The stream is not valid Zstandard or LZ4. (The decoder's error is not kept: its
+    /// messages would cost the static binary kilobytes for a word the verdict does not use.)
     Corrupt,
+}
+
+/// The LZ4 block `input` (a fatbin entry's payload: a raw block, no frame), decompressed into
+/// `out` (cleared first), which holds the `size` bytes its entry header declares; refused when
+/// that is over `cap`. Also returns the bytes produced, which the caller charges to its budget
+/// (the whole buffer: it is filled up front). `out` is the caller's, kept from one cubin to
+/// the next: a fresh buffer each time was a fresh mapping of megabytes, and its page faults
+/// cost more than decoding.
+pub(crate) fn lz4(input: &[u8], size: u64, cap: u64, out: &mut Vec<u8>) -> (Result<(), Failure>, u64) {
+    let Some(len) = usize::try_from(size).ok().filter(|_| size <= cap) else {
+        return (Err(Failure::TooBig), 0);
+    };
+    out.clear();
+    out.resize(len, 0);
+    match lz4_flex::block::decompress_into(input, out) {
+        Ok(n) => {
+            out.truncate(n);
+            (Ok(()), size)
+        }
+        Err(_) => (Err(Failure::Corrupt), size),
+    }
 }
 
 /// The Zstandard frame at the start of `input`, decompressed to at most `cap` bytes (the
@@ -138,15 +165,26 @@ pub(crate) fn count_kernels(cubin: &[u8]) -> Result<u32, String> {
     Ok(count)
 }
 
+/// A compression scheme as the reasons name it.
+fn scheme_name(scheme: Compression) -> &'static str {
+    match scheme {
+        Compression::Zstd => "zstd",
+        Compression::Lz4 => "LZ4",
+        Compression::Unknown => "an unknown scheme",
+    }
+}
+
 /// The kernels of the relocatable cubin whose entry header is at `pos` in `src`: read when
-/// uncompressed, decompressed when Zstandard and `allowance` (the file's decompression budget
-/// left, or why there is none) permits; `spend` is charged with the bytes decompressed.
+/// uncompressed, decompressed when Zstandard or LZ4 and `allowance` (the file's decompression
+/// budget left, or why there is none) permits; `spend` is charged with the bytes decompressed.
+/// `scratch` is a buffer the caller keeps for the next cubin.
 pub(crate) fn relocatable_kernels(
     src: &dyn Source,
     pos: u64,
     compression: Option<Compression>,
     allowance: Result<u64, String>,
     spend: &mut dyn FnMut(u64),
+    scratch: &mut Vec<u8>,
 ) -> Kernels {
     let unread = |why: String| Kernels {
         count: None,
@@ -160,6 +198,7 @@ pub(crate) fn relocatable_kernels(
     let header_size = u64::from(le_u32(&header, 4).unwrap_or(0));
     let payload_size = le_u64(&header, 8).unwrap_or(0);
     let compressed_size = u64::from(le_u32(&header, 16).unwrap_or(0));
+    let uncompressed_size = le_u64(&header, 56).unwrap_or(0);
     let start = pos.saturating_add(header_size);
     let stored = if compressed_size > 0 {
         compressed_size.min(payload_size)
@@ -175,15 +214,19 @@ pub(crate) fn relocatable_kernels(
     // the payloads it skips was most of its reads on a file of relocatable cubins).
     let cap = match (compression, allowance) {
         (None, _) => None,
-        (Some(Compression::Zstd), Ok(left)) => Some(left.min(MAX_CUBIN)),
-        (Some(Compression::Zstd), Err(why)) => return unread(format!("compressed (zstd); {why}")),
-        (Some(other), _) => {
-            let name = if other == Compression::Lz4 {
-                "LZ4"
+        (Some(Compression::Unknown), _) => {
+            return unread("compressed (an unknown scheme), which is not decompressed".to_owned());
+        }
+        (Some(scheme), Ok(left)) => {
+            let left = if scheme == Compression::Lz4 {
+                left.saturating_mul(LZ4_CHARGE_DIVISOR)
             } else {
-                "an unknown scheme"
+                left
             };
-            return unread(format!("compressed ({name}), which is not decompressed"));
+            Some((scheme, left.min(MAX_CUBIN)))
+        }
+        (Some(scheme), Err(why)) => {
+            return unread(format!("compressed ({}); {why}", scheme_name(scheme)));
         }
     };
     let bytes = match src.read_at(start, stored) {
@@ -192,24 +235,38 @@ pub(crate) fn relocatable_kernels(
     };
     let (image, decompressed) = match cap {
         None => (bytes, false),
-        Some(cap) => {
-            let (image, produced) = zstd(&bytes, cap);
-            spend(produced);
+        Some((scheme, cap)) => {
+            let (image, charge) = if scheme == Compression::Lz4 {
+                let (done, produced) = lz4(&bytes, uncompressed_size, cap, scratch);
+                (
+                    done.map(|()| std::mem::take(scratch)),
+                    produced.div_ceil(LZ4_CHARGE_DIVISOR),
+                )
+            } else {
+                zstd(&bytes, cap)
+            };
+            spend(charge);
+            let name = scheme_name(scheme);
             match image {
                 Ok(image) => (image, true),
                 Err(Failure::TooBig) => {
                     return unread(format!(
-                        "compressed (zstd); decompressing it would exceed the {cap}-byte budget \
-                         left"
+                        "compressed ({name}); decompressing it would exceed what is left of the \
+                         file's decompression budget"
                     ));
                 }
                 Err(Failure::Corrupt) => {
-                    return unread("compressed (zstd), and not valid zstd".to_owned());
+                    return unread(format!("compressed ({name}), and not valid {name}"));
                 }
             }
         }
     };
-    match count_kernels(&image) {
+    let counted = count_kernels(&image);
+    // The largest buffer so far serves the next cubin.
+    if image.capacity() > scratch.capacity() {
+        *scratch = image;
+    }
+    match counted {
         Ok(count) => Kernels {
             count: Some(count),
             decompressed,
@@ -250,9 +307,10 @@ mod tests {
             Some(Compression::Zstd),
             Ok(100),
             &mut |n| spent += n,
+            &mut Vec::new(),
         );
         assert_eq!(read.count, None);
-        assert!(read.unread.unwrap().contains("100-byte budget"));
+        assert!(read.unread.unwrap().contains("decompression budget"));
         assert!(spent <= 100 + (128 << 10), "{spent}");
         let mut spent = 0;
         let read = relocatable_kernels(
@@ -261,11 +319,20 @@ mod tests {
             Some(Compression::Zstd),
             Ok(DECOMPRESS_FOR_CHECK),
             &mut |n| spent += n,
+            &mut Vec::new(),
         );
         assert_eq!((read.count, read.decompressed, spent), (Some(0), true, 2688));
-        // LZ4 is not decompressed.
-        let lz4 = relocatable_kernels(&Bytes(RDCPTX), 0x22f0, Some(Compression::Lz4), Ok(1 << 20), &mut |_| {});
+        // An LZ4 block that is not one (the zstd stream read as LZ4) is an error, not a panic.
+        let lz4 = relocatable_kernels(
+            &Bytes(RDCPTX),
+            0x22f0,
+            Some(Compression::Lz4),
+            Ok(1 << 20),
+            &mut |_| {},
+            &mut Vec::new(),
+        );
         assert_eq!(lz4.count, None);
+        assert_eq!(lz4.unread.as_deref(), Some("compressed (LZ4), and not valid LZ4"));
     }
 
     #[test]
@@ -315,5 +382,50 @@ mod tests {
         cubin.truncate(cubin.len() - 10);
         assert!(count_kernels(&cubin).is_err());
         assert!(count_kernels(b"\x7fELF").is_err());
+    }
+
+    #[test]
+    fn inflate_lz4_bounds_its_output_and_survives_garbage() {
+        // The real LZ4 cubins of librdclz4.so, from their entry headers: 0 and 1 kernels.
+        let file = include_bytes!("../../tests/cuda-files/librdclz4.so");
+        let magic = 0xBA55_ED50_u32.to_le_bytes();
+        let mut counts = Vec::new();
+        let mut scratch = Vec::new();
+        for (at, _) in file.windows(4).enumerate().filter(|(_, w)| *w == magic) {
+            // Entries follow the 16-byte container header, one after another.
+            let mut pos = at + 16;
+            while let Some(header) = file.get(pos..pos + 64) {
+                let flags = le_u64(header, 40).unwrap();
+                let kind = le_u16(header, 0).unwrap();
+                if kind != 2 || flags & 0x2000 == 0 {
+                    break;
+                }
+                let read = relocatable_kernels(
+                    &Bytes(file),
+                    pos as u64,
+                    Some(Compression::Lz4),
+                    Ok(DECOMPRESS_FOR_CHECK),
+                    &mut |_| {},
+                    &mut scratch,
+                );
+                counts.push(read.count);
+                let size = u64::from(le_u32(header, 4).unwrap()) + le_u64(header, 8).unwrap();
+                pos += usize::try_from(size).unwrap();
+            }
+        }
+        counts.sort_unstable();
+        assert_eq!(counts, [Some(0), Some(1)]);
+        // Output past the cap is refused before decoding; garbage and truncation are errors,
+        // never a panic, whatever size the header declares.
+        let mut out = Vec::new();
+        assert_eq!(lz4(&[0x10, b'x'], 1 << 20, 100, &mut out).0, Err(Failure::TooBig));
+        assert_eq!(lz4(&[0x50, b'c', b'u', b'b', b'i', b'n'], 5, 100, &mut out).0, Ok(()));
+        assert_eq!(out, b"cubin");
+        for bad in [&[0xff; 64][..], &[0x1f, 1, 2][..], &[0x0f, 0xff, 0xff][..], &[][..]] {
+            for size in [0, 1, 64, 4096] {
+                let _ = lz4(bad, size, MAX_CUBIN, &mut out);
+            }
+        }
+        assert!(lz4(&[0xf0, 0xff, 0xff], 100, MAX_CUBIN, &mut out).0.is_err());
     }
 }

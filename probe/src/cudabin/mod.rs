@@ -130,17 +130,36 @@ pub fn relocatable_verdict(result: &ScanResult, gpu_cc: (u8, u8)) -> Relocatable
             return RelocatableVerdict::Missing(v);
         }
     }
-    let unread: Vec<String> = relocatable()
-        .filter(|e| !arch_matches(e.arch, gpu_cc, true))
-        .filter_map(|e| {
-            let kernels = e.kernels.as_ref();
-            if kernels.is_some_and(|k| k.count.is_some()) {
-                return None;
+    // One line per reason, with the archs it holds for: a library of hundreds of cubins
+    // (NVSHMEM's) would otherwise repeat the same reason hundreds of times.
+    let mut grouped: Vec<(&str, Vec<SmArch>, usize)> = Vec::new();
+    for e in relocatable().filter(|e| !arch_matches(e.arch, gpu_cc, true)) {
+        let kernels = e.kernels.as_ref();
+        if kernels.is_some_and(|k| k.count.is_some()) {
+            continue;
+        }
+        let why = kernels
+            .and_then(|k| k.unread.as_deref())
+            .unwrap_or("not read");
+        match grouped.iter_mut().find(|(w, ..)| *w == why) {
+            Some((_, archs, cubins)) => {
+                if !archs.contains(&e.arch) {
+                    archs.push(e.arch);
+                }
+                *cubins += 1;
             }
-            let why = kernels
-                .and_then(|k| k.unread.as_deref())
-                .unwrap_or("not read");
-            Some(format!("{}: {why}", e.arch))
+            None => grouped.push((why, vec![e.arch], 1)),
+        }
+    }
+    let unread: Vec<String> = grouped
+        .into_iter()
+        .map(|(why, archs, cubins)| {
+            let archs: Vec<String> = archs.iter().map(ToString::to_string).collect();
+            if cubins > archs.len() {
+                format!("{cubins} cubins for {}: {why}", archs.join(", "))
+            } else {
+                format!("{}: {why}", archs.join(", "))
+            }
         })
         .collect();
     if unread.is_empty() {

@@ -30,8 +30,8 @@ pub struct ScanLimits {
     /// it is overrun by at most one read (16 MiB at most). `None`: no deadline.
     pub deadline: Option<Deadline>,
     /// Bytes one file may decompress, all its images together, to tell whether its relocatable
-    /// cubins define kernels (`inflate.rs`); 0 (the default, and `scan`'s): nothing is
-    /// decompressed. `check --binary` uses [`DECOMPRESS_FOR_CHECK`](super::DECOMPRESS_FOR_CHECK).
+    /// cubins define kernels (`inflate.rs`: LZ4 output counts a quarter); 0 (the default, and
+    /// `scan`'s): nothing is decompressed. `check --binary` uses [`DECOMPRESS_FOR_CHECK`](super::DECOMPRESS_FOR_CHECK).
     pub max_decompressed_per_file: u64,
 }
 

@@ -890,8 +890,19 @@ mod tests {
     /// function only), scanned allowing `inflate` bytes of decompression, and its `kernels`
     /// part on one GPU of compute capability `cc` under a CUDA `cuda` driver.
     fn rdc_ptx_kernels(inflate: u64, cc: (u8, u8), cuda: (u32, u32)) -> (ScanResult, BinaryPart) {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda-files/librdcptx.so");
+        rdc_kernels("librdcptx.so", inflate, cc, cuda)
+    }
+
+    /// [`rdc_ptx_kernels`] for another real file of `tests/cuda-files`.
+    fn rdc_kernels(
+        file: &str,
+        inflate: u64,
+        cc: (u8, u8),
+        cuda: (u32, u32),
+    ) -> (ScanResult, BinaryPart) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/cuda-files")
+            .join(file);
         let limits = ScanLimits {
             max_decompressed_per_file: inflate,
             ..ScanLimits::default()
@@ -976,5 +987,49 @@ mod tests {
             let (_, part) = rdc_ptx_kernels(inflate, (9, 0), (13, 5));
             assert_eq!(part.verdict, NOT_SATISFIED);
         }
+    }
+
+    #[test]
+    fn binary_rdc_lz4_cubins_are_decompressed_and_judged() {
+        // nvcc 12.x's compression (`--compress-mode=speed`): two relocatable sm_90 cubins in
+        // LZ4, the `__device__` function's (no kernel) and the `scale` kernel's.
+        let (result, part) = rdc_kernels(
+            "librdclz4.so",
+            cudabin::DECOMPRESS_FOR_CHECK,
+            (12, 0),
+            (13, 5),
+        );
+        let mut read: Vec<(Option<u32>, bool)> = result
+            .entries()
+            .filter(|e| e.relocatable)
+            .inspect(|e| assert_eq!(e.compression, Some(cudabin::Compression::Lz4)))
+            .map(|e| {
+                let k = e.kernels.as_ref().unwrap();
+                (k.count, k.decompressed)
+            })
+            .collect();
+        read.sort_unstable();
+        assert_eq!(read, [(Some(0), true), (Some(1), true)]);
+        // The kernel is in sm_90 SASS only: a 12.0 GPU cannot run it, whatever the PTX does.
+        assert_eq!(part.verdict, NOT_SATISFIED, "{}", part.reason);
+        assert!(part.reason.contains("sm_90"), "{}", part.reason);
+        // A 9.0 GPU cannot run the program's own code (PTX for compute_120 only).
+        let (_, part) = rdc_kernels(
+            "librdclz4.so",
+            cudabin::DECOMPRESS_FOR_CHECK,
+            (9, 0),
+            (13, 5),
+        );
+        assert_eq!(part.verdict, NOT_SATISFIED, "{}", part.reason);
+        // Without a budget nothing is decompressed, and what the cubins hold is unknown: both
+        // under one reason, not one line per cubin.
+        let (_, part) = rdc_kernels("librdclz4.so", 0, (12, 0), (13, 5));
+        assert_eq!(part.verdict, UNKNOWN, "{}", part.reason);
+        assert!(
+            part.reason
+                .contains("2 cubins for sm_90: compressed (LZ4); "),
+            "{}",
+            part.reason
+        );
     }
 }
