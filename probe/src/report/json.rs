@@ -4,7 +4,7 @@
 //! `serde_json`'s `PrettyFormatter` writes a line break, then the indent one level at a time: a
 //! line at depth 4 is five writes, each a `memcpy` call of one or two bytes, and those calls
 //! were most of what writing a report cost. [`Formatter`] writes the same bytes, each break
-//! with its indent in one piece.
+//! with its indent in one piece, into [`Out`], which copies short fragments without a call.
 
 use std::io;
 
@@ -20,11 +20,43 @@ pub(crate) fn pretty_sized<T: Serialize + ?Sized>(
     value: &T,
     capacity: usize,
 ) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(capacity);
+    let mut out = Out(Vec::with_capacity(capacity));
     let mut ser = serde_json::Serializer::with_formatter(&mut out, Formatter::default());
     value.serialize(&mut ser)?;
     // `serde_json` writes valid UTF-8 only; were it not to, the error says so.
-    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.utf8_error()))
+    String::from_utf8(out.0).map_err(|e| serde::ser::Error::custom(e.utf8_error()))
+}
+
+/// The buffer a document is written into. `serde_json` writes a document as fragments of a
+/// few bytes (a quote, a key, `": "`, a number); `Vec::extend_from_slice` copies each with a call
+/// to libc's `memcpy`, and musl's starts every copy with `rep movsq`, whose start-up costs more
+/// than a short fragment's bytes. A fragment up to [`SHORT`] bytes is pushed byte by byte.
+struct Out(Vec<u8>);
+
+/// The longest fragment pushed byte by byte.
+const SHORT: usize = 16;
+
+impl io::Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if buf.len() <= SHORT {
+            self.0.reserve(SHORT);
+            for &b in buf {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The levels of indent written in one piece; deeper lines add the rest two spaces at a time.
@@ -139,6 +171,8 @@ mod tests {
             json!({}),
             json!([[], {}, [[]], {"a": {}}]),
             json!({"a": 1, "b": [true, false, null, 1.5, -3], "c": "é\t"}),
+            // Fragments on both sides of `SHORT`, escapes inside long strings.
+            json!({"k".repeat(40): ["x".repeat(15), "y".repeat(16), "z".repeat(17), format!("{}\"\n{}", "a".repeat(30), "b".repeat(3))]}),
             deep,
         ];
         for doc in docs {
