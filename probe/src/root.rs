@@ -698,16 +698,22 @@ impl Root {
     ) -> io::Result<bool> {
         const PIECE: usize = 64 * 1024;
         self.note_read(path);
-        let (fd, _) = self.open_regular_in(path)?;
+        let (fd, st) = self.open_regular_in(path)?;
         let mut left = usize::try_from(limit).unwrap_or(usize::MAX);
-        let mut buf = vec![0_u8; PIECE];
+        // No larger than the file (its size, a page at least: procfs says 0): a fixture's
+        // modules.dep of a few lines does not zero, and fault in, 64 KiB.
+        let piece = usize::try_from(st.st_size)
+            .unwrap_or(PIECE)
+            .saturating_add(1)
+            .clamp(4096, PIECE);
+        let mut buf = vec![0_u8; piece];
         let mut len = 0;
         let mut hand = |bytes: &[u8]| match std::str::from_utf8(bytes) {
             Ok(t) => f(t),
             Err(_) => f(&String::from_utf8_lossy(bytes)),
         };
         loop {
-            let want = (PIECE - len).min(left);
+            let want = (piece - len).min(left);
             let n = if want == 0 {
                 0
             } else {
@@ -729,7 +735,7 @@ impl Root {
             // Hand over the whole lines; keep the unfinished one for the next read.
             let keep_from = match data.iter().rposition(|&b| b == b'\n') {
                 Some(nl) => nl + 1,
-                None if len == PIECE => len,
+                None if len == piece => len,
                 None => continue,
             };
             hand(data.get(..keep_from).unwrap_or_default());
