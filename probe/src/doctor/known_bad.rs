@@ -33,24 +33,25 @@ pub const TABLE: &str = include_str!("../../../data/known-bad.tsv");
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     /// Stable name.
-    pub id: String,
+    pub id: &'static str,
     /// `kernel-driver`.
-    pub kind: String,
+    pub kind: &'static str,
     /// The first kernel release affected.
-    pub kernel_from: String,
+    pub kernel_from: &'static str,
     /// The first driver release affected.
-    pub driver_from: String,
+    pub driver_from: &'static str,
     /// The last driver release affected.
-    pub driver_to: String,
+    pub driver_to: &'static str,
     /// The first good release of that branch, if the source names one.
-    pub fixed_in: Option<String>,
+    pub fixed_in: Option<&'static str>,
     /// What happens.
-    pub what: String,
+    pub what: &'static str,
     /// Where it is said.
-    pub source: String,
+    pub source: &'static str,
 }
 
-/// The rows of [`TABLE`] (a malformed row is skipped; a test keeps there none).
+/// The rows of [`TABLE`] (a malformed row is skipped; a test keeps there none), borrowing the
+/// table's text.
 pub fn rows() -> Vec<Row> {
     crate::tables::tsv_records(TABLE)
         .filter_map(|c| {
@@ -68,14 +69,14 @@ pub fn rows() -> Vec<Row> {
                 return None;
             };
             Some(Row {
-                id: (*id).to_owned(),
-                kind: (*kind).to_owned(),
-                kernel_from: (*kernel_from).to_owned(),
-                driver_from: (*driver_from).to_owned(),
-                driver_to: (*driver_to).to_owned(),
-                fixed_in: Some((*fixed_in).to_owned()).filter(|f| !f.is_empty()),
-                what: (*what).to_owned(),
-                source: (*source).to_owned(),
+                id,
+                kind,
+                kernel_from,
+                driver_from,
+                driver_to,
+                fixed_in: Some(*fixed_in).filter(|f| !f.is_empty()),
+                what,
+                source,
             })
         })
         .collect()
@@ -96,10 +97,10 @@ pub fn kernel_driver_rows(kernel: &str, driver: &str) -> Vec<Row> {
     rows()
         .into_iter()
         .filter(|r| r.kind == "kernel-driver")
-        .filter(|r| compare_versions(kernel, &r.kernel_from) != Less)
+        .filter(|r| compare_versions(kernel, r.kernel_from) != Less)
         .filter(|r| {
-            compare_versions(driver, &r.driver_from) != Less
-                && compare_versions(driver, &r.driver_to) != Greater
+            compare_versions(driver, r.driver_from) != Less
+                && compare_versions(driver, r.driver_to) != Greater
         })
         .collect()
 }
@@ -111,8 +112,8 @@ pub fn driver_defect_rows(driver: &str) -> Vec<Row> {
         .into_iter()
         .filter(|r| r.kind == "driver-defect")
         .filter(|r| {
-            compare_versions(driver, &r.driver_from) != Less
-                && compare_versions(driver, &r.driver_to) != Greater
+            compare_versions(driver, r.driver_from) != Less
+                && compare_versions(driver, r.driver_to) != Greater
         })
         .collect()
 }
@@ -291,9 +292,9 @@ mod tests {
         };
         let mut ids = std::collections::HashSet::new();
         for r in &rows {
-            assert!(ids.insert(r.id.clone()), "duplicate {}", r.id);
-            match r.kind.as_str() {
-                "kernel-driver" => assert!(version(&r.kernel_from), "{}", r.id),
+            assert!(ids.insert(r.id), "duplicate {}", r.id);
+            match r.kind {
+                "kernel-driver" => assert!(version(r.kernel_from), "{}", r.id),
                 "driver-defect" => assert!(r.kernel_from.is_empty(), "{}", r.id),
                 other => panic!("{}: unknown kind {other}", r.id),
             }
@@ -301,9 +302,9 @@ mod tests {
                 assert!(version(v), "{}: {v:?}", r.id);
             }
             let branch = |v: &str| v.split('.').next().unwrap().to_owned();
-            assert_eq!(branch(&r.driver_from), branch(&r.driver_to), "{}", r.id);
+            assert_eq!(branch(r.driver_from), branch(r.driver_to), "{}", r.id);
             assert_ne!(
-                compare_versions(&r.driver_from, &r.driver_to),
+                compare_versions(r.driver_from, r.driver_to),
                 std::cmp::Ordering::Greater,
                 "{}",
                 r.id
@@ -311,7 +312,7 @@ mod tests {
             if let Some(f) = &r.fixed_in {
                 assert!(version(f), "{}", r.id);
                 assert_eq!(
-                    compare_versions(f, &r.driver_to),
+                    compare_versions(f, r.driver_to),
                     std::cmp::Ordering::Greater,
                     "{}",
                     r.id
@@ -333,7 +334,10 @@ mod tests {
         assert_eq!(kernel_version("weird"), None);
         assert_eq!(kernel_version(""), None);
         let ids = |k: &str, d: &str| -> Vec<String> {
-            kernel_driver_rows(k, d).into_iter().map(|r| r.id).collect()
+            kernel_driver_rows(k, d)
+                .into_iter()
+                .map(|r| r.id.to_owned())
+                .collect()
         };
         assert_eq!(ids("6.8.0", "545.29.02"), ["kernel-6.8-545"]);
         assert!(ids("6.7.0", "545.29.02").is_empty());
@@ -351,8 +355,12 @@ mod tests {
 
     #[test]
     fn known_bad_driver_defect_ranges_and_finding() {
-        let ids =
-            |d: &str| -> Vec<String> { driver_defect_rows(d).into_iter().map(|r| r.id).collect() };
+        let ids = |d: &str| -> Vec<String> {
+            driver_defect_rows(d)
+                .into_iter()
+                .map(|r| r.id.to_owned())
+                .collect()
+        };
         assert_eq!(ids("535.54.03"), ["nvml-process-info-v3-abi-535"]);
         assert_eq!(ids("535.43.02"), ["nvml-process-info-v3-abi-535"]);
         assert_eq!(ids("535.86.10"), ["nvml-process-info-v3-abi-535"]);
