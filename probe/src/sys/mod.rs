@@ -67,6 +67,15 @@ pub const ISSUED_REQUESTS: &[u32] = &[
     nvprobe_abi::dxg::LX_DXCLOSEADAPTER,
 ];
 
+/// The CPU the calling thread runs on (`sched_getcpu`), or `None` where the kernel refuses to
+/// say (a seccomp filter): rustix's wrapper takes the answer as given and would then read a
+/// value never written.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: `sched_getcpu` takes no argument and returns a number, -1 on failure.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
 /// Points stdout at `/dev/null` once the report is written, so whoever reads the pipe gets
 /// end-of-file now rather than when the last thread exits (an abandoned worker stuck in an
 /// uninterruptible ioctl keeps the file table alive). Best effort: errors are ignored.
