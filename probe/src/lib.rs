@@ -427,10 +427,11 @@ pub fn probe_with_deadline(opts: &Options) -> Result<Report, DeadlineExceeded> {
     let partial = Arc::new(Mutex::new(Partial::default()));
     let worker_opts = opts.clone();
     let worker_partial = Arc::clone(&partial);
-    let spawned = spawn_on_this_cpu(move || {
+    let spawned = spawn_on_this_cpu(move |widen| {
         std::thread::Builder::new()
             .name("nvprobe-worker".to_owned())
             .spawn(move || {
+                widen.widen();
                 let _ = tx.send(probe_observed(&worker_opts, &worker_partial));
             })
     });
@@ -445,29 +446,55 @@ pub fn probe_with_deadline(opts: &Options) -> Result<Report, DeadlineExceeded> {
 }
 
 /// Calls `spawn` with the calling thread's CPU affinity narrowed to the CPU it runs on, so that
-/// the thread it starts inherits that one CPU, and gives the caller its own affinity back. The
-/// caller then waits for that worker, so its CPU is free: the worker starts and ends there, and
-/// neither start nor result wakes another CPU. On a 2-CPU VM those two cross-CPU wake-ups were
-/// a quarter of an API call. Where the affinity cannot be read or narrowed (more CPUs than a
-/// `CpuSet` holds, a seccomp filter), the thread starts as it would have.
-fn spawn_on_this_cpu<T>(spawn: impl FnOnce() -> T) -> T {
+/// the thread it starts inherits that one CPU and starts there, and gives the caller its own
+/// affinity back. The caller then waits for that worker, so its CPU is free: the worker starts
+/// there without waking another CPU. On a 2-CPU VM that cross-CPU wake-up and the one back
+/// were a quarter of an API call. The started thread must call [`Widen::widen`] first: it
+/// gets the caller's affinity back, so a busy CPU cannot hold it while others are idle. Where
+/// the affinity cannot be read or narrowed (more CPUs than a `CpuSet` holds, a seccomp
+/// filter), the thread starts as it would have. The caller's affinity is given back even if
+/// `spawn` panics.
+fn spawn_on_this_cpu<T>(spawn: impl FnOnce(Widen) -> T) -> T {
     use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
     let Ok(own) = sched_getaffinity(None) else {
-        return spawn();
+        return spawn(Widen(None));
     };
     let Some(cpu) = sys::current_cpu().filter(|&c| c < CpuSet::MAX_CPU && own.is_set(c)) else {
-        return spawn();
+        return spawn(Widen(None));
     };
     let mut one = CpuSet::new();
     one.set(cpu);
     if sched_setaffinity(None, &one).is_err() {
-        return spawn();
+        return spawn(Widen(None));
     }
-    let out = spawn();
-    // The mask was the thread's a moment ago; setting it back fails only if the CPUs allowed
-    // to the process shrank meanwhile, and then the kernel has already narrowed it.
-    let _ = sched_setaffinity(None, &own);
+    let restore = Widen(Some(own));
+    let out = spawn(Widen(Some(own)));
+    restore.widen();
     out
+}
+
+/// A thread's affinity to give back ([`spawn_on_this_cpu`]): on `widen`, or when dropped.
+struct Widen(Option<rustix::thread::CpuSet>);
+
+impl Widen {
+    /// Sets the calling thread's affinity to the one kept (nothing when none was kept).
+    fn widen(mut self) {
+        self.set();
+    }
+
+    fn set(&mut self) {
+        if let Some(mask) = self.0.take() {
+            // The mask was the caller's a moment ago; setting it fails only if the CPUs allowed
+            // to the process shrank meanwhile, and then the kernel has already narrowed it.
+            let _ = rustix::thread::sched_setaffinity(None, &mask);
+        }
+    }
+}
+
+impl Drop for Widen {
+    fn drop(&mut self) {
+        self.set();
+    }
 }
 
 /// How long before the deadline the binary's watchdog takes over, so the partial report it
@@ -542,16 +569,32 @@ mod tests {
         (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect()
     }
 
-    /// The worker inherits the one CPU its caller ran on, and the caller gets its own affinity
-    /// back.
+    /// The worker starts with the one CPU its caller ran on, widens to the caller's affinity,
+    /// and the caller gets its own affinity back.
     #[test]
-    fn lib_worker_starts_on_the_callers_cpu() {
+    fn lib_worker_starts_on_the_callers_cpu_then_widens() {
         let before = cpus(&sched_getaffinity(None).unwrap());
-        let worker = super::spawn_on_this_cpu(|| {
-            std::thread::spawn(|| (crate::sys::current_cpu(), sched_getaffinity(None).unwrap()))
+        let worker = super::spawn_on_this_cpu(|widen| {
+            std::thread::spawn(move || {
+                let start = (crate::sys::current_cpu(), sched_getaffinity(None).unwrap());
+                widen.widen();
+                (start, sched_getaffinity(None).unwrap())
+            })
         });
-        let (ran_on, mask) = worker.join().unwrap();
-        assert_eq!(cpus(&mask), [ran_on.unwrap()]);
+        let ((ran_on, at_start), widened) = worker.join().unwrap();
+        assert_eq!(cpus(&at_start), [ran_on.unwrap()]);
+        assert_eq!(cpus(&widened), before);
+        assert_eq!(cpus(&sched_getaffinity(None).unwrap()), before);
+    }
+
+    /// A `spawn` that panics leaves the caller with its own affinity, not one CPU.
+    #[test]
+    fn lib_worker_spawn_panic_gives_the_caller_its_affinity_back() {
+        let before = cpus(&sched_getaffinity(None).unwrap());
+        let caught = std::panic::catch_unwind(|| {
+            super::spawn_on_this_cpu(|_widen| -> () { panic!("no thread") });
+        });
+        assert!(caught.is_err());
         assert_eq!(cpus(&sched_getaffinity(None).unwrap()), before);
     }
 }
