@@ -52,26 +52,39 @@ fn runtimes_near(dir: &Path) -> Vec<(String, String)> {
     listed.unwrap_or_else(|| runtimes_in(dir))
 }
 
-/// Reads `dir` for runtime wheels' `.dist-info` directories.
+/// Reads `dir` for runtime wheels' `.dist-info` directories. The listing is `getdents64` into
+/// a buffer on the stack: `std::fs::read_dir` adds musl's `opendir` (an `fcntl`, and an 8 KiB
+/// block mapped and unmapped) for each of the four directories above every file scanned.
 fn runtimes_in(dir: &Path) -> Vec<(String, String)> {
-    let Ok(entries) = fs::read_dir(dir) else {
+    use rustix::fs::{Mode, OFlags, RawDir};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let Ok(fd) = rustix::fs::open(dir, flags, Mode::empty()) else {
         return Vec::new();
     };
-    entries
-        .take(MAX_ENTRIES)
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            // Most entries are something else (a site-packages holds hundreds): told apart by
-            // their bytes, not copied into a String each.
-            let name = e.file_name();
-            if !name.as_encoded_bytes().starts_with(b"nvidia_cuda_runtime") {
-                return None;
-            }
-            let name = name.to_string_lossy();
-            let version = dist_info_version(&name)?;
-            Some((version, dir.join(&*name).display().to_string()))
-        })
-        .collect()
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&fd, &mut buf);
+    let mut found = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(Ok(entry)) = entries.next() {
+        // Most entries are something else (a site-packages holds hundreds): told apart by
+        // their bytes, not copied into a String each.
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        seen += 1;
+        if seen > MAX_ENTRIES {
+            break;
+        }
+        if !name.starts_with(b"nvidia_cuda_runtime") {
+            continue;
+        }
+        let name = String::from_utf8_lossy(name);
+        if let Some(version) = dist_info_version(&name) {
+            found.push((version, dir.join(&*name).display().to_string()));
+        }
+    }
+    found
 }
 
 /// Directories above the file looked at (`site-packages/nvidia/cuda_runtime/lib/x.so`: 3).
