@@ -24,7 +24,16 @@ extern __device__ float twice(float x);
 __global__ void scale2(float *a, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) a[i] = twice(a[i]); }
 extern "C" int launch(float *a, int n) { scale2<<<(n + 255) / 256, 256>>>(a, n); return (int)cudaGetLastError(); }
 CU
+cat > main.c <<'C'
+int launch_scale(float *a, float s, int n);
+int main(void) { return launch_scale(0, 2.0f, 0) != 0; }
+C
 pic="-Xcompiler -fPIC"
+# An executable (shared runtime 13) and a relocatable object, both without -rdc: .nv_fatbin.
+nvcc -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90 \
+    -cudart shared -o scale main.c lib.cu
+nvcc -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90 -c $pic \
+    -o plain.o lib.cu
 # --concat: the cubins of each container in one kind-0x100 entry; shared runtime 13.
 nvcc -gencode arch=compute_75,code=sm_75 -gencode arch=compute_90,code=sm_90 \
     -gencode arch=compute_100,code=sm_100 --concat $pic -shared -cudart shared -o libconcat.so lib.cu
@@ -54,8 +63,9 @@ nvcc -rdc=true -gencode arch=compute_90,code=sm_90 $lz4 -c $pic -o helper-lz4.o 
 nvcc -rdc=true -gencode arch=compute_90,code=sm_90 $lz4 -c $pic -o kern-lz4.o lib.cu
 nvcc -rdc=true -gencode arch=compute_120,code=compute_120 $lz4 -cudadevrt none $pic -shared \
     -cudart shared -o librdclz4.so app.cu helper-lz4.o kern-lz4.o
-strip --strip-unneeded libconcat.so librdcptx.so librdclz4.so
-for f in libconcat.so concat.fatbin bare.fatbin bare.cubin librdc.a librdcptx.so librdclz4.so; do
+strip --strip-unneeded libconcat.so librdcptx.so librdclz4.so scale
+for f in libconcat.so concat.fatbin bare.fatbin bare.cubin librdc.a librdcptx.so librdclz4.so \
+    scale plain.o; do
     cp "$f" "$out/$f"
     cuobjdump -all --list-elf --list-ptx "$f" 2>/dev/null | sed "s|$work/||" > "$out/$f.cuobjdump"
 done

@@ -45,10 +45,10 @@ while IFS= read -r -d '' f; do libs+=("$f"); done \
   < <(find $fx -type f \( -name '*.so' -o -name '*.so.*' \) -size -64k -print0)
 add elfinfo "${libs[@]}"
 add cudabin "${libs[@]}"
-# Real nvcc outputs (probe/tests/cuda-files/README.md): concatenated entries, an ar archive,
-# bare fatbins and cubins, relocatable cubins compressed with LZ4.
+# Real nvcc outputs (probe/tests/cuda-files/README.md): an executable, an object, concatenated
+# entries, an ar archive, bare fatbins and cubins, relocatable cubins compressed with LZ4.
 add cudabin probe/tests/cuda-files/*.so probe/tests/cuda-files/*.a probe/tests/cuda-files/*.fatbin \
-  probe/tests/cuda-files/*.cubin
+  probe/tests/cuda-files/*.cubin probe/tests/cuda-files/*.o probe/tests/cuda-files/scale
 
 for r in 'cuda>=12.4 brand=tesla,driver>=535,driver<536 brand=nvidia,driver>=535,driver<536' \
   'cuda>=11.8' 'arch=9.0 arch=8.0' 'CUDA>=12.0,brand=GeForce' ' ' 'cuda>=12.4,driver<'; do

@@ -603,6 +603,8 @@ fn scan_real_files_agree_with_cuobjdump() {
         ("librdcptx.so", "elf"),
         ("librdclz4.so", "elf"),
         ("libsm61.so", "elf"),
+        ("scale", "elf"),
+        ("plain.o", "elf"),
     ] {
         let (listed, file) = scan_listing(name);
         assert_eq!(listed, cuobjdump_listing(name), "{name}: {file:#}");
@@ -669,6 +671,22 @@ fn scan_real_files_details() {
     let (_, file) = scan_listing("bare.cubin");
     assert_eq!(file["elf_machine"], 190);
     assert_eq!(file["toolkit"], "13.5");
+
+    // An executable: two registered containers in .nv_fatbin (cuobjdump lists both sm_80
+    // cubins), the shared runtime it needs.
+    let (_, file) = scan_listing("scale");
+    assert_eq!(file["fatbin_registrations"], 2);
+    assert_eq!(file["fatbins"][0]["section"], ".nv_fatbin");
+    assert_eq!(file["fatbins"][0]["containers"], 2);
+    assert_eq!(file["cuda_runtime"]["kind"], "shared");
+    assert_eq!(file["cuda_runtime"]["soname"], "libcudart.so.13");
+
+    // A relocatable object without -rdc: .nv_fatbin, not __nv_relfatbin; no runtime of its own
+    // (it is linked in later).
+    let (_, file) = scan_listing("plain.o");
+    assert_eq!(file["fatbins"][0]["section"], ".nv_fatbin");
+    assert_eq!(file["cuda_runtime"], Value::Null);
+    assert_eq!(file["elf_machine"], 62);
 }
 
 /// The parts of the first check item, by name.
@@ -756,6 +774,48 @@ fn check_real_binary_verdicts_by_machine() {
             .contains("x86-64 code and this machine is aarch64"),
         "{v:#}"
     );
+}
+
+#[test]
+fn check_real_binary_executable_by_machine() {
+    // nvcc 13.5 with SASS sm_80 and compute_90 PTX. On H100s with a 580 driver (CUDA 13.0)
+    // the runtime starts, but no kernel loads: sm_80 SASS does not run on 9.0, and the PTX is
+    // ISA 9.5, newer than the 13.0 driver's JIT takes (9.0).
+    let exe = cuda_file("scale");
+    let (code, v) = check_binary("bare-metal-h100x8-open-580", &exe);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(
+        parts(&v),
+        [
+            ("elf-machine".into(), "satisfied".into()),
+            ("cuda".into(), "satisfied".into()),
+            ("runtime".into(), "satisfied".into()),
+            ("kernels".into(), "not-satisfied".into()),
+        ]
+    );
+    let reason = v["check"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no SASS for GPUs 0,1,2,3,4,5,6,7")
+            && reason.contains("ISA 9.5")
+            && reason.contains("up to ISA 9.0"),
+        "{reason}"
+    );
+    assert!(codes(&v).contains(&"ptx-too-new-for-driver".to_owned()));
+
+    // On a 570 driver (CUDA 12.8) the SASS fits both GPUs (8.9 and 8.6 run sm_80), but
+    // libcudart.so.13 cannot start: the runtime is the reason.
+    let (code, v) = check_binary("mixed-a4000-rtx4090-570", &exe);
+    assert_eq!(code, 1);
+    assert_eq!(
+        parts(&v),
+        [
+            ("elf-machine".into(), "satisfied".into()),
+            ("cuda".into(), "satisfied".into()),
+            ("runtime".into(), "not-satisfied".into()),
+            ("kernels".into(), "satisfied".into()),
+        ]
+    );
+    assert!(codes(&v).contains(&"cuda-runtime-too-new".to_owned()));
 }
 
 #[test]
