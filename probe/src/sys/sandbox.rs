@@ -49,6 +49,7 @@ pub struct Policy {
     /// Directories (or files) the probe may read beneath.
     pub read: Vec<PathBuf>,
     /// Device nodes (or directories of them) the probe may open read-write and send ioctls to.
+    /// None (`scan`, `compare`): the seccomp filter allows no `ioctl` at all.
     pub devices: Vec<PathBuf>,
     /// Files or directories beneath which files may be executed (the shim, the dynamic loader).
     pub exec: Vec<PathBuf>,
@@ -185,7 +186,7 @@ pub fn apply(policy: &Policy) -> Source {
     if policy.spawns_children {
         missing.push("seccomp not installed: --cross-check runs the NVML shim under it".to_owned());
     } else {
-        match seccomp() {
+        match seccomp(!policy.devices.is_empty()) {
             Ok(what) => applied.push(what),
             Err(Layer::Missing(why)) => missing.push(why),
             Err(Layer::Failed(why)) => failed.push(why),
@@ -432,24 +433,26 @@ pub fn ioctl_requests() -> &'static [u32] {
 }
 
 /// The seccomp program: [`syscalls`] allowed, `ioctl` only with [`ioctl_requests`] (the
-/// kernel reads the request as an `unsigned int`, so its low 32 bits are compared), `EPERM`
-/// for everything else.
+/// kernel reads the request as an `unsigned int`, so its low 32 bits are compared) when
+/// `ioctl`, else never; `EPERM` for everything else.
 #[cfg(target_arch = "x86_64")]
-pub fn program() -> Result<seccompiler::BpfProgram, seccompiler::Error> {
+pub fn program(ioctl: bool) -> Result<seccompiler::BpfProgram, seccompiler::Error> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
         SeccompRule, TargetArch,
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         syscalls().map(|&(_, nr)| (nr, Vec::new())).collect();
-    let ioctl = ioctl_requests()
-        .iter()
-        .map(|&req| {
-            SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req.into())
-                .and_then(|c| SeccompRule::new(vec![c]))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    rules.insert(libc::SYS_ioctl, ioctl);
+    if ioctl {
+        let ioctl = ioctl_requests()
+            .iter()
+            .map(|&req| {
+                SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, req.into())
+                    .and_then(|c| SeccompRule::new(vec![c]))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.insert(libc::SYS_ioctl, ioctl);
+    }
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Errno(libc::EPERM.cast_unsigned()),
@@ -459,15 +462,24 @@ pub fn program() -> Result<seccompiler::BpfProgram, seccompiler::Error> {
     Ok(filter.try_into()?)
 }
 
+/// Installs [`program`]; with `ioctl` false (a policy that grants no device) no request passes.
 #[cfg(target_arch = "x86_64")]
-fn seccomp() -> Result<String, Layer> {
-    let prog = program().map_err(|e| Layer::Failed(format!("seccomp filter not built: {e}")))?;
+fn seccomp(ioctl: bool) -> Result<String, Layer> {
+    let prog =
+        program(ioctl).map_err(|e| Layer::Failed(format!("seccomp filter not built: {e}")))?;
     match seccompiler::apply_filter(&prog) {
-        Ok(()) => Ok(format!(
-            "seccomp: {} syscalls, ioctl with {} request numbers, EPERM otherwise",
-            syscalls().count(),
-            ioctl_requests().len()
-        )),
+        Ok(()) => Ok(if ioctl {
+            format!(
+                "seccomp: {} syscalls, ioctl with {} request numbers, EPERM otherwise",
+                syscalls().count(),
+                ioctl_requests().len()
+            )
+        } else {
+            format!(
+                "seccomp: {} syscalls, no ioctl, EPERM otherwise",
+                syscalls().count()
+            )
+        }),
         Err(seccompiler::Error::Seccomp(e))
             if matches!(Errno::from_io_error(&e), Some(Errno::INVAL | Errno::NOSYS)) =>
         {
@@ -483,7 +495,7 @@ fn seccomp() -> Result<String, Layer> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn seccomp() -> Result<String, Layer> {
+fn seccomp(_ioctl: bool) -> Result<String, Layer> {
     Err(Layer::Missing(
         "seccomp not installed: no measured syscall list for this architecture".to_owned(),
     ))
@@ -552,7 +564,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sandbox_filter_allows_the_list_and_refuses_the_rest() {
-        let p = program().unwrap();
+        let p = program(true).unwrap();
         assert!(p.len() < 4096, "{} instructions", p.len());
         let a = AUDIT_ARCH_X86_64;
         for &(name, nr) in syscalls() {
@@ -603,7 +615,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sandbox_filter_allows_what_the_signal_handlers_do() {
-        let p = program().unwrap();
+        let p = program(true).unwrap();
         for nr in [
             libc::SYS_rt_sigreturn,
             libc::SYS_write,
@@ -622,7 +634,7 @@ mod tests {
     #[test]
     fn sandbox_filter_allows_only_the_probes_ioctls() {
         use nvprobe_abi::nvos::REQ_RM_CONTROL;
-        let p = program().unwrap();
+        let p = program(true).unwrap();
         let ioctl = nr32(libc::SYS_ioctl);
         let a = AUDIT_ARCH_X86_64;
         for &req in ioctl_requests() {
@@ -650,6 +662,31 @@ mod tests {
                 run(&p, ioctl, a, [0, req, 0, 0, 0, 0]),
                 RET_EPERM,
                 "{req:#x}"
+            );
+        }
+    }
+
+    /// A policy that grants no device (`scan`, `compare`) gets a filter that refuses every
+    /// ioctl, the probe's own requests too, and answers every other number as the full one.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sandbox_filter_without_devices_refuses_every_ioctl() {
+        let (full, none) = (program(true).unwrap(), program(false).unwrap());
+        assert!(none.len() < full.len(), "{} {}", none.len(), full.len());
+        let ioctl = nr32(libc::SYS_ioctl);
+        let a = AUDIT_ARCH_X86_64;
+        for &req in ioctl_requests().iter().chain(&[0x5401_u32, 0x5421]) {
+            assert_eq!(
+                run(&none, ioctl, a, [3, u64::from(req), 0, 0, 0, 0]),
+                RET_EPERM,
+                "{req:#x}"
+            );
+        }
+        for nr in (0..1024_u32).filter(|&nr| nr != ioctl) {
+            assert_eq!(
+                run(&none, nr, a, [0; 6]),
+                run(&full, nr, a, [0; 6]),
+                "syscall {nr}"
             );
         }
     }
