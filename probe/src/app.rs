@@ -304,23 +304,21 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
             crate::sys::sandbox::Policy::for_run(&opts.root, &opts.env, shim.as_deref());
         policy.write.extend(output_dir);
         if let Some(req) = &check {
-            policy.read.extend(
-                req.binaries
+            let binaries = real_paths(&req.binaries);
+            policy.read.extend(binaries.iter().cloned());
+            let python_libs = real_paths(
+                &req.python
                     .iter()
-                    .filter_map(|p| std::fs::canonicalize(p).ok()),
+                    .flat_map(crate::doctor::python::PythonEnv::libraries)
+                    .collect::<Vec<_>>(),
             );
-            let python_libs: Vec<std::path::PathBuf> = req
-                .python
-                .iter()
-                .flat_map(crate::doctor::python::PythonEnv::libraries)
-                .collect();
             policy.read.extend(
                 req.python
                     .iter()
                     .flat_map(|env| env.site_packages.iter())
                     .filter_map(|p| std::fs::canonicalize(p).ok()),
             );
-            crate::cudabin::wheel::look_above(&req.binaries);
+            crate::cudabin::wheel::look_above(&binaries);
             crate::cudabin::wheel::look_above(&python_libs);
         }
         crate::sys::sandbox::apply(&policy)
@@ -497,17 +495,24 @@ fn compare(
     Outcome::out(text, c.exit_code())
 }
 
+/// `paths` with every symlink resolved (`realpath`), those that exist: what the sandbox grants
+/// reading beneath, and where the wheel look-above starts.
+fn real_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect()
+}
+
 /// `nvprobe scan`: the CUDA content of ELF files; exit 0 when every path was read, 1 when one
 /// could not be or the `--timeout` deadline (counted from `started`) cut the scan short.
 fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf], started: Instant) -> Outcome {
+    let real = real_paths(paths);
     // The wheels' .dist-info above the paths, read while it still may be.
-    crate::cudabin::wheel::look_above(paths);
+    crate::cudabin::wheel::look_above(&real);
     if !o.no_sandbox {
         let policy = crate::sys::sandbox::Policy {
-            read: paths
-                .iter()
-                .filter_map(|p| std::fs::canonicalize(p).ok())
-                .collect(),
+            read: real,
             ..crate::sys::sandbox::Policy::default()
         };
         let _ = crate::sys::sandbox::apply(&policy);

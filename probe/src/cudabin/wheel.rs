@@ -19,14 +19,12 @@ static ABOVE: OnceLock<Mutex<Listing>> = OnceLock::new();
 type Listing = BTreeMap<PathBuf, Vec<(String, String)>>;
 
 /// Lists the runtime wheels' `.dist-info` directories in the directories above each of
-/// `paths` (up to the levels `installed_runtime` looks at), for a scan that runs under the
-/// sandbox. Call before the sandbox goes on.
-pub fn look_above(paths: &[PathBuf]) {
+/// `real_paths` (up to the levels `installed_runtime` looks at), for a scan that runs under
+/// the sandbox. The paths are as `fs::canonicalize` gives them: the caller resolves them once
+/// for this and for the sandbox's rules. Call before the sandbox goes on.
+pub fn look_above(real_paths: &[PathBuf]) {
     let mut found = BTreeMap::new();
-    for path in paths {
-        let Ok(path) = fs::canonicalize(path) else {
-            continue;
-        };
+    for path in real_paths {
         let mut dir = path.parent();
         for _ in 0..MAX_LEVELS {
             let Some(here) = dir else { break };
