@@ -27,6 +27,9 @@ const ANSWER_SOURCES: &[&str] = &[
     "ld-so-cache",
     "library-inventory",
     "environment",
+    // On an NVSwitch host CUDA starts only with the fabric manager running; it fails when
+    // that could not be told.
+    "fabric-manager",
 ];
 
 /// The sources that tell whether an NVIDIA GPU or driver is here at all.

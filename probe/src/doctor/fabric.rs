@@ -50,18 +50,29 @@ pub fn dpkg_fabric_manager(status: &str) -> Vec<(String, String)> {
     out
 }
 
-fn running(root: &Root) -> Option<String> {
+/// Entries `/proc` may hold: a pid for each task up to the largest `pid_max` (4,194,304 on
+/// 64-bit kernels) and the kernel's own few hundred names. A busy host has far more than the
+/// 4,096 entries of an ordinary directory listing.
+const PROC_LIMIT: usize = 4_194_304 + 4096;
+
+/// Whether the fabric manager runs: its socket, else a process named `nv-fabricmanager`.
+/// `Err` when the process list could not be read whole: then it is not known, and a
+/// "not running" would be a guess.
+fn running(root: &Root, limit: usize) -> Result<Option<String>, String> {
     if let Some(s) = SOCKETS.iter().find(|s| root.exists(s)) {
-        return Some(format!("{s} exists"));
+        return Ok(Some(format!("{s} exists")));
     }
-    let pids = root.read_dir_names("/proc").ok()?;
-    pids.iter()
+    let pids = root
+        .read_dir_names_limited("/proc", limit)
+        .map_err(|e| format!("/proc: {}", crate::root::describe_error(&e)))?;
+    Ok(pids
+        .iter()
         .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
         .find(|p| {
             root.read_text_limited(&format!("/proc/{p}/comm"), 64)
                 .is_ok_and(|t| t.text.trim() == "nv-fabricmanager")
         })
-        .map(|p| format!("process {p} is nv-fabricmanager"))
+        .map(|p| format!("process {p} is nv-fabricmanager")))
 }
 
 /// What the fabric manager source read on a machine with `NVSwitch` functions.
@@ -69,8 +80,9 @@ fn running(root: &Root) -> Option<String> {
 pub struct FabricFacts {
     /// The `NVSwitch` functions' bus ids.
     pub switches: Vec<String>,
-    /// Why the fabric manager counts as running (its process or socket), if it does.
-    pub running: Option<String>,
+    /// Why the fabric manager counts as running (its process or socket), if it does; `Err`
+    /// when that is not known (the process list could not be read).
+    pub running: Result<Option<String>, String>,
     /// The installed fabric manager packages and their upstream versions.
     pub packages: Vec<(String, String)>,
 }
@@ -100,23 +112,26 @@ pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Op
         ));
         return None;
     }
-    let run = running(root);
+    let run = running(root, PROC_LIMIT);
     let packages = root
         .read_bytes_whole(DPKG_STATUS, 64 << 20)
         .map(|b| dpkg_fabric_manager(&String::from_utf8_lossy(&b)))
         .unwrap_or_default();
     report.sources.push(Source::new(
         "fabric-manager",
-        if run.is_some() {
-            SourceStatus::Ok
-        } else {
-            SourceStatus::Absent
+        match &run {
+            Ok(Some(_)) => SourceStatus::Ok,
+            Ok(None) => SourceStatus::Absent,
+            Err(_) => SourceStatus::Failed,
         },
         format!(
             "{} NVSwitch(es); {}; packages: {}",
             switches.len(),
-            run.clone()
-                .unwrap_or_else(|| "no nv-fabricmanager process or socket".to_owned()),
+            match &run {
+                Ok(Some(why)) => why.clone(),
+                Ok(None) => "no nv-fabricmanager process or socket".to_owned(),
+                Err(e) => format!("whether the fabric manager runs is not known: {e}"),
+            },
             if packages.is_empty() {
                 "none seen in the dpkg database".to_owned()
             } else {
@@ -136,7 +151,8 @@ pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Op
 }
 
 /// The rule: `fabric-manager-missing` when the fabric manager is not running, or is installed
-/// in another version than the driver.
+/// in another version than the driver. Whether it runs may be unknown: the source then failed,
+/// which leaves the report's answers unknown ([`crate::findings`]), and no finding guesses.
 pub fn findings(report: &Report, facts: &FabricFacts) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(driver) = report.driver.as_ref() else {
@@ -167,7 +183,7 @@ pub fn findings(report: &Report, facts: &FabricFacts) -> Vec<Finding> {
                 driver.version, driver.version
             ),
         ));
-    } else if run.is_none() {
+    } else if matches!(run, Ok(None)) {
         out.push(Finding::new(
             FABRIC_MANAGER_MISSING,
             Severity::Error,
@@ -189,6 +205,71 @@ pub fn findings(report: &Report, facts: &FabricFacts) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HGX: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/hgx-h100-no-fabricmanager-570"
+    );
+
+    /// A `/proc` longer than the listing may read leaves the answer unknown, not "not
+    /// running"; one that is read whole answers.
+    #[test]
+    fn fabric_process_list_cut_short_is_unknown() {
+        let dir = std::env::temp_dir().join(format!("nvprobe-fabric-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (pid, comm) in [
+            (1, "systemd"),
+            (2, "kthreadd"),
+            (77, "sshd"),
+            (4242, "bash"),
+        ] {
+            let p = dir.join(format!("proc/{pid}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("comm"), format!("{comm}\n")).unwrap();
+        }
+        std::fs::write(dir.join("proc/version"), "Linux\n").unwrap();
+        let root = Root::at(&dir);
+        assert!(
+            running(&root, 3)
+                .unwrap_err()
+                .contains("more than 3 entries")
+        );
+        assert_eq!(running(&root, 100), Ok(None));
+        std::fs::write(dir.join("proc/4242/comm"), "nv-fabricmanager\n").unwrap();
+        assert_eq!(
+            running(&root, 100),
+            Ok(Some("process 4242 is nv-fabricmanager".to_owned()))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Not running is an error finding; not known is none (the failed source makes the
+    /// report's answers unknown instead).
+    #[test]
+    fn fabric_unknown_running_is_no_finding_but_an_unread_source() {
+        let mut report = crate::probe(&crate::Options::new(Root::at(HGX)));
+        let facts = |running| FabricFacts {
+            switches: vec!["0000:05:00.0".to_owned()],
+            running,
+            packages: Vec::new(),
+        };
+        let missing = findings(&report, &facts(Ok(None)));
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].code, FABRIC_MANAGER_MISSING);
+        assert!(findings(&report, &facts(Err("/proc: too long".to_owned()))).is_empty());
+        report.sources.retain(|s| s.name != "fabric-manager");
+        report.sources.push(Source::new(
+            "fabric-manager",
+            SourceStatus::Failed,
+            "whether the fabric manager runs is not known",
+        ));
+        let unread = crate::findings::completeness(&report).unwrap();
+        assert!(
+            unread.message.contains("fabric-manager"),
+            "{}",
+            unread.message
+        );
+    }
 
     #[test]
     fn fabric_dpkg_versions() {
