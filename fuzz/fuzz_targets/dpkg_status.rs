@@ -1,10 +1,15 @@
-//! `/var/lib/dpkg/status`: the fabric manager's installed version, and the driver package
-//! layers (issue 23).
+//! `/var/lib/dpkg/status`: the driver package layers (issue 23), and the fabric manager's
+//! installed version taken from them.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = nvprobe::doctor::fabric::dpkg_fabric_manager(&text);
-    let _ = nvprobe::detect::packages::parse_dpkg_status(&text);
+    let packages = nvprobe::detect::packages::parse_dpkg_status(&text);
+    let info = nvprobe::report::stack::DriverPackagesInfo {
+        manager: "dpkg".to_owned(),
+        packages,
+        container_toolkit: None,
+    };
+    let _ = nvprobe::doctor::fabric::fabric_manager_packages(&info);
 });

@@ -134,7 +134,12 @@ fn build_on(
     let overrides = overrides::apply(read, &mut report);
     // 6. The libraries the dynamic loader would load, and the fabric manager.
     doctor::read_libraries(opts, &mut report, module_version.as_ref());
-    let fabric = fabric::read(&opts.root, &mut report, facts.pci.as_ref());
+    let fabric = fabric::read(
+        &opts.root,
+        &mut report,
+        facts.pci.as_ref(),
+        facts.packages.as_ref(),
+    );
     // 7. The host's layers: kernel module builds and driver packages (bare-metal hosts only:
     //    a container's are its image's, not the machine's).
     if !report.platform.in_container && report.platform.kind == PlatformKind::BareMetal {

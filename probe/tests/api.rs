@@ -119,6 +119,22 @@ fn broken_machines() -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// An NVSwitch host whose fabric manager package is of another version than the driver: CUDA
+/// cannot start there, and a cuda-only run must read the package database to say so.
+fn fabric_manager_of_another_version() -> std::path::PathBuf {
+    let dir = scratch_dir("api-fabric", "fm-575");
+    common::copy_tree(&fixture("bare-metal-h100x8-open-580"), &dir);
+    let status = dir.join("var/lib/dpkg/status");
+    let text = std::fs::read_to_string(&status).unwrap();
+    assert!(text.contains("Version: 580.65.06"), "{text}");
+    std::fs::write(
+        &status,
+        text.replace("Version: 580.65.06", "Version: 575.57.08"),
+    )
+    .unwrap();
+    dir
+}
+
 /// `Machine::cuda` runs without the stages `report.cuda` does not depend on: on every fixture
 /// and on broken copies of some, its `cuda` object, driver and GPUs are the full run's, field
 /// for field, and so is the typed answer.
@@ -127,10 +143,12 @@ fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
     let mut answers = std::collections::BTreeSet::new();
     let mut seen = 0;
     let broken = broken_machines();
+    let fabric = fabric_manager_of_another_version();
     let roots = std::fs::read_dir(fixtures())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .chain(broken.iter().cloned());
+        .chain(broken.iter().cloned())
+        .chain(std::iter::once(fabric.clone()));
     for root in roots {
         let machine = Machine::at(&root).env([("PATH", PATH)]);
         let full = machine.report().unwrap();
@@ -155,6 +173,9 @@ fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
         // fixtures there too.
         if broken.contains(&root) {
             assert_eq!(cuda.can_start, CanStart::Unknown, "{}", root.display());
+        }
+        if root == fabric {
+            assert_eq!(cuda.can_start, CanStart::No, "{}", root.display());
         }
         answers.insert(format!("{can:?}"));
         seen += 1;

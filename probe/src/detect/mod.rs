@@ -160,7 +160,8 @@ pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> F
 }
 
 /// [`collect_observed`]; with `cuda_only`, without the package source
-/// ([`crate::Options::cuda_only`]: only the doctor's package rules read it).
+/// ([`crate::Options::cuda_only`]: the doctor's package rules read it, and the fabric manager
+/// rule, which decides CUDA, on a bare-metal NVSwitch host: there it is read).
 pub fn collect_scoped(
     root: &Root,
     cuda_only: bool,
@@ -355,7 +356,10 @@ pub fn collect_scoped(
     let host_layers =
         !platform.in_container && platform.kind == crate::report::PlatformKind::BareMetal;
     f.platform = Some(platform);
-    if cuda_only {
+    // A cuda-only run reads the packages only where the answer needs them: on an NVSwitch
+    // host, where a fabric manager of another version than the driver stops CUDA.
+    let nvswitch = f.pci.as_ref().is_some_and(|p| p.nvswitches().next().is_some());
+    if cuda_only && !(host_layers && nvswitch) {
         return f;
     }
     observe(packages::SOURCE, &f);

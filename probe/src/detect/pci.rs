@@ -42,6 +42,16 @@ impl PciFunction {
     }
 }
 
+impl PciScan {
+    /// The NVIDIA `NVSwitch` functions (class 0x0680, "other bridge"): an HGX/DGX board, whose
+    /// GPUs need the fabric manager.
+    pub fn nvswitches(&self) -> impl Iterator<Item = &PciFunction> {
+        self.functions
+            .iter()
+            .filter(|f| f.vendor == NVIDIA_VENDOR && f.class.map(|c| c >> 8) == Some(0x0680))
+    }
+}
+
 /// What the PCI scan saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PciScan {

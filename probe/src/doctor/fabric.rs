@@ -6,48 +6,41 @@
 //! Evidence read: NVIDIA PCI functions of class 0x0680 (NVSwitch) in sysfs; a process named
 //! `nv-fabricmanager` in `/proc/*/comm`, or its socket `/run/nvidia-fabricmanager/socket`
 //! (the path libnvidia-container mounts into containers); the installed package's version from
-//! `/var/lib/dpkg/status` (`nvidia-fabricmanager-<branch>` or `nvidia-fabricmanager`). Inside a
+//! the `packages` source (dpkg's `nvidia-fabricmanager[-<branch>]`, rpm's
+//! `nvidia-fabric-manager`), which reads the package database once for the whole run. Inside a
 //! container the host's processes are not visible, so nothing is concluded there.
 
-use crate::detect::pci::{self, NVIDIA_VENDOR};
+use crate::detect::pci;
+use crate::report::stack::DriverPackagesInfo;
 use crate::report::{Finding, Report, Severity, Source, SourceStatus};
 use crate::root::Root;
 
 use super::FABRIC_MANAGER_MISSING;
 
-const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const SOCKETS: &[&str] = &[
     "/run/nvidia-fabricmanager/socket",
     "/var/run/nvidia-fabricmanager/socket",
 ];
 
-/// The installed fabric manager packages' upstream versions from a dpkg status file.
-pub fn dpkg_fabric_manager(status: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for stanza in status.split("\n\n") {
-        let field = |name: &str| {
-            stanza
-                .lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
-                .map(str::trim)
-        };
-        let Some(pkg) = field("Package") else {
-            continue;
-        };
-        if !(pkg == "nvidia-fabricmanager" || pkg.starts_with("nvidia-fabricmanager-")) {
-            continue;
-        }
-        if !field("Status").is_some_and(|s| s.ends_with(" installed")) {
-            continue;
-        }
-        if let Some(v) = field("Version") {
-            // 580.65.06-1, 1:580.65.06-0ubuntu1: the upstream part.
+/// The installed fabric manager packages and their upstream versions (`580.65.06-1` and
+/// `1:580.65.06-0ubuntu1` are `580.65.06`), from the `packages` source. The meta package
+/// `cuda-drivers-fabricmanager-<branch>` is not the fabric manager itself.
+pub fn fabric_manager_packages(info: &DriverPackagesInfo) -> Vec<(String, String)> {
+    info.packages
+        .iter()
+        .filter(|p| {
+            p.layer == "fabric-manager"
+                && (p.name == "nvidia-fabricmanager"
+                    || p.name == "nvidia-fabric-manager"
+                    || p.name.starts_with("nvidia-fabricmanager-"))
+        })
+        .map(|p| {
+            let v = p.version.as_str();
             let v = v.split_once(':').map_or(v, |(_, r)| r);
             let v = v.split_once('-').map_or(v, |(u, _)| u);
-            out.push((pkg.to_owned(), v.to_owned()));
-        }
-    }
-    out
+            (p.name.clone(), v.to_owned())
+        })
+        .collect()
 }
 
 /// Entries `/proc` may hold: a pid for each task up to the largest `pid_max` (4,194,304 on
@@ -90,14 +83,13 @@ pub struct FabricFacts {
 /// The source: on a host with `NVSwitch` functions (in `scan`, the run's PCI scan) and a
 /// driver, whether the fabric manager runs and which packages are installed; records the
 /// `fabric-manager` source (skipped in a container, where the host's is not visible).
-pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Option<FabricFacts> {
-    let scan = scan?;
-    let switches: Vec<String> = scan
-        .functions
-        .iter()
-        .filter(|f| f.vendor == NVIDIA_VENDOR && f.class.map(|c| c >> 8) == Some(0x0680))
-        .map(|f| f.bus_id.clone())
-        .collect();
+pub fn read(
+    root: &Root,
+    report: &mut Report,
+    scan: Option<&pci::PciScan>,
+    packages: Option<&DriverPackagesInfo>,
+) -> Option<FabricFacts> {
+    let switches: Vec<String> = scan?.nvswitches().map(|f| f.bus_id.clone()).collect();
     if switches.is_empty() || report.driver.is_none() {
         return None;
     }
@@ -113,10 +105,8 @@ pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Op
         return None;
     }
     let run = running(root, PROC_LIMIT);
-    let packages = root
-        .read_bytes_whole(DPKG_STATUS, 64 << 20)
-        .map(|b| dpkg_fabric_manager(&String::from_utf8_lossy(&b)))
-        .unwrap_or_default();
+    let database = packages.map_or("dpkg", |p| p.manager.as_str());
+    let packages = packages.map(fabric_manager_packages).unwrap_or_default();
     report.sources.push(Source::new(
         "fabric-manager",
         match &run {
@@ -133,7 +123,7 @@ pub fn read(root: &Root, report: &mut Report, scan: Option<&pci::PciScan>) -> Op
                 Err(e) => format!("whether the fabric manager runs is not known: {e}"),
             },
             if packages.is_empty() {
-                "none seen in the dpkg database".to_owned()
+                format!("none seen in the {database} database")
             } else {
                 packages
                     .iter()
@@ -272,14 +262,44 @@ mod tests {
     }
 
     #[test]
-    fn fabric_dpkg_versions() {
+    fn fabric_packages_from_the_package_source() {
         let status = "Package: libc6\nStatus: install ok installed\nVersion: 2.39-0ubuntu8\n\nPackage: nvidia-fabricmanager-580\nStatus: install ok installed\nArchitecture: amd64\nVersion: 580.65.06-1\n\nPackage: nvidia-fabricmanager-570\nStatus: deinstall ok config-files\nVersion: 570.86.15-1\n";
+        let info = |manager: &str, packages| DriverPackagesInfo {
+            manager: manager.to_owned(),
+            packages,
+            container_toolkit: None,
+        };
+        let dpkg = info(
+            "dpkg",
+            crate::detect::packages::parse_dpkg_status(&format!(
+                "{status}\nPackage: cuda-drivers-fabricmanager-580\nStatus: install ok installed\nVersion: 580.65.06-1\n\nPackage: nvidia-fabricmanager\nStatus: install ok installed\nVersion: 1:575.57.08-0ubuntu1\n"
+            )),
+        );
+        // The meta package is not the fabric manager; an epoch and a release are dropped.
         assert_eq!(
-            dpkg_fabric_manager(status),
-            [(
-                "nvidia-fabricmanager-580".to_owned(),
-                "580.65.06".to_owned()
-            )]
+            fabric_manager_packages(&dpkg),
+            [
+                (
+                    "nvidia-fabricmanager-580".to_owned(),
+                    "580.65.06".to_owned()
+                ),
+                ("nvidia-fabricmanager".to_owned(), "575.57.08".to_owned()),
+            ]
+        );
+        // rpm's name (NVIDIA's RHEL repository), which the dpkg-only reader did not see.
+        let rpm = info(
+            "rpm",
+            vec![crate::report::stack::DriverPackage {
+                name: "nvidia-fabric-manager".to_owned(),
+                version: "580.65.06-1".to_owned(),
+                layer: "fabric-manager".to_owned(),
+                branch: Some(580),
+                server: false,
+            }],
+        );
+        assert_eq!(
+            fabric_manager_packages(&rpm),
+            [("nvidia-fabric-manager".to_owned(), "580.65.06".to_owned())]
         );
     }
 }
