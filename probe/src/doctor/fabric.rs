@@ -3,10 +3,10 @@
 //! "system not yet initialized"). The fabric manager refuses to start when its version differs
 //! from the driver's.
 //!
-//! Evidence read: NVIDIA PCI functions of class 0x0680 (NVSwitch) in sysfs; a process named
-//! `nv-fabricmanager` in `/proc/*/comm`, or its socket `/run/nvidia-fabricmanager/socket`
-//! (the path libnvidia-container mounts into containers); the installed package's version from
-//! the `packages` source (dpkg's `nvidia-fabricmanager[-<branch>]`, rpm's
+//! Evidence read: NVIDIA PCI functions of class 0x0680 (NVSwitch) in sysfs; the fabric
+//! manager's socket `/run/nvidia-fabricmanager/socket` (the path libnvidia-container mounts
+//! into containers), or a process named `nv-fabricmanager` (the one its PID file names, else
+//! any in `/proc/*/comm`); the installed package's version from the `packages` source (dpkg's `nvidia-fabricmanager[-<branch>]`, rpm's
 //! `nvidia-fabric-manager`), which reads the package database once for the whole run. Inside a
 //! container the host's processes are not visible, so nothing is concluded there.
 
@@ -48,23 +48,38 @@ pub fn fabric_manager_packages(info: &DriverPackagesInfo) -> Vec<(String, String
 /// 4,096 entries of an ordinary directory listing.
 const PROC_LIMIT: usize = 4_194_304 + 4096;
 
-/// Whether the fabric manager runs: its socket, else a process named `nv-fabricmanager`.
-/// `Err` when the process list could not be read whole: then it is not known, and a
-/// "not running" would be a guess.
+/// The fabric manager's PID file at its default `PID_FILE_PATH` (`fabricmanager.cfg`; the
+/// systemd unit's `PIDFile=`).
+const PID_FILE: &str = "/var/run/nvidia-fabricmanager/nv-fabricmanager.pid";
+
+/// Whether the fabric manager runs: its socket; else the process its PID file names, when
+/// that process is `nv-fabricmanager` (two reads); else any process named so (a read per
+/// process: a PID file elsewhere, or a stale one). `Err` when the process list could not be
+/// read whole: then it is not known, and a "not running" would be a guess.
 fn running(root: &Root, limit: usize) -> Result<Option<String>, String> {
     if let Some(s) = SOCKETS.iter().find(|s| root.exists(s)) {
         return Ok(Some(format!("{s} exists")));
+    }
+    let is_fabric_manager = |pid: &str| {
+        !pid.is_empty()
+            && pid.len() <= 10
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && root
+                .read_text_limited(&format!("/proc/{pid}/comm"), 64)
+                .is_ok_and(|t| t.text.trim() == "nv-fabricmanager")
+    };
+    if let Ok(t) = root.read_text_limited(PID_FILE, 64) {
+        let pid = t.text.trim();
+        if is_fabric_manager(pid) {
+            return Ok(Some(format!("process {pid} is nv-fabricmanager")));
+        }
     }
     let pids = root
         .read_dir_names_limited("/proc", limit)
         .map_err(|e| format!("/proc: {}", crate::root::describe_error(&e)))?;
     Ok(pids
         .iter()
-        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        .find(|p| {
-            root.read_text_limited(&format!("/proc/{p}/comm"), 64)
-                .is_ok_and(|t| t.text.trim() == "nv-fabricmanager")
-        })
+        .find(|p| is_fabric_manager(p))
         .map(|p| format!("process {p} is nv-fabricmanager")))
 }
 
@@ -226,10 +241,17 @@ mod tests {
         );
         assert_eq!(running(&root, 100), Ok(None));
         std::fs::write(dir.join("proc/4242/comm"), "nv-fabricmanager\n").unwrap();
-        assert_eq!(
-            running(&root, 100),
-            Ok(Some("process 4242 is nv-fabricmanager".to_owned()))
-        );
+        let found = Ok(Some("process 4242 is nv-fabricmanager".to_owned()));
+        assert_eq!(running(&root, 100), found);
+        // Its PID file names it: found without listing /proc (a limit of 3 would fail).
+        let run = dir.join("var/run/nvidia-fabricmanager");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("nv-fabricmanager.pid"), "4242\n").unwrap();
+        assert_eq!(running(&root, 3), found);
+        // A stale PID file (another process has the number now): the list is read.
+        std::fs::write(run.join("nv-fabricmanager.pid"), "77\n").unwrap();
+        assert!(running(&root, 3).is_err());
+        assert_eq!(running(&root, 100), found);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
