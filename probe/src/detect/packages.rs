@@ -284,6 +284,13 @@ fn debian_tesla(name: &str) -> Option<&'static str> {
     )
 }
 
+/// Whether [`classify`] could take `name`: every driver layer's name holds `nvidia` or starts
+/// `cuda-drivers` (`LAYERS`, `EXACT`, Debian's `nvidia-tesla-*`, the `nvidia-`/`libnvidia-`
+/// rest), so the thousands of other packages in a status file are passed over without it.
+fn may_be_driver_package(name: &str) -> bool {
+    name.contains("nvidia") || name.starts_with("cuda-drivers")
+}
+
 /// The installed NVIDIA driver packages of a dpkg `status` file, in its order.
 pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
     // One pass over the lines: most of a status file is other packages' descriptions, so only
@@ -327,7 +334,7 @@ pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
                 .map(str::trim)
         };
         if let Some(p) = value("Package") {
-            wanted = classify(p, "").is_some();
+            wanted = may_be_driver_package(p) && classify(p, "").is_some();
             pkg = wanted.then_some(p);
         } else if !wanted {
         } else if let Some(v) = value("Version") {
@@ -569,6 +576,29 @@ mod tests {
         assert_eq!(c("nvidia-settings", "3:550.127.05-1.el9"), None);
         assert_eq!(c("nvidia-persistenced", "3:550.127.05-1.el9"), None);
         assert_eq!(c("kernel-core", "5.14.0-427.42.1.el9_4"), None);
+    }
+
+    /// The quick test in front of `classify` passes every name `classify` takes: each table
+    /// entry, the Debian Tesla names and the `nvidia-`/`libnvidia-` rest.
+    #[test]
+    fn packages_quick_name_test_passes_every_driver_name() {
+        let names = LAYERS
+            .iter()
+            .map(|(p, _)| format!("{p}580"))
+            .chain(EXACT.iter().map(|(n, _)| (*n).to_owned()))
+            .chain(
+                [
+                    "nvidia-tesla-535-driver",
+                    "nvidia-firmware-580-580.65.06",
+                    "libnvidia-extra-580",
+                ]
+                .map(str::to_owned),
+            );
+        for name in names {
+            assert!(classify(&name, "580.65.06-1").is_some(), "{name}");
+            assert!(may_be_driver_package(&name), "{name}");
+        }
+        assert!(!may_be_driver_package("libc6"));
     }
 
     #[test]
