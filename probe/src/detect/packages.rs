@@ -47,6 +47,8 @@ use crate::root::Root;
 pub const SOURCE: &str = "packages";
 
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+/// A status file larger than this is not read (a distribution's is under 2 MB).
+const DPKG_STATUS_LIMIT: u64 = 64 << 20;
 const RPM_DB: &str = "/var/lib/rpm";
 /// rpm's `SQLite` databases, in the order rpm's own `%_dbpath` looks.
 const RPM_SQLITE: &[&str] = &[
@@ -293,40 +295,55 @@ fn may_be_driver_package(name: &str) -> bool {
 
 /// The installed NVIDIA driver packages of a dpkg `status` file, in its order.
 pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
-    // One pass over the lines: most of a status file is other packages' descriptions, so only
-    // a stanza's `Package`, `Version` and `Status` lines are looked at, and a stanza whose name
-    // is no driver layer (that depends on the name alone) costs nothing more.
-    fn finish(
-        out: &mut Vec<DriverPackage>,
-        pkg: Option<&str>,
-        version: Option<&str>,
-        status: Option<&str>,
-    ) {
-        // `Status: want flag status`; only `installed` counts (`half-configured` and the rest
-        // are broken installs, `config-files` a removed package).
-        if let (Some(pkg), Some(version)) = (pkg, version)
-            && status.and_then(|s| s.split_whitespace().nth(2)) == Some("installed")
-            && let Some(p) = classify(pkg, version)
-        {
-            out.push(p);
+    let mut parser = DpkgStatus::default();
+    parser.lines(status);
+    parser.finish()
+}
+
+/// A dpkg `status` file read a piece of whole lines at a time ([`Root::read_lines_chunked`]):
+/// the file is 0.5–1 MB on a distribution, and read whole it was faulted in and zeroed for
+/// one pass. One pass over the lines: most of the file is other packages' descriptions, so
+/// only a stanza's `Package`, `Version` and `Status` lines are looked at, and a stanza whose
+/// name is no driver layer (that depends on the name alone) costs nothing more.
+#[derive(Default)]
+struct DpkgStatus {
+    out: Vec<DriverPackage>,
+    /// The current stanza's name, when it is a driver layer's (the others are not kept).
+    pkg: Option<String>,
+    version: Option<String>,
+    state: Option<String>,
+    /// The last piece ended inside a line (one longer than the reader's buffer, handed over
+    /// in parts): the next piece's first line is the rest of it, not a line of its own.
+    in_line: bool,
+}
+
+impl DpkgStatus {
+    /// Reads `text`, whole lines (a last line without its newline counts as one, unless more
+    /// of it follows in the next piece).
+    fn lines(&mut self, text: &str) {
+        let mut rest = text;
+        if std::mem::replace(&mut self.in_line, !text.ends_with('\n')) {
+            // The rest of a line longer than a piece: no field dpkg writes is that long.
+            rest = crate::search::find_byte(b'\n', rest.as_bytes())
+                .and_then(|i| rest.get(i + 1..))
+                .unwrap_or("");
+        }
+        // Lines found with `memchr` (a status file is ~20,000 lines; `str::lines` cost more
+        // than everything else the run does).
+        while !rest.is_empty() {
+            let (line, next) = crate::search::find_byte(b'\n', rest.as_bytes())
+                .and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
+                .unwrap_or((rest, ""));
+            rest = next;
+            self.line(line);
         }
     }
-    let mut out = Vec::new();
-    let (mut pkg, mut version, mut state) = (None, None, None);
-    let mut wanted = false;
-    // Lines found with `memchr` (a status file is ~20,000 lines, most of them descriptions;
-    // `str::lines` cost more than everything else the run does).
-    let mut rest = status;
-    while !rest.is_empty() {
-        let (line, next) = crate::search::find_byte(b'\n', rest.as_bytes())
-            .and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
-            .unwrap_or((rest, ""));
-        rest = next;
+
+    fn line(&mut self, line: &str) {
         // dpkg's own parser ends a stanza at a line of ASCII white space (`c_isspace`).
         if line.trim_ascii().is_empty() {
-            finish(&mut out, pkg.take(), version.take(), state.take());
-            wanted = false;
-            continue;
+            self.end_stanza();
+            return;
         }
         let value = |name: &str| {
             line.strip_prefix(name)
@@ -334,27 +351,52 @@ pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
                 .map(str::trim)
         };
         if let Some(p) = value("Package") {
-            wanted = may_be_driver_package(p) && classify(p, "").is_some();
-            pkg = wanted.then_some(p);
-        } else if !wanted {
+            let wanted = may_be_driver_package(p) && classify(p, "").is_some();
+            self.pkg = wanted.then(|| p.to_owned());
+        } else if self.pkg.is_none() {
         } else if let Some(v) = value("Version") {
-            version = Some(v);
+            self.version = Some(v.to_owned());
         } else if let Some(v) = value("Status") {
-            state = Some(v);
+            self.state = Some(v.to_owned());
         }
     }
-    finish(&mut out, pkg, version, state);
-    out
+
+    fn end_stanza(&mut self) {
+        let (pkg, version, state) = (self.pkg.take(), self.version.take(), self.state.take());
+        // `Status: want flag status`; only `installed` counts (`half-configured` and the rest
+        // are broken installs, `config-files` a removed package).
+        if let (Some(pkg), Some(version)) = (pkg, version)
+            && state.as_deref().and_then(|s| s.split_whitespace().nth(2)) == Some("installed")
+            && let Some(p) = classify(&pkg, &version)
+        {
+            self.out.push(p);
+        }
+    }
+
+    fn finish(mut self) -> Vec<DriverPackage> {
+        self.end_stanza();
+        self.out
+    }
 }
 
 /// Reads the package database under `root`.
 pub fn read(root: &Root) -> (Option<DriverPackagesInfo>, Source) {
-    match root.read_bytes_whole(DPKG_STATUS, 64 << 20) {
-        Ok(bytes) => {
-            // Valid UTF-8 (the usual case) is not copied again.
-            let text = String::from_utf8(bytes)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-            let packages = parse_dpkg_status(&text);
+    let mut parser = DpkgStatus::default();
+    let read = root
+        .read_lines_chunked(DPKG_STATUS, DPKG_STATUS_LIMIT, |piece| parser.lines(piece))
+        .and_then(|cut| {
+            if cut {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("over the {DPKG_STATUS_LIMIT}-byte limit"),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+    match read {
+        Ok(()) => {
+            let packages = parser.finish();
             let container_toolkit = toolkit_version(&packages);
             let detail = format!(
                 "{DPKG_STATUS}: {} NVIDIA driver package(s) installed",
@@ -608,5 +650,52 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].name, "nvidia-utils-570");
         assert_eq!(p[0].version, "570.195.03-0ubuntu0.24.04.1");
+    }
+
+    /// A distribution-size status file read in pieces (`read`) gives what the whole text
+    /// gives, with driver stanzas on both sides of the 64 KiB piece boundaries.
+    #[test]
+    fn packages_status_read_in_pieces_is_the_whole_texts() {
+        use std::fmt::Write as _;
+        let mut status = String::new();
+        for i in 0..3000 {
+            let _ = write!(
+                status,
+                "Package: libfoo{i}\nStatus: install ok installed\nVersion: {i}.0-1\nDescription: filler {i}\n a continuation line of the description, as dpkg keeps it\n\n"
+            );
+            if i % 250 == 0 {
+                let _ = write!(
+                    status,
+                    "Package: nvidia-utils-{}\nStatus: install ok installed\nVersion: {}.1-1\n\n",
+                    500 + i / 250,
+                    500 + i / 250
+                );
+            }
+        }
+        assert!(status.len() > 4 * 65536, "{}", status.len());
+        let dir = std::env::temp_dir().join(format!("nvprobe-dpkg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("var/lib/dpkg")).unwrap();
+        std::fs::write(dir.join("var/lib/dpkg/status"), &status).unwrap();
+        let (info, source) = read(&Root::at(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
+        let whole = parse_dpkg_status(&status);
+        assert_eq!(whole.len(), 12);
+        assert_eq!(info.unwrap().packages, whole);
+        assert_eq!(source.detail, "/var/lib/dpkg/status: 12 NVIDIA driver package(s) installed");
+    }
+
+    /// A piece that ends inside a line (a line longer than the reader's buffer): the rest of
+    /// that line in the next piece is not read as a line of its own.
+    #[test]
+    fn packages_the_rest_of_a_cut_line_is_no_field() {
+        let mut p = DpkgStatus::default();
+        p.lines("Package: nvidia-utils-570\nStatus: install ok installed\nDescription: long");
+        p.lines(" text\nVersion: 570.1-1\n\n");
+        p.lines("Package: libfoo\nDescription: cut here ");
+        p.lines("Package: nvidia-utils-580\nVersion: 580.1-1\nStatus: install ok installed\n");
+        let out = p.finish();
+        let names: Vec<&str> = out.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["nvidia-utils-570"]);
     }
 }
