@@ -6,23 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-musl
-# The binary names its source files (panic locations) from where they are, not where they were
-# built: the checkout's path and $CARGO_HOME are remapped. Else the bytes, and the layout, of
-# the binary change with the directory it is built in (the same source built in two checkouts
-# measured 7-13% apart in scripts/bench-ab), and the build machine's paths ship in it.
-checkout=$(pwd -P)
-cargo_home=$(cd "${CARGO_HOME:-$HOME/.cargo}" 2>/dev/null && pwd -P || true)
-flags=("--remap-path-prefix=$checkout=/nvprobe")
-[ -n "$cargo_home" ] && flags+=("--remap-path-prefix=$cargo_home=/cargo")
-config=""
-for f in "${flags[@]}"; do
-  case "$f" in
-    *[\"\\]*) echo "note: not remapped (a quote or backslash in the path): $f" >&2; continue ;;
-  esac
-  config="${config:+$config, }\"$f\""
-done
+# The checkout's and $CARGO_HOME's paths are remapped (scripts/remap-config says why).
 cargo build --release --locked --target "$target" -p nvprobe --bin nvprobe \
-  --config "target.$target.rustflags = [$config]" >&2
+  --config "$(scripts/remap-config "$target")" >&2
 bin="${CARGO_TARGET_DIR:-target}/$target/release/nvprobe"
 desc=$(file -b "$bin" 2>/dev/null || true)
 if readelf -lW "$bin" | grep -q 'INTERP'; then

@@ -95,7 +95,13 @@ trap 'rm -f "$log"; rm -rf "$check" "$data"' EXIT
 
 # build TAGS... : one maturin build, checked; prints the wheel's path.
 build() {
-  (cd python && "$maturin" build --release --locked --target "$target" \
+  # x86_64: the paths remapped as in scripts/build-static.sh, so cargo finds that build up to
+  # date and the wheel carries the very binary that ships on its own.
+  local remap=()
+  if [ "$target" = x86_64-unknown-linux-musl ]; then
+    remap=(--config "$(scripts/remap-config "$target")")
+  fi
+  (cd python && "$maturin" build --release --locked --target "$target" "${remap[@]}" \
     --compatibility "$@" --out "$out") 2>&1 | tee "$log" >&2
   local wheel size bin
   wheel=$(sed -n 's/.*Built wheel to //p' "$log" | tail -1)
