@@ -95,8 +95,9 @@ trap 'rm -f "$log"; rm -rf "$check" "$data"' EXIT
 
 # build TAGS... : one maturin build, checked; prints the wheel's path.
 build() {
-  # x86_64: the paths remapped as in scripts/build-static.sh, so cargo finds that build up to
-  # date and the wheel carries the very binary that ships on its own.
+  # x86_64: the paths remapped as in scripts/build-static.sh. maturin compiles nvprobe again
+  # (its own cargo run), with the same flags, so the wheel carries the very bytes that ship on
+  # their own (checked: the same build id, cmp-identical).
   local remap=()
   if [ "$target" = x86_64-unknown-linux-musl ]; then
     remap=(--config "$(scripts/remap-config "$target")")
