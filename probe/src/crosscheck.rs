@@ -1106,8 +1106,7 @@ mod tests {
 
     #[test]
     fn crosscheck_locate_shim() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-locate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testutil::Scratch::new("locate");
         let exe = dir.join("nvprobe");
         let shim = dir.join(SHIM_NAME);
         assert!(
@@ -1130,7 +1129,6 @@ mod tests {
             other
         );
         assert!(locate_shim_from(None, None).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

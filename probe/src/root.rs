@@ -976,11 +976,8 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::symlink;
 
-    fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nvprobe-root-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    fn tmp(name: &str) -> crate::testutil::Scratch {
+        crate::testutil::Scratch::new(&format!("root-{name}"))
     }
 
     /// A sysfs PCI device with a `vendor` file, and its `/sys/bus/pci/devices` link to it
@@ -1318,7 +1315,7 @@ mod tests {
         symlink("/dev/zero", dir.join("zero")).unwrap();
         fs::create_dir(dir.join("d")).unwrap();
         fs::write(dir.join("big"), vec![b' '; 101]).unwrap();
-        let fd = rustix::fs::open(&dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let fd = rustix::fs::open(&*dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
         let read = |name: &str| read_regular_at(fd.as_fd(), name, 100);
         let refused = |name: &str| read(name).unwrap_err().to_string();
         assert_eq!(read("ok").unwrap(), b"{}\n");

@@ -68,7 +68,7 @@ fn api_report_is_the_binary_report_on_every_fixture() {
 /// Fixture machines with a source broken in the ways the completeness rule counts (absent
 /// kernel release, a version file that does not parse, a directory where a file belongs, a
 /// mangled `ld.so.cache`): the answer there must be unknown, never a confident yes.
-fn broken_machines() -> Vec<std::path::PathBuf> {
+fn broken_machines() -> Vec<common::Scratch> {
     let cases: &[(&str, &str, &str, Option<&[u8]>)] = &[
         (
             "no-osrelease",
@@ -121,7 +121,7 @@ fn broken_machines() -> Vec<std::path::PathBuf> {
 
 /// An NVSwitch host whose fabric manager package is of another version than the driver: CUDA
 /// cannot start there, and a cuda-only run must read the package database to say so.
-fn fabric_manager_of_another_version() -> std::path::PathBuf {
+fn fabric_manager_of_another_version() -> common::Scratch {
     let dir = scratch_dir("api-fabric", "fm-575");
     common::copy_tree(&fixture("bare-metal-h100x8-open-580"), &dir);
     let status = dir.join("var/lib/dpkg/status");
@@ -147,8 +147,8 @@ fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
     let roots = std::fs::read_dir(fixtures())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .chain(broken.iter().cloned())
-        .chain(std::iter::once(fabric.clone()));
+        .chain(broken.iter().map(|b| b.to_path_buf()))
+        .chain(std::iter::once(fabric.to_path_buf()));
     for root in roots {
         let machine = Machine::at(&root).env([("PATH", PATH)]);
         let full = machine.report().unwrap();
@@ -171,10 +171,10 @@ fn api_cuda_only_run_answers_as_the_full_report_on_every_fixture() {
         assert_eq!(cuda.can_start, can, "{}", root.display());
         // The broken copies by name: a checkout under /tmp (CI's clean clone) holds the
         // fixtures there too.
-        if broken.contains(&root) {
+        if broken.iter().any(|b| **b == *root) {
             assert_eq!(cuda.can_start, CanStart::Unknown, "{}", root.display());
         }
-        if root == fabric {
+        if *root == *fabric {
             assert_eq!(cuda.can_start, CanStart::No, "{}", root.display());
         }
         answers.insert(format!("{can:?}"));

@@ -20,13 +20,9 @@ use serde_json::Value;
 mod common;
 use common::{copy_tree, fixture, fixtures, nvprobe};
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nvprobe-capture-test-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A path that does not exist yet, in a scratch directory removed when it is dropped.
+fn tmp(name: &str) -> common::Scratch {
+    common::Scratch::absent(&format!("capture-test-{name}"))
 }
 
 fn json(out: &Output) -> Value {
@@ -291,7 +287,7 @@ fn emu_round_trip(
     emu: EmuDriver,
     deep: bool,
     redact: bool,
-) -> (Value, Value, PathBuf) {
+) -> (Value, Value, common::Scratch) {
     let out = tmp(&format!("emu-{name}"));
     let mut opts = nvprobe::Options::new(Root::at(root));
     opts.deep = deep;
@@ -1010,7 +1006,7 @@ fn capture_keeps_only_the_vcuda_core_of_gpu_managers_file() {
             "only the utilization field may survive"
         );
         // Nowhere in the bundle: no file or directory name, no file's bytes.
-        let mut stack = vec![out.clone()];
+        let mut stack = vec![out.to_path_buf()];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap() {
                 let e = e.unwrap();

@@ -346,8 +346,7 @@ fn cli_missing_root_is_a_usage_error() {
 fn cli_hostile_root_gives_a_report() {
     use std::fs;
     use std::os::unix::fs::symlink;
-    let dir = std::env::temp_dir().join(format!("nvprobe-hostile-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new("hostile");
     let w = |p: &str, data: &[u8]| {
         let full = dir.join(p);
         fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -452,8 +451,7 @@ fn cli_every_fixture_gpu_has_chip_architecture_name_and_cc_from_pci_id() {
 #[test]
 fn cli_unverified_chip_has_null_compute_capability_and_a_reason() {
     use std::fs;
-    let dir = std::env::temp_dir().join(format!("nvprobe-gb112-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    let dir = common::Scratch::new("gb112");
     let dev = dir.join("sys/bus/pci/devices/0000:01:00.0");
     fs::create_dir_all(&dev).unwrap();
     for (attr, value) in [

@@ -621,8 +621,7 @@ fn doctor_require_brand_is_the_nvml_brand() {
 /// as ELF for another machine.
 #[test]
 fn doctor_library_search_follows_the_machines_architecture() {
-    let dir = std::env::temp_dir().join(format!("nvprobe-doctor-arm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::absent("doctor-arm");
     common::copy_tree(&fixture("mixed-a4000-rtx4090-570"), &dir);
     let version = dir.join("proc/driver/nvidia/version");
     let text = std::fs::read_to_string(&version).unwrap();

@@ -509,8 +509,7 @@ fn ecosystem_conda_follows_condas_detection_on_every_fixture() {
 /// in sysfs. Here the two hidden H100s of the fixture become A100s (8.0).
 #[test]
 fn ecosystem_conda_arch_counts_only_the_visible_gpus() {
-    let dir = std::env::temp_dir().join(format!("nvprobe-eco-visible-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::Scratch::absent("eco-visible");
     common::copy_tree(&common::fixture("container-visible-subset"), &dir);
     for bus in ["1b", "43"] {
         let dev = dir.join(format!(

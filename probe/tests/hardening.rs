@@ -10,7 +10,6 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
@@ -18,12 +17,12 @@ use serde_json::Value;
 mod common;
 use common::{codes, copy_tree, fixture, nvprobe_command};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("hardening", name)
 }
 
 /// A copy of a fixture machine to edit.
-fn machine(fixture_name: &str, name: &str) -> PathBuf {
+fn machine(fixture_name: &str, name: &str) -> common::Scratch {
     let dir = scratch(name);
     copy_tree(&fixture(fixture_name), &dir);
     dir
@@ -287,7 +286,8 @@ fn hardening_unreadable_sources_are_unknown() {
 /// host mount is missing would label the node healthy).
 #[test]
 fn hardening_root_must_be_a_machine() {
-    let file = scratch("root-file").join("f");
+    let dir = scratch("root-file");
+    let file = dir.join("f");
     fs::write(&file, "x").unwrap();
     for bad in [
         "/nonexistent-nvprobe-root",

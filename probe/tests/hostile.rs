@@ -23,7 +23,7 @@ use serde_json::Value;
 mod common;
 use common::{copy_tree, fixtures, nvprobe_command};
 
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("hostile", name)
 }
 
@@ -158,7 +158,7 @@ fn add_traps(root: &Path) {
 
 /// A machine copied from a real fixture with every file mangled: by turns replaced with
 /// garbage, truncated at a random point, or cut to its first line.
-fn mangled_machine(name: &str, fixture: &str, seed: u64) -> PathBuf {
+fn mangled_machine(name: &str, fixture: &str, seed: u64) -> common::Scratch {
     let root = scratch(name);
     copy_tree(&fixtures().join(fixture), &root);
     let mut all = Vec::new();

@@ -642,7 +642,7 @@ fn python_export_uv_on_every_fixture_machine() {
 
 /// A copy of `name` whose `pyvenv.cfg` says `include-system-site-packages = true` with the
 /// base interpreter in `home` (the fixture's own names a path that is not on this machine).
-fn with_system_site(name: &str, tag: &str, home: &str) -> PathBuf {
+fn with_system_site(name: &str, tag: &str, home: &str) -> common::Scratch {
     let dir = scratch_dir("python", tag);
     copy_tree(&venv(name), &dir);
     std::fs::write(

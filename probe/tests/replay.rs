@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,10 +28,9 @@ const GUARD: Duration = Duration::from_secs(20);
 /// reading `/dev/zero` or a 1 GiB file into memory takes.
 const MEMORY_LIMIT_KIB: u32 = 1024 * 1024;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nvprobe-replay-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir
+/// A path that does not exist yet, in a scratch directory removed when it is dropped.
+fn scratch(name: &str) -> common::Scratch {
+    common::Scratch::absent(&format!("replay-{name}"))
 }
 
 /// Runs the binary with `args` (empty environment but `PATH`, as `common::nvprobe_command`)
@@ -95,7 +94,7 @@ fn source<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 /// A copy of the gVisor capture fixture (a bundle with both metadata files and an ioctl log).
-fn bundle(name: &str) -> PathBuf {
+fn bundle(name: &str) -> common::Scratch {
     let dir = scratch(name);
     copy_tree(&fixture("gvisor-h100"), &dir);
     dir

@@ -14,11 +14,8 @@ use serde_json::Value;
 mod common;
 use common::{codes, fixture, nvprobe};
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nvprobe-scan-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmpdir(name: &str) -> common::Scratch {
+    common::Scratch::new(&format!("scan-{name}"))
 }
 
 /// One fatbin entry: kind 2 = cubin (SASS), 1 = PTX.
@@ -393,7 +390,7 @@ fn big_library(dir: &Path, name: &str, n: usize) -> PathBuf {
 /// for the 50 at the top and tens of seconds in all), 50 of them at the top and the rest in
 /// `sub/`, which is walked after them. With 2,000 entries, a faster VM read the 50 within
 /// 300 ms and went on into `sub/`.
-fn slow_tree(name: &str) -> PathBuf {
+fn slow_tree(name: &str) -> common::Scratch {
     let dir = tmpdir(name);
     let lib = big_library(&dir, "libbig.so", 20_000);
     std::fs::create_dir_all(dir.join("sub")).unwrap();

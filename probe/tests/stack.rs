@@ -214,7 +214,7 @@ fn majors_image_cuda_version_when_no_runtime_is_found() {
 // --- kernel module builds -----------------------------------------------------------------------
 
 /// A copy of a fixture machine in a scratch directory, to change one file of it.
-fn scratch_copy(machine: &str, name: &str) -> std::path::PathBuf {
+fn scratch_copy(machine: &str, name: &str) -> common::Scratch {
     let dir = common::scratch_dir("stack", name);
     common::copy_tree(&fixture(machine), &dir);
     dir

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::elf::STATIC_RUNTIME_MARKER;
 use super::fatbin::WRAPPER_MAGIC;
@@ -11,17 +10,12 @@ use super::fatbin::tests::{TestEntry, container, ptx};
 use super::image::tests::cubin;
 use super::*;
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A scratch directory ([`crate::testutil::Scratch`]) that writes files.
+struct TempDir(crate::testutil::Scratch);
 
 impl TempDir {
     fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("nvprobe-cudabin-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        Self(crate::testutil::Scratch::new("cudabin"))
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
@@ -29,12 +23,6 @@ impl TempDir {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, bytes).unwrap();
         path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 

@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn wheel_runtime_beside_the_library() {
-        let root = std::env::temp_dir().join(format!("nvprobe-wheel-{}", std::process::id()));
+        let root = crate::testutil::Scratch::new("wheel");
         let lib = root.join("site-packages/nvidia/cuda_runtime/lib");
         fs::create_dir_all(&lib).unwrap();
         fs::create_dir_all(root.join("site-packages/nvidia_cuda_runtime_cu12-12.4.127.dist-info"))
@@ -169,6 +169,5 @@ mod tests {
                 .ends_with("nvidia_cuda_runtime_cu12-12.4.127.dist-info")
         );
         assert_eq!(installed_runtime(&so, "13"), None);
-        let _ = fs::remove_dir_all(&root);
     }
 }

@@ -253,8 +253,7 @@ mod tests {
     #[test]
     fn modules_installed_from_a_large_modules_dep() {
         use std::fmt::Write as _;
-        let dir = std::env::temp_dir().join(format!("nvprobe-moddep-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::testutil::Scratch::new("moddep");
         let base = dir.join("lib/modules/6.8.0-49-generic");
         std::fs::create_dir_all(base.join("kernel/odd")).unwrap();
         let line = |name: &str| format!("kernel/odd/{name}.ko.zst: kernel/odd/nvidia.ko.zst\n");
@@ -287,7 +286,6 @@ mod tests {
             list.iter()
                 .all(|m| m.running_kernel && m.path.contains("/kernel/odd/"))
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -369,8 +367,7 @@ mod tests {
 
     #[test]
     fn modules_distribution_builds_in_kernel_nvidia_dir() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-mods-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::testutil::Scratch::new("mods");
         let base = dir.join("lib/modules/6.8.0-45-generic");
         std::fs::create_dir_all(base.join("kernel/nvidia-580")).unwrap();
         std::fs::write(base.join("kernel/nvidia-580/nvidia.ko"), b"").unwrap();
@@ -385,6 +382,5 @@ mod tests {
             ["/lib/modules/6.8.0-45-generic/kernel/nvidia-580/nvidia.ko"]
         );
         assert!(found.iter().all(|m| m.running_kernel && m.name == "nvidia"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -673,12 +673,10 @@ mod tests {
             }
         }
         assert!(status.len() > 4 * 65536, "{}", status.len());
-        let dir = std::env::temp_dir().join(format!("nvprobe-dpkg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::testutil::Scratch::new("dpkg");
         std::fs::create_dir_all(dir.join("var/lib/dpkg")).unwrap();
         std::fs::write(dir.join("var/lib/dpkg/status"), &status).unwrap();
         let (info, source) = read(&Root::at(&dir));
-        let _ = std::fs::remove_dir_all(&dir);
         let whole = parse_dpkg_status(&status);
         assert_eq!(whole.len(), 12);
         assert_eq!(info.unwrap().packages, whole);

@@ -318,9 +318,8 @@ mod tests {
     }
 
     /// A machine of three functions in two domains, with `/proc/bus/pci/devices` as given.
-    fn machine(name: &str, proc_rows: Option<&str>) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("nvprobe-pci-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn machine(name: &str, proc_rows: Option<&str>) -> crate::testutil::Scratch {
+        let dir = crate::testutil::Scratch::new(&format!("pci-{name}"));
         for (bus, vendor) in [
             ("0000:3b:00.0", "0x8086"),
             ("0001:3b:00.0", "0x10de"),
@@ -376,7 +375,6 @@ mod tests {
             if reads == 2 {
                 assert!(!read.contains(&"0000:00:1f.3".to_owned()), "{read:?}");
             }
-            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 
@@ -397,7 +395,6 @@ mod tests {
             (f.vendor, f.device, f.class),
             (NVIDIA_VENDOR, Some(0x2330), Some(0x0003_0200))
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

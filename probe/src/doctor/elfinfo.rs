@@ -493,8 +493,11 @@ pub(crate) mod build {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let p = std::env::temp_dir().join(format!("nvprobe-elf-{name}-{}", std::process::id()));
+    use crate::testutil::Scratch;
+
+    /// `bytes` written to `dir/name`.
+    fn tmp(dir: &Scratch, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
         p
     }
@@ -503,7 +506,9 @@ mod tests {
 
     #[test]
     fn elfinfo_soname_and_fwd_compat_note() {
+        let dir = Scratch::new("elf-compat");
         let p = tmp(
+            &dir,
             "compat",
             &build::shared_object("libcuda.so.1", Some(NOTE_129)),
         );
@@ -534,7 +539,12 @@ mod tests {
 
     #[test]
     fn elfinfo_plain_library_has_no_note() {
-        let p = tmp("plain", &build::shared_object("libnvidia-ml.so.1", None));
+        let dir = Scratch::new("elf-plain");
+        let p = tmp(
+            &dir,
+            "plain",
+            &build::shared_object("libnvidia-ml.so.1", None),
+        );
         let info = read(&p).unwrap();
         assert_eq!(info.soname.as_deref(), Some("libnvidia-ml.so.1"));
         assert_eq!(info.fwd_compat, None);
@@ -545,19 +555,20 @@ mod tests {
     #[test]
     fn elfinfo_hostile_bytes_never_panic() {
         let good = build::shared_object("libcuda.so.1", Some(NOTE_129));
+        let dir = Scratch::new("elf-hostile");
         for cut in 0..good.len() {
-            let p = tmp("cut", &good[..cut]);
+            let p = tmp(&dir, "cut", &good[..cut]);
             let _ = read(&p);
         }
         for i in 0..good.len() {
             for v in [0x00, 0xff, 0x7f, 0x80] {
                 let mut bad = good.clone();
                 bad[i] = v;
-                let p = tmp("flip", &bad);
+                let p = tmp(&dir, "flip", &bad);
                 let _ = read(&p);
             }
         }
-        assert!(read(&tmp("text", b"not an elf at all")).is_err());
+        assert!(read(&tmp(&dir, "text", b"not an elf at all")).is_err());
     }
 
     #[test]
@@ -576,8 +587,7 @@ mod tests {
     #[test]
     fn elfinfo_reads_a_toolchain_built_library() {
         use std::process::Command;
-        let dir = std::env::temp_dir().join(format!("nvprobe-elf-cc-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testutil::Scratch::new("elf-cc");
         let src = dir.join("x.c");
         std::fs::write(&src, "int cuInit(unsigned f) { return (int)f; }\n").unwrap();
         let asm = dir.join("note.s");
@@ -614,6 +624,5 @@ mod tests {
             Some("12.9")
         );
         assert_eq!(note.drivers.unwrap(), [535, 550, 560, 565, 570, 575]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -220,8 +220,7 @@ mod tests {
     /// running"; one that is read whole answers.
     #[test]
     fn fabric_process_list_cut_short_is_unknown() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-fabric-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::testutil::Scratch::new("fabric");
         for (pid, comm) in [
             (1, "systemd"),
             (2, "kthreadd"),
@@ -252,7 +251,6 @@ mod tests {
         std::fs::write(run.join("nv-fabricmanager.pid"), "77\n").unwrap();
         assert!(running(&root, 3).is_err());
         assert_eq!(running(&root, 100), found);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Not running is an error finding; not known is none (the failed source makes the

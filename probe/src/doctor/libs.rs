@@ -719,11 +719,8 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::symlink;
 
-    fn machine(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nvprobe-libs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
+    fn machine(name: &str) -> crate::testutil::Scratch {
+        crate::testutil::Scratch::new(&format!("libs-{name}"))
     }
 
     fn put(root: &std::path::Path, path: &str, bytes: &[u8]) {

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn sys_dxg_fixture_stand_in_is_skipped() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-dxg-{}", std::process::id()));
+        let dir = crate::testutil::Scratch::new("dxg");
         std::fs::create_dir_all(dir.join("dev")).unwrap();
         std::fs::write(dir.join("dev/dxg"), "type=char\n").unwrap();
         let out = crate::platform::dxg::query(&HostDxg::new(Root::at(&dir)));
@@ -226,6 +226,5 @@ mod tests {
         std::fs::remove_file(dir.join("dev/dxg")).unwrap();
         let out = crate::platform::dxg::query(&HostDxg::new(Root::at(&dir)));
         assert_eq!(out.status, crate::report::SourceStatus::Absent);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

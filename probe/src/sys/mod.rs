@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn sys_fixture_regular_file_is_skipped() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-sys-{}", std::process::id()));
+        let dir = crate::testutil::Scratch::new("sys");
         std::fs::create_dir_all(dir.join("dev")).unwrap();
         std::fs::write(dir.join("dev/nvidiactl"), "").unwrap();
         let driver = HostDriver::new(Root::at(&dir));

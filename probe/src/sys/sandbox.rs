@@ -695,7 +695,7 @@ mod tests {
     /// test process can be sandboxed alone and then try what the policy does not allow.
     #[test]
     fn sandbox_on_a_thread_denies_what_the_policy_does_not_grant() {
-        let base = std::env::temp_dir().join(format!("nvprobe-sbx-{}", std::process::id()));
+        let base = crate::testutil::Scratch::new("sbx");
         let (inside, outside) = (base.join("inside"), base.join("outside"));
         std::fs::create_dir_all(&inside).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
@@ -739,12 +739,11 @@ mod tests {
         }
         // The rest of the process is not sandboxed.
         assert_eq!(std::fs::read_to_string(outside.join("f")).unwrap(), "out");
-        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]
     fn sandbox_policy_for_a_fixture_reads_only_the_root() {
-        let dir = std::env::temp_dir().join(format!("nvprobe-sandbox-{}", std::process::id()));
+        let dir = crate::testutil::Scratch::new("sandbox");
         std::fs::create_dir_all(dir.join("dev/nvidia-caps")).unwrap();
         std::fs::write(dir.join("dev/nvidiactl"), "").unwrap();
         std::fs::write(dir.join("dev/null"), "").unwrap();
@@ -753,7 +752,7 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("dev/nvidia0"));
         std::os::unix::fs::symlink("/dev/null", dir.join("dev/nvidia0")).unwrap();
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), None);
-        assert_eq!(p.read, vec![dir.clone()]);
+        assert_eq!(p.read, vec![dir.to_path_buf()]);
         assert_eq!(
             p.devices,
             vec![
@@ -776,7 +775,6 @@ mod tests {
             rules.iter().all(|(_, r)| !r.contains(AccessFs::MakeReg)),
             "no writes"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
