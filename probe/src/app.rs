@@ -459,13 +459,12 @@ fn compare(
         }
     }
     if !o.no_sandbox {
-        let policy = crate::sys::sandbox::Policy {
-            read: named
+        let policy = crate::sys::sandbox::Policy::for_replays(
+            named
                 .iter()
                 .filter_map(|p| std::fs::canonicalize(p).ok())
                 .collect(),
-            ..crate::sys::sandbox::Policy::default()
-        };
+        );
         let _ = crate::sys::sandbox::apply(&policy);
     }
     let deadline = started + Duration::from_millis(o.timeout_ms());
@@ -511,10 +510,7 @@ fn scan(o: &crate::cli::ProbeOptions, paths: &[PathBuf], started: Instant) -> Ou
     // The wheels' .dist-info above the paths, read while it still may be.
     crate::cudabin::wheel::look_above(&real);
     if !o.no_sandbox {
-        let policy = crate::sys::sandbox::Policy {
-            read: real,
-            ..crate::sys::sandbox::Policy::default()
-        };
+        let policy = crate::sys::sandbox::Policy::for_files(real);
         let _ = crate::sys::sandbox::apply(&policy);
     }
     let limits = crate::cudabin::ScanLimits {

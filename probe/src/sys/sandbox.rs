@@ -11,7 +11,8 @@
 //!    the shim (and of the dynamic loader) with `--cross-check`, write beneath `capture`'s
 //!    output directory and beneath `labels --output`'s directory (the dot file and its rename). From ABI 4 TCP bind/connect are handled and never granted.
 //! 3. seccomp (`x86_64`, the `seccompiler` crate): allows the syscalls the static binary was
-//!    measured to make ([`syscalls`]: `strace -f` over fixtures and the host), allows `ioctl`
+//!    measured to make ([`syscalls`]: `strace -f` over fixtures and the host; fewer for `scan`,
+//!    which reads only the files it is given), allows `ioctl` only where devices are granted,
 //!    only with the request numbers the probe issues ([`super::ISSUED_REQUESTS`]), and answers
 //!    every other syscall with `EPERM`, which a reporting tool survives better than a kill (a
 //!    syscall of another architecture's ABI kills the process: that is no code of ours). With
@@ -57,6 +58,12 @@ pub struct Policy {
     pub write: Vec<PathBuf>,
     /// A child process (the shim) will run under the sandbox: no seccomp filter then.
     pub spawns_children: bool,
+    /// The run probes a machine, the host's or a replayed capture's ([`Policy::for_run`],
+    /// [`Policy::for_replays`]): it reads beneath a [`Root`] (`openat2`) on a worker or under
+    /// the deadline watchdog (a thread). A run that only reads the files it is given
+    /// ([`Policy::for_files`]: `scan`) does neither, and its seccomp filter allows neither
+    /// ([`syscalls`]). Whether `ioctl` is allowed is [`Policy::devices`]'s to say.
+    pub machine: bool,
 }
 
 /// The host directories the probe reads from (design: "every absolute path the probe reads").
@@ -78,13 +85,35 @@ const EXEC_LIB_DIRS: &[&str] = &[
 ];
 
 impl Policy {
+    /// The policy of `scan`: read beneath `paths` (resolved), nothing else.
+    pub fn for_files(paths: Vec<PathBuf>) -> Self {
+        Self {
+            read: paths,
+            ..Self::default()
+        }
+    }
+
+    /// The policy of `compare`: read beneath `paths` (resolved), which it compares as reports
+    /// and replays as capture bundles: each bundle's machine is probed under a [`Root`], on a
+    /// worker thread. No device: a replay's driver is its recording.
+    pub fn for_replays(paths: Vec<PathBuf>) -> Self {
+        Self {
+            read: paths,
+            machine: true,
+            ..Self::default()
+        }
+    }
+
     /// The policy of a probe run over `root`: read beneath its directories, plus the
     /// environment's library and Python directories on the host (`VIRTUAL_ENV`,
     /// `CONDA_PREFIX`, `CUDA_HOME`, `CUDA_PATH`, `$HOME/.local`, `LD_LIBRARY_PATH`), which the
     /// library inventory reads; read-write-ioctl on `dev/nvidia*` and `dev/dxg`; and with
     /// `shim` (the cross-check) execute of the shim and of the host's library directories.
     pub fn for_run(root: &Root, env: &crate::Env, shim: Option<&Path>) -> Self {
-        let mut p = Self::default();
+        let mut p = Self {
+            machine: true,
+            ..Self::default()
+        };
         if !root.is_host() {
             p.read.push(root.base().to_path_buf());
         }
@@ -186,7 +215,7 @@ pub fn apply(policy: &Policy) -> Source {
     if policy.spawns_children {
         missing.push("seccomp not installed: --cross-check runs the NVML shim under it".to_owned());
     } else {
-        match seccomp(!policy.devices.is_empty()) {
+        match seccomp(policy.machine, !policy.devices.is_empty()) {
             Ok(what) => applied.push(what),
             Err(Layer::Missing(why)) => missing.push(why),
             Err(Layer::Failed(why)) => failed.push(why),
@@ -327,25 +356,25 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
 
 // ---- seccomp ---------------------------------------------------------------------------------
 
-/// The syscalls the static (musl) binary makes, measured with `strace -f` over every fixture
-/// and over the host, with and without `--deep`, and over every command (`scan`, `check`,
-/// `capture`, `labels --output`, `compare`, `explain`), plus what the std runtime needs to spawn
-/// and end the deadline watchdog and to report errors, and what the last-resort signal handlers
-/// call. `ioctl` is not here: it is filtered by request number.
+/// The syscalls every sandboxed run of the static (musl) binary makes, measured with
+/// `strace -f` over every fixture and over the host, with and without `--deep`, and over every
+/// command (`scan`, `check`, `capture`, `labels --output`, `compare`, `explain`), plus what the
+/// std runtime needs to report errors and what the last-resort signal handlers call. A run
+/// that probes a machine adds [`MACHINE_RUN`]; `ioctl` is in neither: it is filtered by
+/// request number.
 ///
-/// The list is kept short on purpose: when the filter is installed, the kernel runs it once for
-/// every syscall number to learn which numbers it allows whatever the arguments, and that work
-/// grows with the list's length (seccompiler's filter is a linear chain).
+/// The lists are kept short on purpose: when the filter is installed, the kernel runs it once
+/// for every syscall number to learn which numbers it allows whatever the arguments, and that
+/// work grows with the list's length (seccompiler's filter is a linear chain).
 #[cfg(target_arch = "x86_64")]
-const MUSL_AND_GLIBC: &[(&str, libc::c_long)] = &[
-    // Files: bounded reads under Root, directory listings, device nodes.
+const EVERY_RUN: &[(&str, libc::c_long)] = &[
+    // Files: bounded reads, directory listings, `realpath` (`getcwd` for a relative path).
     ("read", libc::SYS_read),
     ("pread64", libc::SYS_pread64),
     ("write", libc::SYS_write),
     ("writev", libc::SYS_writev),
     ("open", libc::SYS_open),
     ("openat", libc::SYS_openat),
-    ("openat2", libc::SYS_openat2),
     ("close", libc::SYS_close),
     ("fcntl", libc::SYS_fcntl),
     ("lseek", libc::SYS_lseek),
@@ -356,33 +385,18 @@ const MUSL_AND_GLIBC: &[(&str, libc::c_long)] = &[
     ("statx", libc::SYS_statx),
     ("readlink", libc::SYS_readlink),
     ("readlinkat", libc::SYS_readlinkat),
-    ("faccessat", libc::SYS_faccessat),
-    ("faccessat2", libc::SYS_faccessat2),
     ("getdents64", libc::SYS_getdents64),
-    // `labels --output`: the rename of the finished file over the old one (Landlock allows
-    // writes only beneath that file's directory).
-    ("rename", libc::SYS_rename),
     ("getcwd", libc::SYS_getcwd),
-    ("dup2", libc::SYS_dup2),
     // Memory.
     ("brk", libc::SYS_brk),
     ("mmap", libc::SYS_mmap),
     ("munmap", libc::SYS_munmap),
     ("mremap", libc::SYS_mremap),
     ("mprotect", libc::SYS_mprotect),
-    // Threads: the deadline watchdog (and the library's worker), its stack guard.
-    ("clone", libc::SYS_clone),
+    // A lock std takes, std's hash keys, the time.
     ("futex", libc::SYS_futex),
-    ("set_tid_address", libc::SYS_set_tid_address),
-    ("nanosleep", libc::SYS_nanosleep),
-    ("clock_nanosleep", libc::SYS_clock_nanosleep),
-    ("clock_gettime", libc::SYS_clock_gettime),
-    ("gettid", libc::SYS_gettid),
-    ("getpid", libc::SYS_getpid),
-    ("geteuid", libc::SYS_geteuid),
     ("getrandom", libc::SYS_getrandom),
-    ("prctl", libc::SYS_prctl),
-    ("poll", libc::SYS_poll),
+    ("clock_gettime", libc::SYS_clock_gettime),
     // Signals and the end of the run.
     ("rt_sigaction", libc::SYS_rt_sigaction),
     ("rt_sigprocmask", libc::SYS_rt_sigprocmask),
@@ -392,6 +406,30 @@ const MUSL_AND_GLIBC: &[(&str, libc::c_long)] = &[
     ("tgkill", libc::SYS_tgkill),
     ("exit", libc::SYS_exit),
     ("exit_group", libc::SYS_exit_group),
+];
+
+/// What a run that probes a machine ([`Policy::machine`]: a probe, or `compare` replaying
+/// bundles) makes besides [`EVERY_RUN`]; `scan`, measured the same way, makes none of it.
+#[cfg(target_arch = "x86_64")]
+const MACHINE_RUN: &[(&str, libc::c_long)] = &[
+    // Reads beneath the root (`RESOLVE_IN_ROOT`), the device nodes' access check.
+    ("openat2", libc::SYS_openat2),
+    ("faccessat", libc::SYS_faccessat),
+    ("faccessat2", libc::SYS_faccessat2),
+    // `labels --output`: the rename of the finished file over the old one (Landlock allows
+    // writes only beneath that file's directory); stdout handed back at the deadline.
+    ("rename", libc::SYS_rename),
+    ("dup2", libc::SYS_dup2),
+    // The deadline watchdog (and the library's worker): its thread, its sleep, its name.
+    ("clone", libc::SYS_clone),
+    ("set_tid_address", libc::SYS_set_tid_address),
+    ("nanosleep", libc::SYS_nanosleep),
+    ("clock_nanosleep", libc::SYS_clock_nanosleep),
+    ("gettid", libc::SYS_gettid),
+    ("getpid", libc::SYS_getpid),
+    ("geteuid", libc::SYS_geteuid),
+    ("prctl", libc::SYS_prctl),
+    ("poll", libc::SYS_poll),
 ];
 
 /// What only the glibc build makes (the test binaries and a `cargo build` for the host run the
@@ -420,11 +458,12 @@ const GLIBC_ONLY: &[(&str, libc::c_long)] = &[
 #[cfg(all(target_arch = "x86_64", target_env = "musl"))]
 const GLIBC_ONLY: &[(&str, libc::c_long)] = &[];
 
-/// Every syscall the filter allows (`ioctl` aside): `MUSL_AND_GLIBC`, and `GLIBC_ONLY`
-/// in a glibc build.
+/// Every syscall the filter allows (`ioctl` aside): `EVERY_RUN`, with `machine`
+/// `MACHINE_RUN` too, and `GLIBC_ONLY` in a glibc build.
 #[cfg(target_arch = "x86_64")]
-pub fn syscalls() -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
-    MUSL_AND_GLIBC.iter().chain(GLIBC_ONLY)
+pub fn syscalls(machine: bool) -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
+    let machine_run: &[_] = if machine { MACHINE_RUN } else { &[] };
+    EVERY_RUN.iter().chain(machine_run).chain(GLIBC_ONLY)
 }
 
 /// The ioctl requests allowed through the filter: the probe's own.
@@ -432,17 +471,18 @@ pub fn ioctl_requests() -> &'static [u32] {
     super::ISSUED_REQUESTS
 }
 
-/// The seccomp program: [`syscalls`] allowed, `ioctl` only with [`ioctl_requests`] (the
-/// kernel reads the request as an `unsigned int`, so its low 32 bits are compared) when
-/// `ioctl`, else never; `EPERM` for everything else.
+/// The seccomp program of a run that probes a machine (`machine`) or only reads the files it
+/// is given: its [`syscalls`] allowed, `ioctl` only with [`ioctl_requests`] (the kernel reads
+/// the request as an `unsigned int`, so its low 32 bits are compared) when `ioctl` (a policy
+/// that grants devices), else never; `EPERM` for everything else.
 #[cfg(target_arch = "x86_64")]
-pub fn program(ioctl: bool) -> Result<seccompiler::BpfProgram, seccompiler::Error> {
+pub fn program(machine: bool, ioctl: bool) -> Result<seccompiler::BpfProgram, seccompiler::Error> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
         SeccompRule, TargetArch,
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        syscalls().map(|&(_, nr)| (nr, Vec::new())).collect();
+        syscalls(machine).map(|&(_, nr)| (nr, Vec::new())).collect();
     if ioctl {
         let ioctl = ioctl_requests()
             .iter()
@@ -462,22 +502,23 @@ pub fn program(ioctl: bool) -> Result<seccompiler::BpfProgram, seccompiler::Erro
     Ok(filter.try_into()?)
 }
 
-/// Installs [`program`]; with `ioctl` false (a policy that grants no device) no request passes.
+/// Installs [`program`]; without `ioctl` (a policy that grants no device: `scan`, `compare`)
+/// no request passes.
 #[cfg(target_arch = "x86_64")]
-fn seccomp(ioctl: bool) -> Result<String, Layer> {
-    let prog =
-        program(ioctl).map_err(|e| Layer::Failed(format!("seccomp filter not built: {e}")))?;
+fn seccomp(machine: bool, ioctl: bool) -> Result<String, Layer> {
+    let prog = program(machine, ioctl)
+        .map_err(|e| Layer::Failed(format!("seccomp filter not built: {e}")))?;
     match seccompiler::apply_filter(&prog) {
         Ok(()) => Ok(if ioctl {
             format!(
                 "seccomp: {} syscalls, ioctl with {} request numbers, EPERM otherwise",
-                syscalls().count(),
+                syscalls(machine).count(),
                 ioctl_requests().len()
             )
         } else {
             format!(
                 "seccomp: {} syscalls, no ioctl, EPERM otherwise",
-                syscalls().count()
+                syscalls(machine).count()
             )
         }),
         Err(seccompiler::Error::Seccomp(e))
@@ -495,7 +536,7 @@ fn seccomp(ioctl: bool) -> Result<String, Layer> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn seccomp(_ioctl: bool) -> Result<String, Layer> {
+fn seccomp(_machine: bool, _ioctl: bool) -> Result<String, Layer> {
     Err(Layer::Missing(
         "seccomp not installed: no measured syscall list for this architecture".to_owned(),
     ))
@@ -564,10 +605,10 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sandbox_filter_allows_the_list_and_refuses_the_rest() {
-        let p = program(true).unwrap();
+        let p = program(true, true).unwrap();
         assert!(p.len() < 4096, "{} instructions", p.len());
         let a = AUDIT_ARCH_X86_64;
-        for &(name, nr) in syscalls() {
+        for &(name, nr) in syscalls(true) {
             assert_eq!(run(&p, nr32(nr), a, [0; 6]), RET_ALLOW, "{name}");
         }
         for nr in [
@@ -585,7 +626,7 @@ mod tests {
         }
         // Every number, in the list or not, gets the list's answer (ioctl aside), and so does
         // its x32 twin: x32 numbers are never in the list.
-        let listed: Vec<u32> = syscalls().map(|&(_, n)| nr32(n)).collect();
+        let listed: Vec<u32> = syscalls(true).map(|&(_, n)| nr32(n)).collect();
         for nr in 0..1024_u32 {
             if nr == nr32(libc::SYS_ioctl) {
                 continue;
@@ -615,7 +656,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sandbox_filter_allows_what_the_signal_handlers_do() {
-        let p = program(true).unwrap();
+        let p = program(true, true).unwrap();
         for nr in [
             libc::SYS_rt_sigreturn,
             libc::SYS_write,
@@ -634,7 +675,7 @@ mod tests {
     #[test]
     fn sandbox_filter_allows_only_the_probes_ioctls() {
         use nvprobe_abi::nvos::REQ_RM_CONTROL;
-        let p = program(true).unwrap();
+        let p = program(true, true).unwrap();
         let ioctl = nr32(libc::SYS_ioctl);
         let a = AUDIT_ARCH_X86_64;
         for &req in ioctl_requests() {
@@ -666,12 +707,13 @@ mod tests {
         }
     }
 
-    /// A policy that grants no device (`scan`, `compare`) gets a filter that refuses every
-    /// ioctl, the probe's own requests too, and answers every other number as the full one.
+    /// A policy that grants no device (`compare`, which replays capture bundles) gets a filter
+    /// that refuses every ioctl, the probe's own requests too, and answers every other number
+    /// as the full one.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sandbox_filter_without_devices_refuses_every_ioctl() {
-        let (full, none) = (program(true).unwrap(), program(false).unwrap());
+        let (full, none) = (program(true, true).unwrap(), program(true, false).unwrap());
         assert!(none.len() < full.len(), "{} {}", none.len(), full.len());
         let ioctl = nr32(libc::SYS_ioctl);
         let a = AUDIT_ARCH_X86_64;
@@ -688,6 +730,46 @@ mod tests {
                 run(&full, nr, a, [0; 6]),
                 "syscall {nr}"
             );
+        }
+    }
+
+    /// A run that only reads the files it is given (`scan`) gets a filter that refuses every
+    /// ioctl and what only a run that probes a machine makes (a worker or watchdog thread,
+    /// `openat2`); every other number is answered as in the full filter.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sandbox_filter_of_a_files_only_run_refuses_ioctls_and_threads() {
+        let (full, files) = (program(true, true).unwrap(), program(false, false).unwrap());
+        assert!(files.len() < full.len(), "{} {}", files.len(), full.len());
+        let ioctl = nr32(libc::SYS_ioctl);
+        let a = AUDIT_ARCH_X86_64;
+        for &req in ioctl_requests().iter().chain(&[0x5401_u32, 0x5421]) {
+            assert_eq!(
+                run(&files, ioctl, a, [3, u64::from(req), 0, 0, 0, 0]),
+                RET_EPERM,
+                "{req:#x}"
+            );
+        }
+        for &(name, nr) in MACHINE_RUN {
+            assert_eq!(run(&full, nr32(nr), a, [0; 6]), RET_ALLOW, "{name}");
+            let want = if GLIBC_ONLY.iter().any(|&(_, n)| n == nr) {
+                RET_ALLOW
+            } else {
+                RET_EPERM
+            };
+            assert_eq!(run(&files, nr32(nr), a, [0; 6]), want, "{name}");
+        }
+        let listed: Vec<u32> = syscalls(false).map(|&(_, n)| nr32(n)).collect();
+        for nr in (0..1024_u32).filter(|&nr| nr != ioctl) {
+            let want = if listed.contains(&nr) {
+                RET_ALLOW
+            } else {
+                RET_EPERM
+            };
+            assert_eq!(run(&files, nr, a, [0; 6]), want, "syscall {nr}");
+            if want == RET_ALLOW {
+                assert_eq!(run(&full, nr, a, [0; 6]), RET_ALLOW, "syscall {nr}");
+            }
         }
     }
 
@@ -752,6 +834,11 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("dev/nvidia0"));
         std::os::unix::fs::symlink("/dev/null", dir.join("dev/nvidia0")).unwrap();
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), None);
+        assert!(p.machine);
+        let files = Policy::for_files(vec![dir.to_path_buf()]);
+        assert!(!files.machine && files.devices.is_empty(), "scan's");
+        let replays = Policy::for_replays(vec![dir.to_path_buf()]);
+        assert!(replays.machine && replays.devices.is_empty(), "compare's");
         assert_eq!(p.read, vec![dir.to_path_buf()]);
         assert_eq!(
             p.devices,
