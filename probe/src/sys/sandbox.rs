@@ -32,7 +32,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, PathBeneath, PathFd, Ruleset,
+    ABI, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, PathBeneath, Ruleset,
     RulesetAttr as _, RulesetCreatedAttr as _,
 };
 use rustix::fs::{FileType, Mode, OFlags};
@@ -308,8 +308,10 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
         .map_err(|e| refused("ruleset", &e))?;
     let mut granted = 0_usize;
     for (path, rights) in landlock_rules(policy) {
-        // Missing (no /lib32 here): nothing beneath it to grant.
-        let Ok(fd) = PathFd::new(&path) else {
+        // Missing (no /lib32 here): nothing beneath it to grant. Opened with rustix rather
+        // than the crate's `PathFd`, whose `open` through musl adds an `fcntl(F_SETFD)` for
+        // `O_CLOEXEC` to every rule (a host run grants a dozen).
+        let Ok(fd) = rustix::fs::open(&path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
             continue;
         };
         ruleset = ruleset
