@@ -894,16 +894,22 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
 /// swapped in after a `stat` is caught too. Every read of a file that could be a FIFO or a
 /// device (`--root` trees, `/etc/ld.so.cache`, libraries, binaries) goes through here.
 ///
+/// Returns the file and its length, from that `fstat` (no second one for the caller to make).
+///
 /// # Errors
 /// The open error, or `InvalidInput` when the path is not a regular file.
-pub fn open_regular(path: &Path) -> io::Result<std::fs::File> {
+pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
     let fd = rustix::fs::open(
         path,
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    regular_only(&rustix::fs::fstat(&fd)?)?;
-    Ok(std::fs::File::from(fd))
+    let st = rustix::fs::fstat(&fd)?;
+    regular_only(&st)?;
+    Ok((
+        std::fs::File::from(fd),
+        u64::try_from(st.st_size).unwrap_or(0),
+    ))
 }
 
 /// What a file type is called in an error.

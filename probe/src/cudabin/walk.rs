@@ -200,13 +200,8 @@ fn error(path: &Path, problem: String) -> ScanResult {
 
 fn scan_file_limited(path: &Path, limits: &ScanLimits) -> ScanResult {
     // Never blocks on a FIFO swapped in after the caller's `stat` (issue 10).
-    let mut file = match crate::root::open_regular(path) {
+    let (mut file, len) = match crate::root::open_regular(path) {
         Ok(f) => f,
-        Err(e) => return error(path, e.to_string()),
-    };
-    let len = match file.metadata() {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(_) => return error(path, "not a regular file".into()),
         Err(e) => return error(path, e.to_string()),
     };
     let mut magic = [0u8; 8];

@@ -14,7 +14,7 @@
 
 use crate::report::{CudaVersion, Version};
 use std::fs::File;
-use std::io::{self, Read as _, Seek as _, SeekFrom};
+use std::io;
 use std::path::Path;
 
 use goblin::container::{Container, Ctx, Endian};
@@ -120,10 +120,10 @@ impl Bounded {
                 self.size
             )));
         }
-        self.file.seek(SeekFrom::Start(offset))?;
         let n = usize::try_from(len).map_err(|_| bad(format!("{what}: too large")))?;
         let mut buf = vec![0u8; n];
-        self.file.read_exact(&mut buf)?;
+        // One `pread` where a seek and a read would be two system calls.
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut buf, offset)?;
         Ok(buf)
     }
 }
@@ -131,15 +131,8 @@ impl Bounded {
 /// Reads the ELF facts of the regular file at `path` (a real path on this machine).
 pub fn read(path: &Path) -> Result<ElfInfo, ElfError> {
     // Never blocks on a FIFO where the library belongs (issue 10).
-    let file = crate::root::open_regular(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(bad("not a regular file"));
-    }
-    let mut f = Bounded {
-        file,
-        size: meta.len(),
-    };
+    let (file, size) = crate::root::open_regular(path)?;
+    let mut f = Bounded { file, size };
     let head_len = f.size.min(64);
     let head = f.read_at(0, head_len, 64, "ELF header")?;
     parse(&mut f, &head)
