@@ -274,9 +274,9 @@ pub struct Options {
     /// `nvprobe capture` (record the ioctls) or the replay of a capture (answer them from the
     /// bundle); `None` for a plain run.
     pub capture: Option<capture::Mode>,
-    /// Test hook: sleep this long just before reading the named source (`capture-copy`: start
-    /// a capture's copy this long past the deadline), to exercise the deadline. Never set by
-    /// the command line.
+    /// Test hook: sleep this long just before reading the named source (`ioctl`: the driver
+    /// stage, once every file source is read; `capture-copy`: start a capture's copy this
+    /// long past the deadline), to exercise the deadline. Never set by the command line.
     #[doc(hidden)]
     pub stall: Option<(String, Duration)>,
     /// Test hook: run without the watchdog thread, as when `clone` is refused, to exercise

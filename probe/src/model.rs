@@ -104,13 +104,20 @@ fn build_on(
         }
     });
     // 2. The report from the files. A snapshot with the file findings stands in for the run
-    //    if a later stage hangs.
+    //    if a later stage hangs. It claims no absence: the driver's GPU list and the platform
+    //    stage (a Tegra's integrated GPU, WSL2's /dev/dxg) may still find a GPU the files do
+    //    not show, so `no-nvidia-gpu` waits for them.
     let mut report = assemble::base(&opts.root, &facts);
-    crate::publish(
-        partial,
-        "ioctl",
-        assemble::with_findings(report.clone(), &facts),
-    );
+    let mut snapshot = assemble::with_findings(report.clone(), &facts);
+    snapshot
+        .findings
+        .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
+    crate::publish(partial, "ioctl", snapshot);
+    if let Some((stall_at, pause)) = &opts.stall
+        && stall_at == "ioctl"
+    {
+        std::thread::sleep(*pause);
+    }
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
     let outcome = ioctl::probe_ioctl(

@@ -245,6 +245,59 @@ fn hardening_deadline_cut_is_never_a_pass() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
+/// A run cut while the driver stage runs (every file source read) keeps the file findings,
+/// and claims no absence: on a Jetson the GPU comes from the platform stage, after the files,
+/// and a cut report said `no-nvidia-gpu` there (before: `deadline-exceeded`, `no-nvidia-gpu`
+/// on `jetson-orin-l4t-36`, whose full report finds its GPU).
+#[test]
+fn hardening_deadline_in_the_driver_stage_claims_no_absence() {
+    let stall = [(s("NVPROBE_TEST_STALL"), s("ioctl:20000"))];
+    let cut = |name: &str| {
+        let root = fixture(name);
+        let args = [
+            "--json",
+            "--timeout",
+            "300",
+            "--root",
+            root.to_str().unwrap(),
+        ];
+        let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+        let out = run(&args, &stall);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        json(&out)
+    };
+    let full = |name: &str| {
+        let root = fixture(name);
+        let args = ["--json", "--root", root.to_str().unwrap()];
+        let args: Vec<&OsStr> = args.iter().map(|a| s(a)).collect();
+        json(&run(&args, &[]))
+    };
+    let jetson = cut("jetson-orin-l4t-36");
+    assert_eq!(codes(&jetson), ["deadline-exceeded"], "{jetson}");
+    let ioctl: Vec<&Value> = jetson["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "ioctl")
+        .collect();
+    assert_eq!(ioctl.len(), 1, "{jetson}");
+    assert_eq!(ioctl[0]["status"], "timeout");
+    assert_eq!(jetson["cuda"]["can_start"], "unknown");
+    assert_eq!(
+        full("jetson-orin-l4t-36")["gpus"].as_array().unwrap().len(),
+        1
+    );
+    // What the files showed stays: the module missing for the running kernel.
+    let dkms = cut("dkms-no-headers-550");
+    for code in [
+        "module-not-built-for-kernel",
+        "driver-not-loaded",
+        "deadline-exceeded",
+    ] {
+        assert!(codes(&dkms).contains(&code.to_owned()), "{code}: {dkms}");
+    }
+}
+
 /// Sources that fail (here: out of file descriptors) leave the answers unknown: no
 /// `no-nvidia-gpu`, no healthy label, exit 1. Before: at `ulimit -n 4` every source failed
 /// and the report said `no-nvidia-gpu`, exit 0; at 6 the library search found nothing and the
