@@ -82,6 +82,15 @@ pub(crate) fn build(
     }
 }
 
+/// The `stall` test hook ([`Options::stall`]): sleeps when `name` is the stage it names.
+fn stall_before(opts: &Options, name: &str) {
+    if let Some((stall_at, pause)) = &opts.stall
+        && stall_at == name
+    {
+        std::thread::sleep(*pause);
+    }
+}
+
 /// `build` with the devices given: the NVIDIA driver (`/dev/nvidia*` ioctls) and `/dev/dxg`.
 fn build_on(
     opts: &Options,
@@ -97,11 +106,7 @@ fn build_on(
         name.clone_into(&mut p.running);
         facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
         drop(p);
-        if let Some((stall_at, pause)) = &opts.stall
-            && stall_at == name
-        {
-            std::thread::sleep(*pause);
-        }
+        stall_before(opts, name);
     });
     // 2. The report from the files. A snapshot with the file findings stands in for the run
     //    if a later stage hangs. It claims no absence: the driver's GPU list and the platform
@@ -113,11 +118,7 @@ fn build_on(
         .findings
         .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
     crate::publish(partial, "ioctl", snapshot);
-    if let Some((stall_at, pause)) = &opts.stall
-        && stall_at == "ioctl"
-    {
-        std::thread::sleep(*pause);
-    }
+    stall_before(opts, "ioctl");
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
     let outcome = ioctl::probe_ioctl(
