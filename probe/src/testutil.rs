@@ -19,47 +19,9 @@ impl XorShift {
     }
 }
 
-/// A fresh, empty directory for one test, `<tmp>/nvprobe-<name>-<pid>-<n>`, removed with
-/// everything in it when dropped, so a test leaves nothing behind, passed or failed (a panic
-/// unwinds through the drop). It reads as the `Path` it is.
-pub(crate) struct Scratch(std::path::PathBuf);
+/// A scratch directory for one test, removed when dropped: the binary tests' type.
+#[path = "../tests/common/scratch.rs"]
+#[allow(dead_code, reason = "the unit tests use part of it")]
+mod scratch;
 
-impl Scratch {
-    pub(crate) fn new(name: &str) -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "nvprobe-{name}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for Scratch {
-    fn as_ref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for Scratch {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use scratch::Scratch;

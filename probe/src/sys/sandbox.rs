@@ -709,6 +709,16 @@ mod tests {
         }
     }
 
+    /// `p` answers `EPERM` to the probe's own ioctl requests and to two terminal ones.
+    #[cfg(target_arch = "x86_64")]
+    fn refuses_every_ioctl(p: &[seccompiler::sock_filter]) {
+        let ioctl = nr32(libc::SYS_ioctl);
+        for &req in ioctl_requests().iter().chain(&[0x5401_u32, 0x5421]) {
+            let args = [3, u64::from(req), 0, 0, 0, 0];
+            assert_eq!(run(p, ioctl, AUDIT_ARCH_X86_64, args), RET_EPERM, "{req:#x}");
+        }
+    }
+
     /// A policy that grants no device (`compare`, which replays capture bundles) gets a filter
     /// that refuses every ioctl, the probe's own requests too, and answers every other number
     /// as the full one.
@@ -719,13 +729,7 @@ mod tests {
         assert!(none.len() < full.len(), "{} {}", none.len(), full.len());
         let ioctl = nr32(libc::SYS_ioctl);
         let a = AUDIT_ARCH_X86_64;
-        for &req in ioctl_requests().iter().chain(&[0x5401_u32, 0x5421]) {
-            assert_eq!(
-                run(&none, ioctl, a, [3, u64::from(req), 0, 0, 0, 0]),
-                RET_EPERM,
-                "{req:#x}"
-            );
-        }
+        refuses_every_ioctl(&none);
         for nr in (0..1024_u32).filter(|&nr| nr != ioctl) {
             assert_eq!(
                 run(&none, nr, a, [0; 6]),
@@ -745,13 +749,7 @@ mod tests {
         assert!(files.len() < full.len(), "{} {}", files.len(), full.len());
         let ioctl = nr32(libc::SYS_ioctl);
         let a = AUDIT_ARCH_X86_64;
-        for &req in ioctl_requests().iter().chain(&[0x5401_u32, 0x5421]) {
-            assert_eq!(
-                run(&files, ioctl, a, [3, u64::from(req), 0, 0, 0, 0]),
-                RET_EPERM,
-                "{req:#x}"
-            );
-        }
+        refuses_every_ioctl(&files);
         for &(name, nr) in MACHINE_RUN {
             assert_eq!(run(&full, nr32(nr), a, [0; 6]), RET_ALLOW, "{name}");
             let want = if GLIBC_ONLY.iter().any(|&(_, n)| n == nr) {
