@@ -249,6 +249,17 @@ pub fn report(root: &Root, facts: &Facts) -> Report {
     with_findings(base(root, facts), facts)
 }
 
+/// The report of a run stopped after its file stage, from the file sources alone: [`report`]
+/// without `no-nvidia-gpu`. It claims no absence: the driver's GPU list and the platform stage
+/// (a Tegra's integrated GPU, WSL2's `/dev/dxg`) might have found a GPU the files do not show.
+pub fn file_snapshot(root: &Root, facts: &Facts) -> Report {
+    let mut report = report(root, facts);
+    report
+        .findings
+        .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
+    report
+}
+
 /// [`base`]'s report with the findings of the file sources.
 pub fn with_findings(mut report: Report, facts: &Facts) -> Report {
     report.findings = crate::findings::evaluate(facts, &report);

@@ -326,7 +326,11 @@ pub(crate) struct Partial {
     running: String,
     /// The file facts so far, until the report exists.
     facts: Option<detect::Facts>,
-    /// The report once the file stage is done; amended by later stages.
+    /// Every file source has been read: `facts` holds them all, and the deadline's report is
+    /// the one they give ([`assemble::file_snapshot`]).
+    files_read: bool,
+    /// A later stage's report, which stands in for the run from then on (`--cross-check`'s,
+    /// before the shim runs).
     report: Option<Report>,
 }
 
@@ -351,6 +355,15 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     ))
 }
 
+/// Marks the file stage done: the last source's facts are kept with the others, and `next`
+/// runs now.
+pub(crate) fn files_read(partial: &Mutex<Partial>, facts: &detect::Facts, next: &str) {
+    let mut p = lock(partial);
+    facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
+    p.files_read = true;
+    next.clone_into(&mut p.running);
+}
+
 pub(crate) fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
     let mut p = lock(partial);
     next.clone_into(&mut p.running);
@@ -364,6 +377,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     let running = p.running.clone();
     let mut report = match (&p.report, &p.facts) {
         (Some(r), _) => r.clone(),
+        (None, Some(f)) if p.files_read => assemble::file_snapshot(&opts.root, f),
         (None, Some(f)) => {
             let report = assemble::report(&opts.root, f);
             // Findings from half the file sources would mislead (a hung sysfs read is not a

@@ -108,16 +108,11 @@ fn build_on(
         drop(p);
         stall_before(opts, name);
     });
-    // 2. The report from the files. A snapshot with the file findings stands in for the run
-    //    if a later stage hangs. It claims no absence: the driver's GPU list and the platform
-    //    stage (a Tegra's integrated GPU, WSL2's /dev/dxg) may still find a GPU the files do
-    //    not show, so `no-nvidia-gpu` waits for them.
+    // 2. The report from the files. If a later stage hangs, the report the files give
+    //    ([`assemble::file_snapshot`]) stands in for the run: the deadline builds it from the
+    //    facts kept for it, so a run that ends in time never does.
     let mut report = assemble::base(&opts.root, &facts);
-    let mut snapshot = assemble::with_findings(report.clone(), &facts);
-    snapshot
-        .findings
-        .retain(|f| f.code != crate::codes::NO_NVIDIA_GPU);
-    crate::publish(partial, "ioctl", snapshot);
+    crate::files_read(partial, &facts, "ioctl");
     stall_before(opts, "ioctl");
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.
