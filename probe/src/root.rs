@@ -832,32 +832,61 @@ impl Root {
     /// # Errors
     /// As [`Root::read_dir_names`], with `limit`.
     pub fn read_dir_names_limited(&self, path: &str, limit: usize) -> io::Result<Vec<String>> {
+        let fd = self.open_dir(path)?;
+        names_in(&fd, limit)
+    }
+
+    /// [`Root::read_dir_names`] of a directory that may have been listed already under another
+    /// name: `seen` is given its identity (`fstat` on the directory opened for the listing) and
+    /// when it answers `true` the names are not read (`Ok(None)`).
+    ///
+    /// # Errors
+    /// As [`Root::read_dir_names`].
+    pub fn read_dir_names_unless(
+        &self,
+        path: &str,
+        seen: impl FnOnce((u64, u64)) -> bool,
+    ) -> io::Result<Option<Vec<String>>> {
+        let fd = self.open_dir(path)?;
+        let st = rustix::fs::fstat(&fd)?;
+        if seen(Meta { st }.identity()) {
+            return Ok(None);
+        }
+        names_in(&fd, DIR_LIMIT).map(Some)
+    }
+
+    /// Opens a directory to list it, noting the listing.
+    fn open_dir(&self, path: &str) -> io::Result<OwnedFd> {
         if let Some(rec) = &self.recorder {
             rec.note(path, |a| a.listed = true);
         }
         self.note(path, true);
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK;
-        let fd = self.open_path(path, flags, true)?;
-        // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-        let mut dir = rustix::fs::RawDir::new(&fd, &mut buf);
-        let mut names = Vec::new();
-        while let Some(entry) = dir.next() {
-            let entry = entry?;
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." {
-                continue;
-            }
-            if names.len() >= limit {
-                return Err(io::Error::other(format!(
-                    "more than {limit} entries: not read, since a partial list would read as the whole"
-                )));
-            }
-            names.push(String::from_utf8_lossy(name).into_owned());
-        }
-        names.sort();
-        Ok(names)
+        self.open_path(path, flags, true)
     }
+}
+
+/// The names in the open directory `fd`, sorted; an error when there are more than `limit`.
+fn names_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<String>> {
+    // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut dir = rustix::fs::RawDir::new(fd, &mut buf);
+    let mut names = Vec::new();
+    while let Some(entry) = dir.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        if names.len() >= limit {
+            return Err(io::Error::other(format!(
+                "more than {limit} entries: not read, since a partial list would read as the whole"
+            )));
+        }
+        names.push(String::from_utf8_lossy(name).into_owned());
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// `O_NOFOLLOW` when the last component is not to be followed.
@@ -1348,5 +1377,34 @@ mod tests {
             root.read_text("/d").unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    /// A directory reached by a second name (a symlink) is opened but not listed again; a
+    /// missing one fails as the listing would; a file is not a directory. The walk gives the
+    /// same answers as `openat2`.
+    #[test]
+    fn root_read_dir_names_unless_lists_each_directory_once() {
+        let dir = tmp("unless");
+        fs::create_dir_all(dir.join("usr/local/cuda-13.0/lib64")).unwrap();
+        fs::write(dir.join("usr/local/cuda-13.0/lib64/libcudart.so.13"), b"").unwrap();
+        std::os::unix::fs::symlink("cuda-13.0", dir.join("usr/local/cuda")).unwrap();
+        fs::write(dir.join("usr/local/file"), b"").unwrap();
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            let mut listed = std::collections::HashSet::new();
+            let mut list = |path: &str| root.read_dir_names_unless(path, |id| !listed.insert(id));
+            assert_eq!(
+                list("/usr/local/cuda-13.0/lib64").unwrap(),
+                Some(vec!["libcudart.so.13".to_owned()])
+            );
+            assert_eq!(list("/usr/local/cuda/lib64").unwrap(), None);
+            assert_eq!(
+                list("/usr/local/cuda-12/lib64").unwrap_err().kind(),
+                io::ErrorKind::NotFound
+            );
+            assert_eq!(
+                rustix::io::Errno::from_io_error(&list("/usr/local/file").unwrap_err()),
+                Some(rustix::io::Errno::NOTDIR)
+            );
+        }
     }
 }

@@ -357,14 +357,13 @@ impl Collector<'_> {
         // `targets/<arch>-linux/lib`): a directory already listed is not listed again (its
         // files are in the inventory under the name that listed it first). On a real H200
         // container that was four listings of each of the toolkit's directories.
-        if let Ok(m) = self.root.metadata(dir)
-            && m.is_dir()
-            && !self.listed.insert(m.identity())
+        let listed = &mut self.listed;
+        let names = match self
+            .root
+            .read_dir_names_unless(dir, |id| !listed.insert(id))
         {
-            return;
-        }
-        let names = match self.root.read_dir_names(dir) {
-            Ok(names) => names,
+            Ok(Some(names)) => names,
+            Ok(None) => return,
             Err(e) => {
                 if !loader_skips(&e) {
                     self.unreadable.push(format!("{dir}: {e}"));
