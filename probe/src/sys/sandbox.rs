@@ -319,7 +319,10 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
             .map_err(|e| refused(&format!("rule for {}", path.display()), &e))?;
         granted += 1;
     }
+    // `apply` has set no_new_privs already (and reports it when refused, which makes this
+    // refused too): the crate need not ask again.
     let status = ruleset
+        .no_new_privs(false)
         .restrict_self()
         .map_err(|e| refused("restrict_self", &e))?;
     let abi = match status.landlock {
