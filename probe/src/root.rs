@@ -836,6 +836,18 @@ impl Root {
         names_in(&fd, limit)
     }
 
+    /// [`Root::read_dir_names`] with the type of each entry as the listing gives it (the entry
+    /// itself: a symlink is `Symlink`), `Unknown` where the filesystem gives none, in the
+    /// listing's order (not sorted). An entry listed as a regular file or a directory is one,
+    /// with no `stat` to ask.
+    ///
+    /// # Errors
+    /// As [`Root::read_dir_names`].
+    pub fn read_dir_entries(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
+        let fd = self.open_dir(path)?;
+        entries_in(&fd, DIR_LIMIT)
+    }
+
     /// [`Root::read_dir_names`] of a directory that may have been listed already under another
     /// name: `seen` is given its identity (`fstat` on the directory opened for the listing) and
     /// when it answers `true` the names are not read (`Ok(None)`).
@@ -868,25 +880,39 @@ impl Root {
 
 /// The names in the open directory `fd`, sorted; an error when there are more than `limit`.
 fn names_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> = entries_in(fd, limit)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The names in the open directory `fd` with the type the listing gives each (`Unknown` where
+/// the filesystem gives none), in the listing's order; an error when there are more than
+/// `limit`.
+fn entries_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<(String, FileType)>> {
     // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut dir = rustix::fs::RawDir::new(fd, &mut buf);
-    let mut names = Vec::new();
+    let mut entries = Vec::new();
     while let Some(entry) = dir.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
             continue;
         }
-        if names.len() >= limit {
+        if entries.len() >= limit {
             return Err(io::Error::other(format!(
                 "more than {limit} entries: not read, since a partial list would read as the whole"
             )));
         }
-        names.push(String::from_utf8_lossy(name).into_owned());
+        entries.push((
+            String::from_utf8_lossy(name).into_owned(),
+            entry.file_type(),
+        ));
     }
-    names.sort();
-    Ok(names)
+    Ok(entries)
 }
 
 /// `O_NOFOLLOW` when the last component is not to be followed.

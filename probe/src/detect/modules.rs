@@ -165,6 +165,8 @@ pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec
     for release in releases {
         let base = format!("/lib/modules/{release}");
         let mut found: Vec<(String, String)> = Vec::new();
+        // The paths a directory listing showed as regular files.
+        let mut listed_files: Vec<String> = Vec::new();
         // modules.dep is what modprobe uses: every module path, relative to the release dir.
         let _ = root.read_lines_chunked(&format!("{base}/modules.dep"), 8 << 20, |piece| {
             for line in watched_lines(piece) {
@@ -178,7 +180,7 @@ pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec
             }
         });
         for dir in SEARCH_DIRS {
-            walk(root, &format!("{base}/{dir}"), 3, &mut found);
+            walk(root, &format!("{base}/{dir}"), 3, &mut found, &mut listed_files);
         }
         // Distribution-built modules (Ubuntu's linux-modules-nvidia-580-*) live in
         // kernel/nvidia-<branch>/: look only there, never through the whole kernel/ tree
@@ -188,14 +190,22 @@ pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec
             .unwrap_or_default()
         {
             if dir.starts_with("nvidia") {
-                walk(root, &format!("{base}/kernel/{dir}"), 2, &mut found);
+                walk(
+                    root,
+                    &format!("{base}/kernel/{dir}"),
+                    2,
+                    &mut found,
+                    &mut listed_files,
+                );
             }
         }
         found.sort();
         found.dedup();
         for (name, path) in found {
-            if !root.exists(&path) {
-                continue; // listed in a stale modules.dep but gone
+            // Only modules.dep can name a file that is gone (a stale one), and a listed symlink
+            // may lead nowhere: those are asked. A file a listing just showed is there.
+            if !listed_files.contains(&path) && !root.exists(&path) {
+                continue;
             }
             out.push(InstalledModule {
                 kernel_release: release.clone(),
@@ -208,18 +218,35 @@ pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec
     out
 }
 
-fn walk(root: &Root, dir: &str, depth: u32, found: &mut Vec<(String, String)>) {
-    let Ok(names) = root.read_dir_names(dir) else {
+/// Adds the module files beneath `dir` (`depth` levels down) to `found`, and to `files` the
+/// paths listed as regular files.
+fn walk(
+    root: &Root,
+    dir: &str,
+    depth: u32,
+    found: &mut Vec<(String, String)>,
+    files: &mut Vec<String>,
+) {
+    use rustix::fs::FileType;
+    let Ok(entries) = root.read_dir_entries(dir) else {
         return;
     };
-    for name in names {
+    for (name, kind) in entries {
         let path = format!("{dir}/{name}");
         if let Some(module) = module_name_of_file(&name) {
+            if kind == FileType::RegularFile {
+                files.push(path.clone());
+            }
             found.push((module.to_owned(), path));
         } else if depth > 0 {
-            // Never follow a directory symlink: no loops, no escapes.
-            if root.symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                walk(root, &path, depth - 1, found);
+            // Never follow a directory symlink: no loops, no escapes. The listing's type is
+            // the entry's own; where the filesystem gives none, the entry is asked.
+            let is_dir = match kind {
+                FileType::Unknown => root.symlink_metadata(&path).is_ok_and(|m| m.is_dir()),
+                kind => kind == FileType::Directory,
+            };
+            if is_dir {
+                walk(root, &path, depth - 1, found, files);
             }
         }
     }
@@ -382,5 +409,36 @@ mod tests {
             ["/lib/modules/6.8.0-45-generic/kernel/nvidia-580/nvidia.ko"]
         );
         assert!(found.iter().all(|m| m.running_kernel && m.name == "nvidia"));
+    }
+
+    /// What the walk reports from a listing without asking each file again: a module file
+    /// listed (also in a nested directory) is installed; a stale modules.dep line and a listed
+    /// symlink that leads nowhere are not; a symlinked directory is never followed.
+    #[test]
+    fn modules_installed_from_listings_and_a_stale_dep() {
+        use std::os::unix::fs::symlink;
+        let dir = crate::testutil::Scratch::new("mods-listed");
+        let base = dir.join("lib/modules/6.8.0-49-generic");
+        std::fs::create_dir_all(base.join("updates/dkms/nested")).unwrap();
+        std::fs::write(base.join("updates/dkms/nvidia.ko.zst"), b"").unwrap();
+        std::fs::write(base.join("updates/dkms/nested/nvidia-uvm.ko"), b"").unwrap();
+        symlink("gone.ko", base.join("updates/dkms/nvidia-drm.ko")).unwrap();
+        std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+        std::fs::write(dir.join("elsewhere/nvidia-modeset.ko"), b"").unwrap();
+        symlink("../../../../../elsewhere", base.join("updates/linked")).unwrap();
+        std::fs::write(
+            base.join("modules.dep"),
+            "updates/dkms/nvidia.ko.zst:\nextra/nvidia-peermem.ko:\n",
+        )
+        .unwrap();
+        let found = installed_under(&dir, None);
+        let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/lib/modules/6.8.0-49-generic/updates/dkms/nvidia.ko.zst",
+                "/lib/modules/6.8.0-49-generic/updates/dkms/nested/nvidia-uvm.ko",
+            ]
+        );
     }
 }
