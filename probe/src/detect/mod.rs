@@ -196,7 +196,9 @@ pub fn collect_scoped(
         });
 
     observe("sysfs-module", &f);
-    match root.read_text(SYSVER) {
+    // Read once: the loaded-modules stage takes the nvidia module's version from it too.
+    let sys_version = root.read_text(SYSVER);
+    match &sys_version {
         Ok(t) => match driver::parse_sys_version(&t.text) {
             Some(v) => {
                 f.record("sysfs-module", SourceStatus::Ok, format!("{SYSVER}: {v}"));
@@ -208,7 +210,7 @@ pub fn collect_scoped(
                 format!("{SYSVER}: not a driver version: {:?}", clip(&t.text)),
             ),
         },
-        Err(e) => f.record_err("sysfs-module", SYSVER, &e),
+        Err(e) => f.record_err("sysfs-module", SYSVER, e),
     }
 
     observe("procfs-version", &f);
@@ -281,7 +283,7 @@ pub fn collect_scoped(
         }
         Err(e) => f.record_err("procfs-modules", MODULES, &e),
     }
-    f.loaded = modules::loaded(root, f.proc_modules.as_deref());
+    f.loaded = modules::loaded(root, f.proc_modules.as_deref(), &sys_version);
 
     observe("sysfs-pci", &f);
     match pci::scan(root) {

@@ -110,8 +110,13 @@ pub fn watched_lines(text: &str) -> Vec<&str> {
     out
 }
 
-/// Loaded watched modules, from `/proc/modules` and `/sys/module`.
-pub fn loaded(root: &Root, proc_modules: Option<&[ProcModule]>) -> Vec<LoadedModule> {
+/// Loaded watched modules, from `/proc/modules` and `/sys/module`. `nvidia_version`: what
+/// reading `/sys/module/nvidia/version` gave the driver stage (it is not read again).
+pub fn loaded(
+    root: &Root,
+    proc_modules: Option<&[ProcModule]>,
+    nvidia_version: &std::io::Result<crate::root::Text>,
+) -> Vec<LoadedModule> {
     let mut out = Vec::new();
     for &name in WATCHED {
         let from_proc = proc_modules.and_then(|m| m.iter().find(|p| p.name == name));
@@ -119,17 +124,22 @@ pub fn loaded(root: &Root, proc_modules: Option<&[ProcModule]>) -> Vec<LoadedMod
         // A module with parameters or a version has /sys/module/<name> even when it is
         // built in; `initstate` exists only for loadable modules that are loaded. The version
         // is read once: its open says whether it is there.
-        let version_read = root.read_text(&format!("{sys_dir}/version"));
-        let has_version =
-            !matches!(&version_read, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let version_read = if name == "nvidia" {
+            nvidia_version
+                .as_ref()
+                .map(|t| t.text.trim().to_owned())
+                .map_err(std::io::Error::kind)
+        } else {
+            root.read_text(&format!("{sys_dir}/version"))
+                .map(|t| t.text.trim().to_owned())
+                .map_err(|e| e.kind())
+        };
+        let has_version = version_read != Err(std::io::ErrorKind::NotFound);
         let in_sys = has_version || root.exists(&format!("{sys_dir}/initstate"));
         if from_proc.is_none() && !in_sys {
             continue;
         }
-        let version = version_read
-            .ok()
-            .map(|t| t.text.trim().to_owned())
-            .filter(|v| !v.is_empty());
+        let version = version_read.ok().filter(|v| !v.is_empty());
         let taint = from_proc.and_then(|p| p.taint.clone()).or_else(|| {
             root.read_text(&format!("{sys_dir}/taint"))
                 .ok()
