@@ -402,16 +402,20 @@ mod tests {
         assert_eq!(module_name_of_file(".ko"), None);
     }
 
+    /// An empty file at `path`, its directories made first.
+    fn file(path: &std::path::Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"").unwrap();
+    }
+
     #[test]
     fn modules_distribution_builds_in_kernel_nvidia_dir() {
         let dir = crate::testutil::Scratch::new("mods");
         let base = dir.join("lib/modules/6.8.0-45-generic");
-        std::fs::create_dir_all(base.join("kernel/nvidia-580")).unwrap();
-        std::fs::write(base.join("kernel/nvidia-580/nvidia.ko"), b"").unwrap();
+        file(&base.join("kernel/nvidia-580/nvidia.ko"));
         // A module with a watched name deep in the ordinary kernel tree is not searched for
         // (only modules.dep would list it): the walk stays out of kernel/drivers/*.
-        std::fs::create_dir_all(base.join("kernel/drivers/net/x")).unwrap();
-        std::fs::write(base.join("kernel/drivers/net/x/nvidia.ko"), b"").unwrap();
+        file(&base.join("kernel/drivers/net/x/nvidia.ko"));
         let found = installed_under(&dir, Some("6.8.0-45-generic"));
         let paths: Vec<&str> = found.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(
@@ -429,13 +433,11 @@ mod tests {
         use std::os::unix::fs::symlink;
         let dir = crate::testutil::Scratch::new("mods-listed");
         let base = dir.join("lib/modules/6.8.0-49-generic");
-        std::fs::create_dir_all(base.join("updates/dkms/nested")).unwrap();
-        std::fs::write(base.join("updates/dkms/nvidia.ko.zst"), b"").unwrap();
-        std::fs::write(base.join("updates/dkms/nested/nvidia-uvm.ko"), b"").unwrap();
+        file(&base.join("updates/dkms/nvidia.ko.zst"));
+        file(&base.join("updates/dkms/nested/nvidia-uvm.ko"));
         symlink("gone.ko", base.join("updates/dkms/nvidia-drm.ko")).unwrap();
-        std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
-        std::fs::write(dir.join("elsewhere/nvidia-modeset.ko"), b"").unwrap();
-        symlink("../../../../../elsewhere", base.join("updates/linked")).unwrap();
+        file(&dir.join("elsewhere/nvidia-modeset.ko"));
+        symlink("../../../../elsewhere", base.join("updates/linked")).unwrap();
         std::fs::write(
             base.join("modules.dep"),
             "updates/dkms/nvidia.ko.zst:\nextra/nvidia-peermem.ko:\n",
