@@ -35,7 +35,7 @@ use crate::report::{
 };
 use crate::root::{Root, describe_error};
 use driver::ProcVersion;
-use modules::ProcModule;
+use modules::ProcModules;
 use pci::PciScan;
 use procgpus::GpuInformation;
 
@@ -62,8 +62,8 @@ pub struct Facts {
     pub params: Option<DriverParams>,
     /// `/proc/driver/nvidia/gpus/<dir>/information`, by directory name.
     pub proc_gpus: Vec<(String, GpuInformation)>,
-    /// `/proc/modules`.
-    pub proc_modules: Option<Vec<ProcModule>>,
+    /// `/proc/modules`: its count, and the watched modules' lines.
+    pub proc_modules: Option<ProcModules>,
     /// Loaded watched modules.
     pub loaded: Vec<LoadedModule>,
     /// Installed watched modules; `None` when `/lib/modules` could not be read.
@@ -277,13 +277,14 @@ pub fn collect_scoped(
             f.record(
                 "procfs-modules",
                 SourceStatus::Ok,
-                format!("{MODULES}: {} module(s)", m.len()),
+                format!("{MODULES}: {} module(s)", m.total),
             );
             f.proc_modules = Some(m);
         }
         Err(e) => f.record_err("procfs-modules", MODULES, &e),
     }
-    f.loaded = modules::loaded(root, f.proc_modules.as_deref(), &sys_version);
+    let watched = f.proc_modules.as_ref().map(|m| m.watched.as_slice());
+    f.loaded = modules::loaded(root, watched, &sys_version);
 
     observe("sysfs-pci", &f);
     match pci::scan(root) {

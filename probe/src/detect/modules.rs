@@ -25,21 +25,42 @@ pub struct ProcModule {
     pub taint: Option<String>,
 }
 
+/// `/proc/modules`: how many modules it lists, and the lines of the [`WATCHED`] ones. The
+/// others are counted, not kept: a host loads a hundred or more, and nothing reads them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcModules {
+    /// The modules listed.
+    pub total: usize,
+    /// The watched modules' lines, in the file's order.
+    pub watched: Vec<ProcModule>,
+}
+
 /// Parses `/proc/modules`.
-pub fn parse_proc_modules(text: &str) -> Vec<ProcModule> {
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let name = words.next()?.to_owned();
-            let rest: Vec<&str> = words.collect();
-            let state = rest.get(3).map(|s| (*s).to_owned());
-            let taint = rest
-                .last()
-                .filter(|w| w.starts_with('(') && w.ends_with(')') && w.len() > 2)
-                .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_owned());
-            Some(ProcModule { name, state, taint })
-        })
-        .collect()
+pub fn parse_proc_modules(text: &str) -> ProcModules {
+    let mut out = ProcModules::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(name) = words.next() else {
+            continue;
+        };
+        out.total += 1;
+        if !WATCHED.contains(&name) {
+            continue;
+        }
+        // `size refcount deps state address [(taint)]`
+        let rest: Vec<&str> = words.collect();
+        let state = rest.get(3).map(|s| (*s).to_owned());
+        let taint = rest
+            .last()
+            .filter(|w| w.starts_with('(') && w.ends_with(')') && w.len() > 2)
+            .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_owned());
+        out.watched.push(ProcModule {
+            name: name.to_owned(),
+            state,
+            taint,
+        });
+    }
+    out
 }
 
 /// The module names installed as files: `nvidia.ko`, `nvidia.ko.xz`, `nvidia.ko.zst`,
@@ -277,12 +298,16 @@ mod tests {
     fn modules_proc_modules_lines() {
         let text = "nvidia_uvm 1437696 0 - Live 0x0000000000000000 (POE)\nnvidia_drm 131072 0 - Live 0x0000000000000000 (POE)\nnvidia 56500224 4 nvidia_uvm,nvidia_modeset, Live 0x0000000000000000 (POE)\nnvme 61440 2 - Live 0xffffffffc0a3c000\n";
         let m = parse_proc_modules(text);
-        assert_eq!(m.len(), 4);
-        assert_eq!(m[2].name, "nvidia");
-        assert_eq!(m[2].state.as_deref(), Some("Live"));
-        assert_eq!(m[2].taint.as_deref(), Some("POE"));
-        assert_eq!(m[3].taint, None);
-        assert!(parse_proc_modules("\n\n").is_empty());
+        assert_eq!(m.total, 4);
+        // `nvme` is counted, not kept.
+        let names: Vec<&str> = m.watched.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["nvidia_uvm", "nvidia_drm", "nvidia"]);
+        let nvidia = &m.watched[2];
+        assert_eq!(nvidia.state.as_deref(), Some("Live"));
+        assert_eq!(nvidia.taint.as_deref(), Some("POE"));
+        let untainted = parse_proc_modules("nvidia_peermem 16384 0 - Live 0xffffffffc0a3c000\n");
+        assert_eq!(untainted.watched[0].taint, None);
+        assert_eq!(parse_proc_modules("\n\n"), super::ProcModules::default());
     }
 
     /// A distribution-size modules.dep (read in pieces): the modules it lists in an odd place
