@@ -82,7 +82,7 @@ pub(super) fn here(report: &Report) -> Here {
             let view = super::gpu_view(g);
             UsableGpu {
                 index: g.index,
-                name: view.name,
+                name: view.name.map(str::to_owned),
                 cc: view.cc.and_then(cc_of),
             }
         })

@@ -69,7 +69,7 @@ pub fn architecture_for_cc(cc: ComputeCapability) -> Option<&'static str> {
 
 /// `arch-unsupported-by-driver` for one GPU, if it applies.
 pub fn arch_unsupported(g: &GpuView, branch: u32, driver: &str) -> Option<Finding> {
-    let arch = g.architecture.as_deref()?;
+    let arch = g.architecture?;
     if tables::driver_supports_architecture(branch, arch) != Some(false) {
         return None;
     }
@@ -320,13 +320,12 @@ fn remedy_too_new(req_v: CudaVersion, m: &Machine<'_>, lead: &str) -> String {
     let mut out = String::from(lead);
     // A GPU whose last driver branch is older than the one needed cannot get there.
     let stuck = m.gpus.iter().find_map(|g| {
-        let arch = g.architecture.as_deref()?;
+        let arch = g.architecture?;
         let last = tables::last_branch_for_architecture(arch)?;
         branch.filter(|b| *b > last).map(|_| (arch, last))
     });
     let pre_turing = m.gpus.iter().any(|g| {
         g.architecture
-            .as_deref()
             .is_some_and(|a| tables::last_branch_for_architecture(a).is_some())
     });
     let flavour = if pre_turing { "" } else { "-open" };

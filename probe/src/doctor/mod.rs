@@ -33,6 +33,7 @@ pub use crate::codes::{
     CUDA_RUNTIME_TOO_NEW, DRIVER_LIBRARY_MISMATCH, FABRIC_MANAGER_MISSING, FORWARD_COMPAT_ACTIVE,
     FORWARD_COMPAT_UNSUPPORTED, OVERRIDE_INVALID, OVERRIDE_USED, STUB_LIBRARY_SELECTED,
 };
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -45,43 +46,41 @@ use crate::{Env, Options};
 /// A GPU as the verdicts see it: the report's fields (already completed from the PCI table by
 /// `assemble::complete`), with the architecture of an overridden compute capability.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GpuView {
-    /// PCI bus id (or several, joined, for a grouped finding).
-    pub bus_id: String,
+pub struct GpuView<'a> {
+    /// PCI bus id (or several, joined, for a grouped finding: the one case that owns it).
+    pub bus_id: Cow<'a, str>,
     /// Marketing name.
-    pub name: Option<String>,
+    pub name: Option<&'a str>,
     /// Compute capability.
     pub cc: Option<ComputeCapability>,
     /// Architecture (`Pascal`).
-    pub architecture: Option<String>,
+    pub architecture: Option<&'a str>,
     /// The NVML brand (`tesla`, `nvidia`, `geforce`, ...), from the report; `None` when the
     /// brand table does not know this GPU.
-    pub brand: Option<String>,
+    pub brand: Option<&'a str>,
 }
 
-impl GpuView {
-    fn label(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| "the NVIDIA GPU".to_owned())
+impl GpuView<'_> {
+    fn label(&self) -> &str {
+        self.name.unwrap_or("the NVIDIA GPU")
     }
 }
 
 /// The report's GPU as the verdicts see it. The PCI table's facts are in the report already
 /// (`assemble::enrich_gpu`); an overridden compute capability brings its own architecture.
-pub fn gpu_view(g: &Gpu) -> GpuView {
-    let name = g.name.clone();
+/// It borrows from the report: the rules build views of every GPU more than once a run.
+pub fn gpu_view(g: &Gpu) -> GpuView<'_> {
     let cc = g.compute_capability;
-    let from_cc = || cc.and_then(cuda::architecture_for_cc).map(str::to_owned);
+    let from_cc = || cc.and_then(cuda::architecture_for_cc);
     let architecture = if g.compute_capability_source == Some(crate::report::CcSource::Override) {
         from_cc()
     } else {
-        g.architecture.clone().or_else(from_cc)
+        g.architecture.as_deref().or_else(from_cc)
     };
     GpuView {
-        bus_id: g.pci.bus_id.clone(),
-        brand: g.brand.clone(),
-        name,
+        bus_id: Cow::Borrowed(&g.pci.bus_id),
+        brand: g.brand.as_deref(),
+        name: g.name.as_deref(),
         cc,
         architecture,
     }
@@ -123,7 +122,7 @@ pub struct Machine<'a> {
     /// The CUDA version the driver supports (or `NVPROBE_CUDA_VERSION`).
     pub native_cuda: Option<CudaVersion>,
     /// The visible GPUs.
-    pub gpus: Vec<GpuView>,
+    pub gpus: Vec<GpuView<'a>>,
     /// The inventory.
     pub libs: &'a [Library],
     /// A visible GPU is a data-center or professional one.
@@ -157,10 +156,10 @@ impl<'a> Machine<'a> {
         } else {
             report.gpus.iter().collect()
         };
-        let gpus: Vec<GpuView> = visible.into_iter().map(gpu_view).collect();
+        let gpus: Vec<GpuView<'a>> = visible.into_iter().map(gpu_view).collect();
         let data_center = gpus.iter().any(|g| {
             matches!(
-                g.brand.as_deref(),
+                g.brand,
                 Some("tesla" | "nvidia" | "nvidiartx" | "quadro" | "quadrortx")
             )
         });
@@ -197,7 +196,7 @@ pub fn compat_problem(l: &Library, m: &Machine<'_>) -> Option<String> {
     }
     if let Some(devices) = note.and_then(|n| n.devices.as_ref()) {
         for g in &m.gpus {
-            if let Some(b) = g.brand.as_deref()
+            if let Some(b) = g.brand
                 && let Some(v) = brand_value(b)
                 && !devices.contains(&v)
             {
@@ -391,8 +390,9 @@ fn arch_findings(report: &Report, m: &Machine<'_>, out: &mut Vec<Finding>) {
             .find(|x| x.name == g.name && x.architecture == g.architecture)
         {
             Some(x) => {
-                x.bus_id.push_str(", ");
-                x.bus_id.push_str(&g.bus_id);
+                let ids = x.bus_id.to_mut();
+                ids.push_str(", ");
+                ids.push_str(&g.bus_id);
             }
             None => groups.push(g),
         }
@@ -517,15 +517,15 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
     };
     let mut verdict = SATISFIED;
     let mut reason = None;
-    let devices: Vec<(String, require::Device)> = m
+    let devices: Vec<(&str, require::Device)> = m
         .gpus
         .iter()
         .map(|g| {
             (
-                g.bus_id.clone(),
+                &*g.bus_id,
                 require::Device {
                     arch: g.cc.map(|c| c.to_string()),
-                    brand: g.brand.clone(),
+                    brand: g.brand.map(str::to_owned),
                 },
             )
         })
@@ -533,10 +533,7 @@ fn eval_requirement(r: &require::Requirement, source: &str, m: &Machine<'_>) -> 
     let runs: Vec<(Option<&str>, Option<&require::Device>)> = if devices.is_empty() {
         vec![(None, None)]
     } else {
-        devices
-            .iter()
-            .map(|(b, d)| (Some(b.as_str()), Some(d)))
-            .collect()
+        devices.iter().map(|(b, d)| (Some(*b), Some(d))).collect()
     };
     for (bus, dev) in runs {
         let on = bus.map(|b| format!(" on GPU {b}")).unwrap_or_default();

@@ -175,7 +175,7 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
     let all_data_center = !views.is_empty()
         && views
             .iter()
-            .all(|g| matches!(g.brand.as_deref(), Some("nvidia" | "tesla")));
+            .all(|g| matches!(g.brand, Some("nvidia" | "tesla")));
     if let Some(meta) = desktop.first()
         && all_data_center
     {
@@ -195,7 +195,7 @@ fn rules(info: &DriverPackagesInfo, report: &Report) -> Vec<Finding> {
                 meta.name,
                 views
                     .iter()
-                    .filter_map(|g| g.name.as_deref())
+                    .filter_map(|g| g.name)
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect::<Vec<_>>()
