@@ -300,6 +300,17 @@ pub fn parse_dpkg_status(status: &str) -> Vec<DriverPackage> {
     parser.finish()
 }
 
+/// [`parse_dpkg_status`] reading every line of the file: what it must equal.
+#[doc(hidden)]
+pub fn parse_dpkg_status_every_line(status: &str) -> Vec<DriverPackage> {
+    let mut parser = DpkgStatus {
+        every_line: true,
+        ..DpkgStatus::default()
+    };
+    parser.lines(status);
+    parser.finish()
+}
+
 /// A dpkg `status` file read a piece of whole lines at a time ([`Root::read_lines_chunked`]):
 /// the file is 0.5–1 MB on a distribution, and read whole it was faulted in and zeroed for
 /// one pass. One pass over the lines: most of the file is other packages' descriptions, so
@@ -315,6 +326,9 @@ struct DpkgStatus {
     /// The last piece ended inside a line (one longer than the reader's buffer, handed over
     /// in parts): the next piece's first line is the rest of it, not a line of its own.
     in_line: bool,
+    /// Read every line, without the search for the next `Package` line (the reference the
+    /// tests and the `dpkg_status` fuzz target hold the search to).
+    every_line: bool,
 }
 
 impl DpkgStatus {
@@ -328,15 +342,31 @@ impl DpkgStatus {
                 .and_then(|i| rest.get(i + 1..))
                 .unwrap_or("");
         }
-        // Lines found with `memchr` (a status file is ~20,000 lines; `str::lines` cost more
-        // than everything else the run does).
+        // Outside a driver stanza (nothing kept), every line but a `Package` line leaves the
+        // parser as it is: a blank line ends a stanza that holds nothing, and the other fields
+        // are read only in a driver stanza. So the search goes straight to the next line that
+        // starts `Package:`, over the other packages' descriptions (most of a status file's
+        // ~20,000 lines) in one pass, and only a driver stanza is read line by line.
+        let package_line = crate::search::Finder::new(b"\nPackage:");
         while !rest.is_empty() {
+            if !self.every_line && self.holds_nothing() && !rest.starts_with("Package:") {
+                match package_line.find(rest.as_bytes()) {
+                    Some(i) => rest = rest.get(i + 1..).unwrap_or(""),
+                    None => break,
+                }
+                continue;
+            }
             let (line, next) = crate::search::find_byte(b'\n', rest.as_bytes())
                 .and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
                 .unwrap_or((rest, ""));
             rest = next;
             self.line(line);
         }
+    }
+
+    /// No field of the current stanza is kept: only a `Package` line can change that.
+    fn holds_nothing(&self) -> bool {
+        self.pkg.is_none() && self.version.is_none() && self.state.is_none()
     }
 
     fn line(&mut self, line: &str) {
@@ -681,6 +711,48 @@ mod tests {
         assert_eq!(whole.len(), 12);
         assert_eq!(info.unwrap().packages, whole);
         assert_eq!(source.detail, "/var/lib/dpkg/status: 12 NVIDIA driver package(s) installed");
+    }
+
+    /// Going straight to the next `Package` line outside a driver stanza finds what reading
+    /// every line finds, on well-formed files and on the odd ones: fields before any
+    /// `Package`, a `Package` line inside a driver stanza, a stanza with no blank line after
+    /// it, white-space lines, CRLF, `Package:` at the very start and end, `Package-Type`.
+    #[test]
+    fn packages_search_for_package_lines_reads_what_every_line_reads() {
+        use std::fmt::Write as _;
+        let cases = [
+            "Version: 1\nStatus: install ok installed\nPackage: nvidia-utils-570\n\n",
+            "Package: nvidia-utils-570\nVersion: 570.1-1\nPackage: libfoo\nPackage: nvidia-utils-580\nStatus: install ok installed\n\n",
+            "Package: nvidia-utils-570\nVersion: 570.1-1\nPackage: libfoo\n \t\nPackage: nvidia-utils-580\nStatus: install ok installed\n\n",
+            "Package: libfoo\nVersion: 1\nPackage: nvidia-utils-570\nStatus: install ok installed\nVersion: 570.1-1\n",
+            "Package: nvidia-utils-570\r\nStatus: install ok installed\r\nVersion: 570.1-1\r\n\r\nPackage: libfoo\r\n",
+            "Package-Type: nvidia-utils-570\nPackage: libfoo\nDescription: x\n Package: nvidia-utils-570\nPackage: nvidia-utils-570",
+            "\n\nPackage: cuda-drivers-570\nStatus: install ok installed\nVersion: 570.1-1\n\n\n",
+            "",
+        ];
+        for case in cases {
+            assert_eq!(
+                parse_dpkg_status(case),
+                parse_dpkg_status_every_line(case),
+                "{case:?}"
+            );
+        }
+        let mut many = String::new();
+        for i in 0..500 {
+            let _ = write!(
+                many,
+                "Package: lib{i}\nStatus: install ok installed\nVersion: {i}\nDescription: d\n more\n\n"
+            );
+            if i % 50 == 0 {
+                let _ = write!(
+                    many,
+                    "Package: nvidia-utils-{i}\nStatus: install ok installed\nVersion: {i}.1-1\n\n"
+                );
+            }
+        }
+        let found = parse_dpkg_status(&many);
+        assert_eq!(found.len(), 10);
+        assert_eq!(found, parse_dpkg_status_every_line(&many));
     }
 
     /// A piece that ends inside a line (a line longer than the reader's buffer): the rest of
