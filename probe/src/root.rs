@@ -833,7 +833,23 @@ impl Root {
     /// As [`Root::read_dir_names`], with `limit`.
     pub fn read_dir_names_limited(&self, path: &str, limit: usize) -> io::Result<Vec<String>> {
         let fd = self.open_dir(path)?;
-        names_in(&fd, limit)
+        names_in(&fd, limit, &|_| true)
+    }
+
+    /// [`Root::read_dir_names_limited`], keeping only the names `keep` takes (the limit still
+    /// counts every entry): the NVIDIA nodes among the hundred or more names in `/dev` are
+    /// kept without a string made for each of the others.
+    ///
+    /// # Errors
+    /// As [`Root::read_dir_names_limited`].
+    pub fn read_dir_names_where(
+        &self,
+        path: &str,
+        limit: usize,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> io::Result<Vec<String>> {
+        let fd = self.open_dir(path)?;
+        names_in(&fd, limit, keep)
     }
 
     /// [`Root::read_dir_names`] with the type of each entry as the listing gives it (the entry
@@ -845,7 +861,7 @@ impl Root {
     /// As [`Root::read_dir_names`].
     pub fn read_dir_entries(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
         let fd = self.open_dir(path)?;
-        entries_in(&fd, DIR_LIMIT)
+        entries_in(&fd, DIR_LIMIT, &|_| true)
     }
 
     /// [`Root::read_dir_names`] of a directory that may have been listed already under another
@@ -864,7 +880,7 @@ impl Root {
         if seen(Meta { st }.identity()) {
             return Ok(None);
         }
-        names_in(&fd, DIR_LIMIT).map(Some)
+        names_in(&fd, DIR_LIMIT, &|_| true).map(Some)
     }
 
     /// Opens a directory to list it, noting the listing.
@@ -878,9 +894,10 @@ impl Root {
     }
 }
 
-/// The names in the open directory `fd`, sorted; an error when there are more than `limit`.
-fn names_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<String>> {
-    let mut names: Vec<String> = entries_in(fd, limit)?
+/// The names in the open directory `fd` that `keep` takes, sorted; an error when there are
+/// more than `limit` entries.
+fn names_in(fd: &OwnedFd, limit: usize, keep: &dyn Fn(&[u8]) -> bool) -> io::Result<Vec<String>> {
+    let mut names: Vec<String> = entries_in(fd, limit, keep)?
         .into_iter()
         .map(|(name, _)| name)
         .collect();
@@ -888,29 +905,37 @@ fn names_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// The names in the open directory `fd` with the type the listing gives each (`Unknown` where
-/// the filesystem gives none), in the listing's order; an error when there are more than
-/// `limit`.
-fn entries_in(fd: &OwnedFd, limit: usize) -> io::Result<Vec<(String, FileType)>> {
+/// The names in the open directory `fd` that `keep` takes, with the type the listing gives
+/// each (`Unknown` where the filesystem gives none), in the listing's order; an error when
+/// there are more than `limit` entries, taken or not.
+fn entries_in(
+    fd: &OwnedFd,
+    limit: usize,
+    keep: &dyn Fn(&[u8]) -> bool,
+) -> io::Result<Vec<(String, FileType)>> {
     // getdents64 into a buffer on the stack: no allocation, no zeroing per directory.
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut dir = rustix::fs::RawDir::new(fd, &mut buf);
     let mut entries = Vec::new();
+    let mut seen = 0_usize;
     while let Some(entry) = dir.next() {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." {
             continue;
         }
-        if entries.len() >= limit {
+        if seen >= limit {
             return Err(io::Error::other(format!(
                 "more than {limit} entries: not read, since a partial list would read as the whole"
             )));
         }
-        entries.push((
-            String::from_utf8_lossy(name).into_owned(),
-            entry.file_type(),
-        ));
+        seen += 1;
+        if keep(name) {
+            entries.push((
+                String::from_utf8_lossy(name).into_owned(),
+                entry.file_type(),
+            ));
+        }
     }
     Ok(entries)
 }
@@ -1431,6 +1456,26 @@ mod tests {
                 rustix::io::Errno::from_io_error(&list("/usr/local/file").unwrap_err()),
                 Some(rustix::io::Errno::NOTDIR)
             );
+        }
+    }
+
+    /// A listing that keeps some names: the others are not returned, the kept ones are
+    /// sorted, and the limit counts every entry (a partial list must not read as the whole).
+    #[test]
+    fn root_read_dir_names_where_keeps_some_and_counts_all() {
+        let dir = tmp("where");
+        fs::create_dir_all(dir.join("dev")).unwrap();
+        for name in ["nvidia1", "null", "nvidiactl", "tty0", "nvidia0", "zero"] {
+            fs::write(dir.join("dev").join(name), b"").unwrap();
+        }
+        let nvidia: &dyn Fn(&[u8]) -> bool = &|n| n.starts_with(b"nvidia");
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            assert_eq!(
+                root.read_dir_names_where("/dev", 6, nvidia).unwrap(),
+                ["nvidia0", "nvidia1", "nvidiactl"]
+            );
+            assert!(root.read_dir_names_where("/dev", 5, nvidia).is_err());
+            assert_eq!(root.read_dir_names_limited("/dev", 6).unwrap().len(), 6);
         }
     }
 }

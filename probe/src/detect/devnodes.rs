@@ -31,7 +31,11 @@ pub const FIXED_NODES: &[&str] = &[
 
 /// Reads every NVIDIA node present under `/dev`, sorted by path (numbers in numeric order).
 pub fn scan(root: &Root) -> std::io::Result<Vec<DeviceNode>> {
-    let names = root.read_dir_names_limited("/dev", crate::root::DEVICE_DIR_LIMIT)?;
+    // Only NVIDIA's names are kept (every node below is `nvidia*`): a host's /dev has a
+    // hundred or more others.
+    let names = root.read_dir_names_where("/dev", crate::root::DEVICE_DIR_LIMIT, &|n| {
+        n.starts_with(b"nvidia")
+    })?;
     let mut minors: Vec<u32> = names
         .iter()
         .filter_map(|n| n.strip_prefix("nvidia"))

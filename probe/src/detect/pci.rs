@@ -185,12 +185,12 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
     let listed = names.iter().filter(|n| is_bus_id(n)).count();
     let nvidia_slots = proc_nvidia_slots(root, listed);
     for name in names {
-        let lower = name.to_ascii_lowercase();
-        if !is_bus_id(&lower) {
+        // Both tests take either case: the name is copied lowercase only for a function kept.
+        if !is_bus_id(&name) {
             continue;
         }
         if let Some(slots) = &nvidia_slots
-            && slot_of(&lower).is_some_and(|s| !slots.contains(&s))
+            && slot_of(&name).is_some_and(|s| !slots.contains(&s))
         {
             continue; // not NVIDIA's, says /proc/bus/pci/devices: no vendor file to read
         }
@@ -214,7 +214,7 @@ pub fn scan(root: &Root) -> std::io::Result<PciScan> {
         }
         let id16 = |attr| read_hex(root, &dir, attr).and_then(|v| u16::try_from(v).ok());
         scan.functions.push(PciFunction {
-            bus_id: lower,
+            bus_id: name.to_ascii_lowercase(),
             vendor: NVIDIA_VENDOR,
             device: ue.device.or_else(|| id16("device")),
             subsystem_vendor: ue
