@@ -682,26 +682,33 @@ mod tests {
         assert_eq!(p[0].version, "570.195.03-0ubuntu0.24.04.1");
     }
 
-    /// A distribution-size status file read in pieces (`read`) gives what the whole text
-    /// gives, with driver stanzas on both sides of the 64 KiB piece boundaries.
-    #[test]
-    fn packages_status_read_in_pieces_is_the_whole_texts() {
+    /// A status file of `count` other packages' stanzas (with a description), and a driver
+    /// package's after every `every`-th of them, the first included.
+    fn status_file(count: usize, every: usize) -> String {
         use std::fmt::Write as _;
         let mut status = String::new();
-        for i in 0..3000 {
+        for i in 0..count {
             let _ = write!(
                 status,
                 "Package: libfoo{i}\nStatus: install ok installed\nVersion: {i}.0-1\nDescription: filler {i}\n a continuation line of the description, as dpkg keeps it\n\n"
             );
-            if i % 250 == 0 {
+            if i % every == 0 {
                 let _ = write!(
                     status,
                     "Package: nvidia-utils-{}\nStatus: install ok installed\nVersion: {}.1-1\n\n",
-                    500 + i / 250,
-                    500 + i / 250
+                    500 + i / every,
+                    500 + i / every
                 );
             }
         }
+        status
+    }
+
+    /// A distribution-size status file read in pieces (`read`) gives what the whole text
+    /// gives, with driver stanzas on both sides of the 64 KiB piece boundaries.
+    #[test]
+    fn packages_status_read_in_pieces_is_the_whole_texts() {
+        let status = status_file(3000, 250);
         assert!(status.len() > 4 * 65536, "{}", status.len());
         let dir = crate::testutil::Scratch::new("dpkg");
         std::fs::create_dir_all(dir.join("var/lib/dpkg")).unwrap();
@@ -719,7 +726,6 @@ mod tests {
     /// it, white-space lines, CRLF, `Package:` at the very start and end, `Package-Type`.
     #[test]
     fn packages_search_for_package_lines_reads_what_every_line_reads() {
-        use std::fmt::Write as _;
         let cases = [
             "Version: 1\nStatus: install ok installed\nPackage: nvidia-utils-570\n\n",
             "Package: nvidia-utils-570\nVersion: 570.1-1\nPackage: libfoo\nPackage: nvidia-utils-580\nStatus: install ok installed\n\n",
@@ -737,19 +743,7 @@ mod tests {
                 "{case:?}"
             );
         }
-        let mut many = String::new();
-        for i in 0..500 {
-            let _ = write!(
-                many,
-                "Package: lib{i}\nStatus: install ok installed\nVersion: {i}\nDescription: d\n more\n\n"
-            );
-            if i % 50 == 0 {
-                let _ = write!(
-                    many,
-                    "Package: nvidia-utils-{i}\nStatus: install ok installed\nVersion: {i}.1-1\n\n"
-                );
-            }
-        }
+        let many = status_file(500, 50);
         let found = parse_dpkg_status(&many);
         assert_eq!(found.len(), 10);
         assert_eq!(found, parse_dpkg_status_every_line(&many));
