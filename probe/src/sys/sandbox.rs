@@ -440,7 +440,7 @@ const MACHINE_RUN: &[(&str, libc::c_long)] = &[
 /// What only the glibc build makes (the test binaries and a `cargo build` for the host run the
 /// sandbox too): glibc's own start-up, thread and `rename` paths. The released binary is musl
 /// and does without them.
-#[cfg(all(target_arch = "x86_64", not(target_env = "musl")))]
+#[cfg(target_arch = "x86_64")]
 const GLIBC_ONLY: &[(&str, libc::c_long)] = &[
     ("readv", libc::SYS_readv),
     ("access", libc::SYS_access),
@@ -460,15 +460,27 @@ const GLIBC_ONLY: &[(&str, libc::c_long)] = &[
     ("uname", libc::SYS_uname),
     ("ppoll", libc::SYS_ppoll),
 ];
-#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
-const GLIBC_ONLY: &[(&str, libc::c_long)] = &[];
+/// True in a glibc build (its filter allows [`GLIBC_ONLY`] too).
+#[cfg(target_arch = "x86_64")]
+const GLIBC: bool = cfg!(not(target_env = "musl"));
 
-/// Every syscall the filter allows (`ioctl` aside): `EVERY_RUN`, with `machine`
-/// `MACHINE_RUN` too, and `GLIBC_ONLY` in a glibc build.
+/// Every syscall the filter of this build allows (`ioctl` aside): [`syscalls_for`] this build's
+/// C library.
 #[cfg(target_arch = "x86_64")]
 pub fn syscalls(machine: bool) -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
+    syscalls_for(GLIBC, machine)
+}
+
+/// Every syscall a filter allows (`ioctl` aside): `EVERY_RUN`, with `machine` `MACHINE_RUN`
+/// too, and with `glibc` (a glibc build's filter) `GLIBC_ONLY`.
+#[cfg(target_arch = "x86_64")]
+pub fn syscalls_for(
+    glibc: bool,
+    machine: bool,
+) -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
     let machine_run: &[_] = if machine { MACHINE_RUN } else { &[] };
-    EVERY_RUN.iter().chain(machine_run).chain(GLIBC_ONLY)
+    let glibc_only: &[_] = if glibc { GLIBC_ONLY } else { &[] };
+    EVERY_RUN.iter().chain(machine_run).chain(glibc_only)
 }
 
 /// The ioctl requests allowed through the filter: the probe's own.
@@ -476,18 +488,36 @@ pub fn ioctl_requests() -> &'static [u32] {
     super::ISSUED_REQUESTS
 }
 
-/// The seccomp program of a run that probes a machine (`machine`) or only reads the files it
-/// is given: its [`syscalls`] allowed, `ioctl` only with [`ioctl_requests`] (the kernel reads
-/// the request as an `unsigned int`, so its low 32 bits are compared) when `ioctl` (a policy
-/// that grants devices), else never; `EPERM` for everything else.
+/// The seccomp program of this build for a run that probes a machine (`machine`) or only reads
+/// the files it is given: [`program_for`] this build's C library.
 #[cfg(target_arch = "x86_64")]
 pub fn program(machine: bool, ioctl: bool) -> Result<seccompiler::BpfProgram, seccompiler::Error> {
+    program_for(GLIBC, machine, ioctl)
+}
+
+/// The seccomp program `seccompiler` builds for a run that probes a machine (`machine`) or only
+/// reads the files it is given, in a glibc build (`glibc`) or the musl one: its
+/// [`syscalls_for`] allowed, `ioctl` only with [`ioctl_requests`] (the kernel reads the request
+/// as an `unsigned int`, so its low 32 bits are compared) when `ioctl` (a policy that grants
+/// devices), else never; `EPERM` for everything else.
+///
+/// A run installs the same program, built once and kept in `seccomp_programs.rs`
+/// ([`programs_source`]): building it here takes several hundred small allocations, tens of
+/// microseconds of every run for a result that only a change of the lists or of `seccompiler`
+/// changes.
+#[cfg(target_arch = "x86_64")]
+pub fn program_for(
+    glibc: bool,
+    machine: bool,
+    ioctl: bool,
+) -> Result<seccompiler::BpfProgram, seccompiler::Error> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
         SeccompRule, TargetArch,
     };
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        syscalls(machine).map(|&(_, nr)| (nr, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = syscalls_for(glibc, machine)
+        .map(|&(_, nr)| (nr, Vec::new()))
+        .collect();
     if ioctl {
         let ioctl = ioctl_requests()
             .iter()
@@ -507,13 +537,78 @@ pub fn program(machine: bool, ioctl: bool) -> Result<seccompiler::BpfProgram, se
     Ok(filter.try_into()?)
 }
 
-/// Installs [`program`]; without `ioctl` (a policy that grants no device: `scan`, `compare`)
+/// `seccompiler`'s programs for every (glibc, machine, ioctl), built once by [`programs_source`]
+/// (a test holds the file to it).
+#[cfg(target_arch = "x86_64")]
+#[rustfmt::skip]
+#[path = "seccomp_programs.rs"]
+mod programs;
+
+/// The (glibc, machine, ioctl) variants of [`program_for`], with their names in
+/// `seccomp_programs.rs`.
+#[cfg(target_arch = "x86_64")]
+const VARIANTS: [(bool, bool, bool, &str); 8] = [
+    (false, false, false, "MUSL_FILES"),
+    (false, false, true, "MUSL_FILES_IOCTL"),
+    (false, true, false, "MUSL_MACHINE"),
+    (false, true, true, "MUSL_MACHINE_IOCTL"),
+    (true, false, false, "GLIBC_FILES"),
+    (true, false, true, "GLIBC_FILES_IOCTL"),
+    (true, true, false, "GLIBC_MACHINE"),
+    (true, true, true, "GLIBC_MACHINE_IOCTL"),
+];
+
+/// The text of `seccomp_programs.rs`: every program of [`VARIANTS`] as `seccompiler` builds it
+/// ([`program_for`]), instruction for instruction, and the function that picks one.
+///
+/// # Errors
+/// `seccompiler`'s, when it refuses a list.
+#[cfg(target_arch = "x86_64")]
+pub fn programs_source() -> Result<String, seccompiler::Error> {
+    use std::fmt::Write as _;
+    // Eight hex digits in two groups, as clippy wants long literals.
+    let hex = |v: u32| {
+        if v > 0xffff {
+            format!("0x{:04x}_{:04x}", v >> 16, v & 0xffff)
+        } else {
+            format!("{v:#x}")
+        }
+    };
+    let mut out = String::from(
+        "// @generated by `programs_source` (sys/sandbox.rs): the programs `seccompiler` builds\n\
+         // from the sandbox's syscall lists (`program_for`). Do not edit: after a change to the\n\
+         // lists, to the ioctl requests or to `seccompiler`, the test `sandbox_programs_are_kept`\n\
+         // fails until `NVPROBE_BLESS=1 cargo test -p nvprobe --lib sandbox_programs_are_kept`\n\
+         // writes this file anew.\n\
+         use seccompiler::sock_filter;\n\n\
+         const fn i(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {\n    \
+         sock_filter { code, jt, jf, k }\n}\n\n\
+         /// The program for a glibc build (`glibc`) or the musl one, a run that probes a machine\n\
+         /// (`machine`) or only reads files, with the probe's ioctls (`ioctl`) or none.\n\
+         pub(super) fn get(glibc: bool, machine: bool, ioctl: bool) -> &'static [sock_filter] {\n    \
+         match (glibc, machine, ioctl) {\n",
+    );
+    for (glibc, machine, ioctl, name) in VARIANTS {
+        let _ = writeln!(out, "        ({glibc}, {machine}, {ioctl}) => {name},");
+    }
+    out.push_str("    }\n}\n");
+    for (glibc, machine, ioctl, name) in VARIANTS {
+        let prog = program_for(glibc, machine, ioctl)?;
+        let _ = write!(out, "\nconst {name}: &[sock_filter] = &[");
+        for (n, f) in prog.iter().enumerate() {
+            out.push_str(if n % 4 == 0 { "\n    " } else { " " });
+            let _ = write!(out, "i({:#04x}, {}, {}, {}),", f.code, f.jt, f.jf, hex(f.k));
+        }
+        out.push_str("\n];\n");
+    }
+    Ok(out)
+}
+
+/// Installs [`program`] (kept in `seccomp_programs.rs`); without `ioctl` (a policy that grants no device: `scan`, `compare`)
 /// no request passes.
 #[cfg(target_arch = "x86_64")]
 fn seccomp(machine: bool, ioctl: bool) -> Result<String, Layer> {
-    let prog = program(machine, ioctl)
-        .map_err(|e| Layer::Failed(format!("seccomp filter not built: {e}")))?;
-    match seccompiler::apply_filter(&prog) {
+    match seccompiler::apply_filter(programs::get(GLIBC, machine, ioctl)) {
         Ok(()) => Ok(if ioctl {
             format!(
                 "seccomp: {} syscalls, ioctl with {} request numbers, EPERM otherwise",
@@ -604,6 +699,32 @@ mod tests {
                 0x06 => return i.k,                 // BPF_RET | BPF_K
                 c => panic!("unexpected opcode {c:#x}"),
             }
+        }
+    }
+
+    /// The programs a run installs are `seccompiler`'s for the lists as they are now: the file
+    /// is the text [`programs_source`] writes, and `get` gives each variant's.
+    /// `NVPROBE_BLESS=1` writes the file anew (after a change to a list, to the ioctl requests
+    /// or to `seccompiler`).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sandbox_programs_are_kept() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sys/seccomp_programs.rs");
+        let want = programs_source().unwrap();
+        if std::env::var_os("NVPROBE_BLESS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(path).unwrap() == want,
+            "{path} is not what seccompiler builds now: review the change, then \
+             NVPROBE_BLESS=1 cargo test -p nvprobe --lib sandbox_programs_are_kept"
+        );
+        for (glibc, machine, ioctl, name) in VARIANTS {
+            assert_eq!(
+                programs::get(glibc, machine, ioctl),
+                program_for(glibc, machine, ioctl).unwrap().as_slice(),
+                "{name}"
+            );
         }
     }
 
