@@ -140,9 +140,15 @@ impl Policy {
             }
         }
         p.devices = nvidia_nodes(&root.base().join("dev"));
-        // `Stdio::null()` for a child opens it for writing; writing there changes nothing.
-        p.devices.push(PathBuf::from("/dev/null"));
+        if shim.is_none() && !root.is_host() {
+            // The deadline's hand-back of stdout opens it for reading (the host's `/dev` is
+            // read already). Not a device: the probe sends it no ioctl, so a root without
+            // NVIDIA nodes (a fixture, a capture) gets a filter that allows no ioctl at all.
+            p.read.push(PathBuf::from("/dev/null"));
+        }
         if let Some(shim) = shim {
+            // `Stdio::null()` for a child opens it for writing; writing there changes nothing.
+            p.devices.push(PathBuf::from("/dev/null"));
             if !root.is_host() {
                 p.devices.extend(nvidia_nodes(Path::new("/dev")));
             }
@@ -963,19 +969,26 @@ mod tests {
         assert!(!files.machine && files.devices.is_empty(), "scan's");
         let replays = Policy::for_replays(vec![dir.to_path_buf()]);
         assert!(replays.machine && replays.devices.is_empty(), "compare's");
-        assert_eq!(p.read, vec![dir.to_path_buf()]);
+        // `/dev/null` is read (the deadline hands stdout back to it), not a device.
+        assert_eq!(p.read, vec![dir.to_path_buf(), PathBuf::from("/dev/null")]);
         assert_eq!(
             p.devices,
-            vec![
-                dir.join("dev/nvidia-caps"),
-                dir.join("dev/nvidia0"),
-                PathBuf::from("/dev/null")
-            ]
+            vec![dir.join("dev/nvidia-caps"), dir.join("dev/nvidia0")]
         );
         assert!(p.exec.is_empty() && p.write.is_empty() && !p.spawns_children);
+        // A fixture without NVIDIA nodes: no device, so a filter without ioctl.
+        let bare = crate::testutil::Scratch::new("sandbox-bare");
+        std::fs::create_dir_all(bare.join("dev")).unwrap();
+        std::fs::write(bare.join("dev/nvidiactl"), "type=char\n").unwrap();
+        let p = Policy::for_run(&Root::at(&bare), &crate::Env::default(), None);
+        assert!(p.devices.is_empty(), "{:?}", p.devices);
         let shim = dir.join("nvprobe-shim");
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), Some(&shim));
         assert!(p.spawns_children);
+        assert!(
+            p.devices.contains(&PathBuf::from("/dev/null")),
+            "the shim's stdio"
+        );
         assert_eq!(p.exec.first(), Some(&shim));
         assert!(
             p.read.contains(&PathBuf::from("/usr")),
