@@ -30,7 +30,9 @@ pub(crate) fn pretty_sized<T: Serialize + ?Sized>(
 /// The buffer a document is written into. `serde_json` writes a document as fragments of a
 /// few bytes (a quote, a key, `": "`, a number); `Vec::extend_from_slice` copies each with a call
 /// to libc's `memcpy`, and musl's starts every copy with `rep movsq`, whose start-up costs more
-/// than a short fragment's bytes. A fragment up to [`SHORT`] bytes is pushed byte by byte.
+/// than a short fragment's bytes. A fragment up to [`SHORT`] bytes is copied byte by byte by
+/// `Vec::extend` (room made once, the length set once), not by one `push` a byte, which stores
+/// and reloads the length and checks the capacity for every byte.
 struct Out(Vec<u8>);
 
 /// The longest fragment pushed byte by byte.
@@ -44,10 +46,7 @@ impl io::Write for Out {
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         if buf.len() <= SHORT {
-            self.0.reserve(SHORT);
-            for &b in buf {
-                self.0.push(b);
-            }
+            self.0.extend(buf.iter().copied());
         } else {
             self.0.extend_from_slice(buf);
         }
