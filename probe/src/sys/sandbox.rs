@@ -507,8 +507,8 @@ pub fn program(machine: bool, ioctl: bool) -> Result<seccompiler::BpfProgram, se
 /// as an `unsigned int`, so its low 32 bits are compared) when `ioctl` (a policy that grants
 /// devices), else never; `EPERM` for everything else.
 ///
-/// A run installs the same program, built once and kept in `seccomp_programs.rs`
-/// ([`programs_source`]): building it here takes several hundred small allocations, tens of
+/// A run installs the same program, built once and kept in `seccomp_programs.rs` (a test
+/// writes the file and holds it to this function): building it here takes several hundred small allocations, tens of
 /// microseconds of every run for a result that only a change of the lists or of `seccompiler`
 /// changes.
 #[cfg(target_arch = "x86_64")]
@@ -543,7 +543,7 @@ pub fn program_for(
     Ok(filter.try_into()?)
 }
 
-/// `seccompiler`'s programs for every (glibc, machine, ioctl), built once by [`programs_source`]
+/// `seccompiler`'s programs for every (glibc, machine, ioctl), built once by `programs_source`
 /// (a test holds the file to it).
 #[cfg(target_arch = "x86_64")]
 #[rustfmt::skip]
@@ -552,7 +552,7 @@ mod programs;
 
 /// The (glibc, machine, ioctl) variants of [`program_for`], with their names in
 /// `seccomp_programs.rs`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(test, target_arch = "x86_64"))]
 const VARIANTS: [(bool, bool, bool, &str); 8] = [
     (false, false, false, "MUSL_FILES"),
     (false, false, true, "MUSL_FILES_IOCTL"),
@@ -566,11 +566,8 @@ const VARIANTS: [(bool, bool, bool, &str); 8] = [
 
 /// The text of `seccomp_programs.rs`: every program of [`VARIANTS`] as `seccompiler` builds it
 /// ([`program_for`]), instruction for instruction, and the function that picks one.
-///
-/// # Errors
-/// `seccompiler`'s, when it refuses a list.
-#[cfg(target_arch = "x86_64")]
-pub fn programs_source() -> Result<String, seccompiler::Error> {
+#[cfg(all(test, target_arch = "x86_64"))]
+fn programs_source() -> Result<String, seccompiler::Error> {
     use std::fmt::Write as _;
     // Eight hex digits in two groups, as clippy wants long literals.
     let hex = |v: u32| {
