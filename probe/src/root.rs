@@ -832,8 +832,7 @@ impl Root {
     /// # Errors
     /// As [`Root::read_dir_names`], with `limit`.
     pub fn read_dir_names_limited(&self, path: &str, limit: usize) -> io::Result<Vec<String>> {
-        let fd = self.open_dir(path)?;
-        names_in(&fd, limit, &|_| true)
+        self.read_dir_names_where(path, limit, &|_| true)
     }
 
     /// [`Root::read_dir_names_limited`], keeping only the names `keep` takes (the limit still
