@@ -804,6 +804,18 @@ impl Root {
         read_whole(fd.as_fd(), &st, limit)
     }
 
+    /// [`Root::read_text_limited`] with what `fstat` said of the file it read: a path listed as
+    /// a regular file is opened once, not stat'ed first and then opened again.
+    ///
+    /// # Errors
+    /// As [`Root::read_text_limited`].
+    pub fn read_text_with_meta(&self, path: &str, limit: u64) -> io::Result<(Meta, Text)> {
+        self.note_read(path);
+        let (fd, st) = self.open_regular_in(path)?;
+        let (buf, truncated) = read_limited(fd.as_fd(), &st, limit)?;
+        Ok((Meta { st }, into_text(buf, truncated)))
+    }
+
     /// Reads a regular text file up to `limit` bytes.
     ///
     /// # Errors
@@ -859,8 +871,21 @@ impl Root {
     /// # Errors
     /// As [`Root::read_dir_names`].
     pub fn read_dir_entries(&self, path: &str) -> io::Result<Vec<(String, FileType)>> {
+        self.read_dir_entries_where(path, DIR_LIMIT, &|_| true)
+    }
+
+    /// [`Root::read_dir_entries`] with the limit and filter of [`Root::read_dir_names_where`].
+    ///
+    /// # Errors
+    /// As [`Root::read_dir_names_where`].
+    pub fn read_dir_entries_where(
+        &self,
+        path: &str,
+        limit: usize,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> io::Result<Vec<(String, FileType)>> {
         let fd = self.open_dir(path)?;
-        entries_in(&fd, DIR_LIMIT, &|_| true)
+        entries_in(&fd, limit, keep)
     }
 
     /// [`Root::read_dir_names`] of a directory that may have been listed already under another

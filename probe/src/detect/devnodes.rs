@@ -19,7 +19,9 @@
 //! they do not know.
 
 use crate::report::DeviceNode;
-use crate::root::Root;
+use rustix::fs::FileType;
+
+use crate::root::{Meta, Root};
 
 /// The fixed NVIDIA nodes, besides `/dev/nvidiaN`.
 pub const FIXED_NODES: &[&str] = &[
@@ -33,42 +35,38 @@ pub const FIXED_NODES: &[&str] = &[
 pub fn scan(root: &Root) -> std::io::Result<Vec<DeviceNode>> {
     // Only NVIDIA's names are kept (every node below is `nvidia*`): a host's /dev has a
     // hundred or more others.
-    let names = root.read_dir_names_where("/dev", crate::root::DEVICE_DIR_LIMIT, &|n| {
+    let entries = root.read_dir_entries_where("/dev", crate::root::DEVICE_DIR_LIMIT, &|n| {
         n.starts_with(b"nvidia")
     })?;
-    let mut minors: Vec<u32> = names
+    let listed = |name: &str| {
+        entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, kind)| *kind)
+    };
+    let mut minors: Vec<u32> = entries
         .iter()
-        .filter_map(|n| n.strip_prefix("nvidia"))
+        .filter_map(|(n, _)| n.strip_prefix("nvidia"))
         .filter(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
         .filter_map(|n| n.parse().ok())
         .collect();
     minors.sort_unstable();
     let mut paths: Vec<String> = FIXED_NODES
         .iter()
-        .filter(|p| {
-            names
-                .iter()
-                .any(|n| Some(n.as_str()) == p.strip_prefix("/dev/"))
-        })
+        .filter(|p| p.strip_prefix("/dev/").is_some_and(|n| listed(n).is_some()))
         .map(|p| (*p).to_owned())
         .collect();
     paths.extend(minors.iter().map(|m| format!("/dev/nvidia{m}")));
-    Ok(paths.iter().filter_map(|p| node(root, p)).collect())
+    Ok(paths
+        .iter()
+        .filter_map(|p| node_listed(root, p, p.strip_prefix("/dev/").and_then(listed)))
+        .collect())
 }
 
 /// Describes one node, `None` when absent.
 pub fn node(root: &Root, path: &str) -> Option<DeviceNode> {
     let meta = root.metadata(path).ok()?;
-    let mut n = DeviceNode {
-        path: path.to_owned(),
-        kind: "other".to_owned(),
-        major: None,
-        minor: None,
-        mode: Some(format!("{:04o}", meta.mode() & 0o7777)),
-        uid: Some(meta.uid()),
-        gid: Some(meta.gid()),
-        access: "unknown".to_owned(),
-    };
+    let mut n = described(path, &meta);
     if meta.is_char_device() {
         let rdev = meta.rdev();
         n.kind = "char".to_owned();
@@ -77,11 +75,45 @@ pub fn node(root: &Root, path: &str) -> Option<DeviceNode> {
         n.access = access(root, path);
     } else if meta.is_file() && !root.is_host() {
         n.kind = "file".to_owned();
-        if let Ok(text) = root.read_text_limited(path, 4096) {
+        if let Ok(text) = root.read_text_limited(path, STAND_IN_LIMIT) {
             apply_stand_in(&mut n, &text.text);
         }
     }
     Some(n)
+}
+
+/// The most of a stand-in record read.
+const STAND_IN_LIMIT: u64 = 4096;
+
+/// [`node`] for a path that the listing of `/dev` gave as `listed` (`None`: not listed under
+/// that name). Under `--root`, an entry listed as a regular file is a stand-in, read with one
+/// open whose `fstat` stands for the `stat` [`node`] makes first; should it have become
+/// something else since the listing, or not open, [`node`] describes it as it is.
+fn node_listed(root: &Root, path: &str, listed: Option<FileType>) -> Option<DeviceNode> {
+    if root.is_host() || listed != Some(FileType::RegularFile) {
+        return node(root, path);
+    }
+    let Ok((meta, text)) = root.read_text_with_meta(path, STAND_IN_LIMIT) else {
+        return node(root, path);
+    };
+    let mut n = described(path, &meta);
+    n.kind = "file".to_owned();
+    apply_stand_in(&mut n, &text.text);
+    Some(n)
+}
+
+/// A node of kind `other` with the mode and owner `meta` gives, its access unknown.
+fn described(path: &str, meta: &Meta) -> DeviceNode {
+    DeviceNode {
+        path: path.to_owned(),
+        kind: "other".to_owned(),
+        major: None,
+        minor: None,
+        mode: Some(format!("{:04o}", meta.mode() & 0o7777)),
+        uid: Some(meta.uid()),
+        gid: Some(meta.gid()),
+        access: "unknown".to_owned(),
+    }
 }
 
 fn access(root: &Root, path: &str) -> String {
@@ -146,6 +178,63 @@ pub fn apply_stand_in(n: &mut DeviceNode, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listing's shortcut (a stand-in listed as a regular file is opened once) describes
+    /// every node as [`node`] does from a `stat`: stand-ins, a symlink to one, a FIFO (never
+    /// opened), a directory, an unreadable stand-in, and names that parse to another node's
+    /// number (`nvidia01` is not `/dev/nvidia1`).
+    #[test]
+    fn devnodes_listing_shortcut_matches_stat() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = crate::testutil::Scratch::new("devnodes-listed");
+        let dev = dir.join("dev");
+        std::fs::create_dir_all(dev.join("nvidia3")).unwrap();
+        std::fs::write(
+            dev.join("nvidiactl"),
+            "type=char\nmajor=195\nminor=255\nmode=0666\nopen=ok\n",
+        )
+        .unwrap();
+        std::fs::write(dev.join("nvidia0"), "type=char\nmajor=195\nminor=0\n").unwrap();
+        std::fs::write(dev.join("nvidia-uvm"), "").unwrap();
+        std::fs::write(dev.join("nvidia01"), "type=char\nmajor=195\nminor=9\n").unwrap();
+        std::os::unix::fs::symlink("nvidia0", dev.join("nvidia1")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dev.join("nvidia2"),
+            FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let locked = dev.join("nvidia-modeset");
+        std::fs::write(&locked, "type=char\nopen=ok\n").unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let root = Root::at(&*dir);
+        let nodes = scan(&root).unwrap();
+        let paths: Vec<&str> = nodes.iter().map(|n| n.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/dev/nvidiactl",
+                "/dev/nvidia-uvm",
+                "/dev/nvidia-modeset",
+                "/dev/nvidia0",
+                "/dev/nvidia1",
+                "/dev/nvidia1",
+                "/dev/nvidia2",
+                "/dev/nvidia3",
+            ]
+        );
+        for n in &nodes {
+            assert_eq!(Some(n), node(&root, &n.path).as_ref(), "{}", n.path);
+        }
+        assert_eq!(nodes[0].kind, "char");
+        assert_eq!(nodes[0].access, "ok");
+        assert_eq!(nodes[1].kind, "file");
+        assert_eq!(nodes[3].minor, Some(0));
+        assert_eq!(nodes[4].minor, Some(0), "a symlink to a stand-in reads as it");
+        assert_eq!(nodes[6].kind, "other", "a FIFO is not read");
+    }
 
     #[test]
     fn devnodes_stand_in_record() {
