@@ -324,11 +324,11 @@ pub fn probe(opts: &Options) -> Report {
 pub(crate) struct Partial {
     /// The source or stage running now.
     running: String,
-    /// The file facts so far, until the report exists.
+    /// The facts of the file sources read so far, while they are read.
     facts: Option<detect::Facts>,
-    /// Every file source has been read: `facts` holds them all, and the deadline's report is
-    /// the one they give ([`assemble::file_snapshot`]).
-    files_read: bool,
+    /// Every file source has been read: their facts, shared with the run, and the deadline's
+    /// report is the one they give ([`assemble::file_snapshot`]).
+    files_read: Option<Arc<detect::Facts>>,
     /// A later stage's report, which stands in for the run from then on (`--cross-check`'s,
     /// before the shim runs).
     report: Option<Report>,
@@ -355,13 +355,14 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     ))
 }
 
-/// Marks the file stage done: the last source's facts are kept with the others, and `next`
-/// runs now.
-pub(crate) fn files_read(partial: &Mutex<Partial>, facts: &detect::Facts, next: &str) {
+/// Marks the file stage done and `next` running: the facts the sources stored, which the run
+/// goes on with and the deadline's report shares.
+pub(crate) fn files_read(partial: &Mutex<Partial>, next: &str) -> Arc<detect::Facts> {
     let mut p = lock(partial);
-    facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
-    p.files_read = true;
+    let facts = Arc::new(p.facts.take().unwrap_or_default());
+    p.files_read = Some(Arc::clone(&facts));
     next.clone_into(&mut p.running);
+    facts
 }
 
 pub(crate) fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
@@ -375,10 +376,10 @@ pub(crate) fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
 fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     let p = lock(partial);
     let running = p.running.clone();
-    let mut report = match (&p.report, &p.facts) {
-        (Some(r), _) => r.clone(),
-        (None, Some(f)) if p.files_read => assemble::file_snapshot(&opts.root, f),
-        (None, Some(f)) => {
+    let mut report = match (&p.report, &p.files_read, &p.facts) {
+        (Some(r), _, _) => r.clone(),
+        (None, Some(f), _) => assemble::file_snapshot(&opts.root, f),
+        (None, None, Some(f)) => {
             let report = assemble::report(&opts.root, f);
             // Findings from half the file sources would mislead (a hung sysfs read is not a
             // missing driver): drop them.
@@ -387,7 +388,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
                 ..report
             }
         }
-        (None, None) => return None,
+        (None, None, None) => return None,
     };
     drop(p);
     report.sources.push(report::Source::new(

@@ -18,8 +18,8 @@ use crate::{Options, Partial, assemble, capture, crosscheck, detect, doctor, ioc
 /// What the sources read that the report does not hold, for the rules.
 #[derive(Clone, Debug)]
 pub struct Observed {
-    /// The file sources' facts.
-    pub facts: detect::Facts,
+    /// The file sources' facts (shared with the deadline's report of a run cut after them).
+    pub facts: std::sync::Arc<detect::Facts>,
     /// What the kernel driver answered through ioctls (and what it refused).
     pub ioctl: ioctl::IoctlOutcome,
     /// Where the ioctl answers disagree with procfs/sysfs.
@@ -91,6 +91,31 @@ fn stall_before(opts: &Options, name: &str) {
     }
 }
 
+/// Where a run's file sources put their facts: with the deadline's [`crate::Partial`], which
+/// names the source being read and holds the facts of those read before it.
+struct RunSink<'a> {
+    opts: &'a Options,
+    partial: &'a Mutex<Partial>,
+}
+
+impl detect::Sink for RunSink<'_> {
+    fn before(&mut self, name: &str) {
+        let mut p = crate::lock(self.partial);
+        name.clone_into(&mut p.running);
+        p.facts.get_or_insert_with(detect::Facts::default);
+        drop(p);
+        stall_before(self.opts, name);
+    }
+
+    fn put(&mut self, store: impl FnOnce(&mut detect::Facts)) {
+        store(
+            crate::lock(self.partial)
+                .facts
+                .get_or_insert_with(detect::Facts::default),
+        );
+    }
+}
+
 /// `build` with the devices given: the NVIDIA driver (`/dev/nvidia*` ioctls) and `/dev/dxg`.
 fn build_on(
     opts: &Options,
@@ -100,19 +125,14 @@ fn build_on(
     started: std::time::Instant,
     before_shim: &dyn Fn(&Model),
 ) -> Model {
-    // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc.
-    let facts = detect::collect_scoped(&opts.root, opts.cuda_only, &mut |name, facts| {
-        let mut p = crate::lock(partial);
-        name.clone_into(&mut p.running);
-        facts.catch_up(p.facts.get_or_insert_with(detect::Facts::default));
-        drop(p);
-        stall_before(opts, name);
-    });
+    // 1. Files: procfs, sysfs, /dev, /lib/modules, /etc, each source's facts stored where the
+    //    deadline finds them as soon as it is read.
+    detect::collect_into(&opts.root, opts.cuda_only, &mut RunSink { opts, partial });
     // 2. The report from the files. If a later stage hangs, the report the files give
     //    ([`assemble::file_snapshot`]) stands in for the run: the deadline builds it from the
-    //    facts kept for it, so a run that ends in time never does.
+    //    facts it shares with the run, so a run that ends in time never does.
+    let facts = crate::files_read(partial, "ioctl");
     let mut report = assemble::base(&opts.root, &facts);
-    crate::files_read(partial, &facts, "ioctl");
     stall_before(opts, "ioctl");
     // 3. The kernel driver itself, through ioctls on /dev/nvidiactl (and with --deep on
     //    /dev/nvidiaN): version, GPU list, and with --deep arch info, name, UUID, memory.

@@ -97,95 +97,96 @@ impl Facts {
     pub fn loaded_module(&self, name: &str) -> Option<&LoadedModule> {
         self.loaded.iter().find(|m| m.name == name)
     }
+}
 
-    /// Brings `snapshot`, an earlier copy of these facts, up to date by copying only what was
-    /// added since: [`collect_observed`] sets each `Option` field once and only appends to the
-    /// lists, so a run's snapshots for the deadline cost one copy of the facts in all instead
-    /// of one per source.
-    pub fn catch_up(&self, snapshot: &mut Facts) {
-        fn opt<T: Clone>(src: Option<&T>, dst: &mut Option<T>) {
-            if dst.is_none() {
-                *dst = src.cloned();
-            }
-        }
-        fn list<T: Clone>(src: &[T], dst: &mut Vec<T>) {
-            if let Some(new) = src.get(dst.len()..) {
-                dst.extend_from_slice(new);
-            }
-        }
-        opt(self.kernel_release.as_ref(), &mut snapshot.kernel_release);
-        opt(self.kernel_arch.as_ref(), &mut snapshot.kernel_arch);
-        opt(self.sys_version.as_ref(), &mut snapshot.sys_version);
-        opt(self.proc_version.as_ref(), &mut snapshot.proc_version);
-        opt(self.params.as_ref(), &mut snapshot.params);
-        list(&self.proc_gpus, &mut snapshot.proc_gpus);
-        opt(self.proc_modules.as_ref(), &mut snapshot.proc_modules);
-        list(&self.loaded, &mut snapshot.loaded);
-        opt(self.installed.as_ref(), &mut snapshot.installed);
-        list(
-            &self.lib_modules_releases,
-            &mut snapshot.lib_modules_releases,
-        );
-        opt(self.pci.as_ref(), &mut snapshot.pci);
-        opt(self.nodes.as_ref(), &mut snapshot.nodes);
-        opt(self.kernel_build.as_ref(), &mut snapshot.kernel_build);
-        opt(self.packages.as_ref(), &mut snapshot.packages);
-        opt(self.platform.as_ref(), &mut snapshot.platform);
-        list(&self.sources, &mut snapshot.sources);
-    }
+/// Where [`collect_into`] puts what the file sources read. A run's sink shares the facts with
+/// the deadline's watchdog, which may read them at any moment (a source stuck in the kernel
+/// must not keep them from it): so each source is read first and stored after, in one `put`,
+/// and nothing is held across a read. What the watchdog sees when source `name` is announced
+/// is every source before it, whole, and nothing of `name`'s.
+pub trait Sink {
+    /// Source `name` is read next.
+    fn before(&mut self, name: &str);
+    /// Stores what the source announced last has read.
+    fn put(&mut self, store: impl FnOnce(&mut Facts));
+}
 
-    fn record(&mut self, name: &str, status: SourceStatus, detail: impl Into<String>) {
-        self.sources.push(Source::new(name, status, detail));
-    }
+/// Facts that only gather what the sources read.
+impl Sink for Facts {
+    fn before(&mut self, _name: &str) {}
 
-    fn record_err(&mut self, name: &str, path: &str, err: &io::Error) {
-        let status = match err.kind() {
-            io::ErrorKind::NotFound => SourceStatus::Absent,
-            io::ErrorKind::PermissionDenied => SourceStatus::Denied,
-            _ => SourceStatus::Failed,
-        };
-        self.record(name, status, format!("{path}: {}", describe_error(err)));
+    fn put(&mut self, store: impl FnOnce(&mut Facts)) {
+        store(self);
     }
 }
 
 /// Reads every file source under `root`.
 pub fn collect(root: &Root) -> Facts {
-    collect_observed(root, &mut |_, _| {})
+    let mut facts = Facts::default();
+    collect_into(root, false, &mut facts);
+    facts
 }
 
 /// [`collect`], telling `observe` the name of each source before it is read, with the facts
-/// gathered so far (the deadline uses this to report a partial run).
+/// gathered so far.
 pub fn collect_observed(root: &Root, observe: &mut dyn FnMut(&str, &Facts)) -> Facts {
-    collect_scoped(root, false, observe)
+    struct Observed<'a> {
+        facts: Facts,
+        observe: &'a mut dyn FnMut(&str, &Facts),
+    }
+    impl Sink for Observed<'_> {
+        fn before(&mut self, name: &str) {
+            (self.observe)(name, &self.facts);
+        }
+
+        fn put(&mut self, store: impl FnOnce(&mut Facts)) {
+            store(&mut self.facts);
+        }
+    }
+    let mut sink = Observed {
+        facts: Facts::default(),
+        observe,
+    };
+    collect_into(root, false, &mut sink);
+    sink.facts
 }
 
-/// [`collect_observed`]; with `cuda_only`, without the package source
-/// ([`crate::Options::cuda_only`]: the doctor's package rules read it, and the fabric manager
-/// rule, which decides CUDA, on a bare-metal NVSwitch host: there it is read).
-pub fn collect_scoped(
-    root: &Root,
-    cuda_only: bool,
-    observe: &mut dyn FnMut(&str, &Facts),
-) -> Facts {
-    let mut f = Facts::default();
-    observe("kernel-release", &f);
+/// The source `name` for the error of reading `path`: `absent` for a missing file, `denied`
+/// for `EACCES`, `failed` otherwise.
+fn error_source(name: &str, path: &str, err: &io::Error) -> Source {
+    let status = match err.kind() {
+        io::ErrorKind::NotFound => SourceStatus::Absent,
+        io::ErrorKind::PermissionDenied => SourceStatus::Denied,
+        _ => SourceStatus::Failed,
+    };
+    Source::new(name, status, format!("{path}: {}", describe_error(err)))
+}
 
-    match root.read_text(OSRELEASE) {
+/// Reads every file source under `root` into `sink`, in order; with `cuda_only`, without the
+/// package source ([`crate::Options::cuda_only`]: the doctor's package rules read it, and the
+/// fabric manager rule, which decides CUDA, on a bare-metal NVSwitch host: there it is read).
+/// What a later source needs of an earlier one is kept here, not read back from the sink.
+pub fn collect_into(root: &Root, cuda_only: bool, sink: &mut impl Sink) {
+    sink.before("kernel-release");
+    let (kernel_release, source) = match root.read_text(OSRELEASE) {
         Ok(t) if !t.text.trim().is_empty() => {
             let r = t.text.trim().to_owned();
-            f.record("kernel-release", SourceStatus::Ok, r.clone());
-            f.kernel_release = Some(r);
+            let source = Source::new("kernel-release", SourceStatus::Ok, r.clone());
+            (Some(r), source)
         }
-        Ok(_) => f.record(
-            "kernel-release",
-            SourceStatus::Failed,
-            format!("{OSRELEASE}: empty"),
+        Ok(_) => (
+            None,
+            Source::new(
+                "kernel-release",
+                SourceStatus::Failed,
+                format!("{OSRELEASE}: empty"),
+            ),
         ),
-        Err(e) => f.record_err("kernel-release", OSRELEASE, &e),
-    }
+        Err(e) => (None, error_source("kernel-release", OSRELEASE, &e)),
+    };
     // Best effort, no source of its own: the platform's architecture falls back to nvprobe's
     // own on the host and to the kernel module's under --root (`assemble::machine_arch`).
-    f.kernel_arch = root
+    let kernel_arch = root
         .read_text_limited("/proc/sys/kernel/arch", 64)
         .ok()
         .map(|t| t.text.trim().to_owned())
@@ -194,63 +195,88 @@ pub fn collect_scoped(
                 && a.len() <= 16
                 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         });
+    sink.put(|f| {
+        f.sources.push(source);
+        f.kernel_release.clone_from(&kernel_release);
+        f.kernel_arch = kernel_arch;
+    });
 
-    observe("sysfs-module", &f);
+    sink.before("sysfs-module");
     // Read once: the loaded-modules stage takes the nvidia module's version from it too.
     let sys_version = root.read_text(SYSVER);
-    match &sys_version {
+    let (version, source) = match &sys_version {
         Ok(t) => match driver::parse_sys_version(&t.text) {
             Some(v) => {
-                f.record("sysfs-module", SourceStatus::Ok, format!("{SYSVER}: {v}"));
-                f.sys_version = Some(v);
+                let source =
+                    Source::new("sysfs-module", SourceStatus::Ok, format!("{SYSVER}: {v}"));
+                (Some(v), source)
             }
-            None => f.record(
-                "sysfs-module",
-                SourceStatus::Failed,
-                format!("{SYSVER}: not a driver version: {:?}", clip(&t.text)),
+            None => (
+                None,
+                Source::new(
+                    "sysfs-module",
+                    SourceStatus::Failed,
+                    format!("{SYSVER}: not a driver version: {:?}", clip(&t.text)),
+                ),
             ),
         },
-        Err(e) => f.record_err("sysfs-module", SYSVER, e),
-    }
+        Err(e) => (None, error_source("sysfs-module", SYSVER, e)),
+    };
+    sink.put(|f| {
+        f.sources.push(source);
+        f.sys_version = version;
+    });
 
-    observe("procfs-version", &f);
-    match root.read_text(PROCVER) {
+    sink.before("procfs-version");
+    let (version, source) = match root.read_text(PROCVER) {
         Ok(t) => match driver::parse_proc_version(&t.text) {
             Some(v) => {
-                f.record(
+                let source = Source::new(
                     "procfs-version",
                     SourceStatus::Ok,
                     format!("{PROCVER}: {}", v.line),
                 );
-                f.proc_version = Some(v);
+                (Some(v), source)
             }
-            None => f.record(
-                "procfs-version",
-                SourceStatus::Failed,
-                format!("{PROCVER}: no NVRM version line: {:?}", clip(&t.text)),
+            None => (
+                None,
+                Source::new(
+                    "procfs-version",
+                    SourceStatus::Failed,
+                    format!("{PROCVER}: no NVRM version line: {:?}", clip(&t.text)),
+                ),
             ),
         },
-        Err(e) => f.record_err("procfs-version", PROCVER, &e),
-    }
+        Err(e) => (None, error_source("procfs-version", PROCVER, &e)),
+    };
+    sink.put(|f| {
+        f.sources.push(source);
+        f.proc_version = version;
+    });
 
-    observe("procfs-params", &f);
-    match root.read_text(PARAMS) {
-        Ok(t) => {
-            let p = driver::parse_params(&t.text);
-            f.record("procfs-params", SourceStatus::Ok, format!("{PARAMS}: read"));
-            f.params = Some(p);
-        }
-        Err(e) => f.record_err("procfs-params", PARAMS, &e),
-    }
+    sink.before("procfs-params");
+    let (params, source) = match root.read_text(PARAMS) {
+        Ok(t) => (
+            Some(driver::parse_params(&t.text)),
+            Source::new("procfs-params", SourceStatus::Ok, format!("{PARAMS}: read")),
+        ),
+        Err(e) => (None, error_source("procfs-params", PARAMS, &e)),
+    };
+    let modify_device_files = params.as_ref().and_then(|p| p.modify_device_files);
+    sink.put(|f| {
+        f.sources.push(source);
+        f.params = params;
+    });
 
-    observe("procfs-gpus", &f);
-    match root.read_dir_names_limited(GPUS, crate::root::DEVICE_DIR_LIMIT) {
+    sink.before("procfs-gpus");
+    let mut gpus = Vec::new();
+    let source = match root.read_dir_names_limited(GPUS, crate::root::DEVICE_DIR_LIMIT) {
         Ok(dirs) => {
             let mut bad = Vec::new();
             for dir in dirs {
                 let path = format!("{GPUS}/{dir}/information");
                 match root.read_text(&path) {
-                    Ok(t) => f.proc_gpus.push((
+                    Ok(t) => gpus.push((
                         dir.to_ascii_lowercase(),
                         procgpus::parse_information(&t.text),
                     )),
@@ -258,36 +284,42 @@ pub fn collect_scoped(
                 }
             }
             let (status, detail) = if bad.is_empty() {
-                (
-                    SourceStatus::Ok,
-                    format!("{GPUS}: {} GPU(s)", f.proc_gpus.len()),
-                )
+                (SourceStatus::Ok, format!("{GPUS}: {} GPU(s)", gpus.len()))
             } else {
                 (SourceStatus::Failed, join_capped(&bad, 8))
             };
-            f.record("procfs-gpus", status, detail);
+            Source::new("procfs-gpus", status, detail)
         }
-        Err(e) => f.record_err("procfs-gpus", GPUS, &e),
-    }
+        Err(e) => error_source("procfs-gpus", GPUS, &e),
+    };
+    sink.put(|f| {
+        f.sources.push(source);
+        f.proc_gpus = gpus;
+    });
 
-    observe("procfs-modules", &f);
-    match root.read_text_limited(MODULES, 1 << 20) {
+    sink.before("procfs-modules");
+    let (proc_modules, source) = match root.read_text_limited(MODULES, 1 << 20) {
         Ok(t) => {
             let m = modules::parse_proc_modules(&t.text);
-            f.record(
+            let source = Source::new(
                 "procfs-modules",
                 SourceStatus::Ok,
                 format!("{MODULES}: {} module(s)", m.total),
             );
-            f.proc_modules = Some(m);
+            (Some(m), source)
         }
-        Err(e) => f.record_err("procfs-modules", MODULES, &e),
-    }
-    let watched = f.proc_modules.as_ref().map(|m| m.watched.as_slice());
-    f.loaded = modules::loaded(root, watched, &sys_version);
+        Err(e) => (None, error_source("procfs-modules", MODULES, &e)),
+    };
+    let watched = proc_modules.as_ref().map(|m| m.watched.as_slice());
+    let loaded = modules::loaded(root, watched, &sys_version);
+    sink.put(|f| {
+        f.sources.push(source);
+        f.proc_modules = proc_modules;
+        f.loaded.clone_from(&loaded);
+    });
 
-    observe("sysfs-pci", &f);
-    match pci::scan(root) {
+    sink.before("sysfs-pci");
+    let (pci, source) = match pci::scan(root) {
         Ok(scan) => {
             let gpus = scan.functions.iter().filter(|p| p.is_gpu()).count();
             let mut detail = format!(
@@ -299,14 +331,18 @@ pub fn collect_scoped(
                 detail.push_str("; unreadable: ");
                 detail.push_str(&scan.unreadable.join(", "));
             }
-            f.record("sysfs-pci", SourceStatus::Ok, detail);
-            f.pci = Some(scan);
+            (Some(scan), Source::new("sysfs-pci", SourceStatus::Ok, detail))
         }
-        Err(e) => f.record_err("sysfs-pci", PCI, &e),
-    }
+        Err(e) => (None, error_source("sysfs-pci", PCI, &e)),
+    };
+    let nvswitch = pci.as_ref().is_some_and(|p| p.nvswitches().next().is_some());
+    sink.put(|f| {
+        f.sources.push(source);
+        f.pci = pci;
+    });
 
-    observe("device-nodes", &f);
-    match devnodes::scan(root) {
+    sink.before("device-nodes");
+    let (nodes, source) = match devnodes::scan(root) {
         Ok(nodes) => {
             let detail = if nodes.is_empty() {
                 "/dev: no NVIDIA device nodes".to_owned()
@@ -317,70 +353,83 @@ pub fn collect_scoped(
                     .collect::<Vec<_>>()
                     .join(" ")
             };
-            f.record("device-nodes", SourceStatus::Ok, detail);
-            f.nodes = Some(nodes);
+            (
+                Some(nodes),
+                Source::new("device-nodes", SourceStatus::Ok, detail),
+            )
         }
-        Err(e) => f.record_err("device-nodes", "/dev", &e),
-    }
+        Err(e) => (None, error_source("device-nodes", "/dev", &e)),
+    };
+    sink.put(|f| {
+        f.sources.push(source);
+        f.nodes = nodes;
+    });
 
-    observe("installed-modules", &f);
-    match root.read_dir_names("/lib/modules") {
+    sink.before("installed-modules");
+    let (installed, releases, source) = match root.read_dir_names("/lib/modules") {
         Ok(releases) => {
-            let list = modules::installed(root, &releases, f.kernel_release.as_deref());
-            f.record(
+            let list = modules::installed(root, &releases, kernel_release.as_deref());
+            let source = Source::new(
                 "installed-modules",
                 SourceStatus::Ok,
                 format!("/lib/modules: {} NVIDIA/nouveau module file(s)", list.len()),
             );
-            f.installed = Some(list);
-            f.lib_modules_releases = releases;
+            (Some(list), releases, source)
         }
-        Err(e) => f.record_err("installed-modules", "/lib/modules", &e),
-    }
+        Err(e) => (
+            None,
+            Vec::new(),
+            error_source("installed-modules", "/lib/modules", &e),
+        ),
+    };
+    sink.put(|f| {
+        f.sources.push(source);
+        f.installed.clone_from(&installed);
+        f.lib_modules_releases = releases;
+    });
 
     // The kernel module build is read in a cuda-only run too: when the module is missing
     // for the running kernel, its root cause (headers missing, DKMS not built) is what
     // `report.cuda.blocked_by` names.
-    observe(kbuild::SOURCE, &f);
+    sink.before(kbuild::SOURCE);
     let (build, source) = kbuild::read(
         root,
-        f.kernel_release.as_deref(),
-        &f.loaded,
-        f.installed.as_deref(),
+        kernel_release.as_deref(),
+        &loaded,
+        installed.as_deref(),
     );
-    f.kernel_build = Some(build);
-    f.sources.push(source);
-
-    let platform = platform::detect(
-        root,
-        f.kernel_release.as_deref(),
-        f.params.as_ref().and_then(|p| p.modify_device_files),
-    );
+    let platform = platform::detect(root, kernel_release.as_deref(), modify_device_files);
     let host_layers =
         !platform.in_container && platform.kind == crate::report::PlatformKind::BareMetal;
-    f.platform = Some(platform);
+    sink.put(|f| {
+        f.kernel_build = Some(build);
+        f.sources.push(source);
+        f.platform = Some(platform);
+    });
     // A cuda-only run reads the packages only where the answer needs them: on an NVSwitch
     // host, where a fabric manager of another version than the driver stops CUDA.
-    let nvswitch = f.pci.as_ref().is_some_and(|p| p.nvswitches().next().is_some());
     if cuda_only && !(host_layers && nvswitch) {
-        return f;
+        return;
     }
-    observe(packages::SOURCE, &f);
+    sink.before(packages::SOURCE);
     if host_layers {
         let (pkgs, source) = packages::read(root);
-        f.packages = pkgs;
-        f.sources.push(source);
+        sink.put(|f| {
+            f.packages = pkgs;
+            f.sources.push(source);
+        });
     } else {
         // The model keeps the packages of a bare-metal host only: a container's are its
         // image's (a 400 KB dpkg status read for nothing on a real H200 container: 0.7 ms).
-        f.record(
-            packages::SOURCE,
-            SourceStatus::Skipped,
-            "not read: driver packages are read on a bare-metal host only (a container's are \
-             its image's; WSL2, gVisor and Tegra keep the driver elsewhere)",
-        );
+        sink.put(|f| {
+            f.sources.push(Source::new(
+                packages::SOURCE,
+                SourceStatus::Skipped,
+                "not read: driver packages are read on a bare-metal host only (a container's \
+                 are its image's; WSL2, gVisor and Tegra keep the driver elsewhere)",
+            ));
+        });
     }
-    f
 }
 
 /// The first `max` items joined with `; `, then how many more there were: a directory of
@@ -428,23 +477,30 @@ mod cap_tests {
 mod snapshot_tests {
     use super::*;
 
-    /// At every source boundary of a real fixture run, a snapshot kept up to date with
-    /// `catch_up` equals a full copy of the facts (what the deadline's partial report reads).
+    /// At every source boundary of a real fixture run, the facts a sink holds are those of every
+    /// source announced before, whole, and nothing of the one announced: what the deadline's
+    /// partial report reads. The facts at the end are [`collect`]'s.
     #[test]
-    fn catch_up_equals_a_full_copy_at_every_source() {
+    fn sink_holds_every_earlier_source_at_each_boundary() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/fixtures/hgx-h100-no-fabricmanager-570");
         let root = Root::at(dir);
-        let mut snapshot = Facts::default();
-        let mut checked = 0;
-        let end = collect_observed(&root, &mut |_, facts| {
-            facts.catch_up(&mut snapshot);
-            assert_eq!(format!("{snapshot:?}"), format!("{facts:?}"));
-            checked += 1;
+        let mut announced: Vec<String> = Vec::new();
+        let end = collect_observed(&root, &mut |name, facts| {
+            let stored: Vec<&str> = facts.sources.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(stored, announced, "announcing {name}");
+            match name {
+                "device-nodes" => assert!(facts.pci.is_some() && facts.nodes.is_none()),
+                "installed-modules" => assert!(facts.nodes.is_some() && facts.installed.is_none()),
+                "sysfs-pci" => assert!(!facts.loaded.is_empty() && facts.pci.is_none()),
+                _ => {}
+            }
+            announced.push(name.to_owned());
         });
-        end.catch_up(&mut snapshot);
-        assert_eq!(format!("{snapshot:?}"), format!("{end:?}"));
-        assert!(checked >= 9, "{checked} sources observed");
-        assert!(end.pci.is_some() && !end.proc_gpus.is_empty() && end.sources.len() >= 9);
+        let names: Vec<&str> = end.sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, announced);
+        assert!(announced.len() >= 11, "{announced:?}");
+        assert!(end.pci.is_some() && !end.proc_gpus.is_empty() && end.platform.is_some());
+        assert_eq!(format!("{end:?}"), format!("{:?}", collect(&root)));
     }
 }
