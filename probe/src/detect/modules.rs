@@ -144,7 +144,11 @@ pub fn loaded(
         let sys_dir = format!("/sys/module/{name}");
         // A module with parameters or a version has /sys/module/<name> even when it is
         // built in; `initstate` exists only for loadable modules that are loaded. The version
-        // is read once: its open says whether it is there.
+        // is read once: its open says whether it is there. A module `/proc/modules` does not
+        // list and without a directory is neither (one lookup, not one for each file).
+        if from_proc.is_none() && name != "nvidia" && !root.exists(&sys_dir) {
+            continue;
+        }
         let version_read = if name == "nvidia" {
             nvidia_version
                 .as_ref()
@@ -292,6 +296,40 @@ mod tests {
         let root = Root::at(dir);
         let releases = root.read_dir_names("/lib/modules").unwrap();
         installed(&root, &releases, running)
+    }
+
+    /// A watched module is listed when `/proc/modules` lists it or `/sys/module` has its version
+    /// or `initstate`: loaded as a module, built in with a version, or with only `initstate`;
+    /// a directory with neither (a built-in module's parameters) or none at all is not.
+    #[test]
+    fn modules_loaded_from_proc_and_sysfs() {
+        let dir = crate::testutil::Scratch::new("modules-loaded");
+        let sys = dir.join("sys/module");
+        for (module, file, text) in [
+            ("nvidia_uvm", "version", "580.65.06\n"),
+            ("nvidia_modeset", "initstate", "live\n"),
+            ("nouveau", "parameters/modeset", "-1\n"),
+        ] {
+            std::fs::create_dir_all(sys.join(module).join(file).parent().unwrap()).unwrap();
+            std::fs::write(sys.join(module).join(file), text).unwrap();
+        }
+        let root = Root::at(&*dir);
+        let proc = parse_proc_modules("nvidia_drm 131072 0 - Live 0x0 (POE)\n");
+        let nvidia = root.read_text("/sys/module/nvidia/version");
+        let loaded = loaded(&root, Some(&proc.watched), &nvidia);
+        let names: Vec<(&str, Option<&str>)> = loaded
+            .iter()
+            .map(|m| (m.name.as_str(), m.version.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("nvidia_uvm", Some("580.65.06")),
+                ("nvidia_modeset", None),
+                ("nvidia_drm", None),
+            ]
+        );
+        assert_eq!(loaded[2].taint.as_deref(), Some("POE"));
     }
 
     #[test]
