@@ -423,6 +423,16 @@ impl Root {
         self
     }
 
+    /// The same root without its recorder: for reads that are not the probe's (the sandbox's
+    /// policy), which a capture must not copy.
+    #[must_use]
+    pub fn unrecorded(&self) -> Self {
+        Self {
+            recorder: None,
+            ..self.clone()
+        }
+    }
+
     /// The recorder, when this root has one.
     pub fn recorder(&self) -> Option<&Recorder> {
         self.recorder.as_ref()

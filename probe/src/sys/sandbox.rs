@@ -140,7 +140,11 @@ impl Policy {
                 );
             }
         }
-        p.devices = nvidia_nodes(&root.base().join("dev"));
+        p.devices = if root.is_host() {
+            nvidia_nodes(Path::new("/dev"))
+        } else {
+            root_nodes(root)
+        };
         if shim.is_none() && !root.is_host() {
             // The deadline's hand-back of stdout opens it for reading (the host's `/dev` is
             // read already). Not a device: the probe sends it no ioctl, so a root without
@@ -200,6 +204,34 @@ fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
         }
     }
     nodes.sort();
+    nodes
+}
+
+/// The NVIDIA device nodes under a fixture's or capture's `/dev` (and `dxg`), as the probe
+/// opens them: listed and resolved inside the root, like every path the probe reads, so a link
+/// there (`dev/nvidia0 -> /dev/nvidia0`, or `dev` itself a link to `/dev`) leads to the root's
+/// own entry, never to a node outside it. An entry that is a regular file there (a stand-in,
+/// which the probe only reads) gets no rule.
+fn root_nodes(root: &Root) -> Vec<PathBuf> {
+    // Not the probe's reads: a capture does not copy what the policy looked at.
+    let root = root.unrecorded();
+    let keep = |n: &[u8]| n.starts_with(b"nvidia") || n == b"dxg";
+    let Ok(entries) = root.read_dir_entries_where("/dev", crate::root::DEVICE_DIR_LIMIT, &keep)
+    else {
+        return Vec::new();
+    };
+    let mut nodes: Vec<PathBuf> = entries
+        .iter()
+        .filter(|(_, kind)| *kind != FileType::RegularFile)
+        .filter_map(|(name, _)| root.resolve(&format!("/dev/{name}")).ok())
+        .filter(|real| {
+            rustix::fs::stat(real)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) != FileType::RegularFile)
+        })
+        .take(256)
+        .collect();
+    nodes.sort();
+    nodes.dedup();
     nodes
 }
 
@@ -957,10 +989,19 @@ mod tests {
         std::fs::create_dir_all(dir.join("dev/nvidia-caps")).unwrap();
         std::fs::write(dir.join("dev/nvidiactl"), "").unwrap();
         std::fs::write(dir.join("dev/null"), "").unwrap();
-        // A link may lead to a real node (a host's /dev mounted as a root); a regular file
-        // (a fixture's node) is only read.
-        let _ = std::fs::remove_file(dir.join("dev/nvidia0"));
-        std::os::unix::fs::symlink("/dev/null", dir.join("dev/nvidia0")).unwrap();
+        // A link is followed inside the root, as the probe follows it: to the root's own
+        // `dev/nvidia-caps` (a rule), to its `dev/null` (a regular file, only read: none), to
+        // a path the root does not have (none); a regular file (a fixture's node) is only read.
+        let outside = crate::testutil::Scratch::new("sandbox-outside");
+        std::fs::create_dir_all(outside.join("nvidia0")).unwrap();
+        for (link, target) in [
+            ("dev/nvidia0", Path::new("/dev/null")),
+            ("dev/nvidia1", Path::new("/dev/nvidia-caps")),
+            ("dev/nvidia2", &*outside.join("nvidia0")),
+        ] {
+            let _ = std::fs::remove_file(dir.join(link));
+            std::os::unix::fs::symlink(target, dir.join(link)).unwrap();
+        }
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), None);
         assert!(p.machine);
         let files = Policy::for_files(vec![dir.to_path_buf()]);
@@ -969,10 +1010,13 @@ mod tests {
         assert!(replays.machine && replays.devices.is_empty(), "compare's");
         // `/dev/null` is read (the deadline hands stdout back to it), not a device.
         assert_eq!(p.read, vec![dir.to_path_buf(), PathBuf::from("/dev/null")]);
-        assert_eq!(
-            p.devices,
-            vec![dir.join("dev/nvidia-caps"), dir.join("dev/nvidia0")]
-        );
+        assert_eq!(p.devices, vec![dir.join("dev/nvidia-caps")]);
+        // A root whose `dev` links out of it (to a directory of NVIDIA entries) gets no rule
+        // for what is there: the probe would look for `/dev` inside the root.
+        let linked = crate::testutil::Scratch::new("sandbox-linked-dev");
+        std::os::unix::fs::symlink(&*outside, linked.join("dev")).unwrap();
+        let p = Policy::for_run(&Root::at(&linked), &crate::Env::default(), None);
+        assert!(p.devices.is_empty(), "{:?}", p.devices);
         assert!(p.exec.is_empty() && p.write.is_empty() && !p.spawns_children);
         // A fixture without NVIDIA nodes: no device, so a filter without ioctl.
         let bare = crate::testutil::Scratch::new("sandbox-bare");
