@@ -324,11 +324,8 @@ pub fn probe(opts: &Options) -> Report {
 pub(crate) struct Partial {
     /// The source or stage running now.
     running: String,
-    /// The facts of the file sources read so far, while they are read.
-    facts: Option<detect::Facts>,
-    /// Every file source has been read: their facts, shared with the run, and the deadline's
-    /// report is the one they give ([`assemble::file_snapshot`]).
-    files_read: Option<Arc<detect::Facts>>,
+    /// The file sources' facts, as far as they have come.
+    facts: FileFacts,
     /// A later stage's report, which stands in for the run from then on (`--cross-check`'s,
     /// before the shim runs).
     report: Option<Report>,
@@ -355,12 +352,53 @@ fn probe_observed(opts: &Options, partial: &Mutex<Partial>) -> Report {
     ))
 }
 
+/// What the file sources have stored, for the deadline's report.
+#[derive(Debug, Default)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one a run, inside its Partial, never moved: a box would be an allocation for nothing"
+)]
+pub(crate) enum FileFacts {
+    /// No source has been announced yet.
+    #[default]
+    None,
+    /// The facts of the sources read so far, while they are read.
+    Reading(detect::Facts),
+    /// Every file source has been read: their facts, shared with the run, and the deadline's
+    /// report is the one they give ([`assemble::file_snapshot`]).
+    Read(Arc<detect::Facts>),
+}
+
+impl FileFacts {
+    /// A source is about to be read: the facts so far are kept from now on, empty at first.
+    pub(crate) fn begin(&mut self) {
+        if matches!(self, Self::None) {
+            *self = Self::Reading(detect::Facts::default());
+        }
+    }
+
+    /// Stores what a source read into the facts being read.
+    pub(crate) fn store(&mut self, store: impl FnOnce(&mut detect::Facts)) {
+        if let Self::Reading(facts) = self {
+            store(facts);
+        } else {
+            let mut facts = detect::Facts::default();
+            store(&mut facts);
+            *self = Self::Reading(facts);
+        }
+    }
+}
+
 /// Marks the file stage done and `next` running: the facts the sources stored, which the run
 /// goes on with and the deadline's report shares.
 pub(crate) fn files_read(partial: &Mutex<Partial>, next: &str) -> Arc<detect::Facts> {
     let mut p = lock(partial);
-    let facts = Arc::new(p.facts.take().unwrap_or_default());
-    p.files_read = Some(Arc::clone(&facts));
+    let facts = match std::mem::take(&mut p.facts) {
+        FileFacts::Reading(f) => Arc::new(f),
+        FileFacts::Read(f) => f,
+        FileFacts::None => Arc::default(),
+    };
+    p.facts = FileFacts::Read(Arc::clone(&facts));
     next.clone_into(&mut p.running);
     facts
 }
@@ -376,10 +414,10 @@ pub(crate) fn publish(partial: &Mutex<Partial>, next: &str, snapshot: Report) {
 fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
     let p = lock(partial);
     let running = p.running.clone();
-    let mut report = match (&p.report, &p.files_read, &p.facts) {
-        (Some(r), _, _) => r.clone(),
-        (None, Some(f), _) => assemble::file_snapshot(&opts.root, f),
-        (None, None, Some(f)) => {
+    let mut report = match (&p.report, &p.facts) {
+        (Some(r), _) => r.clone(),
+        (None, FileFacts::Read(f)) => assemble::file_snapshot(&opts.root, f),
+        (None, FileFacts::Reading(f)) => {
             let report = assemble::report(&opts.root, f);
             // Findings from half the file sources would mislead (a hung sysfs read is not a
             // missing driver): drop them.
@@ -388,7 +426,7 @@ fn partial_report(opts: &Options, partial: &Mutex<Partial>) -> Option<Report> {
                 ..report
             }
         }
-        (None, None, None) => return None,
+        (None, FileFacts::None) => return None,
     };
     drop(p);
     report.sources.push(report::Source::new(

@@ -102,17 +102,13 @@ impl detect::Sink for RunSink<'_> {
     fn before(&mut self, name: &str) {
         let mut p = crate::lock(self.partial);
         name.clone_into(&mut p.running);
-        p.facts.get_or_insert_with(detect::Facts::default);
+        p.facts.begin();
         drop(p);
         stall_before(self.opts, name);
     }
 
     fn put(&mut self, store: impl FnOnce(&mut detect::Facts)) {
-        store(
-            crate::lock(self.partial)
-                .facts
-                .get_or_insert_with(detect::Facts::default),
-        );
+        crate::lock(self.partial).facts.store(store);
     }
 }
 
