@@ -831,8 +831,7 @@ impl Root {
     /// # Errors
     /// The open or read error, or `InvalidInput` when the path is not a regular file.
     pub fn read_text_limited(&self, path: &str, limit: u64) -> io::Result<Text> {
-        let (buf, truncated) = self.read_bytes_limited(path, limit)?;
-        Ok(into_text(buf, truncated))
+        self.read_text_with_meta(path, limit).map(|(_, text)| text)
     }
 
     /// Reads a regular text file up to [`TEXT_LIMIT`] bytes.

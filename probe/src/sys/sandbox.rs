@@ -165,6 +165,11 @@ impl Policy {
     }
 }
 
+/// The names in `/dev` the policy may grant devices for: `nvidia*` and `dxg`.
+fn is_granted_name(name: &[u8]) -> bool {
+    name.starts_with(b"nvidia") || name == b"dxg"
+}
+
 /// The NVIDIA device nodes in `dev` (`nvidiactl`, `nvidia0`, `nvidia-uvm`, `nvidia-caps/`, …)
 /// and `dxg`: the entries the probe (and NVML) may open read-write. A regular file there (a
 /// fixture's stand-in for a node, which the probe only reads) gets no rule: each rule costs
@@ -188,7 +193,7 @@ fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
         }
         let name = entry.file_name();
         let bytes = name.to_bytes();
-        if !(bytes.starts_with(b"nvidia") || bytes == b"dxg") {
+        if !is_granted_name(bytes) {
             continue;
         }
         // A filesystem that gives no type in the listing is asked (the link itself).
@@ -215,8 +220,8 @@ fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
 fn root_nodes(root: &Root) -> Vec<PathBuf> {
     // Not the probe's reads: a capture does not copy what the policy looked at.
     let root = root.unrecorded();
-    let keep = |n: &[u8]| n.starts_with(b"nvidia") || n == b"dxg";
-    let Ok(entries) = root.read_dir_entries_where("/dev", crate::root::DEVICE_DIR_LIMIT, &keep)
+    let Ok(entries) =
+        root.read_dir_entries_where("/dev", crate::root::DEVICE_DIR_LIMIT, &is_granted_name)
     else {
         return Vec::new();
     };
