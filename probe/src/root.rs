@@ -126,7 +126,7 @@ pub struct Access {
     pub listed: bool,
     /// Its bytes read through this root (a text or binary file the probe parsed).
     pub read: bool,
-    /// Parsed as an ELF file by the library inventory ([`Root::note_elf`]).
+    /// Parsed as an ELF file by the library inventory ([`Root::open_elf`]).
     pub elf: bool,
     /// Read with positioned reads ([`Root::open_for_reads`]): only the byte ranges read
     /// ([`Recorder::ranges`]) are the probe's, and a capture keeps only those.
@@ -470,15 +470,26 @@ impl Root {
         }
     }
 
-    /// Notes that the file at `path` is read as an ELF file outside this root (through the
-    /// path [`Root::resolve`] gave): a capture copies it only if it is one.
-    pub fn note_elf(&self, path: &str) {
+    /// Opens the regular file at `path` to parse it as an ELF file (the library inventory),
+    /// resolved inside the root as every read is, and notes it as one: a capture copies it
+    /// only if it is one. Returns the file and its size. The inventory names a library by the
+    /// path [`Root::resolve`] gives, but its bytes come from here: a link swapped in after
+    /// that walk still cannot lead the read out of the root.
+    ///
+    /// # Errors
+    /// The open error, or `InvalidInput` when the path is not a regular file.
+    pub fn open_elf(&self, path: &str) -> io::Result<(std::fs::File, u64)> {
         if let Some(rec) = &self.recorder {
             rec.note(path, |a| {
                 a.follow = true;
                 a.elf = true;
             });
         }
+        let (fd, st) = self.open_regular_in(path)?;
+        Ok((
+            std::fs::File::from(fd),
+            u64::try_from(st.st_size).unwrap_or(0),
+        ))
     }
 
     /// Resolves an absolute path, following symlinks inside the root (the last component too).
@@ -1170,6 +1181,39 @@ mod tests {
         let root = Root::at(&dir);
         assert_eq!(errno(root.read_text("/usr/lib/x")), enoent);
         assert_eq!(root.read_text("/usr/libexec/y").unwrap().text, "y");
+    }
+
+    /// A library's bytes are read inside the root even when the path that named it has since
+    /// come to lead out of it: the inventory names a file by the walk's answer, then a writer
+    /// racing the run inside a bundle swaps a directory for a link to a host directory before
+    /// the read. The read resolves the path again inside the root, as `RESOLVE_IN_ROOT` does
+    /// (and the walk, where there is no `openat2`).
+    #[test]
+    fn root_elf_read_stays_inside_the_root() {
+        use std::io::Read as _;
+        let dir = tmp("elf-swap");
+        let outside = tmp("elf-swap-host");
+        fs::write(outside.join("libx.so.1"), "host\n").unwrap();
+        // The host directory's absolute path, inside the root: where the link leads there.
+        let mirror = dir.join(outside.strip_prefix("/").unwrap());
+        fs::create_dir_all(&mirror).unwrap();
+        fs::write(mirror.join("libx.so.1"), "root\n").unwrap();
+        fs::create_dir_all(dir.join("usr/lib")).unwrap();
+        fs::write(dir.join("usr/lib/libx.so.1"), "lib\n").unwrap();
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            let named = root.resolve("/usr/lib/libx.so.1").unwrap();
+            assert_eq!(named, dir.join("usr/lib/libx.so.1"));
+            fs::rename(dir.join("usr/lib"), dir.join("usr/lib.old")).unwrap();
+            symlink(&*outside, dir.join("usr/lib")).unwrap();
+            // What a read through the walk's host path would now get: the host's file.
+            assert_eq!(fs::read_to_string(&named).unwrap(), "host\n");
+            let (mut file, size) = root.open_elf("/usr/lib/libx.so.1").unwrap();
+            let mut text = String::new();
+            file.read_to_string(&mut text).unwrap();
+            assert_eq!((text.as_str(), size), ("root\n", 5));
+            fs::remove_file(dir.join("usr/lib")).unwrap();
+            fs::rename(dir.join("usr/lib.old"), dir.join("usr/lib")).unwrap();
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //!   [`FILE_LIMIT`] (a larger file keeps its first [`FILE_LIMIT`] bytes and its size; a larger
 //!   ELF file keeps its size as a sparse file holding only the headers and the sections
 //!   nvprobe reads: section headers, string tables, `.dynamic`, notes);
-//! - a library the inventory parsed as ELF ([`crate::root::Root::note_elf`]): whatever its
+//! - a library the inventory parsed as ELF ([`crate::root::Root::open_elf`]): whatever its
 //!   size, a sparse file holding only the headers and sections nvprobe reads, as above (a
 //!   driver's code never travels), and only when the file starts with the ELF magic; anything
 //!   else (a `libcuda.so.1` link to `/etc/shadow`) keeps only its size, as zeros, and is

@@ -132,6 +132,11 @@ impl Bounded {
 pub fn read(path: &Path) -> Result<ElfInfo, ElfError> {
     // Never blocks on a FIFO where the library belongs (issue 10).
     let (file, size) = crate::root::open_regular(path)?;
+    read_file(file, size)
+}
+
+/// The ELF facts of `file`, a regular file of `size` bytes opened for reading.
+pub fn read_file(file: std::fs::File, size: u64) -> Result<ElfInfo, ElfError> {
     let mut f = Bounded { file, size };
     let head_len = f.size.min(64);
     let head = f.read_at(0, head_len, 64, "ELF header")?;

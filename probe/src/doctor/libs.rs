@@ -95,12 +95,10 @@ pub struct Inventory {
     pub sources: Vec<Source>,
 }
 
-/// A file as found: the machine path, the real (symlink-free) machine path and where the bytes
-/// are on this host.
+/// A file as found: the machine path and the real (symlink-free) machine path.
 struct Located {
     found_as: String,
     path: String,
-    host: PathBuf,
     size: u64,
 }
 
@@ -149,7 +147,6 @@ fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option
     Ok(Some(Located {
         found_as: path.to_owned(),
         path: real,
-        host,
         size: meta.len(),
     }))
 }
@@ -254,8 +251,11 @@ impl Collector<'_> {
         }
         let real_name = file_name(&loc.path).to_owned();
         let kind = kind_of(file_name(&loc.found_as)).or_else(|| kind_of(&real_name))?;
-        self.root.note_elf(path);
-        let elf = elfinfo::read(&loc.host);
+        let elf = self
+            .root
+            .open_elf(path)
+            .map_err(elfinfo::ElfError::from)
+            .and_then(|(file, size)| elfinfo::read_file(file, size));
         let mut lib = Library {
             path: loc.path.clone(),
             kind: kind.to_owned(),
