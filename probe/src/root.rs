@@ -486,10 +486,7 @@ impl Root {
             });
         }
         let (fd, st) = self.open_regular_in(path)?;
-        Ok((
-            std::fs::File::from(fd),
-            u64::try_from(st.st_size).unwrap_or(0),
-        ))
+        Ok((std::fs::File::from(fd), file_size(&st)))
     }
 
     /// Resolves an absolute path, following symlinks inside the root (the last component too).
@@ -779,7 +776,7 @@ impl Root {
     pub fn read_tail(&self, path: &str, n: u64) -> io::Result<Vec<u8>> {
         self.note_read(path);
         let (fd, st) = self.open_regular_in(path)?;
-        let size = u64::try_from(st.st_size).unwrap_or(0);
+        let size = file_size(&st);
         let start = size.saturating_sub(n);
         let mut buf = vec![0_u8; usize::try_from(size - start).unwrap_or(0)];
         let mut got = 0;
@@ -812,7 +809,7 @@ impl Root {
         let (fd, st) = self.open_regular_in(path)?;
         Ok(ReadAt {
             fd,
-            size: u64::try_from(st.st_size).unwrap_or(0),
+            size: file_size(&st),
             note: self.recorder.clone().map(|r| (r, path.to_owned())),
         })
     }
@@ -1030,10 +1027,12 @@ pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
     )?;
     let st = rustix::fs::fstat(&fd)?;
     regular_only(&st)?;
-    Ok((
-        std::fs::File::from(fd),
-        u64::try_from(st.st_size).unwrap_or(0),
-    ))
+    Ok((std::fs::File::from(fd), file_size(&st)))
+}
+
+/// The size `fstat` gave a file (never negative for a file that opened).
+fn file_size(st: &Stat) -> u64 {
+    u64::try_from(st.st_size).unwrap_or(0)
 }
 
 /// What a file type is called in an error.
