@@ -489,6 +489,62 @@ impl Root {
         Ok((std::fs::File::from(fd), file_size(&st)))
     }
 
+    /// Looks `path` up inside the root, following links there, and holds what it found with
+    /// `O_PATH`: nothing is opened for real (a FIFO cannot block, a device is not stirred).
+    /// Returns the held file and its `fstat`. A caller that checks a node and then acts on it
+    /// (opens it, asks its access, grants it) acts on this very file, not on a path a link
+    /// swapped in since could lead elsewhere.
+    ///
+    /// # Errors
+    /// The lookup's error (`NotFound` for a missing path).
+    pub fn open_node(&self, path: &str) -> io::Result<(OwnedFd, Meta)> {
+        self.note(path, true);
+        let fd = self.open_path(path, OFlags::PATH, true)?;
+        let st = rustix::fs::fstat(&fd)?;
+        Ok((fd, Meta { st }))
+    }
+
+    /// Opens the character device at `path` with `flags` (`O_RDWR`, `O_NONBLOCK`; `O_CLOEXEC`
+    /// and `O_NOCTTY` are added) once it is known to be one: a FIFO, or a regular file standing
+    /// in for a node, is never opened.
+    ///
+    /// Under a fixture root the node is looked up once, inside the root ([`Self::open_node`]),
+    /// and the inode found is opened again through `/proc/self/fd`, so a link swapped in after
+    /// the check cannot lead the open out of the root or to another node; without `/proc` it
+    /// is looked up inside the root again and must be the same inode. On the host (whose
+    /// `/dev` only root can change), `stat` and then `open` with `O_NOFOLLOW`, which must give
+    /// the same inode too.
+    ///
+    /// # Errors
+    /// [`DeviceOpenError::Io`] when the lookup or the open fails, `NotChar` for anything else
+    /// than a character device, `Changed` when the node opened is not the one checked.
+    pub fn open_char_device(&self, path: &str, flags: OFlags) -> Result<OwnedFd, DeviceOpenError> {
+        let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let (held, checked) = if self.host {
+            self.note(path, true);
+            (None, rustix::fs::stat(path).map_err(io::Error::from)?)
+        } else {
+            let (fd, meta) = self.open_node(path)?;
+            (Some(fd), meta.st)
+        };
+        let kind = FileType::from_raw_mode(checked.st_mode);
+        if kind != FileType::CharacterDevice {
+            return Err(DeviceOpenError::NotChar(kind));
+        }
+        let fd = match held {
+            None => rustix::fs::open(path, flags | OFlags::NOFOLLOW, Mode::empty())?,
+            Some(held) => match reopen(&held, flags) {
+                Err(Errno::NOENT) => self.open_path(path, flags, true)?,
+                opened => opened?,
+            },
+        };
+        let st = rustix::fs::fstat(&fd).map_err(io::Error::from)?;
+        if (st.st_dev, st.st_ino, st.st_rdev) != (checked.st_dev, checked.st_ino, checked.st_rdev) {
+            return Err(DeviceOpenError::Changed);
+        }
+        Ok(fd)
+    }
+
     /// Resolves an absolute path, following symlinks inside the root (the last component too).
     pub fn resolve(&self, path: &str) -> io::Result<PathBuf> {
         self.note(path, true);
@@ -1009,6 +1065,38 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
     pending.extend(parts.into_iter().rev());
 }
 
+/// Why [`Root::open_char_device`] did not open a node.
+#[derive(Debug)]
+pub enum DeviceOpenError {
+    /// The lookup or the open failed.
+    Io(io::Error),
+    /// The path is something else than a character device (its type, from `stat`).
+    NotChar(FileType),
+    /// The file opened is not the node that was checked: it changed in between.
+    Changed,
+}
+
+impl From<io::Error> for DeviceOpenError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<Errno> for DeviceOpenError {
+    fn from(e: Errno) -> Self {
+        Self::Io(e.into())
+    }
+}
+
+/// Opens the file `held` (an `O_PATH` descriptor) holds with `flags`, through its
+/// `/proc/self/fd` entry: the kernel opens that inode, whatever its path leads to now.
+/// `NOENT` where `/proc` is not mounted.
+fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+    use std::os::fd::AsRawFd as _;
+    let path = format!("/proc/self/fd/{}", held.as_raw_fd());
+    rustix::fs::open(path.as_str(), flags, Mode::empty())
+}
+
 /// Opens a file for reading only if it is a regular file, without ever blocking in `open(2)`:
 /// `O_NONBLOCK` (a FIFO where a file belongs opens at once instead of waiting for a writer;
 /// on a regular file the flag changes nothing), then `fstat` on the open file, so a node
@@ -1213,6 +1301,62 @@ mod tests {
             fs::remove_file(dir.join("usr/lib")).unwrap();
             fs::rename(dir.join("usr/lib.old"), dir.join("usr/lib")).unwrap();
         }
+    }
+
+    /// A device is opened only when the lookup inside the root found one, and then that very
+    /// node: a regular file or a FIFO is never opened (a FIFO would block a read-only open), a
+    /// link out of the root is not followed out, and a root at `/` opens `/dev/null` as the
+    /// host does.
+    #[test]
+    fn root_char_device_is_the_node_found_inside_the_root() {
+        let is_null = |fd: &OwnedFd| {
+            let st = rustix::fs::fstat(fd).unwrap();
+            (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev)) == (1, 3)
+        };
+        for root in [Root::host(), Root::at("/"), Root::at("/").without_openat2()] {
+            let fd = root
+                .open_char_device("/dev/null", OFlags::RDONLY)
+                .unwrap_or_else(|e| panic!("{:?}: {e:?}", root.base()));
+            assert!(is_null(&fd));
+        }
+        let dir = tmp("chardev");
+        fs::create_dir_all(dir.join("dev")).unwrap();
+        fs::write(dir.join("dev/nvidiactl"), "type=char\n").unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join("dev/nvidia0").as_path(),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        // Links that lead to the host's `/dev/null` when followed outside the root.
+        symlink("/dev/null", dir.join("dev/nvidia1")).unwrap();
+        symlink("../../../../../../../../dev/null", dir.join("dev/nvidia2")).unwrap();
+        for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
+            let open = |p: &str| root.open_char_device(p, OFlags::RDONLY);
+            assert!(matches!(
+                open("/dev/nvidiactl"),
+                Err(DeviceOpenError::NotChar(FileType::RegularFile))
+            ));
+            assert!(matches!(
+                open("/dev/nvidia0"),
+                Err(DeviceOpenError::NotChar(FileType::Fifo))
+            ));
+            for link in ["/dev/nvidia1", "/dev/nvidia2"] {
+                match open(link) {
+                    Err(DeviceOpenError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::NotFound),
+                    other => panic!("{link}: {other:?}"),
+                }
+            }
+        }
+        // On the host a FIFO is not opened either.
+        let fifo = dir.join("dev/nvidia0");
+        let fifo = fifo.to_str().unwrap();
+        assert!(matches!(
+            Root::host().open_char_device(fifo, OFlags::RDONLY),
+            Err(DeviceOpenError::NotChar(FileType::Fifo))
+        ));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Nothing is opened here: `/dev/nvidiaN` may initialise its GPU when opened, and a FIFO in
 //! place of a node would block. On the host the probe asks `faccessat(2)` with the effective
-//! ids whether it could open each node read-write, which is what CUDA does.
+//! ids whether it could open each node read-write, which is what CUDA does. Under `--root` a
+//! node is looked up inside the root and held with `O_PATH` (which calls no driver), and the
+//! question is asked of that file.
 //!
 //! Under `--root` a regular file stands for a node (fixtures and captures cannot hold device
 //! nodes). Its content may record what the real node was, as `key=value` lines:
@@ -17,6 +19,8 @@
 //! character devices; those have no `major`/`minor` (block devices do) and no `open`, and
 //! read back as kind `other`, as such a node reads in place. Readers ignore keys and values
 //! they do not know.
+
+use std::os::fd::{AsRawFd as _, OwnedFd};
 
 use crate::report::DeviceNode;
 use rustix::fs::FileType;
@@ -65,14 +69,22 @@ pub fn scan(root: &Root) -> std::io::Result<Vec<DeviceNode>> {
 
 /// Describes one node, `None` when absent.
 pub fn node(root: &Root, path: &str) -> Option<DeviceNode> {
-    let meta = root.metadata(path).ok()?;
+    // Under `--root` the node is held (`O_PATH`, found inside the root) while it is described
+    // and its access asked, so both answers are about that file, whatever a link swapped in
+    // meanwhile leads to. The host's `/dev` is asked by path.
+    let (held, meta) = if root.is_host() {
+        (None, root.metadata(path).ok()?)
+    } else {
+        let (fd, meta) = root.open_node(path).ok()?;
+        (Some(fd), meta)
+    };
     let mut n = described(path, &meta);
     if meta.is_char_device() {
         let rdev = meta.rdev();
         n.kind = "char".to_owned();
         n.major = Some(rustix::fs::major(rdev));
         n.minor = Some(rustix::fs::minor(rdev));
-        n.access = access(root, path);
+        n.access = access(held.as_ref(), path);
     } else if meta.is_file() && !root.is_host() {
         n.kind = "file".to_owned();
         if let Ok(text) = root.read_text_limited(path, STAND_IN_LIMIT) {
@@ -116,19 +128,23 @@ fn described(path: &str, meta: &Meta) -> DeviceNode {
     }
 }
 
-fn access(root: &Root, path: &str) -> String {
-    use rustix::fs::{Access, AtFlags, CWD};
-    let Ok(real) = root.resolve(path) else {
-        return "unknown".to_owned();
+/// Whether the process could open the node read-write, asked with its effective ids
+/// (`faccessat2(AT_EACCESS)`): of `held` when given, through its `/proc/self/fd` entry (which
+/// leads to that inode; without `/proc` the answer is "unknown"), else of `path`.
+fn access(held: Option<&OwnedFd>, path: &str) -> String {
+    use rustix::fs::{Access, AtFlags, CWD, accessat};
+    use rustix::io::Errno;
+    let rw = Access::READ_OK | Access::WRITE_OK;
+    let answer = match held {
+        None => accessat(CWD, path, rw, AtFlags::EACCESS),
+        Some(fd) => {
+            let entry = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            accessat(CWD, entry.as_str(), rw, AtFlags::EACCESS)
+        }
     };
-    match rustix::fs::accessat(
-        CWD,
-        &real,
-        Access::READ_OK | Access::WRITE_OK,
-        AtFlags::EACCESS,
-    ) {
+    match answer {
         Ok(()) => "ok",
-        Err(e) if e == rustix::io::Errno::ACCESS || e == rustix::io::Errno::PERM => "denied",
+        Err(Errno::ACCESS | Errno::PERM) => "denied",
         Err(_) => "unknown",
     }
     .to_owned()
@@ -178,6 +194,27 @@ pub fn apply_stand_in(n: &mut DeviceNode, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A character device is described, and its access asked, through the node the lookup
+    /// found (`O_PATH` under a root, then its `/proc/self/fd` entry), as on the host by path;
+    /// a link that would leave the root is not followed out of it.
+    #[test]
+    fn devnodes_char_device_described_through_the_node_found() {
+        let want = |n: Option<DeviceNode>| {
+            let n = n.expect("present");
+            assert_eq!(
+                (n.kind.as_str(), n.major, n.minor, n.access.as_str()),
+                ("char", Some(1), Some(3), "ok"),
+                "{n:?}"
+            );
+        };
+        want(node(&Root::host(), "/dev/null"));
+        want(node(&Root::at("/"), "/dev/null"));
+        let dir = crate::testutil::Scratch::new("devnodes-char");
+        std::fs::create_dir_all(dir.join("dev")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("dev/nvidiactl")).unwrap();
+        assert_eq!(node(&Root::at(&*dir), "/dev/nvidiactl"), None);
+    }
 
     /// The listing's shortcut (a stand-in listed as a regular file is opened once) describes
     /// every node as [`node`] does from a `stat`: stand-ins, a symlink to one, a FIFO (never

@@ -27,7 +27,7 @@ use nvprobe_abi::dxg::{
     D3DKMT_ADAPTERS_MAX, LX_DXCLOSEADAPTER, LX_DXENUMADAPTERS3, LX_DXQUERYADAPTERINFO,
     d3dkmt_adapterinfo, d3dkmt_closeadapter, d3dkmt_enumadapters3, d3dkmt_queryadapterinfo,
 };
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::ioctl::OpenError;
@@ -53,25 +53,7 @@ impl HostDxg {
 
 impl DxgDevice for HostDxg {
     fn open(&self) -> Result<Box<dyn DxgFile>, OpenError> {
-        let os = |e: std::io::Error| OpenError::Os(Errno::from_io_error(&e).unwrap_or(Errno::IO));
-        let real = self.root.resolve(DXG_PATH).map_err(os)?;
-        let meta = rustix::fs::stat(&real).map_err(OpenError::Os)?;
-        if FileType::from_raw_mode(meta.st_mode) != FileType::CharacterDevice {
-            let what = if self.root.is_host() {
-                "not a character device"
-            } else {
-                "not a character device (fixture)"
-            };
-            return Err(OpenError::NotCharDevice(what.to_owned()));
-        }
-        let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW;
-        let fd = rustix::fs::open(&real, flags, Mode::empty()).map_err(OpenError::Os)?;
-        let meta = rustix::fs::fstat(&fd).map_err(OpenError::Os)?;
-        if FileType::from_raw_mode(meta.st_mode) != FileType::CharacterDevice {
-            return Err(OpenError::NotCharDevice(
-                "not a character device".to_owned(),
-            ));
-        }
+        let fd = super::open_device(&self.root, DXG_PATH, OFlags::RDWR)?;
         Ok(Box::new(HostDxgFile { fd }))
     }
 }

@@ -43,12 +43,12 @@ use nvprobe_abi::nvos::{
     NVOS_PARAMS_POINTER_OFFSET, NVOS00_PARAMETERS, NVOS21_PARAMETERS, NVOS54_PARAMETERS,
     REQ_RM_ALLOC, REQ_RM_CONTROL, REQ_RM_FREE,
 };
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
 
 use crate::ioctl::{NvDriver, NvFile, OpenError, OpenMode};
-use crate::root::Root;
+use crate::root::{DeviceOpenError, Root};
 
 /// Every ioctl request number the probe sends (the seccomp filter allows `ioctl` with these
 /// only): the version check, the card list with 32 and 64 entries, the deferred-open wait, and
@@ -114,21 +114,7 @@ impl HostDriver {
 
 impl NvDriver for HostDriver {
     fn open(&self, path: &str, mode: OpenMode) -> Result<Box<dyn NvFile>, OpenError> {
-        let os = |e: std::io::Error| OpenError::Os(Errno::from_io_error(&e).unwrap_or(Errno::IO));
-        let real = self.root.resolve(path).map_err(os)?;
-        // stat first: a FIFO or a regular file must not be opened as a device.
-        let meta = rustix::fs::stat(&real).map_err(OpenError::Os)?;
-        let kind = FileType::from_raw_mode(meta.st_mode);
-        if kind != FileType::CharacterDevice {
-            let what = if self.root.is_host() {
-                format!("not a character device ({kind:?})")
-            } else {
-                "not a character device (fixture)".to_owned()
-            };
-            return Err(OpenError::NotCharDevice(what));
-        }
-        let mut flags = OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NOFOLLOW;
-        flags |= if mode.write {
+        let mut flags = if mode.write {
             OFlags::RDWR
         } else {
             OFlags::RDONLY
@@ -136,16 +122,27 @@ impl NvDriver for HostDriver {
         if mode.nonblock {
             flags |= OFlags::NONBLOCK;
         }
-        let fd = rustix::fs::open(&real, flags, Mode::empty()).map_err(OpenError::Os)?;
-        // The node may have been swapped between stat and open.
-        let meta = rustix::fs::fstat(&fd).map_err(OpenError::Os)?;
-        if FileType::from_raw_mode(meta.st_mode) != FileType::CharacterDevice {
-            return Err(OpenError::NotCharDevice(
-                "not a character device".to_owned(),
-            ));
-        }
+        let fd = open_device(&self.root, path, flags)?;
         Ok(Box::new(HostFile { fd }))
     }
+}
+
+/// Opens the character device at `path` under `root` ([`Root::open_char_device`]): a FIFO or a
+/// regular file (a fixture's stand-in for a node) is never opened, and is reported as
+/// [`OpenError::NotCharDevice`], as is a node that changed while it was opened.
+pub(crate) fn open_device(root: &Root, path: &str, flags: OFlags) -> Result<OwnedFd, OpenError> {
+    root.open_char_device(path, flags).map_err(|e| match e {
+        DeviceOpenError::Io(e) => OpenError::Os(Errno::from_io_error(&e).unwrap_or(Errno::IO)),
+        DeviceOpenError::NotChar(kind) if root.is_host() => {
+            OpenError::NotCharDevice(format!("not a character device ({kind:?})"))
+        }
+        DeviceOpenError::NotChar(_) => {
+            OpenError::NotCharDevice("not a character device (fixture)".to_owned())
+        }
+        DeviceOpenError::Changed => {
+            OpenError::NotCharDevice("not the character device checked: it changed".to_owned())
+        }
+    })
 }
 
 /// An open NVIDIA device node.

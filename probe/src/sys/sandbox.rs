@@ -52,7 +52,7 @@ pub struct Policy {
     pub read: Vec<PathBuf>,
     /// Device nodes (or directories of them) the probe may open read-write and send ioctls to.
     /// None (`scan`, `compare`): the seccomp filter allows no `ioctl` at all.
-    pub devices: Vec<PathBuf>,
+    pub devices: Vec<Device>,
     /// Files or directories beneath which files may be executed (the shim, the dynamic loader).
     pub exec: Vec<PathBuf>,
     /// Directories beneath which files may be created and written (`capture --out`).
@@ -65,6 +65,27 @@ pub struct Policy {
     /// ([`Policy::for_files`]: `scan`) does neither, and its seccomp filter allows neither
     /// ([`syscalls`]). Whether `ioctl` is allowed is [`Policy::devices`]'s to say.
     pub machine: bool,
+}
+
+/// A device node, or a directory of them, that a [`Policy`] grants read-write-ioctl on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Its path on this machine.
+    pub path: PathBuf,
+    /// A node found inside a `--root`: the `(device, inode)` its lookup there gave. The rule
+    /// goes on the file `path` opens only when it is that one: a link swapped in since, which
+    /// could lead out of the root, gets none.
+    pub inode: Option<(u64, u64)>,
+}
+
+impl Device {
+    /// A node of the host's `/dev`, granted by path.
+    pub fn host(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            inode: None,
+        }
+    }
 }
 
 /// The host directories the probe reads from (design: "every absolute path the probe reads").
@@ -153,7 +174,7 @@ impl Policy {
         }
         if let Some(shim) = shim {
             // `Stdio::null()` for a child opens it for writing; writing there changes nothing.
-            p.devices.push(PathBuf::from("/dev/null"));
+            p.devices.push(Device::host("/dev/null"));
             if !root.is_host() {
                 p.devices.extend(nvidia_nodes(Path::new("/dev")));
             }
@@ -177,7 +198,7 @@ fn is_granted_name(name: &[u8]) -> bool {
 ///
 /// The listing is `getdents64` into a buffer on the stack (`std::fs::read_dir` would add
 /// musl's `opendir`: an `fcntl`, and an 8 KiB block mapped and unmapped for each listing).
-fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
+fn nvidia_nodes(dev: &Path) -> Vec<Device> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NONBLOCK;
     let Ok(fd) = rustix::fs::open(dev, flags, Mode::empty()) else {
         return Vec::new();
@@ -209,15 +230,16 @@ fn nvidia_nodes(dev: &Path) -> Vec<PathBuf> {
         }
     }
     nodes.sort();
-    nodes
+    nodes.into_iter().map(Device::host).collect()
 }
 
 /// The NVIDIA device nodes under a fixture's or capture's `/dev` (and `dxg`), as the probe
-/// opens them: listed and resolved inside the root, like every path the probe reads, so a link
-/// there (`dev/nvidia0 -> /dev/nvidia0`, or `dev` itself a link to `/dev`) leads to the root's
-/// own entry, never to a node outside it. An entry that is a regular file there (a stand-in,
-/// which the probe only reads) gets no rule.
-fn root_nodes(root: &Root) -> Vec<PathBuf> {
+/// opens them: listed and looked up inside the root, like every path the probe reads, so a
+/// link there (`dev/nvidia0 -> /dev/nvidia0`, or `dev` itself a link to `/dev`) leads to the
+/// root's own entry, never to a node outside it. Each keeps the inode that lookup found, which
+/// its rule must still open ([`Device::inode`]). An entry that is a regular file there (a
+/// stand-in, which the probe only reads) gets no rule.
+fn root_nodes(root: &Root) -> Vec<Device> {
     // Not the probe's reads: a capture does not copy what the policy looked at.
     let root = root.unrecorded();
     let Ok(entries) =
@@ -225,19 +247,29 @@ fn root_nodes(root: &Root) -> Vec<PathBuf> {
     else {
         return Vec::new();
     };
-    let mut nodes: Vec<PathBuf> = entries
+    let found: Vec<Device> = entries
         .iter()
         .filter(|(_, kind)| *kind != FileType::RegularFile)
-        .filter_map(|(name, _)| root.resolve(&format!("/dev/{name}")).ok())
-        .filter(|real| {
-            rustix::fs::stat(real)
-                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) != FileType::RegularFile)
+        .filter_map(|(name, _)| {
+            let path = format!("/dev/{name}");
+            let (_, meta) = root.open_node(&path).ok()?;
+            (!meta.is_file()).then_some(())?;
+            Some(Device {
+                path: root.resolve(&path).ok()?,
+                inode: Some(meta.identity()),
+            })
         })
         .take(256)
         .collect();
-    nodes.sort();
-    nodes.dedup();
-    nodes
+    // Sorted and deduplicated by path (two names may lead to one node), as `nvidia_nodes`
+    // sorts its paths: a sort of `Device` itself would add its own copy of the sort code.
+    let mut paths: Vec<PathBuf> = found.iter().map(|d| d.path.clone()).collect();
+    paths.sort();
+    paths.dedup();
+    paths
+        .into_iter()
+        .filter_map(|path| found.iter().find(|d| d.path == path).cloned())
+        .collect()
 }
 
 /// Applies the sandbox to this process (call it while the process has one thread) and returns
@@ -309,35 +341,47 @@ fn io_text(e: &std::io::Error) -> String {
 /// The newest Landlock ABI this build knows; the crate lowers it to the kernel's (best effort).
 const LANDLOCK_ABI: ABI = ABI::V7;
 
-/// The rights a policy grants, as `(path, rights)` rules. Rights the running kernel's ABI does
-/// not know are dropped by the crate, and so are directory rights on a rule for a file.
-pub fn landlock_rules(policy: &Policy) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
+/// One Landlock rule: `rights` beneath `path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// The inode the rule must land on ([`Device::inode`]); `None`: whatever `path` opens.
+    pub inode: Option<(u64, u64)>,
+    /// The rights granted beneath it.
+    pub rights: BitFlags<AccessFs>,
+}
+
+/// The rights a policy grants, as rules. Rights the running kernel's ABI does not know are
+/// dropped by the crate, and so are directory rights on a rule for a file.
+pub fn landlock_rules(policy: &Policy) -> Vec<Rule> {
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
-    let mut rules: Vec<(PathBuf, BitFlags<AccessFs>)> = Vec::new();
-    rules.extend(policy.read.iter().map(|p| (p.clone(), read)));
-    rules.extend(
-        policy
-            .devices
+    let by_path = |paths: &[PathBuf], rights: BitFlags<AccessFs>| {
+        paths
             .iter()
-            .map(|p| (p.clone(), read | AccessFs::WriteFile | AccessFs::IoctlDev)),
-    );
-    rules.extend(
-        policy
-            .exec
-            .iter()
-            .map(|p| (p.clone(), read | AccessFs::Execute)),
-    );
-    rules.extend(policy.write.iter().map(|p| {
-        (
-            p.clone(),
-            read | AccessFs::WriteFile
-                | AccessFs::MakeReg
-                | AccessFs::MakeDir
-                | AccessFs::MakeSym
-                | AccessFs::Truncate
-                | AccessFs::RemoveFile,
-        )
+            .map(move |p| Rule {
+                path: p.clone(),
+                inode: None,
+                rights,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut rules = by_path(&policy.read, read);
+    rules.extend(policy.devices.iter().map(|d| Rule {
+        path: d.path.clone(),
+        inode: d.inode,
+        rights: read | AccessFs::WriteFile | AccessFs::IoctlDev,
     }));
+    rules.extend(by_path(&policy.exec, read | AccessFs::Execute));
+    rules.extend(by_path(
+        &policy.write,
+        read | AccessFs::WriteFile
+            | AccessFs::MakeReg
+            | AccessFs::MakeDir
+            | AccessFs::MakeSym
+            | AccessFs::Truncate
+            | AccessFs::RemoveFile,
+    ));
     rules
 }
 
@@ -351,16 +395,29 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
         .and_then(Ruleset::create)
         .map_err(|e| refused("ruleset", &e))?;
     let mut granted = 0_usize;
-    for (path, rights) in landlock_rules(policy) {
+    let mut changed = Vec::new();
+    for rule in landlock_rules(policy) {
         // Missing (no /lib32 here): nothing beneath it to grant. Opened with rustix rather
         // than the crate's `PathFd`, whose `open` through musl adds an `fcntl(F_SETFD)` for
-        // `O_CLOEXEC` to every rule (a host run grants a dozen).
-        let Ok(fd) = rustix::fs::open(&path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) else {
+        // `O_CLOEXEC` to every rule (a host run grants a dozen). A rule for a given inode
+        // follows no link: its path was resolved already.
+        let flags = match rule.inode {
+            Some(_) => OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            None => OFlags::PATH | OFlags::CLOEXEC,
+        };
+        let Ok(fd) = rustix::fs::open(&rule.path, flags, Mode::empty()) else {
             continue;
         };
+        if let Some(inode) = rule.inode {
+            let now = rustix::fs::fstat(&fd).map(|st| (st.st_dev, st.st_ino));
+            if now != Ok(inode) {
+                changed.push(rule.path.display().to_string());
+                continue;
+            }
+        }
         ruleset = ruleset
-            .add_rule(PathBeneath::new(fd, rights))
-            .map_err(|e| refused(&format!("rule for {}", path.display()), &e))?;
+            .add_rule(PathBeneath::new(fd, rule.rights))
+            .map_err(|e| refused(&format!("rule for {}", rule.path.display()), &e))?;
         granted += 1;
     }
     // `apply` has set no_new_privs already (and reports it when refused, which makes this
@@ -399,6 +456,11 @@ fn landlock(policy: &Policy) -> Result<String, Layer> {
     }
     if abi >= 4 {
         what.push_str(", no TCP");
+    }
+    if !changed.is_empty() {
+        what.push_str(", no rule for ");
+        what.push_str(&changed.join(" "));
+        what.push_str(" (not the node found inside the root: it changed)");
     }
     Ok(what)
 }
@@ -988,8 +1050,61 @@ mod tests {
         assert_eq!(std::fs::read_to_string(outside.join("f")).unwrap(), "out");
     }
 
+    /// A device rule for a node found inside a root lands only on that inode: a path that
+    /// opens another file by the time the rules are made gets none, and the source says so.
+    #[test]
+    fn sandbox_device_rule_lands_only_on_the_node_found() {
+        use std::os::unix::fs::MetadataExt as _;
+        let base = crate::testutil::Scratch::new("sbx-dev");
+        let (node, other) = (base.join("node"), base.join("other"));
+        for dir in [&node, &other] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("f"), "x").unwrap();
+        }
+        let found = std::fs::metadata(&node).unwrap();
+        let found = Some((found.dev(), found.ino()));
+        let policy = Policy {
+            devices: vec![
+                Device {
+                    path: node.clone(),
+                    inode: found,
+                },
+                Device {
+                    path: other.clone(),
+                    inode: found,
+                },
+            ],
+            ..Policy::default()
+        };
+        let (n, o) = (node.clone(), other.clone());
+        let (source, read_node, read_other) = std::thread::spawn(move || {
+            let source = apply(&policy);
+            let read = |p: &Path| std::fs::read_to_string(p.join("f")).map_err(|e| e.kind());
+            (source, read(&n), read(&o))
+        })
+        .join()
+        .unwrap();
+        assert_ne!(source.status, SourceStatus::Failed, "{source:?}");
+        if !source.detail.contains("Landlock ABI") {
+            eprintln!("skipped: no Landlock here ({})", source.detail);
+            return;
+        }
+        assert_eq!(read_node.as_deref(), Ok("x"), "{source:?}");
+        assert_eq!(read_other, Err(std::io::ErrorKind::PermissionDenied));
+        assert!(source.detail.contains("1 rule(s)"), "{}", source.detail);
+        assert!(
+            source.detail.contains(&format!(
+                "no rule for {} (not the node found inside the root: it changed)",
+                other.display()
+            )),
+            "{}",
+            source.detail
+        );
+    }
+
     #[test]
     fn sandbox_policy_for_a_fixture_reads_only_the_root() {
+        use std::os::unix::fs::MetadataExt as _;
         let dir = crate::testutil::Scratch::new("sandbox");
         std::fs::create_dir_all(dir.join("dev/nvidia-caps")).unwrap();
         std::fs::write(dir.join("dev/nvidiactl"), "").unwrap();
@@ -1015,7 +1130,14 @@ mod tests {
         assert!(replays.machine && replays.devices.is_empty(), "compare's");
         // `/dev/null` is read (the deadline hands stdout back to it), not a device.
         assert_eq!(p.read, vec![dir.to_path_buf(), PathBuf::from("/dev/null")]);
-        assert_eq!(p.devices, vec![dir.join("dev/nvidia-caps")]);
+        let caps = std::fs::metadata(dir.join("dev/nvidia-caps")).unwrap();
+        assert_eq!(
+            p.devices,
+            vec![Device {
+                path: dir.join("dev/nvidia-caps"),
+                inode: Some((caps.dev(), caps.ino())),
+            }]
+        );
         // A root whose `dev` links out of it (to a directory of NVIDIA entries) gets no rule
         // for what is there: the probe would look for `/dev` inside the root.
         let linked = crate::testutil::Scratch::new("sandbox-linked-dev");
@@ -1033,7 +1155,7 @@ mod tests {
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), Some(&shim));
         assert!(p.spawns_children);
         assert!(
-            p.devices.contains(&PathBuf::from("/dev/null")),
+            p.devices.contains(&Device::host("/dev/null")),
             "the shim's stdio"
         );
         assert_eq!(p.exec.first(), Some(&shim));
@@ -1043,7 +1165,7 @@ mod tests {
         );
         let rules = landlock_rules(&p);
         assert!(
-            rules.iter().all(|(_, r)| !r.contains(AccessFs::MakeReg)),
+            rules.iter().all(|r| !r.rights.contains(AccessFs::MakeReg)),
             "no writes"
         );
     }
