@@ -87,6 +87,10 @@ run)
   cat "$raw/gpu-tests.out" "$raw/gpu-tests.err" > "$out/gpu-tests.log"
   step report 20 "$nv" --json
   step report-nosandbox 20 "$nv" --json --no-sandbox
+  # The machine read as a `--root` (what a container does with the host at /host): the device
+  # nodes are looked up inside the root and opened through /proc/self/fd, and their Landlock
+  # rules land on the inode found there. Its GPUs and ioctl source should match `report`'s.
+  step report-root-slash 20 "$nv" --json --root /
   step report-deep 20 "$nv" --json --deep
   step report-crosscheck 20 "$nv" --json --cross-check
   step report-text 20 "$nv" --deep --cross-check
