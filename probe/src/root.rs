@@ -533,6 +533,9 @@ impl Root {
         }
         let fd = match held {
             None => rustix::fs::open(path, flags | OFlags::NOFOLLOW, Mode::empty())?,
+            // Without `/proc` the lookup is made again and must find the same inode. Any other
+            // error may be the driver's own answer (an open that waited seconds for its GPU
+            // and failed), so the node is not opened a second time.
             Some(held) => match reopen(&held, flags) {
                 Err(Errno::NOENT) => self.open_path(path, flags, true)?,
                 opened => opened?,
@@ -1089,8 +1092,8 @@ impl From<Errno> for DeviceOpenError {
 }
 
 /// Opens the file `held` (an `O_PATH` descriptor) holds with `flags`, through its
-/// `/proc/self/fd` entry: the kernel opens that inode, whatever its path leads to now.
-/// `NOENT` where `/proc` is not mounted.
+/// `/proc/self/fd` entry: the kernel opens that inode, whatever its path leads to now
+/// (`NOENT` where `/proc` is not mounted).
 fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     use std::os::fd::AsRawFd as _;
     let path = format!("/proc/self/fd/{}", held.as_raw_fd());
