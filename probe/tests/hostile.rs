@@ -457,3 +457,96 @@ fn hostile_low_open_files_limit_gives_the_same_report() {
         }
     }
 }
+
+/// Real character devices inside a root (what `--root /host` in a container meets) are found
+/// and opened inside the root, sandboxed: the probe's ioctls reach them (`/dev/null`'s numbers
+/// answer `ENOTTY`), their access is asked of the node found, and a link out of the root is
+/// not followed out. Without `/proc` (a mount namespace where it is unmounted) the nodes are
+/// looked up again inside the root instead of reopened through `/proc/self/fd`, and their
+/// access reads "unknown". Needs `CAP_MKNOD` (and `unshare` for the second part); says
+/// "skipped" without.
+#[test]
+fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
+    let dir = scratch("real-nodes");
+    copy_tree(&fixtures().join("bare-metal-h100x8-open-580"), &dir);
+    for node in ["nvidiactl", "nvidia0"] {
+        let path = dir.join("dev").join(node);
+        fs::remove_file(&path).unwrap();
+        let made = Command::new("mknod")
+            .arg(&path)
+            .args(["c", "1", "3"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
+            return;
+        }
+    }
+    // Leads to the host's /dev/zero if followed out of the root; inside it, to nothing.
+    fs::remove_file(dir.join("dev/nvidia1")).unwrap();
+    symlink(
+        "../../../../../../../../../dev/zero",
+        dir.join("dev/nvidia1"),
+    )
+    .unwrap();
+    let root = dir.to_str().unwrap();
+    let check = |out: &Output, access: &str| {
+        // 1: the finding that /dev/nvidia1 is missing, which it is inside the root.
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ioctl = report["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "ioctl")
+            .unwrap();
+        assert!(
+            ioctl["detail"].as_str().unwrap().contains("ENOTTY"),
+            "the ioctls reached the node: {ioctl}"
+        );
+        let nodes = report["device_nodes"].as_array().unwrap();
+        let node = |path: &str| nodes.iter().find(|n| n["path"] == path);
+        for path in ["/dev/nvidiactl", "/dev/nvidia0"] {
+            let n = node(path).unwrap();
+            assert_eq!(
+                (&n["kind"], &n["major"], &n["minor"], &n["access"]),
+                (
+                    &Value::from("char"),
+                    &Value::from(1),
+                    &Value::from(3),
+                    &Value::from(access)
+                ),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            node("/dev/nvidia1"),
+            None,
+            "the link was followed out of the root"
+        );
+    };
+    let (out, _) = nvprobe(&["--json", "--root", root], &[]);
+    check(&out, "ok");
+    // The same without /proc: the binary is run by a shell that unmounts it first.
+    let unmounted = Command::new("unshare")
+        .args(["-m", "sh", "-c", "umount -l /proc && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_nvprobe"))
+        .args(["--json", "--root", root])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output();
+    match unmounted {
+        Ok(out) if !out.stdout.is_empty() => check(&out, "unknown"),
+        Ok(out) => eprintln!(
+            "skipped the run without /proc: unshare -m did not run ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => eprintln!("skipped the run without /proc: no unshare ({e})"),
+    }
+}
