@@ -497,7 +497,7 @@ impl Root {
     ///
     /// # Errors
     /// The lookup's error (`NotFound` for a missing path).
-    pub fn open_node(&self, path: &str) -> io::Result<(OwnedFd, Meta)> {
+    pub(crate) fn open_node(&self, path: &str) -> io::Result<(OwnedFd, Meta)> {
         self.note(path, true);
         let fd = self.open_path(path, OFlags::PATH, true)?;
         let st = rustix::fs::fstat(&fd)?;
@@ -518,7 +518,11 @@ impl Root {
     /// # Errors
     /// [`DeviceOpenError::Io`] when the lookup or the open fails, `NotChar` for anything else
     /// than a character device, `Changed` when the node opened is not the one checked.
-    pub fn open_char_device(&self, path: &str, flags: OFlags) -> Result<OwnedFd, DeviceOpenError> {
+    pub(crate) fn open_char_device(
+        &self,
+        path: &str,
+        flags: OFlags,
+    ) -> Result<OwnedFd, DeviceOpenError> {
         let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
         let (held, checked) = if self.host {
             self.note(path, true);
@@ -1070,7 +1074,7 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
 
 /// Why [`Root::open_char_device`] did not open a node.
 #[derive(Debug)]
-pub enum DeviceOpenError {
+pub(crate) enum DeviceOpenError {
     /// The lookup or the open failed.
     Io(io::Error),
     /// The path is something else than a character device (its type, from `stat`).
