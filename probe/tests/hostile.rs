@@ -533,9 +533,12 @@ fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
     };
     let (out, _) = nvprobe(&["--json", "--root", root], &[]);
     check(&out, "ok");
-    // The same without /proc: the binary is run by a shell that unmounts it first.
+    // The same without /proc: the binary is run by a shell that unmounts it first, in a mount
+    // namespace of its own whose mounts are private (said, not left to unshare's default: a
+    // shared one would carry the unmount back to the machine running the tests).
     let unmounted = Command::new("unshare")
-        .args(["-m", "sh", "-c", "umount -l /proc && exec \"$0\" \"$@\""])
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("umount -l /proc && exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_nvprobe"))
         .args(["--json", "--root", root])
         .env_clear()
