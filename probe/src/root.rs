@@ -526,7 +526,7 @@ impl Root {
         let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
         let (held, checked) = if self.host {
             self.note(path, true);
-            (None, rustix::fs::stat(path).map_err(io::Error::from)?)
+            (None, rustix::fs::stat(path)?)
         } else {
             let (fd, meta) = self.open_node(path)?;
             (Some(fd), meta.st)
@@ -545,7 +545,7 @@ impl Root {
                 opened => opened?,
             },
         };
-        let st = rustix::fs::fstat(&fd).map_err(io::Error::from)?;
+        let st = rustix::fs::fstat(&fd)?;
         if (st.st_dev, st.st_ino, st.st_rdev) != (checked.st_dev, checked.st_ino, checked.st_rdev) {
             return Err(DeviceOpenError::Changed);
         }
@@ -1095,13 +1095,18 @@ impl From<Errno> for DeviceOpenError {
     }
 }
 
-/// Opens the file `held` (an `O_PATH` descriptor) holds with `flags`, through its
-/// `/proc/self/fd` entry: the kernel opens that inode, whatever its path leads to now
-/// (`NOENT` where `/proc` is not mounted).
-fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+/// The `/proc/self/fd` entry of `held` (an `O_PATH` descriptor from [`Root::open_node`]): a
+/// path that leads to that very inode, whatever the path it was found by leads to now (and to
+/// nothing where `/proc` is not mounted).
+pub(crate) fn fd_entry(held: &OwnedFd) -> String {
     use std::os::fd::AsRawFd as _;
-    let path = format!("/proc/self/fd/{}", held.as_raw_fd());
-    rustix::fs::open(path.as_str(), flags, Mode::empty())
+    format!("/proc/self/fd/{}", held.as_raw_fd())
+}
+
+/// Opens the file `held` holds with `flags`, through its [`fd_entry`] (`NOENT` where `/proc`
+/// is not mounted).
+fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(fd_entry(held).as_str(), flags, Mode::empty())
 }
 
 /// Opens a file for reading only if it is a regular file, without ever blocking in `open(2)`:

@@ -20,7 +20,7 @@
 //! read back as kind `other`, as such a node reads in place. Readers ignore keys and values
 //! they do not know.
 
-use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use crate::report::DeviceNode;
 use rustix::fs::FileType;
@@ -137,10 +137,7 @@ fn access(held: Option<&OwnedFd>, path: &str) -> String {
     let rw = Access::READ_OK | Access::WRITE_OK;
     let answer = match held {
         None => accessat(CWD, path, rw, AtFlags::EACCESS),
-        Some(fd) => {
-            let entry = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            accessat(CWD, entry.as_str(), rw, AtFlags::EACCESS)
-        }
+        Some(fd) => accessat(CWD, crate::root::fd_entry(fd).as_str(), rw, AtFlags::EACCESS),
     };
     match answer {
         Ok(()) => "ok",
