@@ -229,11 +229,16 @@ fn assert_nothing_blocked(what: &str, report: &Value) {
     }
 }
 
-fn status_of(report: &Value, source: &str) -> Option<String> {
+/// The entry of `sources` named `name`.
+fn source<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {
     report["sources"]
         .as_array()?
         .iter()
-        .find(|s| s["name"] == source)
+        .find(|s| s["name"] == name)
+}
+
+fn status_of(report: &Value, name: &str) -> Option<String> {
+    source(report, name)
         .and_then(|s| s["status"].as_str())
         .map(str::to_owned)
 }
@@ -500,12 +505,7 @@ fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
             String::from_utf8_lossy(&out.stderr)
         );
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let ioctl = report["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == "ioctl")
-            .unwrap();
+        let ioctl = source(&report, "ioctl").unwrap();
         assert!(
             ioctl["detail"].as_str().unwrap().contains("ENOTTY"),
             "the ioctls reached the node: {ioctl}"
