@@ -6,8 +6,9 @@
 //!    precondition of the other two for an unprivileged process).
 //! 2. Landlock (the `landlock` crate, best effort: the rights of the kernel's ABI): every
 //!    filesystem right the kernel knows is handled, and granted back only as [`Policy`] says:
-//!    read beneath `/proc`, `/sys`, `/dev`, `/etc`, `/usr`, `/lib*`, `/opt`, `/run`, `/var` (or
-//!    beneath the `--root` directory), read-write-ioctl on the NVIDIA device nodes, execute of
+//!    read beneath `/proc`, `/sys`, `/etc`, `/usr`, `/lib*`, `/opt`, `/run`, `/var` (or
+//!    beneath the `--root` directory), list `/dev` (read `/dev/null` there, and beneath it with
+//!    the shim), read-write-ioctl on the NVIDIA device nodes, execute of
 //!    the shim (and of the dynamic loader) with `--cross-check`, write beneath `capture`'s
 //!    output directory and beneath `labels --output`'s directory (the dot file and its
 //!    rename). From ABI 4 TCP bind/connect are handled and never granted.
@@ -50,6 +51,11 @@ pub const SOURCE: &str = "sandbox";
 pub struct Policy {
     /// Directories (or files) the probe may read beneath.
     pub read: Vec<PathBuf>,
+    /// Directories the probe may only list (and their subdirectories): no file beneath them
+    /// opens for reading unless another rule grants it. The host's `/dev`, whose other nodes
+    /// (a watchdog, which starts its timer when opened; a tape, which rewinds) a link where
+    /// the probe reads a file could otherwise lead an open to.
+    pub list: Vec<PathBuf>,
     /// Device nodes (or directories of them) the probe may open read-write and send ioctls to.
     /// None (`scan`, `compare`): the seccomp filter allows no `ioctl` at all.
     pub devices: Vec<Device>,
@@ -88,10 +94,10 @@ impl Device {
     }
 }
 
-/// The host directories the probe reads from (design: "every absolute path the probe reads").
+/// The host directories the probe reads from (design: "every absolute path the probe reads"),
+/// `/dev` aside: the probe lists it ([`Policy::list`]) and opens only its NVIDIA nodes there.
 pub const HOST_READ: &[&str] = &[
-    "/proc", "/sys", "/dev", "/etc", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/run",
-    "/var",
+    "/proc", "/sys", "/etc", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/run", "/var",
 ];
 
 /// Directories that hold the dynamic loader and libraries a glibc child (the shim) needs to
@@ -141,8 +147,16 @@ impl Policy {
         }
         // The shim runs on the host even under `--root`, and inherits the ruleset: it needs the
         // host's libraries (and `LD_LIBRARY_PATH`), `/proc`, `/sys` and `/dev` like the probe.
+        // NVML, in the shim, may read beneath `/dev` (the probe never opens a file there but
+        // its NVIDIA nodes, and `/dev/null` at the deadline), so only a run without the shim
+        // keeps it to listing `/dev`.
         if root.is_host() || shim.is_some() {
             p.read.extend(HOST_READ.iter().map(PathBuf::from));
+            if shim.is_some() {
+                p.read.push(PathBuf::from("/dev"));
+            } else {
+                p.list.push(PathBuf::from("/dev"));
+            }
             for var in ["VIRTUAL_ENV", "CONDA_PREFIX", "CUDA_HOME", "CUDA_PATH"] {
                 if let Some(v) = env.get(var).filter(|v| v.starts_with('/')) {
                     p.read.push(PathBuf::from(v));
@@ -166,10 +180,10 @@ impl Policy {
         } else {
             root_nodes(root)
         };
-        if shim.is_none() && !root.is_host() {
-            // The deadline's hand-back of stdout opens it for reading (the host's `/dev` is
-            // read already). Not a device: the probe sends it no ioctl, so a root without
-            // NVIDIA nodes (a fixture, a capture) gets a filter that allows no ioctl at all.
+        if shim.is_none() {
+            // The deadline's hand-back of stdout opens it for reading. Not a device: the probe
+            // sends it no ioctl, so a root without NVIDIA nodes (a fixture, a capture) gets a
+            // filter that allows no ioctl at all.
             p.read.push(PathBuf::from("/dev/null"));
         }
         if let Some(shim) = shim {
@@ -367,6 +381,7 @@ pub fn landlock_rules(policy: &Policy) -> Vec<Rule> {
             .collect::<Vec<_>>()
     };
     let mut rules = by_path(&policy.read, read);
+    rules.extend(by_path(&policy.list, AccessFs::ReadDir.into()));
     rules.extend(policy.devices.iter().map(|d| Rule {
         path: d.path.clone(),
         inode: d.inode,
@@ -1181,7 +1196,7 @@ mod tests {
         for want in [
             "/proc",
             "/sys",
-            "/dev",
+            "/dev/null",
             "/opt/venv",
             "/home/u/.local",
             "/usr/local/cuda/lib64",
@@ -1189,5 +1204,53 @@ mod tests {
             assert!(p.read.contains(&PathBuf::from(want)), "{want}");
         }
         assert!(!p.read.contains(&PathBuf::from("relative")));
+        // `/dev` is listed, not read: only its NVIDIA nodes (device rules) and `/dev/null` open.
+        assert!(!p.read.contains(&PathBuf::from("/dev")));
+        assert_eq!(p.list, vec![PathBuf::from("/dev")]);
+        let dev = landlock_rules(&p)
+            .into_iter()
+            .find(|r| r.path == Path::new("/dev"))
+            .unwrap();
+        assert_eq!(dev.rights, BitFlags::from(AccessFs::ReadDir));
+        // With the shim, NVML reads beneath `/dev` as before.
+        let shim = Policy::for_run(&Root::host(), &env, Some(Path::new("/opt/nvprobe-shim")));
+        assert!(shim.read.contains(&PathBuf::from("/dev")) && shim.list.is_empty());
+    }
+
+    /// A host run lists `/dev` but opens no file there that no rule grants: a link where the
+    /// probe reads a file (a library in a user's directory, say) cannot lead an open to
+    /// another node of `/dev`, whose driver would run its open (a watchdog starts its timer).
+    #[test]
+    fn sandbox_lists_dev_but_opens_no_node_it_does_not_grant() {
+        let base = crate::testutil::Scratch::new("sbx-devlist");
+        std::os::unix::fs::symlink("/dev/zero", base.join("libcuda.so.1")).unwrap();
+        let policy = Policy {
+            read: vec![base.to_path_buf(), PathBuf::from("/dev/null")],
+            list: vec![PathBuf::from("/dev")],
+            ..Policy::default()
+        };
+        let dir = base.to_path_buf();
+        let (source, listed, null, zero, linked) = std::thread::spawn(move || {
+            let source = apply(&policy);
+            let open = |p: &Path| std::fs::File::open(p).map(|_| ()).map_err(|e| e.kind());
+            let listed = std::fs::read_dir("/dev")
+                .map(Iterator::count)
+                .map_err(|e| e.kind());
+            let null = open(Path::new("/dev/null"));
+            let zero = open(Path::new("/dev/zero"));
+            let linked = open(&dir.join("libcuda.so.1"));
+            (source, listed, null, zero, linked)
+        })
+        .join()
+        .unwrap();
+        assert_ne!(source.status, SourceStatus::Failed, "{source:?}");
+        if !source.detail.contains("Landlock ABI") {
+            eprintln!("skipped: no Landlock here ({})", source.detail);
+            return;
+        }
+        assert!(listed.is_ok_and(|n| n > 0), "{listed:?}");
+        assert_eq!(null, Ok(()));
+        assert_eq!(zero, Err(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(linked, Err(std::io::ErrorKind::PermissionDenied));
     }
 }
