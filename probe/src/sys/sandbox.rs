@@ -1065,6 +1065,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(outside.join("f")).unwrap(), "out");
     }
 
+    /// Runs `f` on a thread sandboxed with `policy` and returns the `sandbox` source with what
+    /// `f` gave; `None` (the test says "skipped") where the kernel has no Landlock.
+    fn landlocked<T: Send + 'static>(
+        policy: Policy,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<(Source, T)> {
+        let (source, out) = std::thread::spawn(move || (apply(&policy), f()))
+            .join()
+            .unwrap();
+        assert_ne!(source.status, SourceStatus::Failed, "{source:?}");
+        if !source.detail.contains("Landlock ABI") {
+            eprintln!("skipped: no Landlock here ({})", source.detail);
+            return None;
+        }
+        Some((source, out))
+    }
+
     /// A device rule for a node found inside a root lands only on that inode: a path that
     /// opens another file by the time the rules are made gets none, and the source says so.
     #[test]
@@ -1092,18 +1109,12 @@ mod tests {
             ..Policy::default()
         };
         let (n, o) = (node.clone(), other.clone());
-        let (source, read_node, read_other) = std::thread::spawn(move || {
-            let source = apply(&policy);
+        let Some((source, (read_node, read_other))) = landlocked(policy, move || {
             let read = |p: &Path| std::fs::read_to_string(p.join("f")).map_err(|e| e.kind());
-            (source, read(&n), read(&o))
-        })
-        .join()
-        .unwrap();
-        assert_ne!(source.status, SourceStatus::Failed, "{source:?}");
-        if !source.detail.contains("Landlock ABI") {
-            eprintln!("skipped: no Landlock here ({})", source.detail);
+            (read(&n), read(&o))
+        }) else {
             return;
-        }
+        };
         assert_eq!(read_node.as_deref(), Ok("x"), "{source:?}");
         assert_eq!(read_other, Err(std::io::ErrorKind::PermissionDenied));
         assert!(source.detail.contains("1 rule(s)"), "{}", source.detail);
@@ -1230,8 +1241,7 @@ mod tests {
             ..Policy::default()
         };
         let dir = base.to_path_buf();
-        let (source, listed, null, zero, linked) = std::thread::spawn(move || {
-            let source = apply(&policy);
+        let Some((_, (listed, null, zero, linked))) = landlocked(policy, move || {
             let open = |p: &Path| std::fs::File::open(p).map(|_| ()).map_err(|e| e.kind());
             let listed = std::fs::read_dir("/dev")
                 .map(Iterator::count)
@@ -1239,15 +1249,10 @@ mod tests {
             let null = open(Path::new("/dev/null"));
             let zero = open(Path::new("/dev/zero"));
             let linked = open(&dir.join("libcuda.so.1"));
-            (source, listed, null, zero, linked)
-        })
-        .join()
-        .unwrap();
-        assert_ne!(source.status, SourceStatus::Failed, "{source:?}");
-        if !source.detail.contains("Landlock ABI") {
-            eprintln!("skipped: no Landlock here ({})", source.detail);
+            (listed, null, zero, linked)
+        }) else {
             return;
-        }
+        };
         assert!(listed.is_ok_and(|n| n > 0), "{listed:?}");
         assert_eq!(null, Ok(()));
         assert_eq!(zero, Err(std::io::ErrorKind::PermissionDenied));
