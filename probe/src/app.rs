@@ -229,7 +229,13 @@ fn run_with(cli: &Cli, env: Env, emit: Option<fn(&Outcome)>) -> Outcome {
         }
         _ => None,
     };
-    let root = o.root.clone().map_or_else(Root::host, Root::at);
+    // Under `--root` the tree's regular files are read through a `nodev` copy of its mounts
+    // where one can be made (`sys::nodev`), unless `--no-sandbox` turns the self-protection off.
+    let root = match o.root.clone() {
+        None => Root::host(),
+        Some(dir) if o.no_sandbox => Root::at(dir),
+        Some(dir) => Root::at_with_files(dir, crate::sys::nodev::copy),
+    };
     let mut opts = Options::new(root);
     opts.deep = o.deep;
     opts.cross_check = o.cross_check;

@@ -51,10 +51,15 @@ pub struct Root {
     recorder: Option<Recorder>,
 }
 
-/// A fixture root held open: the base directory (`O_PATH`), and whether `openat2` works here.
+/// A fixture root held open: the base directory (`O_PATH`), the copy its regular files are
+/// opened through (if any), and whether `openat2` works here.
 #[derive(Debug)]
 struct OpenRoot {
     base: OwnedFd,
+    /// A copy of the root's mounts marked `nodev` ([`Root::at_with_files`]), through which its
+    /// regular files are opened, or why none was made; `None` where none was asked for: the
+    /// files are opened through `base`.
+    files: Option<Result<OwnedFd, Errno>>,
     openat2: AtomicBool,
 }
 
@@ -395,6 +400,7 @@ impl Root {
         .map(|fd| {
             Arc::new(OpenRoot {
                 base: fd,
+                files: None,
                 openat2: AtomicBool::new(true),
             })
         });
@@ -404,6 +410,32 @@ impl Root {
             open,
             recorder: None,
         }
+    }
+
+    /// A fixture or capture directory standing for a machine's `/`, whose regular files are
+    /// opened through what `copy` makes of its directory: a copy of its mounts marked `nodev`
+    /// (`sys::nodev::copy`), so a device node where a file belongs is refused by the kernel
+    /// before its driver's open runs. Where `copy` fails the files are opened through the
+    /// directory as [`Self::at`] does, and [`Self::files_nodev`] says why. Device nodes the
+    /// probe means to open, directories and `O_PATH` lookups always go through the directory
+    /// as given.
+    pub fn at_with_files(
+        dir: impl Into<PathBuf>,
+        copy: impl FnOnce(BorrowedFd<'_>) -> Result<OwnedFd, Errno>,
+    ) -> Self {
+        let mut root = Self::at(dir);
+        if let Some(open) = root.open.as_mut().and_then(Arc::get_mut) {
+            open.files = Some(copy(open.base.as_fd()));
+        }
+        root
+    }
+
+    /// Whether this root's regular files are opened through a `nodev` copy of its mounts
+    /// ([`Self::at_with_files`]): `Ok` when they are, the error that prevented it, or `None`
+    /// for the host and a root made without one.
+    pub fn files_nodev(&self) -> Option<Result<(), Errno>> {
+        let files = self.open.as_ref()?.files.as_ref()?;
+        Some(files.as_ref().map(|_| ()).map_err(|e| *e))
     }
 
     /// The same root with the user-space walk in place of `openat2` (tests of the fallback).
@@ -645,6 +677,7 @@ impl Root {
     fn open_full(
         &self,
         open: &OpenRoot,
+        from: &OwnedFd,
         path: &str,
         flags: OFlags,
         follow_last: bool,
@@ -652,7 +685,7 @@ impl Root {
         let flags = flags | OFlags::CLOEXEC | nofollow(follow_last);
         if open.openat2.load(Ordering::Relaxed) {
             match rustix::fs::openat2(
-                &open.base,
+                from,
                 path,
                 flags,
                 Mode::empty(),
@@ -685,7 +718,7 @@ impl Root {
     /// followed or not (with `O_PATH`, a symlink not followed opens the link itself).
     fn open_path(&self, path: &str, flags: OFlags, follow_last: bool) -> io::Result<OwnedFd> {
         match &self.open {
-            Some(open) => self.open_full(open, path, flags, follow_last),
+            Some(open) => self.open_full(open, &open.base, path, flags, follow_last),
             None => self.open_walked(
                 path,
                 flags | OFlags::CLOEXEC | nofollow(follow_last),
@@ -744,10 +777,29 @@ impl Root {
     }
 
     /// Opens a regular file for reading, never blocking in `open(2)` (`O_NONBLOCK`) and
-    /// refusing anything else (checked with `fstat` on the open file).
+    /// refusing anything else (checked with `fstat` on the open file). Through the root's
+    /// `nodev` copy where it has one ([`Self::at_with_files`]): a device node there fails
+    /// with `EACCES` before its driver runs, and is then looked up (`O_PATH`, not opened)
+    /// through the root as given, so the answer is the one a plain open gives, "not a regular
+    /// file". (The user-space walk, where `openat2` is not usable, opens through the root as
+    /// given.)
     fn open_regular_in(&self, path: &str) -> io::Result<(OwnedFd, Stat)> {
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = self.open_path(path, flags, true)?;
+        let fd = match self.open.as_deref() {
+            Some(
+                open @ OpenRoot {
+                    files: Some(Ok(files)),
+                    ..
+                },
+            ) => match self.open_full(open, files, path, flags, true) {
+                Err(e) if e.raw_os_error() == Some(Errno::ACCESS.raw_os_error()) => {
+                    regular_only(&self.stat_inner(path, true)?.st)?;
+                    return Err(e);
+                }
+                opened => opened?,
+            },
+            _ => self.open_path(path, flags, true)?,
+        };
         let st = rustix::fs::fstat(&fd)?;
         regular_only(&st)?;
         Ok((fd, st))
@@ -1232,6 +1284,36 @@ mod tests {
             .unwrap();
         assert_eq!(t.text, "0x10de\n");
         assert!(!t.truncated);
+    }
+
+    /// A root made with a copy of its files ([`Root::at_with_files`], the `nodev` copy in the
+    /// binary) opens regular files through the copy and everything else through the directory
+    /// as given: here the "copy" is another tree, so each answer shows where it came from. A
+    /// copy that could not be made leaves every open on the directory, and says why.
+    #[test]
+    fn root_with_files_reads_files_through_the_copy_and_the_rest_as_given() {
+        let given = tmp("given");
+        let copy = tmp("copy");
+        for (dir, text) in [(&given, "given\n"), (&copy, "copy\n")] {
+            fs::create_dir_all(dir.join("etc/only-here")).unwrap();
+            fs::write(dir.join("etc/version"), text).unwrap();
+        }
+        fs::create_dir(given.join("etc/given-dir")).unwrap();
+        let root = Root::at_with_files(&given, |_| {
+            Ok(rustix::fs::open(&*copy, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap())
+        });
+        assert_eq!(root.files_nodev(), Some(Ok(())));
+        assert_eq!(root.read_text("/etc/version").unwrap().text, "copy\n");
+        assert!(root.metadata("/etc/given-dir").unwrap().is_dir());
+        assert_eq!(
+            root.read_dir_names("/etc").unwrap(),
+            ["given-dir", "only-here", "version"]
+        );
+        let refused = Root::at_with_files(&given, |_| Err(Errno::PERM));
+        assert_eq!(refused.files_nodev(), Some(Err(Errno::PERM)));
+        assert_eq!(refused.read_text("/etc/version").unwrap().text, "given\n");
+        assert_eq!(Root::at(&given).files_nodev(), None);
+        assert_eq!(Root::host().files_nodev(), None);
     }
 
     #[test]

@@ -553,3 +553,112 @@ fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
         Err(e) => eprintln!("skipped the run without /proc: no unshare ({e})"),
     }
 }
+
+/// How many times `node` is opened (inotify `IN_OPEN`, which the kernel sends once the
+/// driver's open has run) while `run` runs.
+fn opens_of(node: &Path, run: impl FnOnce() -> Output) -> (usize, Output) {
+    use rustix::fs::inotify;
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+    inotify::add_watch(&fd, node, inotify::WatchFlags::OPEN).unwrap();
+    let out = run();
+    let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+    let mut events = inotify::Reader::new(&fd, &mut buf);
+    let mut opens = 0;
+    while let Ok(event) = events.next() {
+        if event.events().contains(inotify::ReadFlags::OPEN) {
+            opens += 1;
+        }
+    }
+    (opens, out)
+}
+
+/// A report without its `sandbox` source and its timing, for comparing runs with the sandbox
+/// on and off.
+fn without_sandbox(out: &Output) -> (Value, Value) {
+    let mut report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = report["sources"].as_array_mut().unwrap();
+    let at = sources.iter().position(|s| s["name"] == "sandbox").unwrap();
+    let sandbox = sources.remove(at);
+    report.as_object_mut().unwrap().remove("timing");
+    (report, sandbox)
+}
+
+/// A device node where the probe reads a file, inside a `--root` (a bundle unpacked by root
+/// with `tar` keeps its nodes): read through the root's `nodev` copy of its mounts, it is
+/// refused before its driver's open runs, and the report is the one a plain open and `fstat`
+/// give. With `--no-sandbox` (no copy) the node is opened before it is refused, which shows the
+/// watch sees the open. A `/proc` mounted over the tree's own (what `--root /host` meets: the
+/// host's mounts beneath it) reads the same through the copy. Needs `CAP_MKNOD` and
+/// `CAP_SYS_ADMIN` (and `unshare` for the mount); says "skipped" without.
+#[test]
+fn hostile_device_node_where_a_file_belongs_is_not_opened_under_a_root() {
+    let dir = scratch("node-for-file");
+    copy_tree(&fixtures().join("bare-metal-h100x8-open-580"), &dir);
+    let node = dir.join("proc/driver/nvidia/version");
+    fs::remove_file(&node).unwrap();
+    let made = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
+        return;
+    }
+    let root = dir.to_str().unwrap();
+    let (opened, plain) = opens_of(&node, || {
+        nvprobe(&["--json", "--root", root, "--no-sandbox"], &[]).0
+    });
+    assert_eq!(opened, 1, "the control run did not open the node once");
+    let (opened, guarded) = opens_of(&node, || nvprobe(&["--json", "--root", root], &[]).0);
+    assert_eq!(guarded.status.code(), plain.status.code());
+    let (report, sandbox) = without_sandbox(&guarded);
+    let detail = sandbox["detail"].as_str().unwrap();
+    if detail.contains(nvprobe::sys::sandbox::NODEV_MISSING) {
+        eprintln!("skipped: no nodev copy of the root's mounts here ({detail})");
+        return;
+    }
+    assert!(
+        detail.contains(nvprobe::sys::sandbox::NODEV_MADE),
+        "{detail}"
+    );
+    assert_eq!(opened, 0, "the node was opened through the nodev copy");
+    assert_eq!(
+        report,
+        without_sandbox(&plain).0,
+        "the copy changed the report"
+    );
+    // The tree's /proc moved aside and mounted again over an empty directory: only a copy of
+    // the mounts beneath the root (`AT_RECURSIVE`) sees its files.
+    fs::rename(dir.join("proc"), dir.join("proc.real")).unwrap();
+    fs::create_dir(dir.join("proc")).unwrap();
+    let (opened, mounted) = opens_of(&dir.join("proc.real/driver/nvidia/version"), || {
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg("mount --bind \"$1/proc.real\" \"$1/proc\" && exec \"$0\" --json --root \"$1\"")
+            .arg(env!("CARGO_BIN_EXE_nvprobe"))
+            .arg(root)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .output()
+            .unwrap_or_else(|e| Output {
+                status: std::os::unix::process::ExitStatusExt::from_raw(0),
+                stdout: Vec::new(),
+                stderr: e.to_string().into_bytes(),
+            })
+    });
+    if mounted.stdout.is_empty() {
+        eprintln!(
+            "skipped the mounted /proc: unshare -m did not run ({})",
+            String::from_utf8_lossy(&mounted.stderr).trim()
+        );
+        return;
+    }
+    assert_eq!(opened, 0, "the node was opened through the nodev copy");
+    assert_eq!(
+        without_sandbox(&mounted).0,
+        report,
+        "a mount beneath the root read differently through the copy"
+    );
+}

@@ -24,6 +24,7 @@
 #![allow(unsafe_code)]
 
 pub mod dxg;
+pub mod nodev;
 pub mod sandbox;
 pub mod signals;
 

@@ -27,6 +27,9 @@
 //! before it: `setitimer` is not in the list, while what the handlers do once the sandbox is on
 //! (`write`, `exit_group`, `rt_sigreturn`) is. A layer the kernel lacks (`ENOSYS`,
 //! `EOPNOTSUPP`) is left out and named in the `sandbox` source; the probe runs on.
+//!
+//! Under `--root` the source also says whether the root's files are read through a `nodev`
+//! copy of its mounts ([`super::nodev`]), which is made with the root, before the sandbox.
 
 #[cfg(target_arch = "x86_64")]
 use std::collections::BTreeMap;
@@ -45,6 +48,15 @@ use crate::root::Root;
 
 /// The name of the source the sandbox reports as.
 pub const SOURCE: &str = "sandbox";
+
+/// The `sandbox` source's words for a `--root` whose files are read through a `nodev` copy of
+/// its mounts (`super::nodev`).
+pub const NODEV_MADE: &str = "--root read through a nodev copy of its mounts";
+
+/// ... and for one without it (the reason follows): a device node where a file belongs is
+/// opened, and its driver's open runs, before `fstat` refuses it.
+pub const NODEV_MISSING: &str =
+    "no nodev copy of --root's mounts, a device node there is opened before it is refused";
 
 /// What the probe may touch once sandboxed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,6 +83,10 @@ pub struct Policy {
     /// ([`Policy::for_files`]: `scan`) does neither, and its seccomp filter allows neither
     /// ([`syscalls`]). Whether `ioctl` is allowed is [`Policy::devices`]'s to say.
     pub machine: bool,
+    /// Under `--root`: whether the root's files are read through a `nodev` copy of its mounts
+    /// ([`Root::files_nodev`], made with the root, before the sandbox), for the `sandbox`
+    /// source to say.
+    pub root_nodev: Option<Result<(), Errno>>,
 }
 
 /// A device node, or a directory of them, that a [`Policy`] grants read-write-ioctl on.
@@ -144,6 +160,7 @@ impl Policy {
         };
         if !root.is_host() {
             p.read.push(root.base().to_path_buf());
+            p.root_nodev = root.files_nodev();
         }
         // The shim runs on the host even under `--root`, and inherits the ruleset: it needs the
         // host's libraries (and `LD_LIBRARY_PATH`), `/proc`, `/sys` and `/dev` like the probe.
@@ -318,6 +335,11 @@ pub fn apply(policy: &Policy) -> Source {
     } else {
         SourceStatus::Skipped
     };
+    match policy.root_nodev {
+        Some(Ok(())) => applied.push(NODEV_MADE.to_owned()),
+        Some(Err(e)) => missing.push(format!("{NODEV_MISSING} ({})", errno_text(e))),
+        None => {}
+    }
     let detail = applied
         .into_iter()
         .chain(missing)
@@ -1150,6 +1172,14 @@ mod tests {
         }
         let p = Policy::for_run(&Root::at(&dir), &crate::Env::default(), None);
         assert!(p.machine);
+        // Whether the root's files are read through a `nodev` copy is the root's to say.
+        assert_eq!(p.root_nodev, None);
+        let refused = Root::at_with_files(&*dir, |_| Err(Errno::PERM));
+        let q = Policy::for_run(&refused, &crate::Env::default(), None);
+        assert_eq!(q.root_nodev, Some(Err(Errno::PERM)));
+        assert_eq!(Policy { root_nodev: None, ..q }, p, "and nothing else");
+        let host = Policy::for_run(&Root::host(), &crate::Env::default(), None);
+        assert_eq!(host.root_nodev, None);
         let files = Policy::for_files(vec![dir.to_path_buf()]);
         assert!(!files.machine && files.devices.is_empty(), "scan's");
         let replays = Policy::for_replays(vec![dir.to_path_buf()]);
