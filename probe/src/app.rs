@@ -473,6 +473,12 @@ fn compare(
             return Outcome::err(format!("nvprobe compare: {shown}: {e}\n"), 2);
         }
     }
+    // Made before the sandbox, which allows no mount call.
+    let copies = if o.no_sandbox || args.k8s_nodes.is_some() {
+        crate::compare::NodevCopies::default()
+    } else {
+        crate::compare::NodevCopies::make(&args.paths)
+    };
     if !o.no_sandbox {
         let policy = crate::sys::sandbox::Policy::for_replays(
             named
@@ -497,7 +503,7 @@ fn compare(
                 },
             }
         }
-        None => crate::compare::read_paths(&args.paths, deadline),
+        None => crate::compare::read_paths(&args.paths, deadline, &copies),
     };
     let c = crate::compare::compare(inputs);
     crate::sys::signals::work_done();

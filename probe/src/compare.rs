@@ -13,7 +13,8 @@
 //! All of it is hostile input: files are read bounded ([`FILE_LIMIT`], [`K8S_LIMIT`]), only
 //! regular files (no FIFO to hang on, no device), never through a symlink inside a given
 //! directory, and at most [`MAX_NODES`] nodes; the run stops at its deadline and names what it
-//! did not read. The report is read as plain JSON, field by field, so a report of another
+//! did not read. A bundle's files are read through a `nodev` copy of the mounts beneath the
+//! path named ([`NodevCopies`]) where one can be made, so a device node in it is not opened. The report is read as plain JSON, field by field, so a report of another
 //! nvprobe version (or a mangled one) gives `null` values, never a failure of the comparison.
 //!
 //! # What is compared
@@ -526,9 +527,65 @@ pub fn parse_report(bytes: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
-/// Replays a capture bundle as `--root DIR` does, within `timeout`.
-pub fn replay_bundle(dir: &Path, timeout: Duration) -> Result<Value, String> {
-    let mut opts = crate::Options::new(crate::root::Root::at(dir));
+/// Copies of the mounts beneath the directories named on the command line, marked `nodev`
+/// (`sys::nodev`), made before the sandbox (which allows no mount call): a bundle named, or
+/// found one level inside a directory named, is replayed with its files read through its
+/// copy, as `--root` reads them, so a device node where a file belongs is refused before its
+/// driver runs. Empty with `--no-sandbox` or where no copy can be made.
+#[derive(Debug, Default)]
+pub struct NodevCopies(Vec<(PathBuf, std::os::fd::OwnedFd)>);
+
+impl NodevCopies {
+    /// A copy for each of `paths` that is a directory (followed, as a named path is).
+    pub fn make(paths: &[PathBuf]) -> Self {
+        use rustix::fs::{Mode, OFlags};
+        use std::os::fd::AsFd as _;
+        Self(
+            paths
+                .iter()
+                .filter_map(|p| {
+                    let dir = rustix::fs::open(
+                        p,
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .ok()?;
+                    Some((p.clone(), crate::sys::nodev::copy(dir.as_fd()).ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    /// The copy of the bundle at `dir`: the copy of `dir` itself, or the entry of that name
+    /// (not followed) in its directory's copy.
+    fn of(&self, dir: &Path) -> Option<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        self.0.iter().find_map(|(named, copy)| {
+            let name = if dir == named {
+                Path::new(".")
+            } else if dir.parent() == Some(named) {
+                Path::new(dir.file_name()?)
+            } else {
+                return None;
+            };
+            rustix::fs::openat(copy, name, flags, Mode::empty()).ok()
+        })
+    }
+}
+
+/// Replays a capture bundle as `--root DIR` does, within `timeout`, its files read through
+/// its copy in `copies` where it has one.
+pub fn replay_bundle(
+    dir: &Path,
+    timeout: Duration,
+    copies: &NodevCopies,
+) -> Result<Value, String> {
+    let root = match copies.of(dir) {
+        Some(copy) => crate::root::Root::at_with_files(dir, |_| Ok(copy)),
+        None => crate::root::Root::at(dir),
+    };
+    let mut opts = crate::Options::new(root);
     opts.timeout = timeout;
     opts.env = crate::Env::default();
     crate::capture::prepare_replay(&mut opts, dir);
@@ -536,8 +593,9 @@ pub fn replay_bundle(dir: &Path, timeout: Duration) -> Result<Value, String> {
     serde_json::to_value(&report).map_err(|e| e.to_string())
 }
 
-/// Reads the given paths (reports, bundles, directories of them) until `deadline`.
-pub fn read_paths(paths: &[PathBuf], deadline: Instant) -> Inputs {
+/// Reads the given paths (reports, bundles, directories of them) until `deadline`, bundles
+/// through their `copies`.
+pub fn read_paths(paths: &[PathBuf], deadline: Instant, copies: &NodevCopies) -> Inputs {
     let mut inputs = Inputs::default();
     let mut todo: Vec<(PathBuf, bool)> = Vec::new();
     for p in paths {
@@ -602,7 +660,7 @@ pub fn read_paths(paths: &[PathBuf], deadline: Instant) -> Inputs {
             std::fs::metadata(&path).map(|m| m.is_dir())
         };
         let (value, source) = if dir.unwrap_or(false) {
-            (replay_bundle(&path, deadline - now), NodeSource::Bundle)
+            (replay_bundle(&path, deadline - now, copies), NodeSource::Bundle)
         } else {
             (
                 read_bounded(&path, FILE_LIMIT, inside_dir).and_then(|b| parse_report(&b)),

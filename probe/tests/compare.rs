@@ -241,3 +241,69 @@ fn compare_k8s_nodes_from_labels() {
         (1, Some("unknown"))
     );
 }
+
+/// A bundle with a device node where a file belongs (unpacked by root with `tar`, nodes kept),
+/// named or found in a directory named: its files are read through a `nodev` copy of the
+/// mounts beneath the named path, as `--root` reads them, so the node is not opened (inotify
+/// `IN_OPEN`); with `--no-sandbox` (no copy) it is opened before it is refused, which shows the
+/// watch sees it. The comparison is the same either way. Needs `CAP_MKNOD` and `CAP_SYS_ADMIN`;
+/// says "skipped" without.
+#[test]
+fn compare_bundle_device_node_where_a_file_belongs_is_not_opened() {
+    use rustix::fs::{Mode, OFlags, inotify};
+    let dir = scratch_dir("compare", "node-for-file");
+    let bundle = dir.join("bundle");
+    let root = fixture("bare-metal-h100x8-open-580");
+    let cap = nvprobe(&[
+        "capture",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--timeout",
+        "30000",
+    ]);
+    assert_eq!(cap.status.code(), Some(0));
+    let node = bundle.join("proc/driver/nvidia/version");
+    std::fs::remove_file(&node).unwrap();
+    let made = std::process::Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
+        return;
+    }
+    let held = rustix::fs::open(&*dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    if let Err(e) = nvprobe::sys::nodev::copy(rustix::fd::AsFd::as_fd(&held)) {
+        eprintln!("skipped: no nodev copy of the mounts can be made here ({e})");
+        return;
+    }
+    let opens = |args: &[&str]| {
+        let fd =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+        inotify::add_watch(&fd, &node, inotify::WatchFlags::OPEN).unwrap();
+        let (v, code) = compare_json(args);
+        let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+        let mut events = inotify::Reader::new(&fd, &mut buf);
+        let mut n = 0;
+        while let Ok(event) = events.next() {
+            n += usize::from(event.events().contains(inotify::ReadFlags::OPEN));
+        }
+        (n, v, code)
+    };
+    let b = bundle.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    let (opened, plain, code) = opens(&[b, "--timeout", "30000", "--no-sandbox"]);
+    assert_eq!(
+        opened, 1,
+        "the control run did not open the node once: {plain:#}"
+    );
+    for args in [[b, "--timeout", "30000"], [d, "--timeout", "30000"]] {
+        let (opened, v, c) = opens(&args);
+        assert_eq!(opened, 0, "{args:?}: the node was opened");
+        assert_eq!((&v["compare"], c), (&plain["compare"], code), "{args:?}");
+    }
+}
