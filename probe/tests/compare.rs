@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 mod common;
-use common::{fixture, nvprobe, scratch_dir};
+use common::{fixture, make_char_node, nvprobe, opens_of, scratch_dir};
 
 /// `nvprobe --json --root <fixture>` written to `dir/<fixture>.json`.
 fn report_file(dir: &Path, name: &str) -> PathBuf {
@@ -21,6 +21,27 @@ fn report_file(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, &out.stdout).unwrap();
     path
+}
+
+/// `nvprobe capture --root <fixture>` into `dir/bundle`.
+fn capture(dir: &Path, name: &str) -> PathBuf {
+    let bundle = dir.join("bundle");
+    let cap = nvprobe(&[
+        "capture",
+        "--out",
+        bundle.to_str().unwrap(),
+        "--root",
+        fixture(name).to_str().unwrap(),
+        "--timeout",
+        "30000",
+    ]);
+    assert_eq!(
+        cap.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cap.stderr)
+    );
+    bundle
 }
 
 fn compare_json(args: &[&str]) -> (Value, i32) {
@@ -86,23 +107,7 @@ fn compare_reports_and_bundles_same() {
     let a = report_file(&dir, "bare-metal-h100x8-open-580");
     let b = dir.join("copy.json");
     std::fs::copy(&a, &b).unwrap();
-    let bundle = dir.join("bundle");
-    let root = fixture("bare-metal-h100x8-open-580");
-    let cap = nvprobe(&[
-        "capture",
-        "--out",
-        bundle.to_str().unwrap(),
-        "--root",
-        root.to_str().unwrap(),
-        "--timeout",
-        "30000",
-    ]);
-    assert_eq!(
-        cap.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cap.stderr)
-    );
+    let bundle = capture(&dir, "bare-metal-h100x8-open-580");
     let (v, code) = compare_json(&[
         a.to_str().unwrap(),
         b.to_str().unwrap(),
@@ -250,29 +255,11 @@ fn compare_k8s_nodes_from_labels() {
 /// says "skipped" without.
 #[test]
 fn compare_bundle_device_node_where_a_file_belongs_is_not_opened() {
-    use rustix::fs::{Mode, OFlags, inotify};
+    use rustix::fs::{Mode, OFlags};
     let dir = scratch_dir("compare", "node-for-file");
-    let bundle = dir.join("bundle");
-    let root = fixture("bare-metal-h100x8-open-580");
-    let cap = nvprobe(&[
-        "capture",
-        "--out",
-        bundle.to_str().unwrap(),
-        "--root",
-        root.to_str().unwrap(),
-        "--timeout",
-        "30000",
-    ]);
-    assert_eq!(cap.status.code(), Some(0));
+    let bundle = capture(&dir, "bare-metal-h100x8-open-580");
     let node = bundle.join("proc/driver/nvidia/version");
-    std::fs::remove_file(&node).unwrap();
-    let made = std::process::Command::new("mknod")
-        .arg(&node)
-        .args(["c", "1", "3"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
+    if !make_char_node(&node, 1, 3) {
         eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
         return;
     }
@@ -282,16 +269,7 @@ fn compare_bundle_device_node_where_a_file_belongs_is_not_opened() {
         return;
     }
     let opens = |args: &[&str]| {
-        let fd =
-            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
-        inotify::add_watch(&fd, &node, inotify::WatchFlags::OPEN).unwrap();
-        let (v, code) = compare_json(args);
-        let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
-        let mut events = inotify::Reader::new(&fd, &mut buf);
-        let mut n = 0;
-        while let Ok(event) = events.next() {
-            n += usize::from(event.events().contains(inotify::ReadFlags::OPEN));
-        }
+        let (n, (v, code)) = opens_of(&node, || compare_json(args));
         (n, v, code)
     };
     let b = bundle.to_str().unwrap();

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{copy_tree, fixtures, nvprobe_command};
+use common::{copy_tree, fixtures, make_char_node, nvprobe_command, opens_of};
 
 fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("hostile", name)
@@ -475,15 +475,7 @@ fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
     let dir = scratch("real-nodes");
     copy_tree(&fixtures().join("bare-metal-h100x8-open-580"), &dir);
     for node in ["nvidiactl", "nvidia0"] {
-        let path = dir.join("dev").join(node);
-        fs::remove_file(&path).unwrap();
-        let made = Command::new("mknod")
-            .arg(&path)
-            .args(["c", "1", "3"])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !made {
+        if !make_char_node(&dir.join("dev").join(node), 1, 3) {
             eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
             return;
         }
@@ -554,24 +546,6 @@ fn hostile_real_device_nodes_under_a_root_are_opened_inside_it() {
     }
 }
 
-/// How many times `node` is opened (inotify `IN_OPEN`, which the kernel sends once the
-/// driver's open has run) while `run` runs.
-fn opens_of(node: &Path, run: impl FnOnce() -> Output) -> (usize, Output) {
-    use rustix::fs::inotify;
-    let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
-    inotify::add_watch(&fd, node, inotify::WatchFlags::OPEN).unwrap();
-    let out = run();
-    let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
-    let mut events = inotify::Reader::new(&fd, &mut buf);
-    let mut opens = 0;
-    while let Ok(event) = events.next() {
-        if event.events().contains(inotify::ReadFlags::OPEN) {
-            opens += 1;
-        }
-    }
-    (opens, out)
-}
-
 /// A report without its `sandbox` source and its timing, for comparing runs with the sandbox
 /// on and off.
 fn without_sandbox(out: &Output) -> (Value, Value) {
@@ -595,14 +569,7 @@ fn hostile_device_node_where_a_file_belongs_is_not_opened_under_a_root() {
     let dir = scratch("node-for-file");
     copy_tree(&fixtures().join("bare-metal-h100x8-open-580"), &dir);
     let node = dir.join("proc/driver/nvidia/version");
-    fs::remove_file(&node).unwrap();
-    let made = Command::new("mknod")
-        .arg(&node)
-        .args(["c", "1", "3"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
+    if !make_char_node(&node, 1, 3) {
         eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
         return;
     }
