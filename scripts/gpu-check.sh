@@ -90,7 +90,11 @@ run)
   # The machine read as a `--root` (what a container does with the host at /host): the device
   # nodes are looked up inside the root and opened through /proc/self/fd, and their Landlock
   # rules land on the inode found there. Its GPUs and ioctl source should match `report`'s.
+  # Run as root, its files are read through a nodev copy of every mount beneath / (/proc, /sys,
+  # /dev, the driver's): the report without the copy (--no-sandbox) should match it but for
+  # the sandbox source and timings, and the sandbox source says whether the copy was made.
   step report-root-slash 20 "$nv" --json --root /
+  step report-root-slash-nosandbox 20 "$nv" --json --root / --no-sandbox
   step report-deep 20 "$nv" --json --deep
   step report-crosscheck 20 "$nv" --json --cross-check
   step report-text 20 "$nv" --deep --cross-check
