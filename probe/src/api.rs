@@ -61,9 +61,10 @@ impl Machine {
     /// (`/host` in a container), or a capture bundle, which is replayed (its ioctl replies,
     /// environment and flags). No process environment is read; see [`Machine::env`].
     ///
-    /// Run with `CAP_SYS_ADMIN` (root on the host), the machine holds a private copy of the mounts beneath `dir`, marked
-    /// `nodev`, until it is dropped: its files are read through it, so a device node where a
-    /// file belongs is refused before its driver's open runs (as `nvprobe --root` does).
+    /// Run with `CAP_SYS_ADMIN` (root on the host), the machine holds a private copy of the mounts
+    /// beneath `dir`, marked `nodev`, until it is dropped: its files are read through it, so a
+    /// device node where a file belongs is refused before its driver's open runs (as `nvprobe
+    /// --root` does).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         let mut opts = Options::new(Root::at_with_files(&dir, crate::sys::nodev::copy));

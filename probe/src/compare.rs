@@ -13,9 +13,10 @@
 //! All of it is hostile input: files are read bounded ([`FILE_LIMIT`], [`K8S_LIMIT`]), only
 //! regular files (no FIFO to hang on, no device), never through a symlink inside a given
 //! directory, and at most [`MAX_NODES`] nodes; the run stops at its deadline and names what it
-//! did not read. A bundle's files are read through a `nodev` copy of the mounts beneath the
-//! path named ([`NodevCopies`]) where one can be made, so a device node in it is not opened. The report is read as plain JSON, field by field, so a report of another
-//! nvprobe version (or a mangled one) gives `null` values, never a failure of the comparison.
+//! did not read. A bundle's files are read through a `nodev` copy of the mounts beneath the path
+//! named ([`NodevCopies`]) where one can be made, so a device node in it is not opened. The report
+//! is read as plain JSON, field by field, so a report of another nvprobe version (or a mangled one)
+//! gives `null` values, never a failure of the comparison.
 //!
 //! # What is compared
 //! [`DIMENSIONS`]: the driver branch (mixed branches in one cluster are a known cause of NCCL
