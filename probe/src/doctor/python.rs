@@ -193,10 +193,13 @@ fn dist_info_name(file: &str) -> Option<(String, String)> {
 }
 
 /// Reads `rel` under `dir`, at most `limit` bytes; `Err` says why not. A symlink is followed
-/// only when its target stays inside `dir`.
+/// only when its target stays inside `dir`. The file is opened as every file the probe reads
+/// ([`crate::root::open_regular`]: `O_NONBLOCK`, and refused by `fstat` unless regular), so a
+/// FIFO swapped in after [`inside`]'s check cannot block the open.
 fn read_in(dir: &Path, rel: &str, limit: u64) -> Result<(Vec<u8>, bool), String> {
     let path = inside(dir, rel)?;
-    let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (file, _) =
+        crate::root::open_regular(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut buf = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut buf)
