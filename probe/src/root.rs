@@ -517,7 +517,14 @@ impl Root {
                 a.elf = true;
             });
         }
-        let (fd, st) = self.open_regular_in(path)?;
+        // On the host a library's path may come from a directory others can write: its type
+        // is checked before it is opened (`open_regular`). A root's reads go through its
+        // `nodev` copy where it has one (`open_regular_in`).
+        let (fd, st) = if self.host {
+            open_host_regular(Path::new(path))?
+        } else {
+            self.open_regular_in(path)?
+        };
         Ok((std::fs::File::from(fd), file_size(&st)))
     }
 
@@ -1161,25 +1168,46 @@ fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
     rustix::fs::open(fd_entry(held).as_str(), flags, Mode::empty())
 }
 
-/// Opens a file for reading only if it is a regular file, without ever blocking in `open(2)`:
-/// `O_NONBLOCK` (a FIFO where a file belongs opens at once instead of waiting for a writer;
-/// on a regular file the flag changes nothing), then `fstat` on the open file, so a node
-/// swapped in after a `stat` is caught too. Every read of a file that could be a FIFO or a
-/// device (`--root` trees, `/etc/ld.so.cache`, libraries, binaries) goes through here.
+/// Opens a file of this machine for reading only if it is a regular file, its type checked
+/// before it is opened: the path is held with `O_PATH` (which runs no driver's open and
+/// cannot block), `fstat` refuses anything but a regular file, and the file held is opened
+/// through its `/proc/self/fd` entry (`O_NONBLOCK`, `O_NOCTTY`). So a link where a library
+/// belongs, in a directory others can write (`LD_LIBRARY_PATH`, a shared conda environment or
+/// venv, a binary given to `check`), cannot make the probe open a watchdog (which starts its
+/// timer when opened) or a tape (which rewinds), even where no Landlock ruleset keeps `/dev`
+/// closed (kernels before 5.13, `--no-sandbox`, the library API). Where `/proc` is not
+/// mounted the path is opened again and must be the same file. Used for the files that user
+/// paths lead to (libraries, binaries, a Python environment's files); `--root` trees are read
+/// through [`Root`].
 ///
-/// Returns the file and its length, from that `fstat` (no second one for the caller to make).
+/// Returns the file and its length, from the `fstat` of the open file.
 ///
 /// # Errors
-/// The open error, or `InvalidInput` when the path is not a regular file.
+/// The lookup's or the open's error, `InvalidInput` when the path is not a regular file or the
+/// file changed between the check and the open.
 pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
-    let fd = rustix::fs::open(
-        path,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let st = rustix::fs::fstat(&fd)?;
-    regular_only(&st)?;
+    let (fd, st) = open_host_regular(path)?;
     Ok((std::fs::File::from(fd), file_size(&st)))
+}
+
+/// [`open_regular`], returning the descriptor and its `fstat`.
+fn open_host_regular(path: &Path) -> io::Result<(OwnedFd, Stat)> {
+    let held = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let checked = rustix::fs::fstat(&held)?;
+    regular_only(&checked)?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match reopen(&held, flags) {
+        Err(Errno::NOENT) => rustix::fs::open(path, flags, Mode::empty())?,
+        opened => opened?,
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not the regular file checked: it changed",
+        ));
+    }
+    Ok((fd, st))
 }
 
 /// The size `fstat` gave a file (never negative for a file that opened).
@@ -1704,6 +1732,53 @@ mod tests {
             root.read_text("/fifo").unwrap_err().kind(),
             io::ErrorKind::InvalidInput
         );
+    }
+
+    /// A link where a library belongs, to a device node (a watchdog, in the attack): the
+    /// host's file opens ([`open_regular`], [`Root::open_elf`]) check the type before they
+    /// open, so the node's driver never runs (inotify sees no open), where a plain open runs
+    /// it. A regular file behind a link still reads. Needs `CAP_MKNOD`; says "skipped" without.
+    #[test]
+    fn host_file_opens_check_the_type_before_the_open() {
+        use rustix::fs::inotify;
+        let dir = tmp("host-node");
+        let node = dir.join("node");
+        let mode = Mode::from_raw_mode(0o644);
+        let dev = rustix::fs::makedev(1, 3);
+        if rustix::fs::mknodat(rustix::fs::CWD, &node, FileType::CharacterDevice, mode, dev)
+            .is_err()
+        {
+            eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
+            return;
+        }
+        let link = dir.join("libcuda.so.1");
+        symlink(&node, &link).unwrap();
+        let watch =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+        inotify::add_watch(&watch, &node, inotify::WatchFlags::OPEN).unwrap();
+        let opens = || {
+            let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
+            let mut events = inotify::Reader::new(&watch, &mut buf);
+            let mut n = 0;
+            while events.next().is_ok() {
+                n += 1;
+            }
+            n
+        };
+        let kind = |r: io::Result<(std::fs::File, u64)>| r.unwrap_err().kind();
+        assert_eq!(kind(open_regular(&link)), io::ErrorKind::InvalidInput);
+        let host = Root::host();
+        let elf = host.open_elf(link.to_str().unwrap());
+        assert_eq!(kind(elf), io::ErrorKind::InvalidInput);
+        assert_eq!(opens(), 0, "a host open ran the node's driver");
+        drop(std::fs::File::open(&link).unwrap());
+        assert_eq!(opens(), 1, "the watch sees a plain open");
+        fs::write(dir.join("lib"), "ELF").unwrap();
+        symlink(dir.join("lib"), dir.join("lib.so")).unwrap();
+        let (file, len) = open_regular(&dir.join("lib.so")).unwrap();
+        assert_eq!((file.metadata().unwrap().len(), len), (3, 3));
+        let (_, len) = host.open_elf(dir.join("lib.so").to_str().unwrap()).unwrap();
+        assert_eq!(len, 3);
     }
 
     // See: issue 18
