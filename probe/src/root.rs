@@ -1175,8 +1175,8 @@ fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
 /// belongs, in a directory others can write (`LD_LIBRARY_PATH`, a shared conda environment or
 /// venv, a binary given to `check`), cannot make the probe open a watchdog (which starts its
 /// timer when opened) or a tape (which rewinds), even where no Landlock ruleset keeps `/dev`
-/// closed (kernels before 5.13, `--no-sandbox`, the library API). Where `/proc` is not
-/// mounted the path is opened again and must be the same file. Used for the files that user
+/// closed (kernels before 5.13, `--no-sandbox`, the library API). Where the reopen fails (no
+/// `/proc`) the path is opened again and must be the same file. Used for the files that user
 /// paths lead to (libraries, binaries, a Python environment's files); `--root` trees are read
 /// through [`Root`].
 ///
@@ -1196,9 +1196,12 @@ fn open_host_regular(path: &Path) -> io::Result<(OwnedFd, Stat)> {
     let checked = rustix::fs::fstat(&held)?;
     regular_only(&checked)?;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    // A regular file may be opened a second time (a device may not: its first open may have
+    // waited for its GPU): where the reopen fails (no `/proc`, a sandboxing kernel that does
+    // not reopen through it), the path is opened again, and must give the file checked.
     let fd = match reopen(&held, flags) {
-        Err(Errno::NOENT) => rustix::fs::open(path, flags, Mode::empty())?,
-        opened => opened?,
+        Ok(fd) => fd,
+        Err(_) => rustix::fs::open(path, flags, Mode::empty())?,
     };
     let st = rustix::fs::fstat(&fd)?;
     if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino) {

@@ -1067,3 +1067,38 @@ fn check_binary_elf_machine_is_the_roots() {
     assert!(v["platform"]["arch"].is_null(), "{v:#}");
     assert_eq!(part(&v, "elf-machine")["verdict"], "unknown", "{v:#}");
 }
+
+/// `scan` opens each file after checking its type on an `O_PATH` handle, through its
+/// `/proc/self/fd` entry; without `/proc` (a mount namespace where it is unmounted) it opens
+/// the path again instead, and reads the same. Needs `unshare`; says "skipped" without.
+#[test]
+fn scan_reads_the_same_without_proc() {
+    let files = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda-files");
+    let dir = files.to_str().unwrap();
+    let with = nvprobe(&["scan", "--json", dir]);
+    assert_eq!(with.status.code(), Some(0));
+    let without = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("umount -l /proc && exec \"$0\" scan --json \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_nvprobe"))
+        .arg(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output();
+    match without {
+        Ok(out) if !out.stdout.is_empty() => {
+            let strip = |o: &[u8]| {
+                let mut v: Value = serde_json::from_slice(o).unwrap();
+                v.as_object_mut().unwrap().remove("timing");
+                v
+            };
+            assert_eq!(strip(&out.stdout), strip(&with.stdout));
+            assert_eq!(out.status.code(), Some(0));
+        }
+        Ok(out) => eprintln!(
+            "skipped: unshare -m did not run ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => eprintln!("skipped: no unshare ({e})"),
+    }
+}
