@@ -521,7 +521,7 @@ impl Root {
         // is checked before it is opened (`open_regular`). A root's reads go through its
         // `nodev` copy where it has one (`open_regular_in`).
         let (fd, st) = if self.host {
-            open_host_regular(Path::new(path))?
+            open_checked(Path::new(path), OFlags::empty())?
         } else {
             self.open_regular_in(path)?
         };
@@ -1186,13 +1186,24 @@ fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
 /// The lookup's or the open's error, `InvalidInput` when the path is not a regular file or the
 /// file changed between the check and the open.
 pub fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
-    let (fd, st) = open_host_regular(path)?;
+    let (fd, st) = open_checked(path, OFlags::empty())?;
     Ok((std::fs::File::from(fd), file_size(&st)))
 }
 
-/// [`open_regular`], returning the descriptor and its `fstat`.
-fn open_host_regular(path: &Path) -> io::Result<(OwnedFd, Stat)> {
-    let held = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+/// Opens the regular file at host `path` as [`open_regular`] does, its type checked on an
+/// `O_PATH` handle before it is opened, with `nofollow` (`O_NOFOLLOW` or nothing) applied to
+/// the lookup: a capture copies a file its walk saw with `lstat`, never through a link.
+/// Returns the descriptor and its `fstat`, whose device and inode are the file checked.
+///
+/// # Errors
+/// The lookup's or the open's error, `InvalidInput` when the path is not a regular file or the
+/// file changed between the check and the open.
+pub(crate) fn open_checked(path: &Path, nofollow: OFlags) -> io::Result<(OwnedFd, Stat)> {
+    let held = rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::CLOEXEC | nofollow,
+        Mode::empty(),
+    )?;
     let checked = rustix::fs::fstat(&held)?;
     regular_only(&checked)?;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
@@ -1201,7 +1212,7 @@ fn open_host_regular(path: &Path) -> io::Result<(OwnedFd, Stat)> {
     // not reopen through it), the path is opened again, and must give the file checked.
     let fd = match reopen(&held, flags) {
         Ok(fd) => fd,
-        Err(_) => rustix::fs::open(path, flags, Mode::empty())?,
+        Err(_) => rustix::fs::open(path, flags | nofollow, Mode::empty())?,
     };
     let st = rustix::fs::fstat(&fd)?;
     if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino) {

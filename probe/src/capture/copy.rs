@@ -384,18 +384,19 @@ pub fn stand_in_record(meta: &Metadata, real: &Path) -> String {
     s
 }
 
-/// Opens the regular source file `here` that `lstat` described as `meta`: `O_NONBLOCK` (a
-/// lease or a FIFO swapped in cannot block the open), `O_NOFOLLOW`, and it must still be that
-/// file (device and inode).
+/// Opens the regular source file `here` that `lstat` described as `meta`, never through a link
+/// (`O_NOFOLLOW`), its type checked before it is opened ([`crate::root::open_checked`]: a node
+/// swapped in after the walk's `lstat` is refused without its driver's open running, a FIFO
+/// or a lease cannot block), and it must still be that file (device and inode).
 fn open_source(here: &Path, meta: &Metadata) -> io::Result<File> {
-    let flags =
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(here, flags, Mode::empty())?;
-    let st = rustix::fs::fstat(&fd)?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
-        || st.st_dev != meta.dev()
-        || st.st_ino != meta.ino()
-    {
+    let (fd, st) = crate::root::open_checked(here, OFlags::NOFOLLOW).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidInput {
+            io::Error::new(io::ErrorKind::InvalidInput, "changed while being copied")
+        } else {
+            e
+        }
+    })?;
+    if st.st_dev != meta.dev() || st.st_ino != meta.ino() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "changed while being copied",
@@ -908,5 +909,47 @@ mod tests {
             machine_path(&[OsString::from("dev"), OsString::from("nvidia0")]),
             "/dev/nvidia0"
         );
+    }
+
+    /// A source file that the walk's `lstat` saw as regular and that became a device node (or
+    /// a link to one) before the copy opens it: refused, and the node's driver never runs
+    /// (inotify sees no open). The file as it was is copied. Needs `CAP_MKNOD`; says "skipped"
+    /// without.
+    #[test]
+    fn capture_source_swapped_for_a_node_is_not_opened() {
+        use rustix::fs::inotify;
+        let dir = crate::testutil::Scratch::new("copy-swap");
+        let file = dir.join("version");
+        std::fs::write(&file, "NVRM version\n").unwrap();
+        let meta = std::fs::symlink_metadata(&file).unwrap();
+        let mut text = String::new();
+        open_source(&file, &meta).unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "NVRM version\n");
+        std::fs::remove_file(&file).unwrap();
+        let node = dir.join("node");
+        let (mode, dev) = (Mode::from_raw_mode(0o644), rustix::fs::makedev(1, 3));
+        let made = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &node,
+            rustix::fs::FileType::CharacterDevice,
+            mode,
+            dev,
+        );
+        if made.is_err() {
+            eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
+            return;
+        }
+        let watch =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+        inotify::add_watch(&watch, &node, inotify::WatchFlags::OPEN).unwrap();
+        std::fs::hard_link(&node, &file).unwrap();
+        let err = open_source(&file, &meta).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&node, &file).unwrap();
+        assert!(open_source(&file, &meta).is_err());
+        let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
+        let mut events = inotify::Reader::new(&watch, &mut buf);
+        assert!(events.next().is_err(), "the node was opened");
     }
 }
