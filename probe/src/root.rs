@@ -518,7 +518,7 @@ impl Root {
             });
         }
         // On the host a library's path may come from a directory others can write: its type
-        // is checked before it is opened (`open_regular`). A root's reads go through its
+        // is checked before it is opened (`open_checked`). A root's reads go through its
         // `nodev` copy where it has one (`open_regular_in`).
         let (fd, st) = if self.host {
             open_checked(Path::new(path), OFlags::empty())?
@@ -1754,39 +1754,26 @@ mod tests {
     /// it. A regular file behind a link still reads. Needs `CAP_MKNOD`; says "skipped" without.
     #[test]
     fn host_file_opens_check_the_type_before_the_open() {
-        use rustix::fs::inotify;
+        use crate::testutil::{make_char_node, opens_of};
         let dir = tmp("host-node");
         let node = dir.join("node");
-        let mode = Mode::from_raw_mode(0o644);
-        let dev = rustix::fs::makedev(1, 3);
-        if rustix::fs::mknodat(rustix::fs::CWD, &node, FileType::CharacterDevice, mode, dev)
-            .is_err()
-        {
+        if !make_char_node(&node, 1, 3) {
             eprintln!("skipped: mknod is not allowed here (no CAP_MKNOD)");
             return;
         }
         let link = dir.join("libcuda.so.1");
         symlink(&node, &link).unwrap();
-        let watch =
-            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
-        inotify::add_watch(&watch, &node, inotify::WatchFlags::OPEN).unwrap();
-        let opens = || {
-            let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
-            let mut events = inotify::Reader::new(&watch, &mut buf);
-            let mut n = 0;
-            while events.next().is_ok() {
-                n += 1;
-            }
-            n
-        };
         let kind = |r: io::Result<(std::fs::File, u64)>| r.unwrap_err().kind();
-        assert_eq!(kind(open_regular(&link)), io::ErrorKind::InvalidInput);
         let host = Root::host();
-        let elf = host.open_elf(link.to_str().unwrap());
-        assert_eq!(kind(elf), io::ErrorKind::InvalidInput);
-        assert_eq!(opens(), 0, "a host open ran the node's driver");
-        drop(std::fs::File::open(&link).unwrap());
-        assert_eq!(opens(), 1, "the watch sees a plain open");
+        let (opened, kinds) = opens_of(&node, || {
+            let elf = host.open_elf(link.to_str().unwrap());
+            (kind(open_regular(&link)), kind(elf))
+        });
+        let invalid = io::ErrorKind::InvalidInput;
+        assert_eq!(kinds, (invalid, invalid));
+        assert_eq!(opened, 0, "a host open ran the node's driver");
+        let (opened, _) = opens_of(&node, || std::fs::File::open(&link).unwrap());
+        assert_eq!(opened, 1, "the watch sees a plain open");
         fs::write(dir.join("lib"), "ELF").unwrap();
         symlink(dir.join("lib"), dir.join("lib.so")).unwrap();
         let (file, len) = open_regular(&dir.join("lib.so")).unwrap();

@@ -25,3 +25,10 @@ impl XorShift {
 mod scratch;
 
 pub(crate) use scratch::Scratch;
+
+/// Device nodes made and watched in tests: the binary tests' helpers.
+#[path = "../tests/common/nodes.rs"]
+#[allow(dead_code, reason = "the unit tests use part of it")]
+mod nodes;
+
+pub(crate) use nodes::{make_char_node, opens_of};
