@@ -151,39 +151,50 @@ use root::Root;
 /// The default deadline of a run (`--timeout`), in milliseconds.
 pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 
-/// The environment variables the probe consults, captured once so library code never reads
-/// the process environment directly (tests pass their own). Shared, not copied, by the
-/// options, the model and the worker thread that hold it.
+/// The environment variables the probe consults ([`CONSULTED_NAMES`], and every name with one
+/// of the [`CONSULTED_PREFIXES`]), captured once so library code never reads the process
+/// environment directly (tests pass their own). Shared, not copied, by the options, the model
+/// and the worker thread that hold it. Variables of other names are not kept.
 #[derive(Clone, Debug, Default)]
 pub struct Env {
     vars: std::sync::Arc<std::collections::BTreeMap<String, String>>,
-    /// Names (lossily decoded) of the process variables left out because the name or the
-    /// value is not UTF-8.
+    /// Names (lossily decoded) of the consulted process variables left out because the name or
+    /// the value is not UTF-8.
     not_utf8: std::sync::Arc<Vec<String>>,
 }
 
-/// Variables the probe consults, by prefix or by name: one of these left out for not being
-/// UTF-8 leaves the report incomplete (the `environment` source fails).
-const CONSULTED_PREFIXES: &[&str] = &["NVIDIA_", "CUDA_", "NVPROBE_", "LD_", "CONDA_"];
-const CONSULTED_NAMES: &[&str] = &["VIRTUAL_ENV", "HOME", "PATH"];
+/// The prefixes of the variables the probe consults ([`Env`]): one of these left out for not
+/// being UTF-8 leaves the report incomplete (the `environment` source fails).
+pub const CONSULTED_PREFIXES: &[&str] = &["NVIDIA_", "CUDA_", "NVPROBE_", "LD_", "CONDA_"];
+/// The other variables the probe consults ([`Env`]), by their whole name.
+pub const CONSULTED_NAMES: &[&str] = &["VIRTUAL_ENV", "HOME", "PATH"];
+
+/// Whether the probe consults the variable `name` ([`CONSULTED_NAMES`], [`CONSULTED_PREFIXES`]).
+fn consulted(name: &str) -> bool {
+    CONSULTED_NAMES.contains(&name) || CONSULTED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 impl Env {
-    /// The process environment. A variable whose name or value is not UTF-8 is left out (and
-    /// named in [`Env::not_utf8`]): `std::env::vars` would panic on it.
+    /// The consulted variables of the process environment. The others are dropped first: no
+    /// rule reads them, and a Kubernetes pod carries several for every service of its
+    /// namespace, hundreds in all, whose keeping was a large part of such a run. A consulted
+    /// variable whose name or value is not UTF-8 is left out (and named in [`Env::not_utf8`]):
+    /// `std::env::vars` would panic on it. A name given twice keeps its last value.
     pub fn from_process() -> Self {
-        let mut vars = std::collections::BTreeMap::new();
         let mut not_utf8 = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            match (k.into_string(), v.into_string()) {
-                (Ok(k), Ok(v)) => {
-                    vars.insert(k, v);
+        let vars: std::collections::BTreeMap<String, String> = std::env::vars_os()
+            .filter(|(k, _)| consulted(&k.to_string_lossy()))
+            .filter_map(|(k, v)| match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => Some((k, v)),
+                (k, _) => {
+                    not_utf8.push(match k {
+                        Ok(k) => k,
+                        Err(k) => k.to_string_lossy().into_owned(),
+                    });
+                    None
                 }
-                (k, _) => not_utf8.push(match k {
-                    Ok(k) => k,
-                    Err(k) => k.to_string_lossy().into_owned(),
-                }),
-            }
-        }
+            })
+            .collect();
         not_utf8.sort();
         Self {
             vars: vars.into(),
@@ -191,37 +202,30 @@ impl Env {
         }
     }
 
-    /// The names of the process variables left out because they are not UTF-8.
+    /// The names of the consulted process variables left out because they are not UTF-8.
     pub fn not_utf8(&self) -> &[String] {
         &self.not_utf8
     }
 
     /// The `environment` source when a variable the probe consults was left out for not being
     /// UTF-8 (its value is unknown, so whatever it would change is unknown too); `None`
-    /// otherwise. Unrelated variables that are not UTF-8 change nothing.
+    /// otherwise. Unrelated variables, UTF-8 or not, are not kept and change nothing.
     pub fn source(&self) -> Option<report::Source> {
-        let consulted: Vec<&str> = self
-            .not_utf8
-            .iter()
-            .map(String::as_str)
-            .filter(|n| {
-                CONSULTED_NAMES.contains(n) || CONSULTED_PREFIXES.iter().any(|p| n.starts_with(p))
-            })
-            .take(16)
-            .collect();
-        (!consulted.is_empty()).then(|| {
+        let names: Vec<&str> = self.not_utf8.iter().map(String::as_str).take(16).collect();
+        (!names.is_empty()).then(|| {
             report::Source::new(
                 "environment",
                 report::SourceStatus::Failed,
                 format!(
                     "not valid UTF-8, so not read: {}",
-                    escape::escape(&consulted.join(", "))
+                    escape::escape(&names.join(", "))
                 ),
             )
         })
     }
 
-    /// An environment from pairs, for tests and embedding.
+    /// An environment from pairs, for tests and embedding: the consulted ones are kept, as
+    /// [`Env::from_process`] keeps them, so a test sees what a run would.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
@@ -230,18 +234,19 @@ impl Env {
                 pairs
                     .into_iter()
                     .map(|(k, v)| (k.into(), v.into()))
+                    .filter(|(k, _)| consulted(k))
                     .collect(),
             ),
             not_utf8: std::sync::Arc::default(),
         }
     }
 
-    /// One variable.
+    /// One variable (`None` also for a name the probe does not consult: it is not kept).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(String::as_str)
     }
 
-    /// Every variable, sorted by name.
+    /// Every variable kept (the consulted ones), sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -617,6 +622,56 @@ pub fn probe_with_watchdog(
 #[cfg(test)]
 mod tests {
     use rustix::thread::{CpuSet, sched_getaffinity};
+
+    /// Only the variables the probe consults are kept, from pairs as from the process: a
+    /// lookup of another name finds nothing in a test as in a run.
+    #[test]
+    fn lib_env_keeps_only_the_consulted_variables() {
+        let env = crate::Env::from_pairs([
+            ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+            ("CUDA_VISIBLE_DEVICES", "0,1"),
+            ("PATH", "/usr/bin"),
+            ("PATHEXT", "x"),
+            ("HOMEBREW_PREFIX", "/opt/homebrew"),
+            ("NVIDIA_REQUIRE_CUDA", "cuda>=12.0"),
+        ]);
+        let kept: Vec<&str> = env.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            kept,
+            ["CUDA_VISIBLE_DEVICES", "NVIDIA_REQUIRE_CUDA", "PATH"]
+        );
+        assert_eq!(env.get("KUBERNETES_SERVICE_HOST"), None);
+        assert_eq!(env.get("PATH"), Some("/usr/bin"));
+    }
+
+    /// `Env::from_process` keeps only the consulted variables of the process: checked in a
+    /// child of this test binary (the environment is the process's), which runs this test
+    /// again with a consulted and an unrelated variable set.
+    #[test]
+    fn lib_env_from_process_keeps_only_the_consulted_variables() {
+        const NAME: &str = "tests::lib_env_from_process_keeps_only_the_consulted_variables";
+        if std::env::var_os("NVPROBE_TEST_ENV_CHILD").is_some() {
+            let env = crate::Env::from_process();
+            assert_eq!(env.get("CUDA_VISIBLE_DEVICES"), Some("3"));
+            assert_eq!(env.get("UNRELATED_SERVICE_HOST"), None);
+            let kept: Vec<&str> = env.iter().map(|(k, _)| k).collect();
+            assert!(kept.iter().all(|k| crate::consulted(k)), "{kept:?}");
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--test-threads", "1"])
+            .env("NVPROBE_TEST_ENV_CHILD", "1")
+            .env("CUDA_VISIBLE_DEVICES", "3")
+            .env("UNRELATED_SERVICE_HOST", "10.96.0.1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran no test: {stdout}"
+        );
+    }
 
     fn cpus(set: &CpuSet) -> Vec<usize> {
         (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect()
