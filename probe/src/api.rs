@@ -81,7 +81,8 @@ impl Machine {
     }
 
     /// The environment variables the probe reads, in place of those given so far (the
-    /// process's for [`Machine::host`], a capture's for a replay).
+    /// process's for [`Machine::host`], a capture's for a replay). Only those it consults are
+    /// kept ([`crate::CONSULTED_NAMES`], [`crate::CONSULTED_PREFIXES`]).
     #[must_use]
     pub fn env<K: Into<String>, V: Into<String>>(
         mut self,
