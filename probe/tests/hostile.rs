@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{copy_tree, fixtures, make_char_node, nvprobe_command, opens_of};
+use common::{
+    copy_tree, fixtures, make_char_node, nvprobe_command, nvprobe_in_private_mounts, opens_of,
+};
 
 fn scratch(name: &str) -> common::Scratch {
     common::scratch_dir("hostile", name)
@@ -601,19 +603,15 @@ fn hostile_device_node_where_a_file_belongs_is_not_opened_under_a_root() {
     fs::rename(dir.join("proc"), dir.join("proc.real")).unwrap();
     fs::create_dir(dir.join("proc")).unwrap();
     let (opened, mounted) = opens_of(&dir.join("proc.real/driver/nvidia/version"), || {
-        Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c"])
-            .arg("mount --bind \"$1/proc.real\" \"$1/proc\" && exec \"$0\" --json --root \"$1\"")
-            .arg(env!("CARGO_BIN_EXE_nvprobe"))
-            .arg(root)
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .output()
-            .unwrap_or_else(|e| Output {
-                status: std::os::unix::process::ExitStatusExt::from_raw(0),
-                stdout: Vec::new(),
-                stderr: e.to_string().into_bytes(),
-            })
+        nvprobe_in_private_mounts(
+            "mount --bind \"$1/proc.real\" \"$1/proc\" && exec \"$0\" --json --root \"$1\"",
+            root,
+        )
+        .unwrap_or_else(|e| Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(0),
+            stdout: Vec::new(),
+            stderr: e.to_string().into_bytes(),
+        })
     });
     if mounted.stdout.is_empty() {
         eprintln!(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{codes, fixture, nvprobe};
+use common::{codes, fixture, nvprobe, nvprobe_in_private_mounts};
 
 fn tmpdir(name: &str) -> common::Scratch {
     common::Scratch::new(&format!("scan-{name}"))
@@ -1077,14 +1077,8 @@ fn scan_reads_the_same_without_proc() {
     let dir = files.to_str().unwrap();
     let with = nvprobe(&["scan", "--json", dir]);
     assert_eq!(with.status.code(), Some(0));
-    let without = std::process::Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("umount -l /proc && exec \"$0\" scan --json \"$1\"")
-        .arg(env!("CARGO_BIN_EXE_nvprobe"))
-        .arg(dir)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .output();
+    let without =
+        nvprobe_in_private_mounts("umount -l /proc && exec \"$0\" scan --json \"$1\"", dir);
     match without {
         Ok(out) if !out.stdout.is_empty() => {
             let strip = |o: &[u8]| {

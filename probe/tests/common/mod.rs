@@ -62,6 +62,20 @@ pub(crate) fn nvprobe_command() -> Command {
     c
 }
 
+/// Runs `script` with `sh` in a private mount namespace (`unshare -m`), with `$0` the real
+/// `nvprobe` binary and `$1` `arg`, and the environment of [`nvprobe_command`]: the script sets
+/// up its mounts and then `exec`s the probe. `Err` where `unshare` is missing; an empty stdout
+/// where it did not run (no `CAP_SYS_ADMIN`).
+pub(crate) fn nvprobe_in_private_mounts(script: &str, arg: &str) -> std::io::Result<Output> {
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(env!("CARGO_BIN_EXE_nvprobe"))
+        .arg(arg)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+}
+
 /// Runs [`nvprobe_command`] with `args` and waits for it.
 pub(crate) fn nvprobe(args: &[&str]) -> Output {
     nvprobe_env(args, &[])
