@@ -17,66 +17,102 @@ fn report(name: &str) -> (nvprobe::report::Report, Value) {
     (report, json)
 }
 
-/// Every bundle here is listed below with what its machine said; a new one needs its own.
+/// What one real machine said of itself when its bundles were captured.
+struct Machine {
+    /// The bundles' names: the plain capture, then the `--deep --cross-check` one.
+    bundles: [&'static str; 2],
+    /// `nvidia-smi -q`: the product name, the bus, the memory in MiB.
+    name: &'static str,
+    bus_id: &'static str,
+    memory_mib: u64,
+}
+
+/// The machines whose bundles are in `tests/real`, with what each said
+/// (`tests/real/README.md` quotes it).
+const MACHINES: [Machine; 2] = [
+    // An H200 in a container (`NVIDIA_VISIBLE_DEVICES=0`), open module 580.159.04, captured
+    // 2026-12-04.
+    Machine {
+        bundles: ["real-h200-580.159.04", "real-h200-580.159.04-deep"],
+        name: "NVIDIA H200",
+        bus_id: "0000:00:06.0",
+        memory_mib: 143_771,
+    },
+    // An H100 SXM in the same kind of container, open module 580.159.04, captured 2026-12-05.
+    Machine {
+        bundles: ["real-h100-580.159.04", "real-h100-580.159.04-deep"],
+        name: "NVIDIA H100 80GB HBM3",
+        bus_id: "0000:00:06.0",
+        memory_mib: 81_559,
+    },
+];
+
+/// Every bundle here is listed above with what its machine said; a new one needs its own.
 #[test]
 fn real_bundles_all_have_expectations() {
-    let known = ["real-h200-580.159.04", "real-h200-580.159.04-deep"];
     for name in real_names() {
         assert!(
-            known.contains(&name.as_str()),
+            MACHINES.iter().any(|m| m.bundles.contains(&name.as_str())),
             "{name}: a real bundle without expectations in tests/it/real.rs"
         );
     }
 }
 
-/// An H200 in a container (`NVIDIA_VISIBLE_DEVICES=0`), open module 580.159.04, captured
-/// 2026-12-04, plain and with `--deep --cross-check`.
+/// Each machine's bundles, plain and with `--deep --cross-check`, against what the machine
+/// said: both were single-GPU Hopper machines in containers on driver 580.159.04, where
+/// PyTorch, CuPy and JAX ran a kernel.
 #[test]
-fn real_h200_580_agrees_with_the_machine() {
-    for name in ["real-h200-580.159.04", "real-h200-580.159.04-deep"] {
-        let deep = name.ends_with("-deep");
-        let (report, v) = report(name);
-        // nvidia-smi: "Driver Version: 580.159.04     CUDA Version: 13.0"; CuPy:
-        // cudaDriverGetVersion() = 13000.
-        assert_eq!(v["driver"]["version"], "580.159.04", "{name}");
-        assert_eq!(v["driver"]["flavor"], "open", "{name}");
-        assert_eq!(v["driver"]["cuda_version"], "13.0", "{name}");
-        // nvidia-smi -q: one GPU, "NVIDIA H200", bus 00000000:00:06.0, 143771 MiB; PyTorch:
-        // get_device_capability(0) = (9, 0).
-        let gpus = v["gpus"].as_array().unwrap();
-        assert_eq!(gpus.len(), 1, "{name}");
-        let g = &gpus[0];
-        assert_eq!(g["name"], "NVIDIA H200", "{name}");
-        assert_eq!(g["pci"]["bus_id"], "0000:00:06.0", "{name}");
-        assert_eq!(g["compute_capability"], "9.0", "{name}");
-        if deep {
-            assert_eq!(
-                g["memory_bytes"].as_u64(),
-                Some(143_771 * 1024 * 1024),
-                "{name}"
-            );
-            // NVML through the shim, on the machine: it agreed.
-            assert_eq!(v["cross_check"]["status"], "agree", "{name}");
+fn real_machines_agree_with_what_they_said() {
+    for machine in &MACHINES {
+        for name in machine.bundles {
+            agrees(machine, name);
         }
-        // PyTorch: torch.cuda.is_available() and a kernel ran. The driver's own libcuda
-        // (580.159.04, the module's version) is loaded, not a forward-compatibility one,
-        // though it carries the forward-compatibility note too.
-        assert_eq!(v["cuda"]["can_start"], "yes", "{name}");
-        assert_eq!(v["cuda"]["user_mode_driver"], "native", "{name}");
-        assert_eq!(v["cuda"]["version"], "13.0", "{name}");
-        assert_eq!(v["cuda"]["usable_gpus"], serde_json::json!([0]), "{name}");
-        let lib = &v["libraries"][0];
-        assert_eq!(lib["path"], "/usr/local/nvidia/lib64/libcuda.so.580.159.04");
-        assert_eq!(lib["kind"], "cuda-driver", "{name}");
-        assert!(lib["fwd_compat"].is_object(), "{name}: {lib:#}");
-        // A healthy machine: no finding at all (forward-compat-active was one, wrongly).
-        assert_eq!(v["findings"], serde_json::json!([]), "{name}");
-        // conda's virtual packages: __cuda from cuDriverGetVersion (13000), __cuda_arch from
-        // the device (9.0).
-        let conda = nvprobe::export::conda(&report);
-        assert!(conda.contains("__cuda=13.0=0\n"), "{name}: {conda}");
-        assert!(conda.contains("__cuda_arch=9.0=0\n"), "{name}: {conda}");
     }
+}
+
+fn agrees(machine: &Machine, name: &str) {
+    let deep = name.ends_with("-deep");
+    let (report, v) = report(name);
+    // nvidia-smi: "Driver Version: 580.159.04     CUDA Version: 13.0"; CuPy:
+    // cudaDriverGetVersion() = 13000.
+    assert_eq!(v["driver"]["version"], "580.159.04", "{name}");
+    assert_eq!(v["driver"]["flavor"], "open", "{name}");
+    assert_eq!(v["driver"]["cuda_version"], "13.0", "{name}");
+    // nvidia-smi -q: one GPU, its name, bus and memory; PyTorch: get_device_capability(0) =
+    // (9, 0).
+    let gpus = v["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), 1, "{name}");
+    let g = &gpus[0];
+    assert_eq!(g["name"], machine.name, "{name}");
+    assert_eq!(g["pci"]["bus_id"], machine.bus_id, "{name}");
+    assert_eq!(g["compute_capability"], "9.0", "{name}");
+    if deep {
+        assert_eq!(
+            g["memory_bytes"].as_u64(),
+            Some(machine.memory_mib * 1024 * 1024),
+            "{name}"
+        );
+        // NVML through the shim, on the machine: it agreed.
+        assert_eq!(v["cross_check"]["status"], "agree", "{name}");
+    }
+    // PyTorch: torch.cuda.is_available() and a kernel ran. The driver's own libcuda
+    // (580.159.04, the module's version) is loaded, not a forward-compatibility one, though it
+    // carries the forward-compatibility note too.
+    assert_eq!(v["cuda"]["can_start"], "yes", "{name}");
+    assert_eq!(v["cuda"]["user_mode_driver"], "native", "{name}");
+    assert_eq!(v["cuda"]["version"], "13.0", "{name}");
+    assert_eq!(v["cuda"]["usable_gpus"], serde_json::json!([0]), "{name}");
+    let lib = &v["libraries"][0];
+    assert_eq!(lib["path"], "/usr/local/nvidia/lib64/libcuda.so.580.159.04");
+    assert_eq!(lib["kind"], "cuda-driver", "{name}");
+    assert!(lib["fwd_compat"].is_object(), "{name}: {lib:#}");
+    // A healthy machine: no finding at all (forward-compat-active was one, wrongly).
+    assert_eq!(v["findings"], serde_json::json!([]), "{name}");
+    // conda's virtual packages: __cuda from cuDriverGetVersion (13000), __cuda_arch from the
+    // device (9.0).
+    let conda = nvprobe::export::conda(&report);
+    assert!(conda.contains("__cuda=13.0=0\n"), "{name}: {conda}");
+    assert!(conda.contains("__cuda_arch=9.0=0\n"), "{name}: {conda}");
 }
 
 /// The API's `Machine::cuda` reads less than a full run (`Options::cuda_only`); on the real
