@@ -60,7 +60,7 @@ fn real_bundles_all_have_expectations() {
 
 /// Each machine's bundles, plain and with `--deep --cross-check`, against what the machine
 /// said: both were single-GPU Hopper machines in containers on driver 580.159.04, where
-/// PyTorch, CuPy and JAX ran a kernel.
+/// PyTorch, `CuPy` and JAX ran a kernel.
 #[test]
 fn real_machines_agree_with_what_they_said() {
     for machine in &MACHINES {
