@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
@@ -61,6 +61,9 @@ struct OpenRoot {
     /// files are opened through `base`.
     files: Option<Result<OwnedFd, Errno>>,
     openat2: AtomicBool,
+    /// `base`'s own path as the kernel names it (its `/proc/self/fd` link), read at the first
+    /// [`Root::resolve`]; `None` where it could not be read.
+    named: OnceLock<Option<PathBuf>>,
 }
 
 /// What `stat`/`lstat` says about a path (the fields the probe uses).
@@ -402,6 +405,7 @@ impl Root {
                 base: fd,
                 files: None,
                 openat2: AtomicBool::new(true),
+                named: OnceLock::new(),
             })
         });
         Self {
@@ -438,11 +442,13 @@ impl Root {
         Some(files.as_ref().map(|_| ()).map_err(|e| *e))
     }
 
-    /// The same root with the user-space walk in place of `openat2` (tests of the fallback).
+    /// The same root with the user-space walk in place of `openat2` and of the kernel's names
+    /// for files (tests of the fallback: no `openat2`, no `/proc`).
     #[cfg(test)]
     fn without_openat2(self) -> Self {
         if let Some(open) = &self.open {
             open.openat2.store(false, Ordering::Relaxed);
+            open.named.set(None).expect("a root not used yet");
         }
         self
     }
@@ -619,9 +625,55 @@ impl Root {
         if self.host {
             return Ok(PathBuf::from(path));
         }
+        if let Some(found) = self.resolve_by_kernel(path, follow_last) {
+            return Ok(found);
+        }
         let mut pending = Vec::new();
         push_components(&mut pending, Path::new(path));
         self.walk(self.base.clone(), pending, follow_last, path)
+    }
+
+    /// Resolves `path` as [`Self::walk`] does, in three system calls instead of one or two
+    /// per component: `openat2(RESOLVE_IN_ROOT)` finds the file (`O_PATH`), and the kernel
+    /// names it ([`Self::name_of`]). `None` where the kernel cannot answer so (no `openat2`,
+    /// no `/proc`, a path that does not resolve): the walk answers then, missing components
+    /// and all.
+    fn resolve_by_kernel(&self, path: &str, follow_last: bool) -> Option<PathBuf> {
+        let open = self.open.as_ref()?;
+        if !open.openat2.load(Ordering::Relaxed) {
+            return None;
+        }
+        let fd = rustix::fs::openat2(
+            &open.base,
+            path,
+            OFlags::PATH | OFlags::CLOEXEC | nofollow(follow_last),
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        self.name_of(&fd)
+    }
+
+    /// The host path of the file `fd` holds, every symlink resolved, as [`Self::resolve`] and
+    /// `realpath` give it: the kernel's name for it ([`kernel_name`]), which for a root is
+    /// under the kernel's name of the root's directory and is given back under
+    /// [`Self::base`]. `None` where the kernel cannot name it.
+    fn name_of(&self, fd: &OwnedFd) -> Option<PathBuf> {
+        let found = kernel_name(fd)?;
+        if self.host {
+            return Some(found);
+        }
+        let open = self.open.as_ref()?;
+        let named = open
+            .named
+            .get_or_init(|| kernel_name(&open.base))
+            .as_deref()?;
+        let inside = found.strip_prefix(named).ok()?;
+        Some(if inside.as_os_str().is_empty() {
+            self.base.clone()
+        } else {
+            self.base.join(inside)
+        })
     }
 
     /// Walks `pending` (components in reverse order) from `start`, a resolved directory inside
@@ -753,6 +805,20 @@ impl Root {
     pub fn metadata(&self, path: &str) -> io::Result<Meta> {
         self.note(path, true);
         self.stat_inner(path, true)
+    }
+
+    /// `stat` through symlinks, with the host path of the file found, every symlink
+    /// resolved (what [`Self::resolve`], or `realpath` on the host, would give), in one
+    /// lookup: `None` for the path where the kernel cannot name the file (no `/proc`).
+    pub fn metadata_and_path(&self, path: &str) -> io::Result<(Meta, Option<PathBuf>)> {
+        self.note(path, true);
+        let fd = if self.host {
+            rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?
+        } else {
+            self.open_path(path, OFlags::PATH, true)?
+        };
+        let st = rustix::fs::fstat(&fd)?;
+        Ok((Meta { st }, self.name_of(&fd)))
     }
 
     /// `lstat`: the entry itself, a symlink not followed.
@@ -1162,6 +1228,19 @@ pub(crate) fn fd_entry(held: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", held.as_raw_fd())
 }
 
+/// The path the kernel gives the file `held` holds (its [`fd_entry`] link): `None` where
+/// `/proc` is not mounted, or where the name is not a path (the file was unlinked: " (deleted)"
+/// follows it; a file of another mount namespace or outside the process's root).
+fn kernel_name(held: &OwnedFd) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt as _;
+    let name = rustix::fs::readlink(fd_entry(held).as_str(), Vec::new()).ok()?;
+    let name = name.into_bytes();
+    if !name.starts_with(b"/") || name.ends_with(b" (deleted)") {
+        return None;
+    }
+    Some(PathBuf::from(OsString::from_vec(name)))
+}
+
 /// Opens the file `held` holds with `flags`, through its [`fd_entry`] (`NOENT` where `/proc`
 /// is not mounted).
 fn reopen(held: &OwnedFd, flags: OFlags) -> Result<OwnedFd, Errno> {
@@ -1568,6 +1647,92 @@ mod tests {
                 dir.join("sys/devices/pci0000:00/0000:3b:00.0/vendor")
             );
         }
+    }
+
+    /// The kernel's names for files (`/proc/self/fd`) give what the walk gives: for a root
+    /// named as given (a symlink to it, `..` in its path), links relative, absolute, climbing
+    /// out and chained, the last one followed or not, and paths that do not resolve.
+    #[test]
+    fn root_kernel_names_match_the_walk() {
+        let dir = tmp("names");
+        sysfs_device(&dir, "../../../devices/pci0000:00/0000:3b:00.0");
+        fs::create_dir_all(dir.join("usr/local/cuda-13.0/targets/lib")).unwrap();
+        fs::write(dir.join("usr/local/cuda-13.0/targets/lib/libx.so.1.2"), "x").unwrap();
+        symlink(
+            "libx.so.1.2",
+            dir.join("usr/local/cuda-13.0/targets/lib/libx.so.1"),
+        )
+        .unwrap();
+        symlink(
+            "libx.so.1",
+            dir.join("usr/local/cuda-13.0/targets/lib/libx.so"),
+        )
+        .unwrap();
+        symlink("targets/lib", dir.join("usr/local/cuda-13.0/lib64")).unwrap();
+        fs::create_dir_all(dir.join("etc/alternatives")).unwrap();
+        symlink("/usr/local/cuda-13.0", dir.join("etc/alternatives/cuda")).unwrap();
+        symlink("/etc/alternatives/cuda", dir.join("usr/local/cuda")).unwrap();
+        symlink(
+            "../../../../../usr/local/cuda",
+            dir.join("etc/alternatives/up"),
+        )
+        .unwrap();
+        symlink("/nowhere", dir.join("dangling")).unwrap();
+        let via = dir.with_file_name(format!(
+            "{}-via",
+            dir.file_name().unwrap().to_str().unwrap()
+        ));
+        let _ = fs::remove_file(&via);
+        symlink(&*dir, &via).unwrap();
+        let paths = [
+            "/",
+            "/usr/local/cuda/lib64",
+            "/usr/local/cuda/lib64/libx.so",
+            "/usr/local/cuda/lib64/libx.so.1.2",
+            "/etc/alternatives/up/lib64/../lib64/libx.so.1",
+            "/sys/bus/pci/devices/0000:3b:00.0/vendor",
+            "/dangling",
+            "/usr/local/cuda/lib64/missing/../libx.so",
+            "/usr/local/cuda/lib64/libx.so.1.2/..",
+        ];
+        for base in [dir.to_path_buf(), via.clone(), dir.join("sys/..")] {
+            let kernel = Root::at(&base);
+            let walk = Root::at(&base).without_openat2();
+            for p in paths {
+                assert_eq!(
+                    kernel.resolve(p).ok(),
+                    walk.resolve(p).ok(),
+                    "{p} in {base:?}"
+                );
+                assert_eq!(
+                    kernel.resolve_nofollow(p).ok(),
+                    walk.resolve_nofollow(p).ok(),
+                    "{p} in {base:?}"
+                );
+                let found = kernel.metadata_and_path(p).ok();
+                assert_eq!(
+                    found.as_ref().map(|(m, _)| m.identity()),
+                    kernel.metadata(p).ok().map(|m| m.identity()),
+                    "{p} in {base:?}"
+                );
+                // The walk's root has no kernel names: its caller resolves instead.
+                assert!(walk.metadata_and_path(p).map_or(true, |(_, n)| n.is_none()));
+                if let Some((_, named)) = found {
+                    assert_eq!(named, walk.resolve(p).ok(), "{p} in {base:?}");
+                }
+            }
+            assert_eq!(
+                kernel.resolve("/usr/local/cuda/lib64/libx.so").unwrap(),
+                base.join("usr/local/cuda-13.0/targets/lib/libx.so.1.2")
+            );
+            assert_eq!(kernel.resolve("/").unwrap(), base);
+        }
+        // On the host, the kernel's name is realpath's.
+        let host = Root::host();
+        let lib = via.join("usr/local/cuda-13.0/lib64/libx.so");
+        let (_, named) = host.metadata_and_path(lib.to_str().unwrap()).unwrap();
+        assert_eq!(named.unwrap(), fs::canonicalize(&lib).unwrap());
+        fs::remove_file(&via).unwrap();
     }
 
     /// Every fixture gives the same report, with and without `--deep`, whether the kernel

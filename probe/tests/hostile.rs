@@ -627,3 +627,37 @@ fn hostile_device_node_where_a_file_belongs_is_not_opened_under_a_root() {
         "a mount beneath the root read differently through the copy"
     );
 }
+
+/// A root's libraries are named by the kernel (`/proc/self/fd`, after `openat2` found them
+/// inside the root); without `/proc` the walk names them, and the names are the same: every
+/// link resolved inside the root, however the directories were reached.
+#[test]
+fn root_libraries_are_named_alike_without_proc() {
+    for name in [
+        "container-h100-535-compat-12.9",
+        "container-gpu-manager-570",
+    ] {
+        let root = fixtures().join(name);
+        let root = root.to_str().unwrap();
+        let (out, _) = nvprobe(&["--json", "--root", root], &[]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let libraries = &report["libraries"];
+        assert!(
+            libraries.as_array().unwrap().len() >= 2,
+            "{name}: {libraries}"
+        );
+        let unmounted =
+            nvprobe_in_private_mounts("umount -l /proc && exec \"$0\" --json --root \"$1\"", root);
+        match unmounted {
+            Ok(out) if !out.stdout.is_empty() => {
+                let without: Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(&without["libraries"], libraries, "{name}");
+            }
+            Ok(out) => eprintln!(
+                "skipped the run without /proc: unshare -m did not run ({})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("skipped the run without /proc: no unshare ({e})"),
+        }
+    }
+}

@@ -121,18 +121,22 @@ fn loader_skips(e: &std::io::Error) -> bool {
 /// it), so only the file's own name is walked.
 fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option<Located>> {
     let skip = |e: std::io::Error| if loader_skips(&e) { Ok(None) } else { Err(e) };
-    // Most candidates are missing: one `stat` says so before any resolution.
-    let meta = match root.metadata(path) {
-        Ok(m) => m,
+    // Most candidates are missing: one lookup says so, and names the file where it is there.
+    let (meta, named) = match root.metadata_and_path(path) {
+        Ok(found) => found,
         Err(e) => return skip(e),
     };
     if !meta.is_file() {
         return Ok(None);
     }
-    let host = match match dir {
-        Some(d) => root.resolve_in(d, file_name(path), path),
-        None => real_path(root, path),
-    } {
+    let resolved = match named {
+        Some(host) => Ok(host),
+        None => match dir {
+            Some(d) => root.resolve_in(d, file_name(path), path),
+            None => real_path(root, path),
+        },
+    };
+    let host = match resolved {
         Ok(h) => h,
         Err(e) => return skip(e),
     };
