@@ -7,7 +7,9 @@
 #   scripts/gpu-check.sh run OUTDIR  # there, in the repo root with .gpu-bundle carried:
 #                                    # runs the test-gpu tests, the probe (plain, --deep,
 #                                    # --cross-check), captures bundles, nvidia-smi -q -x,
-#                                    # and the benchmark, writing everything under OUTDIR
+#                                    # the benchmark, and the system calls and timing of
+#                                    # the machine's own run against the replay of its
+#                                    # capture, writing everything under OUTDIR
 #   scripts/gpu-check.sh bench OUTDIR   # there: only the timings (bench, the API), a minute
 #   scripts/gpu-check.sh fixtures DIR [NAME]  # here again, DIR = the run's files: the
 #                                    # captures become tests/real/NAME{,-deep} + goldens
@@ -154,8 +156,22 @@ run)
   [ -x "$bundle/installer" ] && step api-bench 60 "$bundle/installer" --bench 2000
   step cuobjdump-version 10 cuobjdump --version
   step bench 240 python3 scripts/bench --runs 200 --bin "$nv" --tools "$bundle/bench-tools"
+  # Where the machine's own run spends its time, which a replay cannot show (the host's
+  # libraries resolved by realpath, the real device nodes, the driver's answers): its system
+  # calls with their times, and the run against the replay of its own capture and without
+  # the sandbox, timed alike (bench-ab: the same binary as OLD and NEW).
+  if command -v strace > /dev/null; then
+    step strace-c 30 strace -f -c -o "$raw/strace-c.txt" "$nv" --json
+    step strace-T 30 strace -f -tt -T -o "$raw/strace-T.txt" "$nv" --json
+  fi
+  ab=$(mktemp -d)
+  step capture-for-ab 60 "$nv" --timeout 30000 capture --redact --out "$ab/capture"
+  step host-vs-replay 150 python3 scripts/bench-ab "$nv" "$nv" --runs 200 \
+    --tools "$bundle/bench-tools" -- --json -- --json --root "$ab/capture" -- --json --no-sandbox
+  rm -rf "$ab"
   tar -C "$(dirname "$raw")" -czf "$out/raw.tgz" raw
   echo "== bench" >> "$sum"; tail -30 "$raw/bench.out" >> "$sum"
+  echo "== host-vs-replay" >> "$sum"; cat "$raw/host-vs-replay.out" >> "$sum" 2>/dev/null
   echo "== api-bench" >> "$sum"; cat "$raw/api-bench.out" >> "$sum" 2>/dev/null
   echo "== scan-bench" >> "$sum"; cat "$raw/scan-bench.out" >> "$sum" 2>/dev/null
   echo "== gpu-tests" >> "$sum"; tail -5 "$out/gpu-tests.log" >> "$sum"
@@ -215,7 +231,7 @@ test --workspace, and commit.
 EOF
   ;;
 *)
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,17p' "$0" >&2
   exit 2
   ;;
 esac
