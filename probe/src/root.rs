@@ -703,11 +703,20 @@ impl Root {
             if pending.is_empty() && !follow_last {
                 break;
             }
-            let Ok(meta) = rustix::fs::lstat(&here) else {
-                // Missing: the caller's open reports it; nothing more to resolve.
-                continue;
-            };
-            if FileType::from_raw_mode(meta.st_mode) != FileType::Symlink {
+            // Missing, or a file with more components after it: the caller's open reports it,
+            // so the rest is kept as it is. A `..` after it must not undo it: the kernel fails
+            // the whole path there (`ENOENT`, `ENOTDIR`).
+            let kind = rustix::fs::lstat(&here)
+                .ok()
+                .map(|meta| FileType::from_raw_mode(meta.st_mode));
+            let walkable = matches!(kind, Some(FileType::Directory | FileType::Symlink));
+            if kind.is_none() || (!walkable && !pending.is_empty()) {
+                while let Some(rest) = pending.pop() {
+                    here.push(rest);
+                }
+                break;
+            }
+            if kind != Some(FileType::Symlink) {
                 continue;
             }
             hops += 1;
@@ -1469,6 +1478,12 @@ mod tests {
             assert_eq!(errno(root.read_text("/file/x")), enotdir);
             assert_eq!(errno(root.read_text("/file/x/y")), enotdir);
             assert_eq!(root.read_text("/file").unwrap().text, "x");
+            // A `..` does not climb back out of what is missing, nor out of a file.
+            assert_eq!(errno(root.read_text("/usr/../file")), enoent);
+            assert_eq!(errno(root.read_text("/usr/lib/../../file")), enoent);
+            assert_eq!(errno(root.read_text("/file/../file")), enotdir);
+            assert_eq!(errno(root.read_text("/file/x/../../file")), enotdir);
+            assert!(root.metadata("/usr/../file").is_err());
         }
         let root = Root::at(&dir);
         assert!(root.read_text("/usr/lib/x").is_err());
@@ -1712,7 +1727,7 @@ mod tests {
                 let found = kernel.metadata_and_path(p).ok();
                 assert_eq!(
                     found.as_ref().map(|(m, _)| m.identity()),
-                    kernel.metadata(p).ok().map(|m| m.identity()),
+                    walk.metadata(p).ok().map(|m| m.identity()),
                     "{p} in {base:?}"
                 );
                 // The walk's root has no kernel names: its caller resolves instead.
