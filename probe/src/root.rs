@@ -61,8 +61,8 @@ struct OpenRoot {
     /// files are opened through `base`.
     files: Option<Result<OwnedFd, Errno>>,
     openat2: AtomicBool,
-    /// `base`'s own path as the kernel names it (its `/proc/self/fd` link), read at the first
-    /// [`Root::resolve`]; `None` where it could not be read.
+    /// `base`'s own path as the kernel names it (its `/proc/self/fd` link), read when a file
+    /// of the root is first named ([`Root::name_of`]); `None` where it could not be read.
     named: OnceLock<Option<PathBuf>>,
 }
 
@@ -1238,8 +1238,8 @@ pub(crate) fn fd_entry(held: &OwnedFd) -> String {
 }
 
 /// The path the kernel gives the file `held` holds (its [`fd_entry`] link): `None` where
-/// `/proc` is not mounted, or where the name is not a path (the file was unlinked: " (deleted)"
-/// follows it; a file of another mount namespace or outside the process's root).
+/// `/proc` is not mounted, where the file was unlinked (" (deleted)" follows its name), or
+/// where the link is not a path (`pipe:[…]`, `anon_inode:…`).
 fn kernel_name(held: &OwnedFd) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStringExt as _;
     let name = rustix::fs::readlink(fd_entry(held).as_str(), Vec::new()).ok()?;
