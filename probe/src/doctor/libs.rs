@@ -115,11 +115,39 @@ fn loader_skips(e: &std::io::Error) -> bool {
         })
 }
 
+/// A directory whose files are being added: resolved at most once for all of them, and only
+/// where the kernel cannot name a file ([`Root::metadata_and_path`]: no `/proc`); on a real
+/// H200 container, each file's path walked again from `/` was 750 `stat`s a run.
+struct ListedDir<'a> {
+    dir: &'a str,
+    real: std::cell::OnceCell<Option<PathBuf>>,
+}
+
+impl<'a> ListedDir<'a> {
+    fn new(dir: &'a str) -> Self {
+        Self {
+            dir,
+            real: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The directory's host path, every link resolved; `None` where that failed.
+    fn real(&self, root: &Root) -> Option<&Path> {
+        self.real
+            .get_or_init(|| real_path(root, self.dir).ok())
+            .as_deref()
+    }
+}
+
 /// The file at `path` when it is a regular file; `Ok(None)` when it is not there for the
 /// loader ([`loader_skips`]); `Err` when it could not be read.
-/// `dir`: the directory `path` lies in, already resolved (a directory listing's files share
-/// it), so only the file's own name is walked.
-fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option<Located>> {
+/// `dir`: the directory `path` lies in (a directory listing's files share it), so that where
+/// the kernel cannot name the file only its own name is walked.
+fn locate(
+    root: &Root,
+    path: &str,
+    dir: Option<&ListedDir<'_>>,
+) -> std::io::Result<Option<Located>> {
     let skip = |e: std::io::Error| if loader_skips(&e) { Ok(None) } else { Err(e) };
     // Most candidates are missing: one lookup says so, and names the file where it is there.
     let (meta, named) = match root.metadata_and_path(path) {
@@ -131,7 +159,7 @@ fn locate(root: &Root, path: &str, dir: Option<&Path>) -> std::io::Result<Option
     }
     let resolved = match named {
         Some(host) => Ok(host),
-        None => match dir {
+        None => match dir.and_then(|d| d.real(root)) {
             Some(d) => root.resolve_in(d, file_name(path), path),
             None => real_path(root, path),
         },
@@ -236,7 +264,7 @@ impl Collector<'_> {
     fn add_in(
         &mut self,
         path: &str,
-        dir: Option<&Path>,
+        dir: Option<&ListedDir<'_>>,
         found_by: &str,
         wheel_site: Option<&str>,
     ) -> Option<usize> {
@@ -375,16 +403,10 @@ impl Collector<'_> {
                 return;
             }
         };
-        // The directory is resolved once for all its files (on a real H200 container, each
-        // file's path walked again from / was 750 `stat`s a run).
-        let mut real_dir = None;
+        let listed_dir = ListedDir::new(dir);
         for name in names {
             if PREFIXES.iter().any(|p| name.starts_with(p)) {
-                let resolved = real_dir
-                    .get_or_insert_with(|| real_path(self.root, dir))
-                    .as_deref()
-                    .ok();
-                self.add_in(&join(dir, &name), resolved, found_by, wheel_site);
+                self.add_in(&join(dir, &name), Some(&listed_dir), found_by, wheel_site);
             }
         }
     }
