@@ -473,6 +473,14 @@ fn cuda_dirs(root: &Root, env: &Env, arch: CpuArch) -> Vec<(String, &'static str
                 .map(|n| (format!("/usr/local/{n}"), "cuda-toolkit")),
         );
     }
+    // A toolkit is reached by several names (`$CUDA_HOME`, `/usr/local/cuda`, `cuda-13` and
+    // `cuda-13.0`, links through /etc/alternatives): its directories are looked at under the
+    // first. Each later name's directories would only be opened to be found listed already.
+    let mut seen = std::collections::BTreeSet::new();
+    homes.retain(|(home, _)| {
+        root.metadata(home)
+            .map_or(true, |m| seen.insert(m.identity()))
+    });
     let t = arch.cuda_target();
     let mut out = Vec::new();
     for (home, how) in homes {
@@ -931,6 +939,61 @@ mod tests {
             Some("12.9")
         );
         assert_eq!(rt.found_by.as_deref(), Some("python-wheel"));
+    }
+
+    /// A toolkit reached by four names (`$CUDA_HOME`, `/usr/local/cuda` and `cuda-13` through
+    /// /etc/alternatives, `cuda-13.0`): its directories are looked at under the first name
+    /// only, and its libraries are found once, under that name's `found_by`; a second toolkit
+    /// beside it is still looked at.
+    #[test]
+    fn libs_toolkit_reached_by_several_names_is_looked_at_once() {
+        let d = machine("toolkit-names");
+        let lib = "/usr/local/cuda-13.0/targets/x86_64-linux/lib";
+        put(
+            &d,
+            &format!("{lib}/libcudart.so.13.0.96"),
+            &elfinfo::build::shared_object("libcudart.so.13", None),
+        );
+        link(&d, "/usr/local/cuda-13.0/lib64", "targets/x86_64-linux/lib");
+        link(&d, "/etc/alternatives/cuda", "/usr/local/cuda-13.0");
+        link(&d, "/etc/alternatives/cuda-13", "/usr/local/cuda-13.0");
+        link(&d, "/usr/local/cuda", "/etc/alternatives/cuda");
+        link(&d, "/usr/local/cuda-13", "/etc/alternatives/cuda-13");
+        put(
+            &d,
+            "/usr/local/cuda-12.9/lib64/libcudart.so.12.9.79",
+            &elfinfo::build::shared_object("libcudart.so.12", None),
+        );
+        let root = Root::at(&d);
+        let env = Env::from_pairs([("CUDA_HOME", "/usr/local/cuda/")]);
+        let homes: std::collections::BTreeSet<String> = cuda_dirs(&root, &env, CpuArch::X86_64)
+            .into_iter()
+            .filter_map(|(dir, _)| dir.strip_suffix("/compat").map(str::to_owned))
+            .collect();
+        assert_eq!(
+            homes.into_iter().collect::<Vec<_>>(),
+            ["/usr/local/cuda", "/usr/local/cuda-12.9"]
+        );
+        let inv = collect(&root, &env);
+        let runtimes: Vec<(&str, Option<&str>)> = inv
+            .libraries
+            .iter()
+            .filter(|l| l.kind == KIND_RUNTIME)
+            .map(|l| (l.path.as_str(), l.found_by.as_deref()))
+            .collect();
+        assert_eq!(
+            runtimes,
+            [
+                (
+                    "/usr/local/cuda-13.0/targets/x86_64-linux/lib/libcudart.so.13.0.96",
+                    Some("cuda-home")
+                ),
+                (
+                    "/usr/local/cuda-12.9/lib64/libcudart.so.12.9.79",
+                    Some("cuda-toolkit")
+                ),
+            ]
+        );
     }
 
     #[test]
