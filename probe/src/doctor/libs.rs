@@ -115,9 +115,9 @@ fn loader_skips(e: &std::io::Error) -> bool {
         })
 }
 
-/// A directory whose files are being added: resolved at most once for all of them, and only
-/// where the kernel cannot name a file ([`Root::metadata_and_path`]: no `/proc`); on a real
-/// H200 container, each file's path walked again from `/` was 750 `stat`s a run.
+/// A directory whose files are being added: resolved at most once for all of them (not
+/// walked again from `/` for each file), and only where the kernel cannot name a file
+/// ([`Root::metadata_and_path`]: no `/proc`).
 struct ListedDir<'a> {
     dir: &'a str,
     real: std::cell::OnceCell<Option<PathBuf>>,
