@@ -1102,9 +1102,9 @@ impl Root {
         entries_in(&fd, limit, keep)
     }
 
-    /// [`Root::read_dir_names`] of a directory that may have been listed already under another
-    /// name: `seen` is given its identity (`fstat` on the directory opened for the listing) and
-    /// when it answers `true` the names are not read (`Ok(None)`).
+    /// [`Root::read_dir_names_where`] of a directory that may have been listed already under
+    /// another name: `seen` is given its identity (`fstat` on the directory opened for the
+    /// listing) and when it answers `true` the names are not read (`Ok(None)`).
     ///
     /// # Errors
     /// As [`Root::read_dir_names`].
@@ -1112,13 +1112,14 @@ impl Root {
         &self,
         path: &str,
         seen: impl FnOnce((u64, u64)) -> bool,
+        keep: &dyn Fn(&[u8]) -> bool,
     ) -> io::Result<Option<Vec<String>>> {
         let fd = self.open_dir(path)?;
         let st = rustix::fs::fstat(&fd)?;
         if seen(Meta { st }.identity()) {
             return Ok(None);
         }
-        names_in(&fd, DIR_LIMIT, &|_| true).map(Some)
+        names_in(&fd, DIR_LIMIT, keep).map(Some)
     }
 
     /// Opens a directory to list it, noting the listing.
@@ -2012,7 +2013,8 @@ mod tests {
         fs::write(dir.join("usr/local/file"), b"").unwrap();
         for root in [Root::at(&dir), Root::at(&dir).without_openat2()] {
             let mut listed = std::collections::HashSet::new();
-            let mut list = |path: &str| root.read_dir_names_unless(path, |id| !listed.insert(id));
+            let mut list =
+                |path: &str| root.read_dir_names_unless(path, |id| !listed.insert(id), &|_| true);
             assert_eq!(
                 list("/usr/local/cuda-13.0/lib64").unwrap(),
                 Some(vec!["libcudart.so.13".to_owned()])

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Env;
 use crate::report::{CpuArch, CudaVersion, FwdCompat, Library, Source, SourceStatus, Version};
-use crate::root::Root;
+use crate::root::{DIR_LIMIT, Root};
 
 use super::elfinfo;
 use super::ldcache::{self, Cache};
@@ -62,6 +62,12 @@ pub const LOADER_SONAMES: &[&str] = &[
 ];
 
 const PREFIXES: &[&str] = &["libcuda.so", "libnvidia-ml.so", "libcudart.so"];
+
+/// A directory entry named as a library of [`PREFIXES`]: only those names of a listing are
+/// kept (a toolkit's `lib64` has a hundred or more others), with no string made for the rest.
+fn is_library_name(name: &[u8]) -> bool {
+    PREFIXES.iter().any(|p| name.starts_with(p.as_bytes()))
+}
 
 /// The most libraries listed.
 const MAX_LIBRARIES: usize = 64;
@@ -364,7 +370,9 @@ impl Collector<'_> {
         for site in python_sites(root, env) {
             // A site that does not exist has no wheel directories either (one that cannot be
             // listed may still have them: they are looked for).
-            let names = match root.read_dir_names(&site) {
+            let names = match root.read_dir_names_where(&site, DIR_LIMIT, &|n| {
+                n.starts_with(WHEEL_RUNTIME.as_bytes())
+            }) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 names => names.unwrap_or_default(),
             };
@@ -390,24 +398,23 @@ impl Collector<'_> {
         // files are in the inventory under the name that listed it first). On a real H200
         // container that was four listings of each of the toolkit's directories.
         let listed = &mut self.listed;
-        let names = match self
-            .root
-            .read_dir_names_unless(dir, |id| !listed.insert(id))
-        {
-            Ok(Some(names)) => names,
-            Ok(None) => return,
-            Err(e) => {
-                if !loader_skips(&e) {
-                    self.unreadable.push(format!("{dir}: {e}"));
+        let names =
+            match self
+                .root
+                .read_dir_names_unless(dir, |id| !listed.insert(id), &is_library_name)
+            {
+                Ok(Some(names)) => names,
+                Ok(None) => return,
+                Err(e) => {
+                    if !loader_skips(&e) {
+                        self.unreadable.push(format!("{dir}: {e}"));
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         let listed_dir = ListedDir::new(dir);
         for name in names {
-            if PREFIXES.iter().any(|p| name.starts_with(p)) {
-                self.add_in(&join(dir, &name), Some(&listed_dir), found_by, wheel_site);
-            }
+            self.add_in(&join(dir, &name), Some(&listed_dir), found_by, wheel_site);
         }
     }
 
@@ -464,11 +471,12 @@ fn cuda_dirs(root: &Root, env: &Env, arch: CpuArch) -> Vec<(String, &'static str
         .filter(|h| h.starts_with('/'))
         .map(|h| (h.trim_end_matches('/').to_owned(), "cuda-home"))
         .collect();
-    if let Ok(names) = root.read_dir_names("/usr/local") {
+    if let Ok(names) =
+        root.read_dir_names_where("/usr/local", DIR_LIMIT, &|n| n.starts_with(b"cuda"))
+    {
         homes.extend(
             names
                 .into_iter()
-                .filter(|n| n.starts_with("cuda"))
                 .take(32)
                 .map(|n| (format!("/usr/local/{n}"), "cuda-toolkit")),
         );
@@ -520,14 +528,11 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
     let mut sites = vec!["/usr/lib/python3/dist-packages".to_owned()];
     for p in prefixes {
         let lib = format!("{p}/lib");
-        let Ok(names) = root.read_dir_names(&lib) else {
+        let Ok(names) = root.read_dir_names_where(&lib, DIR_LIMIT, &|n| n.starts_with(b"python3"))
+        else {
             continue;
         };
-        for n in names
-            .into_iter()
-            .filter(|n| n.starts_with("python3"))
-            .take(8)
-        {
+        for n in names.into_iter().take(8) {
             for sub in ["site-packages", "dist-packages"] {
                 sites.push(format!("{lib}/{n}/{sub}"));
             }
@@ -546,11 +551,14 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
 
 /// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`), from the names in a
 /// site directory.
+/// The start of the CUDA runtime wheels' `.dist-info` directory names.
+const WHEEL_RUNTIME: &str = "nvidia_cuda_runtime";
+
 fn wheel_versions(names: Vec<String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for n in names {
         let Some(stem) = n
-            .strip_prefix("nvidia_cuda_runtime")
+            .strip_prefix(WHEEL_RUNTIME)
             .and_then(|s| s.strip_suffix(".dist-info"))
         else {
             continue;
