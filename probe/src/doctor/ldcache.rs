@@ -167,12 +167,12 @@ fn string_at(data: &[u8], base: usize, offset: u32) -> Result<(u32, u32), String
     let rest = data
         .get(start..)
         .ok_or_else(|| format!("string offset {offset} lies past the end"))?;
-    // The NUL by memchr, then a word-at-a-time ASCII test: UTF-8 is checked only for the rare
-    // string that is not ASCII (a cache has ~1,000 entries, two strings each).
+    // The NUL by the vector search, then a word-at-a-time ASCII test: UTF-8 is checked only
+    // for the rare string that is not ASCII (a cache has ~1,000 entries, two strings each).
     let window = rest.get(..rest.len().min(4096)).unwrap_or_default();
-    let text = std::ffi::CStr::from_bytes_until_nul(window)
-        .map_err(|_| format!("string at {offset} is not terminated"))?
-        .to_bytes();
+    let text = crate::search::find_byte(0, window)
+        .and_then(|end| window.get(..end))
+        .ok_or_else(|| format!("string at {offset} is not terminated"))?;
     if !text.is_ascii() {
         std::str::from_utf8(text).map_err(|_| format!("string at {offset} is not UTF-8"))?;
     }
@@ -428,5 +428,29 @@ mod tests {
             b[i] = 0xff;
             let _ = parse(&b);
         }
+    }
+
+    /// Every string must end in a NUL inside the file and be UTF-8: a cache whose last string
+    /// is cut, or with a byte that is not UTF-8 in a path, is refused; a path in UTF-8 that is
+    /// not ASCII is read.
+    #[test]
+    fn ldcache_strings_are_terminated_and_utf8() {
+        let good = build::new_format(&sample());
+        let at = |b: &[u8], s: &str| b.windows(s.len()).rposition(|w| w == s.as_bytes()).unwrap();
+        let cut = parse(&good[..good.len() - 1]).unwrap_err();
+        assert!(cut.contains("is not terminated"), "{cut}");
+        let mut bad = good.clone();
+        let i = at(&bad, "x86_64-linux-gnu/libnvidia-ml");
+        bad[i] = 0xff;
+        let err = parse(&bad).unwrap_err();
+        assert!(err.contains("is not UTF-8"), "{err}");
+        let mut accented = good.clone();
+        let i = at(&accented, "cuda/compat");
+        accented[i..i + 2].copy_from_slice("é".as_bytes());
+        let c = parse(&accented).unwrap();
+        assert_eq!(
+            c.lookup("libcuda.so.1", X86),
+            Some("/usr/local/éda/compat/libcuda.so.1")
+        );
     }
 }
