@@ -119,14 +119,24 @@ pub fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Parses lowercase or uppercase hex; `None` for anything else.
+/// Parses lowercase or uppercase hex; `None` for anything else (a sign too, which
+/// `u8::from_str_radix` would take).
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let (pairs, rest) = s.as_bytes().as_chunks::<2>();
+    if !rest.is_empty() {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    pairs
+        .iter()
+        .map(|&[hi, lo]| Some((nibble(hi)? << 4) | nibble(lo)?))
         .collect()
 }
 
@@ -517,6 +527,13 @@ mod tests {
         assert_eq!(from_hex("00ab10"), Some(vec![0, 0xab, 0x10]));
         assert_eq!(from_hex("0"), None);
         assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("+f"), None);
+        assert_eq!(from_hex("-1"), None);
+        assert_eq!(from_hex("é0"), None);
+        assert_eq!(from_hex("FfA0"), Some(vec![0xff, 0xa0]));
+        assert_eq!(from_hex(""), Some(vec![]));
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(from_hex(&to_hex(&all)), Some(all));
     }
 
     #[test]
