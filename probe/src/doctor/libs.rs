@@ -392,11 +392,11 @@ impl Collector<'_> {
 
     /// Every library file in `dir`.
     fn scan_dir(&mut self, dir: &str, found_by: &str, wheel_site: Option<&str>) {
-        // The toolkit is reachable by several names (`$CUDA_HOME`, `/usr/local/cuda`,
-        // `/usr/local/cuda-13`, `/usr/local/cuda-13.0`, and `lib64` links to
-        // `targets/<arch>-linux/lib`): a directory already listed is not listed again (its
-        // files are in the inventory under the name that listed it first). On a real H200
-        // container that was four listings of each of the toolkit's directories.
+        // A directory is reachable by several names (a toolkit's `lib64` links to
+        // `targets/<arch>-linux/lib`; `LD_LIBRARY_PATH` names the loader's own directories; a
+        // toolkit's names are told apart before, in `cuda_dirs`): a directory already listed
+        // is not listed again (its files are in the inventory under the name that listed it
+        // first).
         let listed = &mut self.listed;
         let names =
             match self
