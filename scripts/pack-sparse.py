@@ -11,9 +11,11 @@ becomes `NAME.nvprobe-sparse`:
     the COUNT ranges' bytes, one after another
 
 `nvprobe_tests::RealFixture` (tests/lib.rs) writes the file back, with its holes, before a
-test reads the bundle. Usage: scripts/pack-sparse.py DIR
+test reads the bundle; `unpack_tree` below does the same for scripts/bench.
+Usage: scripts/pack-sparse.py DIR
 """
 import os
+import shutil
 import sys
 
 BLOCK = 4096
@@ -52,6 +54,36 @@ def pack(path):
     os.chmod(path + SUFFIX, st.st_mode & 0o777)
     os.unlink(path)
     return len(data), kept
+
+
+def unpack(pack, out):
+    """Writes the file the pack `pack` holds to `out`, with its holes and the pack's mode."""
+    with open(pack, "rb") as f:
+        magic, size, count = f.readline().split()
+        if magic != b"nvprobe-sparse/1":
+            raise ValueError(f"{pack}: not an nvprobe-sparse/1 pack")
+        runs = [tuple(map(int, f.readline().split())) for _ in range(int(count))]
+        with open(out, "wb") as o:
+            for off, n in runs:
+                o.seek(off)
+                o.write(f.read(n))
+            o.truncate(int(size))
+    os.chmod(out, os.stat(pack).st_mode & 0o777)
+
+
+def unpack_tree(src, dest):
+    """A copy of the packed tree `src` at `dest`, its packs written back (links kept as links)."""
+    for dirpath, dirs, files in os.walk(src):
+        out = os.path.join(dest, os.path.relpath(dirpath, src))
+        os.makedirs(out, exist_ok=True)
+        for name in dirs + files:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(out, name))
+            elif name.endswith(SUFFIX):
+                unpack(path, os.path.join(out, name[:-len(SUFFIX)]))
+            elif name in files:
+                shutil.copy2(path, os.path.join(out, name))
 
 
 def main():
