@@ -210,7 +210,12 @@ fixtures)
     ver=$(grep -o '[0-9]\{3\}\.[0-9]\{1,3\}\(\.[0-9]\{1,3\}\)\?' \
       "$tmp/capture/proc/driver/nvidia/version" 2>/dev/null | head -1 || true)
     [ "$(cat "$tmp/capture/proc/sys/kernel/osrelease" 2>/dev/null)" = 4.4.0 ] && rt=gvisor- || rt=
-    name=real-h200-$rt${ver:-unknown-driver}
+    # The first word with a digit of the GPU's model as the driver names it ("NVIDIA H100
+    # 80GB HBM3" -> h100, "NVIDIA GeForce RTX 4090" -> 4090).
+    gpu=$(awk -F'\t' '/^Model:/ { n = split($NF, w, " ");
+        for (i = 1; i <= n; i++) if (w[i] ~ /[0-9]/) { print tolower(w[i]); exit } }' \
+      "$tmp"/capture/proc/driver/nvidia/gpus/*/information 2>/dev/null | head -1 | tr -cd 'a-z0-9-')
+    name=real-${gpu:-gpu}-$rt${ver:-unknown-driver}
   fi
   for c in capture capture-deep; do
     dest=tests/real/$name${c#capture}
