@@ -195,7 +195,7 @@ impl Env {
                 }
             })
             .collect();
-        not_utf8.sort();
+        not_utf8.sort_unstable();
         Self {
             vars: vars.into(),
             not_utf8: not_utf8.into(),

@@ -1140,7 +1140,7 @@ fn names_in(fd: &OwnedFd, limit: usize, keep: &dyn Fn(&[u8]) -> bool) -> io::Res
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    names.sort();
+    names.sort_unstable();
     Ok(names)
 }
 

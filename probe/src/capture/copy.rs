@@ -592,7 +592,7 @@ impl<'a> Copier<'a> {
             .filter_map(Result::ok)
             .map(|e| e.file_name())
             .collect();
-        names.sort();
+        names.sort_unstable();
         for name in names {
             if self.past_deadline() {
                 return false;

@@ -102,7 +102,7 @@ pub(crate) fn installed_runtime(file: &Path, major: &str) -> Option<Installed> {
             .into_iter()
             .filter(|(v, _)| v.split('.').next() == Some(major))
             .collect();
-        found.sort();
+        found.sort_unstable();
         if let Some((version, from)) = found.pop() {
             return Some(Installed { version, from });
         }

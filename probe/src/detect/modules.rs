@@ -234,7 +234,7 @@ pub fn installed(root: &Root, releases: &[String], running: Option<&str>) -> Vec
                 );
             }
         }
-        found.sort();
+        found.sort_unstable();
         found.dedup();
         for (name, path) in found {
             // Only modules.dep can name a file that is gone (a stale one), and a listed symlink

@@ -729,7 +729,7 @@ fn kernels(files: &[&ScanResult], here: &Here, findings: &mut Vec<Finding>) -> B
             }
         }
     }
-    tally.fine.sort();
+    tally.fine.sort_unstable();
     for r in files {
         if let Some(line) = relocatable_summary(r) {
             tally.fine.push(line);

@@ -120,7 +120,7 @@ fn env_compat(prefix: &Path) -> Option<EnvCompat> {
                     .collect()
             })
             .unwrap_or_default();
-        v.sort();
+        v.sort_unstable();
         v
     };
     let dir = prefix.join("cuda-compat");
@@ -695,9 +695,9 @@ fn framework(
             }
         }
     }
-    cuda_wheels.sort();
+    cuda_wheels.sort_unstable();
     cuda_wheels.dedup();
-    missing_wheels.sort();
+    missing_wheels.sort_unstable();
     missing_wheels.dedup();
     Framework {
         info: PythonFramework {

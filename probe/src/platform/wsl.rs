@@ -101,7 +101,7 @@ pub fn loader_path(opts: &Options, arch: crate::report::CpuArch) -> (Option<Stri
 fn conf_listing(root: &Root) -> Option<String> {
     let mut files = vec!["/etc/ld.so.conf".to_owned()];
     let mut names = root.read_dir_names("/etc/ld.so.conf.d").unwrap_or_default();
-    names.sort();
+    names.sort_unstable();
     files.extend(
         names
             .into_iter()
@@ -159,7 +159,7 @@ fn linux_driver_libraries(root: &Root) -> Vec<String> {
             }
         }
     }
-    out.sort();
+    out.sort_unstable();
     out
 }
 
@@ -268,7 +268,7 @@ pub fn refine(opts: &Options, report: &mut Report, device: &dyn DxgDevice) -> Ws
         .filter(|p| root.exists(p))
         .collect();
     let mut stores = root.read_dir_names(WSL_DRIVERS).unwrap_or_default();
-    stores.sort();
+    stores.sort_unstable();
     info.driver_store = stores
         .into_iter()
         .map(|s| format!("{WSL_DRIVERS}/{s}"))
