@@ -549,11 +549,11 @@ fn python_sites(root: &Root, env: &Env) -> Vec<String> {
     unique
 }
 
-/// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`), from the names in a
-/// site directory.
 /// The start of the CUDA runtime wheels' `.dist-info` directory names.
 const WHEEL_RUNTIME: &str = "nvidia_cuda_runtime";
 
+/// `nvidia_cuda_runtime_cu12-12.4.127.dist-info` → (`12`, `12.4.127`), from the names in a
+/// site directory.
 fn wheel_versions(names: Vec<String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for n in names {
