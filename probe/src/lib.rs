@@ -508,10 +508,11 @@ pub fn probe_with_deadline(opts: &Options) -> Result<Report, DeadlineExceeded> {
 /// affinity back. The caller then waits for that worker, so its CPU is free: the worker starts
 /// there without waking another CPU. On a 2-CPU VM that cross-CPU wake-up and the one back
 /// were a quarter of an API call. The started thread must call [`Widen::widen`] first: it
-/// gets the caller's affinity back, so a busy CPU cannot hold it while others are idle. Where
-/// the affinity cannot be read or narrowed (more CPUs than a `CpuSet` holds, a seccomp
-/// filter), the thread starts as it would have. The caller's affinity is given back even if
-/// `spawn` panics.
+/// gets the caller's affinity back, so a busy CPU cannot hold it while others are idle (the
+/// deadline's watchdog, which sleeps, calls [`Widen::stay`] instead). Where the affinity
+/// cannot be read or narrowed (more CPUs than a `CpuSet` holds, a seccomp filter without
+/// `sched_setaffinity`), the thread starts as it would have. The caller's affinity is given
+/// back even if `spawn` panics.
 fn spawn_on_this_cpu<T>(spawn: impl FnOnce(Widen) -> T) -> T {
     use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
     let Ok(own) = sched_getaffinity(None) else {
@@ -538,6 +539,11 @@ impl Widen {
     /// Sets the calling thread's affinity to the one kept (nothing when none was kept).
     fn widen(mut self) {
         self.set();
+    }
+
+    /// Keeps the started thread on the one CPU it starts on (the deadline's watchdog).
+    fn stay(mut self) {
+        self.0 = None;
     }
 
     fn set(&mut self) {
@@ -590,24 +596,34 @@ pub fn probe_with_watchdog(
     let watch_partial = Arc::clone(&partial);
     // The watchdog renders at most a partial report: a small stack is enough. Without it (a
     // refused thread) the binary's backstop timer still ends the run (`sys::signals`).
+    //
+    // It starts on the CPU the probe runs on and stays there. A thread free to run anywhere
+    // is started on an idle CPU, and at exit woken on one to be killed, and the process is
+    // reaped only once it has exited there. Waking a CPU (on a VM, a halted virtual CPU the
+    // host must schedule; on bare metal, one in a deep idle state) was much of what the
+    // thread cost a run. It sleeps until the deadline, and then shares its CPU with the
+    // probing thread, if that is not stuck in the kernel, well within the render reserve.
     let _ = (!opts.no_watchdog).then(|| {
-        std::thread::Builder::new()
-            .name("nvprobe-watchdog".to_owned())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                std::thread::sleep(
-                    watch_opts
-                        .timeout
-                        .saturating_sub(render_reserve(watch_opts.timeout)),
-                );
-                if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {
-                    return;
-                }
-                let report = partial_report(&watch_opts, &watch_partial)
-                    .ok_or(DeadlineExceeded(watch_opts.timeout));
-                let code = at_deadline(report);
-                std::process::exit(i32::from(code));
-            })
+        spawn_on_this_cpu(|widen| {
+            widen.stay();
+            std::thread::Builder::new()
+                .name("nvprobe-watchdog".to_owned())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    std::thread::sleep(
+                        watch_opts
+                            .timeout
+                            .saturating_sub(render_reserve(watch_opts.timeout)),
+                    );
+                    if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
+                    let report = partial_report(&watch_opts, &watch_partial)
+                        .ok_or(DeadlineExceeded(watch_opts.timeout));
+                    let code = at_deadline(report);
+                    std::process::exit(i32::from(code));
+                })
+        })
     });
     let report = probe_observed(opts, &partial);
     if OUTPUT_CLAIMED.swap(true, Ordering::SeqCst) {

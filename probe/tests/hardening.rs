@@ -486,6 +486,67 @@ fn hardening_last_resort_exits_are_exit_3() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// The deadline's watchdog sleeps on the CPU the probe started on (waking another CPU to start
+/// it, and again at exit to end it, was much of what the thread cost), while the probing
+/// thread keeps the affinity it was given. Read from `/proc` while a stalled source keeps the
+/// probe running.
+#[test]
+fn hardening_watchdog_stays_on_one_cpu() {
+    let allowed = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_owned())
+    };
+    let own = allowed(&fs::read_to_string("/proc/thread-self/status").unwrap()).unwrap();
+    if !own.contains(['-', ',']) {
+        eprintln!("skipped: this test runs on one CPU ({own}), where every thread does");
+        return;
+    }
+    let mut child = nvprobe_command()
+        .args(["--json", "--root"])
+        .arg(fixture("bare-metal-h100x8-open-580"))
+        .args(["--timeout", "20000"])
+        .env("NVPROBE_TEST_STALL", "sysfs-pci:20000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tasks = format!("/proc/{}/task", child.id());
+    let started = std::time::Instant::now();
+    // (name, CPUs allowed) of each thread, once the watchdog is there.
+    let threads = loop {
+        let threads: Vec<(String, String)> = fs::read_dir(&tasks)
+            .unwrap()
+            .filter_map(|t| {
+                let t = t.ok()?.path();
+                let comm = fs::read_to_string(t.join("comm")).ok()?;
+                let cpus = allowed(&fs::read_to_string(t.join("status")).ok()?)?;
+                Some((comm.trim().to_owned(), cpus))
+            })
+            .collect();
+        if threads.iter().any(|(n, _)| n.starts_with("nvprobe-watch"))
+            || started.elapsed() > std::time::Duration::from_secs(10)
+        {
+            break threads;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let (watchdog, probing): (Vec<_>, Vec<_>) = threads
+        .iter()
+        .partition(|(n, _)| n.starts_with("nvprobe-watch"));
+    assert_eq!(watchdog.len(), 1, "{threads:?}");
+    assert!(
+        watchdog[0].1.parse::<usize>().is_ok(),
+        "the watchdog may run on {}: {threads:?}",
+        watchdog[0].1
+    );
+    assert_eq!(probing.len(), 1, "{threads:?}");
+    assert_eq!(probing[0].1, own, "{threads:?}");
+}
+
 /// The command line: each command lists only the options it takes; options work before or
 /// after the command; a negative `--timeout` is a bad value, not an unknown argument; a
 /// patch level in `--cuda` is refused rather than dropped.

@@ -578,7 +578,17 @@ const MACHINE_RUN: &[(&str, libc::c_long)] = &[
     ("geteuid", libc::SYS_geteuid),
     ("prctl", libc::SYS_prctl),
     ("poll", libc::SYS_poll),
+    // The watchdog starts on the CPU the probe runs on and stays there: the caller's affinity
+    // read, narrowed for the `clone` and given back. Only the calling thread's is set
+    // ([`CALLING_THREAD_ONLY`]).
+    ("sched_getaffinity", libc::SYS_sched_getaffinity),
+    ("sched_setaffinity", libc::SYS_sched_setaffinity),
 ];
+
+/// Syscalls of the lists that the filter allows only with 0 as their first argument, the
+/// calling thread: another process's CPU affinity is not the probe's to change.
+#[cfg(target_arch = "x86_64")]
+const CALLING_THREAD_ONLY: &[libc::c_long] = &[libc::SYS_sched_setaffinity];
 
 /// What only the glibc build makes (the test binaries and a `cargo build` for the host run the
 /// sandbox too): glibc's own start-up, thread and `rename` paths. The released binary is musl
@@ -615,7 +625,8 @@ pub fn syscalls(machine: bool) -> impl Iterator<Item = &'static (&'static str, l
 }
 
 /// Every syscall a filter allows (`ioctl` aside): `EVERY_RUN`, with `machine` `MACHINE_RUN`
-/// too, and with `glibc` (a glibc build's filter) `GLIBC_ONLY`.
+/// too, and with `glibc` (a glibc build's filter) `GLIBC_ONLY`, each once. Those in
+/// `CALLING_THREAD_ONLY` are allowed for the calling thread only.
 #[cfg(target_arch = "x86_64")]
 pub fn syscalls_for(
     glibc: bool,
@@ -623,6 +634,8 @@ pub fn syscalls_for(
 ) -> impl Iterator<Item = &'static (&'static str, libc::c_long)> {
     let machine_run: &[_] = if machine { MACHINE_RUN } else { &[] };
     let glibc_only: &[_] = if glibc { GLIBC_ONLY } else { &[] };
+    // glibc's start-up reads the affinity too, in a run that only reads files as well.
+    let glibc_only = glibc_only.iter().filter(|e| !machine_run.contains(e));
     EVERY_RUN.iter().chain(machine_run).chain(glibc_only)
 }
 
@@ -640,9 +653,10 @@ pub fn program(machine: bool, ioctl: bool) -> Result<seccompiler::BpfProgram, se
 
 /// The seccomp program `seccompiler` builds for a run that probes a machine (`machine`) or only
 /// reads the files it is given, in a glibc build (`glibc`) or the musl one: its
-/// [`syscalls_for`] allowed, `ioctl` only with [`ioctl_requests`] (the kernel reads the request
-/// as an `unsigned int`, so its low 32 bits are compared) when `ioctl` (a policy that grants
-/// devices), else never; `EPERM` for everything else.
+/// [`syscalls_for`] allowed (those in `CALLING_THREAD_ONLY` for the calling thread only),
+/// `ioctl` only with [`ioctl_requests`] (the kernel reads the request as an `unsigned int`, so
+/// its low 32 bits are compared) when `ioctl` (a policy that grants devices), else never;
+/// `EPERM` for everything else.
 ///
 /// A run installs the same program, built once and kept in `seccomp_programs.rs` (a test
 /// writes the file and holds it to this function): building it takes several hundred small
@@ -661,6 +675,12 @@ pub fn program_for(
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = syscalls_for(glibc, machine)
         .map(|&(_, nr)| (nr, Vec::new()))
         .collect();
+    for nr in CALLING_THREAD_ONLY {
+        if let Some(r) = rules.get_mut(nr) {
+            let own = SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, 0)?;
+            *r = vec![SeccompRule::new(vec![own])?];
+        }
+    }
     if ioctl {
         let ioctl = ioctl_requests()
             .iter()
@@ -916,6 +936,24 @@ mod tests {
         );
     }
 
+    /// `sched_setaffinity` passes for the calling thread (0) only, in every filter of a run
+    /// that probes a machine: another thread's or process's affinity is refused, and so is a
+    /// number whose low half alone is 0. A run that only reads files sets none.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sandbox_filter_sets_the_calling_threads_affinity_only() {
+        let nr = nr32(libc::SYS_sched_setaffinity);
+        let a = AUDIT_ARCH_X86_64;
+        for (glibc, machine, ioctl, name) in VARIANTS {
+            let p = program_for(glibc, machine, ioctl).unwrap();
+            let own = if machine { RET_ALLOW } else { RET_EPERM };
+            assert_eq!(run(&p, nr, a, [0, 128, 0x1000, 0, 0, 0]), own, "{name}");
+            for pid in [1, 4242, 1 << 32, u64::MAX] {
+                assert_eq!(run(&p, nr, a, [pid, 128, 0x1000, 0, 0, 0]), RET_EPERM, "{name} {pid}");
+            }
+        }
+    }
+
     /// What the last-resort handlers (`sys/signals.rs`) do once the sandbox is on: return from
     /// the handler, write a message, end the process. Arming the backstop timer is not among
     /// them: `signals::install` runs before the sandbox.
@@ -1016,7 +1054,8 @@ mod tests {
         refuses_every_ioctl(&files);
         for &(name, nr) in MACHINE_RUN {
             assert_eq!(run(&full, nr32(nr), a, [0; 6]), RET_ALLOW, "{name}");
-            let want = if GLIBC_ONLY.iter().any(|&(_, n)| n == nr) {
+            // glibc's own calls stay allowed in its files-only filter; musl's has none.
+            let want = if GLIBC && GLIBC_ONLY.iter().any(|&(_, n)| n == nr) {
                 RET_ALLOW
             } else {
                 RET_EPERM
