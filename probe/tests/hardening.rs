@@ -514,10 +514,12 @@ fn hardening_watchdog_stays_on_one_cpu() {
         .unwrap();
     let tasks = format!("/proc/{}/task", child.id());
     let started = std::time::Instant::now();
-    // (name, CPUs allowed) of each thread, once the watchdog is there.
+    // (name, CPUs allowed) of each thread, once the watchdog is there and the probing thread
+    // has its own affinity back (the two happen in either order), or after ten seconds.
+    let is_watchdog = |(n, _): &&(String, String)| n.starts_with("nvprobe-watch");
     let threads = loop {
         let threads: Vec<(String, String)> = fs::read_dir(&tasks)
-            .unwrap()
+            .expect("the probe is still running")
             .filter_map(|t| {
                 let t = t.ok()?.path();
                 let comm = fs::read_to_string(t.join("comm")).ok()?;
@@ -525,18 +527,16 @@ fn hardening_watchdog_stays_on_one_cpu() {
                 Some((comm.trim().to_owned(), cpus))
             })
             .collect();
-        if threads.iter().any(|(n, _)| n.starts_with("nvprobe-watch"))
-            || started.elapsed() > std::time::Duration::from_secs(10)
-        {
+        let settled = threads.iter().any(|t| is_watchdog(&t))
+            && threads.iter().any(|t| !is_watchdog(&t) && t.1 == own);
+        if settled || started.elapsed() > std::time::Duration::from_secs(10) {
             break threads;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     let _ = child.kill();
     let _ = child.wait();
-    let (watchdog, probing): (Vec<_>, Vec<_>) = threads
-        .iter()
-        .partition(|(n, _)| n.starts_with("nvprobe-watch"));
+    let (watchdog, probing): (Vec<_>, Vec<_>) = threads.iter().partition(is_watchdog);
     assert_eq!(watchdog.len(), 1, "{threads:?}");
     assert!(
         watchdog[0].1.parse::<usize>().is_ok(),
