@@ -25,9 +25,9 @@ pub(crate) fn pretty_sized<T: Serialize + ?Sized>(
 /// The buffer a document is written into. `serde_json` writes a document as fragments of a
 /// few bytes (a quote, a key, `": "`, an indent level, a number); `Vec::extend_from_slice`
 /// copies each with a call to libc's `memcpy`, and musl's starts every copy with `rep movsq`,
-/// whose start-up costs more than a short fragment's bytes. A fragment up to [`SHORT`] bytes is copied byte by byte by
-/// `Vec::extend` (room made once, the length set once), not by one `push` a byte, which stores
-/// and reloads the length and checks the capacity for every byte.
+/// whose start-up costs more than a short fragment's bytes. A fragment up to [`SHORT`] bytes
+/// is copied byte by byte by `Vec::extend` (room made once, the length set once), not by one
+/// `push` a byte, which stores and reloads the length and checks the capacity for every byte.
 struct Out(Vec<u8>);
 
 /// The longest fragment pushed byte by byte.
